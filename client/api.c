@@ -16,6 +16,7 @@ struct api {
     char *body;                    /* response accumulator */
     size_t len, cap;
     int too_big;
+    const volatile int *cancel;
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -90,6 +91,17 @@ void api_free(api *a)
     free(a);
 }
 
+void api_set_cancel(api *a, const volatile int *flag)
+{
+    a->cancel = flag;
+}
+
+static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    const api *a = ud;
+    return a->cancel && *a->cancel; /* non-zero aborts the transfer */
+}
+
 const char *api_url(const api *a)
 {
     return a->url;
@@ -157,6 +169,9 @@ static nt_err transport_error(api *a, CURLcode cc, const char *cerr, api_error *
     case CURLE_OPERATION_TIMEDOUT:
         set_err(err, 0, "timeout", "natterd at %s did not answer in time", a->url);
         return NT_ERR_TIMEOUT;
+    case CURLE_ABORTED_BY_CALLBACK:
+        set_err(err, 0, "cancelled", "cancelled");
+        return NT_ERR_NET;
     case CURLE_GOT_NOTHING:
     case CURLE_RECV_ERROR:
     case CURLE_SEND_ERROR:
@@ -218,6 +233,11 @@ nt_err api_call(api *a, const char *method, const char *path, const json_t *body
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+    if (a->cancel) {
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, a);
+    }
     curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)API_RESPONSE_MAX);
     if (strcmp(method, "GET") == 0)
         curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);

@@ -56,6 +56,11 @@ const char *api_url(const api *a);
 NT_MUST_USE nt_err api_call(api *a, const char *method, const char *path, const json_t *body,
                             long timeout_ms, json_t **reply, api_error *err);
 
+/* Make calls on a abort soon after *flag becomes non-zero (checked about
+ * once a second and on every byte received), with NT_ERR_NET "cancelled".
+ * flag must outlive a; NULL turns this off. For threads that must stop. */
+void api_set_cancel(api *a, const volatile int *flag);
+
 /* Map an HTTP error status to the status codes above (exposed for tests). */
 nt_err api_status_err(long http_status);
 

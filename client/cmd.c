@@ -347,11 +347,12 @@ static int c_send(ctx *c)
     } else {
         json_t *m = json_is_object(field_get(r, "message")) ? field_get(r, "message") : r;
         long long seq = field_int(m, F_SEQ, -1);
-        const char *st = field_str(m, F_STATE);
+        const char *st = field_str(m, "state");
+        const char *why = field_str(m, "reason");
         if (seq >= 0)
             printf("sent (seq %lld)\n", seq);
         else
-            printf("%s\n", st ? st : "sent");
+            printf("%s%s%s\n", st ? st : "sent", why ? ": " : "", why ? why : "");
     }
     x = EXIT_OK;
 out:
@@ -360,7 +361,7 @@ out:
     return x;
 }
 
-static void print_msg(const json_t *m, bool json)
+static void print_msg(const json_t *m, const json_t *names, bool json)
 {
     if (json) {
         print_json(m);
@@ -368,24 +369,46 @@ static void print_msg(const json_t *m, bool json)
     }
     char t[NODE_TIME_MAX], sb[NODE_ID_MAX];
     node_fmt_time(m, t);
-    const char *st = field_str(m, F_STATE);
     const char *txt = field_str(m, F_TEXT);
-    bool delivered = !st || !strcmp(st, "sent") || !strcmp(st, "delivered") || !strcmp(st, "received");
-    printf("[%s] <%s> %s%s%s%s\n", t, node_sender(m, sb), txt ? txt : "",
-           delivered ? "" : "  (", delivered ? "" : st, delivered ? "" : ")");
+    printf("[%s] <%s> %s\n", t, node_sender(m, names, sb), txt ? txt : "");
 }
 
-static int by_seq(const void *x, const void *y)
+/* This node's unacknowledged messages (outbox), after the room's log. */
+static void print_pending(const json_t *reply, const json_t *names)
 {
-    long long a = field_int(*(json_t *const *)x, F_SEQ, 1LL << 62);
-    long long b = field_int(*(json_t *const *)y, F_SEQ, 1LL << 62);
-    return (a > b) - (a < b);
+    json_t *l = field_get(reply, "pending"), *e;
+    size_t i;
+    json_array_foreach(l, i, e) {
+        const char *st = field_str(e, "state");
+        const char *why = field_str(e, "reason");
+        if (st && !strcmp(st, "sent"))
+            continue;
+        printf("[-----] <me> %s  (%s%s%s)\n", field_str(e, F_TEXT) ? field_str(e, F_TEXT) : "",
+               st ? st : "pending", why ? ": " : "", why ? why : "");
+    }
 }
 
-/* Print new message events for rid until the node goes away. */
-static int follow(ctx *c, const char *rid, long long last)
+/* The token that starts "from now on", taken before the messages are read
+ * so that nothing falls between the two. */
+static int events_now(ctx *c, char since[static 512])
 {
-    char path[PATH_MAX_LEN], since[512] = "";
+    json_t *r;
+    int x = call(c, "GET", "/v1/client/events?since=now&wait=0", NULL, &r);
+    if (x)
+        return x;
+    char nb[64];
+    json_t *next = field_get(r, F_NEXT);
+    snprintf(since, 512, "%s", next ? scalar(next, nb, sizeof nb) : "");
+    json_decref(r);
+    return EXIT_OK;
+}
+
+/* Print new messages of room rid from the events long-poll, until the node
+ * goes away (exit 3) or the process is interrupted. */
+static int follow(ctx *c, const char *rid, long long last, char since[static 512],
+                  const json_t *names)
+{
+    char path[PATH_MAX_LEN];
     setvbuf(stdout, NULL, _IOLBF, 0);
     for (;;) {
         json_t *r;
@@ -397,55 +420,58 @@ static int follow(ctx *c, const char *rid, long long last)
         json_t *evs = field_list(r, F_EVENTS), *e;
         size_t i;
         json_array_foreach(evs, i, e) {
-            json_t *m = json_is_object(field_get(e, "message")) ? field_get(e, "message") : e;
-            const char *room = field_str(m, F_ROOM) ? field_str(m, F_ROOM) : field_str(e, F_ROOM);
+            json_t *m = field_get(e, "message");
+            const char *room = field_str(e, "room");
             const char *type = field_str(e, F_TYPE);
             long long seq = field_int(m, F_SEQ, -1);
-            if (!room || strcmp(room, rid) || (type && strcmp(type, "message")) || seq <= last)
+            if (!json_is_object(m) || !room || strcmp(room, rid) || (type && strcmp(type, "message")) ||
+                seq <= last)
                 continue;
-            print_msg(m, c->o->json);
+            print_msg(m, names, c->o->json);
             last = seq;
         }
         json_t *next = field_get(r, F_NEXT);
         char nb[64];
-        snprintf(since, sizeof since, "%s", next ? scalar(next, nb, sizeof nb) : "");
+        if (next)
+            snprintf(since, 512, "%s", scalar(next, nb, sizeof nb));
         json_decref(r);
     }
 }
 
 static int c_tail(ctx *c)
 {
-    json_t *room, *r;
-    char rid[NODE_ID_MAX], path[PATH_MAX_LEN];
+    json_t *room, *r = NULL, *names = NULL;
+    char rid[NODE_ID_MAX], path[PATH_MAX_LEN], self[NODE_ID_MAX], since[512] = "";
     int x = find(c, NODE_ROOM, c->o->args[0], &room, rid);
     if (x)
         return x;
     json_decref(room);
+    if (c->o->follow && (x = events_now(c, since)))
+        return x;
+    if (!c->o->json && node_names(c->a, &names, self, &c->err) != NT_OK)
+        names = NULL; /* ids instead of names */
     snprintf(path, sizeof path, "/v1/client/rooms/%s/messages?limit=%ld", rid,
              c->o->limit ? c->o->limit : TAIL_DEFAULT);
     if ((x = call(c, "GET", path, NULL, &r)))
-        return x;
-    json_t *l = field_list(r, F_MESSAGES);
-    size_t n = json_array_size(l);
-    json_t **v = calloc(n ? n : 1, sizeof *v);
-    if (!v) {
-        json_decref(r);
-        return EXIT_NODE;
-    }
-    for (size_t i = 0; i < n; i++)
-        v[i] = json_array_get(l, i);
-    qsort(v, n, sizeof *v, by_seq);
-    long long last = -1;
+        goto out;
+    json_t *l = field_list(r, F_MESSAGES), *m;
+    size_t i;
+    long long last = field_int(r, "head", -1);
     if (c->o->json && !c->o->follow)
         print_json(r);
-    for (size_t i = 0; i < n; i++) {
+    json_array_foreach(l, i, m) {
         if (!c->o->json || c->o->follow)
-            print_msg(v[i], c->o->json);
-        last = field_int(v[i], F_SEQ, last) > last ? field_int(v[i], F_SEQ, last) : last;
+            print_msg(m, names, c->o->json);
+        if (field_int(m, F_SEQ, -1) > last)
+            last = field_int(m, F_SEQ, -1);
     }
-    free(v);
+    if (!c->o->json)
+        print_pending(r, names);
+    x = c->o->follow ? follow(c, rid, last, since, names) : EXIT_OK;
+out:
     json_decref(r);
-    return c->o->follow ? follow(c, rid, last) : EXIT_OK;
+    json_decref(names);
+    return x;
 }
 
 static int c_rekey(ctx *c)

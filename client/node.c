@@ -125,12 +125,51 @@ const char *node_short(const char *id, char buf[static 13])
     return buf;
 }
 
-const char *node_sender(const json_t *msg, char buf[static NODE_ID_MAX])
+const char *node_name_of(const char *id, const json_t *names, char buf[static NODE_ID_MAX])
 {
-    const char *n = field_str(msg, F_SENDER_NAME);
+    const char *n = id ? json_string_value(json_object_get(names, id)) : NULL;
     if (n)
         return n;
-    const char *id = field_str(msg, F_SENDER_ID);
     snprintf(buf, NODE_ID_MAX, "%.12s", id ? id : "?");
     return buf;
+}
+
+const char *node_sender(const json_t *msg, const json_t *names, char buf[static NODE_ID_MAX])
+{
+    return node_name_of(field_str(msg, F_SENDER_ID), names, buf);
+}
+
+nt_err node_names(api *a, json_t **names, char self_id[static NODE_ID_MAX], api_error *err)
+{
+    json_t *st = NULL, *peers = NULL, *map = json_object();
+    nt_err rc = NT_ERR_NOMEM;
+    self_id[0] = '\0';
+    *names = NULL;
+    if (!map)
+        goto out;
+    if ((rc = api_call(a, "GET", "/v1/client/status", NULL, 0, &st, err)) != NT_OK)
+        goto out;
+    const char *id = field_str(st, F_ID), *nm = field_str(st, F_NAME);
+    if (id) {
+        snprintf(self_id, NODE_ID_MAX, "%s", id);
+        json_object_set_new(map, id, json_string(nm ? nm : "me"));
+    }
+    /* a node without the peers endpoint still names itself */
+    if (node_list(a, "/v1/client/peers", F_PEERS, &peers, err) == NT_OK) {
+        size_t i;
+        json_t *p;
+        json_array_foreach(peers, i, p) {
+            const char *pid = field_str(p, F_ID), *pn = field_str(p, F_NAME);
+            if (pid && pn && (!id || strcmp(pid, id)))
+                json_object_set_new(map, pid, json_string(pn));
+        }
+    }
+    *names = map;
+    map = NULL;
+    rc = NT_OK;
+out:
+    json_decref(map);
+    json_decref(st);
+    json_decref(peers);
+    return rc;
 }

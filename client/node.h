@@ -28,7 +28,6 @@
 #define F_TEXT "text|body"
 #define F_STATE "state|delivery|status"
 #define F_TIME "time|ts|timestamp|created_at|sent_at"
-#define F_SENDER_NAME "sender_name|sender.name|from_name|sender_display_name"
 #define F_SENDER_ID "sender|sender_id|sender.id|from"
 #define F_TXN "txn_id|txn|transaction_id"
 #define F_HOST "host|host_id|master|host.id|master_id"
@@ -60,8 +59,18 @@ NT_MUST_USE nt_err node_txn_id(char out[static NODE_TXN_LEN + 1]);
  * (unix seconds or milliseconds, or an RFC 3339 string). "" when absent. */
 void node_fmt_time(const json_t *msg, char out[static NODE_TIME_MAX]);
 
-/* A message's sender as a person reads it: name, else id prefix. */
-const char *node_sender(const json_t *msg, char buf[static NODE_ID_MAX]);
+/* Names of the nodes this one knows, as an object id -> name: every peer
+ * and this node itself (under its own id). *self_id (cap NODE_ID_MAX)
+ * gets this node's id. New reference in *names. */
+NT_MUST_USE nt_err node_names(api *a, json_t **names, char self_id[static NODE_ID_MAX],
+                              api_error *err);
+
+/* A message's sender as a person reads it: its name from names (may be
+ * NULL), else the first 12 characters of its id. */
+const char *node_sender(const json_t *msg, const json_t *names, char buf[static NODE_ID_MAX]);
+
+/* The name of a node id from names, else its first 12 characters. */
+const char *node_name_of(const char *id, const json_t *names, char buf[static NODE_ID_MAX]);
 
 /* First 12 characters of an id, for tables. */
 const char *node_short(const char *id, char buf[static 13]);
