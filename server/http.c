@@ -28,6 +28,7 @@
 #define HTTP_BUSY_SLACK 16      /* connections above max_connections that still get a 503 */
 #define HTTP_TOKEN_MAX 128
 #define HTTP_ALLOW_MAX 64
+#define HTTP_DISCARD_MAX (1024 * 1024) /* over-cap body bytes read before cutting the connection */
 
 struct http_server {
     struct MHD_Daemon *d;
@@ -60,6 +61,8 @@ struct http_req {
     size_t body_max;
     char *body;
     size_t body_len, body_cap;
+    bool too_big;
+    size_t discarded;
     char remote[HTTP_ADDR_MAX], remote_ip[HTTP_ADDR_MAX];
     struct sockaddr_storage remote_sa;
     socklen_t remote_sa_len;
@@ -413,13 +416,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (*upload_size) {
-        if (!body_append(rq, upload, *upload_size)) {
-            *upload_size = 0;
-            http_reply_error(rq, 413, "too_large", "request body over %zu bytes", rq->body_max);
-            return queue_reply(rq);
+        /* MHD refuses a response queued mid-upload, so an over-long body of
+         * unknown length (chunked) is read and dropped until it ends, then
+         * answered with 413; past HTTP_DISCARD_MAX the connection is cut. */
+        if (rq->too_big || !body_append(rq, upload, *upload_size)) {
+            rq->too_big = true;
+            rq->discarded += *upload_size;
+            if (rq->discarded > HTTP_DISCARD_MAX)
+                return MHD_NO;
         }
         *upload_size = 0;
         return MHD_YES;
+    }
+    if (rq->too_big) {
+        http_reply_error(rq, 413, "too_large", "request body over %zu bytes", rq->body_max);
+        return queue_reply(rq);
     }
     rq->route->fn(rq, h->nd);
     if (!rq->replied) {
@@ -554,12 +565,12 @@ nt_err http_start(const http_opts *o, const http_route *const *tables, struct no
     if (getsockname(h->listen_fd, (struct sockaddr *)&ss, &sl) == 0 && ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
+                            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
                             MHD_OPTION_LISTEN_SOCKET, h->listen_fd,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o->max_connections + HTTP_BUSY_SLACK),
                             MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
                             MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
-                            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
                             MHD_OPTION_END);
     if (!h->d) {
         snprintf(err, HTTP_ERR_MAX, "%s: cannot start the HTTP server", o->bind);
