@@ -278,8 +278,9 @@ nt_err ecdh_shared(const ecdh_key *k, const uint8_t *peer, size_t peer_len, uint
         goto out;
     }
     /* RFC 7748 section 6.1: a low-order peer key gives all zeros; a
-     * contributory exchange must refuse it. */
-    if (all_zero(out, ECDH_SECRET_LEN)) {
+     * contributory exchange must refuse it. (On P-256 x = 0 is an ordinary
+     * point; the point at infinity is refused by mbedTLS above.) */
+    if (k->curve == ECDH_X25519 && all_zero(out, ECDH_SECRET_LEN)) {
         rc = NT_ERR_AUTH;
         goto out;
     }

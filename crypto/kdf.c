@@ -38,7 +38,7 @@ nt_err kdf_hkdf(const uint8_t *salt, size_t salt_len, const uint8_t *ikm, size_t
         return NT_ERR_INVALID;
     if (out_len > KDF_MAX_OUT || salt_len > KDF_INPUT_MAX || ikm_len > KDF_INPUT_MAX ||
         info_len > KDF_INPUT_MAX) {
-        mbedtls_platform_zeroize(out, out_len <= KDF_MAX_OUT ? out_len : 0);
+        mbedtls_platform_zeroize(out, out_len); /* the caller vouches for out_len bytes */
         return NT_ERR_TOO_BIG;
     }
     int ret = mbedtls_hkdf(sha256(), salt_len ? salt : NULL, salt_len, ikm ? ikm : empty, ikm_len, info,
@@ -71,10 +71,10 @@ static nt_err check_outputs(const kdf_output *outs, size_t n)
 
 static void wipe_outputs(kdf_output *outs, size_t n)
 {
-    if (!outs || n > KDF_MAX_OUTPUTS)
+    if (!outs)
         return;
-    for (size_t i = 0; i < n; i++)
-        if (outs[i].out && outs[i].len <= KDF_MAX_OUT)
+    for (size_t i = 0; i < n; i++) /* the caller vouches for n outputs of len bytes */
+        if (outs[i].out)
             mbedtls_platform_zeroize(outs[i].out, outs[i].len);
 }
 
