@@ -221,8 +221,10 @@ nt_err seal_open(const seal_key *k, const uint8_t *ad, size_t ad_len, const uint
         return NT_ERR_AUTH;
     if (cap < ct_len)
         return NT_ERR_TOO_BIG;
-    if (in[0] != SEAL_VERSION)
-        return NT_ERR_AUTH;
+    if (in[0] != SEAL_VERSION) {
+        rc = NT_ERR_AUTH;
+        goto out;
+    }
 
     rc = mac_compute(k->mac, in[0], ad, ad_len, in + 1, SEAL_IV_LEN + ct_len, mac);
     if (rc)

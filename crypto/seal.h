@@ -50,7 +50,8 @@ NT_MUST_USE nt_err seal_encrypt_iv(const seal_key *k, const uint8_t iv[static SE
  * padding: one error, so nothing tells which check failed); the only other
  * errors are caller mistakes that do not depend on the box's contents:
  * NT_ERR_INVALID for NULL arguments and NT_ERR_TOO_BIG if cap is short.
- * The MAC is checked before anything is decrypted. pt is zeroed on error. */
+ * The MAC is checked before anything is decrypted. On error pt holds no
+ * plaintext: every byte written to it is zeroed. */
 NT_MUST_USE nt_err seal_open(const seal_key *k, const uint8_t *ad, size_t ad_len, const uint8_t *in,
                              size_t in_len, uint8_t *pt, size_t cap, size_t *pt_len);
 
