@@ -19,13 +19,6 @@
 
 static identity *key2048, *key4096, *other2048;
 
-static identity *load(const char *path)
-{
-    identity *id = NULL;
-    ck_assert_msg(identity_load(&id, path) == NT_OK, "load %s (run from the repository root)", path);
-    return id;
-}
-
 static size_t read_hex(const char *path, uint8_t *out, size_t cap)
 {
     static char text[2 * DISCOVERY_PACKET_MAX + 16];
