@@ -52,24 +52,38 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
+static nt_err copy_url(char dst[static API_URL_MAX], const char *base_url)
+{
+    size_t ul = strlen(base_url);
+    while (ul > 0 && base_url[ul - 1] == '/')
+        ul--;
+    if (ul == 0 || ul >= API_URL_MAX)
+        return NT_ERR_INVALID;
+    memcpy(dst, base_url, ul);
+    dst[ul] = '\0';
+    return NT_OK;
+}
+
+nt_err api_set_url(api *a, const char *base_url)
+{
+    return copy_url(a->url, base_url);
+}
+
 nt_err api_new(api **out, const char *base_url, const char *token)
 {
     *out = NULL;
     pthread_once(&global_once, global_init);
     if (global_rc != CURLE_OK)
         return NT_ERR_NET;
-    size_t ul = strlen(base_url);
-    while (ul > 0 && base_url[ul - 1] == '/')
-        ul--;
-    if (ul == 0 || ul >= API_URL_MAX || (token && strlen(token) >= API_TOKEN_MAX))
+    char url[API_URL_MAX];
+    if (copy_url(url, base_url) != NT_OK || (token && strlen(token) >= API_TOKEN_MAX))
         return NT_ERR_INVALID;
     if (token && strpbrk(token, "\r\n"))
         return NT_ERR_INVALID;
     api *a = calloc(1, sizeof *a);
     if (!a)
         return NT_ERR_NOMEM;
-    memcpy(a->url, base_url, ul);
-    a->url[ul] = '\0';
+    memcpy(a->url, url, sizeof url);
     if (token)
         snprintf(a->auth, sizeof a->auth, "Authorization: Bearer %s", token);
     a->curl = curl_easy_init();
@@ -151,8 +165,8 @@ static void node_error(api *a, long st, api_error *err)
     if (st == 401 && !code)
         code = "unauthorized";
     if (st == 401)
-        set_err(err, st, code, "the node refused the API token (%s): check --token, NATTER_TOKEN "
-                "or <data-dir>/api-token", msg ? msg : "401");
+        set_err(err, st, code, "natterd at %s refused the API token: check --token, NATTER_TOKEN "
+                "or <data-dir>/api-token", a->url);
     else
         set_err(err, st, code ? code : "http_error", "%s%s%s", code ? code : "",
                 code ? ": " : "", msg ? msg : "the node answered an error");

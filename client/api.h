@@ -38,6 +38,10 @@ NT_MUST_USE nt_err api_new(api **out, const char *base_url, const char *token);
 /* NULL-safe; zeroes the token copy. */
 void api_free(api *a);
 
+/* Talk to base_url from now on (the node moved to another port). Not
+ * during a call. NT_ERR_INVALID when empty or too long. */
+NT_MUST_USE nt_err api_set_url(api *a, const char *base_url);
+
 /* The base URL this client talks to (borrowed). */
 const char *api_url(const api *a);
 

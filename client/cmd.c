@@ -81,7 +81,7 @@ static void print_fields(const json_t *o, const char *prefix)
         if (json_is_object(v))
             print_fields(v, key);
         else
-            printf("%-24s %s\n", key, scalar(v, buf, sizeof buf));
+            printf("%-28s %s\n", key, scalar(v, buf, sizeof buf));
     }
 }
 

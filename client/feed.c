@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "client/field.h"
+#include "client/locate.h"
 #include "client/slash.h"
 
 #define SINCE_MAX 256
@@ -32,7 +33,30 @@ struct feed {
     pthread_cond_t cv;           /* jobs queued, or quit */
     feed_item *items, *items_tail;
     job *jobs, *jobs_tail;
+    char portfile[LOCATE_PATH_MAX + 32]; /* "" when the URL was given */
+    char url[API_URL_MAX];       /* guarded by mu */
+    unsigned url_gen;            /* bumped when url changes */
 };
+
+/* The node may have come back on another port: follow its port file. */
+static void relocate(feed *f)
+{
+    char text[4096], url[API_URL_MAX];
+    FILE *fp = f->portfile[0] ? fopen(f->portfile, "re") : NULL;
+    if (!fp)
+        return;
+    size_t n = fread(text, 1, sizeof text - 1, fp);
+    fclose(fp);
+    text[n] = '\0';
+    if (locate_parse_portfile(text, url) != NT_OK || strcmp(url, api_url(f->poll_api)) == 0)
+        return;
+    if (api_set_url(f->poll_api, url) != NT_OK)
+        return;
+    pthread_mutex_lock(&f->mu);
+    snprintf(f->url, sizeof f->url, "%s", url);
+    f->url_gen++;
+    pthread_mutex_unlock(&f->mu);
+}
 
 void feed_item_free(feed_item *it)
 {
@@ -130,18 +154,23 @@ static void *poller_main(void *arg)
         nt_err rc = poll_once(f, since, &err);
         if (f->quit)
             break;
-        if (rc == NT_OK) {
-            if (up != 1)
-                post_conn(f, true, NULL);
-            up = 1;
-            continue;
-        }
-        if (rc == NT_ERR_INVALID) /* the node forgot our token: start over */
-            since[0] = '\0';
         if (rc == NT_ERR_TIMEOUT && up == 1)
             continue; /* a slow long-poll is not a lost node */
+        if (rc == NT_ERR_INVALID) /* the node forgot our token: start over */
+            since[0] = '\0';
+        if (rc != NT_ERR_NET && rc != NT_ERR_TIMEOUT && rc != NT_ERR_AUTH) {
+            /* the node answers, only the events call failed: still connected */
+            if (up != 1)
+                post_conn(f, true, rc == NT_OK ? NULL : err.message);
+            up = 1;
+            if (rc != NT_OK)
+                pause_ms(f, FEED_EVENTS_RETRY_MS);
+            continue;
+        }
         post_conn(f, false, err.message);
         up = 0;
+        if (rc == NT_ERR_NET)
+            relocate(f);
         pause_ms(f, FEED_RETRY_MS);
     }
     return NULL;
@@ -154,10 +183,13 @@ static nt_err do_refresh(feed *f, json_t **data, api_error *err)
     nt_err rc = node_names(f->work_api, &names, self, err);
     if (rc == NT_OK)
         rc = api_call(f->work_api, "GET", "/v1/client/status", NULL, 0, &st, err);
+    /* a node that lacks or fails one list still shows the rest */
     if (rc == NT_OK && node_list(f->work_api, "/v1/client/peers", F_PEERS, &peers, err) != NT_OK)
-        peers = json_array(); /* shown as "no peers" until the node has the endpoint */
-    if (rc == NT_OK)
-        rc = node_list(f->work_api, "/v1/client/rooms", F_ROOMS, &rooms, err);
+        peers = json_array();
+    if (rc == NT_OK && node_list(f->work_api, "/v1/client/rooms", F_ROOMS, &rooms, err) != NT_OK)
+        rooms = json_array();
+    if (rc == NT_OK && (!peers || !rooms))
+        rc = NT_ERR_NOMEM;
     if (rc == NT_OK) {
         *data = json_pack("{s:o, s:s, s:o, s:o, s:o}", "names", names, "self", self, "status", st,
                           "peers", peers, "rooms", rooms);
@@ -207,6 +239,7 @@ static void run_job(feed *f, job *j)
 static void *worker_main(void *arg)
 {
     feed *f = arg;
+    unsigned gen = 0;
     for (;;) {
         pthread_mutex_lock(&f->mu);
         while (!f->quit && !f->jobs)
@@ -219,6 +252,11 @@ static void *worker_main(void *arg)
         f->jobs = j->next;
         if (!f->jobs)
             f->jobs_tail = NULL;
+        if (gen != f->url_gen) {
+            gen = f->url_gen;
+            nt_err urc = api_set_url(f->work_api, f->url); /* the poller checked it */
+            (void)urc;
+        }
         pthread_mutex_unlock(&f->mu);
         run_job(f, j);
         free(j->text);
@@ -264,7 +302,7 @@ feed_item *feed_take(feed *f)
     return it;
 }
 
-nt_err feed_start(feed **out, const char *url, const char *token)
+nt_err feed_start(feed **out, const char *url, const char *token, const char *portfile)
 {
     int fds[2];
     *out = NULL;
@@ -272,6 +310,7 @@ nt_err feed_start(feed **out, const char *url, const char *token)
     if (!f)
         return NT_ERR_NOMEM;
     f->pipe_rd = f->pipe_wr = -1;
+    snprintf(f->portfile, sizeof f->portfile, "%s", portfile ? portfile : "");
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cv, NULL);
     nt_err rc = NT_ERR_IO;

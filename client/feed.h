@@ -18,9 +18,11 @@
 #define FEED_WAIT_S 25            /* events long-poll wait asked of the node */
 #define FEED_POLL_TIMEOUT_MS ((FEED_WAIT_S + 10) * 1000L)
 #define FEED_RETRY_MS 1000        /* pause after a failed poll */
+#define FEED_EVENTS_RETRY_MS 5000 /* pause when the node answers events with an error */
 
 typedef enum {
-    FEED_CONN,     /* up: connection state changed; msg says why when down */
+    FEED_CONN,     /* up: connection state changed; msg says why when down,
+                      or why events fail while up */
     FEED_EVENTS,   /* data: array of events, in order */
     FEED_RESULT,   /* a job finished: job, rc, msg, data */
 } feed_kind;
@@ -48,8 +50,11 @@ typedef struct feed_item {
 
 typedef struct feed feed;
 
-/* Start both threads against url with token (copied). */
-NT_MUST_USE nt_err feed_start(feed **out, const char *url, const char *token);
+/* Start both threads against url with token (copied). portfile, when not
+ * NULL, is the node's natterd.json: while the node is unreachable it is
+ * read again, so a node restarted on another port is found. */
+NT_MUST_USE nt_err feed_start(feed **out, const char *url, const char *token,
+                              const char *portfile);
 
 /* Stop and join both threads (a long-poll in flight is aborted), free.
  * NULL-safe. Items not taken are freed. */

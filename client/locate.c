@@ -165,9 +165,10 @@ nt_err locate_node(locate *loc, const char *url_opt, const char *token_opt, cons
             return NT_ERR_INVALID;
         }
     } else {
-        char path[LOCATE_PATH_MAX + 16], text[PORTFILE_MAX];
-        snprintf(path, sizeof path, "%s/natterd.json", loc->data_dir);
-        if (read_small(path, text, sizeof text) != 0 ||
+        char text[PORTFILE_MAX];
+        /* even when absent now: a node started later writes it */
+        snprintf(loc->portfile, sizeof loc->portfile, "%s/natterd.json", loc->data_dir);
+        if (read_small(loc->portfile, text, sizeof text) != 0 ||
             locate_parse_portfile(text, loc->url) != NT_OK)
             (void)copy(loc->url, sizeof loc->url, LOCATE_DEFAULT_URL);
     }

@@ -23,6 +23,7 @@ typedef struct locate {
     char url[API_URL_MAX];
     char token[API_TOKEN_MAX];   /* zeroed by locate_clear */
     char token_src[LOCATE_PATH_MAX + 32]; /* where the token came from, for messages */
+    char portfile[LOCATE_PATH_MAX + 32];  /* natterd.json when the URL came from it, else "" */
 } locate;
 
 /* Fill *loc. url_opt, token_opt, dir_opt are the command-line values (NULL

@@ -254,7 +254,7 @@ static void draw_bars(tui *t)
     bool down = t->conn == 0;
     fill_row(y, down ? C_DOWN : C_BAR);
     if (down)
-        snprintf(buf, sizeof buf, " DISCONNECTED: %s (retrying) ", t->conn_msg);
+        snprintf(buf, sizeof buf, " DISCONNECTED: %s (retrying; your typing is kept) ", t->conn_msg);
     else if (t->conn < 0)
         snprintf(buf, sizeof buf, " connecting to %s ... ", t->url);
     else
@@ -265,7 +265,7 @@ static void draw_bars(tui *t)
     mvaddnstr(y, 0, buf, COLS);
     attroff(A_BOLD);
     int x = (int)strlen(buf);
-    if (t->status[0] && x < COLS - 1) {
+    if (t->status[0] && !down && x < COLS - 1) {
         if (t->status_err)
             attron(A_BOLD);
         mvaddnstr(y, x, t->status, COLS - x);
@@ -444,7 +444,10 @@ static void on_conn(tui *t, feed_item *it)
             view_notice(t->v, NULL, false, "connected to natterd again");
         t->conn = 1;
         t->ever_up = true;
-        set_status(t, false, "%s", "");
+        if (it->msg[0])
+            set_status(t, true, "live updates unavailable: %s", it->msg);
+        else
+            set_status(t, false, "%s", "");
         for (size_t i = 1; i < t->v->n; i++)
             t->v->wins[i].history_asked = false; /* catch up what we missed */
         refresh_soon(t);
@@ -673,7 +676,7 @@ int tui_run(const opts *o)
     }
     snprintf(t.url, sizeof t.url, "%s", loc.url);
     if (view_new(&t.v) != NT_OK || editline_new(&t.ed) != NT_OK ||
-        feed_start(&t.f, loc.url, loc.token) != NT_OK) {
+        feed_start(&t.f, loc.url, loc.token, loc.portfile[0] ? loc.portfile : NULL) != NT_OK) {
         fprintf(stderr, "natter: cannot start (out of memory or threads)\n");
         x = EXIT_NODE;
         goto out;
