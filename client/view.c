@@ -376,7 +376,7 @@ int view_find(const view *v, const char *q)
 {
     char *end;
     long n = strtol(q, &end, 10);
-    if (q[0] && !*end)
+    if (q[0] && !*end && strlen(q) <= 2) /* a window number; longer digits are an id */
         return n >= 0 && (size_t)n < v->n ? (int)n : -1;
     int hit = -1, hits = 0;
     size_t ql = strlen(q);
