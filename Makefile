@@ -79,12 +79,15 @@ $(BUILD)/obj/%.o: %.c
 
 $(LIBNATTER): $(call obj,$(LIB_SRC))
 	$(call msg,AR,$@)
+	@mkdir -p $(dir $@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 $(LIBSERVER): $(call obj,$(SERVER_SRC))
 	$(call msg,AR,$@)
+	@mkdir -p $(dir $@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 $(LIBCLIENT): $(call obj,$(CLIENT_SRC))
 	$(call msg,AR,$@)
+	@mkdir -p $(dir $@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(NATTERD): $(call obj,server/main.c) $(LIBSERVER) $(LIBNATTER)
