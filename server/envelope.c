@@ -11,10 +11,11 @@
 #define SID_HEX_LEN (2 * HS_SESSION_ID_LEN)
 
 nt_err envelope_ad(envelope_dir dir, const uint8_t sid[static HS_SESSION_ID_LEN], uint64_t seq, const char *method,
-                   const char *path, int status, uint8_t out[static ENVELOPE_AD_MAX], size_t *len)
+                   const char *path, const char *query, int status, uint8_t out[static ENVELOPE_AD_MAX], size_t *len)
 {
-    size_t ml = method ? strlen(method) : 0, pl = path ? strlen(path) : 0;
-    if (!ml || ml > ENVELOPE_METHOD_MAX || !pl || pl > ENVELOPE_PATH_MAX || status < 0 || status > 999)
+    size_t ml = method ? strlen(method) : 0, pl = path ? strlen(path) : 0, ql = query ? strlen(query) : 0;
+    if (!ml || ml > ENVELOPE_METHOD_MAX || !pl || pl > ENVELOPE_PATH_MAX || ql > ENVELOPE_QUERY_MAX || status < 0 ||
+        status > 999)
         return NT_ERR_INVALID;
     size_t n = 0;
     memcpy(out, AD_LABEL, strlen(AD_LABEL));
@@ -33,6 +34,11 @@ nt_err envelope_ad(envelope_dir dir, const uint8_t sid[static HS_SESSION_ID_LEN]
     out[n++] = (uint8_t)pl;
     memcpy(out + n, path, pl);
     n += pl;
+    out[n++] = (uint8_t)(ql >> 8);
+    out[n++] = (uint8_t)ql;
+    if (ql)
+        memcpy(out + n, query, ql);
+    n += ql;
     out[n++] = (uint8_t)(status >> 8);
     out[n++] = (uint8_t)status;
     *len = n;
@@ -51,8 +57,8 @@ static char *b64(const uint8_t *in, size_t n)
 }
 
 nt_err envelope_seal(const seal_key *k, envelope_dir dir, const uint8_t sid[static HS_SESSION_ID_LEN], uint64_t seq,
-                     const char *method, const char *path, int status, const uint8_t *confirm, const uint8_t *pt,
-                     size_t pt_len, char **json)
+                     const char *method, const char *path, const char *query, int status, const uint8_t *confirm,
+                     const uint8_t *pt, size_t pt_len, char **json)
 {
     uint8_t ad[ENVELOPE_AD_MAX];
     size_t ad_len = 0, box_len = 0;
@@ -65,7 +71,7 @@ nt_err envelope_seal(const seal_key *k, envelope_dir dir, const uint8_t sid[stat
         status = 0;
     if (pt_len > ENVELOPE_MAX_PLAIN || seq >= (UINT64_C(1) << 63))
         return NT_ERR_TOO_BIG;
-    nt_err rc = envelope_ad(dir, sid, seq, method, path, status, ad, &ad_len);
+    nt_err rc = envelope_ad(dir, sid, seq, method, path, query, status, ad, &ad_len);
     if (rc)
         return rc;
     rc = NT_ERR_NOMEM;
@@ -89,6 +95,8 @@ nt_err envelope_seal(const seal_key *k, envelope_dir dir, const uint8_t sid[stat
     if (dir == ENVELOPE_S2C && json_object_set_new(o, "status", json_integer(status)))
         goto out;
     if (conf64 && json_object_set_new(o, "confirm", json_string(conf64)))
+        goto out;
+    if (dir == ENVELOPE_C2S && query && *query && json_object_set_new(o, "query", json_string(query)))
         goto out;
     if (!(*json = json_dumps(o, JSON_COMPACT)))
         goto out;
@@ -148,6 +156,14 @@ nt_err envelope_parse(const char *text, size_t len, envelope_dir dir, envelope *
         e->status = (int)json_integer_value(st);
         expect++;
     } else {
+        json_t *q = json_object_get(o, "query");
+        if (q) {
+            if (!json_is_string(q) || json_string_length(q) > ENVELOPE_QUERY_MAX ||
+                strlen(json_string_value(q)) != json_string_length(q))
+                goto out;
+            memcpy(e->query, json_string_value(q), json_string_length(q) + 1);
+            expect++;
+        }
         json_t *cf = json_object_get(o, "confirm");
         if (cf) {
             size_t cl = 0;
@@ -168,13 +184,16 @@ out:
 }
 
 nt_err envelope_open(const seal_key *k, const envelope *e, envelope_dir dir, const char *method, const char *path,
-                     uint8_t **pt, size_t *pt_len)
+                     const char *query, uint8_t **pt, size_t *pt_len)
 {
     uint8_t ad[ENVELOPE_AD_MAX];
     size_t ad_len = 0;
     *pt = NULL;
     *pt_len = 0;
-    if (envelope_ad(dir, e->session_id, e->seq, method, path, dir == ENVELOPE_S2C ? e->status : 0, ad, &ad_len))
+    if (dir == ENVELOPE_C2S)
+        query = e->query;
+    if (envelope_ad(dir, e->session_id, e->seq, method, path, query, dir == ENVELOPE_S2C ? e->status : 0, ad,
+                    &ad_len))
         return NT_ERR_AUTH;
     uint8_t *buf = malloc(e->box_len + 1);
     if (!buf)
