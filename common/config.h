@@ -7,8 +7,9 @@
  *
  * Kinds: STR (char *, owned by the config; NULL = unset), UINT (unsigned
  * long in [min, max]), BOOL (bool; accepts 1/0, true/false, yes/no, on/off).
- * A default is a string parsed like user input; NULL means "computed" in
- * config_parse (data-dir from XDG, name from the host name).
+ * A default is a string parsed like user input; NULL means unset, or
+ * computed in config_parse (data-dir from XDG); name stays NULL unless given
+ * (the node then uses its stored name or the host name).
  * Precedence: default < environment < command line. */
 #ifndef NATTER_CONFIG_H
 #define NATTER_CONFIG_H
@@ -21,7 +22,7 @@
 /*        kind  field           flag              default             min   max        metavar     help */
 #define CONFIG_OPTIONS(X)                                                                                   \
     X(STR,  data_dir,        "data-dir",        NULL,               0,    0,         "DIR",      "data directory (default $XDG_DATA_HOME/natter, else ~/.local/share/natter)") \
-    X(STR,  name,            "name",            NULL,               0,    0,         "NAME",     "display name (default: host name)") \
+    X(STR,  name,            "name",            NULL,               0,    0,         "NAME",     "display name for this run (default: the one set over the API, else the host name)") \
     X(STR,  listen,          "listen",          "0.0.0.0:7711",     0,    0,         "HOST:PORT","peer API listener (port 0 picks a free port)") \
     X(STR,  client_listen,   "client-listen",   "127.0.0.1:7710",   0,    0,         "HOST:PORT","client API listener (port 0 picks a free port)") \
     X(UINT, key_bits,        "key-bits",        "3072",             2048, 4096,      "BITS",     "RSA identity size at first start: 2048, 3072 or 4096") \

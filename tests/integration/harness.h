@@ -63,6 +63,9 @@ typedef struct harness_resp {
 int harness_start(harness_node *n, const char *name, const char *const *extra_args);
 /* Start again in the same dir (after harness_stop), e.g. restart tests. */
 int harness_restart(harness_node *n, const char *const *extra_args);
+/* Start again in the same dir with exactly args (no defaults; pass
+ * --data-dir n->data_dir and port-0 listeners yourself). */
+int harness_restart_args(harness_node *n, const char *const *args);
 
 /* SIGTERM and wait (bounded): the exit status (0..255), 128+signal if it
  * died of a signal, -1 if it did not stop in time (then it is SIGKILLed). */
