@@ -11,7 +11,7 @@
 
 #define CONFIG_ENV_MAX 64
 
-typedef enum { KIND_STR, KIND_UINT, KIND_BOOL } opt_kind;
+typedef enum { KIND_STR, KIND_UINT, KIND_BOOL, KIND_FLAG } opt_kind;
 
 typedef struct {
     opt_kind kind;
@@ -73,6 +73,12 @@ static nt_err set_opt(config *cfg, const opt_desc *o, const char *val, const cha
         *(unsigned long *)field = v;
         return NT_OK;
     }
+    case KIND_FLAG:
+        if (!val) { /* given on the command line without a value */
+            *(bool *)field = true;
+            return NT_OK;
+        }
+        /* fall through */
     case KIND_BOOL:
         if (parse_bool(val, (bool *)field)) {
             snprintf(err, CONFIG_ERR_MAX, "%s: --%s wants on/off, got '%.40s'", where, o->flag, val);
@@ -149,7 +155,8 @@ nt_err config_parse(config *cfg, int argc, char **argv, config_getenv_fn *env, c
     if ((rc = apply_defaults_and_env(cfg, env, err)))
         return rc;
     for (size_t i = 0; i < N_OPTS; i++)
-        lopts[i] = (struct option){opts[i].flag, required_argument, NULL, OPT_BASE + (int)i};
+        lopts[i] = (struct option){opts[i].flag, opts[i].kind == KIND_FLAG ? optional_argument : required_argument,
+                                   NULL, OPT_BASE + (int)i};
     lopts[N_OPTS] = (struct option){"help", no_argument, NULL, OPT_HELP};
     lopts[N_OPTS + 1] = (struct option){"version", no_argument, NULL, OPT_VERSION};
     lopts[N_OPTS + 2] = (struct option){0};

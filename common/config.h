@@ -6,7 +6,9 @@
  * setting, add a line here (and read cfg->field where you need it).
  *
  * Kinds: STR (char *, owned by the config; NULL = unset), UINT (unsigned
- * long in [min, max]), BOOL (bool; accepts 1/0, true/false, yes/no, on/off).
+ * long in [min, max]), BOOL (bool; accepts 1/0, true/false, yes/no, on/off),
+ * FLAG (bool switched on by the bare flag, e.g. --no-discovery; also takes
+ * --flag=off and the BOOL words in the environment).
  * A default is a string parsed like user input; NULL means unset, or
  * computed in config_parse (data-dir from XDG); name stays NULL unless given
  * (the node then uses its stored name or the host name).
@@ -29,11 +31,19 @@
     X(STR,  log_level,       "log-level",       "info",             0,    0,         "LEVEL",    "error, warn, info or debug") \
     X(UINT, max_body,        "max-body",        "65536",            1024, 16777216,  "BYTES",    "largest request body accepted (413 above)") \
     X(UINT, max_connections, "max-connections", "256",              1,    65536,     "N",        "concurrent connections per listener") \
-    X(UINT, conn_timeout,    "conn-timeout",    "30",               1,    3600,      "SECONDS",  "idle connection timeout")
+    X(UINT, conn_timeout,    "conn-timeout",    "30",               1,    3600,      "SECONDS",  "idle connection timeout") \
+    X(FLAG, no_discovery,    "no-discovery",    "off",              0,    0,         "",         "turn LAN discovery off (peers can still be added by address)") \
+    X(STR,  discovery_group, "discovery-group", "239.255.77.10",    0,    0,         "ADDR",     "IPv4 multicast group for discovery") \
+    X(UINT, discovery_port,  "discovery-port",  "7712",             1,    65535,     "PORT",     "UDP port for discovery") \
+    X(STR,  interface,       "interface",       NULL,               0,    0,         "IFNAME",   "discover on this interface only (default: every multicast-capable one)") \
+    X(UINT, discovery_ttl,   "discovery-ttl",   "1",                1,    255,       "HOPS",     "multicast TTL of announcements") \
+    X(UINT, announce_interval, "announce-interval", "30",           1,    3600,      "SECONDS",  "mean time between announcements (+-20% jitter)") \
+    X(UINT, peer_expiry,     "peer-expiry",     "90",               1,    86400,     "SECONDS",  "a discovered peer unseen this long is shown offline")
 
 #define CONFIG_FIELD_STR(f) char *f;
 #define CONFIG_FIELD_UINT(f) unsigned long f;
 #define CONFIG_FIELD_BOOL(f) bool f;
+#define CONFIG_FIELD_FLAG(f) bool f;
 #define CONFIG_FIELD_(kind, field, flag, def, min, max, meta, help) CONFIG_FIELD_##kind(field)
 
 typedef struct config {

@@ -68,6 +68,7 @@ typedef struct node {
     atomic_uint_fast64_t n_keys_generated;
 
     /* modules: one pointer each (created/freed by the module's service) */
+    struct discovery *discovery;            /* server/discovery_node.c; NULL when off */
     void *reserved_;
 } node;
 

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "../common/json.h"
+#include "discovery_node.h"
 #include "node.h"
 #include "routes.h"
 
@@ -50,12 +51,14 @@ static void get_status(http_req *rq, node *nd)
     gmtime_r(&nd->started_at, &tm);
     strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", &tm);
     json_t *counts = json_pack("{s:i}", "schema_version", store_schema_version(nd->db));
-    http_reply_json(rq, 200,
-                    json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:{s:o,s:o},s:o}", "node_id", nd->id_hex, "name",
+    json_t *st = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:{s:o,s:o},s:o}", "node_id", nd->id_hex, "name",
                               name, "fingerprint", nd->fingerprint, "version", NATTER_VERSION, "started_at",
                               started, "uptime_s", (json_int_t)node_uptime_s(nd), "listeners", "peer",
                               listener_json(nd->peer_http), "client", listener_json(nd->client_http), "counts",
-                              counts));
+                              counts);
+    if (st)
+        json_object_set_new(st, "discovery", discovery_node_status(nd));
+    http_reply_json(rq, 200, st);
 }
 
 /* PUT /v1/client/name {"name": "..."}: rename this node (remembered). */

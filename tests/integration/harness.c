@@ -145,7 +145,7 @@ static int launch(harness_node *n, const char *const *extra, bool defaults)
     char tokpath[PATH_MAX + 32];
     size_t k = 0;
     const char *base[] = {"--data-dir", n->data_dir, "--listen", "127.0.0.1:0", "--client-listen", "127.0.0.1:0",
-                          "--key-bits", "2048", "--name", n->name};
+                          "--key-bits", "2048", "--name", n->name, "--no-discovery"};
     for (size_t i = 0; defaults && i < sizeof base / sizeof base[0]; i++)
         args[k++] = base[i];
     for (size_t i = 0; extra && extra[i] && k < sizeof args / sizeof args[0] - 1; i++)

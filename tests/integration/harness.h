@@ -17,7 +17,9 @@
  *     harness_cleanup(&a);                      // kills if running, removes the dir
  *
  * Default arguments: --data-dir <dir>/data --listen 127.0.0.1:0
- * --client-listen 127.0.0.1:0 --key-bits 2048 --name <given or "test">;
+ * --client-listen 127.0.0.1:0 --key-bits 2048 --name <given or "test">
+ * --no-discovery (so no test multicasts by accident; a discovery test
+ * passes --no-discovery=off with its own group, port and interface);
  * extra args (NULL-terminated) come after and so override them.
  * Children get PR_SET_PDEATHSIG(SIGKILL): a crashed test leaves no node. */
 #ifndef NATTER_HARNESS_H

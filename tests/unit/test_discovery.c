@@ -95,7 +95,8 @@ static discovery *start(int i, seen_log *l, const discovery_config *c)
     char err[DISCOVERY_ERR_MAX], name[32];
     snprintf(name, sizeof name, "node-%d", i);
     pthread_mutex_init(&l->mu, NULL);
-    nt_err rc = discovery_start(&d, c, keys[i], name, (uint16_t)(7000 + i), observe, l, NULL, NULL, err);
+    discovery_hooks h = {.ctx = l, .observe = observe};
+    nt_err rc = discovery_start(&d, c, keys[i], name, (uint16_t)(7000 + i), &h, err);
     ck_assert_msg(rc == NT_OK, "start %d: %s", i, err);
     return d;
 }
@@ -240,15 +241,15 @@ START_TEST(start_refuses_bad_config)
     discovery *d = NULL;
     char err[DISCOVERY_ERR_MAX];
     c.group = "10.0.0.1";
-    ck_assert_int_ne(discovery_start(&d, &c, keys[0], "x", 1, NULL, NULL, NULL, NULL, err), NT_OK);
+    ck_assert_int_ne(discovery_start(&d, &c, keys[0], "x", 1, NULL, err), NT_OK);
     ck_assert_ptr_null(d);
     ck_assert(strstr(err, "multicast") != NULL);
     c = cfg();
     c.interface = "no-such-if0";
-    ck_assert_int_ne(discovery_start(&d, &c, keys[0], "x", 1, NULL, NULL, NULL, NULL, err), NT_OK);
+    ck_assert_int_ne(discovery_start(&d, &c, keys[0], "x", 1, NULL, err), NT_OK);
     c = cfg();
-    ck_assert_int_ne(discovery_start(&d, &c, keys[0], "bad\nname", 1, NULL, NULL, NULL, NULL, err), NT_OK);
-    ck_assert_int_ne(discovery_start(&d, &c, keys[0], "x", 0, NULL, NULL, NULL, NULL, err), NT_OK);
+    ck_assert_int_ne(discovery_start(&d, &c, keys[0], "bad\nname", 1, NULL, err), NT_OK);
+    ck_assert_int_ne(discovery_start(&d, &c, keys[0], "x", 0, NULL, err), NT_OK);
     discovery_stop(NULL);
 }
 END_TEST
