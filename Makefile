@@ -69,6 +69,7 @@ FUZZ_BIN   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
 PROGRAMS := $(if $(wildcard server/main.c),$(NATTERD)) $(if $(wildcard client/main.c),$(NATTER))
 
+.SECONDARY:
 .PHONY: all deps run check unit integration spec fuzz fuzz-run bench install uninstall clean
 all: $(PROGRAMS)
 

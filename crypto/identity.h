@@ -24,19 +24,30 @@ typedef struct identity identity;
 /* True for the sizes natter accepts: 2048, 3072, 4096. */
 bool identity_bits_allowed(unsigned bits);
 
-/* Generate a new key pair (e = 65537). *out owned by the caller. */
+/* Generate a new key pair (e = 65537). *out owned by the caller.
+ * NT_ERR_STATE before rng_init(). */
 NT_MUST_USE nt_err identity_generate(identity **out, unsigned bits);
 
 /* Write the private key as PEM to path: created with O_EXCL|O_NOFOLLOW and
- * mode 0600, fsync'd. NT_ERR_EXISTS if path exists. */
+ * mode 0600, fsync'd (and its directory). NT_ERR_EXISTS if path exists,
+ * also as a symlink; NT_ERR_INVALID for a public-only identity. On failure
+ * no file is left behind. */
 NT_MUST_USE nt_err identity_save(const identity *id, const char *path);
 
-/* Load a private key PEM from path. NT_ERR_INVALID for a corrupt or
- * non-RSA file or a key size not allowed. Does not check file modes. */
+/* Load a private key PEM from path (a symlink is not followed).
+ * NT_ERR_NOT_FOUND if there is no file; NT_ERR_INVALID for a corrupt,
+ * encrypted or non-RSA file, a symlink or a key size not allowed;
+ * NT_ERR_TOO_BIG over 16 KiB. Does not check file modes. */
 NT_MUST_USE nt_err identity_load(identity **out, const char *path);
 
-/* Public-only identity from DER SPKI or PEM. Rejects non-RSA keys and
- * sizes not allowed. */
+/* A private key from PEM in memory (PKCS#1 "RSA PRIVATE KEY" or PKCS#8
+ * "PRIVATE KEY", unencrypted; len may count a final NUL). Same checks as
+ * identity_load. The caller zeroes its copy of pem. */
+NT_MUST_USE nt_err identity_from_private_pem(identity **out, const char *pem, size_t len);
+
+/* Public-only identity from DER SPKI or PEM ("BEGIN PUBLIC KEY"; len may
+ * or may not count a final NUL). Rejects non-RSA keys, sizes not allowed
+ * and DER that is not the canonical encoding (the id hashes these bytes). */
 NT_MUST_USE nt_err identity_from_der(identity **out, const uint8_t *der, size_t len);
 NT_MUST_USE nt_err identity_from_pem(identity **out, const char *pem, size_t len);
 
@@ -61,8 +72,13 @@ NT_MUST_USE nt_err identity_public_copy(identity **out, const identity *id);
 /* Zero and free; identity_free(NULL) is a no-op. */
 void identity_free(identity *id);
 
-/* For crypto/ modules only: the mbedtls_pk_context inside. */
+/* For crypto/ modules only: the mbedtls_pk_context inside. Its RSA
+ * context is fixed to PKCS#1 v2.1 with SHA-256 (never change it: the
+ * identity may be shared between threads). Hold identity_lock() around
+ * every RSA operation on it: private operations update blinding state. */
 struct mbedtls_pk_context;
 struct mbedtls_pk_context *identity_pk(const identity *id);
+void identity_lock(const identity *id);
+void identity_unlock(const identity *id);
 
 #endif

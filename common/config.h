@@ -1,0 +1,62 @@
+/* config.h - natterd's settings: defaults, NATTER_* environment, flags.
+ *
+ * Every setting is one line of CONFIG_OPTIONS below; that line makes the
+ * struct field, the --long-flag, the NATTER_<FLAG> environment variable
+ * (upper case, '-' -> '_'), the default and the --help text. To add a
+ * setting, add a line here (and read cfg->field where you need it).
+ *
+ * Kinds: STR (char *, owned by the config; NULL = unset), UINT (unsigned
+ * long in [min, max]), BOOL (bool; accepts 1/0, true/false, yes/no, on/off).
+ * A default is a string parsed like user input; NULL means "computed" in
+ * config_parse (data-dir from XDG, name from the host name).
+ * Precedence: default < environment < command line. */
+#ifndef NATTER_CONFIG_H
+#define NATTER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include "err.h"
+
+/*        kind  field           flag              default             min   max        metavar     help */
+#define CONFIG_OPTIONS(X)                                                                                   \
+    X(STR,  data_dir,        "data-dir",        NULL,               0,    0,         "DIR",      "data directory (default $XDG_DATA_HOME/natter, else ~/.local/share/natter)") \
+    X(STR,  name,            "name",            NULL,               0,    0,         "NAME",     "display name (default: host name)") \
+    X(STR,  listen,          "listen",          "0.0.0.0:7711",     0,    0,         "HOST:PORT","peer API listener (port 0 picks a free port)") \
+    X(STR,  client_listen,   "client-listen",   "127.0.0.1:7710",   0,    0,         "HOST:PORT","client API listener (port 0 picks a free port)") \
+    X(UINT, key_bits,        "key-bits",        "3072",             2048, 4096,      "BITS",     "RSA identity size at first start: 2048, 3072 or 4096") \
+    X(STR,  log_level,       "log-level",       "info",             0,    0,         "LEVEL",    "error, warn, info or debug") \
+    X(UINT, max_body,        "max-body",        "65536",            1024, 16777216,  "BYTES",    "largest request body accepted (413 above)") \
+    X(UINT, max_connections, "max-connections", "256",              1,    65536,     "N",        "concurrent connections per listener") \
+    X(UINT, conn_timeout,    "conn-timeout",    "30",               1,    3600,      "SECONDS",  "idle connection timeout")
+
+#define CONFIG_FIELD_STR(f) char *f;
+#define CONFIG_FIELD_UINT(f) unsigned long f;
+#define CONFIG_FIELD_BOOL(f) bool f;
+#define CONFIG_FIELD_(kind, field, flag, def, min, max, meta, help) CONFIG_FIELD_##kind(field)
+
+typedef struct config {
+    CONFIG_OPTIONS(CONFIG_FIELD_)
+} config;
+
+#define CONFIG_ERR_MAX 256
+
+typedef enum { CONFIG_RUN = 0, CONFIG_HELP, CONFIG_VERSION } config_action;
+
+/* Optional environment lookup for tests; NULL means getenv(3). */
+typedef const char *config_getenv_fn(const char *name);
+
+/* Fill *cfg (which must be zeroed or config_free'd) from defaults, the
+ * environment and argv. On error returns NT_ERR_INVALID with a one-line
+ * reason in err. *action says whether --help or --version was given.
+ * Resets getopt state, so it may be called more than once. */
+NT_MUST_USE nt_err config_parse(config *cfg, int argc, char **argv, config_getenv_fn *env,
+                                config_action *action, char err[static CONFIG_ERR_MAX]);
+
+/* Free the strings in cfg and zero it. NULL-safe. */
+void config_free(config *cfg);
+
+/* Write the --help text (flags, environment names, defaults) to f. */
+void config_usage(FILE *f, const char *prog);
+
+#endif

@@ -1,0 +1,39 @@
+/* json.h - small helpers over Jansson with the caps natter needs.
+ *
+ * Jansson's own nesting limit is 2048; natter's inputs are shallow, so
+ * json_parse_capped refuses anything deeper than max_depth before Jansson
+ * sees it, and refuses NUL bytes inside strings. */
+#ifndef NATTER_JSON_H
+#define NATTER_JSON_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include "err.h"
+
+#define JSON_DEPTH_DEFAULT 16
+
+/* Parse buf[0..len) as one JSON value no deeper than max_depth.
+ * *out owned by the caller (json_decref). NT_ERR_INVALID on malformed JSON,
+ * NT_ERR_TOO_BIG when too deep. */
+NT_MUST_USE nt_err json_parse_capped(const char *buf, size_t len, size_t max_depth, json_t **out);
+
+/* As json_parse_capped, but the value must be an object. */
+NT_MUST_USE nt_err json_parse_object(const char *buf, size_t len, size_t max_depth, json_t **out);
+
+/* obj[key] as a string of 1..max_len bytes of valid UTF-8 (Jansson checks
+ * UTF-8 while parsing). *out borrowed from obj. NT_ERR_NOT_FOUND when absent,
+ * NT_ERR_INVALID for the wrong type or length. */
+NT_MUST_USE nt_err json_get_str(const json_t *obj, const char *key, size_t max_len, const char **out);
+
+/* obj[key] as an integer in [min, max]. NT_ERR_NOT_FOUND when absent. */
+NT_MUST_USE nt_err json_get_int(const json_t *obj, const char *key, json_int_t min, json_int_t max,
+                                json_int_t *out);
+
+/* obj[key] as a boolean. NT_ERR_NOT_FOUND when absent. */
+NT_MUST_USE nt_err json_get_bool(const json_t *obj, const char *key, bool *out);
+
+/* Compact serialisation; caller frees. NULL on allocation failure. */
+char *json_to_string(const json_t *v);
+
+#endif

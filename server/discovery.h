@@ -1,0 +1,100 @@
+/* discovery.h - LAN discovery over UDP multicast: sockets and thread.
+ *
+ * One UDP socket bound to the group and port, joined on every up,
+ * multicast-capable IPv4 interface (or only the one named), with
+ * IP_MULTICAST_ALL off so it hears only its own group. A thread announces
+ * (signed, see discovery_packet.h) at start and then periodically, queries
+ * at start, answers queries, and checks every datagram it receives; valid
+ * announcements go to the observe callback (the peer table). Interfaces
+ * are re-scanned at every periodic announcement, so an interface that comes
+ * up later is joined then. Timing: discovery_sched.h. Wire format and drop
+ * reasons: api-spec/protocol.md "Discovery".
+ *
+ * Thread-safety: discovery_stats_get() and discovery_peer_last_seen() may
+ * be called from any thread while the discovery thread runs. */
+#ifndef NATTER_DISCOVERY_H
+#define NATTER_DISCOVERY_H
+
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "../common/err.h"
+#include "../crypto/identity.h"
+#include "discovery_packet.h"
+#include "discovery_sched.h"
+
+#define DISCOVERY_GROUP_DEFAULT "239.255.77.10"
+#define DISCOVERY_PORT_DEFAULT 7712
+#define DISCOVERY_TTL_DEFAULT 1
+#define DISCOVERY_IFACES_MAX 16
+#define DISCOVERY_ERR_MAX 256
+
+/* A valid announcement: add or refresh the peer. addr is "a.b.c.d:port"
+ * (source address of the packet, peer port from it), instance_id 16
+ * bytes, now_unix wall-clock seconds. Called on the discovery thread;
+ * pub is borrowed for the call. Set *is_new if the id was not known. */
+typedef nt_err (*discovery_observe_fn)(void *ctx, const identity *pub, const char *name, const char *addr,
+                                       const uint8_t *instance_id, int64_t now_unix, bool *is_new);
+
+/* Log hook (may be NULL): level 0 error, 1 warn, 2 info, 3 debug. */
+typedef void (*discovery_log_fn)(void *ctx, int level, const char *msg);
+
+typedef struct {
+    const char *group;     /* dotted IPv4 multicast address */
+    uint16_t port;         /* UDP port, > 0 */
+    const char *interface; /* interface name, or NULL/"" for all multicast-capable */
+    unsigned ttl;          /* 1..255 */
+    bool loop;             /* IP_MULTICAST_LOOP: see our own packets (and same-host peers) */
+    discovery_sched_config sched;
+    uint32_t source_rate;  /* per-source token bucket: packets/s */
+    uint32_t source_burst;
+    uint32_t verify_rate;  /* node-wide signature checks/s */
+    uint32_t verify_burst;
+    unsigned fetch_timeout_ms; /* GET /v1/node for keys not in the packet */
+    int rcvbuf;            /* SO_RCVBUF bytes; 0 = system default */
+} discovery_config;
+
+/* Defaults: the group, port, TTL and timing of protocol.md, loop on. */
+void discovery_config_defaults(discovery_config *c);
+
+typedef struct {
+    uint64_t sent;          /* datagrams sent (announcements and queries, per interface) */
+    uint64_t send_errors;
+    uint64_t received;      /* datagrams read from the socket */
+    uint64_t announces;     /* valid announcements accepted */
+    uint64_t queries;       /* valid queries answered or coalesced */
+    uint64_t restarts;      /* accepted announcements with a new instance id */
+    uint64_t key_fetches;   /* GET /v1/node for keys not in the packet */
+    uint64_t overflow;      /* datagrams the kernel dropped: socket buffer full */
+    uint64_t dropped[DISC__COUNT]; /* by reason; [DISC_OK] unused */
+    unsigned interfaces;    /* interfaces joined now */
+    unsigned peers;         /* nodes heard since start */
+} discovery_stats;
+
+typedef struct discovery discovery;
+
+/* Open the socket, join the group and start the thread. self is borrowed
+ * (must hold the private key and outlive d); name (<= 100 bytes UTF-8) is
+ * copied; peer_port is our peer API port. On failure err holds a reason. */
+NT_MUST_USE nt_err discovery_start(discovery **out, const discovery_config *c, const identity *self, const char *name,
+                                   uint16_t peer_port, discovery_observe_fn observe, void *observe_ctx,
+                                   discovery_log_fn log, void *log_ctx, char err[static DISCOVERY_ERR_MAX]);
+
+/* Stop and join the thread, close the socket, free. NULL-safe. */
+void discovery_stop(discovery *d);
+
+/* Snapshot of the counters. */
+void discovery_stats_get(discovery *d, discovery_stats *out);
+
+/* The instance id this node announces (new at each start). */
+void discovery_instance_id(const discovery *d, uint8_t out[static DISCOVERY_INSTANCE_LEN]);
+
+/* True if id was heard since start; *age_ms is the time since its last
+ * accepted announcement, *gone whether that exceeds the configured expiry. */
+bool discovery_peer_last_seen(discovery *d, const uint8_t id[static IDENTITY_ID_LEN], int64_t *age_ms, bool *gone);
+
+/* The configured expiry (ms), for callers that judge "online" themselves. */
+int64_t discovery_expiry_ms(const discovery *d);
+
+#endif

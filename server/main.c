@@ -1,0 +1,146 @@
+/* natterd - the natter node. See docs/natterd.8. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../common/config.h"
+#include "../common/log.h"
+#include "../crypto/rng.h"
+#include "http.h"
+#include "node.h"
+#include "routes.h"
+#include "services.h"
+
+#define DRAIN_TIMEOUT_MS 10000 /* how long shutdown waits for requests in flight */
+
+static nt_err start_http(node *nd, http_api api, const char *bind, http_server **out)
+{
+    char err[HTTP_ERR_MAX];
+    const config *c = nd->cfg;
+    http_opts o = {
+        .bind = bind,
+        .api = api,
+        .token = api == HTTP_API_CLIENT ? nd->token : NULL,
+        .body_max = c->max_body,
+        .max_connections = (unsigned)c->max_connections,
+        .timeout_s = (unsigned)c->conn_timeout,
+    };
+    nt_err rc = http_start(&o, routes_all, nd, out, err);
+    if (rc)
+        log_error("cannot listen for the %s API on %s", api == HTTP_API_PEER ? "peer" : "client", err);
+    return rc;
+}
+
+/* Start services in order; on failure stop the ones already started. */
+static size_t start_services(node *nd, nt_err *rc)
+{
+    char err[NODE_ERR_MAX];
+    size_t i;
+    *rc = NT_OK;
+    for (i = 0; node_services[i].name; i++) {
+        err[0] = '\0';
+        if ((*rc = node_services[i].start(nd, err))) {
+            log_error("cannot start %s: %s", node_services[i].name, err[0] ? err : err_str(*rc));
+            break;
+        }
+    }
+    return i;
+}
+
+static void stop_services(node *nd, size_t n)
+{
+    while (n-- > 0)
+        node_services[n].stop(nd);
+}
+
+static int run(const config *cfg, const sigset_t *sigs)
+{
+    char err[NODE_ERR_MAX];
+    node *nd = NULL;
+    http_server *peer = NULL, *client = NULL;
+    size_t n_services = 0;
+    int status = EXIT_FAILURE, sig = 0;
+    nt_err rc;
+
+    if ((rc = node_open(cfg, &nd, err))) {
+        log_error("%s", err);
+        goto out;
+    }
+    log_info("node %s (%s) data dir %s", nd->id_hex, cfg->name, nd->data_dir);
+    if (start_http(nd, HTTP_API_PEER, cfg->listen, &peer) || start_http(nd, HTTP_API_CLIENT, cfg->client_listen, &client))
+        goto out;
+    nd->peer_http = peer;
+    nd->client_http = client;
+    snprintf(nd->peer_addr, sizeof nd->peer_addr, "%s", http_addr(peer));
+    snprintf(nd->client_addr, sizeof nd->client_addr, "%s", http_addr(client));
+    n_services = start_services(nd, &rc);
+    if (rc)
+        goto out;
+    if ((rc = node_write_runfile(nd))) {
+        log_error("cannot write %s/%s: %s", nd->data_dir, NODE_RUN_FILE, err_str(rc));
+        goto out;
+    }
+    log_info("ready: peer API on %s, client API on %s", nd->peer_addr, nd->client_addr);
+
+    while (sigwait(sigs, &sig) == 0 && sig != SIGINT && sig != SIGTERM) {
+    }
+    log_info("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    status = EXIT_SUCCESS;
+out:
+    if (nd)
+        node_begin_stop(nd);
+    http_quiesce(peer);
+    http_quiesce(client);
+    if ((peer && !http_drain(peer, DRAIN_TIMEOUT_MS)) || (client && !http_drain(client, DRAIN_TIMEOUT_MS)))
+        log_warn("requests still in flight after %d ms; closing them", DRAIN_TIMEOUT_MS);
+    http_stop(peer);
+    http_stop(client);
+    if (nd) {
+        nd->peer_http = nd->client_http = NULL;
+        stop_services(nd, n_services);
+    }
+    node_close(nd, status == EXIT_SUCCESS);
+    rng_free();
+    if (status == EXIT_SUCCESS)
+        log_info("stopped");
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    config cfg = {0};
+    config_action action;
+    char err[CONFIG_ERR_MAX];
+    sigset_t sigs;
+    log_level lv;
+
+    if (config_parse(&cfg, argc, argv, NULL, &action, err)) {
+        fprintf(stderr, "natterd: %s (see --help)\n", err);
+        config_free(&cfg);
+        return 2;
+    }
+    if (action != CONFIG_RUN) {
+        if (action == CONFIG_HELP)
+            config_usage(stdout, "natterd");
+        else
+            printf("natterd %s\n", NATTER_VERSION);
+        config_free(&cfg);
+        return EXIT_SUCCESS;
+    }
+    if (log_level_parse(cfg.log_level, &lv) == NT_OK)
+        log_set_level(lv);
+    umask(077);
+    /* Block the stop signals in every thread (threads inherit the mask);
+     * the main thread takes them with sigwait. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int status = run(&cfg, &sigs);
+    config_free(&cfg);
+    return status;
+}

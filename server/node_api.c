@@ -1,0 +1,61 @@
+/* node_api.c - the node's own endpoints: GET /v1/node and /v1/health on
+ * the peer API, GET /v1/client/status on the client API. */
+#include <time.h>
+
+#include "../common/json.h"
+#include "node.h"
+#include "routes.h"
+
+static void get_node(http_req *rq, node *nd)
+{
+    json_t *modes = json_pack("[s,s]", "ecdh", "rsa");
+    json_t *curves = json_pack("[s,s]", "x25519", "p256");
+    http_reply_json(rq, 200,
+                    json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:i,s:o,s:o,s:s}", "node_id", nd->id_hex, "name",
+                              nd->cfg->name, "fingerprint", nd->fingerprint, "public_key", nd->pub_pem,
+                              "key_algorithm", "RSA", "key_bits", (int)identity_bits(nd->id),
+                              "signature_algorithm", "RSASSA-PSS-SHA256", "protocol_version",
+                              NODE_PROTOCOL_VERSION, "key_agreement", modes, "ecdh_curves", curves,
+                              "software", "natter/" NATTER_VERSION));
+}
+
+static void get_health(http_req *rq, node *nd)
+{
+    if (node_stopping(nd)) {
+        http_reply_error(rq, 503, "busy", "shutting down");
+        return;
+    }
+    http_reply_json(rq, 200, json_pack("{s:s,s:I}", "status", "ok", "uptime_s", (json_int_t)node_uptime_s(nd)));
+}
+
+static json_t *listener_json(const http_server *h)
+{
+    http_stats s = {0};
+    if (h)
+        http_stats_get(h, &s);
+    return json_pack("{s:s,s:I,s:I,s:I,s:I}", "address", h ? http_addr(h) : "", "requests", (json_int_t)s.requests,
+                     "errors_4xx", (json_int_t)s.errors_4xx, "errors_5xx", (json_int_t)s.errors_5xx, "connections",
+                     (json_int_t)s.connections);
+}
+
+static void get_status(http_req *rq, node *nd)
+{
+    char started[32];
+    struct tm tm;
+    gmtime_r(&nd->started_at, &tm);
+    strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_t *counts = json_pack("{s:i}", "schema_version", store_schema_version(nd->db));
+    http_reply_json(rq, 200,
+                    json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:{s:o,s:o},s:o}", "node_id", nd->id_hex, "name",
+                              nd->cfg->name, "fingerprint", nd->fingerprint, "version", NATTER_VERSION, "started_at",
+                              started, "uptime_s", (json_int_t)node_uptime_s(nd), "listeners", "peer",
+                              listener_json(nd->peer_http), "client", listener_json(nd->client_http), "counts",
+                              counts));
+}
+
+const http_route node_api_routes[] = {
+    {"GET", "/v1/node", HTTP_API_PEER, get_node, 0},
+    {"GET", "/v1/health", HTTP_API_PEER, get_health, 0},
+    {"GET", "/v1/client/status", HTTP_API_CLIENT, get_status, 0},
+    {0},
+};

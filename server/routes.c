@@ -1,0 +1,6 @@
+#include "routes.h"
+
+const http_route *const routes_all[] = {
+    node_api_routes,
+    NULL,
+};

@@ -1,0 +1,16 @@
+/* routes.h - every route table natterd serves (see http.h for the format).
+ *
+ * To add routes: export `const http_route <module>_routes[]` (ended by {0})
+ * from your module, declare it here, and add it to routes_all in
+ * server/routes.c. */
+#ifndef NATTER_ROUTES_H
+#define NATTER_ROUTES_H
+
+#include "http.h"
+
+extern const http_route node_api_routes[];
+
+/* NULL-terminated list of tables, searched in order. */
+extern const http_route *const routes_all[];
+
+#endif

@@ -1,0 +1,6 @@
+#include "services.h"
+
+/* One line per service, in start order. */
+const node_service node_services[] = {
+    {NULL, NULL, NULL},
+};
