@@ -122,6 +122,9 @@ unlock:
                              s->sig_len);
         if (!rc)
             rc = roomdb_exec(r->o.db, "UPDATE rooms SET head=?, since_rot=since_rot+1 WHERE id=?", "is", seq, room);
+        if (!rc) /* members waiting out a soft retry get the new message now */
+            rc = roomdb_exec(r->o.db, "UPDATE room_members SET next_try=0 WHERE room=? AND fails=0 AND next_try>0",
+                             "s", room);
         if (!rc) {
             rm.head = seq;
             host_view_locked(r, &rm, sender, seq, s);
@@ -248,8 +251,8 @@ int messages_peer_poll(rooms *r, const char *peer, const char *room, rooms_query
             after = from;
         if (rm.head > after || wait == 0 || r->stopping || rooms_now(r) >= deadline)
             break;
-        if (pthread_cond_timedwait(&r->log_cond, &r->lock, &ts))
-            wait = 0; /* timed out: answer with what there is */
+        if (!rooms_wait_locked(r, &r->log_cond, &ts))
+            wait = 0; /* timed out or stopping: answer with what there is */
     }
     /* what the member has asked after is what it holds */
     roomdb_ignore(roomdb_exec(r->o.db, "UPDATE room_members SET cursor=max(cursor,?) WHERE room=? AND peer=?", "iss", after,

@@ -285,7 +285,14 @@ static json_t *event_json_locked(rooms *r, sqlite3_stmt *st)
 int roomapi_events(rooms *r, rooms_query_fn *q, void *qarg, json_t **reply)
 {
     bool bad = false;
+    char since_buf[24];
     const char *since_s = q ? q(qarg, "since") : NULL;
+    if (since_s) { /* copied: the lookup's storage may be reused */
+        if (strlen(since_s) >= sizeof since_buf)
+            return rooms_error(reply, 400, "bad_request", "since is a token from next (or now)");
+        snprintf(since_buf, sizeof since_buf, "%s", since_s);
+        since_s = since_buf;
+    }
     int64_t wait = qint(q, qarg, "wait", 0, 0, 3600, &bad);
     int64_t limit = qint(q, qarg, "limit", 100, 1, 500, &bad);
     int64_t since = 0;
@@ -302,10 +309,8 @@ int roomapi_events(rooms *r, rooms_query_fn *q, void *qarg, json_t **reply)
     pthread_mutex_lock(&r->lock);
     int64_t max = 0;
     roomdb_ignore(roomdb_int(r->o.db, &max, "SELECT coalesce(max(token),0) FROM room_events", ""));
-    if (since_s && strcmp(since_s, "now") == 0) {
-        since = max;
-        wait = 0;
-    }
+    if (since_s && strcmp(since_s, "now") == 0)
+        since = max; /* only what happens from now on */
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += (time_t)wait;
@@ -322,7 +327,7 @@ int roomapi_events(rooms *r, rooms_query_fn *q, void *qarg, json_t **reply)
         sqlite3_finalize(st);
         if (next > since || wait == 0)
             break;
-        if (pthread_cond_timedwait(&r->ev_cond, &r->lock, &ts))
+        if (!rooms_wait_locked(r, &r->ev_cond, &ts))
             wait = 0; /* one last look, then answer */
     }
     pthread_mutex_unlock(&r->lock);

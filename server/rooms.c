@@ -26,6 +26,22 @@ int64_t rooms_now(rooms *r)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+bool rooms_wait_locked(rooms *r, pthread_cond_t *cond, const struct timespec *deadline)
+{
+    struct timespec now, slice;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (r->stopping || (r->o.should_stop && r->o.should_stop(r->o.stop_arg)))
+        return false;
+    if (now.tv_sec > deadline->tv_sec || (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec))
+        return false;
+    slice = now;
+    slice.tv_sec += 1;
+    if (slice.tv_sec > deadline->tv_sec || (slice.tv_sec == deadline->tv_sec && slice.tv_nsec > deadline->tv_nsec))
+        slice = *deadline;
+    (void)pthread_cond_timedwait(cond, &r->lock, &slice);
+    return true;
+}
+
 int rooms_error(json_t **reply, int status, const char *code, const char *msg)
 {
     *reply = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
@@ -274,7 +290,7 @@ void rooms_store_members_locked(rooms *r, const char *room, json_t *members)
         roomdb_ignore(roomdb_exec(r->o.db,
                           "INSERT INTO room_members(room,peer,role,state,pub) VALUES(?1,?2,?3,?4,?5) "
                           "ON CONFLICT(room,peer) DO UPDATE SET role=?3, state=?4, pub=coalesce(?5,pub)",
-                          "sssbb", room, peer, role, state, der, n));
+                          "ssssb", room, peer, role, state, der, n));
         free(der);
     }
 }

@@ -55,6 +55,8 @@ typedef struct {
     unsigned poll_wait_s;  /* member long-poll wait; 0: 5 */
     unsigned epoch_grace_s; /* previous epoch accepted this long; 0: 60 */
     bool no_threads;       /* tests: no push/sync threads, drive rooms_tick() */
+    bool (*should_stop)(void *arg); /* optional: long polls end early when true */
+    void *stop_arg;
 } rooms_opts;
 
 NT_MUST_USE nt_err rooms_new(rooms **out, const rooms_opts *o);

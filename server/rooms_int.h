@@ -57,6 +57,10 @@ typedef struct {
 } room_row;
 
 int64_t rooms_now(rooms *r);
+/* Wait on cond (r->lock held) until the absolute deadline, in slices so
+ * that a shutdown (rooms_stop or o.should_stop) ends it early. Returns
+ * false when the deadline passed or a stop began. */
+bool rooms_wait_locked(rooms *r, pthread_cond_t *cond, const struct timespec *deadline);
 int rooms_error(json_t **reply, int status, const char *code, const char *msg);
 bool rooms_valid_hex(const char *s, size_t len);
 bool rooms_valid_txn(const char *s);

@@ -18,7 +18,9 @@
 #include <sqlite3.h>
 #include "../common/err.h"
 
-/* The schema, as one migration step (several statements). */
+/* The schema, as one migration step (several statements). It is also an
+ * entry of store_migrations (storage/migrations.c): never edit it, append
+ * a new migration instead. */
 extern const char ROOMDB_SCHEMA[];
 
 /* Apply ROOMDB_SCHEMA if the rooms tables are missing (standalone use,
