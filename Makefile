@@ -152,7 +152,7 @@ spec: all
 	 else echo "spec: tests/contract/run.sh missing"; exit 1; fi
 
 # libFuzzer harnesses: clang, ASan+UBSan, separate objects.
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS)
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -DNATTER_VERSION='"$(VERSION)"' -g -O1 -I. -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS)
 FUZZ_LIB_SRC := $(LIB_SRC) $(SERVER_SRC)
 FUZZ_SECONDS ?= 15
 fuzz: $(FUZZ_BIN)

@@ -5,14 +5,13 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "log.h"
+#include "text.h"
 
 #define CONFIG_ENV_MAX 64
-#define CONFIG_NAME_MAX 100 /* DESIGN: names are at most 100 bytes */
 
-typedef enum { KIND_STR, KIND_UINT, KIND_BOOL } opt_kind;
+typedef enum { KIND_STR, KIND_UINT, KIND_BOOL, KIND_FLAG } opt_kind;
 
 typedef struct {
     opt_kind kind;
@@ -74,6 +73,12 @@ static nt_err set_opt(config *cfg, const opt_desc *o, const char *val, const cha
         *(unsigned long *)field = v;
         return NT_OK;
     }
+    case KIND_FLAG:
+        if (!val) { /* given on the command line without a value */
+            *(bool *)field = true;
+            return NT_OK;
+        }
+        /* fall through */
     case KIND_BOOL:
         if (parse_bool(val, (bool *)field)) {
             snprintf(err, CONFIG_ERR_MAX, "%s: --%s wants on/off, got '%.40s'", where, o->flag, val);
@@ -97,16 +102,6 @@ static nt_err default_data_dir(config *cfg, config_getenv_fn *env)
     return (cfg->data_dir = strdup(buf)) ? NT_OK : NT_ERR_NOMEM;
 }
 
-static nt_err default_name(config *cfg)
-{
-    char host[256] = "natter";
-    if (gethostname(host, sizeof host - 1) != 0 || !host[0])
-        strcpy(host, "natter");
-    host[sizeof host - 1] = '\0';
-    host[CONFIG_NAME_MAX] = '\0';
-    return (cfg->name = strdup(host)) ? NT_OK : NT_ERR_NOMEM;
-}
-
 /* Checks that need more than one field or more than a range. */
 static nt_err validate(const config *cfg, char err[static CONFIG_ERR_MAX])
 {
@@ -119,8 +114,9 @@ static nt_err validate(const config *cfg, char err[static CONFIG_ERR_MAX])
         snprintf(err, CONFIG_ERR_MAX, "--log-level must be error, warn, info or debug");
         return NT_ERR_INVALID;
     }
-    if (!cfg->name[0] || strlen(cfg->name) > CONFIG_NAME_MAX) {
-        snprintf(err, CONFIG_ERR_MAX, "--name must be 1..%d bytes", CONFIG_NAME_MAX);
+    if (cfg->name && !text_name_valid(cfg->name, strlen(cfg->name))) {
+        snprintf(err, CONFIG_ERR_MAX, "--name must be 1..%d bytes of UTF-8 without control characters",
+                 TEXT_NAME_MAX);
         return NT_ERR_INVALID;
     }
     if (!cfg->data_dir[0]) {
@@ -159,7 +155,8 @@ nt_err config_parse(config *cfg, int argc, char **argv, config_getenv_fn *env, c
     if ((rc = apply_defaults_and_env(cfg, env, err)))
         return rc;
     for (size_t i = 0; i < N_OPTS; i++)
-        lopts[i] = (struct option){opts[i].flag, required_argument, NULL, OPT_BASE + (int)i};
+        lopts[i] = (struct option){opts[i].flag, opts[i].kind == KIND_FLAG ? optional_argument : required_argument,
+                                   NULL, OPT_BASE + (int)i};
     lopts[N_OPTS] = (struct option){"help", no_argument, NULL, OPT_HELP};
     lopts[N_OPTS + 1] = (struct option){"version", no_argument, NULL, OPT_VERSION};
     lopts[N_OPTS + 2] = (struct option){0};
@@ -190,8 +187,6 @@ nt_err config_parse(config *cfg, int argc, char **argv, config_getenv_fn *env, c
         snprintf(err, CONFIG_ERR_MAX, "no --data-dir given and neither XDG_DATA_HOME nor HOME is set");
         return rc;
     }
-    if (!cfg->name && (rc = default_name(cfg)))
-        return rc;
     return validate(cfg, err);
 }
 

@@ -6,9 +6,12 @@
  * setting, add a line here (and read cfg->field where you need it).
  *
  * Kinds: STR (char *, owned by the config; NULL = unset), UINT (unsigned
- * long in [min, max]), BOOL (bool; accepts 1/0, true/false, yes/no, on/off).
- * A default is a string parsed like user input; NULL means "computed" in
- * config_parse (data-dir from XDG, name from the host name).
+ * long in [min, max]), BOOL (bool; accepts 1/0, true/false, yes/no, on/off),
+ * FLAG (bool switched on by the bare flag, e.g. --no-discovery; also takes
+ * --flag=off and the BOOL words in the environment).
+ * A default is a string parsed like user input; NULL means unset, or
+ * computed in config_parse (data-dir from XDG); name stays NULL unless given
+ * (the node then uses its stored name or the host name).
  * Precedence: default < environment < command line. */
 #ifndef NATTER_CONFIG_H
 #define NATTER_CONFIG_H
@@ -21,18 +24,26 @@
 /*        kind  field           flag              default             min   max        metavar     help */
 #define CONFIG_OPTIONS(X)                                                                                   \
     X(STR,  data_dir,        "data-dir",        NULL,               0,    0,         "DIR",      "data directory (default $XDG_DATA_HOME/natter, else ~/.local/share/natter)") \
-    X(STR,  name,            "name",            NULL,               0,    0,         "NAME",     "display name (default: host name)") \
+    X(STR,  name,            "name",            NULL,               0,    0,         "NAME",     "display name for this run (default: the one set over the API, else the host name)") \
     X(STR,  listen,          "listen",          "0.0.0.0:7711",     0,    0,         "HOST:PORT","peer API listener (port 0 picks a free port)") \
     X(STR,  client_listen,   "client-listen",   "127.0.0.1:7710",   0,    0,         "HOST:PORT","client API listener (port 0 picks a free port)") \
     X(UINT, key_bits,        "key-bits",        "3072",             2048, 4096,      "BITS",     "RSA identity size at first start: 2048, 3072 or 4096") \
     X(STR,  log_level,       "log-level",       "info",             0,    0,         "LEVEL",    "error, warn, info or debug") \
     X(UINT, max_body,        "max-body",        "65536",            1024, 16777216,  "BYTES",    "largest request body accepted (413 above)") \
     X(UINT, max_connections, "max-connections", "256",              1,    65536,     "N",        "concurrent connections per listener") \
-    X(UINT, conn_timeout,    "conn-timeout",    "30",               1,    3600,      "SECONDS",  "idle connection timeout")
+    X(UINT, conn_timeout,    "conn-timeout",    "30",               1,    3600,      "SECONDS",  "idle connection timeout") \
+    X(FLAG, no_discovery,    "no-discovery",    "off",              0,    0,         "",         "turn LAN discovery off (peers can still be added by address)") \
+    X(STR,  discovery_group, "discovery-group", "239.255.77.10",    0,    0,         "ADDR",     "IPv4 multicast group for discovery") \
+    X(UINT, discovery_port,  "discovery-port",  "7712",             1,    65535,     "PORT",     "UDP port for discovery") \
+    X(STR,  interface,       "interface",       NULL,               0,    0,         "IFNAME",   "discover on this interface only (default: every multicast-capable one)") \
+    X(UINT, discovery_ttl,   "discovery-ttl",   "1",                1,    255,       "HOPS",     "multicast TTL of announcements") \
+    X(UINT, announce_interval, "announce-interval", "30",           1,    3600,      "SECONDS",  "mean time between announcements (+-20% jitter)") \
+    X(UINT, peer_expiry,     "peer-expiry",     "90",               1,    86400,     "SECONDS",  "a discovered peer unseen this long is shown offline")
 
 #define CONFIG_FIELD_STR(f) char *f;
 #define CONFIG_FIELD_UINT(f) unsigned long f;
 #define CONFIG_FIELD_BOOL(f) bool f;
+#define CONFIG_FIELD_FLAG(f) bool f;
 #define CONFIG_FIELD_(kind, field, flag, def, min, max, meta, help) CONFIG_FIELD_##kind(field)
 
 typedef struct config {

@@ -33,10 +33,12 @@ bool ratelimit_bucket_take(ratelimit_bucket *b, const ratelimit_config *c, int64
     int64_t cap = (int64_t)c->burst * 1000;
     if (now_ms > b->last_ms) {
         int64_t dt = now_ms - b->last_ms;
-        /* rate tokens/s = rate milli-tokens/ms; clamp dt so the product
-         * cannot overflow after a long idle time */
-        if (dt > cap)
-            dt = cap;
+        /* rate tokens/s = rate milli-tokens/ms. Past the time that fills
+         * the bucket more time adds nothing; clamping there keeps the
+         * product from overflowing after a long idle time. */
+        int64_t fill_ms = cap / (int64_t)c->rate_per_s + 1;
+        if (dt > fill_ms)
+            dt = fill_ms;
         b->milli += dt * (int64_t)c->rate_per_s;
         if (b->milli > cap)
             b->milli = cap;

@@ -41,10 +41,7 @@ struct discovery {
     uint16_t peer_port;
     uint8_t instance[DISCOVERY_INSTANCE_LEN];
     uint32_t seq;
-    discovery_observe_fn observe;
-    void *observe_ctx;
-    discovery_log_fn log;
-    void *log_ctx;
+    discovery_hooks h;
 
     int fd;
     int wake[2];
@@ -101,14 +98,14 @@ static uint32_t drbg_u32(void *ctx)
 static void logf_(discovery *d, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void logf_(discovery *d, int level, const char *fmt, ...)
 {
-    if (!d->log)
+    if (!d->h.log)
         return;
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    d->log(d->log_ctx, level, msg);
+    d->h.log(d->h.ctx, level, msg);
 }
 
 static void count(discovery *d, uint64_t *field, uint64_t n)
@@ -226,8 +223,15 @@ static void announce(discovery *d)
 {
     uint8_t buf[DISCOVERY_PACKET_MAX];
     size_t len = 0;
+    char name[DISCOVERY_NAME_MAX + 1];
+    snprintf(name, sizeof name, "%s", d->name);
+    if (d->h.name) {
+        d->h.name(d->h.ctx, name);
+        if (!discovery_packet_name_ok(name, strlen(name)))
+            snprintf(name, sizeof name, "%s", d->name);
+    }
     discovery_announce_fields f = {.timestamp_ms = unix_ms(), .seq = ++d->seq, .peer_port = d->peer_port,
-                                   .name = d->name};
+                                   .name = name};
     memcpy(f.instance_id, d->instance, sizeof f.instance_id);
     nt_err rc = discovery_packet_encode_announce(d->self, &f, buf, sizeof buf, &len);
     if (rc) {
@@ -361,8 +365,8 @@ static discovery_drop accept_announce(discovery *d, const discovery_packet *p, s
     inet_ntop(AF_INET, &src, ips, sizeof ips);
     snprintf(addr, sizeof addr, "%s:%u", ips, (unsigned)p->peer_port);
     bool is_new = false, new_peer = false, new_inst = false;
-    if (d->observe &&
-        d->observe(d->observe_ctx, key, p->name, addr, p->instance_id, unix_ms() / 1000, &is_new) != NT_OK) {
+    if (d->h.observe &&
+        d->h.observe(d->h.ctx, key, p->name, addr, p->instance_id, unix_ms() / 1000, &is_new) != NT_OK) {
         r = DISC_STORE;
         goto out;
     }
@@ -472,8 +476,7 @@ static void *run(void *arg)
 /* --- lifecycle -------------------------------------------------------- */
 
 nt_err discovery_start(discovery **out, const discovery_config *c, const identity *self, const char *name,
-                       uint16_t peer_port, discovery_observe_fn observe, void *observe_ctx, discovery_log_fn log,
-                       void *log_ctx, char err[static DISCOVERY_ERR_MAX])
+                       uint16_t peer_port, const discovery_hooks *hooks, char err[static DISCOVERY_ERR_MAX])
 {
     nt_err rc = NT_ERR_INVALID;
     discovery *d = calloc(1, sizeof *d);
@@ -488,10 +491,8 @@ nt_err discovery_start(discovery **out, const discovery_config *c, const identit
     d->c = *c;
     d->self = self;
     d->peer_port = peer_port;
-    d->observe = observe;
-    d->observe_ctx = observe_ctx;
-    d->log = log;
-    d->log_ctx = log_ctx;
+    if (hooks)
+        d->h = *hooks;
     size_t nlen = name ? strlen(name) : 0;
     if (!discovery_packet_name_ok(name, nlen) || !identity_has_private(self) || peer_port == 0) {
         snprintf(err, DISCOVERY_ERR_MAX, "discovery: bad name, key or peer port");

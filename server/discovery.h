@@ -30,15 +30,21 @@
 #define DISCOVERY_IFACES_MAX 16
 #define DISCOVERY_ERR_MAX 256
 
-/* A valid announcement: add or refresh the peer. addr is "a.b.c.d:port"
- * (source address of the packet, peer port from it), instance_id 16
- * bytes, now_unix wall-clock seconds. Called on the discovery thread;
- * pub is borrowed for the call. Set *is_new if the id was not known. */
-typedef nt_err (*discovery_observe_fn)(void *ctx, const identity *pub, const char *name, const char *addr,
-                                       const uint8_t *instance_id, int64_t now_unix, bool *is_new);
-
-/* Log hook (may be NULL): level 0 error, 1 warn, 2 info, 3 debug. */
-typedef void (*discovery_log_fn)(void *ctx, int level, const char *msg);
+/* What discovery calls back, all on the discovery thread; any may be NULL.
+ * observe: a valid announcement; add or refresh the peer. addr is
+ *   "a.b.c.d:port" (source address of the packet, peer port from it),
+ *   instance_id 16 bytes, now_unix wall-clock seconds; pub is borrowed for
+ *   the call. Set *is_new if the id was not known.
+ * name: the display name to announce now (it may change at run time);
+ *   without it the name given to discovery_start is used.
+ * log: level 0 error, 1 warn, 2 info, 3 debug. */
+typedef struct {
+    void *ctx;
+    nt_err (*observe)(void *ctx, const identity *pub, const char *name, const char *addr,
+                      const uint8_t *instance_id, int64_t now_unix, bool *is_new);
+    void (*name)(void *ctx, char out[static DISCOVERY_NAME_MAX + 1]);
+    void (*log)(void *ctx, int level, const char *msg);
+} discovery_hooks;
 
 typedef struct {
     const char *group;     /* dotted IPv4 multicast address */
@@ -76,10 +82,11 @@ typedef struct discovery discovery;
 
 /* Open the socket, join the group and start the thread. self is borrowed
  * (must hold the private key and outlive d); name (<= 100 bytes UTF-8) is
- * copied; peer_port is our peer API port. On failure err holds a reason. */
+ * copied; peer_port is our peer API port; hooks is copied (may be NULL).
+ * On failure err holds a reason. */
 NT_MUST_USE nt_err discovery_start(discovery **out, const discovery_config *c, const identity *self, const char *name,
-                                   uint16_t peer_port, discovery_observe_fn observe, void *observe_ctx,
-                                   discovery_log_fn log, void *log_ctx, char err[static DISCOVERY_ERR_MAX]);
+                                   uint16_t peer_port, const discovery_hooks *hooks,
+                                   char err[static DISCOVERY_ERR_MAX]);
 
 /* Stop and join the thread, close the socket, free. NULL-safe. */
 void discovery_stop(discovery *d);

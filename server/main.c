@@ -68,7 +68,7 @@ static int run(const config *cfg, const sigset_t *sigs)
         log_error("%s", err);
         goto out;
     }
-    log_info("node %s (%s) data dir %s", nd->id_hex, cfg->name, nd->data_dir);
+    log_info("node %s (%s) data dir %s", nd->id_hex, nd->name, nd->data_dir);
     if (start_http(nd, HTTP_API_PEER, cfg->listen, &peer) || start_http(nd, HTTP_API_CLIENT, cfg->client_listen, &client))
         goto out;
     nd->peer_http = peer;

@@ -17,6 +17,7 @@
 #include "../crypto/rng.h"
 
 #define META_NODE_ID "node_id"
+#define META_NAME "name"
 
 /* vsnprintf: reasons are one line and may be cut at NODE_ERR_MAX. */
 static void seterr(char err[static NODE_ERR_MAX], const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -229,6 +230,48 @@ static nt_err open_store(node *nd, char err[static NODE_ERR_MAX])
     return rc;
 }
 
+/* --name if given, else the name set over the API, else the host name. */
+static nt_err init_name(node *nd)
+{
+    char host[256];
+    nt_err rc;
+    if (nd->cfg->name) {
+        snprintf(nd->name, sizeof nd->name, "%s", nd->cfg->name);
+        return NT_OK;
+    }
+    rc = store_meta_get(nd->db, META_NAME, nd->name, sizeof nd->name);
+    if (rc == NT_OK && text_name_valid(nd->name, strlen(nd->name)))
+        return NT_OK;
+    if (rc != NT_OK && rc != NT_ERR_NOT_FOUND && rc != NT_ERR_TOO_BIG)
+        return rc;
+    if (gethostname(host, sizeof host) != 0)
+        host[0] = '\0';
+    host[sizeof host - 1] = '\0';
+    host[TEXT_NAME_MAX] = '\0';
+    snprintf(nd->name, sizeof nd->name, "%s", text_name_valid(host, strlen(host)) ? host : "natter");
+    return NT_OK;
+}
+
+void node_name(node *nd, char out[static TEXT_NAME_MAX + 1])
+{
+    pthread_mutex_lock(&nd->name_mu);
+    memcpy(out, nd->name, sizeof nd->name);
+    pthread_mutex_unlock(&nd->name_mu);
+}
+
+nt_err node_set_name(node *nd, const char *name)
+{
+    if (!name || !text_name_valid(name, strlen(name)))
+        return NT_ERR_INVALID;
+    nt_err rc = store_meta_set(nd->db, META_NAME, name);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&nd->name_mu);
+    snprintf(nd->name, sizeof nd->name, "%s", name);
+    pthread_mutex_unlock(&nd->name_mu);
+    return NT_OK;
+}
+
 nt_err node_open(const config *cfg, node **out, char err[static NODE_ERR_MAX])
 {
     nt_err rc;
@@ -239,6 +282,7 @@ nt_err node_open(const config *cfg, node **out, char err[static NODE_ERR_MAX])
         return NT_ERR_NOMEM;
     nd->cfg = cfg;
     nd->lock_fd = -1;
+    pthread_mutex_init(&nd->name_mu, NULL);
     clock_gettime(CLOCK_MONOTONIC, &nd->started_mono);
     nd->started_at = time(NULL);
     if (snprintf(nd->data_dir, sizeof nd->data_dir, "%s", cfg->data_dir) >= (int)sizeof nd->data_dir) {
@@ -266,6 +310,10 @@ nt_err node_open(const config *cfg, node **out, char err[static NODE_ERR_MAX])
     }
     if ((rc = load_or_make_token(nd, err)) || (rc = open_store(nd, err)))
         goto fail;
+    if ((rc = init_name(nd))) {
+        seterr(err, "cannot read the stored name: %s", err_str(rc));
+        goto fail;
+    }
     if ((rc = notify_new(&nd->events))) {
         seterr(err, "out of memory");
         goto fail;
@@ -290,6 +338,7 @@ void node_close(node *nd, bool remove_runfile)
     mbedtls_platform_zeroize(nd->token, sizeof nd->token);
     if (nd->lock_fd >= 0)
         close(nd->lock_fd); /* releases the flock */
+    pthread_mutex_destroy(&nd->name_mu);
     free(nd);
 }
 

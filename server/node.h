@@ -19,6 +19,7 @@
 #define NATTER_NODE_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -26,6 +27,7 @@
 
 #include "../common/config.h"
 #include "../common/err.h"
+#include "../common/text.h"
 #include "../crypto/identity.h"
 #include "../storage/store.h"
 #include "http.h"
@@ -48,6 +50,8 @@ typedef struct node {
     char id_hex[IDENTITY_ID_HEX_LEN + 1];   /* node id, lowercase hex */
     char fingerprint[IDENTITY_FINGERPRINT_MAX];
     char pub_pem[IDENTITY_PUB_PEM_MAX];
+    pthread_mutex_t name_mu;                /* guards name: it changes at run time */
+    char name[TEXT_NAME_MAX + 1];           /* read with node_name() */
     store *db;                              /* owned */
     notify *events;                         /* bumped on any client-visible event (owned) */
     char token[NODE_TOKEN_HEX_LEN + 1];     /* SECRET: the client API token; never log */
@@ -64,6 +68,7 @@ typedef struct node {
     atomic_uint_fast64_t n_keys_generated;
 
     /* modules: one pointer each (created/freed by the module's service) */
+    struct discovery *discovery;            /* server/discovery_node.c; NULL when off */
     void *reserved_;
 } node;
 
@@ -83,6 +88,12 @@ NT_MUST_USE nt_err node_write_runfile(const node *nd);
 
 /* <data-dir>/<name> into buf. NT_ERR_TOO_BIG if it does not fit. */
 NT_MUST_USE nt_err node_path(const node *nd, const char *name, char buf[static PATH_MAX]);
+
+/* The display name, copied (it may change at any time). */
+void node_name(node *nd, char out[static TEXT_NAME_MAX + 1]);
+/* Change the display name and remember it for later starts (unless --name
+ * is given then). NT_ERR_INVALID if not text_name_valid. */
+NT_MUST_USE nt_err node_set_name(node *nd, const char *name);
 
 uint64_t node_uptime_s(const node *nd);
 bool node_stopping(const node *nd);

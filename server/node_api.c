@@ -1,18 +1,22 @@
 /* node_api.c - the node's own endpoints: GET /v1/node and /v1/health on
  * the peer API, GET /v1/client/status on the client API. */
+#include <string.h>
 #include <time.h>
 
 #include "../common/json.h"
+#include "discovery_node.h"
 #include "node.h"
 #include "routes.h"
 
 static void get_node(http_req *rq, node *nd)
 {
+    char name[TEXT_NAME_MAX + 1];
+    node_name(nd, name);
     json_t *modes = json_pack("[s,s]", "ecdh", "rsa");
     json_t *curves = json_pack("[s,s]", "x25519", "p256");
     http_reply_json(rq, 200,
                     json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:i,s:o,s:o,s:s}", "node_id", nd->id_hex, "name",
-                              nd->cfg->name, "fingerprint", nd->fingerprint, "public_key", nd->pub_pem,
+                              name, "fingerprint", nd->fingerprint, "public_key", nd->pub_pem,
                               "key_algorithm", "RSA", "key_bits", (int)identity_bits(nd->id),
                               "signature_algorithm", "RSASSA-PSS-SHA256", "protocol_version",
                               NODE_PROTOCOL_VERSION, "key_agreement", modes, "ecdh_curves", curves,
@@ -40,22 +44,45 @@ static json_t *listener_json(const http_server *h)
 
 static void get_status(http_req *rq, node *nd)
 {
+    char name[TEXT_NAME_MAX + 1];
+    node_name(nd, name);
     char started[32];
     struct tm tm;
     gmtime_r(&nd->started_at, &tm);
     strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", &tm);
     json_t *counts = json_pack("{s:i}", "schema_version", store_schema_version(nd->db));
-    http_reply_json(rq, 200,
-                    json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:{s:o,s:o},s:o}", "node_id", nd->id_hex, "name",
-                              nd->cfg->name, "fingerprint", nd->fingerprint, "version", NATTER_VERSION, "started_at",
+    json_t *st = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:{s:o,s:o},s:o}", "node_id", nd->id_hex, "name",
+                              name, "fingerprint", nd->fingerprint, "version", NATTER_VERSION, "started_at",
                               started, "uptime_s", (json_int_t)node_uptime_s(nd), "listeners", "peer",
                               listener_json(nd->peer_http), "client", listener_json(nd->client_http), "counts",
-                              counts));
+                              counts);
+    if (st)
+        json_object_set_new(st, "discovery", discovery_node_status(nd));
+    http_reply_json(rq, 200, st);
+}
+
+/* PUT /v1/client/name {"name": "..."}: rename this node (remembered). */
+static void put_name(http_req *rq, node *nd)
+{
+    json_t *body;
+    const char *name;
+    if (http_req_json_object(rq, &body))
+        return;
+    nt_err rc = json_get_str(body, "name", TEXT_NAME_MAX, &name);
+    if (rc || !text_name_valid(name, strlen(name)))
+        http_reply_error(rq, 400, "bad_request",
+                         "\"name\" must be 1..%d bytes of UTF-8 without control characters", TEXT_NAME_MAX);
+    else if ((rc = node_set_name(nd, name)))
+        http_reply_nt_err(rq, rc, NULL);
+    else
+        http_reply_json(rq, 200, json_pack("{s:s}", "name", name));
+    json_decref(body);
 }
 
 const http_route node_api_routes[] = {
     {"GET", "/v1/node", HTTP_API_PEER, get_node, 0},
     {"GET", "/v1/health", HTTP_API_PEER, get_health, 0},
     {"GET", "/v1/client/status", HTTP_API_CLIENT, get_status, 0},
+    {"PUT", "/v1/client/name", HTTP_API_CLIENT, put_name, 4096},
     {0},
 };

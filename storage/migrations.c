@@ -9,7 +9,27 @@ const char *const store_migrations[] = {
     "  key   TEXT PRIMARY KEY NOT NULL,"
     "  value TEXT NOT NULL"
     ") STRICT;",
-    /* 2 (rooms): rooms, members, room keys, the message log, outbox, client events. */
+    /* 2 (peers): known nodes, keys pinned at first sight; their addresses. */
+    "CREATE TABLE peers ("
+    "  id             TEXT PRIMARY KEY NOT NULL CHECK (length(id) = 64),"
+    "  name           TEXT NOT NULL,"
+    "  pub_der        BLOB NOT NULL,"
+    "  first_seen     INTEGER NOT NULL,"
+    "  last_seen      INTEGER NOT NULL,"
+    "  trusted        INTEGER NOT NULL DEFAULT 0,"
+    "  delivery       TEXT NOT NULL DEFAULT 'push' CHECK (delivery IN ('push', 'poll')),"
+    "  source         TEXT NOT NULL CHECK (source IN ('manual', 'multicast', 'handshake')),"
+    "  instance_id    BLOB,"
+    "  name_collision INTEGER NOT NULL DEFAULT 0"
+    ") STRICT;"
+    "CREATE INDEX peers_name ON peers (name);"
+    "CREATE TABLE peer_addresses ("
+    "  peer      TEXT NOT NULL REFERENCES peers (id) ON DELETE CASCADE,"
+    "  address   TEXT NOT NULL,"
+    "  last_seen INTEGER NOT NULL,"
+    "  PRIMARY KEY (peer, address)"
+    ") STRICT;",
+    /* 3 (rooms): rooms, members, room keys, the message log, outbox, client events. */
     ROOMDB_SCHEMA,
 };
 

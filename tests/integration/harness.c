@@ -139,14 +139,14 @@ static bool runfile_ready(harness_node *n)
     return ok;
 }
 
-static int launch(harness_node *n, const char *const *extra)
+static int launch(harness_node *n, const char *const *extra, bool defaults)
 {
     const char *args[HARNESS_ARGS_MAX * 2 + 1];
     char tokpath[PATH_MAX + 32];
     size_t k = 0;
     const char *base[] = {"--data-dir", n->data_dir, "--listen", "127.0.0.1:0", "--client-listen", "127.0.0.1:0",
-                          "--key-bits", "2048", "--name", n->name};
-    for (size_t i = 0; i < sizeof base / sizeof base[0]; i++)
+                          "--key-bits", "2048", "--name", n->name, "--no-discovery"};
+    for (size_t i = 0; defaults && i < sizeof base / sizeof base[0]; i++)
         args[k++] = base[i];
     for (size_t i = 0; extra && extra[i] && k < sizeof args / sizeof args[0] - 1; i++)
         args[k++] = extra[i];
@@ -192,14 +192,21 @@ int harness_start(harness_node *n, const char *name, const char *const *extra_ar
     snprintf(n->data_dir, sizeof n->data_dir, "%s/data", n->dir);
     snprintf(n->log_path, sizeof n->log_path, "%s/natterd.log", n->dir);
     snprintf(n->name, sizeof n->name, "%s", name ? name : "test");
-    return launch(n, extra_args);
+    return launch(n, extra_args, true);
 }
 
 int harness_restart(harness_node *n, const char *const *extra_args)
 {
     if (n->pid)
         return -1;
-    return launch(n, extra_args);
+    return launch(n, extra_args, true);
+}
+
+int harness_restart_args(harness_node *n, const char *const *args)
+{
+    if (n->pid)
+        return -1;
+    return launch(n, args, false);
 }
 
 int harness_stop(harness_node *n)

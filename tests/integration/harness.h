@@ -17,7 +17,9 @@
  *     harness_cleanup(&a);                      // kills if running, removes the dir
  *
  * Default arguments: --data-dir <dir>/data --listen 127.0.0.1:0
- * --client-listen 127.0.0.1:0 --key-bits 2048 --name <given or "test">;
+ * --client-listen 127.0.0.1:0 --key-bits 2048 --name <given or "test">
+ * --no-discovery (so no test multicasts by accident; a discovery test
+ * passes --no-discovery=off with its own group, port and interface);
  * extra args (NULL-terminated) come after and so override them.
  * Children get PR_SET_PDEATHSIG(SIGKILL): a crashed test leaves no node. */
 #ifndef NATTER_HARNESS_H
@@ -63,6 +65,9 @@ typedef struct harness_resp {
 int harness_start(harness_node *n, const char *name, const char *const *extra_args);
 /* Start again in the same dir (after harness_stop), e.g. restart tests. */
 int harness_restart(harness_node *n, const char *const *extra_args);
+/* Start again in the same dir with exactly args (no defaults; pass
+ * --data-dir n->data_dir and port-0 listeners yourself). */
+int harness_restart_args(harness_node *n, const char *const *args);
 
 /* SIGTERM and wait (bounded): the exit status (0..255), 128+signal if it
  * died of a signal, -1 if it did not stop in time (then it is SIGKILLed). */

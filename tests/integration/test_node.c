@@ -272,6 +272,77 @@ START_TEST(error_statuses_have_json_bodies)
 }
 END_TEST
 
+START_TEST(bad_json_and_route_body_cap)
+{
+    harness_node n;
+    harness_resp r;
+    ck_assert_int_eq(harness_start(&n, NULL, NULL), 0);
+    static const char *const bad[] = {
+        "", "{", "[1,2]", "\"x\"", "{\"name\":", "{\"name\":\"a\",\"name\":\"b\"}",
+        "{\"name\":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]}", "{\"name\":\"a\\u0000b\"}", "{\"name\":\"\xff\"}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(harness_put(&n, HARNESS_CLIENT, "/v1/client/name", bad[i], &r), 0);
+        expect_error(&r, 400, "bad_json");
+    }
+    static const char *const bad_names[] = {
+        "{}", "{\"name\":\"\"}", "{\"name\":7}", "{\"name\":\"tab\\there\"}",
+        "{\"name\":\"   \"}",
+        "{\"name\":\"12345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901\"}",
+    };
+    for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++) {
+        ck_assert_int_eq(harness_put(&n, HARNESS_CLIENT, "/v1/client/name", bad_names[i], &r), 0);
+        expect_error(&r, 400, "bad_request");
+    }
+    /* the route's own cap (4 KiB) is below the server's */
+    char big[5000];
+    memset(big, ' ', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    big[0] = '{';
+    big[sizeof big - 2] = '}';
+    ck_assert_int_eq(harness_put(&n, HARNESS_CLIENT, "/v1/client/name", big, &r), 0);
+    expect_error(&r, 413, "too_large");
+    /* none of that changed the name */
+    ck_assert_int_eq(harness_get(&n, HARNESS_PEER, "/v1/node", &r), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(r.json, "name")), "test");
+    harness_resp_free(&r);
+    ck_assert_int_eq(harness_stop(&n), 0);
+    harness_cleanup(&n);
+}
+END_TEST
+
+START_TEST(rename_is_remembered_unless_flag_given)
+{
+    harness_node n;
+    harness_resp r;
+    ck_assert_int_eq(harness_start(&n, NULL, NULL), 0);
+    ck_assert_int_eq(harness_put(&n, HARNESS_CLIENT, "/v1/client/name", "{\"name\":\"Zoë's laptop\"}", &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(json_string_value(json_object_get(r.json, "name")), "Zoë's laptop");
+    harness_resp_free(&r);
+    ck_assert_int_eq(harness_get(&n, HARNESS_PEER, "/v1/node", &r), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(r.json, "name")), "Zoë's laptop");
+    harness_resp_free(&r);
+    ck_assert_int_eq(harness_stop(&n), 0);
+    /* an explicit --name wins for that run */
+    ck_assert_int_eq(harness_restart(&n, NULL), 0);
+    ck_assert_int_eq(harness_get(&n, HARNESS_PEER, "/v1/node", &r), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(r.json, "name")), "test");
+    harness_resp_free(&r);
+    ck_assert_int_eq(harness_stop(&n), 0);
+    /* without --name the stored one is back */
+    const char *noname[] = {"--data-dir", n.data_dir, "--listen", "127.0.0.1:0", "--client-listen", "127.0.0.1:0", NULL};
+    harness_node m = n;
+    m.name[0] = '\0';
+    ck_assert_int_eq(harness_restart_args(&m, noname), 0);
+    ck_assert_int_eq(harness_get(&m, HARNESS_PEER, "/v1/node", &r), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(r.json, "name")), "Zoë's laptop");
+    harness_resp_free(&r);
+    ck_assert_int_eq(harness_stop(&m), 0);
+    harness_cleanup(&m);
+}
+END_TEST
+
 START_TEST(busy_when_over_connection_limit)
 {
     harness_node n;
@@ -315,6 +386,8 @@ static Suite *suite(void)
     tcase_add_test(tc, corrupt_and_foreign_key_refused);
     tcase_add_test(tc, newer_schema_refused);
     tcase_add_test(tc, error_statuses_have_json_bodies);
+    tcase_add_test(tc, bad_json_and_route_body_cap);
+    tcase_add_test(tc, rename_is_remembered_unless_flag_given);
     tcase_add_test(tc, busy_when_over_connection_limit);
     tcase_add_test(tc, sigint_exits_zero);
     suite_add_tcase(s, tc);

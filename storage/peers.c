@@ -1,0 +1,390 @@
+/* peers.c - see peers.h. */
+#include "peers.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../crypto/encoding.h"
+
+#define PEER_COLUMNS                                                                                   \
+    "id, name, pub_der, first_seen, last_seen, trusted, delivery, source, instance_id, name_collision"
+
+/* Strict UTF-8 (no overlongs, no surrogates, <= U+10FFFF) without control
+ * characters: names are shown on terminals. */
+static bool name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n > PEERS_NAME_MAX)
+        return false;
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    while (p < end) {
+        unsigned c = *p, len, cp;
+        if (c < 0x80) {
+            if (c < 0x20 || c == 0x7f)
+                return false;
+            p++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) { len = 2; cp = c & 0x1f; }
+        else if (c >= 0xe0 && c <= 0xef) { len = 3; cp = c & 0x0f; }
+        else if (c >= 0xf0 && c <= 0xf4) { len = 4; cp = c & 0x07; }
+        else return false;
+        if ((size_t)(end - p) < len)
+            return false;
+        for (unsigned i = 1; i < len; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        p += len;
+    }
+    return true;
+}
+
+static bool source_ok(const char *s)
+{
+    return s && (!strcmp(s, "manual") || !strcmp(s, "multicast") || !strcmp(s, "handshake"));
+}
+
+static bool addr_ok(const char *a)
+{
+    size_t n = strlen(a);
+    const char *colon = strrchr(a, ':');
+    if (!n || n >= PEERS_ADDR_MAX || !colon || colon == a || !colon[1])
+        return false;
+    for (const char *p = colon + 1; *p; p++)
+        if (*p < '0' || *p > '9')
+            return false;
+    long port = strtol(colon + 1, NULL, 10);
+    return port > 0 && port <= 65535;
+}
+
+nt_err peers_id_parse(const char *hex, uint8_t id[static IDENTITY_ID_LEN])
+{
+    size_t got = 0;
+    if (!hex || strlen(hex) != IDENTITY_ID_HEX_LEN ||
+        encoding_hex_decode(hex, IDENTITY_ID_HEX_LEN, id, IDENTITY_ID_LEN, &got) || got != IDENTITY_ID_LEN)
+        return NT_ERR_INVALID;
+    return NT_OK;
+}
+
+const char *peers_delivery_name(peer_delivery d)
+{
+    return d == PEER_DELIVERY_POLL ? "poll" : "push";
+}
+
+nt_err peers_delivery_parse(const char *name, peer_delivery *out)
+{
+    if (name && !strcmp(name, "push"))
+        *out = PEER_DELIVERY_PUSH;
+    else if (name && !strcmp(name, "poll"))
+        *out = PEER_DELIVERY_POLL;
+    else
+        return NT_ERR_INVALID;
+    return NT_OK;
+}
+
+static void hex_of(const uint8_t id[static IDENTITY_ID_LEN], char out[static IDENTITY_ID_HEX_LEN + 1])
+{
+    if (encoding_hex_encode(id, IDENTITY_ID_LEN, out, IDENTITY_ID_HEX_LEN + 1))
+        out[0] = 0; /* cannot happen: the buffer is sized for it */
+}
+
+static nt_err step_done(sqlite3_stmt *st)
+{
+    int r = sqlite3_step(st);
+    return r == SQLITE_DONE || r == SQLITE_ROW ? NT_OK : r == SQLITE_CONSTRAINT ? NT_ERR_INVALID : NT_ERR_DB;
+}
+
+static nt_err add_address(store *s, const char *hex, const char *addr, int64_t now)
+{
+    sqlite3_stmt *st = store_stmt(s, "INSERT INTO peer_addresses (peer, address, last_seen) VALUES (?1, ?2, ?3) "
+                                     "ON CONFLICT (peer, address) DO UPDATE SET last_seen = "
+                                     "max(last_seen, excluded.last_seen)");
+    if (!st)
+        return NT_ERR_DB;
+    sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, addr, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now);
+    nt_err rc = step_done(st);
+    if (rc)
+        return rc;
+    /* Keep only the newest few. */
+    st = store_stmt(s, "DELETE FROM peer_addresses WHERE peer = ?1 AND address NOT IN "
+                       "(SELECT address FROM peer_addresses WHERE peer = ?1 "
+                       " ORDER BY last_seen DESC, address LIMIT ?2)");
+    if (!st)
+        return NT_ERR_DB;
+    sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, PEERS_ADDRS_KEPT);
+    return step_done(st);
+}
+
+/* Does another id already use this name? (lock held) */
+static nt_err name_taken(store *s, const char *hex, const char *name, bool *taken)
+{
+    *taken = false;
+    if (!name || !*name)
+        return NT_OK;
+    sqlite3_stmt *st = store_stmt(s, "SELECT 1 FROM peers WHERE name = ?1 AND id <> ?2 LIMIT 1");
+    if (!st)
+        return NT_ERR_DB;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, hex, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW)
+        *taken = true;
+    else if (r != SQLITE_DONE)
+        return NT_ERR_DB;
+    return NT_OK;
+}
+
+static nt_err observe_locked(store *s, const char *hex, const uint8_t *der, size_t der_len, const char *name,
+                             const char *addr, const char *source, const uint8_t *instance_id, int64_t now,
+                             bool *is_new)
+{
+    sqlite3_stmt *st = store_stmt(s, "SELECT pub_der, source FROM peers WHERE id = ?1");
+    if (!st)
+        return NT_ERR_DB;
+    sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    if (r != SQLITE_ROW && r != SQLITE_DONE)
+        return NT_ERR_DB;
+    bool known = r == SQLITE_ROW;
+    bool taken = false;
+    nt_err rc;
+    if (known) {
+        const void *pinned = sqlite3_column_blob(st, 0);
+        size_t pinned_len = (size_t)sqlite3_column_bytes(st, 0);
+        bool same = pinned_len == der_len && !memcmp(pinned, der, der_len);
+        sqlite3_reset(st);
+        if (!same)
+            return NT_ERR_AUTH; /* the pinned key stays */
+        st = store_stmt(s, "UPDATE peers SET name = coalesce(?2, name), last_seen = max(last_seen, ?3), "
+                           "instance_id = coalesce(?4, instance_id), "
+                           "source = CASE WHEN ?5 = 'manual' THEN 'manual' ELSE source END WHERE id = ?1");
+    } else {
+        if ((rc = name_taken(s, hex, name, &taken)))
+            return rc;
+        st = store_stmt(s, "INSERT INTO peers (id, name, last_seen, instance_id, source, pub_der, first_seen, "
+                           "name_collision) VALUES (?1, coalesce(?2, ''), ?3, ?4, ?5, ?6, ?3, ?7)");
+    }
+    if (!st)
+        return NT_ERR_DB;
+    sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+    if (name && *name)
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now);
+    if (instance_id)
+        sqlite3_bind_blob(st, 4, instance_id, PEERS_INSTANCE_LEN, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, source, -1, SQLITE_STATIC);
+    if (!known) {
+        sqlite3_bind_blob(st, 6, der, (int)der_len, SQLITE_STATIC);
+        sqlite3_bind_int(st, 7, taken);
+    }
+    if ((rc = step_done(st)))
+        return rc;
+    if (addr && (rc = add_address(s, hex, addr, now)))
+        return rc;
+    if (is_new)
+        *is_new = !known;
+    return NT_OK;
+}
+
+nt_err peers_observe(store *s, const identity *pub, const char *name, const char *addr, const char *source,
+                     const uint8_t *instance_id, int64_t now_unix, bool *is_new)
+{
+    uint8_t der[IDENTITY_PUB_DER_MAX];
+    size_t der_len = 0;
+    char hex[IDENTITY_ID_HEX_LEN + 1];
+    if (is_new)
+        *is_new = false;
+    if (!s || !pub || !source_ok(source) || (name && !name_ok(name)) || (addr && !addr_ok(addr)))
+        return NT_ERR_INVALID;
+    nt_err rc = identity_public_der(pub, der, sizeof(der), &der_len);
+    if (rc)
+        return rc;
+    hex_of(identity_id(pub), hex);
+    store_lock(s);
+    if ((rc = store_begin(s)))
+        goto out;
+    rc = observe_locked(s, hex, der, der_len, name, addr, source, instance_id, now_unix, is_new);
+    if (rc)
+        store_rollback(s);
+    else
+        rc = store_commit(s);
+out:
+    store_unlock(s);
+    if (rc && is_new)
+        *is_new = false;
+    return rc;
+}
+
+static void copy_text(char *dst, size_t cap, const unsigned char *src)
+{
+    snprintf(dst, cap, "%s", src ? (const char *)src : "");
+}
+
+/* Fill out from a row of PEER_COLUMNS, then its addresses (lock held). */
+static nt_err row_to_info(store *s, sqlite3_stmt *st, peer_info *out)
+{
+    memset(out, 0, sizeof(*out));
+    copy_text(out->id_hex, sizeof(out->id_hex), sqlite3_column_text(st, 0));
+    if (peers_id_parse(out->id_hex, out->id))
+        return NT_ERR_DB;
+    copy_text(out->name, sizeof(out->name), sqlite3_column_text(st, 1));
+    size_t dl = (size_t)sqlite3_column_bytes(st, 2);
+    if (dl > sizeof(out->pub_der))
+        return NT_ERR_DB;
+    memcpy(out->pub_der, sqlite3_column_blob(st, 2), dl);
+    out->pub_der_len = dl;
+    out->first_seen = sqlite3_column_int64(st, 3);
+    out->last_seen = sqlite3_column_int64(st, 4);
+    out->trusted = sqlite3_column_int(st, 5) != 0;
+    const unsigned char *d = sqlite3_column_text(st, 6);
+    out->delivery = d && !strcmp((const char *)d, "poll") ? PEER_DELIVERY_POLL : PEER_DELIVERY_PUSH;
+    copy_text(out->source, sizeof(out->source), sqlite3_column_text(st, 7));
+    if (sqlite3_column_bytes(st, 8) == PEERS_INSTANCE_LEN) {
+        out->has_instance = true;
+        memcpy(out->instance_id, sqlite3_column_blob(st, 8), PEERS_INSTANCE_LEN);
+    }
+    out->name_collision = sqlite3_column_int(st, 9) != 0;
+
+    sqlite3_stmt *a = store_stmt(s, "SELECT address FROM peer_addresses WHERE peer = ?1 "
+                                    "ORDER BY last_seen DESC, address LIMIT ?2");
+    if (!a)
+        return NT_ERR_DB;
+    sqlite3_bind_text(a, 1, out->id_hex, -1, SQLITE_STATIC);
+    sqlite3_bind_int(a, 2, PEERS_ADDRS_KEPT);
+    int r;
+    while ((r = sqlite3_step(a)) == SQLITE_ROW && out->n_addresses < PEERS_ADDRS_KEPT)
+        copy_text(out->addresses[out->n_addresses++], PEERS_ADDR_MAX, sqlite3_column_text(a, 0));
+    sqlite3_reset(a);
+    if (r != SQLITE_DONE && r != SQLITE_ROW)
+        return NT_ERR_DB;
+    if (out->n_addresses)
+        memcpy(out->address, out->addresses[0], PEERS_ADDR_MAX);
+    return NT_OK;
+}
+
+nt_err peers_get(store *s, const uint8_t id[static IDENTITY_ID_LEN], peer_info *out)
+{
+    char hex[IDENTITY_ID_HEX_LEN + 1];
+    hex_of(id, hex);
+    nt_err rc = NT_ERR_DB;
+    store_lock(s);
+    sqlite3_stmt *st = store_stmt(s, "SELECT " PEER_COLUMNS " FROM peers WHERE id = ?1");
+    if (!st)
+        goto out;
+    sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_DONE)
+        rc = NT_ERR_NOT_FOUND;
+    else if (r == SQLITE_ROW)
+        rc = row_to_info(s, st, out);
+    sqlite3_reset(st);
+out:
+    store_unlock(s);
+    return rc;
+}
+
+nt_err peers_get_key(store *s, const uint8_t id[static IDENTITY_ID_LEN], identity **out)
+{
+    *out = NULL;
+    peer_info *p = malloc(sizeof(*p));
+    if (!p)
+        return NT_ERR_NOMEM;
+    nt_err rc = peers_get(s, id, p);
+    if (!rc)
+        rc = identity_from_der(out, p->pub_der, p->pub_der_len);
+    /* A stored key that does not hash to its id means a corrupt row. */
+    if (!rc && memcmp(identity_id(*out), id, IDENTITY_ID_LEN)) {
+        identity_free(*out);
+        *out = NULL;
+        rc = NT_ERR_AUTH;
+    }
+    free(p);
+    return rc;
+}
+
+nt_err peers_list(store *s, peer_info **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    peer_info *v = NULL;
+    size_t cap = 0, len = 0;
+    nt_err rc = NT_ERR_DB;
+    store_lock(s);
+    sqlite3_stmt *st = store_stmt(s, "SELECT " PEER_COLUMNS " FROM peers ORDER BY last_seen DESC, id");
+    if (!st)
+        goto out;
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) {
+            size_t nc = cap ? 2 * cap : 16;
+            peer_info *nv = realloc(v, nc * sizeof(*nv));
+            if (!nv) {
+                rc = NT_ERR_NOMEM;
+                goto out;
+            }
+            v = nv;
+            cap = nc;
+        }
+        if ((rc = row_to_info(s, st, &v[len])))
+            goto out;
+        len++;
+    }
+    rc = r == SQLITE_DONE ? NT_OK : NT_ERR_DB;
+out:
+    if (st)
+        sqlite3_reset(st);
+    store_unlock(s);
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *n = len;
+    return NT_OK;
+}
+
+/* Run one UPDATE/DELETE keyed by id; NT_ERR_NOT_FOUND when no row. */
+static nt_err exec_on(store *s, const char *sql, const uint8_t *id, const char *text, int integer)
+{
+    char hex[IDENTITY_ID_HEX_LEN + 1];
+    hex_of(id, hex);
+    nt_err rc = NT_ERR_DB;
+    store_lock(s);
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (st) {
+        sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+        if (text)
+            sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_int(st, 2, integer);
+        rc = step_done(st);
+        if (!rc && sqlite3_changes(store_db(s)) == 0)
+            rc = NT_ERR_NOT_FOUND;
+    }
+    store_unlock(s);
+    return rc;
+}
+
+nt_err peers_delete(store *s, const uint8_t id[static IDENTITY_ID_LEN])
+{
+    /* ?2 is bound but unused; exec_on always binds it. */
+    return exec_on(s, "DELETE FROM peers WHERE id = ?1 AND ?2 = ?2", id, NULL, 0);
+}
+
+nt_err peers_set_trusted(store *s, const uint8_t id[static IDENTITY_ID_LEN], bool trusted)
+{
+    return exec_on(s, "UPDATE peers SET trusted = ?2 WHERE id = ?1", id, NULL, trusted ? 1 : 0);
+}
+
+nt_err peers_set_delivery(store *s, const uint8_t id[static IDENTITY_ID_LEN], peer_delivery d)
+{
+    return exec_on(s, "UPDATE peers SET delivery = ?2 WHERE id = ?1", id, peers_delivery_name(d), 0);
+}

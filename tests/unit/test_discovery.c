@@ -1,0 +1,278 @@
+/* The discovery engine in one process on loopback: several instances on a
+ * random group/port find each other; forged, oversized, malformed and
+ * flooding datagrams are dropped and counted. Traffic stays on lo. Waits
+ * are bounded polls, never bare sleeps. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypto/identity.h"
+#include "crypto/rng.h"
+#include "crypto/sign.h"
+#include "server/discovery.h"
+
+#define N 3
+#define MAX_SEEN 8
+
+typedef struct {
+    pthread_mutex_t mu;
+    int n;
+    uint8_t ids[MAX_SEEN][IDENTITY_ID_LEN];
+    char names[MAX_SEEN][DISCOVERY_NAME_MAX + 1];
+    char addrs[MAX_SEEN][64];
+    int calls;
+} seen_log;
+
+static identity *keys[N + 1];
+static char group[32];
+static uint16_t port;
+
+static nt_err observe(void *ctx, const identity *pub, const char *name, const char *addr, const uint8_t *inst,
+                      int64_t now_unix, bool *is_new)
+{
+    (void)inst, (void)now_unix;
+    seen_log *l = ctx;
+    pthread_mutex_lock(&l->mu);
+    l->calls++;
+    int i;
+    for (i = 0; i < l->n; i++)
+        if (memcmp(l->ids[i], identity_id(pub), IDENTITY_ID_LEN) == 0)
+            break;
+    *is_new = i == l->n;
+    if (i == l->n && l->n < MAX_SEEN)
+        l->n++;
+    if (i < MAX_SEEN) {
+        memcpy(l->ids[i], identity_id(pub), IDENTITY_ID_LEN);
+        snprintf(l->names[i], sizeof l->names[i], "%s", name);
+        snprintf(l->addrs[i], sizeof l->addrs[i], "%s", addr);
+    }
+    pthread_mutex_unlock(&l->mu);
+    return NT_OK;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void pause_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+static int seen_count(seen_log *l)
+{
+    pthread_mutex_lock(&l->mu);
+    int n = l->n;
+    pthread_mutex_unlock(&l->mu);
+    return n;
+}
+
+static discovery_config cfg(void)
+{
+    discovery_config c;
+    discovery_config_defaults(&c);
+    c.group = group;
+    c.port = port;
+    c.interface = "lo";
+    c.sched.interval_ms = 1000;
+    return c;
+}
+
+static discovery *start(int i, seen_log *l, const discovery_config *c)
+{
+    discovery *d = NULL;
+    char err[DISCOVERY_ERR_MAX], name[32];
+    snprintf(name, sizeof name, "node-%d", i);
+    pthread_mutex_init(&l->mu, NULL);
+    discovery_hooks h = {.ctx = l, .observe = observe};
+    nt_err rc = discovery_start(&d, c, keys[i], name, (uint16_t)(7000 + i), &h, err);
+    ck_assert_msg(rc == NT_OK, "start %d: %s", i, err);
+    return d;
+}
+
+/* Random group in 239.255.0.0/16 and port, so parallel runs do not meet. */
+static void pick_group(void)
+{
+    uint8_t r[4];
+    ck_assert_int_eq(rng_bytes(r, sizeof r), NT_OK);
+    snprintf(group, sizeof group, "239.255.%u.%u", r[0], r[1] | 1);
+    port = (uint16_t)(20000 + (r[2] << 8 | r[3]) % 40000);
+}
+
+static void send_raw(const uint8_t *buf, size_t len)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct in_addr lo = {.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &lo, sizeof lo), 0);
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(port)};
+    inet_pton(AF_INET, group, &to.sin_addr);
+    ck_assert_int_eq(sendto(fd, buf, len, 0, (struct sockaddr *)&to, sizeof to), (ssize_t)len);
+    close(fd);
+}
+
+static bool wait_stat(discovery *d, discovery_drop reason, uint64_t at_least, int timeout_ms)
+{
+    discovery_stats s;
+    for (int64_t end = now_ms() + timeout_ms; now_ms() < end; pause_ms(20)) {
+        discovery_stats_get(d, &s);
+        if (s.dropped[reason] >= at_least)
+            return true;
+    }
+    return false;
+}
+
+static int64_t unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+START_TEST(three_find_each_other_on_lo)
+{
+    pick_group();
+    discovery_config c = cfg();
+    seen_log logs[N] = {0};
+    discovery *d[N];
+    int64_t t0 = now_ms();
+    for (int i = 0; i < N; i++)
+        d[i] = start(i, &logs[i], &c);
+    bool all = false;
+    while (!all && now_ms() - t0 < 2000) {
+        all = true;
+        for (int i = 0; i < N; i++)
+            all &= seen_count(&logs[i]) == N - 1;
+        if (!all)
+            pause_ms(10);
+    }
+    ck_assert_msg(all, "not all found each other within 2 s");
+    for (int i = 0; i < N; i++) {
+        discovery_stats s;
+        discovery_stats_get(d[i], &s);
+        ck_assert_uint_ge(s.sent, 2);      /* announce + query */
+        ck_assert_uint_ge(s.dropped[DISC_OWN], 1); /* loop on lo: heard itself */
+        ck_assert_uint_eq(s.peers, N - 1);
+        ck_assert_uint_eq(s.interfaces, 1);
+        ck_assert_uint_eq(s.dropped[DISC_BAD_SIGNATURE], 0);
+        for (int k = 0; k < logs[i].n; k++) {
+            int j = 0;
+            while (j < N && memcmp(logs[i].ids[k], identity_id(keys[j]), IDENTITY_ID_LEN) != 0)
+                j++;
+            ck_assert_int_lt(j, N);
+            ck_assert_int_ne(j, i);
+            char want_addr[32], want_name[32];
+            snprintf(want_addr, sizeof want_addr, "127.0.0.1:%d", 7000 + j);
+            snprintf(want_name, sizeof want_name, "node-%d", j);
+            ck_assert_str_eq(logs[i].addrs[k], want_addr);
+            ck_assert_str_eq(logs[i].names[k], want_name);
+        }
+    }
+    for (int i = 0; i < N; i++)
+        discovery_stop(d[i]);
+}
+END_TEST
+
+START_TEST(bad_datagrams_are_dropped_and_counted)
+{
+    pick_group();
+    discovery_config c = cfg();
+    c.sched.interval_ms = 60000;
+    seen_log l = {0};
+    discovery *d = start(0, &l, &c);
+
+    /* forged: node 1's id and key, signed by node 2 */
+    uint8_t der[IDENTITY_PUB_DER_MAX], buf[DISCOVERY_PACKET_MAX + 100];
+    size_t der_len = 0, len = 0, sig_len = 0;
+    ck_assert_int_eq(identity_public_der(keys[1], der, sizeof der, &der_len), NT_OK);
+    discovery_announce_fields f = {.timestamp_ms = unix_ms(), .seq = 1, .peer_port = 9, .name = "mallory"};
+    ck_assert_int_eq(discovery_packet_encode_unsigned(identity_id(keys[1]), &f, der, der_len, buf, sizeof buf, &len),
+                     NT_OK);
+    ck_assert_int_eq(sign_create(keys[2], SIGN_ANNOUNCE, buf, len, buf + len + 2, 512, &sig_len), NT_OK);
+    buf[len] = (uint8_t)(sig_len >> 8), buf[len + 1] = (uint8_t)sig_len;
+    send_raw(buf, len + 2 + sig_len);
+    ck_assert(wait_stat(d, DISC_BAD_SIGNATURE, 1, 2000));
+
+    /* too big, bad magic, stale */
+    memset(buf, 'x', sizeof buf);
+    send_raw(buf, DISCOVERY_PACKET_MAX + 1);
+    ck_assert(wait_stat(d, DISC_TOO_BIG, 1, 2000));
+    send_raw(buf, 100);
+    ck_assert(wait_stat(d, DISC_BAD_MAGIC, 1, 2000));
+    f.timestamp_ms = unix_ms() - 301000;
+    ck_assert_int_eq(discovery_packet_encode_announce(keys[1], &f, buf, sizeof buf, &len), NT_OK);
+    send_raw(buf, len);
+    ck_assert(wait_stat(d, DISC_TIME_SKEW, 1, 2000));
+
+    /* a valid one is accepted once; the same bytes again are a replay */
+    f.timestamp_ms = unix_ms();
+    f.name = "node-1";
+    ck_assert_int_eq(discovery_packet_encode_announce(keys[1], &f, buf, sizeof buf, &len), NT_OK);
+    send_raw(buf, len);
+    send_raw(buf, len);
+    ck_assert(wait_stat(d, DISC_REPLAY, 1, 2000));
+    ck_assert_int_eq(seen_count(&l), 1);
+    ck_assert_str_eq(l.names[0], "node-1");
+    ck_assert_str_eq(l.addrs[0], "127.0.0.1:9");
+    ck_assert_int_eq(l.calls, 1);
+
+    /* a flood from one source is rate-limited (all come from 127.0.0.1) */
+    for (int i = 0; i < 100; i++)
+        send_raw(buf, 10);
+    ck_assert(wait_stat(d, DISC_RATE_LIMITED, 50, 2000));
+    discovery_stop(d);
+}
+END_TEST
+
+START_TEST(start_refuses_bad_config)
+{
+    discovery_config c = cfg();
+    discovery *d = NULL;
+    char err[DISCOVERY_ERR_MAX];
+    c.group = "10.0.0.1";
+    ck_assert_int_ne(discovery_start(&d, &c, keys[0], "x", 1, NULL, err), NT_OK);
+    ck_assert_ptr_null(d);
+    ck_assert(strstr(err, "multicast") != NULL);
+    c = cfg();
+    c.interface = "no-such-if0";
+    ck_assert_int_ne(discovery_start(&d, &c, keys[0], "x", 1, NULL, err), NT_OK);
+    c = cfg();
+    ck_assert_int_ne(discovery_start(&d, &c, keys[0], "bad\nname", 1, NULL, err), NT_OK);
+    ck_assert_int_ne(discovery_start(&d, &c, keys[0], "x", 0, NULL, err), NT_OK);
+    discovery_stop(NULL);
+}
+END_TEST
+
+int main(void)
+{
+    if (rng_init() != NT_OK)
+        return EXIT_FAILURE;
+    for (int i = 0; i <= N; i++)
+        if (identity_generate(&keys[i], 2048) != NT_OK)
+            return EXIT_FAILURE;
+    Suite *s = suite_create("discovery");
+    TCase *tc = tcase_create("loopback");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, three_find_each_other_on_lo);
+    tcase_add_test(tc, bad_datagrams_are_dropped_and_counted);
+    tcase_add_test(tc, start_refuses_bad_config);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    for (int i = 0; i <= N; i++)
+        identity_free(keys[i]);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
