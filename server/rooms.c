@@ -748,6 +748,8 @@ nt_err rooms_new(rooms **out, const rooms_opts *o)
     pthread_cond_init(&r->ev_cond, NULL);
     pthread_cond_init(&r->push_cond, NULL);
     pthread_cond_init(&r->sync_cond, NULL);
+    pthread_mutex_init(&r->gc_lock, NULL);
+    pthread_cond_init(&r->gc_cond, NULL);
     nt_err rc = r->me_der ? identity_public_der(o->me, r->me_der, IDENTITY_PUB_DER_MAX, &r->me_der_len) : NT_ERR_NOMEM;
     if (!rc) {
         /* catch up on every joined room once at start */
@@ -802,6 +804,8 @@ void rooms_free(rooms *r)
     pthread_cond_destroy(&r->ev_cond);
     pthread_cond_destroy(&r->push_cond);
     pthread_cond_destroy(&r->sync_cond);
+    pthread_mutex_destroy(&r->gc_lock);
+    pthread_cond_destroy(&r->gc_cond);
     free(r->me_der);
     free(r);
 }
