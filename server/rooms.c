@@ -197,7 +197,9 @@ nt_err rooms_call1(rooms *r, const char *peer, const char *method, const char *p
                    int *status)
 {
     rooms_call c = {.peer = peer, .method = method, .path = path, .req = req};
-    r->o.call(r->o.call_arg, &c, 1, ROOM_PEER_TIMEOUT_MS + 1000 * ROOM_POLL_WAIT_MAX);
+    /* a long poll may legitimately take its whole wait */
+    int timeout = strstr(path, "wait=") ? ROOM_PEER_TIMEOUT_MS + 1000 * ROOM_POLL_WAIT_MAX : ROOM_PEER_TIMEOUT_MS;
+    r->o.call(r->o.call_arg, &c, 1, timeout);
     *reply = c.reply;
     *status = c.status;
     return c.rc;
