@@ -10,6 +10,8 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
@@ -25,6 +27,9 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static mbedtls_entropy_context entropy;
 static mbedtls_ctr_drbg_context drbg;
 static bool seeded;
+/* A forked child starts with a copy of the parent's DRBG state and would
+ * repeat its output: each draw reseeds first if the pid has changed. */
+static pid_t seeded_pid;
 
 nt_err rng_init(void)
 {
@@ -43,6 +48,7 @@ nt_err rng_init(void)
         goto out;
     }
     seeded = true;
+    seeded_pid = getpid();
 out:
     pthread_mutex_unlock(&lock);
     return rc;
@@ -63,6 +69,12 @@ void rng_free(void)
 /* Caller holds `lock` and has checked `seeded`. */
 static int draw_locked(unsigned char *out, size_t len)
 {
+    if (seeded_pid != getpid()) {
+        int ret = mbedtls_ctr_drbg_reseed(&drbg, NULL, 0);
+        if (ret != 0)
+            return ret;
+        seeded_pid = getpid();
+    }
     while (len > 0) {
         size_t n = len < RNG_CHUNK ? len : RNG_CHUNK;
         int ret = mbedtls_ctr_drbg_random(&drbg, out, n);

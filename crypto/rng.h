@@ -2,7 +2,9 @@
  *
  * One mbedTLS CTR-DRBG (AES-256) seeded from the system entropy source,
  * guarded by a mutex so any thread may call it. Prediction resistance is
- * off; the DRBG reseeds itself at mbedTLS's default interval. */
+ * off; the DRBG reseeds itself at mbedTLS's default interval, and in a
+ * forked child before its first draw (so parent and child never share
+ * output). Do not fork while another thread is inside rng_*. */
 #ifndef NATTER_RNG_H
 #define NATTER_RNG_H
 

@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "crypto/rng.h"
 
@@ -143,6 +145,34 @@ START_TEST(test_threads)
 }
 END_TEST
 
+/* A forked child reseeds: its bytes differ from the parent's next bytes. */
+START_TEST(test_fork_reseeds)
+{
+    uint8_t parent[32], child[32];
+    int fds[2];
+    pid_t pid;
+
+    ck_assert_int_eq(rng_init(), NT_OK);
+    ck_assert_int_eq(pipe(fds), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        uint8_t b[32];
+        close(fds[0]);
+        _exit(rng_bytes(b, sizeof b) == NT_OK && write(fds[1], b, sizeof b) == (ssize_t)sizeof b ? 0 : 1);
+    }
+    close(fds[1]);
+    ck_assert_int_eq(rng_bytes(parent, sizeof parent), NT_OK);
+    ck_assert_int_eq(read(fds[0], child, sizeof child), (ssize_t)sizeof child);
+    close(fds[0]);
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert(memcmp(parent, child, sizeof parent) != 0);
+    rng_free();
+}
+END_TEST
+
 static Suite *rng_suite(void)
 {
     Suite *s = suite_create("rng");
@@ -153,6 +183,7 @@ static Suite *rng_suite(void)
     tcase_add_test(tc, test_null_out);
     tcase_add_test(tc, test_byte_coverage);
     tcase_add_test(tc, test_threads);
+    tcase_add_test(tc, test_fork_reseeds);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,444 @@
+/* Unit tests for server/handshake and server/session: both sides of the
+ * handshake in one process, every refusal, and the session table. Three
+ * RSA-2048 identities are made once per binary. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include "crypto/rng.h"
+#include "server/envelope.h"
+#include "server/handshake.h"
+
+static identity *ka, *kb, *kc; /* requestor, serving node, a third node */
+static const int64_t NOW = 1700000000;
+
+typedef struct {
+    session_table *t;
+    hs_server srv;
+} fixture;
+
+static void fx_init(fixture *f, const session_limits *lim)
+{
+    ck_assert_int_eq(session_table_new(&f->t, lim), NT_OK);
+    f->srv = (hs_server){.self = kb, .name = "bob", .sessions = f->t, .now = NOW};
+}
+
+/* Run a full handshake A -> B; returns the serving status. */
+static hs_status run(fixture *f, uint8_t mode, ecdh_curve curve, hs_session *out, hs_accepted *acc)
+{
+    hs_pending *p = NULL;
+    json_t *req = NULL, *reply = NULL;
+    ck_assert_int_eq(handshake_start(ka, "alice", 7711, identity_id(kb), mode, curve, NOW, &p, &req), NT_OK);
+    hs_status st = handshake_serve(&f->srv, req, &reply, acc);
+    if (st == HS_OK) {
+        ck_assert_ptr_nonnull(reply);
+        ck_assert_int_eq(handshake_finish(p, kb, reply, NOW, out), NT_OK);
+    } else {
+        ck_assert_ptr_null(reply);
+    }
+    json_decref(req);
+    json_decref(reply);
+    handshake_pending_free(p);
+    return st;
+}
+
+static const struct {
+    uint8_t mode;
+    ecdh_curve curve;
+} MODES[] = {{HS_MODE_ECDH, ECDH_X25519}, {HS_MODE_ECDH, ECDH_P256}, {HS_MODE_RSA, 0}};
+
+START_TEST(both_sides_agree)
+{
+    fixture f;
+    fx_init(&f, NULL);
+    hs_session s;
+    hs_accepted acc;
+    ck_assert_int_eq(run(&f, MODES[_i].mode, MODES[_i].curve, &s, &acc), HS_OK);
+    ck_assert_mem_eq(acc.peer_id, identity_id(ka), IDENTITY_ID_LEN);
+    ck_assert_str_eq(acc.name, "alice");
+    ck_assert_int_eq(acc.port, 7711);
+    ck_assert_mem_eq(acc.session_id, s.session_id, HS_SESSION_ID_LEN);
+    ck_assert_str_eq(s.peer_name, "bob");
+    ck_assert_int_eq(s.mode, MODES[_i].mode);
+    ck_assert_int_eq(s.expires_at, NOW + SESSION_DEFAULT_ABSOLUTE);
+    ck_assert_uint_eq(s.idle_timeout, SESSION_DEFAULT_IDLE);
+    session_view v;
+    ck_assert_int_eq(session_begin(f.t, s.session_id, 0, NOW, &v), NT_OK);
+    ck_assert_mem_eq(&v.c2s, &s.c2s, sizeof(seal_key));
+    ck_assert_mem_eq(&v.s2c, &s.s2c, sizeof(seal_key));
+    ck_assert(memcmp(&v.c2s, &v.s2c, sizeof(seal_key)));
+    ck_assert_mem_eq(v.confirm, s.confirm, KEYSCHED_CONFIRM_LEN);
+    ck_assert(!v.confirmed);
+    ck_assert_mem_eq(v.peer, identity_id(ka), IDENTITY_ID_LEN);
+    session_view_wipe(&v);
+    /* Two handshakes never give the same keys. */
+    hs_session s2;
+    hs_accepted acc2;
+    ck_assert_int_eq(run(&f, MODES[_i].mode, MODES[_i].curve, &s2, &acc2), HS_OK);
+    ck_assert(memcmp(&s.c2s, &s2.c2s, sizeof(seal_key)));
+    ck_assert(memcmp(s.session_id, s2.session_id, HS_SESSION_ID_LEN));
+    ck_assert_uint_eq(session_count(f.t, identity_id(ka), NOW), 2);
+    handshake_accepted_clear(&acc);
+    handshake_accepted_clear(&acc2);
+    session_table_free(f.t);
+}
+END_TEST
+
+/* ---- refusals: each a mutation of a valid, signed request ---- */
+
+typedef void (*req_mut)(json_t *req);
+static void set_str(json_t *r, const char *k, const char *v) { json_object_set_new(r, k, json_string(v)); }
+static void m_version(json_t *r) { json_object_set_new(r, "version", json_integer(2)); }
+static void m_mode(json_t *r) { set_str(r, "mode", "dh"); }
+static void m_curve(json_t *r) { set_str(r, "curve", "x448"); }
+static void m_eph_len(json_t *r) { set_str(r, "ephemeral", "AAAA"); }
+static void m_nonce_len(json_t *r) { set_str(r, "nonce", "AAAA"); }
+static void m_no_sig(json_t *r) { json_object_del(r, "signature"); }
+static void m_bad_b64(json_t *r) { set_str(r, "initiator_key", "!!!"); }
+static void m_name_type(json_t *r) { json_object_set_new(r, "name", json_integer(1)); }
+static void m_port(json_t *r) { json_object_set_new(r, "port", json_integer(70000)); }
+static void m_ts_type(json_t *r) { set_str(r, "timestamp", "now"); }
+static void m_responder(json_t *r) { set_str(r, "responder_id", "00000000000000000000000000000000000000000000000000000000000000aa"); }
+static void m_id(json_t *r)
+{
+    char hex[65];
+    identity_id_hex(kc, hex);
+    set_str(r, "initiator_id", hex);
+}
+static void m_sig_flip(json_t *r)
+{
+    char *s = strdup(json_string_value(json_object_get(r, "signature")));
+    s[10] = s[10] == 'A' ? 'B' : 'A';
+    set_str(r, "signature", s);
+    free(s);
+}
+static void m_name_after_sig(json_t *r) { set_str(r, "name", "mallory"); }
+static void m_zero_eph(json_t *r) { set_str(r, "ephemeral", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="); }
+
+static const struct {
+    const char *what;
+    req_mut fn;
+    bool resign; /* re-sign by A after the change (so only the check under test fails) */
+    hs_status want;
+} REFUSALS[] = {
+    {"version", m_version, false, HS_E_VERSION},
+    {"mode", m_mode, false, HS_E_MODE},
+    {"curve", m_curve, false, HS_E_MODE},
+    {"ephemeral length", m_eph_len, false, HS_E_MODE},
+    {"nonce length", m_nonce_len, false, HS_E_MALFORMED},
+    {"no signature", m_no_sig, false, HS_E_MALFORMED},
+    {"bad base64", m_bad_b64, false, HS_E_MALFORMED},
+    {"name type", m_name_type, false, HS_E_MALFORMED},
+    {"port range", m_port, false, HS_E_MALFORMED},
+    {"timestamp type", m_ts_type, false, HS_E_MALFORMED},
+    {"wrong responder", m_responder, true, HS_E_WRONG_RESPONDER},
+    {"id/key mismatch", m_id, false, HS_E_ID_KEY},
+    {"flipped signature", m_sig_flip, false, HS_E_SIGNATURE},
+    {"field changed after signing", m_name_after_sig, false, HS_E_SIGNATURE},
+    {"all-zero X25519 share", m_zero_eph, true, HS_E_KEY_SHARE},
+};
+
+START_TEST(refusals)
+{
+    fixture f;
+    fx_init(&f, NULL);
+    hs_pending *p = NULL;
+    json_t *req = NULL, *reply = NULL;
+    ck_assert_int_eq(handshake_start(ka, "alice", 0, identity_id(kb), HS_MODE_ECDH, ECDH_X25519, NOW, &p, &req),
+                     NT_OK);
+    REFUSALS[_i].fn(req);
+    if (REFUSALS[_i].resign)
+        ck_assert_int_eq(handshake_resign(ka, req), NT_OK);
+    hs_accepted acc;
+    hs_status st = handshake_serve(&f.srv, req, &reply, &acc);
+    ck_assert_msg(st == REFUSALS[_i].want, "%s: got %s", REFUSALS[_i].what, handshake_code(st));
+    ck_assert_ptr_null(reply);
+    ck_assert_uint_eq(session_count(f.t, NULL, NOW), 0);
+    ck_assert_ptr_null(acc.peer_key);
+    json_decref(req);
+    handshake_pending_free(p);
+    session_table_free(f.t);
+}
+END_TEST
+
+/* A valid signature by another key: C signs a request that claims A. */
+START_TEST(signature_by_other_key)
+{
+    fixture f;
+    fx_init(&f, NULL);
+    hs_pending *p = NULL;
+    json_t *req = NULL, *reply = NULL;
+    ck_assert_int_eq(handshake_start(ka, "alice", 0, identity_id(kb), HS_MODE_RSA, 0, NOW, &p, &req), NT_OK);
+    ck_assert_int_eq(handshake_resign(kc, req), NT_OK);
+    hs_accepted acc;
+    ck_assert_int_eq(handshake_serve(&f.srv, req, &reply, &acc), HS_E_SIGNATURE);
+    ck_assert_uint_eq(session_count(f.t, NULL, NOW), 0);
+    json_decref(req);
+    handshake_pending_free(p);
+    session_table_free(f.t);
+}
+END_TEST
+
+START_TEST(timestamp_window_and_replay)
+{
+    fixture f;
+    fx_init(&f, NULL);
+    static const struct {
+        int64_t skew;
+        hs_status want;
+    } cases[] = {{-301, HS_E_TIMESTAMP}, {301, HS_E_TIMESTAMP}, {-300, HS_OK}, {300, HS_OK}, {-100000, HS_E_TIMESTAMP}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        hs_pending *p = NULL;
+        json_t *req = NULL, *reply = NULL;
+        ck_assert_int_eq(handshake_start(ka, "a", 0, identity_id(kb), HS_MODE_ECDH, ECDH_X25519,
+                                         NOW + cases[i].skew, &p, &req),
+                         NT_OK);
+        hs_accepted acc;
+        ck_assert_int_eq(handshake_serve(&f.srv, req, &reply, &acc), cases[i].want);
+        if (cases[i].want == HS_OK) {
+            /* The same request again: a replay, refused, nothing added. */
+            size_t before = session_count(f.t, NULL, NOW);
+            json_t *reply2 = NULL;
+            hs_accepted acc2;
+            ck_assert_int_eq(handshake_serve(&f.srv, req, &reply2, &acc2), HS_E_NONCE_REPLAY);
+            ck_assert_ptr_null(reply2);
+            ck_assert_uint_eq(session_count(f.t, NULL, NOW), before);
+        }
+        handshake_accepted_clear(&acc);
+        json_decref(req);
+        json_decref(reply);
+        handshake_pending_free(p);
+    }
+    session_table_free(f.t);
+}
+END_TEST
+
+START_TEST(too_many_sessions)
+{
+    fixture f;
+    session_limits lim = {.max_per_peer = 2};
+    fx_init(&f, &lim);
+    hs_session s;
+    hs_accepted acc;
+    ck_assert_int_eq(run(&f, HS_MODE_ECDH, ECDH_X25519, &s, &acc), HS_OK);
+    handshake_accepted_clear(&acc);
+    ck_assert_int_eq(run(&f, HS_MODE_ECDH, ECDH_X25519, &s, &acc), HS_OK);
+    handshake_accepted_clear(&acc);
+    ck_assert_int_eq(run(&f, HS_MODE_ECDH, ECDH_X25519, &s, &acc), HS_E_TOO_MANY);
+    ck_assert_uint_eq(session_count(f.t, NULL, NOW), 2);
+    /* Once one is dropped there is room again. */
+    session_info info[4];
+    ck_assert_uint_eq(session_list_peer(f.t, identity_id(ka), NOW, info, 4), 2);
+    ck_assert_int_eq(session_drop(f.t, info[0].id), NT_OK);
+    ck_assert_int_eq(run(&f, HS_MODE_RSA, 0, &s, &acc), HS_OK);
+    handshake_accepted_clear(&acc);
+    session_table_free(f.t);
+}
+END_TEST
+
+/* The requestor refuses a tampered reply, and one from another node. */
+typedef void (*rep_mut)(json_t *rep);
+static void r_flip_auth(json_t *r)
+{
+    char *s = strdup(json_string_value(json_object_get(r, "auth_key")));
+    s[5] = s[5] == 'A' ? 'B' : 'A';
+    set_str(r, "auth_key", s);
+    free(s);
+}
+static void r_session(json_t *r) { set_str(r, "session", "000102030405060708090a0b0c0d0e0f"); }
+static void r_expiry(json_t *r) { json_object_set_new(r, "expires_at", json_integer(1)); }
+static void r_name(json_t *r) { set_str(r, "name", "eve"); }
+static void r_responder(json_t *r)
+{
+    char hex[65];
+    identity_id_hex(kc, hex);
+    set_str(r, "responder_id", hex);
+}
+static void r_mode(json_t *r) { set_str(r, "mode", "rsa"); }
+static void r_nosig(json_t *r) { json_object_del(r, "signature"); }
+
+static const struct {
+    const char *what;
+    rep_mut fn;
+    nt_err want;
+} TAMPER[] = {
+    {"auth key", r_flip_auth, NT_ERR_AUTH},  {"session", r_session, NT_ERR_AUTH},
+    {"expiry", r_expiry, NT_ERR_AUTH},       {"name", r_name, NT_ERR_AUTH},
+    {"responder", r_responder, NT_ERR_AUTH}, {"mode", r_mode, NT_ERR_INVALID},
+    {"no signature", r_nosig, NT_ERR_INVALID},
+};
+
+START_TEST(tampered_reply)
+{
+    fixture f;
+    fx_init(&f, NULL);
+    hs_pending *p = NULL;
+    json_t *req = NULL, *reply = NULL;
+    ck_assert_int_eq(handshake_start(ka, "a", 0, identity_id(kb), HS_MODE_ECDH, ECDH_X25519, NOW, &p, &req), NT_OK);
+    hs_accepted acc;
+    ck_assert_int_eq(handshake_serve(&f.srv, req, &reply, &acc), HS_OK);
+    TAMPER[_i].fn(reply);
+    hs_session s;
+    ck_assert_msg(handshake_finish(p, kb, reply, NOW, &s) == TAMPER[_i].want, "%s", TAMPER[_i].what);
+    static const hs_session zero;
+    ck_assert_mem_eq(&s, &zero, sizeof(s));
+    handshake_accepted_clear(&acc);
+    json_decref(req);
+    json_decref(reply);
+    handshake_pending_free(p);
+    session_table_free(f.t);
+}
+END_TEST
+
+/* C answers a request meant for B, signing with its own key: refused. */
+START_TEST(reply_from_other_node)
+{
+    fixture f;
+    fx_init(&f, NULL);
+    f.srv.self = kc;
+    hs_pending *p = NULL;
+    json_t *req = NULL, *reply = NULL;
+    ck_assert_int_eq(handshake_start(ka, "a", 0, identity_id(kb), HS_MODE_ECDH, ECDH_X25519, NOW, &p, &req), NT_OK);
+    /* An honest C refuses (wrong responder)... */
+    hs_accepted acc;
+    ck_assert_int_eq(handshake_serve(&f.srv, req, &reply, &acc), HS_E_WRONG_RESPONDER);
+    /* ...a dishonest one answers as if it were B; the requestor checks the
+     * reply against B's pinned key and refuses. */
+    char hex[65];
+    identity_id_hex(kc, hex);
+    set_str(req, "responder_id", hex);
+    ck_assert_int_eq(handshake_resign(ka, req), NT_OK);
+    ck_assert_int_eq(handshake_serve(&f.srv, req, &reply, &acc), HS_OK);
+    identity_id_hex(kb, hex);
+    set_str(reply, "responder_id", hex);
+    hs_session s;
+    ck_assert_int_eq(handshake_finish(p, kb, reply, NOW, &s), NT_ERR_AUTH);
+    /* And with C's own id left in the reply: not the id we meant. */
+    json_decref(reply);
+    handshake_accepted_clear(&acc);
+    hs_pending *p2 = NULL;
+    json_t *req2 = NULL;
+    ck_assert_int_eq(handshake_start(ka, "a", 0, identity_id(kb), HS_MODE_RSA, 0, NOW, &p2, &req2), NT_OK);
+    set_str(req2, "responder_id", hex);
+    identity_id_hex(kc, hex);
+    set_str(req2, "responder_id", hex);
+    ck_assert_int_eq(handshake_resign(ka, req2), NT_OK);
+    ck_assert_int_eq(handshake_serve(&f.srv, req2, &reply, &acc), HS_OK);
+    ck_assert_int_eq(handshake_finish(p2, kc, reply, NOW, &s), NT_ERR_AUTH);
+    handshake_accepted_clear(&acc);
+    json_decref(reply);
+    json_decref(req);
+    json_decref(req2);
+    handshake_pending_free(p);
+    handshake_pending_free(p2);
+    session_table_free(f.t);
+}
+END_TEST
+
+/* ---- session table: expiry, replay, confirmation bookkeeping ---- */
+
+START_TEST(session_expiry)
+{
+    session_limits lim = {.idle = 100, .absolute = 1000};
+    fixture f;
+    fx_init(&f, &lim);
+    hs_session s;
+    hs_accepted acc;
+    ck_assert_int_eq(run(&f, HS_MODE_ECDH, ECDH_X25519, &s, &acc), HS_OK);
+    handshake_accepted_clear(&acc);
+    session_view v;
+    /* Unconfirmed: dies after 60 s idle. */
+    ck_assert_int_eq(session_begin(f.t, s.session_id, 0, NOW + 59, &v), NT_OK);
+    ck_assert_int_eq(session_commit(f.t, s.session_id, 0, NOW + 59), NT_OK);
+    /* Confirmed now: idle 100. */
+    ck_assert_int_eq(session_begin(f.t, s.session_id, 1, NOW + 158, &v), NT_OK);
+    ck_assert_int_eq(session_commit(f.t, s.session_id, 1, NOW + 158), NT_OK);
+    ck_assert_int_eq(session_begin(f.t, s.session_id, 2, NOW + 258, &v), NT_ERR_EXPIRED);
+    ck_assert_int_eq(session_begin(f.t, s.session_id, 2, NOW + 258, &v), NT_ERR_NOT_FOUND);
+    /* Absolute expiry however busy the session is. */
+    ck_assert_int_eq(run(&f, HS_MODE_ECDH, ECDH_X25519, &s, &acc), HS_OK);
+    handshake_accepted_clear(&acc);
+    for (int64_t t = 0; t < 1000; t += 50) {
+        ck_assert_int_eq(session_begin(f.t, s.session_id, (uint64_t)t, NOW + t, &v), NT_OK);
+        ck_assert_int_eq(session_commit(f.t, s.session_id, (uint64_t)t, NOW + t), NT_OK);
+    }
+    ck_assert_int_eq(session_begin(f.t, s.session_id, 5000, NOW + 1000, &v), NT_ERR_EXPIRED);
+    session_view_wipe(&v);
+    /* An unconfirmed session left alone is swept. */
+    ck_assert_int_eq(run(&f, HS_MODE_RSA, 0, &s, &acc), HS_OK);
+    handshake_accepted_clear(&acc);
+    ck_assert_uint_eq(session_sweep(f.t, NOW + 30), 0);
+    ck_assert_uint_eq(session_sweep(f.t, NOW + 61), 1);
+    ck_assert_uint_eq(session_count(f.t, NULL, NOW + 61), 0);
+    session_table_free(f.t);
+}
+END_TEST
+
+START_TEST(session_replay)
+{
+    fixture f;
+    fx_init(&f, NULL);
+    hs_session s;
+    hs_accepted acc;
+    ck_assert_int_eq(run(&f, HS_MODE_ECDH, ECDH_X25519, &s, &acc), HS_OK);
+    handshake_accepted_clear(&acc);
+    session_view v;
+    ck_assert_int_eq(session_begin(f.t, s.session_id, 5, NOW, &v), NT_OK);
+    ck_assert_int_eq(session_commit(f.t, s.session_id, 5, NOW), NT_OK);
+    ck_assert_int_eq(session_begin(f.t, s.session_id, 5, NOW, &v), NT_ERR_REPLAY);
+    /* Two concurrent requests with one seq: only one commit wins. */
+    ck_assert_int_eq(session_begin(f.t, s.session_id, 6, NOW, &v), NT_OK);
+    ck_assert_int_eq(session_begin(f.t, s.session_id, 6, NOW, &v), NT_OK);
+    ck_assert_int_eq(session_commit(f.t, s.session_id, 6, NOW), NT_OK);
+    ck_assert_int_eq(session_commit(f.t, s.session_id, 6, NOW), NT_ERR_REPLAY);
+    ck_assert_int_eq(session_begin(f.t, s.session_id, 3, NOW, &v), NT_OK);
+    ck_assert(v.confirmed);
+    ck_assert_uint_eq(v.requests, 2);
+    session_view_wipe(&v);
+    uint8_t unknown[HS_SESSION_ID_LEN] = {0};
+    ck_assert_int_eq(session_begin(f.t, unknown, 0, NOW, &v), NT_ERR_NOT_FOUND);
+    ck_assert_int_eq(session_commit(f.t, unknown, 0, NOW), NT_ERR_NOT_FOUND);
+    session_table_free(f.t);
+}
+END_TEST
+
+START_TEST(status_table)
+{
+    for (int i = 0; i < HS_E__COUNT; i++) {
+        ck_assert_ptr_nonnull(handshake_code((hs_status)i));
+        ck_assert_int_ge(handshake_http_status((hs_status)i), 200);
+        for (int j = 0; j < i; j++)
+            ck_assert_str_ne(handshake_code((hs_status)i), handshake_code((hs_status)j));
+    }
+    ck_assert_int_eq(handshake_http_status(HS_E_NONCE_REPLAY), 409);
+    ck_assert_int_eq(handshake_http_status(HS_E_SIGNATURE), 401);
+    ck_assert_int_eq(handshake_http_status(HS_E_TOO_MANY), 429);
+}
+END_TEST
+
+int main(void)
+{
+    if (rng_init() || identity_generate(&ka, 2048) || identity_generate(&kb, 2048) || identity_generate(&kc, 2048))
+        return EXIT_FAILURE;
+    Suite *s = suite_create("handshake");
+    TCase *tc = tcase_create("handshake");
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, both_sides_agree, 0, 3);
+    tcase_add_loop_test(tc, refusals, 0, (int)(sizeof(REFUSALS) / sizeof(REFUSALS[0])));
+    tcase_add_test(tc, signature_by_other_key);
+    tcase_add_test(tc, timestamp_window_and_replay);
+    tcase_add_test(tc, too_many_sessions);
+    tcase_add_loop_test(tc, tampered_reply, 0, (int)(sizeof(TAMPER) / sizeof(TAMPER[0])));
+    tcase_add_test(tc, reply_from_other_node);
+    tcase_add_test(tc, session_expiry);
+    tcase_add_test(tc, session_replay);
+    tcase_add_test(tc, status_table);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    identity_free(ka);
+    identity_free(kb);
+    identity_free(kc);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
