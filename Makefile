@@ -70,7 +70,7 @@ FUZZ_BIN   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 PROGRAMS := $(if $(wildcard server/main.c),$(NATTERD)) $(if $(wildcard client/main.c),$(NATTER))
 
 .SECONDARY:
-.PHONY: all deps run check unit integration spec fuzz fuzz-run bench install uninstall clean
+.PHONY: all deps run check unit integration spec fuzz fuzz-run bench bench-crypto install uninstall clean
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c
@@ -171,6 +171,9 @@ fuzz-run: $(FUZZ_BIN)
 
 bench: all $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; NATTERD=$(abspath $(NATTERD)) $$b || exit 1; done
+# Crypto ceilings alone: `make bench-crypto BENCH_ARGS="--seconds 1"`.
+bench-crypto: $(BUILD)/bench/crypto
+	$(BUILD)/bench/crypto $(BENCH_ARGS)
 
 # --- install -------------------------------------------------------------------
 install: all
