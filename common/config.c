@@ -123,6 +123,11 @@ static nt_err validate(const config *cfg, char err[static CONFIG_ERR_MAX])
         snprintf(err, CONFIG_ERR_MAX, "--data-dir must not be empty");
         return NT_ERR_INVALID;
     }
+    if (!cfg->handshake_mode || (strcmp(cfg->handshake_mode, "ecdh") && strcmp(cfg->handshake_mode, "ecdh-p256") &&
+                                 strcmp(cfg->handshake_mode, "rsa"))) {
+        snprintf(err, CONFIG_ERR_MAX, "--handshake-mode must be ecdh, ecdh-p256 or rsa");
+        return NT_ERR_INVALID;
+    }
     return NT_OK;
 }
 

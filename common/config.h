@@ -38,7 +38,12 @@
     X(STR,  interface,       "interface",       NULL,               0,    0,         "IFNAME",   "discover on this interface only (default: every multicast-capable one)") \
     X(UINT, discovery_ttl,   "discovery-ttl",   "1",                1,    255,       "HOPS",     "multicast TTL of announcements") \
     X(UINT, announce_interval, "announce-interval", "30",           1,    3600,      "SECONDS",  "mean time between announcements (+-20% jitter)") \
-    X(UINT, peer_expiry,     "peer-expiry",     "90",               1,    86400,     "SECONDS",  "a discovered peer unseen this long is shown offline")
+    X(UINT, peer_expiry,     "peer-expiry",     "90",               1,    86400,     "SECONDS",  "a discovered peer unseen this long is shown offline") \
+    X(UINT, session_idle,    "session-idle",    "3600",             1,    604800,    "SECONDS",  "drop a peer session idle this long (both directions re-handshake)") \
+    X(UINT, session_max,     "session-max",     "86400",            1,    2592000,   "SECONDS",  "drop a peer session this long after its handshake") \
+    X(UINT, max_sessions,    "max-sessions",    "4096",             1,    1000000,   "N",        "peer sessions this node serves at once (503 above)") \
+    X(UINT, max_sessions_per_peer, "max-sessions-per-peer", "16",   1,    100000,    "N",        "sessions one peer may hold here at once (429 above)") \
+    X(STR,  handshake_mode,  "handshake-mode",  "ecdh",             0,    0,         "MODE",     "key agreement this node asks for: ecdh (X25519), ecdh-p256 or rsa (no forward secrecy)")
 
 #define CONFIG_FIELD_STR(f) char *f;
 #define CONFIG_FIELD_UINT(f) unsigned long f;

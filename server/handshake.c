@@ -537,6 +537,7 @@ nt_err handshake_finish(hs_pending *p, const identity *responder, const json_t *
     out->established = now;
     out->idle_timeout = r.rp.idle_timeout;
     out->expires_at = r.rp.expires_at;
+    out->server_time = r.rp.timestamp;
     memcpy(out->peer_name, r.name, sizeof(out->peer_name));
     rc = NT_OK;
 out:

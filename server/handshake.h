@@ -84,6 +84,7 @@ typedef struct {
     int64_t established;   /* requestor's clock */
     uint64_t idle_timeout; /* from the reply */
     int64_t expires_at;    /* serving node's clock (from the reply) */
+    int64_t server_time;   /* serving node's clock when it answered */
     char peer_name[HS_NAME_MAX + 1];
 } hs_session;
 

@@ -69,6 +69,8 @@ typedef struct node {
 
     /* modules: one pointer each (created/freed by the module's service) */
     struct discovery *discovery;            /* server/discovery_node.c; NULL when off */
+    struct peer_api *peer_api;              /* server/peer_api.c: sessions we serve */
+    struct peerlink *peerlink;              /* server/peerlink.c: sessions we hold */
     void *reserved_;
 } node;
 

@@ -9,6 +9,9 @@
 #include "http.h"
 
 extern const http_route node_api_routes[];
+extern const http_route peer_api_routes[];
+extern const http_route client_peers_routes[];
+extern const http_route rooms_routes[]; /* server/rooms_node.c */
 
 /* NULL-terminated list of tables, searched in order. */
 extern const http_route *const routes_all[];

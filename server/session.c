@@ -350,6 +350,31 @@ size_t session_count(session_table *t, const uint8_t *peer, int64_t now)
     return n;
 }
 
+static void info_of(const session_table *t, const session *s, session_info *si)
+{
+    memcpy(si->id, s->id, HS_SESSION_ID_LEN);
+    memcpy(si->peer, s->peer, IDENTITY_ID_LEN);
+    si->confirmed = s->confirmed;
+    si->created = s->created;
+    si->expires_at = s->expires_at;
+    si->idle_expires_at = s->last_used + idle_of(t, s);
+    si->requests = s->requests;
+}
+
+nt_err session_info_get(session_table *t, const uint8_t sid[static HS_SESSION_ID_LEN], int64_t now,
+                        session_info *out)
+{
+    nt_err rc = NT_ERR_NOT_FOUND;
+    pthread_mutex_lock(&t->lock);
+    session *s = find(t, sid, now, NULL);
+    if (s) {
+        info_of(t, s, out);
+        rc = NT_OK;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return rc;
+}
+
 size_t session_list_peer(session_table *t, const uint8_t peer[static IDENTITY_ID_LEN], int64_t now,
                          session_info *out, size_t cap)
 {
@@ -360,13 +385,7 @@ size_t session_list_peer(session_table *t, const uint8_t peer[static IDENTITY_ID
             if (memcmp(s->peer, peer, IDENTITY_ID_LEN) || expired(t, s, now))
                 continue;
             session_info si;
-            memcpy(si.id, s->id, HS_SESSION_ID_LEN);
-            memcpy(si.peer, s->peer, IDENTITY_ID_LEN);
-            si.confirmed = s->confirmed;
-            si.created = s->created;
-            si.expires_at = s->expires_at;
-            si.idle_expires_at = s->last_used + idle_of(t, s);
-            si.requests = s->requests;
+            info_of(t, s, &si);
             /* Keep the newest `cap`, newest first (insertion sort, cap is small). */
             size_t pos = n < cap ? n : cap;
             while (pos > 0 && out[pos - 1].created < si.created)

@@ -101,6 +101,10 @@ size_t session_sweep(session_table *t, int64_t now);
 /* Live sessions (total, or from one peer when peer != NULL). */
 size_t session_count(session_table *t, const uint8_t *peer, int64_t now);
 
+/* The public state of one live session. NT_ERR_NOT_FOUND if unknown. */
+NT_MUST_USE nt_err session_info_get(session_table *t, const uint8_t sid[static HS_SESSION_ID_LEN], int64_t now,
+                                    session_info *out);
+
 /* Up to cap sessions from peer (newest first) into out; returns the count. */
 size_t session_list_peer(session_table *t, const uint8_t peer[static IDENTITY_ID_LEN], int64_t now,
                          session_info *out, size_t cap);

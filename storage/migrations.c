@@ -1,4 +1,5 @@
 #include "migrations.h"
+#include "roomdb.h"
 
 /* Append new migrations at the END, one string per schema version, with a
  * comment naming the version and the area. */
@@ -28,6 +29,8 @@ const char *const store_migrations[] = {
     "  last_seen INTEGER NOT NULL,"
     "  PRIMARY KEY (peer, address)"
     ") STRICT;",
+    /* 3 (rooms): rooms, members, room keys, the message log, outbox, client events. */
+    ROOMDB_SCHEMA,
 };
 
 const size_t store_migrations_count = sizeof store_migrations / sizeof store_migrations[0];

@@ -77,6 +77,7 @@ START_TEST(test_round_trip_lengths)
             ck_assert_int_eq(encoding_b64_encode(raw, n, (b64_variant)v, enc, need), NT_OK);
             ck_assert_uint_eq(strlen(enc), need - 1);
             if (v == B64_STD) {
+                ref[0] = '\0'; /* mbedTLS writes nothing at all for n == 0 */
                 ck_assert_int_eq(mbedtls_base64_encode((unsigned char *)ref, sizeof ref, &olen, raw, n), 0);
                 ck_assert_str_eq(enc, ref);
             } else {

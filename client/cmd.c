@@ -1,0 +1,545 @@
+/* cmd.c - one-shot commands (see cmd.h). */
+#include "client/cmd.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "client/api.h"
+#include "client/field.h"
+#include "client/locate.h"
+#include "client/node.h"
+#include "client/resolve.h"
+
+#define TAIL_DEFAULT 20
+#define EVENTS_WAIT_S 25
+#define EVENTS_TIMEOUT_MS ((EVENTS_WAIT_S + 10) * 1000L)
+#define PATH_MAX_LEN 1024
+
+typedef struct ctx {
+    const opts *o;
+    locate loc;
+    api *a;
+    api_error err;
+} ctx;
+
+int cmd_exit_code(nt_err rc)
+{
+    switch (rc) {
+    case NT_OK: return EXIT_OK;
+    case NT_ERR_NET:
+    case NT_ERR_TIMEOUT: return EXIT_UNREACHABLE;
+    case NT_ERR_AUTH: return EXIT_AUTH;
+    case NT_ERR_NOT_FOUND: return EXIT_NOTFOUND;
+    default: return EXIT_NODE;
+    }
+}
+
+/* Report a failed call and give its exit status. */
+static int fail(ctx *c, nt_err rc)
+{
+    const char *m = c->err.message[0] ? c->err.message : err_str(rc);
+    fprintf(stderr, "natter: %s\n", m);
+    return cmd_exit_code(rc);
+}
+
+static void print_json(const json_t *j)
+{
+    json_dumpf(j, stdout, JSON_COMPACT | JSON_ENCODE_ANY);
+    fputc('\n', stdout);
+}
+
+/* A scalar as text into buf. */
+static const char *scalar(const json_t *v, char *buf, size_t cap)
+{
+    if (json_is_string(v))
+        return json_string_value(v);
+    if (json_is_integer(v))
+        snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(buf, cap, "%g", json_real_value(v));
+    else if (json_is_boolean(v))
+        snprintf(buf, cap, "%s", json_is_true(v) ? "yes" : "no");
+    else if (json_is_null(v))
+        snprintf(buf, cap, "-");
+    else {
+        char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        snprintf(buf, cap, "%s", s ? s : "?");
+        free(s);
+    }
+    return buf;
+}
+
+/* "key: value" lines, nested objects as "key.sub: value". */
+static void print_fields(const json_t *o, const char *prefix)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)o, k, v) {
+        char key[256], buf[1024];
+        snprintf(key, sizeof key, "%s%s%s", prefix, prefix[0] ? "." : "", k);
+        if (json_is_object(v))
+            print_fields(v, key);
+        else
+            printf("%-28s %s\n", key, scalar(v, buf, sizeof buf));
+    }
+}
+
+static int call(ctx *c, const char *method, const char *path, json_t *body, json_t **reply)
+{
+    nt_err rc = api_call(c->a, method, path, body, 0, reply, &c->err);
+    json_decref(body);
+    return rc == NT_OK ? EXIT_OK : fail(c, rc);
+}
+
+static int find(ctx *c, node_kind k, const char *q, json_t **obj, char id[static NODE_ID_MAX])
+{
+    nt_err rc = node_find(c->a, k, q, obj, id, &c->err);
+    if (rc == NT_ERR_EXISTS && !strcmp(c->err.code, "ambiguous")) {
+        fprintf(stderr, "natter: %s\n", c->err.message);
+        return EXIT_NOTFOUND;
+    }
+    return rc == NT_OK ? EXIT_OK : fail(c, rc);
+}
+
+/* Simple commands: print the node's answer (JSON) or its fields (text). */
+static int answer(ctx *c, json_t *reply, const char *done)
+{
+    if (c->o->json)
+        print_json(reply);
+    else if (done)
+        printf("%s\n", done);
+    else if (json_is_object(reply))
+        print_fields(reply, "");
+    json_decref(reply);
+    return EXIT_OK;
+}
+
+static int c_status(ctx *c)
+{
+    json_t *r;
+    int x = call(c, "GET", "/v1/client/status", NULL, &r);
+    return x ? x : answer(c, r, NULL);
+}
+
+static void peer_row(const json_t *p)
+{
+    char s[13];
+    const char *fp = field_str(p, "fingerprint");
+    bool online = field_bool(p, "online|session|connected", false);
+    const char *trust = field_str(p, "trust");
+    if (!trust)
+        trust = field_bool(p, "trusted", false) ? "trusted" : "pinned";
+    printf("%-20s %-12s %-8s %-7s %-22s %s\n", field_str(p, F_NAME) ? field_str(p, F_NAME) : "?",
+           node_short(field_str(p, F_ID), s), trust, online ? "online" : "offline",
+           field_str(p, "address|addr") ? field_str(p, "address|addr") : "-", fp ? fp : "");
+}
+
+static int c_peers(ctx *c)
+{
+    json_t *r;
+    int x = call(c, "GET", "/v1/client/peers", NULL, &r);
+    if (x || c->o->json)
+        return x ? x : answer(c, r, NULL);
+    json_t *l = field_list(r, F_PEERS);
+    size_t i;
+    json_t *p;
+    if (!l || json_array_size(l) == 0)
+        printf("no peers yet: `natter add HOST:PORT`, or wait for discovery\n");
+    else
+        printf("%-20s %-12s %-8s %-7s %-22s %s\n", "NAME", "ID", "TRUST", "STATE", "ADDRESS",
+               "FINGERPRINT");
+    json_array_foreach(l, i, p)
+        peer_row(p);
+    json_decref(r);
+    return EXIT_OK;
+}
+
+static int c_add(ctx *c)
+{
+    json_t *r;
+    int x = call(c, "POST", "/v1/client/peers", json_pack("{s:s}", "address", c->o->args[0]), &r);
+    if (x || c->o->json)
+        return x ? x : answer(c, r, NULL);
+    json_t *p = json_is_object(field_get(r, "peer")) ? field_get(r, "peer") : r;
+    const char *fp = field_str(p, "fingerprint");
+    printf("added %s (%s)\nfingerprint %s\ncompare it with the peer's owner, then: natter trust %s\n",
+           field_str(p, F_NAME) ? field_str(p, F_NAME) : "?", field_str(p, F_ID) ? field_str(p, F_ID) : "?",
+           fp ? fp : "-", field_str(p, F_NAME) ? field_str(p, F_NAME) : "PEER");
+    json_decref(r);
+    return EXIT_OK;
+}
+
+static int peer_action(ctx *c, const char *action, const char *done)
+{
+    json_t *p, *r;
+    char id[NODE_ID_MAX], path[PATH_MAX_LEN], msg[256];
+    int x = find(c, NODE_PEER, c->o->args[0], &p, id);
+    if (x)
+        return x;
+    snprintf(path, sizeof path, "/v1/client/peers/%s/%s", id, action);
+    snprintf(msg, sizeof msg, "%s %s", done, field_str(p, F_NAME) ? field_str(p, F_NAME) : id);
+    json_decref(p);
+    x = call(c, "POST", path, NULL, &r);
+    return x ? x : answer(c, r, msg);
+}
+
+static int c_connect(ctx *c) { return peer_action(c, "connect", "session up with"); }
+static int c_trust(ctx *c) { return peer_action(c, "trust", "trusted"); }
+
+static int c_rooms(ctx *c)
+{
+    json_t *r;
+    int x = call(c, "GET", "/v1/client/rooms", NULL, &r);
+    if (x || c->o->json)
+        return x ? x : answer(c, r, NULL);
+    json_t *l = field_list(r, F_ROOMS), *o;
+    size_t i;
+    if (!l || json_array_size(l) == 0)
+        printf("no rooms yet: `natter create NAME`, or join one\n");
+    else
+        printf("%-24s %-12s %-9s %-12s %s\n", "NAME", "ID", "ACCESS", "HOST", "ROLE");
+    json_array_foreach(l, i, o) {
+        char s1[13], s2[13];
+        const char *role = field_str(o, "role|membership|state");
+        if (!role)
+            role = field_bool(o, "hosted|is_host|master", false) ? "host" : "member";
+        printf("%-24s %-12s %-9s %-12s %s\n", field_str(o, F_NAME) ? field_str(o, F_NAME) : "?",
+               node_short(field_str(o, F_ID), s1),
+               field_str(o, "access") ? field_str(o, "access") : "-",
+               node_short(field_str(o, "host_name|host.name|" F_HOST), s2), role);
+    }
+    json_decref(r);
+    return EXIT_OK;
+}
+
+static int c_create(ctx *c)
+{
+    json_t *b = json_pack("{s:s, s:s}", "name", c->o->args[0], "access",
+                          c->o->access ? c->o->access : "invite");
+    if (b && c->o->password)
+        json_object_set_new(b, "password", json_string(c->o->password));
+    json_t *r;
+    int x = call(c, "POST", "/v1/client/rooms", b, &r);
+    if (x || c->o->json)
+        return x ? x : answer(c, r, NULL);
+    json_t *room = json_is_object(field_get(r, "room")) ? field_get(r, "room") : r;
+    printf("created room %s (%s)\n", c->o->args[0], field_str(room, F_ID) ? field_str(room, F_ID) : "?");
+    json_decref(r);
+    return EXIT_OK;
+}
+
+static int c_invite(ctx *c)
+{
+    json_t *room, *peer, *r;
+    char rid[NODE_ID_MAX], pid[NODE_ID_MAX], path[PATH_MAX_LEN], msg[512];
+    int x = find(c, NODE_ROOM, c->o->args[0], &room, rid);
+    if (x)
+        return x;
+    json_decref(room);
+    if ((x = find(c, NODE_PEER, c->o->args[1], &peer, pid)))
+        return x;
+    snprintf(msg, sizeof msg, "invited %s to %s", field_str(peer, F_NAME) ? field_str(peer, F_NAME) : pid,
+             c->o->args[0]);
+    json_decref(peer);
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/invite", rid);
+    x = call(c, "POST", path, json_pack("{s:s}", "peer", pid), &r);
+    return x ? x : answer(c, r, msg);
+}
+
+/* The room to join: among my rooms (invitations show there), else among the
+ * rooms of --host. Sets rid and hid (the host id, may stay empty). */
+static int join_target(ctx *c, char rid[static NODE_ID_MAX], char hid[static NODE_ID_MAX])
+{
+    json_t *obj = NULL;
+    hid[0] = '\0';
+    if (c->o->host) {
+        json_t *peer, *list;
+        int x = find(c, NODE_PEER, c->o->host, &peer, hid);
+        if (x)
+            return x;
+        json_decref(peer);
+        char path[PATH_MAX_LEN], msg[RESOLVE_ERR_MAX];
+        snprintf(path, sizeof path, "/v1/client/peers/%s/rooms", hid);
+        nt_err rc = node_list(c->a, path, F_ROOMS, &list, &c->err);
+        if (rc != NT_OK)
+            return fail(c, rc);
+        size_t i;
+        rc = resolve_find(list, c->o->args[0], "room", &i, msg);
+        if (rc == NT_OK) {
+            snprintf(rid, NODE_ID_MAX, "%s", field_str(json_array_get(list, i), F_ID) ?
+                     field_str(json_array_get(list, i), F_ID) : "");
+        }
+        json_decref(list);
+        if (rc != NT_OK) {
+            fprintf(stderr, "natter: %s at %s\n", msg, c->o->host);
+            return EXIT_NOTFOUND;
+        }
+        return EXIT_OK;
+    }
+    int x = find(c, NODE_ROOM, c->o->args[0], &obj, rid);
+    if (x)
+        return x;
+    const char *h = field_str(obj, F_HOST);
+    snprintf(hid, NODE_ID_MAX, "%s", h ? h : "");
+    json_decref(obj);
+    return EXIT_OK;
+}
+
+static int c_join(ctx *c)
+{
+    char rid[NODE_ID_MAX], hid[NODE_ID_MAX], path[PATH_MAX_LEN], msg[512];
+    int x = join_target(c, rid, hid);
+    if (x)
+        return x;
+    json_t *b = json_object(), *r;
+    if (b && hid[0])
+        json_object_set_new(b, "host", json_string(hid));
+    if (b && c->o->password)
+        json_object_set_new(b, "password", json_string(c->o->password));
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/join", rid);
+    snprintf(msg, sizeof msg, "joined %s", c->o->args[0]);
+    x = call(c, "POST", path, b, &r);
+    return x ? x : answer(c, r, msg);
+}
+
+/* Message text from stdin, up to NODE_TEXT_MAX bytes; one trailing newline
+ * dropped. NULL (message printed) when too long or unreadable. */
+static char *read_stdin(void)
+{
+    char *buf = malloc(NODE_TEXT_MAX + 2);
+    if (!buf)
+        return NULL;
+    size_t n = fread(buf, 1, NODE_TEXT_MAX + 1, stdin);
+    if (ferror(stdin) || n > NODE_TEXT_MAX) {
+        fprintf(stderr, "natter: %s\n", n > NODE_TEXT_MAX ? "message over 16 KiB" : "cannot read stdin");
+        free(buf);
+        return NULL;
+    }
+    if (n > 0 && buf[n - 1] == '\n')
+        n--;
+    buf[n] = '\0';
+    return buf;
+}
+
+static int c_send(ctx *c)
+{
+    json_t *room, *r = NULL;
+    char rid[NODE_ID_MAX];
+    char *text = c->o->nargs > 1 ? strdup(c->o->args[1]) : read_stdin();
+    if (!text)
+        return EXIT_USAGE;
+    int x = EXIT_USAGE;
+    if (!text[0] || strlen(text) > NODE_TEXT_MAX) {
+        fprintf(stderr, "natter: %s\n", text[0] ? "message over 16 KiB" : "empty message");
+        goto out;
+    }
+    if ((x = find(c, NODE_ROOM, c->o->args[0], &room, rid)))
+        goto out;
+    json_decref(room);
+    nt_err rc = node_send(c->a, rid, text, &r, &c->err);
+    if (rc != NT_OK) {
+        x = fail(c, rc);
+        goto out;
+    }
+    if (c->o->json) {
+        print_json(r);
+    } else {
+        json_t *m = json_is_object(field_get(r, "message")) ? field_get(r, "message") : r;
+        long long seq = field_int(m, F_SEQ, -1);
+        const char *st = field_str(m, "state");
+        const char *why = field_str(m, "reason");
+        if (seq >= 0)
+            printf("sent (seq %lld)\n", seq);
+        else
+            printf("%s%s%s\n", st ? st : "sent", why ? ": " : "", why ? why : "");
+    }
+    x = EXIT_OK;
+out:
+    json_decref(r);
+    free(text);
+    return x;
+}
+
+static void print_msg(const json_t *m, const json_t *names, bool json)
+{
+    if (json) {
+        print_json(m);
+        return;
+    }
+    char t[NODE_TIME_MAX], sb[NODE_ID_MAX];
+    node_fmt_time(m, t);
+    const char *txt = field_str(m, F_TEXT);
+    printf("[%s] <%s> %s\n", t, node_sender(m, names, sb), txt ? txt : "");
+}
+
+/* This node's unacknowledged messages (outbox), after the room's log. */
+static void print_pending(const json_t *reply, const json_t *names)
+{
+    json_t *l = field_get(reply, "pending"), *e;
+    size_t i;
+    json_array_foreach(l, i, e) {
+        const char *st = field_str(e, "state");
+        const char *why = field_str(e, "reason");
+        if (st && !strcmp(st, "sent"))
+            continue;
+        printf("[-----] <me> %s  (%s%s%s)\n", field_str(e, F_TEXT) ? field_str(e, F_TEXT) : "",
+               st ? st : "pending", why ? ": " : "", why ? why : "");
+    }
+}
+
+/* The token that starts "from now on", taken before the messages are read
+ * so that nothing falls between the two. */
+static int events_now(ctx *c, char since[static 512])
+{
+    json_t *r;
+    int x = call(c, "GET", "/v1/client/events?since=now&wait=0", NULL, &r);
+    if (x)
+        return x;
+    char nb[64];
+    json_t *next = field_get(r, F_NEXT);
+    snprintf(since, 512, "%s", next ? scalar(next, nb, sizeof nb) : "");
+    json_decref(r);
+    return EXIT_OK;
+}
+
+/* Print new messages of room rid from the events long-poll, until the node
+ * goes away (exit 3) or the process is interrupted. */
+static int follow(ctx *c, const char *rid, long long last, char since[static 512],
+                  const json_t *names)
+{
+    char path[PATH_MAX_LEN];
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    for (;;) {
+        json_t *r;
+        snprintf(path, sizeof path, "/v1/client/events?wait=%d%s%s", EVENTS_WAIT_S,
+                 since[0] ? "&since=" : "", since);
+        nt_err rc = api_call(c->a, "GET", path, NULL, EVENTS_TIMEOUT_MS, &r, &c->err);
+        if (rc != NT_OK)
+            return fail(c, rc);
+        json_t *evs = field_list(r, F_EVENTS), *e;
+        size_t i;
+        json_array_foreach(evs, i, e) {
+            json_t *m = field_get(e, "message");
+            const char *room = field_str(e, "room");
+            const char *type = field_str(e, F_TYPE);
+            long long seq = field_int(m, F_SEQ, -1);
+            if (!json_is_object(m) || !room || strcmp(room, rid) || (type && strcmp(type, "message")) ||
+                seq <= last)
+                continue;
+            print_msg(m, names, c->o->json);
+            last = seq;
+        }
+        json_t *next = field_get(r, F_NEXT);
+        char nb[64];
+        if (next)
+            snprintf(since, 512, "%s", scalar(next, nb, sizeof nb));
+        json_decref(r);
+    }
+}
+
+static int c_tail(ctx *c)
+{
+    json_t *room, *r = NULL, *names = NULL;
+    char rid[NODE_ID_MAX], path[PATH_MAX_LEN], self[NODE_ID_MAX], since[512] = "";
+    int x = find(c, NODE_ROOM, c->o->args[0], &room, rid);
+    if (x)
+        return x;
+    json_decref(room);
+    if (c->o->follow && (x = events_now(c, since)))
+        return x;
+    if (!c->o->json && node_names(c->a, &names, self, &c->err) != NT_OK)
+        names = NULL; /* ids instead of names */
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/messages?limit=%ld", rid,
+             c->o->limit ? c->o->limit : TAIL_DEFAULT);
+    if ((x = call(c, "GET", path, NULL, &r)))
+        goto out;
+    json_t *l = field_list(r, F_MESSAGES), *m;
+    size_t i;
+    long long last = field_int(r, "head", -1);
+    if (c->o->json && !c->o->follow)
+        print_json(r);
+    json_array_foreach(l, i, m) {
+        if (!c->o->json || c->o->follow)
+            print_msg(m, names, c->o->json);
+        if (field_int(m, F_SEQ, -1) > last)
+            last = field_int(m, F_SEQ, -1);
+    }
+    if (!c->o->json)
+        print_pending(r, names);
+    x = c->o->follow ? follow(c, rid, last, since, names) : EXIT_OK;
+out:
+    json_decref(r);
+    json_decref(names);
+    return x;
+}
+
+static int c_rekey(ctx *c)
+{
+    json_t *room, *r;
+    char rid[NODE_ID_MAX], path[PATH_MAX_LEN], msg[300];
+    int x = find(c, NODE_ROOM, c->o->args[0], &room, rid);
+    if (x)
+        return x;
+    json_decref(room);
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/rekey", rid);
+    if ((x = call(c, "POST", path, NULL, &r)))
+        return x;
+    long long epoch = field_int(r, "epoch|room.epoch", -1);
+    if (epoch >= 0)
+        snprintf(msg, sizeof msg, "new key for %s (epoch %lld)", c->o->args[0], epoch);
+    else
+        snprintf(msg, sizeof msg, "new key for %s", c->o->args[0]);
+    return answer(c, r, msg);
+}
+
+static int c_token(ctx *c)
+{
+    if (c->o->json) {
+        json_t *j = json_pack("{s:s, s:s, s:s}", "token", c->loc.token, "url", c->loc.url,
+                              "source", c->loc.token_src);
+        print_json(j);
+        json_decref(j);
+    } else {
+        printf("%s\n", c->loc.token);
+    }
+    return EXIT_OK;
+}
+
+typedef int cmd_fn(ctx *c);
+
+static const struct {
+    const char *name;
+    cmd_fn *fn;
+} table[] = {
+    {"status", c_status}, {"peers", c_peers},   {"add", c_add},       {"connect", c_connect},
+    {"trust", c_trust},   {"rooms", c_rooms},   {"create", c_create}, {"invite", c_invite},
+    {"join", c_join},     {"send", c_send},     {"tail", c_tail},     {"rekey", c_rekey},
+    {"token", c_token},
+};
+
+int cmd_run(const opts *o)
+{
+    ctx c = {.o = o};
+    char lerr[LOCATE_ERR_MAX];
+    int x = EXIT_USAGE;
+    nt_err rc = locate_node(&c.loc, o->url, o->token, o->data_dir, 1, NULL, lerr);
+    if (rc != NT_OK) {
+        fprintf(stderr, "natter: %s\n", lerr);
+        x = rc == NT_ERR_AUTH ? EXIT_AUTH : EXIT_USAGE;
+        goto out;
+    }
+    if ((rc = api_new(&c.a, c.loc.url, c.loc.token)) != NT_OK) {
+        fprintf(stderr, "natter: cannot set up a client for %s: %s\n", c.loc.url, err_str(rc));
+        goto out;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (strcmp(table[i].name, o->cmd->name) == 0)
+            x = table[i].fn(&c);
+out:
+    api_free(c.a);
+    locate_clear(&c.loc);
+    fflush(stdout);
+    return x;
+}

@@ -1,0 +1,78 @@
+/* node.h - what both client front ends (one-shot commands and full screen)
+ * ask the node: lists, name resolution, sends, and how its answers read.
+ *
+ * Paths follow DESIGN.md "Client API shape"; field names follow
+ * api-spec/openapi.yaml (read through field.h). */
+#ifndef NATTER_CLIENT_NODE_H
+#define NATTER_CLIENT_NODE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include "client/api.h"
+#include "common/err.h"
+
+#define NODE_ID_MAX 130
+#define NODE_TXN_LEN 32    /* hex characters */
+#define NODE_TIME_MAX 32
+#define NODE_TEXT_MAX (16 * 1024)
+
+/* Field spellings the node uses (alternatives separated by '|'). */
+#define F_ID "id|node_id|room_id"
+#define F_NAME "name|display_name"
+#define F_PEERS "peers|items"
+#define F_ROOMS "rooms|items"
+#define F_MEMBERS "members|items"
+#define F_MESSAGES "messages|items"
+#define F_EVENTS "events|items"
+#define F_SEQ "seq|sequence"
+#define F_TEXT "text|body"
+#define F_STATE "state|delivery|status"
+#define F_TIME "time|ts|timestamp|created_at|sent_at"
+#define F_SENDER_ID "sender|sender_id|sender.id|from"
+#define F_TXN "txn_id|txn|transaction_id"
+#define F_HOST "host|host_id|master|host.id|master_id"
+#define F_ROOM "room|room_id|room.id"
+#define F_NEXT "next|next_batch|since"
+#define F_TYPE "type|kind"
+
+typedef enum { NODE_PEER, NODE_ROOM } node_kind;
+
+/* GET path and return the array inside the answer (under list_keys) as a
+ * new reference in *list. */
+NT_MUST_USE nt_err node_list(api *a, const char *path, const char *list_keys, json_t **list,
+                             api_error *err);
+
+/* Resolve a name, unique prefix or id among my peers or rooms. On NT_OK
+ * *obj is a new reference to the object and id (cap NODE_ID_MAX) its id.
+ * NT_ERR_NOT_FOUND / NT_ERR_EXISTS (ambiguous) with err filled. */
+NT_MUST_USE nt_err node_find(api *a, node_kind kind, const char *query, json_t **obj,
+                             char id[static NODE_ID_MAX], api_error *err);
+
+/* Send text to room_id with a fresh transaction id; *reply as api_call. */
+NT_MUST_USE nt_err node_send(api *a, const char *room_id, const char *text, json_t **reply,
+                             api_error *err);
+
+/* A fresh random transaction id (NODE_TXN_LEN hex + NUL). */
+NT_MUST_USE nt_err node_txn_id(char out[static NODE_TXN_LEN + 1]);
+
+/* "HH:MM" for today, "Mon DD HH:MM" otherwise, from a message's time field
+ * (unix seconds or milliseconds, or an RFC 3339 string). "" when absent. */
+void node_fmt_time(const json_t *msg, char out[static NODE_TIME_MAX]);
+
+/* Names of the nodes this one knows, as an object id -> name: every peer
+ * and this node itself (under its own id). *self_id (cap NODE_ID_MAX)
+ * gets this node's id. New reference in *names. */
+NT_MUST_USE nt_err node_names(api *a, json_t **names, char self_id[static NODE_ID_MAX],
+                              api_error *err);
+
+/* A message's sender as a person reads it: its name from names (may be
+ * NULL), else the first 12 characters of its id. */
+const char *node_sender(const json_t *msg, const json_t *names, char buf[static NODE_ID_MAX]);
+
+/* The name of a node id from names, else its first 12 characters. */
+const char *node_name_of(const char *id, const json_t *names, char buf[static NODE_ID_MAX]);
+
+/* First 12 characters of an id, for tables. */
+const char *node_short(const char *id, char buf[static 13]);
+
+#endif

@@ -1,0 +1,701 @@
+/* tui.c - the full-screen client: ncursesw screen, keys and the feed.
+ *
+ * One thread draws and reads keys; it waits in poll(2) on the terminal and
+ * on the feed's wake-up pipe, so a slow or absent node never freezes the
+ * screen. Everything the node says arrives as feed items (feed.h) and is
+ * folded into the view (view.h) before the next redraw. */
+#include "client/tui.h"
+
+#include <curses.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <wchar.h>
+#include "client/editline.h"
+#include "client/feed.h"
+#include "client/field.h"
+#include "client/locate.h"
+#include "client/slash.h"
+#include "client/view.h"
+
+#define REFRESH_EVERY_S 10   /* peers online, room list */
+#define LIST_WIDTH_MAX 22
+#define MIN_COLS 30
+#define MIN_ROWS 6
+#define INDENT 6             /* continuation rows start under the text */
+
+enum { C_BAR = 1, C_NOTICE, C_ERROR, C_ME, C_OTHER, C_PENDING, C_DOWN, C_LIST };
+
+typedef struct cell {
+    wchar_t c;
+    int attr;
+} cell;
+
+typedef struct tui {
+    view *v;
+    feed *f;
+    editline *ed;
+    char url[API_URL_MAX];
+    char node_name[VIEW_NAME_MAX];
+    int peers_total, peers_online;
+    int conn;                /* -1 unknown, 0 down, 1 up */
+    bool ever_up;
+    char conn_msg[API_MSG_MAX];
+    char status[API_MSG_MAX];
+    bool status_err;
+    time_t last_refresh;
+    bool quit;
+} tui;
+
+static volatile sig_atomic_t got_sigint;
+
+static void on_sigint(int sig)
+{
+    got_sigint = 1;
+}
+
+static void set_status(tui *t, bool error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void set_status(tui *t, bool error, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->status, sizeof t->status, fmt, ap);
+    va_end(ap);
+    t->status_err = error;
+}
+
+/* ---- drawing ------------------------------------------------------------ */
+
+static int cwidth(wchar_t c)
+{
+    int w = wcwidth(c);
+    return w < 0 ? 1 : w;
+}
+
+/* Append UTF-8 s to cells with attr. */
+static size_t put(cell *out, size_t n, size_t cap, const char *s, int attr)
+{
+    size_t len = s ? strlen(s) : 0;
+    while (len > 0 && n < cap) {
+        wchar_t c;
+        size_t used = editline_decode(s, len, &c);
+        if (!used)
+            c = 0xFFFD, used = 1;
+        if (c < 0x20)
+            c = ' ';
+        out[n++] = (cell){c, attr};
+        s += used;
+        len -= used;
+    }
+    return n;
+}
+
+static cell *line_cells(const tui *t, const vmsg *l, size_t *n)
+{
+    size_t cap = (l->text ? strlen(l->text) : 0) + (l->reason ? strlen(l->reason) : 0) + 256;
+    cell *c = malloc(cap * sizeof *c);
+    char nb[NODE_ID_MAX], who[NODE_ID_MAX + 4];
+    if (!c)
+        return NULL;
+    size_t k = put(c, 0, cap, l->time, 0);
+    k = put(c, k, cap, " ", 0);
+    if (l->kind != VL_MSG) {
+        k = put(c, k, cap, l->kind == VL_ERROR ? "!!! " : "-!- ", l->kind == VL_ERROR ? C_ERROR : C_NOTICE);
+        k = put(c, k, cap, l->text, l->kind == VL_ERROR ? C_ERROR : C_NOTICE);
+    } else {
+        snprintf(who, sizeof who, "<%s>", view_name(t->v, l->sender, nb));
+        k = put(c, k, cap, who, l->mine ? C_ME : C_OTHER);
+        k = put(c, k, cap, " ", 0);
+        k = put(c, k, cap, l->text, 0);
+        if (l->mine && l->state[0]) {
+            bool bad = !strcmp(l->state, "failed");
+            k = put(c, k, cap, "  [", C_PENDING);
+            k = put(c, k, cap, l->state, bad ? C_ERROR : C_PENDING);
+            if (bad && l->reason) {
+                k = put(c, k, cap, ": ", C_ERROR);
+                k = put(c, k, cap, l->reason, C_ERROR);
+            }
+            k = put(c, k, cap, "]", C_PENDING);
+        }
+    }
+    *n = k;
+    return c;
+}
+
+/* Row starts of cells wrapped at width; returns the row count, fills
+ * starts[] up to max. */
+static int wrap(const cell *c, size_t n, int width, size_t *starts, int max)
+{
+    int rows = 0, x = 0;
+    if (max > 0)
+        starts[0] = 0;
+    rows = 1;
+    for (size_t i = 0; i < n; i++) {
+        int w = cwidth(c[i].c);
+        if (x + w > width) {
+            if (rows < max)
+                starts[rows] = i;
+            rows++;
+            x = INDENT;
+        }
+        x += w;
+    }
+    return rows;
+}
+
+static void pen_on(int a)
+{
+    if (a && has_colors())
+        attron(COLOR_PAIR(a));
+    if (a == C_ME || a == C_ERROR)
+        attron(A_BOLD);
+}
+
+static void pen_off(int a)
+{
+    if (a && has_colors())
+        attroff(COLOR_PAIR(a));
+    attroff(A_BOLD);
+}
+
+static void draw_cells(const cell *c, size_t from, size_t to, int y, int x0, bool cont)
+{
+    int x = x0;
+    move(y, x0);
+    if (cont) {
+        for (int i = 0; i < INDENT; i++)
+            addch(' ');
+        x += INDENT;
+    }
+    for (size_t i = from; i < to; i++) {
+        pen_on(c[i].attr);
+        wchar_t s[2] = {c[i].c, 0};
+        addnwstr(s, 1);
+        pen_off(c[i].attr);
+        x += cwidth(c[i].c);
+    }
+}
+
+#define WRAP_MAX 512
+
+/* Messages of the current window in rows [top, top+h) and columns [x0, x0+w). */
+static void draw_lines(tui *t, int top, int h, int x0, int w)
+{
+    vwin *win = &t->v->wins[t->v->cur];
+    size_t starts[WRAP_MAX];
+    int need = h + win->scroll, total = 0;
+    size_t first = win->n;
+    while (first > 0 && total < need) {
+        size_t n;
+        cell *c = line_cells(t, &win->lines[--first], &n);
+        total += c ? wrap(c, n, w, starts, WRAP_MAX) : 1;
+        free(c);
+    }
+    if (first == 0 && total < need && win->scroll > 0) {
+        win->scroll = total > h ? total - h : 0; /* at the top: stop */
+        need = h + win->scroll;
+    }
+    int skip = total > need ? total - need : 0;
+    int row = -skip;
+    for (size_t i = first; i < win->n && row < h; i++) {
+        size_t n;
+        cell *c = line_cells(t, &win->lines[i], &n);
+        if (!c)
+            continue;
+        int r = wrap(c, n, w, starts, WRAP_MAX);
+        for (int k = 0; k < r && k < WRAP_MAX; k++, row++) {
+            if (row < 0 || row >= h)
+                continue;
+            size_t end = k + 1 < r && k + 1 < WRAP_MAX ? starts[k + 1] : n;
+            draw_cells(c, starts[k], end, top + row, x0, k > 0);
+        }
+        free(c);
+    }
+    if (win->scroll > 0) {
+        pen_on(C_BAR);
+        mvprintw(top + h - 1, x0 + (w > 14 ? w - 14 : 0), "-- more %4d --", win->scroll);
+        pen_off(C_BAR);
+    }
+}
+
+static void fill_row(int y, int pair)
+{
+    pen_on(pair);
+    move(y, 0);
+    for (int i = 0; i < COLS; i++)
+        addch(' ');
+    pen_off(pair);
+}
+
+static void draw_bars(tui *t)
+{
+    vwin *w = &t->v->wins[t->v->cur];
+    char buf[1024], nb[NODE_ID_MAX];
+    fill_row(0, C_BAR);
+    if (w->id[0])
+        snprintf(buf, sizeof buf, " %s  [%s%s%s, epoch %lld, host %s]", w->name,
+                 w->access[0] ? w->access : "?", w->state[0] ? ", " : "", w->state, w->epoch,
+                 view_name(t->v, w->host, nb));
+    else
+        snprintf(buf, sizeof buf, " natter %s  [home: /help for commands, Alt+1..9 rooms]",
+                 NATTER_VERSION);
+    pen_on(C_BAR);
+    mvaddnstr(0, 0, buf, COLS);
+    pen_off(C_BAR);
+
+    int y = LINES - 2;
+    bool down = t->conn == 0;
+    fill_row(y, down ? C_DOWN : C_BAR);
+    if (down)
+        snprintf(buf, sizeof buf, " DISCONNECTED: %s (retrying; your typing is kept) ", t->conn_msg);
+    else if (t->conn < 0)
+        snprintf(buf, sizeof buf, " connecting to %s ... ", t->url);
+    else
+        snprintf(buf, sizeof buf, " [%s] [peers %d/%d online] [connected] ",
+                 t->node_name[0] ? t->node_name : "?", t->peers_online, t->peers_total);
+    pen_on(down ? C_DOWN : C_BAR);
+    attron(A_BOLD);
+    mvaddnstr(y, 0, buf, COLS);
+    attroff(A_BOLD);
+    int x = (int)strlen(buf);
+    if (t->status[0] && !down && x < COLS - 1) {
+        if (t->status_err)
+            attron(A_BOLD);
+        mvaddnstr(y, x, t->status, COLS - x);
+        attroff(A_BOLD);
+    }
+    pen_off(down ? C_DOWN : C_BAR);
+}
+
+static void draw_list(tui *t, int lw)
+{
+    char buf[VIEW_NAME_MAX + 32];
+    for (size_t i = 0; i < t->v->n && (int)i < LINES - 3; i++) {
+        vwin *w = &t->v->wins[i];
+        const char *mark = !strcmp(w->state, "invited") ? "?" :
+                           (!strcmp(w->state, "kicked") || !strcmp(w->state, "left")) ? "x" : "";
+        if (w->unread)
+            snprintf(buf, sizeof buf, "%zu %s%s (%d)", i, mark, w->name, w->unread);
+        else
+            snprintf(buf, sizeof buf, "%zu %s%s", i, mark, w->name);
+        if (i == t->v->cur)
+            attron(A_REVERSE);
+        else if (w->unread)
+            attron(A_BOLD);
+        mvaddnstr(1 + (int)i, 0, buf, lw - 1);
+        attroff(A_REVERSE | A_BOLD);
+    }
+    for (int y = 1; y < LINES - 2; y++)
+        mvaddch(y, lw - 1, ACS_VLINE);
+}
+
+static void draw_input(tui *t)
+{
+    vwin *w = &t->v->wins[t->v->cur];
+    char prompt[VIEW_NAME_MAX + 4];
+    snprintf(prompt, sizeof prompt, "[%s] ", w->name);
+    int y = LINES - 1, pw = (int)strlen(prompt);
+    if (pw > COLS / 3)
+        pw = COLS / 3;
+    mvaddnstr(y, 0, prompt, pw);
+    const wchar_t *s = editline_text(t->ed);
+    size_t cur = editline_cursor(t->ed), len = editline_len(t->ed), start = 0;
+    int avail = COLS - pw - 1, wcur = 0;
+    for (size_t i = 0; i < cur; i++)
+        wcur += cwidth(s[i]);
+    while (start < cur && wcur >= avail)
+        wcur -= cwidth(s[start++]); /* scroll so the cursor stays visible */
+    int x = pw;
+    for (size_t i = start; i < len && x + cwidth(s[i]) <= COLS - 1; i++) {
+        mvaddnwstr(y, x, &s[i], 1);
+        x += cwidth(s[i]);
+    }
+    move(y, pw + wcur);
+}
+
+static void draw(tui *t)
+{
+    erase();
+    if (COLS < MIN_COLS || LINES < MIN_ROWS) {
+        mvaddnstr(0, 0, "natter: terminal too small", COLS);
+        refresh();
+        return;
+    }
+    int lw = COLS / 5 < LIST_WIDTH_MAX ? COLS / 5 : LIST_WIDTH_MAX;
+    if (lw < 8)
+        lw = 8;
+    draw_list(t, lw);
+    draw_lines(t, 1, LINES - 3, lw + 1, COLS - lw - 1);
+    draw_bars(t);
+    draw_input(t);
+    refresh();
+}
+
+/* ---- what the node says -------------------------------------------------- */
+
+static void submit(tui *t, feed_job job, const char *room, const char *text, const char *txn)
+{
+    if (feed_submit(t->f, job, room, text, txn) != NT_OK)
+        set_status(t, true, "out of memory");
+}
+
+static void refresh_soon(tui *t)
+{
+    submit(t, JOB_REFRESH, NULL, NULL, NULL);
+    t->last_refresh = time(NULL);
+}
+
+static void ask_histories(tui *t)
+{
+    for (size_t i = 1; i < t->v->n; i++) {
+        vwin *w = &t->v->wins[i];
+        if (!w->history_asked && strcmp(w->state, "invited")) {
+            w->history_asked = true;
+            submit(t, JOB_HISTORY, w->id, NULL, NULL);
+        }
+    }
+}
+
+static void on_refresh(tui *t, json_t *d)
+{
+    json_t *names = field_get(d, "names");
+    if (json_is_object(names)) {
+        json_decref(t->v->names);
+        t->v->names = json_incref(names);
+    }
+    snprintf(t->v->self, sizeof t->v->self, "%s", field_str(d, "self") ? field_str(d, "self") : "");
+    const char *nm = field_str(field_get(d, "status"), "name|node.name");
+    char *clean = view_clean(nm ? nm : "");
+    snprintf(t->node_name, sizeof t->node_name, "%s", clean ? clean : "");
+    free(clean);
+    json_t *peers = field_get(d, "peers"), *p;
+    size_t i;
+    t->peers_total = (int)json_array_size(peers);
+    t->peers_online = 0;
+    json_array_foreach(peers, i, p)
+        t->peers_online += field_bool(p, "online|session|connected", false);
+    view_rooms(t->v, field_get(d, "rooms"));
+    ask_histories(t);
+}
+
+static void on_result(tui *t, feed_item *it)
+{
+    vwin *w = view_win(t->v, it->room);
+    if (it->rc != NT_OK) {
+        set_status(t, true, "%s", it->msg);
+        if (it->job == JOB_SEND) {
+            json_t *e = json_pack("{s:s, s:s, s:s}", "txn_id", it->txn, "state", "failed",
+                                  "reason", it->msg);
+            view_delivery(t->v, w, e);
+            json_decref(e);
+        } else if (it->job == JOB_SLASH) {
+            view_notice(t->v, w, true, "%s", it->msg);
+        } else if (it->job == JOB_HISTORY && w) {
+            w->history_asked = false; /* again on the next refresh */
+        }
+        return;
+    }
+    switch (it->job) {
+    case JOB_REFRESH:
+        on_refresh(t, it->data);
+        break;
+    case JOB_HISTORY:
+        view_history(t->v, w, it->data);
+        break;
+    case JOB_SEND:
+        view_delivery(t->v, w, it->data);
+        break;
+    case JOB_SLASH: {
+        json_t *lines = field_get(it->data, "lines"), *l;
+        size_t i;
+        json_array_foreach(lines, i, l)
+            view_notice(t->v, w, false, "%s", json_string_value(l));
+        if (json_array_size(lines))
+            set_status(t, false, "%s", json_string_value(json_array_get(lines, 0)));
+        const char *sw = field_str(it->data, "switch");
+        if (sw) {
+            vwin *nw = view_win_add(t->v, sw, NULL);
+            if (nw) {
+                view_switch(t->v, (size_t)(nw - t->v->wins));
+                nw->history_asked = false;
+                if (json_array_size(lines))
+                    view_notice(t->v, nw, false, "%s",
+                                json_string_value(json_array_get(lines, json_array_size(lines) - 1)));
+            }
+        }
+        if (sw || field_bool(it->data, "refresh", false))
+            refresh_soon(t);
+        break;
+    }
+    }
+}
+
+static void on_conn(tui *t, feed_item *it)
+{
+    if (it->up) {
+        if (t->conn == 0)
+            view_notice(t->v, NULL, false, "connected to natterd again");
+        t->conn = 1;
+        t->ever_up = true;
+        if (it->msg[0])
+            set_status(t, true, "live updates unavailable: %s", it->msg);
+        else
+            set_status(t, false, "%s", "");
+        for (size_t i = 1; i < t->v->n; i++)
+            t->v->wins[i].history_asked = false; /* catch up what we missed */
+        refresh_soon(t);
+    } else {
+        if (t->conn != 0)
+            view_notice(t->v, NULL, true, "disconnected: %s", it->msg);
+        t->conn = 0;
+        snprintf(t->conn_msg, sizeof t->conn_msg, "%s", it->msg);
+    }
+}
+
+static void take_feed(tui *t)
+{
+    bool refresh = false;
+    for (feed_item *it = feed_take(t->f), *next; it; it = next) {
+        next = it->next;
+        if (it->kind == FEED_CONN)
+            on_conn(t, it);
+        else if (it->kind == FEED_RESULT)
+            on_result(t, it);
+        else {
+            size_t i;
+            json_t *e;
+            json_array_foreach(it->data, i, e)
+                refresh |= view_event(t->v, e);
+        }
+        feed_item_free(it);
+    }
+    if (refresh)
+        refresh_soon(t);
+}
+
+/* ---- what the user types --------------------------------------------------- */
+
+static void show_help(tui *t)
+{
+    vwin *w = &t->v->wins[t->v->cur];
+    view_notice(t->v, w, false, "commands (PEER and ROOM: name, unique prefix or id):");
+    for (size_t i = 0; slash_help[i]; i++)
+        view_notice(t->v, w, false, "  %s", slash_help[i]);
+    view_notice(t->v, w, false, "  /switch ROOM|N         show a room (also Alt+N, Ctrl-N/Ctrl-P)");
+    view_notice(t->v, w, false, "  /help  /quit           this text; leave natter (also Ctrl-C)");
+    view_notice(t->v, w, false, "anything else is sent to the current room; //text sends /text");
+    view_notice(t->v, w, false, "keys: PageUp/PageDown scroll, Up/Down history, Left/Right/Home/End,"
+                                " Ctrl-W/Ctrl-U/Ctrl-K delete");
+}
+
+static void send_text(tui *t, const char *text)
+{
+    vwin *w = &t->v->wins[t->v->cur];
+    char txn[NODE_TXN_LEN + 1];
+    if (!w->id[0]) {
+        set_status(t, true, "this is the home window: /switch to a room, or /create NAME");
+        return;
+    }
+    if (strlen(text) > NODE_TEXT_MAX) {
+        set_status(t, true, "message over 16 KiB, not sent");
+        return;
+    }
+    if (node_txn_id(txn) != NT_OK) {
+        set_status(t, true, "no random transaction id");
+        return;
+    }
+    w->scroll = 0;
+    view_pending(t->v, w, txn, text);
+    submit(t, JOB_SEND, w->id, text, txn);
+}
+
+static void command(tui *t, const char *line)
+{
+    char buf[EDITLINE_UTF8_MAX], *words[SLASH_ARGS_MAX];
+    snprintf(buf, sizeof buf, "%s", line + 1);
+    int n = slash_split(buf, words);
+    if (n == 0 || !strcmp(words[0], "help")) {
+        show_help(t);
+    } else if (!strcmp(words[0], "quit") || !strcmp(words[0], "exit")) {
+        t->quit = true;
+    } else if (!strcmp(words[0], "switch") || !strcmp(words[0], "s")) {
+        int i = n > 1 ? view_find(t->v, words[1]) : -1;
+        if (i < 0)
+            set_status(t, true, "no single window \"%s\": try a number, a name or /rooms",
+                       n > 1 ? words[1] : "");
+        else
+            view_switch(t->v, (size_t)i);
+    } else {
+        set_status(t, false, "%s ...", line);
+        submit(t, JOB_SLASH, t->v->wins[t->v->cur].id, line, NULL);
+    }
+}
+
+static void enter(tui *t)
+{
+    char line[EDITLINE_UTF8_MAX];
+    editline_submit(t->ed, line);
+    if (!line[0])
+        return;
+    if (line[0] == '/' && line[1] != '/')
+        command(t, line);
+    else
+        send_text(t, line[0] == '/' ? line + 1 : line);
+}
+
+static void scroll_by(tui *t, int rows)
+{
+    vwin *w = &t->v->wins[t->v->cur];
+    w->scroll += rows;
+    if (w->scroll < 0)
+        w->scroll = 0;
+}
+
+static void cycle(tui *t, int d)
+{
+    view_switch(t->v, (t->v->cur + t->v->n + (size_t)(d + (int)t->v->n)) % t->v->n);
+}
+
+static void key(tui *t, int r, wint_t c)
+{
+    int page = LINES > 6 ? LINES - 5 : 1;
+    if (r == KEY_CODE_YES) {
+        switch (c) {
+        case KEY_LEFT: editline_left(t->ed); break;
+        case KEY_RIGHT: editline_right(t->ed); break;
+        case KEY_HOME: editline_home(t->ed); break;
+        case KEY_END: editline_end(t->ed); break;
+        case KEY_BACKSPACE: editline_backspace(t->ed); break;
+        case KEY_DC: editline_delete(t->ed); break;
+        case KEY_UP: editline_history_up(t->ed); break;
+        case KEY_DOWN: editline_history_down(t->ed); break;
+        case KEY_PPAGE: scroll_by(t, page); break;
+        case KEY_NPAGE: scroll_by(t, -page); break;
+        case KEY_ENTER: enter(t); break;
+        case KEY_RESIZE: clearok(curscr, TRUE); break;
+        default: break;
+        }
+        return;
+    }
+    switch (c) {
+    case '\r':
+    case '\n': enter(t); break;
+    case 127:
+    case 8: editline_backspace(t->ed); break;
+    case 1: editline_home(t->ed); break;          /* Ctrl-A */
+    case 5: editline_end(t->ed); break;           /* Ctrl-E */
+    case 11: editline_kill_to_end(t->ed); break;  /* Ctrl-K */
+    case 21: editline_kill_line(t->ed); break;    /* Ctrl-U */
+    case 23: editline_kill_word(t->ed); break;    /* Ctrl-W */
+    case 12: clearok(curscr, TRUE); break;        /* Ctrl-L */
+    case 14: cycle(t, 1); break;                  /* Ctrl-N */
+    case 16: cycle(t, -1); break;                 /* Ctrl-P */
+    case 4:                                       /* Ctrl-D on an empty line */
+        if (editline_len(t->ed) == 0)
+            t->quit = true;
+        break;
+    case 27: {                                    /* Alt+N: ESC then N */
+        wint_t n;
+        if (get_wch(&n) == OK && n >= '0' && n <= '9')
+            view_switch(t->v, (size_t)(n - '0'));
+        break;
+    }
+    default:
+        (void)editline_insert(t->ed, (wchar_t)c);
+    }
+}
+
+/* ---- main loop ------------------------------------------------------------- */
+
+static void screen_init(void)
+{
+    initscr();
+    cbreak();
+    noecho();
+    nonl();
+    keypad(stdscr, TRUE);
+    nodelay(stdscr, TRUE);
+    set_escdelay(25);
+    if (has_colors()) {
+        start_color();
+        use_default_colors();
+        init_pair(C_BAR, COLOR_WHITE, COLOR_BLUE);
+        init_pair(C_NOTICE, COLOR_CYAN, -1);
+        init_pair(C_ERROR, COLOR_RED, -1);
+        init_pair(C_ME, COLOR_GREEN, -1);
+        init_pair(C_OTHER, COLOR_YELLOW, -1);
+        init_pair(C_PENDING, COLOR_MAGENTA, -1);
+        init_pair(C_DOWN, COLOR_WHITE, COLOR_RED);
+        init_pair(C_LIST, -1, -1);
+    }
+}
+
+static void loop(tui *t)
+{
+    while (!t->quit && !got_sigint) {
+        draw(t);
+        struct pollfd p[2] = {{.fd = STDIN_FILENO, .events = POLLIN},
+                              {.fd = feed_fd(t->f), .events = POLLIN}};
+        int rc = poll(p, 2, 1000);
+        if (rc < 0 && errno != EINTR)
+            break;
+        if (p[0].revents & (POLLHUP | POLLERR))
+            break; /* the terminal went away */
+        take_feed(t);
+        wint_t c;
+        int r;
+        while ((r = get_wch(&c)) != ERR && !t->quit)
+            key(t, r, c);
+        if (t->conn == 1 && time(NULL) - t->last_refresh >= REFRESH_EVERY_S)
+            refresh_soon(t);
+    }
+}
+
+int tui_run(const opts *o)
+{
+    locate loc;
+    char err[LOCATE_ERR_MAX];
+    tui t = {.conn = -1};
+    int x = EXIT_USAGE;
+    nt_err rc = locate_node(&loc, o->url, o->token, o->data_dir, 1, NULL, err);
+    if (rc != NT_OK) {
+        fprintf(stderr, "natter: %s\n", err);
+        return rc == NT_ERR_AUTH ? EXIT_AUTH : EXIT_USAGE;
+    }
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+        fprintf(stderr, "natter: the full-screen mode needs a terminal; see natter --help for "
+                        "one-shot commands\n");
+        goto out;
+    }
+    snprintf(t.url, sizeof t.url, "%s", loc.url);
+    if (view_new(&t.v) != NT_OK || editline_new(&t.ed) != NT_OK ||
+        feed_start(&t.f, loc.url, loc.token, loc.portfile[0] ? loc.portfile : NULL) != NT_OK) {
+        fprintf(stderr, "natter: cannot start (out of memory or threads)\n");
+        x = EXIT_NODE;
+        goto out;
+    }
+    view_notice(t.v, NULL, false, "natter %s, talking to natterd at %s", NATTER_VERSION, loc.url);
+    view_notice(t.v, NULL, false, "type /help for commands; /peers, /rooms, /create NAME, "
+                                  "/join ROOM; Alt+1..9 switch rooms; /quit to leave");
+    struct sigaction sa = {.sa_handler = on_sigint};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    screen_init();
+    loop(&t);
+    endwin();
+    x = EXIT_OK;
+out:
+    feed_stop(t.f);
+    view_free(t.v);
+    editline_free(t.ed);
+    locate_clear(&loc);
+    return x;
+}

@@ -1,0 +1,393 @@
+/* view.c - windows and lines of the full-screen client (see view.h). */
+#include "client/view.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include "client/editline.h"
+#include "client/field.h"
+
+#define SEARCH_BACK 1000 /* lines searched for a duplicate */
+
+nt_err view_new(view **out)
+{
+    view *v = calloc(1, sizeof *v);
+    if (!v || !(v->names = json_object())) {
+        free(v);
+        *out = NULL;
+        return NT_ERR_NOMEM;
+    }
+    v->n = 1;
+    snprintf(v->wins[0].name, sizeof v->wins[0].name, "home");
+    *out = v;
+    return NT_OK;
+}
+
+static void line_free(vmsg *l)
+{
+    free(l->text);
+    free(l->reason);
+}
+
+void view_free(view *v)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < v->n; i++) {
+        for (size_t j = 0; j < v->wins[i].n; j++)
+            line_free(&v->wins[i].lines[j]);
+        free(v->wins[i].lines);
+    }
+    json_decref(v->names);
+    free(v);
+}
+
+char *view_clean(const char *s)
+{
+    size_t n = s ? strlen(s) : 0, o = 0;
+    char *out = malloc(n * 3 + 1); /* an invalid byte becomes U+FFFD (3 bytes) */
+    if (!out)
+        return NULL;
+    while (n > 0) {
+        wchar_t c;
+        size_t used = editline_decode(s, n, &c);
+        if (!used) {
+            used = 1;
+            c = 0xFFFD;
+        }
+        if (c == '\t' || c == '\n')
+            c = ' ';
+        if (c >= 0x20 && c != 0x7F && !(c >= 0x80 && c < 0xA0))
+            o += editline_encode(c, out + o);
+        s += used;
+        n -= used;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+const char *view_name(const view *v, const char *id, char buf[static NODE_ID_MAX])
+{
+    return node_name_of(id, v->names, buf);
+}
+
+vwin *view_win(view *v, const char *id)
+{
+    for (size_t i = 0; i < v->n; i++)
+        if (strcmp(v->wins[i].id, id ? id : "") == 0)
+            return &v->wins[i];
+    return NULL;
+}
+
+vwin *view_win_add(view *v, const char *id, const char *name)
+{
+    vwin *w = view_win(v, id);
+    if (w)
+        return w;
+    if (v->n >= VIEW_WINS_MAX)
+        return NULL;
+    w = &v->wins[v->n++];
+    memset(w, 0, sizeof *w);
+    snprintf(w->id, sizeof w->id, "%s", id);
+    char *clean = view_clean(name ? name : "");
+    snprintf(w->name, sizeof w->name, "%.12s", id);
+    if (clean && clean[0])
+        snprintf(w->name, sizeof w->name, "%s", clean);
+    free(clean);
+    return w;
+}
+
+static bool is_cur(const view *v, const vwin *w)
+{
+    return w == &v->wins[v->cur];
+}
+
+static vmsg *push(vwin *w)
+{
+    if (w->n == VIEW_LINES_MAX) {
+        line_free(&w->lines[0]);
+        memmove(w->lines, w->lines + 1, (w->n - 1) * sizeof *w->lines);
+        w->n--;
+    }
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 64;
+        vmsg *p = realloc(w->lines, cap * sizeof *p);
+        if (!p)
+            return NULL;
+        w->lines = p;
+        w->cap = cap;
+    }
+    vmsg *l = &w->lines[w->n++];
+    memset(l, 0, sizeof *l);
+    l->seq = -1;
+    if (w->scroll > 0)
+        w->scroll++; /* keep the reader's place */
+    return l;
+}
+
+static void now_time(char out[static NODE_TIME_MAX])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(out, NODE_TIME_MAX, "%H:%M", &tm);
+}
+
+void view_notice(view *v, vwin *w, bool error, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (!w)
+        w = &v->wins[0];
+    vmsg *l = push(w);
+    if (!l)
+        return;
+    l->kind = error ? VL_ERROR : VL_NOTICE;
+    now_time(l->time);
+    l->text = view_clean(buf);
+}
+
+static vmsg *find_line(vwin *w, long long seq, const char *txn)
+{
+    size_t stop = w->n > SEARCH_BACK ? w->n - SEARCH_BACK : 0;
+    for (size_t i = w->n; i-- > stop;) {
+        vmsg *l = &w->lines[i];
+        if (l->kind != VL_MSG)
+            continue;
+        if ((seq >= 0 && l->seq == seq) || (txn && txn[0] && strcmp(l->txn, txn) == 0))
+            return l;
+    }
+    return NULL;
+}
+
+static void fill_msg(view *v, vmsg *l, const json_t *m)
+{
+    const char *txn = field_str(m, "txn_id");
+    const char *sender = field_str(m, "sender");
+    l->kind = VL_MSG;
+    l->seq = field_int(m, "seq", l->seq);
+    if (txn)
+        snprintf(l->txn, sizeof l->txn, "%s", txn);
+    if (sender)
+        snprintf(l->sender, sizeof l->sender, "%s", sender);
+    l->mine = field_bool(m, "mine", false) || (sender && v->self[0] && !strcmp(sender, v->self));
+    if (l->mine)
+        snprintf(l->state, sizeof l->state, "sent");
+    node_fmt_time(m, l->time);
+    if (!l->time[0])
+        now_time(l->time);
+    if (!l->text) {
+        l->text = view_clean(field_str(m, "text"));
+    }
+}
+
+void view_message(view *v, vwin *w, const json_t *msg)
+{
+    if (!w || !json_is_object(msg))
+        return;
+    long long seq = field_int(msg, "seq", -1);
+    const char *txn = field_str(msg, "txn_id");
+    vmsg *l = find_line(w, seq, field_bool(msg, "mine", false) ? txn : NULL);
+    if (!l && txn && field_str(msg, "sender") && !strcmp(field_str(msg, "sender"), v->self))
+        l = find_line(w, -1, txn);
+    if (l) {
+        fill_msg(v, l, msg);
+        return;
+    }
+    if (!(l = push(w)))
+        return;
+    fill_msg(v, l, msg);
+    if (!l->mine && !is_cur(v, w))
+        w->unread++;
+}
+
+void view_pending(view *v, vwin *w, const char *txn, const char *text)
+{
+    vmsg *l = w ? push(w) : NULL;
+    if (!l)
+        return;
+    l->kind = VL_MSG;
+    l->mine = true;
+    snprintf(l->txn, sizeof l->txn, "%s", txn);
+    snprintf(l->sender, sizeof l->sender, "%s", v->self);
+    snprintf(l->state, sizeof l->state, "pending");
+    now_time(l->time);
+    l->text = view_clean(text);
+}
+
+void view_delivery(view *v, vwin *w, const json_t *e)
+{
+    const char *txn = field_str(e, "txn_id");
+    const char *st = field_str(e, "state");
+    if (!w || !txn || !st)
+        return;
+    vmsg *l = find_line(w, -1, txn);
+    if (!l) {
+        if (!field_str(e, "text") || !strcmp(st, "sent"))
+            return;
+        view_pending(v, w, txn, field_str(e, "text"));
+        l = &w->lines[w->n - 1];
+    }
+    snprintf(l->state, sizeof l->state, "%s", st);
+    l->seq = field_int(e, "seq", l->seq);
+    free(l->reason);
+    l->reason = field_str(e, "reason") && strcmp(st, "sent") ? view_clean(field_str(e, "reason")) : NULL;
+}
+
+void view_history(view *v, vwin *w, const json_t *answer)
+{
+    json_t *msgs = field_get(answer, "messages"), *pend = field_get(answer, "pending"), *m;
+    if (!w)
+        return;
+    vmsg *old = w->lines;
+    size_t n = w->n;
+    long long top = -1;
+    size_t i;
+    json_array_foreach(msgs, i, m)
+        if (field_int(m, "seq", -1) > top)
+            top = field_int(m, "seq", -1);
+    w->lines = NULL;
+    w->n = w->cap = 0;
+    int unread = w->unread;
+    json_array_foreach(msgs, i, m)
+        view_message(v, w, m);
+    w->unread = unread;
+    for (size_t j = 0; j < n; j++) {
+        vmsg *l = &old[j];
+        bool dup = l->kind == VL_MSG && ((l->seq >= 0 && l->seq <= top) ||
+                                         (l->seq >= 0 && find_line(w, l->seq, NULL)) ||
+                                         (l->txn[0] && find_line(w, -1, l->txn)));
+        vmsg *nl = dup ? NULL : push(w);
+        if (nl) {
+            *nl = *l;
+            l->text = l->reason = NULL;
+        }
+        line_free(l);
+    }
+    free(old);
+    json_array_foreach(pend, i, m)
+        view_delivery(v, w, m);
+}
+
+void view_rooms(view *v, const json_t *rooms)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(rooms, i, r) {
+        const char *id = field_str(r, "id");
+        if (!id)
+            continue;
+        vwin *w = view_win_add(v, id, field_str(r, "name"));
+        if (!w)
+            return;
+        char *clean = view_clean(field_str(r, "name") ? field_str(r, "name") : "");
+        if (clean && clean[0])
+            snprintf(w->name, sizeof w->name, "%s", clean);
+        free(clean);
+        snprintf(w->access, sizeof w->access, "%s", field_str(r, "access") ? field_str(r, "access") : "");
+        snprintf(w->state, sizeof w->state, "%s", field_str(r, "state") ? field_str(r, "state") : "");
+        snprintf(w->host, sizeof w->host, "%s", field_str(r, "host") ? field_str(r, "host") : "");
+        w->epoch = field_int(r, "epoch", w->epoch);
+    }
+}
+
+static const char *member_verb(const char *m)
+{
+    if (!m)
+        return "changed";
+    if (!strcmp(m, "joined")) return "joined";
+    if (!strcmp(m, "left")) return "left";
+    if (!strcmp(m, "kicked")) return "was kicked";
+    if (!strcmp(m, "invited")) return "was invited";
+    return m;
+}
+
+bool view_event(view *v, const json_t *ev)
+{
+    const char *type = field_str(ev, "type");
+    const char *room = field_str(ev, "room");
+    const char *peer = field_str(ev, "peer");
+    char nb[NODE_ID_MAX];
+    if (!type)
+        return false;
+    vwin *w = room ? view_win(v, room) : NULL;
+    if (!strcmp(type, "message")) {
+        if (!w && room && (w = view_win_add(v, room, NULL)))
+            w->history_asked = false;
+        view_message(v, w, field_get(ev, "message"));
+        return w == NULL;
+    }
+    if (!strcmp(type, "delivery")) {
+        json_t *d = field_get(ev, "delivery");
+        view_delivery(v, w ? w : view_win(v, field_str(d, "room")), d);
+        return false;
+    }
+    if (!strcmp(type, "invite")) {
+        json_t *ri = field_get(ev, "room_info");
+        const char *rn = field_str(ri, "name");
+        view_notice(v, NULL, false, "%s invited you to room %s: /join %s",
+                    view_name(v, peer ? peer : field_str(ri, "host"), nb), rn ? rn : room,
+                    rn ? rn : room);
+        return true;
+    }
+    if (!strcmp(type, "membership")) {
+        const char *m = field_str(ev, "membership");
+        if (peer && !strcmp(peer, v->self))
+            view_notice(v, w, m && !strcmp(m, "kicked"), "you %s", m && !strcmp(m, "kicked") ?
+                        "were removed from this room" : member_verb(m));
+        else
+            view_notice(v, w, false, "%s %s", view_name(v, peer, nb), member_verb(m));
+        return true;
+    }
+    if (!strcmp(type, "key_rotation")) {
+        long long e = field_int(ev, "epoch", -1);
+        if (w && e >= 0)
+            w->epoch = e;
+        view_notice(v, w, false, "room key rotated: now epoch %lld", e);
+        return false;
+    }
+    if (!strcmp(type, "room")) {
+        json_t *ri = field_get(ev, "room_info");
+        if (json_is_object(ri)) {
+            json_t *one = json_pack("[O]", ri);
+            view_rooms(v, one);
+            json_decref(one);
+        }
+        return true;
+    }
+    return false;
+}
+
+void view_switch(view *v, size_t i)
+{
+    if (i >= v->n)
+        return;
+    v->cur = i;
+    v->wins[i].unread = 0;
+}
+
+int view_find(const view *v, const char *q)
+{
+    char *end;
+    long n = strtol(q, &end, 10);
+    if (q[0] && !*end && strlen(q) <= 2) /* a window number; longer digits are an id */
+        return n >= 0 && (size_t)n < v->n ? (int)n : -1;
+    int hit = -1, hits = 0;
+    size_t ql = strlen(q);
+    for (size_t i = 0; i < v->n; i++)
+        if (!strcmp(v->wins[i].name, q) || (v->wins[i].id[0] && !strcasecmp(v->wins[i].id, q)))
+            return (int)i;
+    for (size_t i = 0; i < v->n; i++)
+        if (!strncasecmp(v->wins[i].name, q, ql) ||
+            (v->wins[i].id[0] && !strncasecmp(v->wins[i].id, q, ql))) {
+            hit = (int)i;
+            hits++;
+        }
+    return hits == 1 ? hit : -1;
+}

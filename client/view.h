@@ -1,0 +1,107 @@
+/* view.h - what the full-screen client shows: windows (home + one per
+ * room) and their lines, kept apart from ncurses so tests can drive it.
+ *
+ * Window 0 is "home" (notices, command output with no room). Message lines
+ * are keyed by room sequence number and, for this node's own messages, by
+ * transaction id, so a message seen by the events feed, the history and the
+ * send reply shows once, with its latest delivery state. */
+#ifndef NATTER_CLIENT_VIEW_H
+#define NATTER_CLIENT_VIEW_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include "client/node.h"
+#include "common/err.h"
+
+#define VIEW_LINES_MAX 2000   /* per window; the oldest go first */
+#define VIEW_WINS_MAX 64
+#define VIEW_STATE_MAX 16
+#define VIEW_NAME_MAX 128
+
+typedef enum { VL_MSG, VL_NOTICE, VL_ERROR } vline_kind;
+
+typedef struct vmsg {
+    vline_kind kind;
+    long long seq;                 /* -1: not yet sequenced */
+    char txn[NODE_TXN_LEN + 1];    /* own messages */
+    char time[NODE_TIME_MAX];
+    char sender[NODE_ID_MAX];      /* node id; named at draw time */
+    char state[VIEW_STATE_MAX];    /* own messages: pending, sent, failed */
+    bool mine;
+    char *text;                    /* owned, control characters removed */
+    char *reason;                  /* owned, why it failed; may be NULL */
+} vmsg;
+
+typedef struct vwin {
+    char id[NODE_ID_MAX];          /* room id; "" for home */
+    char name[VIEW_NAME_MAX];
+    char access[VIEW_STATE_MAX];
+    char state[VIEW_STATE_MAX];    /* hosted, joined, invited, left, kicked */
+    char host[NODE_ID_MAX];
+    long long epoch;
+    int unread;
+    bool history_asked;
+    int scroll;                    /* screen rows scrolled back */
+    vmsg *lines;
+    size_t n, cap;
+} vwin;
+
+typedef struct view {
+    vwin wins[VIEW_WINS_MAX];
+    size_t n, cur;
+    json_t *names;                 /* node id -> name; owned */
+    char self[NODE_ID_MAX];
+} view;
+
+NT_MUST_USE nt_err view_new(view **out);
+void view_free(view *v);
+
+/* The window for room id ("" = home), or NULL. */
+vwin *view_win(view *v, const char *id);
+/* The window for room id, made (named name, or the id's start) if new.
+ * NULL when VIEW_WINS_MAX windows exist. */
+vwin *view_win_add(view *v, const char *id, const char *name);
+
+void view_notice(view *v, vwin *w, bool error, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* A Message object (events, history): added, or merged into the line with
+ * the same seq or txn. Counts as unread when w is not the current window
+ * and the message is not ours. */
+void view_message(view *v, vwin *w, const json_t *msg);
+
+/* Our message just typed, under txn, state pending. */
+void view_pending(view *v, vwin *w, const char *txn, const char *text);
+
+/* An OutboxEntry (send reply, delivery event): update the line with its
+ * txn (state, seq, reason); added when unknown and it carries text. */
+void view_delivery(view *v, vwin *w, const json_t *entry);
+
+/* A messages answer ({messages, head, pending}): merged in seq order
+ * before anything newer already shown. */
+void view_history(view *v, vwin *w, const json_t *answer);
+
+/* Sync the room windows with a rooms list (new rooms get windows; known
+ * ones get their name, state, access, host, epoch). */
+void view_rooms(view *v, const json_t *rooms);
+
+/* One event from the events feed. Returns true when the rooms list should
+ * be fetched again (invites, membership, room changes). */
+bool view_event(view *v, const json_t *ev);
+
+/* Make window i current (clears its unread count). */
+void view_switch(view *v, size_t i);
+
+/* Window by number ("2"), room name, unique prefix or id; -1 if none or
+ * ambiguous. */
+int view_find(const view *v, const char *query);
+
+/* A node id's name (names map, else its first 12 characters). */
+const char *view_name(const view *v, const char *id, char buf[static NODE_ID_MAX]);
+
+/* Copy s dropping control characters (C0, DEL, C1) and invalid UTF-8, so
+ * that nothing a peer sends can move the cursor or change the terminal. */
+char *view_clean(const char *s);
+
+#endif

@@ -1,0 +1,255 @@
+/* client_peers.c - the client API for peers (bearer token):
+ *   GET    /v1/client/peers                 list
+ *   POST   /v1/client/peers {"address"}     add by address: fetch and pin its identity
+ *   GET    /v1/client/peers/{id}            one peer
+ *   DELETE /v1/client/peers/{id}            forget it
+ *   POST   /v1/client/peers/{id}/connect    handshake now {"mode"?}
+ *   POST   /v1/client/peers/{id}/trust      {"trusted": true|false} (default true)
+ *   PUT    /v1/client/peers/{id}/delivery   {"delivery": "push"|"poll"} */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../common/json.h"
+#include "../storage/peers.h"
+#include "peer_api.h"
+#include "peerlink.h"
+#include "routes.h"
+
+#define INBOUND_SHOWN 4
+
+static json_t *session_json(node *nd, const peer_info *p)
+{
+    peerlink_state st;
+    peerlink_state_get(nd, p->id, &st);
+    session_info in[INBOUND_SHOWN];
+    size_t n_in = peer_api_sessions(nd, p->id, in, INBOUND_SHOWN);
+    json_t *o = json_pack("{s:s,s:b,s:I}", "state", st.up ? (st.confirmed ? "established" : "open") : "none",
+                          "confirmed", st.confirmed, "requests", (json_int_t)st.requests);
+    if (!o)
+        return NULL;
+    if (st.up) {
+        json_object_set_new(o, "session", json_string(st.session));
+        json_object_set_new(o, "mode", json_string(st.mode));
+        json_object_set_new(o, "established", json_integer(st.established));
+        json_object_set_new(o, "expires_at", json_integer(st.expires_at));
+        json_object_set_new(o, "idle_expires_at", json_integer(st.idle_expires_at));
+    }
+    if (st.last_ok)
+        json_object_set_new(o, "last_ok", json_integer(st.last_ok));
+    if (st.last_error[0])
+        json_object_set_new(o, "last_error", json_string(st.last_error));
+    json_object_set_new(o, "inbound", json_integer((json_int_t)n_in));
+    return o;
+}
+
+static json_t *peer_json(node *nd, const peer_info *p)
+{
+    char fp[IDENTITY_FINGERPRINT_MAX];
+    identity_fingerprint(p->id, fp);
+    int64_t now = (int64_t)time(NULL);
+    peerlink_state st;
+    peerlink_state_get(nd, p->id, &st);
+    int64_t window = (int64_t)nd->cfg->peer_expiry;
+    bool online = now - p->last_seen <= window || (st.last_ok && now - st.last_ok <= window);
+    json_t *addrs = json_array();
+    for (size_t i = 0; i < p->n_addresses; i++)
+        json_array_append_new(addrs, json_string(p->addresses[i]));
+    json_t *o = json_pack("{s:s,s:s,s:s,s:b,s:b,s:I,s:I,s:s?,s:o,s:s,s:s,s:b,s:o*}", "id", p->id_hex, "name", p->name,
+                          "fingerprint", fp, "trusted", p->trusted, "online", online, "last_seen",
+                          (json_int_t)p->last_seen, "first_seen", (json_int_t)p->first_seen, "address",
+                          p->address[0] ? p->address : NULL, "addresses", addrs, "source", p->source, "delivery",
+                          peers_delivery_name(p->delivery), "name_collision", p->name_collision, "session",
+                          session_json(nd, p));
+    return o;
+}
+
+static bool id_param(http_req *rq, uint8_t id[static IDENTITY_ID_LEN])
+{
+    if (peers_id_parse(http_req_param(rq, "id"), id)) {
+        http_reply_error(rq, 400, "bad_request", "peer id must be 64 hex digits");
+        return false;
+    }
+    return true;
+}
+
+/* Reply with one peer (status), or 404. */
+static void reply_peer(http_req *rq, node *nd, const uint8_t *id, unsigned status)
+{
+    peer_info *p = malloc(sizeof(*p));
+    nt_err rc = p ? peers_get(nd->db, id, p) : NT_ERR_NOMEM;
+    if (rc == NT_ERR_NOT_FOUND)
+        http_reply_error(rq, 404, "not_found", "no such peer");
+    else if (rc)
+        http_reply_nt_err(rq, rc, NULL);
+    else
+        http_reply_json(rq, status, peer_json(nd, p));
+    free(p);
+}
+
+static void list_peers(http_req *rq, node *nd)
+{
+    peer_info *v = NULL;
+    size_t n = 0;
+    nt_err rc = peers_list(nd->db, &v, &n);
+    if (rc) {
+        http_reply_nt_err(rq, rc, NULL);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, peer_json(nd, &v[i]));
+    free(v);
+    http_reply_json(rq, 200, json_pack("{s:o}", "peers", arr));
+}
+
+static void add_peer(http_req *rq, node *nd)
+{
+    json_t *body;
+    const char *addr;
+    if (http_req_json_object(rq, &body))
+        return;
+    if (json_get_str(body, "address", PEERS_ADDR_MAX - 1, &addr) || !strchr(addr, ':')) {
+        http_reply_error(rq, 400, "bad_request", "\"address\" must be \"host:port\" of the peer API");
+        json_decref(body);
+        return;
+    }
+    identity *pub = NULL;
+    char name[HS_NAME_MAX + 1];
+    nt_err rc = peerlink_fetch_node(nd, addr, NULL, &pub, name, PEERLINK_DEFAULT_TIMEOUT_MS);
+    bool is_new = false;
+    if (rc == NT_ERR_INVALID) {
+        http_reply_error(rq, 400, "bad_request", "\"address\" must be \"host:port\" of the peer API");
+    } else if (rc == NT_ERR_AUTH) {
+        http_reply_error(rq, 502, "bad_identity", "the node at %s sent a key that does not match its id", addr);
+    } else if (rc) {
+        http_reply_error(rq, 502, "peer_unreachable", "no natter node answers at %s (%s)", addr, err_str(rc));
+    } else if (!memcmp(identity_id(pub), identity_id(nd->id), IDENTITY_ID_LEN)) {
+        http_reply_error(rq, 400, "self", "%s is this node", addr);
+    } else if ((rc = peers_observe(nd->db, pub, name[0] ? name : NULL, addr, "manual", NULL, (int64_t)time(NULL),
+                                   &is_new))) {
+        if (rc == NT_ERR_AUTH)
+            http_reply_error(rq, 409, "key_mismatch", "this id is pinned to another key");
+        else
+            http_reply_nt_err(rq, rc, NULL);
+    } else {
+        reply_peer(rq, nd, identity_id(pub), is_new ? 201 : 200);
+    }
+    identity_free(pub);
+    json_decref(body);
+}
+
+static void get_peer(http_req *rq, node *nd)
+{
+    uint8_t id[IDENTITY_ID_LEN];
+    if (id_param(rq, id))
+        reply_peer(rq, nd, id, 200);
+}
+
+static void delete_peer(http_req *rq, node *nd)
+{
+    uint8_t id[IDENTITY_ID_LEN];
+    if (!id_param(rq, id))
+        return;
+    nt_err rc = peers_delete(nd->db, id);
+    if (rc == NT_ERR_NOT_FOUND) {
+        http_reply_error(rq, 404, "not_found", "no such peer");
+        return;
+    }
+    if (rc) {
+        http_reply_nt_err(rq, rc, NULL);
+        return;
+    }
+    peerlink_forget(nd, id);
+    http_reply_json(rq, 200, json_pack("{s:s,s:b}", "id", http_req_param(rq, "id"), "deleted", 1));
+}
+
+static void connect_peer(http_req *rq, node *nd)
+{
+    uint8_t id[IDENTITY_ID_LEN];
+    json_t *body = NULL;
+    const char *mode = NULL;
+    size_t len = 0;
+    if (!id_param(rq, id))
+        return;
+    http_req_body(rq, &len);
+    if (len && http_req_json_object(rq, &body))
+        return;
+    if (body && json_object_get(body, "mode") &&
+        (json_get_str(body, "mode", 16, &mode) ||
+         (strcmp(mode, "ecdh") && strcmp(mode, "ecdh-p256") && strcmp(mode, "rsa")))) {
+        http_reply_error(rq, 400, "bad_request", "\"mode\" must be ecdh, ecdh-p256 or rsa");
+        json_decref(body);
+        return;
+    }
+    peerlink_state st;
+    nt_err rc = peerlink_connect(nd, id, mode, &st);
+    if (rc == NT_ERR_NOT_FOUND)
+        http_reply_error(rq, 404, "not_found", "no such peer");
+    else if (rc == NT_ERR_STATE)
+        http_reply_error(rq, 409, "no_address", "no address known for this peer");
+    else if (rc)
+        http_reply_error(rq, rc == NT_ERR_BUSY ? 503 : 502, rc == NT_ERR_AUTH ? "handshake_failed" : "peer_unreachable",
+                         "%s", st.last_error[0] ? st.last_error : err_str(rc));
+    else
+        reply_peer(rq, nd, id, 200);
+    json_decref(body);
+}
+
+static void trust_peer(http_req *rq, node *nd)
+{
+    uint8_t id[IDENTITY_ID_LEN];
+    json_t *body = NULL;
+    bool trusted = true;
+    size_t len = 0;
+    if (!id_param(rq, id))
+        return;
+    http_req_body(rq, &len);
+    if (len && http_req_json_object(rq, &body))
+        return;
+    nt_err rc = body && json_object_get(body, "trusted") ? json_get_bool(body, "trusted", &trusted) : NT_OK;
+    json_decref(body);
+    if (rc) {
+        http_reply_error(rq, 400, "bad_request", "\"trusted\" must be true or false");
+        return;
+    }
+    rc = peers_set_trusted(nd->db, id, trusted);
+    if (rc == NT_ERR_NOT_FOUND)
+        http_reply_error(rq, 404, "not_found", "no such peer");
+    else if (rc)
+        http_reply_nt_err(rq, rc, NULL);
+    else
+        reply_peer(rq, nd, id, 200);
+}
+
+static void set_delivery(http_req *rq, node *nd)
+{
+    uint8_t id[IDENTITY_ID_LEN];
+    json_t *body;
+    const char *d;
+    peer_delivery pd;
+    if (!id_param(rq, id) || http_req_json_object(rq, &body))
+        return;
+    nt_err rc = json_get_str(body, "delivery", 8, &d);
+    if (rc || peers_delivery_parse(d, &pd)) {
+        http_reply_error(rq, 400, "bad_request", "\"delivery\" must be push or poll");
+    } else if ((rc = peers_set_delivery(nd->db, id, pd)) == NT_ERR_NOT_FOUND) {
+        http_reply_error(rq, 404, "not_found", "no such peer");
+    } else if (rc) {
+        http_reply_nt_err(rq, rc, NULL);
+    } else {
+        reply_peer(rq, nd, id, 200);
+    }
+    json_decref(body);
+}
+
+const http_route client_peers_routes[] = {
+    {"GET", "/v1/client/peers", HTTP_API_CLIENT, list_peers, 0},
+    {"POST", "/v1/client/peers", HTTP_API_CLIENT, add_peer, 4096},
+    {"GET", "/v1/client/peers/{id}", HTTP_API_CLIENT, get_peer, 0},
+    {"DELETE", "/v1/client/peers/{id}", HTTP_API_CLIENT, delete_peer, 0},
+    {"POST", "/v1/client/peers/{id}/connect", HTTP_API_CLIENT, connect_peer, 4096},
+    {"POST", "/v1/client/peers/{id}/trust", HTTP_API_CLIENT, trust_peer, 4096},
+    {"PUT", "/v1/client/peers/{id}/delivery", HTTP_API_CLIENT, set_delivery, 4096},
+    {0},
+};

@@ -1,0 +1,466 @@
+/* delivery.c - getting messages and keys to members.
+ *
+ * Host side: the push loop sends each member whose cursor is behind (or
+ * who lacks the newest key, or has an invite/kick notice waiting) one
+ * Notify, all members concurrently through rooms_opts.call, and backs off
+ * per member on failure. Member side: the sync loop drains the outbox,
+ * fetches missing keys and member keys, and polls to catch up (at start,
+ * on a gap, and every 30 s); a room in poll mode gets its own long-poll
+ * thread. See api-spec/protocol.md "Delivery". */
+#include "rooms_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define PUSH_JOBS_MAX 256
+#define PUSH_TIMEOUT_MS 5000
+#define PUSH_BACKOFF_MIN_MS 250
+#define PUSH_BACKOFF_MAX_MS 60000
+#define IDLE_WAIT_MS 500
+
+struct poller {
+    char room[ROOM_ID_HEX_LEN + 1];
+    pthread_t thr;
+    rooms *r;
+    bool done;
+    poller *next;
+};
+
+typedef struct {
+    char room[ROOM_ID_HEX_LEN + 1];
+    char peer[IDENTITY_ID_HEX_LEN + 1];
+    char path[96];
+    int64_t sent_to, key_to, cursor;
+    bool notice;
+} push_job;
+
+static void deadline_in(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += (time_t)(ms / 1000);
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+static int64_t push_backoff(int64_t fails)
+{
+    int64_t d = PUSH_BACKOFF_MIN_MS;
+    for (int64_t i = 1; i < fails && d < PUSH_BACKOFF_MAX_MS; i++)
+        d *= 2;
+    return d < PUSH_BACKOFF_MAX_MS ? d : PUSH_BACKOFF_MAX_MS;
+}
+
+/* Build the Notify for one member row (lock held). */
+static json_t *notify_json_locked(rooms *r, sqlite3_stmt *st, push_job *j)
+{
+    const char *state = roomdb_text(st, 2), *delivery = roomdb_text(st, 3), *notice = roomdb_text(st, 7);
+    int64_t cursor = sqlite3_column_int64(st, 4), key_epoch = sqlite3_column_int64(st, 5);
+    int64_t head = sqlite3_column_int64(st, 8), epoch = sqlite3_column_int64(st, 9);
+    json_t *n = json_pack("{s:I,s:I}", "head", (json_int_t)head, "epoch", (json_int_t)epoch);
+    j->cursor = cursor;
+    j->sent_to = cursor;
+    j->key_to = key_epoch;
+    j->notice = *notice != '\0';
+    if (j->notice) {
+        json_object_set_new(n, "event", json_string(notice));
+        if (strcmp(notice, "invite") == 0) {
+            room_row rm;
+            if (rooms_load_locked(r, j->room, &rm) == NT_OK)
+                json_object_set_new(n, "room", json_pack("{s:s,s:s,s:s,s:s}", "id", rm.id, "name", rm.name, "topic",
+                                                         rm.topic, "access", rm.access));
+        }
+        return n;
+    }
+    if (strcmp(state, "joined"))
+        return n;
+    if (key_epoch < epoch) {
+        json_object_set_new(n, "keys", rooms_member_keys_locked(r, j->room, j->peer, key_epoch));
+        j->key_to = epoch;
+    }
+    if (strcmp(delivery, "push") == 0 && cursor < head) {
+        json_t *msgs = messages_log_json_locked(r, j->room, cursor, ROOM_PUSH_BATCH);
+        size_t k = json_array_size(msgs);
+        if (k)
+            j->sent_to = json_integer_value(json_object_get(json_array_get(msgs, k - 1), "seq"));
+        json_object_set_new(n, "messages", msgs);
+    }
+    return n;
+}
+
+void delivery_push_round(rooms *r, bool *did)
+{
+    push_job *jobs = calloc(PUSH_JOBS_MAX, sizeof *jobs);
+    rooms_call *calls = calloc(PUSH_JOBS_MAX, sizeof *calls);
+    size_t n = 0;
+    *did = false;
+    if (!jobs || !calls)
+        goto out;
+    pthread_mutex_lock(&r->lock);
+    sqlite3_stmt *st = roomdb_prep(
+        r->o.db,
+        "SELECT m.room,m.peer,m.state,m.delivery,m.cursor,m.key_epoch,m.from_epoch,m.notice,r.head,r.epoch "
+        "FROM room_members m JOIN rooms r ON r.id=m.room WHERE r.state='hosted' AND m.peer!=? AND m.next_try<=? AND "
+        "(m.notice!='' OR (m.state='joined' AND ((m.delivery='push' AND m.cursor<r.head) OR m.key_epoch<r.epoch))) "
+        "LIMIT ?",
+        "sii", r->me_hex, rooms_now(r), (int64_t)PUSH_JOBS_MAX);
+    while (st && n < PUSH_JOBS_MAX && sqlite3_step(st) == SQLITE_ROW) {
+        push_job *j = &jobs[n];
+        snprintf(j->room, sizeof j->room, "%s", roomdb_text(st, 0));
+        snprintf(j->peer, sizeof j->peer, "%s", roomdb_text(st, 1));
+        snprintf(j->path, sizeof j->path, "/v1/peer/rooms/%s/notify", j->room);
+        calls[n] = (rooms_call){.peer = j->peer, .method = "POST", .path = j->path,
+                                .req = notify_json_locked(r, st, j)};
+        n++;
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&r->lock);
+    if (n == 0)
+        goto out;
+
+    r->o.call(r->o.call_arg, calls, n, PUSH_TIMEOUT_MS);
+    *did = true;
+
+    pthread_mutex_lock(&r->lock);
+    for (size_t i = 0; i < n; i++) {
+        push_job *j = &jobs[i];
+        bool ok = calls[i].rc == NT_OK && calls[i].status == 200;
+        if (ok && j->notice) {
+            roomdb_ignore(roomdb_exec(r->o.db, "UPDATE room_members SET notice='', fails=0, next_try=0 WHERE room=? AND peer=?",
+                              "ss", j->room, j->peer));
+            continue;
+        }
+        json_int_t head = json_integer_value(json_object_get(calls[i].reply, "head"));
+        if (ok) {
+            /* the member says what it holds; never beyond what we sent */
+            int64_t c = head > j->sent_to ? j->sent_to : head < j->cursor ? j->cursor : head;
+            bool progress = c > j->cursor || j->key_to > 0;
+            roomdb_ignore(roomdb_exec(r->o.db,
+                              "UPDATE room_members SET cursor=max(cursor,?), key_epoch=max(key_epoch,?), fails=0, "
+                              "next_try=? WHERE room=? AND peer=?",
+                              "iiiss", c, j->key_to, progress && c == j->sent_to ? 0 : rooms_now(r) + 200, j->room,
+                              j->peer));
+        } else {
+            int64_t fails = 0;
+            roomdb_ignore(roomdb_int(r->o.db, &fails, "SELECT fails+1 FROM room_members WHERE room=? AND peer=?", "ss",
+                             j->room, j->peer));
+            roomdb_ignore(roomdb_exec(r->o.db, "UPDATE room_members SET fails=?, next_try=? WHERE room=? AND peer=?", "iiss",
+                              fails, rooms_now(r) + push_backoff(fails), j->room, j->peer));
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
+out:
+    for (size_t i = 0; i < n; i++) {
+        json_decref(calls[i].req);
+        json_decref(calls[i].reply);
+    }
+    free(jobs);
+    free(calls);
+}
+
+/* ---- member side ----------------------------------------------------------- */
+
+static bool host_of(rooms *r, const char *room, char host[static IDENTITY_ID_HEX_LEN + 1], int64_t *head,
+                    int64_t *epoch)
+{
+    room_row rm;
+    pthread_mutex_lock(&r->lock);
+    bool ok = rooms_load_locked(r, room, &rm) == NT_OK && strcmp(rm.state, "joined") == 0;
+    if (ok) {
+        snprintf(host, IDENTITY_ID_HEX_LEN + 1, "%s", rm.host);
+        *head = rm.head;
+        *epoch = rm.epoch;
+    }
+    pthread_mutex_unlock(&r->lock);
+    return ok;
+}
+
+static void not_member_locked(rooms *r, const char *room)
+{
+    /* the host no longer knows us as a member: we were removed */
+    room_row rm;
+    if (rooms_load_locked(r, room, &rm) == NT_OK && strcmp(rm.state, "joined") == 0) {
+        roomdb_ignore(roomdb_exec(r->o.db, "UPDATE rooms SET state='kicked' WHERE id=?", "s", room));
+        rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", r->me_hex, "membership", "kicked"));
+    }
+}
+
+nt_err delivery_fetch_keys(rooms *r, const char *room)
+{
+    char host[IDENTITY_ID_HEX_LEN + 1], path[128];
+    int64_t head, epoch;
+    json_t *reply = NULL;
+    int status = 0;
+    if (!host_of(r, room, host, &head, &epoch))
+        return NT_ERR_STATE;
+    /* ask from 0: a member may lack an older epoch than its newest */
+    snprintf(path, sizeof path, "/v1/peer/rooms/%s/keys?since=0", room);
+    nt_err rc = rooms_call1(r, host, "GET", path, NULL, &reply, &status);
+    pthread_mutex_lock(&r->lock);
+    if (!rc && status == 200)
+        (void)rooms_store_keys_locked(r, room, json_object_get(reply, "keys"));
+    else if (!rc && status == 403)
+        not_member_locked(r, room);
+    pthread_mutex_unlock(&r->lock);
+    json_decref(reply);
+    return rc ? rc : status == 200 ? NT_OK : NT_ERR_NET;
+}
+
+nt_err delivery_fetch_members(rooms *r, const char *room)
+{
+    char host[IDENTITY_ID_HEX_LEN + 1], path[96];
+    int64_t head, epoch;
+    json_t *reply = NULL;
+    int status = 0;
+    if (!host_of(r, room, host, &head, &epoch))
+        return NT_ERR_STATE;
+    snprintf(path, sizeof path, "/v1/peer/rooms/%s/members", room);
+    nt_err rc = rooms_call1(r, host, "GET", path, NULL, &reply, &status);
+    pthread_mutex_lock(&r->lock);
+    if (!rc && status == 200)
+        rooms_store_members_locked(r, room, json_object_get(reply, "members"));
+    else if (!rc && status == 403)
+        not_member_locked(r, room);
+    pthread_mutex_unlock(&r->lock);
+    json_decref(reply);
+    return rc ? rc : status == 200 ? NT_OK : NT_ERR_NET;
+}
+
+nt_err delivery_poll_once(rooms *r, const char *room, unsigned wait_s)
+{
+    char host[IDENTITY_ID_HEX_LEN + 1], path[160];
+    int64_t head, epoch;
+    for (int round = 0; round < 64; round++) { /* bounded catch-up */
+        json_t *reply = NULL;
+        int status = 0;
+        if (!host_of(r, room, host, &head, &epoch))
+            return NT_ERR_STATE;
+        snprintf(path, sizeof path, "/v1/peer/rooms/%s/messages?after=%lld&limit=%d&wait=%u", room, (long long)head,
+                 ROOM_POLL_LIMIT, round ? 0 : wait_s);
+        nt_err rc = rooms_call1(r, host, "GET", path, NULL, &reply, &status);
+        if (rc || status != 200) {
+            if (!rc && status == 403) {
+                pthread_mutex_lock(&r->lock);
+                not_member_locked(r, room);
+                pthread_mutex_unlock(&r->lock);
+            }
+            json_decref(reply);
+            return rc ? rc : NT_ERR_NET;
+        }
+        json_int_t host_head = json_integer_value(json_object_get(reply, "head"));
+        json_int_t host_epoch = json_integer_value(json_object_get(reply, "epoch"));
+        json_t *msgs = json_object_get(reply, "messages");
+        int64_t now_head = json_array_size(msgs) ? messages_apply(r, room, msgs) : head;
+        json_decref(reply);
+        if (host_epoch > epoch)
+            (void)delivery_fetch_keys(r, room);
+        if (now_head < 0)
+            return NT_ERR_DB;
+        if (now_head == head) {
+            /* nothing applied: either up to date or waiting for a key or
+             * a sender's key; fetch those and try once more */
+            if (now_head >= host_head)
+                return NT_OK;
+            (void)delivery_fetch_keys(r, room);
+            (void)delivery_fetch_members(r, room);
+            if (round > 2)
+                return NT_ERR_STATE;
+        }
+        if (now_head >= host_head)
+            return NT_OK;
+    }
+    return NT_OK;
+}
+
+static void *poller_main(void *arg)
+{
+    poller *p = arg;
+    rooms *r = p->r;
+    unsigned wait = r->o.poll_wait_s ? r->o.poll_wait_s : 5;
+    int fails = 0;
+    for (;;) {
+        room_row rm;
+        pthread_mutex_lock(&r->lock);
+        bool go = !r->stopping && rooms_load_locked(r, p->room, &rm) == NT_OK && strcmp(rm.state, "joined") == 0 &&
+                  strcmp(rm.delivery, "poll") == 0;
+        pthread_mutex_unlock(&r->lock);
+        if (!go)
+            break;
+        if (delivery_poll_once(r, p->room, wait) == NT_OK) {
+            fails = 0;
+            continue;
+        }
+        fails++;
+        struct timespec ts;
+        deadline_in(&ts, push_backoff(fails));
+        pthread_mutex_lock(&r->lock);
+        if (!r->stopping)
+            pthread_cond_timedwait(&r->sync_cond, &r->lock, &ts);
+        pthread_mutex_unlock(&r->lock);
+    }
+    pthread_mutex_lock(&r->lock);
+    p->done = true;
+    pthread_mutex_unlock(&r->lock);
+    return NULL;
+}
+
+/* Start pollers for poll-mode rooms, reap finished ones. */
+static void pollers_update(rooms *r)
+{
+    char ids[64][ROOM_ID_HEX_LEN + 1];
+    size_t n = 0;
+    pthread_mutex_lock(&r->lock);
+    for (poller **pp = &r->pollers; *pp;) {
+        poller *p = *pp;
+        if (p->done) {
+            *pp = p->next;
+            pthread_mutex_unlock(&r->lock);
+            pthread_join(p->thr, NULL);
+            free(p);
+            pthread_mutex_lock(&r->lock);
+            pp = &r->pollers;
+            continue;
+        }
+        pp = &p->next;
+    }
+    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT id FROM rooms WHERE state='joined' AND delivery='poll' LIMIT 64", "");
+    while (st && n < 64 && sqlite3_step(st) == SQLITE_ROW) {
+        bool have = false;
+        for (poller *p = r->pollers; p; p = p->next)
+            have |= strcmp(p->room, roomdb_text(st, 0)) == 0;
+        if (!have)
+            snprintf(ids[n++], ROOM_ID_HEX_LEN + 1, "%s", roomdb_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    for (size_t i = 0; i < n && !r->stopping && !r->o.no_threads; i++) {
+        poller *p = calloc(1, sizeof *p);
+        if (!p)
+            break;
+        memcpy(p->room, ids[i], sizeof p->room);
+        p->r = r;
+        if (pthread_create(&p->thr, NULL, poller_main, p)) {
+            free(p);
+            break;
+        }
+        p->next = r->pollers;
+        r->pollers = p;
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
+void delivery_sync_round(rooms *r)
+{
+    char ids[64][ROOM_ID_HEX_LEN + 1], need[64][32];
+    size_t n = 0;
+    outbox_drain(r);
+    pthread_mutex_lock(&r->lock);
+    bool resync = rooms_now(r) >= r->next_resync;
+    if (resync)
+        r->next_resync = rooms_now(r) + ROOM_RESYNC_MS;
+    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT id,need,delivery FROM rooms WHERE state='joined' AND "
+                                   "(need!='' OR ?) LIMIT 64", "i", (int64_t)resync);
+    while (st && n < 64 && sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(ids[n], sizeof ids[n], "%s", roomdb_text(st, 0));
+        snprintf(need[n], sizeof need[n], "%s%s", roomdb_text(st, 1), resync ? " poll" : "");
+        n++;
+        roomdb_ignore(roomdb_exec(r->o.db, "UPDATE rooms SET need='' WHERE id=?", "s", roomdb_text(st, 0)));
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&r->lock);
+    for (size_t i = 0; i < n && !r->stopping; i++) {
+        nt_err rc = NT_OK;
+        if (strstr(need[i], "keys"))
+            rc = delivery_fetch_keys(r, ids[i]);
+        if (!rc && strstr(need[i], "members"))
+            rc = delivery_fetch_members(r, ids[i]);
+        if (!rc && (strstr(need[i], "poll") || strstr(need[i], "keys") || strstr(need[i], "members")))
+            rc = delivery_poll_once(r, ids[i], 0);
+        if (rc && rc != NT_ERR_STATE) { /* host away: try again later */
+            pthread_mutex_lock(&r->lock);
+            roomdb_ignore(roomdb_exec(r->o.db, "UPDATE rooms SET need=? WHERE id=?", "ss", need[i], ids[i]));
+            pthread_mutex_unlock(&r->lock);
+        }
+    }
+    pollers_update(r);
+    pthread_mutex_lock(&r->lock);
+    int64_t keep = 0;
+    if (roomdb_int(r->o.db, &keep, "SELECT max(token) FROM room_events", "") == NT_OK && keep > ROOM_EVENTS_KEEP)
+        roomdb_ignore(roomdb_exec(r->o.db, "DELETE FROM room_events WHERE token<=?", "i", keep - ROOM_EVENTS_KEEP));
+    pthread_mutex_unlock(&r->lock);
+}
+
+static void *push_main(void *arg)
+{
+    rooms *r = arg;
+    for (;;) {
+        bool did = false;
+        delivery_push_round(r, &did);
+        pthread_mutex_lock(&r->lock);
+        if (!did && !r->push_kick && !r->stopping) {
+            struct timespec ts;
+            deadline_in(&ts, IDLE_WAIT_MS);
+            pthread_cond_timedwait(&r->push_cond, &r->lock, &ts);
+        }
+        r->push_kick = false;
+        bool stop = r->stopping;
+        pthread_mutex_unlock(&r->lock);
+        if (stop)
+            break;
+    }
+    return NULL;
+}
+
+static void *sync_main(void *arg)
+{
+    rooms *r = arg;
+    for (;;) {
+        delivery_sync_round(r);
+        pthread_mutex_lock(&r->lock);
+        if (!r->sync_kick && !r->stopping) {
+            struct timespec ts;
+            deadline_in(&ts, IDLE_WAIT_MS);
+            pthread_cond_timedwait(&r->sync_cond, &r->lock, &ts);
+        }
+        r->sync_kick = false;
+        bool stop = r->stopping;
+        pthread_mutex_unlock(&r->lock);
+        if (stop)
+            break;
+    }
+    return NULL;
+}
+
+nt_err delivery_start(rooms *r)
+{
+    if (pthread_create(&r->push_thr, NULL, push_main, r))
+        return NT_ERR_NOMEM;
+    if (pthread_create(&r->sync_thr, NULL, sync_main, r)) {
+        pthread_mutex_lock(&r->lock);
+        r->stopping = true;
+        pthread_cond_broadcast(&r->push_cond);
+        pthread_mutex_unlock(&r->lock);
+        pthread_join(r->push_thr, NULL);
+        return NT_ERR_NOMEM;
+    }
+    return NT_OK;
+}
+
+void delivery_stop(rooms *r)
+{
+    pthread_join(r->push_thr, NULL);
+    pthread_join(r->sync_thr, NULL);
+    pthread_mutex_lock(&r->lock);
+    poller *p = r->pollers;
+    r->pollers = NULL;
+    pthread_mutex_unlock(&r->lock);
+    while (p) {
+        poller *next = p->next;
+        pthread_join(p->thr, NULL);
+        free(p);
+        p = next;
+    }
+}

@@ -1,0 +1,443 @@
+/* messages.c - submitting (host), applying (member), the sender's outbox,
+ * polling, and the client's message endpoints. Formats in
+ * api-spec/protocol.md "Messages". */
+#include "rooms_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <mbedtls/platform_util.h>
+
+#include "../crypto/encoding.h"
+#include "../crypto/sign.h"
+
+void messages_submission_free(submission *s)
+{
+    free(s->body);
+    free(s->sig);
+    s->body = s->sig = NULL;
+}
+
+/* Host: decrypt our own copy for the master's user (the master is a
+ * member of its room). A body that does not open is counted and hidden. */
+static void host_view_locked(rooms *r, room_row *rm, const char *sender, int64_t seq, const submission *s)
+{
+    uint8_t key[ROOM_KEY_LEN], sid[IDENTITY_ID_LEN];
+    size_t n, tl;
+    char *text = NULL;
+    if (rooms_key_locked(r, rm->id, s->epoch, key) == NT_OK &&
+        encoding_hex_decode(sender, IDENTITY_ID_HEX_LEN, sid, sizeof sid, &n) == NT_OK &&
+        roomcrypt_open(rm->idb, (uint64_t)s->epoch, key, sid, s->body, s->body_len, &text, &tl) == NT_OK) {
+        roomdb_ignore(roomdb_exec(r->o.db, "UPDATE room_messages SET text=? WHERE room=? AND seq=?", "ssi", text, rm->id, seq));
+        rooms_event_locked(r, "message", rm->id, json_pack("{s:I}", "seq", (json_int_t)seq));
+        mbedtls_platform_zeroize(text, tl);
+        free(text);
+    } else {
+        roomdb_ignore(roomdb_exec(r->o.db, "UPDATE rooms SET dropped=dropped+1 WHERE id=?", "s", rm->id));
+        atomic_fetch_add(&r->dropped, 1);
+    }
+    mbedtls_platform_zeroize(key, sizeof key);
+}
+
+static bool dup_locked(rooms *r, const char *room, const char *sender, const char *txn, json_t **reply)
+{
+    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT seq,ts FROM room_messages WHERE room=? AND sender=? AND txn_id=?",
+                                   "sss", room, sender, txn);
+    bool dup = st && sqlite3_step(st) == SQLITE_ROW;
+    if (dup)
+        *reply = json_pack("{s:I,s:I,s:b}", "seq", (json_int_t)sqlite3_column_int64(st, 0), "ts",
+                           (json_int_t)sqlite3_column_int64(st, 1), "duplicate", 1);
+    sqlite3_finalize(st);
+    return dup;
+}
+
+/* Host: check and commit one submission from sender. Returns the status. */
+int messages_host_submit(rooms *r, const char *sender, const char *room, const submission *s, json_t **reply)
+{
+    room_row rm;
+    uint8_t *pub = NULL;
+    size_t pub_len = 0;
+    identity *sid = NULL;
+    int status = 0;
+    unsigned grace = r->o.epoch_grace_s ? r->o.epoch_grace_s : 60;
+
+    pthread_mutex_lock(&r->lock);
+    if (rooms_load_locked(r, room, &rm) || strcmp(rm.state, "hosted")) {
+        status = rooms_error(reply, 404, "not_found", "no such room here");
+        goto unlock;
+    }
+    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT pub FROM room_members WHERE room=? AND peer=? AND state='joined'",
+                                   "ss", room, sender);
+    if (st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) > 0) {
+        pub_len = (size_t)sqlite3_column_bytes(st, 0);
+        pub = malloc(pub_len);
+        if (pub)
+            memcpy(pub, sqlite3_column_blob(st, 0), pub_len);
+    }
+    sqlite3_finalize(st);
+    if (!pub) {
+        status = rooms_error(reply, 403, "not_member", "not a member of this room");
+        goto unlock;
+    }
+    if (dup_locked(r, room, sender, s->txn, reply)) {
+        status = 200;
+        goto unlock;
+    }
+    bool prev_ok = s->epoch == rm.epoch - 1 && rooms_now(r) - rm.epoch_ts < (int64_t)grace * 1000;
+    if (s->epoch != rm.epoch && !prev_ok) {
+        *reply = json_pack("{s:{s:s,s:s},s:I}", "error", "code", "stale_epoch", "message",
+                           "sealed with an epoch that is not current", "epoch", (json_int_t)rm.epoch);
+        status = 409;
+        goto unlock;
+    }
+unlock:
+    pthread_mutex_unlock(&r->lock);
+    if (status)
+        goto out;
+
+    /* the RSA verify is the expensive part: outside the lock */
+    if (identity_from_der(&sid, pub, pub_len) ||
+        roomcrypt_verify(sid, rm.idb, (uint64_t)s->epoch, s->txn, s->body, s->body_len, s->sig, s->sig_len)) {
+        status = rooms_error(reply, 401, "bad_signature", "the signature does not verify for the sender");
+        goto out;
+    }
+
+    pthread_mutex_lock(&r->lock);
+    int64_t ok = 0, now = rooms_now(r);
+    if (rooms_load_locked(r, room, &rm) ||
+        roomdb_int(r->o.db, &ok, "SELECT 1 FROM room_members WHERE room=? AND peer=? AND state='joined'", "ss", room,
+                   sender)) {
+        status = rooms_error(reply, 403, "not_member", "not a member of this room");
+    } else if (dup_locked(r, room, sender, s->txn, reply)) {
+        status = 200;
+    } else {
+        int64_t seq = rm.head + 1;
+        nt_err rc = roomdb_begin(r->o.db);
+        if (!rc)
+            rc = roomdb_exec(r->o.db,
+                             "INSERT INTO room_messages(room,seq,sender,epoch,txn_id,ts,body,sig) "
+                             "VALUES(?,?,?,?,?,?,?,?)",
+                             "sisisibb", room, seq, sender, s->epoch, s->txn, now, s->body, s->body_len, s->sig,
+                             s->sig_len);
+        if (!rc)
+            rc = roomdb_exec(r->o.db, "UPDATE rooms SET head=?, since_rot=since_rot+1 WHERE id=?", "is", seq, room);
+        if (!rc) /* members waiting out a soft retry get the new message now */
+            rc = roomdb_exec(r->o.db, "UPDATE room_members SET next_try=0 WHERE room=? AND fails=0 AND next_try>0",
+                             "s", room);
+        if (!rc) {
+            rm.head = seq;
+            host_view_locked(r, &rm, sender, seq, s);
+            if (rm.since_rot + 1 >= rm.rot_msgs || now - rm.epoch_ts >= rm.rot_secs * 1000)
+                rc = rooms_rotate_locked(r, &rm, "policy");
+        }
+        if (!rc)
+            rc = roomdb_commit(r->o.db); /* durable before the ack */
+        else
+            roomdb_rollback(r->o.db);
+        if (rc) {
+            status = rooms_error(reply, 503, "busy", "could not store the message");
+        } else {
+            *reply = json_pack("{s:I,s:I}", "seq", (json_int_t)seq, "ts", (json_int_t)now);
+            status = 200;
+            pthread_cond_broadcast(&r->log_cond);
+            rooms_wake_push_locked(r);
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
+out:
+    identity_free(sid);
+    free(pub);
+    return status;
+}
+
+static int parse_submission(json_t *body, submission *s, json_t **reply)
+{
+    memset(s, 0, sizeof *s);
+    if (!json_is_object(body))
+        return rooms_error(reply, 400, "bad_request", "body must be a JSON object");
+    json_t *jb = json_object_get(body, "body"), *je = json_object_get(body, "epoch");
+    s->txn = json_string_value(json_object_get(body, "txn_id"));
+    if (!rooms_valid_txn(s->txn) || !json_is_integer(je) || !json_is_string(jb) ||
+        !json_is_string(json_object_get(body, "sig")))
+        return rooms_error(reply, 400, "bad_request", "txn_id, epoch, body and sig are required");
+    if (strlen(json_string_value(jb)) > encoding_b64_len(ROOM_BODY_MAX, B64_STD))
+        return rooms_error(reply, 413, "too_large", "message body over its cap");
+    s->epoch = json_integer_value(je);
+    s->body = rooms_b64_get(jb, ROOM_BODY_MAX, &s->body_len);
+    s->sig = rooms_b64_get(json_object_get(body, "sig"), SIGN_MAX_LEN, &s->sig_len);
+    if (!s->body || !s->sig || s->epoch < 1)
+        return rooms_error(reply, 400, "bad_request", "body and sig must be base64, epoch positive");
+    return 0;
+}
+
+int messages_peer_submit(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply)
+{
+    submission s;
+    int status = parse_submission(body, &s, reply);
+    if (!status)
+        status = messages_host_submit(r, peer, room, &s, reply);
+    messages_submission_free(&s);
+    return status;
+}
+
+static json_t *log_json_locked(rooms *r, const char *room, int64_t after, int64_t limit)
+{
+    json_t *arr = json_array();
+    sqlite3_stmt *st = roomdb_prep(r->o.db,
+                                   "SELECT seq,sender,epoch,txn_id,ts,body,sig FROM room_messages WHERE room=? AND "
+                                   "seq>? ORDER BY seq LIMIT ?",
+                                   "sii", room, after, limit);
+    while (st && sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(
+            arr, json_pack("{s:I,s:s,s:I,s:s,s:I,s:o,s:o}", "seq", (json_int_t)sqlite3_column_int64(st, 0), "sender",
+                           roomdb_text(st, 1), "epoch", (json_int_t)sqlite3_column_int64(st, 2), "txn_id",
+                           roomdb_text(st, 3), "ts", (json_int_t)sqlite3_column_int64(st, 4), "body",
+                           rooms_b64_json(sqlite3_column_blob(st, 5), (size_t)sqlite3_column_bytes(st, 5)), "sig",
+                           rooms_b64_json(sqlite3_column_blob(st, 6), (size_t)sqlite3_column_bytes(st, 6))));
+    sqlite3_finalize(st);
+    return arr;
+}
+
+json_t *messages_log_json_locked(rooms *r, const char *room, int64_t after, int64_t limit)
+{
+    return log_json_locked(r, room, after, limit);
+}
+
+static int64_t qint(rooms_query_fn *q, void *qarg, const char *k, int64_t def, int64_t lo, int64_t hi, bool *bad)
+{
+    const char *s = q ? q(qarg, k) : NULL;
+    if (!s)
+        return def;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi) {
+        *bad = true;
+        return def;
+    }
+    return v;
+}
+
+int messages_peer_poll(rooms *r, const char *peer, const char *room, rooms_query_fn *q, void *qarg, json_t **reply)
+{
+    bool bad = false;
+    int64_t after = qint(q, qarg, "after", 0, 0, INT64_MAX, &bad);
+    int64_t limit = qint(q, qarg, "limit", 100, 1, ROOM_POLL_LIMIT, &bad);
+    int64_t wait = qint(q, qarg, "wait", 0, 0, 3600, &bad);
+    if (bad)
+        return rooms_error(reply, 400, "bad_request", "after, limit (1-500) and wait are non-negative integers");
+    if (wait > ROOM_POLL_WAIT_MAX)
+        wait = ROOM_POLL_WAIT_MAX;
+    room_row rm;
+    int status = 200;
+    int64_t from = 0, ok = 0;
+    pthread_mutex_lock(&r->lock);
+    int64_t deadline = rooms_now(r) + wait * 1000;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)wait;
+    for (;;) {
+        if (rooms_load_locked(r, room, &rm) || strcmp(rm.state, "hosted")) {
+            status = rooms_error(reply, 404, "not_found", "no such room here");
+            goto out;
+        }
+        if (roomdb_int(r->o.db, &ok, "SELECT 1 FROM room_members WHERE room=? AND peer=? AND state='joined'", "ss",
+                       room, peer) ||
+            roomdb_int(r->o.db, &from, "SELECT from_seq FROM room_members WHERE room=? AND peer=?", "ss", room, peer)) {
+            status = rooms_error(reply, 403, "not_member", "not a member of this room");
+            goto out;
+        }
+        if (after < from)
+            after = from;
+        if (rm.head > after || wait == 0 || r->stopping || rooms_now(r) >= deadline)
+            break;
+        if (!rooms_wait_locked(r, &r->log_cond, &ts))
+            wait = 0; /* timed out or stopping: answer with what there is */
+    }
+    /* what the member has asked after is what it holds */
+    roomdb_ignore(roomdb_exec(r->o.db, "UPDATE room_members SET cursor=max(cursor,?) WHERE room=? AND peer=?", "iss", after,
+                      room, peer));
+    *reply = json_pack("{s:o,s:I,s:I}", "messages", log_json_locked(r, room, after, limit), "head",
+                       (json_int_t)rm.head, "epoch", (json_int_t)rm.epoch);
+out:
+    pthread_mutex_unlock(&r->lock);
+    return status;
+}
+
+/* ---- member side -------------------------------------------------------- */
+
+void messages_outbox_mark_locked(rooms *r, const char *room, const char *txn, const char *state, int64_t seq,
+                               const char *reason)
+{
+    int64_t changed = 0;
+    if (roomdb_int(r->o.db, &changed, "SELECT state!=? FROM room_outbox WHERE room=? AND txn_id=?", "sss", state, room,
+                   txn) ||
+        !changed)
+        return;
+    roomdb_ignore(roomdb_exec(r->o.db, "UPDATE room_outbox SET state=?, seq=?, reason=? WHERE room=? AND txn_id=?", "sisss",
+                      state, seq, reason ? reason : "", room, txn));
+    rooms_event_locked(r, "delivery", room, json_pack("{s:s}", "txn_id", txn));
+}
+
+/* Apply one entry; false when it must wait (missing key or sender key). */
+static bool apply_one_locked(rooms *r, room_row *rm, json_t *m, bool *dropped)
+{
+    const char *sender = json_string_value(json_object_get(m, "sender"));
+    const char *txn = json_string_value(json_object_get(m, "txn_id"));
+    json_int_t seq = json_integer_value(json_object_get(m, "seq"));
+    json_int_t ep = json_integer_value(json_object_get(m, "epoch"));
+    json_int_t ts = json_integer_value(json_object_get(m, "ts"));
+    uint8_t key[ROOM_KEY_LEN], sidb[IDENTITY_ID_LEN];
+    uint8_t *body = NULL, *sig = NULL, *pub = NULL;
+    size_t bl = 0, sl = 0, pl = 0, n, tl = 0;
+    identity *sid = NULL;
+    char *text = NULL, hex[IDENTITY_ID_HEX_LEN + 1];
+    bool ready = true;
+
+    *dropped = true;
+    if (!rooms_valid_hex(sender, IDENTITY_ID_HEX_LEN) || !rooms_valid_txn(txn) || ep < 1)
+        goto out;
+    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT pub FROM room_members WHERE room=? AND peer=?", "ss", rm->id,
+                                   sender);
+    if (st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) > 0) {
+        pl = (size_t)sqlite3_column_bytes(st, 0);
+        pub = malloc(pl);
+        if (pub)
+            memcpy(pub, sqlite3_column_blob(st, 0), pl);
+    }
+    sqlite3_finalize(st);
+    if (!pub) {
+        rooms_need_locked(r, rm->id, "members");
+        ready = false;
+        goto out;
+    }
+    if (rooms_key_locked(r, rm->id, ep, key)) {
+        rooms_need_locked(r, rm->id, "keys");
+        ready = false;
+        goto out;
+    }
+    body = rooms_b64_get(json_object_get(m, "body"), ROOM_BODY_MAX, &bl);
+    sig = rooms_b64_get(json_object_get(m, "sig"), SIGN_MAX_LEN, &sl);
+    if (!body || !sig || identity_from_der(&sid, pub, pl))
+        goto wipe;
+    identity_id_hex(sid, hex);
+    if (strcmp(hex, sender) || encoding_hex_decode(sender, IDENTITY_ID_HEX_LEN, sidb, sizeof sidb, &n) ||
+        roomcrypt_verify(sid, rm->idb, (uint64_t)ep, txn, body, bl, sig, sl) ||
+        roomcrypt_open(rm->idb, (uint64_t)ep, key, sidb, body, bl, &text, &tl))
+        goto wipe;
+    if (roomdb_exec(r->o.db,
+                    "INSERT OR IGNORE INTO room_messages(room,seq,sender,epoch,txn_id,ts,body,sig,text) "
+                    "VALUES(?,?,?,?,?,?,?,?,?)",
+                    "sisisibbs", rm->id, (int64_t)seq, sender, (int64_t)ep, txn, (int64_t)ts, body, bl, sig, sl,
+                    text) == NT_OK) {
+        *dropped = false;
+        rooms_event_locked(r, "message", rm->id, json_pack("{s:I}", "seq", (json_int_t)seq));
+        if (strcmp(sender, r->me_hex) == 0)
+            messages_outbox_mark_locked(r, rm->id, txn, "sent", seq, NULL);
+    }
+wipe:
+    mbedtls_platform_zeroize(key, sizeof key);
+out:
+    if (text) {
+        mbedtls_platform_zeroize(text, tl);
+        free(text);
+    }
+    identity_free(sid);
+    free(body);
+    free(sig);
+    free(pub);
+    return ready;
+}
+
+int64_t messages_apply(rooms *r, const char *room, json_t *msgs)
+{
+    room_row rm;
+    int64_t head = -1;
+    pthread_mutex_lock(&r->lock);
+    if (rooms_load_locked(r, room, &rm) || strcmp(rm.state, "joined") || roomdb_begin(r->o.db))
+        goto out;
+    int64_t dropped = 0;
+    size_t i;
+    json_t *m;
+    json_array_foreach(msgs, i, m) {
+        json_int_t seq = json_integer_value(json_object_get(m, "seq"));
+        if (seq <= rm.head)
+            continue; /* duplicate */
+        if (seq != rm.head + 1) {
+            rooms_need_locked(r, room, "poll"); /* gap: fetch what is missing */
+            break;
+        }
+        bool drop;
+        if (!apply_one_locked(r, &rm, m, &drop))
+            break;
+        if (drop)
+            dropped++;
+        rm.head = seq;
+    }
+    if (roomdb_exec(r->o.db, "UPDATE rooms SET head=?, dropped=dropped+? WHERE id=?", "iis", rm.head, dropped, room) ||
+        roomdb_commit(r->o.db)) {
+        roomdb_rollback(r->o.db);
+        goto out;
+    }
+    atomic_fetch_add(&r->dropped, (uint64_t)dropped);
+    head = rm.head;
+out:
+    pthread_mutex_unlock(&r->lock);
+    return head;
+}
+
+/* Host -> member notifications: messages, keys, invite, kicked. */
+int messages_peer_notify(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply)
+{
+    room_row rm;
+    const char *ev = json_string_value(json_object_get(body, "event"));
+    pthread_mutex_lock(&r->lock);
+    bool have = rooms_load_locked(r, room, &rm) == NT_OK;
+    if (ev && strcmp(ev, "invite") == 0) {
+        json_t *ri = json_object_get(body, "room");
+        const char *name = json_string_value(json_object_get(ri, "name"));
+        const char *topic = json_string_value(json_object_get(ri, "topic"));
+        const char *access = json_string_value(json_object_get(ri, "access"));
+        if (have && strcmp(rm.host, peer)) {
+            pthread_mutex_unlock(&r->lock);
+            return rooms_error(reply, 403, "forbidden", "not the room's host");
+        }
+        if (!have || strcmp(rm.state, "joined")) {
+            if (!name || strlen(name) > ROOM_NAME_MAX)
+                name = "?";
+            if (!topic || strlen(topic) > ROOM_TOPIC_MAX)
+                topic = "";
+            if (!access || (strcmp(access, "open") && strcmp(access, "password")))
+                access = "invite";
+            roomdb_ignore(roomdb_exec(r->o.db,
+                              "INSERT INTO rooms(id,name,topic,host,access,state,created) VALUES(?1,?2,?3,?4,?5,"
+                              "'invited',?6) ON CONFLICT(id) DO UPDATE SET state='invited', name=?2, topic=?3",
+                              "sssssi", room, name, topic, peer, access, rooms_now(r)));
+            rooms_event_locked(r, "invite", room, json_pack("{s:s,s:s}", "peer", peer, "name", name));
+        }
+        pthread_mutex_unlock(&r->lock);
+        *reply = json_pack("{s:I}", "head", (json_int_t)0);
+        return 200;
+    }
+    if (!have || strcmp(rm.host, peer) || strcmp(rm.state, "joined")) {
+        pthread_mutex_unlock(&r->lock);
+        return rooms_error(reply, 403, "not_member", "not following this room");
+    }
+    if (ev && strcmp(ev, "kicked") == 0) {
+        roomdb_ignore(roomdb_exec(r->o.db, "UPDATE rooms SET state='kicked' WHERE id=?", "s", room));
+        rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", r->me_hex, "membership", "kicked"));
+        pthread_mutex_unlock(&r->lock);
+        *reply = json_pack("{s:I}", "head", (json_int_t)rm.head);
+        return 200;
+    }
+    json_t *keys = json_object_get(body, "keys");
+    if (json_is_array(keys))
+        (void)rooms_store_keys_locked(r, room, keys);
+    pthread_mutex_unlock(&r->lock);
+    int64_t head = rm.head;
+    json_t *msgs = json_object_get(body, "messages");
+    if (json_is_array(msgs) && json_array_size(msgs) > 0)
+        head = messages_apply(r, room, msgs);
+    *reply = json_pack("{s:I}", "head", (json_int_t)(head < 0 ? rm.head : head));
+    return 200;
+}

@@ -1,0 +1,819 @@
+/* rooms.c - room lifecycle and the host's room requests (join, leave,
+ * members, keys). Messages are in messages.c, push and sync in delivery.c,
+ * the client API in roomapi.c. */
+#include "rooms_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <mbedtls/md.h>
+#include <mbedtls/pkcs5.h>
+#include <mbedtls/platform_util.h>
+#include <mbedtls/constant_time.h>
+
+#include "../crypto/encoding.h"
+#include "../crypto/rng.h"
+
+#define PBKDF2_DEFAULT_ITER 150000
+
+int64_t rooms_now(rooms *r)
+{
+    if (r->o.clock)
+        return r->o.clock(r->o.clock_arg);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool rooms_wait_locked(rooms *r, pthread_cond_t *cond, const struct timespec *deadline)
+{
+    struct timespec now, slice;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (r->stopping || (r->o.should_stop && r->o.should_stop(r->o.stop_arg)))
+        return false;
+    if (now.tv_sec > deadline->tv_sec || (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec))
+        return false;
+    slice = now;
+    slice.tv_sec += 1;
+    if (slice.tv_sec > deadline->tv_sec || (slice.tv_sec == deadline->tv_sec && slice.tv_nsec > deadline->tv_nsec))
+        slice = *deadline;
+    (void)pthread_cond_timedwait(cond, &r->lock, &slice);
+    return true;
+}
+
+int rooms_error(json_t **reply, int status, const char *code, const char *msg)
+{
+    *reply = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+    return status;
+}
+
+bool rooms_valid_hex(const char *s, size_t len)
+{
+    if (!s || strlen(s) != len)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return true;
+}
+
+bool rooms_valid_txn(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > ROOM_TXN_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~-", s[i]))
+            return false;
+    return true;
+}
+
+static void copy(char *dst, size_t cap, const char *src)
+{
+    snprintf(dst, cap, "%s", src ? src : "");
+}
+
+nt_err rooms_load_locked(rooms *r, const char *id, room_row *out)
+{
+    if (!rooms_valid_hex(id, ROOM_ID_HEX_LEN))
+        return NT_ERR_NOT_FOUND;
+    sqlite3_stmt *st = roomdb_prep(r->o.db,
+                                   "SELECT id,name,topic,host,access,state,delivery,need,rot_msgs,rot_secs,epoch,"
+                                   "epoch_ts,since_rot,head,from_seq,dropped,created FROM rooms WHERE id=?",
+                                   "s", id);
+    if (!st)
+        return NT_ERR_DB;
+    int s = sqlite3_step(st);
+    nt_err rc = s == SQLITE_ROW ? NT_OK : s == SQLITE_DONE ? NT_ERR_NOT_FOUND : NT_ERR_DB;
+    if (rc == NT_OK) {
+        memset(out, 0, sizeof *out);
+        copy(out->id, sizeof out->id, roomdb_text(st, 0));
+        copy(out->name, sizeof out->name, roomdb_text(st, 1));
+        copy(out->topic, sizeof out->topic, roomdb_text(st, 2));
+        copy(out->host, sizeof out->host, roomdb_text(st, 3));
+        copy(out->access, sizeof out->access, roomdb_text(st, 4));
+        copy(out->state, sizeof out->state, roomdb_text(st, 5));
+        copy(out->delivery, sizeof out->delivery, roomdb_text(st, 6));
+        copy(out->need, sizeof out->need, roomdb_text(st, 7));
+        int64_t *f[] = {&out->rot_msgs, &out->rot_secs, &out->epoch, &out->epoch_ts, &out->since_rot,
+                        &out->head, &out->from_seq, &out->dropped, &out->created};
+        for (int i = 0; i < 9; i++)
+            *f[i] = sqlite3_column_int64(st, 8 + i);
+        size_t n;
+        if (encoding_hex_decode(out->id, ROOM_ID_HEX_LEN, out->idb, sizeof out->idb, &n) || n != ROOM_ID_LEN)
+            rc = NT_ERR_DB;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+json_t *rooms_room_json_locked(rooms *r, const room_row *rm)
+{
+    json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:I,s:I,s:I,s:I}", "id", rm->id, "name", rm->name,
+                          "topic", rm->topic, "host", rm->host, "access", rm->access, "epoch", (json_int_t)rm->epoch,
+                          "state", rm->state, "delivery", rm->delivery, "head", (json_int_t)rm->head,
+                          "rotate_messages", (json_int_t)rm->rot_msgs, "rotate_seconds", (json_int_t)rm->rot_secs,
+                          "dropped", (json_int_t)rm->dropped);
+    if (j && strcmp(rm->state, "hosted") == 0) {
+        int64_t n = 0;
+        if (roomdb_int(r->o.db, &n, "SELECT count(*) FROM room_members WHERE room=? AND state='joined'", "s",
+                       rm->id) == NT_OK)
+            json_object_set_new(j, "members", json_integer(n));
+    }
+    return j;
+}
+
+nt_err rooms_key_locked(rooms *r, const char *room, int64_t epoch, uint8_t key[static ROOM_KEY_LEN])
+{
+    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT key FROM room_keys WHERE room=? AND epoch=?", "si", room, epoch);
+    if (!st)
+        return NT_ERR_DB;
+    nt_err rc = NT_ERR_NOT_FOUND;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == ROOM_KEY_LEN) {
+        memcpy(key, sqlite3_column_blob(st, 0), ROOM_KEY_LEN);
+        rc = NT_OK;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+nt_err rooms_rotate_locked(rooms *r, room_row *rm, const char *why)
+{
+    uint8_t key[ROOM_KEY_LEN];
+    int64_t now = rooms_now(r);
+    nt_err rc = rng_bytes(key, sizeof key);
+    if (rc)
+        return rc;
+    rc = roomdb_exec(r->o.db, "INSERT INTO room_keys(room,epoch,key,created) VALUES(?,?,?,?)", "sibi", rm->id,
+                     rm->epoch + 1, key, sizeof key, now);
+    mbedtls_platform_zeroize(key, sizeof key);
+    if (!rc)
+        rc = roomdb_exec(r->o.db, "UPDATE rooms SET epoch=epoch+1, epoch_ts=?, since_rot=0 WHERE id=?", "is", now,
+                         rm->id);
+    if (rc)
+        return rc;
+    rm->epoch++;
+    rm->epoch_ts = now;
+    rm->since_rot = 0;
+    rooms_event_locked(r, "key_rotation", rm->id, json_pack("{s:I,s:s}", "epoch", (json_int_t)rm->epoch, "reason", why));
+    rooms_wake_push_locked(r);
+    return NT_OK;
+}
+
+void rooms_event_locked(rooms *r, const char *type, const char *room, json_t *data)
+{
+    char *s = data ? json_dumps(data, JSON_COMPACT) : NULL;
+    json_decref(data);
+    if (roomdb_exec(r->o.db, "INSERT INTO room_events(ts,type,room,data) VALUES(?,?,?,?)", "isss", rooms_now(r),
+                    type, room, s ? s : "{}") == NT_OK)
+        pthread_cond_broadcast(&r->ev_cond);
+    free(s);
+}
+
+void rooms_wake_push_locked(rooms *r)
+{
+    r->push_kick = true;
+    pthread_cond_broadcast(&r->push_cond);
+}
+
+void rooms_wake_sync_locked(rooms *r)
+{
+    r->sync_kick = true;
+    pthread_cond_broadcast(&r->sync_cond);
+}
+
+void rooms_need_locked(rooms *r, const char *room, const char *what)
+{
+    /* need is a small set of words; append when not there yet */
+    roomdb_ignore(roomdb_exec(r->o.db,
+                      "UPDATE rooms SET need = CASE WHEN instr(need, ?1) THEN need ELSE need || ?1 || ' ' END "
+                      "WHERE id=?2",
+                      "ss", what, room));
+    rooms_wake_sync_locked(r);
+}
+
+nt_err rooms_call1(rooms *r, const char *peer, const char *method, const char *path, json_t *req, json_t **reply,
+                   int *status)
+{
+    rooms_call c = {.peer = peer, .method = method, .path = path, .req = req};
+    r->o.call(r->o.call_arg, &c, 1, ROOM_PEER_TIMEOUT_MS + 1000 * ROOM_POLL_WAIT_MAX);
+    *reply = c.reply;
+    *status = c.status;
+    return c.rc;
+}
+
+json_t *rooms_b64_json(const void *p, size_t n)
+{
+    size_t cap = encoding_b64_len(n, B64_STD);
+    char *s = malloc(cap);
+    json_t *j = NULL;
+    if (s && encoding_b64_encode(p, n, B64_STD, s, cap) == NT_OK)
+        j = json_string(s);
+    free(s);
+    return j;
+}
+
+/* Decode a base64 JSON string into a malloc'd buffer of at most max bytes. */
+uint8_t *rooms_b64_get(json_t *j, size_t max, size_t *n)
+{
+    const char *s = json_string_value(j);
+    if (!s)
+        return NULL;
+    size_t sl = strlen(s);
+    if (sl > encoding_b64_len(max, B64_STD))
+        return NULL;
+    uint8_t *p = malloc(sl + 1);
+    if (p && encoding_b64_decode(s, sl, B64_STD, p, sl + 1, n) != NT_OK) {
+        free(p);
+        p = NULL;
+    }
+    return p;
+}
+
+int64_t rooms_store_keys_locked(rooms *r, const char *room, json_t *keys)
+{
+    size_t i;
+    json_t *k;
+    int64_t max = 0;
+    json_array_foreach(keys, i, k) {
+        json_int_t ep = json_integer_value(json_object_get(k, "epoch"));
+        size_t n = 0;
+        uint8_t *key = rooms_b64_get(json_object_get(k, "key"), ROOM_KEY_LEN, &n);
+        if (key && n == ROOM_KEY_LEN && ep > 0 &&
+            roomdb_exec(r->o.db, "INSERT OR IGNORE INTO room_keys(room,epoch,key,created) VALUES(?,?,?,?)", "sibi",
+                        room, (int64_t)ep, key, n, rooms_now(r)) == NT_OK && ep > max)
+            max = ep;
+        if (key) {
+            mbedtls_platform_zeroize(key, n);
+            free(key);
+        }
+    }
+    if (max > 0) {
+        int64_t cur = 0;
+        if (roomdb_int(r->o.db, &cur, "SELECT epoch FROM rooms WHERE id=?", "s", room) == NT_OK && max > cur) {
+            roomdb_ignore(roomdb_exec(r->o.db, "UPDATE rooms SET epoch=?, epoch_ts=? WHERE id=?", "iis", max, rooms_now(r),
+                              room));
+            rooms_event_locked(r, "key_rotation", room, json_pack("{s:I}", "epoch", (json_int_t)max));
+        }
+    }
+    return max;
+}
+
+static bool pub_matches(const uint8_t *der, size_t n, const char *peer)
+{
+    identity *id = NULL;
+    char hex[IDENTITY_ID_HEX_LEN + 1];
+    if (identity_from_der(&id, der, n) != NT_OK)
+        return false;
+    identity_id_hex(id, hex);
+    identity_free(id);
+    return strcmp(hex, peer) == 0;
+}
+
+void rooms_store_members_locked(rooms *r, const char *room, json_t *members)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(members, i, m) {
+        const char *peer = json_string_value(json_object_get(m, "peer"));
+        const char *role = json_string_value(json_object_get(m, "role"));
+        const char *state = json_string_value(json_object_get(m, "state"));
+        if (!rooms_valid_hex(peer, IDENTITY_ID_HEX_LEN) || !role || !state)
+            continue;
+        size_t n = 0;
+        uint8_t *der = rooms_b64_get(json_object_get(m, "pub"), IDENTITY_PUB_DER_MAX, &n);
+        if (der && !pub_matches(der, n, peer)) { /* a key that does not hash to the id is refused */
+            free(der);
+            continue;
+        }
+        roomdb_ignore(roomdb_exec(r->o.db,
+                          "INSERT INTO room_members(room,peer,role,state,pub) VALUES(?1,?2,?3,?4,?5) "
+                          "ON CONFLICT(room,peer) DO UPDATE SET role=?3, state=?4, pub=coalesce(?5,pub)",
+                          "ssssb", room, peer, role, state, der, n));
+        free(der);
+    }
+}
+
+json_t *rooms_members_json_locked(rooms *r, const char *room, bool with_pub)
+{
+    json_t *arr = json_array();
+    sqlite3_stmt *st = roomdb_prep(r->o.db,
+                                   "SELECT peer,role,state,delivery,cursor,pub FROM room_members WHERE room=? AND "
+                                   "state IN ('joined','invited') ORDER BY role='master' DESC, peer",
+                                   "s", room);
+    while (st && arr && sqlite3_step(st) == SQLITE_ROW) {
+        json_t *m = json_pack("{s:s,s:s,s:s,s:s,s:I}", "peer", roomdb_text(st, 0), "role", roomdb_text(st, 1), "state",
+                              roomdb_text(st, 2), "delivery", roomdb_text(st, 3), "cursor",
+                              (json_int_t)sqlite3_column_int64(st, 4));
+        if (m && with_pub && sqlite3_column_bytes(st, 5) > 0)
+            json_object_set_new(m, "pub", rooms_b64_json(sqlite3_column_blob(st, 5), (size_t)sqlite3_column_bytes(st, 5)));
+        json_array_append_new(arr, m);
+    }
+    sqlite3_finalize(st);
+    return arr;
+}
+
+/* ---- password ---------------------------------------------------------- */
+
+static nt_err pw_hash(const char *pw, const uint8_t *salt, unsigned iter, uint8_t out[static ROOM_PW_HASH_LEN])
+{
+    mbedtls_md_context_t md;
+    mbedtls_md_init(&md);
+    int e = mbedtls_md_setup(&md, mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), 1);
+    if (!e)
+        e = mbedtls_pkcs5_pbkdf2_hmac(&md, (const unsigned char *)pw, strlen(pw), salt, ROOM_SALT_LEN, iter,
+                                      ROOM_PW_HASH_LEN, out);
+    mbedtls_md_free(&md);
+    return e ? NT_ERR_CRYPTO : NT_OK;
+}
+
+static bool pw_check_locked(rooms *r, const char *room, const char *pw)
+{
+    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT pw_salt,pw_hash,pw_iter FROM rooms WHERE id=?", "s", room);
+    bool ok = false;
+    uint8_t h[ROOM_PW_HASH_LEN];
+    if (st && pw && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == ROOM_SALT_LEN &&
+        sqlite3_column_bytes(st, 1) == ROOM_PW_HASH_LEN &&
+        pw_hash(pw, sqlite3_column_blob(st, 0), (unsigned)sqlite3_column_int(st, 2), h) == NT_OK)
+        ok = mbedtls_ct_memcmp(h, sqlite3_column_blob(st, 1), ROOM_PW_HASH_LEN) == 0;
+    mbedtls_platform_zeroize(h, sizeof h);
+    sqlite3_finalize(st);
+    return ok;
+}
+
+/* ---- host operations (called by roomapi.c for the master's user) ------- */
+
+static bool valid_text(json_t *j, size_t max, bool required)
+{
+    if (!j)
+        return !required;
+    const char *s = json_string_value(j);
+    return s && strlen(s) <= max && (!required || s[0]);
+}
+
+int rooms_host_create(rooms *r, json_t *body, json_t **reply)
+{
+    json_t *jn = json_object_get(body, "name"), *jt = json_object_get(body, "topic");
+    json_t *ja = json_object_get(body, "access"), *jp = json_object_get(body, "password");
+    json_t *jm = json_object_get(body, "rotate_messages"), *js = json_object_get(body, "rotate_seconds");
+    if (!json_is_object(body))
+        return rooms_error(reply, 400, "bad_request", "body must be a JSON object");
+    if (json_is_string(jn) && strlen(json_string_value(jn)) > ROOM_NAME_MAX)
+        return rooms_error(reply, 413, "too_large", "name is over 100 bytes");
+    if (!valid_text(jn, ROOM_NAME_MAX, true) || !valid_text(jt, ROOM_TOPIC_MAX, false))
+        return rooms_error(reply, 400, "bad_request", "name (1-100 bytes) and topic (<= 1000 bytes) are strings");
+    const char *access = ja ? json_string_value(ja) : "invite";
+    if (!access || (strcmp(access, "invite") && strcmp(access, "open") && strcmp(access, "password")))
+        return rooms_error(reply, 400, "bad_request", "access is invite, open or password");
+    bool need_pw = strcmp(access, "password") == 0;
+    if (need_pw != (jp != NULL) || (jp && !valid_text(jp, ROOM_PASSWORD_MAX, true)))
+        return rooms_error(reply, 400, "bad_request", "password (1-256 bytes) is required exactly for access password");
+    json_int_t rm = jm ? json_integer_value(jm) : 100, rs = js ? json_integer_value(js) : 604800;
+    if ((jm && !json_is_integer(jm)) || (js && !json_is_integer(js)) || rm < 1 || rm > 1000000 || rs < 1 ||
+        rs > 31536000)
+        return rooms_error(reply, 400, "bad_request", "rotate_messages 1..1000000, rotate_seconds 1..31536000");
+
+    uint8_t idb[ROOM_ID_LEN], salt[ROOM_SALT_LEN], h[ROOM_PW_HASH_LEN];
+    char id[ROOM_ID_HEX_LEN + 1];
+    unsigned iter = r->o.pbkdf2_iter ? r->o.pbkdf2_iter : PBKDF2_DEFAULT_ITER;
+    if (rng_bytes(idb, sizeof idb) || rng_bytes(salt, sizeof salt) ||
+        encoding_hex_encode(idb, sizeof idb, id, sizeof id))
+        return rooms_error(reply, 500, "internal", "no randomness");
+    if (need_pw && pw_hash(json_string_value(jp), salt, iter, h))
+        return rooms_error(reply, 500, "internal", "password hash failed");
+
+    int status = 500;
+    room_row rw;
+    pthread_mutex_lock(&r->lock);
+    nt_err rc = roomdb_begin(r->o.db);
+    if (!rc)
+        rc = roomdb_exec(r->o.db,
+                         "INSERT INTO rooms(id,name,topic,host,access,pw_salt,pw_hash,pw_iter,rot_msgs,rot_secs,"
+                         "state,created) VALUES(?,?,?,?,?,?,?,?,?,?,'hosted',?)",
+                         "sssssbbiiii", id, json_string_value(jn), jt ? json_string_value(jt) : "", r->me_hex, access,
+                         need_pw ? salt : NULL, sizeof salt, need_pw ? h : NULL, sizeof h, (int64_t)iter, (int64_t)rm,
+                         (int64_t)rs, rooms_now(r));
+    if (!rc)
+        rc = roomdb_exec(r->o.db,
+                         "INSERT INTO room_members(room,peer,role,state,pub,key_epoch,from_epoch) "
+                         "VALUES(?,?,'master','joined',?,1,1)",
+                         "ssb", id, r->me_hex, r->me_der, r->me_der_len);
+    if (!rc)
+        rc = rooms_load_locked(r, id, &rw);
+    if (!rc)
+        rc = rooms_rotate_locked(r, &rw, "created");
+    if (!rc) {
+        rooms_event_locked(r, "room", id, json_pack("{s:s}", "change", "created"));
+        rc = roomdb_commit(r->o.db);
+    } else {
+        roomdb_rollback(r->o.db);
+    }
+    if (!rc) {
+        *reply = rooms_room_json_locked(r, &rw);
+        status = 201;
+    }
+    pthread_mutex_unlock(&r->lock);
+    mbedtls_platform_zeroize(h, sizeof h);
+    return status == 201 ? status : rooms_error(reply, 500, "internal", err_str(rc));
+}
+
+/* invite / kick / rekey by the master's own user. */
+int rooms_host_member_op(rooms *r, const char *room, const char *op, json_t *body, json_t **reply)
+{
+    room_row rm;
+    const char *peer = json_string_value(json_object_get(body, "peer"));
+    bool rekey = strcmp(op, "rekey") == 0;
+    if (!rekey && !rooms_valid_hex(peer, IDENTITY_ID_HEX_LEN))
+        return rooms_error(reply, 400, "bad_request", "peer must be a node id (64 lowercase hex)");
+    pthread_mutex_lock(&r->lock);
+    int status = 200;
+    nt_err rc = rooms_load_locked(r, room, &rm);
+    if (rc) {
+        status = rooms_error(reply, 404, "not_found", "no such room");
+        goto out;
+    }
+    if (strcmp(rm.state, "hosted")) {
+        status = rooms_error(reply, 403, "not_master", "only the room's master may do this");
+        goto out;
+    }
+    if (!rekey && strcmp(peer, r->me_hex) == 0) {
+        status = rooms_error(reply, 409, "conflict", "the master is always a member");
+        goto out;
+    }
+    int64_t joined = 0, exists = 0;
+    if (!rekey) {
+        roomdb_ignore(roomdb_int(r->o.db, &joined, "SELECT state='joined' FROM room_members WHERE room=? AND peer=?", "ss",
+                         room, peer));
+        int64_t one = 0;
+        exists = roomdb_int(r->o.db, &one, "SELECT 1 FROM room_members WHERE room=? AND peer=? AND "
+                            "state IN ('joined','invited')", "ss", room, peer) == NT_OK;
+    }
+    if (strcmp(op, "kick") == 0 && !exists) {
+        status = rooms_error(reply, 404, "not_member", "that peer is not a member");
+        goto out;
+    }
+    if (strcmp(op, "invite") == 0 && joined) {
+        *reply = json_pack("{s:s,s:s,s:s}", "peer", peer, "role", "member", "state", "joined");
+        goto out;
+    }
+    int64_t count = 0;
+    roomdb_ignore(roomdb_int(r->o.db, &count, "SELECT count(*) FROM room_members WHERE room=? AND state IN "
+                     "('joined','invited')", "s", room));
+    if (strcmp(op, "invite") == 0 && !exists && count >= ROOM_MEMBERS_MAX) {
+        status = rooms_error(reply, 409, "room_full", "the room has its maximum number of members");
+        goto out;
+    }
+    rc = roomdb_begin(r->o.db);
+    if (rc)
+        goto dberr;
+    if (strcmp(op, "invite") == 0) {
+        rc = roomdb_exec(r->o.db,
+                         "INSERT INTO room_members(room,peer,state,notice) VALUES(?1,?2,'invited','invite') "
+                         "ON CONFLICT(room,peer) DO UPDATE SET state='invited', notice='invite', next_try=0, fails=0",
+                         "ss", room, peer);
+        if (!rc)
+            rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", peer, "membership", "invited"));
+        rooms_wake_push_locked(r);
+    } else if (strcmp(op, "kick") == 0) {
+        rc = roomdb_exec(r->o.db, "UPDATE room_members SET state='kicked', notice='kicked', next_try=0, fails=0 "
+                         "WHERE room=? AND peer=?", "ss", room, peer);
+        if (!rc)
+            rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", peer, "membership", "kicked"));
+        if (!rc && joined)
+            rc = rooms_rotate_locked(r, &rm, "kick");
+    } else {
+        rc = rooms_rotate_locked(r, &rm, "rekey");
+    }
+    if (!rc)
+        rc = roomdb_commit(r->o.db);
+    else
+        roomdb_rollback(r->o.db);
+    if (rc)
+        goto dberr;
+    if (strcmp(op, "invite") == 0)
+        *reply = json_pack("{s:s,s:s,s:s}", "peer", peer, "role", "member", "state", "invited");
+    else
+        *reply = rooms_room_json_locked(r, &rm);
+    goto out;
+dberr:
+    status = rooms_error(reply, 500, "internal", err_str(rc));
+out:
+    pthread_mutex_unlock(&r->lock);
+    return status;
+}
+
+/* ---- peer requests: the host side --------------------------------------- */
+
+/* The caller must be a joined member of a room this node hosts. */
+static int member_gate_locked(rooms *r, const char *peer, const char *room, room_row *rm, json_t **reply)
+{
+    int64_t ok = 0;
+    if (rooms_load_locked(r, room, rm) || strcmp(rm->state, "hosted"))
+        return rooms_error(reply, 404, "not_found", "no such room here");
+    if (roomdb_int(r->o.db, &ok, "SELECT 1 FROM room_members WHERE room=? AND peer=? AND state='joined'", "ss",
+                   room, peer) != NT_OK)
+        return rooms_error(reply, 403, "not_member", "not a member of this room");
+    return 0;
+}
+
+static json_t *keys_json_locked(rooms *r, const char *room, int64_t min_epoch)
+{
+    json_t *arr = json_array();
+    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT epoch,key FROM room_keys WHERE room=? AND epoch>=? ORDER BY epoch",
+                                   "si", room, min_epoch);
+    while (st && arr && sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(arr, json_pack("{s:I,s:o}", "epoch", (json_int_t)sqlite3_column_int64(st, 0), "key",
+                                             rooms_b64_json(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1))));
+    sqlite3_finalize(st);
+    return arr;
+}
+
+/* Keys a member may hold: from its join epoch, above `since`. */
+json_t *rooms_member_keys_locked(rooms *r, const char *room, const char *peer, int64_t since)
+{
+    int64_t from = 0;
+    if (roomdb_int(r->o.db, &from, "SELECT from_epoch FROM room_members WHERE room=? AND peer=?", "ss", room, peer))
+        return json_array();
+    return keys_json_locked(r, room, from > since ? from : since + 1);
+}
+
+static int peer_join(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply)
+{
+    size_t n = 0;
+    uint8_t *der = rooms_b64_get(json_object_get(body, "pub"), IDENTITY_PUB_DER_MAX, &n);
+    const char *pw = json_string_value(json_object_get(body, "password"));
+    const char *dl = json_string_value(json_object_get(body, "delivery"));
+    room_row rm;
+    int status = 200;
+    if (!dl)
+        dl = "push";
+    if (!der || (strcmp(dl, "push") && strcmp(dl, "poll"))) {
+        free(der);
+        return rooms_error(reply, 400, "bad_request", "pub (base64 DER) required; delivery push or poll");
+    }
+    if (!pub_matches(der, n, peer)) {
+        free(der);
+        return rooms_error(reply, 401, "bad_key", "pub does not hash to the session's peer id");
+    }
+    pthread_mutex_lock(&r->lock);
+    char state[12] = "";
+    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT state FROM room_members WHERE room=? AND peer=?", "ss", room, peer);
+    if (st && sqlite3_step(st) == SQLITE_ROW)
+        copy(state, sizeof state, roomdb_text(st, 0));
+    sqlite3_finalize(st);
+    if (rooms_load_locked(r, room, &rm) || strcmp(rm.state, "hosted")) {
+        status = rooms_error(reply, 404, "not_found", "no such room here");
+        goto out;
+    }
+    /* an invite-only room never reveals itself to an uninvited node */
+    if (strcmp(state, "joined") && strcmp(state, "invited")) {
+        bool ok = false;
+        if (strcmp(state, "kicked") == 0 || strcmp(rm.access, "invite") == 0)
+            ok = false;
+        else if (strcmp(rm.access, "open") == 0)
+            ok = true;
+        else
+            ok = pw_check_locked(r, room, pw);
+        if (!ok) {
+            status = strcmp(rm.access, "invite") == 0 && strcmp(state, "kicked")
+                         ? rooms_error(reply, 404, "not_found", "no such room here")
+                         : rooms_error(reply, 403, "forbidden", "not invited, kicked, or wrong password");
+            goto out;
+        }
+        int64_t count = 0;
+        roomdb_ignore(roomdb_int(r->o.db, &count, "SELECT count(*) FROM room_members WHERE room=? AND state IN "
+                         "('joined','invited')", "s", room));
+        if (count >= ROOM_MEMBERS_MAX) {
+            status = rooms_error(reply, 409, "room_full", "the room has its maximum number of members");
+            goto out;
+        }
+    }
+    if (strcmp(state, "joined")) {
+        nt_err rc = roomdb_exec(r->o.db,
+                                "INSERT INTO room_members(room,peer,state,pub,delivery,cursor,key_epoch,from_epoch,"
+                                "from_seq) VALUES(?1,?2,'joined',?3,?4,?5,?6,?6,?5) ON CONFLICT(room,peer) DO UPDATE "
+                                "SET state='joined', pub=?3, delivery=?4, cursor=?5, key_epoch=?6, from_epoch=?6, "
+                                "from_seq=?5, notice='', next_try=0, fails=0",
+                                "ssbsii", room, peer, der, n, dl, rm.head, rm.epoch);
+        if (rc) {
+            status = rooms_error(reply, 500, "internal", err_str(rc));
+            goto out;
+        }
+        rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", peer, "membership", "joined"));
+    }
+    int64_t from_seq = rm.head;
+    roomdb_ignore(roomdb_int(r->o.db, &from_seq, "SELECT from_seq FROM room_members WHERE room=? AND peer=?", "ss", room, peer));
+    *reply = json_pack("{s:o,s:o,s:o,s:I}", "room", rooms_room_json_locked(r, &rm), "keys",
+                       rooms_member_keys_locked(r, room, peer, 0), "members", rooms_members_json_locked(r, room, true),
+                       "from_seq", (json_int_t)from_seq);
+out:
+    pthread_mutex_unlock(&r->lock);
+    free(der);
+    return status;
+}
+
+static int peer_leave(rooms *r, const char *peer, const char *room, json_t **reply)
+{
+    room_row rm;
+    pthread_mutex_lock(&r->lock);
+    int status = member_gate_locked(r, peer, room, &rm, reply);
+    if (status)
+        goto out;
+    if (strcmp(peer, rm.host) == 0) {
+        status = rooms_error(reply, 403, "forbidden", "the master cannot leave");
+        goto out;
+    }
+    nt_err rc = roomdb_begin(r->o.db);
+    if (!rc)
+        rc = roomdb_exec(r->o.db, "UPDATE room_members SET state='left', notice='' WHERE room=? AND peer=?", "ss",
+                         room, peer);
+    if (!rc)
+        rc = rooms_rotate_locked(r, &rm, "leave");
+    if (!rc) {
+        rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", peer, "membership", "left"));
+        rc = roomdb_commit(r->o.db);
+    } else {
+        roomdb_rollback(r->o.db);
+    }
+    if (rc)
+        status = rooms_error(reply, 500, "internal", err_str(rc));
+    else
+        *reply = json_pack("{s:b}", "ok", 1);
+out:
+    pthread_mutex_unlock(&r->lock);
+    return status ? status : 200;
+}
+
+static int peer_simple(rooms *r, const char *peer, const char *room, const char *what, rooms_query_fn *q, void *qarg,
+                       json_t *body, json_t **reply)
+{
+    room_row rm;
+    pthread_mutex_lock(&r->lock);
+    int status = member_gate_locked(r, peer, room, &rm, reply);
+    if (status)
+        goto out;
+    if (strcmp(what, "members") == 0) {
+        *reply = json_pack("{s:o}", "members", rooms_members_json_locked(r, room, true));
+    } else if (strcmp(what, "keys") == 0) {
+        const char *s = q ? q(qarg, "since") : NULL;
+        *reply = json_pack("{s:o,s:I}", "keys", rooms_member_keys_locked(r, room, peer, s ? atoll(s) : 0), "epoch",
+                           (json_int_t)rm.epoch);
+    } else { /* delivery */
+        const char *mode = json_string_value(json_object_get(body, "mode"));
+        if (!mode || (strcmp(mode, "push") && strcmp(mode, "poll"))) {
+            status = rooms_error(reply, 400, "bad_request", "mode is push or poll");
+            goto out;
+        }
+        if (roomdb_exec(r->o.db, "UPDATE room_members SET delivery=?, next_try=0, fails=0 WHERE room=? AND peer=?",
+                        "sss", mode, room, peer)) {
+            status = rooms_error(reply, 500, "internal", "store failed");
+            goto out;
+        }
+        rooms_wake_push_locked(r);
+        *reply = json_pack("{s:b}", "ok", 1);
+    }
+out:
+    pthread_mutex_unlock(&r->lock);
+    return status ? status : 200;
+}
+
+static int peer_list(rooms *r, json_t **reply)
+{
+    json_t *arr = json_array();
+    pthread_mutex_lock(&r->lock);
+    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT id FROM rooms WHERE state='hosted' AND access IN "
+                                   "('open','password') ORDER BY created", "");
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        room_row rm;
+        if (rooms_load_locked(r, roomdb_text(st, 0), &rm) == NT_OK)
+            json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s}", "id", rm.id, "name", rm.name, "topic",
+                                                 rm.topic, "host", rm.host, "access", rm.access));
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&r->lock);
+    *reply = json_pack("{s:o}", "rooms", arr);
+    return 200;
+}
+
+int rooms_peer_handle(rooms *r, const char *peer, const char *method, const char *path, rooms_query_fn *q,
+                      void *qarg, json_t *body, json_t **reply)
+{
+    char room[ROOM_ID_HEX_LEN + 1], what[16];
+    *reply = NULL;
+    if (!rooms_valid_hex(peer, IDENTITY_ID_HEX_LEN))
+        return rooms_error(reply, 401, "unauthenticated", "no peer");
+    if (strcmp(path, "/v1/peer/rooms") == 0)
+        return strcmp(method, "GET") ? rooms_error(reply, 405, "method", "GET only") : peer_list(r, reply);
+    int end = 0;
+    if (sscanf(path, "/v1/peer/rooms/%32[0-9a-f]/%15[a-z]%n", room, what, &end) != 2 || path[end] ||
+        !rooms_valid_hex(room, ROOM_ID_HEX_LEN))
+        return rooms_error(reply, 404, "not_found", "no such path");
+    bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+    if (strcmp(what, "messages") == 0 && (get || post))
+        return get ? messages_peer_poll(r, peer, room, q, qarg, reply)
+                   : messages_peer_submit(r, peer, room, body, reply);
+    if ((strcmp(what, "members") == 0 || strcmp(what, "keys") == 0) && get)
+        return peer_simple(r, peer, room, what, q, qarg, body, reply);
+    if (!post)
+        return rooms_error(reply, 405, "method", "method not allowed here");
+    if (!json_is_object(body))
+        return rooms_error(reply, 400, "bad_request", "body must be a JSON object");
+    if (strcmp(what, "join") == 0)
+        return peer_join(r, peer, room, body, reply);
+    if (strcmp(what, "leave") == 0)
+        return peer_leave(r, peer, room, reply);
+    if (strcmp(what, "delivery") == 0)
+        return peer_simple(r, peer, room, what, q, qarg, body, reply);
+    if (strcmp(what, "notify") == 0)
+        return messages_peer_notify(r, peer, room, body, reply);
+    return rooms_error(reply, 404, "not_found", "no such path");
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+nt_err rooms_new(rooms **out, const rooms_opts *o)
+{
+    *out = NULL;
+    if (!o || !o->db || !o->me || !o->call)
+        return NT_ERR_INVALID;
+    rooms *r = calloc(1, sizeof *r);
+    if (!r)
+        return NT_ERR_NOMEM;
+    r->o = *o;
+    identity_id_hex(o->me, r->me_hex);
+    r->me_der = malloc(IDENTITY_PUB_DER_MAX);
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->log_cond, NULL);
+    pthread_cond_init(&r->ev_cond, NULL);
+    pthread_cond_init(&r->push_cond, NULL);
+    pthread_cond_init(&r->sync_cond, NULL);
+    nt_err rc = r->me_der ? identity_public_der(o->me, r->me_der, IDENTITY_PUB_DER_MAX, &r->me_der_len) : NT_ERR_NOMEM;
+    if (!rc) {
+        /* catch up on every joined room once at start */
+        pthread_mutex_lock(&r->lock);
+        sqlite3_stmt *st = roomdb_prep(o->db, "SELECT id FROM rooms WHERE state='joined'", "");
+        while (st && sqlite3_step(st) == SQLITE_ROW)
+            rooms_need_locked(r, roomdb_text(st, 0), "poll");
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&r->lock);
+    }
+    if (rc) {
+        rooms_free(r);
+        return rc;
+    }
+    *out = r;
+    return NT_OK;
+}
+
+nt_err rooms_start(rooms *r)
+{
+    if (r->o.no_threads || r->started)
+        return NT_OK;
+    nt_err rc = delivery_start(r);
+    if (!rc)
+        r->started = true;
+    return rc;
+}
+
+void rooms_stop(rooms *r)
+{
+    if (!r)
+        return;
+    pthread_mutex_lock(&r->lock);
+    r->stopping = true;
+    pthread_cond_broadcast(&r->log_cond);
+    pthread_cond_broadcast(&r->ev_cond);
+    pthread_cond_broadcast(&r->push_cond);
+    pthread_cond_broadcast(&r->sync_cond);
+    pthread_mutex_unlock(&r->lock);
+    if (r->started)
+        delivery_stop(r);
+    r->started = false;
+}
+
+void rooms_free(rooms *r)
+{
+    if (!r)
+        return;
+    rooms_stop(r);
+    pthread_mutex_destroy(&r->lock);
+    pthread_cond_destroy(&r->log_cond);
+    pthread_cond_destroy(&r->ev_cond);
+    pthread_cond_destroy(&r->push_cond);
+    pthread_cond_destroy(&r->sync_cond);
+    free(r->me_der);
+    free(r);
+}
+
+void rooms_tick(rooms *r)
+{
+    bool did;
+    delivery_push_round(r, &did);
+    delivery_sync_round(r);
+}
+
+uint64_t rooms_dropped(rooms *r)
+{
+    return atomic_load(&r->dropped);
+}

@@ -1,0 +1,143 @@
+/* rooms_int.h - what rooms.c, messages.c, delivery.c and roomapi.c share.
+ * Not for other modules: use rooms.h. Every *_locked function expects
+ * r->lock held; nothing calls a peer while holding it. */
+#ifndef NATTER_ROOMS_INT_H
+#define NATTER_ROOMS_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include "rooms.h"
+#include "roomcrypt.h"
+#include "../storage/roomdb.h"
+
+#define ROOM_NAME_MAX 100
+#define ROOM_TOPIC_MAX 1000
+#define ROOM_PASSWORD_MAX 256
+#define ROOM_MEMBERS_MAX 256
+#define ROOM_PUSH_BATCH 200
+#define ROOM_POLL_LIMIT 500
+#define ROOM_POLL_WAIT_MAX 25
+#define ROOM_EVENTS_WAIT_MAX 30
+#define ROOM_EVENTS_KEEP 20000
+#define ROOM_PEER_TIMEOUT_MS 5000
+#define ROOM_RESYNC_MS 30000
+#define ROOM_SALT_LEN 16
+#define ROOM_PW_HASH_LEN 32
+
+typedef struct poller poller;
+
+struct rooms {
+    rooms_opts o;
+    char me_hex[IDENTITY_ID_HEX_LEN + 1];
+    uint8_t *me_der;
+    size_t me_der_len;
+    pthread_mutex_t lock; /* every use of o.db */
+    pthread_cond_t log_cond;  /* a hosted log grew (long-poll waiters) */
+    pthread_cond_t ev_cond;   /* a client event was added */
+    pthread_cond_t push_cond; /* push work may be due */
+    pthread_cond_t sync_cond; /* member-side work may be due */
+    bool push_kick, sync_kick, stopping, started;
+    pthread_t push_thr, sync_thr;
+    poller *pollers;
+    int64_t next_resync;
+    atomic_uint_fast64_t dropped;
+};
+
+typedef struct {
+    char id[ROOM_ID_HEX_LEN + 1];
+    uint8_t idb[ROOM_ID_LEN];
+    char name[ROOM_NAME_MAX + 1];
+    char topic[ROOM_TOPIC_MAX + 1];
+    char host[IDENTITY_ID_HEX_LEN + 1];
+    char access[12];
+    char state[12];
+    char delivery[8];
+    char need[32];
+    int64_t rot_msgs, rot_secs, epoch, epoch_ts, since_rot, head, from_seq, dropped, created;
+} room_row;
+
+int64_t rooms_now(rooms *r);
+/* Wait on cond (r->lock held) until the absolute deadline, in slices so
+ * that a shutdown (rooms_stop or o.should_stop) ends it early. Returns
+ * false when the deadline passed or a stop began. */
+bool rooms_wait_locked(rooms *r, pthread_cond_t *cond, const struct timespec *deadline);
+int rooms_error(json_t **reply, int status, const char *code, const char *msg);
+bool rooms_valid_hex(const char *s, size_t len);
+bool rooms_valid_txn(const char *s);
+
+/* Load a room row; NT_ERR_NOT_FOUND if this node has none. */
+NT_MUST_USE nt_err rooms_load_locked(rooms *r, const char *id, room_row *out);
+json_t *rooms_room_json_locked(rooms *r, const room_row *rm);
+/* Room key for an epoch; NT_ERR_NOT_FOUND if not held. */
+NT_MUST_USE nt_err rooms_key_locked(rooms *r, const char *room, int64_t epoch, uint8_t key[static ROOM_KEY_LEN]);
+/* Host: new epoch with a fresh key (inside the caller's transaction). */
+NT_MUST_USE nt_err rooms_rotate_locked(rooms *r, room_row *rm, const char *why);
+/* Append a client event; data is stolen. */
+void rooms_event_locked(rooms *r, const char *type, const char *room, json_t *data);
+void rooms_wake_push_locked(rooms *r);
+void rooms_wake_sync_locked(rooms *r);
+/* Member: mark work for the sync loop ("keys", "members", "poll"). */
+void rooms_need_locked(rooms *r, const char *room, const char *what);
+/* One sealed call to a peer (the lock must not be held). */
+nt_err rooms_call1(rooms *r, const char *peer, const char *method, const char *path, json_t *req, json_t **reply,
+                   int *status);
+/* Store keys [{epoch, key}] received from the host; returns the max epoch. */
+int64_t rooms_store_keys_locked(rooms *r, const char *room, json_t *keys);
+/* Store a member list [{peer, role, state, pub}] from the host, checking
+ * each pub hashes to its peer id. */
+void rooms_store_members_locked(rooms *r, const char *room, json_t *members);
+json_t *rooms_members_json_locked(rooms *r, const char *room, bool with_pub);
+
+json_t *rooms_b64_json(const void *p, size_t n);
+/* Decode a base64 JSON string into a malloc'd buffer of at most max bytes. */
+uint8_t *rooms_b64_get(json_t *j, size_t max, size_t *n);
+json_t *rooms_member_keys_locked(rooms *r, const char *room, const char *peer, int64_t since);
+int rooms_host_create(rooms *r, json_t *body, json_t **reply);
+int rooms_host_member_op(rooms *r, const char *room, const char *op, json_t *body, json_t **reply);
+
+/* messages.c */
+typedef struct {
+    const char *txn; /* borrowed */
+    int64_t epoch;
+    uint8_t *body, *sig; /* owned */
+    size_t body_len, sig_len;
+} submission;
+void messages_submission_free(submission *s);
+/* Host: check and commit one submission from sender; returns the status
+ * and sets *reply ({seq, ts[, duplicate]} or an error). */
+int messages_host_submit(rooms *r, const char *sender, const char *room, const submission *s, json_t **reply);
+int messages_peer_submit(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply);
+int messages_peer_poll(rooms *r, const char *peer, const char *room, rooms_query_fn *q, void *qarg, json_t **reply);
+int messages_peer_notify(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply);
+/* Member: apply log entries in seq order; returns the new head (-1 on error). */
+int64_t messages_apply(rooms *r, const char *room, json_t *msgs);
+json_t *messages_log_json_locked(rooms *r, const char *room, int64_t after, int64_t limit);
+/* Set an outbox entry's state (adds a delivery event when it changes). */
+void messages_outbox_mark_locked(rooms *r, const char *room, const char *txn, const char *state, int64_t seq,
+                                 const char *reason);
+
+/* outbox.c */
+/* Try to submit one pending entry now; its state afterwards into state. */
+void outbox_try(rooms *r, const char *room, const char *txn, char state[static 12]);
+/* Send due entries, oldest first per room, stopping a room at a failure. */
+void outbox_drain(rooms *r);
+int outbox_client_put(rooms *r, const char *room, const char *txn, json_t *body, json_t **reply);
+json_t *outbox_json_locked(rooms *r, const char *room, const char *txn);
+json_t *outbox_pending_json_locked(rooms *r, const char *room);
+
+/* delivery.c */
+void delivery_push_round(rooms *r, bool *did);
+void delivery_sync_round(rooms *r);
+NT_MUST_USE nt_err delivery_start(rooms *r);
+void delivery_stop(rooms *r);
+/* Member: poll the host once (after the local head) and apply. */
+nt_err delivery_poll_once(rooms *r, const char *room, unsigned wait_s);
+nt_err delivery_fetch_keys(rooms *r, const char *room);
+nt_err delivery_fetch_members(rooms *r, const char *room);
+
+/* roomapi.c */
+int roomapi_events(rooms *r, rooms_query_fn *q, void *qarg, json_t **reply);
+/* One applied, verified message as the client sees it; NULL if none. */
+json_t *messages_json_locked(rooms *r, const char *room, int64_t seq);
+
+#endif

@@ -1,0 +1,155 @@
+/* roomdb.c - see roomdb.h. */
+#include "roomdb.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+
+const char ROOMDB_SCHEMA[] =
+    "CREATE TABLE rooms("
+    " id TEXT PRIMARY KEY, name TEXT NOT NULL, topic TEXT NOT NULL DEFAULT '',"
+    " host TEXT NOT NULL, access TEXT NOT NULL DEFAULT 'invite',"
+    " pw_salt BLOB, pw_hash BLOB, pw_iter INTEGER NOT NULL DEFAULT 0,"
+    " rot_msgs INTEGER NOT NULL DEFAULT 100, rot_secs INTEGER NOT NULL DEFAULT 604800,"
+    " epoch INTEGER NOT NULL DEFAULT 0, epoch_ts INTEGER NOT NULL DEFAULT 0,"
+    " since_rot INTEGER NOT NULL DEFAULT 0, head INTEGER NOT NULL DEFAULT 0,"
+    " state TEXT NOT NULL, delivery TEXT NOT NULL DEFAULT 'push',"
+    " from_seq INTEGER NOT NULL DEFAULT 0, dropped INTEGER NOT NULL DEFAULT 0,"
+    " need TEXT NOT NULL DEFAULT '', created INTEGER NOT NULL);"
+    "CREATE TABLE room_members("
+    " room TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE, peer TEXT NOT NULL,"
+    " role TEXT NOT NULL DEFAULT 'member', state TEXT NOT NULL, pub BLOB,"
+    " delivery TEXT NOT NULL DEFAULT 'push', cursor INTEGER NOT NULL DEFAULT 0,"
+    " key_epoch INTEGER NOT NULL DEFAULT 0, from_epoch INTEGER NOT NULL DEFAULT 0,"
+    " from_seq INTEGER NOT NULL DEFAULT 0, notice TEXT NOT NULL DEFAULT '',"
+    " next_try INTEGER NOT NULL DEFAULT 0, fails INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY(room, peer));"
+    "CREATE TABLE room_keys("
+    " room TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE, epoch INTEGER NOT NULL,"
+    " key BLOB NOT NULL, created INTEGER NOT NULL, PRIMARY KEY(room, epoch));"
+    "CREATE TABLE room_messages("
+    " room TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE, seq INTEGER NOT NULL,"
+    " sender TEXT NOT NULL, epoch INTEGER NOT NULL, txn_id TEXT NOT NULL, ts INTEGER NOT NULL,"
+    " body BLOB NOT NULL, sig BLOB NOT NULL, text TEXT,"
+    " PRIMARY KEY(room, seq), UNIQUE(room, sender, txn_id));"
+    "CREATE TABLE room_outbox("
+    " room TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE, txn_id TEXT NOT NULL,"
+    " text TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending', seq INTEGER,"
+    " reason TEXT NOT NULL DEFAULT '', attempts INTEGER NOT NULL DEFAULT 0,"
+    " code INTEGER NOT NULL DEFAULT 0, next_try INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL,"
+    " PRIMARY KEY(room, txn_id));"
+    "CREATE INDEX room_outbox_due ON room_outbox(state, next_try);"
+    "CREATE TABLE room_events("
+    " token INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, type TEXT NOT NULL,"
+    " room TEXT, data TEXT NOT NULL);";
+
+nt_err roomdb_migrate(sqlite3 *db)
+{
+    int64_t n = 0;
+    nt_err rc = roomdb_int(db, &n, "SELECT count(*) FROM sqlite_master WHERE name='rooms'", "");
+    if (rc)
+        return rc;
+    if (n)
+        return NT_OK;
+    return sqlite3_exec(db, ROOMDB_SCHEMA, NULL, NULL, NULL) == SQLITE_OK ? NT_OK : NT_ERR_DB;
+}
+
+static sqlite3_stmt *vprep(sqlite3 *db, const char *sql, const char *fmt, va_list ap)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return NULL;
+    int ok = SQLITE_OK;
+    for (int i = 1; fmt[i - 1] && ok == SQLITE_OK; i++) {
+        switch (fmt[i - 1]) {
+        case 's': {
+            const char *s = va_arg(ap, const char *);
+            ok = s ? sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
+            break;
+        }
+        case 'i':
+            ok = sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+            break;
+        case 'b': {
+            const void *p = va_arg(ap, const void *);
+            size_t n = va_arg(ap, size_t);
+            ok = p ? sqlite3_bind_blob(st, i, p, (int)n, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
+            break;
+        }
+        default:
+            ok = sqlite3_bind_null(st, i);
+        }
+    }
+    if (ok != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    return st;
+}
+
+sqlite3_stmt *roomdb_prep(sqlite3 *db, const char *sql, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sqlite3_stmt *st = vprep(db, sql, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+nt_err roomdb_exec(sqlite3 *db, const char *sql, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sqlite3_stmt *st = vprep(db, sql, fmt, ap);
+    va_end(ap);
+    if (!st)
+        return NT_ERR_DB;
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW)
+        ;
+    sqlite3_finalize(st);
+    if (r == SQLITE_DONE)
+        return NT_OK;
+    return (r & 0xff) == SQLITE_CONSTRAINT ? NT_ERR_EXISTS : NT_ERR_DB;
+}
+
+nt_err roomdb_int(sqlite3 *db, int64_t *out, const char *sql, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sqlite3_stmt *st = vprep(db, sql, fmt, ap);
+    va_end(ap);
+    if (!st)
+        return NT_ERR_DB;
+    int r = sqlite3_step(st);
+    nt_err rc = NT_OK;
+    if (r == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    else
+        rc = r == SQLITE_DONE ? NT_ERR_NOT_FOUND : NT_ERR_DB;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+nt_err roomdb_begin(sqlite3 *db)
+{
+    return sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? NT_OK : NT_ERR_DB;
+}
+
+nt_err roomdb_commit(sqlite3 *db)
+{
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+        return NT_OK;
+    roomdb_rollback(db);
+    return NT_ERR_DB;
+}
+
+void roomdb_rollback(sqlite3 *db)
+{
+    (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+const char *roomdb_text(sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    return t ? (const char *)t : "";
+}

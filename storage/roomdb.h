@@ -1,0 +1,57 @@
+/* roomdb.h - the rooms tables (schema) and a small prepared-statement
+ * helper used by the rooms, messages and delivery modules.
+ *
+ * Tables (see ROOMDB_SCHEMA): rooms, room_members, room_keys (the 32-byte
+ * room key of every epoch this node holds: a secret that must persist, so
+ * it lives only in the data dir's database), room_messages (the host's log,
+ * or a member's applied copy; UNIQUE(room, sender, txn_id)), room_outbox
+ * (unacknowledged sends) and room_events (the client events log; the
+ * AUTOINCREMENT token is the since-token).
+ *
+ * Binding formats for roomdb_prep(): one char per parameter:
+ *   's' const char * (NULL binds NULL)   'i' int64_t
+ *   'b' const void *, size_t (a blob)     'n' NULL */
+#ifndef NATTER_ROOMDB_H
+#define NATTER_ROOMDB_H
+
+#include <stdint.h>
+#include <sqlite3.h>
+#include "../common/err.h"
+
+/* The schema, as one migration step (several statements). It is also an
+ * entry of store_migrations (storage/migrations.c): never edit it, append
+ * a new migration instead. */
+extern const char ROOMDB_SCHEMA[];
+
+/* Apply ROOMDB_SCHEMA if the rooms tables are missing (standalone use,
+ * tests). In natterd the store's migration list applies it. */
+NT_MUST_USE nt_err roomdb_migrate(sqlite3 *db);
+
+/* Prepare sql and bind the parameters described by fmt. NULL on error
+ * (the caller maps to NT_ERR_DB). The statement is the caller's to
+ * sqlite3_finalize(). */
+sqlite3_stmt *roomdb_prep(sqlite3 *db, const char *sql, const char *fmt, ...);
+
+/* Prepare, bind, step to completion, finalize. NT_ERR_EXISTS on a
+ * constraint violation, NT_ERR_DB otherwise. */
+NT_MUST_USE nt_err roomdb_exec(sqlite3 *db, const char *sql, const char *fmt, ...);
+
+/* First column of the first row as an integer; NT_ERR_NOT_FOUND if no row. */
+NT_MUST_USE nt_err roomdb_int(sqlite3 *db, int64_t *out, const char *sql, const char *fmt, ...);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
+NT_MUST_USE nt_err roomdb_begin(sqlite3 *db);
+NT_MUST_USE nt_err roomdb_commit(sqlite3 *db);
+void roomdb_rollback(sqlite3 *db);
+
+/* For best-effort statements whose failure changes nothing the caller
+ * could act on (counters, hints for the sync loop). */
+static inline void roomdb_ignore(nt_err rc)
+{
+    (void)rc;
+}
+
+/* Column text as a string, "" for NULL. */
+const char *roomdb_text(sqlite3_stmt *st, int col);
+
+#endif

@@ -1,0 +1,529 @@
+/* test_rooms.c - rooms, keys, messages and delivery with several nodes in
+ * one process: each node has its own identity and SQLite database, and
+ * node-to-node calls go straight to the target's rooms_peer_handle (the
+ * sealed channel is tested elsewhere). Threads are off; the test drives
+ * push and sync with rooms_tick(). */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdarg.h>
+#include <unistd.h>
+
+#include "crypto/encoding.h"
+#include "crypto/identity.h"
+#include "crypto/rng.h"
+#include "crypto/sign.h"
+#include "server/roomcrypt.h"
+#include "server/rooms.h"
+#include "storage/roomdb.h"
+
+#define NODES 4
+
+typedef struct tnode {
+    identity *id;
+    char hex[IDENTITY_ID_HEX_LEN + 1];
+    sqlite3 *db;
+    rooms *r;
+    bool down; /* calls to it fail like an unreachable host */
+} tnode;
+
+static tnode N[NODES];
+static identity *keys[NODES]; /* generated once: RSA generation is slow */
+
+typedef struct {
+    char buf[512];
+} qstr;
+
+static const char *qlookup(void *arg, const char *key)
+{
+    qstr *q = arg;
+    static __thread char val[256];
+    size_t kl = strlen(key);
+    for (char *p = q->buf; p && *p;) {
+        char *amp = strchr(p, '&');
+        size_t len = amp ? (size_t)(amp - p) : strlen(p);
+        if (len > kl && strncmp(p, key, kl) == 0 && p[kl] == '=') {
+            snprintf(val, sizeof val, "%.*s", (int)(len - kl - 1), p + kl + 1);
+            return val;
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    return NULL;
+}
+
+static tnode *by_hex(const char *hex)
+{
+    for (int i = 0; i < NODES; i++)
+        if (N[i].r && strcmp(N[i].hex, hex) == 0)
+            return &N[i];
+    return NULL;
+}
+
+static void call_fn(void *arg, rooms_call *calls, size_t n, int timeout_ms)
+{
+    tnode *from = arg;
+    for (size_t i = 0; i < n; i++) {
+        rooms_call *c = &calls[i];
+        tnode *to = by_hex(c->peer);
+        c->reply = NULL;
+        if (!to || to->down || from->down) {
+            c->rc = NT_ERR_NET;
+            continue;
+        }
+        char path[512];
+        qstr q = {""};
+        snprintf(path, sizeof path, "%s", c->path);
+        char *qm = strchr(path, '?');
+        if (qm) {
+            *qm = '\0';
+            snprintf(q.buf, sizeof q.buf, "%s", qm + 1);
+        }
+        json_t *body = c->req ? json_deep_copy(c->req) : NULL;
+        c->status = rooms_peer_handle(to->r, from->hex, c->method, path, qlookup, &q, body, &c->reply);
+        json_decref(body);
+        c->rc = NT_OK;
+    }
+}
+
+static void node_up(int i)
+{
+    tnode *t = &N[i];
+    t->id = keys[i];
+    identity_id_hex(t->id, t->hex);
+    ck_assert_int_eq(sqlite3_open(":memory:", &t->db), SQLITE_OK);
+    ck_assert_int_eq(roomdb_migrate(t->db), NT_OK);
+    rooms_opts o = {.db = t->db, .me = t->id, .call = call_fn, .call_arg = t, .pbkdf2_iter = 1000, .no_threads = true};
+    ck_assert_int_eq(rooms_new(&t->r, &o), NT_OK);
+}
+
+static void setup(void)
+{
+    ck_assert_int_eq(rng_init(), NT_OK);
+    for (int i = 0; i < NODES; i++) {
+        if (!keys[i])
+            ck_assert_int_eq(identity_generate(&keys[i], 2048), NT_OK);
+        node_up(i);
+    }
+}
+
+static void teardown(void)
+{
+    for (int i = 0; i < NODES; i++) {
+        rooms_free(N[i].r);
+        sqlite3_close(N[i].db);
+        memset(&N[i], 0, sizeof N[i]);
+    }
+}
+
+static void tick_all(int rounds)
+{
+    for (int k = 0; k < rounds; k++)
+        for (int i = 0; i < NODES; i++)
+            rooms_tick(N[i].r);
+}
+
+/* A client API call on node i; returns the status, reply in *out. */
+static int api(int i, const char *method, const char *path, const char *body, json_t **out)
+{
+    char p[512];
+    qstr q = {""};
+    snprintf(p, sizeof p, "%s", path);
+    char *qm = strchr(p, '?');
+    if (qm) {
+        *qm = '\0';
+        snprintf(q.buf, sizeof q.buf, "%s", qm + 1);
+    }
+    json_t *b = body ? json_loads(body, 0, NULL) : NULL;
+    json_t *reply = NULL;
+    int st = rooms_client_handle(N[i].r, method, p, qlookup, &q, b, &reply);
+    json_decref(b);
+    if (out)
+        *out = reply;
+    else
+        json_decref(reply);
+    return st;
+}
+
+static int apif(int i, const char *method, json_t **out, const char *body, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static int apif(int i, const char *method, json_t **out, const char *body, const char *fmt, ...)
+{
+    char path[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(path, sizeof path, fmt, ap);
+    va_end(ap);
+    return api(i, method, path, body, out);
+}
+
+static char room_id[ROOM_ID_HEX_LEN + 1];
+
+/* A (node 0) creates a room and B, C (1, 2) join it by invitation. */
+static void make_room(const char *extra)
+{
+    json_t *j = NULL;
+    char body[256];
+    snprintf(body, sizeof body, "{\"name\":\"lobby\",\"topic\":\"t\"%s}", extra ? extra : "");
+    ck_assert_int_eq(api(0, "POST", "/v1/client/rooms", body, &j), 201);
+    snprintf(room_id, sizeof room_id, "%s", json_string_value(json_object_get(j, "id")));
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "epoch")), 1);
+    json_decref(j);
+    for (int i = 1; i <= 2; i++) {
+        char b[128];
+        snprintf(b, sizeof b, "{\"peer\":\"%s\"}", N[i].hex);
+        ck_assert_int_eq(apif(0, "POST", NULL, b, "/v1/client/rooms/%s/invite", room_id), 200);
+    }
+    tick_all(1); /* invites reach B and C */
+    for (int i = 1; i <= 2; i++) {
+        ck_assert_int_eq(apif(i, "GET", &j, NULL, "/v1/client/rooms/%s", room_id), 200);
+        ck_assert_str_eq(json_string_value(json_object_get(j, "state")), "invited");
+        json_decref(j);
+        char b[128];
+        snprintf(b, sizeof b, "{\"host\":\"%s\"}", N[0].hex);
+        ck_assert_int_eq(apif(i, "POST", &j, b, "/v1/client/rooms/%s/join", room_id), 200);
+        ck_assert_str_eq(json_string_value(json_object_get(j, "state")), "joined");
+        json_decref(j);
+    }
+}
+
+static int send_text(int i, const char *txn, const char *text)
+{
+    json_t *b = json_pack("{s:s}", "text", text);
+    char *s = json_dumps(b, 0);
+    int st = apif(i, "PUT", NULL, s, "/v1/client/rooms/%s/messages/%s", room_id, txn);
+    free(s);
+    json_decref(b);
+    return st;
+}
+
+static json_t *messages_of(int i)
+{
+    json_t *j = NULL;
+    ck_assert_int_eq(apif(i, "GET", &j, NULL, "/v1/client/rooms/%s/messages?after=0&limit=500", room_id), 200);
+    return j;
+}
+
+START_TEST(three_way_chat_same_order)
+{
+    make_room(NULL);
+    const char *texts[] = {"hello from A", "hi from B", "C here", "B again", "A: ünïcödé ✓"};
+    int who[] = {0, 1, 2, 1, 0};
+    for (int k = 0; k < 5; k++) {
+        char txn[16];
+        snprintf(txn, sizeof txn, "t%d", k);
+        ck_assert_int_eq(send_text(who[k], txn, texts[k]), 200);
+        tick_all(2);
+    }
+    for (int i = 0; i < 3; i++) {
+        json_t *j = messages_of(i);
+        json_t *msgs = json_object_get(j, "messages");
+        ck_assert_int_eq(json_array_size(msgs), 5);
+        for (int k = 0; k < 5; k++) {
+            json_t *m = json_array_get(msgs, (size_t)k);
+            ck_assert_int_eq(json_integer_value(json_object_get(m, "seq")), k + 1);
+            ck_assert_str_eq(json_string_value(json_object_get(m, "text")), texts[k]);
+            ck_assert_str_eq(json_string_value(json_object_get(m, "sender")), N[who[k]].hex);
+            ck_assert_str_eq(json_string_value(json_object_get(m, "state")), "verified");
+        }
+        json_decref(j);
+    }
+    /* the events log of C carries the five messages once each */
+    json_t *ev = NULL;
+    ck_assert_int_eq(api(2, "GET", "/v1/client/events?since=0&limit=500", NULL, &ev), 200);
+    size_t i;
+    json_t *e;
+    int nmsg = 0;
+    json_array_foreach(json_object_get(ev, "events"), i, e) nmsg +=
+        strcmp(json_string_value(json_object_get(e, "type")), "message") == 0;
+    ck_assert_int_eq(nmsg, 5);
+    json_decref(ev);
+}
+END_TEST
+
+START_TEST(poll_mode_and_catch_up)
+{
+    make_room(NULL);
+    ck_assert_int_eq(apif(2, "POST", NULL, "{\"mode\":\"poll\"}", "/v1/client/rooms/%s/delivery", room_id), 200);
+    N[2].down = true; /* C away */
+    for (int k = 0; k < 4; k++) {
+        char txn[16];
+        snprintf(txn, sizeof txn, "p%d", k);
+        ck_assert_int_eq(send_text(k % 2, txn, "while C is away"), 200);
+        tick_all(1);
+    }
+    N[2].down = false;
+    json_t *j = messages_of(2);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "messages")), 0);
+    json_decref(j);
+    /* a restart marks every room for a catch-up poll */
+    rooms_free(N[2].r);
+    rooms_opts o = {.db = N[2].db, .me = N[2].id, .call = call_fn, .call_arg = &N[2], .no_threads = true};
+    ck_assert_int_eq(rooms_new(&N[2].r, &o), NT_OK);
+    tick_all(1);
+    j = messages_of(2);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "messages")), 4);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "head")), 4);
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(outbox_survives_host_outage)
+{
+    make_room(NULL);
+    N[0].down = true;
+    ck_assert_int_eq(send_text(1, "o1", "one"), 202);
+    ck_assert_int_eq(send_text(1, "o2", "two"), 202);
+    ck_assert_int_eq(send_text(1, "o3", "three"), 202);
+    ck_assert_int_eq(send_text(1, "o2", "two"), 202); /* repeat: same entry */
+    ck_assert_int_eq(send_text(1, "o2", "other"), 409);
+    json_t *j = messages_of(1);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "pending")), 3);
+    json_decref(j);
+    /* B restarts: the outbox is in its database */
+    rooms_free(N[1].r);
+    rooms_opts o = {.db = N[1].db, .me = N[1].id, .call = call_fn, .call_arg = &N[1], .no_threads = true};
+    ck_assert_int_eq(rooms_new(&N[1].r, &o), NT_OK);
+    N[0].down = false;
+    /* backoff: drive the clock past it by retrying a few rounds */
+    for (int k = 0; k < 40; k++) {
+        tick_all(1);
+        json_t *m = messages_of(0);
+        size_t n = json_array_size(json_object_get(m, "messages"));
+        json_decref(m);
+        if (n == 3)
+            break;
+        usleep(100 * 1000);
+    }
+    j = messages_of(0);
+    json_t *msgs = json_object_get(j, "messages");
+    ck_assert_int_eq(json_array_size(msgs), 3);
+    const char *want[] = {"one", "two", "three"};
+    for (size_t k = 0; k < 3; k++)
+        ck_assert_str_eq(json_string_value(json_object_get(json_array_get(msgs, k), "text")), want[k]);
+    json_decref(j);
+    tick_all(2);
+    j = messages_of(1);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "pending")), 0);
+    json_decref(j);
+    /* a retried transaction id stores nothing new */
+    ck_assert_int_eq(send_text(1, "o1", "one"), 200);
+    j = messages_of(0);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "messages")), 3);
+    json_decref(j);
+}
+END_TEST
+
+/* Build a submit body signed by node `signer` for the room. */
+static json_t *forge(int signer, int64_t epoch, const char *txn, const char *text, bool tamper)
+{
+    uint8_t rid[ROOM_ID_LEN], key[ROOM_KEY_LEN], *body = NULL, sig[SIGN_MAX_LEN];
+    size_t n, bl, sl;
+    ck_assert_int_eq(encoding_hex_decode(room_id, ROOM_ID_HEX_LEN, rid, sizeof rid, &n), NT_OK);
+    memset(key, 7, sizeof key); /* content does not matter for the host's checks */
+    ck_assert_int_eq(roomcrypt_seal(rid, (uint64_t)epoch, key, identity_id(N[signer].id), text, strlen(text), &body,
+                                    &bl), NT_OK);
+    ck_assert_int_eq(roomcrypt_sign(N[signer].id, rid, (uint64_t)epoch, txn, body, bl, sig, sizeof sig, &sl), NT_OK);
+    if (tamper)
+        body[bl / 2] ^= 1;
+    char b64b[2 * ROOM_BODY_MAX], b64s[1024];
+    ck_assert_int_eq(encoding_b64_encode(body, bl, B64_STD, b64b, sizeof b64b), NT_OK);
+    ck_assert_int_eq(encoding_b64_encode(sig, sl, B64_STD, b64s, sizeof b64s), NT_OK);
+    free(body);
+    return json_pack("{s:s,s:I,s:s,s:s}", "txn_id", txn, "epoch", (json_int_t)epoch, "body", b64b, "sig", b64s);
+}
+
+static int peer(int from, int to, const char *method, const char *path, json_t *body, json_t **out)
+{
+    json_t *reply = NULL;
+    qstr q = {""};
+    int st = rooms_peer_handle(N[to].r, N[from].hex, method, path, qlookup, &q, body, &reply);
+    if (out)
+        *out = reply;
+    else
+        json_decref(reply);
+    return st;
+}
+
+static int64_t host_head(void)
+{
+    json_t *j = NULL;
+    ck_assert_int_eq(apif(0, "GET", &j, NULL, "/v1/client/rooms/%s", room_id), 200);
+    int64_t h = json_integer_value(json_object_get(j, "head"));
+    json_decref(j);
+    return h;
+}
+
+START_TEST(attacks_refused_state_unchanged)
+{
+    make_room(NULL);
+    ck_assert_int_eq(send_text(1, "a1", "legit"), 200);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/peer/rooms/%s/messages", room_id);
+    char mpath[128];
+    snprintf(mpath, sizeof mpath, "/v1/peer/rooms/%s/members", room_id);
+    int64_t head = host_head();
+
+    /* non-member D (node 3): read, write, member list */
+    ck_assert_int_eq(peer(3, 0, "GET", path, NULL, NULL), 403);
+    json_t *b = forge(3, 1, "x1", "intruder", false);
+    ck_assert_int_eq(peer(3, 0, "POST", path, b, NULL), 403);
+    json_decref(b);
+    json_t *r = NULL;
+    ck_assert_int_eq(peer(3, 0, "GET", mpath, NULL, &r), 403);
+    ck_assert_ptr_null(json_object_get(r, "members"));
+    json_decref(r);
+    /* B submits a body signed by C: the host checks against B's key */
+    b = forge(2, 1, "x2", "forged", false);
+    ck_assert_int_eq(peer(1, 0, "POST", path, b, NULL), 401);
+    json_decref(b);
+    /* tampered ciphertext */
+    b = forge(1, 1, "x3", "tampered", true);
+    ck_assert_int_eq(peer(1, 0, "POST", path, b, NULL), 401);
+    json_decref(b);
+    /* unknown epoch, then an old one after two rotations */
+    b = forge(1, 9, "x4", "future", false);
+    ck_assert_int_eq(peer(1, 0, "POST", path, b, &r), 409);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r, "error"), "code")), "stale_epoch");
+    json_decref(r);
+    json_decref(b);
+    ck_assert_int_eq(apif(0, "POST", NULL, "{}", "/v1/client/rooms/%s/rekey", room_id), 200);
+    ck_assert_int_eq(apif(0, "POST", NULL, "{}", "/v1/client/rooms/%s/rekey", room_id), 200);
+    b = forge(1, 1, "x5", "old", false);
+    ck_assert_int_eq(peer(1, 0, "POST", path, b, NULL), 409);
+    json_decref(b);
+    /* malformed */
+    b = json_pack("{s:s}", "txn_id", "x6");
+    ck_assert_int_eq(peer(1, 0, "POST", path, b, NULL), 400);
+    json_decref(b);
+    ck_assert_int_eq(peer(1, 0, "POST", path, NULL, NULL), 400);
+    ck_assert_int_eq(host_head(), head);
+    /* oversized text at the client API */
+    char *big = malloc(ROOM_TEXT_MAX + 2);
+    memset(big, 'x', ROOM_TEXT_MAX + 1);
+    big[ROOM_TEXT_MAX + 1] = '\0';
+    ck_assert_int_eq(send_text(1, "big", big), 413);
+    free(big);
+    ck_assert_int_eq(apif(1, "PUT", NULL, "[1]", "/v1/client/rooms/%s/messages/m", room_id), 400);
+    /* replayed submit: the same body twice stores once */
+    b = forge(1, 3, "x7", "once", false);
+    ck_assert_int_eq(peer(1, 0, "POST", path, b, &r), 200);
+    json_int_t seq = json_integer_value(json_object_get(r, "seq"));
+    json_decref(r);
+    ck_assert_int_eq(peer(1, 0, "POST", path, b, &r), 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(r, "seq")), seq);
+    ck_assert(json_is_true(json_object_get(r, "duplicate")));
+    json_decref(r);
+    json_decref(b);
+    ck_assert_int_eq(host_head(), head + 1);
+    /* only the master invites, kicks, rekeys */
+    char inv[128];
+    snprintf(inv, sizeof inv, "{\"peer\":\"%s\"}", N[3].hex);
+    ck_assert_int_eq(apif(1, "POST", NULL, inv, "/v1/client/rooms/%s/invite", room_id), 403);
+    ck_assert_int_eq(apif(1, "POST", NULL, "{}", "/v1/client/rooms/%s/rekey", room_id), 403);
+}
+END_TEST
+
+START_TEST(kick_rotates_and_excludes)
+{
+    make_room(NULL);
+    ck_assert_int_eq(send_text(0, "k1", "before kick"), 200);
+    tick_all(2);
+    char b[128];
+    snprintf(b, sizeof b, "{\"peer\":\"%s\"}", N[2].hex);
+    json_t *j = NULL;
+    ck_assert_int_eq(apif(0, "POST", &j, b, "/v1/client/rooms/%s/kick", room_id), 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "epoch")), 2);
+    json_decref(j);
+    tick_all(2);
+    ck_assert_int_eq(send_text(1, "k2", "after kick"), 200);
+    tick_all(3);
+    /* B has the new key and the message; C is kicked, without the key */
+    j = messages_of(1);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "messages")), 2);
+    json_decref(j);
+    ck_assert_int_eq(apif(2, "GET", &j, NULL, "/v1/client/rooms/%s", room_id), 200);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "state")), "kicked");
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "epoch")), 1);
+    json_decref(j);
+    j = messages_of(2);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "messages")), 1);
+    json_decref(j);
+    /* and the host refuses it */
+    char path[128];
+    snprintf(path, sizeof path, "/v1/peer/rooms/%s/keys", room_id);
+    ck_assert_int_eq(peer(2, 0, "GET", path, NULL, NULL), 403);
+    snprintf(path, sizeof path, "/v1/peer/rooms/%s/messages", room_id);
+    ck_assert_int_eq(peer(2, 0, "GET", path, NULL, NULL), 403);
+    ck_assert_int_eq(send_text(2, "k3", "let me in"), 403);
+}
+END_TEST
+
+START_TEST(rotation_after_n_messages)
+{
+    make_room(",\"rotate_messages\":3");
+    for (int k = 0; k < 7; k++) {
+        char txn[16];
+        snprintf(txn, sizeof txn, "r%d", k);
+        ck_assert_int_eq(send_text(k % 3, txn, "tick"), 200);
+        tick_all(2);
+    }
+    json_t *j = NULL;
+    ck_assert_int_eq(apif(0, "GET", &j, NULL, "/v1/client/rooms/%s", room_id), 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "epoch")), 3);
+    json_decref(j);
+    for (int i = 0; i < 3; i++) {
+        j = messages_of(i);
+        ck_assert_int_eq(json_array_size(json_object_get(j, "messages")), 7);
+        json_decref(j);
+    }
+}
+END_TEST
+
+START_TEST(password_and_open_rooms)
+{
+    json_t *j = NULL;
+    ck_assert_int_eq(api(0, "POST", "/v1/client/rooms", "{\"name\":\"pw\",\"access\":\"password\","
+                         "\"password\":\"s3cret\"}", &j), 201);
+    snprintf(room_id, sizeof room_id, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    char b[256];
+    snprintf(b, sizeof b, "{\"host\":\"%s\",\"password\":\"wrong\"}", N[0].hex);
+    ck_assert_int_eq(apif(1, "POST", NULL, b, "/v1/client/rooms/%s/join", room_id), 403);
+    snprintf(b, sizeof b, "{\"host\":\"%s\",\"password\":\"s3cret\"}", N[0].hex);
+    ck_assert_int_eq(apif(1, "POST", NULL, b, "/v1/client/rooms/%s/join", room_id), 200);
+    /* listed for peers; an invite-only room is not */
+    ck_assert_int_eq(apif(2, "GET", &j, NULL, "/v1/client/peers/%s/rooms", N[0].hex), 200);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "rooms")), 1);
+    json_decref(j);
+    ck_assert_int_eq(api(0, "POST", "/v1/client/rooms", "{\"name\":\"\"}", NULL), 400);
+    ck_assert_int_eq(api(0, "POST", "/v1/client/rooms", "{\"name\":\"x\",\"access\":\"password\"}", NULL), 400);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("rooms");
+    TCase *tc = tcase_create("rooms");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, three_way_chat_same_order);
+    tcase_add_test(tc, poll_mode_and_catch_up);
+    tcase_add_test(tc, outbox_survives_host_outage);
+    tcase_add_test(tc, attacks_refused_state_unchanged);
+    tcase_add_test(tc, kick_rotates_and_excludes);
+    tcase_add_test(tc, rotation_after_n_messages);
+    tcase_add_test(tc, password_and_open_rooms);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

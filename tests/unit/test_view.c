@@ -1,0 +1,230 @@
+/* The full-screen client's model: a message shows once whichever way it
+ * arrives (events, history, send reply), own messages move pending -> sent
+ * or failed, unread counts, events become notices, and nothing a peer sends
+ * can put a control character on the screen. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "client/view.h"
+
+#define ME "aaaa000000000000000000000000000000000000000000000000000000000000"
+#define BOB "bbbb000000000000000000000000000000000000000000000000000000000000"
+#define ROOM "0123456789abcdef0123456789abcdef"
+#define ROOM2 "fedcba9876543210fedcba9876543210"
+
+static view *v;
+
+static void setup(void)
+{
+    ck_assert_int_eq(view_new(&v), NT_OK);
+    snprintf(v->self, sizeof v->self, ME);
+    json_object_set_new(v->names, BOB, json_string("bob"));
+    json_object_set_new(v->names, ME, json_string("alice"));
+    json_t *rooms = json_pack("[{s:s,s:s,s:s,s:s,s:s,s:i},{s:s,s:s,s:s,s:s,s:s,s:i}]",
+                              "id", ROOM, "name", "general", "host", ME, "access", "invite",
+                              "state", "hosted", "epoch", 1,
+                              "id", ROOM2, "name", "random", "host", BOB, "access", "open",
+                              "state", "joined", "epoch", 4);
+    view_rooms(v, rooms);
+    json_decref(rooms);
+}
+
+static void teardown(void)
+{
+    view_free(v);
+}
+
+static json_t *msg(long long seq, const char *sender, const char *text, const char *txn)
+{
+    json_t *m = json_pack("{s:I,s:s,s:I,s:s,s:i,s:s}", "seq", (json_int_t)seq, "sender", sender,
+                          "ts", (json_int_t)1700000000000LL, "text", text, "epoch", 1,
+                          "state", "verified");
+    if (txn)
+        json_object_set_new(m, "txn_id", json_string(txn));
+    json_object_set_new(m, "mine", json_boolean(!strcmp(sender, ME)));
+    return m;
+}
+
+START_TEST(test_rooms_make_windows)
+{
+    ck_assert_uint_eq(v->n, 3);
+    ck_assert_str_eq(v->wins[0].name, "home");
+    vwin *w = view_win(v, ROOM2);
+    ck_assert_ptr_nonnull(w);
+    ck_assert_str_eq(w->name, "random");
+    ck_assert_int_eq(w->epoch, 4);
+    ck_assert_str_eq(w->state, "joined");
+    ck_assert_int_eq(view_find(v, "ran"), 2);
+    ck_assert_int_eq(view_find(v, "2"), 2);
+    ck_assert_int_eq(view_find(v, "0123"), 1);
+    ck_assert_int_eq(view_find(v, "9"), -1);
+    ck_assert_int_eq(view_find(v, "zzz"), -1);
+}
+END_TEST
+
+START_TEST(test_message_once)
+{
+    vwin *w = view_win(v, ROOM);
+    json_t *m = msg(1, BOB, "hi", NULL);
+    view_message(v, w, m);
+    view_message(v, w, m); /* pushed and polled */
+    ck_assert_uint_eq(w->n, 1);
+    ck_assert_int_eq(w->unread, 1); /* not the current window */
+    ck_assert_str_eq(w->lines[0].text, "hi");
+    ck_assert(!w->lines[0].mine);
+    json_t *hist = json_pack("{s:[O,o],s:i,s:[]}", "messages", m, msg(2, BOB, "there", NULL),
+                             "head", 2, "pending");
+    view_history(v, w, hist);
+    ck_assert_uint_eq(w->n, 2);
+    ck_assert_int_eq(w->lines[1].seq, 2);
+    view_switch(v, 1);
+    ck_assert_int_eq(w->unread, 0);
+    json_decref(m);
+    json_decref(hist);
+}
+END_TEST
+
+START_TEST(test_own_message_states)
+{
+    vwin *w = view_win(v, ROOM);
+    view_pending(v, w, "txn1", "hello");
+    ck_assert_str_eq(w->lines[0].state, "pending");
+    json_t *e = json_pack("{s:s,s:s,s:s,s:i}", "room", ROOM, "txn_id", "txn1", "state", "sent",
+                          "seq", 7);
+    view_delivery(v, w, e);
+    ck_assert_str_eq(w->lines[0].state, "sent");
+    ck_assert_int_eq(w->lines[0].seq, 7);
+    json_t *m = msg(7, ME, "hello", "txn1");
+    view_message(v, w, m); /* the same message back from the feed */
+    ck_assert_uint_eq(w->n, 1);
+    ck_assert_int_eq(w->unread, 0);
+
+    view_pending(v, w, "txn2", "lost");
+    json_t *f = json_pack("{s:s,s:s,s:s}", "txn_id", "txn2", "state", "failed", "reason",
+                          "host refused");
+    view_delivery(v, w, f);
+    ck_assert_str_eq(w->lines[1].state, "failed");
+    ck_assert_str_eq(w->lines[1].reason, "host refused");
+    json_decref(e);
+    json_decref(m);
+    json_decref(f);
+}
+END_TEST
+
+START_TEST(test_history_keeps_pending_and_notices)
+{
+    vwin *w = view_win(v, ROOM);
+    view_notice(v, w, false, "bob joined");
+    view_pending(v, w, "t9", "queued");
+    json_t *hist = json_pack("{s:[o],s:i,s:[{s:s,s:s,s:s,s:s}]}", "messages", msg(1, BOB, "old", NULL),
+                             "head", 1, "pending", "room", ROOM, "txn_id", "t9", "state", "pending",
+                             "text", "queued");
+    view_history(v, w, hist);
+    ck_assert_uint_eq(w->n, 3);
+    ck_assert_str_eq(w->lines[0].text, "old");
+    ck_assert_int_eq(w->lines[1].kind, VL_NOTICE);
+    ck_assert_str_eq(w->lines[2].txn, "t9");
+    ck_assert_str_eq(w->lines[2].state, "pending");
+    json_decref(hist);
+}
+END_TEST
+
+START_TEST(test_events)
+{
+    vwin *w = view_win(v, ROOM);
+    json_t *ev = json_pack("{s:s,s:s,s:s,s:s,s:i}", "type", "membership", "room", ROOM, "peer", BOB,
+                           "membership", "kicked", "ts", 1);
+    ck_assert_ptr_nonnull(ev);
+    ck_assert(view_event(v, ev)); /* membership: refetch the rooms */
+    ck_assert_ptr_nonnull(strstr(w->lines[w->n - 1].text, "bob was kicked"));
+    json_decref(ev);
+    ev = json_pack("{s:s,s:s,s:i,s:i}", "type", "key_rotation", "room", ROOM, "epoch", 5, "ts", 1);
+    ck_assert(!view_event(v, ev));
+    ck_assert_int_eq(w->epoch, 5);
+    ck_assert_ptr_nonnull(strstr(w->lines[w->n - 1].text, "epoch 5"));
+    json_decref(ev);
+    ev = json_pack("{s:s,s:s,s:o,s:i}", "type", "message", "room", ROOM2, "message",
+                   msg(3, BOB, "yo", NULL), "ts", 1);
+    view_event(v, ev);
+    ck_assert_int_eq(view_win(v, ROOM2)->unread, 1);
+    json_decref(ev);
+    ev = json_pack("{s:s,s:s,s:s,s:s,s:i}", "type", "membership", "room", ROOM2, "peer", ME,
+                   "membership", "kicked", "ts", 1);
+    view_event(v, ev);
+    vwin *w2 = view_win(v, ROOM2);
+    ck_assert_int_eq(w2->lines[w2->n - 1].kind, VL_ERROR);
+    ck_assert_ptr_nonnull(strstr(w2->lines[w2->n - 1].text, "you were removed"));
+    json_decref(ev);
+    /* a message for a room not known yet opens a window for it */
+    ev = json_pack("{s:s,s:s,s:o,s:i}", "type", "message", "room", "99999999999999999999999999999999",
+                   "message", msg(1, BOB, "new", NULL), "ts", 1);
+    view_event(v, ev);
+    ck_assert_ptr_nonnull(view_win(v, "99999999999999999999999999999999"));
+    json_decref(ev);
+}
+END_TEST
+
+START_TEST(test_clean)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"plain", "plain"},
+        {"\x1b[2Jwipe", "[2Jwipe"},
+        {"bell\a", "bell"},
+        {"c1\xc2\x9b" "31m", "c131m"},
+        {"tab\tnl\n", "tab nl "},
+        {"bad\xff", "bad\xef\xbf\xbd"},
+        {"日本", "日本"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *c = view_clean(cases[i].in);
+        ck_assert_str_eq(c, cases[i].out);
+        free(c);
+    }
+    vwin *w = view_win(v, ROOM);
+    json_t *m = msg(1, BOB, "\x1b]0;pwned\x07", NULL);
+    view_message(v, w, m);
+    ck_assert_ptr_null(strchr(w->lines[0].text, 0x1b));
+    json_decref(m);
+}
+END_TEST
+
+START_TEST(test_line_cap)
+{
+    vwin *w = view_win(v, ROOM);
+    for (int i = 0; i < VIEW_LINES_MAX + 50; i++) {
+        json_t *m = msg(i, BOB, "x", NULL);
+        view_message(v, w, m);
+        json_decref(m);
+    }
+    ck_assert_uint_eq(w->n, VIEW_LINES_MAX);
+    ck_assert_int_eq(w->lines[0].seq, 50);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("view");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_rooms_make_windows);
+    tcase_add_test(tc, test_message_once);
+    tcase_add_test(tc, test_own_message_states);
+    tcase_add_test(tc, test_history_keeps_pending_and_notices);
+    tcase_add_test(tc, test_events);
+    tcase_add_test(tc, test_clean);
+    tcase_add_test(tc, test_line_cap);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
