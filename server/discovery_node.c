@@ -8,26 +8,16 @@
 #include "../common/log.h"
 #include "../crypto/encoding.h"
 #include "discovery.h"
-#if __has_include("../storage/peers.h")
 #include "../storage/peers.h"
-#define HAVE_PEERS 1
-#endif
 
 static nt_err observe(void *ctx, const identity *pub, const char *name, const char *addr, const uint8_t *instance_id,
                       int64_t now_unix, bool *is_new)
 {
     node *nd = ctx;
-#ifdef HAVE_PEERS
     nt_err rc = peers_observe(nd->db, pub, name, addr, "multicast", instance_id, now_unix, is_new);
     if (rc)
         log_warn("discovery: peer table refused %s at %s: %s", name, addr, err_str(rc));
     return rc;
-#else
-    (void)nd, (void)pub, (void)instance_id, (void)now_unix;
-    log_info("discovery: heard %s at %s (no peer table yet)", name, addr);
-    *is_new = false;
-    return NT_OK;
-#endif
 }
 
 static void current_name(void *ctx, char out[static DISCOVERY_NAME_MAX + 1])
