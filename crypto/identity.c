@@ -236,7 +236,9 @@ static nt_err read_small_file(const char *path, uint8_t *buf, size_t cap, size_t
     struct stat st;
     size_t n = 0;
     nt_err rc = NT_OK;
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO planted at path must not hang; it is
+     * then refused as not a regular file. No effect on regular files. */
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 
     if (fd < 0)
         return errno_to_err(errno);

@@ -354,13 +354,14 @@ START_TEST(test_save_refuses)
 END_TEST
 
 enum load_case { LOAD_MISSING, LOAD_EMPTY, LOAD_GARBAGE, LOAD_TRUNCATED, LOAD_FLIPPED, LOAD_EC, LOAD_RSA1024,
-                 LOAD_PUBLIC_ONLY, LOAD_SYMLINK, LOAD_DIRECTORY, LOAD_HUGE, LOAD_NUL, LOAD__COUNT };
+                 LOAD_PUBLIC_ONLY, LOAD_SYMLINK, LOAD_DIRECTORY, LOAD_HUGE, LOAD_NUL, LOAD_FIFO, LOAD__COUNT };
 
 static const nt_err load_expect[LOAD__COUNT] = {
     [LOAD_MISSING] = NT_ERR_NOT_FOUND, [LOAD_EMPTY] = NT_ERR_INVALID,     [LOAD_GARBAGE] = NT_ERR_INVALID,
     [LOAD_TRUNCATED] = NT_ERR_INVALID, [LOAD_FLIPPED] = NT_ERR_INVALID,   [LOAD_EC] = NT_ERR_INVALID,
     [LOAD_RSA1024] = NT_ERR_INVALID,   [LOAD_PUBLIC_ONLY] = NT_ERR_INVALID, [LOAD_SYMLINK] = NT_ERR_INVALID,
     [LOAD_DIRECTORY] = NT_ERR_INVALID, [LOAD_HUGE] = NT_ERR_TOO_BIG,      [LOAD_NUL] = NT_ERR_INVALID,
+    [LOAD_FIFO] = NT_ERR_INVALID,
 };
 
 START_TEST(test_load_refuses)
@@ -422,6 +423,9 @@ START_TEST(test_load_refuses)
     case LOAD_NUL:
         pem[10] = '\0';
         write_file(path, pem, n);
+        break;
+    case LOAD_FIFO: /* must be refused, not block */
+        ck_assert_int_eq(mkfifo(path, 0600), 0);
         break;
     case LOAD__COUNT:
         ck_abort();
