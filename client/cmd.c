@@ -409,7 +409,6 @@ static int follow(ctx *c, const char *rid, long long last, char since[static 512
                   const json_t *names)
 {
     char path[PATH_MAX_LEN];
-    setvbuf(stdout, NULL, _IOLBF, 0);
     for (;;) {
         json_t *r;
         snprintf(path, sizeof path, "/v1/client/events?wait=%d%s%s", EVENTS_WAIT_S,
@@ -446,8 +445,11 @@ static int c_tail(ctx *c)
     if (x)
         return x;
     json_decref(room);
-    if (c->o->follow && (x = events_now(c, since)))
-        return x;
+    if (c->o->follow) {
+        setvbuf(stdout, NULL, _IOLBF, 0); /* each message as it comes, also into a pipe */
+        if ((x = events_now(c, since)))
+            return x;
+    }
     if (!c->o->json && node_names(c->a, &names, self, &c->err) != NT_OK)
         names = NULL; /* ids instead of names */
     snprintf(path, sizeof path, "/v1/client/rooms/%s/messages?limit=%ld", rid,

@@ -1,0 +1,43 @@
+/* harness_natter.h - run the terminal client `natter` ($NATTER) against a
+ * harness node, for the client's integration tests.
+ *
+ * natter_run runs it to completion (bounded) and captures stdout, stderr
+ * and the exit status; natter_spawn starts it in the background (tail -f)
+ * and natter_wait_output waits (bounded) for text in its stdout. The child
+ * gets a clean environment for the NATTER_* variables so only the given
+ * arguments decide where it connects. */
+#ifndef NATTER_HARNESS_NATTER_H
+#define NATTER_HARNESS_NATTER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include "harness.h"
+
+#define NATTER_RUN_TIMEOUT_MS 20000
+#define NATTER_ARGS_MAX 24
+
+typedef struct natter_out {
+    int status;       /* exit status; -1 on timeout, 128+sig if killed */
+    char *out, *err;  /* captured stdout/stderr, NUL-terminated (owned) */
+    json_t *json;     /* stdout parsed as JSON when it is, else NULL (owned) */
+} natter_out;
+
+typedef struct natter_proc {
+    pid_t pid;
+    char out_path[256], err_path[256];
+} natter_proc;
+
+/* Run natter with args (NULL-terminated) and --data-dir of n first (n may
+ * be NULL: no --data-dir). stdin_text (may be NULL) is fed on stdin. */
+int natter_run(const harness_node *n, const char *stdin_text, natter_out *out, ...);
+void natter_out_free(natter_out *o);
+
+/* Start natter in the background, stdout/stderr to temp files. */
+int natter_spawn(const harness_node *n, natter_proc *p, ...);
+/* Wait until its stdout contains text (timeout_ms): true if it did. */
+bool natter_wait_output(const natter_proc *p, const char *text, int timeout_ms);
+/* SIGTERM/SIGKILL it, reap, remove the files. */
+void natter_stop(natter_proc *p);
+
+#endif

@@ -1,0 +1,345 @@
+/* Integration: the one-shot `natter` commands against a real natterd.
+ * Each command's --json output is checked against the client API's own
+ * answer to the same question, and each error case against its exit code
+ * (0 ok, 1 node error, 2 usage, 3 unreachable, 4 auth, 5 not found). */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "harness_natter.h"
+
+#define WAIT_MS 15000
+
+static harness_node a;
+
+static void setup(void)
+{
+    ck_assert_int_eq(harness_start(&a, "alice", NULL), 0);
+}
+
+static void teardown(void)
+{
+    harness_cleanup(&a);
+}
+
+static json_t *api_get(const char *path)
+{
+    harness_resp r;
+    ck_assert_int_eq(harness_get(&a, HARNESS_CLIENT, path, &r), 0);
+    ck_assert_msg(r.status == 200, "GET %s: %ld %s", path, r.status, r.body);
+    json_t *j = json_incref(r.json);
+    harness_resp_free(&r);
+    return j;
+}
+
+#define RUN(o, ...) ck_assert_int_eq(natter_run(&a, NULL, (o), __VA_ARGS__, NULL), 0)
+
+static void expect(const natter_out *o, int status, const char *in_err)
+{
+    ck_assert_msg(o->status == status, "exit %d, want %d; stderr: %s", o->status, status, o->err);
+    if (in_err)
+        ck_assert_msg(strstr(o->err, in_err), "stderr \"%s\" lacks \"%s\"", o->err, in_err);
+}
+
+/* Make a room through natter; returns its id (static). */
+static const char *create(const char *name, const char *access)
+{
+    static char id[64];
+    natter_out o;
+    RUN(&o, "create", name, "--access", access, "--json");
+    expect(&o, 0, NULL);
+    ck_assert_ptr_nonnull(o.json);
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(o.json, "id")));
+    ck_assert_uint_eq(strlen(id), 32);
+    natter_out_free(&o);
+    return id;
+}
+
+START_TEST(status_matches_api)
+{
+    natter_out o;
+    RUN(&o, "status", "--json");
+    expect(&o, 0, NULL);
+    json_t *api = api_get("/v1/client/status");
+    ck_assert_ptr_nonnull(o.json);
+    static const char *const same[] = {"node_id", "name", "fingerprint", "version", "started_at"};
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++)
+        ck_assert_msg(json_equal(json_object_get(o.json, same[i]), json_object_get(api, same[i])),
+                      "field %s differs", same[i]);
+    ck_assert(json_equal(json_object_get(o.json, "listeners") ? json_object_get(json_object_get(
+                             json_object_get(o.json, "listeners"), "client"), "address") : NULL,
+                         json_object_get(json_object_get(json_object_get(api, "listeners"), "client"),
+                                         "address")));
+    ck_assert_str_eq(json_string_value(json_object_get(o.json, "node_id")), a.node_id);
+    json_decref(api);
+    natter_out_free(&o);
+
+    RUN(&o, "status");
+    expect(&o, 0, NULL);
+    ck_assert_ptr_nonnull(strstr(o.out, a.node_id));
+    ck_assert_ptr_nonnull(strstr(o.out, "alice"));
+    natter_out_free(&o);
+}
+END_TEST
+
+START_TEST(token_and_url_sources)
+{
+    natter_out o;
+    RUN(&o, "token");
+    expect(&o, 0, NULL);
+    ck_assert_str_eq(strtok(o.out, "\n"), a.token);
+    natter_out_free(&o);
+    RUN(&o, "token", "--json");
+    ck_assert_str_eq(json_string_value(json_object_get(o.json, "token")), a.token);
+    ck_assert_str_eq(json_string_value(json_object_get(o.json, "url")), a.client_url);
+    natter_out_free(&o);
+    /* --url and --token instead of the data dir */
+    ck_assert_int_eq(natter_run(NULL, NULL, &o, "--url", a.client_url, "--token", a.token, "status",
+                                "--json", NULL), 0);
+    expect(&o, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(o.json, "node_id")), a.node_id);
+    natter_out_free(&o);
+}
+END_TEST
+
+START_TEST(node_down_is_exit_3)
+{
+    char url[128];
+    snprintf(url, sizeof url, "%s", a.client_url);
+    ck_assert_int_eq(harness_stop(&a), 0);
+    natter_out o;
+    static const char *const cmds[][3] = {{"status", NULL, NULL}, {"rooms", NULL, NULL},
+                                          {"send", "r", "hi"}, {"tail", "r", NULL}};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        /* --url: the stopped node took its port file along, and the default
+         * port may belong to another node on this machine */
+        ck_assert_int_eq(natter_run(&a, NULL, &o, "--url", url, cmds[i][0], cmds[i][1], cmds[i][2],
+                                    NULL), 0);
+        expect(&o, 3, "natterd is not running at");
+        ck_assert_ptr_nonnull(strstr(o.err, url));
+        natter_out_free(&o);
+    }
+}
+END_TEST
+
+START_TEST(bad_token_is_exit_4)
+{
+    natter_out o;
+    RUN(&o, "--token", "0000000000000000000000000000000000000000000000000000000000000000", "status");
+    expect(&o, 4, "refused the API token");
+    natter_out_free(&o);
+    RUN(&o, "--token", "0000", "rooms", "--json");
+    expect(&o, 4, NULL);
+    ck_assert_str_eq(o.out, "");
+    natter_out_free(&o);
+    /* a data dir with no token: natterd never ran there */
+    ck_assert_int_eq(natter_run(NULL, NULL, &o, "--data-dir", "/nonexistent/natter", "status", NULL), 0);
+    expect(&o, 4, "cannot read the API token");
+    natter_out_free(&o);
+}
+END_TEST
+
+START_TEST(usage_is_exit_2)
+{
+    static const char *const bad[][3] = {{"frobnicate", NULL, NULL}, {"add", NULL, NULL},
+                                         {"invite", "r", NULL},      {"--bogus", NULL, NULL},
+                                         {"tail", "r", "-n"},        {"status", "--access", "open"}};
+    natter_out o;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(natter_run(&a, NULL, &o, bad[i][0], bad[i][1], bad[i][2], NULL), 0);
+        ck_assert_msg(o.status == 2, "%s: exit %d", bad[i][0], o.status);
+        ck_assert_msg(strncmp(o.err, "natter: ", 8) == 0, "%s: stderr %s", bad[i][0], o.err);
+        natter_out_free(&o);
+    }
+    RUN(&o, "--help");
+    expect(&o, 0, NULL);
+    ck_assert_ptr_nonnull(strstr(o.out, "Exit status"));
+    ck_assert_ptr_nonnull(strstr(o.out, "tail"));
+    natter_out_free(&o);
+    RUN(&o, "send", "--help");
+    expect(&o, 0, NULL);
+    ck_assert_ptr_nonnull(strstr(o.out, "Usage: natter send"));
+    natter_out_free(&o);
+    /* the full-screen mode refuses a non-terminal rather than garbling it */
+    ck_assert_int_eq(natter_run(&a, NULL, &o, NULL), 0);
+    expect(&o, 2, "needs a terminal");
+    natter_out_free(&o);
+}
+END_TEST
+
+START_TEST(rooms_create_and_list_match_api)
+{
+    const char *id = create("general", "open");
+    char path[128];
+    snprintf(path, sizeof path, "/v1/client/rooms/%s", id);
+    json_t *room = api_get(path);
+    ck_assert_str_eq(json_string_value(json_object_get(room, "name")), "general");
+    ck_assert_str_eq(json_string_value(json_object_get(room, "access")), "open");
+    ck_assert_str_eq(json_string_value(json_object_get(room, "host")), a.node_id);
+    json_decref(room);
+
+    natter_out o;
+    RUN(&o, "create", "secret", "--password", "hunter2", "--json");
+    expect(&o, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(o.json, "access")), "password");
+    natter_out_free(&o);
+
+    RUN(&o, "rooms", "--json");
+    expect(&o, 0, NULL);
+    json_t *api = api_get("/v1/client/rooms");
+    ck_assert_msg(json_equal(o.json, api), "natter rooms --json differs from the API: %s", o.out);
+    ck_assert_uint_eq(json_array_size(json_object_get(api, "rooms")), 2);
+    json_decref(api);
+    natter_out_free(&o);
+
+    RUN(&o, "rooms");
+    expect(&o, 0, NULL);
+    ck_assert_ptr_nonnull(strstr(o.out, "general"));
+    ck_assert_ptr_nonnull(strstr(o.out, "secret"));
+    natter_out_free(&o);
+}
+END_TEST
+
+START_TEST(send_tail_rekey_match_api)
+{
+    const char *id = create("general", "invite");
+    char rid[64], path[160];
+    snprintf(rid, sizeof rid, "%s", id);
+    natter_out o;
+    RUN(&o, "send", "gen", "hello, wörld", "--json"); /* unique prefix */
+    expect(&o, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(o.json, "state")), "sent");
+    ck_assert_int_eq(json_integer_value(json_object_get(o.json, "seq")), 1);
+    natter_out_free(&o);
+    ck_assert_int_eq(natter_run(&a, "from stdin\n", &o, "send", rid, NULL), 0); /* by id */
+    expect(&o, 0, NULL);
+    ck_assert_str_eq(o.out, "sent (seq 2)\n");
+    natter_out_free(&o);
+    RUN(&o, "send", "general", "--", "-starts with a dash");
+    expect(&o, 0, NULL);
+    natter_out_free(&o);
+
+    RUN(&o, "tail", "general", "--json");
+    expect(&o, 0, NULL);
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/messages?limit=20", rid);
+    json_t *api = api_get(path);
+    ck_assert_msg(json_equal(o.json, api), "tail --json differs: %s", o.out);
+    ck_assert_uint_eq(json_array_size(json_object_get(api, "messages")), 3);
+    json_decref(api);
+    natter_out_free(&o);
+
+    RUN(&o, "tail", "general", "-n", "2");
+    expect(&o, 0, NULL);
+    ck_assert_ptr_null(strstr(o.out, "wörld")); /* only the last two */
+    ck_assert_ptr_nonnull(strstr(o.out, "<alice> from stdin"));
+    ck_assert_ptr_nonnull(strstr(o.out, "<alice> -starts with a dash"));
+    natter_out_free(&o);
+
+    RUN(&o, "rekey", "general", "--json");
+    expect(&o, 0, NULL);
+    snprintf(path, sizeof path, "/v1/client/rooms/%s", rid);
+    api = api_get(path);
+    ck_assert_int_eq(json_integer_value(json_object_get(o.json, "epoch")), 2);
+    ck_assert(json_equal(json_object_get(o.json, "epoch"), json_object_get(api, "epoch")));
+    json_decref(api);
+    natter_out_free(&o);
+    RUN(&o, "rekey", "general");
+    expect(&o, 0, NULL);
+    ck_assert_str_eq(o.out, "new key for general (epoch 3)\n");
+    natter_out_free(&o);
+}
+END_TEST
+
+START_TEST(unknown_or_ambiguous_room_is_exit_5)
+{
+    create("alpha1", "invite");
+    create("alpha2", "invite");
+    natter_out o;
+    static const char *const cmds[][3] = {{"send", "nope", "hi"}, {"tail", "nope", NULL},
+                                          {"rekey", "nope", NULL}, {"invite", "nope", "bob"},
+                                          {"join", "nope", NULL}};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        ck_assert_int_eq(natter_run(&a, NULL, &o, cmds[i][0], cmds[i][1], cmds[i][2], NULL), 0);
+        expect(&o, 5, "no room called \"nope\"");
+        natter_out_free(&o);
+    }
+    RUN(&o, "send", "alpha", "hi");
+    expect(&o, 5, "fits 2 rooms");
+    natter_out_free(&o);
+    RUN(&o, "send", "alpha2", "hi");
+    expect(&o, 0, NULL);
+    natter_out_free(&o);
+}
+END_TEST
+
+START_TEST(node_error_is_exit_1)
+{
+    char longname[200];
+    memset(longname, 'x', 150);
+    longname[150] = '\0';
+    natter_out o;
+    RUN(&o, "create", longname);
+    expect(&o, 1, "over 100 bytes"); /* the node's own message */
+    natter_out_free(&o);
+    char big[17 * 1024];
+    memset(big, 'y', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    create("general", "invite");
+    ck_assert_int_eq(natter_run(&a, big, &o, "send", "general", NULL), 0);
+    expect(&o, 2, "over 16 KiB"); /* caught before the node sees it */
+    natter_out_free(&o);
+}
+END_TEST
+
+START_TEST(tail_follow_prints_new_messages)
+{
+    const char *id = create("live", "invite");
+    char rid[64];
+    snprintf(rid, sizeof rid, "%s", id);
+    natter_out o;
+    RUN(&o, "send", "live", "before");
+    natter_out_free(&o);
+    natter_proc p;
+    ck_assert_int_eq(natter_spawn(&a, &p, "tail", "live", "-f", NULL), 0);
+    ck_assert(natter_wait_output(&p, "<alice> before", WAIT_MS));
+    char path[160];
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/messages/t-follow-1", rid);
+    harness_resp r;
+    ck_assert_int_eq(harness_put(&a, HARNESS_CLIENT, path, "{\"text\":\"after\"}", &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    harness_resp_free(&r);
+    ck_assert(natter_wait_output(&p, "<alice> after", WAIT_MS));
+    natter_stop(&p);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("client");
+    TCase *tc = tcase_create("oneshot");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 180);
+    tcase_add_test(tc, status_matches_api);
+    tcase_add_test(tc, token_and_url_sources);
+    tcase_add_test(tc, node_down_is_exit_3);
+    tcase_add_test(tc, bad_token_is_exit_4);
+    tcase_add_test(tc, usage_is_exit_2);
+    tcase_add_test(tc, rooms_create_and_list_match_api);
+    tcase_add_test(tc, send_tail_rekey_match_api);
+    tcase_add_test(tc, unknown_or_ambiguous_room_is_exit_5);
+    tcase_add_test(tc, node_error_is_exit_1);
+    tcase_add_test(tc, tail_follow_prints_new_messages);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
