@@ -53,6 +53,108 @@ static bool dup_locked(rooms *r, const char *room, const char *sender, const cha
 }
 
 /* Host: check and commit one submission from sender. Returns the status. */
+/* One accepted submission inside the current transaction: re-check
+ * membership (a kick may have landed since the first check), answer a
+ * duplicate from the log, else assign the next seq. Returns the status;
+ * on 200 *reply is the ack (valid once the transaction commits). */
+static int commit_one_locked(rooms *r, gc_item *it)
+{
+    room_row rm;
+    int64_t ok = 0, now = rooms_now(r);
+    const submission *s = it->s;
+    if (rooms_load_locked(r, it->room, &rm) ||
+        roomdb_int(r->o.db, &ok, "SELECT 1 FROM room_members WHERE room=? AND peer=? AND state='joined'", "ss",
+                   it->room, it->sender))
+        return rooms_error(&it->reply, 403, "not_member", "not a member of this room");
+    if (dup_locked(r, it->room, it->sender, s->txn, &it->reply))
+        return 200;
+    int64_t seq = rm.head + 1;
+    nt_err rc = roomdb_exec(r->o.db,
+                            "INSERT INTO room_messages(room,seq,sender,epoch,txn_id,ts,body,sig) "
+                            "VALUES(?,?,?,?,?,?,?,?)",
+                            "sisisibb", it->room, seq, it->sender, s->epoch, s->txn, now, s->body, s->body_len,
+                            s->sig, s->sig_len);
+    if (!rc)
+        rc = roomdb_exec(r->o.db, "UPDATE rooms SET head=?, since_rot=since_rot+1 WHERE id=?", "is", seq, it->room);
+    if (!rc) /* members waiting out a soft retry get the new message now */
+        rc = roomdb_exec(r->o.db, "UPDATE room_members SET next_try=0 WHERE room=? AND fails=0 AND next_try>0", "s",
+                         it->room);
+    if (!rc) {
+        rm.head = seq;
+        host_view_locked(r, &rm, it->sender, seq, s);
+        if (rm.since_rot + 1 >= rm.rot_msgs || now - rm.epoch_ts >= rm.rot_secs * 1000)
+            rc = rooms_rotate_locked(r, &rm, "policy");
+    }
+    if (rc) {
+        it->failed_db = true;
+        return rooms_error(&it->reply, 503, "busy", "could not store the message");
+    }
+    it->reply = json_pack("{s:I,s:I}", "seq", (json_int_t)seq, "ts", (json_int_t)now);
+    return 200;
+}
+
+/* Commit a batch in one transaction: one fsync for all of them (the
+ * acks go out only after it). */
+static void commit_batch(rooms *r, gc_item *batch)
+{
+    pthread_mutex_lock(&r->lock);
+    nt_err rc = roomdb_begin(r->o.db);
+    bool db_failed = rc != NT_OK;
+    for (gc_item *it = batch; it && !rc; it = it->next) {
+        it->status = commit_one_locked(r, it);
+        db_failed |= it->failed_db;
+    }
+    if (!db_failed)
+        db_failed = roomdb_commit(r->o.db) != NT_OK; /* durable before the ack */
+    else if (!rc)
+        roomdb_rollback(r->o.db);
+    for (gc_item *it = batch; it; it = it->next) {
+        if (db_failed) {
+            json_decref(it->reply);
+            it->status = rooms_error(&it->reply, 503, "busy", "could not store the message");
+        }
+    }
+    if (!db_failed) {
+        pthread_cond_broadcast(&r->log_cond);
+        rooms_wake_push_locked(r);
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* Leader/follower group commit: the first waiter commits everything
+ * queued, the others wait for their item to be done. */
+static int group_commit(rooms *r, const char *sender, const char *room, const submission *s, json_t **reply)
+{
+    gc_item me = {.sender = sender, .room = room, .s = s};
+    pthread_mutex_lock(&r->gc_lock);
+    if (r->gc_tail)
+        r->gc_tail->next = &me;
+    else
+        r->gc_head = &me;
+    r->gc_tail = &me;
+    while (!me.done) {
+        if (r->gc_leader) {
+            pthread_cond_wait(&r->gc_cond, &r->gc_lock);
+            continue;
+        }
+        r->gc_leader = true;
+        gc_item *batch = r->gc_head;
+        r->gc_head = r->gc_tail = NULL;
+        pthread_mutex_unlock(&r->gc_lock);
+        commit_batch(r, batch);
+        pthread_mutex_lock(&r->gc_lock);
+        for (gc_item *it = batch, *next; it; it = next) {
+            next = it->next; /* read before done: a follower may return at once */
+            it->done = true;
+        }
+        r->gc_leader = false;
+        pthread_cond_broadcast(&r->gc_cond);
+    }
+    pthread_mutex_unlock(&r->gc_lock);
+    *reply = me.reply;
+    return me.status;
+}
+
 int messages_host_submit(rooms *r, const char *sender, const char *room, const submission *s, json_t **reply)
 {
     room_row rm;
@@ -103,48 +205,7 @@ unlock:
         goto out;
     }
 
-    pthread_mutex_lock(&r->lock);
-    int64_t ok = 0, now = rooms_now(r);
-    if (rooms_load_locked(r, room, &rm) ||
-        roomdb_int(r->o.db, &ok, "SELECT 1 FROM room_members WHERE room=? AND peer=? AND state='joined'", "ss", room,
-                   sender)) {
-        status = rooms_error(reply, 403, "not_member", "not a member of this room");
-    } else if (dup_locked(r, room, sender, s->txn, reply)) {
-        status = 200;
-    } else {
-        int64_t seq = rm.head + 1;
-        nt_err rc = roomdb_begin(r->o.db);
-        if (!rc)
-            rc = roomdb_exec(r->o.db,
-                             "INSERT INTO room_messages(room,seq,sender,epoch,txn_id,ts,body,sig) "
-                             "VALUES(?,?,?,?,?,?,?,?)",
-                             "sisisibb", room, seq, sender, s->epoch, s->txn, now, s->body, s->body_len, s->sig,
-                             s->sig_len);
-        if (!rc)
-            rc = roomdb_exec(r->o.db, "UPDATE rooms SET head=?, since_rot=since_rot+1 WHERE id=?", "is", seq, room);
-        if (!rc) /* members waiting out a soft retry get the new message now */
-            rc = roomdb_exec(r->o.db, "UPDATE room_members SET next_try=0 WHERE room=? AND fails=0 AND next_try>0",
-                             "s", room);
-        if (!rc) {
-            rm.head = seq;
-            host_view_locked(r, &rm, sender, seq, s);
-            if (rm.since_rot + 1 >= rm.rot_msgs || now - rm.epoch_ts >= rm.rot_secs * 1000)
-                rc = rooms_rotate_locked(r, &rm, "policy");
-        }
-        if (!rc)
-            rc = roomdb_commit(r->o.db); /* durable before the ack */
-        else
-            roomdb_rollback(r->o.db);
-        if (rc) {
-            status = rooms_error(reply, 503, "busy", "could not store the message");
-        } else {
-            *reply = json_pack("{s:I,s:I}", "seq", (json_int_t)seq, "ts", (json_int_t)now);
-            status = 200;
-            pthread_cond_broadcast(&r->log_cond);
-            rooms_wake_push_locked(r);
-        }
-    }
-    pthread_mutex_unlock(&r->lock);
+    status = group_commit(r, sender, room, s, reply);
 out:
     identity_free(sid);
     free(pub);

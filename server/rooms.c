@@ -197,7 +197,9 @@ nt_err rooms_call1(rooms *r, const char *peer, const char *method, const char *p
                    int *status)
 {
     rooms_call c = {.peer = peer, .method = method, .path = path, .req = req};
-    r->o.call(r->o.call_arg, &c, 1, ROOM_PEER_TIMEOUT_MS + 1000 * ROOM_POLL_WAIT_MAX);
+    /* a long poll may legitimately take its whole wait */
+    int timeout = strstr(path, "wait=") ? ROOM_PEER_TIMEOUT_MS + 1000 * ROOM_POLL_WAIT_MAX : ROOM_PEER_TIMEOUT_MS;
+    r->o.call(r->o.call_arg, &c, 1, timeout);
     *reply = c.reply;
     *status = c.status;
     return c.rc;
@@ -748,6 +750,8 @@ nt_err rooms_new(rooms **out, const rooms_opts *o)
     pthread_cond_init(&r->ev_cond, NULL);
     pthread_cond_init(&r->push_cond, NULL);
     pthread_cond_init(&r->sync_cond, NULL);
+    pthread_mutex_init(&r->gc_lock, NULL);
+    pthread_cond_init(&r->gc_cond, NULL);
     nt_err rc = r->me_der ? identity_public_der(o->me, r->me_der, IDENTITY_PUB_DER_MAX, &r->me_der_len) : NT_ERR_NOMEM;
     if (!rc) {
         /* catch up on every joined room once at start */
@@ -802,6 +806,8 @@ void rooms_free(rooms *r)
     pthread_cond_destroy(&r->ev_cond);
     pthread_cond_destroy(&r->push_cond);
     pthread_cond_destroy(&r->sync_cond);
+    pthread_mutex_destroy(&r->gc_lock);
+    pthread_cond_destroy(&r->gc_cond);
     free(r->me_der);
     free(r);
 }

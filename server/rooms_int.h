@@ -26,6 +26,16 @@
 
 typedef struct poller poller;
 
+/* A submission waiting for the group commit (messages.c). */
+typedef struct gc_item {
+    const char *sender, *room;
+    const struct submission *s;
+    json_t *reply;
+    int status;
+    bool done, failed_db;
+    struct gc_item *next;
+} gc_item;
+
 struct rooms {
     rooms_opts o;
     char me_hex[IDENTITY_ID_HEX_LEN + 1];
@@ -39,6 +49,10 @@ struct rooms {
     bool push_kick, sync_kick, stopping, started;
     pthread_t push_thr, sync_thr;
     poller *pollers;
+    pthread_mutex_t gc_lock; /* the group-commit queue (never held with lock) */
+    pthread_cond_t gc_cond;
+    gc_item *gc_head, *gc_tail;
+    bool gc_leader;
     int64_t next_resync;
     atomic_uint_fast64_t dropped;
 };
@@ -96,7 +110,7 @@ int rooms_host_create(rooms *r, json_t *body, json_t **reply);
 int rooms_host_member_op(rooms *r, const char *room, const char *op, json_t *body, json_t **reply);
 
 /* messages.c */
-typedef struct {
+typedef struct submission {
     const char *txn; /* borrowed */
     int64_t epoch;
     uint8_t *body, *sig; /* owned */

@@ -15,6 +15,7 @@
 #include "node.h"
 #include "rooms.h"
 #include "rooms_node.h"
+#include "rooms_peer.h"
 #include "routes.h"
 
 static rooms *g_rooms;   /* one node per process */
@@ -108,6 +109,7 @@ nt_err rooms_service_start(node *nd, char err[static NODE_ERR_MAX])
         snprintf(err, NODE_ERR_MAX, "rooms: cannot open the database: %s", err_str(rc));
         return rc;
     }
+    rooms_peer_install(nd);
     rooms_opts o = {.db = g_db, .me = nd->id, .call = call_fn, .call_arg = nd, .should_stop = stop_fn,
                     .stop_arg = nd};
     rc = rooms_new(&g_rooms, &o);

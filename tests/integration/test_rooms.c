@@ -1,0 +1,520 @@
+/* Integration: rooms and messages between three (or four) real natterd
+ * processes on loopback, through the client API only (what the terminal
+ * client and curl users do): chat in one order with verified senders,
+ * polling members, restarts and catch-up, the outbox across an outage,
+ * kill -9 of the host during a burst, kick and rotation, refusals. */
+#include <check.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define WAIT_MS 30000
+
+static harness_node A, B, C, D;
+
+static json_t *call(harness_node *n, const char *method, const char *body, long want, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static json_t *call(harness_node *n, const char *method, const char *body, long want, const char *fmt, ...)
+{
+    char path[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(path, sizeof path, fmt, ap);
+    va_end(ap);
+    harness_resp r = {0};
+    ck_assert_int_eq(harness_call(n, HARNESS_CLIENT, method, path, body, &r), 0);
+    if (want && r.status != want) {
+        harness_dump_log(n);
+        ck_abort_msg("%s %s on %s: status %ld, want %ld: %s", method, path, n->name, r.status, want,
+                     r.body ? r.body : "");
+    }
+    json_t *j = r.json ? json_incref(r.json) : json_null();
+    harness_resp_free(&r);
+    return j;
+}
+
+static long status_of(harness_node *n, const char *method, const char *path, const char *body)
+{
+    harness_resp r = {0};
+    ck_assert_int_eq(harness_call(n, HARNESS_CLIENT, method, path, body, &r), 0);
+    long s = r.status;
+    harness_resp_free(&r);
+    return s;
+}
+
+/* n learns m's address (fetches and pins its key). */
+static void add_peer(harness_node *n, harness_node *m)
+{
+    char body[128];
+    snprintf(body, sizeof body, "{\"address\":\"%s\"}", m->peer);
+    harness_resp r = {0};
+    ck_assert_int_eq(harness_call(n, HARNESS_CLIENT, "POST", "/v1/client/peers", body, &r), 0);
+    ck_assert_msg(r.status == 200 || r.status == 201, "add peer: %ld %s", r.status, r.body ? r.body : "");
+    harness_resp_free(&r);
+}
+
+static void start3(void)
+{
+    ck_assert_int_eq(harness_start(&A, "alice", NULL), 0);
+    ck_assert_int_eq(harness_start(&B, "bob", NULL), 0);
+    ck_assert_int_eq(harness_start(&C, "carol", NULL), 0);
+    add_peer(&B, &A);
+    add_peer(&C, &A);
+    add_peer(&A, &B);
+    add_peer(&A, &C);
+}
+
+/* Restart on the same peer port: the others know the node by address. */
+static void restart_same_port(harness_node *n)
+{
+    char listen[80];
+    snprintf(listen, sizeof listen, "127.0.0.1:%u", (unsigned)n->peer_port);
+    const char *args[] = {"--listen", listen, NULL};
+    ck_assert_int_eq(harness_restart(n, args), 0);
+}
+
+static void teardown(void)
+{
+    harness_cleanup(&A);
+    harness_cleanup(&B);
+    harness_cleanup(&C);
+    harness_cleanup(&D);
+}
+
+static char room[64];
+
+static void create_and_join(const char *extra)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"name\":\"lobby\",\"topic\":\"integration\"%s}", extra ? extra : "");
+    json_t *j = call(&A, "POST", body, 201, "/v1/client/rooms");
+    snprintf(room, sizeof room, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    harness_node *m[] = {&B, &C};
+    for (int i = 0; i < 2; i++) {
+        snprintf(body, sizeof body, "{\"peer\":\"%s\"}", m[i]->node_id);
+        json_decref(call(&A, "POST", body, 200, "/v1/client/rooms/%s/invite", room));
+        snprintf(body, sizeof body, "{\"host\":\"%s\"}", A.node_id);
+        j = call(m[i], "POST", body, 200, "/v1/client/rooms/%s/join", room);
+        ck_assert_str_eq(json_string_value(json_object_get(j, "state")), "joined");
+        json_decref(j);
+    }
+}
+
+static long send_msg(harness_node *n, const char *txn, const char *text)
+{
+    char path[256];
+    json_t *b = json_pack("{s:s}", "text", text);
+    char *s = json_dumps(b, 0);
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/messages/%s", room, txn);
+    long st = status_of(n, "PUT", path, s);
+    free(s);
+    json_decref(b);
+    return st;
+}
+
+static json_t *messages(harness_node *n)
+{
+    return call(n, "GET", NULL, 200, "/v1/client/rooms/%s/messages?after=0&limit=500", room);
+}
+
+typedef struct {
+    harness_node *n;
+    size_t want;
+} count_arg;
+
+static bool has_count(void *arg)
+{
+    count_arg *a = arg;
+    char path[256];
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/messages?after=0&limit=500", room);
+    harness_resp r = {0};
+    if (harness_get(a->n, HARNESS_CLIENT, path, &r) || r.status != 200) {
+        harness_resp_free(&r);
+        return false;
+    }
+    bool ok = json_array_size(json_object_get(r.json, "messages")) >= a->want;
+    harness_resp_free(&r);
+    return ok;
+}
+
+static void wait_count(harness_node *n, size_t want)
+{
+    count_arg a = {n, want};
+    if (!harness_wait(has_count, &a, WAIT_MS)) {
+        harness_dump_log(n);
+        ck_abort_msg("%s did not reach %zu messages", n->name, want);
+    }
+}
+
+/* seq 1..n contiguous, each once; returns the array (borrowed from j). */
+static json_t *check_contiguous(json_t *j, size_t n)
+{
+    json_t *msgs = json_object_get(j, "messages");
+    ck_assert_int_eq(json_array_size(msgs), n);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(msgs, i), "seq")), (json_int_t)i + 1);
+    return msgs;
+}
+
+START_TEST(three_way_chat_same_order_verified)
+{
+    start3();
+    create_and_join(NULL);
+    harness_node *who[] = {&A, &B, &C, &B, &A, &C};
+    char txn[16], text[64];
+    for (int k = 0; k < 6; k++) {
+        snprintf(txn, sizeof txn, "t%d", k);
+        snprintf(text, sizeof text, "message %d from %.20s", k, who[k]->name);
+        ck_assert_int_eq(send_msg(who[k], txn, text), 200);
+    }
+    harness_node *all[] = {&A, &B, &C};
+    json_t *ref = NULL;
+    for (int i = 0; i < 3; i++) {
+        wait_count(all[i], 6);
+        json_t *j = messages(all[i]);
+        json_t *msgs = check_contiguous(j, 6);
+        for (size_t k = 0; k < 6; k++) {
+            json_t *m = json_array_get(msgs, k);
+            ck_assert_str_eq(json_string_value(json_object_get(m, "state")), "verified");
+            if (ref) { /* same order, text and sender everywhere */
+                json_t *o = json_array_get(json_object_get(ref, "messages"), k);
+                ck_assert_str_eq(json_string_value(json_object_get(m, "text")),
+                                 json_string_value(json_object_get(o, "text")));
+                ck_assert_str_eq(json_string_value(json_object_get(m, "sender")),
+                                 json_string_value(json_object_get(o, "sender")));
+            }
+        }
+        if (!ref)
+            ref = j;
+        else
+            json_decref(j);
+    }
+    /* senders are the nodes that sent (per-node order kept: A's t0 before t4) */
+    json_t *msgs = json_object_get(ref, "messages");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(msgs, 0), "text")), "message 0 from alice");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(msgs, 0), "sender")), A.node_id);
+    json_decref(ref);
+    /* members list: the three of them, for members only */
+    json_t *j = call(&C, "GET", NULL, 200, "/v1/client/rooms/%s/members", room);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "members")), 3);
+    json_decref(j);
+}
+END_TEST
+
+typedef struct {
+    harness_node *n;
+    const char *type;
+    char since[32];
+} ev_arg;
+
+START_TEST(poll_mode_and_restart_catch_up)
+{
+    start3();
+    create_and_join(NULL);
+    json_decref(call(&C, "POST", "{\"mode\":\"poll\"}", 200, "/v1/client/rooms/%s/delivery", room));
+    json_t *j = call(&A, "GET", NULL, 200, "/v1/client/rooms/%s/members", room);
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(j, "members"), i, m) if (strcmp(json_string_value(json_object_get(m, "peer")),
+                                                                       C.node_id) == 0)
+        ck_assert_str_eq(json_string_value(json_object_get(m, "delivery")), "poll");
+    json_decref(j);
+    char txn[16];
+    for (int k = 0; k < 4; k++) {
+        snprintf(txn, sizeof txn, "p%d", k);
+        ck_assert_int_eq(send_msg(k % 2 ? &B : &A, txn, "polled"), 200);
+    }
+    wait_count(&C, 4);
+    /* C stopped while A and B talk, then restarted: catches up */
+    ck_assert_int_eq(harness_stop(&C), 0);
+    for (int k = 4; k < 10; k++) {
+        snprintf(txn, sizeof txn, "p%d", k);
+        ck_assert_int_eq(send_msg(k % 2 ? &B : &A, txn, "while C was away"), 200);
+    }
+    restart_same_port(&C);
+    wait_count(&C, 10);
+    j = messages(&C);
+    check_contiguous(j, 10);
+    json_decref(j);
+    /* push mode again, then stop and restart: no gap, no duplicate */
+    json_decref(call(&C, "POST", "{\"mode\":\"push\"}", 200, "/v1/client/rooms/%s/delivery", room));
+    ck_assert_int_eq(harness_stop(&C), 0);
+    for (int k = 10; k < 14; k++) {
+        snprintf(txn, sizeof txn, "p%d", k);
+        ck_assert_int_eq(send_msg(&B, txn, "pushed later"), 200);
+    }
+    restart_same_port(&C);
+    wait_count(&C, 14);
+    j = messages(&C);
+    check_contiguous(j, 14);
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(outbox_survives_host_outage_and_restart)
+{
+    start3();
+    create_and_join(NULL);
+    ck_assert_int_eq(send_msg(&B, "first", "before the outage"), 200);
+    ck_assert_int_eq(harness_stop(&A), 0);
+    ck_assert_int_eq(send_msg(&B, "o1", "one"), 202);
+    ck_assert_int_eq(send_msg(&B, "o2", "two"), 202);
+    ck_assert_int_eq(send_msg(&B, "o3", "three"), 202);
+    json_t *j = messages(&B);
+    json_t *pend = json_object_get(j, "pending");
+    ck_assert_int_eq(json_array_size(pend), 3);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(pend, 0), "state")), "pending");
+    json_decref(j);
+    /* B restarts while A is still away: the outbox is on disk */
+    ck_assert_int_eq(harness_stop(&B), 0);
+    restart_same_port(&B);
+    j = messages(&B);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "pending")), 3);
+    json_decref(j);
+    restart_same_port(&A);
+    wait_count(&A, 4);
+    j = messages(&A);
+    json_t *msgs = check_contiguous(j, 4);
+    const char *want[] = {"before the outage", "one", "two", "three"};
+    for (size_t k = 0; k < 4; k++)
+        ck_assert_str_eq(json_string_value(json_object_get(json_array_get(msgs, k), "text")), want[k]);
+    json_decref(j);
+    wait_count(&C, 4);
+    /* a retried transaction id stores nothing new */
+    ck_assert_int_eq(send_msg(&B, "o2", "two"), 200);
+    ck_assert_int_eq(send_msg(&B, "o2", "something else"), 409);
+    j = messages(&A);
+    check_contiguous(j, 4);
+    json_decref(j);
+}
+END_TEST
+
+
+START_TEST(kill_host_during_burst)
+{
+    start3();
+    create_and_join(NULL);
+    enum { BURST = 40, KILL_AT = 15 };
+    json_int_t seq_of[BURST];
+    char txn[16], text[32];
+    for (int k = 0; k < BURST; k++) {
+        seq_of[k] = 0;
+        if (k == KILL_AT)
+            harness_kill(&A); /* kill -9 in the middle of the burst */
+        snprintf(txn, sizeof txn, "b%d", k);
+        snprintf(text, sizeof text, "burst %d", k);
+        char path[256];
+        snprintf(path, sizeof path, "/v1/client/rooms/%s/messages/%s", room, txn);
+        json_t *b = json_pack("{s:s}", "text", text);
+        char *s = json_dumps(b, 0);
+        harness_resp r = {0};
+        ck_assert_int_eq(harness_call(&B, HARNESS_CLIENT, "PUT", path, s, &r), 0);
+        if (r.status == 200)
+            seq_of[k] = json_integer_value(json_object_get(r.json, "seq"));
+        ck_assert(r.status == 200 || r.status == 202);
+        harness_resp_free(&r);
+        free(s);
+        json_decref(b);
+    }
+    restart_same_port(&A);
+    wait_count(&A, BURST);
+    json_t *j = messages(&A);
+    json_t *msgs = check_contiguous(j, BURST);
+    /* every acknowledged message is there with its seq, none twice */
+    for (int k = 0; k < BURST; k++) {
+        snprintf(text, sizeof text, "burst %d", k);
+        int found = 0;
+        for (size_t i = 0; i < BURST; i++) {
+            json_t *m = json_array_get(msgs, i);
+            if (strcmp(json_string_value(json_object_get(m, "text")), text) == 0) {
+                found++;
+                if (seq_of[k])
+                    ck_assert_int_eq(json_integer_value(json_object_get(m, "seq")), seq_of[k]);
+            }
+        }
+        ck_assert_int_eq(found, 1);
+    }
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(kick_rotates_and_excludes)
+{
+    start3();
+    create_and_join(NULL);
+    ck_assert_int_eq(send_msg(&A, "k1", "everyone"), 200);
+    wait_count(&C, 1);
+    char body[128];
+    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", C.node_id);
+    json_t *j = call(&A, "POST", body, 200, "/v1/client/rooms/%s/kick", room);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "epoch")), 2);
+    json_decref(j);
+    ck_assert_int_eq(send_msg(&B, "k2", "after the kick"), 200);
+    ck_assert_int_eq(send_msg(&A, "k3", "still here"), 200);
+    wait_count(&B, 3);
+    j = call(&B, "GET", NULL, 200, "/v1/client/rooms/%s", room);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "epoch")), 2);
+    json_decref(j);
+    /* C: told it is out, holds no epoch-2 key, reads nothing new */
+    for (int k = 0; k < 200; k++) {
+        j = call(&C, "GET", NULL, 200, "/v1/client/rooms/%s", room);
+        bool kicked = strcmp(json_string_value(json_object_get(j, "state")), "kicked") == 0;
+        if (kicked)
+            ck_assert_int_eq(json_integer_value(json_object_get(j, "epoch")), 1);
+        json_decref(j);
+        if (kicked)
+            break;
+        usleep(50 * 1000);
+    }
+    j = call(&C, "GET", NULL, 200, "/v1/client/rooms/%s", room);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "state")), "kicked");
+    json_decref(j);
+    j = messages(&C);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "messages")), 1);
+    json_decref(j);
+    ck_assert_int_eq(send_msg(&C, "k4", "let me in"), 403);
+    snprintf(body, sizeof body, "{\"host\":\"%s\"}", A.node_id);
+    ck_assert_int_eq(status_of(&C, "POST", "/v1/client/rooms/x/join", body), 404);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/join", room);
+    ck_assert_int_eq(status_of(&C, "POST", path, body), 403);
+    j = messages(&A);
+    check_contiguous(j, 3);
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(rotation_after_small_n)
+{
+    start3();
+    create_and_join(",\"rotate_messages\":3");
+    char txn[16];
+    harness_node *who[] = {&A, &B, &C};
+    for (int k = 0; k < 7; k++) {
+        snprintf(txn, sizeof txn, "r%d", k);
+        ck_assert_int_eq(send_msg(who[k % 3], txn, "rotating"), 200);
+    }
+    for (int i = 0; i < 3; i++) {
+        wait_count(who[i], 7);
+        json_t *j = messages(who[i]);
+        json_t *msgs = check_contiguous(j, 7);
+        ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(msgs, 6), "epoch")), 3);
+        json_decref(j);
+    }
+    json_t *j = call(&A, "GET", NULL, 200, "/v1/client/rooms/%s", room);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "epoch")), 3);
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(refusals_change_nothing)
+{
+    start3();
+    create_and_join(NULL);
+    ck_assert_int_eq(harness_start(&D, "dave", NULL), 0);
+    add_peer(&D, &A);
+    add_peer(&A, &D);
+    ck_assert_int_eq(send_msg(&B, "x1", "members only"), 200);
+    /* a non-member: cannot join an invite-only room, read, write or list */
+    char body[128], path[128];
+    snprintf(body, sizeof body, "{\"host\":\"%s\"}", A.node_id);
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/join", room);
+    long st = status_of(&D, "POST", path, body);
+    ck_assert_msg(st == 404 || st == 403, "join: %ld", st);
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/messages", room);
+    ck_assert_int_eq(status_of(&D, "GET", path, NULL), 404);
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/members", room);
+    ck_assert_int_eq(status_of(&D, "GET", path, NULL), 404);
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/messages/x2", room);
+    ck_assert_int_eq(status_of(&D, "PUT", path, "{\"text\":\"hi\"}"), 404);
+    /* only the master invites, kicks and rekeys */
+    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", D.node_id);
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/invite", room);
+    ck_assert_int_eq(status_of(&B, "POST", path, body), 403);
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/rekey", room);
+    ck_assert_int_eq(status_of(&B, "POST", path, NULL), 403);
+    /* oversized text, malformed JSON, bad txn id */
+    char *big = malloc(16384 + 64);
+    memset(big, 'x', 16384 + 64);
+    memcpy(big, "{\"text\":\"", 9);
+    memcpy(big + 16384 + 10, "\"}", 3);
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/messages/big", room);
+    ck_assert_int_eq(status_of(&B, "PUT", path, big), 413);
+    free(big);
+    ck_assert_int_eq(status_of(&B, "PUT", path, "{\"text\":"), 400);
+    ck_assert_int_eq(status_of(&B, "PUT", path, "{\"text\":5}"), 400);
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/messages/bad%%20id", room);
+    ck_assert_int_eq(status_of(&B, "PUT", path, "{\"text\":\"x\"}"), 400);
+    /* nothing changed at the host */
+    json_t *j = messages(&A);
+    check_contiguous(j, 1);
+    json_decref(j);
+    j = call(&A, "GET", NULL, 200, "/v1/client/rooms/%s/members", room);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "members")), 3);
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(events_long_poll)
+{
+    start3();
+    create_and_join(NULL);
+    json_t *j = call(&C, "GET", NULL, 200, "/v1/client/events?since=now");
+    char since[32];
+    snprintf(since, sizeof since, "%s", json_string_value(json_object_get(j, "next")));
+    json_decref(j);
+    ck_assert_int_eq(send_msg(&B, "e1", "wake up"), 200);
+    bool seen = false;
+    for (int round = 0; round < 20 && !seen; round++) {
+        j = call(&C, "GET", NULL, 200, "/v1/client/events?since=%s&wait=5", since);
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(j, "events"), i, e) {
+            if (strcmp(json_string_value(json_object_get(e, "type")), "message") == 0) {
+                json_t *m = json_object_get(e, "message");
+                ck_assert_str_eq(json_string_value(json_object_get(m, "text")), "wake up");
+                ck_assert_str_eq(json_string_value(json_object_get(m, "sender")), B.node_id);
+                seen = true;
+            }
+        }
+        snprintf(since, sizeof since, "%s", json_string_value(json_object_get(j, "next")));
+        json_decref(j);
+    }
+    ck_assert(seen);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("rooms");
+    TCase *tc = tcase_create("rooms");
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, three_way_chat_same_order_verified);
+    tcase_add_test(tc, poll_mode_and_restart_catch_up);
+    tcase_add_test(tc, outbox_survives_host_outage_and_restart);
+    tcase_add_test(tc, kill_host_during_burst);
+    tcase_add_test(tc, kick_rotates_and_excludes);
+    tcase_add_test(tc, rotation_after_small_n);
+    tcase_add_test(tc, refusals_change_nothing);
+    tcase_add_test(tc, events_long_poll);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
