@@ -5,6 +5,7 @@
  *   DELETE /v1/client/peers/{id}            forget it
  *   POST   /v1/client/peers/{id}/connect    handshake now {"mode"?}
  *   POST   /v1/client/peers/{id}/trust      {"trusted": true|false} (default true)
+ *   POST   /v1/client/peers/{id}/ping       sealed ping (opens a session if needed)
  *   PUT    /v1/client/peers/{id}/delivery   {"delivery": "push"|"poll"} */
 #include <stdlib.h>
 #include <string.h>
@@ -196,6 +197,45 @@ static void connect_peer(http_req *rq, node *nd)
     json_decref(body);
 }
 
+/* POST /v1/client/peers/{id}/ping {"echo"?}: a sealed ping, opening a
+ * session first when there is none (or it expired, or the peer forgot it). */
+static void ping_peer(http_req *rq, node *nd)
+{
+    uint8_t id[IDENTITY_ID_LEN];
+    json_t *body = NULL;
+    size_t len = 0;
+    if (!id_param(rq, id))
+        return;
+    http_req_body(rq, &len);
+    if (len && http_req_json_object(rq, &body))
+        return;
+    json_t *req = json_pack("{s:O?}", "echo", body ? json_object_get(body, "echo") : NULL);
+    json_decref(body);
+    json_t *reply = NULL;
+    int status = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    nt_err rc = peerlink_call(nd, id, "POST", "/v1/peer/ping", req, &reply, &status, PEERLINK_DEFAULT_TIMEOUT_MS);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    json_decref(req);
+    peerlink_state st;
+    peerlink_state_get(nd, id, &st);
+    if (rc == NT_ERR_NOT_FOUND && !status) {
+        http_reply_error(rq, 404, "not_found", "no such peer");
+    } else if (rc == NT_ERR_STATE) {
+        http_reply_error(rq, 409, "no_address", "no address known for this peer");
+    } else if (rc) {
+        http_reply_error(rq, rc == NT_ERR_BUSY ? 503 : 502, rc == NT_ERR_AUTH ? "handshake_failed" : "peer_unreachable",
+                         "%s", st.last_error[0] ? st.last_error : err_str(rc));
+    } else {
+        double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+        http_reply_json(rq, 200, json_pack("{s:i,s:o,s:f,s:s,s:s}", "status", status, "reply", reply, "rtt_ms", ms,
+                                           "session", st.session, "mode", st.mode));
+        reply = NULL;
+    }
+    json_decref(reply);
+}
+
 static void trust_peer(http_req *rq, node *nd)
 {
     uint8_t id[IDENTITY_ID_LEN];
@@ -250,6 +290,7 @@ const http_route client_peers_routes[] = {
     {"DELETE", "/v1/client/peers/{id}", HTTP_API_CLIENT, delete_peer, 0},
     {"POST", "/v1/client/peers/{id}/connect", HTTP_API_CLIENT, connect_peer, 4096},
     {"POST", "/v1/client/peers/{id}/trust", HTTP_API_CLIENT, trust_peer, 4096},
+    {"POST", "/v1/client/peers/{id}/ping", HTTP_API_CLIENT, ping_peer, 4096},
     {"PUT", "/v1/client/peers/{id}/delivery", HTTP_API_CLIENT, set_delivery, 4096},
     {0},
 };

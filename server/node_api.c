@@ -5,6 +5,7 @@
 
 #include "../common/json.h"
 #include "discovery_node.h"
+#include "peer_api.h"
 #include "node.h"
 #include "routes.h"
 
@@ -58,6 +59,8 @@ static void get_status(http_req *rq, node *nd)
                               counts);
     if (st)
         json_object_set_new(st, "discovery", discovery_node_status(nd));
+    if (st)
+        json_object_set_new(st, "peer_channel", peer_api_status(nd));
     http_reply_json(rq, 200, st);
 }
 
