@@ -27,7 +27,8 @@ const char *ecdh_curve_name(ecdh_curve c);
 /* Parse a curve name; NT_ERR_INVALID if unknown. */
 NT_MUST_USE nt_err ecdh_curve_parse(const char *name, ecdh_curve *out);
 
-/* Fresh ephemeral key pair from the DRBG. */
+/* Fresh ephemeral key pair from the DRBG (rng_init() first). *out is owned
+ * by the caller: ecdh_free() it as soon as the secret is derived. */
 NT_MUST_USE nt_err ecdh_generate(ecdh_key **out, ecdh_curve c);
 /* Key from a given private scalar (tests): X25519 32 bytes LE as in
  * RFC 7748 (clamped internally), P-256 32 bytes big-endian. */
@@ -36,7 +37,11 @@ NT_MUST_USE nt_err ecdh_from_private(ecdh_key **out, ecdh_curve c, const uint8_t
 /* Our public key into out (ecdh_public_len bytes). */
 NT_MUST_USE nt_err ecdh_public(const ecdh_key *k, uint8_t *out, size_t cap, size_t *len);
 
-/* Shared secret with the peer's public key. */
+/* Shared secret with the peer's public key (exactly ecdh_public_len bytes).
+ * NT_ERR_AUTH for a peer key of the wrong length or encoding, off the curve,
+ * of low order, or giving an all-zero X25519 secret; out is zeroed on every
+ * error. k is only read, so one key may be used from several threads. The
+ * DRBG is passed to mbedTLS (blinding); rng_init() must have run. */
 NT_MUST_USE nt_err ecdh_shared(const ecdh_key *k, const uint8_t *peer, size_t peer_len,
                                uint8_t out[static ECDH_SECRET_LEN]);
 

@@ -156,7 +156,7 @@ START_TEST(test_wycheproof_x25519)
 {
     json_t *j = vec_load_json("wycheproof/x25519_test.json");
     ck_assert_ptr_nonnull(j);
-    size_t total = 0, matched = 0, refused_zero = 0, gi, ti;
+    size_t total = 0, matched = 0, refused_zero = 0, noncanonical = 0, twist = 0, gi, ti;
     json_t *g, *t;
     json_array_foreach(json_object_get(j, "testGroups"), gi, g) {
         ck_assert_str_eq(vec_str(g, "curve"), "curve25519");
@@ -181,11 +181,17 @@ START_TEST(test_wycheproof_x25519)
                 ck_assert_msg(rc == NT_OK, "tcId %d (%s) refused: %s", id, res, err_str(rc));
                 ck_assert_msg(memcmp(got, want, 32) == 0, "tcId %d (%s) wrong secret", id, res);
                 matched++;
+                if (has_flag(t, "NonCanonicalPublic"))
+                    noncanonical++;
+                if (has_flag(t, "Twist"))
+                    twist++;
             }
         }
     }
     ck_assert_int_eq(total, json_integer_value(json_object_get(j, "numberOfTests")));
     ck_assert(refused_zero > 0 && matched > 0);
+    /* Accepted as RFC 7748 says, with the RFC's result (not just refused). */
+    ck_assert(noncanonical > 0 && twist > 0);
     json_decref(j);
 }
 END_TEST
