@@ -256,13 +256,14 @@ static void bench_ecdh(ecdh_curve curve)
 static nt_err op_hkdf_session(void *p)
 {
     (void)p;
-    /* salt = both nonces, ikm = ECDH secret, context = transcript hash,
-     * four channel keys and the authentication key. */
+    /* As api-spec/protocol.md "Key schedule": salt = both nonces, ikm =
+     * ECDH secret, context = transcript hash; four channel keys and the
+     * two halves of the key that seals the authentication key. */
     static const uint8_t salt[64] = {1}, ikm[32] = {2}, ctx[32] = {3};
-    uint8_t k[5][32];
-    kdf_output outs[] = {{"c2s enc", k[0], 32}, {"c2s mac", k[1], 32}, {"s2c enc", k[2], 32},
-                         {"s2c mac", k[3], 32}, {"auth", k[4], 32}};
-    return kdf_derive(salt, sizeof salt, ikm, sizeof ikm, ctx, sizeof ctx, outs, 5);
+    uint8_t k[6][32];
+    kdf_output outs[] = {{"c2s enc", k[0], 32}, {"c2s mac", k[1], 32},      {"s2c enc", k[2], 32},
+                         {"s2c mac", k[3], 32}, {"auth-key enc", k[4], 32}, {"auth-key mac", k[5], 32}};
+    return kdf_derive(salt, sizeof salt, ikm, sizeof ikm, ctx, sizeof ctx, outs, sizeof outs / sizeof outs[0]);
 }
 
 /* ---- seal ------------------------------------------------------------------ */
