@@ -117,7 +117,7 @@ void delivery_push_round(rooms *r, bool *did)
                                 .req = notify_json_locked(r, st, j)};
         n++;
     }
-    sqlite3_finalize(st);
+    roomdb_done(st);
     pthread_mutex_unlock(&r->lock);
     if (n == 0)
         goto out;
@@ -335,7 +335,7 @@ static void pollers_update(rooms *r)
         if (!have)
             snprintf(ids[n++], ROOM_ID_HEX_LEN + 1, "%s", roomdb_text(st, 0));
     }
-    sqlite3_finalize(st);
+    roomdb_done(st);
     for (size_t i = 0; i < n && !r->stopping && !r->o.no_threads; i++) {
         poller *p = calloc(1, sizeof *p);
         if (!p)
@@ -369,7 +369,7 @@ void delivery_sync_round(rooms *r)
         n++;
         roomdb_ignore(roomdb_exec(r->o.db, "UPDATE rooms SET need='' WHERE id=?", "s", roomdb_text(st, 0)));
     }
-    sqlite3_finalize(st);
+    roomdb_done(st);
     pthread_mutex_unlock(&r->lock);
     for (size_t i = 0; i < n && !r->stopping; i++) {
         nt_err rc = NT_OK;

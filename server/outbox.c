@@ -40,7 +40,7 @@ json_t *outbox_json_locked(rooms *r, const char *room, const char *txn)
         if (j && *roomdb_text(st, 2))
             json_object_set_new(j, "reason", json_string(roomdb_text(st, 2)));
     }
-    sqlite3_finalize(st);
+    roomdb_done(st);
     return j;
 }
 
@@ -54,7 +54,7 @@ json_t *outbox_pending_json_locked(rooms *r, const char *room)
         if (e)
             json_array_append_new(arr, e);
     }
-    sqlite3_finalize(st);
+    roomdb_done(st);
     return arr;
 }
 
@@ -125,7 +125,7 @@ void outbox_try(rooms *r, const char *room, const char *txn, char state[static 1
         snprintf(state, 12, "%s", roomdb_text(st, 0));
         text = strcmp(state, "pending") == 0 ? strdup(roomdb_text(st, 1)) : NULL;
     }
-    sqlite3_finalize(st);
+    roomdb_done(st);
     if (!text) {
         pthread_mutex_unlock(&r->lock);
         return;
@@ -202,7 +202,7 @@ static bool next_due(rooms *r, char room[static ROOM_ID_HEX_LEN + 1], char txn[s
         snprintf(txn, ROOM_TXN_MAX + 1, "%s", roomdb_text(st, 1));
         found = true;
     }
-    sqlite3_finalize(st);
+    roomdb_done(st);
     pthread_mutex_unlock(&r->lock);
     return found;
 }
@@ -249,7 +249,7 @@ int outbox_client_put(rooms *r, const char *room, const char *txn, json_t *body,
         exists = true;
         snprintf(old, sizeof old, "%s", roomdb_text(st, 0));
     }
-    sqlite3_finalize(st);
+    roomdb_done(st);
     if (exists && strcmp(old, json_string_value(jt))) {
         status = rooms_error(reply, 409, "conflict", "txn_id already used for another text");
         goto unlock;

@@ -104,7 +104,7 @@ nt_err rooms_load_locked(rooms *r, const char *id, room_row *out)
         if (encoding_hex_decode(out->id, ROOM_ID_HEX_LEN, out->idb, sizeof out->idb, &n) || n != ROOM_ID_LEN)
             rc = NT_ERR_DB;
     }
-    sqlite3_finalize(st);
+    roomdb_done(st);
     return rc;
 }
 
@@ -134,7 +134,7 @@ nt_err rooms_key_locked(rooms *r, const char *room, int64_t epoch, uint8_t key[s
         memcpy(key, sqlite3_column_blob(st, 0), ROOM_KEY_LEN);
         rc = NT_OK;
     }
-    sqlite3_finalize(st);
+    roomdb_done(st);
     return rc;
 }
 
@@ -312,7 +312,7 @@ json_t *rooms_members_json_locked(rooms *r, const char *room, bool with_pub)
             json_object_set_new(m, "pub", rooms_b64_json(sqlite3_column_blob(st, 5), (size_t)sqlite3_column_bytes(st, 5)));
         json_array_append_new(arr, m);
     }
-    sqlite3_finalize(st);
+    roomdb_done(st);
     return arr;
 }
 
@@ -340,7 +340,7 @@ static bool pw_check_locked(rooms *r, const char *room, const char *pw)
         pw_hash(pw, sqlite3_column_blob(st, 0), (unsigned)sqlite3_column_int(st, 2), h) == NT_OK)
         ok = mbedtls_ct_memcmp(h, sqlite3_column_blob(st, 1), ROOM_PW_HASH_LEN) == 0;
     mbedtls_platform_zeroize(h, sizeof h);
-    sqlite3_finalize(st);
+    roomdb_done(st);
     return ok;
 }
 
@@ -527,7 +527,7 @@ static json_t *keys_json_locked(rooms *r, const char *room, int64_t min_epoch)
     while (st && arr && sqlite3_step(st) == SQLITE_ROW)
         json_array_append_new(arr, json_pack("{s:I,s:o}", "epoch", (json_int_t)sqlite3_column_int64(st, 0), "key",
                                              rooms_b64_json(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1))));
-    sqlite3_finalize(st);
+    roomdb_done(st);
     return arr;
 }
 
@@ -563,7 +563,7 @@ static int peer_join(rooms *r, const char *peer, const char *room, json_t *body,
     sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT state FROM room_members WHERE room=? AND peer=?", "ss", room, peer);
     if (st && sqlite3_step(st) == SQLITE_ROW)
         copy(state, sizeof state, roomdb_text(st, 0));
-    sqlite3_finalize(st);
+    roomdb_done(st);
     if (rooms_load_locked(r, room, &rm) || strcmp(rm.state, "hosted")) {
         status = rooms_error(reply, 404, "not_found", "no such room here");
         goto out;
@@ -692,7 +692,7 @@ static int peer_list(rooms *r, json_t **reply)
             json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s}", "id", rm.id, "name", rm.name, "topic",
                                                  rm.topic, "host", rm.host, "access", rm.access));
     }
-    sqlite3_finalize(st);
+    roomdb_done(st);
     pthread_mutex_unlock(&r->lock);
     *reply = json_pack("{s:o}", "rooms", arr);
     return 200;
@@ -759,7 +759,7 @@ nt_err rooms_new(rooms **out, const rooms_opts *o)
         sqlite3_stmt *st = roomdb_prep(o->db, "SELECT id FROM rooms WHERE state='joined'", "");
         while (st && sqlite3_step(st) == SQLITE_ROW)
             rooms_need_locked(r, roomdb_text(st, 0), "poll");
-        sqlite3_finalize(st);
+        roomdb_done(st);
         pthread_mutex_unlock(&r->lock);
     }
     if (rc) {

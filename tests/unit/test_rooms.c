@@ -111,6 +111,7 @@ static void teardown(void)
 {
     for (int i = 0; i < NODES; i++) {
         rooms_free(N[i].r);
+        roomdb_forget(N[i].db);
         sqlite3_close(N[i].db);
         memset(&N[i], 0, sizeof N[i]);
     }
