@@ -330,6 +330,14 @@ static discovery_drop key_for(discovery *d, const discovery_packet *p, struct in
     }
     if (*key)
         return DISC_OK;
+    if (d->h.pinned_key && (*fresh = d->h.pinned_key(d->h.ctx, p->node_id)) != NULL) {
+        if (memcmp(identity_id(*fresh), p->node_id, IDENTITY_ID_LEN) == 0) {
+            *key = *fresh;
+            return DISC_OK;
+        }
+        identity_free(*fresh);
+        *fresh = NULL;
+    }
     if (!discovery_seen_fetch_allowed(d->seen, p->node_id, now))
         return DISC_KEY_UNAVAILABLE;
     count(d, &d->stats.key_fetches, 1);

@@ -37,12 +37,16 @@
  *   the call. Set *is_new if the id was not known.
  * name: the display name to announce now (it may change at run time);
  *   without it the name given to discovery_start is used.
+ * pinned_key: the key already pinned for a node id (the peer table), for
+ *   announcements that carry no key; NULL if none. The result is owned by
+ *   discovery. Tried before GET /v1/node.
  * log: level 0 error, 1 warn, 2 info, 3 debug. */
 typedef struct {
     void *ctx;
     nt_err (*observe)(void *ctx, const identity *pub, const char *name, const char *addr,
                       const uint8_t *instance_id, int64_t now_unix, bool *is_new);
     void (*name)(void *ctx, char out[static DISCOVERY_NAME_MAX + 1]);
+    identity *(*pinned_key)(void *ctx, const uint8_t id[static IDENTITY_ID_LEN]);
     void (*log)(void *ctx, int level, const char *msg);
 } discovery_hooks;
 

@@ -48,7 +48,7 @@ static bool dup_locked(rooms *r, const char *room, const char *sender, const cha
     if (dup)
         *reply = json_pack("{s:I,s:I,s:b}", "seq", (json_int_t)sqlite3_column_int64(st, 0), "ts",
                            (json_int_t)sqlite3_column_int64(st, 1), "duplicate", 1);
-    sqlite3_finalize(st);
+    roomdb_done(st);
     return dup;
 }
 
@@ -177,7 +177,7 @@ int messages_host_submit(rooms *r, const char *sender, const char *room, const s
         if (pub)
             memcpy(pub, sqlite3_column_blob(st, 0), pub_len);
     }
-    sqlite3_finalize(st);
+    roomdb_done(st);
     if (!pub) {
         status = rooms_error(reply, 403, "not_member", "not a member of this room");
         goto unlock;
@@ -256,7 +256,7 @@ static json_t *log_json_locked(rooms *r, const char *room, int64_t after, int64_
                            roomdb_text(st, 3), "ts", (json_int_t)sqlite3_column_int64(st, 4), "body",
                            rooms_b64_json(sqlite3_column_blob(st, 5), (size_t)sqlite3_column_bytes(st, 5)), "sig",
                            rooms_b64_json(sqlite3_column_blob(st, 6), (size_t)sqlite3_column_bytes(st, 6))));
-    sqlite3_finalize(st);
+    roomdb_done(st);
     return arr;
 }
 
@@ -366,7 +366,7 @@ static bool apply_one_locked(rooms *r, room_row *rm, json_t *m, bool *dropped)
         if (pub)
             memcpy(pub, sqlite3_column_blob(st, 0), pl);
     }
-    sqlite3_finalize(st);
+    roomdb_done(st);
     if (!pub) {
         rooms_need_locked(r, rm->id, "members");
         ready = false;

@@ -32,7 +32,7 @@ static int list_rooms(rooms *r, json_t **reply)
         if (rooms_load_locked(r, roomdb_text(st, 0), &rm) == NT_OK)
             json_array_append_new(arr, rooms_room_json_locked(r, &rm));
     }
-    sqlite3_finalize(st);
+    roomdb_done(st);
     pthread_mutex_unlock(&r->lock);
     *reply = json_pack("{s:o}", "rooms", arr);
     return 200;
@@ -228,7 +228,7 @@ static int list_messages(rooms *r, const char *room, rooms_query_fn *q, void *qa
                       before > 0 ? before : INT64_MAX, limit);
     while (st && sqlite3_step(st) == SQLITE_ROW)
         json_array_append_new(arr, message_row(st, r->me_hex));
-    sqlite3_finalize(st);
+    roomdb_done(st);
     *reply = json_pack("{s:o,s:I,s:o}", "messages", arr, "head", (json_int_t)rm.head, "pending",
                        outbox_pending_json_locked(r, room));
     pthread_mutex_unlock(&r->lock);
@@ -242,7 +242,7 @@ json_t *messages_json_locked(rooms *r, const char *room, int64_t seq)
                                    "IS NOT NULL", "si", room, seq);
     if (st && sqlite3_step(st) == SQLITE_ROW)
         j = message_row(st, r->me_hex);
-    sqlite3_finalize(st);
+    roomdb_done(st);
     return j;
 }
 
@@ -324,7 +324,7 @@ int roomapi_events(rooms *r, rooms_query_fn *q, void *qarg, json_t **reply)
             if (e)
                 json_array_append_new(arr, e);
         }
-        sqlite3_finalize(st);
+        roomdb_done(st);
         if (next > since || wait == 0)
             break;
         if (!rooms_wait_locked(r, &r->ev_cond, &ts))

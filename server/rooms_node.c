@@ -16,6 +16,7 @@
 #include "rooms.h"
 #include "rooms_node.h"
 #include "rooms_peer.h"
+#include "../storage/roomdb.h"
 #include "routes.h"
 
 static rooms *g_rooms;   /* one node per process */
@@ -119,6 +120,7 @@ nt_err rooms_service_start(node *nd, char err[static NODE_ERR_MAX])
         snprintf(err, NODE_ERR_MAX, "rooms: %s", err_str(rc));
         rooms_free(g_rooms);
         g_rooms = NULL;
+        roomdb_forget(g_db);
         sqlite3_close(g_db);
         g_db = NULL;
     }
@@ -129,6 +131,7 @@ void rooms_service_stop(node *nd)
 {
     rooms_free(g_rooms);
     g_rooms = NULL;
+    roomdb_forget(g_db);
     sqlite3_close(g_db);
     g_db = NULL;
 }

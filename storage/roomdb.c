@@ -1,8 +1,10 @@
 /* roomdb.c - see roomdb.h. */
 #include "roomdb.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 const char ROOMDB_SCHEMA[] =
     "CREATE TABLE rooms("
@@ -53,10 +55,82 @@ nt_err roomdb_migrate(sqlite3 *db)
     return sqlite3_exec(db, ROOMDB_SCHEMA, NULL, NULL, NULL) == SQLITE_OK ? NT_OK : NT_ERR_DB;
 }
 
-static sqlite3_stmt *vprep(sqlite3 *db, const char *sql, const char *fmt, va_list ap)
+/* Statement cache: SQL texts are string literals, so their address is the
+ * key. A statement in use (a nested use of the same text) is not shared:
+ * the nested caller gets a fresh one that roomdb_done() finalizes. */
+#define CACHE_MAX 256
+
+typedef struct {
+    sqlite3 *db;
+    const char *sql;
+    sqlite3_stmt *st;
+    bool busy;
+} cache_entry;
+
+static cache_entry cache[CACHE_MAX];
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static sqlite3_stmt *cache_get(sqlite3 *db, const char *sql)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+    int free_slot = -1;
+    pthread_mutex_lock(&cache_lock);
+    for (int i = 0; i < CACHE_MAX; i++) {
+        if (cache[i].db == db && cache[i].sql == sql) {
+            if (!cache[i].busy) {
+                cache[i].busy = true;
+                st = cache[i].st;
+            }
+            pthread_mutex_unlock(&cache_lock);
+            if (!st && sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+                st = NULL;
+            return st;
+        }
+        if (!cache[i].db && free_slot < 0)
+            free_slot = i;
+    }
+    if (sqlite3_prepare_v3(db, sql, -1, free_slot >= 0 ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL) != SQLITE_OK)
+        st = NULL;
+    else if (free_slot >= 0)
+        cache[free_slot] = (cache_entry){db, sql, st, true};
+    pthread_mutex_unlock(&cache_lock);
+    return st;
+}
+
+void roomdb_done(sqlite3_stmt *st)
+{
+    if (!st)
+        return;
+    pthread_mutex_lock(&cache_lock);
+    for (int i = 0; i < CACHE_MAX; i++) {
+        if (cache[i].st == st) {
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            cache[i].busy = false;
+            pthread_mutex_unlock(&cache_lock);
+            return;
+        }
+    }
+    pthread_mutex_unlock(&cache_lock);
+    sqlite3_finalize(st);
+}
+
+void roomdb_forget(sqlite3 *db)
+{
+    pthread_mutex_lock(&cache_lock);
+    for (int i = 0; i < CACHE_MAX; i++) {
+        if (cache[i].db == db) {
+            sqlite3_finalize(cache[i].st);
+            cache[i] = (cache_entry){0};
+        }
+    }
+    pthread_mutex_unlock(&cache_lock);
+}
+
+static sqlite3_stmt *vprep(sqlite3 *db, const char *sql, const char *fmt, va_list ap)
+{
+    sqlite3_stmt *st = cache_get(db, sql);
+    if (!st)
         return NULL;
     int ok = SQLITE_OK;
     for (int i = 1; fmt[i - 1] && ok == SQLITE_OK; i++) {
@@ -80,7 +154,7 @@ static sqlite3_stmt *vprep(sqlite3 *db, const char *sql, const char *fmt, va_lis
         }
     }
     if (ok != SQLITE_OK) {
-        sqlite3_finalize(st);
+        roomdb_done(st);
         return NULL;
     }
     return st;
@@ -106,7 +180,7 @@ nt_err roomdb_exec(sqlite3 *db, const char *sql, const char *fmt, ...)
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW)
         ;
-    sqlite3_finalize(st);
+    roomdb_done(st);
     if (r == SQLITE_DONE)
         return NT_OK;
     return (r & 0xff) == SQLITE_CONSTRAINT ? NT_ERR_EXISTS : NT_ERR_DB;
@@ -126,7 +200,7 @@ nt_err roomdb_int(sqlite3 *db, int64_t *out, const char *sql, const char *fmt, .
         *out = sqlite3_column_int64(st, 0);
     else
         rc = r == SQLITE_DONE ? NT_ERR_NOT_FOUND : NT_ERR_DB;
-    sqlite3_finalize(st);
+    roomdb_done(st);
     return rc;
 }
 

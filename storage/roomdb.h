@@ -14,6 +14,7 @@
 #ifndef NATTER_ROOMDB_H
 #define NATTER_ROOMDB_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sqlite3.h>
 #include "../common/err.h"
@@ -27,10 +28,14 @@ extern const char ROOMDB_SCHEMA[];
  * tests). In natterd the store's migration list applies it. */
 NT_MUST_USE nt_err roomdb_migrate(sqlite3 *db);
 
-/* Prepare sql and bind the parameters described by fmt. NULL on error
- * (the caller maps to NT_ERR_DB). The statement is the caller's to
- * sqlite3_finalize(). */
+/* Prepare sql (a string literal: statements are cached per connection by
+ * its address) and bind the parameters described by fmt. NULL on error
+ * (the caller maps to NT_ERR_DB). Hand it back with roomdb_done(). */
 sqlite3_stmt *roomdb_prep(sqlite3 *db, const char *sql, const char *fmt, ...);
+/* Reset a statement from roomdb_prep for reuse (or finalize it). NULL-safe. */
+void roomdb_done(sqlite3_stmt *st);
+/* Finalize every cached statement of db; call before sqlite3_close(db). */
+void roomdb_forget(sqlite3 *db);
 
 /* Prepare, bind, step to completion, finalize. NT_ERR_EXISTS on a
  * constraint violation, NT_ERR_DB otherwise. */

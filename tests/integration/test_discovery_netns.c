@@ -228,6 +228,10 @@ START_TEST(netns_find_forge_gone_restart)
 
     /* 3. a stopped node shows as gone after the expiry, and stays listed */
     char *inst_old = instance_of(2);
+    json_t *pl = peers_of(0);
+    ck_assert_ptr_nonnull(str_of(pl, 2, "instance_id"));
+    ck_assert_str_eq(str_of(pl, 2, "instance_id"), inst_old);
+    json_decref(pl);
     ck_assert_int_eq(harness_stop(&nodes[2]), 0);
     long long t2 = hd_now_ms(), gone = -1;
     while (hd_now_ms() - t2 <= GONE_WITHIN_MS) {
@@ -255,8 +259,8 @@ START_TEST(netns_find_forge_gone_restart)
         ck_assert_int_ge(counter(i, "restarts"), 1);
         json_t *peers = peers_of(i);
         const char *seen_inst = str_of(peers, 2, "instance_id");
-        if (seen_inst) /* the peer list shows it: it must be the new one */
-            ck_assert_str_eq(seen_inst, inst_new);
+        ck_assert_ptr_nonnull(seen_inst);
+        ck_assert_str_eq(seen_inst, inst_new);
         json_decref(peers);
     }
     free(inst_old);

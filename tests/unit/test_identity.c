@@ -15,7 +15,9 @@
 #include <mbedtls/sha256.h>
 
 #include "crypto/identity.h"
+#include "crypto/oaep.h"
 #include "crypto/rng.h"
+#include "crypto/sign.h"
 #include "vectors_util.h"
 
 static identity *key; /* shared RSA-2048 with private half */
@@ -476,6 +478,53 @@ START_TEST(test_fingerprint_of_key)
 }
 END_TEST
 
+/* The larger sizes end to end, once each: the header's size caps hold,
+ * and sign, OAEP and save/load work at every allowed size. */
+static const unsigned big_sizes[] = {3072, 4096};
+
+START_TEST(test_every_size_end_to_end)
+{
+    unsigned bits = big_sizes[_i];
+    identity *id = NULL, *pub = NULL, *loaded = NULL;
+    uint8_t der[IDENTITY_PUB_DER_MAX], sig[SIGN_MAX_LEN], ct[512], pt[512], out[512];
+    char pem[IDENTITY_PUB_PEM_MAX], path[256];
+    size_t len = 0, siglen = 0, ctlen = 0, outlen = 0, max = oaep_max_plain(bits);
+
+    ck_assert_int_eq(identity_generate(&id, bits), NT_OK);
+    ck_assert_uint_eq(identity_bits(id), bits);
+    ck_assert_int_eq(identity_public_der(id, der, sizeof der, &len), NT_OK);
+    ck_assert_int_eq(identity_public_pem(id, pem, sizeof pem), NT_OK);
+    ck_assert_uint_lt(strlen(pem), IDENTITY_PUB_PEM_MAX);
+    ck_assert_int_eq(identity_from_der(&pub, der, len), NT_OK);
+    ck_assert_mem_eq(identity_id(pub), identity_id(id), IDENTITY_ID_LEN);
+
+    ck_assert_int_eq(sign_create(id, SIGN_HANDSHAKE, der, len, sig, sizeof sig, &siglen), NT_OK);
+    ck_assert_uint_eq(siglen, bits / 8);
+    ck_assert_int_eq(sign_verify(pub, SIGN_HANDSHAKE, der, len, sig, siglen), NT_OK);
+    ck_assert_int_eq(sign_verify(pub, SIGN_HANDSHAKE_REPLY, der, len, sig, siglen), NT_ERR_AUTH);
+
+    ck_assert_int_eq(rng_bytes(pt, max), NT_OK);
+    ck_assert_int_eq(oaep_encrypt(pub, NULL, 0, pt, max, ct, sizeof ct, &ctlen), NT_OK);
+    ck_assert_uint_eq(ctlen, bits / 8);
+    ck_assert_int_eq(oaep_decrypt(id, NULL, 0, ct, ctlen, out, sizeof out, &outlen), NT_OK);
+    ck_assert_uint_eq(outlen, max);
+    ck_assert_mem_eq(out, pt, max);
+    ck_assert_int_eq(oaep_encrypt(pub, NULL, 0, pt, max + 1, ct, sizeof ct, &ctlen), NT_ERR_TOO_BIG);
+
+    snprintf(path, sizeof path, "%s/size-%u.pem", tmpdir, bits);
+    ck_assert_int_eq(identity_save(id, path), NT_OK);
+    ck_assert_int_eq(identity_load(&loaded, path), NT_OK);
+    ck_assert_uint_eq(identity_bits(loaded), bits);
+    ck_assert_mem_eq(identity_id(loaded), identity_id(id), IDENTITY_ID_LEN);
+    ck_assert_int_eq(sign_create(loaded, SIGN_MESSAGE, pt, 10, sig, sizeof sig, &siglen), NT_OK);
+    ck_assert_int_eq(sign_verify(pub, SIGN_MESSAGE, pt, 10, sig, siglen), NT_OK);
+    unlink(path);
+    identity_free(loaded);
+    identity_free(pub);
+    identity_free(id);
+}
+END_TEST
+
 static Suite *identity_suite(void)
 {
     Suite *s = suite_create("identity");
@@ -494,6 +543,7 @@ static Suite *identity_suite(void)
     tcase_add_loop_test(tc, test_load_refuses, 0, LOAD__COUNT);
     tcase_add_loop_test(tc, test_fingerprint, 0, (int)(sizeof fp_table / sizeof fp_table[0]));
     tcase_add_test(tc, test_fingerprint_of_key);
+    tcase_add_loop_test(tc, test_every_size_end_to_end, 0, (int)(sizeof big_sizes / sizeof big_sizes[0]));
     suite_add_tcase(s, tc);
     return s;
 }
