@@ -79,7 +79,7 @@ static json_t *notify_json_locked(rooms *r, sqlite3_stmt *st, push_job *j)
     if (strcmp(state, "joined"))
         return n;
     if (key_epoch < epoch) {
-        json_object_set_new(n, "keys", rooms_member_keys_locked(r, j->room, j->peer, key_epoch));
+        json_object_set_new(n, "keys", rooms_member_keys_locked(r, j->room, j->peer, key_epoch, true));
         j->key_to = epoch;
     }
     if (strcmp(delivery, "push") == 0 && cursor < head) {

@@ -541,6 +541,28 @@ START_TEST(rotation_after_t_seconds)
 }
 END_TEST
 
+/* A rekey reaches members by the host's push alone, the key RSA-OAEP
+ * wrapped to each member's identity key. */
+START_TEST(key_sync_push_wrapped)
+{
+    make_room(NULL);
+    ck_assert_int_eq(apif(0, "POST", NULL, "{}", "/v1/client/rooms/%s/rekey", room_id), 200);
+    rooms_tick(N[0].r); /* the host's push round only */
+    for (int i = 1; i <= 2; i++) {
+        json_t *j = NULL;
+        ck_assert_int_eq(apif(i, "GET", &j, NULL, "/v1/client/rooms/%s", room_id), 200);
+        ck_assert_int_eq(json_integer_value(json_object_get(j, "epoch")), 2);
+        json_decref(j);
+    }
+    ck_assert_int_eq(send_text(2, "w1", "on the new key"), 200);
+    tick_all(2); /* B fetches C's key from the member list, then applies */
+    json_t *j = messages_of(1);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "messages")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(json_object_get(j, "messages"), 0), "epoch")), 2);
+    json_decref(j);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("rooms");
@@ -555,6 +577,7 @@ static Suite *suite(void)
     tcase_add_test(tc, rotation_after_n_messages);
     tcase_add_test(tc, password_and_open_rooms);
     tcase_add_test(tc, rotation_after_t_seconds);
+    tcase_add_test(tc, key_sync_push_wrapped);
     suite_add_tcase(s, tc);
     return s;
 }
