@@ -122,13 +122,14 @@ static void teardown(void)
     harness_cleanup(&b);
 }
 
-static void save_session(const char *title, const char *s)
+/* The first capture of a run (fresh) truncates the file; Check runs each
+ * test in its own process, so this cannot be a static counter. */
+static void save_session(const char *title, const char *s, bool fresh)
 {
     const char *dir = getenv("BUILD");
     char path[512];
     snprintf(path, sizeof path, "%s/tui-session.txt", dir ? dir : "build");
-    static int saved;
-    FILE *f = fopen(path, saved++ ? "a" : "w");
+    FILE *f = fopen(path, fresh ? "w" : "a");
     if (!f)
         return;
     char *scr = capture(s);
@@ -179,8 +180,8 @@ START_TEST(two_users_talk)
     type("a", "/rekey");
     see("a", "new room key: epoch 2");
     see("b", "room key rotated: now epoch 2");
-    save_session("alice, after /rekey", "a");
-    save_session("bob, after /rekey", "b");
+    save_session("alice, after /rekey", "a", true);
+    save_session("bob, after /rekey", "b", false);
 
     type("a", "/kick bob");
     see("a", "kicked bob; the room key is now epoch 3");
@@ -249,7 +250,7 @@ START_TEST(resize_and_node_restart)
     see("a", "[failed: natterd is not running");
     ck_assert_int_eq(sh("tmux -L %s send-keys -t a -l 'kept'", sock), 0);
     see("a", "[lobby] kept");
-    save_session("alice, node stopped", "a");
+    save_session("alice, node stopped", "a", false);
 
     /* back on another port: found through its port file */
     ck_assert_int_eq(harness_restart(&a, quiet), 0);
@@ -258,7 +259,7 @@ START_TEST(resize_and_node_restart)
     see("a", "[lobby] kept");
     ck_assert_int_eq(sh("tmux -L %s send-keys -t a Enter", sock), 0);
     see("a", "<alice> kept  [sent]");
-    save_session("alice, node back", "a");
+    save_session("alice, node back", "a", false);
     type("a", "/quit");
     for (int w = 0; w <= SCREEN_WAIT_MS; w += POLL_MS) {
         if (sh("tmux -L %s has-session -t a 2>/dev/null", sock) != 0)
