@@ -373,6 +373,10 @@ static bool apply_one_locked(rooms *r, room_row *rm, json_t *m, bool *dropped)
         goto out;
     }
     if (rooms_key_locked(r, rm->id, ep, key)) {
+        int64_t oldest = 0;
+        if (roomdb_int(r->o.db, &oldest, "SELECT min(epoch) FROM room_keys WHERE room=?", "s", rm->id) == NT_OK &&
+            oldest > 0 && ep < oldest)
+            goto out; /* from before we joined: never ours to read; dropped */
         rooms_need_locked(r, rm->id, "keys");
         ready = false;
         goto out;

@@ -300,10 +300,12 @@ void rooms_store_members_locked(rooms *r, const char *room, json_t *members)
 json_t *rooms_members_json_locked(rooms *r, const char *room, bool with_pub)
 {
     json_t *arr = json_array();
+    /* with keys (for members checking signatures) every member ever is
+     * listed: a message from one who has left since must still verify */
     sqlite3_stmt *st = roomdb_prep(r->o.db,
                                    "SELECT peer,role,state,delivery,cursor,pub FROM room_members WHERE room=? AND "
-                                   "state IN ('joined','invited') ORDER BY role='master' DESC, peer",
-                                   "s", room);
+                                   "(? OR state IN ('joined','invited')) ORDER BY role='master' DESC, peer",
+                                   "si", room, (int64_t)with_pub);
     while (st && arr && sqlite3_step(st) == SQLITE_ROW) {
         json_t *m = json_pack("{s:s,s:s,s:s,s:s,s:I}", "peer", roomdb_text(st, 0), "role", roomdb_text(st, 1), "state",
                               roomdb_text(st, 2), "delivery", roomdb_text(st, 3), "cursor",

@@ -563,6 +563,32 @@ START_TEST(key_sync_push_wrapped)
 }
 END_TEST
 
+/* B learns C's key only after C has left: C's message still verifies. */
+START_TEST(departed_sender_still_verifies)
+{
+    make_room(NULL);
+    N[1].down = true;
+    ck_assert_int_eq(send_text(2, "d1", "C says bye"), 200);
+    ck_assert_int_eq(apif(2, "POST", NULL, "{}", "/v1/client/rooms/%s/leave", room_id), 200);
+    tick_all(2);
+    N[1].down = false;
+    rooms_free(N[1].r); /* restart: catches up by polling */
+    rooms_opts o = {.db = N[1].db, .me = N[1].id, .call = call_fn, .call_arg = &N[1], .no_threads = true,
+                    .clock = test_clock};
+    ck_assert_int_eq(rooms_new(&N[1].r, &o), NT_OK);
+    tick_all(3);
+    json_t *j = messages_of(1);
+    json_t *msgs = json_object_get(j, "messages");
+    ck_assert_int_eq(json_array_size(msgs), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(msgs, 0), "sender")), N[2].hex);
+    json_decref(j);
+    /* and the client's member list shows only the current members */
+    ck_assert_int_eq(apif(1, "GET", &j, NULL, "/v1/client/rooms/%s/members", room_id), 200);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "members")), 2);
+    json_decref(j);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("rooms");
@@ -578,6 +604,7 @@ static Suite *suite(void)
     tcase_add_test(tc, password_and_open_rooms);
     tcase_add_test(tc, rotation_after_t_seconds);
     tcase_add_test(tc, key_sync_push_wrapped);
+    tcase_add_test(tc, departed_sender_still_verifies);
     suite_add_tcase(s, tc);
     return s;
 }
