@@ -131,8 +131,3 @@ json_t *discovery_node_status(node *nd)
     json_object_set_new(o, "dropped", dropped);
     return o;
 }
-
-bool discovery_node_online(const node *nd, int64_t last_seen_unix, int64_t now_unix)
-{
-    return now_unix - last_seen_unix <= (int64_t)nd->cfg->peer_expiry;
-}

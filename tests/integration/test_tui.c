@@ -244,7 +244,10 @@ START_TEST(resize_and_node_restart)
     ck_assert(ok);
 
     /* the node goes away under the client: a clear state, typing kept */
-    ck_assert_int_eq(harness_stop(&a), 0);
+    int st = harness_stop(&a);
+    if (st != 0)
+        harness_dump_log(&a);
+    ck_assert_msg(st == 0, "natterd exit status %d on SIGTERM", st);
     see("a", "DISCONNECTED: natterd is not running at");
     type("a", "sent while the node is down");
     see("a", "[failed: natterd is not running");
