@@ -15,6 +15,7 @@
 #define EVENTS_WAIT_S 25
 #define EVENTS_TIMEOUT_MS ((EVENTS_WAIT_S + 10) * 1000L)
 #define PATH_MAX_LEN 1024
+#define ROOM_ID_HEX 32
 
 typedef struct ctx {
     const opts *o;
@@ -189,26 +190,28 @@ static int c_trust(ctx *c) { return peer_action(c, "trust", "trusted"); }
 
 static int c_rooms(ctx *c)
 {
-    json_t *r;
+    json_t *r, *names = NULL;
+    char self[NODE_ID_MAX];
     int x = call(c, "GET", "/v1/client/rooms", NULL, &r);
     if (x || c->o->json)
         return x ? x : answer(c, r, NULL);
+    if (node_names(c->a, &names, self, &c->err) != NT_OK)
+        names = NULL; /* hosts shown by id */
     json_t *l = field_list(r, F_ROOMS), *o;
     size_t i;
     if (!l || json_array_size(l) == 0)
         printf("no rooms yet: `natter create NAME`, or join one\n");
     else
-        printf("%-24s %-12s %-9s %-12s %s\n", "NAME", "ID", "ACCESS", "HOST", "ROLE");
+        printf("%-24s %-12s %-9s %-8s %-16s %s\n", "NAME", "ID", "ACCESS", "STATE", "HOST", "EPOCH");
     json_array_foreach(l, i, o) {
-        char s1[13], s2[13];
-        const char *role = field_str(o, "role|membership|state");
-        if (!role)
-            role = field_bool(o, "hosted|is_host|master", false) ? "host" : "member";
-        printf("%-24s %-12s %-9s %-12s %s\n", field_str(o, F_NAME) ? field_str(o, F_NAME) : "?",
+        char s1[13], nb[NODE_ID_MAX];
+        const char *st = field_str(o, "state");
+        printf("%-24s %-12s %-9s %-8s %-16s %lld\n", field_str(o, F_NAME) ? field_str(o, F_NAME) : "?",
                node_short(field_str(o, F_ID), s1),
-               field_str(o, "access") ? field_str(o, "access") : "-",
-               node_short(field_str(o, "host_name|host.name|" F_HOST), s2), role);
+               field_str(o, "access") ? field_str(o, "access") : "-", st ? st : "-",
+               node_name_of(field_str(o, "host"), names, nb), field_int(o, "epoch", 0));
     }
+    json_decref(names);
     json_decref(r);
     return EXIT_OK;
 }
@@ -251,38 +254,44 @@ static int c_invite(ctx *c)
  * rooms of --host. Sets rid and hid (the host id, may stay empty). */
 static int join_target(ctx *c, char rid[static NODE_ID_MAX], char hid[static NODE_ID_MAX])
 {
-    json_t *obj = NULL;
+    json_t *obj = NULL, *peer, *list;
+    char path[PATH_MAX_LEN], msg[RESOLVE_ERR_MAX];
+    const char *q = c->o->args[0];
     hid[0] = '\0';
-    if (c->o->host) {
-        json_t *peer, *list;
-        int x = find(c, NODE_PEER, c->o->host, &peer, hid);
-        if (x)
-            return x;
-        json_decref(peer);
-        char path[PATH_MAX_LEN], msg[RESOLVE_ERR_MAX];
-        snprintf(path, sizeof path, "/v1/client/peers/%s/rooms", hid);
-        nt_err rc = node_list(c->a, path, F_ROOMS, &list, &c->err);
-        if (rc != NT_OK)
-            return fail(c, rc);
-        size_t i;
-        rc = resolve_find(list, c->o->args[0], "room", &i, msg);
-        if (rc == NT_OK) {
-            snprintf(rid, NODE_ID_MAX, "%s", field_str(json_array_get(list, i), F_ID) ?
-                     field_str(json_array_get(list, i), F_ID) : "");
-        }
-        json_decref(list);
-        if (rc != NT_OK) {
-            fprintf(stderr, "natter: %s at %s\n", msg, c->o->host);
-            return EXIT_NOTFOUND;
-        }
-        return EXIT_OK;
+    if (node_find(c->a, NODE_ROOM, q, &obj, rid, &c->err) == NT_OK) {
+        /* one of mine (an invitation shows here): its host is known */
+        const char *h = field_str(obj, F_HOST);
+        snprintf(hid, NODE_ID_MAX, "%s", h ? h : "");
+        json_decref(obj);
+        if (!c->o->host)
+            return EXIT_OK;
+    } else if (!c->o->host) {
+        fprintf(stderr, "natter: %s (not invited? name its host: --host PEER)\n", c->err.message);
+        return EXIT_NOTFOUND;
     }
-    int x = find(c, NODE_ROOM, c->o->args[0], &obj, rid);
+    int x = find(c, NODE_PEER, c->o->host, &peer, hid);
     if (x)
         return x;
-    const char *h = field_str(obj, F_HOST);
-    snprintf(hid, NODE_ID_MAX, "%s", h ? h : "");
-    json_decref(obj);
+    json_decref(peer);
+    if (rid[0])
+        return EXIT_OK;
+    snprintf(path, sizeof path, "/v1/client/peers/%s/rooms", hid);
+    nt_err rc = node_list(c->a, path, F_ROOMS, &list, &c->err);
+    if (rc != NT_OK)
+        return fail(c, rc);
+    size_t i;
+    rc = resolve_find(list, q, "room", &i, msg);
+    if (rc == NT_OK)
+        snprintf(rid, NODE_ID_MAX, "%s", field_str(json_array_get(list, i), F_ID) ?
+                 field_str(json_array_get(list, i), F_ID) : "");
+    else if (strlen(q) == ROOM_ID_HEX && strspn(q, "0123456789abcdef") == ROOM_ID_HEX)
+        /* an invite-only room is not listed: its id, from its host, will do */
+        rc = NT_OK, snprintf(rid, NODE_ID_MAX, "%s", q);
+    json_decref(list);
+    if (rc != NT_OK) {
+        fprintf(stderr, "natter: %s at %s\n", msg, c->o->host);
+        return EXIT_NOTFOUND;
+    }
     return EXIT_OK;
 }
 

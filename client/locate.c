@@ -134,9 +134,14 @@ static nt_err token_file(locate *loc, char err[static LOCATE_ERR_MAX])
     char buf[API_TOKEN_MAX + 2];
     snprintf(loc->token_src, sizeof loc->token_src, "%s/api-token", loc->data_dir);
     if (read_small(loc->token_src, buf, sizeof buf) != 0) {
-        snprintf(err, LOCATE_ERR_MAX,
-                 "cannot read the API token %.400s: %s (has natterd run with this data dir? "
-                 "else pass --token or --data-dir)", loc->token_src, strerror(errno));
+        if (errno == ENOENT)
+            snprintf(err, LOCATE_ERR_MAX,
+                     "cannot read the API token %.400s: no natterd has run with this data dir "
+                     "yet; start one (natterd, or make run) and try again, or pass --data-dir "
+                     "or --token", loc->token_src);
+        else
+            snprintf(err, LOCATE_ERR_MAX, "cannot read the API token %.400s: %s (pass --token?)",
+                     loc->token_src, strerror(errno));
         return NT_ERR_AUTH;
     }
     buf[strcspn(buf, "\r\n")] = '\0';

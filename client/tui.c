@@ -129,23 +129,36 @@ static cell *line_cells(const tui *t, const vmsg *l, size_t *n)
     return c;
 }
 
-/* Row starts of cells wrapped at width; returns the row count, fills
- * starts[] up to max. */
+/* Row starts of cells wrapped at width, at the last space of a row when
+ * there is one; returns the row count, fills starts[] up to max. */
 static int wrap(const cell *c, size_t n, int width, size_t *starts, int max)
 {
-    int rows = 0, x = 0;
+    int rows = 1, x = 0, x_after_sp = 0;
+    size_t row_start = 0, last_sp = (size_t)-1;
     if (max > 0)
         starts[0] = 0;
-    rows = 1;
     for (size_t i = 0; i < n; i++) {
         int w = cwidth(c[i].c);
         if (x + w > width) {
+            size_t brk = i;
+            int carried = 0;
+            if (last_sp != (size_t)-1 && last_sp > row_start &&
+                INDENT + (x - x_after_sp) + w <= width) {
+                brk = last_sp + 1; /* the word moves down whole */
+                carried = x - x_after_sp;
+            }
             if (rows < max)
-                starts[rows] = i;
+                starts[rows] = brk;
             rows++;
-            x = INDENT;
+            row_start = brk;
+            last_sp = (size_t)-1;
+            x = INDENT + carried;
         }
         x += w;
+        if (c[i].c == ' ') {
+            last_sp = i;
+            x_after_sp = x;
+        }
     }
     return rows;
 }
@@ -440,8 +453,11 @@ static void on_result(tui *t, feed_item *it)
 static void on_conn(tui *t, feed_item *it)
 {
     if (it->up) {
-        if (t->conn == 0)
+        if (t->conn == 0) {
             view_notice(t->v, NULL, false, "connected to natterd again");
+            if (t->v->cur != 0)
+                view_notice(t->v, &t->v->wins[t->v->cur], false, "connected to natterd again");
+        }
         t->conn = 1;
         t->ever_up = true;
         if (it->msg[0])
@@ -452,8 +468,11 @@ static void on_conn(tui *t, feed_item *it)
             t->v->wins[i].history_asked = false; /* catch up what we missed */
         refresh_soon(t);
     } else {
-        if (t->conn != 0)
+        if (t->conn != 0) {
             view_notice(t->v, NULL, true, "disconnected: %s", it->msg);
+            if (t->v->cur != 0)
+                view_notice(t->v, &t->v->wins[t->v->cur], true, "disconnected: %s", it->msg);
+        }
         t->conn = 0;
         snprintf(t->conn_msg, sizeof t->conn_msg, "%s", it->msg);
     }

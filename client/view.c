@@ -240,37 +240,51 @@ void view_delivery(view *v, vwin *w, const json_t *e)
     l->reason = field_str(e, "reason") && strcmp(st, "sent") ? view_clean(field_str(e, "reason")) : NULL;
 }
 
+/* A new line at index pos (lines from pos move down one). */
+static vmsg *insert_at(vwin *w, size_t pos)
+{
+    bool full = w->n == VIEW_LINES_MAX;
+    if (full && pos == 0)
+        return NULL; /* older than everything kept */
+    if (!push(w))
+        return NULL;
+    if (full)
+        pos--; /* push dropped the oldest line */
+    vmsg tmp = w->lines[w->n - 1];
+    memmove(w->lines + pos + 1, w->lines + pos, (w->n - 1 - pos) * sizeof *w->lines);
+    w->lines[pos] = tmp;
+    return &w->lines[pos];
+}
+
 void view_history(view *v, vwin *w, const json_t *answer)
 {
     json_t *msgs = field_get(answer, "messages"), *pend = field_get(answer, "pending"), *m;
+    size_t i;
     if (!w)
         return;
-    vmsg *old = w->lines;
-    size_t n = w->n;
-    long long top = -1;
-    size_t i;
-    json_array_foreach(msgs, i, m)
-        if (field_int(m, "seq", -1) > top)
-            top = field_int(m, "seq", -1);
-    w->lines = NULL;
-    w->n = w->cap = 0;
-    int unread = w->unread;
-    json_array_foreach(msgs, i, m)
-        view_message(v, w, m);
-    w->unread = unread;
-    for (size_t j = 0; j < n; j++) {
-        vmsg *l = &old[j];
-        bool dup = l->kind == VL_MSG && ((l->seq >= 0 && l->seq <= top) ||
-                                         (l->seq >= 0 && find_line(w, l->seq, NULL)) ||
-                                         (l->txn[0] && find_line(w, -1, l->txn)));
-        vmsg *nl = dup ? NULL : push(w);
-        if (nl) {
-            *nl = *l;
-            l->text = l->reason = NULL;
+    json_array_foreach(msgs, i, m) {
+        long long seq = field_int(m, "seq", -1);
+        const char *txn = field_str(m, "txn_id");
+        bool mine = field_bool(m, "mine", false);
+        vmsg *l = find_line(w, seq, mine ? txn : NULL);
+        if (!l && txn && mine)
+            l = find_line(w, -1, txn);
+        if (l) {
+            fill_msg(v, l, m);
+            continue;
         }
-        line_free(l);
+        /* before the first later or unsequenced message: notices keep their place */
+        size_t pos = w->n;
+        for (size_t j = 0; j < w->n; j++)
+            if (w->lines[j].kind == VL_MSG && (w->lines[j].seq > seq || w->lines[j].seq < 0)) {
+                pos = j;
+                break;
+            }
+        int scroll = w->scroll;
+        if ((l = insert_at(w, pos)))
+            fill_msg(v, l, m);
+        w->scroll = scroll;
     }
-    free(old);
     json_array_foreach(pend, i, m)
         view_delivery(v, w, m);
 }

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "../common/json.h"
+#include "../crypto/encoding.h"
 #include "../storage/peers.h"
 #include "peer_api.h"
 #include "peerlink.h"
@@ -62,6 +63,11 @@ static json_t *peer_json(node *nd, const peer_info *p)
                           p->address[0] ? p->address : NULL, "addresses", addrs, "source", p->source, "delivery",
                           peers_delivery_name(p->delivery), "name_collision", p->name_collision, "session",
                           session_json(nd, p));
+    if (o && p->has_instance) { /* discovery: changes when the peer restarts */
+        char inst[2 * PEERS_INSTANCE_LEN + 1];
+        if (encoding_hex_encode(p->instance_id, PEERS_INSTANCE_LEN, inst, sizeof inst) == NT_OK)
+            json_object_set_new(o, "instance_id", json_string(inst));
+    }
     return o;
 }
 

@@ -79,7 +79,7 @@ static json_t *notify_json_locked(rooms *r, sqlite3_stmt *st, push_job *j)
     if (strcmp(state, "joined"))
         return n;
     if (key_epoch < epoch) {
-        json_object_set_new(n, "keys", rooms_member_keys_locked(r, j->room, j->peer, key_epoch));
+        json_object_set_new(n, "keys", rooms_member_keys_locked(r, j->room, j->peer, key_epoch, true));
         j->key_to = epoch;
     }
     if (strcmp(delivery, "push") == 0 && cursor < head) {
@@ -92,8 +92,33 @@ static json_t *notify_json_locked(rooms *r, sqlite3_stmt *st, push_job *j)
     return n;
 }
 
+/* Host: rotate the rooms whose key is older than their rotate_seconds
+ * (a quiet room rotates too, not only on the next submit). */
+static void rotate_due(rooms *r)
+{
+    char ids[16][ROOM_ID_HEX_LEN + 1];
+    size_t n = 0;
+    pthread_mutex_lock(&r->lock);
+    int64_t now = rooms_now(r);
+    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT id FROM rooms WHERE state='hosted' AND epoch_ts + rot_secs*1000 <= ? "
+                                   "LIMIT 16", "i", now);
+    while (st && n < 16 && sqlite3_step(st) == SQLITE_ROW)
+        snprintf(ids[n++], ROOM_ID_HEX_LEN + 1, "%s", roomdb_text(st, 0));
+    roomdb_done(st);
+    for (size_t i = 0; i < n; i++) {
+        room_row rm;
+        if (rooms_load_locked(r, ids[i], &rm) || roomdb_begin(r->o.db))
+            continue;
+        if (rooms_rotate_locked(r, &rm, "policy") || roomdb_commit(r->o.db))
+            roomdb_rollback(r->o.db);
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
 void delivery_push_round(rooms *r, bool *did)
 {
+    rotate_due(r);
+
     push_job *jobs = calloc(PUSH_JOBS_MAX, sizeof *jobs);
     rooms_call *calls = calloc(PUSH_JOBS_MAX, sizeof *calls);
     size_t n = 0;
@@ -126,6 +151,8 @@ void delivery_push_round(rooms *r, bool *did)
     *did = true;
 
     pthread_mutex_lock(&r->lock);
+    /* one commit for the whole round's cursors */
+    bool txn = roomdb_begin(r->o.db) == NT_OK;
     for (size_t i = 0; i < n; i++) {
         push_job *j = &jobs[i];
         bool ok = calls[i].rc == NT_OK && calls[i].status == 200;
@@ -152,6 +179,8 @@ void delivery_push_round(rooms *r, bool *did)
                               fails, rooms_now(r) + push_backoff(fails), j->room, j->peer));
         }
     }
+    if (txn && roomdb_commit(r->o.db))
+        roomdb_rollback(r->o.db);
     pthread_mutex_unlock(&r->lock);
 out:
     for (size_t i = 0; i < n; i++) {

@@ -24,6 +24,7 @@
 #define RATELIMIT_SLOTS 1024
 #define RECV_BATCH 64          /* datagrams per wake before timers are checked again */
 #define FETCH_BODY_MAX (16 * 1024)
+#define SKEW_WARN_EVERY_MS (60 * 1000)
 
 typedef struct {
     int ifindex;
@@ -41,6 +42,7 @@ struct discovery {
     uint16_t peer_port;
     uint8_t instance[DISCOVERY_INSTANCE_LEN];
     uint32_t seq;
+    int64_t skew_warned_ms;
     discovery_hooks h;
 
     int fd;
@@ -330,6 +332,14 @@ static discovery_drop key_for(discovery *d, const discovery_packet *p, struct in
     }
     if (*key)
         return DISC_OK;
+    if (d->h.pinned_key && (*fresh = d->h.pinned_key(d->h.ctx, p->node_id)) != NULL) {
+        if (memcmp(identity_id(*fresh), p->node_id, IDENTITY_ID_LEN) == 0) {
+            *key = *fresh;
+            return DISC_OK;
+        }
+        identity_free(*fresh);
+        *fresh = NULL;
+    }
     if (!discovery_seen_fetch_allowed(d->seen, p->node_id, now))
         return DISC_KEY_UNAVAILABLE;
     count(d, &d->stats.key_fetches, 1);
@@ -438,8 +448,16 @@ static void drain(discovery *d)
         if (r != DISC_OK)
             d->stats.dropped[r]++;
         pthread_mutex_unlock(&d->mu);
-        if (r != DISC_OK && r != DISC_OWN)
+        if (r == DISC_TIME_SKEW && mono_ms() - d->skew_warned_ms >= SKEW_WARN_EVERY_MS) {
+            /* The one drop a user can fix: say so, but not per packet. */
+            char ips[INET_ADDRSTRLEN];
+            inet_ntop(AF_INET, &src.sin_addr, ips, sizeof ips);
+            logf_(d, 1, "discovery: ignoring %s: its clock differs from ours by more than %lld s", ips,
+                  DISCOVERY_TIME_WINDOW_MS / 1000);
+            d->skew_warned_ms = mono_ms();
+        } else if (r != DISC_OK && r != DISC_OWN) {
             logf_(d, 3, "discovery: dropped a datagram: %s", discovery_drop_str(r));
+        }
     }
 }
 
@@ -487,6 +505,7 @@ nt_err discovery_start(discovery **out, const discovery_config *c, const identit
         return NT_ERR_NOMEM;
     }
     d->fd = d->wake[0] = d->wake[1] = -1;
+    d->skew_warned_ms = INT64_MIN / 2;
     pthread_mutex_init(&d->mu, NULL);
     d->c = *c;
     d->self = self;
@@ -591,18 +610,3 @@ void discovery_instance_id(const discovery *d, uint8_t out[static DISCOVERY_INST
 {
     memcpy(out, d->instance, DISCOVERY_INSTANCE_LEN);
 }
-
-bool discovery_peer_last_seen(discovery *d, const uint8_t id[static IDENTITY_ID_LEN], int64_t *age_ms, bool *gone)
-{
-    int64_t seen = 0, now = mono_ms();
-    pthread_mutex_lock(&d->mu);
-    bool ok = discovery_seen_get(d->seen, id, &seen, NULL);
-    pthread_mutex_unlock(&d->mu);
-    if (ok && age_ms)
-        *age_ms = now - seen;
-    if (ok && gone)
-        *gone = discovery_sched_gone(&d->c.sched, seen, now);
-    return ok;
-}
-
-int64_t discovery_expiry_ms(const discovery *d) { return d->c.sched.expiry_ms; }

@@ -10,8 +10,8 @@
  * up later is joined then. Timing: discovery_sched.h. Wire format and drop
  * reasons: api-spec/protocol.md "Discovery".
  *
- * Thread-safety: discovery_stats_get() and discovery_peer_last_seen() may
- * be called from any thread while the discovery thread runs. */
+ * Thread-safety: discovery_stats_get() and discovery_instance_id() may be
+ * called from any thread while the discovery thread runs. */
 #ifndef NATTER_DISCOVERY_H
 #define NATTER_DISCOVERY_H
 
@@ -37,12 +37,16 @@
  *   the call. Set *is_new if the id was not known.
  * name: the display name to announce now (it may change at run time);
  *   without it the name given to discovery_start is used.
+ * pinned_key: the key already pinned for a node id (the peer table), for
+ *   announcements that carry no key; NULL if none. The result is owned by
+ *   discovery. Tried before GET /v1/node.
  * log: level 0 error, 1 warn, 2 info, 3 debug. */
 typedef struct {
     void *ctx;
     nt_err (*observe)(void *ctx, const identity *pub, const char *name, const char *addr,
                       const uint8_t *instance_id, int64_t now_unix, bool *is_new);
     void (*name)(void *ctx, char out[static DISCOVERY_NAME_MAX + 1]);
+    identity *(*pinned_key)(void *ctx, const uint8_t id[static IDENTITY_ID_LEN]);
     void (*log)(void *ctx, int level, const char *msg);
 } discovery_hooks;
 
@@ -96,12 +100,5 @@ void discovery_stats_get(discovery *d, discovery_stats *out);
 
 /* The instance id this node announces (new at each start). */
 void discovery_instance_id(const discovery *d, uint8_t out[static DISCOVERY_INSTANCE_LEN]);
-
-/* True if id was heard since start; *age_ms is the time since its last
- * accepted announcement, *gone whether that exceeds the configured expiry. */
-bool discovery_peer_last_seen(discovery *d, const uint8_t id[static IDENTITY_ID_LEN], int64_t *age_ms, bool *gone);
-
-/* The configured expiry (ms), for callers that judge "online" themselves. */
-int64_t discovery_expiry_ms(const discovery *d);
 
 #endif

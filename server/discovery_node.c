@@ -20,6 +20,13 @@ static nt_err observe(void *ctx, const identity *pub, const char *name, const ch
     return rc;
 }
 
+static identity *pinned_key(void *ctx, const uint8_t id[static IDENTITY_ID_LEN])
+{
+    node *nd = ctx;
+    identity *k = NULL;
+    return peers_get_key(nd->db, id, &k) == NT_OK ? k : NULL;
+}
+
 static void current_name(void *ctx, char out[static DISCOVERY_NAME_MAX + 1])
 {
     char name[TEXT_NAME_MAX + 1];
@@ -66,7 +73,8 @@ nt_err discovery_node_start(node *nd, char err[static NODE_ERR_MAX])
     c.sched.expiry_ms = (int64_t)cfg->peer_expiry * 1000;
     char name[TEXT_NAME_MAX + 1], derr[DISCOVERY_ERR_MAX];
     node_name(nd, name);
-    discovery_hooks h = {.ctx = nd, .observe = observe, .name = current_name, .log = log_hook};
+    discovery_hooks h = {.ctx = nd, .observe = observe, .name = current_name, .pinned_key = pinned_key,
+                         .log = log_hook};
     nt_err rc = discovery_start(&nd->discovery, &c, nd->id, name, port_of(nd->peer_addr), &h, derr);
     if (rc)
         snprintf(err, NODE_ERR_MAX, "%s", derr);
@@ -122,9 +130,4 @@ json_t *discovery_node_status(node *nd)
         json_object_set_new(o, nums[i].k, json_integer((json_int_t)nums[i].v));
     json_object_set_new(o, "dropped", dropped);
     return o;
-}
-
-bool discovery_node_online(const node *nd, int64_t last_seen_unix, int64_t now_unix)
-{
-    return now_unix - last_seen_unix <= (int64_t)nd->cfg->peer_expiry;
 }

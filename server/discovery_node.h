@@ -26,8 +26,4 @@ void discovery_node_stop(node *nd);
  * off. New reference. */
 json_t *discovery_node_status(node *nd);
 
-/* Whether a peer last seen at last_seen_unix counts as online at now_unix
- * under --peer-expiry (for the client API's peer list). */
-bool discovery_node_online(const node *nd, int64_t last_seen_unix, int64_t now_unix);
-
 #endif

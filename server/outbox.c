@@ -107,7 +107,7 @@ static nt_err prepare(rooms *r, const room_row *rm, const uint8_t key[static ROO
     return rc;
 }
 
-void outbox_try(rooms *r, const char *room, const char *txn, char state[static 12])
+void outbox_try(rooms *r, const char *room, const char *txn_id, char state[static 12])
 {
     room_row rm;
     uint8_t key[ROOM_KEY_LEN];
@@ -120,7 +120,7 @@ void outbox_try(rooms *r, const char *room, const char *txn, char state[static 1
     pthread_mutex_lock(&r->lock);
     snprintf(state, 12, "failed");
     sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT state,text FROM room_outbox WHERE room=? AND txn_id=?", "ss", room,
-                                   txn);
+                                   txn_id);
     if (st && sqlite3_step(st) == SQLITE_ROW) {
         snprintf(state, 12, "%s", roomdb_text(st, 0));
         text = strcmp(state, "pending") == 0 ? strdup(roomdb_text(st, 1)) : NULL;
@@ -132,7 +132,7 @@ void outbox_try(rooms *r, const char *room, const char *txn, char state[static 1
     }
     if (rooms_load_locked(r, room, &rm) || (strcmp(rm.state, "joined") && strcmp(rm.state, "hosted"))) {
         json_t *e = json_pack("{s:{s:s,s:s}}", "error", "code", "not_member", "message", "not a member of this room");
-        fail_locked(r, room, txn, 403, e);
+        fail_locked(r, room, txn_id, 403, e);
         json_decref(e);
         snprintf(state, 12, "failed");
         pthread_mutex_unlock(&r->lock);
@@ -141,39 +141,42 @@ void outbox_try(rooms *r, const char *room, const char *txn, char state[static 1
     rc = rooms_key_locked(r, room, rm.epoch, key);
     if (rc) {
         rooms_need_locked(r, room, "keys");
-        retry_locked(r, room, txn, "waiting for the room key", -1);
+        retry_locked(r, room, txn_id, "waiting for the room key", -1);
         pthread_mutex_unlock(&r->lock);
         goto out;
     }
     pthread_mutex_unlock(&r->lock);
 
-    rc = prepare(r, &rm, key, txn, text, &s);
+    rc = prepare(r, &rm, key, txn_id, text, &s);
     mbedtls_platform_zeroize(key, sizeof key);
     if (!rc && strcmp(rm.state, "hosted") == 0) {
         status = messages_host_submit(r, r->me_hex, room, &s, &reply);
     } else if (!rc) {
         char path[96];
         snprintf(path, sizeof path, "/v1/peer/rooms/%s/messages", room);
-        req = json_pack("{s:s,s:I,s:o,s:o}", "txn_id", txn, "epoch", (json_int_t)s.epoch, "body",
+        req = json_pack("{s:s,s:I,s:o,s:o}", "txn_id", txn_id, "epoch", (json_int_t)s.epoch, "body",
                         rooms_b64_json(s.body, s.body_len), "sig", rooms_b64_json(s.sig, s.sig_len));
         rc = req ? rooms_call1(r, rm.host, "POST", path, req, &reply, &status) : NT_ERR_NOMEM;
     }
 
     pthread_mutex_lock(&r->lock);
+    bool txn = roomdb_begin(r->o.db) == NT_OK; /* state and its event in one commit */
     if (rc || status >= 500 || status == 429 || status == 0) {
-        retry_locked(r, room, txn, rc ? err_str(rc) : "host busy", -1);
+        retry_locked(r, room, txn_id, rc ? err_str(rc) : "host busy", -1);
         snprintf(state, 12, "pending");
     } else if (status == 200) {
-        messages_outbox_mark_locked(r, room, txn, "sent", json_integer_value(json_object_get(reply, "seq")), NULL);
+        messages_outbox_mark_locked(r, room, txn_id, "sent", json_integer_value(json_object_get(reply, "seq")), NULL);
         snprintf(state, 12, "sent");
     } else if (status == 409 && json_integer_value(json_object_get(reply, "epoch")) > rm.epoch) {
         rooms_need_locked(r, room, "keys"); /* the host rotated: fetch, reseal, resend */
-        retry_locked(r, room, txn, "stale epoch", 100);
+        retry_locked(r, room, txn_id, "stale epoch", 100);
         snprintf(state, 12, "pending");
     } else {
-        fail_locked(r, room, txn, status, reply);
+        fail_locked(r, room, txn_id, status, reply);
         snprintf(state, 12, "failed");
     }
+    if (txn && roomdb_commit(r->o.db))
+        roomdb_rollback(r->o.db);
     rooms_wake_sync_locked(r);
     pthread_mutex_unlock(&r->lock);
 out:
@@ -222,6 +225,33 @@ void outbox_drain(rooms *r)
     }
 }
 
+/* The master's own message into its own room: seal, sign, commit to the
+ * log (one fsync); a repeated txn id answers from the log. */
+static int host_send(rooms *r, const room_row *rm, const char *txn, const char *text, json_t **reply)
+{
+    uint8_t key[ROOM_KEY_LEN];
+    submission s = {0};
+    json_t *ack = NULL;
+    pthread_mutex_lock(&r->lock);
+    nt_err rc = rooms_key_locked(r, rm->id, rm->epoch, key);
+    pthread_mutex_unlock(&r->lock);
+    if (!rc)
+        rc = prepare(r, rm, key, txn, text, &s);
+    mbedtls_platform_zeroize(key, sizeof key);
+    if (rc)
+        return rooms_error(reply, 500, "internal", err_str(rc));
+    int status = messages_host_submit(r, r->me_hex, rm->id, &s, &ack);
+    messages_submission_free(&s);
+    if (status != 200) {
+        *reply = ack;
+        return status;
+    }
+    *reply = json_pack("{s:s,s:s,s:s,s:O,s:I,s:s}", "room", rm->id, "txn_id", txn, "state", "sent", "seq",
+                       json_object_get(ack, "seq"), "attempts", (json_int_t)1, "text", text);
+    json_decref(ack);
+    return 200;
+}
+
 int outbox_client_put(rooms *r, const char *room, const char *txn, json_t *body, json_t **reply)
 {
     json_t *jt = json_object_get(body, "text");
@@ -259,12 +289,25 @@ int outbox_client_put(rooms *r, const char *room, const char *txn, json_t *body,
             status = rooms_error(reply, 403, "not_member", "not a member of this room");
             goto unlock;
         }
-        if (roomdb_exec(r->o.db, "INSERT INTO room_outbox(room,txn_id,text,created) VALUES(?,?,?,?)", "sssi", room,
-                        txn, json_string_value(jt), rooms_now(r))) {
+        if (strcmp(rm.state, "hosted") == 0) {
+            /* our own room: the log itself is the durable record, no outbox */
+            pthread_mutex_unlock(&r->lock);
+            return host_send(r, &rm, txn, json_string_value(jt), reply);
+        }
+        nt_err rc = roomdb_begin(r->o.db);
+        if (!rc)
+            rc = roomdb_exec(r->o.db, "INSERT INTO room_outbox(room,txn_id,text,created) VALUES(?,?,?,?)", "sssi",
+                             room, txn, json_string_value(jt), rooms_now(r));
+        if (!rc) {
+            rooms_event_locked(r, "delivery", room, json_pack("{s:s}", "txn_id", txn));
+            rc = roomdb_commit(r->o.db);
+        } else {
+            roomdb_rollback(r->o.db);
+        }
+        if (rc) {
             status = rooms_error(reply, 503, "busy", "could not store the message");
             goto unlock;
         }
-        rooms_event_locked(r, "delivery", room, json_pack("{s:s}", "txn_id", txn));
     }
     int64_t oldest = 0;
     first = roomdb_int(r->o.db, &oldest, "SELECT txn_id=? FROM room_outbox WHERE room=? AND state='pending' "

@@ -20,6 +20,7 @@
 #include "handshake.h"
 
 #define SWEEP_INTERVAL_S 10
+#define PEER_REFRESH_S 30 /* last_seen granularity for handshakes */
 #define SID_HEX_LEN (2 * HS_SESSION_ID_LEN)
 
 struct peer_api {
@@ -137,7 +138,13 @@ static void record_peer(node *nd, http_req *rq, const hs_accepted *acc, int64_t 
         a = addr;
     }
     const char *name = acc->name[0] && text_name_valid(acc->name, strlen(acc->name)) ? acc->name : NULL;
-    *rc = peers_observe(nd->db, acc->peer_key, name, a, "handshake", NULL, now, NULL);
+    /* A peer seen a moment ago with the same name and address needs no
+     * write (a commit is an fsync): busy peers handshake often. */
+    peer_info *known = malloc(sizeof(*known));
+    bool fresh = known && !peers_get(nd->db, acc->peer_id, known) && now - known->last_seen < PEER_REFRESH_S &&
+                 (!name || !strcmp(known->name, name)) && (!a || !strcmp(known->address, a));
+    free(known);
+    *rc = fresh ? NT_OK : peers_observe(nd->db, acc->peer_key, name, a, "handshake", NULL, now, NULL);
 }
 
 static void post_handshake(http_req *rq, node *nd)

@@ -50,6 +50,15 @@ static int get_room(rooms *r, const char *room, room_row *rm, json_t **reply)
     return 200;
 }
 
+/* As get_room, but only the check: on success *reply is left alone, so a
+ * handler that answers something else does not leak the room object. */
+static int have_room(rooms *r, const char *room, room_row *rm, json_t **reply)
+{
+    if (get_room(r, room, rm, NULL) == 200)
+        return 200;
+    return rooms_error(reply, 404, "not_found", "no such room");
+}
+
 /* Pass a refusal from the host through to the user. */
 static int relay(int status, json_t *hreply, json_t **reply, nt_err rc)
 {
@@ -129,7 +138,7 @@ static int member_op(rooms *r, const char *room, const char *op, json_t *body, j
 {
     room_row rm;
     const char *mode = json_string_value(json_object_get(body, "mode"));
-    if (get_room(r, room, &rm, reply) != 200)
+    if (have_room(r, room, &rm, reply) != 200)
         return 404;
     if (strcmp(rm.state, "hosted") == 0) {
         if (strcmp(op, "leave") == 0)
@@ -167,7 +176,7 @@ static int member_op(rooms *r, const char *room, const char *op, json_t *body, j
 static int members(rooms *r, const char *room, json_t **reply)
 {
     room_row rm;
-    if (get_room(r, room, &rm, reply) != 200)
+    if (have_room(r, room, &rm, reply) != 200)
         return 404;
     if (strcmp(rm.state, "hosted") == 0) {
         pthread_mutex_lock(&r->lock);
@@ -212,7 +221,7 @@ static int list_messages(rooms *r, const char *room, rooms_query_fn *q, void *qa
     if (bad)
         return rooms_error(reply, 400, "bad_request", "after, before and limit (1-500) are non-negative integers");
     room_row rm;
-    if (get_room(r, room, &rm, reply) != 200)
+    if (have_room(r, room, &rm, reply) != 200)
         return 404;
     if (strcmp(rm.state, "hosted") && strcmp(rm.state, "joined") && strcmp(rm.state, "left") &&
         strcmp(rm.state, "kicked"))

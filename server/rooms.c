@@ -13,9 +13,13 @@
 #include <mbedtls/constant_time.h>
 
 #include "../crypto/encoding.h"
+#include "../crypto/oaep.h"
 #include "../crypto/rng.h"
+#include "../crypto/sign.h"
 
 #define PBKDF2_DEFAULT_ITER 150000
+
+static bool key_item(rooms *r, const char *room, json_t *k, int64_t ep, uint8_t key[static ROOM_KEY_LEN]);
 
 int64_t rooms_now(rooms *r)
 {
@@ -240,16 +244,12 @@ int64_t rooms_store_keys_locked(rooms *r, const char *room, json_t *keys)
     int64_t max = 0;
     json_array_foreach(keys, i, k) {
         json_int_t ep = json_integer_value(json_object_get(k, "epoch"));
-        size_t n = 0;
-        uint8_t *key = rooms_b64_get(json_object_get(k, "key"), ROOM_KEY_LEN, &n);
-        if (key && n == ROOM_KEY_LEN && ep > 0 &&
+        uint8_t key[ROOM_KEY_LEN];
+        if (ep > 0 && key_item(r, room, k, ep, key) &&
             roomdb_exec(r->o.db, "INSERT OR IGNORE INTO room_keys(room,epoch,key,created) VALUES(?,?,?,?)", "sibi",
-                        room, (int64_t)ep, key, n, rooms_now(r)) == NT_OK && ep > max)
+                        room, (int64_t)ep, key, sizeof key, rooms_now(r)) == NT_OK && ep > max)
             max = ep;
-        if (key) {
-            mbedtls_platform_zeroize(key, n);
-            free(key);
-        }
+        mbedtls_platform_zeroize(key, sizeof key);
     }
     if (max > 0) {
         int64_t cur = 0;
@@ -300,10 +300,12 @@ void rooms_store_members_locked(rooms *r, const char *room, json_t *members)
 json_t *rooms_members_json_locked(rooms *r, const char *room, bool with_pub)
 {
     json_t *arr = json_array();
+    /* with keys (for members checking signatures) every member ever is
+     * listed: a message from one who has left since must still verify */
     sqlite3_stmt *st = roomdb_prep(r->o.db,
                                    "SELECT peer,role,state,delivery,cursor,pub FROM room_members WHERE room=? AND "
-                                   "state IN ('joined','invited') ORDER BY role='master' DESC, peer",
-                                   "s", room);
+                                   "(? OR state IN ('joined','invited')) ORDER BY role='master' DESC, peer",
+                                   "si", room, (int64_t)with_pub);
     while (st && arr && sqlite3_step(st) == SQLITE_ROW) {
         json_t *m = json_pack("{s:s,s:s,s:s,s:s,s:I}", "peer", roomdb_text(st, 0), "role", roomdb_text(st, 1), "state",
                               roomdb_text(st, 2), "delivery", roomdb_text(st, 3), "cursor",
@@ -519,25 +521,92 @@ static int member_gate_locked(rooms *r, const char *peer, const char *room, room
     return 0;
 }
 
-static json_t *keys_json_locked(rooms *r, const char *room, int64_t min_epoch)
+/* OAEP label: binds a wrapped key to its room and epoch. */
+static size_t key_label(uint8_t out[static 64], const char *room, int64_t epoch)
+{
+    static const char tag[] = "natter/v1/room-key";
+    size_t o = sizeof tag - 1, n = 0;
+    memcpy(out, tag, o);
+    if (encoding_hex_decode(room, ROOM_ID_HEX_LEN, out + o, ROOM_ID_LEN, &n) || n != ROOM_ID_LEN)
+        memset(out + o, 0, ROOM_ID_LEN);
+    o += ROOM_ID_LEN;
+    for (int i = 7; i >= 0; i--)
+        out[o++] = (uint8_t)((uint64_t)epoch >> (8 * i));
+    return o;
+}
+
+/* Key items for epochs >= min_epoch. With `to` (the member's public key)
+ * each key is RSA-OAEP-wrapped to it; else it is given as is (the caller
+ * sends it inside the member's sealed session). */
+static json_t *keys_json_locked(rooms *r, const char *room, int64_t min_epoch, const identity *to)
 {
     json_t *arr = json_array();
     sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT epoch,key FROM room_keys WHERE room=? AND epoch>=? ORDER BY epoch",
                                    "si", room, min_epoch);
-    while (st && arr && sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(arr, json_pack("{s:I,s:o}", "epoch", (json_int_t)sqlite3_column_int64(st, 0), "key",
-                                             rooms_b64_json(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1))));
+    while (st && arr && sqlite3_step(st) == SQLITE_ROW) {
+        int64_t ep = sqlite3_column_int64(st, 0);
+        const void *key = sqlite3_column_blob(st, 1);
+        size_t kl = (size_t)sqlite3_column_bytes(st, 1);
+        if (!to) {
+            json_array_append_new(arr, json_pack("{s:I,s:o}", "epoch", (json_int_t)ep, "key", rooms_b64_json(key, kl)));
+            continue;
+        }
+        uint8_t label[64], ct[IDENTITY_PUB_DER_MAX];
+        size_t ll = key_label(label, room, ep), cl = 0;
+        if (oaep_encrypt(to, label, ll, key, kl, ct, sizeof ct, &cl) == NT_OK)
+            json_array_append_new(arr, json_pack("{s:I,s:o}", "epoch", (json_int_t)ep, "wrapped", rooms_b64_json(ct, cl)));
+    }
     roomdb_done(st);
     return arr;
 }
 
-/* Keys a member may hold: from its join epoch, above `since`. */
-json_t *rooms_member_keys_locked(rooms *r, const char *room, const char *peer, int64_t since)
+/* Keys a member may hold: from its join epoch, above `since`; wrapped to
+ * its identity key when wrap is set. */
+json_t *rooms_member_keys_locked(rooms *r, const char *room, const char *peer, int64_t since, bool wrap)
 {
     int64_t from = 0;
+    identity *to = NULL;
     if (roomdb_int(r->o.db, &from, "SELECT from_epoch FROM room_members WHERE room=? AND peer=?", "ss", room, peer))
         return json_array();
-    return keys_json_locked(r, room, from > since ? from : since + 1);
+    if (wrap) {
+        sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT pub FROM room_members WHERE room=? AND peer=?", "ss", room,
+                                       peer);
+        if (st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) > 0 &&
+            identity_from_der(&to, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)) != NT_OK)
+            to = NULL;
+        roomdb_done(st);
+        if (!to)
+            return json_array();
+    }
+    json_t *arr = keys_json_locked(r, room, from > since ? from : since + 1, to);
+    identity_free(to);
+    return arr;
+}
+
+/* A key item from the host: {"key"} under the session, or {"wrapped"}
+ * RSA-OAEP to our identity key. */
+static bool key_item(rooms *r, const char *room, json_t *k, int64_t ep, uint8_t key[static ROOM_KEY_LEN])
+{
+    size_t n = 0;
+    json_t *w = json_object_get(k, "wrapped");
+    if (!w) {
+        uint8_t *raw = rooms_b64_get(json_object_get(k, "key"), ROOM_KEY_LEN, &n);
+        bool ok = raw && n == ROOM_KEY_LEN;
+        if (ok)
+            memcpy(key, raw, ROOM_KEY_LEN);
+        if (raw) {
+            mbedtls_platform_zeroize(raw, n);
+            free(raw);
+        }
+        return ok;
+    }
+    uint8_t *ct = rooms_b64_get(w, SIGN_MAX_LEN, &n), label[64];
+    size_t ll = key_label(label, room, ep), kl = 0;
+    bool ok = ct && oaep_decrypt(r->o.me, label, ll, ct, n, key, ROOM_KEY_LEN, &kl) == NT_OK && kl == ROOM_KEY_LEN;
+    free(ct);
+    if (!ok)
+        mbedtls_platform_zeroize(key, ROOM_KEY_LEN);
+    return ok;
 }
 
 static int peer_join(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply)
@@ -607,7 +676,7 @@ static int peer_join(rooms *r, const char *peer, const char *room, json_t *body,
     int64_t from_seq = rm.head;
     roomdb_ignore(roomdb_int(r->o.db, &from_seq, "SELECT from_seq FROM room_members WHERE room=? AND peer=?", "ss", room, peer));
     *reply = json_pack("{s:o,s:o,s:o,s:I}", "room", rooms_room_json_locked(r, &rm), "keys",
-                       rooms_member_keys_locked(r, room, peer, 0), "members", rooms_members_json_locked(r, room, true),
+                       rooms_member_keys_locked(r, room, peer, 0, false), "members", rooms_members_json_locked(r, room, true),
                        "from_seq", (json_int_t)from_seq);
 out:
     pthread_mutex_unlock(&r->lock);
@@ -659,7 +728,7 @@ static int peer_simple(rooms *r, const char *peer, const char *room, const char 
         *reply = json_pack("{s:o}", "members", rooms_members_json_locked(r, room, true));
     } else if (strcmp(what, "keys") == 0) {
         const char *s = q ? q(qarg, "since") : NULL;
-        *reply = json_pack("{s:o,s:I}", "keys", rooms_member_keys_locked(r, room, peer, s ? atoll(s) : 0), "epoch",
+        *reply = json_pack("{s:o,s:I}", "keys", rooms_member_keys_locked(r, room, peer, s ? atoll(s) : 0, false), "epoch",
                            (json_int_t)rm.epoch);
     } else { /* delivery */
         const char *mode = json_string_value(json_object_get(body, "mode"));

@@ -13,10 +13,11 @@
 #define WAIT_MS 15000
 
 static harness_node a;
+static const char *const quiet[] = {"--no-discovery", NULL}; /* only the peers we add */
 
 static void setup(void)
 {
-    ck_assert_int_eq(harness_start(&a, "alice", NULL), 0);
+    ck_assert_int_eq(harness_start(&a, "alice", quiet), 0);
 }
 
 static void teardown(void)
@@ -315,6 +316,180 @@ START_TEST(tail_follow_prints_new_messages)
 }
 END_TEST
 
+
+/* ---- two nodes: peers and rooms across them -------------------------------- */
+
+static harness_node b;
+
+static void setup2(void)
+{
+    ck_assert_int_eq(harness_start(&a, "alice", quiet), 0);
+    ck_assert_int_eq(harness_start(&b, "bob", quiet), 0);
+}
+
+static void teardown2(void)
+{
+    harness_cleanup(&a);
+    harness_cleanup(&b);
+}
+
+static json_t *get_on(const harness_node *n, const char *path)
+{
+    harness_resp r;
+    ck_assert_int_eq(harness_get(n, HARNESS_CLIENT, path, &r), 0);
+    ck_assert_msg(r.status == 200, "GET %s: %ld %s", path, r.status, r.body);
+    json_t *j = json_incref(r.json);
+    harness_resp_free(&r);
+    return j;
+}
+
+/* The peer entry for id in n's peer list, or NULL (new reference). */
+static json_t *peer_on(const harness_node *n, const char *id)
+{
+    json_t *l = get_on(n, "/v1/client/peers"), *p, *hit = NULL;
+    size_t i;
+    json_array_foreach(json_object_get(l, "peers"), i, p)
+        if (!strcmp(json_string_value(json_object_get(p, "id")), id))
+            hit = json_incref(p);
+    json_decref(l);
+    return hit;
+}
+
+typedef struct {
+    const harness_node *n;
+    const char *room;
+    const char *state;
+} room_state_arg;
+
+static bool room_in_state(void *arg)
+{
+    room_state_arg *x = arg;
+    json_t *l = get_on(x->n, "/v1/client/rooms"), *r;
+    size_t i;
+    bool hit = false;
+    json_array_foreach(json_object_get(l, "rooms"), i, r)
+        hit |= !strcmp(json_string_value(json_object_get(r, "id")), x->room) &&
+               !strcmp(json_string_value(json_object_get(r, "state")), x->state);
+    json_decref(l);
+    return hit;
+}
+
+START_TEST(peers_add_connect_trust)
+{
+    natter_out o;
+    RUN(&o, "add", b.peer, "--json");
+    expect(&o, 0, NULL);
+    json_t *api = peer_on(&a, b.node_id);
+    ck_assert_ptr_nonnull(api);
+    ck_assert_str_eq(json_string_value(json_object_get(o.json, "id")), b.node_id);
+    ck_assert(json_equal(json_object_get(o.json, "fingerprint"), json_object_get(api, "fingerprint")));
+    ck_assert(json_equal(json_object_get(o.json, "name"), json_object_get(api, "name")));
+    json_decref(api);
+    natter_out_free(&o);
+
+    RUN(&o, "peers", "--json");
+    expect(&o, 0, NULL);
+    json_t *l = get_on(&a, "/v1/client/peers");
+    json_t *mine = json_object_get(o.json, "peers"), *theirs = json_object_get(l, "peers");
+    ck_assert_uint_eq(json_array_size(mine), 1);
+    ck_assert_uint_eq(json_array_size(theirs), 1);
+    static const char *const same[] = {"id", "name", "fingerprint", "trusted", "address"};
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++)
+        ck_assert_msg(json_equal(json_object_get(json_array_get(mine, 0), same[i]),
+                                 json_object_get(json_array_get(theirs, 0), same[i])),
+                      "peers field %s differs", same[i]);
+    json_decref(l);
+    natter_out_free(&o);
+    RUN(&o, "peers");
+    ck_assert_ptr_nonnull(strstr(o.out, "bob"));
+    ck_assert_ptr_nonnull(strstr(o.out, "pinned"));
+    natter_out_free(&o);
+
+    RUN(&o, "connect", "bo"); /* unique prefix */
+    expect(&o, 0, NULL);
+    ck_assert_str_eq(o.out, "session up with bob\n");
+    natter_out_free(&o);
+    json_t *p = peer_on(&a, b.node_id);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(p, "session"), "state")),
+                     "established");
+    json_decref(p);
+
+    RUN(&o, "trust", b.node_id, "--json"); /* by id */
+    expect(&o, 0, NULL);
+    natter_out_free(&o);
+    p = peer_on(&a, b.node_id);
+    ck_assert(json_is_true(json_object_get(p, "trusted")));
+    json_decref(p);
+
+    RUN(&o, "connect", "nobody");
+    expect(&o, 5, "no peer called \"nobody\"");
+    natter_out_free(&o);
+    RUN(&o, "add", "127.0.0.1:1");
+    ck_assert_msg(o.status == 1 || o.status == 3, "add to a closed port: %d", o.status);
+    ck_assert(o.err[0]);
+    natter_out_free(&o);
+}
+END_TEST
+
+START_TEST(invite_join_and_talk)
+{
+    natter_out o;
+    RUN(&o, "add", b.peer);
+    expect(&o, 0, NULL);
+    natter_out_free(&o);
+    ck_assert_int_eq(natter_run(&b, NULL, &o, "add", a.peer, NULL), 0);
+    expect(&o, 0, NULL);
+    natter_out_free(&o);
+    char rid[64];
+    snprintf(rid, sizeof rid, "%s", create("general", "invite"));
+    RUN(&o, "invite", "general", "bob", "--json");
+    expect(&o, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(o.json, "peer")), b.node_id);
+    natter_out_free(&o);
+
+    room_state_arg inv = {&b, rid, "invited"};
+    ck_assert_msg(harness_wait(room_in_state, &inv, WAIT_MS), "the invitation never reached bob");
+    ck_assert_int_eq(natter_run(&b, NULL, &o, "join", "general", "--json", NULL), 0);
+    expect(&o, 0, NULL);
+    char path[160];
+    snprintf(path, sizeof path, "/v1/client/rooms/%s", rid);
+    json_t *api = get_on(&b, path);
+    ck_assert_str_eq(json_string_value(json_object_get(o.json, "state")), "joined");
+    ck_assert(json_equal(json_object_get(o.json, "state"), json_object_get(api, "state")));
+    ck_assert(json_equal(json_object_get(o.json, "host"), json_object_get(api, "host")));
+    json_decref(api);
+    natter_out_free(&o);
+
+    ck_assert_int_eq(natter_run(&b, NULL, &o, "send", "general", "hi from bob", NULL), 0);
+    expect(&o, 0, NULL);
+    natter_out_free(&o);
+    RUN(&o, "send", "general", "hi from alice");
+    expect(&o, 0, NULL);
+    natter_out_free(&o);
+    natter_proc p;
+    ck_assert_int_eq(natter_spawn(&b, &p, "tail", "general", "-f", NULL), 0);
+    ck_assert(natter_wait_output(&p, "<bob> hi from bob", WAIT_MS));
+    ck_assert(natter_wait_output(&p, "<alice> hi from alice", WAIT_MS));
+    RUN(&o, "send", "general", "live to bob");
+    natter_out_free(&o);
+    ck_assert(natter_wait_output(&p, "<alice> live to bob", WAIT_MS));
+    natter_stop(&p);
+    RUN(&o, "tail", "general");
+    expect(&o, 0, NULL);
+    ck_assert_ptr_nonnull(strstr(o.out, "<bob> hi from bob"));
+    natter_out_free(&o);
+
+    /* only the host rekeys */
+    ck_assert_int_eq(natter_run(&b, NULL, &o, "rekey", "general", NULL), 0);
+    expect(&o, 1, NULL);
+    natter_out_free(&o);
+    /* a room of a peer by --host and id */
+    ck_assert_int_eq(natter_run(&b, NULL, &o, "join", "nosuchroom", "--host", "alice", NULL), 0);
+    expect(&o, 5, "nosuchroom");
+    natter_out_free(&o);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("client");
@@ -332,6 +507,12 @@ static Suite *suite(void)
     tcase_add_test(tc, node_error_is_exit_1);
     tcase_add_test(tc, tail_follow_prints_new_messages);
     suite_add_tcase(s, tc);
+    TCase *t2 = tcase_create("twonodes");
+    tcase_add_checked_fixture(t2, setup2, teardown2);
+    tcase_set_timeout(t2, 180);
+    tcase_add_test(t2, peers_add_connect_trust);
+    tcase_add_test(t2, invite_join_and_talk);
+    suite_add_tcase(s, t2);
     return s;
 }
 

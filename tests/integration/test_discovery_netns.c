@@ -5,7 +5,9 @@
  * a short announce interval and expiry. Checks, in order: they find each
  * other; a forged announcement (valid format, wrong signature) changes
  * nothing; a stopped node shows as gone (still listed) after the expiry; a
- * restarted node is seen again with a new instance id.
+ * restarted node is seen again with a new instance id. A second test gives
+ * one node a second interface on a second segment: it joins on both and is
+ * found on both, and the segments stay apart.
  *
  * Needs root and iproute2. Where namespaces cannot be made the binary
  * prints "SKIPPED: <reason>" and runs no test (0 checks, nothing counted as
@@ -32,12 +34,14 @@
 
 #define N 3
 #define ATTACKER N
+#define FAR (N + 1) /* the namespace moved to a second segment */
+#define NS_COUNT (N + 2)
 #define EXPIRY_S 3
 #define FIND_WITHIN_MS 5000
 #define GONE_WITHIN_MS ((EXPIRY_S + 4) * 1000)
 
 static harness_netns net;
-static harness_node nodes[N];
+static harness_node nodes[NS_COUNT];
 static harness_node *all[N];
 static const char *hosts[N];
 static char group[16], port[8];
@@ -228,6 +232,10 @@ START_TEST(netns_find_forge_gone_restart)
 
     /* 3. a stopped node shows as gone after the expiry, and stays listed */
     char *inst_old = instance_of(2);
+    json_t *pl = peers_of(0);
+    ck_assert_ptr_nonnull(str_of(pl, 2, "instance_id"));
+    ck_assert_str_eq(str_of(pl, 2, "instance_id"), inst_old);
+    json_decref(pl);
     ck_assert_int_eq(harness_stop(&nodes[2]), 0);
     long long t2 = hd_now_ms(), gone = -1;
     while (hd_now_ms() - t2 <= GONE_WITHIN_MS) {
@@ -255,8 +263,8 @@ START_TEST(netns_find_forge_gone_restart)
         ck_assert_int_ge(counter(i, "restarts"), 1);
         json_t *peers = peers_of(i);
         const char *seen_inst = str_of(peers, 2, "instance_id");
-        if (seen_inst) /* the peer list shows it: it must be the new one */
-            ck_assert_str_eq(seen_inst, inst_new);
+        ck_assert_ptr_nonnull(seen_inst);
+        ck_assert_str_eq(seen_inst, inst_new);
         json_decref(peers);
     }
     free(inst_old);
@@ -269,13 +277,78 @@ START_TEST(netns_find_forge_gone_restart)
 }
 END_TEST
 
+/* Node 0 gets a second interface on a second segment (bridge br1) where
+ * the FAR node lives alone: node 0 joins on both interfaces and is found on
+ * both, while the two segments stay apart (TTL 1, no routing). */
+START_TEST(netns_two_interfaces)
+{
+    char args[256];
+    hd_private_group(group, port);
+    /* second segment: br1 next to br0 in the bridge namespace */
+    ck_assert_int_eq(harness_netns_ip(&net, -1, "link add br1 type bridge mcast_snooping 0"), 0);
+    ck_assert_int_eq(harness_netns_ip(&net, -1, "link set br1 up"), 0);
+    snprintf(args, sizeof args, "link add eth1 type veth peer name q0 netns %s", net.bridge);
+    ck_assert_int_eq(harness_netns_ip(&net, 0, args), 0);
+    ck_assert_int_eq(harness_netns_ip(&net, -1, "link set q0 master br1 up"), 0);
+    ck_assert_int_eq(harness_netns_ip(&net, 0, "addr add 10.250.0.1/24 dev eth1"), 0);
+    ck_assert_int_eq(harness_netns_ip(&net, 0, "link set eth1 up"), 0);
+    snprintf(args, sizeof args, "link set p%d nomaster", FAR);
+    ck_assert_int_eq(harness_netns_ip(&net, -1, args), 0);
+    snprintf(args, sizeof args, "link set p%d master br1 up", FAR);
+    ck_assert_int_eq(harness_netns_ip(&net, -1, args), 0);
+    ck_assert_int_eq(harness_netns_ip(&net, FAR, "addr flush dev eth0"), 0);
+    ck_assert_int_eq(harness_netns_ip(&net, FAR, "addr add 10.250.0.2/24 dev eth0"), 0);
+
+    ck_assert_int_eq(start_in(0, "two-legs", false), 0);
+    ck_assert_int_eq(start_in(1, "near", false), 0);
+    ck_assert_int_eq(start_in(FAR, "far", false), 0);
+    ck_assert_int_eq(counter(0, "interfaces"), 2);
+
+    harness_node *near_pair[2] = {&nodes[0], &nodes[1]}, *far_pair[2] = {&nodes[0], &nodes[FAR]};
+    const char *near_hosts[2] = {net.addr[0], net.addr[1]}, *far_hosts[2] = {"10.250.0.1", "10.250.0.2"};
+    long long t0 = hd_now_ms();
+    bool ok = false;
+    while (!ok && hd_now_ms() - t0 <= FIND_WITHIN_MS) {
+        in_ns(1);
+        ok = hd_lists_all(&nodes[1], near_pair, 2, near_hosts);
+        in_ns(FAR);
+        ok = ok && hd_lists_all(&nodes[FAR], far_pair, 2, far_hosts);
+        in_ns(-1);
+        if (!ok)
+            hd_pause_ms(20);
+    }
+    ck_assert_msg(ok, "the node with two interfaces was not found on both segments");
+    /* node 0 lists both, each at its own segment's address */
+    json_t *peers = peers_of(0);
+    ck_assert_int_eq(json_array_size(peers), 2);
+    ck_assert_str_eq(str_of(peers, FAR, "name"), "far");
+    char want[64];
+    snprintf(want, sizeof want, "10.250.0.2:%u", (unsigned)nodes[FAR].peer_port);
+    ck_assert_str_eq(str_of(peers, FAR, "address"), want);
+    json_decref(peers);
+    /* after several more announcement rounds the segments are still apart */
+    long long base = counter(FAR, "announces");
+    for (long long t1 = hd_now_ms(); counter(FAR, "announces") < base + 3 && hd_now_ms() - t1 < 10000;)
+        hd_pause_ms(50);
+    ck_assert_int_ge(counter(FAR, "announces"), base + 3);
+    ck_assert_int_eq(counter(FAR, "peers"), 1);
+    ck_assert_int_eq(counter(1, "peers"), 1);
+
+    int idx[3] = {0, 1, FAR};
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(harness_stop(&nodes[idx[i]]), 0);
+        harness_cleanup(&nodes[idx[i]]);
+    }
+}
+END_TEST
+
 int main(void)
 {
     char why[256];
     if (rng_init() != NT_OK)
         return EXIT_FAILURE;
     Suite *s = suite_create("discovery_netns");
-    if (harness_netns_create(&net, N + 1, why, sizeof why) != 0) {
+    if (harness_netns_create(&net, NS_COUNT, why, sizeof why) != 0) {
         /* Nothing to run here: say so, and count nothing as passed. */
         printf("SKIPPED: discovery netns test: %s\n", why);
     } else {
@@ -289,6 +362,7 @@ int main(void)
         TCase *tc = tcase_create("netns");
         tcase_set_timeout(tc, 180);
         tcase_add_test(tc, netns_find_forge_gone_restart);
+        tcase_add_test(tc, netns_two_interfaces);
         suite_add_tcase(s, tc);
     }
     SRunner *sr = srunner_create(s);

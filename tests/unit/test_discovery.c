@@ -10,8 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/select.h>
 #include <time.h>
 #include <unistd.h>
+#include <jansson.h>
 
 #include "crypto/identity.h"
 #include "crypto/rng.h"
@@ -235,6 +237,183 @@ START_TEST(bad_datagrams_are_dropped_and_counted)
 }
 END_TEST
 
+
+/* --- keys that do not fit: RSA-4096 with a long name ------------------ */
+
+/* A one-route HTTP server for GET /v1/node, serving `body`. */
+typedef struct {
+    int fd;
+    uint16_t port;
+    char *body;
+    volatile int requests;
+    volatile bool stop;
+    pthread_t th;
+} mini_http;
+
+static void *mini_http_run(void *arg)
+{
+    mini_http *m = arg;
+    while (!m->stop) {
+        struct timeval tv = {.tv_sec = 0, .tv_usec = 50000};
+        fd_set rd;
+        FD_ZERO(&rd);
+        FD_SET(m->fd, &rd);
+        if (select(m->fd + 1, &rd, NULL, NULL, &tv) <= 0)
+            continue;
+        int c = accept(m->fd, NULL, NULL);
+        if (c < 0)
+            continue;
+        char req[4096];
+        size_t got = 0;
+        while (got < sizeof req - 1 && !strstr(req, "\r\n\r\n")) {
+            ssize_t n = read(c, req + got, sizeof req - 1 - got);
+            if (n <= 0)
+                break;
+            got += (size_t)n;
+            req[got] = '\0';
+        }
+        m->requests++;
+        char head[256];
+        int hl = snprintf(head, sizeof head,
+                          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                          "Connection: close\r\n\r\n",
+                          strlen(m->body));
+        if (write(c, head, (size_t)hl) != hl || write(c, m->body, strlen(m->body)) < 0)
+            (void)0;
+        close(c);
+    }
+    return NULL;
+}
+
+static void mini_http_start(mini_http *m, const identity *serve)
+{
+    char pem[IDENTITY_PUB_PEM_MAX];
+    ck_assert_int_eq(identity_public_pem(serve, pem, sizeof pem), NT_OK);
+    json_t *j = json_pack("{s:s}", "public_key", pem);
+    memset(m, 0, sizeof *m);
+    m->body = json_dumps(j, 0);
+    json_decref(j);
+    m->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    ck_assert_int_eq(bind(m->fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(listen(m->fd, 8), 0);
+    ck_assert_int_eq(getsockname(m->fd, (struct sockaddr *)&sa, &len), 0);
+    m->port = ntohs(sa.sin_port);
+    ck_assert_int_eq(pthread_create(&m->th, NULL, mini_http_run, m), 0);
+}
+
+static void mini_http_stop(mini_http *m)
+{
+    m->stop = true;
+    pthread_join(m->th, NULL);
+    close(m->fd);
+    free(m->body);
+}
+
+static identity *big_key, *pinned_for_test;
+
+static identity *pinned(void *ctx, const uint8_t id[static IDENTITY_ID_LEN])
+{
+    (void)ctx;
+    identity *k = NULL;
+    if (pinned_for_test && memcmp(identity_id(pinned_for_test), id, IDENTITY_ID_LEN) == 0 &&
+        identity_public_copy(&k, pinned_for_test) == NT_OK)
+        return k;
+    return NULL;
+}
+
+#define LONG_NAME "a node with a long name that does not fit next to an RSA-4096 key in 1200 bytes"
+
+static discovery *start_big_sender(uint16_t peer_port)
+{
+    discovery_config c = cfg();
+    discovery *d = NULL;
+    char err[DISCOVERY_ERR_MAX];
+    ck_assert_int_eq(discovery_start(&d, &c, big_key, LONG_NAME, peer_port, NULL, err), NT_OK);
+    return d;
+}
+
+static bool wait_seen(seen_log *l, int n, int timeout_ms)
+{
+    for (int64_t end = now_ms() + timeout_ms; now_ms() < end; pause_ms(20))
+        if (seen_count(l) >= n)
+            return true;
+    return false;
+}
+
+/* No key in the packet: the receiver fetches GET /v1/node from the source
+ * address and the announced port, checks it against the id, caches it. */
+START_TEST(keyless_announcement_fetches_key)
+{
+    pick_group();
+    mini_http m;
+    mini_http_start(&m, big_key);
+    seen_log l = {0};
+    discovery_config c = cfg();
+    discovery *rx = start(0, &l, &c);
+    discovery *tx = start_big_sender(m.port);
+    ck_assert(wait_seen(&l, 1, 3000));
+    ck_assert_str_eq(l.names[0], LONG_NAME);
+    ck_assert_mem_eq(l.ids[0], identity_id(big_key), IDENTITY_ID_LEN);
+    /* later announcements (interval 1 s) use the cached key */
+    for (int64_t end = now_ms() + 3000; now_ms() < end && l.calls < 3; pause_ms(20))
+        ;
+    ck_assert_int_ge(l.calls, 2);
+    discovery_stats s;
+    discovery_stats_get(rx, &s);
+    ck_assert_uint_eq(s.key_fetches, 1);
+    ck_assert_int_eq(m.requests, 1);
+    discovery_stop(tx);
+    discovery_stop(rx);
+    mini_http_stop(&m);
+}
+END_TEST
+
+/* The address serves a key that is not the id's: dropped, counted, and not
+ * fetched again for 10 s. */
+START_TEST(keyless_announcement_wrong_key_served)
+{
+    pick_group();
+    mini_http m;
+    mini_http_start(&m, keys[1]);
+    seen_log l = {0};
+    discovery_config c = cfg();
+    discovery *rx = start(0, &l, &c);
+    discovery *tx = start_big_sender(m.port);
+    ck_assert(wait_stat(rx, DISC_ID_MISMATCH, 1, 3000));
+    ck_assert(wait_stat(rx, DISC_KEY_UNAVAILABLE, 1, 3000)); /* next announcement: back-off */
+    ck_assert_int_eq(seen_count(&l), 0);
+    ck_assert_int_eq(m.requests, 1);
+    discovery_stop(tx);
+    discovery_stop(rx);
+    mini_http_stop(&m);
+}
+END_TEST
+
+/* A key pinned in the peer table is used without any fetch. */
+START_TEST(keyless_announcement_uses_pinned_key)
+{
+    pick_group();
+    pinned_for_test = big_key;
+    seen_log l = {0};
+    discovery_config c = cfg();
+    discovery *rx = NULL;
+    char err[DISCOVERY_ERR_MAX];
+    pthread_mutex_init(&l.mu, NULL);
+    discovery_hooks h = {.ctx = &l, .observe = observe, .pinned_key = pinned};
+    ck_assert_int_eq(discovery_start(&rx, &c, keys[0], "rx", 7000, &h, err), NT_OK);
+    discovery *tx = start_big_sender(9); /* nothing listens on port 9 */
+    ck_assert(wait_seen(&l, 1, 3000));
+    discovery_stats s;
+    discovery_stats_get(rx, &s);
+    ck_assert_uint_eq(s.key_fetches, 0);
+    discovery_stop(tx);
+    discovery_stop(rx);
+    pinned_for_test = NULL;
+}
+END_TEST
+
 START_TEST(start_refuses_bad_config)
 {
     discovery_config c = cfg();
@@ -261,12 +440,19 @@ int main(void)
     for (int i = 0; i <= N; i++)
         if (identity_generate(&keys[i], 2048) != NT_OK)
             return EXIT_FAILURE;
+    if (identity_load(&big_key, "tests/vectors/discovery/test-rsa4096.pem") != NT_OK) {
+        fprintf(stderr, "run from the repository root (tests/vectors/discovery/test-rsa4096.pem)\n");
+        return EXIT_FAILURE;
+    }
     Suite *s = suite_create("discovery");
     TCase *tc = tcase_create("loopback");
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, three_find_each_other_on_lo);
     tcase_add_test(tc, bad_datagrams_are_dropped_and_counted);
     tcase_add_test(tc, start_refuses_bad_config);
+    tcase_add_test(tc, keyless_announcement_fetches_key);
+    tcase_add_test(tc, keyless_announcement_wrong_key_served);
+    tcase_add_test(tc, keyless_announcement_uses_pinned_key);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
@@ -274,5 +460,6 @@ int main(void)
     srunner_free(sr);
     for (int i = 0; i <= N; i++)
         identity_free(keys[i]);
+    identity_free(big_key);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -2,6 +2,7 @@
  * Project Wycheproof (x25519, ecdh_secp256r1 ecpoint and SPKI forms), with
  * every verdict checked, plus the API's refusals. */
 #include <check.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -467,6 +468,53 @@ START_TEST(test_generate_distinct)
 }
 END_TEST
 
+/* One const key used from several threads at once (the header allows it):
+ * every thread gets the same, correct secret. */
+typedef struct {
+    const ecdh_key *k;
+    const uint8_t *peer;
+    size_t peer_len;
+    const uint8_t *want;
+    int bad;
+} thread_arg;
+
+static void *shared_thread(void *p)
+{
+    thread_arg *a = p;
+    for (int i = 0; i < 20; i++) {
+        uint8_t s[ECDH_SECRET_LEN];
+        if (ecdh_shared(a->k, a->peer, a->peer_len, s) != NT_OK || memcmp(s, a->want, sizeof s) != 0)
+            a->bad++;
+    }
+    return NULL;
+}
+
+START_TEST(test_shared_threads)
+{
+    ecdh_curve c = curves[_i];
+    ecdh_key *a = NULL, *b = NULL;
+    uint8_t pb[ECDH_PUB_MAX], want[ECDH_SECRET_LEN];
+    size_t lb = 0;
+    ck_assert_int_eq(ecdh_generate(&a, c), NT_OK);
+    ck_assert_int_eq(ecdh_generate(&b, c), NT_OK);
+    ck_assert_int_eq(ecdh_public(b, pb, sizeof pb, &lb), NT_OK);
+    ck_assert_int_eq(ecdh_shared(a, pb, lb, want), NT_OK);
+    enum { T = 4 };
+    pthread_t th[T];
+    thread_arg args[T];
+    for (int i = 0; i < T; i++) {
+        args[i] = (thread_arg){a, pb, lb, want, 0};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, shared_thread, &args[i]), 0);
+    }
+    for (int i = 0; i < T; i++) {
+        ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+        ck_assert_int_eq(args[i].bad, 0);
+    }
+    ecdh_free(a);
+    ecdh_free(b);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("ecdh");
@@ -487,6 +535,7 @@ static Suite *suite(void)
     tcase_add_test(api, test_bad_peer_keys);
     tcase_add_test(api, test_api_edges);
     tcase_add_test(api, test_generate_distinct);
+    tcase_add_loop_test(api, test_shared_threads, 0, (int)(sizeof curves / sizeof curves[0]));
     suite_add_tcase(s, api);
     return s;
 }

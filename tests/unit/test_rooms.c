@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdarg.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crypto/encoding.h"
@@ -86,6 +87,15 @@ static void call_fn(void *arg, rooms_call *calls, size_t n, int timeout_ms)
     }
 }
 
+static int64_t clock_skew_ms; /* tests move time forward with this */
+
+static int64_t test_clock(void *arg)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + clock_skew_ms;
+}
+
 static void node_up(int i)
 {
     tnode *t = &N[i];
@@ -93,12 +103,14 @@ static void node_up(int i)
     identity_id_hex(t->id, t->hex);
     ck_assert_int_eq(sqlite3_open(":memory:", &t->db), SQLITE_OK);
     ck_assert_int_eq(roomdb_migrate(t->db), NT_OK);
-    rooms_opts o = {.db = t->db, .me = t->id, .call = call_fn, .call_arg = t, .pbkdf2_iter = 1000, .no_threads = true};
+    rooms_opts o = {.db = t->db, .me = t->id, .call = call_fn, .call_arg = t, .pbkdf2_iter = 1000, .no_threads = true,
+                    .clock = test_clock};
     ck_assert_int_eq(rooms_new(&t->r, &o), NT_OK);
 }
 
 static void setup(void)
 {
+    clock_skew_ms = 0;
     ck_assert_int_eq(rng_init(), NT_OK);
     for (int i = 0; i < NODES; i++) {
         if (!keys[i])
@@ -502,6 +514,81 @@ START_TEST(password_and_open_rooms)
 }
 END_TEST
 
+START_TEST(rotation_after_t_seconds)
+{
+    make_room(",\"rotate_seconds\":60");
+    ck_assert_int_eq(send_text(1, "s1", "before"), 200);
+    tick_all(2);
+    clock_skew_ms += 30 * 1000;
+    tick_all(1);
+    json_t *j = NULL;
+    ck_assert_int_eq(apif(0, "GET", &j, NULL, "/v1/client/rooms/%s", room_id), 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "epoch")), 1);
+    json_decref(j);
+    clock_skew_ms += 31 * 1000; /* a quiet room rotates by time alone */
+    tick_all(2);
+    ck_assert_int_eq(apif(0, "GET", &j, NULL, "/v1/client/rooms/%s", room_id), 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "epoch")), 2);
+    json_decref(j);
+    ck_assert_int_eq(apif(2, "GET", &j, NULL, "/v1/client/rooms/%s", room_id), 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "epoch")), 2); /* key synced */
+    json_decref(j);
+    ck_assert_int_eq(send_text(2, "s2", "after"), 200);
+    tick_all(2);
+    j = messages_of(1);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "messages")), 2);
+    json_decref(j);
+}
+END_TEST
+
+/* A rekey reaches members by the host's push alone, the key RSA-OAEP
+ * wrapped to each member's identity key. */
+START_TEST(key_sync_push_wrapped)
+{
+    make_room(NULL);
+    ck_assert_int_eq(apif(0, "POST", NULL, "{}", "/v1/client/rooms/%s/rekey", room_id), 200);
+    rooms_tick(N[0].r); /* the host's push round only */
+    for (int i = 1; i <= 2; i++) {
+        json_t *j = NULL;
+        ck_assert_int_eq(apif(i, "GET", &j, NULL, "/v1/client/rooms/%s", room_id), 200);
+        ck_assert_int_eq(json_integer_value(json_object_get(j, "epoch")), 2);
+        json_decref(j);
+    }
+    ck_assert_int_eq(send_text(2, "w1", "on the new key"), 200);
+    tick_all(2); /* B fetches C's key from the member list, then applies */
+    json_t *j = messages_of(1);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "messages")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(json_object_get(j, "messages"), 0), "epoch")), 2);
+    json_decref(j);
+}
+END_TEST
+
+/* B learns C's key only after C has left: C's message still verifies. */
+START_TEST(departed_sender_still_verifies)
+{
+    make_room(NULL);
+    N[1].down = true;
+    ck_assert_int_eq(send_text(2, "d1", "C says bye"), 200);
+    ck_assert_int_eq(apif(2, "POST", NULL, "{}", "/v1/client/rooms/%s/leave", room_id), 200);
+    tick_all(2);
+    N[1].down = false;
+    rooms_free(N[1].r); /* restart: catches up by polling */
+    rooms_opts o = {.db = N[1].db, .me = N[1].id, .call = call_fn, .call_arg = &N[1], .no_threads = true,
+                    .clock = test_clock};
+    ck_assert_int_eq(rooms_new(&N[1].r, &o), NT_OK);
+    tick_all(3);
+    json_t *j = messages_of(1);
+    json_t *msgs = json_object_get(j, "messages");
+    ck_assert_int_eq(json_array_size(msgs), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(msgs, 0), "sender")), N[2].hex);
+    json_decref(j);
+    /* and the client's member list shows only the current members */
+    ck_assert_int_eq(apif(1, "GET", &j, NULL, "/v1/client/rooms/%s/members", room_id), 200);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "members")), 2);
+    json_decref(j);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("rooms");
@@ -515,6 +602,9 @@ static Suite *suite(void)
     tcase_add_test(tc, kick_rotates_and_excludes);
     tcase_add_test(tc, rotation_after_n_messages);
     tcase_add_test(tc, password_and_open_rooms);
+    tcase_add_test(tc, rotation_after_t_seconds);
+    tcase_add_test(tc, key_sync_push_wrapped);
+    tcase_add_test(tc, departed_sender_still_verifies);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,358 @@
+/* Integration: the full-screen client under tmux, two real nodes.
+ *
+ * Alice (node A) and Bob (node B) each run `natter` in a detached tmux
+ * session of a fixed size on a private tmux socket; the test types with
+ * send-keys and reads the screens with capture-pane, waiting (bounded) for
+ * text to appear. A creates a room and invites B, B joins, both talk and
+ * see each other's messages; /rekey and /kick show on both screens; the
+ * terminal is resized; A's node is stopped while the client runs (a clear
+ * DISCONNECTED state) and restarted (the client finds it again). The final
+ * screens are written to $BUILD/tui-session.txt for the README. */
+#include <check.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "harness_natter.h"
+
+#define COLS_START 100
+#define ROWS_START 24
+#define SCREEN_WAIT_MS 20000
+#define POLL_MS 100
+#define CMD_MAX 2048
+
+static harness_node a, b;
+static char sock[64];
+static const char *const quiet[] = {"--no-discovery", NULL};
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int sh(const char *fmt, ...)
+{
+    char cmd[CMD_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    return system(cmd);
+}
+
+static char *capture(const char *s)
+{
+    char cmd[256], *buf = NULL;
+    size_t len = 0;
+    snprintf(cmd, sizeof cmd, "tmux -L %s capture-pane -p -t %s 2>/dev/null", sock, s);
+    FILE *p = popen(cmd, "r");
+    FILE *m = open_memstream(&buf, &len);
+    char chunk[4096];
+    size_t n;
+    while (p && (n = fread(chunk, 1, sizeof chunk, p)) > 0)
+        fwrite(chunk, 1, n, m);
+    if (p)
+        pclose(p);
+    fclose(m);
+    return buf;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Wait until the screen of session s shows text; fail with the screen. */
+static void see(const char *s, const char *text)
+{
+    char *scr = NULL;
+    for (int waited = 0; waited <= SCREEN_WAIT_MS; waited += POLL_MS) {
+        free(scr);
+        scr = capture(s);
+        if (scr && strstr(scr, text)) {
+            free(scr);
+            return;
+        }
+        sleep_ms(POLL_MS);
+    }
+    ck_abort_msg("screen %s never showed \"%s\"; it shows:\n%s", s, text, scr ? scr : "(nothing)");
+}
+
+static bool screen_has(const char *s, const char *text)
+{
+    char *scr = capture(s);
+    bool hit = scr && strstr(scr, text);
+    free(scr);
+    return hit;
+}
+
+/* Type a line (literally) and Enter. text must not contain a single quote. */
+static void type(const char *s, const char *text)
+{
+    ck_assert_ptr_null(strchr(text, '\''));
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t %s -l '%s'", sock, s, text), 0);
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t %s Enter", sock, s), 0);
+}
+
+static void start_client(const char *s, const harness_node *n)
+{
+    const char *bin = getenv("NATTER") ? getenv("NATTER") : "build/natter";
+    ck_assert_int_eq(sh("tmux -L %s -f /dev/null new-session -d -s %s -x %d -y %d "
+                        "'env LANG=C.UTF-8 LC_ALL=C.UTF-8 %s --data-dir %s'",
+                        sock, s, COLS_START, ROWS_START, bin, n->data_dir), 0);
+}
+
+static void add_peer(const harness_node *to, const harness_node *peer)
+{
+    char body[160];
+    harness_resp r;
+    snprintf(body, sizeof body, "{\"address\":\"%s\"}", peer->peer);
+    ck_assert_int_eq(harness_post(to, HARNESS_CLIENT, "/v1/client/peers", body, &r), 0);
+    ck_assert_msg(r.status == 200 || r.status == 201, "add peer: %ld %s", r.status, r.body);
+    harness_resp_free(&r);
+}
+
+static void kill_tmux(void)
+{
+    sh("tmux -L %s kill-server >/dev/null 2>&1", sock);
+}
+
+static void setup(void)
+{
+    snprintf(sock, sizeof sock, "natter-test-%d", (int)getpid());
+    atexit(kill_tmux); /* a failed check exits the test process before teardown */
+    ck_assert_int_eq(harness_start(&a, "alice", quiet), 0);
+    ck_assert_int_eq(harness_start(&b, "bob", quiet), 0);
+    add_peer(&a, &b);
+    add_peer(&b, &a);
+}
+
+static void teardown(void)
+{
+    kill_tmux();
+    harness_cleanup(&a);
+    harness_cleanup(&b);
+}
+
+/* The first capture of a run (fresh) truncates the file; Check runs each
+ * test in its own process, so this cannot be a static counter. */
+static void save_session(const char *title, const char *s, bool fresh)
+{
+    const char *dir = getenv("BUILD");
+    char path[512];
+    snprintf(path, sizeof path, "%s/tui-session.txt", dir ? dir : "build");
+    FILE *f = fopen(path, fresh ? "w" : "a");
+    if (!f)
+        return;
+    char *scr = capture(s);
+    fprintf(f, "==== %s\n%s\n", title, scr ? scr : "");
+    free(scr);
+    fclose(f);
+}
+
+START_TEST(two_users_talk)
+{
+    start_client("a", &a);
+    start_client("b", &b);
+    see("a", "[connected]");
+    see("b", "[connected]");
+    see("a", "[peers 1/1 online]");
+
+    type("a", "/create lobby");
+    see("a", "created room lobby");
+    see("a", "lobby  [invite, hosted, epoch 1, host alice]");
+    type("a", "/invite bob");
+    see("a", "invited bob");
+    see("b", "alice invited you to room lobby: /join lobby");
+    type("b", "/join lobby");
+    see("b", "joined lobby");
+    see("b", "lobby  [invite, joined");
+    see("a", "bob joined");
+
+    type("a", "hello bob, ünïcödé ✓ 日本");
+    see("b", "<alice> hello bob, ünïcödé ✓ 日本");
+    see("a", "<alice> hello bob, ünïcödé ✓ 日本  [sent]");
+    type("b", "hi alice");
+    see("a", "<bob> hi alice");
+    see("b", "<bob> hi alice  [sent]");
+
+    /* input line editing: Left twice, Backspace, then Home and a prefix */
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t b -l 'typo'", sock), 0);
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t b Left Left BSpace Home", sock), 0);
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t b -l 'no '", sock), 0);
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t b Enter", sock), 0);
+    see("a", "<bob> no tpo");
+    /* history: Up brings the last line back */
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t b Up", sock), 0);
+    see("b", "[lobby] no tpo");
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t b C-u", sock), 0);
+
+    /* unread counts and Alt+N: Bob looks at home while Alice writes */
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t b M-0", sock), 0);
+    see("b", "[home]");
+    type("a", "while you were away");
+    see("b", "1 lobby (1)");
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t b M-1", sock), 0);
+    see("b", "<alice> while you were away");
+    ck_assert(!screen_has("b", "lobby (1)"));
+
+    /* peers: fingerprint, trust, whois */
+    type("a", "/peers");
+    see("a", "pinned  online");
+    type("a", "/trust bob");
+    see("a", "trusted bob");
+    type("a", "/whois bob");
+    see("a", "fingerprint");
+    see("a", "trusted        true");
+
+    type("a", "/members");
+    see("a", "2 members:");
+    type("a", "/rekey");
+    see("a", "new room key: epoch 2");
+    see("b", "room key rotated: now epoch 2");
+    save_session("alice, after /rekey", "a", true);
+    save_session("bob, after /rekey", "b", false);
+
+    type("a", "/kick bob");
+    see("a", "kicked bob; the room key is now epoch 3");
+    see("a", "bob was kicked");
+    see("b", "you were removed from this room");
+    see("b", "[invite, kicked");
+
+    /* an unknown command or peer: shown in the status area, no crash */
+    type("a", "/whois nobody");
+    see("a", "no peer called \"nobody\"");
+    type("a", "/frob");
+    see("a", "unknown command /frob");
+}
+END_TEST
+
+/* The screen of session s has exactly rows lines, none wider than cols,
+ * the status bar on the second last and the prompt on the last. */
+static bool fits(const char *s, int cols, int rows, const char *status, const char *prompt)
+{
+    char *scr = capture(s), *save = NULL;
+    int n = 0;
+    bool ok = scr != NULL, st = false, pr = false;
+    for (char *l = scr ? strtok_r(scr, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save)) {
+        n++;
+        size_t w = 0;
+        for (const unsigned char *p = (const unsigned char *)l; *p; p++)
+            w += (*p & 0xC0) != 0x80; /* characters; all one column here */
+        ok &= (int)w <= cols;
+        if (n == rows - 1)
+            st = strstr(l, status) != NULL;
+        if (n == rows)
+            pr = strncmp(l, prompt, strlen(prompt)) == 0;
+    }
+    free(scr);
+    return ok && st && pr && n <= rows;
+}
+
+START_TEST(resize_and_node_restart)
+{
+    start_client("a", &a);
+    see("a", "[connected]");
+    type("a", "/create lobby");
+    see("a", "created room lobby");
+
+    /* scrollback: 40 messages from elsewhere, then PageUp / PageDown */
+    json_t *rooms = NULL;
+    harness_resp r;
+    ck_assert_int_eq(harness_get(&a, HARNESS_CLIENT, "/v1/client/rooms", &r), 0);
+    rooms = json_incref(json_object_get(r.json, "rooms"));
+    harness_resp_free(&r);
+    const char *rid = json_string_value(json_object_get(json_array_get(rooms, 0), "id"));
+    ck_assert_ptr_nonnull(rid);
+    for (int i = 1; i <= 40; i++) {
+        char path[160], body[64];
+        snprintf(path, sizeof path, "/v1/client/rooms/%s/messages/scroll-%d", rid, i);
+        snprintf(body, sizeof body, "{\"text\":\"msg %02d\"}", i);
+        ck_assert_int_eq(harness_put(&a, HARNESS_CLIENT, path, body, &r), 0);
+        ck_assert_int_eq(r.status, 200);
+        harness_resp_free(&r);
+    }
+    json_decref(rooms);
+    see("a", "msg 40");
+    ck_assert(!screen_has("a", "msg 05"));
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t a PPage", sock), 0);
+    see("a", "-- more");
+    see("a", "msg 05");
+    ck_assert(!screen_has("a", "msg 40"));
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t a NPage", sock), 0);
+    see("a", "msg 40");
+    ck_assert(!screen_has("a", "-- more"));
+    type("a", "a line long enough that a narrow terminal has to wrap it onto a second row");
+    see("a", "second row  [sent]");
+
+    ck_assert_int_eq(sh("tmux -L %s resize-window -t a -x 60 -y 16", sock), 0);
+    bool ok = false;
+    for (int w = 0; w <= SCREEN_WAIT_MS && !(ok = fits("a", 60, 16, "[connected]", "[lobby]")); w += POLL_MS)
+        sleep_ms(POLL_MS);
+    char *scr = capture("a");
+    ck_assert_msg(ok, "not redrawn at 60x16:\n%s", scr);
+    free(scr);
+    see("a", "<alice> a line long enough"); /* still there, rewrapped */
+    ck_assert_int_eq(sh("tmux -L %s resize-window -t a -x %d -y %d", sock, COLS_START, ROWS_START), 0);
+    ok = false;
+    for (int w = 0; w <= SCREEN_WAIT_MS && !(ok = fits("a", COLS_START, ROWS_START, "[connected]", "[lobby]"));
+         w += POLL_MS)
+        sleep_ms(POLL_MS);
+    ck_assert(ok);
+
+    /* the node goes away under the client: a clear state, typing kept */
+    int st = harness_stop(&a);
+    if (st != 0)
+        harness_dump_log(&a);
+    ck_assert_msg(st == 0, "natterd exit status %d on SIGTERM", st);
+    see("a", "DISCONNECTED: natterd is not running at");
+    type("a", "sent while the node is down");
+    see("a", "[failed: natterd is not running");
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t a -l 'kept'", sock), 0);
+    see("a", "[lobby] kept");
+    save_session("alice, node stopped", "a", false);
+
+    /* back on another port: found through its port file */
+    ck_assert_int_eq(harness_restart(&a, quiet), 0);
+    see("a", "connected to natterd again");
+    see("a", "[connected]");
+    see("a", "[lobby] kept");
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t a Enter", sock), 0);
+    see("a", "<alice> kept  [sent]");
+    save_session("alice, node back", "a", false);
+    type("a", "/quit");
+    for (int w = 0; w <= SCREEN_WAIT_MS; w += POLL_MS) {
+        if (sh("tmux -L %s has-session -t a 2>/dev/null", sock) != 0)
+            return; /* natter exited and took the session with it */
+        sleep_ms(POLL_MS);
+    }
+    ck_abort_msg("/quit did not end natter");
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("tui");
+    TCase *tc = tcase_create("tmux");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, two_users_talk);
+    tcase_add_test(tc, resize_and_node_restart);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    if (system("tmux -V >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "tmux is missing: install it (make deps)\n");
+        return EXIT_FAILURE; /* a missing tool is a failure, not a skip */
+    }
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
