@@ -33,7 +33,7 @@
 #include "server/rooms.h"
 #include "storage/roomdb.h"
 
-static int n_msgs = 3000, n_threads = 8, n_members = 10;
+static int n_msgs = 1000, n_threads = 32, n_members = 10;
 static long prefill = 0;
 static const char *dir = "build/bench-work";
 
