@@ -289,6 +289,7 @@ START_TEST(routing_errors)
     longpath[HTTP_PATH_MAX + 6] = '\0';
     get(longpath, &r);
     ck_assert_int_ge(r.status, 400); /* 404 from us or 414 from libmicrohttpd */
+    json_decref(r.json);
 }
 END_TEST
 
