@@ -116,13 +116,15 @@ static void pause_ms(feed *f, long ms)
     pthread_mutex_unlock(&f->mu);
 }
 
-/* One events call; updates since. NT_OK with events posted (if any). */
-static nt_err poll_once(feed *f, char since[static SINCE_MAX], api_error *err)
+/* One events call; updates since. NT_OK with events posted (if any).
+ * Until the node is known to be up the call does not wait, so that a node
+ * coming back is reported at once, not after a whole long-poll. */
+static nt_err poll_once(feed *f, char since[static SINCE_MAX], bool up, api_error *err)
 {
     char path[SINCE_MAX + 96];
     bool fresh = !since[0];
     snprintf(path, sizeof path, "/v1/client/events?since=%s&wait=%d", fresh ? "now" : since,
-             fresh ? 0 : FEED_WAIT_S);
+             fresh || !up ? 0 : FEED_WAIT_S);
     json_t *r = NULL;
     nt_err rc = api_call(f->poll_api, "GET", path, NULL, FEED_POLL_TIMEOUT_MS, &r, err);
     if (rc != NT_OK)
@@ -151,7 +153,7 @@ static void *poller_main(void *arg)
     int up = -1; /* unknown at start */
     while (!f->quit) {
         api_error err;
-        nt_err rc = poll_once(f, since, &err);
+        nt_err rc = poll_once(f, since, up == 1, &err);
         if (f->quit)
             break;
         if (rc == NT_ERR_TIMEOUT && up == 1)

@@ -199,12 +199,38 @@ static size_t sweep_locked(session_table *t, int64_t now)
     return dropped;
 }
 
-static nt_err precheck_locked(session_table *t, const uint8_t *peer, const uint8_t *nonce, int64_t now)
+/* The link to peer's least recently used session idle for at least
+ * SESSION_EVICT_IDLE, or NULL. (lock held) */
+static session **stale_of(session_table *t, const uint8_t *peer, int64_t now)
+{
+    session **best = NULL;
+    for (size_t b = 0; b < SESSION_BUCKETS; b++)
+        for (session **pp = &t->buckets[b]; *pp; pp = &(*pp)->next)
+            if (!memcmp((*pp)->peer, peer, IDENTITY_ID_LEN) && now - (*pp)->last_used >= SESSION_EVICT_IDLE &&
+                (!best || (*pp)->last_used < (*best)->last_used))
+                best = pp;
+    return best;
+}
+
+/* evict: make room by dropping a stale session of the same peer (only when
+ * the new session is really being added). */
+static nt_err precheck_locked(session_table *t, const uint8_t *peer, const uint8_t *nonce, int64_t now, bool evict)
 {
     if (nonce_seen(t, nonce, now))
         return NT_ERR_REPLAY;
-    if (count_peer(t, peer, now) >= t->lim.max_per_peer)
-        return NT_ERR_FORBIDDEN;
+    if (count_peer(t, peer, now) >= t->lim.max_per_peer) {
+        /* A peer that restarted or re-connected left idle sessions behind:
+         * those give way; sessions in use never do. */
+        session **pp = stale_of(t, peer, now);
+        if (!pp)
+            return NT_ERR_FORBIDDEN;
+        if (evict) {
+            session *old = *pp;
+            *pp = old->next;
+            session_destroy(old);
+            t->n_sessions--;
+        }
+    }
     if (t->n_sessions >= t->lim.max_sessions || t->n_nonces >= SESSION_NONCE_MAX) {
         (void)sweep_locked(t, now); /* full, but perhaps only of dead entries */
         if (t->n_sessions >= t->lim.max_sessions || t->n_nonces >= SESSION_NONCE_MAX)
@@ -217,7 +243,7 @@ nt_err session_precheck(session_table *t, const uint8_t peer[static IDENTITY_ID_
                         const uint8_t nonce[static HS_NONCE_LEN], int64_t now)
 {
     pthread_mutex_lock(&t->lock);
-    nt_err rc = precheck_locked(t, peer, nonce, now);
+    nt_err rc = precheck_locked(t, peer, nonce, now, false);
     pthread_mutex_unlock(&t->lock);
     return rc;
 }
@@ -244,7 +270,7 @@ nt_err session_insert(session_table *t, const uint8_t sid[static HS_SESSION_ID_L
     ne->forget_at = now + SESSION_NONCE_TTL;
 
     pthread_mutex_lock(&t->lock);
-    rc = precheck_locked(t, peer, nonce, now);
+    rc = precheck_locked(t, peer, nonce, now, true);
     if (!rc && find(t, sid, now, NULL))
         rc = NT_ERR_EXISTS;
     if (!rc) {

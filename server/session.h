@@ -23,6 +23,7 @@
 #define SESSION_DEFAULT_MAX 4096          /* sessions in the table */
 #define SESSION_DEFAULT_PER_PEER 16       /* live sessions from one node id */
 #define SESSION_UNCONFIRMED_IDLE 60       /* s: an unconfirmed session dies sooner */
+#define SESSION_EVICT_IDLE 60             /* s: at the per-peer limit, a session idle this long gives way */
 #define SESSION_NONCE_TTL (2 * HS_TIME_WINDOW) /* a nonce is remembered this long */
 #define SESSION_NONCE_MAX 65536           /* nonces remembered at most */
 
@@ -62,8 +63,10 @@ void session_table_free(session_table *t);
 void session_table_limits(const session_table *t, session_limits *out);
 
 /* Read-only check before a handshake's expensive work: NT_ERR_REPLAY if
- * nonce was seen, NT_ERR_FORBIDDEN if peer has max_per_peer live sessions,
- * NT_ERR_BUSY if the table or the nonce cache is full. */
+ * nonce was seen, NT_ERR_FORBIDDEN if peer has max_per_peer live sessions
+ * and none of them has been idle for SESSION_EVICT_IDLE (session_insert
+ * drops the least recently used such one), NT_ERR_BUSY if the table or the
+ * nonce cache is full. */
 NT_MUST_USE nt_err session_precheck(session_table *t, const uint8_t peer[static IDENTITY_ID_LEN],
                                     const uint8_t nonce[static HS_NONCE_LEN], int64_t now);
 

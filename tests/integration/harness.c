@@ -220,7 +220,12 @@ int harness_stop(harness_node *n)
         pid_t r = waitpid(n->pid, &st, WNOHANG);
         if (r == n->pid) {
             n->pid = 0;
-            return exit_status(st);
+            int code = exit_status(st);
+            if (code != 0) {
+                fprintf(stderr, "harness: natterd exited with %d on SIGTERM\n", code);
+                harness_dump_log(n);
+            }
+            return code;
         }
         if (r < 0 || now_ms() >= end)
             break;

@@ -492,6 +492,82 @@ START_TEST(events_long_poll)
 }
 END_TEST
 
+/* The README's curl walk-through, run with curl itself: A creates a room,
+ * invites B and C, they join, all three send, all three read the same
+ * log. The script prints each node's message list as one JSON line. */
+static const char curl_script[] =
+    "set -eu\n"
+    "api() { t=$1; shift; curl -sf -H \"Authorization: Bearer $t\" -H 'Content-Type: application/json' \"$@\"; }\n"
+    "id_of() { sed -n 's/.*\"id\":\"\\([0-9a-f]\\{32\\}\\)\".*/\\1/p'; }\n"
+    "api $TB -d \"{\\\"address\\\": \\\"$PA\\\"}\" $NB/v1/client/peers >/dev/null\n"
+    "api $TC -d \"{\\\"address\\\": \\\"$PA\\\"}\" $NC/v1/client/peers >/dev/null\n"
+    "api $TA -d \"{\\\"address\\\": \\\"$PB\\\"}\" $NA/v1/client/peers >/dev/null\n"
+    "api $TA -d \"{\\\"address\\\": \\\"$PC\\\"}\" $NA/v1/client/peers >/dev/null\n"
+    "ROOM=$(api $TA -d '{\"name\": \"lobby\", \"topic\": \"lunch plans\"}' $NA/v1/client/rooms | id_of)\n"
+    "api $TA -d \"{\\\"peer\\\": \\\"$IB\\\"}\" $NA/v1/client/rooms/$ROOM/invite >/dev/null\n"
+    "api $TA -d \"{\\\"peer\\\": \\\"$IC\\\"}\" $NA/v1/client/rooms/$ROOM/invite >/dev/null\n"
+    "api $TB -d \"{\\\"host\\\": \\\"$IA\\\"}\" $NB/v1/client/rooms/$ROOM/join >/dev/null\n"
+    "api $TC -d \"{\\\"host\\\": \\\"$IA\\\"}\" $NC/v1/client/rooms/$ROOM/join >/dev/null\n"
+    "api $TA -X PUT -d '{\"text\": \"hello from alice\"}' $NA/v1/client/rooms/$ROOM/messages/m1 >/dev/null\n"
+    "api $TB -X PUT -d '{\"text\": \"hello from bob\"}' $NB/v1/client/rooms/$ROOM/messages/m1 >/dev/null\n"
+    "api $TC -X PUT -d '{\"text\": \"hello from carol\"}' $NC/v1/client/rooms/$ROOM/messages/m1 >/dev/null\n"
+    "for pair in \"$TA $NA\" \"$TB $NB\" \"$TC $NC\"; do\n"
+    "  set -- $pair\n"
+    "  for i in $(seq 300); do\n"
+    "    out=$(api $1 \"$2/v1/client/rooms/$ROOM/messages?after=0&limit=50\")\n"
+    "    case $out in *'\"seq\":3'*) break;; esac\n"
+    "    sleep 0.05\n"
+    "  done\n"
+    "  echo \"$out\"\n"
+    "done\n";
+
+START_TEST(curl_readme_scenario)
+{
+    ck_assert_int_eq(harness_start(&A, "alice", NULL), 0);
+    ck_assert_int_eq(harness_start(&B, "bob", NULL), 0);
+    ck_assert_int_eq(harness_start(&C, "carol", NULL), 0);
+    char script[PATH_MAX], cmd[8192];
+    snprintf(script, sizeof script, "%s/readme.sh", A.dir);
+    FILE *f = fopen(script, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(curl_script, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             "TA=%s NA=%s PA=%s IA=%s TB=%s NB=%s PB=%s IB=%s TC=%s NC=%s PC=%s IC=%s bash %s", A.token, A.client_url,
+             A.peer, A.node_id, B.token, B.client_url, B.peer, B.node_id, C.token, C.client_url, C.peer, C.node_id,
+             script);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    char line[16384];
+    json_t *lists[3] = {0};
+    for (int i = 0; i < 3 && fgets(line, sizeof line, p); i++)
+        lists[i] = json_loads(line, 0, NULL);
+    ck_assert_int_eq(pclose(p), 0);
+    const char *senders[] = {A.node_id, B.node_id, C.node_id};
+    for (int i = 0; i < 3; i++) {
+        ck_assert_ptr_nonnull(lists[i]);
+        json_t *msgs = check_contiguous(lists[i], 3);
+        for (size_t k = 0; k < 3; k++) {
+            json_t *m = json_array_get(msgs, k), *ref = json_array_get(json_object_get(lists[0], "messages"), k);
+            ck_assert_str_eq(json_string_value(json_object_get(m, "text")),
+                             json_string_value(json_object_get(ref, "text")));
+            ck_assert_str_eq(json_string_value(json_object_get(m, "sender")),
+                             json_string_value(json_object_get(ref, "sender")));
+            ck_assert_str_eq(json_string_value(json_object_get(m, "state")), "verified");
+        }
+    }
+    /* each text carries its sender's name: the verified sender matches it */
+    for (size_t k = 0; k < 3; k++) {
+        json_t *m = json_array_get(json_object_get(lists[0], "messages"), k);
+        const char *text = json_string_value(json_object_get(m, "text"));
+        int who = strstr(text, "alice") ? 0 : strstr(text, "bob") ? 1 : 2;
+        ck_assert_str_eq(json_string_value(json_object_get(m, "sender")), senders[who]);
+    }
+    for (int i = 0; i < 3; i++)
+        json_decref(lists[i]);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("rooms");
@@ -506,6 +582,7 @@ static Suite *suite(void)
     tcase_add_test(tc, rotation_after_small_n);
     tcase_add_test(tc, refusals_change_nothing);
     tcase_add_test(tc, events_long_poll);
+    tcase_add_test(tc, curl_readme_scenario);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -80,6 +80,14 @@ static void see(const char *s, const char *text)
     ck_abort_msg("screen %s never showed \"%s\"; it shows:\n%s", s, text, scr ? scr : "(nothing)");
 }
 
+static bool screen_has(const char *s, const char *text)
+{
+    char *scr = capture(s);
+    bool hit = scr && strstr(scr, text);
+    free(scr);
+    return hit;
+}
+
 /* Type a line (literally) and Enter. text must not contain a single quote. */
 static void type(const char *s, const char *text)
 {
@@ -106,9 +114,15 @@ static void add_peer(const harness_node *to, const harness_node *peer)
     harness_resp_free(&r);
 }
 
+static void kill_tmux(void)
+{
+    sh("tmux -L %s kill-server >/dev/null 2>&1", sock);
+}
+
 static void setup(void)
 {
     snprintf(sock, sizeof sock, "natter-test-%d", (int)getpid());
+    atexit(kill_tmux); /* a failed check exits the test process before teardown */
     ck_assert_int_eq(harness_start(&a, "alice", quiet), 0);
     ck_assert_int_eq(harness_start(&b, "bob", quiet), 0);
     add_peer(&a, &b);
@@ -117,7 +131,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    sh("tmux -L %s kill-server >/dev/null 2>&1", sock);
+    kill_tmux();
     harness_cleanup(&a);
     harness_cleanup(&b);
 }
@@ -175,6 +189,24 @@ START_TEST(two_users_talk)
     see("b", "[lobby] no tpo");
     ck_assert_int_eq(sh("tmux -L %s send-keys -t b C-u", sock), 0);
 
+    /* unread counts and Alt+N: Bob looks at home while Alice writes */
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t b M-0", sock), 0);
+    see("b", "[home]");
+    type("a", "while you were away");
+    see("b", "1 lobby (1)");
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t b M-1", sock), 0);
+    see("b", "<alice> while you were away");
+    ck_assert(!screen_has("b", "lobby (1)"));
+
+    /* peers: fingerprint, trust, whois */
+    type("a", "/peers");
+    see("a", "pinned  online");
+    type("a", "/trust bob");
+    see("a", "trusted bob");
+    type("a", "/whois bob");
+    see("a", "fingerprint");
+    see("a", "trusted        true");
+
     type("a", "/members");
     see("a", "2 members:");
     type("a", "/rekey");
@@ -225,8 +257,35 @@ START_TEST(resize_and_node_restart)
     see("a", "[connected]");
     type("a", "/create lobby");
     see("a", "created room lobby");
+
+    /* scrollback: 40 messages from elsewhere, then PageUp / PageDown */
+    json_t *rooms = NULL;
+    harness_resp r;
+    ck_assert_int_eq(harness_get(&a, HARNESS_CLIENT, "/v1/client/rooms", &r), 0);
+    rooms = json_incref(json_object_get(r.json, "rooms"));
+    harness_resp_free(&r);
+    const char *rid = json_string_value(json_object_get(json_array_get(rooms, 0), "id"));
+    ck_assert_ptr_nonnull(rid);
+    for (int i = 1; i <= 40; i++) {
+        char path[160], body[64];
+        snprintf(path, sizeof path, "/v1/client/rooms/%s/messages/scroll-%d", rid, i);
+        snprintf(body, sizeof body, "{\"text\":\"msg %02d\"}", i);
+        ck_assert_int_eq(harness_put(&a, HARNESS_CLIENT, path, body, &r), 0);
+        ck_assert_int_eq(r.status, 200);
+        harness_resp_free(&r);
+    }
+    json_decref(rooms);
+    see("a", "msg 40");
+    ck_assert(!screen_has("a", "msg 05"));
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t a PPage", sock), 0);
+    see("a", "-- more");
+    see("a", "msg 05");
+    ck_assert(!screen_has("a", "msg 40"));
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t a NPage", sock), 0);
+    see("a", "msg 40");
+    ck_assert(!screen_has("a", "-- more"));
     type("a", "a line long enough that a narrow terminal has to wrap it onto a second row");
-    see("a", "[sent]");
+    see("a", "second row  [sent]");
 
     ck_assert_int_eq(sh("tmux -L %s resize-window -t a -x 60 -y 16", sock), 0);
     bool ok = false;

@@ -225,6 +225,34 @@ START_TEST(too_many_sessions)
     handshake_accepted_clear(&acc);
     ck_assert_int_eq(run(&f, HS_MODE_ECDH, ECDH_X25519, &s, &acc), HS_E_TOO_MANY);
     ck_assert_uint_eq(session_count(f.t, NULL, NOW), 2);
+    /* Sessions left idle (a restarted or reconnecting peer) give way to a
+     * new one; the limit still holds. */
+    {
+        fixture g;
+        session_limits lim2 = {.max_per_peer = 2, .idle = 3600};
+        fx_init(&g, &lim2);
+        ck_assert_int_eq(run(&g, HS_MODE_ECDH, ECDH_X25519, &s, &acc), HS_OK);
+        handshake_accepted_clear(&acc);
+        uint8_t first[HS_SESSION_ID_LEN];
+        memcpy(first, s.session_id, sizeof(first));
+        session_view v;
+        ck_assert_int_eq(session_begin(g.t, first, 0, NOW, &v), NT_OK);
+        ck_assert_int_eq(session_commit(g.t, first, 0, NOW), NT_OK); /* confirmed: idle 3600 */
+        ck_assert_int_eq(run(&g, HS_MODE_ECDH, ECDH_X25519, &s, &acc), HS_OK);
+        handshake_accepted_clear(&acc);
+        ck_assert_int_eq(session_begin(g.t, s.session_id, 0, NOW, &v), NT_OK);
+        ck_assert_int_eq(session_commit(g.t, s.session_id, 0, NOW), NT_OK);
+        g.srv.now = NOW + SESSION_EVICT_IDLE - 1;
+        ck_assert_int_eq(session_commit(g.t, s.session_id, 1, g.srv.now), NT_OK); /* second one in use */
+        ck_assert_int_eq(run(&g, HS_MODE_ECDH, ECDH_X25519, &s, &acc), HS_E_TOO_MANY);
+        g.srv.now = NOW + SESSION_EVICT_IDLE;
+        ck_assert_int_eq(run(&g, HS_MODE_ECDH, ECDH_X25519, &s, &acc), HS_OK);
+        handshake_accepted_clear(&acc);
+        ck_assert_uint_eq(session_count(g.t, NULL, g.srv.now), 2);
+        ck_assert_int_eq(session_begin(g.t, first, 1, g.srv.now, &v), NT_ERR_NOT_FOUND); /* the idle one went */
+        session_view_wipe(&v);
+        session_table_free(g.t);
+    }
     /* Once one is dropped there is room again. */
     session_info info[4];
     ck_assert_uint_eq(session_list_peer(f.t, identity_id(ka), NOW, info, 4), 2);
