@@ -324,9 +324,12 @@ static discovery_drop key_for(discovery *d, const discovery_packet *p, struct in
     *key = discovery_seen_key(d->seen, p->node_id);
     if (p->key) {
         /* The id is the key's hash, so a cached key for the id is this
-         * key; only the binding needs checking (cheap). */
-        discovery_drop r = discovery_packet_check_key(p, *key ? NULL : fresh);
-        if (r == DISC_OK && !*key)
+         * key: then the binding (one SHA-256) is all there is to check,
+         * and the DER is parsed only the first time. */
+        if (*key)
+            return discovery_packet_check_binding(p);
+        discovery_drop r = discovery_packet_check_key(p, fresh);
+        if (r == DISC_OK)
             *key = *fresh;
         return r;
     }
@@ -403,6 +406,12 @@ static discovery_drop handle(discovery *d, const uint8_t *buf, size_t n, struct 
     discovery_drop r;
     if (n > DISCOVERY_PACKET_MAX)
         return DISC_TOO_BIG;
+    /* Our own packets (multicast loop) are set aside before the source's
+     * token bucket, which nodes sharing one host address (lo) share. A
+     * forger using our id gains nothing: such packets are dropped here. */
+    if (n >= DISCOVERY_HEADER_LEN && memcmp(buf, DISCOVERY_MAGIC, DISCOVERY_MAGIC_LEN) == 0 &&
+        memcmp(buf + DISCOVERY_MAGIC_LEN + 2, identity_id(d->self), IDENTITY_ID_LEN) == 0)
+        return DISC_OWN;
     if (!ratelimit_allow(d->rl, &src, sizeof src, now))
         return DISC_RATE_LIMITED;
     if ((r = discovery_packet_decode(buf, n, &p)) != DISC_OK)

@@ -236,6 +236,13 @@ static bool key_matches_id(const uint8_t *der, size_t len, const uint8_t id[stat
     return memcmp(h, id, IDENTITY_ID_LEN) == 0;
 }
 
+discovery_drop discovery_packet_check_binding(const discovery_packet *p)
+{
+    if (!p->key)
+        return DISC_KEY_UNAVAILABLE;
+    return key_matches_id(p->key, p->key_len, p->node_id) ? DISC_OK : DISC_ID_MISMATCH;
+}
+
 discovery_drop discovery_packet_check_key(const discovery_packet *p, identity **out)
 {
     identity *k = NULL;

@@ -95,6 +95,11 @@ discovery_drop discovery_packet_decode(const uint8_t *buf, size_t len, discovery
 discovery_drop discovery_packet_check_time(const discovery_packet *p, int64_t now_ms, int64_t window_ms);
 
 /* For a packet that carries a key: DISC_ID_MISMATCH unless SHA-256(key)
+ * is the node id (hash only, no parsing); DISC_KEY_UNAVAILABLE without a
+ * key. Enough when the key for the id is already known and verified. */
+discovery_drop discovery_packet_check_binding(const discovery_packet *p);
+
+/* For a packet that carries a key: DISC_ID_MISMATCH unless SHA-256(key)
  * is the node id, DISC_BAD_KEY if it is not an allowed RSA key,
  * DISC_BAD_SIG_LEN if the signature is not the key's size. On DISC_OK
  * *out is a new public identity owned by the caller (out may be NULL to

@@ -287,6 +287,24 @@ START_TEST(reject_time_skew)
 }
 END_TEST
 
+START_TEST(binding_only_check)
+{
+    uint8_t buf[DISCOVERY_PACKET_MAX];
+    discovery_packet p;
+    size_t len = make(buf, key2048, "alice");
+    ck_assert_int_eq(discovery_packet_decode(buf, len, &p), DISC_OK);
+    ck_assert_int_eq(discovery_packet_check_binding(&p), DISC_OK);
+    buf[6] ^= 1; /* node id */
+    ck_assert_int_eq(discovery_packet_decode(buf, len, &p), DISC_OK);
+    ck_assert_int_eq(discovery_packet_check_binding(&p), DISC_ID_MISMATCH);
+    char name66[67];
+    memset(name66, 'n', 66), name66[66] = '\0';
+    len = make(buf, key4096, name66); /* no key in the packet */
+    ck_assert_int_eq(discovery_packet_decode(buf, len, &p), DISC_OK);
+    ck_assert_int_eq(discovery_packet_check_binding(&p), DISC_KEY_UNAVAILABLE);
+}
+END_TEST
+
 /* A key whose hash is the id but that is no RSA key. */
 START_TEST(reject_bad_key)
 {
@@ -438,6 +456,7 @@ int main(void)
     tcase_add_test(tc, reject_trailing);
     tcase_add_test(tc, reject_time_skew);
     tcase_add_test(tc, reject_bad_key);
+    tcase_add_test(tc, binding_only_check);
     tcase_add_test(tc, reject_sig_len_not_keys);
     tcase_add_test(tc, reject_signature_by_other_key);
     tcase_add_loop_test(tc, name_rules, 0, sizeof names / sizeof names[0]);
