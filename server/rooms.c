@@ -257,6 +257,7 @@ int64_t rooms_store_keys_locked(rooms *r, const char *room, json_t *keys)
             roomdb_ignore(roomdb_exec(r->o.db, "UPDATE rooms SET epoch=?, epoch_ts=? WHERE id=?", "iis", max, rooms_now(r),
                               room));
             rooms_event_locked(r, "key_rotation", room, json_pack("{s:I}", "epoch", (json_int_t)max));
+            rooms_need_locked(r, room, "members"); /* someone may have left: show it */
         }
     }
     return max;
@@ -273,15 +274,29 @@ static bool pub_matches(const uint8_t *der, size_t n, const char *peer)
     return strcmp(hex, peer) == 0;
 }
 
+static bool one_of(const char *s, const char *const *set)
+{
+    for (; s && *set; set++)
+        if (strcmp(s, *set) == 0)
+            return true;
+    return false;
+}
+
 void rooms_store_members_locked(rooms *r, const char *room, json_t *members)
 {
+    static const char *const roles[] = {"master", "member", NULL};
+    static const char *const states[] = {"joined", "invited", "left", "kicked", NULL};
     size_t i;
     json_t *m;
+    int64_t known = 0;
+    /* the first list (at join) is the starting point; later lists are
+     * compared with what we knew, and changes become membership events */
+    roomdb_ignore(roomdb_int(r->o.db, &known, "SELECT count(*) FROM room_members WHERE room=?", "s", room));
     json_array_foreach(members, i, m) {
         const char *peer = json_string_value(json_object_get(m, "peer"));
         const char *role = json_string_value(json_object_get(m, "role"));
         const char *state = json_string_value(json_object_get(m, "state"));
-        if (!rooms_valid_hex(peer, IDENTITY_ID_HEX_LEN) || !role || !state)
+        if (!rooms_valid_hex(peer, IDENTITY_ID_HEX_LEN) || !one_of(role, roles) || !one_of(state, states))
             continue;
         size_t n = 0;
         uint8_t *der = rooms_b64_get(json_object_get(m, "pub"), IDENTITY_PUB_DER_MAX, &n);
@@ -289,11 +304,19 @@ void rooms_store_members_locked(rooms *r, const char *room, json_t *members)
             free(der);
             continue;
         }
+        char old[12] = "";
+        sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT state FROM room_members WHERE room=? AND peer=?", "ss", room,
+                                       peer);
+        if (st && sqlite3_step(st) == SQLITE_ROW)
+            snprintf(old, sizeof old, "%s", roomdb_text(st, 0));
+        roomdb_done(st);
         roomdb_ignore(roomdb_exec(r->o.db,
                           "INSERT INTO room_members(room,peer,role,state,pub) VALUES(?1,?2,?3,?4,?5) "
                           "ON CONFLICT(room,peer) DO UPDATE SET role=?3, state=?4, pub=coalesce(?5,pub)",
                           "ssssb", room, peer, role, state, der, n));
         free(der);
+        if (known > 0 && strcmp(old, state) && strcmp(peer, r->me_hex))
+            rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", peer, "membership", state));
     }
 }
 

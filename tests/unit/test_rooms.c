@@ -469,6 +469,18 @@ START_TEST(kick_rotates_and_excludes)
     snprintf(path, sizeof path, "/v1/peer/rooms/%s/messages", room_id);
     ck_assert_int_eq(peer(2, 0, "GET", path, NULL, NULL), 403);
     ck_assert_int_eq(send_text(2, "k3", "let me in"), 403);
+    /* B's user is told C is out (B refreshed the member list on the rotation) */
+    json_t *ev = NULL;
+    ck_assert_int_eq(api(1, "GET", "/v1/client/events?since=0&limit=500", NULL, &ev), 200);
+    size_t i;
+    json_t *e;
+    bool seen = false;
+    json_array_foreach(json_object_get(ev, "events"), i, e) seen |=
+        strcmp(json_string_value(json_object_get(e, "type")), "membership") == 0 &&
+        json_string_value(json_object_get(e, "peer")) && strcmp(json_string_value(json_object_get(e, "peer")), N[2].hex) == 0 &&
+        strcmp(json_string_value(json_object_get(e, "membership")), "kicked") == 0;
+    ck_assert(seen);
+    json_decref(ev);
 }
 END_TEST
 
