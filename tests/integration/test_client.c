@@ -483,7 +483,18 @@ START_TEST(invite_join_and_talk)
     ck_assert_int_eq(natter_run(&b, NULL, &o, "rekey", "general", NULL), 0);
     expect(&o, 1, NULL);
     natter_out_free(&o);
-    /* a room of a peer by --host and id */
+    /* an open room of a peer, found through --host */
+    create("town", "open");
+    ck_assert_int_eq(natter_run(&b, NULL, &o, "join", "town", "--host", "alice", "--json", NULL), 0);
+    expect(&o, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(o.json, "state")), "joined");
+    ck_assert_str_eq(json_string_value(json_object_get(o.json, "name")), "town");
+    natter_out_free(&o);
+    ck_assert_int_eq(natter_run(&b, NULL, &o, "rooms", NULL), 0);
+    ck_assert_ptr_nonnull(strstr(o.out, "town"));
+    ck_assert_ptr_nonnull(strstr(o.out, "alice")); /* hosts by name */
+    natter_out_free(&o);
+    /* a name the host does not have */
     ck_assert_int_eq(natter_run(&b, NULL, &o, "join", "nosuchroom", "--host", "alice", NULL), 0);
     expect(&o, 5, "nosuchroom");
     natter_out_free(&o);
