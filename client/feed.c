@@ -126,7 +126,8 @@ static nt_err poll_once(feed *f, char since[static SINCE_MAX], bool up, api_erro
     snprintf(path, sizeof path, "/v1/client/events?since=%s&wait=%d", fresh ? "now" : since,
              fresh || !up ? 0 : FEED_WAIT_S);
     json_t *r = NULL;
-    nt_err rc = api_call(f->poll_api, "GET", path, NULL, FEED_POLL_TIMEOUT_MS, &r, err);
+    nt_err rc = api_call(f->poll_api, "GET", path, NULL,
+                         fresh || !up ? API_TIMEOUT_MS : FEED_POLL_TIMEOUT_MS, &r, err);
     if (rc != NT_OK)
         return rc;
     json_t *next = field_get(r, "next");

@@ -2,8 +2,13 @@
  * Each command's --json output is checked against the client API's own
  * answer to the same question, and each error case against its exit code
  * (0 ok, 1 node error, 2 usage, 3 unreachable, 4 auth, 5 not found). */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,6 +127,31 @@ START_TEST(node_down_is_exit_3)
         ck_assert_ptr_nonnull(strstr(o.err, url));
         natter_out_free(&o);
     }
+}
+END_TEST
+
+/* A node that accepts connections but never answers: a bounded wait and
+ * exit 3, never a hang. */
+START_TEST(silent_node_times_out)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(listen(fd, 8), 0); /* the kernel accepts; nobody reads */
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    natter_out o;
+    ck_assert_int_eq(natter_run(NULL, NULL, &o, "--url", url, "--token", "x", "status", NULL), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    expect(&o, 3, "did not answer in time");
+    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    ck_assert_msg(s >= 5 && s < 15, "gave up after %.1f s", s); /* the 10 s bound */
+    natter_out_free(&o);
+    close(fd);
 }
 END_TEST
 
@@ -483,7 +513,18 @@ START_TEST(invite_join_and_talk)
     ck_assert_int_eq(natter_run(&b, NULL, &o, "rekey", "general", NULL), 0);
     expect(&o, 1, NULL);
     natter_out_free(&o);
-    /* a room of a peer by --host and id */
+    /* an open room of a peer, found through --host */
+    create("town", "open");
+    ck_assert_int_eq(natter_run(&b, NULL, &o, "join", "town", "--host", "alice", "--json", NULL), 0);
+    expect(&o, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(o.json, "state")), "joined");
+    ck_assert_str_eq(json_string_value(json_object_get(o.json, "name")), "town");
+    natter_out_free(&o);
+    ck_assert_int_eq(natter_run(&b, NULL, &o, "rooms", NULL), 0);
+    ck_assert_ptr_nonnull(strstr(o.out, "town"));
+    ck_assert_ptr_nonnull(strstr(o.out, "alice")); /* hosts by name */
+    natter_out_free(&o);
+    /* a name the host does not have */
     ck_assert_int_eq(natter_run(&b, NULL, &o, "join", "nosuchroom", "--host", "alice", NULL), 0);
     expect(&o, 5, "nosuchroom");
     natter_out_free(&o);
@@ -500,6 +541,7 @@ static Suite *suite(void)
     tcase_add_test(tc, token_and_url_sources);
     tcase_add_test(tc, node_down_is_exit_3);
     tcase_add_test(tc, bad_token_is_exit_4);
+    tcase_add_test(tc, silent_node_times_out);
     tcase_add_test(tc, usage_is_exit_2);
     tcase_add_test(tc, rooms_create_and_list_match_api);
     tcase_add_test(tc, send_tail_rekey_match_api);

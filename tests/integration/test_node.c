@@ -2,6 +2,8 @@
  * error model and shutdown. */
 #include <check.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -362,6 +364,85 @@ START_TEST(busy_when_over_connection_limit)
 }
 END_TEST
 
+typedef struct {
+    harness_node *n;
+    harness_resp r;
+    int rc;
+} poller;
+
+static void *long_poll(void *arg)
+{
+    poller *p = arg;
+    p->rc = harness_get(p->n, HARNESS_CLIENT, "/v1/client/events?since=now&wait=30", &p->r);
+    return NULL;
+}
+
+/* The long poll plus our own status request are both open. */
+static bool poll_in_flight(void *arg)
+{
+    harness_resp r;
+    bool ok = false;
+    if (harness_get(arg, HARNESS_CLIENT, "/v1/client/status", &r) == 0) {
+        json_t *c = json_object_get(json_object_get(json_object_get(r.json, "listeners"), "client"), "connections");
+        ok = json_integer_value(c) >= 2;
+    }
+    harness_resp_free(&r);
+    return ok;
+}
+
+START_TEST(sigterm_finishes_requests_in_flight)
+{
+    harness_node n;
+    poller p = {.n = &n};
+    pthread_t t;
+    struct timespec t0, t1;
+    ck_assert_int_eq(harness_start(&n, NULL, NULL), 0);
+    ck_assert_int_eq(pthread_create(&t, NULL, long_poll, &p), 0);
+    ck_assert(harness_wait(poll_in_flight, &n, 10000));
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert_int_eq(harness_stop(&n), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    pthread_join(t, NULL);
+    /* the waiting request got its answer, well before its 30 s */
+    ck_assert_int_eq(p.rc, 0);
+    ck_assert_int_eq(p.r.status, 200);
+    ck_assert(json_is_array(json_object_get(p.r.json, "events")));
+    ck_assert_int_lt(t1.tv_sec - t0.tv_sec, 10);
+    harness_resp_free(&p.r);
+    harness_cleanup(&n);
+}
+END_TEST
+
+START_TEST(defaults_from_home_and_environment)
+{
+    /* no flags at all: data dir from $HOME, listeners from NATTER_* */
+    harness_node n;
+    char home[PATH_MAX];
+    ck_assert_int_eq(harness_start(&n, NULL, NULL), 0);
+    ck_assert_int_eq(harness_stop(&n), 0);
+    snprintf(home, sizeof home, "%.3000s/home", n.dir);
+    ck_assert_int_eq(mkdir(home, 0700), 0);
+    setenv("HOME", home, 1);
+    unsetenv("XDG_DATA_HOME");
+    setenv("NATTER_LISTEN", "127.0.0.1:0", 1);
+    setenv("NATTER_CLIENT_LISTEN", "127.0.0.1:0", 1);
+    setenv("NATTER_KEY_BITS", "2048", 1);
+    setenv("NATTER_NO_DISCOVERY", "on", 1);
+    snprintf(n.data_dir, sizeof n.data_dir, "%.3000s/.local/share/natter", home);
+    const char *none[] = {NULL};
+    ck_assert_int_eq(harness_restart_args(&n, none), 0);
+    ck_assert_uint_eq(mode_of(n.data_dir, ""), 0700);
+    ck_assert_uint_eq(mode_of(n.data_dir, "identity.pem"), 0600);
+    harness_resp r;
+    ck_assert_int_eq(harness_get(&n, HARNESS_PEER, "/v1/node", &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "key_bits")), 2048);
+    harness_resp_free(&r);
+    ck_assert_int_eq(harness_stop(&n), 0);
+    harness_cleanup(&n);
+}
+END_TEST
+
 START_TEST(sigint_exits_zero)
 {
     harness_node n;
@@ -389,6 +470,8 @@ static Suite *suite(void)
     tcase_add_test(tc, bad_json_and_route_body_cap);
     tcase_add_test(tc, rename_is_remembered_unless_flag_given);
     tcase_add_test(tc, busy_when_over_connection_limit);
+    tcase_add_test(tc, sigterm_finishes_requests_in_flight);
+    tcase_add_test(tc, defaults_from_home_and_environment);
     tcase_add_test(tc, sigint_exits_zero);
     suite_add_tcase(s, tc);
     return s;

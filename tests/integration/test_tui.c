@@ -207,6 +207,21 @@ START_TEST(two_users_talk)
     see("a", "fingerprint");
     see("a", "trusted        true");
 
+    /* the host goes away: Bob's message waits in his node's outbox as
+     * pending and turns sent once the host is back (same peer port, which
+     * Bob's node knows; a new client port, which Alice's client finds) */
+    char listen[80];
+    snprintf(listen, sizeof listen, "127.0.0.1:%u", (unsigned)a.peer_port);
+    ck_assert_int_eq(harness_stop(&a), 0);
+    see("a", "DISCONNECTED");
+    type("b", "queued while the host is away");
+    see("b", "queued while the host is away  [pending]");
+    const char *same_port[] = {"--listen", listen, "--no-discovery", NULL};
+    ck_assert_int_eq(harness_restart(&a, same_port), 0);
+    see("a", "connected to natterd again");
+    see("b", "queued while the host is away  [sent]");
+    see("a", "<bob> queued while the host is away");
+
     type("a", "/members");
     see("a", "2 members:");
     type("a", "/rekey");
