@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,12 +328,21 @@ nt_err feed_start(feed **out, const char *url, const char *token, const char *po
     api_set_cancel(f->poll_api, &f->quit);
     api_set_cancel(f->work_api, &f->quit);
     rc = NT_ERR_NOMEM;
-    if (pthread_create(&f->poller, NULL, poller_main, f) != 0)
+    /* the threads inherit a mask without the UI's signals, so Ctrl-C and a
+     * resize always interrupt the UI thread's poll(2) at once */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGWINCH);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    if (pthread_create(&f->poller, NULL, poller_main, f) == 0)
+        f->started_poller = 1;
+    if (f->started_poller && pthread_create(&f->worker, NULL, worker_main, f) == 0)
+        f->started_worker = 1;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!f->started_worker)
         goto fail;
-    f->started_poller = 1;
-    if (pthread_create(&f->worker, NULL, worker_main, f) != 0)
-        goto fail;
-    f->started_worker = 1;
     *out = f;
     return NT_OK;
 fail:

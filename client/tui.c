@@ -8,6 +8,7 @@
 
 #include <curses.h>
 #include <errno.h>
+#include <langinfo.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -703,6 +704,9 @@ int tui_run(const opts *o)
     view_notice(t.v, NULL, false, "natter %s, talking to natterd at %s", NATTER_VERSION, loc.url);
     view_notice(t.v, NULL, false, "type /help for commands; /peers, /rooms, /create NAME, "
                                   "/join ROOM; Alt+1..9 switch rooms; /quit to leave");
+    if (strcmp(nl_langinfo(CODESET), "UTF-8") != 0)
+        view_notice(t.v, NULL, true, "the locale is not UTF-8 (set LANG, e.g. C.UTF-8): "
+                                     "non-ASCII text will not show right");
     struct sigaction sa = {.sa_handler = on_sigint};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
