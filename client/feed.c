@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,7 +127,8 @@ static nt_err poll_once(feed *f, char since[static SINCE_MAX], bool up, api_erro
     snprintf(path, sizeof path, "/v1/client/events?since=%s&wait=%d", fresh ? "now" : since,
              fresh || !up ? 0 : FEED_WAIT_S);
     json_t *r = NULL;
-    nt_err rc = api_call(f->poll_api, "GET", path, NULL, FEED_POLL_TIMEOUT_MS, &r, err);
+    nt_err rc = api_call(f->poll_api, "GET", path, NULL,
+                         fresh || !up ? API_TIMEOUT_MS : FEED_POLL_TIMEOUT_MS, &r, err);
     if (rc != NT_OK)
         return rc;
     json_t *next = field_get(r, "next");
@@ -326,12 +328,21 @@ nt_err feed_start(feed **out, const char *url, const char *token, const char *po
     api_set_cancel(f->poll_api, &f->quit);
     api_set_cancel(f->work_api, &f->quit);
     rc = NT_ERR_NOMEM;
-    if (pthread_create(&f->poller, NULL, poller_main, f) != 0)
+    /* the threads inherit a mask without the UI's signals, so Ctrl-C and a
+     * resize always interrupt the UI thread's poll(2) at once */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGWINCH);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    if (pthread_create(&f->poller, NULL, poller_main, f) == 0)
+        f->started_poller = 1;
+    if (f->started_poller && pthread_create(&f->worker, NULL, worker_main, f) == 0)
+        f->started_worker = 1;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!f->started_worker)
         goto fail;
-    f->started_poller = 1;
-    if (pthread_create(&f->worker, NULL, worker_main, f) != 0)
-        goto fail;
-    f->started_worker = 1;
     *out = f;
     return NT_OK;
 fail:

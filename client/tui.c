@@ -8,6 +8,7 @@
 
 #include <curses.h>
 #include <errno.h>
+#include <langinfo.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -51,6 +52,7 @@ typedef struct tui {
     bool status_err;
     time_t last_refresh;
     bool quit;
+    bool hinted;             /* first-run hints given */
 } tui;
 
 static volatile sig_atomic_t got_sigint;
@@ -396,6 +398,15 @@ static void on_refresh(tui *t, json_t *d)
         t->peers_online += field_bool(p, "online|session|connected", false);
     view_rooms(t->v, field_get(d, "rooms"));
     ask_histories(t);
+    if (!t->hinted) {
+        t->hinted = true;
+        if (t->peers_total == 0)
+            view_notice(t->v, NULL, false, "no peers yet: wait for discovery on the LAN, or "
+                                           "/add HOST:PORT (a peer's natterd, port 7711)");
+        if (json_array_size(field_get(d, "rooms")) == 0)
+            view_notice(t->v, NULL, false, "no rooms yet: /create NAME makes one here; "
+                                           "/rooms shows peers' open rooms to /join");
+    }
 }
 
 static void on_result(tui *t, feed_item *it)
@@ -703,6 +714,9 @@ int tui_run(const opts *o)
     view_notice(t.v, NULL, false, "natter %s, talking to natterd at %s", NATTER_VERSION, loc.url);
     view_notice(t.v, NULL, false, "type /help for commands; /peers, /rooms, /create NAME, "
                                   "/join ROOM; Alt+1..9 switch rooms; /quit to leave");
+    if (strcmp(nl_langinfo(CODESET), "UTF-8") != 0)
+        view_notice(t.v, NULL, true, "the locale is not UTF-8 (set LANG, e.g. C.UTF-8): "
+                                     "non-ASCII text will not show right");
     struct sigaction sa = {.sa_handler = on_sigint};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);

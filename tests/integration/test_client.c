@@ -2,8 +2,13 @@
  * Each command's --json output is checked against the client API's own
  * answer to the same question, and each error case against its exit code
  * (0 ok, 1 node error, 2 usage, 3 unreachable, 4 auth, 5 not found). */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,6 +127,31 @@ START_TEST(node_down_is_exit_3)
         ck_assert_ptr_nonnull(strstr(o.err, url));
         natter_out_free(&o);
     }
+}
+END_TEST
+
+/* A node that accepts connections but never answers: a bounded wait and
+ * exit 3, never a hang. */
+START_TEST(silent_node_times_out)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(listen(fd, 8), 0); /* the kernel accepts; nobody reads */
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    natter_out o;
+    ck_assert_int_eq(natter_run(NULL, NULL, &o, "--url", url, "--token", "x", "status", NULL), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    expect(&o, 3, "did not answer in time");
+    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    ck_assert_msg(s >= 5 && s < 15, "gave up after %.1f s", s); /* the 10 s bound */
+    natter_out_free(&o);
+    close(fd);
 }
 END_TEST
 
@@ -511,6 +541,7 @@ static Suite *suite(void)
     tcase_add_test(tc, token_and_url_sources);
     tcase_add_test(tc, node_down_is_exit_3);
     tcase_add_test(tc, bad_token_is_exit_4);
+    tcase_add_test(tc, silent_node_times_out);
     tcase_add_test(tc, usage_is_exit_2);
     tcase_add_test(tc, rooms_create_and_list_match_api);
     tcase_add_test(tc, send_tail_rekey_match_api);

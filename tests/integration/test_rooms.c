@@ -298,49 +298,80 @@ START_TEST(outbox_survives_host_outage_and_restart)
 END_TEST
 
 
+enum { BURST = 30, KILL_AFTER = 10 };
+
+typedef struct {
+    harness_node *n;
+    const char *tag;
+    json_int_t seq_of[BURST]; /* 0: not acknowledged (kept in the outbox) */
+    int bad;                  /* answers other than 200/202 */
+} burst_arg;
+
+static atomic_int burst_acks;
+
+static void *burst(void *arg)
+{
+    burst_arg *a = arg;
+    char path[256], body[64];
+    for (int k = 0; k < BURST; k++) {
+        snprintf(path, sizeof path, "/v1/client/rooms/%s/messages/%s%d", room, a->tag, k);
+        snprintf(body, sizeof body, "{\"text\":\"%s %d\"}", a->tag, k);
+        harness_resp r = {0};
+        if (harness_call(a->n, HARNESS_CLIENT, "PUT", path, body, &r) == 0 && r.status == 200) {
+            a->seq_of[k] = json_integer_value(json_object_get(r.json, "seq"));
+            atomic_fetch_add(&burst_acks, 1);
+        } else if (r.status != 202) {
+            a->bad++;
+        }
+        harness_resp_free(&r);
+    }
+    return NULL;
+}
+
+static bool acks_reached(void *arg)
+{
+    return atomic_load(&burst_acks) >= *(int *)arg;
+}
+
 START_TEST(kill_host_during_burst)
 {
     start3();
     create_and_join(NULL);
-    enum { BURST = 40, KILL_AT = 15 };
-    json_int_t seq_of[BURST];
-    char txn[16], text[32];
-    for (int k = 0; k < BURST; k++) {
-        seq_of[k] = 0;
-        if (k == KILL_AT)
-            harness_kill(&A); /* kill -9 in the middle of the burst */
-        snprintf(txn, sizeof txn, "b%d", k);
-        snprintf(text, sizeof text, "burst %d", k);
-        char path[256];
-        snprintf(path, sizeof path, "/v1/client/rooms/%s/messages/%s", room, txn);
-        json_t *b = json_pack("{s:s}", "text", text);
-        char *s = json_dumps(b, 0);
-        harness_resp r = {0};
-        ck_assert_int_eq(harness_call(&B, HARNESS_CLIENT, "PUT", path, s, &r), 0);
-        if (r.status == 200)
-            seq_of[k] = json_integer_value(json_object_get(r.json, "seq"));
-        ck_assert(r.status == 200 || r.status == 202);
-        harness_resp_free(&r);
-        free(s);
-        json_decref(b);
-    }
+    burst_arg ab = {.n = &B, .tag = "b"}, ac = {.n = &C, .tag = "c"};
+    pthread_t tb, tc;
+    atomic_store(&burst_acks, 0);
+    ck_assert_int_eq(pthread_create(&tb, NULL, burst, &ab), 0);
+    ck_assert_int_eq(pthread_create(&tc, NULL, burst, &ac), 0);
+    int kill_at = KILL_AFTER;
+    ck_assert(harness_wait(acks_reached, &kill_at, WAIT_MS));
+    harness_kill(&A); /* kill -9 while both members are sending */
+    pthread_join(tb, NULL);
+    pthread_join(tc, NULL);
+    ck_assert_int_eq(ab.bad, 0);
+    ck_assert_int_eq(ac.bad, 0);
+    ck_assert_int_lt(atomic_load(&burst_acks), 2 * BURST); /* some were caught by the kill */
     restart_same_port(&A);
-    wait_count(&A, BURST);
+    wait_count(&A, 2 * BURST);
     json_t *j = messages(&A);
-    json_t *msgs = check_contiguous(j, BURST);
-    /* every acknowledged message is there with its seq, none twice */
-    for (int k = 0; k < BURST; k++) {
-        snprintf(text, sizeof text, "burst %d", k);
-        int found = 0;
-        for (size_t i = 0; i < BURST; i++) {
-            json_t *m = json_array_get(msgs, i);
-            if (strcmp(json_string_value(json_object_get(m, "text")), text) == 0) {
-                found++;
-                if (seq_of[k])
-                    ck_assert_int_eq(json_integer_value(json_object_get(m, "seq")), seq_of[k]);
+    json_t *msgs = check_contiguous(j, 2 * BURST);
+    /* every acknowledged message is there at the seq it was given, and
+     * every message is there exactly once */
+    burst_arg *args[] = {&ab, &ac};
+    for (int s = 0; s < 2; s++) {
+        for (int k = 0; k < BURST; k++) {
+            char text[32];
+            snprintf(text, sizeof text, "%s %d", args[s]->tag, k);
+            int found = 0;
+            for (size_t i = 0; i < 2 * BURST; i++) {
+                json_t *m = json_array_get(msgs, i);
+                if (strcmp(json_string_value(json_object_get(m, "text")), text) == 0) {
+                    found++;
+                    if (args[s]->seq_of[k])
+                        ck_assert_int_eq(json_integer_value(json_object_get(m, "seq")), args[s]->seq_of[k]);
+                }
             }
+            ck_assert_msg(found == 1, "%s found %d times", text, found);
         }
-        ck_assert_int_eq(found, 1);
     }
     json_decref(j);
 }
