@@ -52,6 +52,7 @@ typedef struct tui {
     bool status_err;
     time_t last_refresh;
     bool quit;
+    bool hinted;             /* first-run hints given */
 } tui;
 
 static volatile sig_atomic_t got_sigint;
@@ -397,6 +398,15 @@ static void on_refresh(tui *t, json_t *d)
         t->peers_online += field_bool(p, "online|session|connected", false);
     view_rooms(t->v, field_get(d, "rooms"));
     ask_histories(t);
+    if (!t->hinted) {
+        t->hinted = true;
+        if (t->peers_total == 0)
+            view_notice(t->v, NULL, false, "no peers yet: wait for discovery on the LAN, or "
+                                           "/add HOST:PORT (a peer's natterd, port 7711)");
+        if (json_array_size(field_get(d, "rooms")) == 0)
+            view_notice(t->v, NULL, false, "no rooms yet: /create NAME makes one here; "
+                                           "/rooms shows peers' open rooms to /join");
+    }
 }
 
 static void on_result(tui *t, feed_item *it)

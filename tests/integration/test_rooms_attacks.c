@@ -1,0 +1,336 @@
+/* Integration: attacks on a room's host over the real sealed peer channel.
+ * The test process is itself a natter node ("mallory": node_open +
+ * peerlink, in a temp data dir) talking to a real natterd host A with a
+ * real member B; every refused request must leave A's log, head and
+ * member list unchanged:
+ *   non-member read, write and member list; a member forging another
+ *   member's signature; messages sealed under an old or unknown epoch;
+ *   tampered ciphertext; an oversized body; malformed submissions; and a
+ *   replayed submit (stores once). */
+#include <check.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypto/encoding.h"
+#include "crypto/rng.h"
+#include "crypto/sign.h"
+#include "harness.h"
+#include "server/node.h"
+#include "server/peerlink.h"
+#include "server/roomcrypt.h"
+#include "storage/peers.h"
+
+#define WAIT_MS 30000
+
+static harness_node A, B;
+static node *M;
+static config mcfg;
+static char mdir[PATH_MAX], room[64];
+static uint8_t room_id[ROOM_ID_LEN], a_id[IDENTITY_ID_LEN];
+
+static json_t *client(harness_node *n, const char *method, const char *body, long want, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static json_t *client(harness_node *n, const char *method, const char *body, long want, const char *fmt, ...)
+{
+    char path[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(path, sizeof path, fmt, ap);
+    va_end(ap);
+    harness_resp r = {0};
+    ck_assert_int_eq(harness_call(n, HARNESS_CLIENT, method, path, body, &r), 0);
+    ck_assert_msg(r.status == want, "%s %s: %ld %s", method, path, r.status, r.body ? r.body : "");
+    json_t *j = r.json ? json_incref(r.json) : json_null();
+    harness_resp_free(&r);
+    return j;
+}
+
+/* A sealed request from mallory to A; returns the status. */
+static int mcall(const char *method, const char *path, json_t *req, json_t **reply)
+{
+    json_t *rep = NULL;
+    int status = 0;
+    nt_err rc = peerlink_call(M, a_id, method, path, req, &rep, &status, 10000);
+    ck_assert_msg(rc == NT_OK || status >= 400, "peerlink_call %s: %s (%d)", path, err_str(rc), status);
+    if (reply)
+        *reply = rep;
+    else
+        json_decref(rep);
+    return status;
+}
+
+static void start_mallory(void)
+{
+    char err[NODE_ERR_MAX], cerr[CONFIG_ERR_MAX];
+    config_action action;
+    snprintf(mdir, sizeof mdir, "/tmp/natter-mallory-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(mdir));
+    char data[PATH_MAX + 8];
+    snprintf(data, sizeof data, "%s/data", mdir);
+    char *argv[] = {"natterd", "--data-dir", data, "--key-bits", "2048", "--name", "mallory", "--no-discovery", NULL};
+    ck_assert_int_eq(config_parse(&mcfg, 8, argv, NULL, &action, cerr), NT_OK);
+    ck_assert_int_eq(rng_init(), NT_OK);
+    ck_assert_msg(node_open(&mcfg, &M, err) == NT_OK, "node_open: %s", err);
+    ck_assert_msg(peerlink_start(M, err) == NT_OK, "peerlink_start: %s", err);
+    identity *pub = NULL;
+    char name[HS_NAME_MAX + 1];
+    ck_assert_int_eq(peerlink_fetch_node(M, A.peer, NULL, &pub, name, 10000), NT_OK);
+    memcpy(a_id, identity_id(pub), IDENTITY_ID_LEN);
+    ck_assert_int_eq(peers_observe(M->db, pub, name, A.peer, "manual", NULL, (int64_t)time(NULL), NULL), NT_OK);
+    identity_free(pub);
+}
+
+static void setup(void)
+{
+    ck_assert_int_eq(harness_start(&A, "alice", NULL), 0);
+    ck_assert_int_eq(harness_start(&B, "bob", NULL), 0);
+    char body[128];
+    snprintf(body, sizeof body, "{\"address\":\"%s\"}", A.peer);
+    json_decref(client(&B, "POST", body, 201, "/v1/client/peers"));
+    snprintf(body, sizeof body, "{\"address\":\"%s\"}", B.peer);
+    json_decref(client(&A, "POST", body, 201, "/v1/client/peers"));
+    json_t *j = client(&A, "POST", "{\"name\":\"target\"}", 201, "/v1/client/rooms");
+    snprintf(room, sizeof room, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    size_t n;
+    ck_assert_int_eq(encoding_hex_decode(room, ROOM_ID_HEX_LEN, room_id, sizeof room_id, &n), NT_OK);
+    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", B.node_id);
+    json_decref(client(&A, "POST", body, 200, "/v1/client/rooms/%s/invite", room));
+    snprintf(body, sizeof body, "{\"host\":\"%s\"}", A.node_id);
+    json_decref(client(&B, "POST", body, 200, "/v1/client/rooms/%s/join", room));
+    json_decref(client(&B, "PUT", "{\"text\":\"bob's real message\"}", 200, "/v1/client/rooms/%s/messages/b1", room));
+    start_mallory();
+}
+
+static void teardown(void)
+{
+    if (M) {
+        peerlink_stop(M);
+        node_close(M, false);
+        M = NULL;
+    }
+    config_free(&mcfg);
+    rng_free();
+    harness_cleanup(&A);
+    harness_cleanup(&B);
+    if (mdir[0]) {
+        char cmd[PATH_MAX + 16];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", mdir);
+        if (system(cmd)) {
+        }
+        mdir[0] = '\0';
+    }
+}
+
+/* A's state that no refused request may change. */
+static char *host_state(void)
+{
+    json_t *m = client(&A, "GET", NULL, 200, "/v1/client/rooms/%s/messages?after=0&limit=500", room);
+    json_t *r = client(&A, "GET", NULL, 200, "/v1/client/rooms/%s", room);
+    json_t *mem = client(&A, "GET", NULL, 200, "/v1/client/rooms/%s/members", room);
+    size_t i;
+    json_t *e;
+    /* delivery progress (push cursors) moves on its own: not state an attack could change */
+    json_array_foreach(json_object_get(mem, "members"), i, e) json_object_del(e, "cursor");
+    json_t *all = json_pack("{s:o,s:O,s:O,s:o}", "messages", json_object_get(m, "messages") ? json_incref(json_object_get(m, "messages")) : json_null(),
+                            "head", json_object_get(r, "head"), "epoch", json_object_get(r, "epoch"), "members",
+                            json_incref(json_object_get(mem, "members")));
+    char *s = json_dumps(all, JSON_SORT_KEYS | JSON_COMPACT);
+    json_decref(all);
+    json_decref(m);
+    json_decref(r);
+    json_decref(mem);
+    return s;
+}
+
+static json_t *submission(const char *txn, int64_t epoch, const uint8_t key[static ROOM_KEY_LEN], const char *text,
+                          bool tamper)
+{
+    uint8_t *body = NULL, sig[SIGN_MAX_LEN];
+    size_t bl, sl;
+    ck_assert_int_eq(roomcrypt_seal(room_id, (uint64_t)epoch, key, identity_id(M->id), text, strlen(text), &body,
+                                    &bl), NT_OK);
+    ck_assert_int_eq(roomcrypt_sign(M->id, room_id, (uint64_t)epoch, txn, body, bl, sig, sizeof sig, &sl), NT_OK);
+    if (tamper)
+        body[bl - 40] ^= 0x01;
+    char *b64b = malloc(2 * bl + 8), b64s[1024];
+    ck_assert_int_eq(encoding_b64_encode(body, bl, B64_STD, b64b, 2 * bl + 8), NT_OK);
+    ck_assert_int_eq(encoding_b64_encode(sig, sl, B64_STD, b64s, sizeof b64s), NT_OK);
+    json_t *j = json_pack("{s:s,s:I,s:s,s:s}", "txn_id", txn, "epoch", (json_int_t)epoch, "body", b64b, "sig", b64s);
+    free(b64b);
+    free(body);
+    return j;
+}
+
+START_TEST(attacks_refused_state_unchanged)
+{
+    char path[160], mpath[160], kpath[160], jpath[160];
+    snprintf(path, sizeof path, "/v1/peer/rooms/%s/messages", room);
+    snprintf(mpath, sizeof mpath, "/v1/peer/rooms/%s/members", room);
+    snprintf(kpath, sizeof kpath, "/v1/peer/rooms/%s/keys", room);
+    snprintf(jpath, sizeof jpath, "/v1/peer/rooms/%s/join", room);
+    char *before = host_state();
+    json_t *reply = NULL;
+
+    /* a non-member: no read, no write, no member list, no keys, no join */
+    char q[200];
+    snprintf(q, sizeof q, "%s?after=0", path);
+    ck_assert_int_eq(mcall("GET", q, NULL, &reply), 403);
+    ck_assert_ptr_null(json_object_get(reply, "messages"));
+    json_decref(reply);
+    ck_assert_int_eq(mcall("GET", mpath, NULL, &reply), 403);
+    ck_assert_ptr_null(json_object_get(reply, "members"));
+    json_decref(reply);
+    ck_assert_int_eq(mcall("GET", kpath, NULL, NULL), 403);
+    uint8_t zero[ROOM_KEY_LEN] = {0};
+    json_t *s = submission("m0", 1, zero, "let me write", false);
+    ck_assert_int_eq(mcall("POST", path, s, NULL), 403);
+    json_decref(s);
+    uint8_t der[IDENTITY_PUB_DER_MAX];
+    size_t dl;
+    ck_assert_int_eq(identity_public_der(M->id, der, sizeof der, &dl), NT_OK);
+    char b64[1024];
+    ck_assert_int_eq(encoding_b64_encode(der, dl, B64_STD, b64, sizeof b64), NT_OK);
+    json_t *jb = json_pack("{s:s}", "pub", b64);
+    int st = mcall("POST", jpath, jb, NULL);
+    ck_assert_msg(st == 404 || st == 403, "uninvited join: %d", st);
+    char *now = host_state();
+    ck_assert_str_eq(now, before);
+    free(now);
+
+    /* invited, mallory joins and holds the key of epoch 1 */
+    char body[128];
+    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", M->id_hex);
+    json_decref(client(&A, "POST", body, 200, "/v1/client/rooms/%s/invite", room));
+    ck_assert_int_eq(mcall("POST", jpath, jb, &reply), 200);
+    json_decref(jb);
+    uint8_t key[ROOM_KEY_LEN];
+    size_t kl = 0;
+    json_t *k0 = json_array_get(json_object_get(reply, "keys"), 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(k0, "epoch")), 1);
+    const char *kb = json_string_value(json_object_get(k0, "key"));
+    ck_assert_int_eq(encoding_b64_decode(kb, strlen(kb), B64_STD, key, sizeof key, &kl), NT_OK);
+    json_decref(reply);
+    /* bob writes again: mallory, now a member, may read this one */
+    json_decref(client(&B, "PUT", "{\"text\":\"bob again\"}", 200, "/v1/client/rooms/%s/messages/b2", room));
+    free(before);
+    before = host_state();
+
+    /* forging bob: his own body and signature, sent by mallory */
+    snprintf(q, sizeof q, "%s?after=0", path);
+    ck_assert_int_eq(mcall("GET", q, NULL, &reply), 200);
+    json_t *bobs = json_deep_copy(json_array_get(json_object_get(reply, "messages"), 0));
+    json_decref(reply);
+    ck_assert_str_eq(json_string_value(json_object_get(bobs, "sender")), B.node_id);
+    json_t *fake = json_pack("{s:s,s:O,s:O,s:O}", "txn_id", "forged", "epoch", json_object_get(bobs, "epoch"), "body",
+                             json_object_get(bobs, "body"), "sig", json_object_get(bobs, "sig"));
+    ck_assert_int_eq(mcall("POST", path, fake, &reply), 401);
+    json_decref(reply);
+    json_decref(fake);
+    fake = json_pack("{s:O,s:O,s:O,s:O}", "txn_id", json_object_get(bobs, "txn_id"), "epoch",
+                     json_object_get(bobs, "epoch"), "body", json_object_get(bobs, "body"), "sig",
+                     json_object_get(bobs, "sig"));
+    ck_assert_int_eq(mcall("POST", path, fake, NULL), 401);
+    json_decref(fake);
+    json_decref(bobs);
+    /* tampered ciphertext under a valid-looking signature */
+    s = submission("m1", 1, key, "tampered", true);
+    ck_assert_int_eq(mcall("POST", path, s, NULL), 401);
+    json_decref(s);
+    /* an unknown (future) epoch */
+    s = submission("m2", 7, key, "from the future", false);
+    ck_assert_int_eq(mcall("POST", path, s, &reply), 409);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(reply, "error"), "code")), "stale_epoch");
+    json_decref(reply);
+    json_decref(s);
+    /* malformed: missing fields, bad base64, wrong types */
+    json_t *bad[] = {json_pack("{s:s}", "txn_id", "m3"),
+                     json_pack("{s:s,s:i,s:s,s:s}", "txn_id", "m3", "epoch", 1, "body", "@@@", "sig", "AAAA"),
+                     json_pack("{s:i,s:s,s:s,s:s}", "txn_id", 5, "epoch", "1", "body", "AAAA", "sig", "AAAA"),
+                     json_pack("{s:s,s:i,s:s,s:s}", "txn_id", "bad txn", "epoch", 1, "body", "AAAA", "sig", "AAAA")};
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_int_eq(mcall("POST", path, bad[i], NULL), 400);
+        json_decref(bad[i]);
+    }
+    /* an oversized sealed body */
+    char *big = malloc(60000);
+    memset(big, 'A', 59996);
+    big[59996] = '\0';
+    s = json_pack("{s:s,s:i,s:s,s:s}", "txn_id", "m4", "epoch", 1, "body", big, "sig", "AAAA");
+    st = mcall("POST", path, s, NULL);
+    ck_assert_msg(st == 413, "oversized: %d", st);
+    json_decref(s);
+    free(big);
+    now = host_state();
+    ck_assert_str_eq(now, before);
+    free(now);
+
+    /* a genuine message, replayed: stored once */
+    s = submission("m5", 1, key, "mallory, honestly", false);
+    ck_assert_int_eq(mcall("POST", path, s, &reply), 200);
+    json_int_t seq = json_integer_value(json_object_get(reply, "seq"));
+    json_decref(reply);
+    ck_assert_int_eq(mcall("POST", path, s, &reply), 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(reply, "seq")), seq);
+    ck_assert(json_is_true(json_object_get(reply, "duplicate")));
+    json_decref(reply);
+    json_decref(s);
+    json_t *j = client(&A, "GET", NULL, 200, "/v1/client/rooms/%s", room);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "head")), seq);
+    json_decref(j);
+
+    /* an old epoch, after two rotations (beyond the one-epoch grace) */
+    json_decref(client(&A, "POST", NULL, 200, "/v1/client/rooms/%s/rekey", room));
+    json_decref(client(&A, "POST", NULL, 200, "/v1/client/rooms/%s/rekey", room));
+    free(before);
+    before = host_state();
+    s = submission("m6", 1, key, "from the past", false);
+    ck_assert_int_eq(mcall("POST", path, s, NULL), 409);
+    json_decref(s);
+    /* kicked: every request refused */
+    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", M->id_hex);
+    json_decref(client(&A, "POST", body, 200, "/v1/client/rooms/%s/kick", room));
+    free(before);
+    before = host_state();
+    ck_assert_int_eq(mcall("GET", kpath, NULL, NULL), 403);
+    ck_assert_int_eq(mcall("GET", q, NULL, NULL), 403);
+    s = submission("m7", 4, key, "after the kick", false);
+    ck_assert_int_eq(mcall("POST", path, s, NULL), 403);
+    json_decref(s);
+    now = host_state();
+    ck_assert_str_eq(now, before);
+    free(now);
+    free(before);
+    /* B saw the honest one and never anything refused */
+    for (int i = 0; i < 300; i++) {
+        j = client(&B, "GET", NULL, 200, "/v1/client/rooms/%s/messages?after=0", room);
+        size_t n = json_array_size(json_object_get(j, "messages"));
+        json_decref(j);
+        if (n >= 3)
+            break;
+        usleep(50 * 1000);
+    }
+    j = client(&B, "GET", NULL, 200, "/v1/client/rooms/%s/messages?after=0", room);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "messages")), 3);
+    json_decref(j);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("rooms_attacks");
+    TCase *tc = tcase_create("attacks");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, attacks_refused_state_unchanged);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
