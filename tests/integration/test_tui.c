@@ -249,6 +249,19 @@ START_TEST(two_users_talk)
     see("a", "no peer called \"nobody\"");
     type("a", "/frob");
     see("a", "unknown command /frob");
+
+    /* an open room: listed by /rooms on Bob's side, joined by name and
+     * host, left again */
+    type("a", "/create side open");
+    see("a", "created room side (open)");
+    type("b", "/rooms");
+    see("b", "joinable");
+    type("b", "/join side alice");
+    see("b", "joined side");
+    see("a", "bob joined");
+    type("b", "/leave");
+    see("b", "you left side");
+    see("a", "bob left");
 }
 END_TEST
 
