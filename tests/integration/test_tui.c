@@ -23,6 +23,7 @@
 #define ROWS_START 24
 #define SCREEN_WAIT_MS 20000
 #define POLL_MS 100
+#define OUTBOX_WAIT_MS 90000
 #define CMD_MAX 2048
 
 static harness_node a, b;
@@ -65,10 +66,10 @@ static void sleep_ms(int ms)
 }
 
 /* Wait until the screen of session s shows text; fail with the screen. */
-static void see(const char *s, const char *text)
+static void see_within(const char *s, const char *text, int timeout_ms)
 {
     char *scr = NULL;
-    for (int waited = 0; waited <= SCREEN_WAIT_MS; waited += POLL_MS) {
+    for (int waited = 0; waited <= timeout_ms; waited += POLL_MS) {
         free(scr);
         scr = capture(s);
         if (scr && strstr(scr, text)) {
@@ -78,6 +79,11 @@ static void see(const char *s, const char *text)
         sleep_ms(POLL_MS);
     }
     ck_abort_msg("screen %s never showed \"%s\"; it shows:\n%s", s, text, scr ? scr : "(nothing)");
+}
+
+static void see(const char *s, const char *text)
+{
+    see_within(s, text, SCREEN_WAIT_MS);
 }
 
 static bool screen_has(const char *s, const char *text)
@@ -219,7 +225,9 @@ START_TEST(two_users_talk)
     const char *same_port[] = {"--listen", listen, "--no-discovery", NULL};
     ck_assert_int_eq(harness_restart(&a, same_port), 0);
     see("a", "connected to natterd again");
-    see("b", "queued while the host is away  [sent]");
+    /* the outbox retries with exponential backoff (250 ms doubling): allow
+     * for a retry scheduled while the host was still starting */
+    see_within("b", "queued while the host is away  [sent]", OUTBOX_WAIT_MS);
     see("a", "<bob> queued while the host is away");
 
     type("a", "/members");
@@ -352,7 +360,7 @@ static Suite *suite(void)
     Suite *s = suite_create("tui");
     TCase *tc = tcase_create("tmux");
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 240);
+    tcase_set_timeout(tc, 300);
     tcase_add_test(tc, two_users_talk);
     tcase_add_test(tc, resize_and_node_restart);
     suite_add_tcase(s, tc);
