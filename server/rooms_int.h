@@ -106,7 +106,10 @@ json_t *rooms_b64_json(const void *p, size_t n);
 /* Decode a base64 JSON string into a malloc'd buffer of at most max bytes. */
 uint8_t *rooms_b64_get(json_t *j, size_t max, size_t *n);
 json_t *rooms_member_keys_locked(rooms *r, const char *room, const char *peer, int64_t since, bool wrap);
+/* rooms_host.c */
 int rooms_host_create(rooms *r, json_t *body, json_t **reply);
+/* True if pw matches the room's password hash (constant-time compare). */
+bool rooms_pw_check_locked(rooms *r, const char *room, const char *pw);
 int rooms_host_member_op(rooms *r, const char *room, const char *op, json_t *body, json_t **reply);
 
 /* messages.c */
