@@ -333,7 +333,8 @@ START_TEST(rename_is_remembered_unless_flag_given)
     harness_resp_free(&r);
     ck_assert_int_eq(harness_stop(&n), 0);
     /* without --name the stored one is back */
-    const char *noname[] = {"--data-dir", n.data_dir, "--listen", "127.0.0.1:0", "--client-listen", "127.0.0.1:0", NULL};
+    const char *noname[] = {"--data-dir", n.data_dir, "--listen", "127.0.0.1:0", "--client-listen", "127.0.0.1:0",
+                            "--no-discovery", NULL}; /* no multicast from tests */
     harness_node m = n;
     m.name[0] = '\0';
     ck_assert_int_eq(harness_restart_args(&m, noname), 0);
