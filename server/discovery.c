@@ -26,6 +26,9 @@
 #define FETCH_BODY_MAX (16 * 1024)
 #define SKEW_WARN_EVERY_MS (60 * 1000)
 
+/* Key fetches (announcements without a key): node-wide 1/s, burst 4. */
+static const ratelimit_config fetch_budget_cfg = {.rate_per_s = 1, .burst = 4};
+
 typedef struct {
     int ifindex;
     struct in_addr addr;
@@ -55,6 +58,7 @@ struct discovery {
     discovery_sched sched;
     ratelimit *rl;
     ratelimit_bucket verify_budget;
+    ratelimit_bucket fetch_budget;
 
     pthread_mutex_t mu; /* guards stats and seen against readers on other threads */
     discovery_stats stats;
@@ -73,7 +77,7 @@ void discovery_config_defaults(discovery_config *c)
     c->source_burst = 20;
     c->verify_rate = 1000;
     c->verify_burst = 200;
-    c->fetch_timeout_ms = 1000;
+    c->fetch_timeout_ms = 500;
 }
 
 /* --- small helpers ---------------------------------------------------- */
@@ -343,7 +347,11 @@ static discovery_drop key_for(discovery *d, const discovery_packet *p, struct in
         identity_free(*fresh);
         *fresh = NULL;
     }
-    if (!discovery_seen_fetch_allowed(d->seen, p->node_id, now))
+    /* A fetch blocks this thread for up to fetch_timeout_ms and goes to
+     * whatever address the datagram claims to come from, so fetches are
+     * few node-wide, not just per id. */
+    if (!discovery_seen_fetch_allowed(d->seen, p->node_id, now) ||
+        !ratelimit_bucket_take(&d->fetch_budget, &fetch_budget_cfg, now))
         return DISC_KEY_UNAVAILABLE;
     count(d, &d->stats.key_fetches, 1);
     discovery_drop r = fetch_key(d, src, p->peer_port, p->node_id, fresh);
@@ -562,6 +570,7 @@ nt_err discovery_start(discovery **out, const discovery_config *c, const identit
     int64_t now = mono_ms();
     ratelimit_bucket_init(&d->verify_budget, &(ratelimit_config){.rate_per_s = c->verify_rate, .burst = c->verify_burst},
                           now);
+    ratelimit_bucket_init(&d->fetch_budget, &fetch_budget_cfg, now);
     discovery_sched_init(&d->sched, &c->sched, now, drbg_u32, NULL);
     if ((rc = open_socket(d, err)) != NT_OK)
         goto out;

@@ -414,6 +414,34 @@ START_TEST(keyless_announcement_uses_pinned_key)
 }
 END_TEST
 
+/* Keyless announcements under ever new ids: fetches stay few node-wide. */
+START_TEST(key_fetches_are_budgeted)
+{
+    pick_group();
+    seen_log l = {0};
+    discovery_config c = cfg();
+    c.sched.interval_ms = 60000;
+    discovery *rx = start(0, &l, &c);
+    for (int i = 0; i < 10; i++) {
+        uint8_t id[IDENTITY_ID_LEN], buf[DISCOVERY_PACKET_MAX];
+        size_t len = 0;
+        memset(id, 0x30 + i, sizeof id);
+        discovery_announce_fields f = {.timestamp_ms = unix_ms(), .seq = 1, .peer_port = 9, .name = "ghost"};
+        ck_assert_int_eq(discovery_packet_encode_unsigned(id, &f, NULL, 0, buf, sizeof buf, &len), NT_OK);
+        buf[len] = 0x02, buf[len + 1] = 0x00; /* sig_len 512 */
+        memset(buf + len + 2, 0x5A, 512);
+        send_raw(buf, len + 2 + 512);
+    }
+    ck_assert(wait_stat(rx, DISC_KEY_UNAVAILABLE, 10, 5000));
+    discovery_stats s;
+    discovery_stats_get(rx, &s);
+    ck_assert_uint_le(s.key_fetches, 5); /* burst 4, +1 per second */
+    ck_assert_uint_ge(s.key_fetches, 1);
+    ck_assert_int_eq(seen_count(&l), 0);
+    discovery_stop(rx);
+}
+END_TEST
+
 START_TEST(start_refuses_bad_config)
 {
     discovery_config c = cfg();
@@ -453,6 +481,7 @@ int main(void)
     tcase_add_test(tc, keyless_announcement_fetches_key);
     tcase_add_test(tc, keyless_announcement_wrong_key_served);
     tcase_add_test(tc, keyless_announcement_uses_pinned_key);
+    tcase_add_test(tc, key_fetches_are_budgeted);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
