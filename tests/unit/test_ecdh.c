@@ -14,6 +14,7 @@
 #include "crypto/ecdh.h"
 #include "crypto/rng.h"
 #include "vectors_util.h"
+#include "unit_util.h"
 
 static void setup(void)
 {
@@ -23,28 +24,6 @@ static void setup(void)
 static void teardown(void)
 {
     rng_free();
-}
-
-static bool all_zero(const uint8_t *p, size_t n)
-{
-    uint8_t acc = 0;
-    for (size_t i = 0; i < n; i++)
-        acc |= p[i];
-    return acc == 0;
-}
-
-/* Hex field of o decoded into a fixed buffer; fails the test otherwise. */
-static size_t hex_field(const json_t *o, const char *key, uint8_t *out, size_t cap)
-{
-    const char *s = vec_str(o, key);
-    ck_assert_msg(s != NULL, "missing field %s", key);
-    size_t n = 0;
-    uint8_t *b = vec_hex(s, &n);
-    ck_assert_msg(b != NULL, "bad hex in %s", key);
-    ck_assert_msg(n <= cap, "field %s too long (%zu)", key, n);
-    memcpy(out, b, n);
-    free(b);
-    return n;
 }
 
 /* X25519(scalar, u) through the public API. */
@@ -68,9 +47,9 @@ START_TEST(test_rfc7748_scalar_mult)
     json_t *t;
     json_array_foreach(arr, i, t) {
         uint8_t k[32], u[32], want[32], got[32];
-        ck_assert_int_eq(hex_field(t, "scalar", k, 32), 32);
-        ck_assert_int_eq(hex_field(t, "u", u, 32), 32);
-        ck_assert_int_eq(hex_field(t, "out", want, 32), 32);
+        ck_assert_int_eq(vec_hex_into(t, "scalar", k, 32), 32);
+        ck_assert_int_eq(vec_hex_into(t, "u", u, 32), 32);
+        ck_assert_int_eq(vec_hex_into(t, "out", want, 32), 32);
         ck_assert_int_eq(x25519(k, u, 32, got), NT_OK);
         ck_assert_msg(memcmp(got, want, 32) == 0, "RFC 7748 5.2 vector %zu", i);
     }
@@ -85,7 +64,7 @@ START_TEST(test_rfc7748_iterated)
     ck_assert_ptr_nonnull(j);
     json_t *it = json_object_get(j, "iterated");
     uint8_t k[32], u[32], next[32];
-    ck_assert_int_eq(hex_field(it, "start", k, 32), 32);
+    ck_assert_int_eq(vec_hex_into(it, "start", k, 32), 32);
     memcpy(u, k, 32);
     json_t *after = json_object_get(it, "after");
     ck_assert_int_eq(json_array_size(after), 2);
@@ -100,7 +79,7 @@ START_TEST(test_rfc7748_iterated)
             memcpy(k, next, 32);
         }
         uint8_t want[32];
-        ck_assert_int_eq(hex_field(want_o, "k", want, 32), 32);
+        ck_assert_int_eq(vec_hex_into(want_o, "k", want, 32), 32);
         ck_assert_msg(memcmp(k, want, 32) == 0, "after %zu iterations", target);
     }
     ck_assert_uint_eq(done, 1000);
@@ -115,11 +94,11 @@ START_TEST(test_rfc7748_dh)
     json_t *dh = json_object_get(j, "dh");
     uint8_t apriv[32], apub[32], bpriv[32], bpub[32], shared[32], pub[ECDH_PUB_MAX], s1[32], s2[32];
     size_t len = 0;
-    hex_field(dh, "alice_priv", apriv, 32);
-    hex_field(dh, "alice_pub", apub, 32);
-    hex_field(dh, "bob_priv", bpriv, 32);
-    hex_field(dh, "bob_pub", bpub, 32);
-    hex_field(dh, "shared", shared, 32);
+    vec_hex_into(dh, "alice_priv", apriv, 32);
+    vec_hex_into(dh, "alice_pub", apub, 32);
+    vec_hex_into(dh, "bob_priv", bpriv, 32);
+    vec_hex_into(dh, "bob_pub", bpub, 32);
+    vec_hex_into(dh, "shared", shared, 32);
     ecdh_key *a = NULL, *b = NULL;
     ck_assert_int_eq(ecdh_from_private(&a, ECDH_X25519, apriv, 32), NT_OK);
     ck_assert_int_eq(ecdh_from_private(&b, ECDH_X25519, bpriv, 32), NT_OK);
@@ -165,9 +144,9 @@ START_TEST(test_wycheproof_x25519)
             uint8_t priv[32], pub[64], want[32], got[32];
             int id = (int)json_integer_value(json_object_get(t, "tcId"));
             const char *res = vec_str(t, "result");
-            ck_assert_int_eq(hex_field(t, "private", priv, sizeof priv), 32);
-            size_t publen = hex_field(t, "public", pub, sizeof pub);
-            ck_assert_int_eq(hex_field(t, "shared", want, sizeof want), 32);
+            ck_assert_int_eq(vec_hex_into(t, "private", priv, sizeof priv), 32);
+            size_t publen = vec_hex_into(t, "public", pub, sizeof pub);
+            ck_assert_int_eq(vec_hex_into(t, "shared", want, sizeof want), 32);
             nt_err rc = x25519(priv, pub, publen, got);
             total++;
             if (strcmp(res, "invalid") == 0) {
@@ -202,7 +181,7 @@ END_TEST
 static void p256_priv(const json_t *t, uint8_t out[32])
 {
     uint8_t raw[64];
-    size_t n = hex_field(t, "private", raw, sizeof raw), off = 0;
+    size_t n = vec_hex_into(t, "private", raw, sizeof raw), off = 0;
     while (n - off > 32) {
         ck_assert(raw[off] == 0);
         off++;
@@ -232,7 +211,7 @@ static void p256_verdict(const json_t *t, nt_err rc, const uint8_t got[32], size
     uint8_t want[32];
     int id = (int)json_integer_value(json_object_get(t, "tcId"));
     const char *res = vec_str(t, "result");
-    size_t wl = hex_field(t, "shared", want, sizeof want);
+    size_t wl = vec_hex_into(t, "shared", want, sizeof want);
     if (strcmp(res, "valid") == 0) {
         ck_assert_msg(rc == NT_OK, "tcId %d valid but refused: %s", id, err_str(rc));
         ck_assert_int_eq(wl, 32);
@@ -262,7 +241,7 @@ START_TEST(test_wycheproof_p256_ecpoint)
         ck_assert_str_eq(vec_str(g, "encoding"), "ecpoint");
         json_array_foreach(json_object_get(g, "tests"), ti, t) {
             uint8_t pub[256], got[32];
-            size_t publen = hex_field(t, "public", pub, sizeof pub);
+            size_t publen = vec_hex_into(t, "public", pub, sizeof pub);
             nt_err rc = p256_exchange(t, pub, publen, got);
             if (rc != NT_OK)
                 ck_assert_int_eq(rc, NT_ERR_AUTH); /* a bad peer key is an auth failure */
@@ -318,7 +297,7 @@ START_TEST(test_wycheproof_p256_spki)
         ck_assert_str_eq(vec_str(g, "encoding"), "asn");
         json_array_foreach(json_object_get(g, "tests"), ti, t) {
             uint8_t der[8192], pt[ECDH_P256_PUB_LEN], got[32];
-            size_t derlen = hex_field(t, "public", der, sizeof der);
+            size_t derlen = vec_hex_into(t, "public", der, sizeof der);
             memset(got, 0, sizeof got);
             nt_err rc = spki_to_point(der, derlen, pt);
             if (rc == NT_OK)

@@ -8,24 +8,7 @@
 
 #include "crypto/kdf.h"
 #include "vectors_util.h"
-
-static bool all_zero(const uint8_t *p, size_t n)
-{
-    uint8_t acc = 0;
-    for (size_t i = 0; i < n; i++)
-        acc |= p[i];
-    return acc == 0;
-}
-
-/* Decoded hex field (malloc'd, at least one byte); fails the test if bad. */
-static uint8_t *hex_dup(const json_t *o, const char *key, size_t *len)
-{
-    const char *s = vec_str(o, key);
-    ck_assert_msg(s != NULL, "missing field %s", key);
-    uint8_t *b = vec_hex(s, len);
-    ck_assert_msg(b != NULL, "bad hex in %s", key);
-    return b;
-}
+#include "unit_util.h"
 
 START_TEST(test_rfc5869)
 {
@@ -36,8 +19,8 @@ START_TEST(test_rfc5869)
     ck_assert_int_eq(json_array_size(json_object_get(j, "tests")), 3);
     json_array_foreach(json_object_get(j, "tests"), i, t) {
         size_t ikm_len, salt_len, info_len, okm_len;
-        uint8_t *ikm = hex_dup(t, "ikm", &ikm_len), *salt = hex_dup(t, "salt", &salt_len);
-        uint8_t *info = hex_dup(t, "info", &info_len), *okm = hex_dup(t, "okm", &okm_len);
+        uint8_t *ikm = vec_hex_field(t, "ikm", &ikm_len), *salt = vec_hex_field(t, "salt", &salt_len);
+        uint8_t *info = vec_hex_field(t, "info", &info_len), *okm = vec_hex_field(t, "okm", &okm_len);
         size_t L = (size_t)json_integer_value(json_object_get(t, "L"));
         ck_assert_uint_eq(L, okm_len);
         uint8_t *out = malloc(L);
@@ -75,8 +58,8 @@ START_TEST(test_wycheproof_hkdf)
         json_array_foreach(json_object_get(g, "tests"), ti, t) {
             int id = (int)json_integer_value(json_object_get(t, "tcId"));
             size_t ikm_len, salt_len, info_len, okm_len;
-            uint8_t *ikm = hex_dup(t, "ikm", &ikm_len), *salt = hex_dup(t, "salt", &salt_len);
-            uint8_t *info = hex_dup(t, "info", &info_len), *okm = hex_dup(t, "okm", &okm_len);
+            uint8_t *ikm = vec_hex_field(t, "ikm", &ikm_len), *salt = vec_hex_field(t, "salt", &salt_len);
+            uint8_t *info = vec_hex_field(t, "info", &info_len), *okm = vec_hex_field(t, "okm", &okm_len);
             size_t size = (size_t)json_integer_value(json_object_get(t, "size"));
             uint8_t *out = malloc(size + 1);
             ck_assert_ptr_nonnull(out);
@@ -135,8 +118,8 @@ START_TEST(test_derive_kat)
     ck_assert(json_array_size(json_object_get(j, "tests")) >= 3);
     json_array_foreach(json_object_get(j, "tests"), i, t) {
         size_t salt_len, ikm_len, ctx_len;
-        uint8_t *salt = hex_dup(t, "salt", &salt_len), *ikm = hex_dup(t, "ikm", &ikm_len);
-        uint8_t *ctx = hex_dup(t, "context", &ctx_len);
+        uint8_t *salt = vec_hex_field(t, "salt", &salt_len), *ikm = vec_hex_field(t, "ikm", &ikm_len);
+        uint8_t *ctx = vec_hex_field(t, "context", &ctx_len);
         json_t *outs_j = json_object_get(t, "outputs");
         size_t n = json_array_size(outs_j);
         ck_assert(n > 0 && n <= KDF_MAX_OUTPUTS);
@@ -144,7 +127,7 @@ START_TEST(test_derive_kat)
         uint8_t *want[KDF_MAX_OUTPUTS];
         json_array_foreach(outs_j, oi, o) {
             size_t wl;
-            want[oi] = hex_dup(o, "okm", &wl);
+            want[oi] = vec_hex_field(o, "okm", &wl);
             outs[oi].label = vec_str(o, "label");
             outs[oi].len = (size_t)json_integer_value(json_object_get(o, "len"));
             ck_assert_uint_eq(wl, outs[oi].len);

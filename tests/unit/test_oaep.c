@@ -17,6 +17,7 @@
 #include "crypto/oaep.h"
 #include "crypto/rng.h"
 #include "vectors_util.h"
+#include "unit_util.h"
 
 static identity *key; /* RSA-2048 with private half, made once in main() */
 
@@ -236,14 +237,7 @@ static void *oaep_worker(void *arg)
 
 START_TEST(test_threads)
 {
-    pthread_t th[THREADS];
-    for (intptr_t i = 0; i < THREADS; i++)
-        ck_assert_int_eq(pthread_create(&th[i], NULL, oaep_worker, (void *)i), 0);
-    for (int i = 0; i < THREADS; i++) {
-        void *res;
-        ck_assert_int_eq(pthread_join(th[i], &res), 0);
-        ck_assert_int_eq((intptr_t)res, 0);
-    }
+    run_workers(oaep_worker, THREADS);
 }
 END_TEST
 

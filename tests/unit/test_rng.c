@@ -8,14 +8,7 @@
 #include <unistd.h>
 
 #include "crypto/rng.h"
-
-static bool all_zero(const uint8_t *p, size_t n)
-{
-    uint8_t acc = 0;
-    for (size_t i = 0; i < n; i++)
-        acc |= p[i];
-    return acc == 0;
-}
+#include "unit_util.h"
 
 START_TEST(test_uninitialised_is_state_error)
 {

@@ -15,6 +15,7 @@
 #include "crypto/rng.h"
 #include "crypto/seal.h"
 #include "vectors_util.h"
+#include "unit_util.h"
 
 static void setup(void)
 {
@@ -24,23 +25,6 @@ static void setup(void)
 static void teardown(void)
 {
     rng_free();
-}
-
-static bool all_zero(const uint8_t *p, size_t n)
-{
-    uint8_t acc = 0;
-    for (size_t i = 0; i < n; i++)
-        acc |= p[i];
-    return acc == 0;
-}
-
-static uint8_t *hex_dup(const json_t *o, const char *key, size_t *len)
-{
-    const char *s = vec_str(o, key);
-    ck_assert_msg(s != NULL, "missing field %s", key);
-    uint8_t *b = vec_hex(s, len);
-    ck_assert_msg(b != NULL, "bad hex in %s", key);
-    return b;
 }
 
 static void hmac256(const uint8_t *key, size_t klen, const uint8_t *msg, size_t mlen, uint8_t out[32])
@@ -59,7 +43,7 @@ START_TEST(test_rfc4231)
     ck_assert_int_eq(json_array_size(json_object_get(j, "tests")), 7);
     json_array_foreach(json_object_get(j, "tests"), i, t) {
         size_t kl, dl, ml;
-        uint8_t *key = hex_dup(t, "key", &kl), *data = hex_dup(t, "data", &dl), *mac = hex_dup(t, "mac", &ml);
+        uint8_t *key = vec_hex_field(t, "key", &kl), *data = vec_hex_field(t, "data", &dl), *mac = vec_hex_field(t, "mac", &ml);
         uint8_t out[32];
         ck_assert(ml == 16 || ml == 32); /* case 5 is truncated to 128 bits */
         hmac256(key, kl, data, dl, out);
@@ -98,7 +82,7 @@ START_TEST(test_wycheproof_hmac)
         json_array_foreach(json_object_get(g, "tests"), ti, t) {
             int id = (int)json_integer_value(json_object_get(t, "tcId"));
             size_t kl, ml, tl;
-            uint8_t *key = hex_dup(t, "key", &kl), *msg = hex_dup(t, "msg", &ml), *tag = hex_dup(t, "tag", &tl);
+            uint8_t *key = vec_hex_field(t, "key", &kl), *msg = vec_hex_field(t, "msg", &ml), *tag = vec_hex_field(t, "tag", &tl);
             bool ok = hmac_verify(key, kl, msg, ml, tag, tl, tag_bits);
             const char *res = vec_str(t, "result");
             if (strcmp(res, "valid") == 0)
@@ -129,8 +113,8 @@ START_TEST(test_sp800_38a)
     json_t *t = json_array_get(json_object_get(j, "tests"), 0);
     ck_assert_ptr_nonnull(t);
     size_t kl, il, pl, cl;
-    uint8_t *key = hex_dup(t, "key", &kl), *iv = hex_dup(t, "iv", &il), *pt = hex_dup(t, "plaintext", &pl),
-            *ct = hex_dup(t, "ciphertext", &cl);
+    uint8_t *key = vec_hex_field(t, "key", &kl), *iv = vec_hex_field(t, "iv", &il), *pt = vec_hex_field(t, "plaintext", &pl),
+            *ct = vec_hex_field(t, "ciphertext", &cl);
     ck_assert_uint_eq(kl, 32);
     ck_assert_uint_eq(il, 16);
     ck_assert_uint_eq(pl, 64);
@@ -176,8 +160,8 @@ START_TEST(test_wycheproof_aes_cbc)
         json_array_foreach(json_object_get(g, "tests"), ti, t) {
             int id = (int)json_integer_value(json_object_get(t, "tcId"));
             size_t kl, il, ml, cl, n = 0;
-            uint8_t *key = hex_dup(t, "key", &kl), *iv = hex_dup(t, "iv", &il), *msg = hex_dup(t, "msg", &ml),
-                    *ct = hex_dup(t, "ct", &cl);
+            uint8_t *key = vec_hex_field(t, "key", &kl), *iv = vec_hex_field(t, "iv", &il), *msg = vec_hex_field(t, "msg", &ml),
+                    *ct = vec_hex_field(t, "ct", &cl);
             ck_assert_uint_eq(il, SEAL_IV_LEN);
             uint8_t *buf = malloc(cl + ml + 32);
             ck_assert_ptr_nonnull(buf);
@@ -221,8 +205,8 @@ START_TEST(test_seal_kat)
     ck_assert(json_array_size(json_object_get(j, "tests")) >= 5);
     json_array_foreach(json_object_get(j, "tests"), i, t) {
         size_t el, ml, il, al, pl, sl, n = 0;
-        uint8_t *enc = hex_dup(t, "enc_key", &el), *mac = hex_dup(t, "mac_key", &ml), *iv = hex_dup(t, "iv", &il),
-                *ad = hex_dup(t, "ad", &al), *pt = hex_dup(t, "pt", &pl), *sealed = hex_dup(t, "sealed", &sl);
+        uint8_t *enc = vec_hex_field(t, "enc_key", &el), *mac = vec_hex_field(t, "mac_key", &ml), *iv = vec_hex_field(t, "iv", &il),
+                *ad = vec_hex_field(t, "ad", &al), *pt = vec_hex_field(t, "pt", &pl), *sealed = vec_hex_field(t, "sealed", &sl);
         seal_key k;
         ck_assert_uint_eq(el, SEAL_KEY_LEN);
         ck_assert_uint_eq(ml, SEAL_KEY_LEN);

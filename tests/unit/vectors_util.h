@@ -8,6 +8,7 @@
 #ifndef NATTER_TESTS_VECTORS_UTIL_H
 #define NATTER_TESTS_VECTORS_UTIL_H
 
+#include <check.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdint.h>
@@ -123,6 +124,30 @@ static inline uint8_t *vec_hex(const char *hex, size_t *len)
 static inline const char *vec_str(const json_t *o, const char *key)
 {
     return json_string_value(json_object_get(o, key));
+}
+
+
+/* The hex member `key` of o decoded into a malloc'd buffer (at least one
+ * byte); fails the running Check test if it is missing or not hex. */
+static inline uint8_t *vec_hex_field(const json_t *o, const char *key, size_t *len)
+{
+    const char *s = vec_str(o, key);
+    ck_assert_msg(s != NULL, "missing field %s", key);
+    uint8_t *b = vec_hex(s, len);
+    ck_assert_msg(b != NULL, "bad hex in %s", key);
+    return b;
+}
+
+/* The same into out (cap bytes); fails the test if it does not fit.
+ * Returns the decoded length. */
+static inline size_t vec_hex_into(const json_t *o, const char *key, uint8_t *out, size_t cap)
+{
+    size_t n = 0;
+    uint8_t *b = vec_hex_field(o, key, &n);
+    ck_assert_msg(n <= cap, "field %s too long (%zu)", key, n);
+    memcpy(out, b, n);
+    free(b);
+    return n;
 }
 
 #endif

@@ -1,0 +1,38 @@
+/* unit_util.h - small helpers shared by the Check unit tests. */
+#ifndef NATTER_TESTS_UNIT_UTIL_H
+#define NATTER_TESTS_UNIT_UTIL_H
+
+#include <check.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* True if all n bytes are zero (every byte read: no early exit). */
+static inline bool all_zero(const uint8_t *p, size_t n)
+{
+    uint8_t acc = 0;
+    for (size_t i = 0; i < n; i++)
+        acc |= p[i];
+    return acc == 0;
+}
+
+/* Run n threads of worker (its argument is the thread index as a
+ * pointer-sized integer) and fail the test unless every one starts, joins
+ * and returns 0 (its failure count). */
+#define RUN_WORKERS_MAX 64
+
+static inline void run_workers(void *(*worker)(void *), int n)
+{
+    pthread_t th[RUN_WORKERS_MAX];
+    ck_assert_int_le(n, RUN_WORKERS_MAX);
+    for (intptr_t i = 0; i < n; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, worker, (void *)i), 0);
+    for (int i = 0; i < n; i++) {
+        void *res;
+        ck_assert_int_eq(pthread_join(th[i], &res), 0);
+        ck_assert_int_eq((intptr_t)res, 0);
+    }
+}
+
+#endif
