@@ -277,6 +277,18 @@ out:
     return rc;
 }
 
+/* PEM text as callers pass it: with or without one terminating NUL counted
+ * in len. Sets *len to the text without it; false if pem is NULL, empty or
+ * has a NUL inside (mbedTLS would stop reading there). */
+static bool pem_text_len(const char *pem, size_t *len)
+{
+    if (!pem)
+        return false;
+    if (*len > 0 && pem[*len - 1] == '\0')
+        (*len)--;
+    return *len > 0 && !memchr(pem, '\0', *len);
+}
+
 nt_err identity_from_private_pem(identity **out, const char *pem, size_t len)
 {
     identity *id = NULL;
@@ -284,11 +296,7 @@ nt_err identity_from_private_pem(identity **out, const char *pem, size_t len)
     nt_err rc = NT_ERR_INVALID;
 
     *out = NULL;
-    if (!pem)
-        return NT_ERR_INVALID;
-    if (len > 0 && pem[len - 1] == '\0')
-        len--;
-    if (len == 0 || memchr(pem, '\0', len))
+    if (!pem_text_len(pem, &len))
         return NT_ERR_INVALID;
     if (len >= IDENTITY_PRIV_PEM_MAX)
         return NT_ERR_TOO_BIG;
@@ -374,11 +382,7 @@ nt_err identity_from_pem(identity **out, const char *pem, size_t len)
     nt_err rc = NT_ERR_INVALID;
 
     *out = NULL;
-    if (!pem)
-        return NT_ERR_INVALID;
-    if (len > 0 && pem[len - 1] == '\0')
-        len--;
-    if (len == 0 || memchr(pem, '\0', len))
+    if (!pem_text_len(pem, &len))
         return NT_ERR_INVALID;
     if (len > IDENTITY_PUB_PEM_MAX)
         return NT_ERR_TOO_BIG;
