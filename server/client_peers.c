@@ -171,16 +171,34 @@ static void delete_peer(http_req *rq, node *nd)
     http_reply_json(rq, 200, json_pack("{s:s,s:b}", "id", http_req_param(rq, "id"), "deleted", 1));
 }
 
+/* The optional JSON object body of a POST: *body is NULL when there is
+ * none. False if a 400 was sent (a body that is not a JSON object). */
+static bool optional_body(http_req *rq, json_t **body)
+{
+    size_t len = 0;
+    *body = NULL;
+    http_req_body(rq, &len);
+    return !(len && http_req_json_object(rq, body));
+}
+
+/* A failed call to a peer (anything but "no such peer"): 409 without an
+ * address, 503 when sessions are exhausted, else 502 with the link's last
+ * error. */
+static void reply_link_error(http_req *rq, nt_err rc, const peerlink_state *st)
+{
+    if (rc == NT_ERR_STATE)
+        http_reply_error(rq, 409, "no_address", "no address known for this peer");
+    else
+        http_reply_error(rq, rc == NT_ERR_BUSY ? 503 : 502, rc == NT_ERR_AUTH ? "handshake_failed" : "peer_unreachable",
+                         "%s", st->last_error[0] ? st->last_error : err_str(rc));
+}
+
 static void connect_peer(http_req *rq, node *nd)
 {
     uint8_t id[IDENTITY_ID_LEN];
     json_t *body = NULL;
     const char *mode = NULL;
-    size_t len = 0;
-    if (!id_param(rq, id))
-        return;
-    http_req_body(rq, &len);
-    if (len && http_req_json_object(rq, &body))
+    if (!id_param(rq, id) || !optional_body(rq, &body))
         return;
     if (body && json_object_get(body, "mode") &&
         (json_get_str(body, "mode", 16, &mode) ||
@@ -193,11 +211,8 @@ static void connect_peer(http_req *rq, node *nd)
     nt_err rc = peerlink_connect(nd, id, mode, &st);
     if (rc == NT_ERR_NOT_FOUND)
         http_reply_error(rq, 404, "not_found", "no such peer");
-    else if (rc == NT_ERR_STATE)
-        http_reply_error(rq, 409, "no_address", "no address known for this peer");
     else if (rc)
-        http_reply_error(rq, rc == NT_ERR_BUSY ? 503 : 502, rc == NT_ERR_AUTH ? "handshake_failed" : "peer_unreachable",
-                         "%s", st.last_error[0] ? st.last_error : err_str(rc));
+        reply_link_error(rq, rc, &st);
     else
         reply_peer(rq, nd, id, 200);
     json_decref(body);
@@ -209,11 +224,7 @@ static void ping_peer(http_req *rq, node *nd)
 {
     uint8_t id[IDENTITY_ID_LEN];
     json_t *body = NULL;
-    size_t len = 0;
-    if (!id_param(rq, id))
-        return;
-    http_req_body(rq, &len);
-    if (len && http_req_json_object(rq, &body))
+    if (!id_param(rq, id) || !optional_body(rq, &body))
         return;
     json_t *req = json_pack("{s:O?}", "echo", body ? json_object_get(body, "echo") : NULL);
     json_decref(body);
@@ -228,11 +239,8 @@ static void ping_peer(http_req *rq, node *nd)
     peerlink_state_get(nd, id, &st);
     if (rc == NT_ERR_NOT_FOUND && !status) {
         http_reply_error(rq, 404, "not_found", "no such peer");
-    } else if (rc == NT_ERR_STATE) {
-        http_reply_error(rq, 409, "no_address", "no address known for this peer");
     } else if (rc) {
-        http_reply_error(rq, rc == NT_ERR_BUSY ? 503 : 502, rc == NT_ERR_AUTH ? "handshake_failed" : "peer_unreachable",
-                         "%s", st.last_error[0] ? st.last_error : err_str(rc));
+        reply_link_error(rq, rc, &st);
     } else {
         double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
         http_reply_json(rq, 200, json_pack("{s:i,s:o,s:f,s:s,s:s}", "status", status, "reply", reply, "rtt_ms", ms,
@@ -247,11 +255,7 @@ static void trust_peer(http_req *rq, node *nd)
     uint8_t id[IDENTITY_ID_LEN];
     json_t *body = NULL;
     bool trusted = true;
-    size_t len = 0;
-    if (!id_param(rq, id))
-        return;
-    http_req_body(rq, &len);
-    if (len && http_req_json_object(rq, &body))
+    if (!id_param(rq, id) || !optional_body(rq, &body))
         return;
     nt_err rc = body && json_object_get(body, "trusted") ? json_get_bool(body, "trusted", &trusted) : NT_OK;
     json_decref(body);
