@@ -265,6 +265,22 @@ void harness_cleanup(harness_node *n)
     }
 }
 
+/* Read what the non-blocking fd has now into err (cap bytes, one kept for
+ * the NUL; err may be NULL), dropping what does not fit. */
+static void drain(int fd, char *err, size_t cap, size_t *len)
+{
+    char tmp[512];
+    ssize_t r;
+    while ((r = read(fd, tmp, sizeof tmp)) > 0) {
+        size_t room = err && cap > *len + 1 ? cap - *len - 1 : 0;
+        size_t c = (size_t)r < room ? (size_t)r : room;
+        if (c) {
+            memcpy(err + *len, tmp, c);
+            *len += c;
+        }
+    }
+}
+
 int harness_run(const char *const *args, int timeout_ms, char *err, size_t cap)
 {
     int pfd[2], st;
@@ -281,26 +297,10 @@ int harness_run(const char *const *args, int timeout_ms, char *err, size_t cap)
     long end = now_ms() + timeout_ms;
     int rc = -1;
     for (;;) {
-        char tmp[512];
-        ssize_t r;
-        while ((r = read(pfd[0], tmp, sizeof tmp)) > 0) {
-            size_t room = err && cap > len + 1 ? cap - len - 1 : 0;
-            size_t c = (size_t)r < room ? (size_t)r : room;
-            if (c) {
-                memcpy(err + len, tmp, c);
-                len += c;
-            }
-        }
+        drain(pfd[0], err, cap, &len);
         if (waitpid(pid, &st, WNOHANG) == pid) {
             rc = exit_status(st);
-            while ((r = read(pfd[0], tmp, sizeof tmp)) > 0) {
-                size_t room = err && cap > len + 1 ? cap - len - 1 : 0;
-                size_t c = (size_t)r < room ? (size_t)r : room;
-                if (c) {
-                    memcpy(err + len, tmp, c);
-                    len += c;
-                }
-            }
+            drain(pfd[0], err, cap, &len);
             break;
         }
         if (now_ms() >= end) {

@@ -5,15 +5,7 @@
 
 #include "common/config.h"
 
-static const char *const *fake_env;
-static const char *env_lookup(const char *name)
-{
-    size_t n = strlen(name);
-    for (size_t i = 0; fake_env && fake_env[i]; i++)
-        if (strncmp(fake_env[i], name, n) == 0 && fake_env[i][n] == '=')
-            return fake_env[i] + n + 1;
-    return NULL;
-}
+#include "fake_env.h"
 
 static nt_err parse(config *c, const char *const *env, const char **argv)
 {

@@ -104,13 +104,16 @@ static void m_id(json_t *r)
     identity_id_hex(kc, hex);
     set_str(r, "initiator_id", hex);
 }
-static void m_sig_flip(json_t *r)
+/* Change one base64 character of string field key (at index at). */
+static void flip_char(json_t *r, const char *key, size_t at)
 {
-    char *s = strdup(json_string_value(json_object_get(r, "signature")));
-    s[10] = s[10] == 'A' ? 'B' : 'A';
-    set_str(r, "signature", s);
+    char *s = strdup(json_string_value(json_object_get(r, key)));
+    ck_assert_ptr_nonnull(s);
+    s[at] = s[at] == 'A' ? 'B' : 'A';
+    set_str(r, key, s);
     free(s);
 }
+static void m_sig_flip(json_t *r) { flip_char(r, "signature", 10); }
 static void m_name_after_sig(json_t *r) { set_str(r, "name", "mallory"); }
 static void m_zero_eph(json_t *r) { set_str(r, "ephemeral", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="); }
 
@@ -265,13 +268,7 @@ END_TEST
 
 /* The requestor refuses a tampered reply, and one from another node. */
 typedef void (*rep_mut)(json_t *rep);
-static void r_flip_auth(json_t *r)
-{
-    char *s = strdup(json_string_value(json_object_get(r, "auth_key")));
-    s[5] = s[5] == 'A' ? 'B' : 'A';
-    set_str(r, "auth_key", s);
-    free(s);
-}
+static void r_flip_auth(json_t *r) { flip_char(r, "auth_key", 5); }
 static void r_session(json_t *r) { set_str(r, "session", "000102030405060708090a0b0c0d0e0f"); }
 static void r_expiry(json_t *r) { json_object_set_new(r, "expires_at", json_integer(1)); }
 static void r_name(json_t *r) { set_str(r, "name", "eve"); }
