@@ -229,6 +229,22 @@ static nt_err lookup_peer(node *n, const uint8_t *id, char addr[static PEERS_ADD
     return rc;
 }
 
+/* The peer's address and pinned key (lookup_peer) and its link, made if
+ * new. On failure nothing is left for the caller to free. */
+static nt_err lookup_link(struct peerlink *pl, node *n, const uint8_t *id, char addr[static PEERS_ADDR_MAX],
+                          identity **key, link **l)
+{
+    nt_err rc = lookup_peer(n, id, addr, key);
+    if (rc)
+        return rc;
+    if (!(*l = link_get(pl, id, true))) {
+        identity_free(*key);
+        *key = NULL;
+        return NT_ERR_NOMEM;
+    }
+    return NT_OK;
+}
+
 static nt_err parse_mode(const char *mode, uint8_t *m, ecdh_curve *c)
 {
     *c = ECDH_X25519;
@@ -559,14 +575,10 @@ nt_err peerlink_call(node *n, const uint8_t peer_id[static IDENTITY_ID_LEN], con
         return NT_ERR_STATE;
     if (timeout_ms <= 0)
         timeout_ms = PEERLINK_DEFAULT_TIMEOUT_MS;
-    nt_err rc = lookup_peer(n, peer_id, addr, &key);
+    link *l;
+    nt_err rc = lookup_link(pl, n, peer_id, addr, &key, &l);
     if (rc)
         return rc;
-    link *l = link_get(pl, peer_id, true);
-    if (!l) {
-        identity_free(key);
-        return NT_ERR_NOMEM;
-    }
     unsigned stale = 0;
     bool force = false;
     for (int attempt = 0; attempt < 2; attempt++) {
@@ -738,14 +750,10 @@ nt_err peerlink_connect(node *n, const uint8_t peer_id[static IDENTITY_ID_LEN], 
         return NT_ERR_STATE;
     if (mode && parse_mode(mode, &m, &c))
         return NT_ERR_INVALID;
-    nt_err rc = lookup_peer(n, peer_id, addr, &key);
+    link *l;
+    nt_err rc = lookup_link(pl, n, peer_id, addr, &key, &l);
     if (rc)
         return rc;
-    link *l = link_get(pl, peer_id, true);
-    if (!l) {
-        identity_free(key);
-        return NT_ERR_NOMEM;
-    }
     pthread_mutex_lock(&l->hs_mu);
     rc = do_handshake(n, l, addr, key, mode, PEERLINK_DEFAULT_TIMEOUT_MS);
     pthread_mutex_unlock(&l->hs_mu);
