@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <pthread.h>
 #include <mbedtls/platform_util.h>
 
 #include "../crypto/encoding.h"
@@ -155,12 +156,92 @@ static int group_commit(rooms *r, const char *sender, const char *room, const su
     return me.status;
 }
 
+/* Per-thread cache of parsed sender keys. Parsing a DER key (and the
+ * first verify with a fresh context, which sets up its Montgomery
+ * constants) cost about as much as the verify itself; the cache is keyed by
+ * the exact DER bytes read from room_members under the lock, so a member
+ * whose key changes simply misses. Per thread, so no sharing and no lock. */
+#define KEY_CACHE_SLOTS 16
+
+typedef struct {
+    uint8_t *der;
+    size_t der_len;
+    identity *id;
+} key_slot;
+
+typedef struct {
+    key_slot slot[KEY_CACHE_SLOTS];
+    unsigned next;
+} key_cache;
+
+static pthread_key_t key_cache_key;
+static pthread_once_t key_cache_once = PTHREAD_ONCE_INIT;
+
+static void key_slot_clear(key_slot *k)
+{
+    identity_free(k->id);
+    free(k->der);
+    memset(k, 0, sizeof *k);
+}
+
+static void key_cache_destroy(void *p)
+{
+    key_cache *c = p;
+    for (size_t i = 0; i < KEY_CACHE_SLOTS; i++)
+        key_slot_clear(&c->slot[i]);
+    free(c);
+}
+
+static void key_cache_init(void)
+{
+    if (pthread_key_create(&key_cache_key, key_cache_destroy) != 0)
+        key_cache_key = (pthread_key_t)-1;
+}
+
+/* The parsed identity for der: borrowed from this thread's cache (*owned
+ * NULL), or, if there is no cache, a fresh one the caller frees (*owned). */
+static nt_err sender_identity(const uint8_t *der, size_t len, const identity **out, identity **owned)
+{
+    *out = NULL;
+    *owned = NULL;
+    pthread_once(&key_cache_once, key_cache_init);
+    key_cache *c = key_cache_key == (pthread_key_t)-1 ? NULL : pthread_getspecific(key_cache_key);
+    if (!c && key_cache_key != (pthread_key_t)-1 && (c = calloc(1, sizeof *c)) != NULL &&
+        pthread_setspecific(key_cache_key, c) != 0) {
+        free(c);
+        c = NULL;
+    }
+    if (c)
+        for (size_t i = 0; i < KEY_CACHE_SLOTS; i++)
+            if (c->slot[i].id && c->slot[i].der_len == len && memcmp(c->slot[i].der, der, len) == 0) {
+                *out = c->slot[i].id;
+                return NT_OK;
+            }
+    identity *id = NULL;
+    nt_err rc = identity_from_der(&id, der, len);
+    if (rc)
+        return rc;
+    uint8_t *copy = c ? malloc(len) : NULL;
+    if (!copy) {
+        *out = *owned = id;
+        return NT_OK;
+    }
+    memcpy(copy, der, len);
+    key_slot *k = &c->slot[c->next];
+    c->next = (c->next + 1) % KEY_CACHE_SLOTS;
+    key_slot_clear(k);
+    *k = (key_slot){.der = copy, .der_len = len, .id = id};
+    *out = id;
+    return NT_OK;
+}
+
 int messages_host_submit(rooms *r, const char *sender, const char *room, const submission *s, json_t **reply)
 {
     room_row rm;
     uint8_t *pub = NULL;
     size_t pub_len = 0;
-    identity *sid = NULL;
+    const identity *sid = NULL;
+    identity *sid_owned = NULL;
     int status = 0;
     unsigned grace = r->o.epoch_grace_s ? r->o.epoch_grace_s : 60;
 
@@ -199,7 +280,7 @@ unlock:
         goto out;
 
     /* the RSA verify is the expensive part: outside the lock */
-    if (identity_from_der(&sid, pub, pub_len) ||
+    if (sender_identity(pub, pub_len, &sid, &sid_owned) ||
         roomcrypt_verify(sid, rm.idb, (uint64_t)s->epoch, s->txn, s->body, s->body_len, s->sig, s->sig_len)) {
         status = rooms_error(reply, 401, "bad_signature", "the signature does not verify for the sender");
         goto out;
@@ -207,7 +288,7 @@ unlock:
 
     status = group_commit(r, sender, room, s, reply);
 out:
-    identity_free(sid);
+    identity_free(sid_owned);
     free(pub);
     return status;
 }
