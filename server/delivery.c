@@ -218,7 +218,23 @@ static void not_member_locked(rooms *r, const char *room)
     }
 }
 
-nt_err delivery_fetch_keys(rooms *r, const char *room)
+/* Which part of a room a member fetches from its host, and how the reply
+ * is stored (called with r->lock held). */
+typedef void (*fetch_store_fn)(rooms *r, const char *room, json_t *reply);
+
+static void store_keys_reply(rooms *r, const char *room, json_t *reply)
+{
+    (void)rooms_store_keys_locked(r, room, json_object_get(reply, "keys"));
+}
+
+static void store_members_reply(rooms *r, const char *room, json_t *reply)
+{
+    rooms_store_members_locked(r, room, json_object_get(reply, "members"));
+}
+
+/* GET /v1/peer/rooms/{room}/{what} from the room's host: a 200 is stored,
+ * a 403 means we are no longer a member. */
+static nt_err fetch_from_host(rooms *r, const char *room, const char *what, fetch_store_fn store)
 {
     char host[IDENTITY_ID_HEX_LEN + 1], path[128];
     int64_t head, epoch;
@@ -226,12 +242,11 @@ nt_err delivery_fetch_keys(rooms *r, const char *room)
     int status = 0;
     if (!host_of(r, room, host, &head, &epoch))
         return NT_ERR_STATE;
-    /* ask from 0: a member may lack an older epoch than its newest */
-    snprintf(path, sizeof path, "/v1/peer/rooms/%s/keys?since=0", room);
+    snprintf(path, sizeof path, "/v1/peer/rooms/%s/%s", room, what);
     nt_err rc = rooms_call1(r, host, "GET", path, NULL, &reply, &status);
     pthread_mutex_lock(&r->lock);
     if (!rc && status == 200)
-        (void)rooms_store_keys_locked(r, room, json_object_get(reply, "keys"));
+        store(r, room, reply);
     else if (!rc && status == 403)
         not_member_locked(r, room);
     pthread_mutex_unlock(&r->lock);
@@ -239,24 +254,15 @@ nt_err delivery_fetch_keys(rooms *r, const char *room)
     return rc ? rc : status == 200 ? NT_OK : NT_ERR_NET;
 }
 
+nt_err delivery_fetch_keys(rooms *r, const char *room)
+{
+    /* ask from 0: a member may lack an older epoch than its newest */
+    return fetch_from_host(r, room, "keys?since=0", store_keys_reply);
+}
+
 nt_err delivery_fetch_members(rooms *r, const char *room)
 {
-    char host[IDENTITY_ID_HEX_LEN + 1], path[96];
-    int64_t head, epoch;
-    json_t *reply = NULL;
-    int status = 0;
-    if (!host_of(r, room, host, &head, &epoch))
-        return NT_ERR_STATE;
-    snprintf(path, sizeof path, "/v1/peer/rooms/%s/members", room);
-    nt_err rc = rooms_call1(r, host, "GET", path, NULL, &reply, &status);
-    pthread_mutex_lock(&r->lock);
-    if (!rc && status == 200)
-        rooms_store_members_locked(r, room, json_object_get(reply, "members"));
-    else if (!rc && status == 403)
-        not_member_locked(r, room);
-    pthread_mutex_unlock(&r->lock);
-    json_decref(reply);
-    return rc ? rc : status == 200 ? NT_OK : NT_ERR_NET;
+    return fetch_from_host(r, room, "members", store_members_reply);
 }
 
 nt_err delivery_poll_once(rooms *r, const char *room, unsigned wait_s)
