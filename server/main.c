@@ -1,6 +1,7 @@
 /* natterd - the natter node. See docs/natterd.8. */
 #include <signal.h>
 #include <stdio.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -132,6 +133,10 @@ int main(int argc, char **argv)
     if (log_level_parse(cfg.log_level, &lv) == NT_OK)
         log_set_level(lv);
     umask(077);
+    /* before any other SQLite call: no global lock around every SQLite
+     * allocation (natterd reads no memory statistics) */
+    if (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK)
+        log_warn("sqlite: memory statistics stay on");
     /* Block the stop signals in every thread (threads inherit the mask);
      * the main thread takes them with sigwait. */
     sigemptyset(&sigs);

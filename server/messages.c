@@ -20,31 +20,25 @@ void messages_submission_free(submission *s)
     s->body = s->sig = NULL;
 }
 
-/* Host: decrypt our own copy for the master's user (the master is a
- * member of its room). A body that does not open is counted and hidden. */
-static void host_view_locked(rooms *r, room_row *rm, const char *sender, int64_t seq, const submission *s)
+/* Host: open our own copy for the master's user (the master is a member of
+ * its room), before the commit and outside every lock. NULL when it does
+ * not open: the commit then counts the message as dropped for this user. */
+static char *host_open(const uint8_t idb[static ROOM_ID_LEN], const char *sender, const submission *s, const uint8_t *key,
+                       size_t *tl)
 {
-    uint8_t key[ROOM_KEY_LEN], sid[IDENTITY_ID_LEN];
-    size_t n, tl;
+    uint8_t sid[IDENTITY_ID_LEN];
+    size_t n;
     char *text = NULL;
-    if (rooms_key_locked(r, rm->id, s->epoch, key) == NT_OK &&
-        encoding_hex_decode(sender, IDENTITY_ID_HEX_LEN, sid, sizeof sid, &n) == NT_OK &&
-        roomcrypt_open(rm->idb, (uint64_t)s->epoch, key, sid, s->body, s->body_len, &text, &tl) == NT_OK) {
-        roomdb_ignore(roomdb_exec(r->o.db, "UPDATE room_messages SET text=? WHERE room=? AND seq=?", "ssi", text, rm->id, seq));
-        rooms_event_locked(r, "message", rm->id, json_pack("{s:I}", "seq", (json_int_t)seq));
-        mbedtls_platform_zeroize(text, tl);
-        free(text);
-    } else {
-        roomdb_ignore(roomdb_exec(r->o.db, "UPDATE rooms SET dropped=dropped+1 WHERE id=?", "s", rm->id));
-        atomic_fetch_add(&r->dropped, 1);
-    }
-    mbedtls_platform_zeroize(key, sizeof key);
+    if (!key || encoding_hex_decode(sender, IDENTITY_ID_HEX_LEN, sid, sizeof sid, &n) != NT_OK ||
+        roomcrypt_open(idb, (uint64_t)s->epoch, key, sid, s->body, s->body_len, &text, tl) != NT_OK)
+        return NULL;
+    return text;
 }
 
 static bool dup_locked(rooms *r, const char *room, const char *sender, const char *txn, json_t **reply)
 {
-    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT seq,ts FROM room_messages WHERE room=? AND sender=? AND txn_id=?",
-                                   "sss", room, sender, txn);
+    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT seq,ts FROM room_messages WHERE room=? AND sender=? AND txn_id=?", "sss",
+                                   room, sender, txn);
     bool dup = st && sqlite3_step(st) == SQLITE_ROW;
     if (dup)
         *reply = json_pack("{s:I,s:I,s:b}", "seq", (json_int_t)sqlite3_column_int64(st, 0), "ts",
@@ -53,58 +47,87 @@ static bool dup_locked(rooms *r, const char *room, const char *sender, const cha
     return dup;
 }
 
-/* Host: check and commit one submission from sender. Returns the status. */
-/* One accepted submission inside the current transaction: re-check
- * membership (a kick may have landed since the first check), answer a
- * duplicate from the log, else assign the next seq. Returns the status;
- * on 200 *reply is the ack (valid once the transaction commits). */
-static int commit_one_locked(rooms *r, gc_item *it)
-{
+/* The room a batch is appending to: its row is read once, and its head and
+ * rotation counter are written once per batch (or before a rotation). */
+typedef struct {
     room_row rm;
+    bool loaded;
+    int64_t added;
+} batch_room;
+
+static nt_err flush_room_locked(rooms *r, batch_room *br)
+{
+    if (!br->loaded || br->added == 0)
+        return NT_OK;
+    br->added = 0;
+    nt_err rc = roomdb_exec(r->o.db, "UPDATE rooms SET head=?, since_rot=? WHERE id=?", "iis", br->rm.head,
+                            br->rm.since_rot, br->rm.id);
+    if (!rc) /* members waiting out a soft retry get the new messages now */
+        rc = roomdb_exec(r->o.db, "UPDATE room_members SET next_try=0 WHERE room=? AND fails=0 AND next_try>0", "s",
+                         br->rm.id);
+    return rc;
+}
+
+/* One accepted submission inside the batch's transaction: re-check
+ * membership (a kick may have landed since the first check), answer a
+ * duplicate from the log, else append with the next seq. Returns the
+ * status; on 200 it->reply is the ack (valid once the transaction commits). */
+static int commit_one_locked(rooms *r, batch_room *br, gc_item *it)
+{
     int64_t ok = 0, now = rooms_now(r);
     const submission *s = it->s;
-    if (rooms_load_locked(r, it->room, &rm) ||
+    nt_err rc = NT_OK;
+    if (!br->loaded || strcmp(br->rm.id, it->room)) {
+        if ((rc = flush_room_locked(r, br)))
+            goto db_failed;
+        br->loaded = rooms_load_locked(r, it->room, &br->rm) == NT_OK && strcmp(br->rm.state, "hosted") == 0;
+    }
+    if (!br->loaded ||
         roomdb_int(r->o.db, &ok, "SELECT 1 FROM room_members WHERE room=? AND peer=? AND state='joined'", "ss",
                    it->room, it->sender))
         return rooms_error(&it->reply, 403, "not_member", "not a member of this room");
-    if (dup_locked(r, it->room, it->sender, s->txn, &it->reply))
-        return 200;
-    int64_t seq = rm.head + 1;
-    nt_err rc = roomdb_exec(r->o.db,
-                            "INSERT INTO room_messages(room,seq,sender,epoch,txn_id,ts,body,sig) "
-                            "VALUES(?,?,?,?,?,?,?,?)",
-                            "sisisibb", it->room, seq, it->sender, s->epoch, s->txn, now, s->body, s->body_len,
-                            s->sig, s->sig_len);
-    if (!rc)
-        rc = roomdb_exec(r->o.db, "UPDATE rooms SET head=?, since_rot=since_rot+1 WHERE id=?", "is", seq, it->room);
-    if (!rc) /* members waiting out a soft retry get the new message now */
-        rc = roomdb_exec(r->o.db, "UPDATE room_members SET next_try=0 WHERE room=? AND fails=0 AND next_try>0", "s",
-                         it->room);
-    if (!rc) {
-        rm.head = seq;
-        host_view_locked(r, &rm, it->sender, seq, s);
-        if (rm.since_rot + 1 >= rm.rot_msgs || now - rm.epoch_ts >= rm.rot_secs * 1000)
-            rc = rooms_rotate_locked(r, &rm, "policy");
+    room_row *rm = &br->rm;
+    int64_t seq = rm->head + 1;
+    rc = roomdb_exec(r->o.db,
+                     "INSERT INTO room_messages(room,seq,sender,epoch,txn_id,ts,body,sig,text) "
+                     "VALUES(?,?,?,?,?,?,?,?,?)",
+                     "sisisibbs", it->room, seq, it->sender, s->epoch, s->txn, now, s->body, s->body_len, s->sig,
+                     s->sig_len, it->text);
+    if (rc == NT_ERR_EXISTS && dup_locked(r, it->room, it->sender, s->txn, &it->reply))
+        return 200; /* the same txn id committed since the first check */
+    if (rc)
+        goto db_failed;
+    rm->head = seq;
+    rm->since_rot++;
+    br->added++;
+    if (it->text) {
+        rooms_event_locked(r, "message", rm->id, json_pack("{s:I}", "seq", (json_int_t)seq));
+    } else {
+        roomdb_ignore(roomdb_exec(r->o.db, "UPDATE rooms SET dropped=dropped+1 WHERE id=?", "s", rm->id));
+        atomic_fetch_add(&r->dropped, 1);
     }
-    if (rc) {
-        it->failed_db = true;
-        return rooms_error(&it->reply, 503, "busy", "could not store the message");
-    }
+    if (rm->since_rot >= rm->rot_msgs || now - rm->epoch_ts >= rm->rot_secs * 1000)
+        if ((rc = flush_room_locked(r, br)) || (rc = rooms_rotate_locked(r, rm, "policy")))
+            goto db_failed;
     it->reply = json_pack("{s:I,s:I}", "seq", (json_int_t)seq, "ts", (json_int_t)now);
     return 200;
+db_failed:
+    it->failed_db = true;
+    return rooms_error(&it->reply, 503, "busy", "could not store the message");
 }
 
-/* Commit a batch in one transaction: one fsync for all of them (the
- * acks go out only after it). */
-static void commit_batch(rooms *r, gc_item *batch)
+void messages_commit_batch(rooms *r, gc_item *batch)
 {
+    batch_room br = {.loaded = false};
     pthread_mutex_lock(&r->lock);
     nt_err rc = roomdb_begin(r->o.db);
     bool db_failed = rc != NT_OK;
     for (gc_item *it = batch; it && !rc; it = it->next) {
-        it->status = commit_one_locked(r, it);
+        it->status = commit_one_locked(r, &br, it);
         db_failed |= it->failed_db;
     }
+    if (!db_failed)
+        db_failed = flush_room_locked(r, &br) != NT_OK;
     if (!db_failed)
         db_failed = roomdb_commit(r->o.db) != NT_OK; /* durable before the ack */
     else if (!rc)
@@ -120,40 +143,6 @@ static void commit_batch(rooms *r, gc_item *batch)
         rooms_wake_push_locked(r);
     }
     pthread_mutex_unlock(&r->lock);
-}
-
-/* Leader/follower group commit: the first waiter commits everything
- * queued, the others wait for their item to be done. */
-static int group_commit(rooms *r, const char *sender, const char *room, const submission *s, json_t **reply)
-{
-    gc_item me = {.sender = sender, .room = room, .s = s};
-    pthread_mutex_lock(&r->gc_lock);
-    if (r->gc_tail)
-        r->gc_tail->next = &me;
-    else
-        r->gc_head = &me;
-    r->gc_tail = &me;
-    while (!me.done) {
-        if (r->gc_leader) {
-            pthread_cond_wait(&r->gc_cond, &r->gc_lock);
-            continue;
-        }
-        r->gc_leader = true;
-        gc_item *batch = r->gc_head;
-        r->gc_head = r->gc_tail = NULL;
-        pthread_mutex_unlock(&r->gc_lock);
-        commit_batch(r, batch);
-        pthread_mutex_lock(&r->gc_lock);
-        for (gc_item *it = batch, *next; it; it = next) {
-            next = it->next; /* read before done: a follower may return at once */
-            it->done = true;
-        }
-        r->gc_leader = false;
-        pthread_cond_broadcast(&r->gc_cond);
-    }
-    pthread_mutex_unlock(&r->gc_lock);
-    *reply = me.reply;
-    return me.status;
 }
 
 /* Per-thread cache of parsed sender keys. Parsing a DER key (and the
@@ -235,61 +224,105 @@ static nt_err sender_identity(const uint8_t *der, size_t len, const identity **o
     return NT_OK;
 }
 
-int messages_host_submit(rooms *r, const char *sender, const char *room, const submission *s, json_t **reply)
-{
-    room_row rm;
-    uint8_t *pub = NULL;
-    size_t pub_len = 0;
-    const identity *sid = NULL;
-    identity *sid_owned = NULL;
-    int status = 0;
-    unsigned grace = r->o.epoch_grace_s ? r->o.epoch_grace_s : 60;
+/* What a submission is checked against before its verify: one statement
+ * on a reader connection (committed state; the commit re-checks what can
+ * change in between). */
+typedef struct {
+    bool found, hosted, dup;
+    int64_t epoch, epoch_ts, dup_seq, dup_ts;
+    uint8_t *pub; /* the sender's key if it is a joined member (owned) */
+    size_t pub_len;
+    bool have_key;
+    uint8_t key[ROOM_KEY_LEN]; /* the room key of the submission's epoch */
+} precheck;
 
-    pthread_mutex_lock(&r->lock);
-    if (rooms_load_locked(r, room, &rm) || strcmp(rm.state, "hosted")) {
-        status = rooms_error(reply, 404, "not_found", "no such room here");
-        goto unlock;
-    }
-    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT pub FROM room_members WHERE room=? AND peer=? AND state='joined'",
-                                   "ss", room, sender);
-    if (st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) > 0) {
-        pub_len = (size_t)sqlite3_column_bytes(st, 0);
-        pub = malloc(pub_len);
-        if (pub)
-            memcpy(pub, sqlite3_column_blob(st, 0), pub_len);
+static void precheck_read(sqlite3 *db, const char *room, const char *sender, const submission *s, precheck *pc)
+{
+    sqlite3_stmt *st = roomdb_prep(db,
+                                   "SELECT r.state, r.epoch, r.epoch_ts, m.pub, k.key, d.seq, d.ts FROM rooms r "
+                                   "LEFT JOIN room_members m ON m.room=r.id AND m.peer=?2 AND m.state='joined' "
+                                   "LEFT JOIN room_keys k ON k.room=r.id AND k.epoch=?3 "
+                                   "LEFT JOIN room_messages d ON d.room=r.id AND d.sender=?2 AND d.txn_id=?4 "
+                                   "WHERE r.id=?1",
+                                   "ssis", room, sender, s->epoch, s->txn);
+    if (st && sqlite3_step(st) == SQLITE_ROW) {
+        pc->found = true;
+        pc->hosted = strcmp(roomdb_text(st, 0), "hosted") == 0;
+        pc->epoch = sqlite3_column_int64(st, 1);
+        pc->epoch_ts = sqlite3_column_int64(st, 2);
+        int n = sqlite3_column_bytes(st, 3);
+        if (n > 0 && (pc->pub = malloc((size_t)n)) != NULL) {
+            memcpy(pc->pub, sqlite3_column_blob(st, 3), (size_t)n);
+            pc->pub_len = (size_t)n;
+        }
+        if (sqlite3_column_bytes(st, 4) == ROOM_KEY_LEN) {
+            memcpy(pc->key, sqlite3_column_blob(st, 4), ROOM_KEY_LEN);
+            pc->have_key = true;
+        }
+        pc->dup = sqlite3_column_type(st, 5) != SQLITE_NULL;
+        pc->dup_seq = sqlite3_column_int64(st, 5);
+        pc->dup_ts = sqlite3_column_int64(st, 6);
     }
     roomdb_done(st);
-    if (!pub) {
-        status = rooms_error(reply, 403, "not_member", "not a member of this room");
-        goto unlock;
-    }
-    if (dup_locked(r, room, sender, s->txn, reply)) {
-        status = 200;
-        goto unlock;
-    }
-    bool prev_ok = s->epoch == rm.epoch - 1 && rooms_now(r) - rm.epoch_ts < (int64_t)grace * 1000;
-    if (s->epoch != rm.epoch && !prev_ok) {
-        *reply = json_pack("{s:{s:s,s:s},s:I}", "error", "code", "stale_epoch", "message",
-                           "sealed with an epoch that is not current", "epoch", (json_int_t)rm.epoch);
-        status = 409;
-        goto unlock;
-    }
-unlock:
-    pthread_mutex_unlock(&r->lock);
-    if (status)
-        goto out;
+}
 
-    /* the RSA verify is the expensive part: outside the lock */
-    if (sender_identity(pub, pub_len, &sid, &sid_owned) ||
-        roomcrypt_verify(sid, rm.idb, (uint64_t)s->epoch, s->txn, s->body, s->body_len, s->sig, s->sig_len)) {
-        status = rooms_error(reply, 401, "bad_signature", "the signature does not verify for the sender");
+void messages_check_item(rooms *r, gc_item *it)
+{
+    precheck pc = {.found = false};
+    const submission *s = it->s;
+    const identity *sid = NULL;
+    identity *sid_owned = NULL;
+    size_t n;
+    unsigned grace = r->o.epoch_grace_s ? r->o.epoch_grace_s : 60;
+
+    if (rooms_valid_hex(it->room, ROOM_ID_HEX_LEN)) {
+        /* on a reader connection when there are some: never waits for a commit */
+        room_reader *rd = rooms_reader_get(r);
+        precheck_read(rd ? rd->db : r->o.db, it->room, it->sender, s, &pc);
+        rooms_reader_put(r, rd);
+    }
+    if (!pc.found || !pc.hosted ||
+        encoding_hex_decode(it->room, ROOM_ID_HEX_LEN, it->idb, sizeof it->idb, &n) != NT_OK || n != ROOM_ID_LEN) {
+        it->status = rooms_error(&it->reply, 404, "not_found", "no such room here");
         goto out;
     }
-
-    status = group_commit(r, sender, room, s, reply);
+    if (!pc.pub) {
+        it->status = rooms_error(&it->reply, 403, "not_member", "not a member of this room");
+        goto out;
+    }
+    if (pc.dup) {
+        it->reply = json_pack("{s:I,s:I,s:b}", "seq", (json_int_t)pc.dup_seq, "ts", (json_int_t)pc.dup_ts,
+                              "duplicate", 1);
+        it->status = 200;
+        goto out;
+    }
+    bool prev_ok = s->epoch == pc.epoch - 1 && rooms_now(r) - pc.epoch_ts < (int64_t)grace * 1000;
+    if (s->epoch != pc.epoch && !prev_ok) {
+        it->reply = json_pack("{s:{s:s,s:s},s:I}", "error", "code", "stale_epoch", "message",
+                              "sealed with an epoch that is not current", "epoch", (json_int_t)pc.epoch);
+        it->status = 409;
+        goto out;
+    }
+    if (sender_identity(pc.pub, pc.pub_len, &sid, &sid_owned) ||
+        roomcrypt_verify(sid, it->idb, (uint64_t)s->epoch, s->txn, s->body, s->body_len, s->sig, s->sig_len))
+        it->status = rooms_error(&it->reply, 401, "bad_signature", "the signature does not verify for the sender");
+    else
+        it->text = host_open(it->idb, it->sender, s, pc.have_key ? pc.key : NULL, &it->text_len);
 out:
+    mbedtls_platform_zeroize(pc.key, sizeof pc.key);
     identity_free(sid_owned);
-    free(pub);
+    free(pc.pub);
+}
+
+int messages_host_submit(rooms *r, const char *sender, const char *room, const submission *s, json_t **reply)
+{
+    gc_item it = {.sender = sender, .room = room, .s = s};
+    int status = ingest_run(r, &it);
+    *reply = it.reply;
+    if (it.text) {
+        mbedtls_platform_zeroize(it.text, it.text_len);
+        free(it.text);
+    }
     return status;
 }
 

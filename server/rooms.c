@@ -634,6 +634,55 @@ int rooms_peer_handle(rooms *r, const char *peer, const char *method, const char
 
 /* ---- lifecycle ------------------------------------------------------------ */
 
+static nt_err open_readers(rooms *r, const char *path)
+{
+    for (size_t i = 0; i < ROOM_READERS; i++) {
+        sqlite3 *db = NULL;
+        if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+            sqlite3_busy_timeout(db, 5000) != SQLITE_OK ||
+            sqlite3_exec(db, "PRAGMA query_only=ON;", NULL, NULL, NULL) != SQLITE_OK) {
+            sqlite3_close(db);
+            return NT_ERR_DB;
+        }
+        pthread_mutex_init(&r->readers[i].mu, NULL);
+        r->readers[i].db = db;
+        r->n_readers++;
+    }
+    return NT_OK;
+}
+
+static void close_readers(rooms *r)
+{
+    for (size_t i = 0; i < r->n_readers; i++) {
+        roomdb_forget(r->readers[i].db);
+        sqlite3_close(r->readers[i].db);
+        pthread_mutex_destroy(&r->readers[i].mu);
+    }
+    r->n_readers = 0;
+}
+
+room_reader *rooms_reader_get(rooms *r)
+{
+    if (r->n_readers == 0) {
+        pthread_mutex_lock(&r->lock);
+        return NULL;
+    }
+    unsigned start = atomic_fetch_add(&r->next_reader, 1);
+    for (size_t i = 0; i < r->n_readers; i++) {
+        room_reader *rd = &r->readers[(start + i) % r->n_readers];
+        if (pthread_mutex_trylock(&rd->mu) == 0)
+            return rd;
+    }
+    room_reader *rd = &r->readers[start % r->n_readers];
+    pthread_mutex_lock(&rd->mu);
+    return rd;
+}
+
+void rooms_reader_put(rooms *r, room_reader *rd)
+{
+    pthread_mutex_unlock(rd ? &rd->mu : &r->lock);
+}
+
 nt_err rooms_new(rooms **out, const rooms_opts *o)
 {
     *out = NULL;
@@ -650,9 +699,11 @@ nt_err rooms_new(rooms **out, const rooms_opts *o)
     pthread_cond_init(&r->ev_cond, NULL);
     pthread_cond_init(&r->push_cond, NULL);
     pthread_cond_init(&r->sync_cond, NULL);
-    pthread_mutex_init(&r->gc_lock, NULL);
-    pthread_cond_init(&r->gc_cond, NULL);
     nt_err rc = r->me_der ? identity_public_der(o->me, r->me_der, IDENTITY_PUB_DER_MAX, &r->me_der_len) : NT_ERR_NOMEM;
+    if (!rc && o->read_path)
+        rc = open_readers(r, o->read_path);
+    if (!rc)
+        rc = ingest_start(r);
     if (!rc) {
         /* catch up on every joined room once at start */
         pthread_mutex_lock(&r->lock);
@@ -694,6 +745,7 @@ void rooms_stop(rooms *r)
     if (r->started)
         delivery_stop(r);
     r->started = false;
+    ingest_stop(r);
 }
 
 void rooms_free(rooms *r)
@@ -706,8 +758,8 @@ void rooms_free(rooms *r)
     pthread_cond_destroy(&r->ev_cond);
     pthread_cond_destroy(&r->push_cond);
     pthread_cond_destroy(&r->sync_cond);
-    pthread_mutex_destroy(&r->gc_lock);
-    pthread_cond_destroy(&r->gc_cond);
+    ingest_free(r);
+    close_readers(r);
     free(r->me_der);
     free(r);
 }

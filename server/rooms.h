@@ -46,6 +46,10 @@ typedef const char *rooms_query_fn(void *arg, const char *key);
 
 typedef struct {
     sqlite3 *db;         /* borrowed, with ROOMDB_SCHEMA applied */
+    const char *read_path; /* optional: the file behind db (in WAL mode). The
+                            * checks before a message's verify then run on
+                            * read-only connections of their own, so they wait
+                            * neither for a commit's fsync nor for each other */
     const identity *me;  /* borrowed; holds our private key */
     rooms_call_fn *call; /* borrowed */
     void *call_arg;

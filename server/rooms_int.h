@@ -26,15 +26,31 @@
 
 typedef struct poller poller;
 
-/* A submission waiting for the group commit (messages.c). */
+/* A submission on its way through the ingest pipeline (ingest.c): checked
+ * against the log and verified (messages_check_item), then committed with
+ * others (messages_commit_batch). */
 typedef struct gc_item {
     const char *sender, *room;
     const struct submission *s;
+    uint8_t idb[ROOM_ID_LEN];
+    char *text; /* the host's own decryption, NULL if it did not open (owned) */
+    size_t text_len;
     json_t *reply;
-    int status;
+    int status; /* 0 until a stage decides */
     bool done, failed_db;
+    pthread_cond_t cv; /* signalled when done */
     struct gc_item *next;
 } gc_item;
+
+typedef struct ingest ingest;
+
+/* A read-only connection to the database (with o.read_path), for the
+ * checks before a message's verify. */
+#define ROOM_READERS 4
+typedef struct {
+    pthread_mutex_t mu; /* every use of db (never held with rooms.lock) */
+    sqlite3 *db;
+} room_reader;
 
 struct rooms {
     rooms_opts o;
@@ -49,12 +65,12 @@ struct rooms {
     bool push_kick, sync_kick, stopping, started;
     pthread_t push_thr, sync_thr;
     poller *pollers;
-    pthread_mutex_t gc_lock; /* the group-commit queue (never held with lock) */
-    pthread_cond_t gc_cond;
-    gc_item *gc_head, *gc_tail;
-    bool gc_leader;
+    ingest *in;
     int64_t next_resync;
     atomic_uint_fast64_t dropped;
+    room_reader readers[ROOM_READERS];
+    size_t n_readers;
+    atomic_uint next_reader;
 };
 
 typedef struct {
@@ -71,6 +87,11 @@ typedef struct {
 } room_row;
 
 int64_t rooms_now(rooms *r);
+/* A reader connection, locked (a free one if any); NULL when there are no
+ * readers, and then r->lock is held instead and r->o.db is the one to use.
+ * Hand it back with rooms_reader_put(r, rd) either way. */
+room_reader *rooms_reader_get(rooms *r);
+void rooms_reader_put(rooms *r, room_reader *rd);
 /* Wait on cond (r->lock held) until the absolute deadline, in slices so
  * that a shutdown (rooms_stop or o.should_stop) ends it early. Returns
  * false when the deadline passed or a stop began. */
@@ -129,9 +150,29 @@ int messages_peer_notify(rooms *r, const char *peer, const char *room, json_t *b
 /* Member: apply log entries in seq order; returns the new head (-1 on error). */
 int64_t messages_apply(rooms *r, const char *room, json_t *msgs);
 json_t *messages_log_json_locked(rooms *r, const char *room, int64_t after, int64_t limit);
+/* Check one submission against committed state (room, membership, txn id,
+ * epoch), verify its signature and open the host's copy, with no rooms lock
+ * held. Sets it->status and it->reply when it is answered here (refused, or
+ * a duplicate), else it->text. */
+void messages_check_item(rooms *r, gc_item *it);
+/* Commit a batch of checked submissions in one transaction: one fsync for
+ * all of them, and the acks (it->reply, it->status) only after it. */
+void messages_commit_batch(rooms *r, gc_item *batch);
 /* Set an outbox entry's state (adds a delivery event when it changes). */
 void messages_outbox_mark_locked(rooms *r, const char *room, const char *txn, const char *state, int64_t seq,
                                  const char *reason);
+
+/* ingest.c: a few verify threads (one per core) and one committer, so that
+ * the submitting threads only wait and the RSA verifies never queue behind
+ * a commit's fsync. */
+NT_MUST_USE nt_err ingest_start(rooms *r);
+/* Finish what is queued, then stop and join the threads. Safe twice. */
+void ingest_stop(rooms *r);
+/* Stop, then free (rooms_free). */
+void ingest_free(rooms *r);
+/* Run a pre-checked submission through verify and commit; waits for its
+ * ack. Returns it->status (it->reply set). Inline if the threads are gone. */
+int ingest_run(rooms *r, gc_item *it);
 
 /* outbox.c */
 /* Try to submit one pending entry now; its state afterwards into state. */

@@ -85,13 +85,9 @@ static void call_fn(void *arg, rooms_call *calls, size_t n, int timeout_ms)
     }
 }
 
-static nt_err open_db(node *nd, sqlite3 **out)
+static nt_err open_db(const char *path, sqlite3 **out)
 {
-    char path[PATH_MAX];
     sqlite3 *db = NULL;
-    nt_err rc = node_path(nd, STORE_FILE_NAME, path);
-    if (rc)
-        return rc;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
         sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS) != SQLITE_OK ||
         sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", NULL, NULL,
@@ -103,15 +99,26 @@ static nt_err open_db(node *nd, sqlite3 **out)
     return NT_OK;
 }
 
+static void close_dbs(void)
+{
+    roomdb_forget(g_db);
+    sqlite3_close(g_db);
+    g_db = NULL;
+}
+
 nt_err rooms_service_start(node *nd, char err[static NODE_ERR_MAX])
 {
-    nt_err rc = open_db(nd, &g_db);
+    char path[PATH_MAX];
+    nt_err rc = node_path(nd, STORE_FILE_NAME, path);
+    if (!rc)
+        rc = open_db(path, &g_db);
     if (rc) {
+        close_dbs();
         snprintf(err, NODE_ERR_MAX, "rooms: cannot open the database: %s", err_str(rc));
         return rc;
     }
     rooms_peer_install(nd);
-    rooms_opts o = {.db = g_db, .me = nd->id, .call = call_fn, .call_arg = nd, .should_stop = stop_fn,
+    rooms_opts o = {.db = g_db, .read_path = path, .me = nd->id, .call = call_fn, .call_arg = nd, .should_stop = stop_fn,
                     .stop_arg = nd};
     rc = rooms_new(&g_rooms, &o);
     if (!rc)
@@ -120,9 +127,7 @@ nt_err rooms_service_start(node *nd, char err[static NODE_ERR_MAX])
         snprintf(err, NODE_ERR_MAX, "rooms: %s", err_str(rc));
         rooms_free(g_rooms);
         g_rooms = NULL;
-        roomdb_forget(g_db);
-        sqlite3_close(g_db);
-        g_db = NULL;
+        close_dbs();
     }
     return rc;
 }
@@ -131,9 +136,7 @@ void rooms_service_stop(node *nd)
 {
     rooms_free(g_rooms);
     g_rooms = NULL;
-    roomdb_forget(g_db);
-    sqlite3_close(g_db);
-    g_db = NULL;
+    close_dbs();
 }
 
 #define BODY_MAX (64 * 1024)

@@ -206,12 +206,12 @@ nt_err roomdb_int(sqlite3 *db, int64_t *out, const char *sql, const char *fmt, .
 
 nt_err roomdb_begin(sqlite3 *db)
 {
-    return sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? NT_OK : NT_ERR_DB;
+    return roomdb_exec(db, "BEGIN IMMEDIATE", "") == NT_OK ? NT_OK : NT_ERR_DB;
 }
 
 nt_err roomdb_commit(sqlite3 *db)
 {
-    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+    if (roomdb_exec(db, "COMMIT", "") == NT_OK)
         return NT_OK;
     roomdb_rollback(db);
     return NT_ERR_DB;
