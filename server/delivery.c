@@ -1,12 +1,15 @@
 /* delivery.c - getting messages and keys to members.
  *
  * Host side: the push loop sends each member whose cursor is behind (or
- * who lacks the newest key, or has an invite/kick notice waiting) one
+ * who lacks the newest key, or, in push mode, an older member list than
+ * the room's members_ver, or has an invite/kick notice waiting) one
  * Notify, all members concurrently through rooms_opts.call, and backs off
  * per member on failure. Member side: the sync loop drains the outbox,
  * fetches missing keys and member keys, and polls to catch up (at start,
  * on a gap, and every 30 s); a room in poll mode gets its own long-poll
- * thread. See api-spec/protocol.md "Delivery". */
+ * thread, which the host answers early when the member list changed (the
+ * reply's members_ver is newer than ours: fetch the list). See
+ * api-spec/protocol.md "Delivery". */
 #include "rooms_int.h"
 
 #include <stdio.h>
@@ -32,7 +35,7 @@ typedef struct {
     char room[ROOM_ID_HEX_LEN + 1];
     char peer[IDENTITY_ID_HEX_LEN + 1];
     char path[96];
-    int64_t sent_to, key_to, cursor;
+    int64_t sent_to, key_to, cursor, members_to;
     bool notice;
 } push_job;
 
@@ -61,10 +64,12 @@ static json_t *notify_json_locked(rooms *r, sqlite3_stmt *st, push_job *j)
     const char *state = roomdb_text(st, 2), *delivery = roomdb_text(st, 3), *notice = roomdb_text(st, 7);
     int64_t cursor = sqlite3_column_int64(st, 4), key_epoch = sqlite3_column_int64(st, 5);
     int64_t head = sqlite3_column_int64(st, 8), epoch = sqlite3_column_int64(st, 9);
+    int64_t members_seen = sqlite3_column_int64(st, 10), members_ver = sqlite3_column_int64(st, 11);
     json_t *n = json_pack("{s:I,s:I}", "head", (json_int_t)head, "epoch", (json_int_t)epoch);
     j->cursor = cursor;
     j->sent_to = cursor;
     j->key_to = key_epoch;
+    j->members_to = 0;
     j->notice = *notice != '\0';
     if (j->notice) {
         json_object_set_new(n, "event", json_string(notice));
@@ -81,6 +86,12 @@ static json_t *notify_json_locked(rooms *r, sqlite3_stmt *st, push_job *j)
     if (key_epoch < epoch) {
         json_object_set_new(n, "keys", rooms_member_keys_locked(r, j->room, j->peer, key_epoch, true));
         j->key_to = epoch;
+    }
+    /* before the messages: a new member's first message then verifies */
+    if (strcmp(delivery, "push") == 0 && members_seen < members_ver) {
+        json_object_set_new(n, "members", rooms_members_since_json_locked(r, j->room, members_seen));
+        json_object_set_new(n, "members_ver", json_integer(members_ver));
+        j->members_to = members_ver;
     }
     if (strcmp(delivery, "push") == 0 && cursor < head) {
         json_t *msgs = messages_log_json_locked(r, j->room, cursor, ROOM_PUSH_BATCH);
@@ -128,9 +139,11 @@ void delivery_push_round(rooms *r, bool *did)
     pthread_mutex_lock(&r->lock);
     sqlite3_stmt *st = roomdb_prep(
         r->o.db,
-        "SELECT m.room,m.peer,m.state,m.delivery,m.cursor,m.key_epoch,m.from_epoch,m.notice,r.head,r.epoch "
+        "SELECT m.room,m.peer,m.state,m.delivery,m.cursor,m.key_epoch,m.from_epoch,m.notice,r.head,r.epoch,"
+        "m.members_seen,r.members_ver "
         "FROM room_members m JOIN rooms r ON r.id=m.room WHERE r.state='hosted' AND m.peer!=? AND m.next_try<=? AND "
-        "(m.notice!='' OR (m.state='joined' AND ((m.delivery='push' AND m.cursor<r.head) OR m.key_epoch<r.epoch))) "
+        "(m.notice!='' OR (m.state='joined' AND ((m.delivery='push' AND (m.cursor<r.head OR "
+        "m.members_seen<r.members_ver)) OR m.key_epoch<r.epoch))) "
         "LIMIT ?",
         "sii", r->me_hex, rooms_now(r), (int64_t)PUSH_JOBS_MAX);
     while (st && n < PUSH_JOBS_MAX && sqlite3_step(st) == SQLITE_ROW) {
@@ -165,11 +178,15 @@ void delivery_push_round(rooms *r, bool *did)
         if (ok) {
             /* the member says what it holds; never beyond what we sent */
             int64_t c = head > j->sent_to ? j->sent_to : head < j->cursor ? j->cursor : head;
+            /* likewise the member list: the version it says it holds */
+            json_int_t mv = json_integer_value(json_object_get(calls[i].reply, "members_ver"));
+            int64_t seen = mv > j->members_to ? j->members_to : mv;
             bool progress = c > j->cursor || j->key_to > 0;
+            bool all = c == j->sent_to && seen >= j->members_to;
             roomdb_ignore(roomdb_exec(r->o.db,
-                              "UPDATE room_members SET cursor=max(cursor,?), key_epoch=max(key_epoch,?), fails=0, "
-                              "next_try=? WHERE room=? AND peer=?",
-                              "iiiss", c, j->key_to, progress && c == j->sent_to ? 0 : rooms_now(r) + 200, j->room,
+                              "UPDATE room_members SET cursor=max(cursor,?), key_epoch=max(key_epoch,?), "
+                              "members_seen=max(members_seen,?), fails=0, next_try=? WHERE room=? AND peer=?",
+                              "iiiiss", c, j->key_to, seen, progress && all ? 0 : rooms_now(r) + 200, j->room,
                               j->peer));
         } else {
             int64_t fails = 0;
@@ -193,17 +210,11 @@ out:
 
 /* ---- member side ----------------------------------------------------------- */
 
-static bool host_of(rooms *r, const char *room, char host[static IDENTITY_ID_HEX_LEN + 1], int64_t *head,
-                    int64_t *epoch)
+/* A joined room's row (its host, head, epoch, members_ver). */
+static bool host_of(rooms *r, const char *room, room_row *rm)
 {
-    room_row rm;
     pthread_mutex_lock(&r->lock);
-    bool ok = rooms_load_locked(r, room, &rm) == NT_OK && strcmp(rm.state, "joined") == 0;
-    if (ok) {
-        snprintf(host, IDENTITY_ID_HEX_LEN + 1, "%s", rm.host);
-        *head = rm.head;
-        *epoch = rm.epoch;
-    }
+    bool ok = rooms_load_locked(r, room, rm) == NT_OK && strcmp(rm->state, "joined") == 0;
     pthread_mutex_unlock(&r->lock);
     return ok;
 }
@@ -229,21 +240,22 @@ static void store_keys_reply(rooms *r, const char *room, json_t *reply)
 
 static void store_members_reply(rooms *r, const char *room, json_t *reply)
 {
-    rooms_store_members_locked(r, room, json_object_get(reply, "members"));
+    rooms_store_members_locked(r, room, json_object_get(reply, "members"),
+                               json_integer_value(json_object_get(reply, "members_ver")));
 }
 
 /* GET /v1/peer/rooms/{room}/{what} from the room's host: a 200 is stored,
  * a 403 means we are no longer a member. */
 static nt_err fetch_from_host(rooms *r, const char *room, const char *what, fetch_store_fn store)
 {
-    char host[IDENTITY_ID_HEX_LEN + 1], path[128];
-    int64_t head, epoch;
+    char path[128];
+    room_row rm;
     json_t *reply = NULL;
     int status = 0;
-    if (!host_of(r, room, host, &head, &epoch))
+    if (!host_of(r, room, &rm))
         return NT_ERR_STATE;
     snprintf(path, sizeof path, "/v1/peer/rooms/%s/%s", room, what);
-    nt_err rc = rooms_call1(r, host, "GET", path, NULL, &reply, &status);
+    nt_err rc = rooms_call1(r, rm.host, "GET", path, NULL, &reply, &status);
     pthread_mutex_lock(&r->lock);
     if (!rc && status == 200)
         store(r, room, reply);
@@ -267,16 +279,17 @@ nt_err delivery_fetch_members(rooms *r, const char *room)
 
 nt_err delivery_poll_once(rooms *r, const char *room, unsigned wait_s)
 {
-    char host[IDENTITY_ID_HEX_LEN + 1], path[160];
-    int64_t head, epoch;
+    char path[160];
+    room_row rm;
     for (int round = 0; round < 64; round++) { /* bounded catch-up */
         json_t *reply = NULL;
         int status = 0;
-        if (!host_of(r, room, host, &head, &epoch))
+        if (!host_of(r, room, &rm))
             return NT_ERR_STATE;
+        int64_t head = rm.head, epoch = rm.epoch;
         snprintf(path, sizeof path, "/v1/peer/rooms/%s/messages?after=%lld&limit=%d&wait=%u", room, (long long)head,
                  ROOM_POLL_LIMIT, round ? 0 : wait_s);
-        nt_err rc = rooms_call1(r, host, "GET", path, NULL, &reply, &status);
+        nt_err rc = rooms_call1(r, rm.host, "GET", path, NULL, &reply, &status);
         if (rc || status != 200) {
             if (!rc && status == 403) {
                 pthread_mutex_lock(&r->lock);
@@ -288,7 +301,11 @@ nt_err delivery_poll_once(rooms *r, const char *room, unsigned wait_s)
         }
         json_int_t host_head = json_integer_value(json_object_get(reply, "head"));
         json_int_t host_epoch = json_integer_value(json_object_get(reply, "epoch"));
+        json_int_t host_mver = json_integer_value(json_object_get(reply, "members_ver"));
         json_t *msgs = json_object_get(reply, "messages");
+        /* a changed member list first: its new members' messages verify */
+        if (host_mver > rm.members_ver)
+            (void)delivery_fetch_members(r, room);
         int64_t now_head = json_array_size(msgs) ? messages_apply(r, room, msgs) : head;
         json_decref(reply);
         if (host_epoch > epoch)

@@ -405,7 +405,7 @@ int messages_peer_poll(rooms *r, const char *peer, const char *room, rooms_query
         wait = ROOM_POLL_WAIT_MAX;
     room_row rm;
     int status = 200;
-    int64_t from = 0, ok = 0;
+    int64_t from = 0, ok = 0, seen = 0;
     pthread_mutex_lock(&r->lock);
     int64_t deadline = rooms_now(r) + wait * 1000;
     struct timespec ts;
@@ -418,13 +418,16 @@ int messages_peer_poll(rooms *r, const char *peer, const char *room, rooms_query
         }
         if (roomdb_int(r->o.db, &ok, "SELECT 1 FROM room_members WHERE room=? AND peer=? AND state='joined'", "ss",
                        room, peer) ||
-            roomdb_int(r->o.db, &from, "SELECT from_seq FROM room_members WHERE room=? AND peer=?", "ss", room, peer)) {
+            roomdb_int(r->o.db, &from, "SELECT from_seq FROM room_members WHERE room=? AND peer=?", "ss", room, peer) ||
+            roomdb_int(r->o.db, &seen, "SELECT members_seen FROM room_members WHERE room=? AND peer=?", "ss", room,
+                       peer)) {
             status = rooms_error(reply, 403, "not_member", "not a member of this room");
             goto out;
         }
         if (after < from)
             after = from;
-        if (rm.head > after || wait == 0 || r->stopping || rooms_now(r) >= deadline)
+        /* a member list it lacks ends the wait too: it fetches the list */
+        if (rm.head > after || rm.members_ver > seen || wait == 0 || r->stopping || rooms_now(r) >= deadline)
             break;
         if (!rooms_wait_locked(r, &r->log_cond, &ts))
             wait = 0; /* timed out or stopping: answer with what there is */
@@ -433,8 +436,8 @@ int messages_peer_poll(rooms *r, const char *peer, const char *room, rooms_query
      * 64 messages (each write is an fsync, and polls come per message) */
     roomdb_ignore(roomdb_exec(r->o.db, "UPDATE room_members SET cursor=? WHERE room=? AND peer=? AND cursor+64<=?",
                               "issi", after, room, peer, after));
-    *reply = json_pack("{s:o,s:I,s:I}", "messages", log_json_locked(r, room, after, limit), "head",
-                       (json_int_t)rm.head, "epoch", (json_int_t)rm.epoch);
+    *reply = json_pack("{s:o,s:I,s:I,s:I}", "messages", log_json_locked(r, room, after, limit), "head",
+                       (json_int_t)rm.head, "epoch", (json_int_t)rm.epoch, "members_ver", (json_int_t)rm.members_ver);
 out:
     pthread_mutex_unlock(&r->lock);
     return status;
@@ -566,7 +569,8 @@ out:
     return head;
 }
 
-/* Host -> member notifications: messages, keys, invite, kicked. */
+/* Host -> member notifications: messages, keys, member-list changes,
+ * invite, kicked. */
 int messages_peer_notify(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply)
 {
     room_row rm;
@@ -610,14 +614,20 @@ int messages_peer_notify(rooms *r, const char *peer, const char *room, json_t *b
         *reply = json_pack("{s:I}", "head", (json_int_t)rm.head);
         return 200;
     }
-    json_t *keys = json_object_get(body, "keys");
+    json_t *keys = json_object_get(body, "keys"), *members = json_object_get(body, "members");
     if (json_is_array(keys))
         (void)rooms_store_keys_locked(r, room, keys);
+    int64_t mver = rm.members_ver;
+    if (json_is_array(members)) { /* before the messages: new senders' keys */
+        json_int_t v = json_integer_value(json_object_get(body, "members_ver"));
+        rooms_store_members_locked(r, room, members, v);
+        mver = v > mver ? v : mver;
+    }
     pthread_mutex_unlock(&r->lock);
     int64_t head = rm.head;
     json_t *msgs = json_object_get(body, "messages");
     if (json_is_array(msgs) && json_array_size(msgs) > 0)
         head = messages_apply(r, room, msgs);
-    *reply = json_pack("{s:I}", "head", (json_int_t)(head < 0 ? rm.head : head));
+    *reply = json_pack("{s:I,s:I}", "head", (json_int_t)(head < 0 ? rm.head : head), "members_ver", (json_int_t)mver);
     return 200;
 }

@@ -116,7 +116,8 @@ static int join(rooms *r, const char *room, json_t *body, json_t **reply)
                           (int64_t)from, rooms_now(r));
     if (!drc) {
         (void)rooms_store_keys_locked(r, room, json_object_get(hr, "keys"));
-        rooms_store_members_locked(r, room, json_object_get(hr, "members"));
+        rooms_store_members_locked(r, room, json_object_get(hr, "members"),
+                                   json_integer_value(json_object_get(hr, "members_ver")));
         rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", r->me_hex, "membership", "joined"));
         drc = roomdb_commit(r->o.db);
     } else {

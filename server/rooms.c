@@ -81,7 +81,7 @@ nt_err rooms_load_locked(rooms *r, const char *id, room_row *out)
         return NT_ERR_NOT_FOUND;
     sqlite3_stmt *st = roomdb_prep(r->o.db,
                                    "SELECT id,name,topic,host,access,state,delivery,need,rot_msgs,rot_secs,epoch,"
-                                   "epoch_ts,since_rot,head,from_seq,dropped,created FROM rooms WHERE id=?",
+                                   "epoch_ts,since_rot,head,from_seq,dropped,created,members_ver FROM rooms WHERE id=?",
                                    "s", id);
     if (!st)
         return NT_ERR_DB;
@@ -98,8 +98,8 @@ nt_err rooms_load_locked(rooms *r, const char *id, room_row *out)
         copy(out->delivery, sizeof out->delivery, roomdb_text(st, 6));
         copy(out->need, sizeof out->need, roomdb_text(st, 7));
         int64_t *f[] = {&out->rot_msgs, &out->rot_secs, &out->epoch, &out->epoch_ts, &out->since_rot,
-                        &out->head, &out->from_seq, &out->dropped, &out->created};
-        for (int i = 0; i < 9; i++)
+                        &out->head, &out->from_seq, &out->dropped, &out->created, &out->members_ver};
+        for (int i = 0; i < 10; i++)
             *f[i] = sqlite3_column_int64(st, 8 + i);
         size_t n;
         if (encoding_hex_decode(out->id, ROOM_ID_HEX_LEN, out->idb, sizeof out->idb, &n) || n != ROOM_ID_LEN)
@@ -254,7 +254,6 @@ int64_t rooms_store_keys_locked(rooms *r, const char *room, json_t *keys)
             roomdb_ignore(roomdb_exec(r->o.db, "UPDATE rooms SET epoch=?, epoch_ts=? WHERE id=?", "iis", max, rooms_now(r),
                               room));
             rooms_event_locked(r, "key_rotation", room, json_pack("{s:I}", "epoch", (json_int_t)max));
-            rooms_need_locked(r, room, "members"); /* someone may have left: show it */
         }
     }
     return max;
@@ -279,7 +278,7 @@ static bool one_of(const char *s, const char *const *set)
     return false;
 }
 
-void rooms_store_members_locked(rooms *r, const char *room, json_t *members)
+void rooms_store_members_locked(rooms *r, const char *room, json_t *members, int64_t ver)
 {
     static const char *const roles[] = {"master", "member", NULL};
     static const char *const states[] = {"joined", "invited", "left", "kicked", NULL};
@@ -315,17 +314,33 @@ void rooms_store_members_locked(rooms *r, const char *room, json_t *members)
         if (known > 0 && strcmp(old, state) && strcmp(peer, r->me_hex))
             rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", peer, "membership", state));
     }
+    if (ver > 0)
+        roomdb_ignore(roomdb_exec(r->o.db, "UPDATE rooms SET members_ver=max(members_ver,?) WHERE id=?", "is", ver,
+                                  room));
 }
 
-json_t *rooms_members_json_locked(rooms *r, const char *room, bool with_pub)
+nt_err rooms_members_changed_locked(rooms *r, const char *room, const char *peer)
+{
+    nt_err rc = roomdb_exec(r->o.db, "UPDATE rooms SET members_ver=members_ver+1 WHERE id=?", "s", room);
+    if (!rc)
+        rc = roomdb_exec(r->o.db, "UPDATE room_members SET mver=(SELECT members_ver FROM rooms WHERE id=?1) "
+                         "WHERE room=?1 AND peer=?2", "ss", room, peer);
+    if (rc)
+        return rc;
+    rooms_wake_push_locked(r);
+    pthread_cond_broadcast(&r->log_cond); /* poll-mode members waiting in a long poll */
+    return NT_OK;
+}
+
+/* with_pub: every row that changed after version `after`, with keys;
+ * else the joined and invited ones without. */
+static json_t *members_query_locked(rooms *r, const char *room, bool with_pub, int64_t after)
 {
     json_t *arr = json_array();
-    /* with keys (for members checking signatures) every member ever is
-     * listed: a message from one who has left since must still verify */
     sqlite3_stmt *st = roomdb_prep(r->o.db,
                                    "SELECT peer,role,state,delivery,cursor,pub FROM room_members WHERE room=? AND "
-                                   "(? OR state IN ('joined','invited')) ORDER BY role='master' DESC, peer",
-                                   "si", room, (int64_t)with_pub);
+                                   "(? OR state IN ('joined','invited')) AND mver>? ORDER BY role='master' DESC, peer",
+                                   "sii", room, (int64_t)with_pub, with_pub ? after : (int64_t)-1);
     while (st && arr && sqlite3_step(st) == SQLITE_ROW) {
         json_t *m = json_pack("{s:s,s:s,s:s,s:s,s:I}", "peer", roomdb_text(st, 0), "role", roomdb_text(st, 1), "state",
                               roomdb_text(st, 2), "delivery", roomdb_text(st, 3), "cursor",
@@ -336,6 +351,18 @@ json_t *rooms_members_json_locked(rooms *r, const char *room, bool with_pub)
     }
     roomdb_done(st);
     return arr;
+}
+
+json_t *rooms_members_json_locked(rooms *r, const char *room, bool with_pub)
+{
+    /* with keys (for members checking signatures) every member ever is
+     * listed: a message from one who has left since must still verify */
+    return members_query_locked(r, room, with_pub, -1);
+}
+
+json_t *rooms_members_since_json_locked(rooms *r, const char *room, int64_t ver)
+{
+    return members_query_locked(r, room, true, ver);
 }
 
 /* ---- peer requests: the host side --------------------------------------- */
@@ -492,23 +519,36 @@ static int peer_join(rooms *r, const char *peer, const char *room, json_t *body,
         }
     }
     if (strcmp(state, "joined")) {
-        nt_err rc = roomdb_exec(r->o.db,
-                                "INSERT INTO room_members(room,peer,state,pub,delivery,cursor,key_epoch,from_epoch,"
-                                "from_seq) VALUES(?1,?2,'joined',?3,?4,?5,?6,?6,?5) ON CONFLICT(room,peer) DO UPDATE "
-                                "SET state='joined', pub=?3, delivery=?4, cursor=?5, key_epoch=?6, from_epoch=?6, "
-                                "from_seq=?5, notice='', next_try=0, fails=0",
-                                "ssbsii", room, peer, der, n, dl, rm.head, rm.epoch);
+        nt_err rc = roomdb_begin(r->o.db);
+        if (!rc)
+            rc = roomdb_exec(r->o.db,
+                             "INSERT INTO room_members(room,peer,state,pub,delivery,cursor,key_epoch,from_epoch,"
+                             "from_seq) VALUES(?1,?2,'joined',?3,?4,?5,?6,?6,?5) ON CONFLICT(room,peer) DO UPDATE "
+                             "SET state='joined', pub=?3, delivery=?4, cursor=?5, key_epoch=?6, from_epoch=?6, "
+                             "from_seq=?5, notice='', next_try=0, fails=0",
+                             "ssbsii", room, peer, der, n, dl, rm.head, rm.epoch);
+        if (!rc)
+            rc = rooms_members_changed_locked(r, room, peer);
+        /* the joiner gets the whole list in this reply */
+        if (!rc)
+            rc = roomdb_exec(r->o.db, "UPDATE room_members SET members_seen=(SELECT members_ver FROM rooms WHERE "
+                             "id=?1) WHERE room=?1 AND peer=?2", "ss", room, peer);
+        if (!rc) {
+            rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", peer, "membership", "joined"));
+            rc = roomdb_commit(r->o.db);
+        }
         if (rc) {
+            roomdb_rollback(r->o.db);
             status = rooms_error(reply, 500, "internal", err_str(rc));
             goto out;
         }
-        rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", peer, "membership", "joined"));
+        rm.members_ver++;
     }
     int64_t from_seq = rm.head;
     roomdb_ignore(roomdb_int(r->o.db, &from_seq, "SELECT from_seq FROM room_members WHERE room=? AND peer=?", "ss", room, peer));
-    *reply = json_pack("{s:o,s:o,s:o,s:I}", "room", rooms_room_json_locked(r, &rm), "keys",
+    *reply = json_pack("{s:o,s:o,s:o,s:I,s:I}", "room", rooms_room_json_locked(r, &rm), "keys",
                        rooms_member_keys_locked(r, room, peer, 0, false), "members", rooms_members_json_locked(r, room, true),
-                       "from_seq", (json_int_t)from_seq);
+                       "from_seq", (json_int_t)from_seq, "members_ver", (json_int_t)rm.members_ver);
 out:
     pthread_mutex_unlock(&r->lock);
     free(der);
@@ -530,6 +570,8 @@ static int peer_leave(rooms *r, const char *peer, const char *room, json_t **rep
     if (!rc)
         rc = roomdb_exec(r->o.db, "UPDATE room_members SET state='left', notice='' WHERE room=? AND peer=?", "ss",
                          room, peer);
+    if (!rc)
+        rc = rooms_members_changed_locked(r, room, peer);
     if (!rc)
         rc = rooms_rotate_locked(r, &rm, "leave");
     if (!rc) {
@@ -556,7 +598,12 @@ static int peer_simple(rooms *r, const char *peer, const char *room, const char 
     if (status)
         goto out;
     if (strcmp(what, "members") == 0) {
-        *reply = json_pack("{s:o}", "members", rooms_members_json_locked(r, room, true));
+        /* the member now holds this version: no push of it, and its long
+         * poll stops waking for it */
+        roomdb_ignore(roomdb_exec(r->o.db, "UPDATE room_members SET members_seen=max(members_seen,?) WHERE room=? AND "
+                                  "peer=?", "iss", rm.members_ver, room, peer));
+        *reply = json_pack("{s:o,s:I}", "members", rooms_members_json_locked(r, room, true), "members_ver",
+                           (json_int_t)rm.members_ver);
     } else if (strcmp(what, "keys") == 0) {
         const char *s = q ? q(qarg, "since") : NULL;
         *reply = json_pack("{s:o,s:I}", "keys", rooms_member_keys_locked(r, room, peer, s ? atoll(s) : 0, false), "epoch",

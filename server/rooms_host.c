@@ -176,11 +176,15 @@ int rooms_host_member_op(rooms *r, const char *room, const char *op, json_t *bod
                          "ON CONFLICT(room,peer) DO UPDATE SET state='invited', notice='invite', next_try=0, fails=0",
                          "ss", room, peer);
         if (!rc)
+            rc = rooms_members_changed_locked(r, room, peer);
+        if (!rc)
             rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", peer, "membership", "invited"));
         rooms_wake_push_locked(r);
     } else if (strcmp(op, "kick") == 0) {
         rc = roomdb_exec(r->o.db, "UPDATE room_members SET state='kicked', notice='kicked', next_try=0, fails=0 "
                          "WHERE room=? AND peer=?", "ss", room, peer);
+        if (!rc)
+            rc = rooms_members_changed_locked(r, room, peer);
         if (!rc)
             rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", peer, "membership", "kicked"));
         if (!rc && joined)

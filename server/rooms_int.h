@@ -84,6 +84,7 @@ typedef struct {
     char delivery[8];
     char need[32];
     int64_t rot_msgs, rot_secs, epoch, epoch_ts, since_rot, head, from_seq, dropped, created;
+    int64_t members_ver; /* host: the member list's version; member: the version held */
 } room_row;
 
 int64_t rooms_now(rooms *r);
@@ -118,10 +119,19 @@ nt_err rooms_call1(rooms *r, const char *peer, const char *method, const char *p
                    int *status);
 /* Store keys [{epoch, key}] received from the host; returns the max epoch. */
 int64_t rooms_store_keys_locked(rooms *r, const char *room, json_t *keys);
-/* Store a member list [{peer, role, state, pub}] from the host, checking
- * each pub hashes to its peer id. */
-void rooms_store_members_locked(rooms *r, const char *room, json_t *members);
+/* Store a member list [{peer, role, state, pub}] from the host (the whole
+ * list, or the rows that changed since the version we hold), checking each
+ * pub hashes to its peer id; changes become membership events. ver is the
+ * host's members_ver the list brings us to (0: not given). */
+void rooms_store_members_locked(rooms *r, const char *room, json_t *members, int64_t ver);
 json_t *rooms_members_json_locked(rooms *r, const char *room, bool with_pub);
+/* Host: the rows (with pub) that changed after member-list version ver. */
+json_t *rooms_members_since_json_locked(rooms *r, const char *room, int64_t ver);
+/* Host: peer's row in room changed (joined, left, invited, kicked): bump
+ * the room's members_ver, stamp the row with it, and wake the push loop
+ * and the long polls so that every member hears of it (inside the
+ * caller's transaction, if any). */
+NT_MUST_USE nt_err rooms_members_changed_locked(rooms *r, const char *room, const char *peer);
 
 json_t *rooms_b64_json(const void *p, size_t n);
 /* Decode a base64 JSON string into a malloc'd buffer of at most max bytes. */

@@ -31,6 +31,9 @@ const char *const store_migrations[] = {
     ") STRICT;",
     /* 3 (rooms): rooms, members, room keys, the message log, outbox, client events. */
     ROOMDB_SCHEMA,
+    /* 4 (rooms): member-list versions, so that a host tells its members
+     * of joins, leaves and kicks as they happen. */
+    ROOMDB_MEMBERS_VER,
 };
 
 const size_t store_migrations_count = sizeof store_migrations / sizeof store_migrations[0];

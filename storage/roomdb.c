@@ -44,15 +44,23 @@ const char ROOMDB_SCHEMA[] =
     " token INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, type TEXT NOT NULL,"
     " room TEXT, data TEXT NOT NULL);";
 
+const char ROOMDB_MEMBERS_VER[] =
+    "ALTER TABLE rooms ADD COLUMN members_ver INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE room_members ADD COLUMN mver INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE room_members ADD COLUMN members_seen INTEGER NOT NULL DEFAULT 0;";
+
 nt_err roomdb_migrate(sqlite3 *db)
 {
     int64_t n = 0;
     nt_err rc = roomdb_int(db, &n, "SELECT count(*) FROM sqlite_master WHERE name='rooms'", "");
     if (rc)
         return rc;
-    if (n)
-        return NT_OK;
-    return sqlite3_exec(db, ROOMDB_SCHEMA, NULL, NULL, NULL) == SQLITE_OK ? NT_OK : NT_ERR_DB;
+    if (!n && sqlite3_exec(db, ROOMDB_SCHEMA, NULL, NULL, NULL) != SQLITE_OK)
+        return NT_ERR_DB;
+    rc = roomdb_int(db, &n, "SELECT count(*) FROM pragma_table_info('rooms') WHERE name='members_ver'", "");
+    if (rc || n)
+        return rc;
+    return sqlite3_exec(db, ROOMDB_MEMBERS_VER, NULL, NULL, NULL) == SQLITE_OK ? NT_OK : NT_ERR_DB;
 }
 
 /* Statement cache: SQL texts are string literals, so their address is the

@@ -23,9 +23,17 @@
  * entry of store_migrations (storage/migrations.c): never edit it, append
  * a new migration instead. */
 extern const char ROOMDB_SCHEMA[];
+/* The next step: member-list versions. rooms.members_ver is, on a host,
+ * the version of the room's member list (bumped on every join, leave,
+ * invite and kick) and, on a member, the version it holds;
+ * room_members.mver is the version at which that row last changed and
+ * room_members.members_seen the version the host knows that member
+ * holds. Also a store migration; never edit it either. */
+extern const char ROOMDB_MEMBERS_VER[];
 
-/* Apply ROOMDB_SCHEMA if the rooms tables are missing (standalone use,
- * tests). In natterd the store's migration list applies it. */
+/* Apply ROOMDB_SCHEMA if the rooms tables are missing, then
+ * ROOMDB_MEMBERS_VER if it is not there yet (standalone use, tests). In
+ * natterd the store's migration list applies them. */
 NT_MUST_USE nt_err roomdb_migrate(sqlite3 *db);
 
 /* Prepare sql (a string literal: statements are cached per connection by

@@ -1,0 +1,369 @@
+/* Integration: membership changes reach every member promptly, and a host
+ * reaches members it never added itself. Real natterd processes on
+ * loopback, client API only.
+ *
+ * "Promptly" is checked against a bound (MEMBER_WAIT_MS) well under the
+ * members' 30 s resync poll (ROOM_RESYNC_MS), so it is the host's push of
+ * the change (push-mode members) or the early answer of the long poll
+ * (poll-mode members) that delivers it, not the periodic catch-up. Events
+ * are read before any members list is asked for on a member, since asking
+ * fetches the list from the host and would produce the event itself. */
+#include <check.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "harness.h"
+
+#define MEMBER_WAIT_MS 10000 /* well under ROOM_RESYNC_MS (30 s) */
+
+static harness_node A, B, C, D;
+static char room[64];
+
+static json_t *call(harness_node *n, const char *method, const char *body, long want, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static json_t *call(harness_node *n, const char *method, const char *body, long want, const char *fmt, ...)
+{
+    char path[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(path, sizeof path, fmt, ap);
+    va_end(ap);
+    harness_resp r = {0};
+    ck_assert_int_eq(harness_call(n, HARNESS_CLIENT, method, path, body, &r), 0);
+    if (want && r.status != want) {
+        harness_dump_log(n);
+        ck_abort_msg("%s %s on %s: status %ld, want %ld: %s", method, path, n->name, r.status, want,
+                     r.body ? r.body : "");
+    }
+    json_t *j = r.json ? json_incref(r.json) : json_null();
+    harness_resp_free(&r);
+    return j;
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* n learns m's address (fetches and pins its key), as `natter add` does. */
+static void add_peer(harness_node *n, harness_node *m)
+{
+    char body[128];
+    snprintf(body, sizeof body, "{\"address\":\"%s\"}", m->peer);
+    json_decref(call(n, "POST", body, 0, "/v1/client/peers"));
+}
+
+static void teardown(void)
+{
+    harness_cleanup(&A);
+    harness_cleanup(&B);
+    harness_cleanup(&C);
+    harness_cleanup(&D);
+}
+
+static void create_room(void)
+{
+    json_t *j = call(&A, "POST", "{\"name\":\"lobby\"}", 201, "/v1/client/rooms");
+    snprintf(room, sizeof room, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+}
+
+/* A invites m, m joins with the given delivery mode. */
+static void invite_join(harness_node *m, const char *delivery)
+{
+    char body[160];
+    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", m->node_id);
+    json_decref(call(&A, "POST", body, 200, "/v1/client/rooms/%s/invite", room));
+    snprintf(body, sizeof body, "{\"host\":\"%s\",\"delivery\":\"%s\"}", A.node_id, delivery);
+    json_t *j = call(m, "POST", body, 200, "/v1/client/rooms/%s/join", room);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "state")), "joined");
+    json_decref(j);
+}
+
+/* The events token of "now" on n. */
+static void events_now(harness_node *n, char tok[static 32])
+{
+    json_t *j = call(n, "GET", NULL, 200, "/v1/client/events?since=now");
+    snprintf(tok, 32, "%s", json_string_value(json_object_get(j, "next")));
+    json_decref(j);
+}
+
+/* Wait (long-polling n's events from tok, at most timeout_ms) for a
+ * membership event about peer with the given membership in our room.
+ * Moves tok on. Returns the milliseconds it took, -1 if it did not come. */
+static long wait_membership(harness_node *n, char tok[static 32], const char *peer, const char *membership,
+                            long timeout_ms)
+{
+    long start = now_ms();
+    while (now_ms() - start < timeout_ms) {
+        json_t *j = call(n, "GET", NULL, 200, "/v1/client/events?since=%s&wait=1", tok);
+        snprintf(tok, 32, "%s", json_string_value(json_object_get(j, "next")));
+        size_t i;
+        json_t *e;
+        bool seen = false;
+        json_array_foreach(json_object_get(j, "events"), i, e) {
+            const char *type = json_string_value(json_object_get(e, "type"));
+            const char *r = json_string_value(json_object_get(e, "room"));
+            const char *p = json_string_value(json_object_get(e, "peer"));
+            const char *m = json_string_value(json_object_get(e, "membership"));
+            seen |= type && r && p && m && !strcmp(type, "membership") && !strcmp(r, room) && !strcmp(p, peer) &&
+                    !strcmp(m, membership);
+        }
+        json_decref(j);
+        if (seen)
+            return now_ms() - start;
+    }
+    return -1;
+}
+
+static void expect_membership(harness_node *n, char tok[static 32], harness_node *who, const char *membership)
+{
+    long ms = wait_membership(n, tok, who->node_id, membership, MEMBER_WAIT_MS);
+    if (ms < 0) {
+        harness_dump_log(n);
+        harness_dump_log(&A);
+    }
+    ck_assert_msg(ms >= 0, "%s did not see %s %s within %d ms", n->name, who->name, membership, MEMBER_WAIT_MS);
+    fprintf(stderr, "%s saw %s %s after %ld ms\n", n->name, who->name, membership, ms);
+}
+
+/* The state of peer in n's members list of our room ("" if not listed). */
+static void member_state(harness_node *n, harness_node *peer, char out[static 16])
+{
+    json_t *j = call(n, "GET", NULL, 200, "/v1/client/rooms/%s/members", room);
+    size_t i;
+    json_t *m;
+    out[0] = '\0';
+    json_array_foreach(json_object_get(j, "members"), i, m) if (!strcmp(json_string_value(json_object_get(m, "peer")),
+                                                                        peer->node_id))
+        snprintf(out, 16, "%s", json_string_value(json_object_get(m, "state")));
+    json_decref(j);
+}
+
+static void start_nodes(int n)
+{
+    harness_node *all[] = {&A, &B, &C, &D};
+    const char *names[] = {"alice", "bob", "carol", "dave"};
+    for (int i = 0; i < n; i++)
+        ck_assert_int_eq(harness_start(all[i], names[i], NULL), 0);
+    for (int i = 1; i < n; i++) {
+        add_peer(all[i], &A);
+        add_peer(&A, all[i]);
+    }
+}
+
+/* Joins, leaves and kicks of C as B sees them, B in the given mode; the
+ * kicked C hears of nothing after its kick (D's join is the witness). */
+static void membership_changes_reach(const char *b_mode)
+{
+    char tb[32], tc[32], st[16];
+    start_nodes(4);
+    create_room();
+    invite_join(&B, b_mode);
+    events_now(&B, tb);
+    invite_join(&C, "push");
+    expect_membership(&B, tb, &C, "joined");
+    member_state(&B, &C, st);
+    ck_assert_str_eq(st, "joined");
+
+    json_decref(call(&C, "POST", "{}", 200, "/v1/client/rooms/%s/leave", room));
+    expect_membership(&B, tb, &C, "left");
+    member_state(&B, &C, st);
+    ck_assert_str_eq(st, ""); /* the client list shows joined and invited only */
+
+    invite_join(&C, "push");
+    expect_membership(&B, tb, &C, "joined");
+    char body[160];
+    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", C.node_id);
+    json_decref(call(&A, "POST", body, 200, "/v1/client/rooms/%s/kick", room));
+    expect_membership(&B, tb, &C, "kicked");
+    member_state(&B, &C, st);
+    ck_assert_str_eq(st, "");
+
+    /* C is told it is out, then nothing more */
+    events_now(&C, tc);
+    long start = now_ms();
+    json_t *j = NULL;
+    for (;;) {
+        j = call(&C, "GET", NULL, 200, "/v1/client/rooms/%s", room);
+        if (!strcmp(json_string_value(json_object_get(j, "state")), "kicked") || now_ms() - start > MEMBER_WAIT_MS)
+            break;
+        json_decref(j);
+        j = NULL;
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    ck_assert_str_eq(json_string_value(json_object_get(j, "state")), "kicked");
+    json_decref(j);
+    events_now(&C, tc);
+    invite_join(&D, "push");
+    expect_membership(&B, tb, &D, "joined"); /* the round that told B would have told C */
+    j = call(&C, "GET", NULL, 200, "/v1/client/events?since=%s", tc);
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(j, "events"), i, e) ck_abort_msg(
+        "kicked C got an event: %s %s", json_string_value(json_object_get(e, "type")),
+        json_string_value(json_object_get(e, "peer")) ? json_string_value(json_object_get(e, "peer")) : "");
+    json_decref(j);
+    json_decref(call(&C, "GET", NULL, 403, "/v1/client/rooms/%s/members", room));
+    /* the host never pushed D's join to C: C's copy of the list stops at the kick */
+    member_state(&A, &D, st);
+    ck_assert_str_eq(st, "joined");
+}
+
+START_TEST(membership_changes_pushed_to_members)
+{
+    membership_changes_reach("push");
+}
+END_TEST
+
+START_TEST(membership_changes_reach_poll_mode_members)
+{
+    membership_changes_reach("poll");
+}
+END_TEST
+
+/* A message's text on n, or NULL: waits until n holds want messages. */
+typedef struct {
+    harness_node *n;
+    size_t want;
+} count_arg;
+
+static bool has_count(void *arg)
+{
+    count_arg *a = arg;
+    char path[256];
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/messages?after=0&limit=50", room);
+    harness_resp r = {0};
+    bool ok = harness_get(a->n, HARNESS_CLIENT, path, &r) == 0 && r.status == 200 &&
+              json_array_size(json_object_get(r.json, "messages")) >= a->want;
+    harness_resp_free(&r);
+    return ok;
+}
+
+static bool cursor_at(void *arg)
+{
+    count_arg *a = arg;
+    char path[256];
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/members", room);
+    harness_resp r = {0};
+    bool ok = false;
+    size_t i;
+    json_t *m;
+    if (harness_get(&A, HARNESS_CLIENT, path, &r) == 0 && r.status == 200)
+        json_array_foreach(json_object_get(r.json, "members"), i, m) if (
+            !strcmp(json_string_value(json_object_get(m, "peer")), a->n->node_id)) ok =
+            json_integer_value(json_object_get(m, "cursor")) >= (json_int_t)a->want;
+    harness_resp_free(&r);
+    return ok;
+}
+
+static bool is_invited(void *arg)
+{
+    harness_node *n = arg;
+    char path[256];
+    snprintf(path, sizeof path, "/v1/client/rooms/%s", room);
+    harness_resp r = {0};
+    bool ok = harness_get(n, HARNESS_CLIENT, path, &r) == 0 && r.status == 200 &&
+              !strcmp(json_string_value(json_object_get(r.json, "state")) ?: "", "invited");
+    harness_resp_free(&r);
+    return ok;
+}
+
+static void send_text(harness_node *n, const char *txn, const char *text)
+{
+    char body[128];
+    snprintf(body, sizeof body, "{\"text\":\"%s\"}", text);
+    json_decref(call(n, "PUT", body, 200, "/v1/client/rooms/%s/messages/%s", room, txn));
+}
+
+/* Only B and C add A; A never adds them. Their handshakes tell A where
+ * they listen, and that is all A needs to invite them and push to them. */
+static void one_way_intro(const char *b_listen, const char *c_listen)
+{
+    const char *bargs[] = {"--listen", b_listen, NULL}, *cargs[] = {"--listen", c_listen, NULL};
+    ck_assert_int_eq(harness_start(&A, "alice", NULL), 0);
+    ck_assert_int_eq(harness_start(&B, "bob", bargs), 0);
+    ck_assert_int_eq(harness_start(&C, "carol", cargs), 0);
+    harness_node *m[] = {&B, &C};
+    for (int i = 0; i < 2; i++) {
+        add_peer(m[i], &A);
+        json_decref(call(m[i], "POST", "{}", 200, "/v1/client/peers/%s/connect", A.node_id));
+        /* A now knows the member, at the address its handshake gave */
+        json_t *j = call(&A, "GET", NULL, 200, "/v1/client/peers/%s", m[i]->node_id);
+        json_t *addrs = json_object_get(j, "addresses");
+        const char *addr = json_string_value(json_object_get(j, "address"));
+        if (!addr && json_array_size(addrs))
+            addr = json_string_value(json_array_get(addrs, 0));
+        ck_assert_msg(addr && !strcmp(addr, m[i]->peer), "A has %s at %s, it listens on %s", m[i]->name,
+                      addr ? addr : "(none)", m[i]->peer);
+        json_decref(j);
+    }
+    create_room();
+    char body[160];
+    for (int i = 0; i < 2; i++) {
+        snprintf(body, sizeof body, "{\"peer\":\"%s\"}", m[i]->node_id);
+        json_decref(call(&A, "POST", body, 200, "/v1/client/rooms/%s/invite", room));
+    }
+    for (int i = 0; i < 2; i++) { /* the invite itself is a push from A */
+        ck_assert_msg(harness_wait(is_invited, m[i], MEMBER_WAIT_MS), "%s never got the invite", m[i]->name);
+        snprintf(body, sizeof body, "{\"host\":\"%s\"}", A.node_id);
+        json_decref(call(m[i], "POST", body, 200, "/v1/client/rooms/%s/join", room));
+    }
+    long start = now_ms();
+    send_text(&A, "a1", "hello from the host");
+    for (int i = 0; i < 2; i++) {
+        count_arg a = {m[i], 1};
+        ck_assert_msg(harness_wait(has_count, &a, MEMBER_WAIT_MS), "%s did not get A's message", m[i]->name);
+        /* the host's cursor for the member moved: the push was taken */
+        ck_assert_msg(harness_wait(cursor_at, &a, MEMBER_WAIT_MS), "A's cursor for %s did not move", m[i]->name);
+    }
+    fprintf(stderr, "one-way introduction: pushed to both members in %ld ms\n", now_ms() - start);
+    /* a member's message reaches the other member through the host */
+    send_text(&B, "b1", "hello from bob");
+    count_arg a = {&C, 2};
+    ck_assert(harness_wait(has_count, &a, MEMBER_WAIT_MS));
+    a.want = 2;
+    ck_assert(harness_wait(cursor_at, &a, MEMBER_WAIT_MS));
+    json_t *j = call(&C, "GET", NULL, 200, "/v1/client/rooms/%s/messages?after=0", room);
+    json_t *msgs = json_object_get(j, "messages");
+    ck_assert_int_eq(json_array_size(msgs), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(msgs, 0), "sender")), A.node_id);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(msgs, 1), "sender")), B.node_id);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(msgs, 1), "state")), "verified");
+    json_decref(j);
+}
+
+START_TEST(host_pushes_to_members_it_never_added)
+{
+    one_way_intro("127.0.0.1:0", "127.0.0.1:0");
+}
+END_TEST
+
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("rooms_members");
+    TCase *tc = tcase_create("rooms_members");
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, membership_changes_pushed_to_members);
+    tcase_add_test(tc, membership_changes_reach_poll_mode_members);
+    tcase_add_test(tc, host_pushes_to_members_it_never_added);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
