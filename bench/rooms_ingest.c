@@ -151,7 +151,7 @@ static void *verify_worker(void *arg)
 
 static void run_threads(void *(*fn)(void *), int n)
 {
-    pthread_t t[64];
+    pthread_t t[256];
     for (int i = 0; i < n; i++)
         if (pthread_create(&t[i], NULL, fn, NULL))
             die("thread", i);
@@ -190,7 +190,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--ceiling"))
             with_ceiling = atoi(argv[i + 1]) != 0;
     }
-    if (n_threads < 1 || n_threads > 64 || n_msgs < 1 || n_members < 1)
+    if (n_threads < 1 || n_threads > 256 || n_msgs < 1 || n_members < 1)
         die("arguments", 0);
     /* as natterd: no global lock around every SQLite allocation */
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
@@ -288,7 +288,7 @@ int main(int argc, char **argv)
     if (!with_ceiling)
         goto done;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    pthread_t t[64];
+    pthread_t t[256];
     atomic_store(&verifies, 0);
     atomic_store(&verify_stop, false);
     pthread_create(&t[0], NULL, verify_worker, (void *)1);

@@ -27,6 +27,24 @@ static double *samples;
 static atomic_long n_samples;
 static long cap_samples;
 
+/* CPU seconds (user + system) a process has used, from /proc; -1 if unknown. */
+static double proc_cpu_s(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    unsigned long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 static double wall_ms(void)
 {
     struct timespec ts;
@@ -138,7 +156,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < n_members; i++)
         pthread_create(&w[i], NULL, watch, &mem[i]);
     usleep(300 * 1000); /* let every watcher park in its first long poll */
-    double t0 = wall_ms(), late = 0;
+    double t0 = wall_ms(), late = 0, host_cpu0 = proc_cpu_s(host.pid);
     for (long k = 0; k < total; k++) {
         double due = t0 + k * 1000.0 / rate, t = wall_ms();
         if (due > t)
@@ -152,6 +170,7 @@ int main(int argc, char **argv)
     double send_s = (wall_ms() - t0) / 1e3;
     for (int waited = 0; waited < 100 && atomic_load(&n_samples) < cap_samples; waited++)
         usleep(100 * 1000);
+    double host_cpu = proc_cpu_s(host.pid) - host_cpu0;
     atomic_store(&done, true);
     for (int i = 0; i < n_members; i++)
         pthread_join(w[i], NULL);
@@ -165,6 +184,9 @@ int main(int argc, char **argv)
            "p50 %.1f ms p90 %.1f ms p99 %.1f ms max %.1f ms\n",
            mode, n_members, rate, total, send_s, late, n, cap_samples, samples[n / 2], samples[n * 9 / 10],
            samples[n * 99 / 100], samples[n - 1]);
+    if (host_cpu0 >= 0)
+        printf("host cpu mode %s members %d: %.2f ms per message (%.2f CPU-s for %ld messages to %d members)\n", mode,
+               n_members, host_cpu * 1e3 / (double)total, host_cpu, total, n_members);
     harness_cleanup(&host);
     for (int i = 0; i < n_members; i++)
         harness_cleanup(&mem[i]);

@@ -37,6 +37,7 @@ typedef struct link {
 } link;
 
 struct peerlink {
+    node *nd;           /* borrowed: for node_stopping() */
     pthread_mutex_t mu; /* guards links */
     link *links;
     CURLSH *share;
@@ -101,6 +102,18 @@ static void rbuf_free(rbuf *b)
     memset(b, 0, sizeof(*b));
 }
 
+/* A transfer in progress ends early when the node stops, so a long poll
+ * to a peer does not hold up the shutdown for its whole wait. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    struct peerlink *pl = ud;
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return pl->nd && node_stopping(pl->nd) ? 1 : 0;
+}
+
 /* An easy handle for one request; body may be NULL (no body). */
 static CURL *easy_new(struct peerlink *pl, const char *method, const char *url, const char *body, int timeout_ms,
                       rbuf *rb, struct curl_slist *hdrs)
@@ -119,6 +132,9 @@ static CURL *easy_new(struct peerlink *pl, const char *method, const char *url, 
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, rb);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, pl);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     if (hdrs)
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     if (body) {
@@ -811,6 +827,7 @@ nt_err peerlink_start(node *nd, char err[static NODE_ERR_MAX])
         snprintf(err, NODE_ERR_MAX, "peer client: cannot share connections");
         return NT_ERR_NOMEM;
     }
+    pl->nd = nd;
     nd->peerlink = pl;
     return NT_OK;
 }
