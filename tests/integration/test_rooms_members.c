@@ -345,6 +345,11 @@ START_TEST(host_pushes_to_members_it_never_added)
 }
 END_TEST
 
+START_TEST(host_pushes_to_members_on_other_addresses)
+{
+    one_way_intro("127.0.0.2:0", "127.0.0.3:0");
+}
+END_TEST
 
 static Suite *suite(void)
 {
@@ -355,6 +360,7 @@ static Suite *suite(void)
     tcase_add_test(tc, membership_changes_pushed_to_members);
     tcase_add_test(tc, membership_changes_reach_poll_mode_members);
     tcase_add_test(tc, host_pushes_to_members_it_never_added);
+    tcase_add_test(tc, host_pushes_to_members_on_other_addresses);
     suite_add_tcase(s, tc);
     return s;
 }
