@@ -178,8 +178,11 @@ void delivery_push_round(rooms *r, bool *did)
         if (ok) {
             /* the member says what it holds; never beyond what we sent */
             int64_t c = head > j->sent_to ? j->sent_to : head < j->cursor ? j->cursor : head;
-            /* likewise the member list: the version it says it holds */
-            json_int_t mv = json_integer_value(json_object_get(calls[i].reply, "members_ver"));
+            /* likewise the member list: the version it says it holds (a
+             * member that does not say took it as sent, or a reply without
+             * it would bring the same list back every 200 ms) */
+            json_t *jmv = json_object_get(calls[i].reply, "members_ver");
+            json_int_t mv = jmv ? json_integer_value(jmv) : j->members_to;
             int64_t seen = mv > j->members_to ? j->members_to : mv;
             bool progress = c > j->cursor || j->key_to > 0;
             bool all = c == j->sent_to && seen >= j->members_to;

@@ -20,6 +20,7 @@
 #include "storage/roomdb.h"
 
 #define NODES 4
+#define ROOM_RESYNC_TEST_MS 31000 /* past the members' 30 s catch-up poll */
 
 typedef struct tnode {
     identity *id;
@@ -601,6 +602,73 @@ START_TEST(departed_sender_still_verifies)
 }
 END_TEST
 
+/* Membership events on node i since tok about peer p: how many. */
+static int member_events(int i, const char *tok, const char *p, const char *membership)
+{
+    json_t *ev = NULL, *e;
+    size_t k;
+    int n = 0;
+    ck_assert_int_eq(apif(i, "GET", &ev, NULL, "/v1/client/events?since=%s&limit=500", tok), 200);
+    json_array_foreach(json_object_get(ev, "events"), k, e) n +=
+        !strcmp(json_string_value(json_object_get(e, "type")), "membership") &&
+        !strcmp(json_string_value(json_object_get(e, "peer")), p) &&
+        !strcmp(json_string_value(json_object_get(e, "membership")), membership);
+    json_decref(ev);
+    return n;
+}
+
+static void events_now(int i, char tok[static 24])
+{
+    json_t *ev = NULL;
+    ck_assert_int_eq(api(i, "GET", "/v1/client/events?since=now", NULL, &ev), 200);
+    snprintf(tok, 24, "%s", json_string_value(json_object_get(ev, "next")));
+    json_decref(ev);
+}
+
+START_TEST(member_list_changes_pushed_or_polled)
+{
+    char tb[24], tc[24], body[128];
+    make_room(NULL);
+    tick_all(2);
+    ck_assert_int_eq(apif(1, "POST", NULL, "{\"mode\":\"poll\"}", "/v1/client/rooms/%s/delivery", room_id), 200);
+    events_now(1, tb);
+    events_now(2, tc);
+    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", N[3].hex);
+    ck_assert_int_eq(apif(0, "POST", NULL, body, "/v1/client/rooms/%s/invite", room_id), 200);
+    rooms_tick(N[0].r); /* the invite reaches D (and C hears of it) */
+    snprintf(body, sizeof body, "{\"host\":\"%s\"}", N[0].hex);
+    ck_assert_int_eq(apif(3, "POST", NULL, body, "/v1/client/rooms/%s/join", room_id), 200);
+    ck_assert_int_eq(send_text(3, "d1", "hello from D"), 200);
+    /* one push round of the host: C (push mode) has the change and D's
+     * message, verified with the key that came in the same notify */
+    rooms_tick(N[0].r);
+    ck_assert_int_eq(member_events(2, tc, N[3].hex, "invited"), 1);
+    ck_assert_int_eq(member_events(2, tc, N[3].hex, "joined"), 1);
+    json_t *j = messages_of(2);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "messages")), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "messages"), 0), "sender")),
+                     N[3].hex);
+    json_decref(j);
+    /* B (poll mode) is not pushed to: it learns on its next poll */
+    ck_assert_int_eq(member_events(1, tb, N[3].hex, "joined"), 0);
+    clock_skew_ms += ROOM_RESYNC_TEST_MS;
+    rooms_tick(N[1].r);
+    ck_assert_int_eq(member_events(1, tb, N[3].hex, "joined"), 1);
+    /* D leaves: C hears of it by push; nothing is told twice */
+    ck_assert_int_eq(apif(3, "POST", NULL, "{}", "/v1/client/rooms/%s/leave", room_id), 200);
+    tick_all(3);
+    ck_assert_int_eq(member_events(2, tc, N[3].hex, "left"), 1);
+    ck_assert_int_eq(member_events(2, tc, N[3].hex, "joined"), 1);
+    /* nothing more to push: the host's rows are all up to date */
+    int64_t due = -1;
+    ck_assert_int_eq(roomdb_int(N[0].db, &due, "SELECT count(*) FROM room_members m JOIN rooms r ON r.id=m.room "
+                                "WHERE m.role='member' AND m.state='joined' AND m.delivery='push' AND "
+                                "m.members_seen<r.members_ver", ""),
+                     NT_OK);
+    ck_assert_int_eq(due, 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("rooms");
@@ -617,6 +685,7 @@ static Suite *suite(void)
     tcase_add_test(tc, rotation_after_t_seconds);
     tcase_add_test(tc, key_sync_push_wrapped);
     tcase_add_test(tc, departed_sender_still_verifies);
+    tcase_add_test(tc, member_list_changes_pushed_or_polled);
     suite_add_tcase(s, tc);
     return s;
 }
