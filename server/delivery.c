@@ -89,9 +89,11 @@ static json_t *notify_json_locked(rooms *r, sqlite3_stmt *st, push_job *j)
     }
     /* before the messages: a new member's first message then verifies */
     if (strcmp(delivery, "push") == 0 && members_seen < members_ver) {
-        json_object_set_new(n, "members", rooms_members_since_json_locked(r, j->room, members_seen));
-        json_object_set_new(n, "members_ver", json_integer(members_ver));
-        j->members_to = members_ver;
+        json_t *rows = rooms_members_since_json_locked(r, j->room, members_seen, &j->members_to);
+        if (json_array_size(rows) < ROOM_MEMBERS_PUSH_MAX) /* all of them: the list as it is now */
+            j->members_to = members_ver;
+        json_object_set_new(n, "members", rows);
+        json_object_set_new(n, "members_ver", json_integer(j->members_to));
     }
     if (strcmp(delivery, "push") == 0 && cursor < head) {
         json_t *msgs = messages_log_json_locked(r, j->room, cursor, ROOM_PUSH_BATCH);

@@ -1,6 +1,6 @@
 /* rooms.c - room lifecycle and the host's room requests (join, leave,
  * members, keys). Messages are in messages.c, push and sync in delivery.c,
- * the client API in roomapi.c. */
+ * member lists in rooms_members.c, the client API in roomapi.c. */
 #include "rooms_int.h"
 
 #include <stdio.h>
@@ -259,112 +259,6 @@ int64_t rooms_store_keys_locked(rooms *r, const char *room, json_t *keys)
     return max;
 }
 
-static bool pub_matches(const uint8_t *der, size_t n, const char *peer)
-{
-    identity *id = NULL;
-    char hex[IDENTITY_ID_HEX_LEN + 1];
-    if (identity_from_der(&id, der, n) != NT_OK)
-        return false;
-    identity_id_hex(id, hex);
-    identity_free(id);
-    return strcmp(hex, peer) == 0;
-}
-
-static bool one_of(const char *s, const char *const *set)
-{
-    for (; s && *set; set++)
-        if (strcmp(s, *set) == 0)
-            return true;
-    return false;
-}
-
-void rooms_store_members_locked(rooms *r, const char *room, json_t *members, int64_t ver)
-{
-    static const char *const roles[] = {"master", "member", NULL};
-    static const char *const states[] = {"joined", "invited", "left", "kicked", NULL};
-    size_t i;
-    json_t *m;
-    int64_t known = 0;
-    /* the first list (at join) is the starting point; later lists are
-     * compared with what we knew, and changes become membership events */
-    roomdb_ignore(roomdb_int(r->o.db, &known, "SELECT count(*) FROM room_members WHERE room=?", "s", room));
-    json_array_foreach(members, i, m) {
-        const char *peer = json_string_value(json_object_get(m, "peer"));
-        const char *role = json_string_value(json_object_get(m, "role"));
-        const char *state = json_string_value(json_object_get(m, "state"));
-        if (!rooms_valid_hex(peer, IDENTITY_ID_HEX_LEN) || !one_of(role, roles) || !one_of(state, states))
-            continue;
-        size_t n = 0;
-        uint8_t *der = rooms_b64_get(json_object_get(m, "pub"), IDENTITY_PUB_DER_MAX, &n);
-        if (der && !pub_matches(der, n, peer)) { /* a key that does not hash to the id is refused */
-            free(der);
-            continue;
-        }
-        char old[12] = "";
-        sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT state FROM room_members WHERE room=? AND peer=?", "ss", room,
-                                       peer);
-        if (st && sqlite3_step(st) == SQLITE_ROW)
-            snprintf(old, sizeof old, "%s", roomdb_text(st, 0));
-        roomdb_done(st);
-        roomdb_ignore(roomdb_exec(r->o.db,
-                          "INSERT INTO room_members(room,peer,role,state,pub) VALUES(?1,?2,?3,?4,?5) "
-                          "ON CONFLICT(room,peer) DO UPDATE SET role=?3, state=?4, pub=coalesce(?5,pub)",
-                          "ssssb", room, peer, role, state, der, n));
-        free(der);
-        if (known > 0 && strcmp(old, state) && strcmp(peer, r->me_hex))
-            rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", peer, "membership", state));
-    }
-    if (ver > 0)
-        roomdb_ignore(roomdb_exec(r->o.db, "UPDATE rooms SET members_ver=max(members_ver,?) WHERE id=?", "is", ver,
-                                  room));
-}
-
-nt_err rooms_members_changed_locked(rooms *r, const char *room, const char *peer)
-{
-    nt_err rc = roomdb_exec(r->o.db, "UPDATE rooms SET members_ver=members_ver+1 WHERE id=?", "s", room);
-    if (!rc)
-        rc = roomdb_exec(r->o.db, "UPDATE room_members SET mver=(SELECT members_ver FROM rooms WHERE id=?1) "
-                         "WHERE room=?1 AND peer=?2", "ss", room, peer);
-    if (rc)
-        return rc;
-    rooms_wake_push_locked(r);
-    pthread_cond_broadcast(&r->log_cond); /* poll-mode members waiting in a long poll */
-    return NT_OK;
-}
-
-/* with_pub: every row that changed after version `after`, with keys;
- * else the joined and invited ones without. */
-static json_t *members_query_locked(rooms *r, const char *room, bool with_pub, int64_t after)
-{
-    json_t *arr = json_array();
-    sqlite3_stmt *st = roomdb_prep(r->o.db,
-                                   "SELECT peer,role,state,delivery,cursor,pub FROM room_members WHERE room=? AND "
-                                   "(? OR state IN ('joined','invited')) AND mver>? ORDER BY role='master' DESC, peer",
-                                   "sii", room, (int64_t)with_pub, with_pub ? after : (int64_t)-1);
-    while (st && arr && sqlite3_step(st) == SQLITE_ROW) {
-        json_t *m = json_pack("{s:s,s:s,s:s,s:s,s:I}", "peer", roomdb_text(st, 0), "role", roomdb_text(st, 1), "state",
-                              roomdb_text(st, 2), "delivery", roomdb_text(st, 3), "cursor",
-                              (json_int_t)sqlite3_column_int64(st, 4));
-        if (m && with_pub && sqlite3_column_bytes(st, 5) > 0)
-            json_object_set_new(m, "pub", rooms_b64_json(sqlite3_column_blob(st, 5), (size_t)sqlite3_column_bytes(st, 5)));
-        json_array_append_new(arr, m);
-    }
-    roomdb_done(st);
-    return arr;
-}
-
-json_t *rooms_members_json_locked(rooms *r, const char *room, bool with_pub)
-{
-    /* with keys (for members checking signatures) every member ever is
-     * listed: a message from one who has left since must still verify */
-    return members_query_locked(r, room, with_pub, -1);
-}
-
-json_t *rooms_members_since_json_locked(rooms *r, const char *room, int64_t ver)
-{
-    return members_query_locked(r, room, true, ver);
-}
-
 /* ---- peer requests: the host side --------------------------------------- */
 
 /* The caller must be a joined member of a room this node hosts. */
@@ -481,7 +375,7 @@ static int peer_join(rooms *r, const char *peer, const char *room, json_t *body,
         free(der);
         return rooms_error(reply, 400, "bad_request", "pub (base64 DER) required; delivery push or poll");
     }
-    if (!pub_matches(der, n, peer)) {
+    if (!rooms_pub_matches(der, n, peer)) {
         free(der);
         return rooms_error(reply, 401, "bad_key", "pub does not hash to the session's peer id");
     }

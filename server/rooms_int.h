@@ -1,6 +1,7 @@
-/* rooms_int.h - what rooms.c, messages.c, delivery.c and roomapi.c share.
- * Not for other modules: use rooms.h. Every *_locked function expects
- * r->lock held; nothing calls a peer while holding it. */
+/* rooms_int.h - what the rooms modules (rooms*.c, messages.c, delivery.c,
+ * roomapi.c, outbox.c, ingest.c) share. Not for other modules: use rooms.h.
+ * Every *_locked function expects r->lock held; nothing calls a peer while
+ * holding it. */
 #ifndef NATTER_ROOMS_INT_H
 #define NATTER_ROOMS_INT_H
 
@@ -15,6 +16,7 @@
 #define ROOM_PASSWORD_MAX 256
 #define ROOM_MEMBERS_MAX 256
 #define ROOM_PUSH_BATCH 200
+#define ROOM_MEMBERS_PUSH_MAX 64 /* member rows in one notify (~700 bytes each) */
 #define ROOM_POLL_LIMIT 500
 #define ROOM_POLL_WAIT_MAX 25
 #define ROOM_EVENTS_WAIT_MAX 30
@@ -119,14 +121,19 @@ nt_err rooms_call1(rooms *r, const char *peer, const char *method, const char *p
                    int *status);
 /* Store keys [{epoch, key}] received from the host; returns the max epoch. */
 int64_t rooms_store_keys_locked(rooms *r, const char *room, json_t *keys);
+/* rooms_members.c */
+/* True if der (a DER public key) hashes to the node id peer (64 hex). */
+bool rooms_pub_matches(const uint8_t *der, size_t n, const char *peer);
 /* Store a member list [{peer, role, state, pub}] from the host (the whole
  * list, or the rows that changed since the version we hold), checking each
  * pub hashes to its peer id; changes become membership events. ver is the
  * host's members_ver the list brings us to (0: not given). */
 void rooms_store_members_locked(rooms *r, const char *room, json_t *members, int64_t ver);
 json_t *rooms_members_json_locked(rooms *r, const char *room, bool with_pub);
-/* Host: the rows (with pub) that changed after member-list version ver. */
-json_t *rooms_members_since_json_locked(rooms *r, const char *room, int64_t ver);
+/* Host: the rows (with pub) that changed after member-list version ver,
+ * oldest change first, at most ROOM_MEMBERS_PUSH_MAX; *upto gets the
+ * version they bring a member to. */
+json_t *rooms_members_since_json_locked(rooms *r, const char *room, int64_t ver, int64_t *upto);
 /* Host: peer's row in room changed (joined, left, invited, kicked): bump
  * the room's members_ver, stamp the row with it, and wake the push loop
  * and the long polls so that every member hears of it (inside the

@@ -669,6 +669,46 @@ START_TEST(member_list_changes_pushed_or_polled)
 }
 END_TEST
 
+/* The host's members_seen for node i and the room's members_ver. */
+static void members_versions(int i, int64_t *seen, int64_t *ver)
+{
+    ck_assert_int_eq(roomdb_int(N[0].db, seen, "SELECT members_seen FROM room_members WHERE room=? AND peer=?", "ss",
+                                room_id, N[i].hex), NT_OK);
+    ck_assert_int_eq(roomdb_int(N[0].db, ver, "SELECT members_ver FROM rooms WHERE id=?", "s", room_id), NT_OK);
+}
+
+START_TEST(member_list_push_in_capped_batches)
+{
+    enum { INVITES = 70 }; /* over the 64 rows one notify carries */
+    char tc[24], body[128], hex[IDENTITY_ID_HEX_LEN + 1];
+    int64_t seen, ver;
+    make_room(NULL);
+    tick_all(2);
+    events_now(2, tc);
+    for (int k = 0; k < INVITES; k++) { /* ids of nodes that never answer */
+        snprintf(hex, sizeof hex, "%064x", k + 1);
+        snprintf(body, sizeof body, "{\"peer\":\"%s\"}", hex);
+        ck_assert_int_eq(apif(0, "POST", NULL, body, "/v1/client/rooms/%s/invite", room_id), 200);
+    }
+    rooms_tick(N[0].r);
+    members_versions(2, &seen, &ver);
+    ck_assert_int_lt(seen, ver); /* a first batch: part of the way */
+    ck_assert_int_gt(seen, 0);
+    clock_skew_ms += 1000; /* past the 200 ms before the rest */
+    rooms_tick(N[0].r);
+    members_versions(2, &seen, &ver);
+    ck_assert_int_eq(seen, ver);
+    json_t *ev = NULL, *e;
+    size_t k;
+    int invited = 0;
+    ck_assert_int_eq(apif(2, "GET", &ev, NULL, "/v1/client/events?since=%s&limit=500", tc), 200);
+    json_array_foreach(json_object_get(ev, "events"), k, e) invited +=
+        !strcmp(json_string_value(json_object_get(e, "membership")) ?: "", "invited");
+    json_decref(ev);
+    ck_assert_int_eq(invited, INVITES);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("rooms");
@@ -686,6 +726,7 @@ static Suite *suite(void)
     tcase_add_test(tc, key_sync_push_wrapped);
     tcase_add_test(tc, departed_sender_still_verifies);
     tcase_add_test(tc, member_list_changes_pushed_or_polled);
+    tcase_add_test(tc, member_list_push_in_capped_batches);
     suite_add_tcase(s, tc);
     return s;
 }
