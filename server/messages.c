@@ -359,17 +359,25 @@ int messages_peer_submit(rooms *r, const char *peer, const char *room, json_t *b
 static json_t *log_json_locked(rooms *r, const char *room, int64_t after, int64_t limit)
 {
     json_t *arr = json_array();
+    size_t bytes = 0;
     sqlite3_stmt *st = roomdb_prep(r->o.db,
                                    "SELECT seq,sender,epoch,txn_id,ts,body,sig FROM room_messages WHERE room=? AND "
                                    "seq>? ORDER BY seq LIMIT ?",
                                    "sii", room, after, limit);
-    while (st && sqlite3_step(st) == SQLITE_ROW)
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        /* a batch the other side can take: the first entry always, then
+         * up to ROOM_BATCH_BYTES of base64 (a notify is capped at 384 KiB,
+         * a sealed reply at 1 MiB) */
+        bytes += (size_t)(sqlite3_column_bytes(st, 5) + sqlite3_column_bytes(st, 6)) / 3 * 4 + 256;
+        if (json_array_size(arr) > 0 && bytes > ROOM_BATCH_BYTES)
+            break;
         json_array_append_new(
             arr, json_pack("{s:I,s:s,s:I,s:s,s:I,s:o,s:o}", "seq", (json_int_t)sqlite3_column_int64(st, 0), "sender",
                            roomdb_text(st, 1), "epoch", (json_int_t)sqlite3_column_int64(st, 2), "txn_id",
                            roomdb_text(st, 3), "ts", (json_int_t)sqlite3_column_int64(st, 4), "body",
                            rooms_b64_json(sqlite3_column_blob(st, 5), (size_t)sqlite3_column_bytes(st, 5)), "sig",
                            rooms_b64_json(sqlite3_column_blob(st, 6), (size_t)sqlite3_column_bytes(st, 6))));
+    }
     roomdb_done(st);
     return arr;
 }

@@ -16,6 +16,7 @@
 #define ROOM_PASSWORD_MAX 256
 #define ROOM_MEMBERS_MAX 256
 #define ROOM_PUSH_BATCH 200
+#define ROOM_BATCH_BYTES (256 * 1024) /* log entries in one notify or poll reply */
 #define ROOM_MEMBERS_PUSH_MAX 64 /* member rows in one notify (~700 bytes each) */
 #define ROOM_POLL_LIMIT 500
 #define ROOM_POLL_WAIT_MAX 25

@@ -21,6 +21,7 @@
 
 #define NODES 4
 #define ROOM_RESYNC_TEST_MS 31000 /* past the members' 30 s catch-up poll */
+#define NOTIFY_TAKES (384 * 1024)   /* a peer request body's cap (PEER_PLAIN_MAX) */
 
 typedef struct tnode {
     identity *id;
@@ -80,6 +81,16 @@ static void call_fn(void *arg, rooms_call *calls, size_t n, int timeout_ms)
         if (qm) {
             *qm = '\0';
             snprintf(q.buf, sizeof q.buf, "%s", qm + 1);
+        }
+        /* what a real member takes in a notify (PEER_PLAIN_MAX) */
+        char *dump = c->req ? json_dumps(c->req, JSON_COMPACT) : NULL;
+        size_t req_len = dump ? strlen(dump) : 0;
+        free(dump);
+        if (req_len > NOTIFY_TAKES) {
+            c->status = 413;
+            c->reply = json_pack("{s:{s:s}}", "error", "code", "too_large");
+            c->rc = NT_OK;
+            continue;
         }
         json_t *body = c->req ? json_deep_copy(c->req) : NULL;
         c->status = rooms_peer_handle(to->r, from->hex, c->method, path, qlookup, &q, body, &c->reply);
@@ -709,6 +720,35 @@ START_TEST(member_list_push_in_capped_batches)
 }
 END_TEST
 
+START_TEST(big_backlog_pushed_in_batches_a_member_takes)
+{
+    enum { BACKLOG = 60, TEXT = 16000 }; /* about 1.3 MB of base64: several notifies */
+    make_room(NULL);
+    tick_all(2);
+    N[2].down = true; /* C away while A writes */
+    char *text = malloc(TEXT + 1);
+    memset(text, 'x', TEXT);
+    text[TEXT] = '\0';
+    for (int k = 0; k < BACKLOG; k++) {
+        char txn[16];
+        snprintf(txn, sizeof txn, "big%d", k);
+        ck_assert_int_eq(send_text(0, txn, text), 200);
+    }
+    free(text);
+    rooms_tick(N[0].r);
+    N[2].down = false;
+    /* only the host's push rounds, past any backoff: C does not poll */
+    for (int round = 0; round < 20; round++) {
+        clock_skew_ms += 61000;
+        rooms_tick(N[0].r);
+    }
+    json_t *j = messages_of(2);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "messages")), BACKLOG);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "head")), BACKLOG);
+    json_decref(j);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("rooms");
@@ -727,6 +767,7 @@ static Suite *suite(void)
     tcase_add_test(tc, departed_sender_still_verifies);
     tcase_add_test(tc, member_list_changes_pushed_or_polled);
     tcase_add_test(tc, member_list_push_in_capped_batches);
+    tcase_add_test(tc, big_backlog_pushed_in_batches_a_member_takes);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,123 @@
+/* Integration: a member that was away while the room filled up with
+ * maximum-size messages catches up when it is back. The backlog (60
+ * messages of 16000 characters, about 1.3 MB of base64) is more than one
+ * notify (384 KiB) or one sealed poll reply (1 MiB) carries, so the host
+ * must hand it out in batches. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define BACKLOG 60
+#define TEXT_LEN 16000
+#define CATCH_UP_MS 20000 /* under the 30 s resync: the catch-up poll at start does it */
+
+static harness_node A, B;
+static char room[64];
+
+static json_t *call(harness_node *n, const char *method, const char *body, long want, const char *path)
+{
+    harness_resp r = {0};
+    ck_assert_int_eq(harness_call(n, HARNESS_CLIENT, method, path, body, &r), 0);
+    if (want && r.status != want) {
+        harness_dump_log(n);
+        ck_abort_msg("%s %s on %s: status %ld, want %ld", method, path, n->name, r.status, want);
+    }
+    json_t *j = r.json ? json_incref(r.json) : json_null();
+    harness_resp_free(&r);
+    return j;
+}
+
+static bool has_all(void *arg)
+{
+    (void)arg;
+    char path[256];
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/messages?after=0&limit=500", room);
+    harness_resp r = {0};
+    bool ok = harness_get(&B, HARNESS_CLIENT, path, &r) == 0 && r.status == 200 &&
+              json_array_size(json_object_get(r.json, "messages")) == BACKLOG;
+    harness_resp_free(&r);
+    return ok;
+}
+
+static void teardown(void)
+{
+    harness_cleanup(&A);
+    harness_cleanup(&B);
+}
+
+START_TEST(member_catches_up_on_a_big_backlog)
+{
+    char body[256], path[256];
+    ck_assert_int_eq(harness_start(&A, "alice", NULL), 0);
+    ck_assert_int_eq(harness_start(&B, "bob", NULL), 0);
+    snprintf(body, sizeof body, "{\"address\":\"%s\"}", A.peer);
+    json_decref(call(&B, "POST", body, 0, "/v1/client/peers"));
+    snprintf(body, sizeof body, "{\"address\":\"%s\"}", B.peer);
+    json_decref(call(&A, "POST", body, 0, "/v1/client/peers"));
+    json_t *j = call(&A, "POST", "{\"name\":\"big\"}", 201, "/v1/client/rooms");
+    snprintf(room, sizeof room, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/invite", room);
+    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", B.node_id);
+    json_decref(call(&A, "POST", body, 200, path));
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/join", room);
+    snprintf(body, sizeof body, "{\"host\":\"%s\"}", A.node_id);
+    json_decref(call(&B, "POST", body, 200, path));
+
+    ck_assert_int_eq(harness_stop(&B), 0);
+    char *text = malloc(TEXT_LEN + 32);
+    ck_assert_ptr_nonnull(text);
+    memcpy(text, "{\"text\":\"", 9);
+    memset(text + 9, 'x', TEXT_LEN);
+    memcpy(text + 9 + TEXT_LEN, "\"}", 3);
+    for (int k = 0; k < BACKLOG; k++) {
+        snprintf(path, sizeof path, "/v1/client/rooms/%s/messages/big%d", room, k);
+        json_decref(call(&A, "PUT", text, 200, path));
+    }
+    free(text);
+
+    char listen[64];
+    snprintf(listen, sizeof listen, "127.0.0.1:%u", (unsigned)B.peer_port);
+    const char *args[] = {"--listen", listen, NULL};
+    ck_assert_int_eq(harness_restart(&B, args), 0);
+    if (!harness_wait(has_all, NULL, CATCH_UP_MS)) {
+        harness_dump_log(&B);
+        ck_abort_msg("B did not catch up on %d messages within %d ms", BACKLOG, CATCH_UP_MS);
+    }
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/messages?after=0&limit=500", room);
+    j = call(&B, "GET", NULL, 200, path);
+    json_t *msgs = json_object_get(j, "messages");
+    for (size_t k = 0; k < BACKLOG; k++) { /* in order, each once, verified */
+        json_t *m = json_array_get(msgs, k);
+        ck_assert_int_eq(json_integer_value(json_object_get(m, "seq")), (json_int_t)k + 1);
+        ck_assert_str_eq(json_string_value(json_object_get(m, "state")), "verified");
+        ck_assert_uint_eq(strlen(json_string_value(json_object_get(m, "text"))), TEXT_LEN);
+    }
+    json_decref(j);
+    ck_assert_int_eq(harness_stop(&A), 0);
+    ck_assert_int_eq(harness_stop(&B), 0);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("rooms_backlog");
+    TCase *tc = tcase_create("rooms_backlog");
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, member_catches_up_on_a_big_backlog);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
