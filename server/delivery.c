@@ -308,15 +308,19 @@ nt_err delivery_poll_once(rooms *r, const char *room, unsigned wait_s)
         json_int_t host_epoch = json_integer_value(json_object_get(reply, "epoch"));
         json_int_t host_mver = json_integer_value(json_object_get(reply, "members_ver"));
         json_t *msgs = json_object_get(reply, "messages");
-        /* a changed member list first: its new members' messages verify */
-        if (host_mver > rm.members_ver)
-            (void)delivery_fetch_members(r, room);
+        /* a changed member list first: its new members' messages verify.
+         * If it cannot be had, say so after applying what came: the
+         * host's long poll answers at once while we lack the list, so a
+         * poller must back off rather than ask again right away */
+        bool members_failed = host_mver > rm.members_ver && delivery_fetch_members(r, room) != NT_OK;
         int64_t now_head = json_array_size(msgs) ? messages_apply(r, room, msgs) : head;
         json_decref(reply);
         if (host_epoch > epoch)
             (void)delivery_fetch_keys(r, room);
         if (now_head < 0)
             return NT_ERR_DB;
+        if (members_failed)
+            return NT_ERR_NET;
         if (now_head == head) {
             /* nothing applied: either up to date or waiting for a key or
              * a sender's key; fetch those and try once more */
