@@ -7,7 +7,12 @@
  * the change (push-mode members) or the early answer of the long poll
  * (poll-mode members) that delivers it, not the periodic catch-up. Events
  * are read before any members list is asked for on a member, since asking
- * fetches the list from the host and would produce the event itself. */
+ * fetches the list from the host and would produce the event itself.
+ *
+ * The one-way introduction runs twice: members listening on 127.0.0.1
+ * like the host, and on 127.0.0.2 / 127.0.0.3, where the host must record
+ * the address the member listens on, not just the one its calls came
+ * from. */
 #include <check.h>
 #include <stdarg.h>
 #include <stdio.h>
