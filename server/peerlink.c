@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <mbedtls/platform_util.h>
 
@@ -18,6 +17,7 @@
 #include "../storage/peers.h"
 #include "envelope.h"
 #include "handshake.h"
+#include "source_addr.h"
 
 #define EXPIRY_MARGIN_S 2 /* re-handshake this long before the peer would drop us */
 #define URL_MAX (16 + PEERS_ADDR_MAX + ENVELOPE_PATH_MAX)
@@ -37,19 +37,9 @@ typedef struct link {
     char last_error[PEERLINK_ERR_MAX];
 } link;
 
-/* Where our calls leave from: the peer API's own address when it listens
- * on one (not a wildcard), so that a peer records the address we answer
- * on (it takes the source address of our handshake with the port in it). */
-#define SOURCE_MAX 64
-typedef struct {
-    char host[SOURCE_MAX]; /* "" when the peer API listens on a wildcard */
-    char iface[SOURCE_MAX + 8]; /* "host!<host>" for CURLOPT_INTERFACE */
-    bool loopback, v6;
-} source_addr;
-
 struct peerlink {
     node *nd;           /* borrowed: for node_stopping() */
-    source_addr src;
+    source_addr src;    /* where our calls leave from (source_addr.h) */
     pthread_mutex_t mu; /* guards links */
     link *links;
     CURLSH *share;
@@ -126,56 +116,6 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
     return pl->nd && node_stopping(pl->nd) ? 1 : 0;
 }
 
-static bool host_is_loopback(const char *h, size_t n)
-{
-    return (n >= 4 && !strncmp(h, "127.", 4)) || (n == 3 && !strncmp(h, "::1", 3)) ||
-           (n == 9 && !strncasecmp(h, "localhost", 9));
-}
-
-/* The host part of "a.b.c.d:port" or "[v6]:port" into src (nothing for a
- * wildcard or an unparsable address). */
-static void source_init(source_addr *src, const char *listen)
-{
-    memset(src, 0, sizeof(*src));
-    const char *h = listen, *end;
-    if (*h == '[') {
-        h++;
-        end = strchr(h, ']');
-        src->v6 = true;
-    } else {
-        end = strrchr(h, ':');
-    }
-    size_t n = end ? (size_t)(end - h) : 0;
-    if (n == 0 || n >= SOURCE_MAX || (n == 7 && !strncmp(h, "0.0.0.0", 7)) || (n == 2 && !strncmp(h, "::", 2)))
-        return;
-    memcpy(src->host, h, n);
-    src->loopback = host_is_loopback(h, n);
-    snprintf(src->iface, sizeof(src->iface), "host!%s", src->host);
-}
-
-/* Leave from our listening address for a destination on the same side of
- * loopback (a loopback-only node still reaches LAN peers by polling, from
- * whatever address the route gives it). */
-static void bind_source(struct peerlink *pl, CURL *h, const char *url)
-{
-    const source_addr *src = &pl->src;
-    const char *d = strstr(url, "://");
-    if (!src->host[0] || !d)
-        return;
-    d += 3;
-    bool v6 = *d == '[';
-    if (v6)
-        d++;
-    size_t n = strcspn(d, v6 ? "]" : ":/");
-    if (host_is_loopback(d, n) != src->loopback)
-        return;
-    bool literal_v4 = !v6 && strspn(d, "0123456789.") == n;
-    if ((v6 && !src->v6) || (literal_v4 && src->v6))
-        return;
-    curl_easy_setopt(h, CURLOPT_INTERFACE, src->iface);
-    curl_easy_setopt(h, CURLOPT_IPRESOLVE, src->v6 ? CURL_IPRESOLVE_V6 : CURL_IPRESOLVE_V4);
-}
-
 /* An easy handle for one request; body may be NULL (no body). */
 static CURL *easy_new(struct peerlink *pl, const char *method, const char *url, const char *body, int timeout_ms,
                       rbuf *rb, struct curl_slist *hdrs)
@@ -197,7 +137,7 @@ static CURL *easy_new(struct peerlink *pl, const char *method, const char *url, 
     curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(h, CURLOPT_XFERINFODATA, pl);
     curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    bind_source(pl, h, url);
+    source_addr_bind(&pl->src, h, url);
     if (hdrs)
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     if (body) {
@@ -891,7 +831,7 @@ nt_err peerlink_start(node *nd, char err[static NODE_ERR_MAX])
         return NT_ERR_NOMEM;
     }
     pl->nd = nd;
-    source_init(&pl->src, nd->peer_addr);
+    source_addr_init(&pl->src, nd->peer_addr);
     nd->peerlink = pl;
     return NT_OK;
 }
