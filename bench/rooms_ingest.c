@@ -34,7 +34,7 @@
 #include "server/rooms.h"
 #include "storage/roomdb.h"
 
-static int n_msgs = 1000, n_threads = 32, n_members = 10;
+static int n_msgs = 1000, n_threads = 64, n_members = 10;
 static long prefill = 0;
 static bool with_ceiling = true;
 static const char *dir = "build/bench-work";
