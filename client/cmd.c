@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "client/api.h"
 #include "client/field.h"
 #include "client/locate.h"
@@ -14,6 +15,9 @@
 #define TAIL_DEFAULT 20
 #define EVENTS_WAIT_S 25
 #define EVENTS_TIMEOUT_MS ((EVENTS_WAIT_S + 10) * 1000L)
+#define RECONNECT_MIN_MS 250L
+#define RECONNECT_MAX_MS 5000L
+#define PAGE_MAX 500
 #define PATH_MAX_LEN 1024
 #define ROOM_ID_HEX 32
 
@@ -412,8 +416,87 @@ static int events_now(ctx *c, char since[static 512])
     return EXIT_OK;
 }
 
-/* Print new messages of room rid from the events long-poll, until the node
- * goes away (exit 3) or the process is interrupted. */
+/* Print the messages of room rid after *last, oldest first, page by page;
+ * *last advances. */
+static nt_err print_after(ctx *c, const char *rid, long long *last, const json_t *names)
+{
+    char path[PATH_MAX_LEN];
+    for (;;) {
+        json_t *r;
+        snprintf(path, sizeof path, "/v1/client/rooms/%s/messages?after=%lld&limit=%d", rid, *last, PAGE_MAX);
+        nt_err rc = api_call(c->a, "GET", path, NULL, 0, &r, &c->err);
+        if (rc != NT_OK)
+            return rc;
+        json_t *l = field_list(r, F_MESSAGES), *m;
+        size_t i, n = json_array_size(l);
+        long long before = *last;
+        json_array_foreach(l, i, m) {
+            long long seq = field_int(m, F_SEQ, -1);
+            if (seq <= *last)
+                continue;
+            print_msg(m, names, c->o->json);
+            *last = seq;
+        }
+        json_decref(r);
+        if (n < PAGE_MAX || *last == before) /* the end, or no progress */
+            return NT_OK;
+    }
+}
+
+static void nap_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && ts.tv_nsec + ts.tv_sec > 0)
+        ;
+}
+
+/* The node went away while we followed a room: wait for it to come back
+ * (on any port: natterd.json is read again each time), then print what
+ * was sent meanwhile and go on. Only a node that answers with an error (a
+ * changed token, say) ends the wait; Ctrl-C ends the command. */
+static int reconnect(ctx *c, const char *rid, long long *last, char since[static 512], const json_t *names)
+{
+    fprintf(stderr, "natter: lost the node at %s; waiting for it to come back (Ctrl-C to stop)\n", c->loc.url);
+    for (long wait = RECONNECT_MIN_MS;; wait = wait * 2 < RECONNECT_MAX_MS ? wait * 2 : RECONNECT_MAX_MS) {
+        nap_ms(wait);
+        locate loc;
+        char lerr[LOCATE_ERR_MAX];
+        api *a = NULL;
+        if (locate_node(&loc, c->o->url, c->o->token, c->o->data_dir, 1, NULL, lerr) != NT_OK) {
+            locate_clear(&loc);
+            continue; /* no natterd.json yet */
+        }
+        if (api_new(&a, loc.url, loc.token) != NT_OK) {
+            locate_clear(&loc);
+            continue;
+        }
+        api_free(c->a);
+        locate_clear(&c->loc);
+        c->a = a;
+        c->loc = loc;
+        locate_clear(&loc);
+        json_t *r;
+        memset(&c->err, 0, sizeof c->err);
+        nt_err rc = api_call(c->a, "GET", "/v1/client/events?since=now&wait=0", NULL, 0, &r, &c->err);
+        if (rc == NT_ERR_NET || rc == NT_ERR_TIMEOUT)
+            continue;
+        if (rc != NT_OK)
+            return fail(c, rc);
+        char nb[64];
+        json_t *next = field_get(r, F_NEXT);
+        snprintf(since, 512, "%s", next ? scalar(next, nb, sizeof nb) : "");
+        json_decref(r);
+        if ((rc = print_after(c, rid, last, names)) == NT_ERR_NET || rc == NT_ERR_TIMEOUT)
+            continue;
+        if (rc != NT_OK)
+            return fail(c, rc);
+        fprintf(stderr, "natter: back on %s\n", c->loc.url);
+        return EXIT_OK;
+    }
+}
+
+/* Print new messages of room rid from the events long-poll until the
+ * process is interrupted, waiting out the node's restarts. */
 static int follow(ctx *c, const char *rid, long long last, char since[static 512],
                   const json_t *names)
 {
@@ -423,6 +506,12 @@ static int follow(ctx *c, const char *rid, long long last, char since[static 512
         snprintf(path, sizeof path, "/v1/client/events?wait=%d%s%s", EVENTS_WAIT_S,
                  since[0] ? "&since=" : "", since);
         nt_err rc = api_call(c->a, "GET", path, NULL, EVENTS_TIMEOUT_MS, &r, &c->err);
+        if (rc == NT_ERR_NET || rc == NT_ERR_TIMEOUT) {
+            int x = reconnect(c, rid, &last, since, names);
+            if (x)
+                return x;
+            continue;
+        }
         if (rc != NT_OK)
             return fail(c, rc);
         json_t *evs = field_list(r, F_EVENTS), *e;

@@ -40,8 +40,8 @@ static const opts_cmd cmds[] = {
     {"tail", 1, 1, OPT_FOLLOW | OPT_LIMIT, "tail ROOM [-f] [-n N]", "show a room's last messages",
      "Prints ROOM's last N messages (default 20): time, sender, text and, for\n"
      "messages not yet delivered, their state. With -f, keeps printing new\n"
-     "messages as they arrive until interrupted. With --json, one JSON\n"
-     "object per line."},
+     "messages as they arrive until interrupted, waiting out restarts of the\n"
+     "node. With --json, one JSON object per line."},
     {"rekey", 1, 1, 0, "rekey ROOM", "rotate a room's key (host only)",
      "Asks ROOM's host (this node) to make a new room key and send it to every\n"
      "member."},

@@ -158,10 +158,10 @@ int natter_spawn(const harness_node *n, natter_proc *p, ...)
     return p->pid > 0 ? 0 : -1;
 }
 
-bool natter_wait_output(const natter_proc *p, const char *text, int timeout_ms)
+static bool wait_in(const char *path, const char *text, int timeout_ms)
 {
     for (int waited = 0; waited <= timeout_ms; waited += POLL_MS) {
-        char *s = slurp(p->out_path);
+        char *s = slurp(path);
         bool hit = s && strstr(s, text);
         free(s);
         if (hit)
@@ -169,6 +169,16 @@ bool natter_wait_output(const natter_proc *p, const char *text, int timeout_ms)
         sleep_ms(POLL_MS);
     }
     return false;
+}
+
+bool natter_wait_output(const natter_proc *p, const char *text, int timeout_ms)
+{
+    return wait_in(p->out_path, text, timeout_ms);
+}
+
+bool natter_wait_stderr(const natter_proc *p, const char *text, int timeout_ms)
+{
+    return wait_in(p->err_path, text, timeout_ms);
 }
 
 void natter_stop(natter_proc *p)

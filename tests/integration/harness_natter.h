@@ -37,6 +37,8 @@ void natter_out_free(natter_out *o);
 int natter_spawn(const harness_node *n, natter_proc *p, ...);
 /* Wait until its stdout contains text (timeout_ms): true if it did. */
 bool natter_wait_output(const natter_proc *p, const char *text, int timeout_ms);
+/* The same for its stderr. */
+bool natter_wait_stderr(const natter_proc *p, const char *text, int timeout_ms);
 /* SIGTERM/SIGKILL it, reap, remove the files. */
 void natter_stop(natter_proc *p);
 

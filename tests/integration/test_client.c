@@ -4,6 +4,7 @@
  * (0 ok, 1 node error, 2 usage, 3 unreachable, 4 auth, 5 not found). */
 #include <arpa/inet.h>
 #include <check.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -346,6 +347,33 @@ START_TEST(tail_follow_prints_new_messages)
 }
 END_TEST
 
+/* tail -f outlives a restart of its node (on new ports: the client reads
+ * natterd.json again) and prints what was sent once the node is back. */
+START_TEST(tail_follow_waits_out_a_node_restart)
+{
+    const char *id = create("steady", "invite");
+    char rid[64], path[160];
+    snprintf(rid, sizeof rid, "%s", id);
+    natter_out o;
+    RUN(&o, "send", "steady", "before the restart");
+    natter_out_free(&o);
+    natter_proc p;
+    ck_assert_int_eq(natter_spawn(&a, &p, "tail", "steady", "-f", NULL), 0);
+    ck_assert(natter_wait_output(&p, "<alice> before the restart", WAIT_MS));
+    ck_assert_int_eq(harness_stop(&a), 0);
+    ck_assert(natter_wait_stderr(&p, "waiting for it to come back", WAIT_MS));
+    ck_assert_int_eq(harness_restart(&a, quiet), 0);
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/messages/t-restart-1", rid);
+    harness_resp r;
+    ck_assert_int_eq(harness_put(&a, HARNESS_CLIENT, path, "{\"text\":\"after the restart\"}", &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    harness_resp_free(&r);
+    ck_assert(natter_wait_output(&p, "<alice> after the restart", WAIT_MS));
+    ck_assert(natter_wait_stderr(&p, "back on", WAIT_MS));
+    ck_assert_int_eq(kill(p.pid, 0), 0); /* still following */
+    natter_stop(&p);
+}
+END_TEST
 
 /* ---- two nodes: peers and rooms across them -------------------------------- */
 
@@ -548,6 +576,7 @@ static Suite *suite(void)
     tcase_add_test(tc, unknown_or_ambiguous_room_is_exit_5);
     tcase_add_test(tc, node_error_is_exit_1);
     tcase_add_test(tc, tail_follow_prints_new_messages);
+    tcase_add_test(tc, tail_follow_waits_out_a_node_restart);
     suite_add_tcase(s, tc);
     TCase *t2 = tcase_create("twonodes");
     tcase_add_checked_fixture(t2, setup2, teardown2);
