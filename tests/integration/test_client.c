@@ -325,23 +325,35 @@ START_TEST(node_error_is_exit_1)
 }
 END_TEST
 
-START_TEST(tail_follow_prints_new_messages)
+/* A new room with one message, and `tail ROOM -f` following it (having
+ * printed that message); its id into rid. */
+static void follow_new_room(const char *name, natter_proc *p, char rid[static 64])
 {
-    const char *id = create("live", "invite");
-    char rid[64];
-    snprintf(rid, sizeof rid, "%s", id);
+    snprintf(rid, 64, "%s", create(name, "invite"));
     natter_out o;
-    RUN(&o, "send", "live", "before");
+    RUN(&o, "send", name, "first");
     natter_out_free(&o);
-    natter_proc p;
-    ck_assert_int_eq(natter_spawn(&a, &p, "tail", "live", "-f", NULL), 0);
-    ck_assert(natter_wait_output(&p, "<alice> before", WAIT_MS));
+    ck_assert_int_eq(natter_spawn(&a, p, "tail", name, "-f", NULL), 0);
+    ck_assert(natter_wait_output(p, "<alice> first", WAIT_MS));
+}
+
+/* A message from a's own user straight through the client API. */
+static void put_text(const char *rid, const char *txn, const char *json_body)
+{
     char path[160];
-    snprintf(path, sizeof path, "/v1/client/rooms/%s/messages/t-follow-1", rid);
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/messages/%s", rid, txn);
     harness_resp r;
-    ck_assert_int_eq(harness_put(&a, HARNESS_CLIENT, path, "{\"text\":\"after\"}", &r), 0);
+    ck_assert_int_eq(harness_put(&a, HARNESS_CLIENT, path, json_body, &r), 0);
     ck_assert_int_eq(r.status, 200);
     harness_resp_free(&r);
+}
+
+START_TEST(tail_follow_prints_new_messages)
+{
+    char rid[64];
+    natter_proc p;
+    follow_new_room("live", &p, rid);
+    put_text(rid, "t-follow-1", "{\"text\":\"after\"}");
     ck_assert(natter_wait_output(&p, "<alice> after", WAIT_MS));
     natter_stop(&p);
 }
@@ -351,23 +363,13 @@ END_TEST
  * natterd.json again) and prints what was sent once the node is back. */
 START_TEST(tail_follow_waits_out_a_node_restart)
 {
-    const char *id = create("steady", "invite");
-    char rid[64], path[160];
-    snprintf(rid, sizeof rid, "%s", id);
-    natter_out o;
-    RUN(&o, "send", "steady", "before the restart");
-    natter_out_free(&o);
+    char rid[64];
     natter_proc p;
-    ck_assert_int_eq(natter_spawn(&a, &p, "tail", "steady", "-f", NULL), 0);
-    ck_assert(natter_wait_output(&p, "<alice> before the restart", WAIT_MS));
+    follow_new_room("steady", &p, rid);
     ck_assert_int_eq(harness_stop(&a), 0);
     ck_assert(natter_wait_stderr(&p, "waiting for it to come back", WAIT_MS));
     ck_assert_int_eq(harness_restart(&a, quiet), 0);
-    snprintf(path, sizeof path, "/v1/client/rooms/%s/messages/t-restart-1", rid);
-    harness_resp r;
-    ck_assert_int_eq(harness_put(&a, HARNESS_CLIENT, path, "{\"text\":\"after the restart\"}", &r), 0);
-    ck_assert_int_eq(r.status, 200);
-    harness_resp_free(&r);
+    put_text(rid, "t-restart-1", "{\"text\":\"after the restart\"}");
     ck_assert(natter_wait_output(&p, "<alice> after the restart", WAIT_MS));
     ck_assert(natter_wait_stderr(&p, "back on", WAIT_MS));
     ck_assert_int_eq(kill(p.pid, 0), 0); /* still following */
