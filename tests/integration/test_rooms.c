@@ -14,31 +14,12 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "rooms_util.h"
 
 #define WAIT_MS 30000
 
 static harness_node A, B, C, D;
 
-static json_t *call(harness_node *n, const char *method, const char *body, long want, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static json_t *call(harness_node *n, const char *method, const char *body, long want, const char *fmt, ...)
-{
-    char path[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(path, sizeof path, fmt, ap);
-    va_end(ap);
-    harness_resp r = {0};
-    ck_assert_int_eq(harness_call(n, HARNESS_CLIENT, method, path, body, &r), 0);
-    if (want && r.status != want) {
-        harness_dump_log(n);
-        ck_abort_msg("%s %s on %s: status %ld, want %ld: %s", method, path, n->name, r.status, want,
-                     r.body ? r.body : "");
-    }
-    json_t *j = r.json ? json_incref(r.json) : json_null();
-    harness_resp_free(&r);
-    return j;
-}
 
 static long status_of(harness_node *n, const char *method, const char *path, const char *body)
 {

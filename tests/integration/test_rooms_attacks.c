@@ -19,6 +19,7 @@
 #include "crypto/rng.h"
 #include "crypto/sign.h"
 #include "harness.h"
+#include "rooms_util.h"
 #include "server/node.h"
 #include "server/peerlink.h"
 #include "server/roomcrypt.h"
@@ -32,22 +33,6 @@ static config mcfg;
 static char mdir[PATH_MAX], room[64];
 static uint8_t room_id[ROOM_ID_LEN], a_id[IDENTITY_ID_LEN];
 
-static json_t *client(harness_node *n, const char *method, const char *body, long want, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static json_t *client(harness_node *n, const char *method, const char *body, long want, const char *fmt, ...)
-{
-    char path[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(path, sizeof path, fmt, ap);
-    va_end(ap);
-    harness_resp r = {0};
-    ck_assert_int_eq(harness_call(n, HARNESS_CLIENT, method, path, body, &r), 0);
-    ck_assert_msg(r.status == want, "%s %s: %ld %s", method, path, r.status, r.body ? r.body : "");
-    json_t *j = r.json ? json_incref(r.json) : json_null();
-    harness_resp_free(&r);
-    return j;
-}
 
 /* A sealed request from mallory to A; returns the status. */
 static int mcall(const char *method, const char *path, json_t *req, json_t **reply)
@@ -90,19 +75,19 @@ static void setup(void)
     ck_assert_int_eq(harness_start(&B, "bob", NULL), 0);
     char body[128];
     snprintf(body, sizeof body, "{\"address\":\"%s\"}", A.peer);
-    json_decref(client(&B, "POST", body, 201, "/v1/client/peers"));
+    json_decref(call(&B, "POST", body, 201, "/v1/client/peers"));
     snprintf(body, sizeof body, "{\"address\":\"%s\"}", B.peer);
-    json_decref(client(&A, "POST", body, 201, "/v1/client/peers"));
-    json_t *j = client(&A, "POST", "{\"name\":\"target\"}", 201, "/v1/client/rooms");
+    json_decref(call(&A, "POST", body, 201, "/v1/client/peers"));
+    json_t *j = call(&A, "POST", "{\"name\":\"target\"}", 201, "/v1/client/rooms");
     snprintf(room, sizeof room, "%s", json_string_value(json_object_get(j, "id")));
     json_decref(j);
     size_t n;
     ck_assert_int_eq(encoding_hex_decode(room, ROOM_ID_HEX_LEN, room_id, sizeof room_id, &n), NT_OK);
     snprintf(body, sizeof body, "{\"peer\":\"%s\"}", B.node_id);
-    json_decref(client(&A, "POST", body, 200, "/v1/client/rooms/%s/invite", room));
+    json_decref(call(&A, "POST", body, 200, "/v1/client/rooms/%s/invite", room));
     snprintf(body, sizeof body, "{\"host\":\"%s\"}", A.node_id);
-    json_decref(client(&B, "POST", body, 200, "/v1/client/rooms/%s/join", room));
-    json_decref(client(&B, "PUT", "{\"text\":\"bob's real message\"}", 200, "/v1/client/rooms/%s/messages/b1", room));
+    json_decref(call(&B, "POST", body, 200, "/v1/client/rooms/%s/join", room));
+    json_decref(call(&B, "PUT", "{\"text\":\"bob's real message\"}", 200, "/v1/client/rooms/%s/messages/b1", room));
     start_mallory();
 }
 
@@ -129,9 +114,9 @@ static void teardown(void)
 /* A's state that no refused request may change. */
 static char *host_state(void)
 {
-    json_t *m = client(&A, "GET", NULL, 200, "/v1/client/rooms/%s/messages?after=0&limit=500", room);
-    json_t *r = client(&A, "GET", NULL, 200, "/v1/client/rooms/%s", room);
-    json_t *mem = client(&A, "GET", NULL, 200, "/v1/client/rooms/%s/members", room);
+    json_t *m = call(&A, "GET", NULL, 200, "/v1/client/rooms/%s/messages?after=0&limit=500", room);
+    json_t *r = call(&A, "GET", NULL, 200, "/v1/client/rooms/%s", room);
+    json_t *mem = call(&A, "GET", NULL, 200, "/v1/client/rooms/%s/members", room);
     size_t i;
     json_t *e;
     /* delivery progress (push cursors) moves on its own: not state an attack could change */
@@ -205,7 +190,7 @@ START_TEST(attacks_refused_state_unchanged)
     /* invited, mallory joins and holds the key of epoch 1 */
     char body[128];
     snprintf(body, sizeof body, "{\"peer\":\"%s\"}", M->id_hex);
-    json_decref(client(&A, "POST", body, 200, "/v1/client/rooms/%s/invite", room));
+    json_decref(call(&A, "POST", body, 200, "/v1/client/rooms/%s/invite", room));
     ck_assert_int_eq(mcall("POST", jpath, jb, &reply), 200);
     json_decref(jb);
     uint8_t key[ROOM_KEY_LEN];
@@ -216,7 +201,7 @@ START_TEST(attacks_refused_state_unchanged)
     ck_assert_int_eq(encoding_b64_decode(kb, strlen(kb), B64_STD, key, sizeof key, &kl), NT_OK);
     json_decref(reply);
     /* bob writes again: mallory, now a member, may read this one */
-    json_decref(client(&B, "PUT", "{\"text\":\"bob again\"}", 200, "/v1/client/rooms/%s/messages/b2", room));
+    json_decref(call(&B, "PUT", "{\"text\":\"bob again\"}", 200, "/v1/client/rooms/%s/messages/b2", room));
     free(before);
     before = host_state();
 
@@ -279,13 +264,13 @@ START_TEST(attacks_refused_state_unchanged)
     ck_assert(json_is_true(json_object_get(reply, "duplicate")));
     json_decref(reply);
     json_decref(s);
-    json_t *j = client(&A, "GET", NULL, 200, "/v1/client/rooms/%s", room);
+    json_t *j = call(&A, "GET", NULL, 200, "/v1/client/rooms/%s", room);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "head")), seq);
     json_decref(j);
 
     /* an old epoch, after two rotations (beyond the one-epoch grace) */
-    json_decref(client(&A, "POST", NULL, 200, "/v1/client/rooms/%s/rekey", room));
-    json_decref(client(&A, "POST", NULL, 200, "/v1/client/rooms/%s/rekey", room));
+    json_decref(call(&A, "POST", NULL, 200, "/v1/client/rooms/%s/rekey", room));
+    json_decref(call(&A, "POST", NULL, 200, "/v1/client/rooms/%s/rekey", room));
     free(before);
     before = host_state();
     s = submission("m6", 1, key, "from the past", false);
@@ -293,7 +278,7 @@ START_TEST(attacks_refused_state_unchanged)
     json_decref(s);
     /* kicked: every request refused */
     snprintf(body, sizeof body, "{\"peer\":\"%s\"}", M->id_hex);
-    json_decref(client(&A, "POST", body, 200, "/v1/client/rooms/%s/kick", room));
+    json_decref(call(&A, "POST", body, 200, "/v1/client/rooms/%s/kick", room));
     free(before);
     before = host_state();
     ck_assert_int_eq(mcall("GET", kpath, NULL, NULL), 403);
@@ -307,14 +292,14 @@ START_TEST(attacks_refused_state_unchanged)
     free(before);
     /* B saw the honest one and never anything refused */
     for (int i = 0; i < 300; i++) {
-        j = client(&B, "GET", NULL, 200, "/v1/client/rooms/%s/messages?after=0", room);
+        j = call(&B, "GET", NULL, 200, "/v1/client/rooms/%s/messages?after=0", room);
         size_t n = json_array_size(json_object_get(j, "messages"));
         json_decref(j);
         if (n >= 3)
             break;
         usleep(50 * 1000);
     }
-    j = client(&B, "GET", NULL, 200, "/v1/client/rooms/%s/messages?after=0", room);
+    j = call(&B, "GET", NULL, 200, "/v1/client/rooms/%s/messages?after=0", room);
     ck_assert_int_eq(json_array_size(json_object_get(j, "messages")), 3);
     json_decref(j);
 }
