@@ -1,0 +1,617 @@
+/* rooms_ingest_e2e - host ingest through the real peer channel: sealed,
+ * signed messages per second a real natterd host commits from many
+ * concurrent member sessions, against the RSA-3072 verify ceiling.
+ *
+ *   rooms_ingest_e2e [--messages N] [--threads T] [--members M] [--dir DIR]
+ *                    [--ceiling 0|1]
+ *
+ * The host is a real natterd ($NATTERD, default build/natterd) on
+ * 127.0.0.1 with its SQLite file in WAL mode, synchronous=FULL. This
+ * process acts as M member nodes with RSA-3072 identities that joined an
+ * open room on it, T sessions in all (T/M per member, each its own
+ * keep-alive connection and thread): every message goes over HTTP, through
+ * the session's envelope (open, replay window, sealed reply), the host's
+ * membership and epoch checks, the RSA verify, and its group commit.
+ *
+ * What the members do before the clock starts is their cost, not the
+ * host's: the RSA-3072 signatures (about 6 ms each) and the sealing of each
+ * request into its session's envelope. The signed submissions only depend
+ * on the room, its key and the member keys, so they are kept in a fixture
+ * under DIR (e2e-m<M>/: the host's data dir as it was right after the
+ * joins, the member keys, the room key and the submissions); every run
+ * starts the host on a fresh copy of it, so its log starts empty.
+ *
+ * Output: the run (messages per second by wall clock, and the CPU each
+ * side used per message), then the verify ceiling as bench/crypto defines
+ * it (one thread's RSA-3072 verifies per CPU-second, times the cores) and
+ * the ratios. The load generator shares the machine's cores with the host;
+ * its CPU per message is printed so the two can be told apart. */
+#include "../tests/integration/harness.c"
+
+#include <stdatomic.h>
+#include <sys/resource.h>
+#include <mbedtls/platform_util.h>
+
+#include "../crypto/encoding.h"
+#include "../crypto/identity.h"
+#include "../crypto/rng.h"
+#include "../crypto/sign.h"
+#include "../server/envelope.h"
+#include "../server/handshake.h"
+#include "../server/roomcrypt.h"
+
+#define MAX_THREADS 256
+#define MAX_MEMBERS 32
+#define CHECK_EVERY 8 /* replies opened and checked in full: every 8th, and every one that is not 200 */
+
+static int n_msgs = 8000, n_threads = 64, n_members = 8;
+static bool with_ceiling = true;
+static const char *dir = "build/bench-work";
+static char fix[512];
+
+static harness_node host;
+static identity *host_id, *member[MAX_MEMBERS];
+static char room_hex[ROOM_ID_HEX_LEN + 1];
+static uint8_t room_id[ROOM_ID_LEN], room_key[ROOM_KEY_LEN];
+static int64_t room_epoch;
+
+static void die(const char *what, const char *detail)
+{
+    fprintf(stderr, "rooms_ingest_e2e: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
+    if (host.pid)
+        harness_dump_log(&host);
+    harness_cleanup(&host);
+    exit(1);
+}
+
+static double now_s(clockid_t c)
+{
+    struct timespec ts;
+    clock_gettime(c, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double self_cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
+}
+
+/* CPU seconds (user + system) a process has used, from /proc. */
+static double proc_cpu_s(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')');
+    unsigned long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* cp -a or rm -rf (op) of one or two paths */
+static void run_cmd(const char *op, const char *a, const char *b)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s '%s' '%s'", op, a, b ? b : "");
+    if (system(cmd) != 0)
+        die("command failed", cmd);
+}
+
+/* ---- one member session ---- */
+
+typedef struct {
+    hs_session s;
+    uint64_t seq;
+    int member;
+    CURL *h;
+    struct curl_slist *hdrs;
+} msession;
+
+typedef struct {
+    char *data;
+    size_t len;
+} buf;
+
+static size_t on_write(char *p, size_t sz, size_t nm, void *ud)
+{
+    buf *b = ud;
+    size_t n = sz * nm;
+    char *nd = realloc(b->data, b->len + n + 1);
+    if (!nd)
+        return 0;
+    memcpy(nd + b->len, p, n);
+    b->data = nd;
+    b->len += n;
+    b->data[b->len] = 0;
+    return n;
+}
+
+static long post_raw(msession *ms, const char *path, const char *body, buf *out)
+{
+    char url[256];
+    snprintf(url, sizeof url, "%s%s", host.peer_url, path);
+    memset(out, 0, sizeof *out);
+    curl_easy_setopt(ms->h, CURLOPT_URL, url);
+    curl_easy_setopt(ms->h, CURLOPT_HTTPHEADER, ms->hdrs);
+    curl_easy_setopt(ms->h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(ms->h, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(ms->h, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(ms->h, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(ms->h, CURLOPT_NOSIGNAL, 1L);
+    long status = 0;
+    if (curl_easy_perform(ms->h) == CURLE_OK)
+        curl_easy_getinfo(ms->h, CURLINFO_RESPONSE_CODE, &status);
+    return status;
+}
+
+static void session_open(msession *ms, int m)
+{
+    memset(ms, 0, sizeof *ms);
+    ms->member = m;
+    ms->h = curl_easy_init();
+    ms->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    hs_pending *p = NULL;
+    json_t *req = NULL, *rep = NULL;
+    buf b;
+    if (handshake_start(member[m], "bench-member", 0, identity_id(host_id), HS_MODE_ECDH, ECDH_X25519,
+                        (int64_t)time(NULL), &p, &req))
+        die("handshake_start", NULL);
+    char *body = json_dumps(req, JSON_COMPACT);
+    long st = post_raw(ms, "/v1/handshake", body, &b);
+    if (st != 200 || !(rep = json_loads(b.data ? b.data : "", 0, NULL)) ||
+        handshake_finish(p, host_id, rep, (int64_t)time(NULL), &ms->s))
+        die("handshake with the host", b.data);
+    json_decref(req);
+    json_decref(rep);
+    handshake_pending_free(p);
+    free(body);
+    free(b.data);
+}
+
+static void session_close(msession *ms)
+{
+    handshake_session_wipe(&ms->s);
+    curl_slist_free_all(ms->hdrs);
+    curl_easy_cleanup(ms->h);
+}
+
+/* The envelope of the next request on ms (caller frees). */
+static char *seal_next(msession *ms, const char *method, const char *path, const char *pt)
+{
+    char *out = NULL;
+    uint64_t seq = ms->seq++;
+    if (envelope_seal(&ms->s.c2s, ENVELOPE_C2S, ms->s.session_id, seq, method, path, NULL, 0,
+                      seq == 0 ? ms->s.confirm : NULL, (const uint8_t *)pt, strlen(pt), &out))
+        die("envelope_seal", NULL);
+    return out;
+}
+
+/* Open a sealed reply: the JSON inside, or NULL. */
+static json_t *open_reply(msession *ms, const char *method, const char *path, const buf *b)
+{
+    envelope e;
+    uint8_t *pt = NULL;
+    size_t n = 0;
+    if (!b->data || envelope_parse(b->data, b->len, ENVELOPE_S2C, &e))
+        return NULL;
+    nt_err rc = envelope_open(&ms->s.s2c, &e, ENVELOPE_S2C, method, path, NULL, &pt, &n);
+    envelope_clear(&e);
+    json_t *j = rc ? NULL : json_loadb((const char *)pt, n, 0, NULL);
+    free(pt);
+    return j;
+}
+
+/* ---- the fixture: host data dir after the joins, keys, submissions ---- */
+
+static void member_path(int m, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/member-%d.pem", fix, m);
+}
+
+static atomic_int next_job;
+
+static void *keygen_worker(void *arg)
+{
+    (void)arg;
+    int m;
+    char path[600];
+    while ((m = atomic_fetch_add(&next_job, 1)) < n_members) {
+        member_path(m, path, sizeof path);
+        if (identity_load(&member[m], path) == NT_OK)
+            continue;
+        if (identity_generate(&member[m], 3072) || identity_save(member[m], path))
+            die("member key", path);
+    }
+    return NULL;
+}
+
+static void load_members(void)
+{
+    atomic_store(&next_job, 0);
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, keygen_worker, NULL);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+}
+
+static const char *const host_args[] = {"--log-level", "warn", "--max-connections", "1024",
+                                        "--max-sessions-per-peer", "256", NULL};
+
+static json_t *client_call(const char *method, const char *path, const char *body, long want)
+{
+    harness_resp r = {0};
+    if (harness_call(&host, HARNESS_CLIENT, method, path, body, &r) || r.status != want) {
+        fprintf(stderr, "%s %s: %ld %s\n", method, path, r.status, r.body ? r.body : "");
+        die("client API call failed", path);
+    }
+    json_t *j = json_incref(r.json);
+    harness_resp_free(&r);
+    return j;
+}
+
+static void build_fixture(void)
+{
+    char path[PATH_MAX + 64];
+    fprintf(stdout, "# building the fixture in %s (member keys, room, joins)\n", fix);
+    fflush(stdout);
+    char rm1[600], rm2[600];
+    snprintf(rm1, sizeof rm1, "%s/host", fix);
+    snprintf(rm2, sizeof rm2, "%s/room.json", fix);
+    run_cmd("rm -rf", rm1, rm2);
+    if (harness_start(&host, "bench-host", host_args))
+        die("host start", NULL);
+    json_t *j = client_call("POST", "/v1/client/rooms",
+                            "{\"name\":\"bench\",\"access\":\"open\",\"rotate_messages\":1000000}", 201);
+    snprintf(room_hex, sizeof room_hex, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    snprintf(path, sizeof path, "%s/identity.pem", host.data_dir);
+    if (identity_load(&host_id, path))
+        die("host key", path);
+    load_members();
+    char jpath[128];
+    snprintf(jpath, sizeof jpath, "/v1/peer/rooms/%s/join", room_hex);
+    for (int m = 0; m < n_members; m++) {
+        msession ms;
+        session_open(&ms, m);
+        uint8_t der[IDENTITY_PUB_DER_MAX];
+        char b64[IDENTITY_PUB_DER_MAX * 2], pt[IDENTITY_PUB_DER_MAX * 2 + 64];
+        size_t dl;
+        if (identity_public_der(member[m], der, sizeof der, &dl) ||
+            encoding_b64_encode(der, dl, B64_STD, b64, sizeof b64))
+            die("member key", NULL);
+        snprintf(pt, sizeof pt, "{\"pub\":\"%s\",\"delivery\":\"poll\"}", b64);
+        char *env = seal_next(&ms, "POST", jpath, pt);
+        buf b;
+        long st = post_raw(&ms, jpath, env, &b);
+        json_t *rep = open_reply(&ms, "POST", jpath, &b);
+        json_t *key = json_array_get(json_object_get(rep, "keys"), 0);
+        size_t kl = 0;
+        if (st != 200 || !key)
+            die("join", b.data);
+        if (m == 0) {
+            const char *k64 = json_string_value(json_object_get(key, "key"));
+            room_epoch = json_integer_value(json_object_get(key, "epoch"));
+            if (!k64 || encoding_b64_decode(k64, strlen(k64), B64_STD, room_key, sizeof room_key, &kl) ||
+                kl != sizeof room_key)
+                die("room key in the join reply", NULL);
+        }
+        json_decref(rep);
+        free(env);
+        free(b.data);
+        session_close(&ms);
+    }
+    if (harness_stop(&host))
+        die("host stop", NULL);
+    snprintf(path, sizeof path, "%s/host", fix);
+    run_cmd("cp -a", host.data_dir, path);
+    harness_cleanup(&host);
+    memset(&host, 0, sizeof host);
+    char k64[64];
+    if (encoding_b64_encode(room_key, sizeof room_key, B64_STD, k64, sizeof k64))
+        die("b64", NULL);
+    j = json_pack("{s:s,s:s,s:I,s:i}", "room", room_hex, "key", k64, "epoch", (json_int_t)room_epoch, "members",
+                  n_members);
+    snprintf(path, sizeof path, "%s/room.json", fix);
+    if (json_dump_file(j, path, JSON_COMPACT))
+        die("write", path);
+    json_decref(j);
+    snprintf(path, sizeof path, "%s/subs.json", fix);
+    unlink(path); /* signed for another room */
+    mbedtls_platform_zeroize(room_key, sizeof room_key);
+}
+
+static bool load_fixture(void)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/room.json", fix);
+    json_t *j = json_load_file(path, 0, NULL);
+    const char *k64 = json_string_value(json_object_get(j, "key"));
+    const char *id = json_string_value(json_object_get(j, "room"));
+    size_t kl = 0, il = 0;
+    bool ok = k64 && id && json_integer_value(json_object_get(j, "members")) == n_members &&
+              !encoding_b64_decode(k64, strlen(k64), B64_STD, room_key, sizeof room_key, &kl) &&
+              kl == sizeof room_key && !encoding_hex_decode(id, strlen(id), room_id, sizeof room_id, &il) &&
+              il == sizeof room_id;
+    if (ok) {
+        snprintf(room_hex, sizeof room_hex, "%s", id);
+        room_epoch = json_integer_value(json_object_get(j, "epoch"));
+    }
+    json_decref(j);
+    snprintf(path, sizeof path, "%s/host/identity.pem", fix);
+    identity_free(host_id);
+    host_id = NULL;
+    return ok && identity_load(&host_id, path) == NT_OK;
+}
+
+/* ---- the submissions (signed before the clock starts, kept) ---- */
+
+static char **subs; /* Submit JSON text of message i, from member i % M */
+
+static void *sign_worker(void *arg)
+{
+    (void)arg;
+    int i;
+    while ((i = atomic_fetch_add(&next_job, 1)) < n_msgs) {
+        if (subs[i])
+            continue;
+        const identity *me = member[i % n_members];
+        char txn[32], text[128], b64b[1024], b64s[1024];
+        uint8_t *body = NULL, sig[SIGN_MAX_LEN];
+        size_t bl, sl;
+        snprintf(txn, sizeof txn, "e2e-%d", i);
+        snprintf(text, sizeof text, "benchmark message %d: the quick brown fox jumps over the lazy dog, twice", i);
+        if (roomcrypt_seal(room_id, (uint64_t)room_epoch, room_key, identity_id(me), text, strlen(text), &body,
+                           &bl) ||
+            roomcrypt_sign(me, room_id, (uint64_t)room_epoch, txn, body, bl, sig, sizeof sig, &sl) ||
+            encoding_b64_encode(body, bl, B64_STD, b64b, sizeof b64b) ||
+            encoding_b64_encode(sig, sl, B64_STD, b64s, sizeof b64s))
+            die("sign a submission", NULL);
+        free(body);
+        json_t *j = json_pack("{s:s,s:I,s:s,s:s}", "txn_id", txn, "epoch", (json_int_t)room_epoch, "body", b64b,
+                              "sig", b64s);
+        subs[i] = json_dumps(j, JSON_COMPACT);
+        json_decref(j);
+    }
+    return NULL;
+}
+
+static void load_subs(void)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/subs.json", fix);
+    subs = calloc((size_t)n_msgs, sizeof *subs);
+    json_t *cached = json_load_file(path, 0, NULL);
+    int have = (int)json_array_size(cached);
+    for (int i = 0; i < have && i < n_msgs; i++)
+        subs[i] = strdup(json_string_value(json_array_get(cached, (size_t)i)));
+    json_decref(cached);
+    if (have >= n_msgs)
+        return;
+    fprintf(stdout, "# signing %d submissions with the members' RSA-3072 keys\n", n_msgs - have);
+    fflush(stdout);
+    double t0 = now_s(CLOCK_MONOTONIC);
+    atomic_store(&next_job, 0);
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, sign_worker, NULL);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    json_t *all = json_array();
+    for (int i = 0; i < n_msgs; i++)
+        json_array_append_new(all, json_string(subs[i]));
+    if (json_dump_file(all, path, JSON_COMPACT))
+        fprintf(stdout, "# could not keep the submissions in %s\n", path);
+    json_decref(all);
+    fprintf(stdout, "# signed in %.1f s\n", now_s(CLOCK_MONOTONIC) - t0);
+}
+
+/* ---- the run ---- */
+
+typedef struct {
+    msession ms;
+    char **env; /* the envelopes this thread sends, in order */
+    int *idx;   /* their message numbers */
+    int n;
+    atomic_int *ok, *bad;
+    char path[128];
+} worker;
+
+static worker *workers;
+static atomic_int n_ok, n_bad, n_checked;
+
+static void *submit_worker(void *arg)
+{
+    worker *w = arg;
+    for (int k = 0; k < w->n; k++) {
+        buf b;
+        long st = post_raw(&w->ms, w->path, w->env[k], &b);
+        if (st == 200)
+            atomic_fetch_add(&n_ok, 1);
+        else
+            atomic_fetch_add(&n_bad, 1);
+        if (st != 200 || k % CHECK_EVERY == 0) {
+            json_t *rep = open_reply(&w->ms, "POST", w->path, &b);
+            json_int_t seq = json_integer_value(json_object_get(rep, "seq"));
+            if (st == 200 && (seq < 1 || json_is_true(json_object_get(rep, "duplicate"))))
+                die("an acknowledged submission has no new seq", b.data);
+            if (st != 200) {
+                char *s = rep ? json_dumps(rep, JSON_COMPACT) : NULL;
+                fprintf(stderr, "message %d refused: %ld %s\n", w->idx[k], st, s ? s : "(reply did not open)");
+                free(s);
+            }
+            json_decref(rep);
+            atomic_fetch_add(&n_checked, 1);
+        }
+        free(b.data);
+    }
+    return NULL;
+}
+
+static void start_host_from_fixture(void)
+{
+    memset(&host, 0, sizeof host);
+    const char *tmp = getenv("TMPDIR");
+    snprintf(host.dir, sizeof host.dir, "%s/natter-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(host.dir))
+        die("mkdtemp", NULL);
+    snprintf(host.data_dir, sizeof host.data_dir, "%s/data", host.dir);
+    snprintf(host.log_path, sizeof host.log_path, "%s/natterd.log", host.dir);
+    snprintf(host.name, sizeof host.name, "bench-host");
+    char src[600];
+    snprintf(src, sizeof src, "%s/host", fix);
+    run_cmd("cp -a", src, host.data_dir);
+    if (harness_restart(&host, host_args))
+        die("host start", NULL);
+}
+
+static _Atomic double verify_cpu;
+static atomic_long verifies;
+
+static void *verify_worker(void *arg)
+{
+    (void)arg;
+    uint8_t msg[256], sig[SIGN_MAX_LEN], der[IDENTITY_PUB_DER_MAX];
+    size_t sl, dl;
+    identity *pub = NULL;
+    memset(msg, 1, sizeof msg);
+    if (sign_create(member[0], SIGN_MESSAGE, msg, sizeof msg, sig, sizeof sig, &sl) ||
+        identity_public_der(member[0], der, sizeof der, &dl) || identity_from_der(&pub, der, dl))
+        die("sign", NULL);
+    double c0 = now_s(CLOCK_THREAD_CPUTIME_ID);
+    while (now_s(CLOCK_THREAD_CPUTIME_ID) - c0 < 1.0) {
+        if (sign_verify(pub, SIGN_MESSAGE, msg, sizeof msg, sig, sl))
+            die("verify", NULL);
+        atomic_fetch_add(&verifies, 1);
+    }
+    atomic_store(&verify_cpu, now_s(CLOCK_THREAD_CPUTIME_ID) - c0);
+    identity_free(pub);
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: rooms_ingest_e2e [--messages N] [--threads T] [--members M] [--dir DIR] [--ceiling 0|1]\n"
+                   "T sessions in all, T/M per member; M must divide T. See bench/README.md.\n");
+            return 0;
+        }
+        if (!v)
+            die("missing value for", argv[i]);
+        if (!strcmp(argv[i], "--messages"))
+            n_msgs = atoi(v);
+        else if (!strcmp(argv[i], "--threads"))
+            n_threads = atoi(v);
+        else if (!strcmp(argv[i], "--members"))
+            n_members = atoi(v);
+        else if (!strcmp(argv[i], "--dir"))
+            dir = v;
+        else if (!strcmp(argv[i], "--ceiling"))
+            with_ceiling = atoi(v) != 0;
+        else
+            die("unknown option", argv[i]);
+        i++;
+    }
+    if (n_threads < 1 || n_threads > MAX_THREADS || n_members < 1 || n_members > MAX_MEMBERS ||
+        n_threads % n_members || n_msgs < n_threads)
+        die("bad arguments (M must divide T, N >= T)", NULL);
+    if (!getenv("NATTERD"))
+        setenv("NATTERD", "build/natterd", 1);
+    if (rng_init() || curl_global_init(CURL_GLOBAL_DEFAULT))
+        die("init", NULL);
+    mkdir(dir, 0700);
+    snprintf(fix, sizeof fix, "%s/e2e-m%d", dir, n_members);
+    mkdir(fix, 0700);
+    if (!load_fixture()) {
+        build_fixture();
+        if (!load_fixture())
+            die("fixture", fix);
+    }
+    load_members();
+    load_subs();
+
+    start_host_from_fixture();
+    double load[3] = {0};
+    if (getloadavg(load, 3) < 0)
+        load[0] = -1;
+    printf("# host %s, room %s, %d members, %d sessions, load average %.1f\n", host.peer, room_hex, n_members,
+           n_threads, load[0]);
+    /* T sessions (T/M per member), then every envelope sealed in order */
+    workers = calloc((size_t)n_threads, sizeof *workers);
+    for (int t = 0; t < n_threads; t++) {
+        worker *w = &workers[t];
+        session_open(&w->ms, t % n_members);
+        snprintf(w->path, sizeof w->path, "/v1/peer/rooms/%s/messages", room_hex);
+        int per = (n_msgs - t + n_threads - 1) / n_threads;
+        w->env = calloc((size_t)per, sizeof *w->env);
+        w->idx = calloc((size_t)per, sizeof *w->idx);
+        for (int i = t; i < n_msgs; i += n_threads) { /* i % M == t % M: this session's member signed it */
+            w->idx[w->n] = i;
+            w->env[w->n++] = seal_next(&w->ms, "POST", w->path, subs[i]);
+        }
+    }
+    pthread_t th[MAX_THREADS];
+    double h0 = proc_cpu_s(host.pid), s0 = self_cpu_s(), t0 = now_s(CLOCK_MONOTONIC);
+    for (int t = 0; t < n_threads; t++)
+        pthread_create(&th[t], NULL, submit_worker, &workers[t]);
+    for (int t = 0; t < n_threads; t++)
+        pthread_join(th[t], NULL);
+    double wall = now_s(CLOCK_MONOTONIC) - t0, host_cpu = proc_cpu_s(host.pid) - h0, self_cpu = self_cpu_s() - s0;
+    int ok = atomic_load(&n_ok);
+    /* every acknowledged message is in the host's log, once */
+    char path[128];
+    snprintf(path, sizeof path, "/v1/client/rooms/%s", room_hex);
+    json_t *info = client_call("GET", path, NULL, 200);
+    json_int_t head = json_integer_value(json_object_get(info, "head"));
+    json_decref(info);
+    if (atomic_load(&n_bad) || head != ok)
+        die("not every submission was committed once", NULL);
+    double rate = ok / wall;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    printf("ingest-e2e sessions %d members %d msgs %d: %.0f msg/s wall (%.2f s), host CPU %.1f us/msg, "
+           "load generator CPU %.1f us/msg, %d replies opened and checked\n",
+           n_threads, n_members, ok, rate, wall, host_cpu * 1e6 / ok, self_cpu * 1e6 / ok, atomic_load(&n_checked));
+    printf("host capacity: %.0f msg/s (%ld cores / host CPU per message)\n", (double)cores * ok / host_cpu, cores);
+    if (with_ceiling) {
+        pthread_t vt;
+        pthread_create(&vt, NULL, verify_worker, NULL);
+        pthread_join(vt, NULL);
+        double per_core = atomic_load(&verifies) / atomic_load(&verify_cpu), ceiling = per_core * (double)cores;
+        printf("verify ceiling rsa3072: %.0f verify/s per core (1 thread, CPU time) x %ld cores = %.0f verify/s\n",
+               per_core, cores, ceiling);
+        printf("ratio %.0f %% of the verify ceiling by wall clock (load generator on the same cores); host capacity "
+               "%.0f %%\n",
+               100.0 * rate / ceiling, 100.0 * ((double)cores * ok / host_cpu) / ceiling);
+    }
+    harness_stop(&host);
+    harness_cleanup(&host);
+    for (int t = 0; t < n_threads; t++) {
+        for (int k = 0; k < workers[t].n; k++)
+            free(workers[t].env[k]);
+        free(workers[t].env);
+        free(workers[t].idx);
+        session_close(&workers[t].ms);
+    }
+    free(workers);
+    for (int i = 0; i < n_msgs; i++)
+        free(subs[i]);
+    free(subs);
+    for (int m = 0; m < n_members; m++)
+        identity_free(member[m]);
+    identity_free(host_id);
+    mbedtls_platform_zeroize(room_key, sizeof room_key);
+    curl_global_cleanup();
+    rng_free();
+    return 0;
+}
