@@ -28,6 +28,7 @@
  * its CPU per message is printed so the two can be told apart. */
 #include "../tests/integration/harness.c"
 
+#include <dirent.h>
 #include <stdatomic.h>
 #include <sys/resource.h>
 #include <mbedtls/platform_util.h>
@@ -98,6 +99,81 @@ static double proc_cpu_s(pid_t pid)
 }
 
 /* cp -a or rm -rf (op) of one or two paths */
+/* The host's threads by kind: CPU ticks per thread id, from /proc. */
+#define MAX_TASKS 1024
+typedef struct {
+    int tid;
+    char kind[40]; /* name and nice value: "MHD-connection", "natterd (nice 10)" */
+    unsigned long ticks;
+} task_cpu;
+
+static int host_tasks(pid_t pid, task_cpu *out, int cap)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    int n = 0;
+    struct dirent *de;
+    while (d && (de = readdir(d)) && n < cap) {
+        char sp[320], buf[1024];
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(sp, sizeof sp, "/proc/%d/task/%s/stat", (int)pid, de->d_name);
+        FILE *f = fopen(sp, "r");
+        if (!f)
+            continue;
+        size_t len = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[len] = 0;
+        const char *l = strchr(buf, '('), *r = strrchr(buf, ')');
+        unsigned long ut = 0, st = 0;
+        long nice = 0;
+        if (!l || !r || r < l ||
+            sscanf(r + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %ld", &ut, &st, &nice) != 3)
+            continue;
+        task_cpu *t = &out[n++];
+        t->tid = atoi(de->d_name);
+        t->ticks = ut + st;
+        if (nice)
+            snprintf(t->kind, sizeof t->kind, "%.*s (nice %ld)", (int)(r - l - 1 > 20 ? 20 : r - l - 1), l + 1, nice);
+        else
+            snprintf(t->kind, sizeof t->kind, "%.*s", (int)(r - l - 1 > 20 ? 20 : r - l - 1), l + 1);
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* Print the CPU per message each kind of host thread used between two
+ * snapshots. */
+static void print_host_threads(const task_cpu *a, int na, const task_cpu *b, int nb, int msgs)
+{
+    char kinds[16][40];
+    double us[16] = {0};
+    int nk = 0;
+    double tick_us = 1e6 / (double)sysconf(_SC_CLK_TCK);
+    for (int i = 0; i < nb; i++) {
+        unsigned long before = 0;
+        for (int j = 0; j < na; j++)
+            if (a[j].tid == b[i].tid)
+                before = a[j].ticks;
+        int k = 0;
+        while (k < nk && strcmp(kinds[k], b[i].kind))
+            k++;
+        if (k == nk) {
+            if (nk == 16)
+                continue;
+            snprintf(kinds[nk++], sizeof kinds[0], "%s", b[i].kind);
+        }
+        us[k] += (double)(b[i].ticks - before) * tick_us;
+    }
+    printf("host CPU by thread kind:");
+    for (int k = 0; k < nk; k++)
+        if (us[k] / msgs >= 0.5)
+            printf(" %s %.0f us/msg;", kinds[k], us[k] / msgs);
+    printf("\n");
+}
+
 static void run_cmd(const char *op, const char *a, const char *b)
 {
     char cmd[4096];
@@ -562,12 +638,15 @@ int main(int argc, char **argv)
         }
     }
     pthread_t th[MAX_THREADS];
+    static task_cpu tasks0[MAX_TASKS], tasks1[MAX_TASKS];
+    int nt0 = host_tasks(host.pid, tasks0, MAX_TASKS);
     double h0 = proc_cpu_s(host.pid), s0 = self_cpu_s(), t0 = now_s(CLOCK_MONOTONIC);
     for (int t = 0; t < n_threads; t++)
         pthread_create(&th[t], NULL, submit_worker, &workers[t]);
     for (int t = 0; t < n_threads; t++)
         pthread_join(th[t], NULL);
     double wall = now_s(CLOCK_MONOTONIC) - t0, host_cpu = proc_cpu_s(host.pid) - h0, self_cpu = self_cpu_s() - s0;
+    int nt1 = host_tasks(host.pid, tasks1, MAX_TASKS);
     int ok = atomic_load(&n_ok);
     /* every acknowledged message is in the host's log, once */
     char path[128];
@@ -582,6 +661,7 @@ int main(int argc, char **argv)
     printf("ingest-e2e sessions %d members %d msgs %d: %.0f msg/s wall (%.2f s), host CPU %.1f us/msg, "
            "load generator CPU %.1f us/msg, %d replies opened and checked\n",
            n_threads, n_members, ok, rate, wall, host_cpu * 1e6 / ok, self_cpu * 1e6 / ok, atomic_load(&n_checked));
+    print_host_threads(tasks0, nt0, tasks1, nt1, ok);
     printf("host capacity: %.0f msg/s (%ld cores / host CPU per message)\n", (double)cores * ok / host_cpu, cores);
     if (with_ceiling) {
         pthread_t vt;

@@ -63,15 +63,22 @@ static gc_item *q_pop(item_queue *q)
     return it;
 }
 
-/* Mark items done and wake their submitters (in->lock held: a submitter
- * cannot return, and take its item off the stack, before the unlock). */
-static void finish_locked(ingest *in, gc_item *list)
+/* Take items out of the count in flight (in->lock held). */
+static void retire_locked(ingest *in, const gc_item *list)
+{
+    for (const gc_item *it = list; it; it = it->next)
+        in->inflight--;
+}
+
+/* Wake the submitters of a list of answered items, without in->lock: each
+ * wake is one futex call, and a woken submitter has no lock to fight the
+ * committer for. An item lives on its submitter's stack and may be gone as
+ * soon as its semaphore is posted, so `next` is read first. */
+static void wake_all(gc_item *list)
 {
     for (gc_item *it = list, *next; it; it = next) {
         next = it->next;
-        in->inflight--;
-        it->done = true;
-        pthread_cond_signal(&it->cv);
+        sem_post(&it->done);
     }
 }
 
@@ -111,13 +118,18 @@ static void *verify_main(void *arg)
         in->verifying--;
         if (it->status) { /* refused, or a duplicate: answer at once */
             it->next = NULL;
-            finish_locked(in, it);
+            retire_locked(in, it);
         } else {
             q_push(&in->commit_q, it);
             in->n_commit++;
         }
         if (batch_ready_locked(in))
             pthread_cond_signal(&in->commit_cond);
+        if (it->status) {
+            pthread_mutex_unlock(&in->lock);
+            wake_all(it);
+            pthread_mutex_lock(&in->lock);
+        }
     }
     pthread_mutex_unlock(&in->lock);
     return NULL;
@@ -141,7 +153,10 @@ static void *commit_main(void *arg)
         pthread_mutex_unlock(&in->lock);
         messages_commit_batch(r, batch);
         pthread_mutex_lock(&in->lock);
-        finish_locked(in, batch);
+        retire_locked(in, batch);
+        pthread_mutex_unlock(&in->lock);
+        wake_all(batch);
+        pthread_mutex_lock(&in->lock);
     }
     pthread_mutex_unlock(&in->lock);
     return NULL;
@@ -210,7 +225,6 @@ int ingest_run(rooms *r, gc_item *it)
 {
     ingest *in = r->in;
     it->next = NULL;
-    it->done = false;
     pthread_mutex_lock(&in->lock);
     if (!in->running) { /* stopping: verify and commit on this thread */
         pthread_mutex_unlock(&in->lock);
@@ -219,13 +233,16 @@ int ingest_run(rooms *r, gc_item *it)
             messages_commit_batch(r, it);
         return it->status;
     }
-    pthread_cond_init(&it->cv, NULL);
+    if (sem_init(&it->done, 0, 0) != 0) { /* cannot happen on Linux; answer rather than hang */
+        pthread_mutex_unlock(&in->lock);
+        return rooms_error(&it->reply, 503, "busy", "cannot queue the message");
+    }
     in->inflight++;
     q_push(&in->verify_q, it);
     pthread_cond_signal(&in->verify_cond);
-    while (!it->done)
-        pthread_cond_wait(&it->cv, &in->lock);
     pthread_mutex_unlock(&in->lock);
-    pthread_cond_destroy(&it->cv);
+    while (sem_wait(&it->done) != 0) /* EINTR only */
+        ;
+    sem_destroy(&it->done);
     return it->status;
 }

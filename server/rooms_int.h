@@ -6,6 +6,7 @@
 #define NATTER_ROOMS_INT_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include "rooms.h"
 #include "roomcrypt.h"
@@ -40,8 +41,8 @@ typedef struct gc_item {
     size_t text_len;
     json_t *reply;
     int status; /* 0 until a stage decides */
-    bool done, failed_db;
-    pthread_cond_t cv; /* signalled when done */
+    bool failed_db;
+    sem_t done; /* posted once when the item is answered */
     struct gc_item *next;
 } gc_item;
 
