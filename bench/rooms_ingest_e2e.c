@@ -99,12 +99,12 @@ static double proc_cpu_s(pid_t pid)
 }
 
 /* cp -a or rm -rf (op) of one or two paths */
-/* The host's threads by kind: CPU ticks per thread id, from /proc. */
+/* The host's threads by kind: CPU time per thread id, from /proc. */
 #define MAX_TASKS 1024
 typedef struct {
     int tid;
     char kind[40]; /* name and nice value: "MHD-connection", "natterd (nice 10)" */
-    unsigned long ticks;
+    unsigned long long ns;
 } task_cpu;
 
 static int host_tasks(pid_t pid, task_cpu *out, int cap)
@@ -133,7 +133,15 @@ static int host_tasks(pid_t pid, task_cpu *out, int cap)
             continue;
         task_cpu *t = &out[n++];
         t->tid = atoi(de->d_name);
-        t->ticks = ut + st;
+        t->ns = (ut + st) * (1000000000ULL / (unsigned long long)sysconf(_SC_CLK_TCK));
+        /* nanoseconds on the CPU where the kernel keeps them (ticks are 10 ms) */
+        snprintf(sp, sizeof sp, "/proc/%d/task/%s/schedstat", (int)pid, de->d_name);
+        unsigned long long ns;
+        if ((f = fopen(sp, "r")) != NULL) {
+            if (fscanf(f, "%llu", &ns) == 1)
+                t->ns = ns;
+            fclose(f);
+        }
         if (nice)
             snprintf(t->kind, sizeof t->kind, "%.*s (nice %ld)", (int)(r - l - 1 > 20 ? 20 : r - l - 1), l + 1, nice);
         else
@@ -151,12 +159,11 @@ static void print_host_threads(const task_cpu *a, int na, const task_cpu *b, int
     char kinds[16][40];
     double us[16] = {0};
     int nk = 0;
-    double tick_us = 1e6 / (double)sysconf(_SC_CLK_TCK);
     for (int i = 0; i < nb; i++) {
-        unsigned long before = 0;
+        unsigned long long before = 0;
         for (int j = 0; j < na; j++)
             if (a[j].tid == b[i].tid)
-                before = a[j].ticks;
+                before = a[j].ns;
         int k = 0;
         while (k < nk && strcmp(kinds[k], b[i].kind))
             k++;
@@ -165,7 +172,7 @@ static void print_host_threads(const task_cpu *a, int na, const task_cpu *b, int
                 continue;
             snprintf(kinds[nk++], sizeof kinds[0], "%s", b[i].kind);
         }
-        us[k] += (double)(b[i].ticks - before) * tick_us;
+        us[k] += (double)(b[i].ns - before) / 1e3;
     }
     printf("host CPU by thread kind:");
     for (int k = 0; k < nk; k++)

@@ -18,6 +18,11 @@
  * NT_ERR_TOO_BIG when too deep. */
 NT_MUST_USE nt_err json_parse_capped(const char *buf, size_t len, size_t max_depth, json_t **out);
 
+/* json_loadb(buf, len, flags, err), faster for a flat object of plain
+ * strings and integers (the same value either way; other texts and flags
+ * other than JSON_REJECT_DUPLICATES and JSON_DECODE_ANY go to Jansson). */
+json_t *json_load_fast(const char *buf, size_t len, size_t flags, json_error_t *err);
+
 /* As json_parse_capped, but the value must be an object. */
 NT_MUST_USE nt_err json_parse_object(const char *buf, size_t len, size_t max_depth, json_t **out);
 

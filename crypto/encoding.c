@@ -5,9 +5,12 @@
  * structural checks (length, padding position) depend only on public
  * lengths and the '=' positions. Exactly one encoding is accepted for any
  * byte string: no whitespace, no missing or extra padding, no set bits in
- * the unused low bits of the last character. */
+ * the unused low bits of the last character. encoding_b64_decode_public
+ * accepts exactly the same strings, by table lookup, for data that is not
+ * secret (ciphertext, signatures). */
 #include "encoding.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -76,13 +79,12 @@ nt_err encoding_b64_encode(const uint8_t *in, size_t n, b64_variant v, char *out
     return NT_OK;
 }
 
-nt_err encoding_b64_decode(const char *in, size_t n, b64_variant v, uint8_t *out, size_t cap, size_t *out_len)
+/* What both decoders check first: the variant, the padding, the room in
+ * out. Sets *chars (data characters, padding excluded) and *want (bytes). */
+static nt_err b64_frame(const char *in, size_t n, b64_variant v, const uint8_t *out, size_t cap, size_t *out_len,
+                        size_t *chars, size_t *want)
 {
-    size_t chars = n, want, o = 0;
-    uint32_t acc = 0;
-    unsigned bits = 0;
-    int bad = 0;
-
+    *chars = n;
     if (out_len)
         *out_len = 0;
     if ((v != B64_STD && v != B64_URL) || !out_len || (n > 0 && (!in || !out)))
@@ -92,17 +94,25 @@ nt_err encoding_b64_decode(const char *in, size_t n, b64_variant v, uint8_t *out
         if (n % 4 != 0)
             return NT_ERR_INVALID;
         if (n > 0 && in[n - 1] == '=')
-            chars--;
+            (*chars)--;
         if (n > 1 && in[n - 2] == '=')
-            chars--;
+            (*chars)--;
     } else if (n % 4 == 1) {
         return NT_ERR_INVALID; /* one leftover character holds no byte */
     }
-    want = chars / 4 * 3 + (chars % 4 ? chars % 4 - 1 : 0);
-    if (want > cap)
-        return NT_ERR_TOO_BIG;
+    *want = *chars / 4 * 3 + (*chars % 4 ? *chars % 4 - 1 : 0);
+    return *want > cap ? NT_ERR_TOO_BIG : NT_OK;
+}
 
-    for (size_t i = 0; i < chars; i++) {
+/* Decode in[i..chars) one character at a time into out + o; the unused low
+ * bits of a partial last quad must be zero. Returns a negative value when
+ * something was not base64 (branch-free per character). */
+static int b64_tail(const char *in, size_t i, size_t chars, b64_variant v, uint8_t *out, size_t o)
+{
+    uint32_t acc = 0;
+    unsigned bits = 0;
+    int bad = 0;
+    for (; i < chars; i++) {
         int val = b64_value((unsigned char)in[i], v);
         bad |= val; /* negative stays negative */
         acc = acc << 6 | (uint32_t)(val & 63);
@@ -113,13 +123,58 @@ nt_err encoding_b64_decode(const char *in, size_t n, b64_variant v, uint8_t *out
             acc &= (1u << bits) - 1;
         }
     }
-    /* The unused low bits of a partial last quad must be zero. */
-    bad |= -(int)(acc != 0);
-    if (bad < 0) {
+    return bad | -(int)(acc != 0);
+}
+
+nt_err encoding_b64_decode(const char *in, size_t n, b64_variant v, uint8_t *out, size_t cap, size_t *out_len)
+{
+    size_t chars, want = 0;
+    nt_err rc = b64_frame(in, n, v, out, cap, out_len, &chars, &want);
+    if (rc)
+        return rc;
+    if (b64_tail(in, 0, chars, v, out, 0) < 0) {
         mbedtls_platform_zeroize(out, want);
         return NT_ERR_INVALID;
     }
-    *out_len = o;
+    *out_len = want;
+    return NT_OK;
+}
+
+static int8_t b64_table[2][256];
+static pthread_once_t b64_table_once = PTHREAD_ONCE_INIT;
+
+static void b64_table_init(void)
+{
+    for (int c = 0; c < 256; c++) {
+        b64_table[B64_STD][c] = (int8_t)b64_value((unsigned char)c, B64_STD);
+        b64_table[B64_URL][c] = (int8_t)b64_value((unsigned char)c, B64_URL);
+    }
+}
+
+nt_err encoding_b64_decode_public(const char *in, size_t n, b64_variant v, uint8_t *out, size_t cap,
+                                  size_t *out_len)
+{
+    size_t chars, want = 0, i = 0, o = 0;
+    nt_err rc = b64_frame(in, n, v, out, cap, out_len, &chars, &want);
+    if (rc)
+        return rc;
+    pthread_once(&b64_table_once, b64_table_init);
+    const int8_t *t = b64_table[v];
+    int bad = 0;
+    for (; i + 4 <= chars; i += 4) {
+        int a = t[(unsigned char)in[i]], b = t[(unsigned char)in[i + 1]], c = t[(unsigned char)in[i + 2]],
+            d = t[(unsigned char)in[i + 3]];
+        bad |= a | b | c | d;
+        uint32_t w = (uint32_t)(a & 63) << 18 | (uint32_t)(b & 63) << 12 | (uint32_t)(c & 63) << 6 | (uint32_t)(d & 63);
+        out[o++] = (uint8_t)(w >> 16);
+        out[o++] = (uint8_t)(w >> 8);
+        out[o++] = (uint8_t)w;
+    }
+    if ((bad | b64_tail(in, i, chars, v, out, o)) < 0) {
+        memset(out, 0, want); /* as the other decoder: no partial output */
+        return NT_ERR_INVALID;
+    }
+    *out_len = want;
     return NT_OK;
 }
 

@@ -18,6 +18,11 @@ size_t encoding_b64_len(size_t n, b64_variant v);
 NT_MUST_USE nt_err encoding_b64_encode(const uint8_t *in, size_t n, b64_variant v, char *out, size_t cap);
 NT_MUST_USE nt_err encoding_b64_decode(const char *in, size_t n, b64_variant v, uint8_t *out, size_t cap,
                                        size_t *out_len);
+/* The same result as encoding_b64_decode, by table lookup and not in
+ * constant time: only for data that is public anyway (ciphertext,
+ * signatures, public keys). */
+NT_MUST_USE nt_err encoding_b64_decode_public(const char *in, size_t n, b64_variant v, uint8_t *out, size_t cap,
+                                              size_t *out_len);
 
 NT_MUST_USE nt_err encoding_hex_encode(const uint8_t *in, size_t n, char *out, size_t cap);
 /* Accepts upper and lower case; odd length is NT_ERR_INVALID. */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <jansson.h>
 #include <mbedtls/platform_util.h>
+#include "../common/json.h"
 #include "../crypto/encoding.h"
 
 #define AD_LABEL "natter/v1/envelope"
@@ -109,11 +110,13 @@ out:
     return rc;
 }
 
-static nt_err get_b64(json_t *v, uint8_t *out, size_t cap, size_t *out_len)
+/* public: the box is ciphertext, decoded without the constant-time cost */
+static nt_err get_b64(json_t *v, uint8_t *out, size_t cap, size_t *out_len, bool public)
 {
     if (!json_is_string(v))
         return NT_ERR_INVALID;
-    return encoding_b64_decode(json_string_value(v), json_string_length(v), B64_STD, out, cap, out_len)
+    return (public ? encoding_b64_decode_public : encoding_b64_decode)(json_string_value(v), json_string_length(v),
+                                                                      B64_STD, out, cap, out_len)
                ? NT_ERR_INVALID
                : NT_OK;
 }
@@ -125,7 +128,7 @@ nt_err envelope_parse(const char *text, size_t len, envelope_dir dir, envelope *
         return NT_ERR_INVALID;
     nt_err rc = NT_ERR_INVALID;
     json_error_t jerr;
-    json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *o = json_load_fast(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_object(o))
         goto out;
     size_t expect = 4;
@@ -147,7 +150,7 @@ nt_err envelope_parse(const char *text, size_t len, envelope_dir dir, envelope *
     size_t cap = json_string_length(box) / 4 * 3 + 3;
     if (cap < SEAL_MIN_LEN || !(e->box = malloc(cap)))
         goto out;
-    if (get_b64(box, e->box, cap, &e->box_len) || e->box_len < SEAL_MIN_LEN)
+    if (get_b64(box, e->box, cap, &e->box_len, true) || e->box_len < SEAL_MIN_LEN)
         goto out;
     if (dir == ENVELOPE_S2C) {
         json_t *st = json_object_get(o, "status");
@@ -167,7 +170,7 @@ nt_err envelope_parse(const char *text, size_t len, envelope_dir dir, envelope *
         json_t *cf = json_object_get(o, "confirm");
         if (cf) {
             size_t cl = 0;
-            if (get_b64(cf, e->confirm, sizeof(e->confirm), &cl) || cl != KEYSCHED_CONFIRM_LEN)
+            if (get_b64(cf, e->confirm, sizeof(e->confirm), &cl, false) || cl != KEYSCHED_CONFIRM_LEN)
                 goto out;
             e->has_confirm = true;
             expect++;

@@ -339,8 +339,8 @@ static int parse_submission(json_t *body, submission *s, json_t **reply)
     if (strlen(json_string_value(jb)) > encoding_b64_len(ROOM_BODY_MAX, B64_STD))
         return rooms_error(reply, 413, "too_large", "message body over its cap");
     s->epoch = json_integer_value(je);
-    s->body = rooms_b64_get(jb, ROOM_BODY_MAX, &s->body_len);
-    s->sig = rooms_b64_get(json_object_get(body, "sig"), SIGN_MAX_LEN, &s->sig_len);
+    s->body = rooms_b64_get_public(jb, ROOM_BODY_MAX, &s->body_len);
+    s->sig = rooms_b64_get_public(json_object_get(body, "sig"), SIGN_MAX_LEN, &s->sig_len);
     if (!s->body || !s->sig || s->epoch < 1)
         return rooms_error(reply, 400, "bad_request", "body and sig must be base64, epoch positive");
     return 0;
@@ -507,8 +507,8 @@ static bool apply_one_locked(rooms *r, room_row *rm, json_t *m, bool *dropped)
         ready = false;
         goto out;
     }
-    body = rooms_b64_get(json_object_get(m, "body"), ROOM_BODY_MAX, &bl);
-    sig = rooms_b64_get(json_object_get(m, "sig"), SIGN_MAX_LEN, &sl);
+    body = rooms_b64_get_public(json_object_get(m, "body"), ROOM_BODY_MAX, &bl);
+    sig = rooms_b64_get_public(json_object_get(m, "sig"), SIGN_MAX_LEN, &sl);
     if (!body || !sig || identity_from_der(&sid, pub, pl))
         goto wipe;
     identity_id_hex(sid, hex);

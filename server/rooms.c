@@ -218,7 +218,7 @@ json_t *rooms_b64_json(const void *p, size_t n)
 }
 
 /* Decode a base64 JSON string into a malloc'd buffer of at most max bytes. */
-uint8_t *rooms_b64_get(json_t *j, size_t max, size_t *n)
+static uint8_t *b64_get(json_t *j, size_t max, size_t *n, bool public)
 {
     const char *s = json_string_value(j);
     if (!s)
@@ -227,11 +227,21 @@ uint8_t *rooms_b64_get(json_t *j, size_t max, size_t *n)
     if (sl > encoding_b64_len(max, B64_STD))
         return NULL;
     uint8_t *p = malloc(sl + 1);
-    if (p && encoding_b64_decode(s, sl, B64_STD, p, sl + 1, n) != NT_OK) {
+    if (p && (public ? encoding_b64_decode_public : encoding_b64_decode)(s, sl, B64_STD, p, sl + 1, n) != NT_OK) {
         free(p);
         p = NULL;
     }
     return p;
+}
+
+uint8_t *rooms_b64_get(json_t *j, size_t max, size_t *n)
+{
+    return b64_get(j, max, n, false);
+}
+
+uint8_t *rooms_b64_get_public(json_t *j, size_t max, size_t *n)
+{
+    return b64_get(j, max, n, true);
 }
 
 int64_t rooms_store_keys_locked(rooms *r, const char *room, json_t *keys)
@@ -352,7 +362,7 @@ static bool key_item(rooms *r, const char *room, json_t *k, int64_t ep, uint8_t 
         }
         return ok;
     }
-    uint8_t *ct = rooms_b64_get(w, SIGN_MAX_LEN, &n), label[64];
+    uint8_t *ct = rooms_b64_get_public(w, SIGN_MAX_LEN, &n), label[64];
     size_t ll = key_label(label, room, ep), kl = 0;
     bool ok = ct && oaep_decrypt(r->o.me, label, ll, ct, n, key, ROOM_KEY_LEN, &kl) == NT_OK && kl == ROOM_KEY_LEN;
     free(ct);
@@ -364,7 +374,7 @@ static bool key_item(rooms *r, const char *room, json_t *k, int64_t ep, uint8_t 
 static int peer_join(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply)
 {
     size_t n = 0;
-    uint8_t *der = rooms_b64_get(json_object_get(body, "pub"), IDENTITY_PUB_DER_MAX, &n);
+    uint8_t *der = rooms_b64_get_public(json_object_get(body, "pub"), IDENTITY_PUB_DER_MAX, &n);
     const char *pw = json_string_value(json_object_get(body, "password"));
     const char *dl = json_string_value(json_object_get(body, "delivery"));
     room_row rm;

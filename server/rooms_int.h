@@ -145,6 +145,9 @@ NT_MUST_USE nt_err rooms_members_changed_locked(rooms *r, const char *room, cons
 json_t *rooms_b64_json(const void *p, size_t n);
 /* Decode a base64 JSON string into a malloc'd buffer of at most max bytes. */
 uint8_t *rooms_b64_get(json_t *j, size_t max, size_t *n);
+/* The same for data that is not secret (ciphertext, signatures, public keys):
+ * encoding_b64_decode_public. */
+uint8_t *rooms_b64_get_public(json_t *j, size_t max, size_t *n);
 json_t *rooms_member_keys_locked(rooms *r, const char *room, const char *peer, int64_t since, bool wrap);
 /* rooms_host.c */
 int rooms_host_create(rooms *r, json_t *body, json_t **reply);

@@ -142,18 +142,53 @@ static const struct {
     {B64_URL, "Zm9v.", 0, "bad character"},
 };
 
+typedef nt_err b64_decoder(const char *in, size_t n, b64_variant v, uint8_t *out, size_t cap, size_t *out_len);
+static b64_decoder *const decoders[] = {encoding_b64_decode, encoding_b64_decode_public};
+
 START_TEST(test_b64_rejects)
 {
-    uint8_t out[32];
-    size_t len = 1234, n = b64_bad[_i].len ? b64_bad[_i].len : strlen(b64_bad[_i].in);
+    for (size_t d = 0; d < sizeof decoders / sizeof decoders[0]; d++) {
+        uint8_t out[32];
+        size_t len = 1234, n = b64_bad[_i].len ? b64_bad[_i].len : strlen(b64_bad[_i].in);
 
-    memset(out, 0x55, sizeof out);
-    nt_err rc = encoding_b64_decode(b64_bad[_i].in, n, b64_bad[_i].v, out, sizeof out, &len);
-    ck_assert_msg(rc == NT_ERR_INVALID, "%s: \"%s\" gave %d", b64_bad[_i].why, b64_bad[_i].in, rc);
-    ck_assert_uint_eq(len, 0);
-    /* a refused input leaves no partial output behind */
-    for (size_t i = 0; i < 3 * (n / 4 + 1) && i < sizeof out; i++)
-        ck_assert(out[i] == 0 || out[i] == 0x55);
+        memset(out, 0x55, sizeof out);
+        nt_err rc = decoders[d](b64_bad[_i].in, n, b64_bad[_i].v, out, sizeof out, &len);
+        ck_assert_msg(rc == NT_ERR_INVALID, "decoder %zu, %s: \"%s\" gave %d", d, b64_bad[_i].why, b64_bad[_i].in,
+                      rc);
+        ck_assert_uint_eq(len, 0);
+        /* a refused input leaves no partial output behind */
+        for (size_t i = 0; i < 3 * (n / 4 + 1) && i < sizeof out; i++)
+            ck_assert(out[i] == 0 || out[i] == 0x55);
+    }
+}
+END_TEST
+
+/* The table decoder accepts exactly what the constant-time one accepts,
+ * with the same bytes: encodings of random data, some with edits. */
+START_TEST(test_b64_public_same)
+{
+    static const char edits[] = "AZaz09+/-_=.\n\0\x80";
+    uint32_t x = 0x2545f491u;
+    for (int round = 0; round < 20000; round++) {
+        uint8_t raw[64], a[64], b[64];
+        char enc[96];
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        size_t n = x % sizeof raw;
+        b64_variant v = (x >> 8) & 1 ? B64_URL : B64_STD;
+        for (size_t i = 0; i < n; i++)
+            raw[i] = (uint8_t)(x >> (i % 24));
+        ck_assert_int_eq(encoding_b64_encode(raw, n, v, enc, sizeof enc), NT_OK);
+        size_t len = strlen(enc);
+        for (int e = (int)((x >> 12) % 3); e > 0 && len > 0; e--) {
+            x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+            enc[x % len] = edits[(x >> 10) % (sizeof edits - 1)];
+        }
+        size_t la = 99, lb = 77;
+        nt_err ra = encoding_b64_decode(enc, len, v, a, sizeof a, &la);
+        nt_err rb = encoding_b64_decode_public(enc, len, v, b, sizeof b, &lb);
+        ck_assert_msg(ra == rb && la == lb && (ra || memcmp(a, b, la) == 0), "decoders disagree on \"%.*s\"",
+                      (int)len, enc);
+    }
 }
 END_TEST
 
@@ -206,9 +241,12 @@ START_TEST(test_every_character)
         for (int c = 0; c < 256; c++) {
             char s[5] = "Zm9v";
             s[0] = (char)c;
-            nt_err rc = encoding_b64_decode(s, 4, (b64_variant)v, out, sizeof out, &len);
             bool in_alpha = c != 0 && strchr(alpha[v], c) != NULL;
-            ck_assert_msg(rc == (in_alpha ? NT_OK : NT_ERR_INVALID), "variant %d char 0x%02x: %d", v, c, rc);
+            for (size_t d = 0; d < sizeof decoders / sizeof decoders[0]; d++) {
+                nt_err rc = decoders[d](s, 4, (b64_variant)v, out, sizeof out, &len);
+                ck_assert_msg(rc == (in_alpha ? NT_OK : NT_ERR_INVALID), "decoder %zu variant %d char 0x%02x: %d", d,
+                              v, c, rc);
+            }
         }
     }
     for (int c = 0; c < 256; c++) {
@@ -255,6 +293,7 @@ static Suite *encoding_suite(void)
     tcase_add_test(tc, test_round_trip_lengths);
     tcase_add_loop_test(tc, test_b64_rejects, 0, (int)(sizeof b64_bad / sizeof b64_bad[0]));
     tcase_add_loop_test(tc, test_hex_rejects, 0, (int)(sizeof hex_bad / sizeof hex_bad[0]));
+    tcase_add_test(tc, test_b64_public_same);
     tcase_add_test(tc, test_hex_case);
     tcase_add_test(tc, test_every_character);
     tcase_add_test(tc, test_bad_arguments);

@@ -1,5 +1,7 @@
 /* json helpers and text checks. */
 #include <check.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/json.h"
@@ -31,6 +33,99 @@ START_TEST(parse_object)
     ck_assert_msg(rc == parse_cases[_i].want, "case %d (%s): got %d", _i, parse_cases[_i].in, rc);
     ck_assert(rc ? j == NULL : json_is_object(j));
     json_decref(j);
+}
+END_TEST
+
+/* json_load_fast must mean exactly what Jansson means: the same value, or
+ * a failure from both, for every text and flag set. */
+static void same_as_jansson(const char *in, size_t len)
+{
+    static const size_t flag_sets[] = {0, JSON_REJECT_DUPLICATES, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY};
+    for (size_t f = 0; f < sizeof flag_sets / sizeof flag_sets[0]; f++) {
+        json_error_t e1, e2;
+        json_t *fast = json_load_fast(in, len, flag_sets[f], &e1), *slow = json_loadb(in, len, flag_sets[f], &e2);
+        ck_assert_msg((fast == NULL) == (slow == NULL) && (!fast || json_equal(fast, slow)),
+                      "json_load_fast and Jansson disagree on [%.*s] (flags %zu)", (int)len, in, flag_sets[f]);
+        json_decref(fast);
+        json_decref(slow);
+    }
+}
+
+static const char *const fast_cases[] = {
+    "{}", " { } ", "{\"a\":1}", "{ \"a\" : \"x\" , \"b\" : -12 }\n", "{\"\":1}", "{\"a\":01}",
+    "{\"a\":-0}", "{\"a\":-}", "{\"a\":1.5}", "{\"a\":1e3}", "{\"a\":1E3}", "{\"a\":123456789012345678}",
+    "{\"a\":1234567890123456789}", "{\"a\":-9223372036854775808}", "{\"a\":99999999999999999999}",
+    "{\"a\":\"\\/\"}", "{\"a\":\"\xc3\xa9\"}", "{\"a\":\"\xff\"}", "{\"a\":1,}", "{,}", "{\"a\" 1}",
+    "{\"a\":1}x", "{\"a\":1}{}", "{\"a\":1,\"a\":1}", "{\"a\":1,\"a\":\"1\"}", "{\"a\":true}",
+    "{\"a\":null}", "{\"a\":[]}", "{\"a\":{}}", "{\"a\":\"\x7f\"}", "{\"a\":\"\t\"}", "{\"a\":\"b\"",
+    "{\"a\"", "{\"a\":", "{", "", "[1]", "\"s\"", "7", "{\"a\":\"\\u0041\"}", "{\"a\":+1}", "{\"a\":1 2}",
+    "{\"a\":\"x\" \"b\":1}", "{\"v\":1,\"session\":\"00ff\",\"seq\":7,\"box\":\"AAEC/+==\"}",
+    "{\"k0123456789012345678901234567890123456789012345678901234567890123\":1}",
+    "{\"k012345678901234567890123456789012345678901234567890123456789012\":1}",
+};
+
+START_TEST(fast_path_cases)
+{
+    same_as_jansson(fast_cases[_i], strlen(fast_cases[_i]));
+}
+END_TEST
+
+START_TEST(fast_path_nul_byte)
+{
+    same_as_jansson("{\"a\":1}\0", 8);
+    same_as_jansson("{\"a\":\"x\0y\"}", 11);
+    same_as_jansson("{\"a\0\":1}", 9);
+}
+END_TEST
+
+static uint32_t xorshift(uint32_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 17;
+    *x ^= *x << 5;
+    return *x;
+}
+
+/* Valid flat objects with random edits: fixed seed, bounded. */
+START_TEST(fast_path_mutations)
+{
+    static const char alphabet[] = "{}[]\":, \t\n\\-+.eE0123456789abtnul\x7f\xc3\xa9\x01";
+    uint32_t x = 0x9e3779b9u;
+#define RND() xorshift(&x)
+    for (int round = 0; round < 20000; round++) {
+        char buf[256];
+        size_t n = 0;
+        int fields = (int)(RND() % 5);
+        buf[n++] = '{';
+        for (int f = 0; f < fields; f++) {
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "%s\"%c%d\":", f ? "," : "", 'a' + (int)(RND() % 3),
+                                  (int)(RND() % 2));
+            if (RND() % 2)
+                n += (size_t)snprintf(buf + n, sizeof buf - n, "%ld", (long)(RND() % 2000) - 1000);
+            else
+                n += (size_t)snprintf(buf + n, sizeof buf - n, "\"%08x\"", RND());
+        }
+        buf[n++] = '}';
+        for (int m = (int)(RND() % 4); m > 0 && n > 0 && n < sizeof buf - 1; m--) {
+            size_t at = RND() % n;
+            char c = alphabet[RND() % (sizeof alphabet - 1)];
+            switch (RND() % 3) {
+            case 0: /* replace */
+                buf[at] = c;
+                break;
+            case 1: /* insert */
+                memmove(buf + at + 1, buf + at, n - at);
+                buf[at] = c;
+                n++;
+                break;
+            default: /* delete */
+                memmove(buf + at, buf + at + 1, n - at - 1);
+                n--;
+            }
+        }
+        same_as_jansson(buf, n);
+    }
+#undef RND
 }
 END_TEST
 
@@ -103,6 +198,9 @@ static Suite *suite(void)
     Suite *s = suite_create("json");
     TCase *tc = tcase_create("json");
     tcase_add_loop_test(tc, parse_object, 0, sizeof parse_cases / sizeof parse_cases[0]);
+    tcase_add_loop_test(tc, fast_path_cases, 0, sizeof fast_cases / sizeof fast_cases[0]);
+    tcase_add_test(tc, fast_path_nul_byte);
+    tcase_add_test(tc, fast_path_mutations);
     tcase_add_test(tc, getters);
     tcase_add_loop_test(tc, text_checks, 0, sizeof text_cases / sizeof text_cases[0]);
     tcase_add_test(tc, name_length);
