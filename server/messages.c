@@ -35,6 +35,21 @@ static char *host_open(const uint8_t idb[static ROOM_ID_LEN], const char *sender
     return text;
 }
 
+/* Whether a submission's epoch may be committed: the current one, or the
+ * previous one within the grace after the rotation. */
+static bool epoch_ok(rooms *r, int64_t sub, int64_t epoch, int64_t epoch_ts)
+{
+    unsigned grace = r->o.epoch_grace_s ? r->o.epoch_grace_s : 60;
+    return sub == epoch || (sub == epoch - 1 && rooms_now(r) - epoch_ts < (int64_t)grace * 1000);
+}
+
+static int stale_epoch(json_t **reply, int64_t epoch)
+{
+    *reply = json_pack("{s:{s:s,s:s},s:I}", "error", "code", "stale_epoch", "message",
+                       "sealed with an epoch that is not current", "epoch", (json_int_t)epoch);
+    return 409;
+}
+
 static bool dup_locked(rooms *r, const char *room, const char *sender, const char *txn, json_t **reply)
 {
     sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT seq,ts FROM room_messages WHERE room=? AND sender=? AND txn_id=?", "sss",
@@ -87,6 +102,8 @@ static int commit_one_locked(rooms *r, batch_room *br, gc_item *it)
                    it->room, it->sender))
         return rooms_error(&it->reply, 403, "not_member", "not a member of this room");
     room_row *rm = &br->rm;
+    if (!epoch_ok(r, s->epoch, rm->epoch, rm->epoch_ts)) /* rotated since the first check */
+        return dup_locked(r, it->room, it->sender, s->txn, &it->reply) ? 200 : stale_epoch(&it->reply, rm->epoch);
     int64_t seq = rm->head + 1;
     rc = roomdb_exec(r->o.db,
                      "INSERT INTO room_messages(room,seq,sender,epoch,txn_id,ts,body,sig,text) "
@@ -224,94 +241,55 @@ static nt_err sender_identity(const uint8_t *der, size_t len, const identity **o
     return NT_OK;
 }
 
-/* What a submission is checked against before its verify: one statement
- * on a reader connection (committed state; the commit re-checks what can
- * change in between). */
-typedef struct {
-    bool found, hosted, dup;
-    int64_t epoch, epoch_ts, dup_seq, dup_ts;
-    uint8_t *pub; /* the sender's key if it is a joined member (owned) */
-    size_t pub_len;
-    bool have_key;
-    uint8_t key[ROOM_KEY_LEN]; /* the room key of the submission's epoch */
-} precheck;
-
-static void precheck_read(sqlite3 *db, const char *room, const char *sender, const submission *s, precheck *pc)
+/* Decide on it from pc: 0 when it may be committed (it->text set if the
+ * host's copy opened), else the status of the answer in it->reply. */
+static int check_with(rooms *r, gc_item *it, const precheck *pc)
 {
-    sqlite3_stmt *st = roomdb_prep(db,
-                                   "SELECT r.state, r.epoch, r.epoch_ts, m.pub, k.key, d.seq, d.ts FROM rooms r "
-                                   "LEFT JOIN room_members m ON m.room=r.id AND m.peer=?2 AND m.state='joined' "
-                                   "LEFT JOIN room_keys k ON k.room=r.id AND k.epoch=?3 "
-                                   "LEFT JOIN room_messages d ON d.room=r.id AND d.sender=?2 AND d.txn_id=?4 "
-                                   "WHERE r.id=?1",
-                                   "ssis", room, sender, s->epoch, s->txn);
-    if (st && sqlite3_step(st) == SQLITE_ROW) {
-        pc->found = true;
-        pc->hosted = strcmp(roomdb_text(st, 0), "hosted") == 0;
-        pc->epoch = sqlite3_column_int64(st, 1);
-        pc->epoch_ts = sqlite3_column_int64(st, 2);
-        int n = sqlite3_column_bytes(st, 3);
-        if (n > 0 && (pc->pub = malloc((size_t)n)) != NULL) {
-            memcpy(pc->pub, sqlite3_column_blob(st, 3), (size_t)n);
-            pc->pub_len = (size_t)n;
-        }
-        if (sqlite3_column_bytes(st, 4) == ROOM_KEY_LEN) {
-            memcpy(pc->key, sqlite3_column_blob(st, 4), ROOM_KEY_LEN);
-            pc->have_key = true;
-        }
-        pc->dup = sqlite3_column_type(st, 5) != SQLITE_NULL;
-        pc->dup_seq = sqlite3_column_int64(st, 5);
-        pc->dup_ts = sqlite3_column_int64(st, 6);
-    }
-    roomdb_done(st);
-}
-
-void messages_check_item(rooms *r, gc_item *it)
-{
-    precheck pc = {.found = false};
     const submission *s = it->s;
     const identity *sid = NULL;
     identity *sid_owned = NULL;
     size_t n;
-    unsigned grace = r->o.epoch_grace_s ? r->o.epoch_grace_s : 60;
-
-    if (rooms_valid_hex(it->room, ROOM_ID_HEX_LEN)) {
-        /* on a reader connection when there are some: never waits for a commit */
-        room_reader *rd = rooms_reader_get(r);
-        precheck_read(rd ? rd->db : r->o.db, it->room, it->sender, s, &pc);
-        rooms_reader_put(r, rd);
-    }
-    if (!pc.found || !pc.hosted ||
-        encoding_hex_decode(it->room, ROOM_ID_HEX_LEN, it->idb, sizeof it->idb, &n) != NT_OK || n != ROOM_ID_LEN) {
-        it->status = rooms_error(&it->reply, 404, "not_found", "no such room here");
-        goto out;
-    }
-    if (!pc.pub) {
-        it->status = rooms_error(&it->reply, 403, "not_member", "not a member of this room");
-        goto out;
-    }
-    if (pc.dup) {
-        it->reply = json_pack("{s:I,s:I,s:b}", "seq", (json_int_t)pc.dup_seq, "ts", (json_int_t)pc.dup_ts,
+    int status = 0;
+    if (!pc->found || !pc->hosted ||
+        encoding_hex_decode(it->room, ROOM_ID_HEX_LEN, it->idb, sizeof it->idb, &n) != NT_OK || n != ROOM_ID_LEN)
+        return rooms_error(&it->reply, 404, "not_found", "no such room here");
+    if (!pc->pub_len)
+        return rooms_error(&it->reply, 403, "not_member", "not a member of this room");
+    if (pc->dup) {
+        it->reply = json_pack("{s:I,s:I,s:b}", "seq", (json_int_t)pc->dup_seq, "ts", (json_int_t)pc->dup_ts,
                               "duplicate", 1);
-        it->status = 200;
-        goto out;
+        return 200;
     }
-    bool prev_ok = s->epoch == pc.epoch - 1 && rooms_now(r) - pc.epoch_ts < (int64_t)grace * 1000;
-    if (s->epoch != pc.epoch && !prev_ok) {
-        it->reply = json_pack("{s:{s:s,s:s},s:I}", "error", "code", "stale_epoch", "message",
-                              "sealed with an epoch that is not current", "epoch", (json_int_t)pc.epoch);
-        it->status = 409;
-        goto out;
-    }
-    if (sender_identity(pc.pub, pc.pub_len, &sid, &sid_owned) ||
+    if (!epoch_ok(r, s->epoch, pc->epoch, pc->epoch_ts))
+        return stale_epoch(&it->reply, pc->epoch);
+    if (sender_identity(pc->pub, pc->pub_len, &sid, &sid_owned) ||
         roomcrypt_verify(sid, it->idb, (uint64_t)s->epoch, s->txn, s->body, s->body_len, s->sig, s->sig_len))
-        it->status = rooms_error(&it->reply, 401, "bad_signature", "the signature does not verify for the sender");
+        status = rooms_error(&it->reply, 401, "bad_signature", "the signature does not verify for the sender");
     else
-        it->text = host_open(it->idb, it->sender, s, pc.have_key ? pc.key : NULL, &it->text_len);
-out:
-    mbedtls_platform_zeroize(pc.key, sizeof pc.key);
+        it->text = host_open(it->idb, it->sender, s, pc->have_key ? pc->key : NULL, &it->text_len);
     identity_free(sid_owned);
-    free(pc.pub);
+    return status;
+}
+
+void messages_check_item(rooms *r, gc_item *it)
+{
+    precheck pc;
+    if (!rooms_valid_hex(it->room, ROOM_ID_HEX_LEN)) {
+        it->status = rooms_error(&it->reply, 404, "not_found", "no such room here");
+        return;
+    }
+    precheck_get(r, it->room, it->sender, it->s->epoch, it->s->txn, false, &pc);
+    it->status = check_with(r, it, &pc);
+    if (it->status && pc.cached) {
+        /* never refuse on a cached answer: the log may hold this txn id
+         * (then the answer is the stored one), or the cache may be behind */
+        json_decref(it->reply);
+        it->reply = NULL;
+        precheck_wipe(&pc);
+        precheck_get(r, it->room, it->sender, it->s->epoch, it->s->txn, true, &pc);
+        it->status = check_with(r, it, &pc);
+    }
+    precheck_wipe(&pc);
 }
 
 int messages_host_submit(rooms *r, const char *sender, const char *room, const submission *s, json_t **reply)

@@ -154,6 +154,7 @@ nt_err rooms_rotate_locked(rooms *r, room_row *rm, const char *why)
                          rm->id);
     if (rc)
         return rc;
+    precheck_changed(r);
     rm->epoch++;
     rm->epoch_ts = now;
     rm->since_rot = 0;
@@ -654,6 +655,8 @@ nt_err rooms_new(rooms **out, const rooms_opts *o)
     if (!rc && o->read_path)
         rc = open_readers(r, o->read_path);
     if (!rc)
+        rc = precheck_start(r);
+    if (!rc)
         rc = ingest_start(r);
     if (!rc) {
         /* catch up on every joined room once at start */
@@ -710,6 +713,7 @@ void rooms_free(rooms *r)
     pthread_cond_destroy(&r->push_cond);
     pthread_cond_destroy(&r->sync_cond);
     ingest_free(r);
+    precheck_stop(r);
     close_readers(r);
     free(r->me_der);
     free(r);

@@ -75,6 +75,11 @@ struct rooms {
     room_reader readers[ROOM_READERS];
     size_t n_readers;
     atomic_uint next_reader;
+    /* precheck.c: accepted pre-check answers, valid while pc_gen holds */
+    struct precheck_slot *pc_slots;
+    pthread_mutex_t pc_mu;
+    atomic_uint_fast64_t pc_gen;
+    atomic_bool pc_dirty;
 };
 
 typedef struct {
@@ -177,6 +182,26 @@ json_t *messages_log_json_locked(rooms *r, const char *room, int64_t after, int6
  * held. Sets it->status and it->reply when it is answered here (refused, or
  * a duplicate), else it->text. */
 void messages_check_item(rooms *r, gc_item *it);
+
+/* precheck.c: what a submission is checked against before its verify. */
+typedef struct {
+    bool found, hosted, dup, cached;
+    int64_t epoch, epoch_ts, dup_seq, dup_ts;
+    uint8_t pub[IDENTITY_PUB_DER_MAX]; /* the sender's key if it is a joined member */
+    size_t pub_len;
+    bool have_key;
+    uint8_t key[ROOM_KEY_LEN]; /* the room key of the submission's epoch */
+} precheck;
+/* The answer for (room, sender, epoch, txn): from the cache unless fresh
+ * (then dup is never set: ask again with fresh before refusing), else
+ * from the database. precheck_wipe when done. */
+void precheck_get(rooms *r, const char *room, const char *sender, int64_t epoch, const char *txn, bool fresh,
+                  precheck *pc);
+void precheck_wipe(precheck *pc);
+/* Cached answers may be stale once the current transaction commits. */
+void precheck_changed(rooms *r);
+NT_MUST_USE nt_err precheck_start(rooms *r);
+void precheck_stop(rooms *r);
 /* Commit a batch of checked submissions in one transaction: one fsync for
  * all of them, and the acks (it->reply, it->status) only after it. */
 void messages_commit_batch(rooms *r, gc_item *batch);

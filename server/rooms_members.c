@@ -77,6 +77,7 @@ nt_err rooms_members_changed_locked(rooms *r, const char *room, const char *peer
                          "WHERE room=?1 AND peer=?2", "ss", room, peer);
     if (rc)
         return rc;
+    precheck_changed(r);
     rooms_wake_push_locked(r);
     pthread_cond_broadcast(&r->log_cond); /* poll-mode members waiting in a long poll */
     return NT_OK;
