@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -28,8 +29,39 @@ static mbedtls_entropy_context entropy;
 static mbedtls_ctr_drbg_context drbg;
 static bool seeded;
 /* A forked child starts with a copy of the parent's DRBG state and would
- * repeat its output: each draw reseeds first if the pid has changed. */
+ * repeat its output: each draw reseeds first if this is a child. The sign
+ * is a page the kernel wipes in a child (MADV_WIPEONFORK, Linux 4.14), so
+ * a draw costs no system call; where that is refused, the pid is compared
+ * on every draw instead. */
 static pid_t seeded_pid;
+static volatile unsigned char *fork_page; /* [0] == 1 in the process that seeded */
+
+static void fork_page_init(void)
+{
+    if (fork_page)
+        return;
+    void *p = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return;
+    if (madvise(p, (size_t)sysconf(_SC_PAGESIZE), MADV_WIPEONFORK) != 0) {
+        munmap(p, (size_t)sysconf(_SC_PAGESIZE));
+        return;
+    }
+    fork_page = p;
+}
+
+/* Caller holds `lock`: whether this process is not the one that seeded. */
+static bool forked_locked(void)
+{
+    return fork_page ? fork_page[0] != 1 : seeded_pid != getpid();
+}
+
+static void mark_seeded_locked(void)
+{
+    seeded_pid = getpid();
+    if (fork_page)
+        fork_page[0] = 1;
+}
 
 nt_err rng_init(void)
 {
@@ -48,7 +80,8 @@ nt_err rng_init(void)
         goto out;
     }
     seeded = true;
-    seeded_pid = getpid();
+    fork_page_init();
+    mark_seeded_locked();
 out:
     pthread_mutex_unlock(&lock);
     return rc;
@@ -69,11 +102,11 @@ void rng_free(void)
 /* Caller holds `lock` and has checked `seeded`. */
 static int draw_locked(unsigned char *out, size_t len)
 {
-    if (seeded_pid != getpid()) {
+    if (forked_locked()) {
         int ret = mbedtls_ctr_drbg_reseed(&drbg, NULL, 0);
         if (ret != 0)
             return ret;
-        seeded_pid = getpid();
+        mark_seeded_locked();
     }
     while (len > 0) {
         size_t n = len < RNG_CHUNK ? len : RNG_CHUNK;
