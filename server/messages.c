@@ -518,12 +518,26 @@ out:
     return ready;
 }
 
+/* A member's copy of a room's log is a copy of the host's, which keeps
+ * every message durably, so applying a batch commits without waiting for
+ * the disk: synchronous=NORMAL in WAL mode is safe from corruption and from
+ * a crash of the process; only a power cut can take the last batches, and
+ * the member polls them again from its head when it starts. Every other
+ * commit on the connection (the host's log, outboxes, keys) stays FULL. */
+static void apply_sync(rooms *r, bool durable)
+{
+    roomdb_ignore(roomdb_exec(r->o.db, durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", ""));
+}
+
 int64_t messages_apply(rooms *r, const char *room, json_t *msgs)
 {
     room_row rm;
     int64_t head = -1;
     pthread_mutex_lock(&r->lock);
-    if (rooms_load_locked(r, room, &rm) || strcmp(rm.state, "joined") || roomdb_begin(r->o.db))
+    if (rooms_load_locked(r, room, &rm) || strcmp(rm.state, "joined"))
+        goto out;
+    apply_sync(r, false);
+    if (roomdb_begin(r->o.db))
         goto out;
     int64_t dropped = 0;
     size_t i;
@@ -551,6 +565,7 @@ int64_t messages_apply(rooms *r, const char *room, json_t *msgs)
     atomic_fetch_add(&r->dropped, (uint64_t)dropped);
     head = rm.head;
 out:
+    apply_sync(r, true);
     pthread_mutex_unlock(&r->lock);
     return head;
 }

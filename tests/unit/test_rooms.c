@@ -263,6 +263,13 @@ START_TEST(three_way_chat_same_order)
         strcmp(json_string_value(json_object_get(e, "type")), "message") == 0;
     ck_assert_int_eq(nmsg, 5);
     json_decref(ev);
+    /* members applied without waiting for the disk, and every connection is
+     * back to synchronous=FULL for everything else (the host's log above all) */
+    for (int k = 0; k < 3; k++) {
+        int64_t sync = -1;
+        ck_assert_int_eq(roomdb_int(N[k].db, &sync, "PRAGMA synchronous", ""), NT_OK);
+        ck_assert_int_eq(sync, 2);
+    }
 }
 END_TEST
 
