@@ -73,15 +73,18 @@ static json_t *must(harness_node *n, const char *method, const char *path, const
     return j;
 }
 
+/* Each watcher, like a client, keeps one connection open to its node. */
 static void *watch(void *arg)
 {
     harness_node *n = arg;
-    char since[32] = "now", path[128];
-    while (!atomic_load(&done)) {
+    char since[32] = "now", url[256];
+    CURL *c = curl_easy_init();
+    while (c && !atomic_load(&done)) {
         harness_resp r = {0};
-        snprintf(path, sizeof path, "/v1/client/events?since=%s&wait=2", since);
-        if (harness_get(n, HARNESS_CLIENT, path, &r) || r.status != 200) {
+        snprintf(url, sizeof url, "%s/v1/client/events?since=%s&wait=2", n->client_url, since);
+        if (harness_request_on(c, "GET", url, n->token, NULL, 0, &r) || r.status != 200) {
             harness_resp_free(&r);
+            usleep(10 * 1000); /* not a busy loop when the node is down */
             continue;
         }
         double t = wall_ms();
@@ -99,6 +102,7 @@ static void *watch(void *arg)
         snprintf(since, sizeof since, "%s", json_string_value(json_object_get(r.json, "next")));
         harness_resp_free(&r);
     }
+    curl_easy_cleanup(c);
     return NULL;
 }
 
@@ -156,6 +160,10 @@ int main(int argc, char **argv)
     for (int i = 0; i < n_members; i++)
         pthread_create(&w[i], NULL, watch, &mem[i]);
     usleep(300 * 1000); /* let every watcher park in its first long poll */
+    CURL *sender = curl_easy_init(); /* one connection, as a client keeps */
+    char url[512];
+    if (!sender)
+        die("curl");
     double t0 = wall_ms(), late = 0, host_cpu0 = proc_cpu_s(host.pid), self0 = proc_cpu_s(getpid()), mem0 = 0;
     for (int i = 0; i < n_members; i++)
         mem0 += proc_cpu_s(mem[i].pid);
@@ -165,10 +173,16 @@ int main(int argc, char **argv)
             usleep((useconds_t)((due - t) * 1000));
         else
             late = fmax(late, t - due);
-        snprintf(path, sizeof path, "/v1/client/rooms/%s/messages/l%ld", room, k);
+        snprintf(url, sizeof url, "%s/v1/client/rooms/%s/messages/l%ld", host.client_url, room, k);
         snprintf(body, sizeof body, "{\"text\":\"t=%.3f\"}", wall_ms());
-        json_decref(must(&host, "PUT", path, body, 200));
+        harness_resp r = {0};
+        if (harness_request_on(sender, "PUT", url, host.token, body, strlen(body), &r) || r.status != 200) {
+            fprintf(stderr, "PUT %s: %ld %s\n", url, r.status, r.body ? r.body : "");
+            die("send failed");
+        }
+        harness_resp_free(&r);
     }
+    curl_easy_cleanup(sender);
     double send_s = (wall_ms() - t0) / 1e3;
     for (int waited = 0; waited < 100 && atomic_load(&n_samples) < cap_samples; waited++)
         usleep(100 * 1000);

@@ -348,12 +348,24 @@ int harness_request(const char *method, const char *url, const char *token, cons
     pthread_once(&curl_once, curl_init);
     memset(out, 0, sizeof *out);
     CURL *c = curl_easy_init();
+    if (!c)
+        return -1;
+    int rc = harness_request_on(c, method, url, token, body, body_len, out);
+    curl_easy_cleanup(c);
+    return rc;
+}
+
+int harness_request_on(void *curl, const char *method, const char *url, const char *token, const char *body,
+                       size_t body_len, harness_resp *out)
+{
+    pthread_once(&curl_once, curl_init);
+    memset(out, 0, sizeof *out);
+    CURL *c = curl;
     struct curl_slist *hdrs = NULL;
     dbuf b = {0}, h = {0};
     char auth[160];
     int rc = -1;
-    if (!c)
-        return -1;
+    curl_easy_reset(c); /* keeps the open connection */
     if (token) {
         snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
         hdrs = curl_slist_append(hdrs, auth);
@@ -389,7 +401,6 @@ int harness_request(const char *method, const char *url, const char *token, cons
     if (out->body && out->len)
         out->json = json_loadb(out->body, out->len, JSON_DECODE_ANY, NULL);
     curl_slist_free_all(hdrs);
-    curl_easy_cleanup(c);
     return rc;
 }
 

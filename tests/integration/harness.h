@@ -88,6 +88,10 @@ int harness_run(const char *const *args, int timeout_ms, char *err, size_t cap);
  * application/json. Returns 0 if an HTTP response came back. */
 int harness_request(const char *method, const char *url, const char *token, const char *body, size_t body_len,
                     harness_resp *out);
+/* The same on a caller's CURL handle (curl_easy_init), which keeps its
+ * connection open between calls (keep-alive). */
+int harness_request_on(void *curl, const char *method, const char *url, const char *token, const char *body,
+                       size_t body_len, harness_resp *out);
 /* Same against a node: api picks the listener; the client API gets the token. */
 int harness_call(const harness_node *n, harness_api api, const char *method, const char *path, const char *body,
                  harness_resp *out);
