@@ -282,12 +282,20 @@ void messages_check_item(rooms *r, gc_item *it)
     it->status = check_with(r, it, &pc);
     if (it->status && pc.cached) {
         /* never refuse on a cached answer: the log may hold this txn id
-         * (then the answer is the stored one), or the cache may be behind */
-        json_decref(it->reply);
-        it->reply = NULL;
-        precheck_wipe(&pc);
-        precheck_get(r, it->room, it->sender, it->s->epoch, it->s->txn, true, &pc);
-        it->status = check_with(r, it, &pc);
+         * (then the answer is the stored one), or the cache may be behind.
+         * A bad signature against the same key stays refused without a
+         * second verify. */
+        precheck fresh;
+        precheck_get(r, it->room, it->sender, it->s->epoch, it->s->txn, true, &fresh);
+        bool same = it->status == 401 && fresh.found && fresh.hosted && !fresh.dup && fresh.pub_len == pc.pub_len &&
+                    memcmp(fresh.pub, pc.pub, pc.pub_len) == 0 &&
+                    epoch_ok(r, it->s->epoch, fresh.epoch, fresh.epoch_ts);
+        if (!same) {
+            json_decref(it->reply);
+            it->reply = NULL;
+            it->status = check_with(r, it, &fresh);
+        }
+        precheck_wipe(&fresh);
     }
     precheck_wipe(&pc);
 }

@@ -1,8 +1,9 @@
 /* test_ingest.c - the host's submission pipeline (server/ingest.c) under
  * concurrency, on a real SQLite file in WAL mode with reader connections:
  * every accepted message gets exactly one seq, retries racing their
- * original get the same one, forged signatures store nothing, and a
- * submission after the pipeline stopped is still committed. */
+ * original get the same one, forged signatures store nothing, a
+ * submission after the pipeline stopped is still committed, and the
+ * pre-check's cache (server/precheck.c) follows every change it must. */
 #include <check.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "crypto/sign.h"
 #include "server/roomcrypt.h"
 #include "server/rooms.h"
+#include "server/rooms_int.h"
 #include "storage/roomdb.h"
 #include "unit_util.h"
 
@@ -199,6 +201,56 @@ START_TEST(submission_after_stop_still_commits)
 }
 END_TEST
 
+/* Whether the pre-check for the member answers from the cache; *pub_len
+ * gets the member key's length in that answer. */
+static bool precheck_cached(size_t *pub_len)
+{
+    precheck pc;
+    precheck_get(R, room_hex, member_hex, 1, "probe", false, &pc);
+    bool cached = pc.cached;
+    *pub_len = pc.pub_len;
+    precheck_wipe(&pc);
+    return cached;
+}
+
+START_TEST(precheck_cache_follows_changes)
+{
+    int64_t seq = 0;
+    size_t pub = 0;
+    ck_assert_int_eq(submit(subs[0][0], &seq), 200); /* fills the cache */
+    ck_assert(precheck_cached(&pub));
+    ck_assert_uint_gt(pub, 0);
+    /* the room row moves with every batch: not a change the cache minds */
+    ck_assert_int_eq(roomdb_exec(db, "UPDATE rooms SET head=head WHERE id=?", "s", room_hex), NT_OK);
+    ck_assert(precheck_cached(&pub));
+    /* a member row changes: the next answer is read afresh, and says so */
+    ck_assert_int_eq(roomdb_exec(db, "UPDATE room_members SET state='kicked' WHERE room=? AND peer=?", "ss", room_hex,
+                                 member_hex),
+                     NT_OK);
+    ck_assert(!precheck_cached(&pub));
+    ck_assert_uint_eq(pub, 0);
+    ck_assert_int_eq(submit(subs[0][1], &seq), 403);
+    ck_assert_int_eq(roomdb_exec(db, "UPDATE room_members SET state='joined' WHERE room=? AND peer=?", "ss", room_hex,
+                                 member_hex),
+                     NT_OK);
+    ck_assert(!precheck_cached(&pub)); /* read afresh, then kept */
+    ck_assert(precheck_cached(&pub));
+    /* a new room key (a rotation) */
+    ck_assert_int_eq(roomdb_exec(db, "INSERT INTO room_keys(room,epoch,key,created) VALUES(?,2,?,0)", "sb", room_hex,
+                                 room_key, sizeof room_key),
+                     NT_OK);
+    ck_assert(!precheck_cached(&pub));
+    /* a forged signature under a txn id already committed gets the stored
+     * answer, from the cache's path as from the database's */
+    ck_assert(precheck_cached(&pub));
+    json_t *f = make_sub(json_string_value(json_object_get(subs[0][0], "txn_id")), "someone else's words", true);
+    ck_assert_int_eq(submit(f, &seq), 200);
+    ck_assert_int_eq(seq, 1);
+    json_decref(f);
+    ck_assert_int_eq(count("SELECT count(*) FROM room_messages WHERE room=?"), 1);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("ingest");
@@ -207,6 +259,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, concurrent_submissions_one_seq_each);
     tcase_add_test(tc, submission_after_stop_still_commits);
+    tcase_add_test(tc, precheck_cache_follows_changes);
     suite_add_tcase(s, tc);
     return s;
 }
