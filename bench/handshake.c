@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "bench/bench_keys.h"
+#include "bench/bench_util.h"
 #include "crypto/ecdh.h"
 #include "crypto/kdf.h"
 #include "crypto/oaep.h"
@@ -45,13 +46,6 @@ static double g_seconds = 3.0;
 static int g_threads = 8;
 static char g_peer[64];
 static identity *g_me, *g_srv;
-
-static double clock_s(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void die(const char *what)
 {
@@ -122,49 +116,11 @@ static void node_stop(void)
         fprintf(stderr, "bench/handshake: could not remove %s\n", g_dir);
 }
 
-/* CPU seconds the serving node has used so far (/proc/<pid>/stat). */
-static double node_cpu(void)
-{
-    char path[64], line[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)g_pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(line, 1, sizeof line - 1, f);
-    fclose(f);
-    line[n] = 0;
-    const char *p = strrchr(line, ')');
-    unsigned long ut = 0, st = 0;
-    /* fields after the comm: state(3) ... utime(14) stime(15) */
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-        return 0;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* ---- HTTP ---- */
-
-typedef struct {
-    char *data;
-    size_t len;
-} buf;
-
-static size_t on_write(char *p, size_t sz, size_t nm, void *ud)
-{
-    buf *b = ud;
-    size_t n = sz * nm;
-    char *nd = realloc(b->data, b->len + n + 1);
-    if (!nd)
-        return 0;
-    memcpy(nd + b->len, p, n);
-    b->data = nd;
-    b->len += n;
-    b->data[b->len] = 0;
-    return n;
-}
 
 /* POST body to path on h (a reused handle: keep-alive); status returned,
  * the answer in *out (caller frees out->data). */
-static long post(CURL *h, struct curl_slist *hdrs, const char *path, const char *body, buf *out)
+static long post(CURL *h, struct curl_slist *hdrs, const char *path, const char *body, bench_buf *out)
 {
     char url[256];
     snprintf(url, sizeof url, "http://%s%s", g_peer, path);
@@ -172,7 +128,7 @@ static long post(CURL *h, struct curl_slist *hdrs, const char *path, const char 
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, bench_on_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -203,9 +159,9 @@ static void *hs_worker(void *arg)
     struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
     for (;;) {
         size_t i = atomic_fetch_add(&g_next, 1);
-        if (i >= g_njobs || clock_s(CLOCK_MONOTONIC) >= g_deadline)
+        if (i >= g_njobs || bench_clock_s(CLOCK_MONOTONIC) >= g_deadline)
             break;
-        buf b;
+        bench_buf b;
         g_jobs[i].status = post(h, hdrs, "/v1/handshake", g_jobs[i].body, &b);
         g_jobs[i].reply = b.data;
     }
@@ -230,15 +186,15 @@ static void run_handshakes(const char *label, uint8_t mode, size_t n)
     }
     atomic_store(&g_next, 0);
     pthread_t th[MAX_THREADS];
-    double cpu0 = node_cpu();
-    double t0 = clock_s(CLOCK_MONOTONIC);
+    double cpu0 = bench_proc_cpu_s(g_pid);
+    double t0 = bench_clock_s(CLOCK_MONOTONIC);
     g_deadline = t0 + g_seconds;
     for (int t = 0; t < g_threads; t++)
         pthread_create(&th[t], NULL, hs_worker, NULL);
     for (int t = 0; t < g_threads; t++)
         pthread_join(th[t], NULL);
-    double dt = clock_s(CLOCK_MONOTONIC) - t0;
-    double cpu = node_cpu() - cpu0;
+    double dt = bench_clock_s(CLOCK_MONOTONIC) - t0;
+    double cpu = bench_proc_cpu_s(g_pid) - cpu0;
     size_t ok = 0, bad = 0, verified = 0;
     for (size_t i = 0; i < n; i++) {
         if (!g_jobs[i].reply && !g_jobs[i].status)
@@ -276,13 +232,13 @@ static void run_handshakes(const char *label, uint8_t mode, size_t n)
 
 static double cpu_us(void (*fn)(void *), void *arg, int min_ops)
 {
-    double c0 = clock_s(CLOCK_THREAD_CPUTIME_ID), w0 = clock_s(CLOCK_MONOTONIC);
+    double c0 = bench_clock_s(CLOCK_THREAD_CPUTIME_ID), w0 = bench_clock_s(CLOCK_MONOTONIC);
     int ops = 0;
-    while (ops < min_ops || clock_s(CLOCK_MONOTONIC) - w0 < 0.3) {
+    while (ops < min_ops || bench_clock_s(CLOCK_MONOTONIC) - w0 < 0.3) {
         fn(arg);
         ops++;
     }
-    return (clock_s(CLOCK_THREAD_CPUTIME_ID) - c0) * 1e6 / ops;
+    return (bench_clock_s(CLOCK_THREAD_CPUTIME_ID) - c0) * 1e6 / ops;
 }
 
 static uint8_t g_msg[600], g_sig[512];
@@ -368,14 +324,14 @@ static void *ping_worker(void *arg)
     size_t t = (size_t)(uintptr_t)arg;
     CURL *h = curl_easy_init();
     struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-    for (size_t k = t; clock_s(CLOCK_MONOTONIC) < g_deadline; k += (size_t)g_threads) {
+    for (size_t k = t; bench_clock_s(CLOCK_MONOTONIC) < g_deadline; k += (size_t)g_threads) {
         ping_session *ps = &g_ps[k % g_nps];
         uint64_t seq = atomic_fetch_add(&ps->seq, 1);
         char *body = NULL;
         if (envelope_seal(&ps->s.c2s, ENVELOPE_C2S, ps->s.session_id, seq, "POST", "/v1/peer/ping", NULL, 0,
                           seq == 0 ? ps->s.confirm : NULL, (const uint8_t *)"{\"echo\":1}", 10, &body))
             die("seal");
-        buf b;
+        bench_buf b;
         long st = post(h, hdrs, "/v1/peer/ping", body, &b);
         envelope e;
         uint8_t *pt = NULL;
@@ -408,7 +364,7 @@ static void run_pings(size_t sessions)
                             &req))
             die("handshake_start");
         char *body = json_dumps(req, JSON_COMPACT);
-        buf b;
+        bench_buf b;
         json_error_t jerr;
         if (post(h, hdrs, "/v1/handshake", body, &b) != 200 || !(rep = json_loads(b.data, 0, &jerr)) ||
             handshake_finish(p, g_srv, rep, (int64_t)time(NULL), &g_ps[i].s))
@@ -424,15 +380,15 @@ static void run_pings(size_t sessions)
     atomic_store(&g_pings_ok, 0);
     atomic_store(&g_pings_bad, 0);
     pthread_t th[MAX_THREADS];
-    double cpu0 = node_cpu();
-    double t0 = clock_s(CLOCK_MONOTONIC);
+    double cpu0 = bench_proc_cpu_s(g_pid);
+    double t0 = bench_clock_s(CLOCK_MONOTONIC);
     g_deadline = t0 + g_seconds;
     for (int t = 0; t < g_threads; t++)
         pthread_create(&th[t], NULL, ping_worker, (void *)(uintptr_t)t);
     for (int t = 0; t < g_threads; t++)
         pthread_join(th[t], NULL);
-    double dt = clock_s(CLOCK_MONOTONIC) - t0;
-    double cpu = node_cpu() - cpu0;
+    double dt = bench_clock_s(CLOCK_MONOTONIC) - t0;
+    double cpu = bench_proc_cpu_s(g_pid) - cpu0;
     printf("ping-%zu-session%s %.1f pings/s %llu ok %llu refused %.2f s %d threads (server %.2f CPU-s, %.0f "
            "pings/cpu-s)\n",
            sessions, sessions == 1 ? "" : "s", (double)atomic_load(&g_pings_ok) / dt,

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "bench/bench_keys.h"
+#include "bench/bench_util.h"
 #include "crypto/encoding.h"
 #include "crypto/identity.h"
 #include "crypto/rng.h"
@@ -50,21 +51,6 @@ static void die(const char *what, long rc)
 {
     fprintf(stderr, "rooms_ingest: %s failed (%ld)\n", what, rc);
     exit(1);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-           ru.ru_stime.tv_usec / 1e6;
 }
 
 static void no_call(void *arg, rooms_call *calls, size_t n, int timeout_ms)
@@ -119,13 +105,6 @@ static atomic_long verifies;
  * threads sharing one context would run one at a time). */
 static _Atomic double verify_cpu;
 
-static double thread_cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* arg non-NULL: run for 1 s of this thread's CPU time and record it in
  * verify_cpu (the per-core rate); else until verify_stop. */
 static void *verify_worker(void *arg)
@@ -137,14 +116,14 @@ static void *verify_worker(void *arg)
     if (sign_create(member_id, SIGN_MESSAGE, msg, sizeof msg, sig, sizeof sig, &sl) ||
         identity_public_der(member_id, der, sizeof der, &dl) || identity_from_der(&pub, der, dl))
         die("sign", 0);
-    double c0 = thread_cpu_s();
-    while (!atomic_load(&verify_stop) && !(arg && thread_cpu_s() - c0 >= 1.0)) {
+    double c0 = bench_clock_s(CLOCK_THREAD_CPUTIME_ID);
+    while (!atomic_load(&verify_stop) && !(arg && bench_clock_s(CLOCK_THREAD_CPUTIME_ID) - c0 >= 1.0)) {
         if (sign_verify(pub, SIGN_MESSAGE, msg, sizeof msg, sig, sl))
             die("verify", 0);
         atomic_fetch_add(&verifies, 1);
     }
     if (arg)
-        atomic_store(&verify_cpu, thread_cpu_s() - c0);
+        atomic_store(&verify_cpu, bench_clock_s(CLOCK_THREAD_CPUTIME_ID) - c0);
     identity_free(pub);
     return NULL;
 }
@@ -256,7 +235,7 @@ int main(int argc, char **argv)
     int have = (int)json_array_size(cached);
     for (int i = 0; i < have && i < n_msgs; i++)
         subs[i] = json_incref(json_array_get(cached, (size_t)i));
-    double t0 = now_s();
+    double t0 = bench_clock_s(CLOCK_MONOTONIC);
     atomic_store(&next_idx, have);
     run_threads(sign_worker, 2);
     if (have < n_msgs) {
@@ -268,14 +247,14 @@ int main(int argc, char **argv)
         json_decref(all);
     }
     json_decref(cached);
-    fprintf(stdout, "# signed %d submissions in %.1f s (%d from %s)\n", n_msgs, now_s() - t0,
+    fprintf(stdout, "# signed %d submissions in %.1f s (%d from %s)\n", n_msgs, bench_clock_s(CLOCK_MONOTONIC) - t0,
             have < n_msgs ? have : n_msgs, cache_file);
 
     atomic_store(&next_idx, 0);
-    double c0 = cpu_s();
-    t0 = now_s();
+    double c0 = bench_self_cpu_s();
+    t0 = bench_clock_s(CLOCK_MONOTONIC);
     run_threads(submit_worker, n_threads);
-    double wall = now_s() - t0, cpu = cpu_s() - c0;
+    double wall = bench_clock_s(CLOCK_MONOTONIC) - t0, cpu = bench_self_cpu_s() - c0;
     if (atomic_load(&n_bad))
         die("submissions refused", atomic_load(&n_bad));
     double ingest_rate = n_msgs / wall;
@@ -298,7 +277,7 @@ int main(int argc, char **argv)
     printf("verify ceiling rsa3072: %.0f verify/s per core (1 thread, CPU time) x %ld cores = %.0f verify/s\n", per_core,
            cores, ceiling);
     atomic_store(&verifies, 0);
-    t0 = now_s();
+    t0 = bench_clock_s(CLOCK_MONOTONIC);
     int vt = n_threads < 2 ? 2 : n_threads;
     for (int i = 0; i < vt; i++)
         pthread_create(&t[i], NULL, verify_worker, NULL);
@@ -306,7 +285,7 @@ int main(int argc, char **argv)
     atomic_store(&verify_stop, true);
     for (int i = 0; i < vt; i++)
         pthread_join(t[i], NULL);
-    double all = atomic_load(&verifies) / (now_s() - t0);
+    double all = atomic_load(&verifies) / (bench_clock_s(CLOCK_MONOTONIC) - t0);
     printf("verify only, %d threads: %.0f verify/s wall\n", vt, all);
     printf("ratio %.0f %% of the verify ceiling (%.0f %% of the %d-thread verify-only rate)\n", 100.0 * ingest_rate / ceiling,
            100.0 * ingest_rate / all, vt);

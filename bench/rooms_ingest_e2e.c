@@ -44,6 +44,7 @@
 #include "../server/envelope.h"
 #include "../server/handshake.h"
 #include "../server/roomcrypt.h"
+#include "bench_util.h"
 
 #define MAX_THREADS 256
 #define MAX_MEMBERS 32
@@ -67,39 +68,6 @@ static void die(const char *what, const char *detail)
         harness_dump_log(&host);
     harness_cleanup(&host);
     exit(1);
-}
-
-static double now_s(clockid_t c)
-{
-    struct timespec ts;
-    clock_gettime(c, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double self_cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-           ru.ru_stime.tv_usec / 1e6;
-}
-
-/* CPU seconds (user + system) a process has used, from /proc. */
-static double proc_cpu_s(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    const char *p = strrchr(buf, ')');
-    unsigned long ut = 0, st = 0;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-        return -1;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* cp -a or rm -rf (op) of one or two paths */
@@ -203,26 +171,7 @@ typedef struct {
     struct curl_slist *hdrs;
 } msession;
 
-typedef struct {
-    char *data;
-    size_t len;
-} buf;
-
-static size_t on_write(char *p, size_t sz, size_t nm, void *ud)
-{
-    buf *b = ud;
-    size_t n = sz * nm;
-    char *nd = realloc(b->data, b->len + n + 1);
-    if (!nd)
-        return 0;
-    memcpy(nd + b->len, p, n);
-    b->data = nd;
-    b->len += n;
-    b->data[b->len] = 0;
-    return n;
-}
-
-static long post_raw(msession *ms, const char *path, const char *body, buf *out)
+static long post_raw(msession *ms, const char *path, const char *body, bench_buf *out)
 {
     char url[256];
     snprintf(url, sizeof url, "%s%s", host.peer_url, path);
@@ -230,7 +179,7 @@ static long post_raw(msession *ms, const char *path, const char *body, buf *out)
     curl_easy_setopt(ms->h, CURLOPT_URL, url);
     curl_easy_setopt(ms->h, CURLOPT_HTTPHEADER, ms->hdrs);
     curl_easy_setopt(ms->h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(ms->h, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(ms->h, CURLOPT_WRITEFUNCTION, bench_on_write);
     curl_easy_setopt(ms->h, CURLOPT_WRITEDATA, out);
     curl_easy_setopt(ms->h, CURLOPT_TIMEOUT, 60L);
     curl_easy_setopt(ms->h, CURLOPT_NOSIGNAL, 1L);
@@ -248,7 +197,7 @@ static void session_open(msession *ms, int m)
     ms->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
     hs_pending *p = NULL;
     json_t *req = NULL, *rep = NULL;
-    buf b;
+    bench_buf b;
     if (handshake_start(member[m], "bench-member", 0, identity_id(host_id), HS_MODE_ECDH, ECDH_X25519,
                         (int64_t)time(NULL), &p, &req))
         die("handshake_start", NULL);
@@ -283,7 +232,7 @@ static char *seal_next(msession *ms, const char *method, const char *path, const
 }
 
 /* Open a sealed reply: the JSON inside, or NULL. */
-static json_t *open_reply(msession *ms, const char *method, const char *path, const buf *b)
+static json_t *open_reply(msession *ms, const char *method, const char *path, const bench_buf *b)
 {
     envelope e;
     uint8_t *pt = NULL;
@@ -378,7 +327,7 @@ static void build_fixture(void)
             die("member key", NULL);
         snprintf(pt, sizeof pt, "{\"pub\":\"%s\",\"delivery\":\"poll\"}", b64);
         char *env = seal_next(&ms, "POST", jpath, pt);
-        buf b;
+        bench_buf b;
         long st = post_raw(&ms, jpath, env, &b);
         json_t *rep = open_reply(&ms, "POST", jpath, &b);
         json_t *key = json_array_get(json_object_get(rep, "keys"), 0);
@@ -486,7 +435,7 @@ static void load_subs(void)
         return;
     fprintf(stdout, "# signing %d submissions with the members' RSA-3072 keys\n", n_msgs - have);
     fflush(stdout);
-    double t0 = now_s(CLOCK_MONOTONIC);
+    double t0 = bench_clock_s(CLOCK_MONOTONIC);
     atomic_store(&next_job, 0);
     pthread_t t[2];
     for (int i = 0; i < 2; i++)
@@ -499,7 +448,7 @@ static void load_subs(void)
     if (json_dump_file(all, path, JSON_COMPACT))
         fprintf(stdout, "# could not keep the submissions in %s\n", path);
     json_decref(all);
-    fprintf(stdout, "# signed in %.1f s\n", now_s(CLOCK_MONOTONIC) - t0);
+    fprintf(stdout, "# signed in %.1f s\n", bench_clock_s(CLOCK_MONOTONIC) - t0);
 }
 
 /* ---- the run ---- */
@@ -513,7 +462,7 @@ typedef struct {
     char **env; /* the envelopes this session sends, in order */
     int *idx;   /* their message numbers */
     int n, k;   /* how many; the one in flight */
-    buf b;      /* the reply being read */
+    bench_buf b;      /* the reply being read */
     char url[256], path[128];
 } worker;
 
@@ -526,7 +475,7 @@ static void start_next(CURLM *m, worker *w)
     curl_easy_setopt(w->ms.h, CURLOPT_URL, w->url);
     curl_easy_setopt(w->ms.h, CURLOPT_HTTPHEADER, w->ms.hdrs);
     curl_easy_setopt(w->ms.h, CURLOPT_POSTFIELDS, w->env[w->k]);
-    curl_easy_setopt(w->ms.h, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(w->ms.h, CURLOPT_WRITEFUNCTION, bench_on_write);
     curl_easy_setopt(w->ms.h, CURLOPT_WRITEDATA, &w->b);
     curl_easy_setopt(w->ms.h, CURLOPT_TIMEOUT, 60L);
     curl_easy_setopt(w->ms.h, CURLOPT_NOSIGNAL, 1L);
@@ -578,7 +527,7 @@ static CURLM *submit_all(void)
             start_next(m, &workers[t]);
             active++;
         }
-    double deadline = now_s(CLOCK_MONOTONIC) + 60.0 + n_msgs / 100.0; /* bounded: at least 100 msg/s */
+    double deadline = bench_clock_s(CLOCK_MONOTONIC) + 60.0 + n_msgs / 100.0; /* bounded: at least 100 msg/s */
     while (active > 0) {
         int running = 0, left = 0;
         if (curl_multi_perform(m, &running) != CURLM_OK)
@@ -599,7 +548,7 @@ static CURLM *submit_all(void)
         }
         if (active > 0 && curl_multi_poll(m, NULL, 0, 1000, NULL) != CURLM_OK)
             die("curl_multi_poll", NULL);
-        if (now_s(CLOCK_MONOTONIC) > deadline)
+        if (bench_clock_s(CLOCK_MONOTONIC) > deadline)
             die("the run did not finish in time", NULL);
     }
     return m;
@@ -634,8 +583,8 @@ static double verify_rate(double seconds)
     if (sign_create(member[0], SIGN_MESSAGE, msg, sizeof msg, sig, sizeof sig, &sl) ||
         identity_public_der(member[0], der, sizeof der, &dl) || identity_from_der(&pub, der, dl))
         die("sign", NULL);
-    double c0 = now_s(CLOCK_THREAD_CPUTIME_ID), c;
-    while ((c = now_s(CLOCK_THREAD_CPUTIME_ID) - c0) < seconds) {
+    double c0 = bench_clock_s(CLOCK_THREAD_CPUTIME_ID), c;
+    while ((c = bench_clock_s(CLOCK_THREAD_CPUTIME_ID) - c0) < seconds) {
         if (sign_verify(pub, SIGN_MESSAGE, msg, sizeof msg, sig, sl))
             die("verify", NULL);
         n++;
@@ -711,9 +660,9 @@ int main(int argc, char **argv)
     double ceiling_before = with_ceiling ? verify_rate(1.0) : 0;
     static task_cpu tasks0[MAX_TASKS], tasks1[MAX_TASKS];
     int nt0 = host_tasks(host.pid, tasks0, MAX_TASKS);
-    double h0 = proc_cpu_s(host.pid), s0 = self_cpu_s(), t0 = now_s(CLOCK_MONOTONIC);
+    double h0 = bench_proc_cpu_s(host.pid), s0 = bench_self_cpu_s(), t0 = bench_clock_s(CLOCK_MONOTONIC);
     CURLM *multi = submit_all();
-    double wall = now_s(CLOCK_MONOTONIC) - t0, host_cpu = proc_cpu_s(host.pid) - h0, self_cpu = self_cpu_s() - s0;
+    double wall = bench_clock_s(CLOCK_MONOTONIC) - t0, host_cpu = bench_proc_cpu_s(host.pid) - h0, self_cpu = bench_self_cpu_s() - s0;
     int nt1 = host_tasks(host.pid, tasks1, MAX_TASKS);
     curl_multi_cleanup(multi);
     int ok = n_ok;

@@ -14,6 +14,7 @@
 #include "../tests/integration/harness.c"
 
 #include <math.h>
+#include "bench_util.h"
 #include <stdatomic.h>
 
 #define MAX_MEMBERS 64
@@ -26,24 +27,6 @@ static atomic_bool done;
 static double *samples;
 static atomic_long n_samples;
 static long cap_samples;
-
-/* CPU seconds (user + system) a process has used, from /proc; -1 if unknown. */
-static double proc_cpu_s(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-    unsigned long ut = 0, st = 0;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-        return -1;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
 
 static double wall_ms(void)
 {
@@ -164,9 +147,9 @@ int main(int argc, char **argv)
     char url[512];
     if (!sender)
         die("curl");
-    double t0 = wall_ms(), late = 0, host_cpu0 = proc_cpu_s(host.pid), self0 = proc_cpu_s(getpid()), mem0 = 0;
+    double t0 = wall_ms(), late = 0, host_cpu0 = bench_proc_cpu_s(host.pid), self0 = bench_proc_cpu_s(getpid()), mem0 = 0;
     for (int i = 0; i < n_members; i++)
-        mem0 += proc_cpu_s(mem[i].pid);
+        mem0 += bench_proc_cpu_s(mem[i].pid);
     for (long k = 0; k < total; k++) {
         double due = t0 + k * 1000.0 / rate, t = wall_ms();
         if (due > t)
@@ -186,9 +169,9 @@ int main(int argc, char **argv)
     double send_s = (wall_ms() - t0) / 1e3;
     for (int waited = 0; waited < 100 && atomic_load(&n_samples) < cap_samples; waited++)
         usleep(100 * 1000);
-    double host_cpu = proc_cpu_s(host.pid) - host_cpu0, self_cpu = proc_cpu_s(getpid()) - self0, mem_cpu = -mem0;
+    double host_cpu = bench_proc_cpu_s(host.pid) - host_cpu0, self_cpu = bench_proc_cpu_s(getpid()) - self0, mem_cpu = -mem0;
     for (int i = 0; i < n_members; i++)
-        mem_cpu += proc_cpu_s(mem[i].pid);
+        mem_cpu += bench_proc_cpu_s(mem[i].pid);
     atomic_store(&done, true);
     for (int i = 0; i < n_members; i++)
         pthread_join(w[i], NULL);
