@@ -270,14 +270,20 @@ static void *keygen_worker(void *arg)
     return NULL;
 }
 
-static void load_members(void)
+/* fn on two threads (the cores) over the jobs counted by next_job. */
+static void run_on_two(void *(*fn)(void *))
 {
     atomic_store(&next_job, 0);
     pthread_t t[2];
     for (int i = 0; i < 2; i++)
-        pthread_create(&t[i], NULL, keygen_worker, NULL);
+        pthread_create(&t[i], NULL, fn, NULL);
     for (int i = 0; i < 2; i++)
         pthread_join(t[i], NULL);
+}
+
+static void load_members(void)
+{
+    run_on_two(keygen_worker);
 }
 
 static const char *const host_args[] = {"--log-level", "warn", "--max-connections", "1024",
@@ -436,12 +442,7 @@ static void load_subs(void)
     fprintf(stdout, "# signing %d submissions with the members' RSA-3072 keys\n", n_msgs - have);
     fflush(stdout);
     double t0 = bench_clock_s(CLOCK_MONOTONIC);
-    atomic_store(&next_job, 0);
-    pthread_t t[2];
-    for (int i = 0; i < 2; i++)
-        pthread_create(&t[i], NULL, sign_worker, NULL);
-    for (int i = 0; i < 2; i++)
-        pthread_join(t[i], NULL);
+    run_on_two(sign_worker);
     json_t *all = json_array();
     for (int i = 0; i < n_msgs; i++)
         json_array_append_new(all, json_string(subs[i]));

@@ -28,12 +28,8 @@
 struct precheck_slot {
     uint64_t gen; /* 0: empty */
     char room[ROOM_ID_HEX_LEN + 1], sender[IDENTITY_ID_HEX_LEN + 1];
-    int64_t sub_epoch; /* the submission epoch the key is for */
-    int64_t epoch, epoch_ts;
-    uint8_t pub[IDENTITY_PUB_DER_MAX];
-    size_t pub_len;
-    bool have_key;
-    uint8_t key[ROOM_KEY_LEN];
+    int64_t sub_epoch; /* the submission epoch the answer (its key) is for */
+    precheck answer;   /* found, hosted, a member key: one that accepts */
 };
 
 static void precheck_read(sqlite3 *db, const char *room, const char *sender, int64_t epoch, const char *txn,
@@ -88,13 +84,7 @@ static bool cache_get(rooms *r, const char *room, const char *sender, int64_t ep
     if (s->gen && s->gen == atomic_load(&r->pc_gen) && s->sub_epoch == epoch && !strcmp(s->room, room) &&
         !strcmp(s->sender, sender)) {
         hit = true;
-        pc->found = pc->hosted = true;
-        pc->epoch = s->epoch;
-        pc->epoch_ts = s->epoch_ts;
-        memcpy(pc->pub, s->pub, s->pub_len);
-        pc->pub_len = s->pub_len;
-        pc->have_key = s->have_key;
-        memcpy(pc->key, s->key, sizeof pc->key);
+        *pc = s->answer;
     }
     pthread_mutex_unlock(&r->pc_mu);
     return hit;
@@ -111,12 +101,8 @@ static void cache_put(rooms *r, const char *room, const char *sender, int64_t ep
     memcpy(s->room, room, sizeof s->room);
     memcpy(s->sender, sender, sizeof s->sender);
     s->sub_epoch = epoch;
-    s->epoch = pc->epoch;
-    s->epoch_ts = pc->epoch_ts;
-    memcpy(s->pub, pc->pub, pc->pub_len);
-    s->pub_len = pc->pub_len;
-    s->have_key = pc->have_key;
-    memcpy(s->key, pc->key, sizeof s->key);
+    s->answer = *pc;
+    s->answer.dup = false; /* the txn id is the caller's, not the slot's */
     pthread_mutex_unlock(&r->pc_mu);
 }
 

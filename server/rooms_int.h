@@ -192,9 +192,10 @@ typedef struct {
     bool have_key;
     uint8_t key[ROOM_KEY_LEN]; /* the room key of the submission's epoch */
 } precheck;
-/* The answer for (room, sender, epoch, txn): from the cache unless fresh
- * (then dup is never set: ask again with fresh before refusing), else
- * from the database. precheck_wipe when done. */
+/* The answer for (room, sender, epoch, txn), from the database, or from the
+ * cache when fresh is false and it holds one (pc->cached; such an answer
+ * never says dup, so ask again with fresh before refusing). precheck_wipe
+ * when done. */
 void precheck_get(rooms *r, const char *room, const char *sender, int64_t epoch, const char *txn, bool fresh,
                   precheck *pc);
 void precheck_wipe(precheck *pc);
