@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "server/http.h"
@@ -124,17 +125,67 @@ static void h_wait(http_req *rq, struct node *nd)
     http_reply_json(rq, 200, json_pack("{s:I}", "next", (json_int_t)now));
 }
 
+/* An event route: runs on the event thread, and defers its reply to a
+ * thread of its own that waits for the notify counter (as the host's
+ * ingest answers a submit from its committer). */
+typedef struct {
+    http_req *rq;
+    uint64_t next;
+    pthread_t handler_thread, waker_thread;
+} later_ctx;
+
+static void *later_thread(void *arg)
+{
+    later_ctx *c = arg;
+    c->next = notify_wait(ev, 0, 5000);
+    c->waker_thread = pthread_self();
+    http_req_resume(c->rq);
+    return NULL;
+}
+
+static void later_resume(http_req *rq, struct node *nd)
+{
+    later_ctx *c = http_req_ctx(rq);
+    http_reply_json(rq, 200, json_pack("{s:I,s:b,s:b}", "next", (json_int_t)c->next, "on_handler_thread",
+                                       pthread_equal(c->handler_thread, pthread_self()) != 0, "on_waker_thread",
+                                       pthread_equal(c->waker_thread, pthread_self()) != 0));
+    free(c);
+}
+
+static void h_later(http_req *rq, struct node *nd)
+{
+    later_ctx *c = calloc(1, sizeof *c);
+    pthread_t t;
+    c->rq = rq;
+    c->handler_thread = pthread_self();
+    http_req_defer(rq, later_resume, c);
+    ck_assert_int_eq(pthread_create(&t, NULL, later_thread, c), 0);
+    pthread_detach(t);
+}
+
+/* An event route that replies at once, or hands a long poll to a worker. */
+static void h_event(http_req *rq, struct node *nd)
+{
+    const char *q = http_req_query(rq, "q");
+    if (q && strcmp(q, "wait") == 0)
+        http_req_offload(rq, h_wait);
+    else
+        http_reply_json(rq, 200, json_pack("{s:s}", "q", q ? q : ""));
+}
+
 static const http_route test_routes[] = {
-    {"GET", "/echo/{id}", HTTP_API_CLIENT, h_echo, 0},
-    {"PUT", "/echo/{id}/{txn}", HTTP_API_CLIENT, h_echo, 0},
-    {"POST", "/echo/{id}", HTTP_API_CLIENT, h_echo, 0},
-    {"POST", "/small", HTTP_API_CLIENT, h_echo, 16},
-    {"POST", "/json", HTTP_API_CLIENT, h_json, 0},
-    {"GET", "/silent", HTTP_API_CLIENT, h_silent, 0},
-    {"GET", "/conflict", HTTP_API_CLIENT, h_conflict, 0},
-    {"GET", "/raw", HTTP_API_CLIENT, h_raw, 0},
-    {"GET", "/wait", HTTP_API_CLIENT, h_wait, 0},
-    {"GET", "/peer-only", HTTP_API_PEER, h_echo, 0},
+    {"GET", "/later", HTTP_API_CLIENT, h_later, 0, HTTP_ROUTE_EVENT},
+    {"GET", "/event", HTTP_API_CLIENT, h_event, 0, HTTP_ROUTE_EVENT},
+    {"GET", "/echo/{id}", HTTP_API_CLIENT, h_echo, 0, 0},
+    {"PUT", "/echo/{id}/{txn}", HTTP_API_CLIENT, h_echo, 0, 0},
+    {"POST", "/echo/{id}", HTTP_API_CLIENT, h_echo, 0, 0},
+    {"POST", "/small", HTTP_API_CLIENT, h_echo, 16, 0},
+    {"POST", "/json", HTTP_API_CLIENT, h_json, 0, 0},
+    {"GET", "/silent", HTTP_API_CLIENT, h_silent, 0, 0},
+    {"GET", "/conflict", HTTP_API_CLIENT, h_conflict, 0, 0},
+    {"GET", "/raw", HTTP_API_CLIENT, h_raw, 0, 0},
+    {"GET", "/wait", HTTP_API_CLIENT, h_wait, 0, 0},
+    {"GET", "/peer-only", HTTP_API_PEER, h_echo, 0, 0},
     {0},
 };
 static const http_route *const test_tables[] = {test_routes, NULL};
@@ -401,6 +452,68 @@ START_TEST(long_poll_does_not_block_others)
 }
 END_TEST
 
+#define MANY_POLLS 12
+
+static void *get_later(void *arg)
+{
+    waiter *w = arg;
+    call("GET", "/later", TOKEN, NULL, 0, false, NULL, &w->r);
+    return NULL;
+}
+
+static void *get_event_wait(void *arg)
+{
+    waiter *w = arg;
+    call("GET", "/event?q=wait", TOKEN, NULL, 0, false, NULL, &w->r);
+    return NULL;
+}
+
+static uint64_t active_now(void)
+{
+    http_stats s;
+    http_stats_get(srv, &s);
+    return s.active;
+}
+
+/* More long polls than there are event threads, from ordinary routes and
+ * from an event route's offload, plus deferred replies: each waits on its
+ * own thread (or on none), and others are still served at once. */
+START_TEST(waiting_requests_do_not_block_the_event_threads)
+{
+    pthread_t t[MANY_POLLS + 4];
+    waiter w[MANY_POLLS + 4];
+    resp r;
+    memset(w, 0, sizeof w);
+    for (int i = 0; i < MANY_POLLS + 4; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL,
+                                        i < MANY_POLLS ? long_poll : i < MANY_POLLS + 2 ? get_event_wait : get_later,
+                                        &w[i]),
+                         0);
+    /* all of them in flight (a bounded wait on a condition) */
+    for (int i = 0; i < 2000 && active_now() < MANY_POLLS + 4; i++)
+        usleep(5000);
+    ck_assert_uint_eq(active_now(), MANY_POLLS + 4);
+    get("/event?q=now", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(field(&r, "q"), "now");
+    json_decref(r.json);
+    get("/echo/x", &r);
+    ck_assert_int_eq(r.status, 200);
+    json_decref(r.json);
+    notify_bump(ev);
+    for (int i = 0; i < MANY_POLLS + 4; i++) {
+        pthread_join(t[i], NULL);
+        ck_assert_int_eq(w[i].r.status, 200);
+        ck_assert_int_eq(json_integer_value(json_object_get(w[i].r.json, "next")), 1);
+        if (i >= MANY_POLLS + 2) { /* the deferred reply is finished back on its event thread */
+            ck_assert(json_is_true(json_object_get(w[i].r.json, "on_handler_thread")));
+            ck_assert(json_is_false(json_object_get(w[i].r.json, "on_waker_thread")));
+        }
+        json_decref(w[i].r.json);
+    }
+}
+END_TEST
+
 START_TEST(stats_count)
 {
     resp r;
@@ -433,6 +546,7 @@ static Suite *suite(void)
     tcase_add_test(l, body_caps);
     tcase_add_test(l, json_and_handler_errors);
     tcase_add_test(l, long_poll_does_not_block_others);
+    tcase_add_test(l, waiting_requests_do_not_block_the_event_threads);
     tcase_add_test(l, stats_count);
     suite_add_tcase(s, l);
     return s;
