@@ -339,6 +339,7 @@ nt_err delivery_poll_once(rooms *r, const char *room, unsigned wait_s)
 
 static void *poller_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "rooms-poll");
     poller *p = arg;
     rooms *r = p->r;
     unsigned wait = r->o.poll_wait_s ? r->o.poll_wait_s : 5;
@@ -456,6 +457,7 @@ void delivery_sync_round(rooms *r)
 
 static void *push_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "rooms-push");
     rooms *r = arg;
     for (;;) {
         bool did = false;
@@ -477,6 +479,7 @@ static void *push_main(void *arg)
 
 static void *sync_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "rooms-sync");
     rooms *r = arg;
     for (;;) {
         delivery_sync_round(r);

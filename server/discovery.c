@@ -480,6 +480,7 @@ static void drain(discovery *d)
 
 static void *run(void *arg)
 {
+    pthread_setname_np(pthread_self(), "discovery");
     discovery *d = arg;
     for (;;) {
         int64_t now = mono_ms();

@@ -433,6 +433,7 @@ void http_req_resume(http_req *rq)
 
 static void *worker_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "http-worker");
     http_server *h = arg;
     pthread_mutex_lock(&h->wmu);
     for (;;) {

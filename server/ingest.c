@@ -99,6 +99,7 @@ static bool batch_ready_locked(const ingest *in)
 
 static void *verify_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "ingest-verify");
     rooms *r = arg;
     ingest *in = r->in;
     /* below the committer and the connection threads: a verify can wait a
@@ -142,6 +143,7 @@ static void *verify_main(void *arg)
 
 static void *commit_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "ingest-commit");
     rooms *r = arg;
     ingest *in = r->in;
     pthread_mutex_lock(&in->lock);

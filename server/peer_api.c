@@ -499,6 +499,7 @@ const http_route peer_api_routes[] = {
 
 static void *sweeper_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "session-sweep");
     struct peer_api *pa = arg;
     pthread_mutex_lock(&pa->mu);
     while (!pa->stop) {
