@@ -89,9 +89,8 @@ static json_t *notify_json_locked(rooms *r, sqlite3_stmt *st, push_job *j)
     }
     /* before the messages: a new member's first message then verifies */
     if (strcmp(delivery, "push") == 0 && members_seen < members_ver) {
-        json_t *rows = rooms_members_since_json_locked(r, j->room, members_seen, &j->members_to);
-        if (json_array_size(rows) < ROOM_MEMBERS_PUSH_MAX) /* all of them: the list as it is now */
-            j->members_to = members_ver;
+        json_t *rows = rooms_members_since_json_locked(r, j->room, members_seen, ROOM_MEMBERS_PUSH_MAX,
+                                                       &j->members_to, NULL);
         json_object_set_new(n, "members", rows);
         json_object_set_new(n, "members_ver", json_integer(j->members_to));
     }
@@ -236,22 +235,24 @@ static void not_member_locked(rooms *r, const char *room)
 
 /* Which part of a room a member fetches from its host, and how the reply
  * is stored (called with r->lock held). */
-typedef void (*fetch_store_fn)(rooms *r, const char *room, json_t *reply);
+typedef void (*fetch_store_fn)(rooms *r, const char *room, json_t *reply, bool *more);
 
-static void store_keys_reply(rooms *r, const char *room, json_t *reply)
+static void store_keys_reply(rooms *r, const char *room, json_t *reply, bool *more)
 {
     (void)rooms_store_keys_locked(r, room, json_object_get(reply, "keys"));
+    *more = false;
 }
 
-static void store_members_reply(rooms *r, const char *room, json_t *reply)
+static void store_members_reply(rooms *r, const char *room, json_t *reply, bool *more)
 {
     rooms_store_members_locked(r, room, json_object_get(reply, "members"),
                                json_integer_value(json_object_get(reply, "members_ver")));
+    *more = json_is_true(json_object_get(reply, "more"));
 }
 
 /* GET /v1/peer/rooms/{room}/{what} from the room's host: a 200 is stored,
  * a 403 means we are no longer a member. */
-static nt_err fetch_from_host(rooms *r, const char *room, const char *what, fetch_store_fn store)
+static nt_err fetch_from_host(rooms *r, const char *room, const char *what, fetch_store_fn store, bool *more)
 {
     char path[128];
     room_row rm;
@@ -262,8 +263,9 @@ static nt_err fetch_from_host(rooms *r, const char *room, const char *what, fetc
     snprintf(path, sizeof path, "/v1/peer/rooms/%s/%s", room, what);
     nt_err rc = rooms_call1(r, rm.host, "GET", path, NULL, &reply, &status);
     pthread_mutex_lock(&r->lock);
+    *more = false;
     if (!rc && status == 200)
-        store(r, room, reply);
+        store(r, room, reply, more);
     else if (!rc && status == 403)
         not_member_locked(r, room);
     pthread_mutex_unlock(&r->lock);
@@ -274,12 +276,24 @@ static nt_err fetch_from_host(rooms *r, const char *room, const char *what, fetc
 nt_err delivery_fetch_keys(rooms *r, const char *room)
 {
     /* ask from 0: a member may lack an older epoch than its newest */
-    return fetch_from_host(r, room, "keys?since=0", store_keys_reply);
+    bool more;
+    return fetch_from_host(r, room, "keys?since=0", store_keys_reply, &more);
 }
 
 nt_err delivery_fetch_members(rooms *r, const char *room)
 {
-    return fetch_from_host(r, room, "members", store_members_reply);
+    /* the rows changed after the version we hold, a page at a time */
+    bool more = true;
+    nt_err rc = NT_OK;
+    for (int round = 0; more && !rc && round < ROOM_MEMBERS_FETCH_ROUNDS; round++) {
+        room_row rm;
+        char what[64];
+        if (!host_of(r, room, &rm))
+            return NT_ERR_STATE;
+        snprintf(what, sizeof what, "members?since=%lld", (long long)rm.members_ver);
+        rc = fetch_from_host(r, room, what, store_members_reply, &more);
+    }
+    return rc;
 }
 
 nt_err delivery_poll_once(rooms *r, const char *room, unsigned wait_s)

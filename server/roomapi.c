@@ -118,6 +118,8 @@ static int join(rooms *r, const char *room, json_t *body, json_t **reply)
         (void)rooms_store_keys_locked(r, room, json_object_get(hr, "keys"));
         rooms_store_members_locked(r, room, json_object_get(hr, "members"),
                                    json_integer_value(json_object_get(hr, "members_ver")));
+        if (json_is_true(json_object_get(hr, "members_more"))) /* a long history: the rest by fetch */
+            rooms_need_locked(r, room, "members");
         rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", r->me_hex, "membership", "joined"));
         drc = roomdb_commit(r->o.db);
     } else {
@@ -181,7 +183,7 @@ static int members(rooms *r, const char *room, json_t **reply)
         return 404;
     if (strcmp(rm.state, "hosted") == 0) {
         pthread_mutex_lock(&r->lock);
-        *reply = json_pack("{s:o}", "members", rooms_members_json_locked(r, room, false));
+        *reply = json_pack("{s:o}", "members", rooms_members_json_locked(r, room));
         pthread_mutex_unlock(&r->lock);
         return 200;
     }
@@ -193,7 +195,7 @@ static int members(rooms *r, const char *room, json_t **reply)
     if (get_room(r, room, &rm, NULL) != 200 || strcmp(rm.state, "joined"))
         return rooms_error(reply, 403, "not_member", "not a member of this room");
     pthread_mutex_lock(&r->lock);
-    json_t *arr = rooms_members_json_locked(r, room, false);
+    json_t *arr = rooms_members_json_locked(r, room);
     pthread_mutex_unlock(&r->lock);
     /* the host's cursors are not ours to show */
     size_t i;

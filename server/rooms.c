@@ -4,6 +4,7 @@
 #include "rooms_int.h"
 
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -449,11 +450,18 @@ static int peer_join(rooms *r, const char *peer, const char *room, json_t *body,
         }
         rm.members_ver++;
     }
-    int64_t from_seq = rm.head;
+    int64_t from_seq = rm.head, upto = 0;
     roomdb_ignore(roomdb_int(r->o.db, &from_seq, "SELECT from_seq FROM room_members WHERE room=? AND peer=?", "ss", room, peer));
-    *reply = json_pack("{s:o,s:o,s:o,s:I,s:I}", "room", rooms_room_json_locked(r, &rm), "keys",
-                       rooms_member_keys_locked(r, room, peer, 0, false), "members", rooms_members_json_locked(r, room, true),
-                       "from_seq", (json_int_t)from_seq, "members_ver", (json_int_t)rm.members_ver);
+    /* the first page of the list; a joiner of a room with a long history
+     * fetches the rest (GET members?since=members_ver) */
+    bool more = false;
+    json_t *members = rooms_members_since_json_locked(r, room, -1, ROOM_MEMBERS_PAGE, &upto, &more);
+    if (more)
+        roomdb_ignore(roomdb_exec(r->o.db, "UPDATE room_members SET members_seen=? WHERE room=? AND peer=?", "iss",
+                                  upto, room, peer));
+    *reply = json_pack("{s:o,s:o,s:o,s:I,s:I,s:b}", "room", rooms_room_json_locked(r, &rm), "keys",
+                       rooms_member_keys_locked(r, room, peer, 0, false), "members", members, "from_seq",
+                       (json_int_t)from_seq, "members_ver", (json_int_t)upto, "members_more", more);
 out:
     pthread_mutex_unlock(&r->lock);
     free(der);
@@ -503,12 +511,22 @@ static int peer_simple(rooms *r, const char *peer, const char *room, const char 
     if (status)
         goto out;
     if (strcmp(what, "members") == 0) {
+        /* the rows changed after `since` (default: all), a page at a time */
+        const char *s = q ? q(qarg, "since") : NULL;
+        char *end = NULL;
+        long long since = s ? strtoll(s, &end, 10) : -1;
+        if (s && (end == s || *end || since < -1 || since == LLONG_MAX)) {
+            status = rooms_error(reply, 400, "bad_request", "since is a member-list version (-1 or more)");
+            goto out;
+        }
+        int64_t upto = 0;
+        bool more = false;
+        json_t *rows = rooms_members_since_json_locked(r, room, (int64_t)since, ROOM_MEMBERS_PAGE, &upto, &more);
         /* the member now holds this version: no push of it, and its long
          * poll stops waking for it */
         roomdb_ignore(roomdb_exec(r->o.db, "UPDATE room_members SET members_seen=max(members_seen,?) WHERE room=? AND "
-                                  "peer=?", "iss", rm.members_ver, room, peer));
-        *reply = json_pack("{s:o,s:I}", "members", rooms_members_json_locked(r, room, true), "members_ver",
-                           (json_int_t)rm.members_ver);
+                                  "peer=?", "iss", upto, room, peer));
+        *reply = json_pack("{s:o,s:I,s:b}", "members", rows, "members_ver", (json_int_t)upto, "more", more);
     } else if (strcmp(what, "keys") == 0) {
         const char *s = q ? q(qarg, "since") : NULL;
         *reply = json_pack("{s:o,s:I}", "keys", rooms_member_keys_locked(r, room, peer, s ? atoll(s) : 0, false), "epoch",

@@ -19,6 +19,8 @@
 #define ROOM_PUSH_BATCH 200
 #define ROOM_BATCH_BYTES (256 * 1024) /* log entries in one notify or poll reply */
 #define ROOM_MEMBERS_PUSH_MAX 64 /* member rows in one notify (~700 bytes each) */
+#define ROOM_MEMBERS_PAGE 256    /* member rows in a join reply or one GET members (~180 KB) */
+#define ROOM_MEMBERS_FETCH_ROUNDS 64 /* pages a member fetches in one go */
 #define ROOM_POLL_LIMIT 500
 #define ROOM_POLL_WAIT_MAX 25
 #define ROOM_EVENTS_WAIT_MAX 30
@@ -139,11 +141,15 @@ bool rooms_pub_matches(const uint8_t *der, size_t n, const char *peer);
  * pub hashes to its peer id; changes become membership events. ver is the
  * host's members_ver the list brings us to (0: not given). */
 void rooms_store_members_locked(rooms *r, const char *room, json_t *members, int64_t ver);
-json_t *rooms_members_json_locked(rooms *r, const char *room, bool with_pub);
-/* Host: the rows (with pub) that changed after member-list version ver,
- * oldest change first, at most ROOM_MEMBERS_PUSH_MAX; *upto gets the
- * version they bring a member to. */
-json_t *rooms_members_since_json_locked(rooms *r, const char *room, int64_t ver, int64_t *upto);
+/* The current members (joined, invited), without keys, for the client. */
+json_t *rooms_members_json_locked(rooms *r, const char *room);
+/* Host: the rows (with pub) that changed after member-list version ver
+ * (-1: every row), oldest change first, at most max; *upto gets the
+ * version they bring a member to: the room's members_ver when they are
+ * all the rest (fewer than max), else the last row's, and *more whether
+ * rows may remain past it (may be NULL). */
+json_t *rooms_members_since_json_locked(rooms *r, const char *room, int64_t ver, size_t max, int64_t *upto,
+                                        bool *more);
 /* Host: peer's row in room changed (joined, left, invited, kicked): bump
  * the room's members_ver, stamp the row with it, and wake the push loop
  * and the long polls so that every member hears of it (inside the

@@ -61,7 +61,10 @@ void rooms_store_members_locked(rooms *r, const char *room, json_t *members, int
                           "ON CONFLICT(room,peer) DO UPDATE SET role=?3, state=?4, pub=coalesce(?5,pub)",
                           "ssssb", room, peer, role, state, der, n));
         free(der);
-        if (known > 0 && strcmp(old, state) && strcmp(peer, r->me_hex))
+        /* a member we never knew of who has already gone is history (a
+         * joiner's later pages), not a change anyone saw */
+        bool news = old[0] || !strcmp(state, "joined") || !strcmp(state, "invited");
+        if (known > 0 && news && strcmp(old, state) && strcmp(peer, r->me_hex))
             rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", peer, "membership", state));
     }
     if (ver > 0)
@@ -102,25 +105,33 @@ static json_t *members_rows_locked(sqlite3_stmt *st, bool with_pub, int64_t *las
     return arr;
 }
 
-json_t *rooms_members_json_locked(rooms *r, const char *room, bool with_pub)
+json_t *rooms_members_json_locked(rooms *r, const char *room)
 {
-    /* with keys (for members checking signatures) every member ever is
-     * listed: a message from one who has left since must still verify */
     sqlite3_stmt *st = roomdb_prep(r->o.db,
                                    "SELECT peer,role,state,delivery,cursor,pub,mver FROM room_members WHERE room=? AND "
-                                   "(? OR state IN ('joined','invited')) ORDER BY role='master' DESC, peer",
-                                   "si", room, (int64_t)with_pub);
-    return members_rows_locked(st, with_pub, NULL);
+                                   "state IN ('joined','invited') ORDER BY role='master' DESC, peer",
+                                   "s", room);
+    return members_rows_locked(st, false, NULL);
 }
 
-json_t *rooms_members_since_json_locked(rooms *r, const char *room, int64_t ver, int64_t *upto)
+json_t *rooms_members_since_json_locked(rooms *r, const char *room, int64_t ver, size_t max, int64_t *upto,
+                                        bool *more)
 {
     /* oldest change first: a capped batch still brings the member to a
-     * version, the last row's, that it then holds in full */
+     * version, the last row's, that it then holds in full (every change
+     * has a version of its own; only rows from before versions share 0,
+     * and the first batch, from -1, takes them) */
     sqlite3_stmt *st = roomdb_prep(r->o.db,
                                    "SELECT peer,role,state,delivery,cursor,pub,mver FROM room_members WHERE room=? AND "
-                                   "mver>? ORDER BY mver LIMIT ?",
-                                   "sii", room, ver, (int64_t)ROOM_MEMBERS_PUSH_MAX);
-    *upto = ver;
-    return members_rows_locked(st, true, upto);
+                                   "mver>? ORDER BY mver,peer LIMIT ?",
+                                   "sii", room, ver, (int64_t)max);
+    int64_t last = ver < 0 ? 0 : ver;
+    json_t *rows = members_rows_locked(st, true, &last);
+    bool full = json_array_size(rows) >= max;
+    if (!full)
+        roomdb_ignore(roomdb_int(r->o.db, &last, "SELECT members_ver FROM rooms WHERE id=?", "s", room));
+    *upto = last;
+    if (more)
+        *more = full;
+    return rows;
 }

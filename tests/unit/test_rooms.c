@@ -17,6 +17,7 @@
 #include "crypto/sign.h"
 #include "server/roomcrypt.h"
 #include "server/rooms.h"
+#include "server/rooms_int.h"
 #include "storage/roomdb.h"
 
 #define NODES 4
@@ -369,7 +370,14 @@ static int peer(int from, int to, const char *method, const char *path, json_t *
 {
     json_t *reply = NULL;
     qstr q = {""};
-    int st = rooms_peer_handle(N[to].r, N[from].hex, method, path, qlookup, &q, body, &reply);
+    char p[512];
+    snprintf(p, sizeof p, "%s", path);
+    char *qm = strchr(p, '?');
+    if (qm) {
+        *qm = '\0';
+        snprintf(q.buf, sizeof q.buf, "%s", qm + 1);
+    }
+    int st = rooms_peer_handle(N[to].r, N[from].hex, method, p, qlookup, &q, body, &reply);
     if (out)
         *out = reply;
     else
@@ -727,6 +735,86 @@ START_TEST(member_list_push_in_capped_batches)
 }
 END_TEST
 
+/* A room whose member list outgrew one reply (every member ever stays in
+ * it, with its key, for the history's signatures): a joiner gets a first
+ * page, fetches the rest, and holds the whole list; no reply carries more
+ * than a page. */
+START_TEST(member_list_fetched_in_pages)
+{
+    enum { GONE = 300 }; /* invited and kicked: over ROOM_MEMBERS_PAGE rows */
+    char body[128], hex[IDENTITY_ID_HEX_LEN + 1], tok[24];
+    json_t *j = NULL;
+    make_room(NULL);
+    for (int k = 0; k < GONE; k++) { /* ids of nodes that never answer */
+        snprintf(hex, sizeof hex, "%064x", k + 1);
+        snprintf(body, sizeof body, "{\"peer\":\"%s\"}", hex);
+        ck_assert_int_eq(apif(0, "POST", NULL, body, "/v1/client/rooms/%s/invite", room_id), 200);
+        ck_assert_int_eq(apif(0, "POST", NULL, body, "/v1/client/rooms/%s/kick", room_id), 200);
+    }
+    int64_t rows = 0, ver = 0, seen = 0;
+    ck_assert_int_eq(roomdb_int(N[0].db, &rows, "SELECT count(*) FROM room_members WHERE room=?", "s", room_id),
+                     NT_OK);
+    ck_assert_int_eq(rows, GONE + 3);
+
+    /* the pages, as a member asks for them: each capped, together all */
+    int64_t since = -1, got = 0;
+    for (int page = 0; page < 4; page++) {
+        char path[160];
+        snprintf(path, sizeof path, "/v1/peer/rooms/%s/members?since=%lld", room_id, (long long)since);
+        ck_assert_int_eq(peer(1, 0, "GET", path, NULL, &j), 200);
+        size_t n = json_array_size(json_object_get(j, "members"));
+        ck_assert_uint_le(n, ROOM_MEMBERS_PAGE);
+        got += (int64_t)n;
+        since = json_integer_value(json_object_get(j, "members_ver"));
+        bool more = json_is_true(json_object_get(j, "more"));
+        json_decref(j);
+        if (!more)
+            break;
+    }
+    ck_assert_int_eq(got, rows);
+    ck_assert_int_eq(roomdb_int(N[0].db, &ver, "SELECT members_ver FROM rooms WHERE id=?", "s", room_id), NT_OK);
+    ck_assert_int_eq(since, ver);
+    ck_assert_int_eq(peer(1, 0, "GET", "/v1/peer/rooms/x/members?since=-2", NULL, &j), 404);
+    json_decref(j);
+    char bad[160];
+    snprintf(bad, sizeof bad, "/v1/peer/rooms/%s/members?since=-2", room_id);
+    ck_assert_int_eq(peer(1, 0, "GET", bad, NULL, &j), 400);
+    json_decref(j);
+    snprintf(bad, sizeof bad, "/v1/peer/rooms/%s/members?since=1x", room_id);
+    ck_assert_int_eq(peer(1, 0, "GET", bad, NULL, &j), 400);
+    json_decref(j);
+
+    /* D joins: a first page in the join reply, the rest fetched */
+    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", N[3].hex);
+    ck_assert_int_eq(apif(0, "POST", NULL, body, "/v1/client/rooms/%s/invite", room_id), 200);
+    rooms_tick(N[0].r);
+    events_now(3, tok);
+    snprintf(body, sizeof body, "{\"host\":\"%s\"}", N[0].hex);
+    ck_assert_int_eq(apif(3, "POST", NULL, body, "/v1/client/rooms/%s/join", room_id), 200);
+    int64_t held = 0;
+    ck_assert_int_eq(roomdb_int(N[3].db, &held, "SELECT count(*) FROM room_members WHERE room=?", "s", room_id),
+                     NT_OK);
+    ck_assert_int_eq(held, ROOM_MEMBERS_PAGE);
+    rooms_tick(N[3].r);
+    ck_assert_int_eq(roomdb_int(N[3].db, &held, "SELECT count(*) FROM room_members WHERE room=?", "s", room_id),
+                     NT_OK);
+    ck_assert_int_eq(held, rows + 1);
+    ck_assert_int_eq(roomdb_int(N[0].db, &ver, "SELECT members_ver FROM rooms WHERE id=?", "s", room_id), NT_OK);
+    ck_assert_int_eq(roomdb_int(N[3].db, &held, "SELECT members_ver FROM rooms WHERE id=?", "s", room_id), NT_OK);
+    ck_assert_int_eq(held, ver);
+    members_versions(3, &seen, &ver);
+    ck_assert_int_eq(seen, ver);
+    /* the departed ones it never knew are history, not news (the last
+     * one kicked came in a later page, when D already knew some) */
+    snprintf(hex, sizeof hex, "%064x", GONE);
+    ck_assert_int_eq(member_events(3, tok, hex, "kicked"), 0);
+    /* and its client sees the current members only */
+    ck_assert_int_eq(apif(3, "GET", &j, NULL, "/v1/client/rooms/%s/members", room_id), 200);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "members")), 4);
+    json_decref(j);
+}
+END_TEST
+
 START_TEST(big_backlog_pushed_in_batches_a_member_takes)
 {
     enum { BACKLOG = 60, TEXT = 16000 }; /* about 1.3 MB of base64: several notifies */
@@ -774,6 +862,7 @@ static Suite *suite(void)
     tcase_add_test(tc, departed_sender_still_verifies);
     tcase_add_test(tc, member_list_changes_pushed_or_polled);
     tcase_add_test(tc, member_list_push_in_capped_batches);
+    tcase_add_test(tc, member_list_fetched_in_pages);
     tcase_add_test(tc, big_backlog_pushed_in_batches_a_member_takes);
     suite_add_tcase(s, tc);
     return s;
