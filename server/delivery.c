@@ -84,8 +84,11 @@ static json_t *notify_json_locked(rooms *r, sqlite3_stmt *st, push_job *j)
     if (strcmp(state, "joined"))
         return n;
     if (key_epoch < epoch) {
-        json_object_set_new(n, "keys", rooms_member_keys_locked(r, j->room, j->peer, key_epoch, true));
-        j->key_to = epoch;
+        int64_t last = key_epoch;
+        json_t *keys = rooms_member_keys_locked(r, j->room, j->peer, key_epoch, true, ROOM_KEYS_PUSH_MAX, &last);
+        /* a member away through many rotations gets them a batch at a time */
+        j->key_to = json_array_size(keys) < ROOM_KEYS_PUSH_MAX ? epoch : last;
+        json_object_set_new(n, "keys", keys);
     }
     /* before the messages: a new member's first message then verifies */
     if (strcmp(delivery, "push") == 0 && members_seen < members_ver) {
@@ -235,24 +238,29 @@ static void not_member_locked(rooms *r, const char *room)
 
 /* Which part of a room a member fetches from its host, and how the reply
  * is stored (called with r->lock held). */
-typedef void (*fetch_store_fn)(rooms *r, const char *room, json_t *reply, bool *more);
+typedef void (*fetch_store_fn)(rooms *r, const char *room, json_t *reply, int64_t *next);
 
-static void store_keys_reply(rooms *r, const char *room, json_t *reply, bool *more)
+/* Both lists come a page at a time: *next gets where the next page starts
+ * (its `since`), or -1 when this was the last. */
+static void store_keys_reply(rooms *r, const char *room, json_t *reply, int64_t *next)
 {
-    (void)rooms_store_keys_locked(r, room, json_object_get(reply, "keys"));
-    *more = false;
+    json_t *keys = json_object_get(reply, "keys");
+    (void)rooms_store_keys_locked(r, room, keys);
+    json_int_t last = json_integer_value(json_object_get(json_array_get(keys, json_array_size(keys) - 1), "epoch"));
+    *next = json_is_true(json_object_get(reply, "more")) && last > *next ? last : -1;
 }
 
-static void store_members_reply(rooms *r, const char *room, json_t *reply, bool *more)
+static void store_members_reply(rooms *r, const char *room, json_t *reply, int64_t *next)
 {
-    rooms_store_members_locked(r, room, json_object_get(reply, "members"),
-                               json_integer_value(json_object_get(reply, "members_ver")));
-    *more = json_is_true(json_object_get(reply, "more"));
+    json_int_t ver = json_integer_value(json_object_get(reply, "members_ver"));
+    rooms_store_members_locked(r, room, json_object_get(reply, "members"), ver);
+    *next = json_is_true(json_object_get(reply, "more")) && ver > *next ? ver : -1;
 }
 
 /* GET /v1/peer/rooms/{room}/{what} from the room's host: a 200 is stored,
- * a 403 means we are no longer a member. */
-static nt_err fetch_from_host(rooms *r, const char *room, const char *what, fetch_store_fn store, bool *more)
+ * a 403 means we are no longer a member. *next: in, the page's since;
+ * out, the next page's, or -1. */
+static nt_err fetch_page(rooms *r, const char *room, const char *what, fetch_store_fn store, int64_t *next)
 {
     char path[128];
     room_row rm;
@@ -263,37 +271,46 @@ static nt_err fetch_from_host(rooms *r, const char *room, const char *what, fetc
     snprintf(path, sizeof path, "/v1/peer/rooms/%s/%s", room, what);
     nt_err rc = rooms_call1(r, rm.host, "GET", path, NULL, &reply, &status);
     pthread_mutex_lock(&r->lock);
-    *more = false;
-    if (!rc && status == 200)
-        store(r, room, reply, more);
-    else if (!rc && status == 403)
+    int64_t since = *next;
+    *next = -1;
+    if (!rc && status == 200) {
+        *next = since;
+        store(r, room, reply, next);
+    } else if (!rc && status == 403) {
         not_member_locked(r, room);
+    }
     pthread_mutex_unlock(&r->lock);
     json_decref(reply);
     return rc ? rc : status == 200 ? NT_OK : NT_ERR_NET;
 }
 
+/* GET .../what?since=, page after page from `since` (bounded). */
+static nt_err fetch_pages(rooms *r, const char *room, const char *what, int64_t since, fetch_store_fn store)
+{
+    nt_err rc = NT_OK;
+    int64_t next = since;
+    for (int round = 0; round < ROOM_MEMBERS_FETCH_ROUNDS; round++) {
+        char path[64];
+        snprintf(path, sizeof path, "%s?since=%lld", what, (long long)next);
+        if ((rc = fetch_page(r, room, path, store, &next)) || next < 0)
+            break;
+    }
+    return rc;
+}
+
 nt_err delivery_fetch_keys(rooms *r, const char *room)
 {
-    /* ask from 0: a member may lack an older epoch than its newest */
-    bool more;
-    return fetch_from_host(r, room, "keys?since=0", store_keys_reply, &more);
+    /* ask from the start: a member may lack an older epoch than its newest */
+    return fetch_pages(r, room, "keys", -1, store_keys_reply);
 }
 
 nt_err delivery_fetch_members(rooms *r, const char *room)
 {
-    /* the rows changed after the version we hold, a page at a time */
-    bool more = true;
-    nt_err rc = NT_OK;
-    for (int round = 0; more && !rc && round < ROOM_MEMBERS_FETCH_ROUNDS; round++) {
-        room_row rm;
-        char what[64];
-        if (!host_of(r, room, &rm))
-            return NT_ERR_STATE;
-        snprintf(what, sizeof what, "members?since=%lld", (long long)rm.members_ver);
-        rc = fetch_from_host(r, room, what, store_members_reply, &more);
-    }
-    return rc;
+    /* the rows changed after the version we hold */
+    room_row rm;
+    if (!host_of(r, room, &rm))
+        return NT_ERR_STATE;
+    return fetch_pages(r, room, "members", rm.members_ver, store_members_reply);
 }
 
 nt_err delivery_poll_once(rooms *r, const char *room, unsigned wait_s)

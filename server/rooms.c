@@ -302,13 +302,16 @@ static size_t key_label(uint8_t out[static 64], const char *room, int64_t epoch)
 /* Key items for epochs >= min_epoch. With `to` (the member's public key)
  * each key is RSA-OAEP-wrapped to it; else it is given as is (the caller
  * sends it inside the member's sealed session). */
-static json_t *keys_json_locked(rooms *r, const char *room, int64_t min_epoch, const identity *to)
+static json_t *keys_json_locked(rooms *r, const char *room, int64_t min_epoch, const identity *to, size_t max,
+                                int64_t *last)
 {
     json_t *arr = json_array();
-    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT epoch,key FROM room_keys WHERE room=? AND epoch>=? ORDER BY epoch",
-                                   "si", room, min_epoch);
+    sqlite3_stmt *st = roomdb_prep(r->o.db,
+                                   "SELECT epoch,key FROM room_keys WHERE room=? AND epoch>=? ORDER BY epoch LIMIT ?",
+                                   "sii", room, min_epoch, (int64_t)max);
     while (st && arr && sqlite3_step(st) == SQLITE_ROW) {
         int64_t ep = sqlite3_column_int64(st, 0);
+        *last = ep;
         const void *key = sqlite3_column_blob(st, 1);
         size_t kl = (size_t)sqlite3_column_bytes(st, 1);
         if (!to) {
@@ -324,12 +327,12 @@ static json_t *keys_json_locked(rooms *r, const char *room, int64_t min_epoch, c
     return arr;
 }
 
-/* Keys a member may hold: from its join epoch, above `since`; wrapped to
- * its identity key when wrap is set. */
-json_t *rooms_member_keys_locked(rooms *r, const char *room, const char *peer, int64_t since, bool wrap)
+json_t *rooms_member_keys_locked(rooms *r, const char *room, const char *peer, int64_t since, bool wrap, size_t max,
+                                 int64_t *last)
 {
     int64_t from = 0;
     identity *to = NULL;
+    *last = since;
     if (roomdb_int(r->o.db, &from, "SELECT from_epoch FROM room_members WHERE room=? AND peer=?", "ss", room, peer))
         return json_array();
     if (wrap) {
@@ -342,7 +345,7 @@ json_t *rooms_member_keys_locked(rooms *r, const char *room, const char *peer, i
         if (!to)
             return json_array();
     }
-    json_t *arr = keys_json_locked(r, room, from > since ? from : since + 1, to);
+    json_t *arr = keys_json_locked(r, room, from > since ? from : since + 1, to, max, last);
     identity_free(to);
     return arr;
 }
@@ -450,7 +453,7 @@ static int peer_join(rooms *r, const char *peer, const char *room, json_t *body,
         }
         rm.members_ver++;
     }
-    int64_t from_seq = rm.head, upto = 0;
+    int64_t from_seq = rm.head, upto = 0, key_last = 0;
     roomdb_ignore(roomdb_int(r->o.db, &from_seq, "SELECT from_seq FROM room_members WHERE room=? AND peer=?", "ss", room, peer));
     /* the first page of the list; a joiner of a room with a long history
      * fetches the rest (GET members?since=members_ver) */
@@ -460,7 +463,7 @@ static int peer_join(rooms *r, const char *peer, const char *room, json_t *body,
         roomdb_ignore(roomdb_exec(r->o.db, "UPDATE room_members SET members_seen=? WHERE room=? AND peer=?", "iss",
                                   upto, room, peer));
     *reply = json_pack("{s:o,s:o,s:o,s:I,s:I,s:b}", "room", rooms_room_json_locked(r, &rm), "keys",
-                       rooms_member_keys_locked(r, room, peer, 0, false), "members", members, "from_seq",
+                       rooms_member_keys_locked(r, room, peer, 0, false, ROOM_KEYS_PAGE, &key_last), "members", members, "from_seq",
                        (json_int_t)from_seq, "members_ver", (json_int_t)upto, "members_more", more);
 out:
     pthread_mutex_unlock(&r->lock);
@@ -502,6 +505,17 @@ out:
     return status ? status : 200;
 }
 
+/* ?since= as an integer of -1 or more; absent: -1 (from the start).
+ * false when malformed. */
+static bool since_param(rooms_query_fn *q, void *qarg, int64_t *out)
+{
+    const char *s = q ? q(qarg, "since") : NULL;
+    char *end = NULL;
+    long long v = s ? strtoll(s, &end, 10) : -1;
+    *out = v;
+    return !s || (end != s && !*end && v >= -1 && v != LLONG_MAX);
+}
+
 static int peer_simple(rooms *r, const char *peer, const char *room, const char *what, rooms_query_fn *q, void *qarg,
                        json_t *body, json_t **reply)
 {
@@ -512,25 +526,28 @@ static int peer_simple(rooms *r, const char *peer, const char *room, const char 
         goto out;
     if (strcmp(what, "members") == 0) {
         /* the rows changed after `since` (default: all), a page at a time */
-        const char *s = q ? q(qarg, "since") : NULL;
-        char *end = NULL;
-        long long since = s ? strtoll(s, &end, 10) : -1;
-        if (s && (end == s || *end || since < -1 || since == LLONG_MAX)) {
+        int64_t since, upto = 0;
+        bool more = false;
+        if (!since_param(q, qarg, &since)) {
             status = rooms_error(reply, 400, "bad_request", "since is a member-list version (-1 or more)");
             goto out;
         }
-        int64_t upto = 0;
-        bool more = false;
-        json_t *rows = rooms_members_since_json_locked(r, room, (int64_t)since, ROOM_MEMBERS_PAGE, &upto, &more);
+        json_t *rows = rooms_members_since_json_locked(r, room, since, ROOM_MEMBERS_PAGE, &upto, &more);
         /* the member now holds this version: no push of it, and its long
          * poll stops waking for it */
         roomdb_ignore(roomdb_exec(r->o.db, "UPDATE room_members SET members_seen=max(members_seen,?) WHERE room=? AND "
                                   "peer=?", "iss", upto, room, peer));
         *reply = json_pack("{s:o,s:I,s:b}", "members", rows, "members_ver", (json_int_t)upto, "more", more);
     } else if (strcmp(what, "keys") == 0) {
-        const char *s = q ? q(qarg, "since") : NULL;
-        *reply = json_pack("{s:o,s:I}", "keys", rooms_member_keys_locked(r, room, peer, s ? atoll(s) : 0, false), "epoch",
-                           (json_int_t)rm.epoch);
+        /* the epochs after `since`, a page at a time */
+        int64_t since, last = 0;
+        if (!since_param(q, qarg, &since)) {
+            status = rooms_error(reply, 400, "bad_request", "since is an epoch (-1 or more)");
+            goto out;
+        }
+        json_t *keys = rooms_member_keys_locked(r, room, peer, since, false, ROOM_KEYS_PAGE, &last);
+        *reply = json_pack("{s:o,s:I,s:b}", "keys", keys, "epoch", (json_int_t)rm.epoch, "more",
+                           json_array_size(keys) >= ROOM_KEYS_PAGE);
     } else { /* delivery */
         const char *mode = json_string_value(json_object_get(body, "mode"));
         if (!mode || (strcmp(mode, "push") && strcmp(mode, "poll"))) {

@@ -815,6 +815,56 @@ START_TEST(member_list_fetched_in_pages)
 }
 END_TEST
 
+/* A member away through many rotations: its key sync comes in notifies a
+ * member takes (one with every key would be over the cap), and GET keys
+ * answers a page at a time. */
+START_TEST(many_rotations_synced_in_batches)
+{
+    enum { ROTATIONS = 1200 }; /* ~440 KB of wrapped keys: over one notify */
+    make_room(NULL);
+    tick_all(2);
+    N[2].down = true; /* C away */
+    for (int k = 0; k < ROTATIONS; k++)
+        ck_assert_int_eq(apif(0, "POST", NULL, "{}", "/v1/client/rooms/%s/rekey", room_id), 200);
+    ck_assert_int_eq(send_text(0, "late", "after the rotations"), 200);
+
+    /* B pages through the keys */
+    json_t *j = NULL;
+    int64_t since = -1, got = 0;
+    for (int page = 0; page < 4; page++) {
+        char path[160];
+        snprintf(path, sizeof path, "/v1/peer/rooms/%s/keys?since=%lld", room_id, (long long)since);
+        ck_assert_int_eq(peer(1, 0, "GET", path, NULL, &j), 200);
+        json_t *page_keys = json_object_get(j, "keys");
+        size_t n = json_array_size(page_keys);
+        ck_assert_uint_le(n, ROOM_KEYS_PAGE);
+        got += (int64_t)n;
+        since = json_integer_value(json_object_get(json_array_get(page_keys, n - 1), "epoch"));
+        bool more = json_is_true(json_object_get(j, "more"));
+        json_decref(j);
+        if (!more)
+            break;
+    }
+    ck_assert_int_eq(got, ROTATIONS + 1);
+    ck_assert_int_eq(since, ROTATIONS + 1);
+
+    /* C is back: only the host's push rounds, past any backoff */
+    N[2].down = false;
+    for (int round = 0; round < 60; round++) {
+        clock_skew_ms += 61000;
+        rooms_tick(N[0].r);
+    }
+    int64_t held = 0;
+    ck_assert_int_eq(roomdb_int(N[2].db, &held, "SELECT count(*) FROM room_keys WHERE room=?", "s", room_id), NT_OK);
+    ck_assert_int_eq(held, ROTATIONS + 1);
+    j = messages_of(2);
+    json_t *msgs = json_object_get(j, "messages");
+    ck_assert_int_eq(json_array_size(msgs), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(msgs, 0), "text")), "after the rotations");
+    json_decref(j);
+}
+END_TEST
+
 START_TEST(big_backlog_pushed_in_batches_a_member_takes)
 {
     enum { BACKLOG = 60, TEXT = 16000 }; /* about 1.3 MB of base64: several notifies */
@@ -863,6 +913,7 @@ static Suite *suite(void)
     tcase_add_test(tc, member_list_changes_pushed_or_polled);
     tcase_add_test(tc, member_list_push_in_capped_batches);
     tcase_add_test(tc, member_list_fetched_in_pages);
+    tcase_add_test(tc, many_rotations_synced_in_batches);
     tcase_add_test(tc, big_backlog_pushed_in_batches_a_member_takes);
     suite_add_tcase(s, tc);
     return s;
