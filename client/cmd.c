@@ -450,6 +450,10 @@ static void nap_ms(long ms)
         ;
 }
 
+/* The node is away, or busy (503: over its connection limit, or
+ * shutting down): worth waiting for. */
+static bool transient(nt_err rc) { return rc == NT_ERR_NET || rc == NT_ERR_TIMEOUT || rc == NT_ERR_BUSY; }
+
 /* The node went away while we followed a room: wait for it to come back
  * (on any port: natterd.json is read again each time), then print what
  * was sent meanwhile and go on. Only a node that answers with an error (a
@@ -478,7 +482,7 @@ static int reconnect(ctx *c, const char *rid, long long *last, char since[static
         json_t *r;
         memset(&c->err, 0, sizeof c->err);
         nt_err rc = api_call(c->a, "GET", "/v1/client/events?since=now&wait=0", NULL, 0, &r, &c->err);
-        if (rc == NT_ERR_NET || rc == NT_ERR_TIMEOUT)
+        if (transient(rc))
             continue;
         if (rc != NT_OK)
             return fail(c, rc);
@@ -486,7 +490,7 @@ static int reconnect(ctx *c, const char *rid, long long *last, char since[static
         json_t *next = field_get(r, F_NEXT);
         snprintf(since, 512, "%s", next ? scalar(next, nb, sizeof nb) : "");
         json_decref(r);
-        if ((rc = print_after(c, rid, last, names)) == NT_ERR_NET || rc == NT_ERR_TIMEOUT)
+        if (transient(rc = print_after(c, rid, last, names)))
             continue;
         if (rc != NT_OK)
             return fail(c, rc);
@@ -506,7 +510,7 @@ static int follow(ctx *c, const char *rid, long long last, char since[static 512
         snprintf(path, sizeof path, "/v1/client/events?wait=%d%s%s", EVENTS_WAIT_S,
                  since[0] ? "&since=" : "", since);
         nt_err rc = api_call(c->a, "GET", path, NULL, EVENTS_TIMEOUT_MS, &r, &c->err);
-        if (rc == NT_ERR_NET || rc == NT_ERR_TIMEOUT) {
+        if (transient(rc)) {
             int x = reconnect(c, rid, &last, since, names);
             if (x)
                 return x;

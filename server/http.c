@@ -1,7 +1,10 @@
 /* http.c - libmicrohttpd glue: listeners, routing, body caps, replies.
  *
- * Threading model: a pool of event threads (one per core, epoll) reads and
- * writes every connection; no thread waits on a socket. A request whose
+ * Threading model: a pool of event threads (one per core) reads and
+ * writes every connection; no thread waits on a socket. They use poll,
+ * not epoll: with an epoll pool, libmicrohttpd 0.9.75 can abort in
+ * MHD_quiesce_daemon (its removal of the listening socket races the
+ * worker's own), and every suspend and resume costs two epoll_ctl calls. A request whose
  * route may block is suspended and run on a worker thread (a pool that
  * grows up to one per connection), then resumed to send its reply; a
  * route marked HTTP_ROUTE_EVENT runs on the event thread and may instead
@@ -50,6 +53,8 @@ struct http_server {
     atomic_uint_fast64_t requests, errors_4xx, errors_5xx, connections;
     uint64_t active;   /* under mu */
     uint64_t deferred; /* under mu: requests suspended and not yet back */
+    uint64_t handling; /* under mu: handlers running on an event thread */
+    bool closing;      /* under mu: http_stop began; no handler starts */
     pthread_mutex_t mu;
     pthread_cond_t idle, undeferred;
     /* workers: threads for the requests whose handler may block */
@@ -567,11 +572,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         http_reply_error(rq, 413, "too_large", "request body over %zu bytes", rq->body_max);
         return queue_reply(rq);
     }
-    if (!(rq->route->flags & HTTP_ROUTE_EVENT)) {
-        http_req_offload(rq, rq->route->fn);
-        return MHD_YES;
+    /* No handler starts once the server is closing: a request suspended
+     * after http_stop's wait would stop MHD with it suspended. */
+    pthread_mutex_lock(&h->mu);
+    bool closing = h->closing;
+    if (!closing)
+        h->handling++;
+    pthread_mutex_unlock(&h->mu);
+    if (closing) {
+        http_reply_header(rq, "Connection", "close");
+        http_reply_header(rq, "Retry-After", "1");
+        http_reply_error(rq, 503, "busy", "shutting down");
+        return queue_reply(rq);
     }
-    rq->route->fn(rq, h->nd);
+    if (rq->route->flags & HTTP_ROUTE_EVENT)
+        rq->route->fn(rq, h->nd);
+    else
+        http_req_offload(rq, rq->route->fn);
+    pthread_mutex_lock(&h->mu);
+    if (--h->handling == 0)
+        pthread_cond_broadcast(&h->undeferred);
+    pthread_mutex_unlock(&h->mu);
     if (rq->deferred)
         return MHD_YES;
     if (!rq->replied) {
@@ -709,7 +730,7 @@ nt_err http_start(const http_opts *o, const http_route *const *tables, struct no
     }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned pool = cores < 1 ? 1 : cores > HTTP_EVENT_THREADS_MAX ? HTTP_EVENT_THREADS_MAX : (unsigned)cores;
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     if (getsockname(h->listen_fd, (struct sockaddr *)&ss, &sl) == 0 && ss.ss_family == AF_INET6)
@@ -770,12 +791,16 @@ void http_stop(http_server *h)
 {
     if (!h)
         return;
-    /* MHD must not be stopped with a connection suspended: the workers
-     * finish what they run (a long poll returns at shutdown), and every
-     * deferred request comes back to its event thread first */
+    /* MHD must not be stopped with a connection suspended: no handler
+     * starts from here on (requests get 503), the workers finish what they
+     * run (a long poll returns at shutdown), and every deferred request
+     * comes back to its event thread first */
+    pthread_mutex_lock(&h->mu);
+    h->closing = true;
+    pthread_mutex_unlock(&h->mu);
     workers_stop(h);
     pthread_mutex_lock(&h->mu);
-    while (h->deferred > 0)
+    while (h->deferred > 0 || h->handling > 0)
         pthread_cond_wait(&h->undeferred, &h->mu);
     pthread_mutex_unlock(&h->mu);
     if (h->d)

@@ -114,7 +114,9 @@ uint16_t http_port(const http_server *h);
 void http_quiesce(http_server *h);
 /* Wait up to timeout_ms for the requests in flight to finish. true if none left. */
 bool http_drain(http_server *h, unsigned timeout_ms);
-/* Stop the daemon, close every connection and free. NULL-safe. */
+/* Stop the daemon, close every connection and free. From the call on, a
+ * request that reaches its handler gets 503; it waits for the workers'
+ * handlers and for every deferred request to be answered. NULL-safe. */
 void http_stop(http_server *h);
 
 void http_stats_get(const http_server *h, http_stats *out);

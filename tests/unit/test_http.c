@@ -4,6 +4,7 @@
 #include <check.h>
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -173,7 +174,27 @@ static void h_event(http_req *rq, struct node *nd)
         http_reply_json(rq, 200, json_pack("{s:s}", "q", q ? q : ""));
 }
 
+/* An event route whose reply is set at once and resumed by another
+ * thread right away: a steady stream of suspended requests. */
+static void *resume_soon(void *arg)
+{
+    http_req_resume(arg);
+    return NULL;
+}
+
+static void h_defer_now(http_req *rq, struct node *nd)
+{
+    pthread_t t;
+    http_req_defer(rq, NULL, NULL);
+    http_reply_json(rq, 200, json_pack("{s:b}", "ok", 1));
+    if (pthread_create(&t, NULL, resume_soon, rq) == 0)
+        pthread_detach(t);
+    else
+        http_req_resume(rq);
+}
+
 static const http_route test_routes[] = {
+    {"GET", "/defer-now", HTTP_API_CLIENT, h_defer_now, 0, HTTP_ROUTE_EVENT},
     {"GET", "/later", HTTP_API_CLIENT, h_later, 0, HTTP_ROUTE_EVENT},
     {"GET", "/event", HTTP_API_CLIENT, h_event, 0, HTTP_ROUTE_EVENT},
     {"GET", "/echo/{id}", HTTP_API_CLIENT, h_echo, 0, 0},
@@ -229,6 +250,12 @@ static size_t on_body(char *p, size_t s, size_t n, void *ud)
     r->len += k < room ? k : room;
     r->body[r->len] = '\0';
     return k;
+}
+
+static size_t on_discard(char *p, size_t sz, size_t n, void *ud)
+{
+    (void)p, (void)ud;
+    return sz * n;
 }
 
 static size_t on_hdr(char *p, size_t s, size_t n, void *ud)
@@ -529,6 +556,65 @@ START_TEST(stats_count)
 }
 END_TEST
 
+/* ---- stopping under load ---- */
+
+typedef struct {
+    atomic_int ok, done;
+    atomic_bool quit;
+} hammer_state;
+
+static void *hammer(void *arg)
+{
+    hammer_state *st = arg;
+    char url[256], authz[128];
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = NULL;
+    snprintf(url, sizeof url, "%s/defer-now", base);
+    snprintf(authz, sizeof authz, "Authorization: Bearer %s", TOKEN);
+    h = curl_slist_append(h, authz);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_discard);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    for (int i = 0; i < 100000 && !atomic_load(&st->quit); i++) { /* one keep-alive connection */
+        long status = 0;
+        if (curl_easy_perform(c) == CURLE_OK && curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
+            status == 200)
+            atomic_fetch_add(&st->ok, 1);
+        atomic_fetch_add(&st->done, 1);
+    }
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return NULL;
+}
+
+/* Requests keep arriving on open connections, each suspended for a
+ * moment, while the server stops: no request may be suspended when
+ * libmicrohttpd is stopped (it aborts the process if one is). */
+START_TEST(stop_while_requests_are_deferred)
+{
+    enum { HAMMERS = 4 };
+    pthread_t t[HAMMERS];
+    hammer_state st;
+    memset(&st, 0, sizeof st);
+    start_server();
+    for (int i = 0; i < HAMMERS; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, hammer, &st), 0);
+    for (int i = 0; i < 2000 && atomic_load(&st.ok) < 200; i++)
+        usleep(5000);
+    ck_assert_int_ge(atomic_load(&st.ok), 200);
+    notify_close(ev);
+    http_quiesce(srv);
+    (void)http_drain(srv, 1000); /* the hammers never let it be idle */
+    http_stop(srv);
+    atomic_store(&st.quit, true);
+    for (int i = 0; i < HAMMERS; i++)
+        pthread_join(t[i], NULL);
+    notify_free(ev);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("http");
@@ -549,6 +635,10 @@ static Suite *suite(void)
     tcase_add_test(l, waiting_requests_do_not_block_the_event_threads);
     tcase_add_test(l, stats_count);
     suite_add_tcase(s, l);
+    TCase *st = tcase_create("stop");
+    tcase_set_timeout(st, 60);
+    tcase_add_test(st, stop_while_requests_are_deferred);
+    suite_add_tcase(s, st);
     return s;
 }
 
