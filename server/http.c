@@ -1,16 +1,9 @@
 /* http.c - libmicrohttpd glue: listeners, routing, body caps, replies.
  *
- * Threading model: a pool of event threads (one per core) reads and
- * writes every connection; no thread waits on a socket. They use poll,
- * not epoll: with an epoll pool, libmicrohttpd 0.9.75 can abort in
- * MHD_quiesce_daemon (its removal of the listening socket races the
- * worker's own), and every suspend and resume costs two epoll_ctl calls. A request whose
- * route may block is suspended and run on a worker thread (a pool that
- * grows up to one per connection), then resumed to send its reply; a
- * route marked HTTP_ROUTE_EVENT runs on the event thread and may instead
- * defer its reply to another thread (see http.h). Long polls therefore
- * cost a worker each, and a request that never blocks costs no thread
- * switch at all. */
+ * Threading model: MHD_USE_THREAD_PER_CONNECTION with an internal polling
+ * thread for accept. Each connection's requests run on that connection's
+ * thread, which is what lets long-poll handlers simply block (see http.h).
+ * The cost is one thread per open connection; --max-connections caps it. */
 #include "http.h"
 
 #include <errno.h>
@@ -36,7 +29,6 @@
 #define HTTP_TOKEN_MAX 128
 #define HTTP_ALLOW_MAX 64
 #define HTTP_DISCARD_MAX (1024 * 1024) /* over-cap body bytes read before cutting the connection */
-#define HTTP_EVENT_THREADS_MAX 8       /* event threads per listener: one per core up to this */
 
 struct http_server {
     struct MHD_Daemon *d;
@@ -51,19 +43,9 @@ struct http_server {
     char addr[HTTP_ADDR_MAX];
     uint16_t port;
     atomic_uint_fast64_t requests, errors_4xx, errors_5xx, connections;
-    uint64_t active;   /* under mu */
-    uint64_t deferred; /* under mu: requests suspended and not yet back */
-    uint64_t handling; /* under mu: handlers running on an event thread */
-    bool closing;      /* under mu: http_stop began; no handler starts */
+    uint64_t active; /* under mu */
     pthread_mutex_t mu;
-    pthread_cond_t idle, undeferred;
-    /* workers: threads for the requests whose handler may block */
-    pthread_mutex_t wmu;
-    pthread_cond_t wcond;
-    http_req *wq_head, *wq_tail;
-    size_t n_queued, n_idle, n_workers, max_workers;
-    pthread_t *workers;
-    bool wstop;
+    pthread_cond_t idle;
 };
 
 typedef struct {
@@ -92,13 +74,6 @@ struct http_req {
     const char *content_type;
     header extra[HTTP_EXTRA_HEADERS_MAX];
     size_t n_extra;
-    /* a deferred request: suspended until http_req_resume, then resume_fn
-     * (if any) runs on the event thread and the reply is sent */
-    bool deferred;
-    atomic_bool resumed;
-    http_handler *resume_fn, *work_fn;
-    void *ctx;
-    struct http_req *wnext;
 };
 
 /* ---- matching ------------------------------------------------------- */
@@ -412,119 +387,6 @@ static enum MHD_Result queue_reply(http_req *rq)
     return ret;
 }
 
-/* ---- deferred requests and workers ---------------------------------- */
-
-void *http_req_ctx(const http_req *rq) { return rq->ctx; }
-
-void http_req_defer(http_req *rq, http_handler *resume_fn, void *ctx)
-{
-    http_server *h = rq->h;
-    rq->deferred = true;
-    rq->resume_fn = resume_fn;
-    rq->ctx = ctx;
-    pthread_mutex_lock(&h->mu);
-    h->deferred++;
-    pthread_mutex_unlock(&h->mu);
-    MHD_suspend_connection(rq->conn);
-}
-
-void http_req_resume(http_req *rq)
-{
-    /* MHD's resume takes its own lock, so what the caller wrote into rq
-     * (the reply, or ctx) is visible to the event thread that resumes */
-    atomic_store(&rq->resumed, true);
-    MHD_resume_connection(rq->conn);
-}
-
-static void *worker_main(void *arg)
-{
-    pthread_setname_np(pthread_self(), "http-worker");
-    http_server *h = arg;
-    pthread_mutex_lock(&h->wmu);
-    for (;;) {
-        http_req *rq = h->wq_head;
-        if (!rq) {
-            if (h->wstop)
-                break;
-            h->n_idle++;
-            pthread_cond_wait(&h->wcond, &h->wmu);
-            h->n_idle--;
-            continue;
-        }
-        if (!(h->wq_head = rq->wnext))
-            h->wq_tail = NULL;
-        h->n_queued--;
-        pthread_mutex_unlock(&h->wmu);
-        rq->work_fn(rq, h->nd);
-        http_req_resume(rq);
-        pthread_mutex_lock(&h->wmu);
-    }
-    pthread_mutex_unlock(&h->wmu);
-    return NULL;
-}
-
-void http_req_offload(http_req *rq, http_handler *fn)
-{
-    http_server *h = rq->h;
-    http_req_defer(rq, NULL, rq->ctx);
-    rq->work_fn = fn;
-    rq->wnext = NULL;
-    pthread_mutex_lock(&h->wmu);
-    /* a queued request never waits behind a long poll: a thread is idle
-     * for it, or one is started (at most one per connection); with no
-     * thread to be had (stopping, or none could start) it runs here */
-    bool queue = !h->wstop;
-    if (queue && h->n_idle <= h->n_queued) {
-        if (h->n_workers < h->max_workers && pthread_create(&h->workers[h->n_workers], NULL, worker_main, h) == 0)
-            h->n_workers++;
-        else
-            queue = h->n_workers > 0;
-    }
-    if (queue) {
-        if (h->wq_tail)
-            h->wq_tail->wnext = rq;
-        else
-            h->wq_head = rq;
-        h->wq_tail = rq;
-        h->n_queued++;
-        pthread_cond_signal(&h->wcond);
-    }
-    pthread_mutex_unlock(&h->wmu);
-    if (!queue) {
-        fn(rq, h->nd);
-        http_req_resume(rq);
-    }
-}
-
-static void workers_stop(http_server *h)
-{
-    pthread_mutex_lock(&h->wmu);
-    h->wstop = true;
-    pthread_cond_broadcast(&h->wcond);
-    pthread_mutex_unlock(&h->wmu);
-    for (size_t i = 0; i < h->n_workers; i++)
-        pthread_join(h->workers[i], NULL);
-    h->n_workers = 0;
-}
-
-/* A deferred request is back on its event thread: finish its reply. */
-static enum MHD_Result resumed(http_req *rq)
-{
-    http_server *h = rq->h;
-    rq->deferred = false;
-    pthread_mutex_lock(&h->mu);
-    if (--h->deferred == 0)
-        pthread_cond_broadcast(&h->undeferred);
-    pthread_mutex_unlock(&h->mu);
-    if (rq->resume_fn)
-        rq->resume_fn(rq, h->nd);
-    if (!rq->replied) {
-        log_error("http: handler for %s %s did not reply", rq->method, rq->route->pattern);
-        http_reply_error(rq, 500, "internal", "no reply");
-    }
-    return queue_reply(rq);
-}
-
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
@@ -553,8 +415,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
-    if (rq->deferred)
-        return atomic_load(&rq->resumed) ? resumed(rq) : MHD_YES;
     if (*upload_size) {
         /* MHD refuses a response queued mid-upload, so an over-long body of
          * unknown length (chunked) is read and dropped until it ends, then
@@ -572,29 +432,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         http_reply_error(rq, 413, "too_large", "request body over %zu bytes", rq->body_max);
         return queue_reply(rq);
     }
-    /* No handler starts once the server is closing: a request suspended
-     * after http_stop's wait would stop MHD with it suspended. */
-    pthread_mutex_lock(&h->mu);
-    bool closing = h->closing;
-    if (!closing)
-        h->handling++;
-    pthread_mutex_unlock(&h->mu);
-    if (closing) {
-        http_reply_header(rq, "Connection", "close");
-        http_reply_header(rq, "Retry-After", "1");
-        http_reply_error(rq, 503, "busy", "shutting down");
-        return queue_reply(rq);
-    }
-    if (rq->route->flags & HTTP_ROUTE_EVENT)
-        rq->route->fn(rq, h->nd);
-    else
-        http_req_offload(rq, rq->route->fn);
-    pthread_mutex_lock(&h->mu);
-    if (--h->handling == 0)
-        pthread_cond_broadcast(&h->undeferred);
-    pthread_mutex_unlock(&h->mu);
-    if (rq->deferred)
-        return MHD_YES;
+    rq->route->fn(rq, h->nd);
     if (!rq->replied) {
         log_error("http: handler for %s %s did not reply", rq->method, rq->route->pattern);
         http_reply_error(rq, 500, "internal", "no reply");
@@ -704,9 +542,6 @@ nt_err http_start(const http_opts *o, const http_route *const *tables, struct no
     h->listen_fd = -1;
     pthread_mutex_init(&h->mu, NULL);
     pthread_cond_init(&h->idle, NULL);
-    pthread_cond_init(&h->undeferred, NULL);
-    pthread_mutex_init(&h->wmu, NULL);
-    pthread_cond_init(&h->wcond, NULL);
     h->api = o->api;
     h->body_max = o->body_max;
     h->max_connections = o->max_connections;
@@ -723,14 +558,8 @@ nt_err http_start(const http_opts *o, const http_route *const *tables, struct no
     if ((rc = bind_listener(o->bind, &h->listen_fd, err)))
         goto fail;
     describe_bound(h);
-    h->max_workers = (size_t)o->max_connections + HTTP_BUSY_SLACK;
-    if (!(h->workers = calloc(h->max_workers, sizeof *h->workers))) {
-        rc = NT_ERR_NOMEM;
-        goto fail;
-    }
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned pool = cores < 1 ? 1 : cores > HTTP_EVENT_THREADS_MAX ? HTTP_EVENT_THREADS_MAX : (unsigned)cores;
-    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | MHD_USE_POLL;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     if (getsockname(h->listen_fd, (struct sockaddr *)&ss, &sl) == 0 && ss.ss_family == AF_INET6)
@@ -738,7 +567,6 @@ nt_err http_start(const http_opts *o, const http_route *const *tables, struct no
     h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
                             MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
                             MHD_OPTION_LISTEN_SOCKET, h->listen_fd,
-                            MHD_OPTION_THREAD_POOL_SIZE, pool,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o->max_connections + HTTP_BUSY_SLACK),
                             MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
@@ -791,26 +619,10 @@ void http_stop(http_server *h)
 {
     if (!h)
         return;
-    /* MHD must not be stopped with a connection suspended: no handler
-     * starts from here on (requests get 503), the workers finish what they
-     * run (a long poll returns at shutdown), and every deferred request
-     * comes back to its event thread first */
-    pthread_mutex_lock(&h->mu);
-    h->closing = true;
-    pthread_mutex_unlock(&h->mu);
-    workers_stop(h);
-    pthread_mutex_lock(&h->mu);
-    while (h->deferred > 0 || h->handling > 0)
-        pthread_cond_wait(&h->undeferred, &h->mu);
-    pthread_mutex_unlock(&h->mu);
     if (h->d)
         MHD_stop_daemon(h->d);
     if (h->listen_fd >= 0)
         close(h->listen_fd);
-    free(h->workers);
-    pthread_cond_destroy(&h->wcond);
-    pthread_mutex_destroy(&h->wmu);
-    pthread_cond_destroy(&h->undeferred);
     pthread_cond_destroy(&h->idle);
     pthread_mutex_destroy(&h->mu);
     mbedtls_platform_zeroize(h->token, sizeof h->token);

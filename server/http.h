@@ -17,22 +17,12 @@
  * and method match wins. A path that matches a pattern under another method
  * only gets 405 with Allow; no pattern at all gets 404.
  *
- * HANDLERS run on a worker thread of their own (the connection waits,
- * suspended, meanwhile), so a handler may block: a LONG POLL simply waits
- * (e.g. notify_wait() from server/notify.h on nd->events) for up to its
- * wait time and then replies; other requests are unaffected. A waiting
- * handler must also stop waiting when node_stopping(nd) (notify_wait
- * returns at shutdown), because shutdown waits for in-flight requests.
- * Keep waits below HTTP_LONG_POLL_MAX_S.
- *
- * EVENT ROUTES (flag HTTP_ROUTE_EVENT) skip the hand-over: the handler
- * runs on the event thread that read the request, so it must never block
- * (no lock held for long, no network call, no sleep). It either replies,
- * or hands the request to a worker (http_req_offload), or defers the
- * reply: http_req_defer(), then later, from any thread, http_req_resume();
- * the resume function then runs back on the event thread and replies.
- * This is for the hot paths, where the hand-over would cost more than the
- * work.
+ * HANDLERS run on the connection's own thread (MHD_USE_THREAD_PER_CONNECTION),
+ * so a handler may block: a LONG POLL simply waits (e.g. notify_wait() from
+ * server/notify.h on nd->events) for up to its wait time and then replies;
+ * other requests are unaffected. A waiting handler must also stop waiting
+ * when node_stopping(nd) (notify_wait returns at shutdown), because shutdown
+ * waits for in-flight requests. Keep waits below HTTP_LONG_POLL_MAX_S.
  *
  * A handler must reply exactly once: http_reply_json / http_reply_error /
  * http_reply_raw (a handler that does not reply yields 500). Before the
@@ -68,10 +58,7 @@ typedef struct http_route {
     http_api api;         /* which listener serves it */
     http_handler *fn;
     size_t body_max;      /* request body cap in bytes; 0 = the server's (--max-body) */
-    unsigned flags;       /* HTTP_ROUTE_EVENT or 0 */
 } http_route;
-
-#define HTTP_ROUTE_EVENT 1u /* the handler never blocks: run it on the event thread */
 
 #define HTTP_ADDR_MAX 64          /* "[v6]:port" or "a.b.c.d:port" with NUL */
 #define HTTP_PATH_MAX 1024        /* longer paths get 404 */
@@ -114,9 +101,7 @@ uint16_t http_port(const http_server *h);
 void http_quiesce(http_server *h);
 /* Wait up to timeout_ms for the requests in flight to finish. true if none left. */
 bool http_drain(http_server *h, unsigned timeout_ms);
-/* Stop the daemon, close every connection and free. From the call on, a
- * request that reaches its handler gets 503; it waits for the workers'
- * handlers and for every deferred request to be answered. NULL-safe. */
+/* Stop the daemon, close every connection and free. NULL-safe. */
 void http_stop(http_server *h);
 
 void http_stats_get(const http_server *h, http_stats *out);
@@ -145,20 +130,6 @@ http_api http_req_api(const http_req *rq);
  *     json_t *body; if (http_req_json_object(rq, &body)) return;
  * *out owned by the caller (json_decref). */
 NT_MUST_USE nt_err http_req_json_object(http_req *rq, json_t **out);
-
-/* ---- event routes (HTTP_ROUTE_EVENT handlers only) ------------------ */
-
-/* Run fn on a worker thread instead (it may block); its reply is sent. */
-void http_req_offload(http_req *rq, http_handler *fn);
-/* Keep the request open past the handler: the handler returns without a
- * reply, and exactly one call of http_req_resume(rq), from any thread,
- * later brings it back; resume_fn (NULL: none) then runs on the event
- * thread and must reply unless a reply was set before the resume. ctx is
- * kept for it (http_req_ctx). The request and its accessors stay valid
- * until then; the caller's data must too. */
-void http_req_defer(http_req *rq, http_handler *resume_fn, void *ctx);
-void http_req_resume(http_req *rq);
-void *http_req_ctx(const http_req *rq);
 
 /* ---- replies -------------------------------------------------------- */
 

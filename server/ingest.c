@@ -1,13 +1,11 @@
 /* ingest.c - the host's path for submitted messages after their pre-check:
  * verify, then group commit.
  *
- * A peer's submission is queued by the HTTP event thread that read it
- * (ingest_submit), which goes on with other connections; the answer goes
- * back through the item's callback. A local submitter (the outbox) queues
- * and waits (ingest_run). One verify thread per core takes items off the
- * verify queue, checks the RSA signature and opens the host's copy, and
- * hands good items to the committer; the committer writes everything waiting in one
- * transaction (one fsync) and answers exactly the items it acked. The
+ * The submitting threads (one per peer connection) only queue their item
+ * and wait. One verify thread per core takes items off the verify queue,
+ * checks the RSA signature and opens the host's copy, and hands good items
+ * to the committer; the committer writes everything waiting in one
+ * transaction (one fsync) and wakes exactly the submitters it acked. The
  * verify threads never wait for a commit, and no more threads compete for
  * the cores than there are cores plus the committer, so the commit that
  * everyone waits for is not starved by dozens of verifies.
@@ -80,10 +78,7 @@ static void wake_all(gc_item *list)
 {
     for (gc_item *it = list, *next; it; it = next) {
         next = it->next;
-        if (it->on_done)
-            it->on_done(it);
-        else
-            sem_post(&it->done);
+        sem_post(&it->done);
     }
 }
 
@@ -228,45 +223,28 @@ void ingest_free(rooms *r)
     r->in = NULL;
 }
 
-/* Queue it, or when stopping, verify and commit it on this thread; true
- * when it was queued. */
-static bool enqueue(rooms *r, gc_item *it)
+int ingest_run(rooms *r, gc_item *it)
 {
     ingest *in = r->in;
     it->next = NULL;
     pthread_mutex_lock(&in->lock);
-    if (!in->running) {
+    if (!in->running) { /* stopping: verify and commit on this thread */
         pthread_mutex_unlock(&in->lock);
         messages_check_item(r, it);
         if (!it->status)
             messages_commit_batch(r, it);
-        return false;
+        return it->status;
     }
-    if (!it->on_done && sem_init(&it->done, 0, 0) != 0) { /* cannot happen on Linux; answer rather than hang */
+    if (sem_init(&it->done, 0, 0) != 0) { /* cannot happen on Linux; answer rather than hang */
         pthread_mutex_unlock(&in->lock);
-        it->status = rooms_error(&it->reply, 503, "busy", "cannot queue the message");
-        return false;
+        return rooms_error(&it->reply, 503, "busy", "cannot queue the message");
     }
     in->inflight++;
     q_push(&in->verify_q, it);
     pthread_cond_signal(&in->verify_cond);
     pthread_mutex_unlock(&in->lock);
-    return true;
-}
-
-int ingest_run(rooms *r, gc_item *it)
-{
-    it->on_done = NULL;
-    if (!enqueue(r, it))
-        return it->status;
     while (sem_wait(&it->done) != 0) /* EINTR only */
         ;
     sem_destroy(&it->done);
     return it->status;
-}
-
-void ingest_submit(rooms *r, gc_item *it)
-{
-    if (!enqueue(r, it))
-        it->on_done(it);
 }

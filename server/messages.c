@@ -342,58 +342,6 @@ int messages_peer_submit(rooms *r, const char *peer, const char *room, json_t *b
     return status;
 }
 
-/* A submission whose submitter does not wait: it owns its copies. */
-typedef struct {
-    gc_item it; /* first: the ingest hands back &it */
-    submission s;
-    char sender[IDENTITY_ID_HEX_LEN + 1], room[ROOM_ID_HEX_LEN + 1];
-    json_t *body; /* s.txn points into it */
-    rooms_done_fn *done;
-    void *arg;
-} later_item;
-
-static void later_answered(gc_item *it)
-{
-    later_item *li = (later_item *)it;
-    rooms_done_fn *done = li->done;
-    void *arg = li->arg;
-    int status = it->status;
-    json_t *reply = it->reply;
-    if (it->text) {
-        mbedtls_platform_zeroize(it->text, it->text_len);
-        free(it->text);
-    }
-    messages_submission_free(&li->s);
-    json_decref(li->body);
-    free(li);
-    done(arg, status, reply);
-}
-
-void messages_peer_submit_later(rooms *r, const char *peer, const char *room, json_t *body, rooms_done_fn *done,
-                                void *arg)
-{
-    json_t *reply = NULL;
-    later_item *li = calloc(1, sizeof *li);
-    if (!li) {
-        done(arg, rooms_error(&reply, 503, "busy", "out of memory"), reply);
-        return;
-    }
-    int status = parse_submission(body, &li->s, &reply);
-    if (status) {
-        messages_submission_free(&li->s);
-        free(li);
-        done(arg, status, reply);
-        return;
-    }
-    snprintf(li->sender, sizeof li->sender, "%s", peer);
-    snprintf(li->room, sizeof li->room, "%s", room);
-    li->body = json_incref(body);
-    li->done = done;
-    li->arg = arg;
-    li->it = (gc_item){.sender = li->sender, .room = li->room, .s = &li->s, .on_done = later_answered};
-    ingest_submit(r, &li->it);
-}
-
 static json_t *log_json_locked(rooms *r, const char *room, int64_t after, int64_t limit)
 {
     json_t *arr = json_array();

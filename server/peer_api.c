@@ -43,22 +43,6 @@ struct peer_req {
     uint64_t seq;
     const char *query;
     json_t *body;
-    /* for a deferred answer (peer_req_later): on the event thread only */
-    bool can_defer;
-    const session_view *view;
-    const envelope *env;
-    peer_later *later;
-};
-
-/* What sealing a deferred answer needs, kept past the handler. */
-struct peer_later {
-    http_req *http;
-    seal_key s2c;
-    uint8_t sid[HS_SESSION_ID_LEN];
-    uint64_t seq;
-    char query[ENVELOPE_QUERY_MAX + 1];
-    int status;
-    json_t *reply;
 };
 
 /* ---- accessors ---- */
@@ -241,21 +225,15 @@ static void refuse(http_req *rq, struct peer_api *pa, unsigned status, const cha
     http_reply_error(rq, status, code, "%s", msg);
 }
 
-/* Seal reply (stolen) under the session's reply key and send it. */
-static void send_sealed(http_req *rq, const seal_key *s2c, const uint8_t sid[static HS_SESSION_ID_LEN], uint64_t seq,
-                        const char *query, int status, json_t *reply)
+/* Seal reply (stolen) and send it. */
+static void send_sealed(http_req *rq, const session_view *v, const envelope *e, const char *method, const char *path,
+                        int status, json_t *reply)
 {
-    const char *method = http_req_method(rq), *path = http_req_path(rq);
-    if (status < 200 || status > 599) {
-        log_error("peer: handler for %s %s returned status %d", method, path, status);
-        json_decref(reply);
-        status = peer_error(&reply, 500, "internal", "handler error");
-    }
     char *pt = reply ? json_dumps(reply, JSON_COMPACT | JSON_ENCODE_ANY) : strdup("{}");
     json_decref(reply);
     char *out = NULL;
-    nt_err rc = pt ? envelope_seal(s2c, ENVELOPE_S2C, sid, seq, method, path, query, status, NULL,
-                                   (const uint8_t *)pt, strlen(pt), &out)
+    nt_err rc = pt ? envelope_seal(&v->s2c, ENVELOPE_S2C, e->session_id, e->seq, method, path, e->query, status,
+                                   NULL, (const uint8_t *)pt, strlen(pt), &out)
                    : NT_ERR_NOMEM;
     if (pt) {
         mbedtls_platform_zeroize(pt, strlen(pt));
@@ -270,73 +248,7 @@ static void send_sealed(http_req *rq, const seal_key *s2c, const uint8_t sid[sta
     free(out);
 }
 
-/* ---- deferred answers ---- */
-
-static void later_free(peer_later *l)
-{
-    json_decref(l->reply);
-    mbedtls_platform_zeroize(l, sizeof *l);
-    free(l);
-}
-
-/* Back on the event thread: seal and send the deferred answer. */
-static void later_resume(http_req *rq, node *nd)
-{
-    (void)nd;
-    peer_later *l = http_req_ctx(rq);
-    send_sealed(rq, &l->s2c, l->sid, l->seq, l->query, l->status, l->reply);
-    l->reply = NULL;
-    later_free(l);
-}
-
-peer_later *peer_req_later(peer_req *rq)
-{
-    if (!rq->can_defer || rq->later)
-        return NULL;
-    peer_later *l = calloc(1, sizeof *l);
-    if (!l)
-        return NULL;
-    l->http = rq->http;
-    l->s2c = rq->view->s2c;
-    memcpy(l->sid, rq->env->session_id, sizeof l->sid);
-    l->seq = rq->env->seq;
-    memcpy(l->query, rq->env->query, sizeof l->query);
-    rq->later = l;
-    http_req_defer(rq->http, later_resume, l);
-    return l;
-}
-
-void peer_later_reply(peer_later *l, int status, json_t *reply)
-{
-    l->status = status;
-    l->reply = reply;
-    http_req_resume(l->http);
-}
-
-/* ---- the sealed dispatcher ---- */
-
-static void sealed_handle(http_req *rq, node *nd, bool event);
-
-static void sealed_work(http_req *rq, node *nd) { sealed_handle(rq, nd, false); }
-
-/* On the event thread: a route that may block goes to a worker; one marked
- * PEER_ROUTE_EVENT is handled here. */
 static void sealed_dispatch(http_req *rq, node *nd)
-{
-    http_params params;
-    char allow[64];
-    const peer_route *r = api_of(nd) ? find_route(http_req_method(rq), http_req_path(rq), &params, allow,
-                                                  sizeof(allow))
-                                     : NULL;
-    if (r && (r->flags & PEER_ROUTE_EVENT))
-        sealed_handle(rq, nd, true);
-    else if (r)
-        http_req_offload(rq, sealed_work);
-    else
-        sealed_handle(rq, nd, true); /* the refusal only */
-}
-
-static void sealed_handle(http_req *rq, node *nd, bool event)
 {
     struct peer_api *pa = api_of(nd);
     const char *method = http_req_method(rq), *path = http_req_path(rq);
@@ -409,9 +321,6 @@ static void sealed_handle(http_req *rq, node *nd, bool event)
         goto out;
     pr.seq = e.seq;
     pr.query = e.query;
-    pr.can_defer = event && (r->flags & PEER_ROUTE_EVENT);
-    pr.view = &v;
-    pr.env = &e;
     size_t cap = r->body_max ? r->body_max : nd->cfg->max_body;
     if (cap > PEER_PLAIN_MAX)
         cap = PEER_PLAIN_MAX;
@@ -423,17 +332,15 @@ static void sealed_handle(http_req *rq, node *nd, bool event)
         status = peer_error(&reply, 400, "malformed", "sealed body is not a JSON object");
     } else {
         status = r->fn(&pr, &reply);
+        if (status < 200 || status > 599) {
+            log_error("peer: handler for %s %s returned status %d", method, r->pattern, status);
+            json_decref(reply);
+            status = peer_error(&reply, 500, "internal", "handler error");
+        }
     }
-    if (pr.later) {
-        /* answered later through peer_later_reply; a handler that took
-         * the deferral and answered anyway has its answer go that way */
-        if (status != PEER_LATER)
-            peer_later_reply(pr.later, status, reply);
-    } else {
-        send_sealed(rq, &v.s2c, e.session_id, e.seq, e.query, status, reply);
-    }
+    send_sealed(rq, &v, &e, method, path, status, reply);
 out:
-    if (!pr.later && !http_replied(rq))
+    if (!http_replied(rq))
         http_reply_error(rq, 500, "internal", "internal error");
     json_decref(pr.body);
     if (pt) {
@@ -471,7 +378,7 @@ static int ping(peer_req *rq, json_t **reply)
 }
 
 const peer_route peer_api_peer_routes[] = {
-    {"POST", "/v1/peer/ping", ping, 4096, 0},
+    {"POST", "/v1/peer/ping", ping, 4096},
     {0},
 };
 
@@ -479,15 +386,15 @@ const peer_route peer_api_peer_routes[] = {
  * each method and hands it to the dispatcher, which matches peer_routes_all
  * itself (404/405 included): modules only write a peer_route table. */
 #define SEALED(m)                                                                                       \
-    {m, "/v1/peer/{s1}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ROUTE_EVENT},                     \
-    {m, "/v1/peer/{s1}/{s2}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ROUTE_EVENT},                \
-    {m, "/v1/peer/{s1}/{s2}/{s3}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ROUTE_EVENT},           \
-    {m, "/v1/peer/{s1}/{s2}/{s3}/{s4}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ROUTE_EVENT},      \
-    {m, "/v1/peer/{s1}/{s2}/{s3}/{s4}/{s5}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ROUTE_EVENT}, \
-    {m, "/v1/peer/{s1}/{s2}/{s3}/{s4}/{s5}/{s6}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ROUTE_EVENT}
+    {m, "/v1/peer/{s1}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX},                     \
+    {m, "/v1/peer/{s1}/{s2}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX},                \
+    {m, "/v1/peer/{s1}/{s2}/{s3}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX},           \
+    {m, "/v1/peer/{s1}/{s2}/{s3}/{s4}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX},      \
+    {m, "/v1/peer/{s1}/{s2}/{s3}/{s4}/{s5}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX}, \
+    {m, "/v1/peer/{s1}/{s2}/{s3}/{s4}/{s5}/{s6}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX}
 
 const http_route peer_api_routes[] = {
-    {"POST", "/v1/handshake", HTTP_API_PEER, post_handshake, 16 * 1024, 0},
+    {"POST", "/v1/handshake", HTTP_API_PEER, post_handshake, 16 * 1024},
     SEALED("GET"),
     SEALED("POST"),
     SEALED("PUT"),

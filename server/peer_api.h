@@ -19,9 +19,9 @@
  * object (or NULL when empty), and recorded seq. The handler returns an
  * HTTP status and sets *reply to a JSON value (stolen; NULL means {}),
  * which the dispatcher seals under the session's reply key. Use
- * peer_error() for error replies: they are sealed too. Handlers run on a
- * worker thread and may block (long poll: keep under HTTP_LONG_POLL_MAX_S
- * and watch node_stopping), unless the route is marked PEER_ROUTE_EVENT.
+ * peer_error() for error replies: they are sealed too. Handlers run on the
+ * connection's thread and may block (long poll: keep under
+ * HTTP_LONG_POLL_MAX_S and watch node_stopping).
  *
  * A sealed request carries no URL query: parameters like ?after=5 travel
  * in the envelope (authenticated); read them with peer_req_query(). */
@@ -48,26 +48,7 @@ typedef struct peer_route {
     const char *pattern; /* "/v1/peer/rooms/{id}/messages" (see http_match) */
     peer_handler *fn;
     size_t body_max;     /* plaintext cap in bytes; 0 = --max-body; at most PEER_PLAIN_MAX */
-    unsigned flags;      /* PEER_ROUTE_EVENT or 0 */
 } peer_route;
-
-/* The handler never blocks: it runs on the HTTP event thread (see
- * HTTP_ROUTE_EVENT in http.h) and may answer later (peer_req_later). */
-#define PEER_ROUTE_EVENT 1u
-
-/* ---- deferred answers (PEER_ROUTE_EVENT handlers) ---- */
-
-typedef struct peer_later peer_later;
-/* The status a handler returns once it has taken a peer_later. */
-#define PEER_LATER 0
-/* Keep the request open past the handler: the handler returns PEER_LATER,
- * and exactly one peer_later_reply(), from any thread, answers it (sealed
- * like any answer) and frees l. The handler's peer_req and its body are
- * gone once it returns: copy what the answer needs. NULL when the request
- * cannot wait (not an event route, or out of memory): answer as usual. */
-peer_later *peer_req_later(peer_req *rq);
-/* reply is stolen (NULL = {}). */
-void peer_later_reply(peer_later *l, int status, json_t *reply);
 
 /* NULL-terminated list of sealed route tables (server/peer_routes.c). */
 extern const peer_route *const peer_routes_all[];

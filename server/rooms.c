@@ -619,18 +619,6 @@ int rooms_peer_handle(rooms *r, const char *peer, const char *method, const char
     return rooms_error(reply, 404, "not_found", "no such path");
 }
 
-void rooms_peer_submit_later(rooms *r, const char *peer, const char *room, json_t *body, rooms_done_fn *done,
-                             void *arg)
-{
-    json_t *reply = NULL;
-    if (!rooms_valid_hex(peer, IDENTITY_ID_HEX_LEN))
-        done(arg, rooms_error(&reply, 401, "unauthenticated", "no peer"), reply);
-    else if (!rooms_valid_hex(room, ROOM_ID_HEX_LEN))
-        done(arg, rooms_error(&reply, 404, "not_found", "no such path"), reply);
-    else
-        messages_peer_submit_later(r, peer, room, body, done, arg);
-}
-
 /* ---- lifecycle ------------------------------------------------------------ */
 
 static nt_err open_readers(rooms *r, const char *path)

@@ -81,15 +81,6 @@ void rooms_tick(rooms *r);
 int rooms_peer_handle(rooms *r, const char *peer, const char *method, const char *path, rooms_query_fn *q,
                       void *qarg, json_t *body, json_t **reply);
 
-/* The answer to a submission, given later (on an ingest thread). */
-typedef void rooms_done_fn(void *arg, int status, json_t *reply);
-/* POST /v1/peer/rooms/{room}/messages without waiting: the same checks
- * and answer as rooms_peer_handle, given to done(arg, status, reply) once
- * the message is committed or refused (reply owned by done). done may run
- * before this returns, and on another thread. body is not kept. */
-void rooms_peer_submit_later(rooms *r, const char *peer, const char *room, json_t *body, rooms_done_fn *done,
-                             void *arg);
-
 /* A client API request under /v1/client/rooms, /v1/client/events or
  * /v1/client/peers/{id}/rooms (already bearer-authenticated). */
 int rooms_client_handle(rooms *r, const char *method, const char *path, rooms_query_fn *q, void *qarg,

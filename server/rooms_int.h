@@ -46,10 +46,7 @@ typedef struct gc_item {
     json_t *reply;
     int status; /* 0 until a stage decides */
     bool failed_db;
-    sem_t done; /* posted once when the item is answered (no on_done) */
-    /* or, for a submitter that does not wait: called once when answered,
-     * on an ingest thread; the item is the callee's from then on */
-    void (*on_done)(struct gc_item *it);
+    sem_t done; /* posted once when the item is answered */
     struct gc_item *next;
 } gc_item;
 
@@ -187,9 +184,6 @@ void messages_submission_free(submission *s);
  * and sets *reply ({seq, ts[, duplicate]} or an error). */
 int messages_host_submit(rooms *r, const char *sender, const char *room, const submission *s, json_t **reply);
 int messages_peer_submit(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply);
-/* The same, answered through done (rooms_peer_submit_later). */
-void messages_peer_submit_later(rooms *r, const char *peer, const char *room, json_t *body, rooms_done_fn *done,
-                                void *arg);
 int messages_peer_poll(rooms *r, const char *peer, const char *room, rooms_query_fn *q, void *qarg, json_t **reply);
 int messages_peer_notify(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply);
 /* Member: apply log entries in seq order; returns the new head (-1 on error). */
@@ -239,9 +233,6 @@ void ingest_free(rooms *r);
 /* Run a pre-checked submission through verify and commit; waits for its
  * ack. Returns it->status (it->reply set). Inline if the threads are gone. */
 int ingest_run(rooms *r, gc_item *it);
-/* The same without waiting: it->on_done(it) is called once it is answered
- * (possibly before this returns). */
-void ingest_submit(rooms *r, gc_item *it);
 
 /* outbox.c */
 /* Try to submit one pending entry now; its state afterwards into state. */

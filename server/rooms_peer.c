@@ -54,36 +54,22 @@ ROUTE(r_delivery, "POST", "delivery")
 ROUTE(r_members, "GET", "members")
 ROUTE(r_keys, "GET", "keys")
 ROUTE(r_poll, "GET", "messages")
-
-static void submit_done(void *arg, int status, json_t *reply) { peer_later_reply(arg, status, reply); }
-
-/* On the event thread: hand the message to the host's ingest and answer
- * when it is committed or refused, with no thread waiting for it. */
-static int r_submit(peer_req *rq, json_t **reply)
-{
-    rooms *r = rooms_node_get();
-    peer_later *l = r ? peer_req_later(rq) : NULL;
-    if (!l)
-        return dispatch(rq, reply, "POST", "messages");
-    const char *id = peer_req_param(rq, "id");
-    rooms_peer_submit_later(r, peer_req_peer_hex(rq), id ? id : "", peer_req_body(rq), submit_done, l);
-    return PEER_LATER;
-}
+ROUTE(r_submit, "POST", "messages")
 ROUTE(r_notify, "POST", "notify")
 
 #define SUBMIT_MAX (48 * 1024)     /* base64 of a 16 KiB text's sealed body, a signature, JSON */
 #define NOTIFY_MAX (PEER_PLAIN_MAX) /* a push batch */
 
 const peer_route rooms_peer_routes[] = {
-    {"GET", "/v1/peer/rooms", r_list, 0, 0},
-    {"POST", "/v1/peer/rooms/{id}/join", r_join, 0, 0},
-    {"POST", "/v1/peer/rooms/{id}/leave", r_leave, 0, 0},
-    {"POST", "/v1/peer/rooms/{id}/delivery", r_delivery, 0, 0},
-    {"GET", "/v1/peer/rooms/{id}/members", r_members, 0, 0},
-    {"GET", "/v1/peer/rooms/{id}/keys", r_keys, 0, 0},
-    {"GET", "/v1/peer/rooms/{id}/messages", r_poll, 0, 0},
-    {"POST", "/v1/peer/rooms/{id}/messages", r_submit, SUBMIT_MAX, PEER_ROUTE_EVENT},
-    {"POST", "/v1/peer/rooms/{id}/notify", r_notify, NOTIFY_MAX, 0},
+    {"GET", "/v1/peer/rooms", r_list, 0},
+    {"POST", "/v1/peer/rooms/{id}/join", r_join, 0},
+    {"POST", "/v1/peer/rooms/{id}/leave", r_leave, 0},
+    {"POST", "/v1/peer/rooms/{id}/delivery", r_delivery, 0},
+    {"GET", "/v1/peer/rooms/{id}/members", r_members, 0},
+    {"GET", "/v1/peer/rooms/{id}/keys", r_keys, 0},
+    {"GET", "/v1/peer/rooms/{id}/messages", r_poll, 0},
+    {"POST", "/v1/peer/rooms/{id}/messages", r_submit, SUBMIT_MAX},
+    {"POST", "/v1/peer/rooms/{id}/notify", r_notify, NOTIFY_MAX},
     {0},
 };
 

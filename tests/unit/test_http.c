@@ -4,10 +4,8 @@
 #include <check.h>
 #include <curl/curl.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <time.h>
 
 #include "server/http.h"
@@ -126,87 +124,17 @@ static void h_wait(http_req *rq, struct node *nd)
     http_reply_json(rq, 200, json_pack("{s:I}", "next", (json_int_t)now));
 }
 
-/* An event route: runs on the event thread, and defers its reply to a
- * thread of its own that waits for the notify counter (as the host's
- * ingest answers a submit from its committer). */
-typedef struct {
-    http_req *rq;
-    uint64_t next;
-    pthread_t handler_thread, waker_thread;
-} later_ctx;
-
-static void *later_thread(void *arg)
-{
-    later_ctx *c = arg;
-    c->next = notify_wait(ev, 0, 5000);
-    c->waker_thread = pthread_self();
-    http_req_resume(c->rq);
-    return NULL;
-}
-
-static void later_resume(http_req *rq, struct node *nd)
-{
-    later_ctx *c = http_req_ctx(rq);
-    http_reply_json(rq, 200, json_pack("{s:I,s:b,s:b}", "next", (json_int_t)c->next, "on_handler_thread",
-                                       pthread_equal(c->handler_thread, pthread_self()) != 0, "on_waker_thread",
-                                       pthread_equal(c->waker_thread, pthread_self()) != 0));
-    free(c);
-}
-
-static void h_later(http_req *rq, struct node *nd)
-{
-    later_ctx *c = calloc(1, sizeof *c);
-    pthread_t t;
-    c->rq = rq;
-    c->handler_thread = pthread_self();
-    http_req_defer(rq, later_resume, c);
-    ck_assert_int_eq(pthread_create(&t, NULL, later_thread, c), 0);
-    pthread_detach(t);
-}
-
-/* An event route that replies at once, or hands a long poll to a worker. */
-static void h_event(http_req *rq, struct node *nd)
-{
-    const char *q = http_req_query(rq, "q");
-    if (q && strcmp(q, "wait") == 0)
-        http_req_offload(rq, h_wait);
-    else
-        http_reply_json(rq, 200, json_pack("{s:s}", "q", q ? q : ""));
-}
-
-/* An event route whose reply is set at once and resumed by another
- * thread right away: a steady stream of suspended requests. */
-static void *resume_soon(void *arg)
-{
-    http_req_resume(arg);
-    return NULL;
-}
-
-static void h_defer_now(http_req *rq, struct node *nd)
-{
-    pthread_t t;
-    http_req_defer(rq, NULL, NULL);
-    http_reply_json(rq, 200, json_pack("{s:b}", "ok", 1));
-    if (pthread_create(&t, NULL, resume_soon, rq) == 0)
-        pthread_detach(t);
-    else
-        http_req_resume(rq);
-}
-
 static const http_route test_routes[] = {
-    {"GET", "/defer-now", HTTP_API_CLIENT, h_defer_now, 0, HTTP_ROUTE_EVENT},
-    {"GET", "/later", HTTP_API_CLIENT, h_later, 0, HTTP_ROUTE_EVENT},
-    {"GET", "/event", HTTP_API_CLIENT, h_event, 0, HTTP_ROUTE_EVENT},
-    {"GET", "/echo/{id}", HTTP_API_CLIENT, h_echo, 0, 0},
-    {"PUT", "/echo/{id}/{txn}", HTTP_API_CLIENT, h_echo, 0, 0},
-    {"POST", "/echo/{id}", HTTP_API_CLIENT, h_echo, 0, 0},
-    {"POST", "/small", HTTP_API_CLIENT, h_echo, 16, 0},
-    {"POST", "/json", HTTP_API_CLIENT, h_json, 0, 0},
-    {"GET", "/silent", HTTP_API_CLIENT, h_silent, 0, 0},
-    {"GET", "/conflict", HTTP_API_CLIENT, h_conflict, 0, 0},
-    {"GET", "/raw", HTTP_API_CLIENT, h_raw, 0, 0},
-    {"GET", "/wait", HTTP_API_CLIENT, h_wait, 0, 0},
-    {"GET", "/peer-only", HTTP_API_PEER, h_echo, 0, 0},
+    {"GET", "/echo/{id}", HTTP_API_CLIENT, h_echo, 0},
+    {"PUT", "/echo/{id}/{txn}", HTTP_API_CLIENT, h_echo, 0},
+    {"POST", "/echo/{id}", HTTP_API_CLIENT, h_echo, 0},
+    {"POST", "/small", HTTP_API_CLIENT, h_echo, 16},
+    {"POST", "/json", HTTP_API_CLIENT, h_json, 0},
+    {"GET", "/silent", HTTP_API_CLIENT, h_silent, 0},
+    {"GET", "/conflict", HTTP_API_CLIENT, h_conflict, 0},
+    {"GET", "/raw", HTTP_API_CLIENT, h_raw, 0},
+    {"GET", "/wait", HTTP_API_CLIENT, h_wait, 0},
+    {"GET", "/peer-only", HTTP_API_PEER, h_echo, 0},
     {0},
 };
 static const http_route *const test_tables[] = {test_routes, NULL};
@@ -250,12 +178,6 @@ static size_t on_body(char *p, size_t s, size_t n, void *ud)
     r->len += k < room ? k : room;
     r->body[r->len] = '\0';
     return k;
-}
-
-static size_t on_discard(char *p, size_t sz, size_t n, void *ud)
-{
-    (void)p, (void)ud;
-    return sz * n;
 }
 
 static size_t on_hdr(char *p, size_t s, size_t n, void *ud)
@@ -479,68 +401,6 @@ START_TEST(long_poll_does_not_block_others)
 }
 END_TEST
 
-#define MANY_POLLS 12
-
-static void *get_later(void *arg)
-{
-    waiter *w = arg;
-    call("GET", "/later", TOKEN, NULL, 0, false, NULL, &w->r);
-    return NULL;
-}
-
-static void *get_event_wait(void *arg)
-{
-    waiter *w = arg;
-    call("GET", "/event?q=wait", TOKEN, NULL, 0, false, NULL, &w->r);
-    return NULL;
-}
-
-static uint64_t active_now(void)
-{
-    http_stats s;
-    http_stats_get(srv, &s);
-    return s.active;
-}
-
-/* More long polls than there are event threads, from ordinary routes and
- * from an event route's offload, plus deferred replies: each waits on its
- * own thread (or on none), and others are still served at once. */
-START_TEST(waiting_requests_do_not_block_the_event_threads)
-{
-    pthread_t t[MANY_POLLS + 4];
-    waiter w[MANY_POLLS + 4];
-    resp r;
-    memset(w, 0, sizeof w);
-    for (int i = 0; i < MANY_POLLS + 4; i++)
-        ck_assert_int_eq(pthread_create(&t[i], NULL,
-                                        i < MANY_POLLS ? long_poll : i < MANY_POLLS + 2 ? get_event_wait : get_later,
-                                        &w[i]),
-                         0);
-    /* all of them in flight (a bounded wait on a condition) */
-    for (int i = 0; i < 2000 && active_now() < MANY_POLLS + 4; i++)
-        usleep(5000);
-    ck_assert_uint_eq(active_now(), MANY_POLLS + 4);
-    get("/event?q=now", &r);
-    ck_assert_int_eq(r.status, 200);
-    ck_assert_str_eq(field(&r, "q"), "now");
-    json_decref(r.json);
-    get("/echo/x", &r);
-    ck_assert_int_eq(r.status, 200);
-    json_decref(r.json);
-    notify_bump(ev);
-    for (int i = 0; i < MANY_POLLS + 4; i++) {
-        pthread_join(t[i], NULL);
-        ck_assert_int_eq(w[i].r.status, 200);
-        ck_assert_int_eq(json_integer_value(json_object_get(w[i].r.json, "next")), 1);
-        if (i >= MANY_POLLS + 2) { /* the deferred reply is finished back on its event thread */
-            ck_assert(json_is_true(json_object_get(w[i].r.json, "on_handler_thread")));
-            ck_assert(json_is_false(json_object_get(w[i].r.json, "on_waker_thread")));
-        }
-        json_decref(w[i].r.json);
-    }
-}
-END_TEST
-
 START_TEST(stats_count)
 {
     resp r;
@@ -553,65 +413,6 @@ START_TEST(stats_count)
     http_stats_get(srv, &s1);
     ck_assert_uint_eq(s1.requests - s0.requests, 2);
     ck_assert_uint_eq(s1.errors_4xx - s0.errors_4xx, 1);
-}
-END_TEST
-
-/* ---- stopping under load ---- */
-
-typedef struct {
-    atomic_int ok, done;
-    atomic_bool quit;
-} hammer_state;
-
-static void *hammer(void *arg)
-{
-    hammer_state *st = arg;
-    char url[256], authz[128];
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = NULL;
-    snprintf(url, sizeof url, "%s/defer-now", base);
-    snprintf(authz, sizeof authz, "Authorization: Bearer %s", TOKEN);
-    h = curl_slist_append(h, authz);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_discard);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    for (int i = 0; i < 100000 && !atomic_load(&st->quit); i++) { /* one keep-alive connection */
-        long status = 0;
-        if (curl_easy_perform(c) == CURLE_OK && curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
-            status == 200)
-            atomic_fetch_add(&st->ok, 1);
-        atomic_fetch_add(&st->done, 1);
-    }
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    return NULL;
-}
-
-/* Requests keep arriving on open connections, each suspended for a
- * moment, while the server stops: no request may be suspended when
- * libmicrohttpd is stopped (it aborts the process if one is). */
-START_TEST(stop_while_requests_are_deferred)
-{
-    enum { HAMMERS = 4 };
-    pthread_t t[HAMMERS];
-    hammer_state st;
-    memset(&st, 0, sizeof st);
-    start_server();
-    for (int i = 0; i < HAMMERS; i++)
-        ck_assert_int_eq(pthread_create(&t[i], NULL, hammer, &st), 0);
-    for (int i = 0; i < 2000 && atomic_load(&st.ok) < 200; i++)
-        usleep(5000);
-    ck_assert_int_ge(atomic_load(&st.ok), 200);
-    notify_close(ev);
-    http_quiesce(srv);
-    (void)http_drain(srv, 1000); /* the hammers never let it be idle */
-    http_stop(srv);
-    atomic_store(&st.quit, true);
-    for (int i = 0; i < HAMMERS; i++)
-        pthread_join(t[i], NULL);
-    notify_free(ev);
 }
 END_TEST
 
@@ -632,13 +433,8 @@ static Suite *suite(void)
     tcase_add_test(l, body_caps);
     tcase_add_test(l, json_and_handler_errors);
     tcase_add_test(l, long_poll_does_not_block_others);
-    tcase_add_test(l, waiting_requests_do_not_block_the_event_threads);
     tcase_add_test(l, stats_count);
     suite_add_tcase(s, l);
-    TCase *st = tcase_create("stop");
-    tcase_set_timeout(st, 60);
-    tcase_add_test(st, stop_while_requests_are_deferred);
-    suite_add_tcase(s, st);
     return s;
 }
 
