@@ -66,8 +66,6 @@ static nt_err set_pragmas(sqlite3 *db)
     /* journal_mode answers with a row; check it really became WAL. */
     sqlite3_stmt *s = NULL;
     nt_err rc = NT_ERR_DB;
-    if (exec(db, "PRAGMA page_size = 16384"))
-        goto out;
     if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &s, NULL) != SQLITE_OK)
         goto out;
     if (sqlite3_step(s) != SQLITE_ROW || strcmp((const char *)sqlite3_column_text(s, 0), "wal") != 0)
