@@ -289,7 +289,7 @@ static nt_err fetch_pages(rooms *r, const char *room, const char *what, int64_t 
 {
     nt_err rc = NT_OK;
     int64_t next = since;
-    for (int round = 0; round < ROOM_MEMBERS_FETCH_ROUNDS; round++) {
+    for (int round = 0; round < ROOM_FETCH_PAGES_MAX; round++) {
         char path[64];
         snprintf(path, sizeof path, "%s?since=%lld", what, (long long)next);
         if ((rc = fetch_page(r, room, path, store, &next)) || next < 0)

@@ -311,7 +311,8 @@ static json_t *keys_json_locked(rooms *r, const char *room, int64_t min_epoch, c
                                    "sii", room, min_epoch, (int64_t)max);
     while (st && arr && sqlite3_step(st) == SQLITE_ROW) {
         int64_t ep = sqlite3_column_int64(st, 0);
-        *last = ep;
+        if (last)
+            *last = ep;
         const void *key = sqlite3_column_blob(st, 1);
         size_t kl = (size_t)sqlite3_column_bytes(st, 1);
         if (!to) {
@@ -332,7 +333,8 @@ json_t *rooms_member_keys_locked(rooms *r, const char *room, const char *peer, i
 {
     int64_t from = 0;
     identity *to = NULL;
-    *last = since;
+    if (last)
+        *last = since;
     if (roomdb_int(r->o.db, &from, "SELECT from_epoch FROM room_members WHERE room=? AND peer=?", "ss", room, peer))
         return json_array();
     if (wrap) {
@@ -453,7 +455,7 @@ static int peer_join(rooms *r, const char *peer, const char *room, json_t *body,
         }
         rm.members_ver++;
     }
-    int64_t from_seq = rm.head, upto = 0, key_last = 0;
+    int64_t from_seq = rm.head, upto = 0;
     roomdb_ignore(roomdb_int(r->o.db, &from_seq, "SELECT from_seq FROM room_members WHERE room=? AND peer=?", "ss", room, peer));
     /* the first page of the list; a joiner of a room with a long history
      * fetches the rest (GET members?since=members_ver) */
@@ -463,7 +465,7 @@ static int peer_join(rooms *r, const char *peer, const char *room, json_t *body,
         roomdb_ignore(roomdb_exec(r->o.db, "UPDATE room_members SET members_seen=? WHERE room=? AND peer=?", "iss",
                                   upto, room, peer));
     *reply = json_pack("{s:o,s:o,s:o,s:I,s:I,s:b}", "room", rooms_room_json_locked(r, &rm), "keys",
-                       rooms_member_keys_locked(r, room, peer, 0, false, ROOM_KEYS_PAGE, &key_last), "members", members, "from_seq",
+                       rooms_member_keys_locked(r, room, peer, 0, false, ROOM_KEYS_PAGE, NULL), "members", members, "from_seq",
                        (json_int_t)from_seq, "members_ver", (json_int_t)upto, "members_more", more);
 out:
     pthread_mutex_unlock(&r->lock);
@@ -540,12 +542,12 @@ static int peer_simple(rooms *r, const char *peer, const char *room, const char 
         *reply = json_pack("{s:o,s:I,s:b}", "members", rows, "members_ver", (json_int_t)upto, "more", more);
     } else if (strcmp(what, "keys") == 0) {
         /* the epochs after `since`, a page at a time */
-        int64_t since, last = 0;
+        int64_t since;
         if (!since_param(q, qarg, &since)) {
             status = rooms_error(reply, 400, "bad_request", "since is an epoch (-1 or more)");
             goto out;
         }
-        json_t *keys = rooms_member_keys_locked(r, room, peer, since, false, ROOM_KEYS_PAGE, &last);
+        json_t *keys = rooms_member_keys_locked(r, room, peer, since, false, ROOM_KEYS_PAGE, NULL);
         *reply = json_pack("{s:o,s:I,s:b}", "keys", keys, "epoch", (json_int_t)rm.epoch, "more",
                            json_array_size(keys) >= ROOM_KEYS_PAGE);
     } else { /* delivery */

@@ -20,7 +20,7 @@
 #define ROOM_BATCH_BYTES (256 * 1024) /* log entries in one notify or poll reply */
 #define ROOM_MEMBERS_PUSH_MAX 64 /* member rows in one notify (~700 bytes each) */
 #define ROOM_MEMBERS_PAGE 256    /* member rows in a join reply or one GET members (~180 KB) */
-#define ROOM_MEMBERS_FETCH_ROUNDS 64 /* pages a member fetches in one go (members or keys) */
+#define ROOM_FETCH_PAGES_MAX 64 /* pages (members or keys) a member fetches in one go */
 #define ROOM_KEYS_PAGE 1024      /* keys in a join reply or one GET keys (~70 bytes each) */
 #define ROOM_KEYS_PUSH_MAX 64    /* keys in one notify (wrapped: ~560 bytes each) */
 #define ROOM_POLL_LIMIT 500
@@ -163,7 +163,7 @@ uint8_t *rooms_b64_get(json_t *j, size_t max, size_t *n);
 uint8_t *rooms_b64_get_public(json_t *j, size_t max, size_t *n);
 /* Keys a member may hold: from its join epoch, above `since`, oldest
  * first, at most max; wrapped to its identity key when wrap is set.
- * *last gets the last epoch listed (since when none). */
+ * *last (may be NULL) gets the last epoch listed (since when none). */
 json_t *rooms_member_keys_locked(rooms *r, const char *room, const char *peer, int64_t since, bool wrap, size_t max,
                                  int64_t *last);
 /* rooms_host.c */
