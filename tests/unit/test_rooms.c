@@ -56,6 +56,18 @@ static const char *qlookup(void *arg, const char *key)
     return NULL;
 }
 
+/* "path?query" into path (p) and the query (q), as the HTTP layer splits them. */
+static void split_path(const char *path, char p[static 512], qstr *q)
+{
+    snprintf(p, 512, "%s", path);
+    q->buf[0] = '\0';
+    char *qm = strchr(p, '?');
+    if (qm) {
+        *qm = '\0';
+        snprintf(q->buf, sizeof q->buf, "%s", qm + 1);
+    }
+}
+
 static tnode *by_hex(const char *hex)
 {
     for (int i = 0; i < NODES; i++)
@@ -76,13 +88,8 @@ static void call_fn(void *arg, rooms_call *calls, size_t n, int timeout_ms)
             continue;
         }
         char path[512];
-        qstr q = {""};
-        snprintf(path, sizeof path, "%s", c->path);
-        char *qm = strchr(path, '?');
-        if (qm) {
-            *qm = '\0';
-            snprintf(q.buf, sizeof q.buf, "%s", qm + 1);
-        }
+        qstr q;
+        split_path(c->path, path, &q);
         /* what a real member takes in a notify (PEER_PLAIN_MAX) */
         char *dump = c->req ? json_dumps(c->req, JSON_COMPACT) : NULL;
         size_t req_len = dump ? strlen(dump) : 0;
@@ -153,13 +160,8 @@ static void tick_all(int rounds)
 static int api(int i, const char *method, const char *path, const char *body, json_t **out)
 {
     char p[512];
-    qstr q = {""};
-    snprintf(p, sizeof p, "%s", path);
-    char *qm = strchr(p, '?');
-    if (qm) {
-        *qm = '\0';
-        snprintf(q.buf, sizeof q.buf, "%s", qm + 1);
-    }
+    qstr q;
+    split_path(path, p, &q);
     json_t *b = body ? json_loads(body, 0, NULL) : NULL;
     json_t *reply = NULL;
     int st = rooms_client_handle(N[i].r, method, p, qlookup, &q, b, &reply);
@@ -369,14 +371,9 @@ static json_t *forge(int signer, int64_t epoch, const char *txn, const char *tex
 static int peer(int from, int to, const char *method, const char *path, json_t *body, json_t **out)
 {
     json_t *reply = NULL;
-    qstr q = {""};
     char p[512];
-    snprintf(p, sizeof p, "%s", path);
-    char *qm = strchr(p, '?');
-    if (qm) {
-        *qm = '\0';
-        snprintf(q.buf, sizeof q.buf, "%s", qm + 1);
-    }
+    qstr q;
+    split_path(path, p, &q);
     int st = rooms_peer_handle(N[to].r, N[from].hex, method, p, qlookup, &q, body, &reply);
     if (out)
         *out = reply;
