@@ -2,8 +2,8 @@
  * signed messages per second a real natterd host commits from many
  * concurrent member sessions, against the RSA-3072 verify ceiling.
  *
- *   rooms_ingest_e2e [--messages N] [--threads T] [--members M] [--dir DIR]
- *                    [--ceiling 0|1]
+ *   rooms_ingest_e2e [--messages N] [--threads T] [--members M] [--batch B]
+ *                    [--dir DIR] [--ceiling 0|1]
  *
  * The host is a real natterd ($NATTERD, default build/natterd) on
  * 127.0.0.1 with its SQLite file in WAL mode, synchronous=FULL. This
@@ -12,7 +12,10 @@
  * keep-alive connection and one request in flight, all driven by one
  * thread through curl multi): every message goes over HTTP, through the
  * session's envelope (open, replay window, sealed reply), the host's
- * membership and epoch checks, the RSA verify, and its group commit.
+ * membership and epoch checks, the RSA verify, and its group commit. With
+ * B > 1 each request is a batch of B of its member's messages (the batch
+ * route a member's outbox uses for a backlog); by default one message per
+ * request, as members send while their users type.
  *
  * What the members do before the clock starts is their cost, not the
  * host's: the RSA-3072 signatures (about 6 ms each) and the sealing of each
@@ -50,7 +53,7 @@
 #define MAX_MEMBERS 32
 #define CHECK_EVERY 8 /* replies opened and checked in full: every 8th, and every one that is not 200 */
 
-static int n_msgs = 8000, n_threads = 64, n_members = 8;
+static int n_msgs = 8000, n_threads = 64, n_members = 8, n_batch = 1;
 static bool with_ceiling = true;
 static const char *dir = "build/bench-work";
 static char fix[512];
@@ -461,7 +464,8 @@ static void load_subs(void)
 typedef struct {
     msession ms;
     char **env; /* the envelopes this session sends, in order */
-    int *idx;   /* their message numbers */
+    int *idx;   /* their (first) message numbers */
+    int *cnt;   /* how many messages each carries */
     int n, k;   /* how many; the one in flight */
     bench_buf b;      /* the reply being read */
     char url[256], path[128];
@@ -492,11 +496,34 @@ static void finish(worker *w, CURLcode cc)
     long st = 0;
     if (cc == CURLE_OK)
         curl_easy_getinfo(w->ms.h, CURLINFO_RESPONSE_CODE, &st);
-    if (st == 200)
+    if (n_batch > 1 && st == 200) {
+        /* a batch: every reply is opened, each message counted by its result */
+        json_t *rep = open_reply(&w->ms, "POST", w->path, &w->b), *res = json_object_get(rep, "results");
+        int good = 0;
+        for (size_t i = 0; i < json_array_size(res); i++) {
+            json_t *e = json_array_get(res, i);
+            if (json_integer_value(json_object_get(e, "status")) != 200)
+                break;
+            if (json_integer_value(json_object_get(e, "seq")) < 1 || json_is_true(json_object_get(e, "duplicate")))
+                die("an acknowledged submission has no new seq", w->b.data);
+            good++;
+        }
+        if (good < w->cnt[w->k]) {
+            char *s = rep ? json_dumps(rep, JSON_COMPACT) : NULL;
+            fprintf(stderr, "batch from message %d: %d of %d stored: %s\n", w->idx[w->k], good, w->cnt[w->k],
+                    s ? s : "(reply did not open)");
+            free(s);
+        }
+        n_ok += good;
+        n_bad += w->cnt[w->k] - good;
+        n_checked++;
+        json_decref(rep);
+    } else if (st == 200) {
         n_ok++;
-    else
-        n_bad++;
-    if (st != 200 || w->k % CHECK_EVERY == 0) {
+    } else {
+        n_bad += w->cnt[w->k];
+    }
+    if (n_batch == 1 && (st != 200 || w->k % CHECK_EVERY == 0)) {
         json_t *rep = open_reply(&w->ms, "POST", w->path, &w->b);
         json_int_t seq = json_integer_value(json_object_get(rep, "seq"));
         if (st == 200 && (seq < 1 || json_is_true(json_object_get(rep, "duplicate"))))
@@ -509,6 +536,8 @@ static void finish(worker *w, CURLcode cc)
         }
         json_decref(rep);
         n_checked++;
+    } else if (st != 200) {
+        fprintf(stderr, "batch from message %d refused: %ld (%s)\n", w->idx[w->k], st, curl_easy_strerror(cc));
     }
     free(w->b.data);
     w->b.data = NULL;
@@ -599,8 +628,10 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: rooms_ingest_e2e [--messages N] [--threads T] [--members M] [--dir DIR] [--ceiling 0|1]\n"
-                   "T sessions in all, T/M per member; M must divide T. See bench/README.md.\n");
+            printf("usage: rooms_ingest_e2e [--messages N] [--threads T] [--members M] [--batch B] [--dir DIR] "
+                   "[--ceiling 0|1]\n"
+                   "T sessions in all, T/M per member; M must divide T; B messages per request (1-16, default 1).\n"
+                   "See bench/README.md.\n");
             return 0;
         }
         if (!v)
@@ -611,6 +642,8 @@ int main(int argc, char **argv)
             n_threads = atoi(v);
         else if (!strcmp(argv[i], "--members"))
             n_members = atoi(v);
+        else if (!strcmp(argv[i], "--batch"))
+            n_batch = atoi(v);
         else if (!strcmp(argv[i], "--dir"))
             dir = v;
         else if (!strcmp(argv[i], "--ceiling"))
@@ -620,7 +653,7 @@ int main(int argc, char **argv)
         i++;
     }
     if (n_threads < 1 || n_threads > MAX_THREADS || n_members < 1 || n_members > MAX_MEMBERS ||
-        n_threads % n_members || n_msgs < n_threads)
+        n_threads % n_members || n_msgs < n_threads || n_batch < 1 || n_batch > 16)
         die("bad arguments (M must divide T, N >= T)", NULL);
     if (!getenv("NATTERD"))
         setenv("NATTERD", "build/natterd", 1);
@@ -648,14 +681,30 @@ int main(int argc, char **argv)
     for (int t = 0; t < n_threads; t++) {
         worker *w = &workers[t];
         session_open(&w->ms, t % n_members);
-        snprintf(w->path, sizeof w->path, "/v1/peer/rooms/%s/messages", room_hex);
+        snprintf(w->path, sizeof w->path, "/v1/peer/rooms/%s/%s", room_hex, n_batch > 1 ? "batch" : "messages");
         snprintf(w->url, sizeof w->url, "%s%s", host.peer_url, w->path);
         int per = (n_msgs - t + n_threads - 1) / n_threads;
         w->env = calloc((size_t)per, sizeof *w->env);
         w->idx = calloc((size_t)per, sizeof *w->idx);
-        for (int i = t; i < n_msgs; i += n_threads) { /* i % M == t % M: this session's member signed it */
+        w->cnt = calloc((size_t)per, sizeof *w->cnt);
+        /* i % M == t % M: this session's member signed message i */
+        for (int i = t; i < n_msgs; i += n_threads * n_batch) {
             w->idx[w->n] = i;
-            w->env[w->n++] = seal_next(&w->ms, "POST", w->path, subs[i]);
+            if (n_batch == 1) {
+                w->cnt[w->n] = 1;
+                w->env[w->n++] = seal_next(&w->ms, "POST", w->path, subs[i]);
+                continue;
+            }
+            size_t len = 32;
+            for (int j = i, c = 0; j < n_msgs && c < n_batch; j += n_threads, c++)
+                len += strlen(subs[j]) + 1;
+            char *body = malloc(len), *p = body;
+            p += sprintf(p, "{\"messages\":[");
+            for (int j = i; j < n_msgs && w->cnt[w->n] < n_batch; j += n_threads)
+                p += sprintf(p, "%s%s", w->cnt[w->n]++ ? "," : "", subs[j]);
+            sprintf(p, "]}");
+            w->env[w->n++] = seal_next(&w->ms, "POST", w->path, body);
+            free(body);
         }
     }
     double ceiling_before = with_ceiling ? verify_rate(1.0) : 0;
@@ -677,9 +726,9 @@ int main(int argc, char **argv)
         die("not every submission was committed once", NULL);
     double rate = ok / wall;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    printf("ingest-e2e sessions %d members %d msgs %d: %.0f msg/s wall (%.2f s), host CPU %.1f us/msg, "
+    printf("ingest-e2e sessions %d members %d batch %d msgs %d: %.0f msg/s wall (%.2f s), host CPU %.1f us/msg, "
            "load generator CPU %.1f us/msg, %d replies opened and checked\n",
-           n_threads, n_members, ok, rate, wall, host_cpu * 1e6 / ok, self_cpu * 1e6 / ok, n_checked);
+           n_threads, n_members, n_batch, ok, rate, wall, host_cpu * 1e6 / ok, self_cpu * 1e6 / ok, n_checked);
     print_host_threads(tasks0, nt0, tasks1, nt1, ok);
     printf("host capacity: %.0f msg/s (%ld cores / host CPU per message)\n", (double)cores * ok / host_cpu, cores);
     if (with_ceiling) {
@@ -700,6 +749,7 @@ int main(int argc, char **argv)
             free(workers[t].env[k]);
         free(workers[t].env);
         free(workers[t].idx);
+        free(workers[t].cnt);
         session_close(&workers[t].ms);
     }
     free(workers);

@@ -1,8 +1,8 @@
 /* ingest.c - the host's path for submitted messages after their pre-check:
  * verify, then group commit.
  *
- * The submitting threads (one per peer connection) only queue their item
- * and wait. One verify thread per core takes items off the verify queue,
+ * The submitting threads (one per peer connection) only queue their unit
+ * (one request: a submission, or a batch of them) and wait. One verify thread per core takes items off the verify queue,
  * checks the RSA signature and opens the host's copy, and hands good items
  * to the committer; the committer writes everything waiting in one
  * transaction (one fsync) and wakes exactly the submitters it acked. The
@@ -114,10 +114,10 @@ static void *verify_main(void *arg)
         }
         in->verifying++;
         pthread_mutex_unlock(&in->lock);
-        messages_check_item(r, it);
+        bool pending = messages_check_unit(r, it);
         pthread_mutex_lock(&in->lock);
         in->verifying--;
-        if (it->status) { /* refused, or a duplicate: answer at once */
+        if (!pending) { /* refused, or duplicates: answer at once */
             it->next = NULL;
             retire_locked(in, it);
         } else {
@@ -126,7 +126,7 @@ static void *verify_main(void *arg)
         }
         if (batch_ready_locked(in))
             pthread_cond_signal(&in->commit_cond);
-        if (it->status) {
+        if (!pending) {
             pthread_mutex_unlock(&in->lock);
             wake_all(it);
             pthread_mutex_lock(&in->lock);
@@ -225,13 +225,13 @@ void ingest_free(rooms *r)
 
 int ingest_run(rooms *r, gc_item *it)
 {
+    /* `it` is a unit: its first item, the rest of its request on `more` */
     ingest *in = r->in;
     it->next = NULL;
     pthread_mutex_lock(&in->lock);
     if (!in->running) { /* stopping: verify and commit on this thread */
         pthread_mutex_unlock(&in->lock);
-        messages_check_item(r, it);
-        if (!it->status)
+        if (messages_check_unit(r, it))
             messages_commit_batch(r, it);
         return it->status;
     }

@@ -139,9 +139,20 @@ void messages_commit_batch(rooms *r, gc_item *batch)
     pthread_mutex_lock(&r->lock);
     nt_err rc = roomdb_begin(r->o.db);
     bool db_failed = rc != NT_OK;
-    for (gc_item *it = batch; it && !rc; it = it->next) {
-        it->status = commit_one_locked(r, &br, it);
-        db_failed |= it->failed_db;
+    for (gc_item *unit = batch; unit && !rc; unit = unit->next) {
+        bool refused = false;
+        for (gc_item *it = unit; it; it = it->more) {
+            if (it->status || it->untried) /* answered by its check, or not tried */
+                continue;
+            if (refused) { /* a refusal earlier in the request ends it */
+                it->untried = true;
+                continue;
+            }
+            it->in_commit = true;
+            it->status = commit_one_locked(r, &br, it);
+            db_failed |= it->failed_db;
+            refused = it->status != 200;
+        }
     }
     if (!db_failed)
         db_failed = flush_room_locked(r, &br) != NT_OK;
@@ -149,12 +160,12 @@ void messages_commit_batch(rooms *r, gc_item *batch)
         db_failed = roomdb_commit(r->o.db) != NT_OK; /* durable before the ack */
     else if (!rc)
         roomdb_rollback(r->o.db);
-    for (gc_item *it = batch; it; it = it->next) {
-        if (db_failed) {
-            json_decref(it->reply);
-            it->status = rooms_error(&it->reply, 503, "busy", "could not store the message");
-        }
-    }
+    for (gc_item *unit = batch; unit; unit = unit->next)
+        for (gc_item *it = unit; it; it = it->more)
+            if (db_failed && (it->in_commit || (!it->status && !it->untried))) {
+                json_decref(it->reply);
+                it->status = rooms_error(&it->reply, 503, "busy", "could not store the message");
+            }
     if (!db_failed) {
         pthread_cond_broadcast(&r->log_cond);
         rooms_wake_push_locked(r);
@@ -300,6 +311,21 @@ void messages_check_item(rooms *r, gc_item *it)
     precheck_wipe(&pc);
 }
 
+bool messages_check_unit(rooms *r, gc_item *unit)
+{
+    bool refused = false, pending = false;
+    for (gc_item *it = unit; it; it = it->more) {
+        if (refused) {
+            it->untried = true;
+            continue;
+        }
+        messages_check_item(r, it);
+        refused = it->status && it->status != 200; /* 200 here: a duplicate, answered from the log */
+        pending |= !it->status;
+    }
+    return pending;
+}
+
 int messages_host_submit(rooms *r, const char *sender, const char *room, const submission *s, json_t **reply)
 {
     gc_item it = {.sender = sender, .room = room, .s = s};
@@ -339,6 +365,66 @@ int messages_peer_submit(rooms *r, const char *peer, const char *room, json_t *b
     if (!status)
         status = messages_host_submit(r, peer, room, &s, reply);
     messages_submission_free(&s);
+    return status;
+}
+
+/* The answer to a batch: each item's answer with its txn id and status, in
+ * order, up to the first refused one; the items after it were not tried.
+ * When none was stored (or found stored), the batch's answer is its first
+ * item's, as a single submit would get it. */
+static int batch_reply(gc_item *items, size_t n, json_t **reply)
+{
+    if (items[0].status != 200) {
+        *reply = items[0].reply;
+        items[0].reply = NULL;
+        return items[0].status;
+    }
+    json_t *results = json_array();
+    for (size_t i = 0; i < n && results && !items[i].untried; i++) {
+        json_t *e = items[i].reply ? items[i].reply : json_object();
+        items[i].reply = NULL;
+        if (!e || json_object_set_new(e, "txn_id", json_string(items[i].s->txn)) ||
+            json_object_set_new(e, "status", json_integer(items[i].status)) || json_array_append_new(results, e)) {
+            json_decref(results);
+            results = NULL;
+        }
+        if (items[i].status != 200)
+            break;
+    }
+    *reply = results ? json_pack("{s:o}", "results", results) : NULL;
+    return *reply ? 200 : rooms_error(reply, 500, "internal", "out of memory");
+}
+
+int messages_peer_submit_batch(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply)
+{
+    json_t *arr = json_object_get(body, "messages");
+    size_t n = json_array_size(arr);
+    if (!json_is_object(body) || !json_is_array(arr) || n < 1 || n > ROOM_SUBMIT_BATCH_MAX)
+        return rooms_error(reply, 400, "bad_request", "body must be {\"messages\": [1 to 16 submissions]}");
+    submission *subs = calloc(n, sizeof *subs);
+    gc_item *items = calloc(n, sizeof *items);
+    int status = 0;
+    if (!subs || !items)
+        status = rooms_error(reply, 503, "busy", "out of memory");
+    /* every item well formed, or nothing is tried */
+    for (size_t i = 0; i < n && !status; i++)
+        status = parse_submission(json_array_get(arr, i), &subs[i], reply);
+    if (!status) {
+        for (size_t i = 0; i < n; i++)
+            items[i] = (gc_item){.sender = peer, .room = room, .s = &subs[i], .more = i + 1 < n ? &items[i + 1] : NULL};
+        ingest_run(r, &items[0]);
+        status = batch_reply(items, n, reply);
+    }
+    for (size_t i = 0; items && subs && i < n; i++) {
+        json_decref(items[i].reply);
+        if (items[i].text) {
+            mbedtls_platform_zeroize(items[i].text, items[i].text_len);
+            free(items[i].text);
+        }
+        messages_submission_free(&subs[i]);
+    }
+    free(items);
+    free(subs);
     return status;
 }
 

@@ -107,86 +107,197 @@ static nt_err prepare(rooms *r, const room_row *rm, const uint8_t key[static ROO
     return rc;
 }
 
-void outbox_try(rooms *r, const char *room, const char *txn_id, char state[static 12])
+/* One outbox entry on its way out. */
+typedef struct {
+    char txn[ROOM_TXN_MAX + 1];
+    char *text; /* owned, wiped */
+    submission s;
+    char state[12];
+    bool settled; /* the host answered it, or it could not be sent */
+} out_entry;
+
+static void entry_free(out_entry *e)
+{
+    messages_submission_free(&e->s);
+    if (e->text) {
+        mbedtls_platform_zeroize(e->text, strlen(e->text));
+        free(e->text);
+        e->text = NULL;
+    }
+}
+
+/* The host's answer for one entry (transport error rc, or status and
+ * reply) into the outbox, in the caller's transaction. */
+static void settle_locked(rooms *r, const char *room, int64_t epoch, out_entry *e, nt_err rc, int status, json_t *reply)
+{
+    e->settled = true;
+    if (rc || status >= 500 || status == 429 || status == 0) {
+        retry_locked(r, room, e->txn, rc ? err_str(rc) : "host busy", -1);
+        snprintf(e->state, sizeof e->state, "pending");
+    } else if (status == 200) {
+        messages_outbox_mark_locked(r, room, e->txn, "sent", json_integer_value(json_object_get(reply, "seq")), NULL);
+        snprintf(e->state, sizeof e->state, "sent");
+    } else if (status == 409 && json_integer_value(json_object_get(reply, "epoch")) > epoch) {
+        rooms_need_locked(r, room, "keys"); /* the host rotated: fetch, reseal, resend */
+        retry_locked(r, room, e->txn, "stale epoch", 100);
+        snprintf(e->state, sizeof e->state, "pending");
+    } else {
+        fail_locked(r, room, e->txn, status, reply);
+        snprintf(e->state, sizeof e->state, "failed");
+    }
+}
+
+static json_t *submission_json(const submission *s)
+{
+    return json_pack("{s:s,s:I,s:o,s:o}", "txn_id", s->txn, "epoch", (json_int_t)s->epoch, "body",
+                     rooms_b64_json(s->body, s->body_len), "sig", rooms_b64_json(s->sig, s->sig_len));
+}
+
+/* Mark room as sending: its slot, -1 if every slot is taken (the send goes
+ * ahead: the host answers a repeat from its log), -2 if it is already. */
+static int busy_claim_locked(rooms *r, const char *room)
+{
+    int free_slot = -1;
+    for (int i = 0; i < ROOM_OUTBOX_BUSY_MAX; i++) {
+        if (strcmp(r->outbox_busy[i], room) == 0)
+            return -2;
+        if (free_slot < 0 && !r->outbox_busy[i][0])
+            free_slot = i;
+    }
+    if (free_slot >= 0)
+        snprintf(r->outbox_busy[free_slot], sizeof r->outbox_busy[free_slot], "%s", room);
+    return free_slot;
+}
+
+/* Submit pending entries e[0..n) of one room, oldest first: one request,
+ * a batch when n > 1 (see api-spec/protocol.md "Messages"). Each entry's
+ * state afterwards is in e[i].state; an entry the host did not try stays
+ * pending and due, and so does every entry while another thread is
+ * sending the room's. */
+static void try_entries(rooms *r, const char *room, out_entry *e, size_t n)
 {
     room_row rm;
     uint8_t key[ROOM_KEY_LEN];
-    char *text = NULL;
-    submission s = {0};
     json_t *req = NULL, *reply = NULL;
     int status = 0;
     nt_err rc;
 
     pthread_mutex_lock(&r->lock);
-    snprintf(state, 12, "failed");
-    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT state,text FROM room_outbox WHERE room=? AND txn_id=?", "ss", room,
-                                   txn_id);
-    if (st && sqlite3_step(st) == SQLITE_ROW) {
-        snprintf(state, 12, "%s", roomdb_text(st, 0));
-        text = strcmp(state, "pending") == 0 ? strdup(roomdb_text(st, 1)) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(e[i].state, sizeof e[i].state, "failed");
+        sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT state,text FROM room_outbox WHERE room=? AND txn_id=?", "ss",
+                                       room, e[i].txn);
+        if (st && sqlite3_step(st) == SQLITE_ROW) {
+            snprintf(e[i].state, sizeof e[i].state, "%s", roomdb_text(st, 0));
+            e[i].text = strcmp(e[i].state, "pending") == 0 ? strdup(roomdb_text(st, 1)) : NULL;
+        }
+        roomdb_done(st);
+        if (!e[i].text) { /* settled meanwhile: send only what comes before it */
+            n = i;
+            break;
+        }
     }
-    roomdb_done(st);
-    if (!text) {
+    if (n == 0) {
         pthread_mutex_unlock(&r->lock);
         return;
     }
     if (rooms_load_locked(r, room, &rm) || (strcmp(rm.state, "joined") && strcmp(rm.state, "hosted"))) {
-        json_t *e = json_pack("{s:{s:s,s:s}}", "error", "code", "not_member", "message", "not a member of this room");
-        fail_locked(r, room, txn_id, 403, e);
-        json_decref(e);
-        snprintf(state, 12, "failed");
+        json_t *err = json_pack("{s:{s:s,s:s}}", "error", "code", "not_member", "message", "not a member of this room");
+        for (size_t i = 0; i < n; i++)
+            settle_locked(r, room, 0, &e[i], NT_OK, 403, err);
+        json_decref(err);
         pthread_mutex_unlock(&r->lock);
-        goto out;
+        return;
     }
     rc = rooms_key_locked(r, room, rm.epoch, key);
     if (rc) {
         rooms_need_locked(r, room, "keys");
-        retry_locked(r, room, txn_id, "waiting for the room key", -1);
+        retry_locked(r, room, e[0].txn, "waiting for the room key", -1);
+        snprintf(e[0].state, sizeof e[0].state, "pending");
+        e[0].settled = true;
         pthread_mutex_unlock(&r->lock);
-        goto out;
+        return;
+    }
+    int slot = busy_claim_locked(r, room);
+    if (slot == -2) { /* another thread is sending this room's entries: it wakes the drain when done */
+        mbedtls_platform_zeroize(key, sizeof key);
+        pthread_mutex_unlock(&r->lock);
+        return;
     }
     pthread_mutex_unlock(&r->lock);
 
-    rc = prepare(r, &rm, key, txn_id, text, &s);
+    /* seal and sign in order, as many as fit one request */
+    size_t bytes = 0, k = 0;
+    rc = NT_OK;
+    for (; k < n; k++) {
+        nt_err prc = prepare(r, &rm, key, e[k].txn, e[k].text, &e[k].s);
+        size_t need = (e[k].s.body_len + e[k].s.sig_len) * 4 / 3 + 160;
+        if (prc && k == 0)
+            rc = prc;
+        if (prc || (k > 0 && bytes + need > ROOM_SUBMIT_BATCH_BYTES)) {
+            messages_submission_free(&e[k].s);
+            break;
+        }
+        bytes += need;
+    }
+    n = k ? k : 1;
     mbedtls_platform_zeroize(key, sizeof key);
     if (!rc && strcmp(rm.state, "hosted") == 0) {
-        status = messages_host_submit(r, r->me_hex, room, &s, &reply);
+        n = 1; /* our own room: no batches, no network */
+        status = messages_host_submit(r, r->me_hex, room, &e[0].s, &reply);
     } else if (!rc) {
         char path[96];
-        snprintf(path, sizeof path, "/v1/peer/rooms/%s/messages", room);
-        req = json_pack("{s:s,s:I,s:o,s:o}", "txn_id", txn_id, "epoch", (json_int_t)s.epoch, "body",
-                        rooms_b64_json(s.body, s.body_len), "sig", rooms_b64_json(s.sig, s.sig_len));
+        if (n == 1) {
+            snprintf(path, sizeof path, "/v1/peer/rooms/%s/messages", room);
+            req = submission_json(&e[0].s);
+        } else {
+            snprintf(path, sizeof path, "/v1/peer/rooms/%s/batch", room);
+            json_t *arr = json_array();
+            for (size_t i = 0; i < n && arr; i++)
+                if (json_array_append_new(arr, submission_json(&e[i].s))) {
+                    json_decref(arr);
+                    arr = NULL;
+                }
+            req = arr ? json_pack("{s:o}", "messages", arr) : NULL;
+        }
         rc = req ? rooms_call1(r, rm.host, "POST", path, req, &reply, &status) : NT_ERR_NOMEM;
     }
 
     pthread_mutex_lock(&r->lock);
-    bool txn = roomdb_begin(r->o.db) == NT_OK; /* state and its event in one commit */
-    if (rc || status >= 500 || status == 429 || status == 0) {
-        retry_locked(r, room, txn_id, rc ? err_str(rc) : "host busy", -1);
-        snprintf(state, 12, "pending");
-    } else if (status == 200) {
-        messages_outbox_mark_locked(r, room, txn_id, "sent", json_integer_value(json_object_get(reply, "seq")), NULL);
-        snprintf(state, 12, "sent");
-    } else if (status == 409 && json_integer_value(json_object_get(reply, "epoch")) > rm.epoch) {
-        rooms_need_locked(r, room, "keys"); /* the host rotated: fetch, reseal, resend */
-        retry_locked(r, room, txn_id, "stale epoch", 100);
-        snprintf(state, 12, "pending");
+    bool txn = roomdb_begin(r->o.db) == NT_OK; /* states and their events in one commit */
+    json_t *results = json_object_get(reply, "results");
+    if (!rc && status == 200 && n > 1 && !json_is_array(results))
+        rc = NT_ERR_VERSION; /* not a batch's answer: retried later */
+    if (!rc && status == 200 && n > 1) {
+        /* each entry the host answered, in order; the rest stay due */
+        for (size_t i = 0; i < n && i < json_array_size(results); i++) {
+            json_t *res = json_array_get(results, i);
+            const char *t = json_string_value(json_object_get(res, "txn_id"));
+            if (!t || strcmp(t, e[i].txn) != 0)
+                break; /* not the answer to this entry: try it again */
+            settle_locked(r, room, rm.epoch, &e[i], NT_OK, (int)json_integer_value(json_object_get(res, "status")),
+                          res);
+        }
     } else {
-        fail_locked(r, room, txn_id, status, reply);
-        snprintf(state, 12, "failed");
+        settle_locked(r, room, rm.epoch, &e[0], rc, status, reply); /* a batch refused whole: its first entry's answer */
     }
     if (txn && roomdb_commit(r->o.db))
         roomdb_rollback(r->o.db);
+    if (slot >= 0)
+        r->outbox_busy[slot][0] = '\0';
     rooms_wake_sync_locked(r);
     pthread_mutex_unlock(&r->lock);
-out:
-    messages_submission_free(&s);
     json_decref(req);
     json_decref(reply);
-    if (text) {
-        mbedtls_platform_zeroize(text, strlen(text));
-        free(text);
-    }
+}
+
+void outbox_try(rooms *r, const char *room, const char *txn_id, char state[static 12])
+{
+    out_entry e = {0};
+    snprintf(e.txn, sizeof e.txn, "%s", txn_id);
+    try_entries(r, room, &e, 1);
+    snprintf(state, 12, "%s", e.state);
+    entry_free(&e);
 }
 
 /* The oldest pending entry of each room, if it is due. */
@@ -210,13 +321,40 @@ static bool next_due(rooms *r, char room[static ROOM_ID_HEX_LEN + 1], char txn[s
     return found;
 }
 
+/* The room's pending entries from its oldest on (at most one batch). */
+static size_t pending_run(rooms *r, const char *room, out_entry *e, size_t max)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&r->lock);
+    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT txn_id FROM room_outbox WHERE room=? AND state='pending' "
+                                   "ORDER BY rowid LIMIT ?", "si", room, (int64_t)max);
+    while (st && n < max && sqlite3_step(st) == SQLITE_ROW)
+        snprintf(e[n++].txn, sizeof e[0].txn, "%s", roomdb_text(st, 0));
+    roomdb_done(st);
+    pthread_mutex_unlock(&r->lock);
+    return n;
+}
+
 void outbox_drain(rooms *r)
 {
-    char room[ROOM_ID_HEX_LEN + 1], txn[ROOM_TXN_MAX + 1], state[12];
+    char room[ROOM_ID_HEX_LEN + 1], txn[ROOM_TXN_MAX + 1];
     char skip[8 * (ROOM_ID_HEX_LEN + 1) + 1] = ""; /* rooms that failed this round */
     for (int i = 0; i < DRAIN_MAX && !r->stopping && next_due(r, room, txn, skip); i++) {
-        outbox_try(r, room, txn, state);
-        if (strcmp(state, "pending") == 0) {
+        out_entry e[ROOM_SUBMIT_BATCH_MAX];
+        memset(e, 0, sizeof e);
+        size_t n = pending_run(r, room, e, ROOM_SUBMIT_BATCH_MAX);
+        if (n == 0 || strcmp(e[0].txn, txn) != 0) /* changed meanwhile: look again */
+            continue;
+        try_entries(r, room, e, n);
+        /* the room waits for its next try when its oldest entry got no
+         * answer or any entry must be retried; entries after a refusal
+         * were not tried and are due now */
+        bool blocked = !e[0].settled;
+        for (size_t k = 0; k < n; k++) {
+            blocked |= e[k].settled && strcmp(e[k].state, "pending") == 0;
+            entry_free(&e[k]);
+        }
+        if (blocked) {
             if (strlen(skip) + ROOM_ID_HEX_LEN + 1 >= sizeof skip)
                 break;
             strcat(skip, room);

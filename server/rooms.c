@@ -610,6 +610,8 @@ int rooms_peer_handle(rooms *r, const char *peer, const char *method, const char
         return rooms_error(reply, 405, "method", "method not allowed here");
     if (!json_is_object(body))
         return rooms_error(reply, 400, "bad_request", "body must be a JSON object");
+    if (strcmp(what, "batch") == 0)
+        return messages_peer_submit_batch(r, peer, room, body, reply);
     if (strcmp(what, "join") == 0)
         return peer_join(r, peer, room, body, reply);
     if (strcmp(what, "leave") == 0)

@@ -24,6 +24,9 @@
 #define ROOM_KEYS_PAGE 1024      /* keys in a join reply or one GET keys (~70 bytes each) */
 #define ROOM_KEYS_PUSH_MAX 64    /* keys in one notify (wrapped: ~560 bytes each) */
 #define ROOM_POLL_LIMIT 500
+#define ROOM_SUBMIT_BATCH_MAX 16 /* submissions in one batch request */
+#define ROOM_OUTBOX_BUSY_MAX 8 /* rooms sending from the outbox at once (beyond it, sends may overlap) */
+#define ROOM_SUBMIT_BATCH_BYTES (192 * 1024) /* what a sender packs into one (the host takes 256 KiB) */
 #define ROOM_POLL_WAIT_MAX 25
 #define ROOM_EVENTS_WAIT_MAX 30
 #define ROOM_EVENTS_KEEP 20000
@@ -35,8 +38,11 @@
 typedef struct poller poller;
 
 /* A submission on its way through the ingest pipeline (ingest.c): checked
- * against the log and verified (messages_check_item), then committed with
- * others (messages_commit_batch). */
+ * against the log and verified (messages_check_unit), then committed with
+ * others (messages_commit_batch). A request is one unit: its first item,
+ * with the rest of a batch request chained in order on `more`. Items of a
+ * unit are checked and committed in order, and the first one refused ends
+ * the unit: the items after it are not tried (so a sender's order holds). */
 typedef struct gc_item {
     const char *sender, *room;
     const struct submission *s;
@@ -46,8 +52,11 @@ typedef struct gc_item {
     json_t *reply;
     int status; /* 0 until a stage decides */
     bool failed_db;
-    sem_t done; /* posted once when the item is answered */
-    struct gc_item *next;
+    bool untried; /* after a refused item of its unit: neither checked nor committed */
+    bool in_commit; /* its answer comes from the commit (undone if the commit fails) */
+    sem_t done; /* the unit's first item only: posted once when the unit is answered */
+    struct gc_item *more; /* the next item of the same request */
+    struct gc_item *next; /* the next unit in a queue */
 } gc_item;
 
 typedef struct ingest ingest;
@@ -79,6 +88,9 @@ struct rooms {
     room_reader readers[ROOM_READERS];
     size_t n_readers;
     atomic_uint next_reader;
+    /* outbox.c: rooms with a submit from the outbox in flight (under lock),
+     * so that a second sender does not send the same entries again */
+    char outbox_busy[ROOM_OUTBOX_BUSY_MAX][ROOM_ID_HEX_LEN + 1];
     /* precheck.c: accepted pre-check answers, valid while pc_gen holds */
     struct precheck_slot *pc_slots;
     pthread_mutex_t pc_mu;
@@ -184,6 +196,8 @@ void messages_submission_free(submission *s);
  * and sets *reply ({seq, ts[, duplicate]} or an error). */
 int messages_host_submit(rooms *r, const char *sender, const char *room, const submission *s, json_t **reply);
 int messages_peer_submit(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply);
+/* Host: a batch request {"messages": [Submit, ...]}; see protocol.md. */
+int messages_peer_submit_batch(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply);
 int messages_peer_poll(rooms *r, const char *peer, const char *room, rooms_query_fn *q, void *qarg, json_t **reply);
 int messages_peer_notify(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply);
 /* Member: apply log entries in seq order; returns the new head (-1 on error). */
@@ -194,6 +208,10 @@ json_t *messages_log_json_locked(rooms *r, const char *room, int64_t after, int6
  * held. Sets it->status and it->reply when it is answered here (refused, or
  * a duplicate), else it->text. */
 void messages_check_item(rooms *r, gc_item *it);
+/* messages_check_item on each item of a unit, in order, until one is
+ * refused; the items after it are marked untried. True if some item
+ * waits for the commit (status 0). */
+bool messages_check_unit(rooms *r, gc_item *unit);
 
 /* precheck.c: what a submission is checked against before its verify. */
 typedef struct {

@@ -55,9 +55,11 @@ ROUTE(r_members, "GET", "members")
 ROUTE(r_keys, "GET", "keys")
 ROUTE(r_poll, "GET", "messages")
 ROUTE(r_submit, "POST", "messages")
+ROUTE(r_batch, "POST", "batch")
 ROUTE(r_notify, "POST", "notify")
 
 #define SUBMIT_MAX (48 * 1024)     /* base64 of a 16 KiB text's sealed body, a signature, JSON */
+#define BATCH_MAX (256 * 1024)    /* up to 16 submissions (a sender packs at most 192 KiB) */
 #define NOTIFY_MAX (PEER_PLAIN_MAX) /* a push batch */
 
 const peer_route rooms_peer_routes[] = {
@@ -69,6 +71,7 @@ const peer_route rooms_peer_routes[] = {
     {"GET", "/v1/peer/rooms/{id}/keys", r_keys, 0},
     {"GET", "/v1/peer/rooms/{id}/messages", r_poll, 0},
     {"POST", "/v1/peer/rooms/{id}/messages", r_submit, SUBMIT_MAX},
+    {"POST", "/v1/peer/rooms/{id}/batch", r_batch, BATCH_MAX},
     {"POST", "/v1/peer/rooms/{id}/notify", r_notify, NOTIFY_MAX},
     {0},
 };

@@ -278,6 +278,40 @@ START_TEST(outbox_survives_host_outage_and_restart)
 }
 END_TEST
 
+/* A backlog goes out in batches (at most 16 per request), in order: the
+ * host's peer listener counts far fewer requests than messages. */
+START_TEST(outbox_backlog_goes_in_batches)
+{
+    enum { N = 40 };
+    start3();
+    create_and_join(NULL);
+    ck_assert_int_eq(harness_stop(&A), 0);
+    char txn[16], text[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(txn, sizeof txn, "bk%d", i);
+        snprintf(text, sizeof text, "backlog %d", i);
+        ck_assert_int_eq(send_msg(&B, txn, text), 202);
+    }
+    restart_same_port(&A);
+    wait_count(&A, N);
+    json_t *j = messages(&A);
+    json_t *msgs = check_contiguous(j, N);
+    for (int i = 0; i < N; i++) {
+        snprintf(text, sizeof text, "backlog %d", i);
+        ck_assert_str_eq(json_string_value(json_object_get(json_array_get(msgs, (size_t)i), "text")), text);
+    }
+    json_decref(j);
+    j = call(&A, "GET", NULL, 200, "/v1/client/status");
+    json_int_t reqs = json_integer_value(json_object_get(json_object_get(json_object_get(j, "listeners"), "peer"),
+                                                         "requests"));
+    json_decref(j);
+    ck_assert_msg(reqs < N - 10, "%lld peer requests for %d messages", (long long)reqs, N);
+    wait_count(&C, N);
+    j = messages(&C);
+    check_contiguous(j, N);
+    json_decref(j);
+}
+END_TEST
 
 enum { BURST = 30, KILL_AFTER = 10 };
 
@@ -608,6 +642,7 @@ static Suite *suite(void)
     tcase_add_test(tc, three_way_chat_same_order_verified);
     tcase_add_test(tc, poll_mode_and_restart_catch_up);
     tcase_add_test(tc, outbox_survives_host_outage_and_restart);
+    tcase_add_test(tc, outbox_backlog_goes_in_batches);
     tcase_add_test(tc, kill_host_during_burst);
     tcase_add_test(tc, stop_host_during_burst);
     tcase_add_test(tc, kick_rotates_and_excludes);

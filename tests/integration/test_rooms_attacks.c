@@ -6,7 +6,8 @@
  *   non-member read, write and member list; a member forging another
  *   member's signature; messages sealed under an old or unknown epoch;
  *   tampered ciphertext; an oversized body; malformed submissions; and a
- *   replayed submit (stores once). */
+ *   replayed submit (stores once); and the same through the batch route,
+ *   where nothing after the first refused message is stored. */
 #include <check.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -305,6 +306,174 @@ START_TEST(attacks_refused_state_unchanged)
 }
 END_TEST
 
+static json_t *batch_of(json_t **subs, size_t n)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append(arr, subs[i]);
+    return json_pack("{s:o}", "messages", arr);
+}
+
+static json_t *result(json_t *reply, size_t i)
+{
+    return json_array_get(json_object_get(reply, "results"), i);
+}
+
+/* mallory joins; returns the key of epoch 1 */
+static void mallory_joins(uint8_t key[static ROOM_KEY_LEN])
+{
+    char body[128], jpath[160];
+    snprintf(jpath, sizeof jpath, "/v1/peer/rooms/%s/join", room);
+    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", M->id_hex);
+    json_decref(call(&A, "POST", body, 200, "/v1/client/rooms/%s/invite", room));
+    uint8_t der[IDENTITY_PUB_DER_MAX];
+    size_t dl, kl = 0;
+    char b64[1024];
+    ck_assert_int_eq(identity_public_der(M->id, der, sizeof der, &dl), NT_OK);
+    ck_assert_int_eq(encoding_b64_encode(der, dl, B64_STD, b64, sizeof b64), NT_OK);
+    json_t *jb = json_pack("{s:s}", "pub", b64), *reply = NULL;
+    ck_assert_int_eq(mcall("POST", jpath, jb, &reply), 200);
+    json_decref(jb);
+    const char *kb = json_string_value(json_object_get(json_array_get(json_object_get(reply, "keys"), 0), "key"));
+    ck_assert_int_eq(encoding_b64_decode(kb, strlen(kb), B64_STD, key, ROOM_KEY_LEN, &kl), NT_OK);
+    ck_assert_int_eq(kl, ROOM_KEY_LEN);
+    json_decref(reply);
+}
+
+/* The batch route: the same refusals, per message and in order, and
+ * nothing after the first refused message is stored. */
+START_TEST(batch_attacks_refused_state_unchanged)
+{
+    char path[160], mpath[160];
+    snprintf(path, sizeof path, "/v1/peer/rooms/%s/batch", room);
+    snprintf(mpath, sizeof mpath, "/v1/peer/rooms/%s/messages", room);
+    uint8_t zero[ROOM_KEY_LEN] = {0}, key[ROOM_KEY_LEN];
+    json_t *reply = NULL, *subs[20];
+    char *before = host_state(), *now;
+
+    /* a non-member's batch */
+    subs[0] = submission("n0", 1, zero, "let me in", false);
+    json_t *b = batch_of(subs, 1);
+    ck_assert_int_eq(mcall("POST", path, b, &reply), 403);
+    ck_assert_ptr_null(json_object_get(reply, "results"));
+    json_decref(reply);
+    json_decref(b);
+    json_decref(subs[0]);
+    now = host_state();
+    ck_assert_str_eq(now, before);
+    free(now);
+
+    mallory_joins(key);
+    json_decref(call(&B, "PUT", "{\"text\":\"bob again\"}", 200, "/v1/client/rooms/%s/messages/b2", room));
+    free(before);
+    before = host_state();
+    /* bob's signed message, resent by mallory as the batch's first */
+    char q[200];
+    snprintf(q, sizeof q, "%s?after=0", mpath);
+    ck_assert_int_eq(mcall("GET", q, NULL, &reply), 200);
+    json_t *bobs = json_deep_copy(json_array_get(json_object_get(reply, "messages"), 0));
+    json_decref(reply);
+    ck_assert_str_eq(json_string_value(json_object_get(bobs, "sender")), B.node_id);
+    subs[0] = json_pack("{s:s,s:O,s:O,s:O}", "txn_id", "forged", "epoch", json_object_get(bobs, "epoch"), "body",
+                        json_object_get(bobs, "body"), "sig", json_object_get(bobs, "sig"));
+    json_decref(bobs);
+    subs[1] = submission("ok-after-forged", 1, key, "not tried", false);
+    b = batch_of(subs, 2);
+    ck_assert_int_eq(mcall("POST", path, b, &reply), 401);
+    json_decref(reply);
+    json_decref(b);
+    /* malformed anywhere, too many, none, wrong shape, oversized: nothing tried */
+    json_t *odd = json_pack("{s:s,s:i,s:s,s:s}", "txn_id", "x1", "epoch", 1, "body", "@@@", "sig", "AAAA");
+    json_t *mixed[] = {subs[1], odd};
+    b = batch_of(mixed, 2);
+    ck_assert_int_eq(mcall("POST", path, b, NULL), 400);
+    json_decref(b);
+    json_decref(odd);
+    json_t *many[17];
+    for (size_t i = 0; i < 17; i++)
+        many[i] = subs[1];
+    b = batch_of(many, 17);
+    ck_assert_int_eq(mcall("POST", path, b, NULL), 400);
+    json_decref(b);
+    b = batch_of(NULL, 0);
+    ck_assert_int_eq(mcall("POST", path, b, NULL), 400);
+    json_decref(b);
+    b = json_pack("{s:s}", "messages", "not a list");
+    ck_assert_int_eq(mcall("POST", path, b, NULL), 400);
+    json_decref(b);
+    char *big = malloc(300000);
+    memset(big, 'A', 299996);
+    big[299996] = '\0';
+    json_t *huge = json_pack("{s:s,s:i,s:s,s:s}", "txn_id", "x2", "epoch", 1, "body", big, "sig", "AAAA");
+    free(big);
+    b = batch_of(&huge, 1);
+    int st = mcall("POST", path, b, NULL);
+    ck_assert_msg(st == 413, "oversized batch: %d", st);
+    json_decref(b);
+    json_decref(huge);
+    now = host_state();
+    ck_assert_str_eq(now, before);
+    free(now);
+
+    /* [good, tampered, good]: the first stored, the tampered one refused,
+     * the third not tried */
+    json_decref(subs[0]);
+    subs[0] = submission("g1", 1, key, "first of three", false);
+    json_t *tampered = submission("g2", 1, key, "tampered", true);
+    json_t *three[] = {subs[0], tampered, subs[1]};
+    b = batch_of(three, 3);
+    ck_assert_int_eq(mcall("POST", path, b, &reply), 200);
+    ck_assert_int_eq(json_array_size(json_object_get(reply, "results")), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(result(reply, 0), "status")), 200);
+    json_int_t seq = json_integer_value(json_object_get(result(reply, 0), "seq"));
+    ck_assert_int_eq(json_integer_value(json_object_get(result(reply, 1), "status")), 401);
+    ck_assert_str_eq(json_string_value(json_object_get(result(reply, 1), "txn_id")), "g2");
+    json_decref(reply);
+    /* the same batch replayed: the stored answer, nothing new */
+    ck_assert_int_eq(mcall("POST", path, b, &reply), 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(result(reply, 0), "seq")), seq);
+    ck_assert(json_is_true(json_object_get(result(reply, 0), "duplicate")));
+    json_decref(reply);
+    json_decref(b);
+    json_decref(tampered);
+    json_t *j = call(&A, "GET", NULL, 200, "/v1/client/rooms/%s", room);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "head")), seq);
+    json_decref(j);
+    /* an epoch from the future in the middle: stops there */
+    json_t *future = submission("g3", 9, key, "from the future", false);
+    json_t *two[] = {subs[1], future};
+    b = batch_of(two, 2);
+    ck_assert_int_eq(mcall("POST", path, b, &reply), 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(result(reply, 1), "status")), 409);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(result(reply, 1), "error"), "code")),
+                     "stale_epoch");
+    json_decref(reply);
+    json_decref(b);
+    json_decref(future);
+    j = call(&A, "GET", NULL, 200, "/v1/client/rooms/%s", room);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "head")), seq + 1);
+    json_decref(j);
+
+    /* kicked: the batch is refused whole */
+    char body[128];
+    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", M->id_hex);
+    json_decref(call(&A, "POST", body, 200, "/v1/client/rooms/%s/kick", room));
+    free(before);
+    before = host_state();
+    json_t *late = submission("g4", 2, key, "after the kick", false);
+    b = batch_of(&late, 1);
+    ck_assert_int_eq(mcall("POST", path, b, NULL), 403);
+    json_decref(b);
+    json_decref(late);
+    now = host_state();
+    ck_assert_str_eq(now, before);
+    free(now);
+    free(before);
+    json_decref(subs[0]);
+    json_decref(subs[1]);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("rooms_attacks");
@@ -312,6 +481,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, attacks_refused_state_unchanged);
+    tcase_add_test(tc, batch_attacks_refused_state_unchanged);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -2,8 +2,9 @@
  * concurrency, on a real SQLite file in WAL mode with reader connections:
  * every accepted message gets exactly one seq, retries racing their
  * original get the same one, forged signatures store nothing, a
- * submission after the pipeline stopped is still committed, and the
- * pre-check's cache (server/precheck.c) follows every change it must. */
+ * submission after the pipeline stopped is still committed, batches keep
+ * their order and stop at their first refusal, and the pre-check's cache
+ * (server/precheck.c) follows every change it must. */
 #include <check.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -251,6 +252,127 @@ START_TEST(precheck_cache_follows_changes)
 }
 END_TEST
 
+/* A batch request ({"messages": [...]}) on the host's batch route. */
+static int submit_batch(json_t *const *items, size_t n, json_t **reply)
+{
+    char bpath[160];
+    snprintf(bpath, sizeof bpath, "/v1/peer/rooms/%s/batch", room_hex);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append(arr, items[i]);
+    json_t *body = json_pack("{s:o}", "messages", arr);
+    json_t *rep = NULL;
+    int st = rooms_peer_handle(R, member_hex, "POST", bpath, NULL, NULL, body, &rep);
+    json_decref(body);
+    if (reply)
+        *reply = rep;
+    else
+        json_decref(rep);
+    return st;
+}
+
+static int64_t result_seq(json_t *reply, size_t i)
+{
+    return json_integer_value(json_object_get(json_array_get(json_object_get(reply, "results"), i), "seq"));
+}
+
+static int result_status(json_t *reply, size_t i)
+{
+    return (int)json_integer_value(json_object_get(json_array_get(json_object_get(reply, "results"), i), "status"));
+}
+
+/* Thread i sends its messages in batches of 5, then the same batches of
+ * thread i+1's (which may be in flight); returns its failure count. */
+static void *batch_worker(void *arg)
+{
+    int i = (int)(intptr_t)arg, bad = 0, j = (i + 1) % THREADS;
+    for (int k = 0; k < PER_THREAD; k += 5) {
+        json_t *rep = NULL;
+        bad += submit_batch(&subs[i][k], 5, &rep) != 200 || json_array_size(json_object_get(rep, "results")) != 5;
+        for (int m = 0; m < 5; m++)
+            seq_first[i][k + m] = result_seq(rep, (size_t)m);
+        json_decref(rep);
+        bad += submit_batch(&subs[j][k], 5, &rep) != 200 || json_array_size(json_object_get(rep, "results")) != 5;
+        for (int m = 0; m < 5; m++)
+            seq_retry[j][k + m] = result_seq(rep, (size_t)m);
+        json_decref(rep);
+    }
+    return (void *)(intptr_t)bad;
+}
+
+START_TEST(concurrent_batches_in_order_one_seq_each)
+{
+    run_workers(batch_worker, THREADS);
+    bool seen[TOTAL + 1] = {false};
+    for (int i = 0; i < THREADS; i++)
+        for (int k = 0; k < PER_THREAD; k++) {
+            int64_t s = seq_first[i][k];
+            ck_assert_int_ge(s, 1);
+            ck_assert_int_le(s, TOTAL);
+            ck_assert_msg(!seen[s], "seq %lld given twice", (long long)s);
+            seen[s] = true;
+            ck_assert_int_eq(seq_retry[i][k], s);
+            if (k > 0) /* a sender's messages keep their order */
+                ck_assert_int_gt(s, seq_first[i][k - 1]);
+        }
+    ck_assert_int_eq(count("SELECT count(*) FROM room_messages WHERE room=?"), TOTAL);
+    ck_assert_int_eq(count("SELECT head FROM rooms WHERE id=?"), TOTAL);
+    ck_assert_int_eq(count("SELECT count(*) FROM room_events WHERE room=? AND type='message'"), TOTAL);
+}
+END_TEST
+
+START_TEST(batch_stops_at_the_first_refusal)
+{
+    json_t *rep = NULL;
+    /* [ok, ok, forged, ok]: the first two stored, the forged one refused,
+     * the last not tried */
+    json_t *b1[] = {subs[0][0], subs[0][1], forged[0][0], subs[0][2]};
+    ck_assert_int_eq(submit_batch(b1, 4, &rep), 200);
+    ck_assert_int_eq(json_array_size(json_object_get(rep, "results")), 3);
+    ck_assert_int_eq(result_seq(rep, 0), 1);
+    ck_assert_int_eq(result_seq(rep, 1), 2);
+    ck_assert_int_eq(result_status(rep, 2), 401);
+    json_t *r2 = json_array_get(json_object_get(rep, "results"), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(r2, "txn_id")), "forged0-0");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r2, "error"), "code")), "bad_signature");
+    json_decref(rep);
+    ck_assert_int_eq(count("SELECT count(*) FROM room_messages WHERE room=?"), 2);
+    /* the same batch again: the stored answers, nothing new */
+    ck_assert_int_eq(submit_batch(b1, 4, &rep), 200);
+    ck_assert_int_eq(json_array_size(json_object_get(rep, "results")), 3);
+    ck_assert_int_eq(result_seq(rep, 1), 2);
+    ck_assert(json_is_true(json_object_get(json_array_get(json_object_get(rep, "results"), 1), "duplicate")));
+    json_decref(rep);
+    ck_assert_int_eq(count("SELECT count(*) FROM room_messages WHERE room=?"), 2);
+    /* refused first: the batch gets that refusal, as a single submit would */
+    json_t *b2[] = {forged[0][1], subs[0][2]};
+    ck_assert_int_eq(submit_batch(b2, 2, &rep), 401);
+    ck_assert_ptr_null(json_object_get(rep, "results"));
+    json_decref(rep);
+    /* malformed anywhere, or too many: nothing tried */
+    json_t *odd = json_pack("{s:s}", "txn_id", "odd");
+    json_t *b3[] = {subs[0][2], odd};
+    ck_assert_int_eq(submit_batch(b3, 2, NULL), 400);
+    json_decref(odd);
+    ck_assert_int_eq(submit_batch(&subs[1][0], 17, NULL), 400);
+    ck_assert_int_eq(submit_batch(NULL, 0, NULL), 400);
+    ck_assert_int_eq(count("SELECT count(*) FROM room_messages WHERE room=?"), 2);
+    /* the rest, in order; then after the pipeline stopped (inline) */
+    ck_assert_int_eq(submit_batch(&subs[0][2], 3, &rep), 200);
+    ck_assert_int_eq(result_seq(rep, 0), 3);
+    ck_assert_int_eq(result_seq(rep, 2), 5);
+    json_decref(rep);
+    rooms_stop(R);
+    json_t *b4[] = {subs[0][5], subs[0][6], forged[0][2], subs[0][7]};
+    ck_assert_int_eq(submit_batch(b4, 4, &rep), 200);
+    ck_assert_int_eq(json_array_size(json_object_get(rep, "results")), 3);
+    ck_assert_int_eq(result_seq(rep, 1), 7);
+    json_decref(rep);
+    ck_assert_int_eq(count("SELECT count(*) FROM room_messages WHERE room=?"), 7);
+    ck_assert_int_eq(count("SELECT head FROM rooms WHERE id=?"), 7);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("ingest");
@@ -260,6 +382,8 @@ static Suite *suite(void)
     tcase_add_test(tc, concurrent_submissions_one_seq_each);
     tcase_add_test(tc, submission_after_stop_still_commits);
     tcase_add_test(tc, precheck_cache_follows_changes);
+    tcase_add_test(tc, concurrent_batches_in_order_one_seq_each);
+    tcase_add_test(tc, batch_stops_at_the_first_refusal);
     suite_add_tcase(s, tc);
     return s;
 }
