@@ -36,11 +36,13 @@ static bool depth_ok(const char *buf, size_t len, size_t max)
  * strings (base64, hex, names) or integers. Jansson reads such text at
  * about 14 ns a byte (it checks UTF-8 and copies each string twice), which
  * for a sealed 2 KiB envelope costs more than opening it. This reads that
- * shape in one pass. Anything else (an escape or any byte outside printable
- * ASCII in a string, nesting, arrays, reals, true/false/null, a duplicate
- * or long key, a long integer) is left to Jansson, so the two never
- * disagree about what a text means: the fast path only ever takes texts
- * that Jansson would parse to the same value. */
+ * shape in one pass, and also values that are lists of such objects (a
+ * batch of submissions, a notify's messages). Anything else (an escape or
+ * any byte outside printable ASCII in a string, deeper nesting, other
+ * arrays, reals, true/false/null, a duplicate or long key, a long integer)
+ * is left to Jansson, so the two never disagree about what a text means:
+ * the fast path only ever takes texts that Jansson would parse to the same
+ * value. */
 #define FLAT_KEY_MAX 64
 #define FLAT_INT_DIGITS 18 /* always fits in json_int_t */
 
@@ -86,9 +88,44 @@ static bool plain_int(const char *b, size_t i, size_t n, size_t *end, json_int_t
     return true;
 }
 
-static json_t *parse_flat(const char *b, size_t n)
+static json_t *parse_obj(const char *b, size_t i, size_t n, size_t *out_end, bool lists);
+
+/* A list of flat objects at b[i] == '[': true with *end past its ']'. */
+static json_t *parse_list(const char *b, size_t i, size_t n, size_t *out_end)
 {
-    size_t i = skip_ws(b, 0, n), end;
+    json_t *a = json_array();
+    if (!a)
+        return NULL;
+    i = skip_ws(b, i + 1, n);
+    if (i < n && b[i] == ']') {
+        *out_end = i + 1;
+        return a;
+    }
+    for (;;) {
+        size_t end;
+        json_t *o = parse_obj(b, i, n, &end, false);
+        if (!o || json_array_append_new(a, o))
+            break;
+        i = skip_ws(b, end, n);
+        if (i < n && b[i] == ',') {
+            i = skip_ws(b, i + 1, n);
+            continue;
+        }
+        if (i < n && b[i] == ']') {
+            *out_end = i + 1;
+            return a;
+        }
+        break;
+    }
+    json_decref(a);
+    return NULL;
+}
+
+/* An object at b[i] == '{' whose values are plain strings and integers,
+ * and, with lists, lists of such objects: *out_end past its '}'. */
+static json_t *parse_obj(const char *b, size_t i, size_t n, size_t *out_end, bool lists)
+{
+    size_t end;
     if (i >= n || b[i] != '{')
         return NULL;
     json_t *o = json_object();
@@ -115,6 +152,10 @@ static json_t *parse_flat(const char *b, size_t n)
                 goto no;
             v = json_stringn_nocheck(b + i + 1, end - (i + 1)); /* ASCII: valid UTF-8 */
             i = end + 1;
+        } else if (lists && i < n && b[i] == '[') {
+            if (!(v = parse_list(b, i, n, &end)))
+                goto no;
+            i = end;
         } else {
             json_int_t x;
             if (!plain_int(b, i, n, &end, &x))
@@ -134,9 +175,20 @@ static json_t *parse_flat(const char *b, size_t n)
         goto no;
     }
 close:
-    if (skip_ws(b, i + 1, n) == n)
-        return o;
+    *out_end = i + 1;
+    return o;
 no:
+    json_decref(o);
+    return NULL;
+}
+
+/* The whole of b[0..n) as such an object (lists: up to depth 3), or NULL. */
+static json_t *parse_flat(const char *b, size_t n, bool lists)
+{
+    size_t end;
+    json_t *o = parse_obj(b, skip_ws(b, 0, n), n, &end, lists);
+    if (o && skip_ws(b, end, n) == n)
+        return o;
     json_decref(o);
     return NULL;
 }
@@ -144,7 +196,7 @@ no:
 json_t *json_load_fast(const char *buf, size_t len, size_t flags, json_error_t *err)
 {
     if (buf && !(flags & ~(size_t)(JSON_REJECT_DUPLICATES | JSON_DECODE_ANY))) {
-        json_t *o = parse_flat(buf, len);
+        json_t *o = parse_flat(buf, len, true);
         if (o)
             return o;
     }
@@ -157,8 +209,8 @@ nt_err json_parse_capped(const char *buf, size_t len, size_t max_depth, json_t *
     *out = NULL;
     if (!buf)
         return NT_ERR_INVALID;
-    if (max_depth >= 1 && (*out = parse_flat(buf, len)) != NULL)
-        return NT_OK; /* one level deep by construction */
+    if (max_depth >= 1 && (*out = parse_flat(buf, len, max_depth >= 3)) != NULL)
+        return NT_OK; /* one level deep by construction, three with lists */
     if (!depth_ok(buf, len, max_depth))
         return NT_ERR_TOO_BIG;
     /* JSON_REJECT_DUPLICATES: a key given twice is ambiguous, refuse it. */

@@ -62,7 +62,29 @@ static const char *const fast_cases[] = {
     "{\"a\":\"x\" \"b\":1}", "{\"v\":1,\"session\":\"00ff\",\"seq\":7,\"box\":\"AAEC/+==\"}",
     "{\"k0123456789012345678901234567890123456789012345678901234567890123\":1}",
     "{\"k012345678901234567890123456789012345678901234567890123456789012\":1}",
+    /* lists of flat objects */
+    "{\"m\":[]}", "{\"m\":[{}]}", "{\"m\":[{\"a\":1},{\"b\":\"x\"}]}", " { \"m\" : [ { \"a\" : 1 } , { } ] } ",
+    "{\"m\":[{\"a\":1},]}", "{\"m\":[,]}", "{\"m\":[{\"a\":1}}", "{\"m\":[1]}", "{\"m\":[\"s\"]}",
+    "{\"m\":[[]]}", "{\"m\":[{\"a\":[]}]}", "{\"m\":[{\"a\":{}}]}", "{\"m\":[{\"a\":1,\"a\":2}]}",
+    "{\"m\":[{\"a\":1}],\"m\":[]}", "{\"m\":[{\"a\":1}] , \"n\":2}", "{\"m\":[{\"a\":1.5}]}",
+    "{\"m\":[{\"a\":\"\xff\"}]}", "{\"m\":[{\"a\":null}]}", "{\"m\":[{\"a\":1}]", "{\"m\":[{\"a\":1}]}]",
 };
+
+/* The fast path's lists are three levels deep: a cap below that still
+ * refuses them, as it refuses any deeper text. */
+START_TEST(fast_path_lists_respect_the_depth_cap)
+{
+    const char *in = "{\"m\":[{\"a\":1,\"b\":\"x\"}]}";
+    json_t *j = NULL;
+    ck_assert_int_eq(json_parse_capped(in, strlen(in), 2, &j), NT_ERR_TOO_BIG);
+    ck_assert_ptr_null(j);
+    ck_assert_int_eq(json_parse_capped(in, strlen(in), 3, &j), NT_OK);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(json_object_get(j, "m"), 0), "a")), 1);
+    json_decref(j);
+    ck_assert_int_eq(json_parse_capped("{\"a\":1}", 7, 1, &j), NT_OK);
+    json_decref(j);
+}
+END_TEST
 
 START_TEST(fast_path_cases)
 {
@@ -93,17 +115,21 @@ START_TEST(fast_path_mutations)
     uint32_t x = 0x9e3779b9u;
 #define RND() xorshift(&x)
     for (int round = 0; round < 20000; round++) {
-        char buf[256];
+        char buf[512];
         size_t n = 0;
         int fields = (int)(RND() % 5);
         buf[n++] = '{';
         for (int f = 0; f < fields; f++) {
             n += (size_t)snprintf(buf + n, sizeof buf - n, "%s\"%c%d\":", f ? "," : "", 'a' + (int)(RND() % 3),
                                   (int)(RND() % 2));
-            if (RND() % 2)
+            unsigned kind = RND() % 5;
+            if (kind < 2)
                 n += (size_t)snprintf(buf + n, sizeof buf - n, "%ld", (long)(RND() % 2000) - 1000);
-            else
+            else if (kind < 4)
                 n += (size_t)snprintf(buf + n, sizeof buf - n, "\"%08x\"", RND());
+            else /* a list of small flat objects */
+                n += (size_t)snprintf(buf + n, sizeof buf - n, "[{\"x\":%d,\"y\":\"%04x\"},{\"x\":\"%02x\"}]",
+                                      (int)(RND() % 100), RND() % 65536, RND() % 256);
         }
         buf[n++] = '}';
         for (int m = (int)(RND() % 4); m > 0 && n > 0 && n < sizeof buf - 1; m--) {
@@ -201,6 +227,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, fast_path_cases, 0, sizeof fast_cases / sizeof fast_cases[0]);
     tcase_add_test(tc, fast_path_nul_byte);
     tcase_add_test(tc, fast_path_mutations);
+    tcase_add_test(tc, fast_path_lists_respect_the_depth_cap);
     tcase_add_test(tc, getters);
     tcase_add_loop_test(tc, text_checks, 0, sizeof text_cases / sizeof text_cases[0]);
     tcase_add_test(tc, name_length);
