@@ -357,19 +357,27 @@ START_TEST(batch_stops_at_the_first_refusal)
     ck_assert_int_eq(submit_batch(&subs[1][0], 17, NULL), 400);
     ck_assert_int_eq(submit_batch(NULL, 0, NULL), 400);
     ck_assert_int_eq(count("SELECT count(*) FROM room_messages WHERE room=?"), 2);
+    /* the same message twice in one batch: stored once, both answers name its seq */
+    json_t *twice[] = {subs[2][0], subs[2][0]};
+    ck_assert_int_eq(submit_batch(twice, 2, &rep), 200);
+    ck_assert_int_eq(result_seq(rep, 0), 3);
+    ck_assert_int_eq(result_seq(rep, 1), 3);
+    ck_assert(json_is_true(json_object_get(json_array_get(json_object_get(rep, "results"), 1), "duplicate")));
+    json_decref(rep);
+    ck_assert_int_eq(count("SELECT count(*) FROM room_messages WHERE room=?"), 3);
     /* the rest, in order; then after the pipeline stopped (inline) */
     ck_assert_int_eq(submit_batch(&subs[0][2], 3, &rep), 200);
-    ck_assert_int_eq(result_seq(rep, 0), 3);
-    ck_assert_int_eq(result_seq(rep, 2), 5);
+    ck_assert_int_eq(result_seq(rep, 0), 4);
+    ck_assert_int_eq(result_seq(rep, 2), 6);
     json_decref(rep);
     rooms_stop(R);
     json_t *b4[] = {subs[0][5], subs[0][6], forged[0][2], subs[0][7]};
     ck_assert_int_eq(submit_batch(b4, 4, &rep), 200);
     ck_assert_int_eq(json_array_size(json_object_get(rep, "results")), 3);
-    ck_assert_int_eq(result_seq(rep, 1), 7);
+    ck_assert_int_eq(result_seq(rep, 1), 8);
     json_decref(rep);
-    ck_assert_int_eq(count("SELECT count(*) FROM room_messages WHERE room=?"), 7);
-    ck_assert_int_eq(count("SELECT head FROM rooms WHERE id=?"), 7);
+    ck_assert_int_eq(count("SELECT count(*) FROM room_messages WHERE room=?"), 8);
+    ck_assert_int_eq(count("SELECT head FROM rooms WHERE id=?"), 8);
 }
 END_TEST
 
