@@ -261,6 +261,18 @@ static void try_entries(rooms *r, const char *room, out_entry *e, size_t n)
             req = arr ? json_pack("{s:o}", "messages", arr) : NULL;
         }
         rc = req ? rooms_call1(r, rm.host, "POST", path, req, &reply, &status) : NT_ERR_NOMEM;
+        if (n > 1 && (status == 404 || status == 405 || rc == NT_ERR_NOT_FOUND)) {
+            /* a host without the batch route (an older natterd), or the
+             * room is gone: the oldest entry alone, on the route every
+             * host has, tells which */
+            json_decref(req);
+            json_decref(reply);
+            reply = NULL;
+            n = 1;
+            snprintf(path, sizeof path, "/v1/peer/rooms/%s/messages", room);
+            req = submission_json(&e[0].s);
+            rc = req ? rooms_call1(r, rm.host, "POST", path, req, &reply, &status) : NT_ERR_NOMEM;
+        }
     }
 
     pthread_mutex_lock(&r->lock);
