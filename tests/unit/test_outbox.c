@@ -19,6 +19,7 @@
 #include "server/rooms.h"
 #include "server/rooms_int.h"
 #include "storage/roomdb.h"
+#include "unit_util.h"
 
 #define ENTRIES 20
 
@@ -136,13 +137,7 @@ static void teardown(void)
     R = NULL;
     roomdb_forget(db);
     sqlite3_close(db);
-    char f[160];
-    const char *sfx[] = {"", "-wal", "-shm"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(f, sizeof f, "%s%s", file, sfx[i]);
-        unlink(f);
-    }
-    rmdir(dir);
+    remove_db_dir(dir, file);
     rng_free();
 }
 

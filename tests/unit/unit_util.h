@@ -7,6 +7,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <limits.h>
+#include <stdio.h>
+#include <unistd.h>
 
 /* True if all n bytes are zero (every byte read: no early exit). */
 static inline bool all_zero(const uint8_t *p, size_t n)
@@ -33,6 +36,19 @@ static inline void run_workers(void *(*worker)(void *), int n)
         ck_assert_int_eq(pthread_join(th[i], &res), 0);
         ck_assert_int_eq((intptr_t)res, 0);
     }
+}
+
+/* Remove an SQLite file in WAL mode (with its -wal and -shm) and the
+ * directory it was made in. */
+static inline void remove_db_dir(const char *dir, const char *file)
+{
+    char f[PATH_MAX + 8];
+    const char *sfx[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(f, sizeof f, "%s%s", file, sfx[i]);
+        unlink(f);
+    }
+    rmdir(dir);
 }
 
 #endif
