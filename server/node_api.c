@@ -38,9 +38,10 @@ static json_t *listener_json(const http_server *h)
     http_stats s = {0};
     if (h)
         http_stats_get(h, &s);
-    return json_pack("{s:s,s:I,s:I,s:I,s:I}", "address", h ? http_addr(h) : "", "requests", (json_int_t)s.requests,
-                     "errors_4xx", (json_int_t)s.errors_4xx, "errors_5xx", (json_int_t)s.errors_5xx, "connections",
-                     (json_int_t)s.connections);
+    return json_pack("{s:s,s:I,s:I,s:I,s:I,s:I}", "address", h ? http_addr(h) : "", "requests",
+                     (json_int_t)s.requests, "errors_4xx", (json_int_t)s.errors_4xx, "errors_5xx",
+                     (json_int_t)s.errors_5xx, "connections", (json_int_t)s.connections, "in_flight",
+                     (json_int_t)s.active);
 }
 
 static void get_status(http_req *rq, node *nd)

@@ -378,13 +378,15 @@ static void *long_poll(void *arg)
     return NULL;
 }
 
-/* The long poll plus our own status request are both open. */
+/* The long poll and our own status request are both being answered (an
+ * open connection is not enough: its request may not have been read yet,
+ * and a stop does not wait for those). */
 static bool poll_in_flight(void *arg)
 {
     harness_resp r;
     bool ok = false;
     if (harness_get(arg, HARNESS_CLIENT, "/v1/client/status", &r) == 0) {
-        json_t *c = json_object_get(json_object_get(json_object_get(r.json, "listeners"), "client"), "connections");
+        json_t *c = json_object_get(json_object_get(json_object_get(r.json, "listeners"), "client"), "in_flight");
         ok = json_integer_value(c) >= 2;
     }
     harness_resp_free(&r);
