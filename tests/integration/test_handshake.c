@@ -489,8 +489,10 @@ START_TEST(handshake_attacks)
     json_decref(req);
     handshake_pending_free(p);
 
-    /* Timestamps outside +-300 s, properly signed. */
-    static const int64_t skews[] = {-301, -3600, 301};
+    /* Timestamps outside +-300 s, properly signed: a minute beyond, so the
+     * seconds the signing and the request take under a sanitizer cannot
+     * bring one back inside (the unit test checks the exact edge). */
+    static const int64_t skews[] = {-360, -3600, 360};
     for (size_t i = 0; i < 3; i++) {
         treq_request(&t, me, HS_MODE_ECDH, skews[i], &req, &p);
         expect_refused(&t, req, 401, "timestamp_out_of_window");
