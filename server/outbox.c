@@ -226,31 +226,30 @@ static void try_entries(rooms *r, const char *room, out_entry *e, size_t n)
     }
     pthread_mutex_unlock(&r->lock);
 
-    /* seal and sign in order, as many as fit one request */
+    /* as many as fit one request (sized before the signatures, which are
+     * the costly part), sealed and signed in order; our own room takes
+     * no batches and no network */
+    bool hosted = strcmp(rm.state, "hosted") == 0;
     size_t bytes = 0, k = 0;
-    rc = NT_OK;
-    for (; k < n; k++) {
+    for (; k < (hosted ? 1 : n); k++) {
+        size_t need = (seal_len(strlen(e[k].text)) + SIGN_MAX_LEN) * 4 / 3 + 160;
+        if (k > 0 && bytes + need > ROOM_SUBMIT_BATCH_BYTES)
+            break;
         nt_err prc = prepare(r, &rm, key, e[k].txn, e[k].text, &e[k].s);
-        size_t need = (e[k].s.body_len + e[k].s.sig_len) * 4 / 3 + 160;
-        if (prc && k == 0)
-            rc = prc;
-        if (prc || (k > 0 && bytes + need > ROOM_SUBMIT_BATCH_BYTES)) {
-            messages_submission_free(&e[k].s);
+        if (prc) {
+            if (k == 0)
+                rc = prc;
             break;
         }
         bytes += need;
     }
     n = k ? k : 1;
     mbedtls_platform_zeroize(key, sizeof key);
-    if (!rc && strcmp(rm.state, "hosted") == 0) {
-        n = 1; /* our own room: no batches, no network */
+    if (!rc && hosted) {
         status = messages_host_submit(r, r->me_hex, room, &e[0].s, &reply);
     } else if (!rc) {
         char path[96];
-        if (n == 1) {
-            snprintf(path, sizeof path, "/v1/peer/rooms/%s/messages", room);
-            req = submission_json(&e[0].s);
-        } else {
+        if (n > 1) {
             snprintf(path, sizeof path, "/v1/peer/rooms/%s/batch", room);
             json_t *arr = json_array();
             for (size_t i = 0; i < n && arr; i++)
@@ -259,16 +258,18 @@ static void try_entries(rooms *r, const char *room, out_entry *e, size_t n)
                     arr = NULL;
                 }
             req = arr ? json_pack("{s:o}", "messages", arr) : NULL;
+            rc = req ? rooms_call1(r, rm.host, "POST", path, req, &reply, &status) : NT_ERR_NOMEM;
+            if (status == 404 || status == 405 || rc == NT_ERR_NOT_FOUND) {
+                /* a host without the batch route (an older natterd), or
+                 * the room is gone: the oldest entry alone, on the route
+                 * every host has, tells which */
+                json_decref(req);
+                json_decref(reply);
+                req = reply = NULL;
+                n = 1;
+            }
         }
-        rc = req ? rooms_call1(r, rm.host, "POST", path, req, &reply, &status) : NT_ERR_NOMEM;
-        if (n > 1 && (status == 404 || status == 405 || rc == NT_ERR_NOT_FOUND)) {
-            /* a host without the batch route (an older natterd), or the
-             * room is gone: the oldest entry alone, on the route every
-             * host has, tells which */
-            json_decref(req);
-            json_decref(reply);
-            reply = NULL;
-            n = 1;
+        if (n == 1) {
             snprintf(path, sizeof path, "/v1/peer/rooms/%s/messages", room);
             req = submission_json(&e[0].s);
             rc = req ? rooms_call1(r, rm.host, "POST", path, req, &reply, &status) : NT_ERR_NOMEM;

@@ -133,6 +133,26 @@ static char *host_state(void)
     return s;
 }
 
+/* A's state is still `before`. */
+static void assert_unchanged(const char *before)
+{
+    char *now = host_state();
+    ck_assert_str_eq(now, before);
+    free(now);
+}
+
+/* A submission whose body is `len` bytes of base64 'A's: over the cap. */
+static json_t *oversized(const char *txn, size_t len)
+{
+    char *big = malloc(len + 1);
+    ck_assert_ptr_nonnull(big);
+    memset(big, 'A', len);
+    big[len] = '\0';
+    json_t *j = json_pack("{s:s,s:i,s:s,s:s}", "txn_id", txn, "epoch", 1, "body", big, "sig", "AAAA");
+    free(big);
+    return j;
+}
+
 static json_t *submission(const char *txn, int64_t epoch, const uint8_t key[static ROOM_KEY_LEN], const char *text,
                           bool tamper)
 {
@@ -184,9 +204,7 @@ START_TEST(attacks_refused_state_unchanged)
     json_t *jb = json_pack("{s:s}", "pub", b64);
     int st = mcall("POST", jpath, jb, NULL);
     ck_assert_msg(st == 404 || st == 403, "uninvited join: %d", st);
-    char *now = host_state();
-    ck_assert_str_eq(now, before);
-    free(now);
+    assert_unchanged(before);
 
     /* invited, mallory joins and holds the key of epoch 1 */
     char body[128];
@@ -243,17 +261,11 @@ START_TEST(attacks_refused_state_unchanged)
         json_decref(bad[i]);
     }
     /* an oversized sealed body */
-    char *big = malloc(60000);
-    memset(big, 'A', 59996);
-    big[59996] = '\0';
-    s = json_pack("{s:s,s:i,s:s,s:s}", "txn_id", "m4", "epoch", 1, "body", big, "sig", "AAAA");
+    s = oversized("m4", 59996);
     st = mcall("POST", path, s, NULL);
     ck_assert_msg(st == 413, "oversized: %d", st);
     json_decref(s);
-    free(big);
-    now = host_state();
-    ck_assert_str_eq(now, before);
-    free(now);
+    assert_unchanged(before);
 
     /* a genuine message, replayed: stored once */
     s = submission("m5", 1, key, "mallory, honestly", false);
@@ -287,9 +299,7 @@ START_TEST(attacks_refused_state_unchanged)
     s = submission("m7", 4, key, "after the kick", false);
     ck_assert_int_eq(mcall("POST", path, s, NULL), 403);
     json_decref(s);
-    now = host_state();
-    ck_assert_str_eq(now, before);
-    free(now);
+    assert_unchanged(before);
     free(before);
     /* B saw the honest one and never anything refused */
     for (int i = 0; i < 300; i++) {
@@ -349,7 +359,7 @@ START_TEST(batch_attacks_refused_state_unchanged)
     snprintf(mpath, sizeof mpath, "/v1/peer/rooms/%s/messages", room);
     uint8_t zero[ROOM_KEY_LEN] = {0}, key[ROOM_KEY_LEN];
     json_t *reply = NULL, *subs[20];
-    char *before = host_state(), *now;
+    char *before = host_state();
 
     /* a non-member's batch */
     subs[0] = submission("n0", 1, zero, "let me in", false);
@@ -359,9 +369,7 @@ START_TEST(batch_attacks_refused_state_unchanged)
     json_decref(reply);
     json_decref(b);
     json_decref(subs[0]);
-    now = host_state();
-    ck_assert_str_eq(now, before);
-    free(now);
+    assert_unchanged(before);
 
     mallory_joins(key);
     json_decref(call(&B, "PUT", "{\"text\":\"bob again\"}", 200, "/v1/client/rooms/%s/messages/b2", room));
@@ -401,19 +409,13 @@ START_TEST(batch_attacks_refused_state_unchanged)
     b = json_pack("{s:s}", "messages", "not a list");
     ck_assert_int_eq(mcall("POST", path, b, NULL), 400);
     json_decref(b);
-    char *big = malloc(300000);
-    memset(big, 'A', 299996);
-    big[299996] = '\0';
-    json_t *huge = json_pack("{s:s,s:i,s:s,s:s}", "txn_id", "x2", "epoch", 1, "body", big, "sig", "AAAA");
-    free(big);
+    json_t *huge = oversized("x2", 299996);
     b = batch_of(&huge, 1);
     int st = mcall("POST", path, b, NULL);
     ck_assert_msg(st == 413, "oversized batch: %d", st);
     json_decref(b);
     json_decref(huge);
-    now = host_state();
-    ck_assert_str_eq(now, before);
-    free(now);
+    assert_unchanged(before);
 
     /* [good, tampered, good]: the first stored, the tampered one refused,
      * the third not tried */
@@ -465,9 +467,7 @@ START_TEST(batch_attacks_refused_state_unchanged)
     ck_assert_int_eq(mcall("POST", path, b, NULL), 403);
     json_decref(b);
     json_decref(late);
-    now = host_state();
-    ck_assert_str_eq(now, before);
-    free(now);
+    assert_unchanged(before);
     free(before);
     json_decref(subs[0]);
     json_decref(subs[1]);
