@@ -194,14 +194,14 @@ nt_err encoding_hex_encode(const uint8_t *in, size_t n, char *out, size_t cap)
     return NT_OK;
 }
 
-/* 0..15, or -1 for a non-hex character. */
+/* 0..15, or -1 for anything else. Lowercase only: hex on the wire has one
+ * spelling, so ids compared as text and as bytes always agree. */
 static int hex_value(unsigned char ch)
 {
     int x = ch, r = -1;
 
     r += ct_in_range(x, '0', '9') & (x - '0' + 1);
     r += ct_in_range(x, 'a', 'f') & (x - 'a' + 11);
-    r += ct_in_range(x, 'A', 'F') & (x - 'A' + 11);
     return r;
 }
 

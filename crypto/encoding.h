@@ -25,7 +25,8 @@ NT_MUST_USE nt_err encoding_b64_decode_public(const char *in, size_t n, b64_vari
                                               size_t *out_len);
 
 NT_MUST_USE nt_err encoding_hex_encode(const uint8_t *in, size_t n, char *out, size_t cap);
-/* Accepts upper and lower case; odd length is NT_ERR_INVALID. */
+/* Lowercase only (what encoding_hex_encode writes): an upper-case digit,
+ * like any other non-hex byte or an odd length, is NT_ERR_INVALID. */
 NT_MUST_USE nt_err encoding_hex_decode(const char *in, size_t n, uint8_t *out, size_t cap, size_t *out_len);
 
 #endif

@@ -110,6 +110,15 @@ out:
     return rc;
 }
 
+/* A length some seal has: version, IV, whole blocks, MAC. The length is
+ * public, so a box no seal can be is malformed (400) wherever it is short
+ * or misaligned, before any session lookup; one of a possible length that
+ * does not open is bad_envelope (401). */
+static bool box_len_possible(size_t n)
+{
+    return n >= SEAL_MIN_LEN && (n - (SEAL_MIN_LEN - SEAL_BLOCK)) % SEAL_BLOCK == 0;
+}
+
 /* public: the box is ciphertext, decoded without the constant-time cost */
 static nt_err get_b64(json_t *v, uint8_t *out, size_t cap, size_t *out_len, bool public)
 {
@@ -150,7 +159,7 @@ nt_err envelope_parse(const char *text, size_t len, envelope_dir dir, envelope *
     size_t cap = json_string_length(box) / 4 * 3 + 3;
     if (cap < SEAL_MIN_LEN || !(e->box = malloc(cap)))
         goto out;
-    if (get_b64(box, e->box, cap, &e->box_len, true) || e->box_len < SEAL_MIN_LEN)
+    if (get_b64(box, e->box, cap, &e->box_len, true) || !box_len_possible(e->box_len))
         goto out;
     if (dir == ENVELOPE_S2C) {
         json_t *st = json_object_get(o, "status");

@@ -55,8 +55,10 @@ NT_MUST_USE nt_err envelope_seal(const seal_key *k, envelope_dir dir, const uint
                                  const uint8_t *confirm, const uint8_t *pt, size_t pt_len, char **json);
 
 /* Parse the JSON text of an envelope in direction dir. NT_ERR_INVALID for
- * any shape error (missing field, wrong type, bad hex/base64, seq out of
- * range, unknown member, version != 1). On error *e is cleared. */
+ * any shape error (missing field, wrong type, bad hex/base64, upper-case
+ * hex, seq out of range, unknown member, version != 1, a box of a length
+ * no seal has: shorter than SEAL_MIN_LEN or not whole blocks). On error *e
+ * is cleared. */
 NT_MUST_USE nt_err envelope_parse(const char *text, size_t len, envelope_dir dir, envelope *e);
 
 /* Open e's box under k (MAC checked first). For a request the query is

@@ -147,9 +147,12 @@ static hs_status parse_request(const json_t *req, parsed_req *p, bool need_sig)
     p->rq.mode = transcript_mode_parse(json_string_value(json_object_get(req, "mode")));
     if (p->rq.mode == HS_MODE_ECDH) {
         ecdh_curve c;
-        if (!curve || ecdh_curve_parse(json_string_value(curve), &c) || !eph ||
-            p->rq.ephemeral_len != ecdh_public_len(c))
+        if (!curve || ecdh_curve_parse(json_string_value(curve), &c))
             return HS_E_MODE;
+        /* One answer for every share we refuse: missing, wrong length
+         * here, not a point / low order in serve_kex. */
+        if (!eph || p->rq.ephemeral_len != ecdh_public_len(c))
+            return HS_E_KEY_SHARE;
         p->rq.curve = (uint8_t)c;
     } else if (p->rq.mode == HS_MODE_RSA) {
         if (curve || eph)

@@ -75,7 +75,8 @@ NT_MUST_USE nt_err peers_set_delivery(store *s, const uint8_t id[static IDENTITY
 const char *peers_delivery_name(peer_delivery d);
 NT_MUST_USE nt_err peers_delivery_parse(const char *name, peer_delivery *out);
 
-/* Parse 64 hex digits (either case) into id. NT_ERR_INVALID otherwise. */
+/* Parse 64 lowercase hex digits into id (an id has one spelling on the
+ * wire). NT_ERR_INVALID otherwise, upper case included. */
 NT_MUST_USE nt_err peers_id_parse(const char *hex, uint8_t id[static IDENTITY_ID_LEN]);
 
 #endif

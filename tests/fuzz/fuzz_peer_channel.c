@@ -37,7 +37,8 @@ static void fuzz_envelope(const char *text, size_t n)
         envelope e;
         if (envelope_parse(text, n, (envelope_dir)dir, &e))
             continue;
-        if (e.box_len < SEAL_MIN_LEN || !e.box || strlen(e.query) > ENVELOPE_QUERY_MAX ||
+        if (e.box_len < SEAL_MIN_LEN || (e.box_len - SEAL_MIN_LEN) % SEAL_BLOCK || !e.box ||
+            strlen(e.query) > ENVELOPE_QUERY_MAX ||
             (dir == ENVELOPE_S2C && (e.status < 100 || e.status > 599)))
             abort();
         uint8_t *pt = NULL;

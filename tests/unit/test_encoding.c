@@ -213,14 +213,22 @@ START_TEST(test_hex_rejects)
 }
 END_TEST
 
+/* Hex is lowercase on the wire, in both directions: one spelling per byte
+ * string, so an id compared as text and an id compared as bytes agree. */
 START_TEST(test_hex_case)
 {
     uint8_t out[8];
     size_t len = 0;
     static const uint8_t want[] = {0xab, 0xcd, 0xef, 0x09};
-    ck_assert_int_eq(encoding_hex_decode("ABcdEF09", 8, out, sizeof out, &len), NT_OK);
+    ck_assert_int_eq(encoding_hex_decode("abcdef09", 8, out, sizeof out, &len), NT_OK);
     ck_assert_uint_eq(len, 4);
     ck_assert_mem_eq(out, want, 4);
+    static const char *const upper[] = {"ABcdEF09", "ABCDEF09", "abcdeF09", "A0"};
+    for (size_t i = 0; i < sizeof upper / sizeof upper[0]; i++) {
+        len = 1234;
+        ck_assert_int_eq(encoding_hex_decode(upper[i], strlen(upper[i]), out, sizeof out, &len), NT_ERR_INVALID);
+        ck_assert_uint_eq(len, 0);
+    }
 }
 END_TEST
 
@@ -233,7 +241,7 @@ START_TEST(test_every_character)
         [B64_STD] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
         [B64_URL] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
     };
-    static const char hexdig[] = "0123456789abcdefABCDEF";
+    static const char hexdig[] = "0123456789abcdef";
     uint8_t out[8];
     size_t len;
 

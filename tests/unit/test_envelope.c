@@ -173,6 +173,7 @@ static const char *const malformed[] = {
     "{\"v\":1,\"session\":\"zz000000000000000000000000000000\",\"seq\":1,\"box\":\"AA==\"}",
     "{\"v\":1,\"session\":\"00000000000000000000000000000000\",\"seq\":-1,\"box\":\"AA==\"}",
     "{\"v\":1,\"session\":\"00000000000000000000000000000000\",\"seq\":\"1\",\"box\":\"AA==\"}",
+    "{\"v\":1,\"session\":\"ABCDEF00000000000000000000000000\",\"seq\":1,\"box\":\"%s\"}",
     "{\"v\":1,\"session\":\"00000000000000000000000000000000\",\"seq\":1,\"box\":\"AA==\"}",
     "{\"v\":1,\"session\":\"00000000000000000000000000000000\",\"seq\":1,\"box\":5}",
     "{\"v\":1,\"session\":\"00000000000000000000000000000000\",\"seq\":1}",
@@ -203,6 +204,48 @@ START_TEST(parse_rejects)
              "{\"v\":1,\"session\":\"00000000000000000000000000000000\",\"seq\":1,\"box\":\"%s\"}", box);
     ck_assert_int_eq(envelope_parse(text, strlen(text), ENVELOPE_C2S, &e), NT_OK);
     envelope_clear(&e);
+}
+END_TEST
+
+/* The box's length is public: one no seal can have (short, or not whole
+ * blocks) is malformed (400 malformed_envelope) whatever its size, and
+ * one of a possible length that does not open is NT_ERR_AUTH
+ * (401 bad_envelope). */
+START_TEST(box_lengths)
+{
+    static const struct {
+        size_t len;
+        bool parses;
+    } cases[] = {{0, false},
+                 {1, false},
+                 {48, false},
+                 {SEAL_MIN_LEN - 1, false},
+                 {SEAL_MIN_LEN, true},
+                 {SEAL_MIN_LEN + 1, false},
+                 {SEAL_MIN_LEN + 15, false},
+                 {SEAL_MIN_LEN + 16, true},
+                 {SEAL_MIN_LEN + 17, false}};
+    uint8_t raw[SEAL_MIN_LEN + 32];
+    memset(raw, 1, sizeof(raw));
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char box[128], text[256];
+        ck_assert_int_eq(encoding_b64_encode(raw, cases[i].len, B64_STD, box, sizeof(box)), NT_OK);
+        snprintf(text, sizeof(text),
+                 "{\"v\":1,\"session\":\"00000000000000000000000000000000\",\"seq\":1,\"box\":\"%s\"}", box);
+        envelope e;
+        nt_err rc = envelope_parse(text, strlen(text), ENVELOPE_C2S, &e);
+        ck_assert_msg(rc == (cases[i].parses ? NT_OK : NT_ERR_INVALID), "len %zu: %d", cases[i].len, rc);
+        if (!cases[i].parses) {
+            ck_assert_ptr_null(e.box);
+            continue;
+        }
+        uint8_t *pt = NULL;
+        size_t n = 1;
+        ck_assert_int_eq(envelope_open(&kc, &e, ENVELOPE_C2S, "POST", "/v1/peer/ping", NULL, &pt, &n), NT_ERR_AUTH);
+        ck_assert_ptr_null(pt);
+        ck_assert_uint_eq(n, 0);
+        envelope_clear(&e);
+    }
 }
 END_TEST
 
@@ -248,6 +291,7 @@ int main(void)
     tcase_add_test(tc, query_bound);
     tcase_add_test(tc, bit_flips);
     tcase_add_loop_test(tc, parse_rejects, 0, (int)(sizeof(malformed) / sizeof(malformed[0])));
+    tcase_add_test(tc, box_lengths);
     tcase_add_test(tc, ad_caps);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -4,6 +4,8 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include "crypto/ecdh.h"
+#include "crypto/encoding.h"
 #include "crypto/rng.h"
 #include "server/envelope.h"
 #include "server/handshake.h"
@@ -116,6 +118,44 @@ static void flip_char(json_t *r, const char *key, size_t at)
 static void m_sig_flip(json_t *r) { flip_char(r, "signature", 10); }
 static void m_name_after_sig(json_t *r) { set_str(r, "name", "mallory"); }
 static void m_zero_eph(json_t *r) { set_str(r, "ephemeral", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="); }
+static void m_no_eph(json_t *r) { json_object_del(r, "ephemeral"); }
+/* A P-256 share of the right length that is not a point on the curve. */
+static void m_p256_off_curve(json_t *r)
+{
+    uint8_t pt[ECDH_P256_PUB_LEN];
+    char b64[128];
+    memset(pt, 1, sizeof(pt));
+    pt[0] = 0x04;
+    ck_assert_int_eq(encoding_b64_encode(pt, sizeof(pt), B64_STD, b64, sizeof(b64)), NT_OK);
+    set_str(r, "curve", "p256");
+    set_str(r, "ephemeral", b64);
+}
+/* A compressed P-256 point (33 bytes): not the encoding natter uses. */
+static void m_p256_compressed(json_t *r)
+{
+    uint8_t pt[33];
+    char b64[64];
+    memset(pt, 1, sizeof(pt));
+    pt[0] = 0x02;
+    ck_assert_int_eq(encoding_b64_encode(pt, sizeof(pt), B64_STD, b64, sizeof(b64)), NT_OK);
+    set_str(r, "curve", "p256");
+    set_str(r, "ephemeral", b64);
+}
+/* The requestor's id in upper case: hex is lowercase only on the wire. */
+static void m_upper_id(json_t *r)
+{
+    char *s = strdup(json_string_value(json_object_get(r, "initiator_id")));
+    ck_assert_ptr_nonnull(s);
+    bool changed = false;
+    for (char *c = s; *c; c++)
+        if (*c >= 'a' && *c <= 'f') {
+            *c = (char)(*c - 'a' + 'A');
+            changed = true;
+        }
+    ck_assert(changed);
+    set_str(r, "initiator_id", s);
+    free(s);
+}
 
 static const struct {
     const char *what;
@@ -126,7 +166,11 @@ static const struct {
     {"version", m_version, false, HS_E_VERSION},
     {"mode", m_mode, false, HS_E_MODE},
     {"curve", m_curve, false, HS_E_MODE},
-    {"ephemeral length", m_eph_len, false, HS_E_MODE},
+    {"ephemeral length", m_eph_len, false, HS_E_KEY_SHARE},
+    {"no ephemeral in ecdh mode", m_no_eph, false, HS_E_KEY_SHARE},
+    {"compressed P-256 share", m_p256_compressed, false, HS_E_KEY_SHARE},
+    {"P-256 share off the curve", m_p256_off_curve, true, HS_E_KEY_SHARE},
+    {"upper-case id", m_upper_id, false, HS_E_MALFORMED},
     {"nonce length", m_nonce_len, false, HS_E_MALFORMED},
     {"no signature", m_no_sig, false, HS_E_MALFORMED},
     {"bad base64", m_bad_b64, false, HS_E_MALFORMED},

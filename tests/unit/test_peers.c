@@ -218,8 +218,13 @@ START_TEST(helpers)
     uint8_t id[32];
     ck_assert_int_eq(peers_id_parse("00", id), NT_ERR_INVALID);
     ck_assert_int_eq(peers_id_parse(NULL, id), NT_ERR_INVALID);
-    ck_assert_int_eq(peers_id_parse("ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789", id), NT_OK);
+    ck_assert_int_eq(peers_id_parse("abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789", id), NT_OK);
     ck_assert_int_eq(id[0], 0xab);
+    /* lowercase only: an id has one spelling, as the store and the API show it */
+    ck_assert_int_eq(peers_id_parse("ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789", id),
+                     NT_ERR_INVALID);
+    ck_assert_int_eq(peers_id_parse("abcdef0123456789abcdef0123456789abcdef0123456789abcdef012345678F", id),
+                     NT_ERR_INVALID);
     ck_assert_int_eq(peers_id_parse("gbcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789", id),
                      NT_ERR_INVALID);
     peer_delivery d;
