@@ -74,7 +74,7 @@ static json_t *peer_json(node *nd, const peer_info *p)
 static bool id_param(http_req *rq, uint8_t id[static IDENTITY_ID_LEN])
 {
     if (peers_id_parse(http_req_param(rq, "id"), id)) {
-        http_reply_error(rq, 400, "bad_request", "peer id must be 64 hex digits");
+        http_reply_error(rq, 400, "bad_request", "peer id must be 64 lowercase hex digits");
         return false;
     }
     return true;

@@ -355,7 +355,7 @@ static int peer_rooms(rooms *r, const char *peer, json_t **reply)
     json_t *hr = NULL;
     int status = 0;
     if (!rooms_valid_hex(peer, IDENTITY_ID_HEX_LEN))
-        return rooms_error(reply, 400, "bad_request", "peer must be a node id");
+        return rooms_error(reply, 400, "bad_request", "peer id must be 64 lowercase hex digits");
     nt_err rc = rooms_call1(r, peer, "GET", path, NULL, &hr, &status);
     if (!rc && status == 200 && !json_is_array(json_object_get(hr, "rooms"))) {
         json_decref(hr);
@@ -380,7 +380,8 @@ int rooms_client_handle(rooms *r, const char *method, const char *path, rooms_qu
             return list_rooms(r, reply);
         return post ? rooms_host_create(r, body, reply) : rooms_error(reply, 405, "method", "GET or POST");
     }
-    if (sscanf(path, "/v1/client/peers/%65[0-9a-f]/rooms%n", peer, &end) == 1 && !path[end])
+    /* any id here, so that one not in lowercase hex gets peer_rooms' 400 */
+    if (sscanf(path, "/v1/client/peers/%65[^/]/rooms%n", peer, &end) == 1 && !path[end])
         return get ? peer_rooms(r, peer, reply) : rooms_error(reply, 405, "method", "GET only");
     if (sscanf(path, "/v1/client/rooms/%33[^/]%n", room, &end) != 1 || !rooms_valid_hex(room, ROOM_ID_HEX_LEN))
         return rooms_error(reply, 404, "not_found", "no such room");
