@@ -352,8 +352,8 @@ hs_status handshake_serve(const hs_server *srv, const json_t *req, json_t **repl
     if (!(*reply = reply_json(srv, &p, &rp, sig, sig_len)))
         goto out;
     int64_t expires_at = 0;
-    if ((st = from_session_err(session_insert(srv->sessions, rp.session_id, p.rq.initiator_id, p.rq.nonce, &x.keys,
-                                              x.confirm, srv->now, &expires_at))))
+    if ((st = from_session_err(session_insert(srv->sessions, rp.session_id, p.rq.initiator_id, p.rq.port,
+                                              p.rq.nonce, &x.keys, x.confirm, srv->now, &expires_at))))
         goto out;
     memcpy(acc->peer_id, p.rq.initiator_id, IDENTITY_ID_LEN);
     acc->peer_key = peer;
