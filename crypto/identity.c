@@ -79,8 +79,8 @@ void identity_free(identity *id)
 }
 
 /* e = 65537 and nothing else. Verification costs grow with the size of
- * e: a peer key with a 2045-bit exponent makes each check ~150 times
- * slower (7.7 ms instead of 0.05 ms for RSA-2048), a cheap way to burn our
+ * e: a peer key with a 2045-bit exponent makes each check over 100 times
+ * slower (7.6 ms instead of 0.065 ms for RSA-2048), a cheap way to burn our
  * CPU through handshakes, announcements and message signatures. A tiny e
  * (3) is refused too: natter never makes one, so no honest peer has it. */
 static bool exponent_allowed(const mbedtls_rsa_context *rsa)

@@ -279,7 +279,7 @@ static void rsa_with_exponent(mbedtls_pk_context *pk, const mbedtls_mpi *e)
     mbedtls_mpi_free(&n);
 }
 
-/* Only e = 65537: a huge e makes every verification ~150 times dearer
+/* Only e = 65537: a huge e makes every verification over 100 times dearer
  * (a CPU attack through any signed input), and e = 3 is never made here. */
 START_TEST(test_exponent_refused)
 {
