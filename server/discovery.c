@@ -542,7 +542,8 @@ nt_err discovery_start(discovery **out, const discovery_config *c, const identit
     }
     ratelimit_config rlc = {.rate_per_s = c->source_rate, .burst = c->source_burst};
     if ((rc = ratelimit_new(&d->rl, &rlc, RATELIMIT_SLOTS)) != NT_OK ||
-        (rc = discovery_seen_new(&d->seen, DISCOVERY_SEEN_DEFAULT_CAP)) != NT_OK) {
+        (rc = discovery_seen_new(&d->seen, DISCOVERY_SEEN_DEFAULT_CAP)) != NT_OK ||
+        (rc = discovery_fetch_new(&d->fetch, c->fetch_timeout_ms)) != NT_OK) {
         snprintf(err, DISCOVERY_ERR_MAX, "discovery: %s", err_str(rc));
         goto out;
     }
@@ -550,10 +551,6 @@ nt_err discovery_start(discovery **out, const discovery_config *c, const identit
     ratelimit_bucket_init(&d->verify_budget, &(ratelimit_config){.rate_per_s = c->verify_rate, .burst = c->verify_burst},
                           now);
     ratelimit_bucket_init(&d->fetch_budget, &fetch_budget_cfg, now);
-    if ((rc = discovery_fetch_new(&d->fetch, c->fetch_timeout_ms)) != NT_OK) {
-        snprintf(err, DISCOVERY_ERR_MAX, "discovery: key fetcher: %s", err_str(rc));
-        goto out;
-    }
     discovery_sched_init(&d->sched, &c->sched, now, drbg_u32, NULL);
     if ((rc = open_socket(d, err)) != NT_OK)
         goto out;

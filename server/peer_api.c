@@ -195,8 +195,8 @@ static void post_handshake(http_req *rq, node *nd)
 
 /* ---- the sealed dispatcher ---- */
 
-/* The requestor's address is learned from the first request of a session,
- * the one that proves the authentication key (key confirmation), never
+/* The requestor's address is learned from the first request of a session
+ * (v not yet confirmed), the one that proves the authentication key, never
  * from the handshake: a captured handshake can be replayed from any
  * address (before the original arrives, or to a node that restarted and
  * forgot its nonces) and would move the peer there, while only the holder
@@ -207,7 +207,7 @@ static void learn_address(node *nd, http_req *rq, const session_view *v, int64_t
     char addr[PEERS_ADDR_MAX];
     const char *ip = http_req_remote_ip(rq);
     identity *key = NULL;
-    if (!v->port || !ip)
+    if (v->confirmed || !v->port || !ip) /* confirmed before: learned then */
         return;
     snprintf(addr, sizeof(addr), strchr(ip, ':') ? "[%s]:%u" : "%s:%u", ip, (unsigned)v->port);
     peer_info *known = malloc(sizeof(*known));
@@ -350,8 +350,7 @@ static void sealed_dispatch(http_req *rq, node *nd)
         goto out;
     }
     atomic_fetch_add(&pa->sealed_ok, 1);
-    if (!v.confirmed)
-        learn_address(nd, rq, &v, now);
+    learn_address(nd, rq, &v, now);
     /* Authenticated from here on: every answer is sealed. */
     pr.nd = nd;
     pr.http = rq;

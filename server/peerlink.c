@@ -396,8 +396,7 @@ static nt_err do_handshake(node *n, link *l, const char *addr, const identity *p
     if (status != 200) {
         error_code(&rb, code, sizeof(code));
         set_error(l, "handshake refused: %s (%ld)", code[0] ? code : "no reason given", status);
-        /* A node answered and refused: the handshake failed (busy is its own case). */
-        rc = status == 429 || status == 503 ? NT_ERR_BUSY : NT_ERR_AUTH;
+        rc = status == 429 || status == 503 ? NT_ERR_BUSY : NT_ERR_AUTH; /* refused: failed, not unreachable */
         goto out;
     }
     rc = NT_ERR_AUTH;
@@ -407,12 +406,8 @@ static nt_err do_handshake(node *n, link *l, const char *addr, const identity *p
     }
     /* Signature checked against the PINNED key before anything is used. */
     if ((rc = handshake_finish(p, pinned, reply, now, &s))) {
-        /* Malformed, not matching our request or not verifying: whatever
-         * answered, the handshake failed (it is not a transport error). */
-        set_error(l, "handshake reply refused: %s", rc == NT_ERR_INVALID ? "malformed or not matching the request"
-                                                                         : err_str(rc));
-        if (rc != NT_ERR_NOMEM)
-            rc = NT_ERR_AUTH;
+        set_error(l, "handshake reply refused: %s", rc == NT_ERR_INVALID ? "malformed or not matching" : err_str(rc));
+        rc = rc == NT_ERR_NOMEM ? rc : NT_ERR_AUTH; /* whatever answered, the handshake failed */
         goto out;
     }
     /* The peer is alive and answered as itself: refresh its row. */
