@@ -78,7 +78,23 @@ void identity_free(identity *id)
     free(id);
 }
 
-/* After id->pk holds a key: check type and size, fix the padding mode,
+/* e = 65537 and nothing else. Verification costs grow with the size of
+ * e: a peer key with a 2045-bit exponent makes each check over 100 times
+ * slower (7.6 ms instead of 0.065 ms for RSA-2048), a cheap way to burn our
+ * CPU through handshakes, announcements and message signatures. A tiny e
+ * (3) is refused too: natter never makes one, so no honest peer has it. */
+static bool exponent_allowed(const mbedtls_rsa_context *rsa)
+{
+    mbedtls_mpi e;
+    bool ok;
+
+    mbedtls_mpi_init(&e);
+    ok = mbedtls_rsa_export(rsa, NULL, NULL, NULL, NULL, &e) == 0 && mbedtls_mpi_cmp_int(&e, IDENTITY_EXPONENT) == 0;
+    mbedtls_mpi_free(&e);
+    return ok;
+}
+
+/* After id->pk holds a key: check type, size and exponent, fix the padding mode,
  * compute DER and node id. */
 static nt_err identity_finish(identity *id, bool priv)
 {
@@ -90,7 +106,7 @@ static nt_err identity_finish(identity *id, bool priv)
         return NT_ERR_INVALID;
     rsa = mbedtls_pk_rsa(id->pk);
     id->bits = (unsigned)mbedtls_pk_get_bitlen(&id->pk);
-    if (!identity_bits_allowed(id->bits))
+    if (!identity_bits_allowed(id->bits) || !exponent_allowed(rsa))
         return NT_ERR_INVALID;
     if (priv ? mbedtls_rsa_check_privkey(rsa) != 0 : mbedtls_rsa_check_pubkey(rsa) != 0)
         return NT_ERR_INVALID;

@@ -36,7 +36,7 @@ NT_MUST_USE nt_err identity_save(const identity *id, const char *path);
 
 /* Load a private key PEM from path (a symlink is not followed).
  * NT_ERR_NOT_FOUND if there is no file; NT_ERR_INVALID for a corrupt,
- * encrypted or non-RSA file, a symlink or a key size not allowed;
+ * encrypted or non-RSA file, a symlink, a key size not allowed or e != 65537;
  * NT_ERR_TOO_BIG over 16 KiB. Does not check file modes. */
 NT_MUST_USE nt_err identity_load(identity **out, const char *path);
 
@@ -46,7 +46,8 @@ NT_MUST_USE nt_err identity_load(identity **out, const char *path);
 NT_MUST_USE nt_err identity_from_private_pem(identity **out, const char *pem, size_t len);
 
 /* Public-only identity from DER SPKI or PEM ("BEGIN PUBLIC KEY"; len may
- * or may not count a final NUL). Rejects non-RSA keys, sizes not allowed
+ * or may not count a final NUL). Rejects non-RSA keys, sizes not allowed,
+ * a public exponent other than 65537 (every parse of a key checks this)
  * and DER that is not the canonical encoding (the id hashes these bytes). */
 NT_MUST_USE nt_err identity_from_der(identity **out, const uint8_t *der, size_t len);
 NT_MUST_USE nt_err identity_from_pem(identity **out, const char *pem, size_t len);

@@ -2,11 +2,9 @@
 #include "discovery.h"
 
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
-#include <jansson.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -19,12 +17,15 @@
 
 #include "../common/ratelimit.h"
 #include "../crypto/rng.h"
+#include "discovery_fetch.h"
 #include "discovery_seen.h"
 
 #define RATELIMIT_SLOTS 1024
 #define RECV_BATCH 64          /* datagrams per wake before timers are checked again */
-#define FETCH_BODY_MAX (16 * 1024)
 #define SKEW_WARN_EVERY_MS (60 * 1000)
+/* Not a drop: the datagram waits for its key to be fetched (discovery_fetch)
+ * and is checked, and counted, when the fetch is done. */
+#define DISC_QUEUED DISC__COUNT
 
 /* Key fetches (announcements without a key): node-wide 1/s, burst 4. */
 static const ratelimit_config fetch_budget_cfg = {.rate_per_s = 1, .burst = 4};
@@ -59,6 +60,7 @@ struct discovery {
     ratelimit *rl;
     ratelimit_bucket verify_budget;
     ratelimit_bucket fetch_budget;
+    discovery_fetch *fetch;
 
     pthread_mutex_t mu; /* guards stats and seen against readers on other threads */
     discovery_stats stats;
@@ -255,68 +257,6 @@ static void query(discovery *d)
         send_all(d, buf, len);
 }
 
-/* --- key fetch for announcements without a key ------------------------ */
-
-typedef struct {
-    char buf[FETCH_BODY_MAX];
-    size_t len;
-} body;
-
-static size_t on_body(char *p, size_t size, size_t n, void *ctx)
-{
-    body *b = ctx;
-    size_t k = size * n;
-    if (k > sizeof b->buf - 1 - b->len)
-        return 0; /* over the cap: abort the transfer */
-    memcpy(b->buf + b->len, p, k);
-    b->len += k;
-    return k;
-}
-
-/* GET http://ip:port/v1/node and keep its public key only if it hashes to
- * the announced id. */
-static discovery_drop fetch_key(discovery *d, struct in_addr ip, uint16_t port,
-                                const uint8_t id[static IDENTITY_ID_LEN], identity **out)
-{
-    char url[64], ips[INET_ADDRSTRLEN];
-    body *b = calloc(1, sizeof *b);
-    CURL *h = curl_easy_init();
-    json_t *j = NULL;
-    discovery_drop res = DISC_KEY_UNAVAILABLE;
-    *out = NULL;
-    if (!b || !h)
-        goto out;
-    inet_ntop(AF_INET, &ip, ips, sizeof ips);
-    snprintf(url, sizeof url, "http://%s:%u/v1/node", ips, (unsigned)port);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)d->c.fetch_timeout_ms);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
-    long status = 0;
-    if (curl_easy_perform(h) != CURLE_OK || curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK ||
-        status != 200)
-        goto out;
-    j = json_loadb(b->buf, b->len, 0, NULL);
-    const char *pem = json_string_value(json_object_get(j, "public_key"));
-    if (!pem || identity_from_pem(out, pem, strlen(pem)) != NT_OK)
-        goto out;
-    if (memcmp(identity_id(*out), id, IDENTITY_ID_LEN) != 0) {
-        identity_free(*out);
-        *out = NULL;
-        res = DISC_ID_MISMATCH;
-        goto out;
-    }
-    res = DISC_OK;
-out:
-    json_decref(j);
-    if (h)
-        curl_easy_cleanup(h);
-    free(b);
-    return res;
-}
-
 /* --- receiving -------------------------------------------------------- */
 
 /* The key to check p with: the cached one, the one in the packet (bound
@@ -347,33 +287,26 @@ static discovery_drop key_for(discovery *d, const discovery_packet *p, struct in
         identity_free(*fresh);
         *fresh = NULL;
     }
-    /* A fetch blocks this thread for up to fetch_timeout_ms and goes to
-     * whatever address the datagram claims to come from, so fetches are
-     * few node-wide, not just per id. */
+    /* A fetch goes to whatever address the datagram claims to come from,
+     * so fetches are few node-wide, not just per id; they run on the
+     * fetcher's threads (one per id and per source at a time), and the
+     * datagram is checked when its fetch is done (fetch_done). */
     if (!discovery_seen_fetch_allowed(d->seen, p->node_id, now) ||
         !ratelimit_bucket_take(&d->fetch_budget, &fetch_budget_cfg, now))
         return DISC_KEY_UNAVAILABLE;
+    size_t len = p->signed_len + 2 + p->sig_len; /* the whole datagram (no trailing bytes) */
+    if (discovery_fetch_submit(d->fetch, p->raw, len, src, p->peer_port, p->node_id) != NT_OK)
+        return DISC_KEY_UNAVAILABLE;
     count(d, &d->stats.key_fetches, 1);
-    discovery_drop r = fetch_key(d, src, p->peer_port, p->node_id, fresh);
-    if (r != DISC_OK) {
-        pthread_mutex_lock(&d->mu);
-        discovery_seen_fetch_failed(d->seen, p->node_id, now);
-        pthread_mutex_unlock(&d->mu);
-        return r;
-    }
-    *key = *fresh;
-    return DISC_OK;
+    return DISC_QUEUED;
 }
 
-static discovery_drop accept_announce(discovery *d, const discovery_packet *p, struct in_addr src, int64_t now)
+/* Check p's signature with key and record it. *fresh, when not NULL, is
+ * key and owned by the caller; the seen table may take it. */
+static discovery_drop accept_with_key(discovery *d, const discovery_packet *p, struct in_addr src, int64_t now,
+                                      const identity *key, identity **fresh)
 {
-    const identity *key = NULL;
-    identity *fresh = NULL;
-    discovery_drop r = discovery_seen_check(d->seen, p);
-    if (r != DISC_OK)
-        goto out;
-    if ((r = key_for(d, p, src, now, &key, &fresh)) != DISC_OK)
-        goto out;
+    discovery_drop r;
     if (!ratelimit_bucket_take(&d->verify_budget,
                                &(ratelimit_config){.rate_per_s = d->c.verify_rate, .burst = d->c.verify_burst}, now)) {
         r = DISC_BUSY;
@@ -392,7 +325,7 @@ static discovery_drop accept_announce(discovery *d, const discovery_packet *p, s
         goto out;
     }
     pthread_mutex_lock(&d->mu);
-    discovery_seen_accept(d->seen, p, &fresh, now, &new_peer, &new_inst);
+    discovery_seen_accept(d->seen, p, fresh, now, &new_peer, &new_inst);
     d->stats.announces++;
     d->stats.restarts += new_inst;
     d->stats.peers = (unsigned)discovery_seen_count(d->seen);
@@ -404,8 +337,52 @@ static discovery_drop accept_announce(discovery *d, const discovery_packet *p, s
         logf_(d, 2, "discovery: %s %s \"%s\" at %s", new_inst ? "restarted" : "found", hex, p->name, addr);
     }
 out:
+    return r;
+}
+
+static discovery_drop accept_announce(discovery *d, const discovery_packet *p, struct in_addr src, int64_t now)
+{
+    const identity *key = NULL;
+    identity *fresh = NULL;
+    discovery_drop r = discovery_seen_check(d->seen, p);
+    if (r == DISC_OK && (r = key_for(d, p, src, now, &key, &fresh)) == DISC_OK)
+        r = accept_with_key(d, p, src, now, key, &fresh);
     identity_free(fresh);
     return r;
+}
+
+/* Count a datagram's fate (lock not held). */
+static void count_result(discovery *d, discovery_drop r)
+{
+    if (r == DISC_OK || r == DISC_QUEUED)
+        return;
+    pthread_mutex_lock(&d->mu);
+    d->stats.dropped[r]++;
+    pthread_mutex_unlock(&d->mu);
+    if (r != DISC_OWN)
+        logf_(d, 3, "discovery: dropped a datagram: %s", discovery_drop_str(r));
+}
+
+/* The datagrams whose key fetch finished: checked now, with the key. */
+static void fetch_done(discovery *d)
+{
+    discovery_fetch_job *j = malloc(sizeof *j);
+    while (j && discovery_fetch_take(d->fetch, j)) {
+        int64_t now = mono_ms();
+        discovery_packet p;
+        discovery_drop r = j->result;
+        if (r != DISC_OK) {
+            pthread_mutex_lock(&d->mu);
+            discovery_seen_fetch_failed(d->seen, j->id, now);
+            pthread_mutex_unlock(&d->mu);
+        } else if ((r = discovery_packet_decode(j->pkt, j->len, &p)) == DISC_OK &&
+                   (r = discovery_seen_check(d->seen, &p)) == DISC_OK) {
+            r = accept_with_key(d, &p, j->src, now, j->key, &j->key);
+        }
+        identity_free(j->key);
+        count_result(d, r);
+    }
+    free(j);
 }
 
 static discovery_drop handle(discovery *d, const uint8_t *buf, size_t n, struct in_addr src, int64_t now)
@@ -462,8 +439,6 @@ static void drain(discovery *d)
         d->stats.received++;
         if (ovfl > d->stats.overflow)
             d->stats.overflow = ovfl;
-        if (r != DISC_OK)
-            d->stats.dropped[r]++;
         pthread_mutex_unlock(&d->mu);
         if (r == DISC_TIME_SKEW && mono_ms() - d->skew_warned_ms >= SKEW_WARN_EVERY_MS) {
             /* The one drop a user can fix: say so, but not per packet. */
@@ -472,9 +447,8 @@ static void drain(discovery *d)
             logf_(d, 1, "discovery: ignoring %s: its clock differs from ours by more than %lld s", ips,
                   DISCOVERY_TIME_WINDOW_MS / 1000);
             d->skew_warned_ms = mono_ms();
-        } else if (r != DISC_OK && r != DISC_OWN) {
-            logf_(d, 3, "discovery: dropped a datagram: %s", discovery_drop_str(r));
         }
+        count_result(d, r);
     }
 }
 
@@ -497,12 +471,16 @@ static void *run(void *arg)
             wait = 0;
         if (wait > 60000)
             wait = 60000;
-        struct pollfd pf[2] = {{.fd = d->fd, .events = POLLIN}, {.fd = d->wake[0], .events = POLLIN}};
-        int k = poll(pf, 2, (int)wait);
+        struct pollfd pf[3] = {{.fd = d->fd, .events = POLLIN},
+                               {.fd = d->wake[0], .events = POLLIN},
+                               {.fd = discovery_fetch_fd(d->fetch), .events = POLLIN}};
+        int k = poll(pf, 3, (int)wait);
         if (k < 0 && errno != EINTR)
             logf_(d, 0, "discovery: poll: %s", strerror(errno));
         if (pf[1].revents)
             break;
+        if (pf[2].revents & POLLIN)
+            fetch_done(d);
         if (pf[0].revents & POLLIN)
             drain(d);
     }
@@ -564,7 +542,8 @@ nt_err discovery_start(discovery **out, const discovery_config *c, const identit
     }
     ratelimit_config rlc = {.rate_per_s = c->source_rate, .burst = c->source_burst};
     if ((rc = ratelimit_new(&d->rl, &rlc, RATELIMIT_SLOTS)) != NT_OK ||
-        (rc = discovery_seen_new(&d->seen, DISCOVERY_SEEN_DEFAULT_CAP)) != NT_OK) {
+        (rc = discovery_seen_new(&d->seen, DISCOVERY_SEEN_DEFAULT_CAP)) != NT_OK ||
+        (rc = discovery_fetch_new(&d->fetch, c->fetch_timeout_ms)) != NT_OK) {
         snprintf(err, DISCOVERY_ERR_MAX, "discovery: %s", err_str(rc));
         goto out;
     }
@@ -607,6 +586,7 @@ void discovery_stop(discovery *d)
         (void)w;
         pthread_join(d->thread, NULL);
     }
+    discovery_fetch_free(d->fetch); /* after the thread: it is the only caller */
     if (d->fd >= 0)
         close(d->fd);
     for (int i = 0; i < 2; i++)

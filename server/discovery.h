@@ -5,7 +5,9 @@
  * IP_MULTICAST_ALL off so it hears only its own group. A thread announces
  * (signed, see discovery_packet.h) at start and then periodically, queries
  * at start, answers queries, and checks every datagram it receives; valid
- * announcements go to the observe callback (the peer table). Interfaces
+ * announcements go to the observe callback (the peer table); a key that
+ * an announcement lacks is fetched off this thread (discovery_fetch.h), so
+ * a slow source stalls nothing. Interfaces
  * are re-scanned at every periodic announcement, so an interface that comes
  * up later is joined then. Timing: discovery_sched.h. Wire format and drop
  * reasons: api-spec/protocol.md "Discovery".

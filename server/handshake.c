@@ -251,7 +251,7 @@ static hs_status serve_kex(const parsed_req *p, const identity *peer, serve_secr
     return HS_OK;
 }
 
-/* Checks 1-8 of protocol.md: everything about the request itself. */
+/* Checks 1-11 of protocol.md: everything about the request itself. */
 static hs_status serve_check(const hs_server *srv, const json_t *req, parsed_req *p, identity **peer)
 {
     hs_status st = parse_request(req, p, true);
@@ -267,6 +267,17 @@ static hs_status serve_check(const hs_server *srv, const json_t *req, parsed_req
         return HS_E_SELF;
     if (p->rq.timestamp < srv->now - HS_TIME_WINDOW || p->rq.timestamp > srv->now + HS_TIME_WINDOW)
         return HS_E_TIMESTAMP;
+    /* Cheap refusals before the RSA verification: a replayed request (or
+     * one beyond the per-peer limit, or with the table full) costs a hash
+     * lookup, not a signature check. The nonce is only looked at here, not
+     * recorded: it is recorded by session_insert, after the signature
+     * verified, atomically with the same checks. So a forger who copies a
+     * requestor's fresh nonce into a request with a bad signature is
+     * refused (bad_signature) and cannot burn that nonce for the genuine
+     * request; a replay of a genuine request is refused here unverified. */
+    st = from_session_err(session_precheck(srv->sessions, p->rq.initiator_id, p->rq.nonce, srv->now));
+    if (st)
+        return st;
     uint8_t t[TRANSCRIPT_MAX];
     size_t n = 0;
     if (transcript_request(&p->rq, t, sizeof(t), &n))
@@ -314,9 +325,6 @@ hs_status handshake_serve(const hs_server *srv, const json_t *req, json_t **repl
     hs_status st = serve_check(srv, req, &p, &peer);
     if (st)
         goto out;
-    /* Cheap refusals before the expensive work (nonce, per-peer limit). */
-    if ((st = from_session_err(session_precheck(srv->sessions, p.rq.initiator_id, p.rq.nonce, srv->now))))
-        goto out;
     st = HS_E_INTERNAL;
     if (rng_bytes(rp.session_id, HS_SESSION_ID_LEN) || rng_bytes(rp.nonce, HS_NONCE_LEN) ||
         rng_bytes(x.auth_key, HS_AUTH_KEY_LEN))
@@ -347,8 +355,8 @@ hs_status handshake_serve(const hs_server *srv, const json_t *req, json_t **repl
     if (!(*reply = reply_json(srv, &p, &rp, sig, sig_len)))
         goto out;
     int64_t expires_at = 0;
-    if ((st = from_session_err(session_insert(srv->sessions, rp.session_id, p.rq.initiator_id, p.rq.nonce, &x.keys,
-                                              x.confirm, srv->now, &expires_at))))
+    if ((st = from_session_err(session_insert(srv->sessions, rp.session_id, p.rq.initiator_id, p.rq.port,
+                                              p.rq.nonce, &x.keys, x.confirm, srv->now, &expires_at))))
         goto out;
     memcpy(acc->peer_id, p.rq.initiator_id, IDENTITY_ID_LEN);
     acc->peer_key = peer;

@@ -128,15 +128,10 @@ static struct peer_api *api_of(node *nd)
 
 /* ---- POST /v1/handshake ---- */
 
-static void record_peer(node *nd, http_req *rq, const hs_accepted *acc, int64_t now, nt_err *rc)
+/* The key and name from a handshake. Not the address: see learn_address. */
+static void record_peer(node *nd, const hs_accepted *acc, int64_t now, nt_err *rc)
 {
-    char addr[PEERS_ADDR_MAX];
-    const char *ip = http_req_remote_ip(rq);
-    const char *a = NULL;
-    if (acc->port && ip) {
-        snprintf(addr, sizeof(addr), strchr(ip, ':') ? "[%s]:%u" : "%s:%u", ip, (unsigned)acc->port);
-        a = addr;
-    }
+    const char *a = NULL; /* no address here: learn_address */
     const char *name = acc->name[0] && text_name_valid(acc->name, strlen(acc->name)) ? acc->name : NULL;
     /* A peer seen a moment ago with the same name and address needs no
      * write (a commit is an fsync): busy peers handshake often. */
@@ -171,7 +166,7 @@ static void post_handshake(http_req *rq, node *nd)
     hs_status st = handshake_serve(&srv, req, &reply, &acc);
     if (st == HS_OK) {
         nt_err rc;
-        record_peer(nd, rq, &acc, now, &rc);
+        record_peer(nd, &acc, now, &rc);
         if (rc == NT_ERR_AUTH) {
             /* The id is pinned to another key: undo the session. */
             if (session_drop(pa->sessions, acc.session_id))
@@ -200,6 +195,35 @@ static void post_handshake(http_req *rq, node *nd)
 
 /* ---- the sealed dispatcher ---- */
 
+/* The requestor's address is learned from the first request of a session
+ * (v not yet confirmed), the one that proves the authentication key, never
+ * from the handshake: a captured handshake can be replayed from any
+ * address (before the original arrives, or to a node that restarted and
+ * forgot its nonces) and would move the peer there, while only the holder
+ * of the session keys can confirm. The address is source-ip:port, port as
+ * the requestor gave it in its signed handshake. */
+static void learn_address(node *nd, http_req *rq, const session_view *v, int64_t now)
+{
+    char addr[PEERS_ADDR_MAX];
+    const char *ip = http_req_remote_ip(rq);
+    identity *key = NULL;
+    if (v->confirmed || !v->port || !ip) /* confirmed before: learned then */
+        return;
+    snprintf(addr, sizeof(addr), strchr(ip, ':') ? "[%s]:%u" : "%s:%u", ip, (unsigned)v->port);
+    peer_info *known = malloc(sizeof(*known));
+    /* Most sessions come from the address we have: no write (an fsync). */
+    bool same = known && !peers_get(nd->db, v->peer, known) && !strcmp(known->address, addr);
+    free(known);
+    if (same)
+        return;
+    nt_err rc = peers_get_key(nd->db, v->peer, &key);
+    if (!rc)
+        rc = peers_observe(nd->db, key, NULL, addr, "handshake", NULL, now, NULL);
+    if (rc)
+        log_warn("peer: could not record the address %s of a peer: %s", addr, err_str(rc));
+    identity_free(key);
+}
+
 static const peer_route *find_route(const char *method, const char *path, http_params *params, char *allow,
                                     size_t allow_cap)
 {
@@ -217,6 +241,21 @@ static const peer_route *find_route(const char *method, const char *path, http_p
             }
         }
     return NULL;
+}
+
+bool peer_route_resendable(const char *method, const char *path)
+{
+    char bare[ENVELOPE_PATH_MAX + 1], allow[64];
+    http_params params;
+    size_t n = strcspn(path, "?");
+    if (!strcmp(method, "GET"))
+        return true;
+    if (n > ENVELOPE_PATH_MAX)
+        return false;
+    memcpy(bare, path, n);
+    bare[n] = 0;
+    const peer_route *r = find_route(method, bare, &params, allow, sizeof(allow));
+    return r && r->resend;
 }
 
 static void refuse(http_req *rq, struct peer_api *pa, unsigned status, const char *code, const char *msg)
@@ -311,6 +350,7 @@ static void sealed_dispatch(http_req *rq, node *nd)
         goto out;
     }
     atomic_fetch_add(&pa->sealed_ok, 1);
+    learn_address(nd, rq, &v, now);
     /* Authenticated from here on: every answer is sealed. */
     pr.nd = nd;
     pr.http = rq;
@@ -378,7 +418,7 @@ static int ping(peer_req *rq, json_t **reply)
 }
 
 const peer_route peer_api_peer_routes[] = {
-    {"POST", "/v1/peer/ping", ping, 4096},
+    {"POST", "/v1/peer/ping", ping, 4096, PEER_RESEND},
     {0},
 };
 

@@ -8,8 +8,8 @@
  *     // rooms.c
  *     static int rooms_submit(peer_req *rq, json_t **reply);
  *     const peer_route rooms_peer_routes[] = {
- *         {"POST", "/v1/peer/rooms/{id}/messages", rooms_submit, 64 * 1024},
- *         {"GET",  "/v1/peer/rooms/{id}/messages", rooms_poll, 0},
+ *         {"POST", "/v1/peer/rooms/{id}/messages", rooms_submit, 64 * 1024, PEER_RESEND},
+ *         {"GET",  "/v1/peer/rooms/{id}/messages", rooms_poll, 0, PEER_RESEND},
  *         {0},
  *     };
  *
@@ -29,6 +29,7 @@
 #define NATTER_PEER_API_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include "../crypto/identity.h"
 #include "http.h"
@@ -48,7 +49,18 @@ typedef struct peer_route {
     const char *pattern; /* "/v1/peer/rooms/{id}/messages" (see http_match) */
     peer_handler *fn;
     size_t body_max;     /* plaintext cap in bytes; 0 = --max-body; at most PEER_PLAIN_MAX */
+    bool resend;         /* PEER_RESEND or PEER_ONCE: see peer_route_resendable */
 } peer_route;
+
+#define PEER_RESEND true  /* idempotent: may be sent again after a plaintext unknown_session */
+#define PEER_ONCE false   /* not: join, leave (a second one would not answer the same) */
+
+/* Whether a request may be sent again on a new session after a plaintext
+ * (unauthenticated, so possibly forged) unknown_session answer: the
+ * request may have been processed already. True for GET and for the
+ * routes marked resend (same effect when repeated, like a txn-keyed
+ * submit); false for unknown routes. path may carry a query. */
+bool peer_route_resendable(const char *method, const char *path);
 
 /* NULL-terminated list of sealed route tables (server/peer_routes.c). */
 extern const peer_route *const peer_routes_all[];

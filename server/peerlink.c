@@ -17,6 +17,7 @@
 #include "../storage/peers.h"
 #include "envelope.h"
 #include "handshake.h"
+#include "peer_api.h"
 #include "source_addr.h"
 
 #define EXPIRY_MARGIN_S 2 /* re-handshake this long before the peer would drop us */
@@ -394,8 +395,8 @@ static nt_err do_handshake(node *n, link *l, const char *addr, const identity *p
     }
     if (status != 200) {
         error_code(&rb, code, sizeof(code));
-        set_error(l, "handshake refused: %s", code[0] ? code : "no reason given");
-        rc = status_to_err(status);
+        set_error(l, "handshake refused: %s (%ld)", code[0] ? code : "no reason given", status);
+        rc = status == 429 || status == 503 ? NT_ERR_BUSY : NT_ERR_AUTH; /* refused: failed, not unreachable */
         goto out;
     }
     rc = NT_ERR_AUTH;
@@ -405,7 +406,8 @@ static nt_err do_handshake(node *n, link *l, const char *addr, const identity *p
     }
     /* Signature checked against the PINNED key before anything is used. */
     if ((rc = handshake_finish(p, pinned, reply, now, &s))) {
-        set_error(l, "handshake reply refused: %s", err_str(rc));
+        set_error(l, "handshake reply refused: %s", rc == NT_ERR_INVALID ? "malformed or not matching" : err_str(rc));
+        rc = rc == NT_ERR_NOMEM ? rc : NT_ERR_AUTH; /* whatever answered, the handshake failed */
         goto out;
     }
     /* The peer is alive and answered as itself: refresh its row. */
@@ -580,6 +582,20 @@ out:
     return rc;
 }
 
+/* After a plaintext "session unknown" answer: may the request go again on
+ * a new session? That answer is not authenticated, so it may be forged by
+ * someone who let the request through to the peer: only a request that is
+ * idempotent by design is sent twice; any other fails (NT_ERR_EXPIRED)
+ * and its caller decides. */
+static bool may_resend(link *l, const char *method, const char *path)
+{
+    if (peer_route_resendable(method, path))
+        return true;
+    set_error(l, "peer did not know our session; %s %.64s not sent again (it may have been processed)", method,
+              path);
+    return false;
+}
+
 nt_err peerlink_call(node *n, const uint8_t peer_id[static IDENTITY_ID_LEN], const char *method, const char *path,
                      json_t *req, json_t **reply, int *status, int timeout_ms)
 {
@@ -626,6 +642,8 @@ nt_err peerlink_call(node *n, const uint8_t peer_id[static IDENTITY_ID_LEN], con
         if (l->gen == stale)
             link_drop(l);
         pthread_mutex_unlock(&l->mu);
+        if (!may_resend(l, method, path))
+            break;
         force = true;
     }
     identity_free(key);
@@ -701,8 +719,9 @@ nt_err peerlink_call_many(node *n, peerlink_op *ops, size_t n_ops, int timeout_m
             if (calls[i].l->gen == calls[i].gen)
                 link_drop(calls[i].l);
             pthread_mutex_unlock(&calls[i].l->mu);
-            ops[i].rc = peerlink_call(n, ops[i].peer_id, ops[i].method, ops[i].path, ops[i].req, &ops[i].reply,
-                                      &ops[i].status, timeout_ms);
+            if (may_resend(calls[i].l, ops[i].method, ops[i].path))
+                ops[i].rc = peerlink_call(n, ops[i].peer_id, ops[i].method, ops[i].path, ops[i].req, &ops[i].reply,
+                                          &ops[i].status, timeout_ms);
         }
     }
     rc = NT_OK;

@@ -7,7 +7,8 @@
  * shared libcurl connection cache. A session is re-opened by itself when it
  * expired (idle or absolute, as the serving node announced) or when the
  * serving node says it does not know it (it restarted): the request is then
- * sent again once, since the other side did not process it.
+ * sent again once if it is idempotent (peer_route_resendable: that answer
+ * is not authenticated, so the request may have been processed).
  *
  * Thread-safe: any handler or service thread may call these. Calls block
  * (up to timeout_ms, plus a handshake when one is needed). */
@@ -36,8 +37,11 @@
  *   Errors: NT_ERR_NOT_FOUND unknown peer (or the path does not exist
  *     there: *status 404/405), NT_ERR_STATE no address known, NT_ERR_NET /
  *     NT_ERR_TIMEOUT transport, NT_ERR_AUTH handshake or answer did not
- *     authenticate (wrong node, tampered), NT_ERR_BUSY peer refused a new
- *     session (429/503), NT_ERR_REPLAY peer refused the request as replayed.
+ *     authenticate (wrong node, tampered, or the peer refused the
+ *     handshake), NT_ERR_BUSY peer refused a new session (429/503),
+ *     NT_ERR_REPLAY peer refused the request as replayed, NT_ERR_EXPIRED the
+ *     peer did not know our session and the request is not idempotent, so
+ *     it was not sent again (the next call opens a new session).
  *     *reply is NULL and *status is the HTTP status seen (0 if none). */
 NT_MUST_USE nt_err peerlink_call(node *n, const uint8_t peer_id[static IDENTITY_ID_LEN], const char *method,
                                  const char *path, json_t *req, json_t **reply, int *status, int timeout_ms);

@@ -63,16 +63,16 @@ ROUTE(r_notify, "POST", "notify")
 #define NOTIFY_MAX (PEER_PLAIN_MAX) /* a push batch */
 
 const peer_route rooms_peer_routes[] = {
-    {"GET", "/v1/peer/rooms", r_list, 0},
-    {"POST", "/v1/peer/rooms/{id}/join", r_join, 0},
-    {"POST", "/v1/peer/rooms/{id}/leave", r_leave, 0},
-    {"POST", "/v1/peer/rooms/{id}/delivery", r_delivery, 0},
-    {"GET", "/v1/peer/rooms/{id}/members", r_members, 0},
-    {"GET", "/v1/peer/rooms/{id}/keys", r_keys, 0},
-    {"GET", "/v1/peer/rooms/{id}/messages", r_poll, 0},
-    {"POST", "/v1/peer/rooms/{id}/messages", r_submit, SUBMIT_MAX},
-    {"POST", "/v1/peer/rooms/{id}/batch", r_batch, BATCH_MAX},
-    {"POST", "/v1/peer/rooms/{id}/notify", r_notify, NOTIFY_MAX},
+    {"GET", "/v1/peer/rooms", r_list, 0, PEER_RESEND},
+    {"POST", "/v1/peer/rooms/{id}/join", r_join, 0, PEER_ONCE},
+    {"POST", "/v1/peer/rooms/{id}/leave", r_leave, 0, PEER_ONCE},
+    {"POST", "/v1/peer/rooms/{id}/delivery", r_delivery, 0, PEER_RESEND},
+    {"GET", "/v1/peer/rooms/{id}/members", r_members, 0, PEER_RESEND},
+    {"GET", "/v1/peer/rooms/{id}/keys", r_keys, 0, PEER_RESEND},
+    {"GET", "/v1/peer/rooms/{id}/messages", r_poll, 0, PEER_RESEND},
+    {"POST", "/v1/peer/rooms/{id}/messages", r_submit, SUBMIT_MAX, PEER_RESEND},
+    {"POST", "/v1/peer/rooms/{id}/batch", r_batch, BATCH_MAX, PEER_RESEND},
+    {"POST", "/v1/peer/rooms/{id}/notify", r_notify, NOTIFY_MAX, PEER_RESEND},
     {0},
 };
 

@@ -22,6 +22,7 @@ typedef struct session {
     seal_key c2s, s2c;
     uint8_t confirm[KEYSCHED_CONFIRM_LEN];
     bool confirmed;
+    uint16_t port;
     int64_t created, expires_at, last_used;
     uint64_t requests;
     replay_window window;
@@ -249,8 +250,8 @@ nt_err session_precheck(session_table *t, const uint8_t peer[static IDENTITY_ID_
 }
 
 nt_err session_insert(session_table *t, const uint8_t sid[static HS_SESSION_ID_LEN],
-                      const uint8_t peer[static IDENTITY_ID_LEN], const uint8_t nonce[static HS_NONCE_LEN],
-                      const session_keys *keys, const uint8_t confirm[static KEYSCHED_CONFIRM_LEN], int64_t now,
+                      const uint8_t peer[static IDENTITY_ID_LEN], uint16_t port,
+                      const uint8_t nonce[static HS_NONCE_LEN], const session_keys *keys, const uint8_t confirm[static KEYSCHED_CONFIRM_LEN], int64_t now,
                       int64_t *expires_at)
 {
     session *s = calloc(1, sizeof(*s));
@@ -260,6 +261,7 @@ nt_err session_insert(session_table *t, const uint8_t sid[static HS_SESSION_ID_L
         goto out;
     memcpy(s->id, sid, HS_SESSION_ID_LEN);
     memcpy(s->peer, peer, IDENTITY_ID_LEN);
+    s->port = port;
     s->c2s = keys->c2s;
     s->s2c = keys->s2c;
     memcpy(s->confirm, confirm, KEYSCHED_CONFIRM_LEN);
@@ -312,6 +314,7 @@ nt_err session_begin(session_table *t, const uint8_t sid[static HS_SESSION_ID_LE
         v->s2c = s->s2c;
         memcpy(v->confirm, s->confirm, KEYSCHED_CONFIRM_LEN);
         v->confirmed = s->confirmed;
+        v->port = s->port;
         v->created = s->created;
         v->expires_at = s->expires_at;
         v->last_used = s->last_used;

@@ -43,6 +43,7 @@ typedef struct {
     seal_key c2s, s2c;
     uint8_t confirm[KEYSCHED_CONFIRM_LEN]; /* expected key confirmation */
     bool confirmed;
+    uint16_t port; /* the requestor's peer API port from its handshake (0: none) */
     int64_t created, expires_at, last_used;
     uint64_t requests;
 } session_view;
@@ -72,10 +73,11 @@ NT_MUST_USE nt_err session_precheck(session_table *t, const uint8_t peer[static 
 
 /* Record nonce and add a session with id sid, atomically and with the same
  * checks as session_precheck (plus NT_ERR_EXISTS for a duplicate sid).
- * Copies the c2s/s2c keys and the expected confirmation; *expires_at gets
- * the absolute expiry. */
+ * Copies the c2s/s2c keys, the expected confirmation and the requestor's
+ * port (kept until the session confirms: see session_view); *expires_at
+ * gets the absolute expiry. */
 NT_MUST_USE nt_err session_insert(session_table *t, const uint8_t sid[static HS_SESSION_ID_LEN],
-                                  const uint8_t peer[static IDENTITY_ID_LEN],
+                                  const uint8_t peer[static IDENTITY_ID_LEN], uint16_t port,
                                   const uint8_t nonce[static HS_NONCE_LEN], const session_keys *keys,
                                   const uint8_t confirm[static KEYSCHED_CONFIRM_LEN], int64_t now,
                                   int64_t *expires_at);

@@ -442,6 +442,94 @@ START_TEST(key_fetches_are_budgeted)
 }
 END_TEST
 
+/* A TCP port that accepts connections (the kernel's backlog) and never
+ * answers: a key fetch from it takes its whole timeout. */
+static int hang_listener(uint16_t *port_out)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(listen(fd, 16), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    *port_out = ntohs(sa.sin_port);
+    return fd;
+}
+
+static bool wait_fetches(discovery *d, uint64_t n, int timeout_ms)
+{
+    discovery_stats s;
+    for (int64_t end = now_ms() + timeout_ms; now_ms() < end; pause_ms(20)) {
+        discovery_stats_get(d, &s);
+        if (s.key_fetches >= n)
+            return true;
+    }
+    return false;
+}
+
+/* A key fetch that hangs (10 s timeout here) does not hold up the other
+ * announcements: they are checked while it waits. */
+START_TEST(hanging_key_fetch_does_not_stall)
+{
+    pick_group();
+    uint16_t hport = 0;
+    int hfd = hang_listener(&hport);
+    seen_log l = {0};
+    discovery_config c = cfg();
+    c.fetch_timeout_ms = 10000;
+    discovery *rx = start(0, &l, &c);
+    discovery *tx = start_big_sender(hport);
+    ck_assert(wait_fetches(rx, 1, 3000));
+    int64_t t0 = now_ms();
+    seen_log l1 = {0};
+    discovery_config c1 = cfg();
+    discovery *tx1 = start(1, &l1, &c1);
+    ck_assert_msg(wait_seen(&l, 1, 3000), "an announcement waited behind a hanging key fetch");
+    ck_assert_int_lt(now_ms() - t0, 5000);
+    ck_assert_mem_eq(l.ids[0], identity_id(keys[1]), IDENTITY_ID_LEN);
+    discovery_stats s;
+    discovery_stats_get(rx, &s);
+    ck_assert_uint_eq(s.key_fetches, 1); /* the big sender's later announcements wait for the first fetch */
+    discovery_stop(tx1);
+    discovery_stop(tx);
+    discovery_stop(rx);
+    close(hfd);
+}
+END_TEST
+
+/* Keyless announcements under many ids from one source: one fetch at a
+ * time from it, the others dropped at once (key_unavailable). */
+START_TEST(one_key_fetch_per_source)
+{
+    pick_group();
+    uint16_t hport = 0;
+    int hfd = hang_listener(&hport);
+    seen_log l = {0};
+    discovery_config c = cfg();
+    c.sched.interval_ms = 60000;
+    c.fetch_timeout_ms = 10000;
+    discovery *rx = start(0, &l, &c);
+    for (int i = 0; i < 4; i++) {
+        uint8_t id[IDENTITY_ID_LEN], buf[DISCOVERY_PACKET_MAX];
+        size_t len = 0;
+        memset(id, 0x60 + i, sizeof id);
+        discovery_announce_fields f = {.timestamp_ms = unix_ms(), .seq = 1, .peer_port = hport, .name = "ghost"};
+        ck_assert_int_eq(discovery_packet_encode_unsigned(id, &f, NULL, 0, buf, sizeof buf, &len), NT_OK);
+        buf[len] = 0x01, buf[len + 1] = 0x00; /* sig_len 256 */
+        memset(buf + len + 2, 0x5A, 256);
+        send_raw(buf, len + 2 + 256);
+    }
+    ck_assert(wait_stat(rx, DISC_KEY_UNAVAILABLE, 3, 3000));
+    discovery_stats s;
+    discovery_stats_get(rx, &s);
+    ck_assert_uint_eq(s.key_fetches, 1);
+    ck_assert_uint_eq(s.received, 4 + s.dropped[DISC_OWN]);
+    discovery_stop(rx);
+    close(hfd);
+}
+END_TEST
+
 START_TEST(start_refuses_bad_config)
 {
     discovery_config c = cfg();
@@ -482,6 +570,8 @@ int main(void)
     tcase_add_test(tc, keyless_announcement_wrong_key_served);
     tcase_add_test(tc, keyless_announcement_uses_pinned_key);
     tcase_add_test(tc, key_fetches_are_budgeted);
+    tcase_add_test(tc, hanging_key_fetch_does_not_stall);
+    tcase_add_test(tc, one_key_fetch_per_source);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

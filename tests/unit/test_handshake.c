@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "crypto/ecdh.h"
+#include <mbedtls/pk.h>
+#include <mbedtls/rsa.h>
+#include <mbedtls/sha256.h>
 #include "crypto/encoding.h"
 #include "crypto/rng.h"
 #include "server/envelope.h"
@@ -259,6 +262,121 @@ START_TEST(timestamp_window_and_replay)
 }
 END_TEST
 
+/* A signature that is not one: right length, random bytes. */
+static void garble_sig(json_t *req)
+{
+    uint8_t junk[256];
+    char b64[400];
+    ck_assert_int_eq(rng_bytes(junk, sizeof(junk)), NT_OK);
+    ck_assert_int_eq(encoding_b64_encode(junk, sizeof(junk), B64_STD, b64, sizeof(b64)), NT_OK);
+    set_str(req, "signature", b64);
+}
+
+/* The nonce is looked at before the RSA verification: a replay is refused
+ * as such even when its signature is garbage (so it cost no verification),
+ * while a forged signature on a fresh nonce does not burn that nonce. */
+START_TEST(replay_refused_before_signature_check)
+{
+    fixture f;
+    fx_init(&f, NULL);
+    hs_pending *p = NULL, *p2 = NULL;
+    json_t *req = NULL, *reply = NULL, *forged = NULL;
+    hs_accepted acc, acc2;
+    ck_assert_int_eq(handshake_start(ka, "alice", 0, identity_id(kb), HS_MODE_ECDH, ECDH_X25519, NOW, &p, &req),
+                     NT_OK);
+    ck_assert_int_eq(handshake_serve(&f.srv, req, &reply, &acc), HS_OK);
+    json_decref(reply);
+    handshake_accepted_clear(&acc);
+    forged = json_deep_copy(req);
+    garble_sig(forged);
+    ck_assert_int_eq(handshake_serve(&f.srv, forged, &reply, &acc), HS_E_NONCE_REPLAY);
+    ck_assert_ptr_null(reply);
+    json_decref(forged);
+    /* Fresh nonce, forged signature first, then the genuine request. */
+    ck_assert_int_eq(handshake_start(ka, "alice", 0, identity_id(kb), HS_MODE_ECDH, ECDH_X25519, NOW, &p2, &forged),
+                     NT_OK);
+    json_t *genuine = json_deep_copy(forged);
+    garble_sig(forged);
+    ck_assert_int_eq(handshake_serve(&f.srv, forged, &reply, &acc), HS_E_SIGNATURE);
+    ck_assert_int_eq(handshake_serve(&f.srv, genuine, &reply, &acc2), HS_OK);
+    ck_assert_uint_eq(session_count(f.t, NULL, NOW), 2);
+    json_decref(reply);
+    handshake_accepted_clear(&acc2);
+    json_decref(genuine);
+    json_decref(forged);
+    json_decref(req);
+    handshake_pending_free(p);
+    handshake_pending_free(p2);
+    session_table_free(f.t);
+}
+END_TEST
+
+/* An rsa-mode request from a key pair with e = 3, properly signed by it
+ * (made with mbedTLS directly: natter refuses to load such a key). */
+static json_t *request_from_e3(void)
+{
+    mbedtls_pk_context pk;
+    uint8_t tmp[1024], t[TRANSCRIPT_MAX], hash[32], sig[256];
+    char b64[1024];
+    size_t n = 0;
+    mbedtls_pk_init(&pk);
+    ck_assert_int_eq(mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(MBEDTLS_PK_RSA)), 0);
+    ck_assert_int_eq(mbedtls_rsa_gen_key(mbedtls_pk_rsa(pk), rng_mbedtls, NULL, 2048, 3), 0);
+    int der_len = mbedtls_pk_write_pubkey_der(&pk, tmp, sizeof(tmp));
+    ck_assert_int_gt(der_len, 0);
+    hs_request rq = {.version = HS_VERSION, .mode = HS_MODE_RSA, .initiator_key = tmp + sizeof(tmp) - der_len,
+                     .initiator_key_len = (size_t)der_len, .timestamp = NOW, .name = "e3", .port = 0};
+    ck_assert_int_eq(mbedtls_sha256_ret(rq.initiator_key, rq.initiator_key_len, rq.initiator_id, 0), 0);
+    memcpy(rq.responder_id, identity_id(kb), IDENTITY_ID_LEN);
+    ck_assert_int_eq(rng_bytes(rq.nonce, HS_NONCE_LEN), NT_OK);
+    ck_assert_int_eq(transcript_request(&rq, t, sizeof(t), &n), NT_OK);
+    /* sign_create's message: "natter/v1/sig/handshake" 0x00 T_req */
+    mbedtls_sha256_context h;
+    mbedtls_sha256_init(&h);
+    ck_assert_int_eq(mbedtls_sha256_starts_ret(&h, 0), 0);
+    ck_assert_int_eq(mbedtls_sha256_update_ret(&h, (const uint8_t *)"natter/v1/sig/handshake", 24), 0);
+    ck_assert_int_eq(mbedtls_sha256_update_ret(&h, t, n), 0);
+    ck_assert_int_eq(mbedtls_sha256_finish_ret(&h, hash), 0);
+    mbedtls_sha256_free(&h);
+    mbedtls_rsa_set_padding(mbedtls_pk_rsa(pk), MBEDTLS_RSA_PKCS_V21, MBEDTLS_MD_SHA256);
+    ck_assert_int_eq(mbedtls_rsa_rsassa_pss_sign_ext(mbedtls_pk_rsa(pk), rng_mbedtls, NULL, MBEDTLS_MD_SHA256, 32,
+                                                     hash, 32, sig),
+                     0);
+    char id_hex[65], rid_hex[65], nonce_b64[64];
+    ck_assert_int_eq(encoding_hex_encode(rq.initiator_id, 32, id_hex, sizeof(id_hex)), NT_OK);
+    identity_id_hex(kb, rid_hex);
+    ck_assert_int_eq(encoding_b64_encode(rq.nonce, HS_NONCE_LEN, B64_STD, nonce_b64, sizeof(nonce_b64)), NT_OK);
+    json_t *req = json_pack("{s:i,s:s,s:s,s:s,s:s,s:I,s:s,s:i}", "version", HS_VERSION, "mode", "rsa",
+                            "initiator_id", id_hex, "responder_id", rid_hex, "nonce", nonce_b64, "timestamp",
+                            (json_int_t)NOW, "name", "e3", "port", 0);
+    ck_assert_int_eq(encoding_b64_encode(rq.initiator_key, rq.initiator_key_len, B64_STD, b64, sizeof(b64)), NT_OK);
+    set_str(req, "initiator_key", b64);
+    ck_assert_int_eq(encoding_b64_encode(sig, sizeof(sig), B64_STD, b64, sizeof(b64)), NT_OK);
+    set_str(req, "signature", b64);
+    mbedtls_pk_free(&pk);
+    return req;
+}
+
+/* A requestor key with e != 65537 is refused at the key check, before any
+ * signature verification with it. */
+START_TEST(exponent_other_than_65537_refused)
+{
+    fixture f;
+    fx_init(&f, NULL);
+    json_t *req = request_from_e3(), *reply = NULL;
+    hs_accepted acc;
+    hs_status st = handshake_serve(&f.srv, req, &reply, &acc);
+    ck_assert_msg(st == HS_E_ID_KEY, "got %s", handshake_code(st));
+    ck_assert_str_eq(handshake_code(st), "id_key_mismatch");
+    ck_assert_int_eq(handshake_http_status(st), 401);
+    ck_assert_ptr_null(reply);
+    ck_assert_uint_eq(session_count(f.t, NULL, NOW), 0);
+    handshake_accepted_clear(&acc);
+    json_decref(req);
+    session_table_free(f.t);
+}
+END_TEST
+
 START_TEST(too_many_sessions)
 {
     fixture f;
@@ -496,6 +614,8 @@ int main(void)
     tcase_add_test(tc, signature_by_other_key);
     tcase_add_test(tc, timestamp_window_and_replay);
     tcase_add_test(tc, too_many_sessions);
+    tcase_add_test(tc, replay_refused_before_signature_check);
+    tcase_add_test(tc, exponent_other_than_65537_refused);
     tcase_add_loop_test(tc, tampered_reply, 0, (int)(sizeof(TAMPER) / sizeof(TAMPER[0])));
     tcase_add_test(tc, reply_from_other_node);
     tcase_add_test(tc, session_expiry);

@@ -11,6 +11,7 @@
 
 #include <mbedtls/ecp.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/platform_util.h>
 #include <mbedtls/rsa.h>
 #include <mbedtls/sha256.h>
 
@@ -261,6 +262,66 @@ START_TEST(test_from_der_rejects)
     ck_assert_ptr_null(id);
     mbedtls_pk_free(&ec);
     mbedtls_pk_free(&small);
+}
+END_TEST
+
+/* A public key with modulus N (of key) and exponent e. */
+static void rsa_with_exponent(mbedtls_pk_context *pk, const mbedtls_mpi *e)
+{
+    mbedtls_mpi n;
+    mbedtls_mpi_init(&n);
+    ck_assert_int_eq(mbedtls_rsa_export(mbedtls_pk_rsa(*identity_pk(key)), &n, NULL, NULL, NULL, NULL), 0);
+    mbedtls_pk_init(pk);
+    ck_assert_int_eq(mbedtls_pk_setup(pk, mbedtls_pk_info_from_type(MBEDTLS_PK_RSA)), 0);
+    ck_assert_int_eq(mbedtls_rsa_import(mbedtls_pk_rsa(*pk), &n, NULL, NULL, NULL, e), 0);
+    ck_assert_int_eq(mbedtls_rsa_complete(mbedtls_pk_rsa(*pk)), 0);
+    ck_assert_int_eq(mbedtls_rsa_check_pubkey(mbedtls_pk_rsa(*pk)), 0); /* mbedTLS itself takes it */
+    mbedtls_mpi_free(&n);
+}
+
+/* Only e = 65537: a huge e makes every verification over 100 times dearer
+ * (a CPU attack through any signed input), and e = 3 is never made here. */
+START_TEST(test_exponent_refused)
+{
+    uint8_t der[IDENTITY_PUB_DER_MAX];
+    char pem[IDENTITY_PUB_PEM_MAX];
+    unsigned char priv[4096];
+    size_t len;
+    identity *id = (identity *)1;
+    mbedtls_pk_context pk;
+    mbedtls_mpi e;
+
+    /* e of 2045 bits (odd, below N) */
+    mbedtls_mpi_init(&e);
+    ck_assert_int_eq(mbedtls_mpi_lset(&e, 1), 0);
+    ck_assert_int_eq(mbedtls_mpi_shift_l(&e, 2044), 0);
+    ck_assert_int_eq(mbedtls_mpi_add_int(&e, &e, 1), 0);
+    rsa_with_exponent(&pk, &e);
+    len = pk_der(&pk, der, sizeof der);
+    ck_assert_int_eq(identity_from_der(&id, der, len), NT_ERR_INVALID);
+    ck_assert_ptr_null(id);
+    ck_assert_int_eq(mbedtls_pk_write_pubkey_pem(&pk, (unsigned char *)pem, sizeof pem), 0);
+    ck_assert_int_eq(identity_from_pem(&id, pem, strlen(pem)), NT_ERR_INVALID);
+    mbedtls_pk_free(&pk);
+    /* the same modulus with e = 65537 is fine: only e differs */
+    ck_assert_int_eq(mbedtls_mpi_lset(&e, 65537), 0);
+    rsa_with_exponent(&pk, &e);
+    len = pk_der(&pk, der, sizeof der);
+    ck_assert_int_eq(identity_from_der(&id, der, len), NT_OK);
+    identity_free(id);
+    mbedtls_pk_free(&pk);
+    mbedtls_mpi_free(&e);
+    /* e = 3, a real key pair: refused as public and as private key */
+    mbedtls_pk_init(&pk);
+    ck_assert_int_eq(mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(MBEDTLS_PK_RSA)), 0);
+    ck_assert_int_eq(mbedtls_rsa_gen_key(mbedtls_pk_rsa(pk), rng_mbedtls, NULL, 2048, 3), 0);
+    len = pk_der(&pk, der, sizeof der);
+    ck_assert_int_eq(identity_from_der(&id, der, len), NT_ERR_INVALID);
+    ck_assert_int_eq(mbedtls_pk_write_key_pem(&pk, priv, sizeof priv), 0);
+    ck_assert_int_eq(identity_from_private_pem(&id, (const char *)priv, strlen((char *)priv)), NT_ERR_INVALID);
+    ck_assert_ptr_null(id);
+    mbedtls_platform_zeroize(priv, sizeof priv);
+    mbedtls_pk_free(&pk);
 }
 END_TEST
 
@@ -538,6 +599,7 @@ static Suite *identity_suite(void)
     tcase_add_loop_test(tc, test_import_vector_keys, 0, (int)(sizeof wp_keys / sizeof wp_keys[0]));
     tcase_add_test(tc, test_from_der_rejects);
     tcase_add_test(tc, test_from_pem_rejects);
+    tcase_add_test(tc, test_exponent_refused);
     tcase_add_test(tc, test_save_load_round_trip);
     tcase_add_test(tc, test_save_refuses);
     tcase_add_loop_test(tc, test_load_refuses, 0, LOAD__COUNT);
