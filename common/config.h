@@ -53,6 +53,7 @@
 
 typedef struct config {
     CONFIG_OPTIONS(CONFIG_FIELD_)
+    unsigned long long given; /* bit i: option i came from the environment or argv */
 } config;
 
 #define CONFIG_ERR_MAX 256
@@ -68,6 +69,15 @@ typedef const char *config_getenv_fn(const char *name);
  * Resets getopt state, so it may be called more than once. */
 NT_MUST_USE nt_err config_parse(config *cfg, int argc, char **argv, config_getenv_fn *env,
                                 config_action *action, char err[static CONFIG_ERR_MAX]);
+
+/* Was the option with this --flag name given (environment or command
+ * line) rather than left at its default? */
+bool config_given(const config *cfg, const char *flag);
+
+/* Is s a listen address natterd can bind: "HOST:PORT" or "[V6]:PORT" with
+ * a host that resolves and a port in 0..65535 (0 = pick a free one)? On
+ * false, err says why. */
+bool config_listen_valid(const char *s, char err[static CONFIG_ERR_MAX]);
 
 /* Free the strings in cfg and zero it. NULL-safe. */
 void config_free(config *cfg);

@@ -146,6 +146,9 @@ static nt_err load_or_make_identity(node *nd, char err[static NODE_ERR_MAX])
             seterr(err, "%s: corrupt or foreign key file (%s)", path, err_str(rc));
             return rc;
         }
+        if (config_given(nd->cfg, "key-bits"))
+            log_warn("--key-bits %lu ignored: the identity in %s already exists (RSA-%u)", nd->cfg->key_bits, path,
+                     identity_bits(nd->id));
         return NT_OK;
     }
     log_info("no identity yet: generating an RSA-%lu key", nd->cfg->key_bits);

@@ -305,7 +305,7 @@ int roomapi_events(rooms *r, rooms_query_fn *q, void *qarg, json_t **reply)
         snprintf(since_buf, sizeof since_buf, "%s", since_s);
         since_s = since_buf;
     }
-    int64_t wait = qint(q, qarg, "wait", 0, 0, 3600, &bad);
+    int64_t wait = qint(q, qarg, "wait", 0, 0, ROOM_EVENTS_WAIT_MAX, &bad);
     int64_t limit = qint(q, qarg, "limit", 100, 1, 500, &bad);
     int64_t since = 0;
     if (since_s && strcmp(since_s, "now")) {
