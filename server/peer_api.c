@@ -383,8 +383,9 @@ const peer_route peer_api_peer_routes[] = {
 };
 
 /* The HTTP layer sees every /v1/peer/... path of up to six segments under
- * each method and hands it to the dispatcher, which matches peer_routes_all
- * itself (404/405 included): modules only write a peer_route table. */
+ * any method and hands it to the dispatcher, which matches peer_routes_all
+ * itself (404, and 405 with the route's own methods in Allow): modules
+ * only write a peer_route table. */
 #define SEALED(m)                                                                                       \
     {m, "/v1/peer/{s1}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX},                     \
     {m, "/v1/peer/{s1}/{s2}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX},                \
@@ -395,10 +396,7 @@ const peer_route peer_api_peer_routes[] = {
 
 const http_route peer_api_routes[] = {
     {"POST", "/v1/handshake", HTTP_API_PEER, post_handshake, 16 * 1024},
-    SEALED("GET"),
-    SEALED("POST"),
-    SEALED("PUT"),
-    SEALED("DELETE"),
+    SEALED(HTTP_ANY_METHOD),
     {0},
 };
 
