@@ -353,10 +353,15 @@ out:
 
 /* ---- POST /v1/peer/ping: a sealed echo with the server's view ---- */
 
+static const json_field ping_fields[] = {JSON_FIELD("echo", JSON_F_ANY), JSON_FIELDS_END};
+
 static int ping(peer_req *rq, json_t **reply)
 {
     struct peer_api *pa = api_of(rq->nd);
     json_t *body = peer_req_body(rq);
+    char msg[JSON_FIELD_MSG_MAX];
+    if (json_check_fields(body, ping_fields, msg))
+        return peer_error(reply, 400, "bad_request", "%s", msg);
     json_t *echo = body ? json_object_get(body, "echo") : NULL;
     session_info si[1];
     memset(si, 0, sizeof(si));
