@@ -338,6 +338,17 @@ START_TEST(unknown_fields_refused_sealed)
     snprintf(path, sizeof path, "/v1/peer/rooms/%s/leave", room);
     expect_sealed_400(path, json_pack("{s:b}", "now", 1), "unknown field \"now\"");
     expect_sealed_400("/v1/peer/ping", json_pack("{s:i,s:i}", "echo", 1, "extra", 2), "unknown field \"extra\"");
+    /* a NUL in the sealed query: refused, not read as an absent parameter */
+    static const char *const queries[] = {"since=0%00x", "since=%0", "since=0%0a", "since=0%zz"};
+    for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++) {
+        json_t *reply = NULL;
+        snprintf(path, sizeof path, "/v1/peer/rooms/%s/members?%s", room, queries[i]);
+        ck_assert_msg(mcall("GET", path, NULL, &reply) == 400, "%s", queries[i]);
+        ck_assert_str_eq(json_string_value(json_object_get(json_object_get(reply, "error"), "code")), "bad_request");
+        json_decref(reply);
+    }
+    snprintf(path, sizeof path, "/v1/peer/rooms/%s/members?since=-1", room);
+    ck_assert_int_eq(mcall("GET", path, NULL, NULL), 200);
     /* still a member, and nothing was stored */
     j = call(&A, "GET", NULL, 200, "/v1/client/rooms/%s/messages", room);
     ck_assert_uint_eq(json_array_size(json_object_get(j, "messages")), 0);
