@@ -27,7 +27,8 @@
  * A handler must reply exactly once: http_reply_json / http_reply_error /
  * http_reply_raw (a handler that does not reply yields 500). Before the
  * request reaches the handler the core has: checked the bearer token on the
- * client API (401), matched the route (404/405), read the whole body with
+ * client API (401), refused a NUL anywhere in the target or a control byte
+ * in its path (400), matched the route (404/405), read the whole body with
  * the route's cap (413), refused new work when over the connection limit
  * (503). The body is NOT parsed: call http_req_json_object.
  *
