@@ -311,7 +311,7 @@ static unsigned type_bit(const json_t *v)
     case JSON_FALSE: return JSON_F_BOOL;
     case JSON_ARRAY: return JSON_F_ARRAY;
     case JSON_OBJECT: return JSON_F_OBJECT;
-    default: return 0; /* null and reals are never a request's */
+    default: return 0; /* null and reals: only JSON_F_ANY takes them */
     }
 }
 
@@ -348,7 +348,7 @@ static const char *type_words(unsigned types)
 static nt_err check_member(const json_field *f, const char *shown, const json_t *v, char msg[static JSON_FIELD_MSG_MAX])
 {
     char values[JSON_FIELD_MSG_MAX / 2];
-    if (!(type_bit(v) & f->types)) {
+    if (f->types != JSON_F_ANY && !(type_bit(v) & f->types)) {
         snprintf(msg, JSON_FIELD_MSG_MAX, "field \"%s\" must be %s", shown, type_words(f->types));
         return NT_ERR_INVALID;
     }

@@ -39,7 +39,8 @@ NT_MUST_USE nt_err json_get_int(const json_t *obj, const char *key, json_int_t m
 NT_MUST_USE nt_err json_get_bool(const json_t *obj, const char *key, bool *out);
 
 /* What a request object may hold: one json_field per allowed member, the
- * list ended by {NULL}. types is a set of JSON_F_* bits; one_of, for a
+ * list ended by JSON_FIELDS_END. types is a set of JSON_F_* bits
+ * (JSON_F_ANY: any value, null and reals included); one_of, for a
  * string, lists the values it may take (NULL-terminated; NULL: any); sub,
  * for an object, lists its own members, and for an array, those of each
  * item (which must then be objects). */

@@ -238,6 +238,9 @@ static const struct {
 } check_cases[] = {
     {"{}", NULL},
     {"{\"name\":\"a\",\"delivery\":\"poll\",\"trusted\":false,\"echo\":[1,null]}", NULL},
+    {"{\"echo\":null}", NULL},
+    {"{\"echo\":1.5}", NULL},
+    {"{\"trusted\":1.5}", "field \"trusted\" must be true or false"},
     {"{\"messages\":[{\"txn_id\":\"t\",\"epoch\":1}],\"room\":{\"epoch\":2}}", NULL},
     {"{\"name\":\"a\",\"foo\":1}", "unknown field \"foo\""},
     {"{\"delivery\":12345}", "field \"delivery\" must be a string"},
