@@ -110,11 +110,20 @@ static void list_peers(http_req *rq, node *nd)
     http_reply_json(rq, 200, json_pack("{s:o}", "peers", arr));
 }
 
+/* What each request body may hold (api-spec/openapi.yaml). */
+static const char *const push_poll[] = {"push", "poll", NULL};
+static const char *const hs_modes[] = {"ecdh", "ecdh-p256", "rsa", NULL};
+static const json_field add_fields[] = {JSON_FIELD("address", JSON_F_STRING), JSON_FIELDS_END};
+static const json_field connect_fields[] = {JSON_FIELD_ENUM("mode", hs_modes), JSON_FIELDS_END};
+static const json_field ping_fields[] = {JSON_FIELD("echo", JSON_F_ANY), JSON_FIELDS_END};
+static const json_field trust_fields[] = {JSON_FIELD("trusted", JSON_F_BOOL), JSON_FIELDS_END};
+static const json_field delivery_fields[] = {JSON_FIELD_ENUM("delivery", push_poll), JSON_FIELDS_END};
+
 static void add_peer(http_req *rq, node *nd)
 {
     json_t *body;
     const char *addr;
-    if (http_req_json_object(rq, &body))
+    if (http_req_json_fields(rq, add_fields, &body))
         return;
     if (json_get_str(body, "address", PEERS_ADDR_MAX - 1, &addr) || !strchr(addr, ':')) {
         http_reply_error(rq, 400, "bad_request", "\"address\" must be \"host:port\" of the peer API");
@@ -172,13 +181,14 @@ static void delete_peer(http_req *rq, node *nd)
 }
 
 /* The optional JSON object body of a POST: *body is NULL when there is
- * none. False if a 400 was sent (a body that is not a JSON object). */
-static bool optional_body(http_req *rq, json_t **body)
+ * none. False if a 400 was sent (a body that is not a JSON object, or
+ * with a member not in fields). */
+static bool optional_body(http_req *rq, const json_field fields[], json_t **body)
 {
     size_t len = 0;
     *body = NULL;
     http_req_body(rq, &len);
-    return !(len && http_req_json_object(rq, body));
+    return !(len && http_req_json_fields(rq, fields, body));
 }
 
 /* A failed call to a peer (anything but "no such peer"): 409 without an
@@ -198,7 +208,7 @@ static void connect_peer(http_req *rq, node *nd)
     uint8_t id[IDENTITY_ID_LEN];
     json_t *body = NULL;
     const char *mode = NULL;
-    if (!id_param(rq, id) || !optional_body(rq, &body))
+    if (!id_param(rq, id) || !optional_body(rq, connect_fields, &body))
         return;
     if (body && json_object_get(body, "mode") &&
         (json_get_str(body, "mode", 16, &mode) ||
@@ -224,7 +234,7 @@ static void ping_peer(http_req *rq, node *nd)
 {
     uint8_t id[IDENTITY_ID_LEN];
     json_t *body = NULL;
-    if (!id_param(rq, id) || !optional_body(rq, &body))
+    if (!id_param(rq, id) || !optional_body(rq, ping_fields, &body))
         return;
     json_t *req = json_pack("{s:O?}", "echo", body ? json_object_get(body, "echo") : NULL);
     json_decref(body);
@@ -255,7 +265,7 @@ static void trust_peer(http_req *rq, node *nd)
     uint8_t id[IDENTITY_ID_LEN];
     json_t *body = NULL;
     bool trusted = true;
-    if (!id_param(rq, id) || !optional_body(rq, &body))
+    if (!id_param(rq, id) || !optional_body(rq, trust_fields, &body))
         return;
     nt_err rc = body && json_object_get(body, "trusted") ? json_get_bool(body, "trusted", &trusted) : NT_OK;
     json_decref(body);
@@ -278,7 +288,7 @@ static void set_delivery(http_req *rq, node *nd)
     json_t *body;
     const char *d;
     peer_delivery pd;
-    if (!id_param(rq, id) || http_req_json_object(rq, &body))
+    if (!id_param(rq, id) || http_req_json_fields(rq, delivery_fields, &body))
         return;
     nt_err rc = json_get_str(body, "delivery", 8, &d);
     if (rc || peers_delivery_parse(d, &pd)) {

@@ -65,12 +65,14 @@ static void get_status(http_req *rq, node *nd)
     http_reply_json(rq, 200, st);
 }
 
+static const json_field name_fields[] = {JSON_FIELD("name", JSON_F_STRING), JSON_FIELDS_END};
+
 /* PUT /v1/client/name {"name": "..."}: rename this node (remembered). */
 static void put_name(http_req *rq, node *nd)
 {
     json_t *body;
     const char *name;
-    if (http_req_json_object(rq, &body))
+    if (http_req_json_fields(rq, name_fields, &body))
         return;
     nt_err rc = json_get_str(body, "name", TEXT_NAME_MAX, &name);
     if (rc || !text_name_valid(name, strlen(name)))
