@@ -505,10 +505,20 @@ static int reconnect(ctx *c, const char *rid, long long *last, char since[static
     }
 }
 
+/* A peer_renamed event while following: later lines name the peer anew. */
+static void renamed(const ctx *c, json_t *names, const json_t *ev)
+{
+    const char *old = field_str(ev, "old_name"), *label = field_str(ev, "label");
+    if (c->o->json)
+        return;
+    term_printf(stdout, "-!- %s is now known as %s\n", old ? old : "?",
+                label ? label : field_str(ev, "name") ? field_str(ev, "name") : "?");
+    ident_renamed(names, ev);
+}
+
 /* Print new messages of room rid from the events long-poll until the
  * process is interrupted, waiting out the node's restarts. */
-static int follow(ctx *c, const char *rid, long long last, char since[static 512],
-                  const json_t *names)
+static int follow(ctx *c, const char *rid, long long last, char since[static 512], json_t *names)
 {
     char path[PATH_MAX_LEN];
     for (;;) {
@@ -531,6 +541,8 @@ static int follow(ctx *c, const char *rid, long long last, char since[static 512
             const char *room = field_str(e, "room");
             const char *type = field_str(e, F_TYPE);
             long long seq = field_int(m, F_SEQ, -1);
+            if (type && !strcmp(type, "peer_renamed"))
+                renamed(c, names, e);
             if (!json_is_object(m) || !room || strcmp(room, rid) || (type && strcmp(type, "message")) ||
                 seq <= last)
                 continue;
