@@ -62,8 +62,10 @@ static bool name_shared(const json_t *p, const json_t *peers)
 const char *ident_peer_label(const json_t *peer, const json_t *peers, char buf[static IDENT_LABEL_MAX])
 {
     const char *l = field_str(peer, "label");
-    if (l && l[0])
-        return l;
+    if (l && l[0]) {
+        snprintf(buf, IDENT_LABEL_MAX, "%s", l);
+        return buf;
+    }
     ident_label(field_str(peer, NAME_KEYS), field_str(peer, ID_KEYS), ident_trust(peer),
                 name_shared(peer, peers), buf);
     return buf;

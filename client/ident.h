@@ -32,10 +32,9 @@ const char *ident_trust(const json_t *peer);
 /* Not only "self" or "trusted": shown with a mark. */
 bool ident_doubtful(const char *trust);
 
-/* A peer object's label: its "label", else ident_label with the name
- * shared when its name_collision is true or another object in peers
- * (may be NULL) has the same name. Returns the label (borrowed from peer,
- * or buf). */
+/* A peer object's label into buf: its "label", else ident_label with the
+ * name shared when its name_collision is true or another object in peers
+ * (may be NULL) has the same name. Returns buf. */
 const char *ident_peer_label(const json_t *peer, const json_t *peers, char buf[static IDENT_LABEL_MAX]);
 
 /* id -> {"name","label","trust"} for every peer in peers (may be NULL) and

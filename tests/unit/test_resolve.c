@@ -200,6 +200,7 @@ START_TEST(test_label_rule)
     ck_assert_str_eq(ident_peer_label(json_array_get(l, 0), l, out), "bob~3fa2");
     json_t *named = json_pack("{s:s, s:s, s:s}", "id", ID_BOB, "name", "bob", "label", "bob!");
     ck_assert_str_eq(ident_peer_label(named, NULL, out), "bob!");
+    ck_assert_str_eq(out, "bob!"); /* always in buf */
     json_decref(named);
     json_t *map = ident_map(l, ID_DAVE, "dave-self");
     ck_assert_str_eq(ident_label_of(map, ID_DAVE, NULL, NULL, out), "dave-self"); /* self, not the peer row */
