@@ -681,6 +681,57 @@ START_TEST(invite_join_and_talk)
 }
 END_TEST
 
+static bool has_renamed_event(void *arg)
+{
+    json_t *l = get_on(&a, "/v1/client/events?since=0&wait=0"), *e;
+    size_t i;
+    bool hit = false;
+    json_array_foreach(json_object_get(l, "events"), i, e)
+        hit |= json_is_string(json_object_get(e, "type")) &&
+               !strcmp(json_string_value(json_object_get(e, "type")), "peer_renamed");
+    json_decref(l);
+    return hit;
+}
+
+/* bob renames himself; once alice's node learns it from signed data it
+ * sends peer_renamed, and a running tail -f says so and names him anew.
+ * A node that does not send the event (older) only shows the new name on
+ * later lines; then there is nothing to check here. */
+START_TEST(rename_shows_in_tail)
+{
+    natter_out o;
+    RUN(&o, "add", b.peer);
+    natter_out_free(&o);
+    ck_assert_int_eq(natter_run(&b, NULL, &o, "add", a.peer, NULL), 0);
+    natter_out_free(&o);
+    char rid[64];
+    snprintf(rid, sizeof rid, "%s", create("general", "open"));
+    ck_assert_int_eq(natter_run(&b, NULL, &o, "join", "general", "--host", a.node_id, NULL), 0);
+    expect(&o, 0, NULL);
+    natter_out_free(&o);
+    ck_assert_int_eq(natter_run(&b, NULL, &o, "send", "general", "first", NULL), 0);
+    natter_out_free(&o);
+    natter_proc p;
+    ck_assert_int_eq(natter_spawn(&a, &p, "tail", "general", "-f", NULL), 0);
+    ck_assert(natter_wait_output(&p, "> first", WAIT_MS)); /* following from here on */
+    harness_resp r;
+    ck_assert_int_eq(harness_put(&b, HARNESS_CLIENT, "/v1/client/name", "{\"name\":\"robert\"}", &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    harness_resp_free(&r);
+    RUN(&o, "connect", b.node_id); /* a new handshake carries the new name */
+    natter_out_free(&o);
+    ck_assert_int_eq(natter_run(&b, NULL, &o, "send", "general", "as robert", NULL), 0);
+    natter_out_free(&o);
+    char line[128];
+    snprintf(line, sizeof line, "<?robert~%.4s> as robert", b.node_id);
+    if (harness_wait(has_renamed_event, NULL, WAIT_MS)) {
+        ck_assert(natter_wait_output(&p, "-!- bob is now known as robert", WAIT_MS));
+        ck_assert(natter_wait_output(&p, line, WAIT_MS));
+    }
+    natter_stop(&p);
+}
+END_TEST
+
 /* A stranger who takes a trusted peer's name: PEER arguments fall to the
  * trusted one, two of a name are refused with their labels, and a label
  * names one exactly. */
@@ -754,6 +805,7 @@ static Suite *suite(void)
     tcase_add_test(t2, peers_add_connect_trust);
     tcase_add_test(t2, invite_join_and_talk);
     tcase_add_test(t2, same_name_trusted_first);
+    tcase_add_test(t2, rename_shows_in_tail);
     suite_add_tcase(s, t2);
     return s;
 }
