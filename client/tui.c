@@ -21,6 +21,7 @@
 #include "client/editline.h"
 #include "client/feed.h"
 #include "client/field.h"
+#include "client/ident.h"
 #include "client/locate.h"
 #include "client/slash.h"
 #include "client/term.h"
@@ -267,8 +268,9 @@ static void draw_bars(tui *t)
     char buf[1024], nb[IDENT_LABEL_MAX];
     fill_row(0, C_BAR);
     if (w->id[0])
-        snprintf(buf, sizeof buf, " %s  [%s%s%s, epoch %lld, host %s]", w->name,
+        snprintf(buf, sizeof buf, " %s  [%s%s%s, epoch %lld, host %s%s]", w->name,
                  w->access[0] ? w->access : "?", w->state[0] ? ", " : "", w->state, w->epoch,
+                 ident_doubtful(ident_trust_of(t->v->names, w->host, NULL)) ? "?" : "",
                  view_name(t->v, w->host, nb));
     else
         snprintf(buf, sizeof buf, " natter %s  [home: /help for commands, Alt+1..9 rooms]",
