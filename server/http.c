@@ -340,6 +340,18 @@ static bool token_ok(const http_server *h, const char *auth)
     return n == h->token_len && mbedtls_ct_memcmp(t, h->token, n) == 0;
 }
 
+/* An open route (no token needed) fits this method and path. */
+static bool open_route(const http_req *rq)
+{
+    const http_server *h = rq->h;
+    for (size_t t = 0; h->tables[t]; t++)
+        for (const http_route *r = h->tables[t]; r->method; r++)
+            if (r->api == (h->api | HTTP_API_OPEN) && strcmp(r->method, rq->method) == 0 &&
+                http_match(r->pattern, rq->path, NULL))
+                return true;
+    return false;
+}
+
 /* Find the route; on no match reply 404 or 405 with Allow. */
 static void route(http_req *rq)
 {
@@ -351,7 +363,7 @@ static void route(http_req *rq)
     }
     for (size_t t = 0; h->tables[t]; t++) {
         for (const http_route *r = h->tables[t]; r->method; r++) {
-            if (r->api != h->api || !http_match(r->pattern, rq->path, &rq->params))
+            if ((r->api & ~HTTP_API_OPEN) != h->api || !http_match(r->pattern, rq->path, &rq->params))
                 continue;
             if (strcmp(r->method, rq->method) == 0 || strcmp(r->method, HTTP_ANY_METHOD) == 0) {
                 rq->route = r;
@@ -384,7 +396,7 @@ static void precheck(http_req *rq, const char *version)
         return;
     }
     const char *auth = http_req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (h->api == HTTP_API_CLIENT && (!token_ok(h, auth) || header_cut(rq, auth))) {
+    if (h->api == HTTP_API_CLIENT && !open_route(rq) && (!token_ok(h, auth) || header_cut(rq, auth))) {
         http_reply_header(rq, "WWW-Authenticate", "Bearer");
         http_reply_error(rq, 401, "unauthorized", "missing or wrong bearer token (see <data-dir>/api-token)");
         return;

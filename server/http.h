@@ -52,7 +52,9 @@ typedef struct http_server http_server;
 
 typedef void http_handler(http_req *rq, struct node *nd);
 
-typedef enum { HTTP_API_PEER = 1, HTTP_API_CLIENT = 2 } http_api;
+/* HTTP_API_OPEN, or-ed into a client route's api, serves it without the
+ * bearer token (GET /v1/client/hello). */
+typedef enum { HTTP_API_PEER = 1, HTTP_API_CLIENT = 2, HTTP_API_OPEN = 4 } http_api;
 
 typedef struct http_route {
     const char *method;   /* "GET", "POST", "PUT", "DELETE", or HTTP_ANY_METHOD; NULL ends a table */

@@ -3,7 +3,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/hello.h"
 #include "../common/json.h"
+#include "../crypto/encoding.h"
 #include "discovery_node.h"
 #include "peer_api.h"
 #include "node.h"
@@ -65,6 +67,26 @@ static void get_status(http_req *rq, node *nd)
     http_reply_json(rq, 200, st);
 }
 
+/* GET /v1/client/hello?nonce=HEX (no token needed): prove that this node
+ * holds the client API token before the client sends it (common/hello.h). */
+static void get_hello(http_req *rq, node *nd)
+{
+    const char *nonce_hex = http_req_query(rq, "nonce");
+    uint8_t nonce[HELLO_NONCE_LEN];
+    size_t n = 0;
+    char proof[HELLO_PROOF_HEX_LEN + 1];
+    if (!nonce_hex || strlen(nonce_hex) != HELLO_NONCE_HEX_LEN ||
+        encoding_hex_decode(nonce_hex, HELLO_NONCE_HEX_LEN, nonce, sizeof nonce, &n) || n != sizeof nonce) {
+        http_reply_error(rq, 400, "bad_request", "\"nonce\" must be %d hex digits", HELLO_NONCE_HEX_LEN);
+        return;
+    }
+    if (hello_proof(nd->token, nonce, nd->id_hex, proof)) {
+        http_reply_error(rq, 500, "internal", "cannot compute the proof");
+        return;
+    }
+    http_reply_json(rq, 200, json_pack("{s:s,s:s}", "node_id", nd->id_hex, "proof", proof));
+}
+
 static const json_field name_fields[] = {JSON_FIELD("name", JSON_F_STRING), JSON_FIELDS_END};
 
 /* PUT /v1/client/name {"name": "..."}: rename this node (remembered). */
@@ -90,5 +112,6 @@ const http_route node_api_routes[] = {
     {"GET", "/v1/health", HTTP_API_PEER, get_health, 0},
     {"GET", "/v1/client/status", HTTP_API_CLIENT, get_status, 0},
     {"PUT", "/v1/client/name", HTTP_API_CLIENT, put_name, 4096},
+    {"GET", "/v1/client/hello", HTTP_API_CLIENT | HTTP_API_OPEN, get_hello, 0},
     {0},
 };

@@ -147,6 +147,7 @@ static const http_route test_routes[] = {
     {HTTP_ANY_METHOD, "/any/{id}", HTTP_API_CLIENT, h_echo, 0},
     {"GET", "/wait", HTTP_API_CLIENT, h_wait, 0},
     {"GET", "/peer-only", HTTP_API_PEER, h_echo, 0},
+    {"GET", "/open/{id}", HTTP_API_CLIENT | HTTP_API_OPEN, h_echo, 0},
     {0},
 };
 static const http_route *const test_tables[] = {test_routes, NULL};
@@ -327,6 +328,27 @@ START_TEST(auth)
 }
 END_TEST
 
+/* An open route needs no token, for its own method only; with a wrong
+ * token it still answers (the token is not what it checks). */
+START_TEST(open_route)
+{
+    resp r;
+    call("GET", "/open/a", NULL, NULL, 0, false, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(json_string_value(json_object_get(r.json, "id")), "a");
+    json_decref(r.json);
+    call("GET", "/open/a", TOKEN "0", NULL, 0, false, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    json_decref(r.json);
+    call("POST", "/open/a", NULL, "{}", 2, false, NULL, &r);
+    expect_err(&r, 401, "unauthorized");
+    call("GET", "/open/a/b", NULL, NULL, 0, false, NULL, &r);
+    expect_err(&r, 401, "unauthorized");
+    call("POST", "/open/a", TOKEN, "{}", 2, false, NULL, &r); /* with the token: 405 names GET */
+    expect_err(&r, 405, "method_not_allowed");
+}
+END_TEST
+
 START_TEST(body_caps)
 {
     static char big[4096];
@@ -480,6 +502,7 @@ static Suite *suite(void)
     tcase_add_test(l, accessors);
     tcase_add_test(l, routing_errors);
     tcase_add_test(l, auth);
+    tcase_add_test(l, open_route);
     tcase_add_test(l, body_caps);
     tcase_add_test(l, json_and_handler_errors);
     tcase_add_test(l, fields_checked);
