@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include "rooms.h"
 #include "roomcrypt.h"
+#include "../common/ratelimit.h"
 #include "../storage/roomdb.h"
 
 #define ROOM_NAME_MAX 100
@@ -34,6 +35,16 @@
 #define ROOM_RESYNC_MS 30000
 #define ROOM_SALT_LEN 16
 #define ROOM_PW_HASH_LEN 32
+/* Password joins: a burst of ROOM_PW_BURST attempts per (peer, room), then
+ * one per ROOM_PW_SLOWDOWN seconds; at most ROOM_PW_CHECKS_MAX hashes at
+ * once on the node (each one keeps a core busy) */
+#define ROOM_PW_BURST 5
+#define ROOM_PW_SLOWDOWN 10
+#define ROOM_PW_CHECKS_MAX 2
+#define ROOM_PW_RL_SLOTS 1024
+/* Invitations not yet joined: from one inviting peer, and in all */
+#define ROOM_INVITES_PER_PEER 8
+#define ROOM_INVITES_MAX 64
 
 typedef struct poller poller;
 
@@ -85,6 +96,10 @@ struct rooms {
     ingest *in;
     int64_t next_resync;
     atomic_uint_fast64_t dropped;
+    /* rooms_host.c: password attempts per (peer, room), and hashes running */
+    ratelimit *pw_rl;
+    pthread_mutex_t pw_mu; /* every use of pw_rl */
+    atomic_uint pw_checks;
     room_reader readers[ROOM_READERS];
     size_t n_readers;
     atomic_uint next_reader;
@@ -180,8 +195,21 @@ json_t *rooms_member_keys_locked(rooms *r, const char *room, const char *peer, i
                                  int64_t *last);
 /* rooms_host.c */
 int rooms_host_create(rooms *r, json_t *body, json_t **reply);
-/* True if pw matches the room's password hash (constant-time compare). */
-bool rooms_pw_check_locked(rooms *r, const char *room, const char *pw);
+/* A room's password hash, read under r->lock and checked without it. */
+typedef struct {
+    uint8_t salt[ROOM_SALT_LEN], hash[ROOM_PW_HASH_LEN];
+    unsigned iter;
+} room_pw;
+/* NT_ERR_NOT_FOUND when the room has no (valid) password hash. */
+NT_MUST_USE nt_err rooms_pw_load_locked(rooms *r, const char *room, room_pw *out);
+bool rooms_pw_same(const room_pw *a, const room_pw *b);
+/* A join's password `given` (may be NULL) from peer against pw, with no
+ * lock held: 0 if it matches (constant-time compare), else the status
+ * with *reply set: 403 password_required or wrong_password, 429
+ * rate_limited with retry_after (seconds) when the peer has tried too
+ * often for this room or too many hashes are running. */
+int rooms_pw_check(rooms *r, const char *peer, const char *room, const room_pw *pw, const char *given,
+                   json_t **reply);
 int rooms_host_member_op(rooms *r, const char *room, const char *op, json_t *body, json_t **reply);
 
 /* messages.c */
