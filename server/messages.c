@@ -664,6 +664,48 @@ out:
     return head;
 }
 
+/* An invitation from peer. A room id is bound to its host: an invite for
+ * a room this node knows from another host (or hosts itself) is refused
+ * 409 and changes nothing. Invitations not yet joined are capped per
+ * inviting peer and in all (429): a peer cannot fill our room list or
+ * reserve room ids by the hundred. */
+static int notify_invite_locked(rooms *r, const char *peer, const char *room, const room_row *rm, json_t *body,
+                                json_t **reply)
+{
+    json_t *ri = json_object_get(body, "room");
+    const char *name = json_string_value(json_object_get(ri, "name"));
+    const char *topic = json_string_value(json_object_get(ri, "topic"));
+    const char *access = json_string_value(json_object_get(ri, "access"));
+    int64_t from_peer = 0, all = 0;
+    if (rm && strcmp(rm->host, peer))
+        return rooms_error(reply, 409, "conflict", "this room id belongs to another host");
+    if (rm && strcmp(rm->state, "invited") == 0) {
+        *reply = json_pack("{s:I}", "head", (json_int_t)0); /* already pending: nothing new */
+        return 200;
+    }
+    if (!rm || strcmp(rm->state, "joined")) {
+        roomdb_ignore(roomdb_int(r->o.db, &from_peer, "SELECT count(*) FROM rooms WHERE host=? AND state='invited'",
+                                 "s", peer));
+        roomdb_ignore(roomdb_int(r->o.db, &all, "SELECT count(*) FROM rooms WHERE state='invited'", ""));
+        if (from_peer >= ROOM_INVITES_PER_PEER || all >= ROOM_INVITES_MAX)
+            return rooms_error(reply, 429, "rate_limited", "too many invitations pending: join or leave some first");
+        if (!name || strlen(name) > ROOM_NAME_MAX)
+            name = "?";
+        if (!topic || strlen(topic) > ROOM_TOPIC_MAX)
+            topic = "";
+        if (!access || (strcmp(access, "open") && strcmp(access, "password")))
+            access = "invite";
+        if (roomdb_exec(r->o.db,
+                        "INSERT INTO rooms(id,name,topic,host,access,state,created) VALUES(?1,?2,?3,?4,?5,"
+                        "'invited',?6) ON CONFLICT(id) DO UPDATE SET state='invited', name=?2, topic=?3",
+                        "sssssi", room, name, topic, peer, access, rooms_now(r)))
+            return rooms_error(reply, 503, "busy", "could not store the invitation");
+        rooms_event_locked(r, "invite", room, json_pack("{s:s,s:s}", "peer", peer, "name", name));
+    }
+    *reply = json_pack("{s:I}", "head", (json_int_t)0);
+    return 200;
+}
+
 /* Host -> member notifications: messages, keys, member-list changes,
  * invite, kicked. */
 int messages_peer_notify(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply)
@@ -673,30 +715,9 @@ int messages_peer_notify(rooms *r, const char *peer, const char *room, json_t *b
     pthread_mutex_lock(&r->lock);
     bool have = rooms_load_locked(r, room, &rm) == NT_OK;
     if (ev && strcmp(ev, "invite") == 0) {
-        json_t *ri = json_object_get(body, "room");
-        const char *name = json_string_value(json_object_get(ri, "name"));
-        const char *topic = json_string_value(json_object_get(ri, "topic"));
-        const char *access = json_string_value(json_object_get(ri, "access"));
-        if (have && strcmp(rm.host, peer)) {
-            pthread_mutex_unlock(&r->lock);
-            return rooms_error(reply, 403, "forbidden", "not the room's host");
-        }
-        if (!have || strcmp(rm.state, "joined")) {
-            if (!name || strlen(name) > ROOM_NAME_MAX)
-                name = "?";
-            if (!topic || strlen(topic) > ROOM_TOPIC_MAX)
-                topic = "";
-            if (!access || (strcmp(access, "open") && strcmp(access, "password")))
-                access = "invite";
-            roomdb_ignore(roomdb_exec(r->o.db,
-                              "INSERT INTO rooms(id,name,topic,host,access,state,created) VALUES(?1,?2,?3,?4,?5,"
-                              "'invited',?6) ON CONFLICT(id) DO UPDATE SET state='invited', name=?2, topic=?3",
-                              "sssssi", room, name, topic, peer, access, rooms_now(r)));
-            rooms_event_locked(r, "invite", room, json_pack("{s:s,s:s}", "peer", peer, "name", name));
-        }
+        int status = notify_invite_locked(r, peer, room, have ? &rm : NULL, body, reply);
         pthread_mutex_unlock(&r->lock);
-        *reply = json_pack("{s:I}", "head", (json_int_t)0);
-        return 200;
+        return status;
     }
     if (!have || strcmp(rm.host, peer) || strcmp(rm.state, "joined")) {
         pthread_mutex_unlock(&r->lock);
