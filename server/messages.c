@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <mbedtls/platform_util.h>
 
+#include "../common/text.h"
 #include "../crypto/encoding.h"
 #include "../crypto/sign.h"
 
@@ -20,9 +21,23 @@ void messages_submission_free(submission *s)
     s->body = s->sig = NULL;
 }
 
+/* A text as it opened: shown only when it is valid UTF-8 without NUL
+ * (anything else would be shown cut or not at all); otherwise wiped,
+ * freed and NULL, and the message counts as dropped. */
+static char *valid_text(char *text, size_t len)
+{
+    if (text && !text_utf8_valid(text, len)) {
+        mbedtls_platform_zeroize(text, len);
+        free(text);
+        text = NULL;
+    }
+    return text;
+}
+
 /* Host: open our own copy for the master's user (the master is a member of
  * its room), before the commit and outside every lock. NULL when it does
- * not open: the commit then counts the message as dropped for this user. */
+ * not open or is not valid text: the commit then counts the message as
+ * dropped for this user. */
 static char *host_open(const uint8_t idb[static ROOM_ID_LEN], const char *sender, const submission *s, const uint8_t *key,
                        size_t *tl)
 {
@@ -32,7 +47,7 @@ static char *host_open(const uint8_t idb[static ROOM_ID_LEN], const char *sender
     if (!key || encoding_hex_decode(sender, IDENTITY_ID_HEX_LEN, sid, sizeof sid, &n) != NT_OK ||
         roomcrypt_open(idb, (uint64_t)s->epoch, key, sid, s->body, s->body_len, &text, tl) != NT_OK)
         return NULL;
-    return text;
+    return valid_text(text, *tl);
 }
 
 /* Whether a submission's epoch may be committed: the current one, or the
@@ -586,7 +601,7 @@ static bool apply_one_locked(rooms *r, room_row *rm, json_t *m, bool *dropped)
     identity_id_hex(sid, hex);
     if (strcmp(hex, sender) || encoding_hex_decode(sender, IDENTITY_ID_HEX_LEN, sidb, sizeof sidb, &n) ||
         roomcrypt_verify(sid, rm->idb, (uint64_t)ep, txn, body, bl, sig, sl) ||
-        roomcrypt_open(rm->idb, (uint64_t)ep, key, sidb, body, bl, &text, &tl))
+        roomcrypt_open(rm->idb, (uint64_t)ep, key, sidb, body, bl, &text, &tl) || !(text = valid_text(text, tl)))
         goto wipe;
     if (roomdb_exec(r->o.db,
                     "INSERT OR IGNORE INTO room_messages(room,seq,sender,epoch,txn_id,ts,body,sig,text) "
