@@ -553,8 +553,9 @@ void messages_outbox_mark_locked(rooms *r, const char *room, const char *txn, co
     rooms_event_locked(r, "delivery", room, json_pack("{s:s}", "txn_id", txn));
 }
 
-/* Apply one entry; false when it must wait (missing key or sender key). */
-static bool apply_one_locked(rooms *r, room_row *rm, json_t *m, bool *dropped)
+/* Apply one entry; false when it must wait (missing key or sender key,
+ * unless final). */
+static bool apply_one_locked(rooms *r, room_row *rm, json_t *m, bool final, bool *dropped)
 {
     const char *sender = json_string_value(json_object_get(m, "sender"));
     const char *txn = json_string_value(json_object_get(m, "txn_id"));
@@ -581,6 +582,8 @@ static bool apply_one_locked(rooms *r, room_row *rm, json_t *m, bool *dropped)
     }
     roomdb_done(st);
     if (!pub) {
+        if (final)
+            goto out; /* the host knows no key for this sender: dropped */
         rooms_need_locked(r, rm->id, "members");
         ready = false;
         goto out;
@@ -590,6 +593,8 @@ static bool apply_one_locked(rooms *r, room_row *rm, json_t *m, bool *dropped)
         if (roomdb_int(r->o.db, &oldest, "SELECT min(epoch) FROM room_keys WHERE room=?", "s", rm->id) == NT_OK &&
             oldest > 0 && ep < oldest)
             goto out; /* from before we joined: never ours to read; dropped */
+        if (final)
+            goto out; /* the host gave us no key for this epoch: dropped */
         rooms_need_locked(r, rm->id, "keys");
         ready = false;
         goto out;
@@ -638,7 +643,7 @@ static void apply_sync(rooms *r, bool durable)
     roomdb_ignore(roomdb_exec(r->o.db, durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", ""));
 }
 
-int64_t messages_apply(rooms *r, const char *room, json_t *msgs)
+int64_t messages_apply(rooms *r, const char *room, json_t *msgs, bool final)
 {
     room_row rm;
     int64_t head = -1;
@@ -660,7 +665,7 @@ int64_t messages_apply(rooms *r, const char *room, json_t *msgs)
             break;
         }
         bool drop;
-        if (!apply_one_locked(r, &rm, m, &drop))
+        if (!apply_one_locked(r, &rm, m, final, &drop))
             break;
         if (drop)
             dropped++;
@@ -758,7 +763,7 @@ int messages_peer_notify(rooms *r, const char *peer, const char *room, json_t *b
     int64_t head = rm.head;
     json_t *msgs = json_object_get(body, "messages");
     if (json_is_array(msgs) && json_array_size(msgs) > 0)
-        head = messages_apply(r, room, msgs);
+        head = messages_apply(r, room, msgs, false);
     *reply = json_pack("{s:I,s:I}", "head", (json_int_t)(head < 0 ? rm.head : head), "members_ver", (json_int_t)mver);
     return 200;
 }

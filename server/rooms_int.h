@@ -33,6 +33,7 @@
 #define ROOM_EVENTS_KEEP 20000
 #define ROOM_PEER_TIMEOUT_MS 5000
 #define ROOM_RESYNC_MS 30000
+#define ROOM_SYNC_BACKOFF_SLOTS 64 /* as many rooms as one sync round takes */
 #define ROOM_SALT_LEN 16
 #define ROOM_PW_HASH_LEN 32
 /* Password joins: a burst of ROOM_PW_BURST attempts per (peer, room), then
@@ -111,6 +112,13 @@ struct rooms {
     pthread_mutex_t pc_mu;
     atomic_uint_fast64_t pc_gen;
     atomic_bool pc_dirty;
+    /* delivery.c: member rooms whose last sync with the host failed, and
+     * when to try again (under lock; a full table forgets the oldest) */
+    struct sync_backoff {
+        char room[ROOM_ID_HEX_LEN + 1];
+        int fails;
+        int64_t next;
+    } sync_bo[ROOM_SYNC_BACKOFF_SLOTS];
 };
 
 typedef struct {
@@ -228,8 +236,12 @@ int messages_peer_submit(rooms *r, const char *peer, const char *room, json_t *b
 int messages_peer_submit_batch(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply);
 int messages_peer_poll(rooms *r, const char *peer, const char *room, rooms_query_fn *q, void *qarg, json_t **reply);
 int messages_peer_notify(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply);
-/* Member: apply log entries in seq order; returns the new head (-1 on error). */
-int64_t messages_apply(rooms *r, const char *room, json_t *msgs);
+/* Member: apply log entries in seq order; returns the new head (-1 on
+ * error). An entry whose sender's key or epoch's key this node lacks
+ * waits (the keys or member list are fetched) unless `final`: then it is
+ * dropped like one that does not verify (the caller has just fetched both
+ * from the host, which has nothing more to give). */
+int64_t messages_apply(rooms *r, const char *room, json_t *msgs, bool final);
 json_t *messages_log_json_locked(rooms *r, const char *room, int64_t after, int64_t limit);
 /* Check one submission against committed state (room, membership, txn id,
  * epoch), verify its signature and open the host's copy, with no rooms lock
