@@ -377,6 +377,16 @@ nt_err delivery_poll_once(rooms *r, const char *room, unsigned wait_s)
     return NT_OK;
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A poll-mode room's long-poll loop. A poll that fails, or that the host
+ * answers at once with nothing to apply (a host should wait), is followed
+ * by a wait that doubles up to 60 s, which nothing but a stop cuts short. */
 static void *poller_main(void *arg)
 {
     pthread_setname_np(pthread_self(), "rooms-poll");
@@ -385,14 +395,17 @@ static void *poller_main(void *arg)
     unsigned wait = r->o.poll_wait_s ? r->o.poll_wait_s : 5;
     int fails = 0;
     for (;;) {
-        room_row rm;
+        room_row rm, after;
         pthread_mutex_lock(&r->lock);
         bool go = !r->stopping && rooms_load_locked(r, p->room, &rm) == NT_OK && strcmp(rm.state, "joined") == 0 &&
                   strcmp(rm.delivery, "poll") == 0;
         pthread_mutex_unlock(&r->lock);
         if (!go)
             break;
-        if (delivery_poll_once(r, p->room, wait) == NT_OK) {
+        int64_t t0 = mono_ms();
+        nt_err rc = delivery_poll_once(r, p->room, wait);
+        bool quick = mono_ms() - t0 < 1000 && (!host_of(r, p->room, &after) || after.head == rm.head);
+        if (rc == NT_OK && !quick) {
             fails = 0;
             continue;
         }
@@ -400,8 +413,8 @@ static void *poller_main(void *arg)
         struct timespec ts;
         deadline_in(&ts, push_backoff(fails));
         pthread_mutex_lock(&r->lock);
-        if (!r->stopping)
-            pthread_cond_timedwait(&r->sync_cond, &r->lock, &ts);
+        while (rooms_wait_locked(r, &r->sync_cond, &ts)) {
+        }
         pthread_mutex_unlock(&r->lock);
     }
     pthread_mutex_lock(&r->lock);
