@@ -489,6 +489,13 @@ static struct sync_backoff *backoff_slot_locked(rooms *r, const char *room, bool
     return b;
 }
 
+void delivery_sync_reset_locked(rooms *r, const char *room)
+{
+    struct sync_backoff *b = backoff_slot_locked(r, room, false);
+    if (b)
+        memset(b, 0, sizeof *b);
+}
+
 static bool sync_due_locked(rooms *r, const char *room)
 {
     struct sync_backoff *b = backoff_slot_locked(r, room, false);
@@ -499,13 +506,11 @@ static bool sync_due_locked(rooms *r, const char *room)
  * the next (250 ms .. 60 s), a success forgets it. */
 static void sync_done_locked(rooms *r, const char *room, bool failed)
 {
-    struct sync_backoff *b = backoff_slot_locked(r, room, failed);
-    if (!b)
-        return;
     if (!failed) {
-        memset(b, 0, sizeof *b);
+        delivery_sync_reset_locked(r, room);
         return;
     }
+    struct sync_backoff *b = backoff_slot_locked(r, room, true);
     b->fails++;
     b->next = rooms_now(r) + push_backoff(b->fails);
 }

@@ -126,6 +126,7 @@ static int join(rooms *r, const char *room, json_t *body, json_t **reply)
         roomdb_rollback(r->o.db);
     }
     if (!drc) {
+        delivery_sync_reset_locked(r, room);
         rooms_need_locked(r, room, "poll");
         drc = rooms_load_locked(r, room, &rm);
     }

@@ -310,6 +310,8 @@ void delivery_stop(rooms *r);
 nt_err delivery_poll_once(rooms *r, const char *room, unsigned wait_s);
 nt_err delivery_fetch_keys(rooms *r, const char *room);
 nt_err delivery_fetch_members(rooms *r, const char *room);
+/* Forget a member room's sync backoff (a new join starts afresh). */
+void delivery_sync_reset_locked(rooms *r, const char *room);
 
 /* roomapi.c */
 int roomapi_events(rooms *r, rooms_query_fn *q, void *qarg, json_t **reply);
