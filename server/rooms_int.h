@@ -201,6 +201,8 @@ uint8_t *rooms_b64_get_public(json_t *j, size_t max, size_t *n);
  * *last (may be NULL) gets the last epoch listed (since when none). */
 json_t *rooms_member_keys_locked(rooms *r, const char *room, const char *peer, int64_t since, bool wrap, size_t max,
                                  int64_t *last);
+/* rooms_join.c: a peer's join request for a room this node hosts. */
+int rooms_peer_join(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply);
 /* rooms_host.c */
 int rooms_host_create(rooms *r, json_t *body, json_t **reply);
 /* A room's password hash, read under r->lock and checked without it. */
