@@ -262,6 +262,11 @@ START_TEST(invalid_plaintext_dropped)
 }
 END_TEST
 
+static const char *code_of(json_t *reply)
+{
+    return json_string_value(json_object_get(json_object_get(reply, "error"), "code"));
+}
+
 /* mallory's notify {"event": "invite"} for `id` to peer `to`. */
 static int invite(const uint8_t *to, const char *id, json_t **reply)
 {
@@ -334,6 +339,18 @@ START_TEST(room_id_bound_to_host)
     json_decref(before);
     json_decref(after);
     ck_assert_uint_eq(rooms_from_mallory(), 0);
+    /* nor does B's user rebind it: a join naming another host is refused
+     * before that host is asked */
+    char body[128];
+    snprintf(body, sizeof body, "{\"host\":\"%s\"}", M->id_hex);
+    before = call(&B, "GET", NULL, 200, "/v1/client/rooms/%s", room);
+    reply = call(&B, "POST", body, 409, "/v1/client/rooms/%s/join", room);
+    ck_assert_str_eq(code_of(reply), "conflict");
+    json_decref(reply);
+    after = call(&B, "GET", NULL, 200, "/v1/client/rooms/%s", room);
+    ck_assert_msg(json_equal(before, after), "B's room row changed");
+    json_decref(before);
+    json_decref(after);
 }
 END_TEST
 
@@ -360,11 +377,6 @@ static int mallory_join_pw(const char *id, const char *pw, json_t **reply, int t
     int st = mcall_to(a_id, "POST", path, jb, reply, timeout_ms);
     json_decref(jb);
     return st;
-}
-
-static const char *code_of(json_t *reply)
-{
-    return json_string_value(json_object_get(json_object_get(reply, "error"), "code"));
 }
 
 /* Guessing a room's password: distinct refusals for a missing and a wrong
