@@ -9,6 +9,7 @@
 #include "discovery_node.h"
 #include "peer_api.h"
 #include "node.h"
+#include "rooms_node.h"
 #include "routes.h"
 
 static void get_node(http_req *rq, node *nd)
@@ -64,6 +65,8 @@ static void get_status(http_req *rq, node *nd)
         json_object_set_new(st, "discovery", discovery_node_status(nd));
     if (st)
         json_object_set_new(st, "peer_channel", peer_api_status(nd));
+    if (st && rooms_node_get())
+        json_object_set_new(st, "rooms", rooms_status(rooms_node_get()));
     http_reply_json(rq, 200, st);
 }
 

@@ -83,6 +83,10 @@ static int join(rooms *r, const char *room, json_t *body, json_t **reply)
         return rooms_error(reply, 400, "bad_request", "host (node id) required; password string; delivery push|poll");
     if (strcmp(host, r->me_hex) == 0)
         return rooms_error(reply, 404, "not_found", "no such room");
+    /* a room id is bound to its host: only a pending invitation (which
+     * any peer can send) gives way to the user's own choice of host */
+    if (have && strcmp(rm.host, host) && strcmp(rm.state, "invited"))
+        return rooms_error(reply, 409, "conflict", "this room id belongs to another host");
     char path[96];
     snprintf(path, sizeof path, "/v1/peer/rooms/%s/join", room);
     json_t *req = json_pack("{s:o,s:s}", "pub", rooms_b64_json(r->me_der, r->me_der_len), "delivery",
@@ -126,6 +130,7 @@ static int join(rooms *r, const char *room, json_t *body, json_t **reply)
         roomdb_rollback(r->o.db);
     }
     if (!drc) {
+        delivery_sync_reset_locked(r, room);
         rooms_need_locked(r, room, "poll");
         drc = rooms_load_locked(r, room, &rm);
     }

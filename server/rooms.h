@@ -88,5 +88,8 @@ int rooms_client_handle(rooms *r, const char *method, const char *path, rooms_qu
 
 /* Counters for status: messages dropped as unverifiable. */
 uint64_t rooms_dropped(rooms *r);
+/* The rooms section of GET /v1/client/status: {dropped, password_checks
+ * (hashes running now)}; owned by the caller. */
+json_t *rooms_status(rooms *r);
 
 #endif

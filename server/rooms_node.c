@@ -39,6 +39,12 @@ static const char *query_fn(void *arg, const char *key)
 
 static void reply(http_req *rq, int status, json_t *body)
 {
+    json_int_t after = json_integer_value(json_object_get(body, "retry_after"));
+    if (status == 429 && after > 0 && after <= 86400) { /* a host's rate_limited, relayed */
+        char v[24];
+        snprintf(v, sizeof v, "%lld", (long long)after);
+        http_reply_header(rq, "Retry-After", v);
+    }
     if (!body)
         http_reply_error(rq, 500, "internal", "no reply");
     else
