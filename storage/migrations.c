@@ -34,6 +34,10 @@ const char *const store_migrations[] = {
     /* 4 (rooms): member-list versions, so that a host tells its members
      * of joins, leaves and kicks as they happen. */
     ROOMDB_MEMBERS_VER,
+    /* 5 (peers): the address a row was first learned from, so that one
+     * source cannot mint an unbounded number of peer rows. */
+    "ALTER TABLE peers ADD COLUMN origin TEXT NOT NULL DEFAULT '';"
+    "CREATE INDEX peers_origin ON peers (origin, first_seen);",
 };
 
 const size_t store_migrations_count = sizeof store_migrations / sizeof store_migrations[0];
