@@ -88,7 +88,7 @@ NT_MUST_USE nt_err peers_record(store *s, const identity *pub, const char *name,
  * a peer): trust is self (this node), trusted, untrusted (a known peer not
  * marked trusted) or unknown (no peer row). */
 typedef enum { PEER_TRUST_SELF, PEER_TRUST_TRUSTED, PEER_TRUST_UNTRUSTED, PEER_TRUST_UNKNOWN } peer_trust;
-typedef struct {
+typedef struct peer_ident {
     char name[PEERS_NAME_MAX + 1];
     peer_trust trust;
     char label[PEERS_LABEL_MAX];

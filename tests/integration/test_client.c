@@ -462,7 +462,7 @@ START_TEST(peers_add_connect_trust)
     natter_out_free(&o);
     RUN(&o, "peers");
     ck_assert_ptr_nonnull(strstr(o.out, "bob"));
-    ck_assert_ptr_nonnull(strstr(o.out, "pinned"));
+    ck_assert_ptr_nonnull(strstr(o.out, "untrusted"));
     natter_out_free(&o);
 
     RUN(&o, "connect", "bo"); /* unique prefix */

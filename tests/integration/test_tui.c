@@ -206,7 +206,7 @@ START_TEST(two_users_talk)
 
     /* peers: fingerprint, trust, whois */
     type("a", "/peers");
-    see("a", "pinned  online");
+    see("a", "untrusted online"); /* the node's trust field */
     type("a", "/trust bob");
     see("a", "trusted bob");
     type("a", "/whois bob");
