@@ -4,6 +4,9 @@
  * a rename, a source minting ids; two real nodes show each other's
  * messages and members with trust and label. */
 #include <check.h>
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,6 +268,95 @@ START_TEST(messages_members_invites_labelled)
 }
 END_TEST
 
+/* ---- a proxy whose GET /v1/node lies about the name (nothing signs it) ---- */
+
+typedef struct {
+    char *buf;
+    size_t len;
+} px_req;
+
+static char px_upstream[96];
+
+static enum MHD_Result px_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    (void)cls, (void)version;
+    px_req *r = *con_cls;
+    if (!r)
+        return (*con_cls = calloc(1, sizeof(px_req))) ? MHD_YES : MHD_NO;
+    if (*upload_size) {
+        char *nb = realloc(r->buf, r->len + *upload_size + 1);
+        if (!nb)
+            return MHD_NO;
+        memcpy(nb + r->len, upload, *upload_size);
+        r->buf = nb;
+        r->len += *upload_size;
+        r->buf[r->len] = 0;
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    char full[256];
+    snprintf(full, sizeof full, "%s%s", px_upstream, url);
+    harness_resp resp;
+    if (harness_request(method, full, NULL, r->buf, r->len, &resp))
+        return MHD_NO;
+    char *out = NULL;
+    if (!strcmp(url, "/v1/node") && resp.json) {
+        json_object_set_new(resp.json, "name", json_string("mallory"));
+        out = json_dumps(resp.json, JSON_COMPACT);
+    }
+    struct MHD_Response *m = MHD_create_response_from_buffer(out ? strlen(out) : resp.len, out ? out : resp.body,
+                                                             MHD_RESPMEM_MUST_COPY);
+    MHD_add_response_header(m, "Content-Type", "application/json");
+    enum MHD_Result q = MHD_queue_response(c, (unsigned)resp.status, m);
+    MHD_destroy_response(m);
+    free(out);
+    harness_resp_free(&resp);
+    return q;
+}
+
+static void px_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    (void)cls, (void)c, (void)toe;
+    px_req *r = *con_cls;
+    if (r)
+        free(r->buf);
+    free(r);
+    *con_cls = NULL;
+}
+
+/* A adds B through the lying proxy: the name it keeps is the one B signed
+ * in its handshake reply, never the one GET /v1/node gave. */
+START_TEST(name_from_signed_handshake_not_node_info)
+{
+    harness_node a, b;
+    ck_assert_int_eq(harness_start(&a, "alice", NULL), 0);
+    ck_assert_int_eq(harness_start(&b, "bob", NULL), 0);
+    snprintf(px_upstream, sizeof px_upstream, "%s", b.peer_url);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL,
+                                            NULL, px_handler, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                                            MHD_OPTION_NOTIFY_COMPLETED, px_done, NULL, MHD_OPTION_END);
+    ck_assert_ptr_nonnull(d);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    ck_assert_ptr_nonnull(info);
+    char body[128];
+    snprintf(body, sizeof body, "{\"address\":\"127.0.0.1:%u\"}", (unsigned)info->port);
+    json_t *j = call(&a, "POST", body, 201, "/v1/client/peers");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "id")), b.node_id);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "name")), "bob");
+    json_decref(j);
+    /* and again on a later handshake */
+    json_decref(call(&a, "POST", "{\"mode\":\"rsa\"}", 200, "/v1/client/peers/%s/connect", b.node_id));
+    j = peer_json(&a, b.node_id);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "name")), "bob");
+    json_decref(j);
+    MHD_stop_daemon(d);
+    harness_cleanup(&a);
+    harness_cleanup(&b);
+}
+END_TEST
+
 int main(void)
 {
     for (int i = 0; i < 3; i++)
@@ -277,6 +369,7 @@ int main(void)
     tcase_add_test(tc, rename_is_an_event);
     tcase_add_test(tc, new_peers_capped_per_source);
     tcase_add_test(tc, messages_members_invites_labelled);
+    tcase_add_test(tc, name_from_signed_handshake_not_node_info);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
