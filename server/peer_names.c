@@ -15,7 +15,7 @@ static void renamed(node *nd, const identity *pub, const char *old_name)
     identity_id_hex(pub, hex);
     peer_names_ident(nd, hex, &pi);
     log_info("peer %.16s... is now known as %s (was %s)", hex, pi.name, old_name);
-    if (r)
+    if (r && !node_stopping(nd)) /* the rooms stop first at shutdown */
         rooms_peer_event(r, "peer_renamed", json_pack("{s:s,s:s,s:s,s:s,s:s}", "peer", hex, "old_name", old_name,
                                                       "name", pi.name, "label", pi.label, "trust",
                                                       peers_trust_name(pi.trust)));

@@ -127,8 +127,9 @@ static nt_err add_address(store *s, const char *hex, const char *addr, int64_t n
     return step_done(st);
 }
 
-/* name_collision of every row named a or b (either may be NULL): set when
- * another row has the same non-empty name, cleared otherwise (lock held). */
+/* name_collision of every row named a or b (either may be NULL or ""): set
+ * when another row has the same non-empty name, cleared otherwise (lock
+ * held). */
 static nt_err recompute_collisions(store *s, const char *a, const char *b)
 {
     sqlite3_stmt *st = store_stmt(s, "UPDATE peers SET name_collision = (name <> '' AND EXISTS "
@@ -136,8 +137,10 @@ static nt_err recompute_collisions(store *s, const char *a, const char *b)
                                      "WHERE name IN (?1, ?2)");
     if (!st)
         return NT_ERR_DB;
-    sqlite3_bind_text(st, 1, a ? a : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, b ? b : "", -1, SQLITE_STATIC);
+    if (a && *a) /* unbound: NULL, which matches no row */
+        sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+    if (b && *b)
+        sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
     return step_done(st);
 }
 

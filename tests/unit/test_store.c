@@ -194,6 +194,28 @@ START_TEST(meta_and_stmt_cache)
 }
 END_TEST
 
+/* Schema 5 flags both rows that share a name (schema 4 flagged the newer). */
+START_TEST(migration_5_flags_both_namesakes)
+{
+    store *st;
+    ck_assert_int_eq(store_open_with(path, store_migrations, 4, &st), NT_OK);
+    store_lock(st);
+    ck_assert_int_eq(sqlite3_exec(store_db(st),
+                                  "INSERT INTO peers (id, name, pub_der, first_seen, last_seen, source, name_collision) "
+                                  "VALUES (printf('%064d', 1), 'twin', x'00', 1, 1, 'manual', 0),"
+                                  "(printf('%064d', 2), 'twin', x'00', 2, 2, 'manual', 1),"
+                                  "(printf('%064d', 3), 'solo', x'00', 3, 3, 'manual', 0)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    store_unlock(st);
+    store_close(st);
+    ck_assert_int_eq(store_open(path, &st), NT_OK);
+    ck_assert_int_eq(query_int(st, "SELECT count(*) FROM peers WHERE name_collision"), 2);
+    ck_assert_int_eq(query_int(st, "SELECT name_collision FROM peers WHERE name = 'solo'"), 0);
+    store_close(st);
+}
+END_TEST
+
 /* A statement stepped to a row and never reset, then a write through a
  * second connection: the unlock resets it (counted) so the store's next
  * writes and BEGINs work; without that they failed with
@@ -250,6 +272,7 @@ static Suite *suite(void)
     tcase_add_test(tc, not_a_database);
     tcase_add_test(tc, meta_and_stmt_cache);
     tcase_add_test(tc, leak_swept_at_unlock);
+    tcase_add_test(tc, migration_5_flags_both_namesakes);
     suite_add_tcase(s, tc);
     return s;
 }
