@@ -56,6 +56,16 @@ static long handshake_as(const harness_node *n, const identity *self, const char
     return status;
 }
 
+/* No statement was left active anywhere in the node (nothing swept). */
+static void expect_no_leaks(harness_node *n)
+{
+    json_t *st = call(n, "GET", NULL, 200, "/v1/client/status");
+    json_t *c = json_object_get(json_object_get(st, "counts"), "leaked_statements");
+    ck_assert(json_is_integer(c));
+    ck_assert_int_eq(json_integer_value(c), 0);
+    json_decref(st);
+}
+
 static void hex_of(const identity *k, char out[static IDENTITY_ID_HEX_LEN + 1])
 {
     identity_id_hex(k, out);
@@ -106,6 +116,7 @@ START_TEST(twins_do_not_wedge_the_peer_table)
     json_t *p = peer_json(&a, h2);
     ck_assert_str_eq(json_string_value(json_object_get(p, "name")), "third");
     json_decref(p);
+    expect_no_leaks(&a);
     harness_cleanup(&a);
 }
 END_TEST
@@ -263,6 +274,8 @@ START_TEST(messages_members_invites_labelled)
     ck_assert_str_eq(json_string_value(json_object_get(mb, "label")), "bob"); /* trusted and unique */
     ck_assert_str_eq(json_string_value(json_object_get(ma, "trust")), "self");
     json_decref(j);
+    expect_no_leaks(&a);
+    expect_no_leaks(&b);
     harness_cleanup(&a);
     harness_cleanup(&b);
 }
