@@ -43,6 +43,7 @@
     X(UINT, session_max,     "session-max",     "86400",            1,    2592000,   "SECONDS",  "drop a peer session this long after its handshake") \
     X(UINT, max_sessions,    "max-sessions",    "4096",             1,    1000000,   "N",        "peer sessions this node serves at once (503 above)") \
     X(UINT, max_sessions_per_peer, "max-sessions-per-peer", "16",   1,    100000,    "N",        "sessions one peer may hold here at once (429 above)") \
+    X(UINT, max_new_peers_per_source, "max-new-peers-per-source", "16", 1, 100000, "N", "new peers first learned from one address per hour (handshakes 429 above, announcements dropped)") \
     X(STR,  handshake_mode,  "handshake-mode",  "ecdh",             0,    0,         "MODE",     "key agreement this node asks for: ecdh (X25519), ecdh-p256 or rsa (no forward secrecy)")
 
 #define CONFIG_FIELD_STR(f) char *f;

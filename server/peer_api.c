@@ -18,6 +18,7 @@
 #include "../storage/peers.h"
 #include "envelope.h"
 #include "handshake.h"
+#include "peer_names.h"
 
 #define SWEEP_INTERVAL_S 10
 #define PEER_REFRESH_S 30 /* last_seen granularity for handshakes */
@@ -148,10 +149,13 @@ static struct peer_api *api_of(node *nd)
 
 /* ---- POST /v1/handshake ---- */
 
-/* The key and name from a handshake. Not the address: see learn_address. */
-static void record_peer(node *nd, const hs_accepted *acc, int64_t now, nt_err *rc)
+/* The key and name from a handshake. Not the address: see learn_address.
+ * The source address counts only toward its cap of new peers. */
+static void record_peer(node *nd, http_req *rq, const hs_accepted *acc, int64_t now, nt_err *rc,
+                        int64_t *retry_after)
 {
     const char *a = NULL; /* no address here: learn_address */
+    const char *ip = http_req_remote_ip(rq);
     const char *name = acc->name[0] && text_name_valid(acc->name, strlen(acc->name)) ? acc->name : NULL;
     /* A peer seen a moment ago with the same name and address needs no
      * write (a commit is an fsync): busy peers handshake often. */
@@ -159,7 +163,10 @@ static void record_peer(node *nd, const hs_accepted *acc, int64_t now, nt_err *r
     bool fresh = known && !peers_get(nd->db, acc->peer_id, known) && now - known->last_seen < PEER_REFRESH_S &&
                  (!name || !strcmp(known->name, name)) && (!a || !strcmp(known->address, a));
     free(known);
-    *rc = fresh ? NT_OK : peers_observe(nd->db, acc->peer_key, name, a, "handshake", NULL, now, NULL);
+    peers_sighting sg = {0};
+    /* the name is the requestor's, from the transcript it signed */
+    *rc = fresh ? NT_OK : peer_names_record(nd, acc->peer_key, name, a, "handshake", NULL, ip, now, &sg);
+    *retry_after = sg.retry_after;
 }
 
 static void post_handshake(http_req *rq, node *nd)
@@ -168,6 +175,7 @@ static void post_handshake(http_req *rq, node *nd)
     size_t len = 0;
     const char *text = http_req_body(rq, &len);
     json_t *req = NULL, *reply = NULL;
+    char capped[24] = ""; /* Retry-After when the source is at its cap of new peers */
     hs_accepted acc;
     memset(&acc, 0, sizeof(acc));
     if (!pa) {
@@ -186,8 +194,16 @@ static void post_handshake(http_req *rq, node *nd)
     hs_status st = handshake_serve(&srv, req, &reply, &acc);
     if (st == HS_OK) {
         nt_err rc;
-        record_peer(nd, &acc, now, &rc);
-        if (rc == NT_ERR_AUTH) {
+        int64_t retry_after = 0;
+        record_peer(nd, rq, &acc, now, &rc, &retry_after);
+        if (rc == NT_ERR_BUSY) {
+            /* A source at its cap of new peers: undo the session. */
+            if (session_drop(pa->sessions, acc.session_id))
+                log_warn("handshake: session already gone");
+            json_decref(reply);
+            reply = NULL;
+            snprintf(capped, sizeof capped, "%lld", (long long)retry_after);
+        } else if (rc == NT_ERR_AUTH) {
             /* The id is pinned to another key: undo the session. */
             if (session_drop(pa->sessions, acc.session_id))
                 log_warn("handshake: session already gone");
@@ -199,7 +215,11 @@ static void post_handshake(http_req *rq, node *nd)
                      err_str(rc));
         }
     }
-    if (st) {
+    if (capped[0]) {
+        atomic_fetch_add(&pa->hs_refused, 1);
+        http_reply_header(rq, "Retry-After", capped);
+        http_reply_error(rq, 429, "too_many_peers", "too many new peers from this address; retry later");
+    } else if (st) {
         atomic_fetch_add(&pa->hs_refused, 1);
         log_debug("handshake from %s refused: %s", http_req_remote(rq), handshake_code(st));
         http_reply_error(rq, (unsigned)handshake_http_status(st), handshake_code(st), "%s", handshake_message(st));

@@ -576,6 +576,8 @@ room_reader *rooms_reader_get(rooms *r)
 
 void rooms_reader_put(rooms *r, room_reader *rd)
 {
+    /* the reader's use is over: nothing of it may stay active */
+    (void)roomdb_sweep(rd ? rd->db : r->o.db);
     pthread_mutex_unlock(rd ? &rd->mu : &r->lock);
 }
 

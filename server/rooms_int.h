@@ -175,7 +175,11 @@ bool rooms_pub_matches(const uint8_t *der, size_t n, const char *peer);
  * pub hashes to its peer id; changes become membership events. ver is the
  * host's members_ver the list brings us to (0: not given). */
 void rooms_store_members_locked(rooms *r, const char *room, json_t *members, int64_t ver);
-/* The current members (joined, invited), without keys, for the client. */
+/* Set name, trust and label of peer (64 hex) on obj, each key after
+ * prefix ("" or "sender_"): the identity contract of the client API. */
+void rooms_ident_set(rooms *r, const char *peer, const char *prefix, json_t *obj);
+/* The current members (joined, invited), without keys, for the client,
+ * each with its name, trust and label. */
 json_t *rooms_members_json_locked(rooms *r, const char *room);
 /* Host: the rows (with pub) that changed after member-list version ver
  * (-1: every row), oldest change first, at most max; *upto gets the

@@ -13,6 +13,7 @@
 #include "../common/json.h"
 #include "../common/log.h"
 #include "node.h"
+#include "peer_names.h"
 #include "rooms.h"
 #include "rooms_node.h"
 #include "rooms_peer.h"
@@ -163,7 +164,7 @@ nt_err rooms_service_start(node *nd, char err[static NODE_ERR_MAX])
     }
     rooms_peer_install(nd);
     rooms_opts o = {.db = g_db, .read_path = path, .me = nd->id, .call = call_fn, .call_arg = nd, .should_stop = stop_fn,
-                    .stop_arg = nd};
+                    .stop_arg = nd, .ident = peer_names_ident, .ident_arg = nd};
     rc = rooms_new(&g_rooms, &o);
     if (!rc)
         rc = rooms_start(g_rooms);
