@@ -47,7 +47,8 @@ msg = @true
 endif
 
 LIB_SRC    := $(wildcard common/*.c crypto/*.c storage/*.c)
-SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
+SERVER_DIRS := core channel peer discovery rooms
+SERVER_SRC := $(wildcard $(addprefix server/,$(addsuffix /*.c,$(SERVER_DIRS))))
 CLIENT_SRC := $(filter-out client/main.c,$(wildcard client/*.c))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 INTEG_SRC  := $(wildcard tests/integration/test_*.c)

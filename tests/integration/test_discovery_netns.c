@@ -27,7 +27,7 @@
 #include "crypto/identity.h"
 #include "crypto/rng.h"
 #include "crypto/sign.h"
-#include "server/discovery_packet.h"
+#include "server/discovery/discovery_packet.h"
 #include "harness.h"
 #include "harness_discovery.h"
 #include "harness_netns.h"

@@ -17,8 +17,8 @@
 #include "crypto/encoding.h"
 #include "crypto/rng.h"
 #include "harness.h"
-#include "server/envelope.h"
-#include "server/handshake.h"
+#include "server/channel/envelope.h"
+#include "server/channel/handshake.h"
 
 static identity *me, *other; /* the test requestor's key, and a second key */
 

@@ -23,9 +23,9 @@
 #include "crypto/encoding.h"
 #include "crypto/rng.h"
 #include "harness.h"
-#include "server/envelope.h"
-#include "server/handshake.h"
-#include "server/node.h"
+#include "server/channel/envelope.h"
+#include "server/channel/handshake.h"
+#include "server/core/node.h"
 
 /* ---- helpers ---- */
 

@@ -25,8 +25,8 @@
 #include "crypto/rng.h"
 #include "harness.h"
 #include "rooms_util.h"
-#include "server/node.h"
-#include "server/peerlink.h"
+#include "server/core/node.h"
+#include "server/peer/peerlink.h"
 #include "storage/peers.h"
 
 #define RAW_MAX 16384

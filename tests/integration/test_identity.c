@@ -15,7 +15,7 @@
 #include "crypto/rng.h"
 #include "harness.h"
 #include "rooms_util.h"
-#include "server/handshake.h"
+#include "server/channel/handshake.h"
 
 #define WAIT_MS 30000
 

@@ -25,9 +25,9 @@
 #include "crypto/sign.h"
 #include "harness.h"
 #include "rooms_util.h"
-#include "server/node.h"
-#include "server/peerlink.h"
-#include "server/roomcrypt.h"
+#include "server/core/node.h"
+#include "server/peer/peerlink.h"
+#include "server/rooms/roomcrypt.h"
 #include "storage/peers.h"
 
 #define WAIT_MS 30000

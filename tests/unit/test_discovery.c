@@ -18,7 +18,7 @@
 #include "crypto/identity.h"
 #include "crypto/rng.h"
 #include "crypto/sign.h"
-#include "server/discovery.h"
+#include "server/discovery/discovery.h"
 
 #define N 3
 #define MAX_SEEN 8

@@ -12,7 +12,7 @@
 #include "crypto/identity.h"
 #include "crypto/rng.h"
 #include "crypto/sign.h"
-#include "server/discovery_packet.h"
+#include "server/discovery/discovery_packet.h"
 
 #define VEC "tests/vectors/discovery/"
 #define T0 1763700000000LL /* 2025-11-21T04:40:00Z in ms, the vectors' time */

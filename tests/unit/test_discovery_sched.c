@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "server/discovery_sched.h"
+#include "server/discovery/discovery_sched.h"
 
 static uint32_t rng_const(void *ctx) { return *(uint32_t *)ctx; }
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/discovery_seen.h"
+#include "server/discovery/discovery_seen.h"
 
 static discovery_packet pkt(uint8_t id, uint8_t inst, uint32_t seq, int64_t ts)
 {

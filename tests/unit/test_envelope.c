@@ -5,7 +5,7 @@
 #include <string.h>
 #include "crypto/encoding.h"
 #include "crypto/rng.h"
-#include "server/envelope.h"
+#include "server/channel/envelope.h"
 
 static seal_key kc, ks;
 static uint8_t sid[HS_SESSION_ID_LEN];

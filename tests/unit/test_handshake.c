@@ -10,8 +10,8 @@
 #include <mbedtls/sha256.h>
 #include "crypto/encoding.h"
 #include "crypto/rng.h"
-#include "server/envelope.h"
-#include "server/handshake.h"
+#include "server/channel/envelope.h"
+#include "server/channel/handshake.h"
 
 static identity *ka, *kb, *kc; /* requestor, serving node, a third node */
 static const int64_t NOW = 1700000000;

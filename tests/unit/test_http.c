@@ -8,8 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "server/http.h"
-#include "server/notify.h"
+#include "server/core/http.h"
+#include "server/rooms/notify.h"
 
 /* ---- matching ---- */
 

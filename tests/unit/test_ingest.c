@@ -1,10 +1,10 @@
-/* test_ingest.c - the host's submission pipeline (server/ingest.c) under
+/* test_ingest.c - the host's submission pipeline (server/rooms/ingest.c) under
  * concurrency, on a real SQLite file in WAL mode with reader connections:
  * every accepted message gets exactly one seq, retries racing their
  * original get the same one, forged signatures store nothing, a
  * submission after the pipeline stopped is still committed, batches keep
  * their order and stop at their first refusal, and the pre-check's cache
- * (server/precheck.c) follows every change it must. */
+ * (server/rooms/precheck.c) follows every change it must. */
 #include <check.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -17,9 +17,9 @@
 #include "crypto/identity.h"
 #include "crypto/rng.h"
 #include "crypto/sign.h"
-#include "server/roomcrypt.h"
-#include "server/rooms.h"
-#include "server/rooms_int.h"
+#include "server/rooms/roomcrypt.h"
+#include "server/rooms/rooms.h"
+#include "server/rooms/rooms_int.h"
 #include "storage/roomdb.h"
 #include "unit_util.h"
 

@@ -6,7 +6,7 @@
 #include "hs_vector.h"
 #include "crypto/ecdh.h"
 #include "crypto/rng.h"
-#include "server/keysched.h"
+#include "server/channel/keysched.h"
 
 static const char *const IKM = "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742";
 static const char *const TH = "ef2c55bf9793d944119f6a8443e53676cd92b9e6f572082f41df540d9ebea6a8";

@@ -4,7 +4,7 @@
 #include <time.h>
 
 #include "common/log.h"
-#include "server/notify.h"
+#include "server/rooms/notify.h"
 
 static long now_ms(void)
 {

@@ -1,4 +1,4 @@
-/* test_outbox.c - the sender's outbox (server/outbox.c) against hosts that
+/* test_outbox.c - the sender's outbox (server/rooms/outbox.c) against hosts that
  * answer in different ways, through the rooms transport: a host that takes
  * batches gets a backlog in order in batches of at most 16; one that
  * refuses a message in a batch gets the rest again; a host without the
@@ -15,9 +15,9 @@
 #include "crypto/encoding.h"
 #include "crypto/identity.h"
 #include "crypto/rng.h"
-#include "server/roomcrypt.h"
-#include "server/rooms.h"
-#include "server/rooms_int.h"
+#include "server/rooms/roomcrypt.h"
+#include "server/rooms/rooms.h"
+#include "server/rooms/rooms_int.h"
 #include "storage/roomdb.h"
 #include "unit_util.h"
 

@@ -1,7 +1,7 @@
 /* Unit tests for server/replay: the sliding anti-replay window. */
 #include <check.h>
 #include <stdlib.h>
-#include "server/replay.h"
+#include "server/channel/replay.h"
 
 START_TEST(in_order)
 {

@@ -15,9 +15,9 @@
 #include "crypto/identity.h"
 #include "crypto/rng.h"
 #include "crypto/sign.h"
-#include "server/roomcrypt.h"
-#include "server/rooms.h"
-#include "server/rooms_int.h"
+#include "server/rooms/roomcrypt.h"
+#include "server/rooms/rooms.h"
+#include "server/rooms/rooms_int.h"
 #include "storage/roomdb.h"
 #include "unit_util.h"
 

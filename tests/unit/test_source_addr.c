@@ -2,7 +2,7 @@
 #include <check.h>
 #include <stdlib.h>
 
-#include "server/source_addr.h"
+#include "server/core/source_addr.h"
 
 static const struct {
     const char *listen, *host;
