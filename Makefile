@@ -152,15 +152,22 @@ spec: all
 	@if [ -x tests/contract/run.sh ]; then tests/contract/run.sh $(abspath $(NATTERD)); \
 	 else echo "spec: tests/contract/run.sh missing"; exit 1; fi
 
-# libFuzzer harnesses: clang, ASan+UBSan, separate objects.
+# libFuzzer harnesses: clang, ASan+UBSan. Objects are built once with the
+# fuzz flags into $(BUILD)/fuzz-obj/ (with .d files); each fuzzer links its
+# own object with the shared ones.
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -DNATTER_VERSION='"$(VERSION)"' -g -O1 -I. -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS)
 FUZZ_LIB_SRC := $(LIB_SRC) $(SERVER_SRC)
+fuzz_obj = $(patsubst %.c,$(BUILD)/fuzz-obj/%.o,$(1))
 FUZZ_SECONDS ?= 15
 fuzz: $(FUZZ_BIN)
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC)
+$(BUILD)/fuzz-obj/%.o: %.c
+	$(call msg,FUZZCC,$<)
+	@mkdir -p $(dir $@)
+	$(Q)clang $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+$(BUILD)/fuzz/%: $(call fuzz_obj,tests/fuzz/%.c) $(call fuzz_obj,$(FUZZ_LIB_SRC))
 	$(call msg,FUZZ,$@)
 	@mkdir -p $(dir $@)
-	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRC) $(LDLIBS)
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^ $(LDLIBS)
 fuzz-run: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do \
 	    name=$$(basename $$f); corpus=tests/fuzz/corpus/$$name; mkdir -p $(BUILD)/fuzz/work-$$name; \
@@ -190,4 +197,4 @@ uninstall:
 clean:
 	rm -rf build build-san
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/fuzz-obj -name '*.d' 2>/dev/null)
