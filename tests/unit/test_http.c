@@ -10,6 +10,7 @@
 
 #include "server/core/http.h"
 #include "server/rooms/notify.h"
+#include "tests/test_main.h"
 
 /* ---- matching ---- */
 
@@ -488,7 +489,7 @@ START_TEST(stats_count)
 }
 END_TEST
 
-static Suite *suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("http");
     TCase *m = tcase_create("match");
@@ -513,13 +514,14 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
+int test_setup(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    return TEST_GO;
+}
+
+int test_teardown(int failed)
+{
     curl_global_cleanup();
-    return failed ? 1 : 0;
+    return failed;
 }

@@ -22,6 +22,7 @@
 #include "server/rooms/rooms_int.h"
 #include "storage/roomdb.h"
 #include "unit_util.h"
+#include "tests/test_main.h"
 
 #define THREADS 8
 #define PER_THREAD 20
@@ -373,7 +374,7 @@ START_TEST(batch_stops_at_the_first_refusal)
 }
 END_TEST
 
-static Suite *suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("ingest");
     TCase *tc = tcase_create("ingest");
@@ -386,13 +387,4 @@ static Suite *suite(void)
     tcase_add_test(tc, batch_stops_at_the_first_refusal);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

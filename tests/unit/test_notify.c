@@ -5,6 +5,7 @@
 
 #include "common/log.h"
 #include "server/rooms/notify.h"
+#include "tests/test_main.h"
 
 static long now_ms(void)
 {
@@ -96,7 +97,7 @@ START_TEST(log_levels)
 }
 END_TEST
 
-static Suite *suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("notify");
     TCase *tc = tcase_create("notify");
@@ -106,13 +107,4 @@ static Suite *suite(void)
     tcase_add_test(tc, log_levels);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
 }

@@ -20,6 +20,7 @@
 #include "server/rooms/rooms_int.h"
 #include "storage/roomdb.h"
 #include "unit_util.h"
+#include "tests/test_main.h"
 
 #define ENTRIES 20
 
@@ -215,7 +216,7 @@ START_TEST(mismatched_answer_settles_nothing)
 }
 END_TEST
 
-int main(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("outbox");
     TCase *tc = tcase_create("outbox");
@@ -226,9 +227,5 @@ int main(void)
     tcase_add_test(tc, host_without_batches_gets_every_message);
     tcase_add_test(tc, mismatched_answer_settles_nothing);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }
