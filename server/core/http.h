@@ -18,11 +18,11 @@
  * only gets 405 with Allow; no pattern at all gets 404.
  *
  * HANDLERS run on the connection's own thread (MHD_USE_THREAD_PER_CONNECTION),
- * so a handler may block: a LONG POLL simply waits (e.g. notify_wait() from
- * server/rooms/notify.h on nd->events) for up to its wait time and then replies;
- * other requests are unaffected. A waiting handler must also stop waiting
- * when node_stopping(nd) (notify_wait returns at shutdown), because shutdown
- * waits for in-flight requests. Keep waits below HTTP_LONG_POLL_MAX_S.
+ * so a handler may block: a LONG POLL simply waits (e.g. on a condition
+ * variable, in slices: rooms_wait_locked) for up to its wait time and then
+ * replies; other requests are unaffected. A waiting handler must also stop
+ * waiting when node_stopping(nd), because shutdown waits for in-flight
+ * requests. Keep waits below HTTP_LONG_POLL_MAX_S.
  *
  * A handler must reply exactly once: http_reply_json / http_reply_error /
  * http_reply_raw (a handler that does not reply yields 500). Before the

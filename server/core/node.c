@@ -324,10 +324,6 @@ nt_err node_open(const config *cfg, node **out, char err[static NODE_ERR_MAX])
         seterr(err, "cannot read the stored name: %s", err_str(rc));
         goto fail;
     }
-    if ((rc = notify_new(&nd->events))) {
-        seterr(err, "out of memory");
-        goto fail;
-    }
     *out = nd;
     return NT_OK;
 fail:
@@ -343,7 +339,6 @@ void node_close(node *nd, bool remove_runfile)
     if (remove_runfile && node_path(nd, NODE_RUN_FILE, path) == NT_OK)
         unlink(path);
     store_close(nd->db);
-    notify_free(nd->events);
     identity_free(nd->id);
     mbedtls_platform_zeroize(nd->token, sizeof nd->token);
     if (nd->lock_fd >= 0)
@@ -381,6 +376,4 @@ bool node_stopping(const node *nd) { return atomic_load(&((node *)nd)->stopping)
 void node_begin_stop(node *nd)
 {
     atomic_store(&nd->stopping, true);
-    if (nd->events)
-        notify_close(nd->events);
 }

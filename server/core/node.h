@@ -31,7 +31,6 @@
 #include "crypto/identity.h"
 #include "storage/store.h"
 #include "server/core/http.h"
-#include "server/rooms/notify.h"
 
 #define NODE_TOKEN_BYTES 32
 #define NODE_TOKEN_HEX_LEN (2 * NODE_TOKEN_BYTES)
@@ -53,7 +52,6 @@ typedef struct node {
     pthread_mutex_t name_mu;                /* guards name: it changes at run time */
     char name[TEXT_NAME_MAX + 1];           /* read with node_name() */
     store *db;                              /* owned */
-    notify *events;                         /* bumped on any client-visible event (owned) */
     char token[NODE_TOKEN_HEX_LEN + 1];     /* SECRET: the client API token; never log */
     time_t started_at;                      /* wall clock at start */
     struct timespec started_mono;
@@ -104,7 +102,7 @@ NT_MUST_USE nt_err node_set_name(node *nd, const char *name);
 
 uint64_t node_uptime_s(const node *nd);
 bool node_stopping(const node *nd);
-/* Begin shutdown: set stopping and wake every notify_wait. */
+/* Begin shutdown: set stopping (long waits watch node_stopping). */
 void node_begin_stop(node *nd);
 
 #endif
