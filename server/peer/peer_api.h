@@ -5,7 +5,7 @@
  * SEALED ROUTES. A module exports a peer_route table and adds ONE line to
  * peer_routes_all in server/peer/peer_routes.c:
  *
- *     // rooms.c
+ *     // server/rooms/rooms_peer.c (abridged)
  *     static int rooms_submit(peer_req *rq, json_t **reply);
  *     const peer_route rooms_peer_routes[] = {
  *         {"POST", "/v1/peer/rooms/{id}/messages", rooms_submit, 64 * 1024, PEER_RESEND},
