@@ -47,7 +47,8 @@ msg = @true
 endif
 
 LIB_SRC    := $(wildcard common/*.c crypto/*.c storage/*.c)
-SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
+SERVER_DIRS := core channel peer discovery rooms
+SERVER_SRC := $(wildcard $(addprefix server/,$(addsuffix /*.c,$(SERVER_DIRS))))
 CLIENT_SRC := $(filter-out client/main.c,$(wildcard client/*.c))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 INTEG_SRC  := $(wildcard tests/integration/test_*.c)
@@ -99,11 +100,12 @@ $(NATTER): $(call obj,client/main.c) $(LIBCLIENT) $(LIBNATTER)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CURSES_LIBS) $(LDLIBS)
 
 TEST_LIBS := $(LIBSERVER) $(LIBCLIENT) $(LIBNATTER)
-$(BUILD)/tests/unit/%: $(call obj,tests/unit/%.c) $(TEST_LIBS)
+TEST_MAIN := $(call obj,tests/test_main.c)
+$(BUILD)/tests/unit/%: $(call obj,tests/unit/%.c) $(TEST_MAIN) $(TEST_LIBS)
 	$(call msg,LD,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(CURSES_LIBS) $(LDLIBS)
-$(BUILD)/tests/integration/%: $(call obj,tests/integration/%.c) $(call obj,$(HARNESS_SRC)) $(TEST_LIBS)
+$(BUILD)/tests/integration/%: $(call obj,tests/integration/%.c) $(TEST_MAIN) $(call obj,$(HARNESS_SRC)) $(TEST_LIBS)
 	$(call msg,LD,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(CURSES_LIBS) $(LDLIBS)
@@ -151,15 +153,22 @@ spec: all
 	@if [ -x tests/contract/run.sh ]; then tests/contract/run.sh $(abspath $(NATTERD)); \
 	 else echo "spec: tests/contract/run.sh missing"; exit 1; fi
 
-# libFuzzer harnesses: clang, ASan+UBSan, separate objects.
+# libFuzzer harnesses: clang, ASan+UBSan. Objects are built once with the
+# fuzz flags into $(BUILD)/fuzz-obj/ (with .d files); each fuzzer links its
+# own object with the shared ones.
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -DNATTER_VERSION='"$(VERSION)"' -g -O1 -I. -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS)
 FUZZ_LIB_SRC := $(LIB_SRC) $(SERVER_SRC)
+fuzz_obj = $(patsubst %.c,$(BUILD)/fuzz-obj/%.o,$(1))
 FUZZ_SECONDS ?= 15
 fuzz: $(FUZZ_BIN)
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC)
+$(BUILD)/fuzz-obj/%.o: %.c
+	$(call msg,FUZZCC,$<)
+	@mkdir -p $(dir $@)
+	$(Q)clang $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+$(BUILD)/fuzz/%: $(call fuzz_obj,tests/fuzz/%.c) $(call fuzz_obj,$(FUZZ_LIB_SRC))
 	$(call msg,FUZZ,$@)
 	@mkdir -p $(dir $@)
-	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRC) $(LDLIBS)
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^ $(LDLIBS)
 fuzz-run: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do \
 	    name=$$(basename $$f); corpus=tests/fuzz/corpus/$$name; mkdir -p $(BUILD)/fuzz/work-$$name; \
@@ -189,4 +198,4 @@ uninstall:
 clean:
 	rm -rf build build-san
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/fuzz-obj -name '*.d' 2>/dev/null)

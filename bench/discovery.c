@@ -39,7 +39,7 @@
 #include "bench/bench_keys.h"
 #include "crypto/identity.h"
 #include "crypto/rng.h"
-#include "server/discovery.h"
+#include "server/discovery/discovery.h"
 
 /* The namespace plumbing is the integration tests' (one copy of it). */
 #include "tests/integration/harness_netns.c"

@@ -35,8 +35,8 @@
 #include "crypto/rng.h"
 #include "crypto/seal.h"
 #include "crypto/sign.h"
-#include "server/envelope.h"
-#include "server/handshake.h"
+#include "server/channel/envelope.h"
+#include "server/channel/handshake.h"
 
 #define MAX_THREADS 64
 #define VERIFY_SAMPLE 8

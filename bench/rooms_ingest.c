@@ -31,8 +31,8 @@
 #include "crypto/identity.h"
 #include "crypto/rng.h"
 #include "crypto/sign.h"
-#include "server/roomcrypt.h"
-#include "server/rooms.h"
+#include "server/rooms/roomcrypt.h"
+#include "server/rooms/rooms.h"
 #include "storage/roomdb.h"
 
 static int n_msgs = 1000, n_threads = 64, n_members = 10;

@@ -44,9 +44,9 @@
 #include "../crypto/identity.h"
 #include "../crypto/rng.h"
 #include "../crypto/sign.h"
-#include "../server/envelope.h"
-#include "../server/handshake.h"
-#include "../server/roomcrypt.h"
+#include "../server/channel/envelope.h"
+#include "../server/channel/handshake.h"
+#include "../server/rooms/roomcrypt.h"
 #include "bench_util.h"
 
 #define MAX_THREADS 256

@@ -6,13 +6,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../common/config.h"
-#include "../common/log.h"
-#include "../crypto/rng.h"
-#include "http.h"
-#include "node.h"
-#include "routes.h"
-#include "services.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "crypto/rng.h"
+#include "server/core/http.h"
+#include "server/core/node.h"
+#include "server/core/routes.h"
+#include "server/core/services.h"
 
 #define DRAIN_TIMEOUT_MS 10000 /* how long shutdown waits for requests in flight */
 

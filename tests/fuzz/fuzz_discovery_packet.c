@@ -8,7 +8,7 @@
 
 #include "crypto/identity.h"
 #include "crypto/rng.h"
-#include "server/discovery_packet.h"
+#include "server/discovery/discovery_packet.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

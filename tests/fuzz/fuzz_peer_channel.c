@@ -12,8 +12,8 @@
 
 #include "common/json.h"
 #include "crypto/rng.h"
-#include "server/envelope.h"
-#include "server/handshake.h"
+#include "server/channel/envelope.h"
+#include "server/channel/handshake.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

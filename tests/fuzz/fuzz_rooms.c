@@ -12,7 +12,7 @@
 #include "bench/bench_keys.h"
 #include "crypto/identity.h"
 #include "crypto/rng.h"
-#include "server/rooms.h"
+#include "server/rooms/rooms.h"
 #include "storage/roomdb.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

@@ -17,6 +17,7 @@
 
 #include "harness.h"
 #include "harness_natter.h"
+#include "tests/test_main.h"
 
 #define WAIT_MS 15000
 
@@ -778,7 +779,7 @@ START_TEST(same_name_trusted_first)
 }
 END_TEST
 
-static Suite *suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("client");
     TCase *tc = tcase_create("oneshot");
@@ -808,13 +809,4 @@ static Suite *suite(void)
     tcase_add_test(t2, rename_shows_in_tail);
     suite_add_tcase(s, t2);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -8,6 +8,7 @@
 
 #include "harness.h"
 #include "harness_discovery.h"
+#include "tests/test_main.h"
 
 #define N 3
 #define FIND_WITHIN_MS 2000
@@ -100,7 +101,7 @@ START_TEST(bad_settings_refused)
 }
 END_TEST
 
-int main(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("discovery");
     TCase *tc = tcase_create("loopback");
@@ -109,9 +110,5 @@ int main(void)
     tcase_add_test(tc, off_by_default_in_tests);
     tcase_add_test(tc, bad_settings_refused);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

@@ -27,10 +27,11 @@
 #include "crypto/identity.h"
 #include "crypto/rng.h"
 #include "crypto/sign.h"
-#include "server/discovery_packet.h"
+#include "server/discovery/discovery_packet.h"
 #include "harness.h"
 #include "harness_discovery.h"
 #include "harness_netns.h"
+#include "tests/test_main.h"
 
 #define N 3
 #define ATTACKER N
@@ -342,11 +343,16 @@ START_TEST(netns_two_interfaces)
 }
 END_TEST
 
-int main(void)
+int test_setup(void)
 {
-    char why[256];
     if (rng_init() != NT_OK)
         return EXIT_FAILURE;
+    return TEST_GO;
+}
+
+Suite *test_suite(void)
+{
+    char why[256];
     Suite *s = suite_create("discovery_netns");
     if (harness_netns_create(&net, NS_COUNT, why, sizeof why) != 0) {
         /* Nothing to run here: say so, and count nothing as passed. */
@@ -365,9 +371,5 @@ int main(void)
         tcase_add_test(tc, netns_two_interfaces);
         suite_add_tcase(s, tc);
     }
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

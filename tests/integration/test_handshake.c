@@ -17,8 +17,9 @@
 #include "crypto/encoding.h"
 #include "crypto/rng.h"
 #include "harness.h"
-#include "server/envelope.h"
-#include "server/handshake.h"
+#include "server/channel/envelope.h"
+#include "server/channel/handshake.h"
+#include "tests/test_main.h"
 
 static identity *me, *other; /* the test requestor's key, and a second key */
 
@@ -767,10 +768,15 @@ START_TEST(client_api_peers)
 }
 END_TEST
 
-int main(void)
+int test_setup(void)
 {
     if (rng_init() || identity_generate(&me, 2048) || identity_generate(&other, 2048))
         return EXIT_FAILURE;
+    return TEST_GO;
+}
+
+Suite *test_suite(void)
+{
     Suite *s = suite_create("handshake");
     TCase *tc = tcase_create("handshake");
     tcase_set_timeout(tc, 180);
@@ -782,11 +788,12 @@ int main(void)
     tcase_add_test(tc, requestor_refuses_tampered_or_foreign_replies);
     tcase_add_test(tc, client_api_peers);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    return s;
+}
+
+int test_teardown(int failed)
+{
     identity_free(me);
     identity_free(other);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return failed;
 }

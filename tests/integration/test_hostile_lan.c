@@ -23,9 +23,10 @@
 #include "crypto/encoding.h"
 #include "crypto/rng.h"
 #include "harness.h"
-#include "server/envelope.h"
-#include "server/handshake.h"
-#include "server/node.h"
+#include "server/channel/envelope.h"
+#include "server/channel/handshake.h"
+#include "server/core/node.h"
+#include "tests/test_main.h"
 
 /* ---- helpers ---- */
 
@@ -434,10 +435,15 @@ START_TEST(only_idempotent_requests_resent)
 }
 END_TEST
 
-int main(void)
+int test_setup(void)
 {
     if (rng_init())
         return EXIT_FAILURE;
+    return TEST_GO;
+}
+
+Suite *test_suite(void)
+{
     Suite *s = suite_create("hostile_lan");
     TCase *tc = tcase_create("hostile_lan");
     tcase_set_timeout(tc, 180);
@@ -445,9 +451,5 @@ int main(void)
     tcase_add_test(tc, failed_handshake_is_handshake_failed);
     tcase_add_test(tc, only_idempotent_requests_resent);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

@@ -25,9 +25,10 @@
 #include "crypto/rng.h"
 #include "harness.h"
 #include "rooms_util.h"
-#include "server/node.h"
-#include "server/peerlink.h"
+#include "server/core/node.h"
+#include "server/peer/peerlink.h"
 #include "storage/peers.h"
+#include "tests/test_main.h"
 
 #define RAW_MAX 16384
 #define RAW_TIMEOUT_MS 10000
@@ -410,7 +411,7 @@ START_TEST(bad_content_length_one_answer)
 }
 END_TEST
 
-int main(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("http_edges");
     TCase *tc = tcase_create("edges");
@@ -423,9 +424,5 @@ int main(void)
     tcase_add_test(tc, unknown_fields_refused_sealed);
     tcase_add_test(tc, bad_content_length_one_answer);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return s;
 }

@@ -15,7 +15,8 @@
 #include "crypto/rng.h"
 #include "harness.h"
 #include "rooms_util.h"
-#include "server/handshake.h"
+#include "server/channel/handshake.h"
+#include "tests/test_main.h"
 
 #define WAIT_MS 30000
 
@@ -370,11 +371,16 @@ START_TEST(name_from_signed_handshake_not_node_info)
 }
 END_TEST
 
-int main(void)
+int test_setup(void)
 {
     for (int i = 0; i < 3; i++)
         if (rng_init() || identity_generate(&keys[i], 2048))
             return EXIT_FAILURE;
+    return TEST_GO;
+}
+
+Suite *test_suite(void)
+{
     Suite *s = suite_create("identity");
     TCase *tc = tcase_create("identity");
     tcase_set_timeout(tc, 180);
@@ -384,11 +390,12 @@ int main(void)
     tcase_add_test(tc, messages_members_invites_labelled);
     tcase_add_test(tc, name_from_signed_handshake_not_node_info);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    return s;
+}
+
+int test_teardown(int failed)
+{
     for (int i = 0; i < 3; i++)
         identity_free(keys[i]);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return failed;
 }

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "tests/test_main.h"
 
 static char dest[64];
 
@@ -55,7 +56,7 @@ START_TEST(install_and_uninstall)
 }
 END_TEST
 
-static Suite *suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("install");
     TCase *tc = tcase_create("install");
@@ -63,13 +64,4 @@ static Suite *suite(void)
     tcase_add_test(tc, install_and_uninstall);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
 }

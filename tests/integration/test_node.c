@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 
 #include "harness.h"
+#include "tests/test_main.h"
 
 #define REFUSE_TIMEOUT_MS 60000
 
@@ -500,7 +501,7 @@ START_TEST(sigint_exits_zero)
 }
 END_TEST
 
-static Suite *suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("node");
     TCase *tc = tcase_create("node");
@@ -523,13 +524,4 @@ static Suite *suite(void)
     tcase_add_test(tc, key_bits_on_existing_identity_warns);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "tests/test_main.h"
 
 #define README_PATH "README.md"
 #define MAX_LINES 64
@@ -129,7 +130,7 @@ START_TEST(readme_curl_lines_work)
 }
 END_TEST
 
-static Suite *suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("readme");
     TCase *tc = tcase_create("readme");
@@ -137,13 +138,4 @@ static Suite *suite(void)
     tcase_add_test(tc, readme_curl_lines_work);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
 }

@@ -15,6 +15,7 @@
 
 #include "harness.h"
 #include "rooms_util.h"
+#include "tests/test_main.h"
 
 #define WAIT_MS 30000
 
@@ -633,7 +634,7 @@ START_TEST(curl_readme_scenario)
 }
 END_TEST
 
-static Suite *suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("rooms");
     TCase *tc = tcase_create("rooms");
@@ -652,13 +653,4 @@ static Suite *suite(void)
     tcase_add_test(tc, curl_readme_scenario);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

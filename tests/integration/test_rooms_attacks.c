@@ -21,10 +21,11 @@
 #include "crypto/sign.h"
 #include "harness.h"
 #include "rooms_util.h"
-#include "server/node.h"
-#include "server/peerlink.h"
-#include "server/roomcrypt.h"
+#include "server/core/node.h"
+#include "server/peer/peerlink.h"
+#include "server/rooms/roomcrypt.h"
 #include "storage/peers.h"
+#include "tests/test_main.h"
 
 #define WAIT_MS 30000
 
@@ -474,7 +475,7 @@ START_TEST(batch_attacks_refused_state_unchanged)
 }
 END_TEST
 
-int main(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("rooms_attacks");
     TCase *tc = tcase_create("attacks");
@@ -483,9 +484,5 @@ int main(void)
     tcase_add_test(tc, attacks_refused_state_unchanged);
     tcase_add_test(tc, batch_attacks_refused_state_unchanged);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "tests/test_main.h"
 
 #define BACKLOG 60
 #define TEXT_LEN 16000
@@ -102,7 +103,7 @@ START_TEST(member_catches_up_on_a_big_backlog)
 }
 END_TEST
 
-static Suite *suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("rooms_backlog");
     TCase *tc = tcase_create("rooms_backlog");
@@ -111,13 +112,4 @@ static Suite *suite(void)
     tcase_add_test(tc, member_catches_up_on_a_big_backlog);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

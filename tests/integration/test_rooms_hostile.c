@@ -25,10 +25,11 @@
 #include "crypto/sign.h"
 #include "harness.h"
 #include "rooms_util.h"
-#include "server/node.h"
-#include "server/peerlink.h"
-#include "server/roomcrypt.h"
+#include "server/core/node.h"
+#include "server/peer/peerlink.h"
+#include "server/rooms/roomcrypt.h"
 #include "storage/peers.h"
+#include "tests/test_main.h"
 
 #define WAIT_MS 30000
 
@@ -613,7 +614,7 @@ static void add(Suite *s, const char *name, const TTest *t)
     suite_add_tcase(s, tc);
 }
 
-int main(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("rooms_hostile");
     add(s, "invalid_plaintext_dropped", invalid_plaintext_dropped);
@@ -623,9 +624,5 @@ int main(void)
     add(s, "password_hash_outside_lock", password_hash_outside_lock);
     add(s, "member_never_loops", member_never_loops);
     add(s, "member_backs_off_from_gap", member_backs_off_from_gap);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

@@ -22,6 +22,7 @@
 
 #include "harness.h"
 #include "rooms_util.h"
+#include "tests/test_main.h"
 
 #define MEMBER_WAIT_MS 10000 /* well under ROOM_RESYNC_MS (30 s) */
 
@@ -348,7 +349,7 @@ START_TEST(host_pushes_to_members_on_other_addresses)
 }
 END_TEST
 
-static Suite *suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("rooms_members");
     TCase *tc = tcase_create("rooms_members");
@@ -360,13 +361,4 @@ static Suite *suite(void)
     tcase_add_test(tc, host_pushes_to_members_on_other_addresses);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -18,6 +18,7 @@
 
 #include "harness.h"
 #include "harness_natter.h"
+#include "tests/test_main.h"
 
 #define COLS_START 100
 #define ROWS_START 24
@@ -412,7 +413,7 @@ START_TEST(hostile_text_shows_escaped)
 }
 END_TEST
 
-static Suite *suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("tui");
     TCase *tc = tcase_create("tmux");
@@ -425,15 +426,11 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
+int test_setup(void)
 {
     if (system("tmux -V >/dev/null 2>&1") != 0) {
         fprintf(stderr, "tmux is missing: install it (make deps)\n");
         return EXIT_FAILURE; /* a missing tool is a failure, not a skip */
     }
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return TEST_GO;
 }

@@ -6,6 +6,7 @@
 #include "common/config.h"
 
 #include "fake_env.h"
+#include "tests/test_main.h"
 
 static nt_err parse(config *c, const char *const *env, int argc, const char **argv, config_action *act, char *err)
 {
@@ -204,7 +205,7 @@ START_TEST(reparse_is_clean)
 }
 END_TEST
 
-static Suite *suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("config");
     TCase *tc = tcase_create("config");
@@ -219,13 +220,4 @@ static Suite *suite(void)
     tcase_add_test(tc, reparse_is_clean);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
 }

@@ -6,6 +6,7 @@
 #include "common/config.h"
 
 #include "fake_env.h"
+#include "tests/test_main.h"
 
 static nt_err parse(config *c, const char *const *env, const char **argv)
 {
@@ -90,7 +91,7 @@ START_TEST(discovery_settings_and_ranges)
 }
 END_TEST
 
-int main(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("config_discovery");
     TCase *tc = tcase_create("core");
@@ -98,9 +99,5 @@ int main(void)
     tcase_add_loop_test(tc, no_discovery_flag, 0, sizeof flags / sizeof flags[0]);
     tcase_add_test(tc, discovery_settings_and_ranges);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

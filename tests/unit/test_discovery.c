@@ -18,7 +18,8 @@
 #include "crypto/identity.h"
 #include "crypto/rng.h"
 #include "crypto/sign.h"
-#include "server/discovery.h"
+#include "server/discovery/discovery.h"
+#include "tests/test_main.h"
 
 #define N 3
 #define MAX_SEEN 8
@@ -574,7 +575,7 @@ START_TEST(start_refuses_bad_config)
 }
 END_TEST
 
-int main(void)
+int test_setup(void)
 {
     if (rng_init() != NT_OK)
         return EXIT_FAILURE;
@@ -585,6 +586,11 @@ int main(void)
         fprintf(stderr, "run from the repository root (tests/vectors/discovery/test-rsa4096.pem)\n");
         return EXIT_FAILURE;
     }
+    return TEST_GO;
+}
+
+Suite *test_suite(void)
+{
     Suite *s = suite_create("discovery");
     TCase *tc = tcase_create("loopback");
     tcase_set_timeout(tc, 30);
@@ -599,12 +605,13 @@ int main(void)
     tcase_add_test(tc, hanging_key_fetch_does_not_stall);
     tcase_add_test(tc, one_key_fetch_per_source);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    return s;
+}
+
+int test_teardown(int failed)
+{
     for (int i = 0; i <= N; i++)
         identity_free(keys[i]);
     identity_free(big_key);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return failed;
 }

@@ -12,7 +12,8 @@
 #include "crypto/identity.h"
 #include "crypto/rng.h"
 #include "crypto/sign.h"
-#include "server/discovery_packet.h"
+#include "server/discovery/discovery_packet.h"
+#include "tests/test_main.h"
 
 #define VEC "tests/vectors/discovery/"
 #define T0 1763700000000LL /* 2025-11-21T04:40:00Z in ms, the vectors' time */
@@ -421,7 +422,7 @@ START_TEST(drop_names_are_distinct)
 }
 END_TEST
 
-int main(void)
+int test_setup(void)
 {
     if (rng_init() != NT_OK)
         return EXIT_FAILURE;
@@ -442,6 +443,11 @@ int main(void)
         puts(hex);
         return EXIT_SUCCESS;
     }
+    return TEST_GO;
+}
+
+Suite *test_suite(void)
+{
     Suite *s = suite_create("discovery_packet");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
@@ -464,13 +470,14 @@ int main(void)
     tcase_add_test(tc, encoder_refuses_bad_arguments);
     tcase_add_test(tc, drop_names_are_distinct);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    return s;
+}
+
+int test_teardown(int failed)
+{
     identity_free(key2048);
     identity_free(key4096);
     identity_free(other2048);
     rng_free();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return failed;
 }

@@ -3,7 +3,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "server/discovery_sched.h"
+#include "server/discovery/discovery_sched.h"
+#include "tests/test_main.h"
 
 static uint32_t rng_const(void *ctx) { return *(uint32_t *)ctx; }
 
@@ -182,7 +183,7 @@ START_TEST(short_interval_for_tests)
 }
 END_TEST
 
-int main(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("discovery_sched");
     TCase *tc = tcase_create("core");
@@ -197,9 +198,5 @@ int main(void)
     tcase_add_test(tc, gone_after_expiry);
     tcase_add_test(tc, short_interval_for_tests);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/discovery_seen.h"
+#include "server/discovery/discovery_seen.h"
+#include "tests/test_main.h"
 
 static discovery_packet pkt(uint8_t id, uint8_t inst, uint32_t seq, int64_t ts)
 {
@@ -125,7 +126,7 @@ START_TEST(rejects_zero_capacity)
 }
 END_TEST
 
-int main(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("discovery_seen");
     TCase *tc = tcase_create("core");
@@ -135,9 +136,5 @@ int main(void)
     tcase_add_test(tc, bounded_evicts_stalest);
     tcase_add_test(tc, rejects_zero_capacity);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

@@ -15,6 +15,7 @@
 #include "crypto/rng.h"
 #include "vectors_util.h"
 #include "unit_util.h"
+#include "tests/test_main.h"
 
 static void setup(void)
 {
@@ -494,7 +495,7 @@ START_TEST(test_shared_threads)
 }
 END_TEST
 
-static Suite *suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("ecdh");
     TCase *kat = tcase_create("vectors");
@@ -517,13 +518,4 @@ static Suite *suite(void)
     tcase_add_loop_test(api, test_shared_threads, 0, (int)(sizeof curves / sizeof curves[0]));
     suite_add_tcase(s, api);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

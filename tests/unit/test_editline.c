@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "client/editline.h"
+#include "tests/test_main.h"
 
 static editline *e;
 
@@ -186,7 +187,7 @@ START_TEST(test_history_cap)
 }
 END_TEST
 
-static Suite *suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("editline");
     TCase *tc = tcase_create("core");
@@ -199,13 +200,4 @@ static Suite *suite(void)
     tcase_add_test(tc, test_history_cap);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

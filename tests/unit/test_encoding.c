@@ -10,6 +10,7 @@
 
 #include "crypto/encoding.h"
 #include "crypto/rng.h"
+#include "tests/test_main.h"
 
 /* RFC 4648 section 10, plus bytes that use the last two alphabet chars. */
 static const struct {
@@ -293,7 +294,7 @@ START_TEST(test_bad_arguments)
 }
 END_TEST
 
-static Suite *encoding_suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("encoding");
     TCase *tc = tcase_create("core");
@@ -307,13 +308,4 @@ static Suite *encoding_suite(void)
     tcase_add_test(tc, test_bad_arguments);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(encoding_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -5,7 +5,8 @@
 #include <string.h>
 #include "crypto/encoding.h"
 #include "crypto/rng.h"
-#include "server/envelope.h"
+#include "server/channel/envelope.h"
+#include "tests/test_main.h"
 
 static seal_key kc, ks;
 static uint8_t sid[HS_SESSION_ID_LEN];
@@ -280,7 +281,7 @@ START_TEST(ad_caps)
 }
 END_TEST
 
-int main(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("envelope");
     TCase *tc = tcase_create("envelope");
@@ -294,9 +295,5 @@ int main(void)
     tcase_add_test(tc, box_lengths);
     tcase_add_test(tc, ad_caps);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

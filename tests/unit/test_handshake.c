@@ -10,8 +10,9 @@
 #include <mbedtls/sha256.h>
 #include "crypto/encoding.h"
 #include "crypto/rng.h"
-#include "server/envelope.h"
-#include "server/handshake.h"
+#include "server/channel/envelope.h"
+#include "server/channel/handshake.h"
+#include "tests/test_main.h"
 
 static identity *ka, *kb, *kc; /* requestor, serving node, a third node */
 static const int64_t NOW = 1700000000;
@@ -602,10 +603,15 @@ START_TEST(status_table)
 }
 END_TEST
 
-int main(void)
+int test_setup(void)
 {
     if (rng_init() || identity_generate(&ka, 2048) || identity_generate(&kb, 2048) || identity_generate(&kc, 2048))
         return EXIT_FAILURE;
+    return TEST_GO;
+}
+
+Suite *test_suite(void)
+{
     Suite *s = suite_create("handshake");
     TCase *tc = tcase_create("handshake");
     tcase_set_timeout(tc, 60);
@@ -622,12 +628,13 @@ int main(void)
     tcase_add_test(tc, session_replay);
     tcase_add_test(tc, status_table);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    return s;
+}
+
+int test_teardown(int failed)
+{
     identity_free(ka);
     identity_free(kb);
     identity_free(kc);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return failed;
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "common/hello.h"
+#include "tests/test_main.h"
 
 #define TOKEN "abababababababababababababababababababababababababababababababab"
 #define NODE_ID "485c168d75d372560466171bb3f4304cc871f30177082dc7fc331d289aa9040b"
@@ -51,16 +52,12 @@ START_TEST(test_refusals)
 }
 END_TEST
 
-int main(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("hello");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_known_answer);
     tcase_add_test(tc, test_refusals);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

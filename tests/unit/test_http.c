@@ -4,12 +4,13 @@
 #include <check.h>
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "server/http.h"
-#include "server/notify.h"
+#include "server/core/http.h"
+#include "tests/test_main.h"
 
 /* ---- matching ---- */
 
@@ -84,7 +85,52 @@ END_TEST
 /* ---- a live server ---- */
 
 static http_server *srv;
-static notify *ev;
+/* The long-poll handler's wake-up: a counter, its lock and condition. */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint64_t n;
+    bool closed;
+} ev = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false};
+
+static void ev_reset(void)
+{
+    pthread_mutex_lock(&ev.mu);
+    ev.n = 0;
+    ev.closed = false;
+    pthread_mutex_unlock(&ev.mu);
+}
+
+static void ev_bump(bool close)
+{
+    pthread_mutex_lock(&ev.mu);
+    if (close)
+        ev.closed = true;
+    else
+        ev.n++;
+    pthread_cond_broadcast(&ev.cv);
+    pthread_mutex_unlock(&ev.mu);
+}
+
+/* Wait while the counter == seen, up to timeout_ms, unless closed. */
+static uint64_t ev_wait(uint64_t seen, unsigned timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&ev.mu);
+    while (ev.n == seen && !ev.closed)
+        if (pthread_cond_timedwait(&ev.cv, &ev.mu, &until) != 0)
+            break;
+    uint64_t n = ev.n;
+    pthread_mutex_unlock(&ev.mu);
+    return n;
+}
 static char base[128];
 
 static void h_echo(http_req *rq, struct node *nd)
@@ -125,12 +171,12 @@ static void h_conflict(http_req *rq, struct node *nd) { http_reply_nt_err(rq, NT
 
 static void h_raw(http_req *rq, struct node *nd) { http_reply_raw(rq, 200, "text/plain", "hello", 5); }
 
-/* long poll: wait for the notify counter to move past ?since */
+/* long poll: wait for the counter to move past ?since */
 static void h_wait(http_req *rq, struct node *nd)
 {
     const char *s = http_req_query(rq, "since");
     uint64_t since = s ? strtoull(s, NULL, 10) : 0;
-    uint64_t now = notify_wait(ev, since, 5000);
+    uint64_t now = ev_wait(since, 5000);
     http_reply_json(rq, 200, json_pack("{s:I}", "next", (json_int_t)now));
 }
 
@@ -159,7 +205,7 @@ static void start_server(void)
     char err[HTTP_ERR_MAX];
     http_opts o = {.bind = "127.0.0.1:0", .api = HTTP_API_CLIENT, .token = TOKEN, .body_max = 1024,
                    .max_connections = 32, .timeout_s = 10};
-    ck_assert_int_eq(notify_new(&ev), NT_OK);
+    ev_reset();
     ck_assert_int_eq(http_start(&o, test_tables, NULL, &srv, err), NT_OK);
     ck_assert_uint_ne(http_port(srv), 0);
     snprintf(base, sizeof base, "http://%s", http_addr(srv));
@@ -167,11 +213,10 @@ static void start_server(void)
 
 static void stop_server(void)
 {
-    notify_close(ev);
+    ev_bump(true);
     http_quiesce(srv);
     ck_assert(http_drain(srv, 5000));
     http_stop(srv);
-    notify_free(ev);
 }
 
 typedef struct {
@@ -437,7 +482,7 @@ static void *bump_later(void *arg)
 {
     struct timespec ts = {0, 200 * 1000000L};
     nanosleep(&ts, NULL);
-    notify_bump(ev);
+    ev_bump(false);
     return NULL;
 }
 
@@ -488,7 +533,7 @@ START_TEST(stats_count)
 }
 END_TEST
 
-static Suite *suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("http");
     TCase *m = tcase_create("match");
@@ -513,13 +558,14 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
+int test_setup(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    return TEST_GO;
+}
+
+int test_teardown(int failed)
+{
     curl_global_cleanup();
-    return failed ? 1 : 0;
+    return failed;
 }

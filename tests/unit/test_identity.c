@@ -20,6 +20,7 @@
 #include "crypto/rng.h"
 #include "crypto/sign.h"
 #include "vectors_util.h"
+#include "tests/test_main.h"
 
 static identity *key; /* shared RSA-2048 with private half */
 static char tmpdir[] = "/tmp/natter-test-identity-XXXXXX";
@@ -586,7 +587,7 @@ START_TEST(test_every_size_end_to_end)
 }
 END_TEST
 
-static Suite *identity_suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("identity");
     TCase *tc = tcase_create("core");
@@ -610,7 +611,7 @@ static Suite *identity_suite(void)
     return s;
 }
 
-int main(void)
+int test_setup(void)
 {
     if (rng_init() != NT_OK || identity_generate(&key, 2048) != NT_OK) {
         fprintf(stderr, "setup: cannot make the test key\n");
@@ -620,12 +621,13 @@ int main(void)
         perror("mkdtemp");
         return EXIT_FAILURE;
     }
-    SRunner *sr = srunner_create(identity_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    return TEST_GO;
+}
+
+int test_teardown(int failed)
+{
     identity_free(key);
     rng_free();
     rmdir(tmpdir);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return failed;
 }

@@ -1,10 +1,10 @@
-/* test_ingest.c - the host's submission pipeline (server/ingest.c) under
+/* test_ingest.c - the host's submission pipeline (server/rooms/ingest.c) under
  * concurrency, on a real SQLite file in WAL mode with reader connections:
  * every accepted message gets exactly one seq, retries racing their
  * original get the same one, forged signatures store nothing, a
  * submission after the pipeline stopped is still committed, batches keep
  * their order and stop at their first refusal, and the pre-check's cache
- * (server/precheck.c) follows every change it must. */
+ * (server/rooms/precheck.c) follows every change it must. */
 #include <check.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -17,11 +17,12 @@
 #include "crypto/identity.h"
 #include "crypto/rng.h"
 #include "crypto/sign.h"
-#include "server/roomcrypt.h"
-#include "server/rooms.h"
-#include "server/rooms_int.h"
+#include "server/rooms/roomcrypt.h"
+#include "server/rooms/rooms.h"
+#include "server/rooms/rooms_int.h"
 #include "storage/roomdb.h"
 #include "unit_util.h"
+#include "tests/test_main.h"
 
 #define THREADS 8
 #define PER_THREAD 20
@@ -373,7 +374,7 @@ START_TEST(batch_stops_at_the_first_refusal)
 }
 END_TEST
 
-static Suite *suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("ingest");
     TCase *tc = tcase_create("ingest");
@@ -386,13 +387,4 @@ static Suite *suite(void)
     tcase_add_test(tc, batch_stops_at_the_first_refusal);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

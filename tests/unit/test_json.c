@@ -6,6 +6,7 @@
 
 #include "common/json.h"
 #include "common/text.h"
+#include "tests/test_main.h"
 
 static const struct {
     const char *in;
@@ -284,7 +285,7 @@ START_TEST(check_fields_long_name)
 }
 END_TEST
 
-static Suite *suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("json");
     TCase *tc = tcase_create("json");
@@ -300,13 +301,4 @@ static Suite *suite(void)
     tcase_add_test(tc, check_fields_long_name);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
 }

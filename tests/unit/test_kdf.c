@@ -9,6 +9,7 @@
 #include "crypto/kdf.h"
 #include "vectors_util.h"
 #include "unit_util.h"
+#include "tests/test_main.h"
 
 START_TEST(test_rfc5869)
 {
@@ -258,7 +259,7 @@ START_TEST(test_derive_limits_ok)
 }
 END_TEST
 
-static Suite *suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("kdf");
     TCase *kat = tcase_create("vectors");
@@ -273,13 +274,4 @@ static Suite *suite(void)
     tcase_add_test(api, test_derive_limits_ok);
     suite_add_tcase(s, api);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -6,7 +6,8 @@
 #include "hs_vector.h"
 #include "crypto/ecdh.h"
 #include "crypto/rng.h"
-#include "server/keysched.h"
+#include "server/channel/keysched.h"
+#include "tests/test_main.h"
 
 static const char *const IKM = "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742";
 static const char *const TH = "ef2c55bf9793d944119f6a8443e53676cd92b9e6f572082f41df540d9ebea6a8";
@@ -114,20 +115,26 @@ START_TEST(auth_ad)
 }
 END_TEST
 
-int main(void)
+int test_setup(void)
 {
     if (rng_init())
         return EXIT_FAILURE;
+    return TEST_GO;
+}
+
+Suite *test_suite(void)
+{
     Suite *s = suite_create("keysched");
     TCase *tc = tcase_create("derive");
     tcase_add_test(tc, vector);
     tcase_add_test(tc, inputs_bound);
     tcase_add_test(tc, auth_ad);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    return s;
+}
+
+int test_teardown(int failed)
+{
     rng_free();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return failed;
 }

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "client/locate.h"
+#include "tests/test_main.h"
 
 static char dir[256];
 static const char *env_vals[8][2];
@@ -167,7 +168,7 @@ START_TEST(test_expected_node)
 }
 END_TEST
 
-static Suite *suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("locate");
     TCase *tc = tcase_create("core");
@@ -179,13 +180,4 @@ static Suite *suite(void)
     tcase_add_test(tc, test_expected_node);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

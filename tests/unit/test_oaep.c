@@ -18,6 +18,7 @@
 #include "crypto/rng.h"
 #include "vectors_util.h"
 #include "unit_util.h"
+#include "tests/test_main.h"
 
 static identity *key; /* RSA-2048 with private half, made once in main() */
 
@@ -241,7 +242,7 @@ START_TEST(test_threads)
 }
 END_TEST
 
-static Suite *oaep_suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("oaep");
     TCase *tc = tcase_create("core");
@@ -256,17 +257,18 @@ static Suite *oaep_suite(void)
     return s;
 }
 
-int main(void)
+int test_setup(void)
 {
     if (rng_init() != NT_OK || identity_generate(&key, 2048) != NT_OK) {
         fprintf(stderr, "setup: cannot make the test key\n");
         return EXIT_FAILURE;
     }
-    SRunner *sr = srunner_create(oaep_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    return TEST_GO;
+}
+
+int test_teardown(int failed)
+{
     identity_free(key);
     rng_free();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return failed;
 }

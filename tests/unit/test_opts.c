@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "client/opts.h"
+#include "tests/test_main.h"
 
 #define ARGV_MAX 12
 
@@ -149,7 +150,7 @@ START_TEST(test_usage_mentions_exit_codes)
 }
 END_TEST
 
-static Suite *suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("opts");
     TCase *tc = tcase_create("core");
@@ -160,13 +161,4 @@ static Suite *suite(void)
     tcase_add_test(tc, test_usage_mentions_exit_codes);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -1,4 +1,4 @@
-/* test_outbox.c - the sender's outbox (server/outbox.c) against hosts that
+/* test_outbox.c - the sender's outbox (server/rooms/outbox.c) against hosts that
  * answer in different ways, through the rooms transport: a host that takes
  * batches gets a backlog in order in batches of at most 16; one that
  * refuses a message in a batch gets the rest again; a host without the
@@ -16,11 +16,12 @@
 #include "crypto/encoding.h"
 #include "crypto/identity.h"
 #include "crypto/rng.h"
-#include "server/roomcrypt.h"
-#include "server/rooms.h"
-#include "server/rooms_int.h"
+#include "server/rooms/roomcrypt.h"
+#include "server/rooms/rooms.h"
+#include "server/rooms/rooms_int.h"
 #include "storage/roomdb.h"
 #include "unit_util.h"
+#include "tests/test_main.h"
 
 #define ENTRIES 20
 
@@ -283,7 +284,7 @@ START_TEST(send_waits_for_the_other_sender)
 }
 END_TEST
 
-int main(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("outbox");
     TCase *tc = tcase_create("outbox");
@@ -295,9 +296,5 @@ int main(void)
     tcase_add_test(tc, mismatched_answer_settles_nothing);
     tcase_add_test(tc, send_waits_for_the_other_sender);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

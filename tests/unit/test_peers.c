@@ -8,6 +8,7 @@
 #include "crypto/identity.h"
 #include "crypto/rng.h"
 #include "storage/peers.h"
+#include "tests/test_main.h"
 
 static identity *ka, *kb, *kc;
 static char dir[] = "/tmp/natter-test-peers-XXXXXX";
@@ -361,11 +362,16 @@ START_TEST(helpers)
 }
 END_TEST
 
-int main(void)
+int test_setup(void)
 {
     if (rng_init() || !mkdtemp(dir) || identity_generate(&ka, 2048) || identity_generate(&kb, 2048) ||
         identity_generate(&kc, 2048))
         return EXIT_FAILURE;
+    return TEST_GO;
+}
+
+Suite *test_suite(void)
+{
     Suite *s = suite_create("peers");
     TCase *tc = tcase_create("peers");
     tcase_add_checked_fixture(tc, setup, teardown);
@@ -381,10 +387,11 @@ int main(void)
     tcase_add_loop_test(tc, bad_input_refused, 0, (int)(sizeof(bad_inputs) / sizeof(bad_inputs[0])));
     tcase_add_test(tc, helpers);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    return s;
+}
+
+int test_teardown(int failed)
+{
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     if (system(cmd) != 0)
@@ -392,5 +399,5 @@ int main(void)
     identity_free(ka);
     identity_free(kb);
     identity_free(kc);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return failed;
 }

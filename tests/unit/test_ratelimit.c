@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "common/ratelimit.h"
+#include "tests/test_main.h"
 
 static const ratelimit_config c31 = {.rate_per_s = 1, .burst = 3};
 
@@ -86,7 +87,7 @@ START_TEST(table_rejects_bad_config)
 }
 END_TEST
 
-int main(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("ratelimit");
     TCase *tc = tcase_create("core");
@@ -97,9 +98,5 @@ int main(void)
     tcase_add_test(tc, table_stays_bounded);
     tcase_add_test(tc, table_rejects_bad_config);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

@@ -1,7 +1,8 @@
 /* Unit tests for server/replay: the sliding anti-replay window. */
 #include <check.h>
 #include <stdlib.h>
-#include "server/replay.h"
+#include "server/channel/replay.h"
+#include "tests/test_main.h"
 
 START_TEST(in_order)
 {
@@ -157,7 +158,7 @@ START_TEST(matches_model)
 }
 END_TEST
 
-int main(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("replay");
     TCase *tc = tcase_create("window");
@@ -170,9 +171,5 @@ int main(void)
     tcase_add_test(tc, limit);
     tcase_add_test(tc, matches_model);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "client/ident.h"
 #include "client/resolve.h"
+#include "tests/test_main.h"
 
 static const char *list_json =
     "[{\"id\":\"aa11bb22\",\"name\":\"alice\"},"
@@ -215,7 +216,7 @@ START_TEST(test_label_rule)
 }
 END_TEST
 
-static Suite *suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("resolve");
     TCase *tc = tcase_create("core");
@@ -228,13 +229,4 @@ static Suite *suite(void)
     tcase_add_test(tc, test_label_rule);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

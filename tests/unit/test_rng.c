@@ -9,6 +9,7 @@
 
 #include "crypto/rng.h"
 #include "unit_util.h"
+#include "tests/test_main.h"
 
 START_TEST(test_uninitialised_is_state_error)
 {
@@ -166,7 +167,7 @@ START_TEST(test_fork_reseeds)
 }
 END_TEST
 
-static Suite *rng_suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("rng");
     TCase *tc = tcase_create("core");
@@ -179,13 +180,4 @@ static Suite *rng_suite(void)
     tcase_add_test(tc, test_fork_reseeds);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(rng_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

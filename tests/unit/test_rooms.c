@@ -15,11 +15,12 @@
 #include "crypto/identity.h"
 #include "crypto/rng.h"
 #include "crypto/sign.h"
-#include "server/roomcrypt.h"
-#include "server/rooms.h"
-#include "server/rooms_int.h"
+#include "server/rooms/roomcrypt.h"
+#include "server/rooms/rooms.h"
+#include "server/rooms/rooms_int.h"
 #include "storage/roomdb.h"
 #include "unit_util.h"
+#include "tests/test_main.h"
 
 #define NODES 4
 #define ROOM_RESYNC_TEST_MS 31000 /* past the members' 30 s catch-up poll */
@@ -950,7 +951,7 @@ START_TEST(roomdb_begin_survives_a_leak)
 }
 END_TEST
 
-static Suite *suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("rooms");
     TCase *tc = tcase_create("rooms");
@@ -978,12 +979,7 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
+void test_runner(SRunner *sr)
 {
-    SRunner *sr = srunner_create(suite());
     srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

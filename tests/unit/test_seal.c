@@ -16,6 +16,7 @@
 #include "crypto/seal.h"
 #include "vectors_util.h"
 #include "unit_util.h"
+#include "tests/test_main.h"
 
 static void setup(void)
 {
@@ -506,7 +507,7 @@ START_TEST(test_no_rng)
 }
 END_TEST
 
-static Suite *suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("seal");
     TCase *kat = tcase_create("vectors");
@@ -530,13 +531,4 @@ static Suite *suite(void)
     tcase_add_test(prop, test_no_rng);
     suite_add_tcase(s, prop);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -2,7 +2,8 @@
 #include <check.h>
 #include <stdlib.h>
 
-#include "server/source_addr.h"
+#include "server/core/source_addr.h"
+#include "tests/test_main.h"
 
 static const struct {
     const char *listen, *host;
@@ -61,16 +62,12 @@ START_TEST(bind_for_destination)
 }
 END_TEST
 
-int main(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("source_addr");
     TCase *tc = tcase_create("source_addr");
     tcase_add_loop_test(tc, init_from_listen, 0, sizeof inits / sizeof inits[0]);
     tcase_add_loop_test(tc, bind_for_destination, 0, sizeof binds / sizeof binds[0]);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

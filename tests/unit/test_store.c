@@ -9,6 +9,7 @@
 #include "storage/migrations.h"
 #include "storage/store.h"
 #include "unit_util.h"
+#include "tests/test_main.h"
 
 static char dir[64];
 static char path[128];
@@ -259,7 +260,7 @@ START_TEST(leak_swept_at_unlock)
 }
 END_TEST
 
-static Suite *suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("store");
     TCase *tc = tcase_create("store");
@@ -275,13 +276,4 @@ static Suite *suite(void)
     tcase_add_test(tc, migration_5_flags_both_namesakes);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "client/term.h"
+#include "tests/test_main.h"
 
 static const struct {
     const char *in, *out;
@@ -96,7 +97,7 @@ START_TEST(test_printf)
 }
 END_TEST
 
-int main(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("term");
     TCase *tc = tcase_create("core");
@@ -105,9 +106,5 @@ int main(void)
     tcase_add_test(tc, test_cut_whole);
     tcase_add_test(tc, test_printf);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "hs_vector.h"
+#include "tests/test_main.h"
 
 static void sha_hex(const uint8_t *p, size_t n, char out[65])
 {
@@ -140,7 +141,7 @@ START_TEST(modes)
 }
 END_TEST
 
-int main(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("transcript");
     TCase *tc = tcase_create("encoding");
@@ -149,9 +150,5 @@ int main(void)
     tcase_add_test(tc, caps);
     tcase_add_test(tc, modes);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include "client/ident.h"
 #include "client/view.h"
+#include "tests/test_main.h"
 
 #define ME "aaaa000000000000000000000000000000000000000000000000000000000000"
 #define BOB "bbbb000000000000000000000000000000000000000000000000000000000000"
@@ -256,7 +257,7 @@ START_TEST(test_line_cap)
 }
 END_TEST
 
-static Suite *suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("view");
     TCase *tc = tcase_create("core");
@@ -271,13 +272,4 @@ static Suite *suite(void)
     tcase_add_test(tc, test_who);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

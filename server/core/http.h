@@ -1,0 +1,181 @@
+/* http.h - the HTTP core: libmicrohttpd listeners, route tables, requests,
+ * JSON replies and the error model.
+ *
+ * ROUTES. A module exports a table and server/core/routes.c lists it (one line):
+ *
+ *     // rooms.c
+ *     const http_route rooms_routes[] = {
+ *         {"GET",  "/v1/client/rooms",      HTTP_API_CLIENT, rooms_list, 0},
+ *         {"PUT",  "/v1/client/rooms/{id}/messages/{txn_id}", HTTP_API_CLIENT, msg_put, 0},
+ *         {"POST", "/v1/peer/rooms/{id}/push", HTTP_API_PEER, push_in, 256 * 1024},
+ *         {0} // terminator
+ *     };
+ *
+ * A pattern is an absolute path whose segments are literals or {name}; a
+ * {name} segment matches one non-empty segment (no '/'), read with
+ * http_req_param(rq, "name"). The first route (in table order) whose pattern
+ * and method match wins. A path that matches a pattern under another method
+ * only gets 405 with Allow; no pattern at all gets 404.
+ *
+ * HANDLERS run on the connection's own thread (MHD_USE_THREAD_PER_CONNECTION),
+ * so a handler may block: a LONG POLL simply waits (e.g. on a condition
+ * variable, in slices: rooms_wait_locked) for up to its wait time and then
+ * replies; other requests are unaffected. A waiting handler must also stop
+ * waiting when node_stopping(nd), because shutdown waits for in-flight
+ * requests. Keep waits below HTTP_LONG_POLL_MAX_S.
+ *
+ * A handler must reply exactly once: http_reply_json / http_reply_error /
+ * http_reply_raw (a handler that does not reply yields 500). Before the
+ * request reaches the handler the core has: checked the bearer token on the
+ * client API (401), refused a NUL anywhere in the target or a control byte
+ * in its path (400), matched the route (404/405), read the whole body with
+ * the route's cap (413), refused new work when over the connection limit
+ * (503). The body is NOT parsed: call http_req_json_object.
+ *
+ * Threads: http_req is used by one thread only. The node is shared: see
+ * server/core/node.h. */
+#ifndef NATTER_HTTP_H
+#define NATTER_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include "common/err.h"
+#include "common/json.h"
+
+struct node;
+
+typedef struct http_req http_req;
+typedef struct http_server http_server;
+
+typedef void http_handler(http_req *rq, struct node *nd);
+
+/* HTTP_API_OPEN, or-ed into a client route's api, serves it without the
+ * bearer token (GET /v1/client/hello). */
+typedef enum { HTTP_API_PEER = 1, HTTP_API_CLIENT = 2, HTTP_API_OPEN = 4 } http_api;
+
+typedef struct http_route {
+    const char *method;   /* "GET", "POST", "PUT", "DELETE", or HTTP_ANY_METHOD; NULL ends a table */
+    const char *pattern;  /* "/v1/client/peers/{id}" */
+    http_api api;         /* which listener serves it */
+    http_handler *fn;
+    size_t body_max;      /* request body cap in bytes; 0 = the server's (--max-body) */
+} http_route;
+
+/* A route for every method: its handler answers 405 (with Allow) itself
+ * for the methods it does not serve. */
+#define HTTP_ANY_METHOD "*"
+
+#define HTTP_ADDR_MAX 64          /* "[v6]:port" or "a.b.c.d:port" with NUL */
+#define HTTP_PATH_MAX 1024        /* longer paths get 404 */
+#define HTTP_PARAMS_MAX 8         /* {name} segments per pattern */
+#define HTTP_PARAM_MAX 256        /* bytes per matched segment */
+#define HTTP_EXTRA_HEADERS_MAX 8
+#define HTTP_LONG_POLL_MAX_S 60   /* longest wait a long-poll handler may use */
+#define HTTP_ERR_MAX 256
+
+/* ---- server --------------------------------------------------------- */
+
+typedef struct http_opts {
+    const char *bind;          /* "host:port"; port 0 picks a free port */
+    http_api api;              /* HTTP_API_CLIENT requires the bearer token */
+    const char *token;         /* client API token (copied); NULL for the peer API */
+    size_t body_max;           /* default request body cap */
+    unsigned max_connections;  /* above this new requests get 503 */
+    unsigned timeout_s;        /* idle connection timeout */
+} http_opts;
+
+typedef struct http_stats {
+    uint64_t requests;         /* requests answered */
+    uint64_t errors_4xx, errors_5xx;
+    uint64_t active;           /* requests in flight now */
+    uint64_t connections;      /* open connections now */
+} http_stats;
+
+/* Bind, listen and start serving. tables is a NULL-terminated list of
+ * route tables (borrowed: must outlive the server), nd is passed to
+ * handlers. On failure err holds a one-line reason (e.g. "127.0.0.1:7710:
+ * Address already in use"). *out owned by the caller (http_stop). */
+NT_MUST_USE nt_err http_start(const http_opts *o, const http_route *const *tables, struct node *nd,
+                              http_server **out, char err[static HTTP_ERR_MAX]);
+
+/* The bound address ("127.0.0.1:41234") and port; valid until http_stop. */
+const char *http_addr(const http_server *h);
+uint16_t http_port(const http_server *h);
+
+/* Stop accepting connections; requests in flight continue. */
+void http_quiesce(http_server *h);
+/* Wait up to timeout_ms for the requests in flight to finish. true if none left. */
+bool http_drain(http_server *h, unsigned timeout_ms);
+/* Stop the daemon, close every connection and free. NULL-safe. */
+void http_stop(http_server *h);
+
+void http_stats_get(const http_server *h, http_stats *out);
+
+/* ---- request accessors (valid during the handler) ------------------- */
+
+const char *http_req_method(const http_req *rq);
+const char *http_req_path(const http_req *rq);
+/* A {name} segment of the matched pattern; NULL if the pattern has none. */
+const char *http_req_param(const http_req *rq, const char *name);
+/* A query argument (?name=value), decoded; NULL when absent. */
+const char *http_req_query(const http_req *rq, const char *name);
+/* A request header (case-insensitive name); NULL when absent. */
+const char *http_req_header(const http_req *rq, const char *name);
+/* The raw body (NUL-terminated for convenience; len excludes the NUL).
+ * Never NULL: an empty body is "". */
+const char *http_req_body(const http_req *rq, size_t *len);
+/* The peer's address and port, e.g. "127.0.0.1:53312", and the address only. */
+const char *http_req_remote(const http_req *rq);
+const char *http_req_remote_ip(const http_req *rq);
+const struct sockaddr *http_req_remote_sa(const http_req *rq, socklen_t *len);
+http_api http_req_api(const http_req *rq);
+
+/* Parse the body as a JSON object (nesting capped). On failure replies
+ * 400 ("bad_json") itself and returns the error, so a handler just returns:
+ *     json_t *body; if (http_req_json_object(rq, &body)) return;
+ * *out owned by the caller (json_decref). */
+NT_MUST_USE nt_err http_req_json_object(http_req *rq, json_t **out);
+
+/* As http_req_json_object, then json_check_fields: a member not in fields
+ * (or of the wrong type or value) gets 400 bad_request naming it. */
+NT_MUST_USE nt_err http_req_json_fields(http_req *rq, const json_field fields[], json_t **out);
+
+/* ---- replies -------------------------------------------------------- */
+
+/* Add a response header (copied), before the reply. At most
+ * HTTP_EXTRA_HEADERS_MAX; extras are dropped. */
+void http_reply_header(http_req *rq, const char *name, const char *value);
+/* Reply with body serialised as JSON. Steals the reference to body. */
+void http_reply_json(http_req *rq, unsigned status, json_t *body);
+/* Reply {"error":{"code":code,"message":...}} with status. */
+void http_reply_error(http_req *rq, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Reply with raw bytes (copied) and a content type. */
+void http_reply_raw(http_req *rq, unsigned status, const char *content_type, const void *data, size_t len);
+/* Reply the error that fits rc (see http_status_for), message err_str(rc)
+ * unless msg is given. */
+void http_reply_nt_err(http_req *rq, nt_err rc, const char *msg);
+bool http_replied(const http_req *rq);
+
+/* The status and error code used for an nt_err: INVALID 400 bad_request,
+ * AUTH 401 unauthorized, FORBIDDEN 403 forbidden, NOT_FOUND 404 not_found,
+ * EXISTS/STATE 409 conflict, TOO_BIG 413 too_large, BUSY 503 busy,
+ * REPLAY/EXPIRED 401, others 500 internal. */
+unsigned http_status_for(nt_err rc, const char **code);
+
+/* ---- pieces exposed for unit tests ---------------------------------- */
+
+typedef struct http_params {
+    size_t n;
+    const char *names[HTTP_PARAMS_MAX]; /* point into the pattern (no NUL: see lens) */
+    size_t name_lens[HTTP_PARAMS_MAX];
+    char values[HTTP_PARAMS_MAX][HTTP_PARAM_MAX];
+} http_params;
+
+/* Match path against pattern; fills out (may be NULL). */
+bool http_match(const char *pattern, const char *path, http_params *out);
+
+#endif

@@ -1,0 +1,141 @@
+/* discovery_node.c - see discovery_node.h. */
+#include "server/discovery/discovery_node.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "crypto/encoding.h"
+#include "server/discovery/discovery.h"
+#include "storage/peers.h"
+#include "server/peer/peer_names.h"
+
+static nt_err observe(void *ctx, const identity *pub, const char *name, const char *addr, const uint8_t *instance_id,
+                      int64_t now_unix, bool *is_new)
+{
+    node *nd = ctx;
+    char origin[PEERS_ADDR_MAX];
+    peers_sighting sg;
+    snprintf(origin, sizeof origin, "%s", addr);
+    char *colon = strrchr(origin, ':');
+    if (colon)
+        *colon = 0;
+    nt_err rc = peer_names_record(nd, pub, name, addr, "multicast", instance_id, origin, now_unix, &sg);
+    *is_new = sg.is_new;
+    if (rc && rc != NT_ERR_BUSY)
+        log_warn("discovery: peer table refused %s at %s: %s", name, addr, err_str(rc));
+    return rc;
+}
+
+static identity *pinned_key(void *ctx, const uint8_t id[static IDENTITY_ID_LEN])
+{
+    node *nd = ctx;
+    identity *k = NULL;
+    return peers_get_key(nd->db, id, &k) == NT_OK ? k : NULL;
+}
+
+static void current_name(void *ctx, char out[static DISCOVERY_NAME_MAX + 1])
+{
+    char name[TEXT_NAME_MAX + 1];
+    node_name(ctx, name);
+    snprintf(out, DISCOVERY_NAME_MAX + 1, "%s", name);
+}
+
+static void log_hook(void *ctx, int level, const char *msg)
+{
+    (void)ctx;
+    static const log_level map[] = {LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG};
+    if (level >= 0 && level <= 3 && log_enabled(map[level]))
+        log_msg(map[level], "%s", msg);
+}
+
+/* The port of "host:port" / "[v6]:port". */
+static uint16_t port_of(const char *addr)
+{
+    const char *c = strrchr(addr, ':');
+    long p = c ? strtol(c + 1, NULL, 10) : 0;
+    return p > 0 && p <= 65535 ? (uint16_t)p : 0;
+}
+
+nt_err discovery_node_start(node *nd, char err[static NODE_ERR_MAX])
+{
+    const config *cfg = nd->cfg;
+    nd->discovery = NULL;
+    if (cfg->no_discovery) {
+        log_info("discovery: off (--no-discovery)");
+        return NT_OK;
+    }
+    if (cfg->peer_expiry <= cfg->announce_interval) {
+        snprintf(err, NODE_ERR_MAX, "--peer-expiry (%lu s) must be longer than --announce-interval (%lu s)",
+                 cfg->peer_expiry, cfg->announce_interval);
+        return NT_ERR_INVALID;
+    }
+    discovery_config c;
+    discovery_config_defaults(&c);
+    c.group = cfg->discovery_group;
+    c.port = (uint16_t)cfg->discovery_port;
+    c.interface = cfg->interface;
+    c.ttl = (unsigned)cfg->discovery_ttl;
+    c.sched.interval_ms = (int64_t)cfg->announce_interval * 1000;
+    c.sched.expiry_ms = (int64_t)cfg->peer_expiry * 1000;
+    char name[TEXT_NAME_MAX + 1], derr[DISCOVERY_ERR_MAX];
+    node_name(nd, name);
+    discovery_hooks h = {.ctx = nd, .observe = observe, .name = current_name, .pinned_key = pinned_key,
+                         .log = log_hook};
+    nt_err rc = discovery_start(&nd->discovery, &c, nd->id, name, port_of(nd->peer_addr), &h, derr);
+    if (rc)
+        snprintf(err, NODE_ERR_MAX, "%s", derr);
+    return rc;
+}
+
+void discovery_node_stop(node *nd)
+{
+    discovery_stop(nd->discovery);
+    nd->discovery = NULL;
+}
+
+json_t *discovery_node_status(node *nd)
+{
+    discovery *d = nd->discovery;
+    if (!d)
+        return json_pack("{s:b}", "enabled", 0);
+    discovery_stats s;
+    discovery_stats_get(d, &s);
+    uint8_t inst[DISCOVERY_INSTANCE_LEN];
+    char inst_hex[2 * DISCOVERY_INSTANCE_LEN + 1] = "";
+    discovery_instance_id(d, inst);
+    if (encoding_hex_encode(inst, sizeof inst, inst_hex, sizeof inst_hex) != NT_OK)
+        inst_hex[0] = '\0';
+    json_t *dropped = json_object();
+    for (int r = DISC_OK + 1; r < DISC__COUNT; r++)
+        json_object_set_new(dropped, discovery_drop_str((discovery_drop)r), json_integer((json_int_t)s.dropped[r]));
+    const config *cfg = nd->cfg;
+    json_t *o = json_object();
+    const struct {
+        const char *k;
+        uint64_t v;
+    } nums[] = {
+        {"port", cfg->discovery_port},
+        {"interfaces", s.interfaces},
+        {"announce_interval_s", cfg->announce_interval},
+        {"peer_expiry_s", cfg->peer_expiry},
+        {"peers", s.peers},
+        {"sent", s.sent},
+        {"send_errors", s.send_errors},
+        {"received", s.received},
+        {"announces", s.announces},
+        {"queries", s.queries},
+        {"restarts", s.restarts},
+        {"key_fetches", s.key_fetches},
+        {"overflow", s.overflow},
+    };
+    json_object_set_new(o, "enabled", json_true());
+    json_object_set_new(o, "group", json_string(cfg->discovery_group));
+    json_object_set_new(o, "interface", cfg->interface ? json_string(cfg->interface) : json_null());
+    json_object_set_new(o, "instance_id", json_string(inst_hex));
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
+        json_object_set_new(o, nums[i].k, json_integer((json_int_t)nums[i].v));
+    json_object_set_new(o, "dropped", dropped);
+    return o;
+}

@@ -1,0 +1,62 @@
+/* discovery_seen.h - what discovery remembers about each node it heard.
+ *
+ * A bounded in-memory table keyed by node id: the last accepted instance
+ * id, sequence number and timestamp (replay protection), the verified
+ * public key (so a packet without a key, or a repeat, needs no fetch and no
+ * DER parse), when the node was last heard (for "gone") and when a failed
+ * key fetch may be retried. Pure: the caller passes the time. Not
+ * thread-safe; discovery.c holds a lock around it.
+ *
+ * The durable peer table (storage/peers) is the source of truth for the
+ * client API; this table is only discovery's working memory and is empty at
+ * every start. When full, the entry heard from longest ago is replaced. */
+#ifndef NATTER_DISCOVERY_SEEN_H
+#define NATTER_DISCOVERY_SEEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "common/err.h"
+#include "crypto/identity.h"
+#include "server/discovery/discovery_packet.h"
+
+#define DISCOVERY_SEEN_DEFAULT_CAP 1024
+#define DISCOVERY_FETCH_RETRY_MS (10 * 1000)
+
+typedef struct discovery_seen discovery_seen;
+
+NT_MUST_USE nt_err discovery_seen_new(discovery_seen **out, size_t cap);
+/* Frees the cached keys too; discovery_seen_free(NULL) is a no-op. */
+void discovery_seen_free(discovery_seen *t);
+
+/* DISC_REPLAY if p is not newer than the last announcement accepted from
+ * its node id: same instance and seq not greater, or another instance with
+ * a timestamp not later. DISC_OK otherwise. No state change. */
+discovery_drop discovery_seen_check(const discovery_seen *t, const discovery_packet *p);
+
+/* Record a verified announcement heard at now_ms (monotonic). If the id
+ * has no cached key and *key is not NULL, the table takes *key and sets
+ * it to NULL; otherwise *key is left to the caller. *new_peer is set when
+ * the id was not in the table, *new_instance when its instance id changed
+ * (the node restarted). Either may be NULL. */
+void discovery_seen_accept(discovery_seen *t, const discovery_packet *p, identity **key, int64_t now_ms,
+                           bool *new_peer, bool *new_instance);
+
+/* The verified key for id, or NULL. Borrowed: valid until the next call
+ * that changes the table. */
+const identity *discovery_seen_key(const discovery_seen *t, const uint8_t id[static IDENTITY_ID_LEN]);
+
+/* Key fetches for ids whose packets carry no key: false while a failure
+ * for id is younger than DISCOVERY_FETCH_RETRY_MS. */
+bool discovery_seen_fetch_allowed(const discovery_seen *t, const uint8_t id[static IDENTITY_ID_LEN], int64_t now_ms);
+void discovery_seen_fetch_failed(discovery_seen *t, const uint8_t id[static IDENTITY_ID_LEN], int64_t now_ms);
+
+/* Last accepted announcement from id: true and *last_seen_ms (monotonic)
+ * and instance (may be NULL) set, or false if never accepted. */
+bool discovery_seen_get(const discovery_seen *t, const uint8_t id[static IDENTITY_ID_LEN], int64_t *last_seen_ms,
+                        uint8_t instance[DISCOVERY_INSTANCE_LEN]);
+
+/* Number of ids with an accepted announcement. */
+size_t discovery_seen_count(const discovery_seen *t);
+
+#endif

@@ -1,0 +1,636 @@
+/* delivery.c - getting messages and keys to members.
+ *
+ * Host side: the push loop sends each member whose cursor is behind (or
+ * who lacks the newest key, or, in push mode, an older member list than
+ * the room's members_ver, or has an invite/kick notice waiting) one
+ * Notify, all members concurrently through rooms_opts.call, and backs off
+ * per member on failure. Member side: the sync loop drains the outbox,
+ * fetches missing keys and member keys, and polls to catch up (at start,
+ * on a gap, and every 30 s); a room in poll mode gets its own long-poll
+ * thread, which the host answers early when the member list changed (the
+ * reply's members_ver is newer than ours: fetch the list). See
+ * api-spec/protocol.md "Delivery". */
+#include "server/rooms/rooms_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define PUSH_JOBS_MAX 256
+#define PUSH_TIMEOUT_MS 5000
+#define PUSH_BACKOFF_MIN_MS 250
+#define PUSH_BACKOFF_MAX_MS 60000
+#define IDLE_WAIT_MS 500
+
+struct poller {
+    char room[ROOM_ID_HEX_LEN + 1];
+    pthread_t thr;
+    rooms *r;
+    bool done;
+    poller *next;
+};
+
+typedef struct {
+    char room[ROOM_ID_HEX_LEN + 1];
+    char peer[IDENTITY_ID_HEX_LEN + 1];
+    char path[96];
+    int64_t sent_to, key_to, cursor, members_to;
+    bool notice;
+} push_job;
+
+static void deadline_in(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += (time_t)(ms / 1000);
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+static int64_t push_backoff(int64_t fails)
+{
+    int64_t d = PUSH_BACKOFF_MIN_MS;
+    for (int64_t i = 1; i < fails && d < PUSH_BACKOFF_MAX_MS; i++)
+        d *= 2;
+    return d < PUSH_BACKOFF_MAX_MS ? d : PUSH_BACKOFF_MAX_MS;
+}
+
+/* Build the Notify for one member row (lock held). */
+static json_t *notify_json_locked(rooms *r, sqlite3_stmt *st, push_job *j)
+{
+    const char *state = roomdb_text(st, 2), *delivery = roomdb_text(st, 3), *notice = roomdb_text(st, 7);
+    int64_t cursor = sqlite3_column_int64(st, 4), key_epoch = sqlite3_column_int64(st, 5);
+    int64_t head = sqlite3_column_int64(st, 8), epoch = sqlite3_column_int64(st, 9);
+    int64_t members_seen = sqlite3_column_int64(st, 10), members_ver = sqlite3_column_int64(st, 11);
+    json_t *n = json_pack("{s:I,s:I}", "head", (json_int_t)head, "epoch", (json_int_t)epoch);
+    j->cursor = cursor;
+    j->sent_to = cursor;
+    j->key_to = key_epoch;
+    j->members_to = 0;
+    j->notice = *notice != '\0';
+    if (j->notice) {
+        json_object_set_new(n, "event", json_string(notice));
+        if (strcmp(notice, "invite") == 0) {
+            room_row rm;
+            if (rooms_load_locked(r, j->room, &rm) == NT_OK)
+                json_object_set_new(n, "room", json_pack("{s:s,s:s,s:s,s:s}", "id", rm.id, "name", rm.name, "topic",
+                                                         rm.topic, "access", rm.access));
+        }
+        return n;
+    }
+    if (strcmp(state, "joined"))
+        return n;
+    if (key_epoch < epoch) {
+        int64_t last = key_epoch;
+        json_t *keys = rooms_member_keys_locked(r, j->room, j->peer, key_epoch, true, ROOM_KEYS_PUSH_MAX, &last);
+        /* a member away through many rotations gets them a batch at a time */
+        j->key_to = json_array_size(keys) < ROOM_KEYS_PUSH_MAX ? epoch : last;
+        json_object_set_new(n, "keys", keys);
+    }
+    /* before the messages: a new member's first message then verifies */
+    if (strcmp(delivery, "push") == 0 && members_seen < members_ver) {
+        json_t *rows = rooms_members_since_json_locked(r, j->room, members_seen, ROOM_MEMBERS_PUSH_MAX,
+                                                       &j->members_to, NULL);
+        json_object_set_new(n, "members", rows);
+        json_object_set_new(n, "members_ver", json_integer(j->members_to));
+    }
+    if (strcmp(delivery, "push") == 0 && cursor < head) {
+        json_t *msgs = messages_log_json_locked(r, j->room, cursor, ROOM_PUSH_BATCH);
+        size_t k = json_array_size(msgs);
+        if (k)
+            j->sent_to = json_integer_value(json_object_get(json_array_get(msgs, k - 1), "seq"));
+        json_object_set_new(n, "messages", msgs);
+    }
+    return n;
+}
+
+/* Host: rotate the rooms whose key is older than their rotate_seconds
+ * (a quiet room rotates too, not only on the next submit). */
+static void rotate_due(rooms *r)
+{
+    char ids[16][ROOM_ID_HEX_LEN + 1];
+    size_t n = 0;
+    pthread_mutex_lock(&r->lock);
+    int64_t now = rooms_now(r);
+    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT id FROM rooms WHERE state='hosted' AND epoch_ts + rot_secs*1000 <= ? "
+                                   "LIMIT 16", "i", now);
+    while (st && n < 16 && sqlite3_step(st) == SQLITE_ROW)
+        snprintf(ids[n++], ROOM_ID_HEX_LEN + 1, "%s", roomdb_text(st, 0));
+    roomdb_done(st);
+    for (size_t i = 0; i < n; i++) {
+        room_row rm;
+        if (rooms_load_locked(r, ids[i], &rm) || roomdb_begin(r->o.db))
+            continue;
+        if (rooms_rotate_locked(r, &rm, "policy") || roomdb_commit(r->o.db))
+            roomdb_rollback(r->o.db);
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
+void delivery_push_round(rooms *r, bool *did)
+{
+    rotate_due(r);
+
+    push_job *jobs = calloc(PUSH_JOBS_MAX, sizeof *jobs);
+    rooms_call *calls = calloc(PUSH_JOBS_MAX, sizeof *calls);
+    size_t n = 0;
+    *did = false;
+    if (!jobs || !calls)
+        goto out;
+    pthread_mutex_lock(&r->lock);
+    sqlite3_stmt *st = roomdb_prep(
+        r->o.db,
+        "SELECT m.room,m.peer,m.state,m.delivery,m.cursor,m.key_epoch,m.from_epoch,m.notice,r.head,r.epoch,"
+        "m.members_seen,r.members_ver "
+        "FROM room_members m JOIN rooms r ON r.id=m.room WHERE r.state='hosted' AND m.peer!=? AND m.next_try<=? AND "
+        "(m.notice!='' OR (m.state='joined' AND ((m.delivery='push' AND (m.cursor<r.head OR "
+        "m.members_seen<r.members_ver)) OR m.key_epoch<r.epoch))) "
+        "LIMIT ?",
+        "sii", r->me_hex, rooms_now(r), (int64_t)PUSH_JOBS_MAX);
+    while (st && n < PUSH_JOBS_MAX && sqlite3_step(st) == SQLITE_ROW) {
+        push_job *j = &jobs[n];
+        snprintf(j->room, sizeof j->room, "%s", roomdb_text(st, 0));
+        snprintf(j->peer, sizeof j->peer, "%s", roomdb_text(st, 1));
+        snprintf(j->path, sizeof j->path, "/v1/peer/rooms/%s/notify", j->room);
+        calls[n] = (rooms_call){.peer = j->peer, .method = "POST", .path = j->path,
+                                .req = notify_json_locked(r, st, j)};
+        n++;
+    }
+    roomdb_done(st);
+    pthread_mutex_unlock(&r->lock);
+    if (n == 0)
+        goto out;
+
+    r->o.call(r->o.call_arg, calls, n, PUSH_TIMEOUT_MS);
+    *did = true;
+
+    pthread_mutex_lock(&r->lock);
+    /* one commit for the whole round's cursors */
+    bool txn = roomdb_begin(r->o.db) == NT_OK;
+    for (size_t i = 0; i < n; i++) {
+        push_job *j = &jobs[i];
+        bool ok = calls[i].rc == NT_OK && calls[i].status == 200;
+        if (ok && j->notice) {
+            roomdb_ignore(roomdb_exec(r->o.db, "UPDATE room_members SET notice='', fails=0, next_try=0 WHERE room=? AND peer=?",
+                              "ss", j->room, j->peer));
+            continue;
+        }
+        json_int_t head = json_integer_value(json_object_get(calls[i].reply, "head"));
+        if (ok) {
+            /* the member says what it holds; never beyond what we sent */
+            int64_t c = head > j->sent_to ? j->sent_to : head < j->cursor ? j->cursor : head;
+            /* likewise the member list: the version it says it holds (a
+             * member that does not say took it as sent, or a reply without
+             * it would bring the same list back every 200 ms) */
+            json_t *jmv = json_object_get(calls[i].reply, "members_ver");
+            json_int_t mv = jmv ? json_integer_value(jmv) : j->members_to;
+            int64_t seen = mv > j->members_to ? j->members_to : mv;
+            bool progress = c > j->cursor || j->key_to > 0;
+            bool all = c == j->sent_to && seen >= j->members_to;
+            roomdb_ignore(roomdb_exec(r->o.db,
+                              "UPDATE room_members SET cursor=max(cursor,?), key_epoch=max(key_epoch,?), "
+                              "members_seen=max(members_seen,?), fails=0, next_try=? WHERE room=? AND peer=?",
+                              "iiiiss", c, j->key_to, seen, progress && all ? 0 : rooms_now(r) + 200, j->room,
+                              j->peer));
+        } else {
+            int64_t fails = 0;
+            roomdb_ignore(roomdb_int(r->o.db, &fails, "SELECT fails+1 FROM room_members WHERE room=? AND peer=?", "ss",
+                             j->room, j->peer));
+            roomdb_ignore(roomdb_exec(r->o.db, "UPDATE room_members SET fails=?, next_try=? WHERE room=? AND peer=?", "iiss",
+                              fails, rooms_now(r) + push_backoff(fails), j->room, j->peer));
+        }
+    }
+    if (txn && roomdb_commit(r->o.db))
+        roomdb_rollback(r->o.db);
+    pthread_mutex_unlock(&r->lock);
+out:
+    for (size_t i = 0; i < n; i++) {
+        json_decref(calls[i].req);
+        json_decref(calls[i].reply);
+    }
+    free(jobs);
+    free(calls);
+}
+
+/* ---- member side ----------------------------------------------------------- */
+
+/* A joined room's row (its host, head, epoch, members_ver). */
+static bool host_of(rooms *r, const char *room, room_row *rm)
+{
+    pthread_mutex_lock(&r->lock);
+    bool ok = rooms_load_locked(r, room, rm) == NT_OK && strcmp(rm->state, "joined") == 0;
+    pthread_mutex_unlock(&r->lock);
+    return ok;
+}
+
+static void not_member_locked(rooms *r, const char *room)
+{
+    /* the host no longer knows us as a member: we were removed */
+    room_row rm;
+    if (rooms_load_locked(r, room, &rm) == NT_OK && strcmp(rm.state, "joined") == 0) {
+        roomdb_ignore(roomdb_exec(r->o.db, "UPDATE rooms SET state='kicked' WHERE id=?", "s", room));
+        rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", r->me_hex, "membership", "kicked"));
+    }
+}
+
+/* Which part of a room a member fetches from its host, and how the reply
+ * is stored (called with r->lock held). */
+typedef void (*fetch_store_fn)(rooms *r, const char *room, json_t *reply, int64_t *next);
+
+/* Both lists come a page at a time: *next gets where the next page starts
+ * (its `since`), or -1 when this was the last. */
+static void store_keys_reply(rooms *r, const char *room, json_t *reply, int64_t *next)
+{
+    json_t *keys = json_object_get(reply, "keys");
+    (void)rooms_store_keys_locked(r, room, keys);
+    json_int_t last = json_integer_value(json_object_get(json_array_get(keys, json_array_size(keys) - 1), "epoch"));
+    *next = json_is_true(json_object_get(reply, "more")) && last > *next ? last : -1;
+}
+
+static void store_members_reply(rooms *r, const char *room, json_t *reply, int64_t *next)
+{
+    json_int_t ver = json_integer_value(json_object_get(reply, "members_ver"));
+    rooms_store_members_locked(r, room, json_object_get(reply, "members"), ver);
+    *next = json_is_true(json_object_get(reply, "more")) && ver > *next ? ver : -1;
+}
+
+/* GET /v1/peer/rooms/{room}/{what} from the room's host: a 200 is stored,
+ * a 403 means we are no longer a member. *next: in, the page's since;
+ * out, the next page's, or -1. */
+static nt_err fetch_page(rooms *r, const char *room, const char *what, fetch_store_fn store, int64_t *next)
+{
+    char path[128];
+    room_row rm;
+    json_t *reply = NULL;
+    int status = 0;
+    if (!host_of(r, room, &rm))
+        return NT_ERR_STATE;
+    snprintf(path, sizeof path, "/v1/peer/rooms/%s/%s", room, what);
+    nt_err rc = rooms_call1(r, rm.host, "GET", path, NULL, &reply, &status);
+    pthread_mutex_lock(&r->lock);
+    int64_t since = *next;
+    *next = -1;
+    if (!rc && status == 200) {
+        *next = since;
+        store(r, room, reply, next);
+    } else if (!rc && status == 403) {
+        not_member_locked(r, room);
+    }
+    pthread_mutex_unlock(&r->lock);
+    json_decref(reply);
+    return rc ? rc : status == 200 ? NT_OK : NT_ERR_NET;
+}
+
+/* GET .../what?since=, page after page from `since` (bounded). */
+static nt_err fetch_pages(rooms *r, const char *room, const char *what, int64_t since, fetch_store_fn store)
+{
+    nt_err rc = NT_OK;
+    int64_t next = since;
+    for (int round = 0; round < ROOM_FETCH_PAGES_MAX; round++) {
+        char path[64];
+        snprintf(path, sizeof path, "%s?since=%lld", what, (long long)next);
+        if ((rc = fetch_page(r, room, path, store, &next)) || next < 0)
+            break;
+    }
+    return rc;
+}
+
+nt_err delivery_fetch_keys(rooms *r, const char *room)
+{
+    /* ask from the start: a member may lack an older epoch than its newest */
+    return fetch_pages(r, room, "keys", -1, store_keys_reply);
+}
+
+nt_err delivery_fetch_members(rooms *r, const char *room)
+{
+    /* the rows changed after the version we hold */
+    room_row rm;
+    if (!host_of(r, room, &rm))
+        return NT_ERR_STATE;
+    return fetch_pages(r, room, "members", rm.members_ver, store_members_reply);
+}
+
+/* Apply a poll's entries. When none applies though the host has more,
+ * fetch the keys and the member list and apply again, finally: an entry
+ * whose sender or epoch still has no key is dropped, since the host has
+ * given us all it has and asking again would bring the same. */
+static int64_t apply_polled(rooms *r, const char *room, json_t *msgs, int64_t head, int64_t host_head)
+{
+    if (!json_array_size(msgs))
+        return head;
+    int64_t now_head = messages_apply(r, room, msgs, false);
+    if (now_head != head || now_head >= host_head)
+        return now_head;
+    if (delivery_fetch_keys(r, room) != NT_OK || delivery_fetch_members(r, room) != NT_OK)
+        return now_head;
+    return messages_apply(r, room, msgs, true);
+}
+
+nt_err delivery_poll_once(rooms *r, const char *room, unsigned wait_s)
+{
+    char path[160];
+    room_row rm;
+    for (int round = 0; round < 64; round++) { /* bounded catch-up */
+        json_t *reply = NULL;
+        int status = 0;
+        if (!host_of(r, room, &rm))
+            return NT_ERR_STATE;
+        int64_t head = rm.head, epoch = rm.epoch;
+        snprintf(path, sizeof path, "/v1/peer/rooms/%s/messages?after=%lld&limit=%d&wait=%u", room, (long long)head,
+                 ROOM_POLL_LIMIT, round ? 0 : wait_s);
+        nt_err rc = rooms_call1(r, rm.host, "GET", path, NULL, &reply, &status);
+        if (rc || status != 200) {
+            if (!rc && status == 403) {
+                pthread_mutex_lock(&r->lock);
+                not_member_locked(r, room);
+                pthread_mutex_unlock(&r->lock);
+            }
+            json_decref(reply);
+            return rc ? rc : NT_ERR_NET;
+        }
+        json_int_t host_head = json_integer_value(json_object_get(reply, "head"));
+        json_int_t host_epoch = json_integer_value(json_object_get(reply, "epoch"));
+        json_int_t host_mver = json_integer_value(json_object_get(reply, "members_ver"));
+        /* a changed member list first: its new members' messages verify.
+         * If it cannot be had, say so after applying what came: the
+         * host's long poll answers at once while we lack the list, so a
+         * poller must back off rather than ask again right away */
+        bool members_failed = host_mver > rm.members_ver && delivery_fetch_members(r, room) != NT_OK;
+        int64_t now_head = apply_polled(r, room, json_object_get(reply, "messages"), head, host_head);
+        json_decref(reply);
+        if (host_epoch > epoch)
+            (void)delivery_fetch_keys(r, room);
+        if (now_head < 0)
+            return NT_ERR_DB;
+        if (members_failed)
+            return NT_ERR_NET;
+        if (now_head >= host_head)
+            return NT_OK;
+        /* behind the host and nothing applied: a gap in what it sent, or
+         * keys it would not give; ask again later, not now */
+        if (now_head == head)
+            return NT_ERR_NET;
+    }
+    return NT_OK;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A poll-mode room's long-poll loop. A poll that fails, or that the host
+ * answers at once with nothing to apply (a host should wait), is followed
+ * by a wait that doubles up to 60 s, which nothing but a stop cuts short. */
+static void *poller_main(void *arg)
+{
+    pthread_setname_np(pthread_self(), "rooms-poll");
+    poller *p = arg;
+    rooms *r = p->r;
+    unsigned wait = r->o.poll_wait_s ? r->o.poll_wait_s : 5;
+    int fails = 0;
+    for (;;) {
+        room_row rm, after;
+        pthread_mutex_lock(&r->lock);
+        bool go = !r->stopping && rooms_load_locked(r, p->room, &rm) == NT_OK && strcmp(rm.state, "joined") == 0 &&
+                  strcmp(rm.delivery, "poll") == 0;
+        pthread_mutex_unlock(&r->lock);
+        if (!go)
+            break;
+        int64_t t0 = mono_ms();
+        nt_err rc = delivery_poll_once(r, p->room, wait);
+        bool quick = mono_ms() - t0 < 1000 && (!host_of(r, p->room, &after) || after.head == rm.head);
+        if (rc == NT_OK && !quick) {
+            fails = 0;
+            continue;
+        }
+        fails++;
+        struct timespec ts;
+        deadline_in(&ts, push_backoff(fails));
+        pthread_mutex_lock(&r->lock);
+        while (rooms_wait_locked(r, &r->sync_cond, &ts)) {
+        }
+        pthread_mutex_unlock(&r->lock);
+    }
+    pthread_mutex_lock(&r->lock);
+    p->done = true;
+    pthread_mutex_unlock(&r->lock);
+    return NULL;
+}
+
+/* Start pollers for poll-mode rooms, reap finished ones. */
+static void pollers_update(rooms *r)
+{
+    char ids[64][ROOM_ID_HEX_LEN + 1];
+    size_t n = 0;
+    pthread_mutex_lock(&r->lock);
+    for (poller **pp = &r->pollers; *pp;) {
+        poller *p = *pp;
+        if (p->done) {
+            *pp = p->next;
+            pthread_mutex_unlock(&r->lock);
+            pthread_join(p->thr, NULL);
+            free(p);
+            pthread_mutex_lock(&r->lock);
+            pp = &r->pollers;
+            continue;
+        }
+        pp = &p->next;
+    }
+    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT id FROM rooms WHERE state='joined' AND delivery='poll' LIMIT 64", "");
+    while (st && n < 64 && sqlite3_step(st) == SQLITE_ROW) {
+        bool have = false;
+        for (poller *p = r->pollers; p; p = p->next)
+            have |= strcmp(p->room, roomdb_text(st, 0)) == 0;
+        if (!have)
+            snprintf(ids[n++], ROOM_ID_HEX_LEN + 1, "%s", roomdb_text(st, 0));
+    }
+    roomdb_done(st);
+    for (size_t i = 0; i < n && !r->stopping && !r->o.no_threads; i++) {
+        poller *p = calloc(1, sizeof *p);
+        if (!p)
+            break;
+        memcpy(p->room, ids[i], sizeof p->room);
+        p->r = r;
+        if (pthread_create(&p->thr, NULL, poller_main, p)) {
+            free(p);
+            break;
+        }
+        p->next = r->pollers;
+        r->pollers = p;
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* The backoff slot of a member room (NULL if none), or with `take` a new
+ * one (a free slot, else the one due soonest). */
+static struct sync_backoff *backoff_slot_locked(rooms *r, const char *room, bool take)
+{
+    struct sync_backoff *free_slot = NULL, *soonest = &r->sync_bo[0];
+    for (size_t i = 0; i < ROOM_SYNC_BACKOFF_SLOTS; i++) {
+        struct sync_backoff *b = &r->sync_bo[i];
+        if (strcmp(b->room, room) == 0)
+            return b;
+        if (!b->room[0] && !free_slot)
+            free_slot = b;
+        if (b->next < soonest->next)
+            soonest = b;
+    }
+    if (!take)
+        return NULL;
+    struct sync_backoff *b = free_slot ? free_slot : soonest;
+    memset(b, 0, sizeof *b);
+    snprintf(b->room, sizeof b->room, "%s", room);
+    return b;
+}
+
+void delivery_sync_reset_locked(rooms *r, const char *room)
+{
+    struct sync_backoff *b = backoff_slot_locked(r, room, false);
+    if (b)
+        memset(b, 0, sizeof *b);
+}
+
+static bool sync_due_locked(rooms *r, const char *room)
+{
+    struct sync_backoff *b = backoff_slot_locked(r, room, false);
+    return !b || rooms_now(r) >= b->next;
+}
+
+/* After a sync of room with its host: a failure doubles the wait before
+ * the next (250 ms .. 60 s), a success forgets it. */
+static void sync_done_locked(rooms *r, const char *room, bool failed)
+{
+    if (!failed) {
+        delivery_sync_reset_locked(r, room);
+        return;
+    }
+    struct sync_backoff *b = backoff_slot_locked(r, room, true);
+    b->fails++;
+    b->next = rooms_now(r) + push_backoff(b->fails);
+}
+
+void delivery_sync_round(rooms *r)
+{
+    char ids[64][ROOM_ID_HEX_LEN + 1], need[64][32];
+    size_t n = 0;
+    outbox_drain(r);
+    pthread_mutex_lock(&r->lock);
+    bool resync = rooms_now(r) >= r->next_resync;
+    if (resync)
+        r->next_resync = rooms_now(r) + ROOM_RESYNC_MS;
+    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT id,need,delivery FROM rooms WHERE state='joined' AND "
+                                   "(need!='' OR ?) LIMIT 64", "i", (int64_t)resync);
+    while (st && n < 64 && sqlite3_step(st) == SQLITE_ROW) {
+        if (!sync_due_locked(r, roomdb_text(st, 0)))
+            continue; /* backing off: its need waits */
+        snprintf(ids[n], sizeof ids[n], "%s", roomdb_text(st, 0));
+        snprintf(need[n], sizeof need[n], "%s%s", roomdb_text(st, 1), resync ? " poll" : "");
+        n++;
+        roomdb_ignore(roomdb_exec(r->o.db, "UPDATE rooms SET need='' WHERE id=?", "s", roomdb_text(st, 0)));
+    }
+    roomdb_done(st);
+    pthread_mutex_unlock(&r->lock);
+    for (size_t i = 0; i < n && !r->stopping; i++) {
+        nt_err rc = NT_OK;
+        if (strstr(need[i], "keys"))
+            rc = delivery_fetch_keys(r, ids[i]);
+        if (!rc && strstr(need[i], "members"))
+            rc = delivery_fetch_members(r, ids[i]);
+        if (!rc && (strstr(need[i], "poll") || strstr(need[i], "keys") || strstr(need[i], "members")))
+            rc = delivery_poll_once(r, ids[i], 0);
+        bool failed = rc && rc != NT_ERR_STATE;
+        pthread_mutex_lock(&r->lock);
+        if (failed) /* host away, or serving what cannot be applied: try again later */
+            roomdb_ignore(roomdb_exec(r->o.db, "UPDATE rooms SET need=? WHERE id=?", "ss", need[i], ids[i]));
+        sync_done_locked(r, ids[i], failed);
+        pthread_mutex_unlock(&r->lock);
+    }
+    pollers_update(r);
+    pthread_mutex_lock(&r->lock);
+    int64_t keep = 0;
+    if (roomdb_int(r->o.db, &keep, "SELECT max(token) FROM room_events", "") == NT_OK && keep > ROOM_EVENTS_KEEP)
+        roomdb_ignore(roomdb_exec(r->o.db, "DELETE FROM room_events WHERE token<=?", "i", keep - ROOM_EVENTS_KEEP));
+    pthread_mutex_unlock(&r->lock);
+}
+
+static void *push_main(void *arg)
+{
+    pthread_setname_np(pthread_self(), "rooms-push");
+    rooms *r = arg;
+    for (;;) {
+        bool did = false;
+        delivery_push_round(r, &did);
+        pthread_mutex_lock(&r->lock);
+        (void)roomdb_sweep(r->o.db); /* between rounds nothing is in use: a leak ends here */
+        if (!did && !r->push_kick && !r->stopping) {
+            struct timespec ts;
+            deadline_in(&ts, IDLE_WAIT_MS);
+            pthread_cond_timedwait(&r->push_cond, &r->lock, &ts);
+        }
+        r->push_kick = false;
+        bool stop = r->stopping;
+        pthread_mutex_unlock(&r->lock);
+        if (stop)
+            break;
+    }
+    return NULL;
+}
+
+static void *sync_main(void *arg)
+{
+    pthread_setname_np(pthread_self(), "rooms-sync");
+    rooms *r = arg;
+    for (;;) {
+        delivery_sync_round(r);
+        pthread_mutex_lock(&r->lock);
+        (void)roomdb_sweep(r->o.db); /* between rounds nothing is in use: a leak ends here */
+        if (!r->sync_kick && !r->stopping) {
+            struct timespec ts;
+            deadline_in(&ts, IDLE_WAIT_MS);
+            pthread_cond_timedwait(&r->sync_cond, &r->lock, &ts);
+        }
+        r->sync_kick = false;
+        bool stop = r->stopping;
+        pthread_mutex_unlock(&r->lock);
+        if (stop)
+            break;
+    }
+    return NULL;
+}
+
+nt_err delivery_start(rooms *r)
+{
+    if (pthread_create(&r->push_thr, NULL, push_main, r))
+        return NT_ERR_NOMEM;
+    if (pthread_create(&r->sync_thr, NULL, sync_main, r)) {
+        pthread_mutex_lock(&r->lock);
+        r->stopping = true;
+        pthread_cond_broadcast(&r->push_cond);
+        pthread_mutex_unlock(&r->lock);
+        pthread_join(r->push_thr, NULL);
+        return NT_ERR_NOMEM;
+    }
+    return NT_OK;
+}
+
+void delivery_stop(rooms *r)
+{
+    pthread_join(r->push_thr, NULL);
+    pthread_join(r->sync_thr, NULL);
+    pthread_mutex_lock(&r->lock);
+    poller *p = r->pollers;
+    r->pollers = NULL;
+    pthread_mutex_unlock(&r->lock);
+    while (p) {
+        poller *next = p->next;
+        pthread_join(p->thr, NULL);
+        free(p);
+        p = next;
+    }
+}

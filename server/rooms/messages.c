@@ -1,0 +1,769 @@
+/* messages.c - submitting (host), applying (member), the sender's outbox,
+ * polling, and the client's message endpoints. Formats in
+ * api-spec/protocol.md "Messages". */
+#include "server/rooms/rooms_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <pthread.h>
+#include <mbedtls/platform_util.h>
+
+#include "common/text.h"
+#include "crypto/encoding.h"
+#include "crypto/sign.h"
+
+void messages_submission_free(submission *s)
+{
+    free(s->body);
+    free(s->sig);
+    s->body = s->sig = NULL;
+}
+
+/* A text as it opened: shown only when it is valid UTF-8 without NUL
+ * (anything else would be shown cut or not at all); otherwise wiped,
+ * freed and NULL, and the message counts as dropped. */
+static char *valid_text(char *text, size_t len)
+{
+    if (text && !text_utf8_valid(text, len)) {
+        mbedtls_platform_zeroize(text, len);
+        free(text);
+        text = NULL;
+    }
+    return text;
+}
+
+/* Host: open our own copy for the master's user (the master is a member of
+ * its room), before the commit and outside every lock. NULL when it does
+ * not open or is not valid text: the commit then counts the message as
+ * dropped for this user. */
+static char *host_open(const uint8_t idb[static ROOM_ID_LEN], const char *sender, const submission *s, const uint8_t *key,
+                       size_t *tl)
+{
+    uint8_t sid[IDENTITY_ID_LEN];
+    size_t n;
+    char *text = NULL;
+    if (!key || encoding_hex_decode(sender, IDENTITY_ID_HEX_LEN, sid, sizeof sid, &n) != NT_OK ||
+        roomcrypt_open(idb, (uint64_t)s->epoch, key, sid, s->body, s->body_len, &text, tl) != NT_OK)
+        return NULL;
+    return valid_text(text, *tl);
+}
+
+/* Whether a submission's epoch may be committed: the current one, or the
+ * previous one within the grace after the rotation. */
+static bool epoch_ok(rooms *r, int64_t sub, int64_t epoch, int64_t epoch_ts)
+{
+    unsigned grace = r->o.epoch_grace_s ? r->o.epoch_grace_s : 60;
+    return sub == epoch || (sub == epoch - 1 && rooms_now(r) - epoch_ts < (int64_t)grace * 1000);
+}
+
+static int stale_epoch(json_t **reply, int64_t epoch)
+{
+    *reply = json_pack("{s:{s:s,s:s},s:I}", "error", "code", "stale_epoch", "message",
+                       "sealed with an epoch that is not current", "epoch", (json_int_t)epoch);
+    return 409;
+}
+
+static bool dup_locked(rooms *r, const char *room, const char *sender, const char *txn, json_t **reply)
+{
+    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT seq,ts FROM room_messages WHERE room=? AND sender=? AND txn_id=?", "sss",
+                                   room, sender, txn);
+    bool dup = st && sqlite3_step(st) == SQLITE_ROW;
+    if (dup)
+        *reply = json_pack("{s:I,s:I,s:b}", "seq", (json_int_t)sqlite3_column_int64(st, 0), "ts",
+                           (json_int_t)sqlite3_column_int64(st, 1), "duplicate", 1);
+    roomdb_done(st);
+    return dup;
+}
+
+/* The room a batch is appending to: its row is read once, and its head and
+ * rotation counter are written once per batch (or before a rotation). */
+typedef struct {
+    room_row rm;
+    bool loaded;
+    int64_t added;
+} batch_room;
+
+static nt_err flush_room_locked(rooms *r, batch_room *br)
+{
+    if (!br->loaded || br->added == 0)
+        return NT_OK;
+    br->added = 0;
+    nt_err rc = roomdb_exec(r->o.db, "UPDATE rooms SET head=?, since_rot=? WHERE id=?", "iis", br->rm.head,
+                            br->rm.since_rot, br->rm.id);
+    if (!rc) /* members waiting out a soft retry get the new messages now */
+        rc = roomdb_exec(r->o.db, "UPDATE room_members SET next_try=0 WHERE room=? AND fails=0 AND next_try>0", "s",
+                         br->rm.id);
+    return rc;
+}
+
+/* One accepted submission inside the batch's transaction: re-check
+ * membership (a kick may have landed since the first check), answer a
+ * duplicate from the log, else append with the next seq. Returns the
+ * status; on 200 it->reply is the ack (valid once the transaction commits). */
+static int commit_one_locked(rooms *r, batch_room *br, gc_item *it)
+{
+    int64_t ok = 0, now = rooms_now(r);
+    const submission *s = it->s;
+    nt_err rc = NT_OK;
+    if (!br->loaded || strcmp(br->rm.id, it->room)) {
+        if ((rc = flush_room_locked(r, br)))
+            goto db_failed;
+        br->loaded = rooms_load_locked(r, it->room, &br->rm) == NT_OK && strcmp(br->rm.state, "hosted") == 0;
+    }
+    if (!br->loaded ||
+        roomdb_int(r->o.db, &ok, "SELECT 1 FROM room_members WHERE room=? AND peer=? AND state='joined'", "ss",
+                   it->room, it->sender))
+        return rooms_error(&it->reply, 403, "not_member", "not a member of this room");
+    room_row *rm = &br->rm;
+    if (!epoch_ok(r, s->epoch, rm->epoch, rm->epoch_ts)) /* rotated since the first check */
+        return dup_locked(r, it->room, it->sender, s->txn, &it->reply) ? 200 : stale_epoch(&it->reply, rm->epoch);
+    int64_t seq = rm->head + 1;
+    rc = roomdb_exec(r->o.db,
+                     "INSERT INTO room_messages(room,seq,sender,epoch,txn_id,ts,body,sig,text) "
+                     "VALUES(?,?,?,?,?,?,?,?,?)",
+                     "sisisibbs", it->room, seq, it->sender, s->epoch, s->txn, now, s->body, s->body_len, s->sig,
+                     s->sig_len, it->text);
+    if (rc == NT_ERR_EXISTS && dup_locked(r, it->room, it->sender, s->txn, &it->reply))
+        return 200; /* the same txn id committed since the first check */
+    if (rc)
+        goto db_failed;
+    rm->head = seq;
+    rm->since_rot++;
+    br->added++;
+    if (it->text) {
+        rooms_event_locked(r, "message", rm->id, json_pack("{s:I}", "seq", (json_int_t)seq));
+    } else {
+        roomdb_ignore(roomdb_exec(r->o.db, "UPDATE rooms SET dropped=dropped+1 WHERE id=?", "s", rm->id));
+        atomic_fetch_add(&r->dropped, 1);
+    }
+    if (rm->since_rot >= rm->rot_msgs || now - rm->epoch_ts >= rm->rot_secs * 1000)
+        if ((rc = flush_room_locked(r, br)) || (rc = rooms_rotate_locked(r, rm, "policy")))
+            goto db_failed;
+    it->reply = json_pack("{s:I,s:I}", "seq", (json_int_t)seq, "ts", (json_int_t)now);
+    return 200;
+db_failed:
+    it->failed_db = true;
+    return rooms_error(&it->reply, 503, "busy", "could not store the message");
+}
+
+void messages_commit_batch(rooms *r, gc_item *batch)
+{
+    batch_room br = {.loaded = false};
+    pthread_mutex_lock(&r->lock);
+    nt_err rc = roomdb_begin(r->o.db);
+    bool db_failed = rc != NT_OK;
+    for (gc_item *unit = batch; unit && !rc; unit = unit->next) {
+        bool refused = false;
+        for (gc_item *it = unit; it; it = it->more) {
+            if (it->status || it->untried) /* answered by its check, or not tried */
+                continue;
+            if (refused) { /* a refusal earlier in the request ends it */
+                it->untried = true;
+                continue;
+            }
+            it->in_commit = true;
+            it->status = commit_one_locked(r, &br, it);
+            db_failed |= it->failed_db;
+            refused = it->status != 200;
+        }
+    }
+    if (!db_failed)
+        db_failed = flush_room_locked(r, &br) != NT_OK;
+    if (!db_failed)
+        db_failed = roomdb_commit(r->o.db) != NT_OK; /* durable before the ack */
+    else if (!rc)
+        roomdb_rollback(r->o.db);
+    for (gc_item *unit = batch; unit; unit = unit->next)
+        for (gc_item *it = unit; it; it = it->more)
+            if (db_failed && (it->in_commit || (!it->status && !it->untried))) {
+                json_decref(it->reply);
+                it->status = rooms_error(&it->reply, 503, "busy", "could not store the message");
+            }
+    if (!db_failed) {
+        pthread_cond_broadcast(&r->log_cond);
+        rooms_wake_push_locked(r);
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* Per-thread cache of parsed sender keys. Parsing a DER key (and the
+ * first verify with a fresh context, which sets up its Montgomery
+ * constants) cost about as much as the verify itself; the cache is keyed by
+ * the exact DER bytes read from room_members under the lock, so a member
+ * whose key changes simply misses. Per thread, so no sharing and no lock. */
+#define KEY_CACHE_SLOTS 16
+
+typedef struct {
+    uint8_t *der;
+    size_t der_len;
+    identity *id;
+} key_slot;
+
+typedef struct {
+    key_slot slot[KEY_CACHE_SLOTS];
+    unsigned next;
+} key_cache;
+
+static pthread_key_t key_cache_key;
+static pthread_once_t key_cache_once = PTHREAD_ONCE_INIT;
+
+static void key_slot_clear(key_slot *k)
+{
+    identity_free(k->id);
+    free(k->der);
+    memset(k, 0, sizeof *k);
+}
+
+static void key_cache_destroy(void *p)
+{
+    key_cache *c = p;
+    for (size_t i = 0; i < KEY_CACHE_SLOTS; i++)
+        key_slot_clear(&c->slot[i]);
+    free(c);
+}
+
+static void key_cache_init(void)
+{
+    if (pthread_key_create(&key_cache_key, key_cache_destroy) != 0)
+        key_cache_key = (pthread_key_t)-1;
+}
+
+/* The parsed identity for der: borrowed from this thread's cache (*owned
+ * NULL), or, if there is no cache, a fresh one the caller frees (*owned). */
+static nt_err sender_identity(const uint8_t *der, size_t len, const identity **out, identity **owned)
+{
+    *out = NULL;
+    *owned = NULL;
+    pthread_once(&key_cache_once, key_cache_init);
+    key_cache *c = key_cache_key == (pthread_key_t)-1 ? NULL : pthread_getspecific(key_cache_key);
+    if (!c && key_cache_key != (pthread_key_t)-1 && (c = calloc(1, sizeof *c)) != NULL &&
+        pthread_setspecific(key_cache_key, c) != 0) {
+        free(c);
+        c = NULL;
+    }
+    if (c)
+        for (size_t i = 0; i < KEY_CACHE_SLOTS; i++)
+            if (c->slot[i].id && c->slot[i].der_len == len && memcmp(c->slot[i].der, der, len) == 0) {
+                *out = c->slot[i].id;
+                return NT_OK;
+            }
+    identity *id = NULL;
+    nt_err rc = identity_from_der(&id, der, len);
+    if (rc)
+        return rc;
+    uint8_t *copy = c ? malloc(len) : NULL;
+    if (!copy) {
+        *out = *owned = id;
+        return NT_OK;
+    }
+    memcpy(copy, der, len);
+    key_slot *k = &c->slot[c->next];
+    c->next = (c->next + 1) % KEY_CACHE_SLOTS;
+    key_slot_clear(k);
+    *k = (key_slot){.der = copy, .der_len = len, .id = id};
+    *out = id;
+    return NT_OK;
+}
+
+/* Decide on it from pc: 0 when it may be committed (it->text set if the
+ * host's copy opened), else the status of the answer in it->reply. */
+static int check_with(rooms *r, gc_item *it, const precheck *pc)
+{
+    const submission *s = it->s;
+    const identity *sid = NULL;
+    identity *sid_owned = NULL;
+    size_t n;
+    int status = 0;
+    if (!pc->found || !pc->hosted ||
+        encoding_hex_decode(it->room, ROOM_ID_HEX_LEN, it->idb, sizeof it->idb, &n) != NT_OK || n != ROOM_ID_LEN)
+        return rooms_error(&it->reply, 404, "not_found", "no such room here");
+    if (!pc->pub_len)
+        return rooms_error(&it->reply, 403, "not_member", "not a member of this room");
+    if (pc->dup) {
+        it->reply = json_pack("{s:I,s:I,s:b}", "seq", (json_int_t)pc->dup_seq, "ts", (json_int_t)pc->dup_ts,
+                              "duplicate", 1);
+        return 200;
+    }
+    if (!epoch_ok(r, s->epoch, pc->epoch, pc->epoch_ts))
+        return stale_epoch(&it->reply, pc->epoch);
+    if (sender_identity(pc->pub, pc->pub_len, &sid, &sid_owned) ||
+        roomcrypt_verify(sid, it->idb, (uint64_t)s->epoch, s->txn, s->body, s->body_len, s->sig, s->sig_len))
+        status = rooms_error(&it->reply, 401, "bad_signature", "the signature does not verify for the sender");
+    else
+        it->text = host_open(it->idb, it->sender, s, pc->have_key ? pc->key : NULL, &it->text_len);
+    identity_free(sid_owned);
+    return status;
+}
+
+void messages_check_item(rooms *r, gc_item *it)
+{
+    precheck pc;
+    if (!rooms_valid_hex(it->room, ROOM_ID_HEX_LEN)) {
+        it->status = rooms_error(&it->reply, 404, "not_found", "no such room here");
+        return;
+    }
+    precheck_get(r, it->room, it->sender, it->s->epoch, it->s->txn, false, &pc);
+    it->status = check_with(r, it, &pc);
+    if (it->status && pc.cached) {
+        /* never refuse on a cached answer: the log may hold this txn id
+         * (then the answer is the stored one), or the cache may be behind.
+         * A bad signature against the same key stays refused without a
+         * second verify. */
+        precheck fresh;
+        precheck_get(r, it->room, it->sender, it->s->epoch, it->s->txn, true, &fresh);
+        bool same = it->status == 401 && fresh.found && fresh.hosted && !fresh.dup && fresh.pub_len == pc.pub_len &&
+                    memcmp(fresh.pub, pc.pub, pc.pub_len) == 0 &&
+                    epoch_ok(r, it->s->epoch, fresh.epoch, fresh.epoch_ts);
+        if (!same) {
+            json_decref(it->reply);
+            it->reply = NULL;
+            it->status = check_with(r, it, &fresh);
+        }
+        precheck_wipe(&fresh);
+    }
+    precheck_wipe(&pc);
+}
+
+bool messages_check_unit(rooms *r, gc_item *unit)
+{
+    bool refused = false, pending = false;
+    for (gc_item *it = unit; it; it = it->more) {
+        if (refused) {
+            it->untried = true;
+            continue;
+        }
+        messages_check_item(r, it);
+        refused = it->status && it->status != 200; /* 200 here: a duplicate, answered from the log */
+        pending |= !it->status;
+    }
+    return pending;
+}
+
+int messages_host_submit(rooms *r, const char *sender, const char *room, const submission *s, json_t **reply)
+{
+    gc_item it = {.sender = sender, .room = room, .s = s};
+    int status = ingest_run(r, &it);
+    *reply = it.reply;
+    if (it.text) {
+        mbedtls_platform_zeroize(it.text, it.text_len);
+        free(it.text);
+    }
+    return status;
+}
+
+static int parse_submission(json_t *body, submission *s, json_t **reply)
+{
+    memset(s, 0, sizeof *s);
+    if (!json_is_object(body))
+        return rooms_error(reply, 400, "bad_request", "body must be a JSON object");
+    json_t *jb = json_object_get(body, "body"), *je = json_object_get(body, "epoch");
+    s->txn = json_string_value(json_object_get(body, "txn_id"));
+    if (!rooms_valid_txn(s->txn) || !json_is_integer(je) || !json_is_string(jb) ||
+        !json_is_string(json_object_get(body, "sig")))
+        return rooms_error(reply, 400, "bad_request", "txn_id, epoch, body and sig are required");
+    if (strlen(json_string_value(jb)) > encoding_b64_len(ROOM_BODY_MAX, B64_STD))
+        return rooms_error(reply, 413, "too_large", "message body over its cap");
+    s->epoch = json_integer_value(je);
+    s->body = rooms_b64_get_public(jb, ROOM_BODY_MAX, &s->body_len);
+    s->sig = rooms_b64_get_public(json_object_get(body, "sig"), SIGN_MAX_LEN, &s->sig_len);
+    if (!s->body || !s->sig || s->epoch < 1)
+        return rooms_error(reply, 400, "bad_request", "body and sig must be base64, epoch positive");
+    return 0;
+}
+
+int messages_peer_submit(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply)
+{
+    submission s;
+    int status = parse_submission(body, &s, reply);
+    if (!status)
+        status = messages_host_submit(r, peer, room, &s, reply);
+    messages_submission_free(&s);
+    return status;
+}
+
+/* The answer to a batch: each item's answer with its txn id and status, in
+ * order, up to the first refused one; the items after it were not tried.
+ * When none was stored (or found stored), the batch's answer is its first
+ * item's, as a single submit would get it. */
+static int batch_reply(gc_item *items, size_t n, json_t **reply)
+{
+    if (items[0].status != 200) {
+        *reply = items[0].reply;
+        items[0].reply = NULL;
+        return items[0].status;
+    }
+    json_t *results = json_array();
+    for (size_t i = 0; i < n && results && !items[i].untried; i++) {
+        json_t *e = items[i].reply ? items[i].reply : json_object();
+        items[i].reply = NULL;
+        if (!e || json_object_set_new(e, "txn_id", json_string(items[i].s->txn)) ||
+            json_object_set_new(e, "status", json_integer(items[i].status)) || json_array_append_new(results, e)) {
+            json_decref(results);
+            results = NULL;
+        }
+        if (items[i].status != 200)
+            break;
+    }
+    *reply = results ? json_pack("{s:o}", "results", results) : NULL;
+    return *reply ? 200 : rooms_error(reply, 500, "internal", "out of memory");
+}
+
+int messages_peer_submit_batch(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply)
+{
+    json_t *arr = json_object_get(body, "messages");
+    size_t n = json_array_size(arr);
+    if (!json_is_object(body) || !json_is_array(arr) || n < 1 || n > ROOM_SUBMIT_BATCH_MAX)
+        return rooms_error(reply, 400, "bad_request", "body must be {\"messages\": [1 to 16 submissions]}");
+    submission *subs = calloc(n, sizeof *subs);
+    gc_item *items = calloc(n, sizeof *items);
+    int status = 0;
+    if (!subs || !items)
+        status = rooms_error(reply, 503, "busy", "out of memory");
+    /* every item well formed, or nothing is tried */
+    for (size_t i = 0; i < n && !status; i++)
+        status = parse_submission(json_array_get(arr, i), &subs[i], reply);
+    if (!status) {
+        for (size_t i = 0; i < n; i++)
+            items[i] = (gc_item){.sender = peer, .room = room, .s = &subs[i], .more = i + 1 < n ? &items[i + 1] : NULL};
+        ingest_run(r, &items[0]);
+        status = batch_reply(items, n, reply);
+    }
+    for (size_t i = 0; items && subs && i < n; i++) {
+        json_decref(items[i].reply);
+        if (items[i].text) {
+            mbedtls_platform_zeroize(items[i].text, items[i].text_len);
+            free(items[i].text);
+        }
+        messages_submission_free(&subs[i]);
+    }
+    free(items);
+    free(subs);
+    return status;
+}
+
+static json_t *log_json_locked(rooms *r, const char *room, int64_t after, int64_t limit)
+{
+    json_t *arr = json_array();
+    size_t bytes = 0;
+    sqlite3_stmt *st = roomdb_prep(r->o.db,
+                                   "SELECT seq,sender,epoch,txn_id,ts,body,sig FROM room_messages WHERE room=? AND "
+                                   "seq>? ORDER BY seq LIMIT ?",
+                                   "sii", room, after, limit);
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        /* a batch the other side can take: the first entry always, then
+         * up to ROOM_BATCH_BYTES of base64 (a notify is capped at 384 KiB,
+         * a sealed reply at 1 MiB) */
+        bytes += (size_t)(sqlite3_column_bytes(st, 5) + sqlite3_column_bytes(st, 6)) / 3 * 4 + 256;
+        if (json_array_size(arr) > 0 && bytes > ROOM_BATCH_BYTES)
+            break;
+        json_array_append_new(
+            arr, json_pack("{s:I,s:s,s:I,s:s,s:I,s:o,s:o}", "seq", (json_int_t)sqlite3_column_int64(st, 0), "sender",
+                           roomdb_text(st, 1), "epoch", (json_int_t)sqlite3_column_int64(st, 2), "txn_id",
+                           roomdb_text(st, 3), "ts", (json_int_t)sqlite3_column_int64(st, 4), "body",
+                           rooms_b64_json(sqlite3_column_blob(st, 5), (size_t)sqlite3_column_bytes(st, 5)), "sig",
+                           rooms_b64_json(sqlite3_column_blob(st, 6), (size_t)sqlite3_column_bytes(st, 6))));
+    }
+    roomdb_done(st);
+    return arr;
+}
+
+json_t *messages_log_json_locked(rooms *r, const char *room, int64_t after, int64_t limit)
+{
+    return log_json_locked(r, room, after, limit);
+}
+
+static int64_t qint(rooms_query_fn *q, void *qarg, const char *k, int64_t def, int64_t lo, int64_t hi, bool *bad)
+{
+    const char *s = q ? q(qarg, k) : NULL;
+    if (!s)
+        return def;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi) {
+        *bad = true;
+        return def;
+    }
+    return v;
+}
+
+int messages_peer_poll(rooms *r, const char *peer, const char *room, rooms_query_fn *q, void *qarg, json_t **reply)
+{
+    bool bad = false;
+    int64_t after = qint(q, qarg, "after", 0, 0, INT64_MAX, &bad);
+    int64_t limit = qint(q, qarg, "limit", 100, 1, ROOM_POLL_LIMIT, &bad);
+    int64_t wait = qint(q, qarg, "wait", 0, 0, 3600, &bad);
+    if (bad)
+        return rooms_error(reply, 400, "bad_request", "after, limit (1-500) and wait are non-negative integers");
+    if (wait > ROOM_POLL_WAIT_MAX)
+        wait = ROOM_POLL_WAIT_MAX;
+    room_row rm;
+    int status = 200;
+    int64_t from = 0, ok = 0, seen = 0;
+    pthread_mutex_lock(&r->lock);
+    int64_t deadline = rooms_now(r) + wait * 1000;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)wait;
+    for (;;) {
+        if (rooms_load_locked(r, room, &rm) || strcmp(rm.state, "hosted")) {
+            status = rooms_error(reply, 404, "not_found", "no such room here");
+            goto out;
+        }
+        if (roomdb_int(r->o.db, &ok, "SELECT 1 FROM room_members WHERE room=? AND peer=? AND state='joined'", "ss",
+                       room, peer) ||
+            roomdb_int(r->o.db, &from, "SELECT from_seq FROM room_members WHERE room=? AND peer=?", "ss", room, peer) ||
+            roomdb_int(r->o.db, &seen, "SELECT members_seen FROM room_members WHERE room=? AND peer=?", "ss", room,
+                       peer)) {
+            status = rooms_error(reply, 403, "not_member", "not a member of this room");
+            goto out;
+        }
+        if (after < from)
+            after = from;
+        /* a member list it lacks ends the wait too: it fetches the list */
+        if (rm.head > after || rm.members_ver > seen || wait == 0 || r->stopping || rooms_now(r) >= deadline)
+            break;
+        if (!rooms_wait_locked(r, &r->log_cond, &ts))
+            wait = 0; /* timed out or stopping: answer with what there is */
+    }
+    /* what the member has asked after is what it holds; written only every
+     * 64 messages (each write is an fsync, and polls come per message) */
+    roomdb_ignore(roomdb_exec(r->o.db, "UPDATE room_members SET cursor=? WHERE room=? AND peer=? AND cursor+64<=?",
+                              "issi", after, room, peer, after));
+    *reply = json_pack("{s:o,s:I,s:I,s:I}", "messages", log_json_locked(r, room, after, limit), "head",
+                       (json_int_t)rm.head, "epoch", (json_int_t)rm.epoch, "members_ver", (json_int_t)rm.members_ver);
+out:
+    pthread_mutex_unlock(&r->lock);
+    return status;
+}
+
+/* ---- member side -------------------------------------------------------- */
+
+void messages_outbox_mark_locked(rooms *r, const char *room, const char *txn, const char *state, int64_t seq,
+                               const char *reason)
+{
+    int64_t changed = 0;
+    if (roomdb_int(r->o.db, &changed, "SELECT state!=? FROM room_outbox WHERE room=? AND txn_id=?", "sss", state, room,
+                   txn) ||
+        !changed)
+        return;
+    roomdb_ignore(roomdb_exec(r->o.db, "UPDATE room_outbox SET state=?, seq=?, reason=? WHERE room=? AND txn_id=?", "sisss",
+                      state, seq, reason ? reason : "", room, txn));
+    rooms_event_locked(r, "delivery", room, json_pack("{s:s}", "txn_id", txn));
+}
+
+/* Apply one entry; false when it must wait (missing key or sender key,
+ * unless final). */
+static bool apply_one_locked(rooms *r, room_row *rm, json_t *m, bool final, bool *dropped)
+{
+    const char *sender = json_string_value(json_object_get(m, "sender"));
+    const char *txn = json_string_value(json_object_get(m, "txn_id"));
+    json_int_t seq = json_integer_value(json_object_get(m, "seq"));
+    json_int_t ep = json_integer_value(json_object_get(m, "epoch"));
+    json_int_t ts = json_integer_value(json_object_get(m, "ts"));
+    uint8_t key[ROOM_KEY_LEN], sidb[IDENTITY_ID_LEN];
+    uint8_t *body = NULL, *sig = NULL, *pub = NULL;
+    size_t bl = 0, sl = 0, pl = 0, n, tl = 0;
+    identity *sid = NULL;
+    char *text = NULL, hex[IDENTITY_ID_HEX_LEN + 1];
+    bool ready = true;
+
+    *dropped = true;
+    if (!rooms_valid_hex(sender, IDENTITY_ID_HEX_LEN) || !rooms_valid_txn(txn) || ep < 1)
+        goto out;
+    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT pub FROM room_members WHERE room=? AND peer=?", "ss", rm->id,
+                                   sender);
+    if (st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) > 0) {
+        pl = (size_t)sqlite3_column_bytes(st, 0);
+        pub = malloc(pl);
+        if (pub)
+            memcpy(pub, sqlite3_column_blob(st, 0), pl);
+    }
+    roomdb_done(st);
+    if (!pub) {
+        if (final)
+            goto out; /* the host knows no key for this sender: dropped */
+        rooms_need_locked(r, rm->id, "members");
+        ready = false;
+        goto out;
+    }
+    if (rooms_key_locked(r, rm->id, ep, key)) {
+        int64_t oldest = 0;
+        if (roomdb_int(r->o.db, &oldest, "SELECT min(epoch) FROM room_keys WHERE room=?", "s", rm->id) == NT_OK &&
+            oldest > 0 && ep < oldest)
+            goto out; /* from before we joined: never ours to read; dropped */
+        if (final)
+            goto out; /* the host gave us no key for this epoch: dropped */
+        rooms_need_locked(r, rm->id, "keys");
+        ready = false;
+        goto out;
+    }
+    body = rooms_b64_get_public(json_object_get(m, "body"), ROOM_BODY_MAX, &bl);
+    sig = rooms_b64_get_public(json_object_get(m, "sig"), SIGN_MAX_LEN, &sl);
+    if (!body || !sig || identity_from_der(&sid, pub, pl))
+        goto wipe;
+    identity_id_hex(sid, hex);
+    if (strcmp(hex, sender) || encoding_hex_decode(sender, IDENTITY_ID_HEX_LEN, sidb, sizeof sidb, &n) ||
+        roomcrypt_verify(sid, rm->idb, (uint64_t)ep, txn, body, bl, sig, sl) ||
+        roomcrypt_open(rm->idb, (uint64_t)ep, key, sidb, body, bl, &text, &tl) || !(text = valid_text(text, tl)))
+        goto wipe;
+    if (roomdb_exec(r->o.db,
+                    "INSERT OR IGNORE INTO room_messages(room,seq,sender,epoch,txn_id,ts,body,sig,text) "
+                    "VALUES(?,?,?,?,?,?,?,?,?)",
+                    "sisisibbs", rm->id, (int64_t)seq, sender, (int64_t)ep, txn, (int64_t)ts, body, bl, sig, sl,
+                    text) == NT_OK) {
+        *dropped = false;
+        rooms_event_locked(r, "message", rm->id, json_pack("{s:I}", "seq", (json_int_t)seq));
+        if (strcmp(sender, r->me_hex) == 0)
+            messages_outbox_mark_locked(r, rm->id, txn, "sent", seq, NULL);
+    }
+wipe:
+    mbedtls_platform_zeroize(key, sizeof key);
+out:
+    if (text) {
+        mbedtls_platform_zeroize(text, tl);
+        free(text);
+    }
+    identity_free(sid);
+    free(body);
+    free(sig);
+    free(pub);
+    return ready;
+}
+
+/* A member's copy of a room's log is a copy of the host's, which keeps
+ * every message durably, so applying a batch commits without waiting for
+ * the disk: synchronous=NORMAL in WAL mode is safe from corruption and from
+ * a crash of the process; only a power cut can take the last batches, and
+ * the member polls them again from its head when it starts. Every other
+ * commit on the connection (the host's log, outboxes, keys) stays FULL. */
+static void apply_sync(rooms *r, bool durable)
+{
+    roomdb_ignore(roomdb_exec(r->o.db, durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", ""));
+}
+
+int64_t messages_apply(rooms *r, const char *room, json_t *msgs, bool final)
+{
+    room_row rm;
+    int64_t head = -1;
+    pthread_mutex_lock(&r->lock);
+    if (rooms_load_locked(r, room, &rm) || strcmp(rm.state, "joined"))
+        goto out;
+    apply_sync(r, false);
+    if (roomdb_begin(r->o.db))
+        goto out;
+    int64_t dropped = 0;
+    size_t i;
+    json_t *m;
+    json_array_foreach(msgs, i, m) {
+        json_int_t seq = json_integer_value(json_object_get(m, "seq"));
+        if (seq <= rm.head)
+            continue; /* duplicate */
+        if (seq != rm.head + 1) {
+            rooms_need_locked(r, room, "poll"); /* gap: fetch what is missing */
+            break;
+        }
+        bool drop;
+        if (!apply_one_locked(r, &rm, m, final, &drop))
+            break;
+        if (drop)
+            dropped++;
+        rm.head = seq;
+    }
+    if (roomdb_exec(r->o.db, "UPDATE rooms SET head=?, dropped=dropped+? WHERE id=?", "iis", rm.head, dropped, room) ||
+        roomdb_commit(r->o.db)) {
+        roomdb_rollback(r->o.db);
+        goto out;
+    }
+    atomic_fetch_add(&r->dropped, (uint64_t)dropped);
+    head = rm.head;
+out:
+    apply_sync(r, true);
+    pthread_mutex_unlock(&r->lock);
+    return head;
+}
+
+/* An invitation from peer. A room id is bound to its host: an invite for
+ * a room this node knows from another host (or hosts itself) is refused
+ * 409 and changes nothing. Invitations not yet joined are capped per
+ * inviting peer and in all (429): a peer cannot fill our room list or
+ * reserve room ids by the hundred. */
+static int notify_invite_locked(rooms *r, const char *peer, const char *room, const room_row *rm, json_t *body,
+                                json_t **reply)
+{
+    json_t *ri = json_object_get(body, "room");
+    const char *name = json_string_value(json_object_get(ri, "name"));
+    const char *topic = json_string_value(json_object_get(ri, "topic"));
+    const char *access = json_string_value(json_object_get(ri, "access"));
+    int64_t from_peer = 0, all = 0;
+    if (rm && strcmp(rm->host, peer))
+        return rooms_error(reply, 409, "conflict", "this room id belongs to another host");
+    if (rm && strcmp(rm->state, "invited") == 0) {
+        *reply = json_pack("{s:I}", "head", (json_int_t)0); /* already pending: nothing new */
+        return 200;
+    }
+    if (!rm || strcmp(rm->state, "joined")) {
+        roomdb_ignore(roomdb_int(r->o.db, &from_peer, "SELECT count(*) FROM rooms WHERE host=? AND state='invited'",
+                                 "s", peer));
+        roomdb_ignore(roomdb_int(r->o.db, &all, "SELECT count(*) FROM rooms WHERE state='invited'", ""));
+        if (from_peer >= ROOM_INVITES_PER_PEER || all >= ROOM_INVITES_MAX)
+            return rooms_error(reply, 429, "rate_limited", "too many invitations pending: join or leave some first");
+        if (!name || strlen(name) > ROOM_NAME_MAX)
+            name = "?";
+        if (!topic || strlen(topic) > ROOM_TOPIC_MAX)
+            topic = "";
+        if (!access || (strcmp(access, "open") && strcmp(access, "password")))
+            access = "invite";
+        if (roomdb_exec(r->o.db,
+                        "INSERT INTO rooms(id,name,topic,host,access,state,created) VALUES(?1,?2,?3,?4,?5,"
+                        "'invited',?6) ON CONFLICT(id) DO UPDATE SET state='invited', name=?2, topic=?3",
+                        "sssssi", room, name, topic, peer, access, rooms_now(r)))
+            return rooms_error(reply, 503, "busy", "could not store the invitation");
+        rooms_event_locked(r, "invite", room, json_pack("{s:s,s:s}", "peer", peer, "name", name));
+    }
+    *reply = json_pack("{s:I}", "head", (json_int_t)0);
+    return 200;
+}
+
+/* Host -> member notifications: messages, keys, member-list changes,
+ * invite, kicked. */
+int messages_peer_notify(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply)
+{
+    room_row rm;
+    const char *ev = json_string_value(json_object_get(body, "event"));
+    pthread_mutex_lock(&r->lock);
+    bool have = rooms_load_locked(r, room, &rm) == NT_OK;
+    if (ev && strcmp(ev, "invite") == 0) {
+        int status = notify_invite_locked(r, peer, room, have ? &rm : NULL, body, reply);
+        pthread_mutex_unlock(&r->lock);
+        return status;
+    }
+    if (!have || strcmp(rm.host, peer) || strcmp(rm.state, "joined")) {
+        pthread_mutex_unlock(&r->lock);
+        return rooms_error(reply, 403, "not_member", "not following this room");
+    }
+    if (ev && strcmp(ev, "kicked") == 0) {
+        roomdb_ignore(roomdb_exec(r->o.db, "UPDATE rooms SET state='kicked' WHERE id=?", "s", room));
+        rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", r->me_hex, "membership", "kicked"));
+        pthread_mutex_unlock(&r->lock);
+        *reply = json_pack("{s:I}", "head", (json_int_t)rm.head);
+        return 200;
+    }
+    json_t *keys = json_object_get(body, "keys"), *members = json_object_get(body, "members");
+    if (json_is_array(keys))
+        (void)rooms_store_keys_locked(r, room, keys);
+    int64_t mver = rm.members_ver;
+    if (json_is_array(members)) { /* before the messages: new senders' keys */
+        json_int_t v = json_integer_value(json_object_get(body, "members_ver"));
+        rooms_store_members_locked(r, room, members, v);
+        mver = v > mver ? v : mver;
+    }
+    pthread_mutex_unlock(&r->lock);
+    int64_t head = rm.head;
+    json_t *msgs = json_object_get(body, "messages");
+    if (json_is_array(msgs) && json_array_size(msgs) > 0)
+        head = messages_apply(r, room, msgs, false);
+    *reply = json_pack("{s:I,s:I}", "head", (json_int_t)(head < 0 ? rm.head : head), "members_ver", (json_int_t)mver);
+    return 200;
+}

@@ -1,0 +1,328 @@
+/* rooms_int.h - what the rooms modules (rooms*.c, messages.c, delivery.c,
+ * roomapi.c, outbox.c, ingest.c) share. Not for other modules: use rooms.h.
+ * Every *_locked function expects r->lock held; nothing calls a peer while
+ * holding it. */
+#ifndef NATTER_ROOMS_INT_H
+#define NATTER_ROOMS_INT_H
+
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include "server/rooms/rooms.h"
+#include "server/rooms/roomcrypt.h"
+#include "common/ratelimit.h"
+#include "storage/roomdb.h"
+
+#define ROOM_NAME_MAX 100
+#define ROOM_TOPIC_MAX 1000
+#define ROOM_PASSWORD_MAX 256
+#define ROOM_MEMBERS_MAX 256
+#define ROOM_PUSH_BATCH 200
+#define ROOM_BATCH_BYTES (256 * 1024) /* log entries in one notify or poll reply */
+#define ROOM_MEMBERS_PUSH_MAX 64 /* member rows in one notify (~700 bytes each) */
+#define ROOM_MEMBERS_PAGE 256    /* member rows in a join reply or one GET members (~180 KB) */
+#define ROOM_FETCH_PAGES_MAX 64 /* pages (members or keys) a member fetches in one go */
+#define ROOM_KEYS_PAGE 1024      /* keys in a join reply or one GET keys (~70 bytes each) */
+#define ROOM_KEYS_PUSH_MAX 64    /* keys in one notify (wrapped: ~560 bytes each) */
+#define ROOM_POLL_LIMIT 500
+#define ROOM_SUBMIT_BATCH_MAX 16 /* submissions in one batch request */
+#define ROOM_OUTBOX_BUSY_MAX 8 /* rooms sending from the outbox at once (beyond it, sends may overlap) */
+#define ROOM_SUBMIT_BATCH_BYTES (192 * 1024) /* what a sender packs into one (the host takes 256 KiB) */
+#define ROOM_POLL_WAIT_MAX 25
+#define ROOM_EVENTS_WAIT_MAX 30
+#define ROOM_EVENTS_KEEP 20000
+#define ROOM_PEER_TIMEOUT_MS 5000
+#define ROOM_RESYNC_MS 30000
+#define ROOM_SYNC_BACKOFF_SLOTS 64 /* as many rooms as one sync round takes */
+#define ROOM_SALT_LEN 16
+#define ROOM_PW_HASH_LEN 32
+/* Password joins: a burst of ROOM_PW_BURST attempts per (peer, room), then
+ * one per ROOM_PW_SLOWDOWN seconds; at most ROOM_PW_CHECKS_MAX hashes at
+ * once on the node (each one keeps a core busy) */
+#define ROOM_PW_BURST 5
+#define ROOM_PW_SLOWDOWN 10
+#define ROOM_PW_CHECKS_MAX 2
+#define ROOM_PW_RL_SLOTS 1024
+/* Invitations not yet joined: from one inviting peer, and in all */
+#define ROOM_INVITES_PER_PEER 8
+#define ROOM_INVITES_MAX 64
+
+typedef struct poller poller;
+
+/* A submission on its way through the ingest pipeline (ingest.c): checked
+ * against the log and verified (messages_check_unit), then committed with
+ * others (messages_commit_batch). A request is one unit: its first item,
+ * with the rest of a batch request chained in order on `more`. Items of a
+ * unit are checked and committed in order, and the first one refused ends
+ * the unit: the items after it are not tried (so a sender's order holds). */
+typedef struct gc_item {
+    const char *sender, *room;
+    const struct submission *s;
+    uint8_t idb[ROOM_ID_LEN];
+    char *text; /* the host's own decryption, NULL if it did not open (owned) */
+    size_t text_len;
+    json_t *reply;
+    int status; /* 0 until a stage decides */
+    bool failed_db;
+    bool untried; /* after a refused item of its unit: neither checked nor committed */
+    bool in_commit; /* its answer comes from the commit (undone if the commit fails) */
+    sem_t done; /* the unit's first item only: posted once when the unit is answered */
+    struct gc_item *more; /* the next item of the same request */
+    struct gc_item *next; /* the next unit in a queue */
+} gc_item;
+
+typedef struct ingest ingest;
+
+/* A read-only connection to the database (with o.read_path), for the
+ * checks before a message's verify. */
+#define ROOM_READERS 4
+typedef struct {
+    pthread_mutex_t mu; /* every use of db (never held with rooms.lock) */
+    sqlite3 *db;
+} room_reader;
+
+struct rooms {
+    rooms_opts o;
+    char me_hex[IDENTITY_ID_HEX_LEN + 1];
+    uint8_t *me_der;
+    size_t me_der_len;
+    pthread_mutex_t lock; /* every use of o.db */
+    pthread_cond_t log_cond;  /* a hosted log grew (long-poll waiters) */
+    pthread_cond_t ev_cond;   /* a client event was added */
+    pthread_cond_t push_cond; /* push work may be due */
+    pthread_cond_t sync_cond; /* member-side work may be due */
+    pthread_cond_t outbox_cond; /* a room's outbox sending slot was released */
+    bool push_kick, sync_kick, stopping, started;
+    pthread_t push_thr, sync_thr;
+    poller *pollers;
+    ingest *in;
+    int64_t next_resync;
+    atomic_uint_fast64_t dropped;
+    /* rooms_host.c: password attempts per (peer, room), and hashes running */
+    ratelimit *pw_rl;
+    pthread_mutex_t pw_mu; /* every use of pw_rl */
+    atomic_uint pw_checks;
+    room_reader readers[ROOM_READERS];
+    size_t n_readers;
+    atomic_uint next_reader;
+    /* outbox.c: rooms with a submit from the outbox in flight (under lock),
+     * so that a second sender does not send the same entries again */
+    char outbox_busy[ROOM_OUTBOX_BUSY_MAX][ROOM_ID_HEX_LEN + 1];
+    /* precheck.c: accepted pre-check answers, valid while pc_gen holds */
+    struct precheck_slot *pc_slots;
+    pthread_mutex_t pc_mu;
+    atomic_uint_fast64_t pc_gen;
+    atomic_bool pc_dirty;
+    /* delivery.c: member rooms whose last sync with the host failed, and
+     * when to try again (under lock; a full table forgets the oldest) */
+    struct sync_backoff {
+        char room[ROOM_ID_HEX_LEN + 1];
+        int fails;
+        int64_t next;
+    } sync_bo[ROOM_SYNC_BACKOFF_SLOTS];
+};
+
+typedef struct {
+    char id[ROOM_ID_HEX_LEN + 1];
+    uint8_t idb[ROOM_ID_LEN];
+    char name[ROOM_NAME_MAX + 1];
+    char topic[ROOM_TOPIC_MAX + 1];
+    char host[IDENTITY_ID_HEX_LEN + 1];
+    char access[12];
+    char state[12];
+    char delivery[8];
+    char need[32];
+    int64_t rot_msgs, rot_secs, epoch, epoch_ts, since_rot, head, from_seq, dropped, created;
+    int64_t members_ver; /* host: the member list's version; member: the version held */
+} room_row;
+
+int64_t rooms_now(rooms *r);
+/* A reader connection, locked (a free one if any); NULL when there are no
+ * readers, and then r->lock is held instead and r->o.db is the one to use.
+ * Hand it back with rooms_reader_put(r, rd) either way. */
+room_reader *rooms_reader_get(rooms *r);
+void rooms_reader_put(rooms *r, room_reader *rd);
+/* Wait on cond (r->lock held) until the absolute deadline, in slices so
+ * that a shutdown (rooms_stop or o.should_stop) ends it early. Returns
+ * false when the deadline passed or a stop began. */
+bool rooms_wait_locked(rooms *r, pthread_cond_t *cond, const struct timespec *deadline);
+int rooms_error(json_t **reply, int status, const char *code, const char *msg);
+bool rooms_valid_hex(const char *s, size_t len);
+bool rooms_valid_txn(const char *s);
+
+/* Load a room row; NT_ERR_NOT_FOUND if this node has none. */
+NT_MUST_USE nt_err rooms_load_locked(rooms *r, const char *id, room_row *out);
+json_t *rooms_room_json_locked(rooms *r, const room_row *rm);
+/* Room key for an epoch; NT_ERR_NOT_FOUND if not held. */
+NT_MUST_USE nt_err rooms_key_locked(rooms *r, const char *room, int64_t epoch, uint8_t key[static ROOM_KEY_LEN]);
+/* Host: new epoch with a fresh key (inside the caller's transaction). */
+NT_MUST_USE nt_err rooms_rotate_locked(rooms *r, room_row *rm, const char *why);
+/* Append a client event; data is stolen. */
+void rooms_event_locked(rooms *r, const char *type, const char *room, json_t *data);
+void rooms_wake_push_locked(rooms *r);
+void rooms_wake_sync_locked(rooms *r);
+/* Member: mark work for the sync loop ("keys", "members", "poll"). */
+void rooms_need_locked(rooms *r, const char *room, const char *what);
+/* One sealed call to a peer (the lock must not be held). */
+nt_err rooms_call1(rooms *r, const char *peer, const char *method, const char *path, json_t *req, json_t **reply,
+                   int *status);
+/* Store keys [{epoch, key}] received from the host; returns the max epoch. */
+int64_t rooms_store_keys_locked(rooms *r, const char *room, json_t *keys);
+/* rooms_members.c */
+/* True if der (a DER public key) hashes to the node id peer (64 hex). */
+bool rooms_pub_matches(const uint8_t *der, size_t n, const char *peer);
+/* Store a member list [{peer, role, state, pub}] from the host (the whole
+ * list, or the rows that changed since the version we hold), checking each
+ * pub hashes to its peer id; changes become membership events. ver is the
+ * host's members_ver the list brings us to (0: not given). */
+void rooms_store_members_locked(rooms *r, const char *room, json_t *members, int64_t ver);
+/* Set name, trust and label of peer (64 hex) on obj, each key after
+ * prefix ("" or "sender_"): the identity contract of the client API. */
+void rooms_ident_set(rooms *r, const char *peer, const char *prefix, json_t *obj);
+/* The current members (joined, invited), without keys, for the client,
+ * each with its name, trust and label. */
+json_t *rooms_members_json_locked(rooms *r, const char *room);
+/* Host: the rows (with pub) that changed after member-list version ver
+ * (-1: every row), oldest change first, at most max; *upto gets the
+ * version they bring a member to: the room's members_ver when they are
+ * all the rest (fewer than max), else the last row's, and *more whether
+ * rows may remain past it (may be NULL). */
+json_t *rooms_members_since_json_locked(rooms *r, const char *room, int64_t ver, size_t max, int64_t *upto,
+                                        bool *more);
+/* Host: peer's row in room changed (joined, left, invited, kicked): bump
+ * the room's members_ver, stamp the row with it, and wake the push loop
+ * and the long polls so that every member hears of it (inside the
+ * caller's transaction, if any). */
+NT_MUST_USE nt_err rooms_members_changed_locked(rooms *r, const char *room, const char *peer);
+
+json_t *rooms_b64_json(const void *p, size_t n);
+/* Decode a base64 JSON string into a malloc'd buffer of at most max bytes. */
+uint8_t *rooms_b64_get(json_t *j, size_t max, size_t *n);
+/* The same for data that is not secret (ciphertext, signatures, public keys):
+ * encoding_b64_decode_public. */
+uint8_t *rooms_b64_get_public(json_t *j, size_t max, size_t *n);
+/* Keys a member may hold: from its join epoch, above `since`, oldest
+ * first, at most max; wrapped to its identity key when wrap is set.
+ * *last (may be NULL) gets the last epoch listed (since when none). */
+json_t *rooms_member_keys_locked(rooms *r, const char *room, const char *peer, int64_t since, bool wrap, size_t max,
+                                 int64_t *last);
+/* rooms_join.c: a peer's join request for a room this node hosts. */
+int rooms_peer_join(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply);
+/* rooms_host.c */
+int rooms_host_create(rooms *r, json_t *body, json_t **reply);
+/* A room's password hash, read under r->lock and checked without it. */
+typedef struct {
+    uint8_t salt[ROOM_SALT_LEN], hash[ROOM_PW_HASH_LEN];
+    unsigned iter;
+} room_pw;
+/* NT_ERR_NOT_FOUND when the room has no (valid) password hash. */
+NT_MUST_USE nt_err rooms_pw_load_locked(rooms *r, const char *room, room_pw *out);
+bool rooms_pw_same(const room_pw *a, const room_pw *b);
+/* A join's password `given` (may be NULL) from peer against pw, with no
+ * lock held: 0 if it matches (constant-time compare), else the status
+ * with *reply set: 403 password_required or wrong_password, 429
+ * rate_limited with retry_after (seconds) when the peer has tried too
+ * often for this room or too many hashes are running. */
+int rooms_pw_check(rooms *r, const char *peer, const char *room, const room_pw *pw, const char *given,
+                   json_t **reply);
+int rooms_host_member_op(rooms *r, const char *room, const char *op, json_t *body, json_t **reply);
+
+/* messages.c */
+typedef struct submission {
+    const char *txn; /* borrowed */
+    int64_t epoch;
+    uint8_t *body, *sig; /* owned */
+    size_t body_len, sig_len;
+} submission;
+void messages_submission_free(submission *s);
+/* Host: check and commit one submission from sender; returns the status
+ * and sets *reply ({seq, ts[, duplicate]} or an error). */
+int messages_host_submit(rooms *r, const char *sender, const char *room, const submission *s, json_t **reply);
+int messages_peer_submit(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply);
+/* Host: a batch request {"messages": [Submit, ...]}; see protocol.md. */
+int messages_peer_submit_batch(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply);
+int messages_peer_poll(rooms *r, const char *peer, const char *room, rooms_query_fn *q, void *qarg, json_t **reply);
+int messages_peer_notify(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply);
+/* Member: apply log entries in seq order; returns the new head (-1 on
+ * error). An entry whose sender's key or epoch's key this node lacks
+ * waits (the keys or member list are fetched) unless `final`: then it is
+ * dropped like one that does not verify (the caller has just fetched both
+ * from the host, which has nothing more to give). */
+int64_t messages_apply(rooms *r, const char *room, json_t *msgs, bool final);
+json_t *messages_log_json_locked(rooms *r, const char *room, int64_t after, int64_t limit);
+/* Check one submission against committed state (room, membership, txn id,
+ * epoch), verify its signature and open the host's copy, with no rooms lock
+ * held. Sets it->status and it->reply when it is answered here (refused, or
+ * a duplicate), else it->text. */
+void messages_check_item(rooms *r, gc_item *it);
+/* messages_check_item on each item of a unit, in order, until one is
+ * refused; the items after it are marked untried. True if some item
+ * waits for the commit (status 0). */
+bool messages_check_unit(rooms *r, gc_item *unit);
+
+/* precheck.c: what a submission is checked against before its verify. */
+typedef struct {
+    bool found, hosted, dup, cached;
+    int64_t epoch, epoch_ts, dup_seq, dup_ts;
+    uint8_t pub[IDENTITY_PUB_DER_MAX]; /* the sender's key if it is a joined member */
+    size_t pub_len;
+    bool have_key;
+    uint8_t key[ROOM_KEY_LEN]; /* the room key of the submission's epoch */
+} precheck;
+/* The answer for (room, sender, epoch, txn), from the database, or from the
+ * cache when fresh is false and it holds one (pc->cached; such an answer
+ * never says dup, so ask again with fresh before refusing). precheck_wipe
+ * when done. */
+void precheck_get(rooms *r, const char *room, const char *sender, int64_t epoch, const char *txn, bool fresh,
+                  precheck *pc);
+void precheck_wipe(precheck *pc);
+/* Cached answers may be stale once the current transaction commits. */
+void precheck_changed(rooms *r);
+NT_MUST_USE nt_err precheck_start(rooms *r);
+void precheck_stop(rooms *r);
+/* Commit a batch of checked submissions in one transaction: one fsync for
+ * all of them, and the acks (it->reply, it->status) only after it. */
+void messages_commit_batch(rooms *r, gc_item *batch);
+/* Set an outbox entry's state (adds a delivery event when it changes). */
+void messages_outbox_mark_locked(rooms *r, const char *room, const char *txn, const char *state, int64_t seq,
+                                 const char *reason);
+
+/* ingest.c: a few verify threads (one per core) and one committer, so that
+ * the submitting threads only wait and the RSA verifies never queue behind
+ * a commit's fsync. */
+NT_MUST_USE nt_err ingest_start(rooms *r);
+/* Finish what is queued, then stop and join the threads. Safe twice. */
+void ingest_stop(rooms *r);
+/* Stop, then free (rooms_free). */
+void ingest_free(rooms *r);
+/* Run a pre-checked submission through verify and commit; waits for its
+ * ack. Returns it->status (it->reply set). Inline if the threads are gone. */
+int ingest_run(rooms *r, gc_item *it);
+
+/* outbox.c */
+/* Try to submit one pending entry now; its state afterwards into state. */
+void outbox_try(rooms *r, const char *room, const char *txn, char state[static 12]);
+/* Send due entries, oldest first per room, stopping a room at a failure. */
+void outbox_drain(rooms *r);
+int outbox_client_put(rooms *r, const char *room, const char *txn, json_t *body, json_t **reply);
+json_t *outbox_json_locked(rooms *r, const char *room, const char *txn);
+json_t *outbox_pending_json_locked(rooms *r, const char *room);
+
+/* delivery.c */
+void delivery_push_round(rooms *r, bool *did);
+void delivery_sync_round(rooms *r);
+NT_MUST_USE nt_err delivery_start(rooms *r);
+void delivery_stop(rooms *r);
+/* Member: poll the host once (after the local head) and apply. */
+nt_err delivery_poll_once(rooms *r, const char *room, unsigned wait_s);
+nt_err delivery_fetch_keys(rooms *r, const char *room);
+nt_err delivery_fetch_members(rooms *r, const char *room);
+/* Forget a member room's sync backoff (a new join starts afresh). */
+void delivery_sync_reset_locked(rooms *r, const char *room);
+
+/* roomapi.c */
+int roomapi_events(rooms *r, rooms_query_fn *q, void *qarg, json_t **reply);
+/* One applied, verified message as the client sees it; NULL if none. */
+json_t *messages_json_locked(rooms *r, const char *room, int64_t seq);
+
+#endif

@@ -1,9 +1,0 @@
-#include "routes.h"
-
-const http_route *const routes_all[] = {
-    node_api_routes,
-    peer_api_routes,
-    client_peers_routes,
-    rooms_routes,
-    NULL,
-};
