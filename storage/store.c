@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dbconn.h"
 #include "migrations.h"
 
 typedef struct {
@@ -62,21 +63,22 @@ static nt_err migrate(sqlite3 *db, const char *const *migs, size_t n, int from)
     return NT_OK;
 }
 
-static nt_err set_pragmas(sqlite3 *db)
+typedef struct {
+    size_t n; /* migrations this program knows */
+    int version;
+} version_check;
+
+/* Before any PRAGMA writes the file: reading the version also detects a
+ * file that is not a database, and one from a newer program is refused. */
+static nt_err check_version(sqlite3 *db, void *arg)
 {
-    /* journal_mode answers with a row; check it really became WAL. */
-    sqlite3_stmt *s = NULL;
-    nt_err rc = NT_ERR_DB;
-    if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &s, NULL) != SQLITE_OK)
-        goto out;
-    if (sqlite3_step(s) != SQLITE_ROW || strcmp((const char *)sqlite3_column_text(s, 0), "wal") != 0)
-        goto out;
-    if (exec(db, "PRAGMA synchronous = FULL") || exec(db, "PRAGMA foreign_keys = ON"))
-        goto out;
-    rc = NT_OK;
-out:
-    sqlite3_finalize(s);
-    return rc;
+    version_check *vc = arg;
+    nt_err rc = user_version(db, &vc->version);
+    if (rc)
+        return rc;
+    if (vc->version < 0 || (size_t)vc->version > vc->n)
+        return NT_ERR_VERSION;
+    return NT_OK;
 }
 
 nt_err store_open_with(const char *path, const char *const *migs, size_t n, store **out)
@@ -87,19 +89,8 @@ nt_err store_open_with(const char *path, const char *const *migs, size_t n, stor
     int version = 0;
     *out = NULL;
 
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW;
-    if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK)
-        goto out;
-    sqlite3_extended_result_codes(db, 1);
-    sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
-    /* Reading the version first also detects a file that is not a database. */
-    if ((rc = user_version(db, &version)))
-        goto out;
-    if (version < 0 || (size_t)version > n) {
-        rc = NT_ERR_VERSION;
-        goto out;
-    }
-    if ((rc = set_pragmas(db)) || (rc = migrate(db, migs, n, version)))
+    version_check vc = {.n = n};
+    if ((rc = dbconn_open(path, DBCONN_STORE, check_version, &vc, &db)) || (rc = migrate(db, migs, n, vc.version)))
         goto out;
     if ((rc = user_version(db, &version)))
         goto out;

@@ -28,9 +28,10 @@
 #include <sqlite3.h>
 #include <stddef.h>
 #include "../common/err.h"
+#include "dbconn.h"
 
 #define STORE_FILE_NAME "natter.db"
-#define STORE_BUSY_TIMEOUT_MS 5000
+#define STORE_BUSY_TIMEOUT_MS DBCONN_BUSY_TIMEOUT_MS
 
 typedef struct store store;
 

@@ -15,6 +15,7 @@
 #include "crypto/oaep.h"
 #include "crypto/rng.h"
 #include "crypto/sign.h"
+#include "storage/dbconn.h"
 
 
 static bool key_item(rooms *r, const char *room, json_t *k, int64_t ep, uint8_t key[static ROOM_KEY_LEN]);
@@ -534,12 +535,9 @@ static nt_err open_readers(rooms *r, const char *path)
 {
     for (size_t i = 0; i < ROOM_READERS; i++) {
         sqlite3 *db = NULL;
-        if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
-            sqlite3_busy_timeout(db, 5000) != SQLITE_OK ||
-            sqlite3_exec(db, "PRAGMA query_only=ON;", NULL, NULL, NULL) != SQLITE_OK) {
-            sqlite3_close(db);
-            return NT_ERR_DB;
-        }
+        nt_err rc = dbconn_open(path, DBCONN_READER, NULL, NULL, &db);
+        if (rc)
+            return rc;
         pthread_mutex_init(&r->readers[i].mu, NULL);
         r->readers[i].db = db;
         r->n_readers++;

@@ -17,6 +17,7 @@
 #include "server/rooms/rooms.h"
 #include "server/rooms/rooms_node.h"
 #include "server/rooms/rooms_peer.h"
+#include "storage/dbconn.h"
 #include "storage/roomdb.h"
 #include "server/core/routes.h"
 
@@ -130,20 +131,6 @@ static void call_fn(void *arg, rooms_call *calls, size_t n, int timeout_ms)
     }
 }
 
-static nt_err open_db(const char *path, sqlite3 **out)
-{
-    sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
-        sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS) != SQLITE_OK ||
-        sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", NULL, NULL,
-                     NULL) != SQLITE_OK) {
-        sqlite3_close(db);
-        return NT_ERR_DB;
-    }
-    *out = db;
-    return NT_OK;
-}
-
 static void close_dbs(void)
 {
     roomdb_forget(g_db);
@@ -156,7 +143,7 @@ nt_err rooms_service_start(node *nd, char err[static NODE_ERR_MAX])
     char path[PATH_MAX];
     nt_err rc = node_path(nd, STORE_FILE_NAME, path);
     if (!rc)
-        rc = open_db(path, &g_db);
+        rc = dbconn_open(path, DBCONN_WRITER, NULL, NULL, &g_db);
     if (rc) {
         close_dbs();
         snprintf(err, NODE_ERR_MAX, "rooms: cannot open the database: %s", err_str(rc));
