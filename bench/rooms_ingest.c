@@ -140,13 +140,12 @@ static void run_threads(void *(*fn)(void *), int n)
 
 static char file[512];
 
-static void setup_db(sqlite3 **db)
+static void setup_db(roomdb **db)
 {
     mkdir(dir, 0700);
     snprintf(file, sizeof file, "%s/ingest-%d.db", dir, (int)getpid());
     unlink(file);
-    if (sqlite3_open(file, db) != SQLITE_OK ||
-        sqlite3_exec(*db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", 0, 0, 0))
+    if (roomdb_open(file, DBCONN_WRITER, db))
         die("sqlite open", 0);
     if (roomdb_migrate(*db))
         die("schema", 0);
@@ -177,7 +176,7 @@ int main(int argc, char **argv)
         identity_from_private_pem(&member_id, bench_key_3072, strlen(bench_key_3072)))
         die("keys", 0);
     identity_id_hex(member_id, member_hex);
-    sqlite3 *db;
+    roomdb *db;
     setup_db(&db);
     rooms_opts o = {.db = db, .read_path = file, .me = host_id, .call = no_call, .no_threads = true};
     if (rooms_new(&host, &o))
@@ -223,7 +222,7 @@ int main(int argc, char **argv)
                 die("prefill", i);
             sqlite3_reset(st);
         }
-        roomdb_done(st);
+        roomdb_done(db, st);
         if (roomdb_exec(db, "UPDATE rooms SET head=? WHERE id=?", "is", (int64_t)prefill, room_hex) ||
             roomdb_commit(db))
             die("prefill commit", 0);
@@ -294,8 +293,7 @@ done:
         json_decref(subs[i]);
     free(subs);
     rooms_free(host);
-    roomdb_forget(db);
-    sqlite3_close(db);
+    roomdb_close(db);
     identity_free(host_id);
     identity_free(member_id);
     rng_free();

@@ -50,94 +50,124 @@ const char ROOMDB_MEMBERS_VER[] =
     "ALTER TABLE room_members ADD COLUMN mver INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE room_members ADD COLUMN members_seen INTEGER NOT NULL DEFAULT 0;";
 
-nt_err roomdb_migrate(sqlite3 *db)
-{
-    int64_t n = 0;
-    nt_err rc = roomdb_int(db, &n, "SELECT count(*) FROM sqlite_master WHERE name='rooms'", "");
-    if (rc)
-        return rc;
-    if (!n && sqlite3_exec(db, ROOMDB_SCHEMA, NULL, NULL, NULL) != SQLITE_OK)
-        return NT_ERR_DB;
-    rc = roomdb_int(db, &n, "SELECT count(*) FROM pragma_table_info('rooms') WHERE name='members_ver'", "");
-    if (rc || n)
-        return rc;
-    return sqlite3_exec(db, ROOMDB_MEMBERS_VER, NULL, NULL, NULL) == SQLITE_OK ? NT_OK : NT_ERR_DB;
-}
-
-/* Statement cache: SQL texts are string literals, so their address is the
- * key. A statement in use (a nested use of the same text) is not shared:
- * the nested caller gets a fresh one that roomdb_done() finalizes. */
+/* Statement cache, one per handle: SQL texts are string literals, so
+ * their address is the key. A statement in use (a nested use of the same
+ * text) is not shared: the nested caller gets a fresh one that
+ * roomdb_done() finalizes. */
 #define CACHE_MAX 256
 
 typedef struct {
-    sqlite3 *db;
     const char *sql;
     sqlite3_stmt *st;
     bool busy;
 } cache_entry;
 
-static cache_entry cache[CACHE_MAX];
-static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
-static atomic_ulong leaked; /* statements roomdb_sweep found active */
+struct roomdb {
+    sqlite3 *db;
+    pthread_mutex_t mu; /* the cache (the connection is the caller's to guard) */
+    cache_entry cache[CACHE_MAX];
+};
 
-static sqlite3_stmt *cache_get(sqlite3 *db, const char *sql)
+nt_err roomdb_migrate(roomdb *db)
+{
+    int64_t n = 0;
+    nt_err rc = roomdb_int(db, &n, "SELECT count(*) FROM sqlite_master WHERE name='rooms'", "");
+    if (rc)
+        return rc;
+    if (!n && sqlite3_exec(db->db, ROOMDB_SCHEMA, NULL, NULL, NULL) != SQLITE_OK)
+        return NT_ERR_DB;
+    rc = roomdb_int(db, &n, "SELECT count(*) FROM pragma_table_info('rooms') WHERE name='members_ver'", "");
+    if (rc || n)
+        return rc;
+    return sqlite3_exec(db->db, ROOMDB_MEMBERS_VER, NULL, NULL, NULL) == SQLITE_OK ? NT_OK : NT_ERR_DB;
+}
+
+static atomic_ulong leaked; /* statements roomdb_sweep found active, in all handles */
+
+nt_err roomdb_adopt(sqlite3 *db, roomdb **out)
+{
+    *out = NULL;
+    roomdb *h = calloc(1, sizeof *h);
+    if (!h) {
+        sqlite3_close(db);
+        return NT_ERR_NOMEM;
+    }
+    h->db = db;
+    pthread_mutex_init(&h->mu, NULL);
+    *out = h;
+    return NT_OK;
+}
+
+nt_err roomdb_open(const char *path, dbconn_kind kind, roomdb **out)
+{
+    sqlite3 *db = NULL;
+    *out = NULL;
+    nt_err rc = dbconn_open(path, kind, NULL, NULL, &db);
+    return rc ? rc : roomdb_adopt(db, out);
+}
+
+void roomdb_close(roomdb *h)
+{
+    if (!h)
+        return;
+    for (int i = 0; i < CACHE_MAX; i++)
+        sqlite3_finalize(h->cache[i].st);
+    sqlite3_close(h->db);
+    pthread_mutex_destroy(&h->mu);
+    free(h);
+}
+
+sqlite3 *roomdb_sqlite(roomdb *h)
+{
+    return h->db;
+}
+
+static sqlite3_stmt *cache_get(roomdb *h, const char *sql)
 {
     sqlite3_stmt *st = NULL;
     int free_slot = -1;
-    pthread_mutex_lock(&cache_lock);
+    pthread_mutex_lock(&h->mu);
     for (int i = 0; i < CACHE_MAX; i++) {
-        if (cache[i].db == db && cache[i].sql == sql) {
-            if (!cache[i].busy) {
-                cache[i].busy = true;
-                st = cache[i].st;
+        if (h->cache[i].sql == sql) {
+            if (!h->cache[i].busy) {
+                h->cache[i].busy = true;
+                st = h->cache[i].st;
             }
-            pthread_mutex_unlock(&cache_lock);
-            if (!st && sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+            pthread_mutex_unlock(&h->mu);
+            if (!st && sqlite3_prepare_v2(h->db, sql, -1, &st, NULL) != SQLITE_OK)
                 st = NULL;
             return st;
         }
-        if (!cache[i].db && free_slot < 0)
+        if (!h->cache[i].sql && free_slot < 0)
             free_slot = i;
     }
-    if (sqlite3_prepare_v3(db, sql, -1, free_slot >= 0 ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v3(h->db, sql, -1, free_slot >= 0 ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL) != SQLITE_OK)
         st = NULL;
     else if (free_slot >= 0)
-        cache[free_slot] = (cache_entry){db, sql, st, true};
-    pthread_mutex_unlock(&cache_lock);
+        h->cache[free_slot] = (cache_entry){sql, st, true};
+    pthread_mutex_unlock(&h->mu);
     return st;
 }
 
-void roomdb_done(sqlite3_stmt *st)
+void roomdb_done(roomdb *h, sqlite3_stmt *st)
 {
     if (!st)
         return;
-    pthread_mutex_lock(&cache_lock);
+    pthread_mutex_lock(&h->mu);
     for (int i = 0; i < CACHE_MAX; i++) {
-        if (cache[i].st == st) {
+        if (h->cache[i].st == st) {
             sqlite3_reset(st);
             sqlite3_clear_bindings(st);
-            cache[i].busy = false;
-            pthread_mutex_unlock(&cache_lock);
+            h->cache[i].busy = false;
+            pthread_mutex_unlock(&h->mu);
             return;
         }
     }
-    pthread_mutex_unlock(&cache_lock);
+    pthread_mutex_unlock(&h->mu);
     sqlite3_finalize(st);
 }
 
-void roomdb_forget(sqlite3 *db)
-{
-    pthread_mutex_lock(&cache_lock);
-    for (int i = 0; i < CACHE_MAX; i++) {
-        if (cache[i].db == db) {
-            sqlite3_finalize(cache[i].st);
-            cache[i] = (cache_entry){0};
-        }
-    }
-    pthread_mutex_unlock(&cache_lock);
-}
-
-static sqlite3_stmt *vprep(sqlite3 *db, const char *sql, const char *fmt, va_list ap)
+static sqlite3_stmt *vprep(roomdb *db, const char *sql, const char *fmt, va_list ap)
 {
     sqlite3_stmt *st = cache_get(db, sql);
     if (!st)
@@ -164,13 +194,13 @@ static sqlite3_stmt *vprep(sqlite3 *db, const char *sql, const char *fmt, va_lis
         }
     }
     if (ok != SQLITE_OK) {
-        roomdb_done(st);
+        roomdb_done(db, st);
         return NULL;
     }
     return st;
 }
 
-sqlite3_stmt *roomdb_prep(sqlite3 *db, const char *sql, const char *fmt, ...)
+sqlite3_stmt *roomdb_prep(roomdb *db, const char *sql, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -179,7 +209,7 @@ sqlite3_stmt *roomdb_prep(sqlite3 *db, const char *sql, const char *fmt, ...)
     return st;
 }
 
-nt_err roomdb_exec(sqlite3 *db, const char *sql, const char *fmt, ...)
+nt_err roomdb_exec(roomdb *db, const char *sql, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -190,13 +220,13 @@ nt_err roomdb_exec(sqlite3 *db, const char *sql, const char *fmt, ...)
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW)
         ;
-    roomdb_done(st);
+    roomdb_done(db, st);
     if (r == SQLITE_DONE)
         return NT_OK;
     return (r & 0xff) == SQLITE_CONSTRAINT ? NT_ERR_EXISTS : NT_ERR_DB;
 }
 
-nt_err roomdb_int(sqlite3 *db, int64_t *out, const char *sql, const char *fmt, ...)
+nt_err roomdb_int(roomdb *db, int64_t *out, const char *sql, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -210,37 +240,37 @@ nt_err roomdb_int(sqlite3 *db, int64_t *out, const char *sql, const char *fmt, .
         *out = sqlite3_column_int64(st, 0);
     else
         rc = r == SQLITE_DONE ? NT_ERR_NOT_FOUND : NT_ERR_DB;
-    roomdb_done(st);
+    roomdb_done(db, st);
     return rc;
 }
 
-size_t roomdb_sweep(sqlite3 *db)
+size_t roomdb_sweep(roomdb *h)
 {
     size_t n = 0;
-    for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st; st = sqlite3_next_stmt(db, st)) {
+    for (sqlite3_stmt *st = sqlite3_next_stmt(h->db, NULL); st; st = sqlite3_next_stmt(h->db, st)) {
         if (!sqlite3_stmt_busy(st))
             continue;
         n++;
         sqlite3_reset(st);
         /* a cached one handed out and never handed back: take it back */
-        pthread_mutex_lock(&cache_lock);
+        pthread_mutex_lock(&h->mu);
         for (int i = 0; i < CACHE_MAX; i++)
-            if (cache[i].st == st)
-                cache[i].busy = false;
-        pthread_mutex_unlock(&cache_lock);
+            if (h->cache[i].st == st)
+                h->cache[i].busy = false;
+        pthread_mutex_unlock(&h->mu);
     }
-    if (!sqlite3_get_autocommit(db)) {
-        (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    if (!sqlite3_get_autocommit(h->db)) {
+        (void)sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
         n++;
     }
     atomic_fetch_add(&leaked, n);
     return n;
 }
 
-size_t roomdb_active(sqlite3 *db)
+size_t roomdb_active(roomdb *h)
 {
     size_t n = 0;
-    for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st; st = sqlite3_next_stmt(db, st))
+    for (sqlite3_stmt *st = sqlite3_next_stmt(h->db, NULL); st; st = sqlite3_next_stmt(h->db, st))
         n += sqlite3_stmt_busy(st) != 0;
     return n;
 }
@@ -250,20 +280,20 @@ unsigned long roomdb_leaked(void)
     return atomic_load(&leaked);
 }
 
-nt_err roomdb_begin(sqlite3 *db)
+nt_err roomdb_begin(roomdb *db)
 {
     /* Nothing may be active at a BEGIN: a statement left stepped holds a
      * snapshot that goes stale when the store's connection commits, and
      * then every BEGIN IMMEDIATE here fails (SQLITE_BUSY_SNAPSHOT). Inside
      * a transaction, no sweep: this BEGIN fails as it should. */
-    if (sqlite3_get_autocommit(db))
+    if (sqlite3_get_autocommit(db->db))
         (void)roomdb_sweep(db);
     if (roomdb_exec(db, "BEGIN IMMEDIATE", "") == NT_OK)
         return NT_OK;
     return NT_ERR_DB;
 }
 
-nt_err roomdb_commit(sqlite3 *db)
+nt_err roomdb_commit(roomdb *db)
 {
     if (roomdb_exec(db, "COMMIT", "") == NT_OK)
         return NT_OK;
@@ -271,10 +301,10 @@ nt_err roomdb_commit(sqlite3 *db)
     return NT_ERR_DB;
 }
 
-void roomdb_rollback(sqlite3 *db)
+void roomdb_rollback(roomdb *db)
 {
-    if (!sqlite3_get_autocommit(db))
-        (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    if (!sqlite3_get_autocommit(db->db))
+        (void)sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 const char *roomdb_text(sqlite3_stmt *st, int col)

@@ -19,6 +19,23 @@
 #include <stdint.h>
 #include <sqlite3.h>
 #include "../common/err.h"
+#include "dbconn.h"
+
+/* A connection with its own statement cache. Like the sqlite3 it wraps,
+ * one thread at a time: the caller guards it (the rooms lock, a reader's
+ * mutex). */
+typedef struct roomdb roomdb;
+
+/* Open path (DBCONN_WRITER or DBCONN_READER, see dbconn.h). *out owned by
+ * the caller (roomdb_close). */
+NT_MUST_USE nt_err roomdb_open(const char *path, dbconn_kind kind, roomdb **out);
+/* Wrap an open connection (tests: an in-memory database); the handle owns
+ * db from here on, even on error (then db is closed). */
+NT_MUST_USE nt_err roomdb_adopt(sqlite3 *db, roomdb **out);
+/* Finalize the cached statements and close the connection. NULL-safe. */
+void roomdb_close(roomdb *h);
+/* The connection (borrowed), for hooks on it; do not close it. */
+sqlite3 *roomdb_sqlite(roomdb *h);
 
 /* The schema, as one migration step (several statements). It is also an
  * entry of store_migrations (storage/migrations.c): never edit it, append
@@ -35,23 +52,22 @@ extern const char ROOMDB_MEMBERS_VER[];
 /* Apply ROOMDB_SCHEMA if the rooms tables are missing, then
  * ROOMDB_MEMBERS_VER if it is not there yet (standalone use, tests). In
  * natterd the store's migration list applies them. */
-NT_MUST_USE nt_err roomdb_migrate(sqlite3 *db);
+NT_MUST_USE nt_err roomdb_migrate(roomdb *db);
 
-/* Prepare sql (a string literal: statements are cached per connection by
+/* Prepare sql (a string literal: statements are cached in db's handle by
  * its address) and bind the parameters described by fmt. NULL on error
- * (the caller maps to NT_ERR_DB). Hand it back with roomdb_done(). */
-sqlite3_stmt *roomdb_prep(sqlite3 *db, const char *sql, const char *fmt, ...);
-/* Reset a statement from roomdb_prep for reuse (or finalize it). NULL-safe. */
-void roomdb_done(sqlite3_stmt *st);
-/* Finalize every cached statement of db; call before sqlite3_close(db). */
-void roomdb_forget(sqlite3 *db);
+ * (the caller maps to NT_ERR_DB). Hand it back with roomdb_done(db, st). */
+sqlite3_stmt *roomdb_prep(roomdb *db, const char *sql, const char *fmt, ...);
+/* Reset a statement from roomdb_prep(db, ...) for reuse (or finalize it).
+ * st may be NULL. */
+void roomdb_done(roomdb *db, sqlite3_stmt *st);
 
 /* Prepare, bind, step to completion, finalize. NT_ERR_EXISTS on a
  * constraint violation, NT_ERR_DB otherwise. */
-NT_MUST_USE nt_err roomdb_exec(sqlite3 *db, const char *sql, const char *fmt, ...);
+NT_MUST_USE nt_err roomdb_exec(roomdb *db, const char *sql, const char *fmt, ...);
 
 /* First column of the first row as an integer; NT_ERR_NOT_FOUND if no row. */
-NT_MUST_USE nt_err roomdb_int(sqlite3 *db, int64_t *out, const char *sql, const char *fmt, ...);
+NT_MUST_USE nt_err roomdb_int(roomdb *db, int64_t *out, const char *sql, const char *fmt, ...);
 
 /* Statement hygiene. A statement stepped and never reset (roomdb_prep
  * without roomdb_done) keeps a read snapshot open; once another
@@ -61,16 +77,16 @@ NT_MUST_USE nt_err roomdb_int(sqlite3 *db, int64_t *out, const char *sql, const 
  * in use on db (the caller holds db's lock and uses no statement).
  * roomdb_active counts the active statements (0 after every call of the
  * rooms modules); roomdb_leaked is the process-wide count of leaks swept. */
-size_t roomdb_sweep(sqlite3 *db);
-size_t roomdb_active(sqlite3 *db);
+size_t roomdb_sweep(roomdb *db);
+size_t roomdb_active(roomdb *db);
 unsigned long roomdb_leaked(void);
 
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK. No statement of db may be active at
  * roomdb_begin outside a transaction: one that is was leaked, and is
  * swept (see roomdb_sweep) before the BEGIN. */
-NT_MUST_USE nt_err roomdb_begin(sqlite3 *db);
-NT_MUST_USE nt_err roomdb_commit(sqlite3 *db);
-void roomdb_rollback(sqlite3 *db);
+NT_MUST_USE nt_err roomdb_begin(roomdb *db);
+NT_MUST_USE nt_err roomdb_commit(roomdb *db);
+void roomdb_rollback(roomdb *db);
 
 /* For best-effort statements whose failure changes nothing the caller
  * could act on (counters, hints for the sync loop). */

@@ -119,7 +119,7 @@ static void rotate_due(rooms *r)
                                    "LIMIT 16", "i", now);
     while (st && n < 16 && sqlite3_step(st) == SQLITE_ROW)
         snprintf(ids[n++], ROOM_ID_HEX_LEN + 1, "%s", roomdb_text(st, 0));
-    roomdb_done(st);
+    roomdb_done(r->o.db, st);
     for (size_t i = 0; i < n; i++) {
         room_row rm;
         if (rooms_load_locked(r, ids[i], &rm) || roomdb_begin(r->o.db))
@@ -159,7 +159,7 @@ void delivery_push_round(rooms *r, bool *did)
                                 .req = notify_json_locked(r, st, j)};
         n++;
     }
-    roomdb_done(st);
+    roomdb_done(r->o.db, st);
     pthread_mutex_unlock(&r->lock);
     if (n == 0)
         goto out;
@@ -450,7 +450,7 @@ static void pollers_update(rooms *r)
         if (!have)
             snprintf(ids[n++], ROOM_ID_HEX_LEN + 1, "%s", roomdb_text(st, 0));
     }
-    roomdb_done(st);
+    roomdb_done(r->o.db, st);
     for (size_t i = 0; i < n && !r->stopping && !r->o.no_threads; i++) {
         poller *p = calloc(1, sizeof *p);
         if (!p)
@@ -534,7 +534,7 @@ void delivery_sync_round(rooms *r)
         n++;
         roomdb_ignore(roomdb_exec(r->o.db, "UPDATE rooms SET need='' WHERE id=?", "s", roomdb_text(st, 0)));
     }
-    roomdb_done(st);
+    roomdb_done(r->o.db, st);
     pthread_mutex_unlock(&r->lock);
     for (size_t i = 0; i < n && !r->stopping; i++) {
         nt_err rc = NT_OK;

@@ -73,7 +73,7 @@ static bool dup_locked(rooms *r, const char *room, const char *sender, const cha
     if (dup)
         *reply = json_pack("{s:I,s:I,s:b}", "seq", (json_int_t)sqlite3_column_int64(st, 0), "ts",
                            (json_int_t)sqlite3_column_int64(st, 1), "duplicate", 1);
-    roomdb_done(st);
+    roomdb_done(r->o.db, st);
     return dup;
 }
 
@@ -465,7 +465,7 @@ static json_t *log_json_locked(rooms *r, const char *room, int64_t after, int64_
                            rooms_b64_json(sqlite3_column_blob(st, 5), (size_t)sqlite3_column_bytes(st, 5)), "sig",
                            rooms_b64_json(sqlite3_column_blob(st, 6), (size_t)sqlite3_column_bytes(st, 6))));
     }
-    roomdb_done(st);
+    roomdb_done(r->o.db, st);
     return arr;
 }
 
@@ -580,7 +580,7 @@ static bool apply_one_locked(rooms *r, room_row *rm, json_t *m, bool final, bool
         if (pub)
             memcpy(pub, sqlite3_column_blob(st, 0), pl);
     }
-    roomdb_done(st);
+    roomdb_done(r->o.db, st);
     if (!pub) {
         if (final)
             goto out; /* the host knows no key for this sender: dropped */

@@ -40,7 +40,7 @@ json_t *outbox_json_locked(rooms *r, const char *room, const char *txn)
         if (j && *roomdb_text(st, 2))
             json_object_set_new(j, "reason", json_string(roomdb_text(st, 2)));
     }
-    roomdb_done(st);
+    roomdb_done(r->o.db, st);
     return j;
 }
 
@@ -54,7 +54,7 @@ json_t *outbox_pending_json_locked(rooms *r, const char *room)
         if (e)
             json_array_append_new(arr, e);
     }
-    roomdb_done(st);
+    roomdb_done(r->o.db, st);
     return arr;
 }
 
@@ -192,7 +192,7 @@ static void try_entries(rooms *r, const char *room, out_entry *e, size_t n)
             snprintf(e[i].state, sizeof e[i].state, "%s", roomdb_text(st, 0));
             e[i].text = strcmp(e[i].state, "pending") == 0 ? strdup(roomdb_text(st, 1)) : NULL;
         }
-        roomdb_done(st);
+        roomdb_done(r->o.db, st);
         if (!e[i].text) { /* settled meanwhile: send only what comes before it */
             n = i;
             break;
@@ -330,7 +330,7 @@ static void await_other_sender(rooms *r, const char *room, const char *txn, char
     sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT state FROM room_outbox WHERE room=? AND txn_id=?", "ss", room, txn);
     if (st && sqlite3_step(st) == SQLITE_ROW)
         snprintf(state, 12, "%s", roomdb_text(st, 0));
-    roomdb_done(st);
+    roomdb_done(r->o.db, st);
     pthread_mutex_unlock(&r->lock);
 }
 
@@ -361,7 +361,7 @@ static bool next_due(rooms *r, char room[static ROOM_ID_HEX_LEN + 1], char txn[s
         snprintf(txn, ROOM_TXN_MAX + 1, "%s", roomdb_text(st, 1));
         found = true;
     }
-    roomdb_done(st);
+    roomdb_done(r->o.db, st);
     pthread_mutex_unlock(&r->lock);
     return found;
 }
@@ -375,7 +375,7 @@ static size_t pending_run(rooms *r, const char *room, out_entry *e, size_t max)
                                    "ORDER BY rowid LIMIT ?", "si", room, (int64_t)max);
     while (st && n < max && sqlite3_step(st) == SQLITE_ROW)
         snprintf(e[n++].txn, sizeof e[0].txn, "%s", roomdb_text(st, 0));
-    roomdb_done(st);
+    roomdb_done(r->o.db, st);
     pthread_mutex_unlock(&r->lock);
     return n;
 }
@@ -462,7 +462,7 @@ int outbox_client_put(rooms *r, const char *room, const char *txn, json_t *body,
         exists = true;
         snprintf(old, sizeof old, "%s", roomdb_text(st, 0));
     }
-    roomdb_done(st);
+    roomdb_done(r->o.db, st);
     if (exists && strcmp(old, json_string_value(jt))) {
         status = rooms_error(reply, 409, "conflict", "txn_id already used for another text");
         goto unlock;

@@ -32,7 +32,7 @@ struct precheck_slot {
     precheck answer;   /* found, hosted, a member key: one that accepts */
 };
 
-static void precheck_read(sqlite3 *db, const char *room, const char *sender, int64_t epoch, const char *txn,
+static void precheck_read(roomdb *db, const char *room, const char *sender, int64_t epoch, const char *txn,
                           precheck *pc)
 {
     sqlite3_stmt *st = roomdb_prep(db,
@@ -60,7 +60,7 @@ static void precheck_read(sqlite3 *db, const char *room, const char *sender, int
         pc->dup_seq = sqlite3_column_int64(st, 5);
         pc->dup_ts = sqlite3_column_int64(st, 6);
     }
-    roomdb_done(st);
+    roomdb_done(db, st);
 }
 
 static size_t slot_of(const char *room, const char *sender, int64_t epoch)
@@ -164,8 +164,8 @@ nt_err precheck_start(rooms *r)
     pthread_mutex_init(&r->pc_mu, NULL);
     atomic_store(&r->pc_gen, 1);
     pthread_mutex_lock(&r->lock);
-    sqlite3_update_hook(r->o.db, on_update, r);
-    sqlite3_wal_hook(r->o.db, on_wal, r);
+    sqlite3_update_hook(roomdb_sqlite(r->o.db), on_update, r);
+    sqlite3_wal_hook(roomdb_sqlite(r->o.db), on_wal, r);
     pthread_mutex_unlock(&r->lock);
     return NT_OK;
 }
@@ -175,8 +175,8 @@ void precheck_stop(rooms *r)
     if (!r->pc_slots)
         return;
     pthread_mutex_lock(&r->lock);
-    sqlite3_update_hook(r->o.db, NULL, NULL);
-    sqlite3_wal_autocheckpoint(r->o.db, WAL_CHECKPOINT_FRAMES); /* SQLite's own hook back */
+    sqlite3_update_hook(roomdb_sqlite(r->o.db), NULL, NULL);
+    sqlite3_wal_autocheckpoint(roomdb_sqlite(r->o.db), WAL_CHECKPOINT_FRAMES); /* SQLite's own hook back */
     pthread_mutex_unlock(&r->lock);
     mbedtls_platform_zeroize(r->pc_slots, PRECHECK_SLOTS * sizeof *r->pc_slots);
     free(r->pc_slots);

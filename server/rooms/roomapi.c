@@ -32,7 +32,7 @@ static int list_rooms(rooms *r, json_t **reply)
         if (rooms_load_locked(r, roomdb_text(st, 0), &rm) == NT_OK)
             json_array_append_new(arr, rooms_room_json_locked(r, &rm));
     }
-    roomdb_done(st);
+    roomdb_done(r->o.db, st);
     pthread_mutex_unlock(&r->lock);
     *reply = json_pack("{s:o}", "rooms", arr);
     return 200;
@@ -249,7 +249,7 @@ static int list_messages(rooms *r, const char *room, rooms_query_fn *q, void *qa
                       before > 0 ? before : INT64_MAX, limit);
     while (st && sqlite3_step(st) == SQLITE_ROW)
         json_array_append_new(arr, message_row(r, st));
-    roomdb_done(st);
+    roomdb_done(r->o.db, st);
     *reply = json_pack("{s:o,s:I,s:o}", "messages", arr, "head", (json_int_t)rm.head, "pending",
                        outbox_pending_json_locked(r, room));
     pthread_mutex_unlock(&r->lock);
@@ -263,7 +263,7 @@ json_t *messages_json_locked(rooms *r, const char *room, int64_t seq)
                                    "IS NOT NULL", "si", room, seq);
     if (st && sqlite3_step(st) == SQLITE_ROW)
         j = message_row(r, st);
-    roomdb_done(st);
+    roomdb_done(r->o.db, st);
     return j;
 }
 
@@ -347,7 +347,7 @@ int roomapi_events(rooms *r, rooms_query_fn *q, void *qarg, json_t **reply)
             if (e)
                 json_array_append_new(arr, e);
         }
-        roomdb_done(st);
+        roomdb_done(r->o.db, st);
         if (next > since || wait == 0)
             break;
         if (!rooms_wait_locked(r, &r->ev_cond, &ts))

@@ -15,7 +15,6 @@
 #include "crypto/oaep.h"
 #include "crypto/rng.h"
 #include "crypto/sign.h"
-#include "storage/dbconn.h"
 
 
 static bool key_item(rooms *r, const char *room, json_t *k, int64_t ep, uint8_t key[static ROOM_KEY_LEN]);
@@ -107,7 +106,7 @@ nt_err rooms_load_locked(rooms *r, const char *id, room_row *out)
         if (encoding_hex_decode(out->id, ROOM_ID_HEX_LEN, out->idb, sizeof out->idb, &n) || n != ROOM_ID_LEN)
             rc = NT_ERR_DB;
     }
-    roomdb_done(st);
+    roomdb_done(r->o.db, st);
     return rc;
 }
 
@@ -137,7 +136,7 @@ nt_err rooms_key_locked(rooms *r, const char *room, int64_t epoch, uint8_t key[s
         memcpy(key, sqlite3_column_blob(st, 0), ROOM_KEY_LEN);
         rc = NT_OK;
     }
-    roomdb_done(st);
+    roomdb_done(r->o.db, st);
     return rc;
 }
 
@@ -325,7 +324,7 @@ static json_t *keys_json_locked(rooms *r, const char *room, int64_t min_epoch, c
         if (oaep_encrypt(to, label, ll, key, kl, ct, sizeof ct, &cl) == NT_OK)
             json_array_append_new(arr, json_pack("{s:I,s:o}", "epoch", (json_int_t)ep, "wrapped", rooms_b64_json(ct, cl)));
     }
-    roomdb_done(st);
+    roomdb_done(r->o.db, st);
     return arr;
 }
 
@@ -344,7 +343,7 @@ json_t *rooms_member_keys_locked(rooms *r, const char *room, const char *peer, i
         if (st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) > 0 &&
             identity_from_der(&to, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)) != NT_OK)
             to = NULL;
-        roomdb_done(st);
+        roomdb_done(r->o.db, st);
         if (!to)
             return json_array();
     }
@@ -487,7 +486,7 @@ static int peer_list(rooms *r, json_t **reply)
             json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s}", "id", rm.id, "name", rm.name, "topic",
                                                  rm.topic, "host", rm.host, "access", rm.access));
     }
-    roomdb_done(st);
+    roomdb_done(r->o.db, st);
     pthread_mutex_unlock(&r->lock);
     *reply = json_pack("{s:o}", "rooms", arr);
     return 200;
@@ -534,8 +533,8 @@ int rooms_peer_handle(rooms *r, const char *peer, const char *method, const char
 static nt_err open_readers(rooms *r, const char *path)
 {
     for (size_t i = 0; i < ROOM_READERS; i++) {
-        sqlite3 *db = NULL;
-        nt_err rc = dbconn_open(path, DBCONN_READER, NULL, NULL, &db);
+        roomdb *db = NULL;
+        nt_err rc = roomdb_open(path, DBCONN_READER, &db);
         if (rc)
             return rc;
         pthread_mutex_init(&r->readers[i].mu, NULL);
@@ -548,8 +547,7 @@ static nt_err open_readers(rooms *r, const char *path)
 static void close_readers(rooms *r)
 {
     for (size_t i = 0; i < r->n_readers; i++) {
-        roomdb_forget(r->readers[i].db);
-        sqlite3_close(r->readers[i].db);
+        roomdb_close(r->readers[i].db);
         pthread_mutex_destroy(&r->readers[i].mu);
     }
     r->n_readers = 0;
@@ -613,7 +611,7 @@ nt_err rooms_new(rooms **out, const rooms_opts *o)
         sqlite3_stmt *st = roomdb_prep(o->db, "SELECT id FROM rooms WHERE state='joined'", "");
         while (st && sqlite3_step(st) == SQLITE_ROW)
             rooms_need_locked(r, roomdb_text(st, 0), "poll");
-        roomdb_done(st);
+        roomdb_done(o->db, st);
         pthread_mutex_unlock(&r->lock);
     }
     if (rc) {

@@ -18,11 +18,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
-#include <sqlite3.h>
 #include "common/err.h"
 #include "crypto/identity.h"
 
 struct peer_ident; /* storage/peers.h */
+struct roomdb;     /* storage/roomdb.h */
 
 typedef struct rooms rooms;
 
@@ -47,7 +47,7 @@ typedef int64_t rooms_clock_fn(void *arg);
 typedef const char *rooms_query_fn(void *arg, const char *key);
 
 typedef struct {
-    sqlite3 *db;         /* borrowed, with ROOMDB_SCHEMA applied */
+    struct roomdb *db;   /* borrowed (storage/roomdb.h), with ROOMDB_SCHEMA applied */
     const char *read_path; /* optional: the file behind db (in WAL mode). The
                             * checks before a message's verify then run on
                             * read-only connections of their own, so they wait

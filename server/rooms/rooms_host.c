@@ -46,7 +46,7 @@ nt_err rooms_pw_load_locked(rooms *r, const char *room, room_pw *out)
         out->iter = (unsigned)sqlite3_column_int64(st, 2);
         rc = NT_OK;
     }
-    roomdb_done(st);
+    roomdb_done(r->o.db, st);
     return rc;
 }
 

@@ -78,7 +78,7 @@ typedef struct ingest ingest;
 #define ROOM_READERS 4
 typedef struct {
     pthread_mutex_t mu; /* every use of db (never held with rooms.lock) */
-    sqlite3 *db;
+    roomdb *db;
 } room_reader;
 
 struct rooms {

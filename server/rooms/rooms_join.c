@@ -16,7 +16,7 @@ static void member_state_locked(rooms *r, const char *room, const char *peer, ch
     sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT state FROM room_members WHERE room=? AND peer=?", "ss", room, peer);
     if (st && sqlite3_step(st) == SQLITE_ROW)
         snprintf(state, 12, "%s", roomdb_text(st, 0));
-    roomdb_done(st);
+    roomdb_done(r->o.db, st);
 }
 
 /* Whether peer may join room now. 0: yes; *pw_needed set when it may once

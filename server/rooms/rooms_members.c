@@ -80,7 +80,7 @@ void rooms_store_members_locked(rooms *r, const char *room, json_t *members, int
                                        peer);
         if (st && sqlite3_step(st) == SQLITE_ROW)
             snprintf(old, sizeof old, "%s", roomdb_text(st, 0));
-        roomdb_done(st);
+        roomdb_done(r->o.db, st);
         roomdb_ignore(roomdb_exec(r->o.db,
                           "INSERT INTO room_members(room,peer,role,state,pub) VALUES(?1,?2,?3,?4,?5) "
                           "ON CONFLICT(room,peer) DO UPDATE SET role=?3, state=?4, pub=coalesce(?5,pub)",
@@ -113,7 +113,7 @@ nt_err rooms_members_changed_locked(rooms *r, const char *room, const char *peer
 
 /* Rows of a member list query as [{peer, role, state, delivery, cursor,
  * pub?}]; *last (if not NULL) gets the last row's column 6. */
-static json_t *members_rows_locked(sqlite3_stmt *st, bool with_pub, int64_t *last)
+static json_t *members_rows_locked(rooms *r, sqlite3_stmt *st, bool with_pub, int64_t *last)
 {
     json_t *arr = json_array();
     while (st && arr && sqlite3_step(st) == SQLITE_ROW) {
@@ -126,7 +126,7 @@ static json_t *members_rows_locked(sqlite3_stmt *st, bool with_pub, int64_t *las
             *last = sqlite3_column_int64(st, 6);
         json_array_append_new(arr, m);
     }
-    roomdb_done(st);
+    roomdb_done(r->o.db, st);
     return arr;
 }
 
@@ -136,7 +136,7 @@ json_t *rooms_members_json_locked(rooms *r, const char *room)
                                    "SELECT peer,role,state,delivery,cursor,pub,mver FROM room_members WHERE room=? AND "
                                    "state IN ('joined','invited') ORDER BY role='master' DESC, peer",
                                    "s", room);
-    json_t *arr = members_rows_locked(st, false, NULL), *m;
+    json_t *arr = members_rows_locked(r, st, false, NULL), *m;
     size_t i;
     json_array_foreach(arr, i, m) rooms_ident_set(r, json_string_value(json_object_get(m, "peer")), "", m);
     return arr;
@@ -154,7 +154,7 @@ json_t *rooms_members_since_json_locked(rooms *r, const char *room, int64_t ver,
                                    "mver>? ORDER BY mver,peer LIMIT ?",
                                    "sii", room, ver, (int64_t)max);
     int64_t last = ver < 0 ? 0 : ver;
-    json_t *rows = members_rows_locked(st, true, &last);
+    json_t *rows = members_rows_locked(r, st, true, &last);
     bool full = json_array_size(rows) >= max;
     if (!full)
         roomdb_ignore(roomdb_int(r->o.db, &last, "SELECT members_ver FROM rooms WHERE id=?", "s", room));

@@ -17,12 +17,11 @@
 #include "server/rooms/rooms.h"
 #include "server/rooms/rooms_node.h"
 #include "server/rooms/rooms_peer.h"
-#include "storage/dbconn.h"
 #include "storage/roomdb.h"
 #include "server/core/routes.h"
 
 static rooms *g_rooms;   /* one node per process */
-static sqlite3 *g_db;
+static roomdb *g_db;
 
 rooms *rooms_node_get(void)
 {
@@ -133,8 +132,7 @@ static void call_fn(void *arg, rooms_call *calls, size_t n, int timeout_ms)
 
 static void close_dbs(void)
 {
-    roomdb_forget(g_db);
-    sqlite3_close(g_db);
+    roomdb_close(g_db);
     g_db = NULL;
 }
 
@@ -143,7 +141,7 @@ nt_err rooms_service_start(node *nd, char err[static NODE_ERR_MAX])
     char path[PATH_MAX];
     nt_err rc = node_path(nd, STORE_FILE_NAME, path);
     if (!rc)
-        rc = dbconn_open(path, DBCONN_WRITER, NULL, NULL, &g_db);
+        rc = roomdb_open(path, DBCONN_WRITER, &g_db);
     if (rc) {
         close_dbs();
         snprintf(err, NODE_ERR_MAX, "rooms: cannot open the database: %s", err_str(rc));

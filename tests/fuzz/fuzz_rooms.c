@@ -53,9 +53,10 @@ static const char *query(void *arg, const char *key)
 
 static rooms *make(identity *id)
 {
-    sqlite3 *db;
+    sqlite3 *raw = NULL;
+    roomdb *db = NULL;
     rooms *r = NULL;
-    if (sqlite3_open(":memory:", &db) != SQLITE_OK || roomdb_migrate(db))
+    if (sqlite3_open(":memory:", &raw) != SQLITE_OK || roomdb_adopt(raw, &db) || roomdb_migrate(db))
         abort();
     rooms_opts o = {.db = db, .me = id, .call = no_call, .pbkdf2_iter = 1000, .no_threads = true};
     if (rooms_new(&r, &o))

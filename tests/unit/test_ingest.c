@@ -31,7 +31,7 @@
 static identity *host_id, *member_id; /* generated once: RSA generation is slow */
 static char dir[64], file[128], room_hex[ROOM_ID_HEX_LEN + 1], member_hex[IDENTITY_ID_HEX_LEN + 1], path[128];
 static uint8_t room_id[ROOM_ID_LEN], room_key[ROOM_KEY_LEN];
-static sqlite3 *db;
+static roomdb *db;
 static rooms *R;
 
 static json_t *subs[THREADS][PER_THREAD], *forged[THREADS][PER_THREAD];
@@ -87,8 +87,10 @@ static void setup(void)
     snprintf(dir, sizeof dir, "/tmp/natter-ingest-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(file, sizeof file, "%s/natter.db", dir);
-    ck_assert_int_eq(sqlite3_open(file, &db), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, NULL),
+    sqlite3 *raw = NULL;
+    ck_assert_int_eq(sqlite3_open(file, &raw), SQLITE_OK);
+    ck_assert_int_eq(roomdb_adopt(raw, &db), NT_OK);
+    ck_assert_int_eq(sqlite3_exec(roomdb_sqlite(db), "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, NULL),
                      SQLITE_OK);
     ck_assert_int_eq(roomdb_migrate(db), NT_OK);
     rooms_opts o = {.db = db, .read_path = file, .me = host_id, .call = no_call, .no_threads = true};
@@ -139,8 +141,8 @@ static void teardown(void)
         }
     rooms_free(R);
     R = NULL;
-    roomdb_forget(db);
-    sqlite3_close(db);
+    roomdb_close(db);
+    db = NULL;
     remove_db_dir(dir, file);
     rng_free();
 }

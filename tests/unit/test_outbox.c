@@ -28,7 +28,7 @@
 static identity *me; /* generated once: RSA generation is slow */
 static char dir[64], file[128], room_hex[ROOM_ID_HEX_LEN + 1];
 static const char host_hex[] = "ab00000000000000000000000000000000000000000000000000000000000000";
-static sqlite3 *db;
+static roomdb *db;
 static rooms *R;
 
 /* The host, as the transport sees it. */
@@ -126,8 +126,10 @@ static void setup(void)
     snprintf(dir, sizeof dir, "/tmp/natter-outbox-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(file, sizeof file, "%s/natter.db", dir);
-    ck_assert_int_eq(sqlite3_open(file, &db), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(db, "PRAGMA journal_mode=WAL;", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3 *raw = NULL;
+    ck_assert_int_eq(sqlite3_open(file, &raw), SQLITE_OK);
+    ck_assert_int_eq(roomdb_adopt(raw, &db), NT_OK);
+    ck_assert_int_eq(sqlite3_exec(roomdb_sqlite(db), "PRAGMA journal_mode=WAL;", NULL, NULL, NULL), SQLITE_OK);
     ck_assert_int_eq(roomdb_migrate(db), NT_OK);
     rooms_opts o = {.db = db, .read_path = file, .me = me, .call = host, .no_threads = true};
     ck_assert_int_eq(rooms_new(&R, &o), NT_OK);
@@ -157,8 +159,8 @@ static void teardown(void)
 {
     rooms_free(R);
     R = NULL;
-    roomdb_forget(db);
-    sqlite3_close(db);
+    roomdb_close(db);
+    db = NULL;
     remove_db_dir(dir, file);
     rng_free();
 }

@@ -29,7 +29,7 @@
 typedef struct tnode {
     identity *id;
     char hex[IDENTITY_ID_HEX_LEN + 1];
-    sqlite3 *db;
+    roomdb *db;
     rooms *r;
     bool down; /* calls to it fail like an unreachable host */
 } tnode;
@@ -79,7 +79,7 @@ static void assert_clean(void)
 {
     for (int i = 0; i < NODES; i++)
         if (N[i].db)
-            ck_assert_no_active_statements(N[i].db);
+            ck_assert_no_active_statements(roomdb_sqlite(N[i].db));
     ck_assert_uint_eq(roomdb_leaked(), leaked_before);
 }
 
@@ -118,7 +118,7 @@ static void call_fn(void *arg, rooms_call *calls, size_t n, int timeout_ms)
         json_t *body = c->req ? json_deep_copy(c->req) : NULL;
         c->status = rooms_peer_handle(to->r, from->hex, c->method, path, qlookup, &q, body, &c->reply);
         json_decref(body);
-        ck_assert_no_active_statements(to->db);
+        ck_assert_no_active_statements(roomdb_sqlite(to->db));
         c->rc = NT_OK;
     }
 }
@@ -137,7 +137,9 @@ static void node_up(int i)
     tnode *t = &N[i];
     t->id = keys[i];
     identity_id_hex(t->id, t->hex);
-    ck_assert_int_eq(sqlite3_open(":memory:", &t->db), SQLITE_OK);
+    sqlite3 *raw = NULL;
+    ck_assert_int_eq(sqlite3_open(":memory:", &raw), SQLITE_OK);
+    ck_assert_int_eq(roomdb_adopt(raw, &t->db), NT_OK);
     ck_assert_int_eq(roomdb_migrate(t->db), NT_OK);
     rooms_opts o = {.db = t->db, .me = t->id, .call = call_fn, .call_arg = t, .pbkdf2_iter = 1000, .no_threads = true,
                     .clock = test_clock};
@@ -161,8 +163,7 @@ static void teardown(void)
     assert_clean();
     for (int i = 0; i < NODES; i++) {
         rooms_free(N[i].r);
-        roomdb_forget(N[i].db);
-        sqlite3_close(N[i].db);
+        roomdb_close(N[i].db);
         memset(&N[i], 0, sizeof N[i]);
     }
 }
@@ -921,9 +922,11 @@ START_TEST(roomdb_begin_survives_a_leak)
     char dir[] = "/tmp/natter-roomdb-XXXXXX", path[64];
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/t.db", dir);
-    sqlite3 *a = NULL, *b = NULL;
-    ck_assert_int_eq(sqlite3_open(path, &a), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(a, "PRAGMA journal_mode=WAL", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3 *raw = NULL, *b = NULL;
+    roomdb *a = NULL;
+    ck_assert_int_eq(sqlite3_open(path, &raw), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(raw, "PRAGMA journal_mode=WAL", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(roomdb_adopt(raw, &a), NT_OK);
     ck_assert_int_eq(roomdb_migrate(a), NT_OK);
     ck_assert_int_eq(sqlite3_open(path, &b), SQLITE_OK);
     ck_assert_int_eq(roomdb_exec(a, "INSERT INTO room_events(ts,type,data) VALUES(1,'x','{}'),(2,'y','{}')", ""),
@@ -938,14 +941,13 @@ START_TEST(roomdb_begin_survives_a_leak)
     ck_assert_int_eq(roomdb_exec(a, "INSERT INTO room_events(ts,type,data) VALUES(4,'w','{}')", ""), NT_OK);
     ck_assert_int_eq(roomdb_commit(a), NT_OK);
     ck_assert_uint_eq(roomdb_leaked(), before + 1);
-    ck_assert_no_active_statements(a);
+    ck_assert_no_active_statements(roomdb_sqlite(a));
     /* the swept statement is the cache's again */
     st = roomdb_prep(a, "SELECT token FROM room_events", "");
     ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-    roomdb_done(st);
-    ck_assert_no_active_statements(a);
-    roomdb_forget(a);
-    sqlite3_close(a);
+    roomdb_done(a, st);
+    ck_assert_no_active_statements(roomdb_sqlite(a));
+    roomdb_close(a);
     sqlite3_close(b);
     remove_db_dir(dir, path);
 }
