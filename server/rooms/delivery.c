@@ -553,9 +553,9 @@ void delivery_sync_round(rooms *r)
     }
     pollers_update(r);
     pthread_mutex_lock(&r->lock);
-    int64_t keep = 0;
-    if (roomdb_int(r->o.db, &keep, "SELECT max(token) FROM room_events", "") == NT_OK && keep > ROOM_EVENTS_KEEP)
-        roomdb_ignore(roomdb_exec(r->o.db, "DELETE FROM room_events WHERE token<=?", "i", keep - ROOM_EVENTS_KEEP));
+    nt_err rc = events_store_trim(r->o.db, ROOM_EVENTS_KEEP);
+    if (rc)
+        log_warn("rooms: cannot trim the events log: %s", err_str(rc));
     pthread_mutex_unlock(&r->lock);
 }
 

@@ -540,16 +540,15 @@ out:
 
 /* ---- member side -------------------------------------------------------- */
 
-void messages_outbox_mark_locked(rooms *r, const char *room, const char *txn, const char *state, int64_t seq,
-                               const char *reason)
+void messages_outbox_mark_locked(rooms *r, const char *room, const char *txn, outbox_state state, int64_t seq,
+                                 const char *reason)
 {
-    int64_t changed = 0;
-    if (roomdb_int(r->o.db, &changed, "SELECT state!=? FROM room_outbox WHERE room=? AND txn_id=?", "sss", state, room,
-                   txn) ||
-        !changed)
+    bool changed = false;
+    nt_err rc = outbox_store_set_state(r->o.db, room, txn, state, seq, reason, &changed);
+    if (rc && rc != NT_ERR_NOT_FOUND)
+        log_warn("rooms: cannot mark %s in %s %s: %s", txn, room, outbox_state_name(state), err_str(rc));
+    if (!changed)
         return;
-    roomdb_ignore(roomdb_exec(r->o.db, "UPDATE room_outbox SET state=?, seq=?, reason=? WHERE room=? AND txn_id=?", "sisss",
-                      state, seq, reason ? reason : "", room, txn));
     rooms_event_locked(r, "delivery", room, json_pack("{s:s}", "txn_id", txn));
 }
 
@@ -590,7 +589,7 @@ static bool apply_one_locked(rooms *r, room_row *rm, json_t *m, bool final, bool
     }
     if (rooms_key_locked(r, rm->id, ep, key)) {
         int64_t oldest = 0;
-        if (roomdb_int(r->o.db, &oldest, "SELECT min(epoch) FROM room_keys WHERE room=?", "s", rm->id) == NT_OK &&
+        if (keys_store_oldest(r->o.db, rm->id, &oldest) == NT_OK &&
             oldest > 0 && ep < oldest)
             goto out; /* from before we joined: never ours to read; dropped */
         if (final)
@@ -616,7 +615,7 @@ static bool apply_one_locked(rooms *r, room_row *rm, json_t *m, bool final, bool
         *dropped = false;
         rooms_event_locked(r, "message", rm->id, json_pack("{s:I}", "seq", (json_int_t)seq));
         if (strcmp(sender, r->me_hex) == 0)
-            messages_outbox_mark_locked(r, rm->id, txn, "sent", seq, NULL);
+            messages_outbox_mark_locked(r, rm->id, txn, OUTBOX_SENT, seq, NULL);
     }
 wipe:
     mbedtls_platform_zeroize(key, sizeof key);

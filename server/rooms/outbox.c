@@ -5,6 +5,7 @@
  * typed. See api-spec/protocol.md "Messages". */
 #include "server/rooms/rooms_int.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,48 +26,57 @@ static int64_t backoff_ms(int64_t attempts)
     return d < BACKOFF_MAX_MS ? d : BACKOFF_MAX_MS;
 }
 
+static_assert(OUTBOX_ROOM_MAX == ROOM_ID_HEX_LEN, "outbox room ids are room ids");
+static_assert(OUTBOX_TXN_MAX == ROOM_TXN_MAX, "outbox txn ids are txn ids");
+
 json_t *outbox_json_locked(rooms *r, const char *room, const char *txn)
 {
-    sqlite3_stmt *st = roomdb_prep(r->o.db,
-                                   "SELECT state,seq,reason,attempts,text,code FROM room_outbox WHERE room=? AND "
-                                   "txn_id=?",
-                                   "ss", room, txn);
-    json_t *j = NULL;
-    if (st && sqlite3_step(st) == SQLITE_ROW) {
-        j = json_pack("{s:s,s:s,s:s,s:I,s:s}", "room", room, "txn_id", txn, "state", roomdb_text(st, 0), "attempts",
-                      (json_int_t)sqlite3_column_int64(st, 3), "text", roomdb_text(st, 4));
-        if (j && sqlite3_column_type(st, 1) != SQLITE_NULL)
-            json_object_set_new(j, "seq", json_integer(sqlite3_column_int64(st, 1)));
-        if (j && *roomdb_text(st, 2))
-            json_object_set_new(j, "reason", json_string(roomdb_text(st, 2)));
-    }
-    roomdb_done(r->o.db, st);
+    outbox_entry e;
+    if (outbox_store_get(r->o.db, room, txn, true, &e))
+        return NULL;
+    json_t *j = json_pack("{s:s,s:s,s:s,s:I,s:s}", "room", room, "txn_id", txn, "state", outbox_state_name(e.state),
+                          "attempts", (json_int_t)e.attempts, "text", e.text);
+    if (j && e.has_seq)
+        json_object_set_new(j, "seq", json_integer(e.seq));
+    if (j && e.reason[0])
+        json_object_set_new(j, "reason", json_string(e.reason));
+    outbox_entry_clear(&e);
     return j;
+}
+
+typedef struct {
+    rooms *r;
+    const char *room;
+    json_t *arr;
+} pending_list;
+
+static void pending_add(void *arg, const char *txn)
+{
+    pending_list *pl = arg;
+    json_t *e = outbox_json_locked(pl->r, pl->room, txn);
+    if (e)
+        json_array_append_new(pl->arr, e);
 }
 
 json_t *outbox_pending_json_locked(rooms *r, const char *room)
 {
-    json_t *arr = json_array();
-    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT txn_id FROM room_outbox WHERE room=? AND state!='sent' "
-                                   "ORDER BY rowid LIMIT 500", "s", room);
-    while (st && arr && sqlite3_step(st) == SQLITE_ROW) {
-        json_t *e = outbox_json_locked(r, room, roomdb_text(st, 0));
-        if (e)
-            json_array_append_new(arr, e);
-    }
-    roomdb_done(r->o.db, st);
-    return arr;
+    pending_list pl = {r, room, json_array()};
+    nt_err rc = pl.arr ? outbox_store_unsent(r->o.db, room, 500, pending_add, &pl) : NT_ERR_NOMEM;
+    if (rc)
+        log_warn("rooms: cannot list the outbox of %s: %s", room, err_str(rc));
+    return pl.arr;
 }
 
 static void retry_locked(rooms *r, const char *room, const char *txn, const char *reason, int64_t delay)
 {
     int64_t attempts = 0;
-    roomdb_ignore(roomdb_int(r->o.db, &attempts, "SELECT attempts+1 FROM room_outbox WHERE room=? AND txn_id=?", "ss", room,
-                     txn));
+    nt_err rc = outbox_store_next_attempt(r->o.db, room, txn, &attempts);
     if (delay < 0)
         delay = backoff_ms(attempts);
-    roomdb_ignore(roomdb_exec(r->o.db, "UPDATE room_outbox SET attempts=?, next_try=?, reason=? WHERE room=? AND txn_id=?",
-                      "iisss", attempts, rooms_now(r) + delay, reason, room, txn));
+    if (!rc)
+        rc = outbox_store_retry(r->o.db, room, txn, attempts, rooms_now(r) + delay, reason);
+    if (rc)
+        log_warn("rooms: cannot schedule a retry of %s in %s: %s", txn, room, err_str(rc));
 }
 
 static void fail_locked(rooms *r, const char *room, const char *txn, int status, json_t *reply)
@@ -76,9 +86,10 @@ static void fail_locked(rooms *r, const char *room, const char *txn, int status,
     const char *msg = json_string_value(json_object_get(e, "message"));
     char reason[256];
     snprintf(reason, sizeof reason, "%s: %s", code ? code : "refused", msg ? msg : "refused by the host");
-    roomdb_ignore(roomdb_exec(r->o.db, "UPDATE room_outbox SET code=? WHERE room=? AND txn_id=?", "iss", (int64_t)status,
-                      room, txn));
-    messages_outbox_mark_locked(r, room, txn, "failed", 0, reason);
+    nt_err rc = outbox_store_set_code(r->o.db, room, txn, status);
+    if (rc)
+        log_warn("rooms: cannot store the refusal of %s in %s: %s", txn, room, err_str(rc));
+    messages_outbox_mark_locked(r, room, txn, OUTBOX_FAILED, 0, reason);
 }
 
 /* Seal and sign the text under the newest epoch we hold. */
@@ -112,7 +123,7 @@ typedef struct {
     char txn[ROOM_TXN_MAX + 1];
     char *text; /* owned, wiped */
     submission s;
-    char state[12];
+    outbox_state state;
     bool settled; /* the host answered it, or it could not be sent */
     bool busy;    /* not tried: another thread is sending the room's entries */
 } out_entry;
@@ -134,17 +145,18 @@ static void settle_locked(rooms *r, const char *room, int64_t epoch, out_entry *
     e->settled = true;
     if (rc || status >= 500 || status == 429 || status == 0) {
         retry_locked(r, room, e->txn, rc ? err_str(rc) : "host busy", -1);
-        snprintf(e->state, sizeof e->state, "pending");
+        e->state = OUTBOX_PENDING;
     } else if (status == 200) {
-        messages_outbox_mark_locked(r, room, e->txn, "sent", json_integer_value(json_object_get(reply, "seq")), NULL);
-        snprintf(e->state, sizeof e->state, "sent");
+        messages_outbox_mark_locked(r, room, e->txn, OUTBOX_SENT, json_integer_value(json_object_get(reply, "seq")),
+                                    NULL);
+        e->state = OUTBOX_SENT;
     } else if (status == 409 && json_integer_value(json_object_get(reply, "epoch")) > epoch) {
         rooms_need_locked(r, room, "keys"); /* the host rotated: fetch, reseal, resend */
         retry_locked(r, room, e->txn, "stale epoch", 100);
-        snprintf(e->state, sizeof e->state, "pending");
+        e->state = OUTBOX_PENDING;
     } else {
         fail_locked(r, room, e->txn, status, reply);
-        snprintf(e->state, sizeof e->state, "failed");
+        e->state = OUTBOX_FAILED;
     }
 }
 
@@ -185,14 +197,16 @@ static void try_entries(rooms *r, const char *room, out_entry *e, size_t n)
 
     pthread_mutex_lock(&r->lock);
     for (size_t i = 0; i < n; i++) {
-        snprintf(e[i].state, sizeof e[i].state, "failed");
-        sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT state,text FROM room_outbox WHERE room=? AND txn_id=?", "ss",
-                                       room, e[i].txn);
-        if (st && sqlite3_step(st) == SQLITE_ROW) {
-            snprintf(e[i].state, sizeof e[i].state, "%s", roomdb_text(st, 0));
-            e[i].text = strcmp(e[i].state, "pending") == 0 ? strdup(roomdb_text(st, 1)) : NULL;
+        outbox_entry oe;
+        e[i].state = OUTBOX_FAILED;
+        if (outbox_store_get(r->o.db, room, e[i].txn, true, &oe) == NT_OK) {
+            e[i].state = oe.state;
+            if (oe.state == OUTBOX_PENDING) {
+                e[i].text = oe.text; /* handed over */
+                oe.text = NULL;
+            }
+            outbox_entry_clear(&oe);
         }
-        roomdb_done(r->o.db, st);
         if (!e[i].text) { /* settled meanwhile: send only what comes before it */
             n = i;
             break;
@@ -214,7 +228,7 @@ static void try_entries(rooms *r, const char *room, out_entry *e, size_t n)
     if (rc) {
         rooms_need_locked(r, room, "keys");
         retry_locked(r, room, e[0].txn, "waiting for the room key", -1);
-        snprintf(e[0].state, sizeof e[0].state, "pending");
+        e[0].state = OUTBOX_PENDING;
         e[0].settled = true;
         pthread_mutex_unlock(&r->lock);
         return;
@@ -320,26 +334,25 @@ static bool room_busy_locked(rooms *r, const char *room)
 /* Another thread (the sync thread) took the room's entries, this one
  * among them: it is the room's oldest. Wait, bounded, for that attempt
  * and take its outcome, so that a send still answers what the host said. */
-static void await_other_sender(rooms *r, const char *room, const char *txn, char state[static 12])
+static void await_other_sender(rooms *r, const char *room, const char *txn, outbox_state *state)
 {
     int64_t end = rooms_now(r) + ROOM_PEER_TIMEOUT_MS + 1000;
     struct timespec ts = {.tv_sec = end / 1000, .tv_nsec = (end % 1000) * 1000000};
     pthread_mutex_lock(&r->lock);
     while (room_busy_locked(r, room) && rooms_wait_locked(r, &r->outbox_cond, &ts)) {
     }
-    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT state FROM room_outbox WHERE room=? AND txn_id=?", "ss", room, txn);
-    if (st && sqlite3_step(st) == SQLITE_ROW)
-        snprintf(state, 12, "%s", roomdb_text(st, 0));
-    roomdb_done(r->o.db, st);
+    outbox_entry oe;
+    if (outbox_store_get(r->o.db, room, txn, false, &oe) == NT_OK)
+        *state = oe.state;
     pthread_mutex_unlock(&r->lock);
 }
 
-void outbox_try(rooms *r, const char *room, const char *txn_id, char state[static 12])
+void outbox_try(rooms *r, const char *room, const char *txn_id, outbox_state *state)
 {
     out_entry e = {0};
     snprintf(e.txn, sizeof e.txn, "%s", txn_id);
     try_entries(r, room, &e, 1);
-    snprintf(state, 12, "%s", e.state);
+    *state = e.state;
     if (e.busy)
         await_other_sender(r, room, txn_id, state);
     entry_free(&e);
@@ -349,35 +362,36 @@ void outbox_try(rooms *r, const char *room, const char *txn_id, char state[stati
 static bool next_due(rooms *r, char room[static ROOM_ID_HEX_LEN + 1], char txn[static ROOM_TXN_MAX + 1],
                      const char *skip)
 {
-    bool found = false;
     pthread_mutex_lock(&r->lock);
-    sqlite3_stmt *st = roomdb_prep(r->o.db,
-                                   "SELECT o.room,o.txn_id FROM room_outbox o WHERE o.state='pending' AND o.next_try<=? "
-                                   "AND o.rowid=(SELECT min(rowid) FROM room_outbox WHERE room=o.room AND "
-                                   "state='pending') AND instr(?, o.room)=0 LIMIT 1",
-                                   "is", rooms_now(r), skip);
-    if (st && sqlite3_step(st) == SQLITE_ROW) {
-        snprintf(room, ROOM_ID_HEX_LEN + 1, "%s", roomdb_text(st, 0));
-        snprintf(txn, ROOM_TXN_MAX + 1, "%s", roomdb_text(st, 1));
-        found = true;
-    }
-    roomdb_done(r->o.db, st);
+    nt_err rc = outbox_store_next_due(r->o.db, rooms_now(r), skip, room, txn);
     pthread_mutex_unlock(&r->lock);
-    return found;
+    if (rc && rc != NT_ERR_NOT_FOUND)
+        log_warn("rooms: cannot read the outbox: %s", err_str(rc));
+    return rc == NT_OK;
+}
+
+typedef struct {
+    out_entry *e;
+    size_t n, max;
+} run_list;
+
+static void run_add(void *arg, const char *txn)
+{
+    run_list *rl = arg;
+    if (rl->n < rl->max)
+        snprintf(rl->e[rl->n++].txn, sizeof rl->e[0].txn, "%s", txn);
 }
 
 /* The room's pending entries from its oldest on (at most one batch). */
 static size_t pending_run(rooms *r, const char *room, out_entry *e, size_t max)
 {
-    size_t n = 0;
+    run_list rl = {e, 0, max};
     pthread_mutex_lock(&r->lock);
-    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT txn_id FROM room_outbox WHERE room=? AND state='pending' "
-                                   "ORDER BY rowid LIMIT ?", "si", room, (int64_t)max);
-    while (st && n < max && sqlite3_step(st) == SQLITE_ROW)
-        snprintf(e[n++].txn, sizeof e[0].txn, "%s", roomdb_text(st, 0));
-    roomdb_done(r->o.db, st);
+    nt_err rc = outbox_store_pending(r->o.db, room, max, run_add, &rl);
     pthread_mutex_unlock(&r->lock);
-    return n;
+    if (rc)
+        log_warn("rooms: cannot read the outbox of %s: %s", room, err_str(rc));
+    return rl.n;
 }
 
 void outbox_drain(rooms *r)
@@ -396,7 +410,7 @@ void outbox_drain(rooms *r)
          * were not tried and are due now */
         bool blocked = !e[0].settled;
         for (size_t k = 0; k < n; k++) {
-            blocked |= e[k].settled && strcmp(e[k].state, "pending") == 0;
+            blocked |= e[k].settled && e[k].state == OUTBOX_PENDING;
             entry_free(&e[k]);
         }
         if (blocked) {
@@ -455,15 +469,15 @@ int outbox_client_put(rooms *r, const char *room, const char *txn, json_t *body,
         status = rooms_error(reply, 404, "not_found", "no such room");
         goto unlock;
     }
-    char old[ROOM_TEXT_MAX + 1];
-    bool exists = false;
-    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT text FROM room_outbox WHERE room=? AND txn_id=?", "ss", room, txn);
-    if (st && sqlite3_step(st) == SQLITE_ROW) {
-        exists = true;
-        snprintf(old, sizeof old, "%s", roomdb_text(st, 0));
+    outbox_entry old;
+    nt_err orc = outbox_store_get(r->o.db, room, txn, true, &old);
+    bool exists = orc == NT_OK, same = exists && strcmp(old.text, json_string_value(jt)) == 0;
+    outbox_entry_clear(&old);
+    if (orc && orc != NT_ERR_NOT_FOUND) {
+        status = rooms_error(reply, 503, "busy", "could not read the outbox");
+        goto unlock;
     }
-    roomdb_done(r->o.db, st);
-    if (exists && strcmp(old, json_string_value(jt))) {
+    if (exists && !same) {
         status = rooms_error(reply, 409, "conflict", "txn_id already used for another text");
         goto unlock;
     }
@@ -479,8 +493,7 @@ int outbox_client_put(rooms *r, const char *room, const char *txn, json_t *body,
         }
         nt_err rc = roomdb_begin(r->o.db);
         if (!rc)
-            rc = roomdb_exec(r->o.db, "INSERT INTO room_outbox(room,txn_id,text,created) VALUES(?,?,?,?)", "sssi",
-                             room, txn, json_string_value(jt), rooms_now(r));
+            rc = outbox_store_add(r->o.db, room, txn, json_string_value(jt), rooms_now(r));
         if (!rc) {
             rooms_event_locked(r, "delivery", room, json_pack("{s:s}", "txn_id", txn));
             rc = roomdb_commit(r->o.db);
@@ -492,30 +505,29 @@ int outbox_client_put(rooms *r, const char *room, const char *txn, json_t *body,
             goto unlock;
         }
     }
-    int64_t oldest = 0;
-    first = roomdb_int(r->o.db, &oldest, "SELECT txn_id=? FROM room_outbox WHERE room=? AND state='pending' "
-                       "ORDER BY rowid LIMIT 1", "ss", txn, room) == NT_OK && oldest;
+    if (outbox_store_is_oldest(r->o.db, room, txn, &first))
+        first = false; /* the sync loop sends it */
     if (!first)
         rooms_wake_sync_locked(r);
 unlock:
     pthread_mutex_unlock(&r->lock);
     if (status)
         return status;
-    char state[12];
+    outbox_state state;
     if (first)
-        outbox_try(r, room, txn, state);
+        outbox_try(r, room, txn, &state);
     pthread_mutex_lock(&r->lock);
     *reply = outbox_json_locked(r, room, txn);
-    const char *s = json_string_value(json_object_get(*reply, "state"));
-    int64_t code = 0;
-    roomdb_ignore(roomdb_int(r->o.db, &code, "SELECT code FROM room_outbox WHERE room=? AND txn_id=?", "ss", room, txn));
+    outbox_entry cur;
+    nt_err crc = outbox_store_get(r->o.db, room, txn, false, &cur);
     pthread_mutex_unlock(&r->lock);
-    if (s && strcmp(s, "failed") == 0) {
+    int64_t code = crc ? 0 : cur.code;
+    if (!crc && cur.state == OUTBOX_FAILED) {
         json_t *entry = *reply;
         const char *reason = json_string_value(json_object_get(entry, "reason"));
         rooms_error(reply, code >= 400 && code < 500 ? (int)code : 403, "refused", reason ? reason : "refused");
         json_object_set_new(*reply, "entry", entry);
         return code >= 400 && code < 500 ? (int)code : 403;
     }
-    return s && strcmp(s, "sent") == 0 ? 200 : 202;
+    return !crc && cur.state == OUTBOX_SENT ? 200 : 202;
 }

@@ -268,13 +268,13 @@ json_t *messages_json_locked(rooms *r, const char *room, int64_t seq)
 }
 
 /* Render one stored event: message events carry the message itself. */
-static json_t *event_json_locked(rooms *r, sqlite3_stmt *st)
+static json_t *event_json_locked(rooms *r, const room_event *ev)
 {
     char tok[24];
-    snprintf(tok, sizeof tok, "%lld", (long long)sqlite3_column_int64(st, 0));
-    const char *type = roomdb_text(st, 2), *room = roomdb_text(st, 3);
-    json_t *data = json_loads(roomdb_text(st, 4), 0, NULL);
-    json_t *e = json_pack("{s:s,s:s,s:I}", "token", tok, "type", type, "ts", (json_int_t)sqlite3_column_int64(st, 1));
+    snprintf(tok, sizeof tok, "%lld", (long long)ev->token);
+    const char *type = ev->type, *room = ev->room;
+    json_t *data = json_loads(ev->data, 0, NULL);
+    json_t *e = json_pack("{s:s,s:s,s:I}", "token", tok, "type", type, "ts", (json_int_t)ev->ts);
     if (!e) {
         json_decref(data);
         return NULL;
@@ -305,6 +305,21 @@ static json_t *event_json_locked(rooms *r, sqlite3_stmt *st)
     return e;
 }
 
+typedef struct {
+    rooms *r;
+    json_t *arr;
+    int64_t next;
+} events_page;
+
+static void event_add(void *arg, const room_event *ev)
+{
+    events_page *pg = arg;
+    pg->next = ev->token;
+    json_t *e = event_json_locked(pg->r, ev);
+    if (e)
+        json_array_append_new(pg->arr, e);
+}
+
 int roomapi_events(rooms *r, rooms_query_fn *q, void *qarg, json_t **reply)
 {
     bool bad = false;
@@ -328,35 +343,30 @@ int roomapi_events(rooms *r, rooms_query_fn *q, void *qarg, json_t **reply)
         return rooms_error(reply, 400, "bad_request", "since is a token from next (or now); wait and limit integers");
     if (wait > ROOM_EVENTS_WAIT_MAX)
         wait = ROOM_EVENTS_WAIT_MAX;
-    json_t *arr = json_array();
+    events_page pg = {.r = r, .arr = json_array()};
+    nt_err rc = NT_OK;
     pthread_mutex_lock(&r->lock);
-    int64_t max = 0;
-    roomdb_ignore(roomdb_int(r->o.db, &max, "SELECT coalesce(max(token),0) FROM room_events", ""));
     if (since_s && strcmp(since_s, "now") == 0)
-        since = max; /* only what happens from now on */
+        rc = events_store_last(r->o.db, &since); /* only what happens from now on */
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += (time_t)wait;
-    int64_t next = since;
-    while (!r->stopping) {
-        sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT token,ts,type,room,data FROM room_events WHERE token>? "
-                                       "ORDER BY token LIMIT ?", "ii", since, limit);
-        while (st && sqlite3_step(st) == SQLITE_ROW) {
-            next = sqlite3_column_int64(st, 0);
-            json_t *e = event_json_locked(r, st);
-            if (e)
-                json_array_append_new(arr, e);
-        }
-        roomdb_done(r->o.db, st);
-        if (next > since || wait == 0)
+    pg.next = since;
+    while (!rc && !r->stopping) {
+        rc = events_store_each(r->o.db, since, limit, event_add, &pg);
+        if (rc || pg.next > since || wait == 0)
             break;
         if (!rooms_wait_locked(r, &r->ev_cond, &ts))
             wait = 0; /* one last look, then answer */
     }
     pthread_mutex_unlock(&r->lock);
+    if (rc) {
+        json_decref(pg.arr);
+        return rooms_error(reply, 500, "internal", "cannot read the events");
+    }
     char tok[24];
-    snprintf(tok, sizeof tok, "%lld", (long long)next);
-    *reply = json_pack("{s:o,s:s}", "events", arr, "next", tok);
+    snprintf(tok, sizeof tok, "%lld", (long long)pg.next);
+    *reply = json_pack("{s:o,s:s}", "events", pg.arr, "next", tok);
     return 200;
 }
 

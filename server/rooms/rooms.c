@@ -3,6 +3,7 @@
  * member lists in rooms_members.c, the client API in roomapi.c. */
 #include "server/rooms/rooms_int.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -16,6 +17,8 @@
 #include "crypto/rng.h"
 #include "crypto/sign.h"
 
+
+static_assert(KEYS_STORE_KEY_LEN == ROOM_KEY_LEN, "the store keeps room keys");
 
 static bool key_item(rooms *r, const char *room, json_t *k, int64_t ep, uint8_t key[static ROOM_KEY_LEN]);
 
@@ -128,16 +131,7 @@ json_t *rooms_room_json_locked(rooms *r, const room_row *rm)
 
 nt_err rooms_key_locked(rooms *r, const char *room, int64_t epoch, uint8_t key[static ROOM_KEY_LEN])
 {
-    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT key FROM room_keys WHERE room=? AND epoch=?", "si", room, epoch);
-    if (!st)
-        return NT_ERR_DB;
-    nt_err rc = NT_ERR_NOT_FOUND;
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == ROOM_KEY_LEN) {
-        memcpy(key, sqlite3_column_blob(st, 0), ROOM_KEY_LEN);
-        rc = NT_OK;
-    }
-    roomdb_done(r->o.db, st);
-    return rc;
+    return keys_store_get(r->o.db, room, epoch, key);
 }
 
 nt_err rooms_rotate_locked(rooms *r, room_row *rm, const char *why)
@@ -147,8 +141,7 @@ nt_err rooms_rotate_locked(rooms *r, room_row *rm, const char *why)
     nt_err rc = rng_bytes(key, sizeof key);
     if (rc)
         return rc;
-    rc = roomdb_exec(r->o.db, "INSERT INTO room_keys(room,epoch,key,created) VALUES(?,?,?,?)", "sibi", rm->id,
-                     rm->epoch + 1, key, sizeof key, now);
+    rc = keys_store_add(r->o.db, rm->id, rm->epoch + 1, key, now);
     mbedtls_platform_zeroize(key, sizeof key);
     if (!rc)
         rc = roomdb_exec(r->o.db, "UPDATE rooms SET epoch=epoch+1, epoch_ts=?, since_rot=0 WHERE id=?", "is", now,
@@ -168,8 +161,10 @@ void rooms_event_locked(rooms *r, const char *type, const char *room, json_t *da
 {
     char *s = data ? json_dumps(data, JSON_COMPACT) : NULL;
     json_decref(data);
-    if (roomdb_exec(r->o.db, "INSERT INTO room_events(ts,type,room,data) VALUES(?,?,?,?)", "isss", rooms_now(r),
-                    type, room, s ? s : "{}") == NT_OK)
+    nt_err rc = events_store_add(r->o.db, rooms_now(r), type, room, s ? s : "{}");
+    if (rc)
+        log_warn("rooms: cannot store a %s event: %s", type, err_str(rc));
+    else
         pthread_cond_broadcast(&r->ev_cond);
     free(s);
 }
@@ -254,9 +249,8 @@ int64_t rooms_store_keys_locked(rooms *r, const char *room, json_t *keys)
     json_array_foreach(keys, i, k) {
         json_int_t ep = json_integer_value(json_object_get(k, "epoch"));
         uint8_t key[ROOM_KEY_LEN];
-        if (ep > 0 && key_item(r, room, k, ep, key) &&
-            roomdb_exec(r->o.db, "INSERT OR IGNORE INTO room_keys(room,epoch,key,created) VALUES(?,?,?,?)", "sibi",
-                        room, (int64_t)ep, key, sizeof key, rooms_now(r)) == NT_OK && ep > max)
+        if (ep > 0 && key_item(r, room, k, ep, key) && keys_store_keep(r->o.db, room, ep, key, rooms_now(r)) == NT_OK &&
+            ep > max)
             max = ep;
         mbedtls_platform_zeroize(key, sizeof key);
     }
@@ -302,30 +296,36 @@ static size_t key_label(uint8_t out[static 64], const char *room, int64_t epoch)
 /* Key items for epochs >= min_epoch. With `to` (the member's public key)
  * each key is RSA-OAEP-wrapped to it; else it is given as is (the caller
  * sends it inside the member's sealed session). */
+typedef struct {
+    const char *room;
+    const identity *to;
+    json_t *arr;
+    int64_t *last;
+} keys_list;
+
+static void key_add(void *arg, int64_t ep, const uint8_t *key, size_t kl)
+{
+    keys_list *ks = arg;
+    if (ks->last)
+        *ks->last = ep;
+    if (!ks->to) {
+        json_array_append_new(ks->arr, json_pack("{s:I,s:o}", "epoch", (json_int_t)ep, "key", rooms_b64_json(key, kl)));
+        return;
+    }
+    uint8_t label[64], ct[IDENTITY_PUB_DER_MAX];
+    size_t ll = key_label(label, ks->room, ep), cl = 0;
+    if (oaep_encrypt(ks->to, label, ll, key, kl, ct, sizeof ct, &cl) == NT_OK)
+        json_array_append_new(ks->arr, json_pack("{s:I,s:o}", "epoch", (json_int_t)ep, "wrapped", rooms_b64_json(ct, cl)));
+}
+
 static json_t *keys_json_locked(rooms *r, const char *room, int64_t min_epoch, const identity *to, size_t max,
                                 int64_t *last)
 {
-    json_t *arr = json_array();
-    sqlite3_stmt *st = roomdb_prep(r->o.db,
-                                   "SELECT epoch,key FROM room_keys WHERE room=? AND epoch>=? ORDER BY epoch LIMIT ?",
-                                   "sii", room, min_epoch, (int64_t)max);
-    while (st && arr && sqlite3_step(st) == SQLITE_ROW) {
-        int64_t ep = sqlite3_column_int64(st, 0);
-        if (last)
-            *last = ep;
-        const void *key = sqlite3_column_blob(st, 1);
-        size_t kl = (size_t)sqlite3_column_bytes(st, 1);
-        if (!to) {
-            json_array_append_new(arr, json_pack("{s:I,s:o}", "epoch", (json_int_t)ep, "key", rooms_b64_json(key, kl)));
-            continue;
-        }
-        uint8_t label[64], ct[IDENTITY_PUB_DER_MAX];
-        size_t ll = key_label(label, room, ep), cl = 0;
-        if (oaep_encrypt(to, label, ll, key, kl, ct, sizeof ct, &cl) == NT_OK)
-            json_array_append_new(arr, json_pack("{s:I,s:o}", "epoch", (json_int_t)ep, "wrapped", rooms_b64_json(ct, cl)));
-    }
-    roomdb_done(r->o.db, st);
-    return arr;
+    keys_list kl = {room, to, json_array(), last};
+    nt_err rc = kl.arr ? keys_store_each(r->o.db, room, min_epoch, max, key_add, &kl) : NT_ERR_NOMEM;
+    if (rc)
+        log_warn("rooms: cannot read the keys of %s: %s", room, err_str(rc));
+    return kl.arr;
 }
 
 json_t *rooms_member_keys_locked(rooms *r, const char *room, const char *peer, int64_t since, bool wrap, size_t max,

@@ -11,6 +11,10 @@
 #include "server/rooms/rooms.h"
 #include "server/rooms/roomcrypt.h"
 #include "common/ratelimit.h"
+#include "common/log.h"
+#include "storage/events_store.h"
+#include "storage/keys_store.h"
+#include "storage/outbox_store.h"
 #include "storage/roomdb.h"
 
 #define ROOM_NAME_MAX 100
@@ -284,7 +288,7 @@ void precheck_stop(rooms *r);
  * all of them, and the acks (it->reply, it->status) only after it. */
 void messages_commit_batch(rooms *r, gc_item *batch);
 /* Set an outbox entry's state (adds a delivery event when it changes). */
-void messages_outbox_mark_locked(rooms *r, const char *room, const char *txn, const char *state, int64_t seq,
+void messages_outbox_mark_locked(rooms *r, const char *room, const char *txn, outbox_state state, int64_t seq,
                                  const char *reason);
 
 /* ingest.c: a few verify threads (one per core) and one committer, so that
@@ -300,8 +304,8 @@ void ingest_free(rooms *r);
 int ingest_run(rooms *r, gc_item *it);
 
 /* outbox.c */
-/* Try to submit one pending entry now; its state afterwards into state. */
-void outbox_try(rooms *r, const char *room, const char *txn, char state[static 12]);
+/* Try to submit one pending entry now; its state afterwards into *state. */
+void outbox_try(rooms *r, const char *room, const char *txn, outbox_state *state);
 /* Send due entries, oldest first per room, stopping a room at a failure. */
 void outbox_drain(rooms *r);
 int outbox_client_put(rooms *r, const char *room, const char *txn, json_t *body, json_t **reply);

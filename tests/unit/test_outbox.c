@@ -273,12 +273,12 @@ START_TEST(send_waits_for_the_other_sender)
     while (!H.in_call) /* the drain holds the room's sending slot, t00 in flight */
         pthread_cond_wait(&H.cv, &H.mu);
     pthread_mutex_unlock(&H.mu);
-    char state[12];
+    outbox_state state;
     /* let the host answer a little later, from another thread */
     pthread_t rel;
     ck_assert_int_eq(pthread_create(&rel, NULL, release_later, NULL), 0);
-    outbox_try(R, room_hex, "t00", state);
-    ck_assert_str_eq(state, "sent");
+    outbox_try(R, room_hex, "t00", &state);
+    ck_assert_int_eq(state, OUTBOX_SENT);
     pthread_join(rel, NULL);
     pthread_join(t, NULL);
     ck_assert_int_eq(H.requests, 1); /* sent once, by the drain */
