@@ -67,13 +67,10 @@ static int stale_epoch(json_t **reply, int64_t epoch)
 
 static bool dup_locked(rooms *r, const char *room, const char *sender, const char *txn, json_t **reply)
 {
-    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT seq,ts FROM room_messages WHERE room=? AND sender=? AND txn_id=?", "sss",
-                                   room, sender, txn);
-    bool dup = st && sqlite3_step(st) == SQLITE_ROW;
+    int64_t seq = 0, ts = 0;
+    bool dup = log_store_find(r->o.db, room, sender, txn, &seq, &ts) == NT_OK;
     if (dup)
-        *reply = json_pack("{s:I,s:I,s:b}", "seq", (json_int_t)sqlite3_column_int64(st, 0), "ts",
-                           (json_int_t)sqlite3_column_int64(st, 1), "duplicate", 1);
-    roomdb_done(r->o.db, st);
+        *reply = json_pack("{s:I,s:I,s:b}", "seq", (json_int_t)seq, "ts", (json_int_t)ts, "duplicate", 1);
     return dup;
 }
 
@@ -120,11 +117,9 @@ static int commit_one_locked(rooms *r, batch_room *br, gc_item *it)
     if (!epoch_ok(r, s->epoch, rm->epoch, rm->epoch_ts)) /* rotated since the first check */
         return dup_locked(r, it->room, it->sender, s->txn, &it->reply) ? 200 : stale_epoch(&it->reply, rm->epoch);
     int64_t seq = rm->head + 1;
-    rc = roomdb_exec(r->o.db,
-                     "INSERT INTO room_messages(room,seq,sender,epoch,txn_id,ts,body,sig,text) "
-                     "VALUES(?,?,?,?,?,?,?,?,?)",
-                     "sisisibbs", it->room, seq, it->sender, s->epoch, s->txn, now, s->body, s->body_len, s->sig,
-                     s->sig_len, it->text);
+    log_entry e = {.room = it->room, .seq = seq, .sender = it->sender, .epoch = s->epoch, .txn = s->txn, .ts = now,
+                   .body = s->body, .body_len = s->body_len, .sig = s->sig, .sig_len = s->sig_len, .text = it->text};
+    rc = log_store_append(r->o.db, &e);
     if (rc == NT_ERR_EXISTS && dup_locked(r, it->room, it->sender, s->txn, &it->reply))
         return 200; /* the same txn id committed since the first check */
     if (rc)
@@ -443,30 +438,34 @@ int messages_peer_submit_batch(rooms *r, const char *peer, const char *room, jso
     return status;
 }
 
+typedef struct {
+    json_t *arr;
+    size_t bytes;
+} log_batch;
+
+static bool log_entry_add(void *arg, const log_entry *e)
+{
+    log_batch *b = arg;
+    /* a batch the other side can take: the first entry always, then up to
+     * ROOM_BATCH_BYTES of base64 (a notify is capped at 384 KiB, a sealed
+     * reply at 1 MiB) */
+    b->bytes += (e->body_len + e->sig_len) / 3 * 4 + 256;
+    if (json_array_size(b->arr) > 0 && b->bytes > ROOM_BATCH_BYTES)
+        return false;
+    json_array_append_new(b->arr, json_pack("{s:I,s:s,s:I,s:s,s:I,s:o,s:o}", "seq", (json_int_t)e->seq, "sender",
+                                            e->sender, "epoch", (json_int_t)e->epoch, "txn_id", e->txn, "ts",
+                                            (json_int_t)e->ts, "body", rooms_b64_json(e->body, e->body_len), "sig",
+                                            rooms_b64_json(e->sig, e->sig_len)));
+    return true;
+}
+
 static json_t *log_json_locked(rooms *r, const char *room, int64_t after, int64_t limit)
 {
-    json_t *arr = json_array();
-    size_t bytes = 0;
-    sqlite3_stmt *st = roomdb_prep(r->o.db,
-                                   "SELECT seq,sender,epoch,txn_id,ts,body,sig FROM room_messages WHERE room=? AND "
-                                   "seq>? ORDER BY seq LIMIT ?",
-                                   "sii", room, after, limit);
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-        /* a batch the other side can take: the first entry always, then
-         * up to ROOM_BATCH_BYTES of base64 (a notify is capped at 384 KiB,
-         * a sealed reply at 1 MiB) */
-        bytes += (size_t)(sqlite3_column_bytes(st, 5) + sqlite3_column_bytes(st, 6)) / 3 * 4 + 256;
-        if (json_array_size(arr) > 0 && bytes > ROOM_BATCH_BYTES)
-            break;
-        json_array_append_new(
-            arr, json_pack("{s:I,s:s,s:I,s:s,s:I,s:o,s:o}", "seq", (json_int_t)sqlite3_column_int64(st, 0), "sender",
-                           roomdb_text(st, 1), "epoch", (json_int_t)sqlite3_column_int64(st, 2), "txn_id",
-                           roomdb_text(st, 3), "ts", (json_int_t)sqlite3_column_int64(st, 4), "body",
-                           rooms_b64_json(sqlite3_column_blob(st, 5), (size_t)sqlite3_column_bytes(st, 5)), "sig",
-                           rooms_b64_json(sqlite3_column_blob(st, 6), (size_t)sqlite3_column_bytes(st, 6))));
-    }
-    roomdb_done(r->o.db, st);
-    return arr;
+    log_batch b = {json_array(), 0};
+    nt_err rc = b.arr ? log_store_each(r->o.db, room, after, limit, log_entry_add, &b) : NT_ERR_NOMEM;
+    if (rc)
+        log_warn("rooms: cannot read the log of %s: %s", room, err_str(rc));
+    return b.arr;
 }
 
 json_t *messages_log_json_locked(rooms *r, const char *room, int64_t after, int64_t limit)
@@ -607,11 +606,9 @@ static bool apply_one_locked(rooms *r, room_row *rm, json_t *m, bool final, bool
         roomcrypt_verify(sid, rm->idb, (uint64_t)ep, txn, body, bl, sig, sl) ||
         roomcrypt_open(rm->idb, (uint64_t)ep, key, sidb, body, bl, &text, &tl) || !(text = valid_text(text, tl)))
         goto wipe;
-    if (roomdb_exec(r->o.db,
-                    "INSERT OR IGNORE INTO room_messages(room,seq,sender,epoch,txn_id,ts,body,sig,text) "
-                    "VALUES(?,?,?,?,?,?,?,?,?)",
-                    "sisisibbs", rm->id, (int64_t)seq, sender, (int64_t)ep, txn, (int64_t)ts, body, bl, sig, sl,
-                    text) == NT_OK) {
+    log_entry e = {.room = rm->id, .seq = seq, .sender = sender, .epoch = ep, .txn = txn, .ts = ts, .body = body,
+                   .body_len = bl, .sig = sig, .sig_len = sl, .text = text};
+    if (log_store_apply(r->o.db, &e) == NT_OK) {
         *dropped = false;
         rooms_event_locked(r, "message", rm->id, json_pack("{s:I}", "seq", (json_int_t)seq));
         if (strcmp(sender, r->me_hex) == 0)

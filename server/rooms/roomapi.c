@@ -210,19 +210,35 @@ static int members(rooms *r, const char *room, json_t **reply)
     return rc ? 503 : 200;
 }
 
-static json_t *message_row(rooms *r, sqlite3_stmt *st)
+static json_t *message_row(rooms *r, const log_entry *e)
 {
     const char *me = r->me_hex;
-    json_t *m = json_pack("{s:I,s:s,s:I,s:s,s:I,s:s,s:s,s:b}", "seq", (json_int_t)sqlite3_column_int64(st, 0), "sender",
-                     roomdb_text(st, 1), "ts", (json_int_t)sqlite3_column_int64(st, 2), "text", roomdb_text(st, 3),
-                     "epoch", (json_int_t)sqlite3_column_int64(st, 4), "txn_id", roomdb_text(st, 5), "state",
-                     "verified", "mine", strcmp(roomdb_text(st, 1), me) == 0);
+    json_t *m = json_pack("{s:I,s:s,s:I,s:s,s:I,s:s,s:s,s:b}", "seq", (json_int_t)e->seq, "sender", e->sender, "ts",
+                          (json_int_t)e->ts, "text", e->text ? e->text : "", "epoch", (json_int_t)e->epoch, "txn_id",
+                          e->txn, "state", "verified", "mine", strcmp(e->sender, me) == 0);
     if (m)
-        rooms_ident_set(r, roomdb_text(st, 1), "sender_", m);
+        rooms_ident_set(r, e->sender, "sender_", m);
     return m;
 }
 
-#define MSG_COLS "seq,sender,ts,text,epoch,txn_id"
+typedef struct {
+    rooms *r;
+    json_t *out; /* an array (listing) or the one message */
+} message_rows;
+
+static bool message_add(void *arg, const log_entry *e)
+{
+    message_rows *mr = arg;
+    json_array_append_new(mr->out, message_row(mr->r, e));
+    return true;
+}
+
+static bool message_one(void *arg, const log_entry *e)
+{
+    message_rows *mr = arg;
+    mr->out = message_row(mr->r, e);
+    return false;
+}
 
 static int list_messages(rooms *r, const char *room, rooms_query_fn *q, void *qarg, json_t **reply)
 {
@@ -238,19 +254,16 @@ static int list_messages(rooms *r, const char *room, rooms_query_fn *q, void *qa
     if (strcmp(rm.state, "hosted") && strcmp(rm.state, "joined") && strcmp(rm.state, "left") &&
         strcmp(rm.state, "kicked"))
         return rooms_error(reply, 403, "not_member", "not a member of this room");
-    json_t *arr = json_array();
+    message_rows mr = {r, json_array()};
     pthread_mutex_lock(&r->lock);
     /* newest `limit` below `before` when no `after`, else oldest above `after` */
-    sqlite3_stmt *st = after >= 0
-        ? roomdb_prep(r->o.db, "SELECT " MSG_COLS " FROM room_messages WHERE room=? AND text IS NOT NULL AND seq>? "
-                      "AND seq<? ORDER BY seq LIMIT ?", "siii", room, after, before > 0 ? before : INT64_MAX, limit)
-        : roomdb_prep(r->o.db, "SELECT * FROM (SELECT " MSG_COLS " FROM room_messages WHERE room=? AND text IS NOT "
-                      "NULL AND seq<? ORDER BY seq DESC LIMIT ?) ORDER BY seq", "sii", room,
-                      before > 0 ? before : INT64_MAX, limit);
-    while (st && sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(arr, message_row(r, st));
-    roomdb_done(r->o.db, st);
-    *reply = json_pack("{s:o,s:I,s:o}", "messages", arr, "head", (json_int_t)rm.head, "pending",
+    nt_err rc = log_store_texts(r->o.db, room, after, before > 0 ? before : INT64_MAX, limit, message_add, &mr);
+    if (rc) {
+        pthread_mutex_unlock(&r->lock);
+        json_decref(mr.out);
+        return rooms_error(reply, 500, "internal", "cannot read the messages");
+    }
+    *reply = json_pack("{s:o,s:I,s:o}", "messages", mr.out, "head", (json_int_t)rm.head, "pending",
                        outbox_pending_json_locked(r, room));
     pthread_mutex_unlock(&r->lock);
     return 200;
@@ -258,13 +271,10 @@ static int list_messages(rooms *r, const char *room, rooms_query_fn *q, void *qa
 
 json_t *messages_json_locked(rooms *r, const char *room, int64_t seq)
 {
-    json_t *j = NULL;
-    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT " MSG_COLS " FROM room_messages WHERE room=? AND seq=? AND text "
-                                   "IS NOT NULL", "si", room, seq);
-    if (st && sqlite3_step(st) == SQLITE_ROW)
-        j = message_row(r, st);
-    roomdb_done(r->o.db, st);
-    return j;
+    message_rows mr = {r, NULL};
+    if (log_store_text_at(r->o.db, room, seq, message_one, &mr))
+        return NULL;
+    return mr.out;
 }
 
 /* Render one stored event: message events carry the message itself. */

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "storage/events_store.h"
 #include "storage/keys_store.h"
+#include "storage/log_store.h"
 #include "storage/outbox_store.h"
 #include "storage/roomdb.h"
 
