@@ -107,22 +107,44 @@ static json_t *notify_json_locked(rooms *r, sqlite3_stmt *st, push_job *j)
     return n;
 }
 
+/* Room ids collected from a listing, at most ID_LIST_MAX. */
+#define ID_LIST_MAX 64
+typedef struct {
+    char ids[ID_LIST_MAX][ROOM_ID_HEX_LEN + 1];
+    unsigned need[ID_LIST_MAX];
+    size_t n;
+    rooms *r;
+    const poller *skip; /* pollers_update: rooms that have one */
+} id_list;
+
+static void id_add(void *arg, const char *id, unsigned need)
+{
+    id_list *l = arg;
+    for (const poller *p = l->skip; p; p = p->next)
+        if (strcmp(p->room, id) == 0)
+            return;
+    if (l->n >= ID_LIST_MAX)
+        return;
+    snprintf(l->ids[l->n], sizeof l->ids[0], "%s", id);
+    l->need[l->n++] = need;
+}
+
+static void list_failed(const char *what, nt_err rc)
+{
+    if (rc)
+        log_warn("rooms: cannot list the %s: %s", what, err_str(rc));
+}
+
 /* Host: rotate the rooms whose key is older than their rotate_seconds
  * (a quiet room rotates too, not only on the next submit). */
 static void rotate_due(rooms *r)
 {
-    char ids[16][ROOM_ID_HEX_LEN + 1];
-    size_t n = 0;
+    id_list l = {.n = 0};
     pthread_mutex_lock(&r->lock);
-    int64_t now = rooms_now(r);
-    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT id FROM rooms WHERE state='hosted' AND epoch_ts + rot_secs*1000 <= ? "
-                                   "LIMIT 16", "i", now);
-    while (st && n < 16 && sqlite3_step(st) == SQLITE_ROW)
-        snprintf(ids[n++], ROOM_ID_HEX_LEN + 1, "%s", roomdb_text(st, 0));
-    roomdb_done(r->o.db, st);
-    for (size_t i = 0; i < n; i++) {
+    list_failed("rooms due a rotation", rooms_store_rotation_due(r->o.db, rooms_now(r), 16, id_add, &l));
+    for (size_t i = 0; i < l.n; i++) {
         room_row rm;
-        if (rooms_load_locked(r, ids[i], &rm) || roomdb_begin(r->o.db))
+        if (rooms_load_locked(r, l.ids[i], &rm) || roomdb_begin(r->o.db))
             continue;
         if (rooms_rotate_locked(r, &rm, "policy") || roomdb_commit(r->o.db))
             roomdb_rollback(r->o.db);
@@ -221,7 +243,7 @@ out:
 static bool host_of(rooms *r, const char *room, room_row *rm)
 {
     pthread_mutex_lock(&r->lock);
-    bool ok = rooms_load_locked(r, room, rm) == NT_OK && strcmp(rm->state, "joined") == 0;
+    bool ok = rooms_load_locked(r, room, rm) == NT_OK && rm->state == ROOM_JOINED;
     pthread_mutex_unlock(&r->lock);
     return ok;
 }
@@ -230,8 +252,10 @@ static void not_member_locked(rooms *r, const char *room)
 {
     /* the host no longer knows us as a member: we were removed */
     room_row rm;
-    if (rooms_load_locked(r, room, &rm) == NT_OK && strcmp(rm.state, "joined") == 0) {
-        roomdb_ignore(roomdb_exec(r->o.db, "UPDATE rooms SET state='kicked' WHERE id=?", "s", room));
+    if (rooms_load_locked(r, room, &rm) == NT_OK && rm.state == ROOM_JOINED) {
+        nt_err rc = rooms_store_set_state(r->o.db, room, ROOM_KICKED);
+        if (rc)
+            log_warn("rooms: cannot mark %s kicked: %s", room, err_str(rc));
         rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", r->me_hex, "membership", "kicked"));
     }
 }
@@ -397,7 +421,7 @@ static void *poller_main(void *arg)
     for (;;) {
         room_row rm, after;
         pthread_mutex_lock(&r->lock);
-        bool go = !r->stopping && rooms_load_locked(r, p->room, &rm) == NT_OK && strcmp(rm.state, "joined") == 0 &&
+        bool go = !r->stopping && rooms_load_locked(r, p->room, &rm) == NT_OK && rm.state == ROOM_JOINED &&
                   strcmp(rm.delivery, "poll") == 0;
         pthread_mutex_unlock(&r->lock);
         if (!go)
@@ -426,8 +450,7 @@ static void *poller_main(void *arg)
 /* Start pollers for poll-mode rooms, reap finished ones. */
 static void pollers_update(rooms *r)
 {
-    char ids[64][ROOM_ID_HEX_LEN + 1];
-    size_t n = 0;
+    id_list l = {.n = 0};
     pthread_mutex_lock(&r->lock);
     for (poller **pp = &r->pollers; *pp;) {
         poller *p = *pp;
@@ -442,20 +465,13 @@ static void pollers_update(rooms *r)
         }
         pp = &p->next;
     }
-    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT id FROM rooms WHERE state='joined' AND delivery='poll' LIMIT 64", "");
-    while (st && n < 64 && sqlite3_step(st) == SQLITE_ROW) {
-        bool have = false;
-        for (poller *p = r->pollers; p; p = p->next)
-            have |= strcmp(p->room, roomdb_text(st, 0)) == 0;
-        if (!have)
-            snprintf(ids[n++], ROOM_ID_HEX_LEN + 1, "%s", roomdb_text(st, 0));
-    }
-    roomdb_done(r->o.db, st);
-    for (size_t i = 0; i < n && !r->stopping && !r->o.no_threads; i++) {
+    l.skip = r->pollers;
+    list_failed("rooms in poll delivery", rooms_store_joined(r->o.db, true, ID_LIST_MAX, id_add, &l));
+    for (size_t i = 0; i < l.n && !r->stopping && !r->o.no_threads; i++) {
         poller *p = calloc(1, sizeof *p);
         if (!p)
             break;
-        memcpy(p->room, ids[i], sizeof p->room);
+        memcpy(p->room, l.ids[i], sizeof p->room);
         p->r = r;
         if (pthread_create(&p->thr, NULL, poller_main, p)) {
             free(p);
@@ -515,40 +531,50 @@ static void sync_done_locked(rooms *r, const char *room, bool failed)
     b->next = rooms_now(r) + push_backoff(b->fails);
 }
 
+/* The member rooms whose sync is due (every joined room at a resync),
+ * with what each needs; their need is taken (cleared). */
+static void take_needs_locked(rooms *r, bool resync, id_list *l)
+{
+    id_list all = {.n = 0};
+    list_failed("rooms to sync", rooms_store_needy(r->o.db, resync, ID_LIST_MAX, id_add, &all));
+    l->n = 0;
+    for (size_t i = 0; i < all.n; i++) {
+        if (!sync_due_locked(r, all.ids[i]))
+            continue; /* backing off: its need waits */
+        nt_err rc = rooms_store_set_need(r->o.db, all.ids[i], 0);
+        if (rc)
+            log_warn("rooms: cannot clear the needs of %s: %s", all.ids[i], err_str(rc));
+        id_add(l, all.ids[i], all.need[i] | (resync ? ROOM_NEED_POLL : 0));
+    }
+}
+
 void delivery_sync_round(rooms *r)
 {
-    char ids[64][ROOM_ID_HEX_LEN + 1], need[64][32];
-    size_t n = 0;
+    id_list l = {.n = 0};
     outbox_drain(r);
     pthread_mutex_lock(&r->lock);
     bool resync = rooms_now(r) >= r->next_resync;
     if (resync)
         r->next_resync = rooms_now(r) + ROOM_RESYNC_MS;
-    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT id,need,delivery FROM rooms WHERE state='joined' AND "
-                                   "(need!='' OR ?) LIMIT 64", "i", (int64_t)resync);
-    while (st && n < 64 && sqlite3_step(st) == SQLITE_ROW) {
-        if (!sync_due_locked(r, roomdb_text(st, 0)))
-            continue; /* backing off: its need waits */
-        snprintf(ids[n], sizeof ids[n], "%s", roomdb_text(st, 0));
-        snprintf(need[n], sizeof need[n], "%s%s", roomdb_text(st, 1), resync ? " poll" : "");
-        n++;
-        roomdb_ignore(roomdb_exec(r->o.db, "UPDATE rooms SET need='' WHERE id=?", "s", roomdb_text(st, 0)));
-    }
-    roomdb_done(r->o.db, st);
+    take_needs_locked(r, resync, &l);
     pthread_mutex_unlock(&r->lock);
-    for (size_t i = 0; i < n && !r->stopping; i++) {
+    for (size_t i = 0; i < l.n && !r->stopping; i++) {
         nt_err rc = NT_OK;
-        if (strstr(need[i], "keys"))
-            rc = delivery_fetch_keys(r, ids[i]);
-        if (!rc && strstr(need[i], "members"))
-            rc = delivery_fetch_members(r, ids[i]);
-        if (!rc && (strstr(need[i], "poll") || strstr(need[i], "keys") || strstr(need[i], "members")))
-            rc = delivery_poll_once(r, ids[i], 0);
+        unsigned need = l.need[i];
+        if (need & ROOM_NEED_KEYS)
+            rc = delivery_fetch_keys(r, l.ids[i]);
+        if (!rc && (need & ROOM_NEED_MEMBERS))
+            rc = delivery_fetch_members(r, l.ids[i]);
+        if (!rc && need)
+            rc = delivery_poll_once(r, l.ids[i], 0);
         bool failed = rc && rc != NT_ERR_STATE;
         pthread_mutex_lock(&r->lock);
-        if (failed) /* host away, or serving what cannot be applied: try again later */
-            roomdb_ignore(roomdb_exec(r->o.db, "UPDATE rooms SET need=? WHERE id=?", "ss", need[i], ids[i]));
-        sync_done_locked(r, ids[i], failed);
+        if (failed) { /* host away, or serving what cannot be applied: try again later */
+            nt_err src = rooms_store_set_need(r->o.db, l.ids[i], need);
+            if (src)
+                log_warn("rooms: cannot keep the needs of %s: %s", l.ids[i], err_str(src));
+        }
+        sync_done_locked(r, l.ids[i], failed);
         pthread_mutex_unlock(&r->lock);
     }
     pollers_update(r);

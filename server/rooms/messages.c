@@ -87,8 +87,7 @@ static nt_err flush_room_locked(rooms *r, batch_room *br)
     if (!br->loaded || br->added == 0)
         return NT_OK;
     br->added = 0;
-    nt_err rc = roomdb_exec(r->o.db, "UPDATE rooms SET head=?, since_rot=? WHERE id=?", "iis", br->rm.head,
-                            br->rm.since_rot, br->rm.id);
+    nt_err rc = rooms_store_set_head(r->o.db, br->rm.id, br->rm.head, br->rm.since_rot);
     if (!rc) /* members waiting out a soft retry get the new messages now */
         rc = roomdb_exec(r->o.db, "UPDATE room_members SET next_try=0 WHERE room=? AND fails=0 AND next_try>0", "s",
                          br->rm.id);
@@ -107,7 +106,7 @@ static int commit_one_locked(rooms *r, batch_room *br, gc_item *it)
     if (!br->loaded || strcmp(br->rm.id, it->room)) {
         if ((rc = flush_room_locked(r, br)))
             goto db_failed;
-        br->loaded = rooms_load_locked(r, it->room, &br->rm) == NT_OK && strcmp(br->rm.state, "hosted") == 0;
+        br->loaded = rooms_load_locked(r, it->room, &br->rm) == NT_OK && br->rm.state == ROOM_HOSTED;
     }
     if (!br->loaded ||
         roomdb_int(r->o.db, &ok, "SELECT 1 FROM room_members WHERE room=? AND peer=? AND state='joined'", "ss",
@@ -130,7 +129,8 @@ static int commit_one_locked(rooms *r, batch_room *br, gc_item *it)
     if (it->text) {
         rooms_event_locked(r, "message", rm->id, json_pack("{s:I}", "seq", (json_int_t)seq));
     } else {
-        roomdb_ignore(roomdb_exec(r->o.db, "UPDATE rooms SET dropped=dropped+1 WHERE id=?", "s", rm->id));
+        if ((rc = rooms_store_dropped(r->o.db, rm->id, -1, 1)))
+            goto db_failed;
         atomic_fetch_add(&r->dropped, 1);
     }
     if (rm->since_rot >= rm->rot_msgs || now - rm->epoch_ts >= rm->rot_secs * 1000)
@@ -506,7 +506,7 @@ int messages_peer_poll(rooms *r, const char *peer, const char *room, rooms_query
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += (time_t)wait;
     for (;;) {
-        if (rooms_load_locked(r, room, &rm) || strcmp(rm.state, "hosted")) {
+        if (rooms_load_locked(r, room, &rm) || rm.state != ROOM_HOSTED) {
             status = rooms_error(reply, 404, "not_found", "no such room here");
             goto out;
         }
@@ -582,7 +582,7 @@ static bool apply_one_locked(rooms *r, room_row *rm, json_t *m, bool final, bool
     if (!pub) {
         if (final)
             goto out; /* the host knows no key for this sender: dropped */
-        rooms_need_locked(r, rm->id, "members");
+        rooms_need_locked(r, rm->id, ROOM_NEED_MEMBERS);
         ready = false;
         goto out;
     }
@@ -593,7 +593,7 @@ static bool apply_one_locked(rooms *r, room_row *rm, json_t *m, bool final, bool
             goto out; /* from before we joined: never ours to read; dropped */
         if (final)
             goto out; /* the host gave us no key for this epoch: dropped */
-        rooms_need_locked(r, rm->id, "keys");
+        rooms_need_locked(r, rm->id, ROOM_NEED_KEYS);
         ready = false;
         goto out;
     }
@@ -644,7 +644,7 @@ int64_t messages_apply(rooms *r, const char *room, json_t *msgs, bool final)
     room_row rm;
     int64_t head = -1;
     pthread_mutex_lock(&r->lock);
-    if (rooms_load_locked(r, room, &rm) || strcmp(rm.state, "joined"))
+    if (rooms_load_locked(r, room, &rm) || rm.state != ROOM_JOINED)
         goto out;
     apply_sync(r, false);
     if (roomdb_begin(r->o.db))
@@ -657,7 +657,7 @@ int64_t messages_apply(rooms *r, const char *room, json_t *msgs, bool final)
         if (seq <= rm.head)
             continue; /* duplicate */
         if (seq != rm.head + 1) {
-            rooms_need_locked(r, room, "poll"); /* gap: fetch what is missing */
+            rooms_need_locked(r, room, ROOM_NEED_POLL); /* gap: fetch what is missing */
             break;
         }
         bool drop;
@@ -667,7 +667,7 @@ int64_t messages_apply(rooms *r, const char *room, json_t *msgs, bool final)
             dropped++;
         rm.head = seq;
     }
-    if (roomdb_exec(r->o.db, "UPDATE rooms SET head=?, dropped=dropped+? WHERE id=?", "iis", rm.head, dropped, room) ||
+    if (rooms_store_dropped(r->o.db, room, rm.head, dropped) ||
         roomdb_commit(r->o.db)) {
         roomdb_rollback(r->o.db);
         goto out;
@@ -695,14 +695,13 @@ static int notify_invite_locked(rooms *r, const char *peer, const char *room, co
     int64_t from_peer = 0, all = 0;
     if (rm && strcmp(rm->host, peer))
         return rooms_error(reply, 409, "conflict", "this room id belongs to another host");
-    if (rm && strcmp(rm->state, "invited") == 0) {
+    if (rm && rm->state == ROOM_INVITED) {
         *reply = json_pack("{s:I}", "head", (json_int_t)0); /* already pending: nothing new */
         return 200;
     }
-    if (!rm || strcmp(rm->state, "joined")) {
-        roomdb_ignore(roomdb_int(r->o.db, &from_peer, "SELECT count(*) FROM rooms WHERE host=? AND state='invited'",
-                                 "s", peer));
-        roomdb_ignore(roomdb_int(r->o.db, &all, "SELECT count(*) FROM rooms WHERE state='invited'", ""));
+    if (!rm || rm->state != ROOM_JOINED) {
+        if (rooms_store_invited(r->o.db, peer, &from_peer) || rooms_store_invited(r->o.db, NULL, &all))
+            return rooms_error(reply, 503, "busy", "could not read the invitations");
         if (from_peer >= ROOM_INVITES_PER_PEER || all >= ROOM_INVITES_MAX)
             return rooms_error(reply, 429, "rate_limited", "too many invitations pending: join or leave some first");
         if (!name || strlen(name) > ROOM_NAME_MAX)
@@ -711,10 +710,7 @@ static int notify_invite_locked(rooms *r, const char *peer, const char *room, co
             topic = "";
         if (!access || (strcmp(access, "open") && strcmp(access, "password")))
             access = "invite";
-        if (roomdb_exec(r->o.db,
-                        "INSERT INTO rooms(id,name,topic,host,access,state,created) VALUES(?1,?2,?3,?4,?5,"
-                        "'invited',?6) ON CONFLICT(id) DO UPDATE SET state='invited', name=?2, topic=?3",
-                        "sssssi", room, name, topic, peer, access, rooms_now(r)))
+        if (rooms_store_invite(r->o.db, room, name, topic, peer, access, rooms_now(r)))
             return rooms_error(reply, 503, "busy", "could not store the invitation");
         rooms_event_locked(r, "invite", room, json_pack("{s:s,s:s}", "peer", peer, "name", name));
     }
@@ -735,12 +731,14 @@ int messages_peer_notify(rooms *r, const char *peer, const char *room, json_t *b
         pthread_mutex_unlock(&r->lock);
         return status;
     }
-    if (!have || strcmp(rm.host, peer) || strcmp(rm.state, "joined")) {
+    if (!have || strcmp(rm.host, peer) || rm.state != ROOM_JOINED) {
         pthread_mutex_unlock(&r->lock);
         return rooms_error(reply, 403, "not_member", "not following this room");
     }
     if (ev && strcmp(ev, "kicked") == 0) {
-        roomdb_ignore(roomdb_exec(r->o.db, "UPDATE rooms SET state='kicked' WHERE id=?", "s", room));
+        nt_err rc = rooms_store_set_state(r->o.db, room, ROOM_KICKED);
+        if (rc)
+            log_warn("rooms: cannot mark %s kicked: %s", room, err_str(rc));
         rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", r->me_hex, "membership", "kicked"));
         pthread_mutex_unlock(&r->lock);
         *reply = json_pack("{s:I}", "head", (json_int_t)rm.head);

@@ -151,7 +151,7 @@ static void settle_locked(rooms *r, const char *room, int64_t epoch, out_entry *
                                     NULL);
         e->state = OUTBOX_SENT;
     } else if (status == 409 && json_integer_value(json_object_get(reply, "epoch")) > epoch) {
-        rooms_need_locked(r, room, "keys"); /* the host rotated: fetch, reseal, resend */
+        rooms_need_locked(r, room, ROOM_NEED_KEYS); /* the host rotated: fetch, reseal, resend */
         retry_locked(r, room, e->txn, "stale epoch", 100);
         e->state = OUTBOX_PENDING;
     } else {
@@ -216,7 +216,7 @@ static void try_entries(rooms *r, const char *room, out_entry *e, size_t n)
         pthread_mutex_unlock(&r->lock);
         return;
     }
-    if (rooms_load_locked(r, room, &rm) || (strcmp(rm.state, "joined") && strcmp(rm.state, "hosted"))) {
+    if (rooms_load_locked(r, room, &rm) || (rm.state != ROOM_JOINED && rm.state != ROOM_HOSTED)) {
         json_t *err = json_pack("{s:{s:s,s:s}}", "error", "code", "not_member", "message", "not a member of this room");
         for (size_t i = 0; i < n; i++)
             settle_locked(r, room, 0, &e[i], NT_OK, 403, err);
@@ -226,7 +226,7 @@ static void try_entries(rooms *r, const char *room, out_entry *e, size_t n)
     }
     rc = rooms_key_locked(r, room, rm.epoch, key);
     if (rc) {
-        rooms_need_locked(r, room, "keys");
+        rooms_need_locked(r, room, ROOM_NEED_KEYS);
         retry_locked(r, room, e[0].txn, "waiting for the room key", -1);
         e[0].state = OUTBOX_PENDING;
         e[0].settled = true;
@@ -246,7 +246,7 @@ static void try_entries(rooms *r, const char *room, out_entry *e, size_t n)
     /* as many as fit one request (sized before the signatures, which are
      * the costly part), sealed and signed in order; our own room takes
      * no batches and no network */
-    bool hosted = strcmp(rm.state, "hosted") == 0;
+    bool hosted = rm.state == ROOM_HOSTED;
     size_t bytes = 0, k = 0;
     for (; k < (hosted ? 1 : n); k++) {
         size_t need = (seal_len(strlen(e[k].text)) + SIGN_MAX_LEN) * 4 / 3 + 160;
@@ -482,11 +482,11 @@ int outbox_client_put(rooms *r, const char *room, const char *txn, json_t *body,
         goto unlock;
     }
     if (!exists) {
-        if (strcmp(rm.state, "joined") && strcmp(rm.state, "hosted")) {
+        if (rm.state != ROOM_JOINED && rm.state != ROOM_HOSTED) {
             status = rooms_error(reply, 403, "not_member", "not a member of this room");
             goto unlock;
         }
-        if (strcmp(rm.state, "hosted") == 0) {
+        if (rm.state == ROOM_HOSTED) {
             /* our own room: the log itself is the durable record, no outbox */
             pthread_mutex_unlock(&r->lock);
             return host_send(r, &rm, txn, json_string_value(jt), reply);

@@ -22,19 +22,31 @@ static int64_t qint(rooms_query_fn *q, void *qarg, const char *k, int64_t def, i
     return v;
 }
 
+typedef struct {
+    rooms *r;
+    json_t *arr;
+} room_list;
+
+static void room_add(void *arg, const char *id, unsigned need)
+{
+    room_list *l = arg;
+    room_row rm;
+    (void)need;
+    if (rooms_load_locked(l->r, id, &rm) == NT_OK)
+        json_array_append_new(l->arr, rooms_room_json_locked(l->r, &rm));
+}
+
 static int list_rooms(rooms *r, json_t **reply)
 {
-    json_t *arr = json_array();
+    room_list l = {r, json_array()};
     pthread_mutex_lock(&r->lock);
-    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT id FROM rooms ORDER BY created, id LIMIT 1000", "");
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-        room_row rm;
-        if (rooms_load_locked(r, roomdb_text(st, 0), &rm) == NT_OK)
-            json_array_append_new(arr, rooms_room_json_locked(r, &rm));
-    }
-    roomdb_done(r->o.db, st);
+    nt_err rc = rooms_store_all(r->o.db, 1000, room_add, &l);
     pthread_mutex_unlock(&r->lock);
-    *reply = json_pack("{s:o}", "rooms", arr);
+    if (rc) {
+        json_decref(l.arr);
+        return rooms_error(reply, 500, "internal", "cannot list the rooms");
+    }
+    *reply = json_pack("{s:o}", "rooms", l.arr);
     return 200;
 }
 
@@ -74,7 +86,7 @@ static int join(rooms *r, const char *room, json_t *body, json_t **reply)
     const char *host = json_string_value(json_object_get(body, "host"));
     json_t *pw = json_object_get(body, "password"), *dl = json_object_get(body, "delivery");
     bool have = get_room(r, room, &rm, NULL) == 200;
-    if (have && strcmp(rm.state, "hosted") == 0)
+    if (have && rm.state == ROOM_HOSTED)
         return rooms_error(reply, 409, "conflict", "this node is the room's master");
     if (!host && have)
         host = rm.host;
@@ -85,7 +97,7 @@ static int join(rooms *r, const char *room, json_t *body, json_t **reply)
         return rooms_error(reply, 404, "not_found", "no such room");
     /* a room id is bound to its host: only a pending invitation (which
      * any peer can send) gives way to the user's own choice of host */
-    if (have && strcmp(rm.host, host) && strcmp(rm.state, "invited"))
+    if (have && strcmp(rm.host, host) && rm.state != ROOM_INVITED)
         return rooms_error(reply, 409, "conflict", "this room id belongs to another host");
     char path[96];
     snprintf(path, sizeof path, "/v1/peer/rooms/%s/join", room);
@@ -112,18 +124,14 @@ static int join(rooms *r, const char *room, json_t *body, json_t **reply)
     pthread_mutex_lock(&r->lock);
     nt_err drc = roomdb_begin(r->o.db);
     if (!drc)
-        drc = roomdb_exec(r->o.db,
-                          "INSERT INTO rooms(id,name,topic,host,access,state,delivery,head,from_seq,created) "
-                          "VALUES(?1,?2,?3,?4,?5,'joined',?6,?7,?7,?8) ON CONFLICT(id) DO UPDATE SET name=?2, "
-                          "topic=?3, host=?4, access=?5, state='joined', delivery=?6, head=max(head,?7), need=''",
-                          "ssssssii", room, name, topic, host, access, dl ? json_string_value(dl) : "push",
-                          (int64_t)from, rooms_now(r));
+        drc = rooms_store_join(r->o.db, room, name, topic, host, access, dl ? json_string_value(dl) : "push", from,
+                               rooms_now(r));
     if (!drc) {
         (void)rooms_store_keys_locked(r, room, json_object_get(hr, "keys"));
         rooms_store_members_locked(r, room, json_object_get(hr, "members"),
                                    json_integer_value(json_object_get(hr, "members_ver")));
         if (json_is_true(json_object_get(hr, "members_more"))) /* a long history: the rest by fetch */
-            rooms_need_locked(r, room, "members");
+            rooms_need_locked(r, room, ROOM_NEED_MEMBERS);
         rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", r->me_hex, "membership", "joined"));
         drc = roomdb_commit(r->o.db);
     } else {
@@ -131,7 +139,7 @@ static int join(rooms *r, const char *room, json_t *body, json_t **reply)
     }
     if (!drc) {
         delivery_sync_reset_locked(r, room);
-        rooms_need_locked(r, room, "poll");
+        rooms_need_locked(r, room, ROOM_NEED_POLL);
         drc = rooms_load_locked(r, room, &rm);
     }
     if (!drc)
@@ -148,14 +156,14 @@ static int member_op(rooms *r, const char *room, const char *op, json_t *body, j
     const char *mode = json_string_value(json_object_get(body, "mode"));
     if (have_room(r, room, &rm, reply) != 200)
         return 404;
-    if (strcmp(rm.state, "hosted") == 0) {
+    if (rm.state == ROOM_HOSTED) {
         if (strcmp(op, "leave") == 0)
             return rooms_error(reply, 403, "forbidden", "the master cannot leave its own room");
         if (!mode || (strcmp(mode, "push") && strcmp(mode, "poll")))
             return rooms_error(reply, 400, "bad_request", "mode is push or poll");
         return get_room(r, room, &rm, reply);
     }
-    if (strcmp(rm.state, "joined"))
+    if (rm.state != ROOM_JOINED)
         return rooms_error(reply, 403, "not_member", "not a member of this room");
     if (strcmp(op, "delivery") == 0 && (!mode || (strcmp(mode, "push") && strcmp(mode, "poll"))))
         return rooms_error(reply, 400, "bad_request", "mode is push or poll");
@@ -170,14 +178,18 @@ static int member_op(rooms *r, const char *room, const char *op, json_t *body, j
         return relay(status, hr, reply, rc);
     json_decref(hr);
     pthread_mutex_lock(&r->lock);
+    nt_err drc;
     if (strcmp(op, "leave") == 0) {
-        roomdb_ignore(roomdb_exec(r->o.db, "UPDATE rooms SET state='left' WHERE id=?", "s", room));
-        rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", r->me_hex, "membership", "left"));
+        drc = rooms_store_set_state(r->o.db, room, ROOM_LEFT);
+        if (!drc)
+            rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", r->me_hex, "membership", "left"));
     } else {
-        roomdb_ignore(roomdb_exec(r->o.db, "UPDATE rooms SET delivery=? WHERE id=?", "ss", mode, room));
-        rooms_need_locked(r, room, "poll");
+        drc = rooms_store_set_delivery(r->o.db, room, mode);
+        rooms_need_locked(r, room, ROOM_NEED_POLL);
     }
     pthread_mutex_unlock(&r->lock);
+    if (drc)
+        return rooms_error(reply, 500, "internal", err_str(drc));
     return get_room(r, room, &rm, reply);
 }
 
@@ -186,18 +198,18 @@ static int members(rooms *r, const char *room, json_t **reply)
     room_row rm;
     if (have_room(r, room, &rm, reply) != 200)
         return 404;
-    if (strcmp(rm.state, "hosted") == 0) {
+    if (rm.state == ROOM_HOSTED) {
         pthread_mutex_lock(&r->lock);
         *reply = json_pack("{s:o}", "members", rooms_members_json_locked(r, room));
         pthread_mutex_unlock(&r->lock);
         return 200;
     }
-    if (strcmp(rm.state, "joined"))
+    if (rm.state != ROOM_JOINED)
         return rooms_error(reply, 403, "not_member", "not a member of this room");
     nt_err rc = delivery_fetch_members(r, room);
     if (rc && rc != NT_ERR_NET)
         return rooms_error(reply, 503, "unavailable", "the room's host could not be reached");
-    if (get_room(r, room, &rm, NULL) != 200 || strcmp(rm.state, "joined"))
+    if (get_room(r, room, &rm, NULL) != 200 || rm.state != ROOM_JOINED)
         return rooms_error(reply, 403, "not_member", "not a member of this room");
     pthread_mutex_lock(&r->lock);
     json_t *arr = rooms_members_json_locked(r, room);
@@ -251,8 +263,8 @@ static int list_messages(rooms *r, const char *room, rooms_query_fn *q, void *qa
     room_row rm;
     if (have_room(r, room, &rm, reply) != 200)
         return 404;
-    if (strcmp(rm.state, "hosted") && strcmp(rm.state, "joined") && strcmp(rm.state, "left") &&
-        strcmp(rm.state, "kicked"))
+    if (rm.state != ROOM_HOSTED && rm.state != ROOM_JOINED && rm.state != ROOM_LEFT &&
+        rm.state != ROOM_KICKED)
         return rooms_error(reply, 403, "not_member", "not a member of this room");
     message_rows mr = {r, json_array()};
     pthread_mutex_lock(&r->lock);

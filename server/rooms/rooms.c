@@ -74,53 +74,21 @@ bool rooms_valid_txn(const char *s)
     return true;
 }
 
-static void copy(char *dst, size_t cap, const char *src)
-{
-    snprintf(dst, cap, "%s", src ? src : "");
-}
-
 nt_err rooms_load_locked(rooms *r, const char *id, room_row *out)
 {
     if (!rooms_valid_hex(id, ROOM_ID_HEX_LEN))
         return NT_ERR_NOT_FOUND;
-    sqlite3_stmt *st = roomdb_prep(r->o.db,
-                                   "SELECT id,name,topic,host,access,state,delivery,need,rot_msgs,rot_secs,epoch,"
-                                   "epoch_ts,since_rot,head,from_seq,dropped,created,members_ver FROM rooms WHERE id=?",
-                                   "s", id);
-    if (!st)
-        return NT_ERR_DB;
-    int s = sqlite3_step(st);
-    nt_err rc = s == SQLITE_ROW ? NT_OK : s == SQLITE_DONE ? NT_ERR_NOT_FOUND : NT_ERR_DB;
-    if (rc == NT_OK) {
-        memset(out, 0, sizeof *out);
-        copy(out->id, sizeof out->id, roomdb_text(st, 0));
-        copy(out->name, sizeof out->name, roomdb_text(st, 1));
-        copy(out->topic, sizeof out->topic, roomdb_text(st, 2));
-        copy(out->host, sizeof out->host, roomdb_text(st, 3));
-        copy(out->access, sizeof out->access, roomdb_text(st, 4));
-        copy(out->state, sizeof out->state, roomdb_text(st, 5));
-        copy(out->delivery, sizeof out->delivery, roomdb_text(st, 6));
-        copy(out->need, sizeof out->need, roomdb_text(st, 7));
-        int64_t *f[] = {&out->rot_msgs, &out->rot_secs, &out->epoch, &out->epoch_ts, &out->since_rot,
-                        &out->head, &out->from_seq, &out->dropped, &out->created, &out->members_ver};
-        for (int i = 0; i < 10; i++)
-            *f[i] = sqlite3_column_int64(st, 8 + i);
-        size_t n;
-        if (encoding_hex_decode(out->id, ROOM_ID_HEX_LEN, out->idb, sizeof out->idb, &n) || n != ROOM_ID_LEN)
-            rc = NT_ERR_DB;
-    }
-    roomdb_done(r->o.db, st);
-    return rc;
+    return rooms_store_get(r->o.db, id, out);
 }
 
 json_t *rooms_room_json_locked(rooms *r, const room_row *rm)
 {
     json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:I,s:I,s:I,s:I}", "id", rm->id, "name", rm->name,
                           "topic", rm->topic, "host", rm->host, "access", rm->access, "epoch", (json_int_t)rm->epoch,
-                          "state", rm->state, "delivery", rm->delivery, "head", (json_int_t)rm->head,
+                          "state", room_state_name(rm->state), "delivery", rm->delivery, "head", (json_int_t)rm->head,
                           "rotate_messages", (json_int_t)rm->rot_msgs, "rotate_seconds", (json_int_t)rm->rot_secs,
                           "dropped", (json_int_t)rm->dropped);
-    if (j && strcmp(rm->state, "hosted") == 0) {
+    if (j && rm->state == ROOM_HOSTED) {
         int64_t n = 0;
         if (roomdb_int(r->o.db, &n, "SELECT count(*) FROM room_members WHERE room=? AND state='joined'", "s",
                        rm->id) == NT_OK)
@@ -144,8 +112,7 @@ nt_err rooms_rotate_locked(rooms *r, room_row *rm, const char *why)
     rc = keys_store_add(r->o.db, rm->id, rm->epoch + 1, key, now);
     mbedtls_platform_zeroize(key, sizeof key);
     if (!rc)
-        rc = roomdb_exec(r->o.db, "UPDATE rooms SET epoch=epoch+1, epoch_ts=?, since_rot=0 WHERE id=?", "is", now,
-                         rm->id);
+        rc = rooms_store_rotated(r->o.db, rm->id, now);
     if (rc)
         return rc;
     precheck_changed(r);
@@ -181,13 +148,11 @@ void rooms_wake_sync_locked(rooms *r)
     pthread_cond_broadcast(&r->sync_cond);
 }
 
-void rooms_need_locked(rooms *r, const char *room, const char *what)
+void rooms_need_locked(rooms *r, const char *room, unsigned what)
 {
-    /* need is a small set of words; append when not there yet */
-    roomdb_ignore(roomdb_exec(r->o.db,
-                      "UPDATE rooms SET need = CASE WHEN instr(need, ?1) THEN need ELSE need || ?1 || ' ' END "
-                      "WHERE id=?2",
-                      "ss", what, room));
+    nt_err rc = rooms_store_need_add(r->o.db, room, what);
+    if (rc && rc != NT_ERR_NOT_FOUND)
+        log_warn("rooms: cannot mark work for %s: %s", room, err_str(rc));
     rooms_wake_sync_locked(r);
 }
 
@@ -255,10 +220,11 @@ int64_t rooms_store_keys_locked(rooms *r, const char *room, json_t *keys)
         mbedtls_platform_zeroize(key, sizeof key);
     }
     if (max > 0) {
-        int64_t cur = 0;
-        if (roomdb_int(r->o.db, &cur, "SELECT epoch FROM rooms WHERE id=?", "s", room) == NT_OK && max > cur) {
-            roomdb_ignore(roomdb_exec(r->o.db, "UPDATE rooms SET epoch=?, epoch_ts=? WHERE id=?", "iis", max, rooms_now(r),
-                              room));
+        room_row rm;
+        if (rooms_store_get(r->o.db, room, &rm) == NT_OK && rm.epoch < max) {
+            nt_err rc = rooms_store_set_epoch(r->o.db, room, max, rooms_now(r));
+            if (rc)
+                log_warn("rooms: cannot store the epoch of %s: %s", room, err_str(rc));
             rooms_event_locked(r, "key_rotation", room, json_pack("{s:I}", "epoch", (json_int_t)max));
         }
     }
@@ -271,7 +237,7 @@ int64_t rooms_store_keys_locked(rooms *r, const char *room, json_t *keys)
 static int member_gate_locked(rooms *r, const char *peer, const char *room, room_row *rm, json_t **reply)
 {
     int64_t ok = 0;
-    if (rooms_load_locked(r, room, rm) || strcmp(rm->state, "hosted"))
+    if (rooms_load_locked(r, room, rm) || rm->state != ROOM_HOSTED)
         return rooms_error(reply, 404, "not_found", "no such room here");
     if (roomdb_int(r->o.db, &ok, "SELECT 1 FROM room_members WHERE room=? AND peer=? AND state='joined'", "ss",
                    room, peer) != NT_OK)
@@ -474,21 +440,32 @@ out:
     return status ? status : 200;
 }
 
+typedef struct {
+    rooms *r;
+    json_t *arr;
+} room_list;
+
+static void listed_add(void *arg, const char *id, unsigned need)
+{
+    room_list *l = arg;
+    room_row rm;
+    (void)need;
+    if (rooms_load_locked(l->r, id, &rm) == NT_OK)
+        json_array_append_new(l->arr, json_pack("{s:s,s:s,s:s,s:s,s:s}", "id", rm.id, "name", rm.name, "topic",
+                                                rm.topic, "host", rm.host, "access", rm.access));
+}
+
 static int peer_list(rooms *r, json_t **reply)
 {
-    json_t *arr = json_array();
+    room_list l = {r, json_array()};
     pthread_mutex_lock(&r->lock);
-    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT id FROM rooms WHERE state='hosted' AND access IN "
-                                   "('open','password') ORDER BY created", "");
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-        room_row rm;
-        if (rooms_load_locked(r, roomdb_text(st, 0), &rm) == NT_OK)
-            json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s}", "id", rm.id, "name", rm.name, "topic",
-                                                 rm.topic, "host", rm.host, "access", rm.access));
-    }
-    roomdb_done(r->o.db, st);
+    nt_err rc = rooms_store_listed(r->o.db, listed_add, &l);
     pthread_mutex_unlock(&r->lock);
-    *reply = json_pack("{s:o}", "rooms", arr);
+    if (rc) {
+        json_decref(l.arr);
+        return rooms_error(reply, 500, "internal", "cannot list the rooms");
+    }
+    *reply = json_pack("{s:o}", "rooms", l.arr);
     return 200;
 }
 
@@ -577,6 +554,12 @@ void rooms_reader_put(rooms *r, room_reader *rd)
     pthread_mutex_unlock(rd ? &rd->mu : &r->lock);
 }
 
+static void need_poll(void *arg, const char *id, unsigned need)
+{
+    (void)need;
+    rooms_need_locked(arg, id, ROOM_NEED_POLL);
+}
+
 nt_err rooms_new(rooms **out, const rooms_opts *o)
 {
     *out = NULL;
@@ -608,10 +591,7 @@ nt_err rooms_new(rooms **out, const rooms_opts *o)
     if (!rc) {
         /* catch up on every joined room once at start */
         pthread_mutex_lock(&r->lock);
-        sqlite3_stmt *st = roomdb_prep(o->db, "SELECT id FROM rooms WHERE state='joined'", "");
-        while (st && sqlite3_step(st) == SQLITE_ROW)
-            rooms_need_locked(r, roomdb_text(st, 0), "poll");
-        roomdb_done(o->db, st);
+        rc = rooms_store_joined(o->db, false, SIZE_MAX, need_poll, r);
         pthread_mutex_unlock(&r->lock);
     }
     if (rc) {

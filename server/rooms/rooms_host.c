@@ -33,21 +33,8 @@ static nt_err pw_hash(const char *pw, const uint8_t *salt, unsigned iter, uint8_
 
 nt_err rooms_pw_load_locked(rooms *r, const char *room, room_pw *out)
 {
-    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT pw_salt,pw_hash,pw_iter FROM rooms WHERE id=?", "s", room);
-    nt_err rc = NT_ERR_NOT_FOUND;
     memset(out, 0, sizeof *out);
-    if (!st)
-        return NT_ERR_DB;
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == ROOM_SALT_LEN &&
-        sqlite3_column_bytes(st, 1) == ROOM_PW_HASH_LEN && sqlite3_column_int64(st, 2) > 0 &&
-        sqlite3_column_int64(st, 2) <= UINT32_MAX) {
-        memcpy(out->salt, sqlite3_column_blob(st, 0), ROOM_SALT_LEN);
-        memcpy(out->hash, sqlite3_column_blob(st, 1), ROOM_PW_HASH_LEN);
-        out->iter = (unsigned)sqlite3_column_int64(st, 2);
-        rc = NT_OK;
-    }
-    roomdb_done(r->o.db, st);
-    return rc;
+    return rooms_store_pw(r->o.db, room, out->salt, out->hash, &out->iter);
 }
 
 bool rooms_pw_same(const room_pw *a, const room_pw *b)
@@ -143,12 +130,11 @@ int rooms_host_create(rooms *r, json_t *body, json_t **reply)
     pthread_mutex_lock(&r->lock);
     nt_err rc = roomdb_begin(r->o.db);
     if (!rc)
-        rc = roomdb_exec(r->o.db,
-                         "INSERT INTO rooms(id,name,topic,host,access,pw_salt,pw_hash,pw_iter,rot_msgs,rot_secs,"
-                         "state,created) VALUES(?,?,?,?,?,?,?,?,?,?,'hosted',?)",
-                         "sssssbbiiii", id, json_string_value(jn), jt ? json_string_value(jt) : "", r->me_hex, access,
-                         need_pw ? salt : NULL, sizeof salt, need_pw ? h : NULL, sizeof h, (int64_t)iter, (int64_t)rm,
-                         (int64_t)rs, rooms_now(r));
+        rc = rooms_store_create(r->o.db, &(room_new){.id = id, .name = json_string_value(jn),
+                                                     .topic = jt ? json_string_value(jt) : "", .host = r->me_hex,
+                                                     .access = access, .salt = need_pw ? salt : NULL,
+                                                     .hash = need_pw ? h : NULL, .pw_iter = iter, .rot_msgs = rm,
+                                                     .rot_secs = rs, .created = rooms_now(r)});
     if (!rc)
         rc = roomdb_exec(r->o.db,
                          "INSERT INTO room_members(room,peer,role,state,pub,key_epoch,from_epoch) "
@@ -188,7 +174,7 @@ int rooms_host_member_op(rooms *r, const char *room, const char *op, json_t *bod
         status = rooms_error(reply, 404, "not_found", "no such room");
         goto out;
     }
-    if (strcmp(rm.state, "hosted")) {
+    if (rm.state != ROOM_HOSTED) {
         status = rooms_error(reply, 403, "not_master", "only the room's master may do this");
         goto out;
     }

@@ -5,6 +5,7 @@
 #ifndef NATTER_ROOMS_INT_H
 #define NATTER_ROOMS_INT_H
 
+#include <assert.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
@@ -16,6 +17,7 @@
 #include "storage/keys_store.h"
 #include "storage/log_store.h"
 #include "storage/outbox_store.h"
+#include "storage/rooms_store.h"
 #include "storage/roomdb.h"
 
 #define ROOM_NAME_MAX 100
@@ -127,19 +129,12 @@ struct rooms {
     } sync_bo[ROOM_SYNC_BACKOFF_SLOTS];
 };
 
-typedef struct {
-    char id[ROOM_ID_HEX_LEN + 1];
-    uint8_t idb[ROOM_ID_LEN];
-    char name[ROOM_NAME_MAX + 1];
-    char topic[ROOM_TOPIC_MAX + 1];
-    char host[IDENTITY_ID_HEX_LEN + 1];
-    char access[12];
-    char state[12];
-    char delivery[8];
-    char need[32];
-    int64_t rot_msgs, rot_secs, epoch, epoch_ts, since_rot, head, from_seq, dropped, created;
-    int64_t members_ver; /* host: the member list's version; member: the version held */
-} room_row;
+/* A room's row (storage/rooms_store.h). */
+typedef room_rec room_row;
+static_assert(ROOMS_ID_LEN == ROOM_ID_LEN && ROOMS_ID_HEX_LEN == ROOM_ID_HEX_LEN, "room ids");
+static_assert(ROOMS_PEER_HEX_LEN == IDENTITY_ID_HEX_LEN, "peer ids");
+static_assert(ROOMS_NAME_MAX == ROOM_NAME_MAX && ROOMS_TOPIC_MAX == ROOM_TOPIC_MAX, "room names and topics");
+static_assert(ROOMS_SALT_LEN == ROOM_SALT_LEN && ROOMS_PW_HASH_LEN == ROOM_PW_HASH_LEN, "password hashes");
 
 int64_t rooms_now(rooms *r);
 /* A reader connection, locked (a free one if any); NULL when there are no
@@ -166,8 +161,8 @@ NT_MUST_USE nt_err rooms_rotate_locked(rooms *r, room_row *rm, const char *why);
 void rooms_event_locked(rooms *r, const char *type, const char *room, json_t *data);
 void rooms_wake_push_locked(rooms *r);
 void rooms_wake_sync_locked(rooms *r);
-/* Member: mark work for the sync loop ("keys", "members", "poll"). */
-void rooms_need_locked(rooms *r, const char *room, const char *what);
+/* Member: mark work for the sync loop (ROOM_NEED_* bits). */
+void rooms_need_locked(rooms *r, const char *room, unsigned what);
 /* One sealed call to a peer (the lock must not be held). */
 nt_err rooms_call1(rooms *r, const char *peer, const char *method, const char *path, json_t *req, json_t **reply,
                    int *status);

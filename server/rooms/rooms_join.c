@@ -28,7 +28,7 @@ static int join_gate_locked(rooms *r, const char *peer, const char *room, room_r
     char state[12];
     *pw_needed = false;
     member_state_locked(r, room, peer, state);
-    if (rooms_load_locked(r, room, rm) || strcmp(rm->state, "hosted"))
+    if (rooms_load_locked(r, room, rm) || rm->state != ROOM_HOSTED)
         return rooms_error(reply, 404, "not_found", "no such room here");
     if (!strcmp(state, "joined") || !strcmp(state, "invited"))
         return 0;

@@ -93,13 +93,13 @@ void rooms_store_members_locked(rooms *r, const char *room, json_t *members, int
             rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", peer, "membership", state));
     }
     if (ver > 0)
-        roomdb_ignore(roomdb_exec(r->o.db, "UPDATE rooms SET members_ver=max(members_ver,?) WHERE id=?", "is", ver,
-                                  room));
+        if (rooms_store_members_ver_raise(r->o.db, room, ver))
+            log_warn("rooms: cannot store the member list version of %s", room);
 }
 
 nt_err rooms_members_changed_locked(rooms *r, const char *room, const char *peer)
 {
-    nt_err rc = roomdb_exec(r->o.db, "UPDATE rooms SET members_ver=members_ver+1 WHERE id=?", "s", room);
+    nt_err rc = rooms_store_members_ver_bump(r->o.db, room);
     if (!rc)
         rc = roomdb_exec(r->o.db, "UPDATE room_members SET mver=(SELECT members_ver FROM rooms WHERE id=?1) "
                          "WHERE room=?1 AND peer=?2", "ss", room, peer);
@@ -157,7 +157,8 @@ json_t *rooms_members_since_json_locked(rooms *r, const char *room, int64_t ver,
     json_t *rows = members_rows_locked(r, st, true, &last);
     bool full = json_array_size(rows) >= max;
     if (!full)
-        roomdb_ignore(roomdb_int(r->o.db, &last, "SELECT members_ver FROM rooms WHERE id=?", "s", room));
+        if (rooms_store_members_ver(r->o.db, room, &last))
+            log_warn("rooms: cannot read the member list version of %s", room);
     *upto = last;
     if (more)
         *more = full;
