@@ -1,7 +1,6 @@
 /* natterd - the natter node. See docs/natterd.8. */
 #include <signal.h>
 #include <stdio.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,6 +12,7 @@
 #include "server/core/node.h"
 #include "server/core/routes.h"
 #include "server/core/services.h"
+#include "storage/dbconn.h"
 
 #define DRAIN_TIMEOUT_MS 10000 /* how long shutdown waits for requests in flight */
 
@@ -135,7 +135,7 @@ int main(int argc, char **argv)
     umask(077);
     /* before any other SQLite call: no global lock around every SQLite
      * allocation (natterd reads no memory statistics) */
-    if (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK)
+    if (dbconn_init() != NT_OK)
         log_warn("sqlite: memory statistics stay on");
     /* Block the stop signals in every thread (threads inherit the mask);
      * the main thread takes them with sigwait. */

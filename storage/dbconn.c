@@ -39,6 +39,16 @@ out:
     return rc;
 }
 
+nt_err dbconn_init(void)
+{
+    return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK ? NT_OK : NT_ERR_DB;
+}
+
+nt_err dbconn_durable(sqlite3 *db, bool full)
+{
+    return exec(db, full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+}
+
 nt_err dbconn_open(const char *path, dbconn_kind kind, dbconn_check_fn *check, void *check_arg, sqlite3 **out)
 {
     sqlite3 *db = NULL;

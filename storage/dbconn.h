@@ -16,6 +16,7 @@
 #ifndef NATTER_DBCONN_H
 #define NATTER_DBCONN_H
 
+#include <stdbool.h>
 #include <sqlite3.h>
 #include "../common/err.h"
 
@@ -26,6 +27,16 @@ typedef enum {
     DBCONN_WRITER,
     DBCONN_READER,
 } dbconn_kind;
+
+/* Process-wide SQLite settings, before any other SQLite call: no global
+ * lock around every SQLite allocation (the node reads no memory
+ * statistics). NT_ERR_DB if SQLite refused (then they stay on). */
+NT_MUST_USE nt_err dbconn_init(void);
+
+/* A writer's durability: synchronous=FULL (full true, the policy) or
+ * NORMAL (WAL: safe from corruption and from a crash of the process, a
+ * power cut may take the last commits). */
+NT_MUST_USE nt_err dbconn_durable(sqlite3 *db, bool full);
 
 /* Called after the open and before any PRAGMA that writes the file (the
  * store reads its schema version there, so that a file from a newer

@@ -66,6 +66,9 @@ struct roomdb {
     sqlite3 *db;
     pthread_mutex_t mu; /* the cache (the connection is the caller's to guard) */
     cache_entry cache[CACHE_MAX];
+    roomdb_change_fn *on_change; /* roomdb_watch */
+    roomdb_commit_fn *on_commit;
+    void *watch_arg;
 };
 
 nt_err roomdb_migrate(roomdb *db)
@@ -115,6 +118,11 @@ void roomdb_close(roomdb *h)
     sqlite3_close(h->db);
     pthread_mutex_destroy(&h->mu);
     free(h);
+}
+
+nt_err roomdb_durable(roomdb *h, bool full)
+{
+    return dbconn_durable(h->db, full);
 }
 
 sqlite3 *roomdb_sqlite(roomdb *h)
@@ -311,4 +319,36 @@ const char *roomdb_text(sqlite3_stmt *st, int col)
 {
     const unsigned char *t = sqlite3_column_text(st, col);
     return t ? (const char *)t : "";
+}
+
+static void update_hook(void *arg, int op, const char *dbname, const char *table, sqlite3_int64 rowid)
+{
+    roomdb *h = arg;
+    (void)dbname;
+    (void)rowid;
+    h->on_change(h->watch_arg, table, op == SQLITE_DELETE);
+}
+
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    roomdb *h = arg;
+    h->on_commit(h->watch_arg);
+    /* this hook replaces SQLite's autocheckpoint: do what it did */
+    if (frames >= ROOMDB_CHECKPOINT_FRAMES)
+        (void)sqlite3_wal_checkpoint(db, name);
+    return SQLITE_OK;
+}
+
+void roomdb_watch(roomdb *h, roomdb_change_fn *on_change, roomdb_commit_fn *on_commit, void *arg)
+{
+    h->on_change = on_change;
+    h->on_commit = on_commit;
+    h->watch_arg = arg;
+    if (on_change && on_commit) {
+        sqlite3_update_hook(h->db, update_hook, h);
+        sqlite3_wal_hook(h->db, wal_hook, h);
+        return;
+    }
+    sqlite3_update_hook(h->db, NULL, NULL);
+    sqlite3_wal_autocheckpoint(h->db, ROOMDB_CHECKPOINT_FRAMES); /* SQLite's own hook back */
 }

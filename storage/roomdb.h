@@ -34,8 +34,20 @@ NT_MUST_USE nt_err roomdb_open(const char *path, dbconn_kind kind, roomdb **out)
 NT_MUST_USE nt_err roomdb_adopt(sqlite3 *db, roomdb **out);
 /* Finalize the cached statements and close the connection. NULL-safe. */
 void roomdb_close(roomdb *h);
-/* The connection (borrowed), for hooks on it; do not close it. */
+/* dbconn_durable on h's connection. */
+NT_MUST_USE nt_err roomdb_durable(roomdb *h, bool full);
+/* The connection (borrowed; tests); do not close it. */
 sqlite3 *roomdb_sqlite(roomdb *h);
+
+/* Change notices on h (caller's lock held, as for any use of h):
+ * on_change(arg, table, deleted) runs inside each row write, on_commit(arg)
+ * once a commit is visible to other connections (WAL). SQLite's automatic
+ * checkpoint goes on as before (every ROOMDB_CHECKPOINT_FRAMES frames).
+ * roomdb_watch(h, NULL, NULL, NULL) ends the notices. */
+#define ROOMDB_CHECKPOINT_FRAMES 1000 /* SQLite's own autocheckpoint default */
+typedef void roomdb_change_fn(void *arg, const char *table, bool deleted);
+typedef void roomdb_commit_fn(void *arg);
+void roomdb_watch(roomdb *h, roomdb_change_fn *on_change, roomdb_commit_fn *on_commit, void *arg);
 
 /* The schema, as one migration step (several statements). It is also an
  * entry of store_migrations (storage/migrations.c): never edit it, append
@@ -87,13 +99,6 @@ unsigned long roomdb_leaked(void);
 NT_MUST_USE nt_err roomdb_begin(roomdb *db);
 NT_MUST_USE nt_err roomdb_commit(roomdb *db);
 void roomdb_rollback(roomdb *db);
-
-/* For best-effort statements whose failure changes nothing the caller
- * could act on (counters, hints for the sync loop). */
-static inline void roomdb_ignore(nt_err rc)
-{
-    (void)rc;
-}
 
 /* Column text as a string, "" for NULL. */
 const char *roomdb_text(sqlite3_stmt *st, int col);

@@ -59,12 +59,11 @@ static int64_t push_backoff(int64_t fails)
 }
 
 /* Build the Notify for one member row (lock held). */
-static json_t *notify_json_locked(rooms *r, sqlite3_stmt *st, push_job *j)
+static json_t *notify_json_locked(rooms *r, const member_push *p, push_job *j)
 {
-    const char *state = roomdb_text(st, 2), *delivery = roomdb_text(st, 3), *notice = roomdb_text(st, 7);
-    int64_t cursor = sqlite3_column_int64(st, 4), key_epoch = sqlite3_column_int64(st, 5);
-    int64_t head = sqlite3_column_int64(st, 8), epoch = sqlite3_column_int64(st, 9);
-    int64_t members_seen = sqlite3_column_int64(st, 10), members_ver = sqlite3_column_int64(st, 11);
+    const char *delivery = p->delivery, *notice = p->notice;
+    int64_t cursor = p->cursor, key_epoch = p->key_epoch, head = p->head, epoch = p->epoch;
+    int64_t members_seen = p->members_seen, members_ver = p->members_ver;
     json_t *n = json_pack("{s:I,s:I}", "head", (json_int_t)head, "epoch", (json_int_t)epoch);
     j->cursor = cursor;
     j->sent_to = cursor;
@@ -81,7 +80,7 @@ static json_t *notify_json_locked(rooms *r, sqlite3_stmt *st, push_job *j)
         }
         return n;
     }
-    if (strcmp(state, "joined"))
+    if (p->state != MEMBER_JOINED)
         return n;
     if (key_epoch < epoch) {
         int64_t last = key_epoch;
@@ -152,89 +151,88 @@ static void rotate_due(rooms *r)
     pthread_mutex_unlock(&r->lock);
 }
 
+typedef struct {
+    rooms *r;
+    push_job *jobs;
+    rooms_call *calls;
+    size_t n;
+} push_round;
+
+static void push_add(void *arg, const member_push *p)
+{
+    push_round *pr = arg;
+    if (pr->n >= PUSH_JOBS_MAX)
+        return;
+    push_job *j = &pr->jobs[pr->n];
+    snprintf(j->room, sizeof j->room, "%s", p->room);
+    snprintf(j->peer, sizeof j->peer, "%s", p->peer);
+    snprintf(j->path, sizeof j->path, "/v1/peer/rooms/%s/notify", j->room);
+    pr->calls[pr->n] = (rooms_call){.peer = j->peer, .method = "POST", .path = j->path,
+                                    .req = notify_json_locked(pr->r, p, j)};
+    pr->n++;
+}
+
+/* One member's answer to its Notify into its row (lock held). */
+static nt_err push_record_locked(rooms *r, const push_job *j, const rooms_call *c)
+{
+    bool ok = c->rc == NT_OK && c->status == 200;
+    if (ok && j->notice)
+        return members_store_notice_done(r->o.db, j->room, j->peer);
+    if (!ok) {
+        int64_t fails = 0;
+        nt_err rc = members_store_next_fail(r->o.db, j->room, j->peer, &fails);
+        return rc ? rc : members_store_retry_at(r->o.db, j->room, j->peer, fails, rooms_now(r) + push_backoff(fails));
+    }
+    json_int_t head = json_integer_value(json_object_get(c->reply, "head"));
+    /* the member says what it holds; never beyond what we sent */
+    int64_t cur = head > j->sent_to ? j->sent_to : head < j->cursor ? j->cursor : head;
+    /* likewise the member list: the version it says it holds (a member
+     * that does not say took it as sent, or a reply without it would
+     * bring the same list back every 200 ms) */
+    json_t *jmv = json_object_get(c->reply, "members_ver");
+    json_int_t mv = jmv ? json_integer_value(jmv) : j->members_to;
+    int64_t seen = mv > j->members_to ? j->members_to : mv;
+    bool progress = cur > j->cursor || j->key_to > 0;
+    bool all = cur == j->sent_to && seen >= j->members_to;
+    return members_store_pushed(r->o.db, j->room, j->peer, cur, j->key_to, seen,
+                                progress && all ? 0 : rooms_now(r) + 200);
+}
+
 void delivery_push_round(rooms *r, bool *did)
 {
     rotate_due(r);
 
-    push_job *jobs = calloc(PUSH_JOBS_MAX, sizeof *jobs);
-    rooms_call *calls = calloc(PUSH_JOBS_MAX, sizeof *calls);
-    size_t n = 0;
+    push_round pr = {r, calloc(PUSH_JOBS_MAX, sizeof *pr.jobs), calloc(PUSH_JOBS_MAX, sizeof *pr.calls), 0};
     *did = false;
-    if (!jobs || !calls)
+    if (!pr.jobs || !pr.calls)
         goto out;
     pthread_mutex_lock(&r->lock);
-    sqlite3_stmt *st = roomdb_prep(
-        r->o.db,
-        "SELECT m.room,m.peer,m.state,m.delivery,m.cursor,m.key_epoch,m.from_epoch,m.notice,r.head,r.epoch,"
-        "m.members_seen,r.members_ver "
-        "FROM room_members m JOIN rooms r ON r.id=m.room WHERE r.state='hosted' AND m.peer!=? AND m.next_try<=? AND "
-        "(m.notice!='' OR (m.state='joined' AND ((m.delivery='push' AND (m.cursor<r.head OR "
-        "m.members_seen<r.members_ver)) OR m.key_epoch<r.epoch))) "
-        "LIMIT ?",
-        "sii", r->me_hex, rooms_now(r), (int64_t)PUSH_JOBS_MAX);
-    while (st && n < PUSH_JOBS_MAX && sqlite3_step(st) == SQLITE_ROW) {
-        push_job *j = &jobs[n];
-        snprintf(j->room, sizeof j->room, "%s", roomdb_text(st, 0));
-        snprintf(j->peer, sizeof j->peer, "%s", roomdb_text(st, 1));
-        snprintf(j->path, sizeof j->path, "/v1/peer/rooms/%s/notify", j->room);
-        calls[n] = (rooms_call){.peer = j->peer, .method = "POST", .path = j->path,
-                                .req = notify_json_locked(r, st, j)};
-        n++;
-    }
-    roomdb_done(r->o.db, st);
+    nt_err rc = members_store_push_due(r->o.db, r->me_hex, rooms_now(r), PUSH_JOBS_MAX, push_add, &pr);
     pthread_mutex_unlock(&r->lock);
-    if (n == 0)
+    if (rc)
+        log_warn("rooms: cannot list the members due a push: %s", err_str(rc));
+    if (pr.n == 0)
         goto out;
 
-    r->o.call(r->o.call_arg, calls, n, PUSH_TIMEOUT_MS);
+    r->o.call(r->o.call_arg, pr.calls, pr.n, PUSH_TIMEOUT_MS);
     *did = true;
 
     pthread_mutex_lock(&r->lock);
     /* one commit for the whole round's cursors */
     bool txn = roomdb_begin(r->o.db) == NT_OK;
-    for (size_t i = 0; i < n; i++) {
-        push_job *j = &jobs[i];
-        bool ok = calls[i].rc == NT_OK && calls[i].status == 200;
-        if (ok && j->notice) {
-            roomdb_ignore(roomdb_exec(r->o.db, "UPDATE room_members SET notice='', fails=0, next_try=0 WHERE room=? AND peer=?",
-                              "ss", j->room, j->peer));
-            continue;
-        }
-        json_int_t head = json_integer_value(json_object_get(calls[i].reply, "head"));
-        if (ok) {
-            /* the member says what it holds; never beyond what we sent */
-            int64_t c = head > j->sent_to ? j->sent_to : head < j->cursor ? j->cursor : head;
-            /* likewise the member list: the version it says it holds (a
-             * member that does not say took it as sent, or a reply without
-             * it would bring the same list back every 200 ms) */
-            json_t *jmv = json_object_get(calls[i].reply, "members_ver");
-            json_int_t mv = jmv ? json_integer_value(jmv) : j->members_to;
-            int64_t seen = mv > j->members_to ? j->members_to : mv;
-            bool progress = c > j->cursor || j->key_to > 0;
-            bool all = c == j->sent_to && seen >= j->members_to;
-            roomdb_ignore(roomdb_exec(r->o.db,
-                              "UPDATE room_members SET cursor=max(cursor,?), key_epoch=max(key_epoch,?), "
-                              "members_seen=max(members_seen,?), fails=0, next_try=? WHERE room=? AND peer=?",
-                              "iiiiss", c, j->key_to, seen, progress && all ? 0 : rooms_now(r) + 200, j->room,
-                              j->peer));
-        } else {
-            int64_t fails = 0;
-            roomdb_ignore(roomdb_int(r->o.db, &fails, "SELECT fails+1 FROM room_members WHERE room=? AND peer=?", "ss",
-                             j->room, j->peer));
-            roomdb_ignore(roomdb_exec(r->o.db, "UPDATE room_members SET fails=?, next_try=? WHERE room=? AND peer=?", "iiss",
-                              fails, rooms_now(r) + push_backoff(fails), j->room, j->peer));
-        }
-    }
+    for (size_t i = 0; i < pr.n; i++)
+        if ((rc = push_record_locked(r, &pr.jobs[i], &pr.calls[i])))
+            log_warn("rooms: cannot record a push to %s: %s", pr.jobs[i].peer, err_str(rc));
     if (txn && roomdb_commit(r->o.db))
         roomdb_rollback(r->o.db);
     pthread_mutex_unlock(&r->lock);
 out:
-    for (size_t i = 0; i < n; i++) {
-        json_decref(calls[i].req);
-        json_decref(calls[i].reply);
+    for (size_t i = 0; i < pr.n; i++) {
+        json_decref(pr.calls[i].req);
+        json_decref(pr.calls[i].reply);
     }
-    free(jobs);
-    free(calls);
+    free(pr.jobs);
+    free(pr.calls);
 }
 
 /* ---- member side ----------------------------------------------------------- */

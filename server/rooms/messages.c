@@ -89,8 +89,7 @@ static nt_err flush_room_locked(rooms *r, batch_room *br)
     br->added = 0;
     nt_err rc = rooms_store_set_head(r->o.db, br->rm.id, br->rm.head, br->rm.since_rot);
     if (!rc) /* members waiting out a soft retry get the new messages now */
-        rc = roomdb_exec(r->o.db, "UPDATE room_members SET next_try=0 WHERE room=? AND fails=0 AND next_try>0", "s",
-                         br->rm.id);
+        rc = members_store_wake(r->o.db, br->rm.id);
     return rc;
 }
 
@@ -100,7 +99,7 @@ static nt_err flush_room_locked(rooms *r, batch_room *br)
  * status; on 200 it->reply is the ack (valid once the transaction commits). */
 static int commit_one_locked(rooms *r, batch_room *br, gc_item *it)
 {
-    int64_t ok = 0, now = rooms_now(r);
+    int64_t now = rooms_now(r);
     const submission *s = it->s;
     nt_err rc = NT_OK;
     if (!br->loaded || strcmp(br->rm.id, it->room)) {
@@ -108,9 +107,8 @@ static int commit_one_locked(rooms *r, batch_room *br, gc_item *it)
             goto db_failed;
         br->loaded = rooms_load_locked(r, it->room, &br->rm) == NT_OK && br->rm.state == ROOM_HOSTED;
     }
-    if (!br->loaded ||
-        roomdb_int(r->o.db, &ok, "SELECT 1 FROM room_members WHERE room=? AND peer=? AND state='joined'", "ss",
-                   it->room, it->sender))
+    member_rec mr;
+    if (!br->loaded || members_store_get(r->o.db, it->room, it->sender, &mr) || mr.state != MEMBER_JOINED)
         return rooms_error(&it->reply, 403, "not_member", "not a member of this room");
     room_row *rm = &br->rm;
     if (!epoch_ok(r, s->epoch, rm->epoch, rm->epoch_ts)) /* rotated since the first check */
@@ -499,7 +497,7 @@ int messages_peer_poll(rooms *r, const char *peer, const char *room, rooms_query
         wait = ROOM_POLL_WAIT_MAX;
     room_row rm;
     int status = 200;
-    int64_t from = 0, ok = 0, seen = 0;
+    int64_t from = 0, seen = 0;
     pthread_mutex_lock(&r->lock);
     int64_t deadline = rooms_now(r) + wait * 1000;
     struct timespec ts;
@@ -510,14 +508,13 @@ int messages_peer_poll(rooms *r, const char *peer, const char *room, rooms_query
             status = rooms_error(reply, 404, "not_found", "no such room here");
             goto out;
         }
-        if (roomdb_int(r->o.db, &ok, "SELECT 1 FROM room_members WHERE room=? AND peer=? AND state='joined'", "ss",
-                       room, peer) ||
-            roomdb_int(r->o.db, &from, "SELECT from_seq FROM room_members WHERE room=? AND peer=?", "ss", room, peer) ||
-            roomdb_int(r->o.db, &seen, "SELECT members_seen FROM room_members WHERE room=? AND peer=?", "ss", room,
-                       peer)) {
+        member_rec mr;
+        if (members_store_get(r->o.db, room, peer, &mr) || mr.state != MEMBER_JOINED) {
             status = rooms_error(reply, 403, "not_member", "not a member of this room");
             goto out;
         }
+        from = mr.from_seq;
+        seen = mr.members_seen;
         if (after < from)
             after = from;
         /* a member list it lacks ends the wait too: it fetches the list */
@@ -528,8 +525,9 @@ int messages_peer_poll(rooms *r, const char *peer, const char *room, rooms_query
     }
     /* what the member has asked after is what it holds; written only every
      * 64 messages (each write is an fsync, and polls come per message) */
-    roomdb_ignore(roomdb_exec(r->o.db, "UPDATE room_members SET cursor=? WHERE room=? AND peer=? AND cursor+64<=?",
-                              "issi", after, room, peer, after));
+    nt_err prc = members_store_polled(r->o.db, room, peer, after);
+    if (prc)
+        log_warn("rooms: cannot store the cursor of %s in %s: %s", peer, room, err_str(prc));
     *reply = json_pack("{s:o,s:I,s:I,s:I}", "messages", log_json_locked(r, room, after, limit), "head",
                        (json_int_t)rm.head, "epoch", (json_int_t)rm.epoch, "members_ver", (json_int_t)rm.members_ver);
 out:
@@ -570,15 +568,11 @@ static bool apply_one_locked(rooms *r, room_row *rm, json_t *m, bool final, bool
     *dropped = true;
     if (!rooms_valid_hex(sender, IDENTITY_ID_HEX_LEN) || !rooms_valid_txn(txn) || ep < 1)
         goto out;
-    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT pub FROM room_members WHERE room=? AND peer=?", "ss", rm->id,
-                                   sender);
-    if (st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) > 0) {
-        pl = (size_t)sqlite3_column_bytes(st, 0);
-        pub = malloc(pl);
-        if (pub)
-            memcpy(pub, sqlite3_column_blob(st, 0), pl);
+    member_rec mr;
+    if (members_store_get(r->o.db, rm->id, sender, &mr) == NT_OK && mr.pub_len > 0 && (pub = malloc(mr.pub_len))) {
+        pl = mr.pub_len;
+        memcpy(pub, mr.pub, pl);
     }
-    roomdb_done(r->o.db, st);
     if (!pub) {
         if (final)
             goto out; /* the host knows no key for this sender: dropped */
@@ -636,7 +630,9 @@ out:
  * commit on the connection (the host's log, outboxes, keys) stays FULL. */
 static void apply_sync(rooms *r, bool durable)
 {
-    roomdb_ignore(roomdb_exec(r->o.db, durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", ""));
+    nt_err rc = roomdb_durable(r->o.db, durable);
+    if (rc)
+        log_warn("rooms: cannot set the durability of applied messages: %s", err_str(rc));
 }
 
 int64_t messages_apply(rooms *r, const char *room, json_t *msgs, bool final)

@@ -2,8 +2,8 @@
  * verify: the room, the sender's membership and key, the room's epoch and
  * the key of the submission's epoch.
  *
- * The answer comes from one SELECT on a reader connection. Each commit
- * empties a reader's page cache, so under load that SELECT re-reads its
+ * The answer comes from one read on a reader connection. Each commit
+ * empties a reader's page cache, so under load that read re-reads its
  * pages from the WAL every time; a small cache of accepted answers sits in
  * front of it. An entry is valid while the cache's generation is the one
  * it was read under. The generation moves after every commit that changed
@@ -13,17 +13,17 @@
  * generation is therefore never kept past a change it may have missed.
  *
  * The cache only speeds up the way to an accept: the caller redoes the
- * SELECT before it refuses anything, and the commit checks membership and
+ * read before it refuses anything, and the commit checks membership and
  * epoch again under the write lock. Without reader connections (no WAL
  * file, tests) there is no cache. */
 #include "server/rooms/rooms_int.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <mbedtls/platform_util.h>
 
 #define PRECHECK_SLOTS 64
-#define WAL_CHECKPOINT_FRAMES 1000 /* SQLite's own autocheckpoint default */
 
 struct precheck_slot {
     uint64_t gen; /* 0: empty */
@@ -32,35 +32,27 @@ struct precheck_slot {
     precheck answer;   /* found, hosted, a member key: one that accepts */
 };
 
+static_assert(sizeof ((member_submit_check *)0)->key == ROOM_KEY_LEN, "room keys");
+
 static void precheck_read(roomdb *db, const char *room, const char *sender, int64_t epoch, const char *txn,
                           precheck *pc)
 {
-    sqlite3_stmt *st = roomdb_prep(db,
-                                   "SELECT r.state, r.epoch, r.epoch_ts, m.pub, k.key, d.seq, d.ts FROM rooms r "
-                                   "LEFT JOIN room_members m ON m.room=r.id AND m.peer=?2 AND m.state='joined' "
-                                   "LEFT JOIN room_keys k ON k.room=r.id AND k.epoch=?3 "
-                                   "LEFT JOIN room_messages d ON d.room=r.id AND d.sender=?2 AND d.txn_id=?4 "
-                                   "WHERE r.id=?1",
-                                   "ssis", room, sender, epoch, txn);
-    if (st && sqlite3_step(st) == SQLITE_ROW) {
+    member_submit_check v;
+    nt_err rc = members_store_submit_check(db, room, sender, epoch, txn, &v);
+    if (!rc && v.found) { /* an error reads as no room: refused, never accepted */
         pc->found = true;
-        pc->hosted = strcmp(roomdb_text(st, 0), "hosted") == 0;
-        pc->epoch = sqlite3_column_int64(st, 1);
-        pc->epoch_ts = sqlite3_column_int64(st, 2);
-        int n = sqlite3_column_bytes(st, 3);
-        if (n > 0 && n <= IDENTITY_PUB_DER_MAX) {
-            memcpy(pc->pub, sqlite3_column_blob(st, 3), (size_t)n);
-            pc->pub_len = (size_t)n;
-        }
-        if (sqlite3_column_bytes(st, 4) == ROOM_KEY_LEN) {
-            memcpy(pc->key, sqlite3_column_blob(st, 4), ROOM_KEY_LEN);
-            pc->have_key = true;
-        }
-        pc->dup = sqlite3_column_type(st, 5) != SQLITE_NULL;
-        pc->dup_seq = sqlite3_column_int64(st, 5);
-        pc->dup_ts = sqlite3_column_int64(st, 6);
+        pc->hosted = v.hosted;
+        pc->epoch = v.epoch;
+        pc->epoch_ts = v.epoch_ts;
+        memcpy(pc->pub, v.pub, v.pub_len);
+        pc->pub_len = v.pub_len;
+        pc->have_key = v.have_key;
+        memcpy(pc->key, v.key, ROOM_KEY_LEN);
+        pc->dup = v.dup;
+        pc->dup_seq = v.dup_seq;
+        pc->dup_ts = v.dup_ts;
     }
-    roomdb_done(db, st);
+    mbedtls_platform_zeroize(&v, sizeof v);
 }
 
 static size_t slot_of(const char *room, const char *sender, int64_t epoch)
@@ -129,25 +121,18 @@ void precheck_wipe(precheck *pc)
 
 /* ---- invalidation ---- */
 
-static void on_update(void *arg, int op, const char *db, const char *table, sqlite3_int64 rowid)
+static void on_change(void *arg, const char *table, bool deleted)
 {
-    (void)db;
-    (void)rowid;
     rooms *r = arg;
-    if (!strcmp(table, "room_members") || !strcmp(table, "room_keys") ||
-        (op == SQLITE_DELETE && !strcmp(table, "rooms")))
+    if (!strcmp(table, "room_members") || !strcmp(table, "room_keys") || (deleted && !strcmp(table, "rooms")))
         atomic_store(&r->pc_dirty, true);
 }
 
-static int on_wal(void *arg, sqlite3 *db, const char *name, int frames)
+static void on_commit(void *arg)
 {
     rooms *r = arg;
     if (atomic_exchange(&r->pc_dirty, false))
         atomic_fetch_add(&r->pc_gen, 1);
-    /* this hook replaces SQLite's autocheckpoint: do what it did */
-    if (frames >= WAL_CHECKPOINT_FRAMES)
-        (void)sqlite3_wal_checkpoint(db, name);
-    return SQLITE_OK;
 }
 
 void precheck_changed(rooms *r)
@@ -164,8 +149,7 @@ nt_err precheck_start(rooms *r)
     pthread_mutex_init(&r->pc_mu, NULL);
     atomic_store(&r->pc_gen, 1);
     pthread_mutex_lock(&r->lock);
-    sqlite3_update_hook(roomdb_sqlite(r->o.db), on_update, r);
-    sqlite3_wal_hook(roomdb_sqlite(r->o.db), on_wal, r);
+    roomdb_watch(r->o.db, on_change, on_commit, r);
     pthread_mutex_unlock(&r->lock);
     return NT_OK;
 }
@@ -175,8 +159,7 @@ void precheck_stop(rooms *r)
     if (!r->pc_slots)
         return;
     pthread_mutex_lock(&r->lock);
-    sqlite3_update_hook(roomdb_sqlite(r->o.db), NULL, NULL);
-    sqlite3_wal_autocheckpoint(roomdb_sqlite(r->o.db), WAL_CHECKPOINT_FRAMES); /* SQLite's own hook back */
+    roomdb_watch(r->o.db, NULL, NULL, NULL);
     pthread_mutex_unlock(&r->lock);
     mbedtls_platform_zeroize(r->pc_slots, PRECHECK_SLOTS * sizeof *r->pc_slots);
     free(r->pc_slots);

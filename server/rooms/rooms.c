@@ -90,8 +90,7 @@ json_t *rooms_room_json_locked(rooms *r, const room_row *rm)
                           "dropped", (json_int_t)rm->dropped);
     if (j && rm->state == ROOM_HOSTED) {
         int64_t n = 0;
-        if (roomdb_int(r->o.db, &n, "SELECT count(*) FROM room_members WHERE room=? AND state='joined'", "s",
-                       rm->id) == NT_OK)
+        if (members_store_count(r->o.db, rm->id, MEMBERS_JOINED, &n) == NT_OK)
             json_object_set_new(j, "members", json_integer(n));
     }
     return j;
@@ -236,11 +235,10 @@ int64_t rooms_store_keys_locked(rooms *r, const char *room, json_t *keys)
 /* The caller must be a joined member of a room this node hosts. */
 static int member_gate_locked(rooms *r, const char *peer, const char *room, room_row *rm, json_t **reply)
 {
-    int64_t ok = 0;
     if (rooms_load_locked(r, room, rm) || rm->state != ROOM_HOSTED)
         return rooms_error(reply, 404, "not_found", "no such room here");
-    if (roomdb_int(r->o.db, &ok, "SELECT 1 FROM room_members WHERE room=? AND peer=? AND state='joined'", "ss",
-                   room, peer) != NT_OK)
+    member_rec mr;
+    if (members_store_get(r->o.db, room, peer, &mr) != NT_OK || mr.state != MEMBER_JOINED)
         return rooms_error(reply, 403, "not_member", "not a member of this room");
     return 0;
 }
@@ -297,22 +295,15 @@ static json_t *keys_json_locked(rooms *r, const char *room, int64_t min_epoch, c
 json_t *rooms_member_keys_locked(rooms *r, const char *room, const char *peer, int64_t since, bool wrap, size_t max,
                                  int64_t *last)
 {
-    int64_t from = 0;
+    member_rec mr;
     identity *to = NULL;
     if (last)
         *last = since;
-    if (roomdb_int(r->o.db, &from, "SELECT from_epoch FROM room_members WHERE room=? AND peer=?", "ss", room, peer))
+    if (members_store_get(r->o.db, room, peer, &mr))
         return json_array();
-    if (wrap) {
-        sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT pub FROM room_members WHERE room=? AND peer=?", "ss", room,
-                                       peer);
-        if (st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) > 0 &&
-            identity_from_der(&to, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)) != NT_OK)
-            to = NULL;
-        roomdb_done(r->o.db, st);
-        if (!to)
-            return json_array();
-    }
+    if (wrap && (!mr.pub_len || identity_from_der(&to, mr.pub, mr.pub_len) != NT_OK))
+        return json_array();
+    int64_t from = mr.from_epoch;
     json_t *arr = keys_json_locked(r, room, from > since ? from : since + 1, to, max, last);
     identity_free(to);
     return arr;
@@ -357,8 +348,7 @@ static int peer_leave(rooms *r, const char *peer, const char *room, json_t **rep
     }
     nt_err rc = roomdb_begin(r->o.db);
     if (!rc)
-        rc = roomdb_exec(r->o.db, "UPDATE room_members SET state='left', notice='' WHERE room=? AND peer=?", "ss",
-                         room, peer);
+        rc = members_store_leave(r->o.db, room, peer);
     if (!rc)
         rc = rooms_members_changed_locked(r, room, peer);
     if (!rc)
@@ -408,8 +398,8 @@ static int peer_simple(rooms *r, const char *peer, const char *room, const char 
         json_t *rows = rooms_members_since_json_locked(r, room, since, ROOM_MEMBERS_PAGE, &upto, &more);
         /* the member now holds this version: no push of it, and its long
          * poll stops waking for it */
-        roomdb_ignore(roomdb_exec(r->o.db, "UPDATE room_members SET members_seen=max(members_seen,?) WHERE room=? AND "
-                                  "peer=?", "iss", upto, room, peer));
+        if (members_store_raise_seen(r->o.db, room, peer, upto))
+            log_warn("rooms: cannot store the member list version %s holds", peer);
         *reply = json_pack("{s:o,s:I,s:b}", "members", rows, "members_ver", (json_int_t)upto, "more", more);
     } else if (strcmp(what, "keys") == 0) {
         /* the epochs after `since`, a page at a time */
@@ -427,8 +417,7 @@ static int peer_simple(rooms *r, const char *peer, const char *room, const char 
             status = rooms_error(reply, 400, "bad_request", "mode is push or poll");
             goto out;
         }
-        if (roomdb_exec(r->o.db, "UPDATE room_members SET delivery=?, next_try=0, fails=0 WHERE room=? AND peer=?",
-                        "sss", mode, room, peer)) {
+        if (members_store_set_delivery(r->o.db, room, peer, mode)) {
             status = rooms_error(reply, 500, "internal", "store failed");
             goto out;
         }

@@ -136,10 +136,7 @@ int rooms_host_create(rooms *r, json_t *body, json_t **reply)
                                                      .hash = need_pw ? h : NULL, .pw_iter = iter, .rot_msgs = rm,
                                                      .rot_secs = rs, .created = rooms_now(r)});
     if (!rc)
-        rc = roomdb_exec(r->o.db,
-                         "INSERT INTO room_members(room,peer,role,state,pub,key_epoch,from_epoch) "
-                         "VALUES(?,?,'master','joined',?,1,1)",
-                         "ssb", id, r->me_hex, r->me_der, r->me_der_len);
+        rc = members_store_add_master(r->o.db, id, r->me_hex, r->me_der, r->me_der_len);
     if (!rc)
         rc = rooms_load_locked(r, id, &rw);
     if (!rc)
@@ -182,13 +179,13 @@ int rooms_host_member_op(rooms *r, const char *room, const char *op, json_t *bod
         status = rooms_error(reply, 409, "conflict", "the master is always a member");
         goto out;
     }
-    int64_t joined = 0, exists = 0;
-    if (!rekey) {
-        roomdb_ignore(roomdb_int(r->o.db, &joined, "SELECT state='joined' FROM room_members WHERE room=? AND peer=?", "ss",
-                         room, peer));
-        int64_t one = 0;
-        exists = roomdb_int(r->o.db, &one, "SELECT 1 FROM room_members WHERE room=? AND peer=? AND "
-                            "state IN ('joined','invited')", "ss", room, peer) == NT_OK;
+    bool joined = false, exists = false;
+    member_rec mr;
+    if (!rekey && (rc = members_store_get(r->o.db, room, peer, &mr)) != NT_ERR_NOT_FOUND) {
+        if (rc)
+            goto dberr;
+        joined = mr.state == MEMBER_JOINED;
+        exists = joined || mr.state == MEMBER_INVITED;
     }
     if (strcmp(op, "kick") == 0 && !exists) {
         status = rooms_error(reply, 404, "not_member", "that peer is not a member");
@@ -199,8 +196,8 @@ int rooms_host_member_op(rooms *r, const char *room, const char *op, json_t *bod
         goto out;
     }
     int64_t count = 0;
-    roomdb_ignore(roomdb_int(r->o.db, &count, "SELECT count(*) FROM room_members WHERE room=? AND state IN "
-                     "('joined','invited')", "s", room));
+    if ((rc = members_store_count(r->o.db, room, MEMBERS_CURRENT, &count)))
+        goto dberr;
     if (strcmp(op, "invite") == 0 && !exists && count >= ROOM_MEMBERS_MAX) {
         status = rooms_error(reply, 409, "room_full", "the room has its maximum number of members");
         goto out;
@@ -209,18 +206,14 @@ int rooms_host_member_op(rooms *r, const char *room, const char *op, json_t *bod
     if (rc)
         goto dberr;
     if (strcmp(op, "invite") == 0) {
-        rc = roomdb_exec(r->o.db,
-                         "INSERT INTO room_members(room,peer,state,notice) VALUES(?1,?2,'invited','invite') "
-                         "ON CONFLICT(room,peer) DO UPDATE SET state='invited', notice='invite', next_try=0, fails=0",
-                         "ss", room, peer);
+        rc = members_store_invite(r->o.db, room, peer);
         if (!rc)
             rc = rooms_members_changed_locked(r, room, peer);
         if (!rc)
             rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", peer, "membership", "invited"));
         rooms_wake_push_locked(r);
     } else if (strcmp(op, "kick") == 0) {
-        rc = roomdb_exec(r->o.db, "UPDATE room_members SET state='kicked', notice='kicked', next_try=0, fails=0 "
-                         "WHERE room=? AND peer=?", "ss", room, peer);
+        rc = members_store_kick(r->o.db, room, peer);
         if (!rc)
             rc = rooms_members_changed_locked(r, room, peer);
         if (!rc)

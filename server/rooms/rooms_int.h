@@ -16,6 +16,7 @@
 #include "storage/events_store.h"
 #include "storage/keys_store.h"
 #include "storage/log_store.h"
+#include "storage/members_store.h"
 #include "storage/outbox_store.h"
 #include "storage/rooms_store.h"
 #include "storage/roomdb.h"

@@ -9,14 +9,15 @@
 #include <string.h>
 #include <mbedtls/platform_util.h>
 
-/* A joiner's row in room: its state ("" when none). */
-static void member_state_locked(rooms *r, const char *room, const char *peer, char state[static 12])
+/* A joiner's row in room: NT_OK with its state, NT_ERR_NOT_FOUND when
+ * it has none. */
+static nt_err member_state_locked(rooms *r, const char *room, const char *peer, member_state *state)
 {
-    state[0] = '\0';
-    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT state FROM room_members WHERE room=? AND peer=?", "ss", room, peer);
-    if (st && sqlite3_step(st) == SQLITE_ROW)
-        snprintf(state, 12, "%s", roomdb_text(st, 0));
-    roomdb_done(r->o.db, st);
+    member_rec mr;
+    nt_err rc = members_store_get(r->o.db, room, peer, &mr);
+    if (!rc)
+        *state = mr.state;
+    return rc;
 }
 
 /* Whether peer may join room now. 0: yes; *pw_needed set when it may once
@@ -25,17 +26,20 @@ static void member_state_locked(rooms *r, const char *room, const char *peer, ch
 static int join_gate_locked(rooms *r, const char *peer, const char *room, room_row *rm, bool *pw_needed,
                             room_pw *pw, json_t **reply)
 {
-    char state[12];
+    member_state state;
     *pw_needed = false;
-    member_state_locked(r, room, peer, state);
+    nt_err rc = member_state_locked(r, room, peer, &state);
+    if (rc && rc != NT_ERR_NOT_FOUND)
+        return rooms_error(reply, 503, "busy", "could not read the member list");
+    bool known = rc == NT_OK, kicked = known && state == MEMBER_KICKED;
     if (rooms_load_locked(r, room, rm) || rm->state != ROOM_HOSTED)
         return rooms_error(reply, 404, "not_found", "no such room here");
-    if (!strcmp(state, "joined") || !strcmp(state, "invited"))
+    if (known && (state == MEMBER_JOINED || state == MEMBER_INVITED))
         return 0;
     /* an invite-only room never reveals itself to an uninvited node */
-    if (strcmp(state, "kicked") && strcmp(rm->access, "invite") == 0)
+    if (!kicked && strcmp(rm->access, "invite") == 0)
         return rooms_error(reply, 404, "not_found", "no such room here");
-    if (strcmp(state, "kicked") == 0 || (strcmp(rm->access, "open") && strcmp(rm->access, "password")))
+    if (kicked || (strcmp(rm->access, "open") && strcmp(rm->access, "password")))
         return rooms_error(reply, 403, "forbidden", "not invited, or kicked");
     if (strcmp(rm->access, "password") == 0) {
         if (rooms_pw_load_locked(r, room, pw))
@@ -43,8 +47,8 @@ static int join_gate_locked(rooms *r, const char *peer, const char *room, room_r
         *pw_needed = true;
     }
     int64_t count = 0;
-    roomdb_ignore(roomdb_int(r->o.db, &count, "SELECT count(*) FROM room_members WHERE room=? AND state IN "
-                     "('joined','invited')", "s", room));
+    if (members_store_count(r->o.db, room, MEMBERS_CURRENT, &count))
+        return rooms_error(reply, 503, "busy", "could not read the member list");
     if (count >= ROOM_MEMBERS_MAX)
         return rooms_error(reply, 409, "room_full", "the room has its maximum number of members");
     return 0;
@@ -54,24 +58,17 @@ static int join_gate_locked(rooms *r, const char *peer, const char *room, room_r
 static int join_admit_locked(rooms *r, const char *peer, const char *room, room_row *rm, const uint8_t *der, size_t n,
                              const char *dl, json_t **reply)
 {
-    char state[12];
-    member_state_locked(r, room, peer, state);
-    if (strcmp(state, "joined") == 0)
+    member_state state;
+    if (member_state_locked(r, room, peer, &state) == NT_OK && state == MEMBER_JOINED)
         return 0;
     nt_err rc = roomdb_begin(r->o.db);
     if (!rc)
-        rc = roomdb_exec(r->o.db,
-                         "INSERT INTO room_members(room,peer,state,pub,delivery,cursor,key_epoch,from_epoch,"
-                         "from_seq) VALUES(?1,?2,'joined',?3,?4,?5,?6,?6,?5) ON CONFLICT(room,peer) DO UPDATE "
-                         "SET state='joined', pub=?3, delivery=?4, cursor=?5, key_epoch=?6, from_epoch=?6, "
-                         "from_seq=?5, notice='', next_try=0, fails=0",
-                         "ssbsii", room, peer, der, n, dl, rm->head, rm->epoch);
+        rc = members_store_admit(r->o.db, room, peer, der, n, dl, rm->head, rm->epoch);
     if (!rc)
         rc = rooms_members_changed_locked(r, room, peer);
     /* the joiner gets the whole list in this reply */
     if (!rc)
-        rc = roomdb_exec(r->o.db, "UPDATE room_members SET members_seen=(SELECT members_ver FROM rooms WHERE "
-                         "id=?1) WHERE room=?1 AND peer=?2", "ss", room, peer);
+        rc = members_store_seen_current(r->o.db, room, peer);
     if (!rc) {
         rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", peer, "membership", "joined"));
         rc = roomdb_commit(r->o.db);
@@ -87,14 +84,15 @@ static int join_admit_locked(rooms *r, const char *peer, const char *room, room_
 static void join_reply_locked(rooms *r, const char *peer, const char *room, const room_row *rm, json_t **reply)
 {
     int64_t from_seq = rm->head, upto = 0;
-    roomdb_ignore(roomdb_int(r->o.db, &from_seq, "SELECT from_seq FROM room_members WHERE room=? AND peer=?", "ss", room, peer));
+    member_rec mr;
+    if (members_store_get(r->o.db, room, peer, &mr) == NT_OK)
+        from_seq = mr.from_seq;
     /* the first page of the list; a joiner of a room with a long history
      * fetches the rest (GET members?since=members_ver) */
     bool more = false;
     json_t *members = rooms_members_since_json_locked(r, room, -1, ROOM_MEMBERS_PAGE, &upto, &more);
-    if (more)
-        roomdb_ignore(roomdb_exec(r->o.db, "UPDATE room_members SET members_seen=? WHERE room=? AND peer=?", "iss",
-                                  upto, room, peer));
+    if (more && members_store_set_seen(r->o.db, room, peer, upto))
+        log_warn("rooms: cannot store the member list version %s holds", peer);
     *reply = json_pack("{s:o,s:o,s:o,s:I,s:I,s:b}", "room", rooms_room_json_locked(r, rm), "keys",
                        rooms_member_keys_locked(r, room, peer, 0, false, ROOM_KEYS_PAGE, NULL), "members", members, "from_seq",
                        (json_int_t)from_seq, "members_ver", (json_int_t)upto, "members_more", more);

@@ -45,29 +45,22 @@ bool rooms_pub_matches(const uint8_t *der, size_t n, const char *peer)
     return strcmp(hex, peer) == 0;
 }
 
-static bool one_of(const char *s, const char *const *set)
-{
-    for (; s && *set; set++)
-        if (strcmp(s, *set) == 0)
-            return true;
-    return false;
-}
-
 void rooms_store_members_locked(rooms *r, const char *room, json_t *members, int64_t ver)
 {
-    static const char *const roles[] = {"master", "member", NULL};
-    static const char *const states[] = {"joined", "invited", "left", "kicked", NULL};
     size_t i;
     json_t *m;
     int64_t known = 0;
     /* the first list (at join) is the starting point; later lists are
      * compared with what we knew, and changes become membership events */
-    roomdb_ignore(roomdb_int(r->o.db, &known, "SELECT count(*) FROM room_members WHERE room=?", "s", room));
+    if (members_store_count(r->o.db, room, MEMBERS_ALL, &known))
+        log_warn("rooms: cannot count the members of %s", room);
     json_array_foreach(members, i, m) {
         const char *peer = json_string_value(json_object_get(m, "peer"));
-        const char *role = json_string_value(json_object_get(m, "role"));
-        const char *state = json_string_value(json_object_get(m, "state"));
-        if (!rooms_valid_hex(peer, IDENTITY_ID_HEX_LEN) || !one_of(role, roles) || !one_of(state, states))
+        member_role role;
+        member_state state;
+        if (!rooms_valid_hex(peer, IDENTITY_ID_HEX_LEN) ||
+            member_role_parse(json_string_value(json_object_get(m, "role")), &role) ||
+            member_state_parse(json_string_value(json_object_get(m, "state")), &state))
             continue;
         size_t n = 0;
         uint8_t *der = rooms_b64_get(json_object_get(m, "pub"), IDENTITY_PUB_DER_MAX, &n);
@@ -75,22 +68,20 @@ void rooms_store_members_locked(rooms *r, const char *room, json_t *members, int
             free(der);
             continue;
         }
-        char old[12] = "";
-        sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT state FROM room_members WHERE room=? AND peer=?", "ss", room,
-                                       peer);
-        if (st && sqlite3_step(st) == SQLITE_ROW)
-            snprintf(old, sizeof old, "%s", roomdb_text(st, 0));
-        roomdb_done(r->o.db, st);
-        roomdb_ignore(roomdb_exec(r->o.db,
-                          "INSERT INTO room_members(room,peer,role,state,pub) VALUES(?1,?2,?3,?4,?5) "
-                          "ON CONFLICT(room,peer) DO UPDATE SET role=?3, state=?4, pub=coalesce(?5,pub)",
-                          "ssssb", room, peer, role, state, der, n));
+        member_rec old;
+        bool had = members_store_get(r->o.db, room, peer, &old) == NT_OK;
+        nt_err rc = members_store_put(r->o.db, room, peer, role, state, der, n);
         free(der);
+        if (rc) {
+            log_warn("rooms: cannot store a member of %s: %s", room, err_str(rc));
+            continue;
+        }
         /* a member we never knew of who has already gone is history (a
          * joiner's later pages), not a change anyone saw */
-        bool news = old[0] || !strcmp(state, "joined") || !strcmp(state, "invited");
-        if (known > 0 && news && strcmp(old, state) && strcmp(peer, r->me_hex))
-            rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", peer, "membership", state));
+        bool news = had || state == MEMBER_JOINED || state == MEMBER_INVITED;
+        if (known > 0 && news && (!had || old.state != state) && strcmp(peer, r->me_hex))
+            rooms_event_locked(r, "membership", room,
+                               json_pack("{s:s,s:s}", "peer", peer, "membership", member_state_name(state)));
     }
     if (ver > 0)
         if (rooms_store_members_ver_raise(r->o.db, room, ver))
@@ -101,8 +92,7 @@ nt_err rooms_members_changed_locked(rooms *r, const char *room, const char *peer
 {
     nt_err rc = rooms_store_members_ver_bump(r->o.db, room);
     if (!rc)
-        rc = roomdb_exec(r->o.db, "UPDATE room_members SET mver=(SELECT members_ver FROM rooms WHERE id=?1) "
-                         "WHERE room=?1 AND peer=?2", "ss", room, peer);
+        rc = members_store_stamp(r->o.db, room, peer);
     if (rc)
         return rc;
     precheck_changed(r);
@@ -111,35 +101,35 @@ nt_err rooms_members_changed_locked(rooms *r, const char *room, const char *peer
     return NT_OK;
 }
 
-/* Rows of a member list query as [{peer, role, state, delivery, cursor,
- * pub?}]; *last (if not NULL) gets the last row's column 6. */
-static json_t *members_rows_locked(rooms *r, sqlite3_stmt *st, bool with_pub, int64_t *last)
+typedef struct {
+    json_t *arr;
+    bool with_pub;
+    int64_t *last; /* may be NULL */
+} member_rows;
+
+/* A member row as {peer, role, state, delivery, cursor, pub?}; *last gets
+ * its mver. */
+static void member_add(void *arg, const member_rec *mr)
 {
-    json_t *arr = json_array();
-    while (st && arr && sqlite3_step(st) == SQLITE_ROW) {
-        json_t *m = json_pack("{s:s,s:s,s:s,s:s,s:I}", "peer", roomdb_text(st, 0), "role", roomdb_text(st, 1), "state",
-                              roomdb_text(st, 2), "delivery", roomdb_text(st, 3), "cursor",
-                              (json_int_t)sqlite3_column_int64(st, 4));
-        if (m && with_pub && sqlite3_column_bytes(st, 5) > 0)
-            json_object_set_new(m, "pub", rooms_b64_json(sqlite3_column_blob(st, 5), (size_t)sqlite3_column_bytes(st, 5)));
-        if (last)
-            *last = sqlite3_column_int64(st, 6);
-        json_array_append_new(arr, m);
-    }
-    roomdb_done(r->o.db, st);
-    return arr;
+    member_rows *rows = arg;
+    json_t *m = json_pack("{s:s,s:s,s:s,s:s,s:I}", "peer", mr->peer, "role", member_role_name(mr->role), "state",
+                          member_state_name(mr->state), "delivery", mr->delivery, "cursor", (json_int_t)mr->cursor);
+    if (m && rows->with_pub && mr->pub_len > 0)
+        json_object_set_new(m, "pub", rooms_b64_json(mr->pub, mr->pub_len));
+    if (rows->last)
+        *rows->last = mr->mver;
+    json_array_append_new(rows->arr, m);
 }
 
 json_t *rooms_members_json_locked(rooms *r, const char *room)
 {
-    sqlite3_stmt *st = roomdb_prep(r->o.db,
-                                   "SELECT peer,role,state,delivery,cursor,pub,mver FROM room_members WHERE room=? AND "
-                                   "state IN ('joined','invited') ORDER BY role='master' DESC, peer",
-                                   "s", room);
-    json_t *arr = members_rows_locked(r, st, false, NULL), *m;
+    member_rows rows = {json_array(), false, NULL};
+    if (members_store_current(r->o.db, room, member_add, &rows))
+        log_warn("rooms: cannot list the members of %s", room);
+    json_t *m;
     size_t i;
-    json_array_foreach(arr, i, m) rooms_ident_set(r, json_string_value(json_object_get(m, "peer")), "", m);
-    return arr;
+    json_array_foreach(rows.arr, i, m) rooms_ident_set(r, json_string_value(json_object_get(m, "peer")), "", m);
+    return rows.arr;
 }
 
 json_t *rooms_members_since_json_locked(rooms *r, const char *room, int64_t ver, size_t max, int64_t *upto,
@@ -149,12 +139,11 @@ json_t *rooms_members_since_json_locked(rooms *r, const char *room, int64_t ver,
      * version, the last row's, that it then holds in full (every change
      * has a version of its own; only rows from before versions share 0,
      * and the first batch, from -1, takes them) */
-    sqlite3_stmt *st = roomdb_prep(r->o.db,
-                                   "SELECT peer,role,state,delivery,cursor,pub,mver FROM room_members WHERE room=? AND "
-                                   "mver>? ORDER BY mver,peer LIMIT ?",
-                                   "sii", room, ver, (int64_t)max);
     int64_t last = ver < 0 ? 0 : ver;
-    json_t *rows = members_rows_locked(r, st, true, &last);
+    member_rows mr = {json_array(), true, &last};
+    if (members_store_since(r->o.db, room, ver, max, member_add, &mr))
+        log_warn("rooms: cannot list the member changes of %s", room);
+    json_t *rows = mr.arr;
     bool full = json_array_size(rows) >= max;
     if (!full)
         if (rooms_store_members_ver(r->o.db, room, &last))

@@ -1,0 +1,299 @@
+/* members_store.c - see members_store.h. */
+#include "members_store.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *const state_names[] = {
+    [MEMBER_JOINED] = "joined", [MEMBER_INVITED] = "invited", [MEMBER_LEFT] = "left", [MEMBER_KICKED] = "kicked"};
+static const char *const role_names[] = {[MEMBER_ROLE_MASTER] = "master", [MEMBER_ROLE_MEMBER] = "member"};
+
+static int parse(const char *s, const char *const *names, size_t n)
+{
+    for (size_t i = 0; s && i < n; i++)
+        if (strcmp(s, names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+const char *member_state_name(member_state s)
+{
+    return (unsigned)s < 4 ? state_names[s] : "left";
+}
+
+nt_err member_state_parse(const char *s, member_state *out)
+{
+    int i = parse(s, state_names, 4);
+    if (i < 0)
+        return NT_ERR_INVALID;
+    *out = (member_state)i;
+    return NT_OK;
+}
+
+const char *member_role_name(member_role r)
+{
+    return (unsigned)r < 2 ? role_names[r] : "member";
+}
+
+nt_err member_role_parse(const char *s, member_role *out)
+{
+    int i = parse(s, role_names, 2);
+    if (i < 0)
+        return NT_ERR_INVALID;
+    *out = (member_role)i;
+    return NT_OK;
+}
+
+#define MEMBER_COLS "peer,role,state,delivery,cursor,key_epoch,from_epoch,from_seq,members_seen,mver,pub"
+
+static nt_err member_row(sqlite3_stmt *st, member_rec *m)
+{
+    memset(m, 0, sizeof *m);
+    snprintf(m->peer, sizeof m->peer, "%s", roomdb_text(st, 0));
+    snprintf(m->delivery, sizeof m->delivery, "%s", roomdb_text(st, 3));
+    int64_t *f[] = {&m->cursor, &m->key_epoch, &m->from_epoch, &m->from_seq, &m->members_seen, &m->mver};
+    for (int i = 0; i < 6; i++)
+        *f[i] = sqlite3_column_int64(st, 4 + i);
+    int n = sqlite3_column_bytes(st, 10);
+    if (n > 0 && (size_t)n <= sizeof m->pub) {
+        memcpy(m->pub, sqlite3_column_blob(st, 10), (size_t)n);
+        m->pub_len = (size_t)n;
+    }
+    if (member_role_parse(roomdb_text(st, 1), &m->role) || member_state_parse(roomdb_text(st, 2), &m->state))
+        return NT_ERR_DB;
+    return NT_OK;
+}
+
+nt_err members_store_get(roomdb *db, const char *room, const char *peer, member_rec *out)
+{
+    sqlite3_stmt *st = roomdb_prep(db, "SELECT " MEMBER_COLS " FROM room_members WHERE room=? AND peer=?", "ss", room,
+                                   peer);
+    if (!st)
+        return NT_ERR_DB;
+    int s = sqlite3_step(st);
+    nt_err rc = s == SQLITE_ROW ? member_row(st, out) : s == SQLITE_DONE ? NT_ERR_NOT_FOUND : NT_ERR_DB;
+    roomdb_done(db, st);
+    return rc;
+}
+
+nt_err members_store_count(roomdb *db, const char *room, members_which which, int64_t *n)
+{
+    *n = 0;
+    switch (which) {
+    case MEMBERS_JOINED:
+        return roomdb_int(db, n, "SELECT count(*) FROM room_members WHERE room=? AND state='joined'", "s", room);
+    case MEMBERS_CURRENT:
+        return roomdb_int(db, n, "SELECT count(*) FROM room_members WHERE room=? AND state IN ('joined','invited')",
+                          "s", room);
+    default:
+        return roomdb_int(db, n, "SELECT count(*) FROM room_members WHERE room=?", "s", room);
+    }
+}
+
+nt_err members_store_add_master(roomdb *db, const char *room, const char *peer, const uint8_t *der, size_t der_len)
+{
+    return roomdb_exec(db,
+                       "INSERT INTO room_members(room,peer,role,state,pub,key_epoch,from_epoch) "
+                       "VALUES(?,?,'master','joined',?,1,1)",
+                       "ssb", room, peer, der, der_len);
+}
+
+nt_err members_store_admit(roomdb *db, const char *room, const char *peer, const uint8_t *der, size_t der_len,
+                           const char *delivery, int64_t head, int64_t epoch)
+{
+    return roomdb_exec(db,
+                       "INSERT INTO room_members(room,peer,state,pub,delivery,cursor,key_epoch,from_epoch,"
+                       "from_seq) VALUES(?1,?2,'joined',?3,?4,?5,?6,?6,?5) ON CONFLICT(room,peer) DO UPDATE "
+                       "SET state='joined', pub=?3, delivery=?4, cursor=?5, key_epoch=?6, from_epoch=?6, "
+                       "from_seq=?5, notice='', next_try=0, fails=0",
+                       "ssbsii", room, peer, der, der_len, delivery, head, epoch);
+}
+
+nt_err members_store_invite(roomdb *db, const char *room, const char *peer)
+{
+    return roomdb_exec(db,
+                       "INSERT INTO room_members(room,peer,state,notice) VALUES(?1,?2,'invited','invite') "
+                       "ON CONFLICT(room,peer) DO UPDATE SET state='invited', notice='invite', next_try=0, fails=0",
+                       "ss", room, peer);
+}
+
+nt_err members_store_kick(roomdb *db, const char *room, const char *peer)
+{
+    return roomdb_exec(db, "UPDATE room_members SET state='kicked', notice='kicked', next_try=0, fails=0 "
+                       "WHERE room=? AND peer=?", "ss", room, peer);
+}
+
+nt_err members_store_leave(roomdb *db, const char *room, const char *peer)
+{
+    return roomdb_exec(db, "UPDATE room_members SET state='left', notice='' WHERE room=? AND peer=?", "ss", room,
+                       peer);
+}
+
+nt_err members_store_put(roomdb *db, const char *room, const char *peer, member_role role, member_state state,
+                         const uint8_t *der, size_t der_len)
+{
+    return roomdb_exec(db,
+                       "INSERT INTO room_members(room,peer,role,state,pub) VALUES(?1,?2,?3,?4,?5) "
+                       "ON CONFLICT(room,peer) DO UPDATE SET role=?3, state=?4, pub=coalesce(?5,pub)",
+                       "ssssb", room, peer, member_role_name(role), member_state_name(state), der, der_len);
+}
+
+nt_err members_store_stamp(roomdb *db, const char *room, const char *peer)
+{
+    return roomdb_exec(db, "UPDATE room_members SET mver=(SELECT members_ver FROM rooms WHERE id=?1) "
+                       "WHERE room=?1 AND peer=?2", "ss", room, peer);
+}
+
+nt_err members_store_seen_current(roomdb *db, const char *room, const char *peer)
+{
+    return roomdb_exec(db, "UPDATE room_members SET members_seen=(SELECT members_ver FROM rooms WHERE "
+                       "id=?1) WHERE room=?1 AND peer=?2", "ss", room, peer);
+}
+
+nt_err members_store_set_seen(roomdb *db, const char *room, const char *peer, int64_t v)
+{
+    return roomdb_exec(db, "UPDATE room_members SET members_seen=? WHERE room=? AND peer=?", "iss", v, room, peer);
+}
+
+nt_err members_store_raise_seen(roomdb *db, const char *room, const char *peer, int64_t v)
+{
+    return roomdb_exec(db, "UPDATE room_members SET members_seen=max(members_seen,?) WHERE room=? AND peer=?", "iss",
+                       v, room, peer);
+}
+
+nt_err members_store_set_delivery(roomdb *db, const char *room, const char *peer, const char *delivery)
+{
+    return roomdb_exec(db, "UPDATE room_members SET delivery=?, next_try=0, fails=0 WHERE room=? AND peer=?", "sss",
+                       delivery, room, peer);
+}
+
+nt_err members_store_polled(roomdb *db, const char *room, const char *peer, int64_t seq)
+{
+    return roomdb_exec(db, "UPDATE room_members SET cursor=? WHERE room=? AND peer=? AND cursor+64<=?", "issi", seq,
+                       room, peer, seq);
+}
+
+nt_err members_store_wake(roomdb *db, const char *room)
+{
+    return roomdb_exec(db, "UPDATE room_members SET next_try=0 WHERE room=? AND fails=0 AND next_try>0", "s", room);
+}
+
+nt_err members_store_push_due(roomdb *db, const char *me, int64_t now, size_t max, members_store_push_fn *fn,
+                              void *arg)
+{
+    sqlite3_stmt *st = roomdb_prep(
+        db,
+        "SELECT m.room,m.peer,m.state,m.delivery,m.cursor,m.key_epoch,m.from_epoch,m.notice,r.head,r.epoch,"
+        "m.members_seen,r.members_ver "
+        "FROM room_members m JOIN rooms r ON r.id=m.room WHERE r.state='hosted' AND m.peer!=? AND m.next_try<=? AND "
+        "(m.notice!='' OR (m.state='joined' AND ((m.delivery='push' AND (m.cursor<r.head OR "
+        "m.members_seen<r.members_ver)) OR m.key_epoch<r.epoch))) "
+        "LIMIT ?",
+        "sii", me, now, (int64_t)max);
+    if (!st)
+        return NT_ERR_DB;
+    int s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        member_push p = {.room = roomdb_text(st, 0), .peer = roomdb_text(st, 1), .delivery = roomdb_text(st, 3),
+                         .notice = roomdb_text(st, 7), .cursor = sqlite3_column_int64(st, 4),
+                         .key_epoch = sqlite3_column_int64(st, 5), .from_epoch = sqlite3_column_int64(st, 6),
+                         .head = sqlite3_column_int64(st, 8), .epoch = sqlite3_column_int64(st, 9),
+                         .members_seen = sqlite3_column_int64(st, 10), .members_ver = sqlite3_column_int64(st, 11)};
+        if (member_state_parse(roomdb_text(st, 2), &p.state))
+            p.state = MEMBER_LEFT; /* unreadable: offered no messages */
+        fn(arg, &p);
+    }
+    roomdb_done(db, st);
+    return s == SQLITE_DONE ? NT_OK : NT_ERR_DB;
+}
+
+nt_err members_store_notice_done(roomdb *db, const char *room, const char *peer)
+{
+    return roomdb_exec(db, "UPDATE room_members SET notice='', fails=0, next_try=0 WHERE room=? AND peer=?", "ss",
+                       room, peer);
+}
+
+nt_err members_store_pushed(roomdb *db, const char *room, const char *peer, int64_t cursor, int64_t key_epoch,
+                            int64_t seen, int64_t next_try)
+{
+    return roomdb_exec(db,
+                       "UPDATE room_members SET cursor=max(cursor,?), key_epoch=max(key_epoch,?), "
+                       "members_seen=max(members_seen,?), fails=0, next_try=? WHERE room=? AND peer=?",
+                       "iiiiss", cursor, key_epoch, seen, next_try, room, peer);
+}
+
+nt_err members_store_next_fail(roomdb *db, const char *room, const char *peer, int64_t *fails)
+{
+    return roomdb_int(db, fails, "SELECT fails+1 FROM room_members WHERE room=? AND peer=?", "ss", room, peer);
+}
+
+nt_err members_store_retry_at(roomdb *db, const char *room, const char *peer, int64_t fails, int64_t next_try)
+{
+    return roomdb_exec(db, "UPDATE room_members SET fails=?, next_try=? WHERE room=? AND peer=?", "iiss", fails,
+                       next_try, room, peer);
+}
+
+static nt_err each_member(roomdb *db, sqlite3_stmt *st, members_store_fn *fn, void *arg)
+{
+    if (!st)
+        return NT_ERR_DB;
+    int s;
+    member_rec m;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW)
+        if (member_row(st, &m) == NT_OK)
+            fn(arg, &m);
+    roomdb_done(db, st);
+    return s == SQLITE_DONE ? NT_OK : NT_ERR_DB;
+}
+
+nt_err members_store_current(roomdb *db, const char *room, members_store_fn *fn, void *arg)
+{
+    return each_member(db,
+                       roomdb_prep(db, "SELECT " MEMBER_COLS " FROM room_members WHERE room=? AND "
+                                   "state IN ('joined','invited') ORDER BY role='master' DESC, peer", "s", room),
+                       fn, arg);
+}
+
+nt_err members_store_since(roomdb *db, const char *room, int64_t ver, size_t max, members_store_fn *fn, void *arg)
+{
+    return each_member(db,
+                       roomdb_prep(db, "SELECT " MEMBER_COLS " FROM room_members WHERE room=? AND mver>? "
+                                   "ORDER BY mver,peer LIMIT ?", "sii", room, ver, (int64_t)max),
+                       fn, arg);
+}
+
+nt_err members_store_submit_check(roomdb *db, const char *room, const char *sender, int64_t epoch, const char *txn,
+                                  member_submit_check *out)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = roomdb_prep(db,
+                                   "SELECT r.state, r.epoch, r.epoch_ts, m.pub, k.key, d.seq, d.ts FROM rooms r "
+                                   "LEFT JOIN room_members m ON m.room=r.id AND m.peer=?2 AND m.state='joined' "
+                                   "LEFT JOIN room_keys k ON k.room=r.id AND k.epoch=?3 "
+                                   "LEFT JOIN room_messages d ON d.room=r.id AND d.sender=?2 AND d.txn_id=?4 "
+                                   "WHERE r.id=?1",
+                                   "ssis", room, sender, epoch, txn);
+    if (!st)
+        return NT_ERR_DB;
+    int s = sqlite3_step(st);
+    if (s == SQLITE_ROW) {
+        out->found = true;
+        out->hosted = strcmp(roomdb_text(st, 0), "hosted") == 0;
+        out->epoch = sqlite3_column_int64(st, 1);
+        out->epoch_ts = sqlite3_column_int64(st, 2);
+        int n = sqlite3_column_bytes(st, 3);
+        if (n > 0 && (size_t)n <= sizeof out->pub) {
+            memcpy(out->pub, sqlite3_column_blob(st, 3), (size_t)n);
+            out->pub_len = (size_t)n;
+        }
+        if (sqlite3_column_bytes(st, 4) == sizeof out->key) {
+            memcpy(out->key, sqlite3_column_blob(st, 4), sizeof out->key);
+            out->have_key = true;
+        }
+        out->dup = sqlite3_column_type(st, 5) != SQLITE_NULL;
+        out->dup_seq = sqlite3_column_int64(st, 5);
+        out->dup_ts = sqlite3_column_int64(st, 6);
+    }
+    roomdb_done(db, st);
+    return s == SQLITE_ROW || s == SQLITE_DONE ? NT_OK : NT_ERR_DB;
+}
