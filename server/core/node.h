@@ -69,6 +69,7 @@ typedef struct node {
     struct discovery *discovery;            /* server/discovery/discovery_node.c; NULL when off */
     struct peer_api *peer_api;              /* server/peer/peer_api.c: sessions we serve */
     struct peerlink *peerlink;              /* server/peer/peerlink.c: sessions we hold */
+    struct rooms *rooms;                    /* server/rooms/rooms_node.c; NULL when not running */
     void *reserved_;
 } node;
 

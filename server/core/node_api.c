@@ -68,8 +68,8 @@ static void get_status(http_req *rq, node *nd)
         json_object_set_new(st, "discovery", discovery_node_status(nd));
     if (st)
         json_object_set_new(st, "peer_channel", peer_api_status(nd));
-    if (st && rooms_node_get())
-        json_object_set_new(st, "rooms", rooms_status(rooms_node_get()));
+    if (st && nd->rooms)
+        json_object_set_new(st, "rooms", rooms_status(nd->rooms));
     http_reply_json(rq, 200, st);
 }
 

@@ -5,13 +5,12 @@
 
 #include "common/log.h"
 #include "server/rooms/rooms.h"
-#include "server/rooms/rooms_node.h"
 
 static void renamed(node *nd, const identity *pub, const char *old_name)
 {
     char hex[IDENTITY_ID_HEX_LEN + 1];
     peer_ident pi;
-    rooms *r = rooms_node_get();
+    rooms *r = nd->rooms;
     identity_id_hex(pub, hex);
     peer_names_ident(nd, hex, &pi);
     log_info("peer %.16s... is now known as %s (was %s)", hex, pi.name, old_name);

@@ -103,6 +103,7 @@ static void *verify_main(void *arg)
     if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), INGEST_VERIFY_NICE) != 0) {
         /* best effort: the same work, only less well ordered */
     }
+    key_cache *kc = messages_key_cache_new(); /* NULL: each key parsed afresh */
     pthread_mutex_lock(&in->lock);
     for (;;) {
         gc_item *it = q_pop(&in->verify_q);
@@ -114,7 +115,7 @@ static void *verify_main(void *arg)
         }
         in->verifying++;
         pthread_mutex_unlock(&in->lock);
-        bool pending = messages_check_unit(r, it);
+        bool pending = messages_check_unit(r, kc, it);
         pthread_mutex_lock(&in->lock);
         in->verifying--;
         if (!pending) { /* refused, or duplicates: answer at once */
@@ -133,6 +134,7 @@ static void *verify_main(void *arg)
         }
     }
     pthread_mutex_unlock(&in->lock);
+    messages_key_cache_free(kc);
     return NULL;
 }
 
@@ -231,7 +233,7 @@ int ingest_run(rooms *r, gc_item *it)
     pthread_mutex_lock(&in->lock);
     if (!in->running) { /* stopping: verify and commit on this thread */
         pthread_mutex_unlock(&in->lock);
-        if (messages_check_unit(r, it))
+        if (messages_check_unit(r, NULL, it))
             messages_commit_batch(r, it);
         return it->status;
     }

@@ -185,7 +185,8 @@ void messages_commit_batch(rooms *r, gc_item *batch)
  * first verify with a fresh context, which sets up its Montgomery
  * constants) cost about as much as the verify itself; the cache is keyed by
  * the exact DER bytes read from room_members under the lock, so a member
- * whose key changes simply misses. Per thread, so no sharing and no lock. */
+ * whose key changes simply misses. One per verify thread (it owns it), so
+ * no sharing and no lock. */
 #define KEY_CACHE_SLOTS 16
 
 typedef struct {
@@ -194,13 +195,10 @@ typedef struct {
     identity *id;
 } key_slot;
 
-typedef struct {
+struct key_cache {
     key_slot slot[KEY_CACHE_SLOTS];
     unsigned next;
-} key_cache;
-
-static pthread_key_t key_cache_key;
-static pthread_once_t key_cache_once = PTHREAD_ONCE_INIT;
+};
 
 static void key_slot_clear(key_slot *k)
 {
@@ -209,33 +207,26 @@ static void key_slot_clear(key_slot *k)
     memset(k, 0, sizeof *k);
 }
 
-static void key_cache_destroy(void *p)
+key_cache *messages_key_cache_new(void)
 {
-    key_cache *c = p;
+    return calloc(1, sizeof(key_cache));
+}
+
+void messages_key_cache_free(key_cache *c)
+{
+    if (!c)
+        return;
     for (size_t i = 0; i < KEY_CACHE_SLOTS; i++)
         key_slot_clear(&c->slot[i]);
     free(c);
 }
 
-static void key_cache_init(void)
-{
-    if (pthread_key_create(&key_cache_key, key_cache_destroy) != 0)
-        key_cache_key = (pthread_key_t)-1;
-}
-
-/* The parsed identity for der: borrowed from this thread's cache (*owned
- * NULL), or, if there is no cache, a fresh one the caller frees (*owned). */
-static nt_err sender_identity(const uint8_t *der, size_t len, const identity **out, identity **owned)
+/* The parsed identity for der: borrowed from the cache c (*owned NULL),
+ * or, if there is none, a fresh one the caller frees (*owned). */
+static nt_err sender_identity(key_cache *c, const uint8_t *der, size_t len, const identity **out, identity **owned)
 {
     *out = NULL;
     *owned = NULL;
-    pthread_once(&key_cache_once, key_cache_init);
-    key_cache *c = key_cache_key == (pthread_key_t)-1 ? NULL : pthread_getspecific(key_cache_key);
-    if (!c && key_cache_key != (pthread_key_t)-1 && (c = calloc(1, sizeof *c)) != NULL &&
-        pthread_setspecific(key_cache_key, c) != 0) {
-        free(c);
-        c = NULL;
-    }
     if (c)
         for (size_t i = 0; i < KEY_CACHE_SLOTS; i++)
             if (c->slot[i].id && c->slot[i].der_len == len && memcmp(c->slot[i].der, der, len) == 0) {
@@ -262,7 +253,7 @@ static nt_err sender_identity(const uint8_t *der, size_t len, const identity **o
 
 /* Decide on it from pc: 0 when it may be committed (it->text set if the
  * host's copy opened), else the status of the answer in it->reply. */
-static int check_with(rooms *r, gc_item *it, const precheck *pc)
+static int check_with(rooms *r, key_cache *kc, gc_item *it, const precheck *pc)
 {
     const submission *s = it->s;
     const identity *sid = NULL;
@@ -281,7 +272,7 @@ static int check_with(rooms *r, gc_item *it, const precheck *pc)
     }
     if (!epoch_ok(r, s->epoch, pc->epoch, pc->epoch_ts))
         return stale_epoch(&it->reply, pc->epoch);
-    if (sender_identity(pc->pub, pc->pub_len, &sid, &sid_owned) ||
+    if (sender_identity(kc, pc->pub, pc->pub_len, &sid, &sid_owned) ||
         roomcrypt_verify(sid, it->idb, (uint64_t)s->epoch, s->txn, s->body, s->body_len, s->sig, s->sig_len))
         status = rooms_error(&it->reply, 401, "bad_signature", "the signature does not verify for the sender");
     else
@@ -290,7 +281,7 @@ static int check_with(rooms *r, gc_item *it, const precheck *pc)
     return status;
 }
 
-void messages_check_item(rooms *r, gc_item *it)
+void messages_check_item(rooms *r, key_cache *kc, gc_item *it)
 {
     precheck pc;
     if (!rooms_valid_hex(it->room, ROOM_ID_HEX_LEN)) {
@@ -298,7 +289,7 @@ void messages_check_item(rooms *r, gc_item *it)
         return;
     }
     precheck_get(r, it->room, it->sender, it->s->epoch, it->s->txn, false, &pc);
-    it->status = check_with(r, it, &pc);
+    it->status = check_with(r, kc, it, &pc);
     if (it->status && pc.cached) {
         /* never refuse on a cached answer: the log may hold this txn id
          * (then the answer is the stored one), or the cache may be behind.
@@ -312,14 +303,14 @@ void messages_check_item(rooms *r, gc_item *it)
         if (!same) {
             json_decref(it->reply);
             it->reply = NULL;
-            it->status = check_with(r, it, &fresh);
+            it->status = check_with(r, kc, it, &fresh);
         }
         precheck_wipe(&fresh);
     }
     precheck_wipe(&pc);
 }
 
-bool messages_check_unit(rooms *r, gc_item *unit)
+bool messages_check_unit(rooms *r, key_cache *kc, gc_item *unit)
 {
     bool refused = false, pending = false;
     for (gc_item *it = unit; it; it = it->more) {
@@ -327,7 +318,7 @@ bool messages_check_unit(rooms *r, gc_item *unit)
             it->untried = true;
             continue;
         }
-        messages_check_item(r, it);
+        messages_check_item(r, kc, it);
         refused = it->status && it->status != 200; /* 200 here: a duplicate, answered from the log */
         pending |= !it->status;
     }

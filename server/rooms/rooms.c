@@ -584,6 +584,7 @@ nt_err rooms_new(rooms **out, const rooms_opts *o)
         pthread_mutex_unlock(&r->lock);
     }
     if (rc) {
+        r->o.owns_db = false; /* still the caller's */
         rooms_free(r);
         return rc;
     }
@@ -635,6 +636,8 @@ void rooms_free(rooms *r)
     ingest_free(r);
     precheck_stop(r);
     close_readers(r);
+    if (r->o.owns_db)
+        roomdb_close(r->o.db);
     free(r->me_der);
     free(r);
 }

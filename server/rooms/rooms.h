@@ -47,7 +47,9 @@ typedef int64_t rooms_clock_fn(void *arg);
 typedef const char *rooms_query_fn(void *arg, const char *key);
 
 typedef struct {
-    struct roomdb *db;   /* borrowed (storage/roomdb.h), with ROOMDB_SCHEMA applied */
+    struct roomdb *db;   /* storage/roomdb.h, with ROOMDB_SCHEMA applied: borrowed,
+                          * or owned once rooms_new succeeds when owns_db */
+    bool owns_db;        /* rooms_free closes db */
     const char *read_path; /* optional: the file behind db (in WAL mode). The
                             * checks before a message's verify then run on
                             * read-only connections of their own, so they wait

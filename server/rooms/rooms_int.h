@@ -251,15 +251,21 @@ int messages_peer_notify(rooms *r, const char *peer, const char *room, json_t *b
  * from the host, which has nothing more to give). */
 int64_t messages_apply(rooms *r, const char *room, json_t *msgs, bool final);
 json_t *messages_log_json_locked(rooms *r, const char *room, int64_t after, int64_t limit);
+/* Parsed sender keys, for one thread at a time (a verify thread owns
+ * one). messages_key_cache_free(NULL) is a no-op. */
+typedef struct key_cache key_cache;
+key_cache *messages_key_cache_new(void);
+void messages_key_cache_free(key_cache *c);
 /* Check one submission against committed state (room, membership, txn id,
  * epoch), verify its signature and open the host's copy, with no rooms lock
- * held. Sets it->status and it->reply when it is answered here (refused, or
- * a duplicate), else it->text. */
-void messages_check_item(rooms *r, gc_item *it);
+ * held. kc (may be NULL) keeps parsed sender keys. Sets it->status and
+ * it->reply when it is answered here (refused, or a duplicate), else
+ * it->text. */
+void messages_check_item(rooms *r, key_cache *kc, gc_item *it);
 /* messages_check_item on each item of a unit, in order, until one is
  * refused; the items after it are marked untried. True if some item
  * waits for the commit (status 0). */
-bool messages_check_unit(rooms *r, gc_item *unit);
+bool messages_check_unit(rooms *r, key_cache *kc, gc_item *unit);
 
 /* precheck.c: what a submission is checked against before its verify. */
 typedef struct {

@@ -20,14 +20,6 @@
 #include "storage/roomdb.h"
 #include "server/core/routes.h"
 
-static rooms *g_rooms;   /* one node per process */
-static roomdb *g_db;
-
-rooms *rooms_node_get(void)
-{
-    return g_rooms;
-}
-
 static bool stop_fn(void *arg)
 {
     return node_stopping(arg);
@@ -94,79 +86,52 @@ static void client_route(http_req *rq, node *nd)
 {
     size_t len = 0;
     json_t *body = NULL, *out = NULL;
-    if (!g_rooms) {
+    if (!nd->rooms) {
         http_reply_error(rq, 503, "busy", "rooms are not running");
         return;
     }
     (void)http_req_body(rq, &len);
     if (len > 0 && http_req_json_fields(rq, fields_for(rq), &body))
         return; /* replied 400 */
-    int status = rooms_client_handle(g_rooms, http_req_method(rq), http_req_path(rq), query_fn, rq, body, &out);
+    int status = rooms_client_handle(nd->rooms, http_req_method(rq), http_req_path(rq), query_fn, rq, body, &out);
     json_decref(body);
     reply(rq, status, out);
-}
-
-/* Peer calls: through the sealed peer link once it is wired in
- * (rooms_node_set_transport); until then peers are unreachable. */
-static rooms_call_fn *g_transport;
-static void *g_transport_arg;
-
-void rooms_node_set_transport(rooms_call_fn *fn, void *arg)
-{
-    g_transport = fn;
-    g_transport_arg = arg;
-}
-
-static void call_fn(void *arg, rooms_call *calls, size_t n, int timeout_ms)
-{
-    if (g_transport) {
-        g_transport(g_transport_arg ? g_transport_arg : arg, calls, n, timeout_ms);
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        calls[i].rc = NT_ERR_NET;
-        calls[i].reply = NULL;
-        calls[i].status = 0;
-    }
-}
-
-static void close_dbs(void)
-{
-    roomdb_close(g_db);
-    g_db = NULL;
 }
 
 nt_err rooms_service_start(node *nd, char err[static NODE_ERR_MAX])
 {
     char path[PATH_MAX];
+    roomdb *db = NULL;
+    rooms *r = NULL;
     nt_err rc = node_path(nd, STORE_FILE_NAME, path);
     if (!rc)
-        rc = roomdb_open(path, DBCONN_WRITER, &g_db);
+        rc = roomdb_open(path, DBCONN_WRITER, &db);
     if (rc) {
-        close_dbs();
         snprintf(err, NODE_ERR_MAX, "rooms: cannot open the database: %s", err_str(rc));
         return rc;
     }
-    rooms_peer_install(nd);
-    rooms_opts o = {.db = g_db, .read_path = path, .me = nd->id, .call = call_fn, .call_arg = nd, .should_stop = stop_fn,
-                    .stop_arg = nd, .ident = peer_names_ident, .ident_arg = nd};
-    rc = rooms_new(&g_rooms, &o);
-    if (!rc)
-        rc = rooms_start(g_rooms);
+    /* calls to other nodes go through the sealed peer link */
+    rooms_opts o = {.db = db, .owns_db = true, .read_path = path, .me = nd->id, .call = rooms_peer_call,
+                    .call_arg = nd, .should_stop = stop_fn, .stop_arg = nd, .ident = peer_names_ident,
+                    .ident_arg = nd};
+    rc = rooms_new(&r, &o);
+    if (rc)
+        roomdb_close(db);
+    else if ((rc = rooms_start(r)))
+        rooms_free(r);
     if (rc) {
         snprintf(err, NODE_ERR_MAX, "rooms: %s", err_str(rc));
-        rooms_free(g_rooms);
-        g_rooms = NULL;
-        close_dbs();
+        return rc;
     }
-    return rc;
+    nd->rooms = r;
+    return NT_OK;
 }
 
 void rooms_service_stop(node *nd)
 {
-    rooms_free(g_rooms);
-    g_rooms = NULL;
-    close_dbs();
+    rooms *r = nd->rooms;
+    nd->rooms = NULL;
+    rooms_free(r);
 }
 
 #define BODY_MAX (64 * 1024)

@@ -8,15 +8,12 @@
 #include "server/core/services.h"
 
 /* The service (server/core/services.c): opens the rooms' own database
- * connection, starts push and sync; stop joins them. */
+ * connection, starts push and sync and sets nd->rooms; stop clears it and
+ * joins them. */
 NT_MUST_USE nt_err rooms_service_start(node *nd, char err[static NODE_ERR_MAX]);
 void rooms_service_stop(node *nd);
 extern const http_route rooms_routes[];
 
-/* The running node's rooms object (NULL when not started). Borrowed. */
-rooms *rooms_node_get(void);
-
-/* Route peer calls through fn (the sealed peer link); arg is passed to it. */
-void rooms_node_set_transport(rooms_call_fn *fn, void *arg);
+/* The running node's rooms object is nd->rooms (NULL when not started). */
 
 #endif

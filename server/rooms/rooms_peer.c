@@ -9,7 +9,7 @@
 #include "crypto/encoding.h"
 #include "server/peer/peer_api.h"
 #include "server/peer/peerlink.h"
-#include "server/rooms/rooms_node.h"
+#include "server/rooms/rooms.h"
 #include "server/rooms/rooms_peer.h"
 
 #define QBUF 256
@@ -53,7 +53,7 @@ static const json_field notify_fields[] = {
 
 static int dispatch(peer_req *rq, json_t **reply, const char *method, const char *what, const json_field *fields)
 {
-    rooms *r = rooms_node_get();
+    rooms *r = peer_req_node(rq)->rooms;
     const char *id = peer_req_param(rq, "id");
     char path[128], msg[JSON_FIELD_MSG_MAX];
     query_ctx q = {.rq = rq};
@@ -103,7 +103,7 @@ const peer_route rooms_peer_routes[] = {
 };
 
 /* rooms_call -> peerlink: one call directly, a batch through curl multi. */
-static void transport(void *arg, rooms_call *calls, size_t n, int timeout_ms)
+void rooms_peer_call(void *arg, rooms_call *calls, size_t n, int timeout_ms)
 {
     node *nd = arg;
     peerlink_op *ops = calloc(n ? n : 1, sizeof *ops);
@@ -158,9 +158,4 @@ static void transport(void *arg, rooms_call *calls, size_t n, int timeout_ms)
 out:
     free(ops);
     free(ids);
-}
-
-void rooms_peer_install(node *nd)
-{
-    rooms_node_set_transport(transport, nd);
 }

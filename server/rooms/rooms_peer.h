@@ -5,10 +5,12 @@
 
 #include "server/core/node.h"
 #include "server/peer/peer_api.h"
+#include "server/rooms/rooms.h"
 
 extern const peer_route rooms_peer_routes[];
 
-/* Send rooms' node-to-node calls through peerlink for this node. */
-void rooms_peer_install(node *nd);
+/* A rooms_call_fn (server/rooms/rooms.h) sending rooms' node-to-node calls
+ * through peerlink; arg is the node. */
+void rooms_peer_call(void *arg, rooms_call *calls, size_t n, int timeout_ms);
 
 #endif
