@@ -53,7 +53,7 @@ static void die(const char *what, long rc)
     exit(1);
 }
 
-static void no_call(void *arg, rooms_call *calls, size_t n, int timeout_ms)
+static void no_call(void *arg, port_call *calls, size_t n, int timeout_ms)
 {
     for (size_t i = 0; i < n; i++)
         calls[i].rc = NT_ERR_NET;

@@ -34,7 +34,6 @@ struct poller {
 typedef struct {
     char room[ROOM_ID_HEX_LEN + 1];
     char peer[IDENTITY_ID_HEX_LEN + 1];
-    char path[96];
     int64_t sent_to, key_to, cursor, members_to;
     bool notice;
 } push_job;
@@ -154,7 +153,7 @@ static void rotate_due(rooms *r)
 typedef struct {
     rooms *r;
     push_job *jobs;
-    rooms_call *calls;
+    port_call *calls;
     size_t n;
 } push_round;
 
@@ -166,14 +165,13 @@ static void push_add(void *arg, const member_push *p)
     push_job *j = &pr->jobs[pr->n];
     snprintf(j->room, sizeof j->room, "%s", p->room);
     snprintf(j->peer, sizeof j->peer, "%s", p->peer);
-    snprintf(j->path, sizeof j->path, "/v1/peer/rooms/%s/notify", j->room);
-    pr->calls[pr->n] = (rooms_call){.peer = j->peer, .method = "POST", .path = j->path,
-                                    .req = notify_json_locked(pr->r, p, j)};
+    pr->calls[pr->n] = (port_call){.op = PORT_NOTIFY, .peer = j->peer, .room = j->room,
+                                   .req = notify_json_locked(pr->r, p, j)};
     pr->n++;
 }
 
 /* One member's answer to its Notify into its row (lock held). */
-static nt_err push_record_locked(rooms *r, const push_job *j, const rooms_call *c)
+static nt_err push_record_locked(rooms *r, const push_job *j, const port_call *c)
 {
     bool ok = c->rc == NT_OK && c->status == 200;
     if (ok && j->notice)
@@ -279,19 +277,18 @@ static void store_members_reply(rooms *r, const char *room, json_t *reply, int64
     *next = json_is_true(json_object_get(reply, "more")) && ver > *next ? ver : -1;
 }
 
-/* GET /v1/peer/rooms/{room}/{what} from the room's host: a 200 is stored,
- * a 403 means we are no longer a member. *next: in, the page's since;
- * out, the next page's, or -1. */
-static nt_err fetch_page(rooms *r, const char *room, const char *what, fetch_store_fn store, int64_t *next)
+/* A page of the member list or of the keys (op) from the room's host: a
+ * 200 is stored, a 403 means we are no longer a member. *next: in, the
+ * page's since; out, the next page's, or -1. */
+static nt_err fetch_page(rooms *r, const char *room, port_op op, fetch_store_fn store, int64_t *next)
 {
-    char path[128];
     room_row rm;
-    json_t *reply = NULL;
-    int status = 0;
     if (!host_of(r, room, &rm))
         return NT_ERR_STATE;
-    snprintf(path, sizeof path, "/v1/peer/rooms/%s/%s", room, what);
-    nt_err rc = rooms_call1(r, rm.host, "GET", path, NULL, &reply, &status);
+    port_call c = {.op = op, .peer = rm.host, .room = room, .since = *next};
+    nt_err rc = rooms_port1(r, &c);
+    json_t *reply = c.reply;
+    int status = c.status;
     pthread_mutex_lock(&r->lock);
     int64_t since = *next;
     *next = -1;
@@ -306,24 +303,21 @@ static nt_err fetch_page(rooms *r, const char *room, const char *what, fetch_sto
     return rc ? rc : status == 200 ? NT_OK : NT_ERR_NET;
 }
 
-/* GET .../what?since=, page after page from `since` (bounded). */
-static nt_err fetch_pages(rooms *r, const char *room, const char *what, int64_t since, fetch_store_fn store)
+/* Page after page from `since` (bounded). */
+static nt_err fetch_pages(rooms *r, const char *room, port_op op, int64_t since, fetch_store_fn store)
 {
     nt_err rc = NT_OK;
     int64_t next = since;
-    for (int round = 0; round < ROOM_FETCH_PAGES_MAX; round++) {
-        char path[64];
-        snprintf(path, sizeof path, "%s?since=%lld", what, (long long)next);
-        if ((rc = fetch_page(r, room, path, store, &next)) || next < 0)
+    for (int round = 0; round < ROOM_FETCH_PAGES_MAX; round++)
+        if ((rc = fetch_page(r, room, op, store, &next)) || next < 0)
             break;
-    }
     return rc;
 }
 
 nt_err delivery_fetch_keys(rooms *r, const char *room)
 {
     /* ask from the start: a member may lack an older epoch than its newest */
-    return fetch_pages(r, room, "keys", -1, store_keys_reply);
+    return fetch_pages(r, room, PORT_KEYS, -1, store_keys_reply);
 }
 
 nt_err delivery_fetch_members(rooms *r, const char *room)
@@ -332,7 +326,7 @@ nt_err delivery_fetch_members(rooms *r, const char *room)
     room_row rm;
     if (!host_of(r, room, &rm))
         return NT_ERR_STATE;
-    return fetch_pages(r, room, "members", rm.members_ver, store_members_reply);
+    return fetch_pages(r, room, PORT_MEMBERS, rm.members_ver, store_members_reply);
 }
 
 /* Apply a poll's entries. When none applies though the host has more,
@@ -353,17 +347,16 @@ static int64_t apply_polled(rooms *r, const char *room, json_t *msgs, int64_t he
 
 nt_err delivery_poll_once(rooms *r, const char *room, unsigned wait_s)
 {
-    char path[160];
     room_row rm;
     for (int round = 0; round < 64; round++) { /* bounded catch-up */
-        json_t *reply = NULL;
-        int status = 0;
         if (!host_of(r, room, &rm))
             return NT_ERR_STATE;
         int64_t head = rm.head, epoch = rm.epoch;
-        snprintf(path, sizeof path, "/v1/peer/rooms/%s/messages?after=%lld&limit=%d&wait=%u", room, (long long)head,
-                 ROOM_POLL_LIMIT, round ? 0 : wait_s);
-        nt_err rc = rooms_call1(r, rm.host, "GET", path, NULL, &reply, &status);
+        port_call c = {.op = PORT_POLL, .peer = rm.host, .room = room, .after = head, .limit = ROOM_POLL_LIMIT,
+                       .wait = round ? 0 : wait_s};
+        nt_err rc = rooms_port1(r, &c);
+        json_t *reply = c.reply;
+        int status = c.status;
         if (rc || status != 200) {
             if (!rc && status == 403) {
                 pthread_mutex_lock(&r->lock);

@@ -182,20 +182,10 @@ static int busy_claim_locked(rooms *r, const char *room)
     return free_slot;
 }
 
-/* Submit pending entries e[0..n) of one room, oldest first: one request,
- * a batch when n > 1 (see api-spec/protocol.md "Messages"). Each entry's
- * state afterwards is in e[i].state; an entry the host did not try stays
- * pending and due, and so does every entry while another thread is
- * sending the room's. */
-static void try_entries(rooms *r, const char *room, out_entry *e, size_t n)
+/* Take the texts of e[0..n) that are still pending; returns how many
+ * come before the first one settled meanwhile (only those are sent). */
+static size_t load_texts_locked(rooms *r, const char *room, out_entry *e, size_t n)
 {
-    room_row rm;
-    uint8_t key[ROOM_KEY_LEN];
-    json_t *req = NULL, *reply = NULL;
-    int status = 0;
-    nt_err rc;
-
-    pthread_mutex_lock(&r->lock);
     for (size_t i = 0; i < n; i++) {
         outbox_entry oe;
         e[i].state = OUTBOX_FAILED;
@@ -207,93 +197,107 @@ static void try_entries(rooms *r, const char *room, out_entry *e, size_t n)
             }
             outbox_entry_clear(&oe);
         }
-        if (!e[i].text) { /* settled meanwhile: send only what comes before it */
-            n = i;
-            break;
-        }
+        if (!e[i].text)
+            return i;
     }
-    if (n == 0) {
-        pthread_mutex_unlock(&r->lock);
-        return;
-    }
-    if (rooms_load_locked(r, room, &rm) || (rm.state != ROOM_JOINED && rm.state != ROOM_HOSTED)) {
+    return n;
+}
+
+#define CLAIM_DONE (-3) /* settled here, or another thread sends: nothing to send */
+
+/* Whether e[0..n) can go out now: the room (into *rm) is one we send to,
+ * its key (into key) is held, and the room's sending slot is ours. The
+ * slot (or -1: all taken, send anyway), else CLAIM_DONE with the entries
+ * settled or marked busy. */
+static int claim_locked(rooms *r, const char *room, out_entry *e, size_t n, room_row *rm,
+                        uint8_t key[static ROOM_KEY_LEN])
+{
+    if (rooms_load_locked(r, room, rm) || (rm->state != ROOM_JOINED && rm->state != ROOM_HOSTED)) {
         json_t *err = json_pack("{s:{s:s,s:s}}", "error", "code", "not_member", "message", "not a member of this room");
         for (size_t i = 0; i < n; i++)
             settle_locked(r, room, 0, &e[i], NT_OK, 403, err);
         json_decref(err);
-        pthread_mutex_unlock(&r->lock);
-        return;
+        return CLAIM_DONE;
     }
-    rc = rooms_key_locked(r, room, rm.epoch, key);
-    if (rc) {
+    if (rooms_key_locked(r, room, rm->epoch, key)) {
         rooms_need_locked(r, room, ROOM_NEED_KEYS);
         retry_locked(r, room, e[0].txn, "waiting for the room key", -1);
         e[0].state = OUTBOX_PENDING;
         e[0].settled = true;
-        pthread_mutex_unlock(&r->lock);
-        return;
+        return CLAIM_DONE;
     }
     int slot = busy_claim_locked(r, room);
     if (slot == -2) { /* another thread is sending this room's entries: it wakes the drain when done */
         for (size_t i = 0; i < n; i++)
             e[i].busy = true;
-        mbedtls_platform_zeroize(key, sizeof key);
-        pthread_mutex_unlock(&r->lock);
-        return;
+        mbedtls_platform_zeroize(key, ROOM_KEY_LEN);
+        return CLAIM_DONE;
     }
-    pthread_mutex_unlock(&r->lock);
+    return slot;
+}
 
-    /* as many as fit one request (sized before the signatures, which are
-     * the costly part), sealed and signed in order; our own room takes
-     * no batches and no network */
-    bool hosted = rm.state == ROOM_HOSTED;
+/* Seal and sign, in order, as many of e[0..n) as fit one request (sized
+ * before the signatures, which are the costly part); our own room takes
+ * no batches. Returns how many (at least 1); *rc: the first one failed. */
+static size_t seal_run(rooms *r, const room_row *rm, const uint8_t key[static ROOM_KEY_LEN], out_entry *e, size_t n,
+                       nt_err *rc)
+{
     size_t bytes = 0, k = 0;
-    for (; k < (hosted ? 1 : n); k++) {
+    *rc = NT_OK;
+    for (; k < (rm->state == ROOM_HOSTED ? 1 : n); k++) {
         size_t need = (seal_len(strlen(e[k].text)) + SIGN_MAX_LEN) * 4 / 3 + 160;
         if (k > 0 && bytes + need > ROOM_SUBMIT_BATCH_BYTES)
             break;
-        nt_err prc = prepare(r, &rm, key, e[k].txn, e[k].text, &e[k].s);
+        nt_err prc = prepare(r, rm, key, e[k].txn, e[k].text, &e[k].s);
         if (prc) {
             if (k == 0)
-                rc = prc;
+                *rc = prc;
             break;
         }
         bytes += need;
     }
-    n = k ? k : 1;
-    mbedtls_platform_zeroize(key, sizeof key);
-    if (!rc && hosted) {
-        status = messages_host_submit(r, r->me_hex, room, &e[0].s, &reply);
-    } else if (!rc) {
-        char path[96];
-        if (n > 1) {
-            snprintf(path, sizeof path, "/v1/peer/rooms/%s/batch", room);
-            json_t *arr = json_array();
-            for (size_t i = 0; i < n && arr; i++)
-                if (json_array_append_new(arr, submission_json(&e[i].s))) {
-                    json_decref(arr);
-                    arr = NULL;
-                }
-            req = arr ? json_pack("{s:o}", "messages", arr) : NULL;
-            rc = req ? rooms_call1(r, rm.host, "POST", path, req, &reply, &status) : NT_ERR_NOMEM;
-            if (status == 404 || status == 405 || rc == NT_ERR_NOT_FOUND) {
-                /* a host without the batch route (an older natterd), or
-                 * the room is gone: the oldest entry alone, on the route
-                 * every host has, tells which */
-                json_decref(req);
-                json_decref(reply);
-                req = reply = NULL;
-                n = 1;
-            }
-        }
-        if (n == 1) {
-            snprintf(path, sizeof path, "/v1/peer/rooms/%s/messages", room);
-            req = submission_json(&e[0].s);
-            rc = req ? rooms_call1(r, rm.host, "POST", path, req, &reply, &status) : NT_ERR_NOMEM;
-        }
-    }
+    return k ? k : 1;
+}
 
-    pthread_mutex_lock(&r->lock);
+/* Send the sealed e[0..*n) to the host (our own log when we host): a
+ * batch, or the oldest alone when the host has no batch route. */
+static nt_err send_run(rooms *r, const char *room, const room_row *rm, out_entry *e, size_t *n, json_t **reply,
+                       int *status)
+{
+    nt_err rc = NT_OK;
+    if (rm->state == ROOM_HOSTED) {
+        *status = messages_host_submit(r, r->me_hex, room, &e[0].s, reply);
+        return NT_OK;
+    }
+    if (*n > 1) {
+        json_t *arr = json_array(), *req = NULL;
+        for (size_t i = 0; i < *n && arr; i++)
+            if (json_array_append_new(arr, submission_json(&e[i].s))) {
+                json_decref(arr);
+                arr = NULL;
+            }
+        req = arr ? json_pack("{s:o}", "messages", arr) : NULL;
+        rc = req ? rooms_port_ask(r, PORT_BATCH, rm->host, room, req, reply, status) : NT_ERR_NOMEM;
+        json_decref(req);
+        if (*status != 404 && *status != 405 && rc != NT_ERR_NOT_FOUND)
+            return rc;
+        /* a host without the batch route (an older natterd), or the room
+         * is gone: the oldest entry alone, on the route every host has,
+         * tells which */
+        json_decref(*reply);
+        *reply = NULL;
+        *n = 1;
+    }
+    json_t *req = submission_json(&e[0].s);
+    rc = req ? rooms_port_ask(r, PORT_SUBMIT, rm->host, room, req, reply, status) : NT_ERR_NOMEM;
+    json_decref(req);
+    return rc;
+}
+
+/* The host's answer to e[0..n) into the outbox, in one commit. */
+static void settle_run_locked(rooms *r, const char *room, int64_t epoch, out_entry *e, size_t n, nt_err rc,
+                              int status, json_t *reply)
+{
     bool txn = roomdb_begin(r->o.db) == NT_OK; /* states and their events in one commit */
     json_t *results = json_object_get(reply, "results");
     if (!rc && status == 200 && n > 1 && !json_is_array(results))
@@ -305,21 +309,49 @@ static void try_entries(rooms *r, const char *room, out_entry *e, size_t n)
             const char *t = json_string_value(json_object_get(res, "txn_id"));
             if (!t || strcmp(t, e[i].txn) != 0)
                 break; /* not the answer to this entry: try it again */
-            settle_locked(r, room, rm.epoch, &e[i], NT_OK, (int)json_integer_value(json_object_get(res, "status")),
+            settle_locked(r, room, epoch, &e[i], NT_OK, (int)json_integer_value(json_object_get(res, "status")),
                           res);
         }
     } else {
-        settle_locked(r, room, rm.epoch, &e[0], rc, status, reply); /* a batch refused whole: its first entry's answer */
+        settle_locked(r, room, epoch, &e[0], rc, status, reply); /* a batch refused whole: its first entry's answer */
     }
     if (txn && roomdb_commit(r->o.db))
         roomdb_rollback(r->o.db);
+}
+
+/* Submit pending entries e[0..n) of one room, oldest first: one request,
+ * a batch when n > 1 (see api-spec/protocol.md "Messages"). Each entry's
+ * state afterwards is in e[i].state; an entry the host did not try stays
+ * pending and due, and so does every entry while another thread is
+ * sending the room's. */
+static void try_entries(rooms *r, const char *room, out_entry *e, size_t n)
+{
+    room_row rm;
+    uint8_t key[ROOM_KEY_LEN];
+    json_t *reply = NULL;
+    int status = 0;
+    nt_err rc;
+
+    pthread_mutex_lock(&r->lock);
+    n = load_texts_locked(r, room, e, n);
+    int slot = n ? claim_locked(r, room, e, n, &rm, key) : CLAIM_DONE;
+    pthread_mutex_unlock(&r->lock);
+    if (slot == CLAIM_DONE)
+        return;
+
+    n = seal_run(r, &rm, key, e, n, &rc);
+    mbedtls_platform_zeroize(key, sizeof key);
+    if (!rc)
+        rc = send_run(r, room, &rm, e, &n, &reply, &status);
+
+    pthread_mutex_lock(&r->lock);
+    settle_run_locked(r, room, rm.epoch, e, n, rc, status, reply);
     if (slot >= 0) {
         r->outbox_busy[slot][0] = '\0';
         pthread_cond_broadcast(&r->outbox_cond);
     }
     rooms_wake_sync_locked(r);
     pthread_mutex_unlock(&r->lock);
-    json_decref(req);
     json_decref(reply);
 }
 
@@ -449,73 +481,11 @@ static int host_send(rooms *r, const room_row *rm, const char *txn, const char *
     return 200;
 }
 
-int outbox_client_put(rooms *r, const char *room, const char *txn, json_t *body, json_t **reply)
+/* The answer to a client's send: the entry as it stands, 200 once sent,
+ * 202 while pending, the host's refusal (4xx, the entry inside) once
+ * failed. */
+static int put_answer(rooms *r, const char *room, const char *txn, json_t **reply)
 {
-    json_t *jt = json_object_get(body, "text");
-    room_row rm;
-    int status = 0;
-    bool first = false;
-    if (!rooms_valid_txn(txn))
-        return rooms_error(reply, 400, "bad_request", "txn_id is 1-64 of [A-Za-z0-9._~-]");
-    if (!json_is_object(body) || !json_is_string(jt) || !json_string_value(jt)[0])
-        return rooms_error(reply, 400, "bad_request", "body must be {\"text\": non-empty string}");
-    if (json_string_length(jt) > ROOM_TEXT_MAX)
-        return rooms_error(reply, 413, "too_large", "text is over 16384 bytes");
-    if (strlen(json_string_value(jt)) != json_string_length(jt))
-        return rooms_error(reply, 400, "bad_request", "text must not contain NUL");
-
-    pthread_mutex_lock(&r->lock);
-    if (rooms_load_locked(r, room, &rm)) {
-        status = rooms_error(reply, 404, "not_found", "no such room");
-        goto unlock;
-    }
-    outbox_entry old;
-    nt_err orc = outbox_store_get(r->o.db, room, txn, true, &old);
-    bool exists = orc == NT_OK, same = exists && strcmp(old.text, json_string_value(jt)) == 0;
-    outbox_entry_clear(&old);
-    if (orc && orc != NT_ERR_NOT_FOUND) {
-        status = rooms_error(reply, 503, "busy", "could not read the outbox");
-        goto unlock;
-    }
-    if (exists && !same) {
-        status = rooms_error(reply, 409, "conflict", "txn_id already used for another text");
-        goto unlock;
-    }
-    if (!exists) {
-        if (rm.state != ROOM_JOINED && rm.state != ROOM_HOSTED) {
-            status = rooms_error(reply, 403, "not_member", "not a member of this room");
-            goto unlock;
-        }
-        if (rm.state == ROOM_HOSTED) {
-            /* our own room: the log itself is the durable record, no outbox */
-            pthread_mutex_unlock(&r->lock);
-            return host_send(r, &rm, txn, json_string_value(jt), reply);
-        }
-        nt_err rc = roomdb_begin(r->o.db);
-        if (!rc)
-            rc = outbox_store_add(r->o.db, room, txn, json_string_value(jt), rooms_now(r));
-        if (!rc) {
-            rooms_event_locked(r, "delivery", room, json_pack("{s:s}", "txn_id", txn));
-            rc = roomdb_commit(r->o.db);
-        } else {
-            roomdb_rollback(r->o.db);
-        }
-        if (rc) {
-            status = rooms_error(reply, 503, "busy", "could not store the message");
-            goto unlock;
-        }
-    }
-    if (outbox_store_is_oldest(r->o.db, room, txn, &first))
-        first = false; /* the sync loop sends it */
-    if (!first)
-        rooms_wake_sync_locked(r);
-unlock:
-    pthread_mutex_unlock(&r->lock);
-    if (status)
-        return status;
-    outbox_state state;
-    if (first)
-        outbox_try(r, room, txn, &state);
     pthread_mutex_lock(&r->lock);
     *reply = outbox_json_locked(r, room, txn);
     outbox_entry cur;
@@ -530,4 +500,75 @@ unlock:
         return code >= 400 && code < 500 ? (int)code : 403;
     }
     return !crc && cur.state == OUTBOX_SENT ? 200 : 202;
+}
+
+/* A new entry (txn, text) and its delivery event, in one commit. */
+static nt_err put_new_locked(rooms *r, const char *room, const char *txn, const char *text)
+{
+    nt_err rc = roomdb_begin(r->o.db);
+    if (!rc)
+        rc = outbox_store_add(r->o.db, room, txn, text, rooms_now(r));
+    if (!rc) {
+        rooms_event_locked(r, "delivery", room, json_pack("{s:s}", "txn_id", txn));
+        rc = roomdb_commit(r->o.db);
+    } else {
+        roomdb_rollback(r->o.db);
+    }
+    return rc;
+}
+
+int outbox_client_put(rooms *r, const char *room, const char *txn, json_t *body, json_t **reply)
+{
+    json_t *jt = json_object_get(body, "text");
+    room_row rm;
+    int status = 0;
+    bool first = false;
+    if (!rooms_valid_txn(txn))
+        return rooms_error(reply, 400, "bad_request", "txn_id is 1-64 of [A-Za-z0-9._~-]");
+    if (!json_is_object(body) || !json_is_string(jt) || !json_string_value(jt)[0])
+        return rooms_error(reply, 400, "bad_request", "body must be {\"text\": non-empty string}");
+    if (json_string_length(jt) > ROOM_TEXT_MAX)
+        return rooms_error(reply, 413, "too_large", "text is over 16384 bytes");
+    if (strlen(json_string_value(jt)) != json_string_length(jt))
+        return rooms_error(reply, 400, "bad_request", "text must not contain NUL");
+    const char *text = json_string_value(jt);
+
+    pthread_mutex_lock(&r->lock);
+    if (rooms_load_locked(r, room, &rm)) {
+        status = rooms_error(reply, 404, "not_found", "no such room");
+        goto unlock;
+    }
+    outbox_entry old;
+    nt_err orc = outbox_store_get(r->o.db, room, txn, true, &old);
+    bool exists = orc == NT_OK, same = exists && strcmp(old.text, text) == 0;
+    outbox_entry_clear(&old);
+    if (orc && orc != NT_ERR_NOT_FOUND)
+        status = rooms_error(reply, 503, "busy", "could not read the outbox");
+    else if (exists && !same)
+        status = rooms_error(reply, 409, "conflict", "txn_id already used for another text");
+    else if (!exists && rm.state != ROOM_JOINED && rm.state != ROOM_HOSTED)
+        status = rooms_error(reply, 403, "not_member", "not a member of this room");
+    if (status)
+        goto unlock;
+    if (!exists && rm.state == ROOM_HOSTED) {
+        /* our own room: the log itself is the durable record, no outbox */
+        pthread_mutex_unlock(&r->lock);
+        return host_send(r, &rm, txn, text, reply);
+    }
+    if (!exists && put_new_locked(r, room, txn, text)) {
+        status = rooms_error(reply, 503, "busy", "could not store the message");
+        goto unlock;
+    }
+    if (outbox_store_is_oldest(r->o.db, room, txn, &first))
+        first = false; /* the sync loop sends it */
+    if (!first)
+        rooms_wake_sync_locked(r);
+unlock:
+    pthread_mutex_unlock(&r->lock);
+    if (status)
+        return status;
+    outbox_state state;
+    if (first)
+        outbox_try(r, room, txn, &state);
+    return put_answer(r, room, txn, reply);
 }

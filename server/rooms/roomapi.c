@@ -99,15 +99,13 @@ static int join(rooms *r, const char *room, json_t *body, json_t **reply)
      * any peer can send) gives way to the user's own choice of host */
     if (have && strcmp(rm.host, host) && rm.state != ROOM_INVITED)
         return rooms_error(reply, 409, "conflict", "this room id belongs to another host");
-    char path[96];
-    snprintf(path, sizeof path, "/v1/peer/rooms/%s/join", room);
     json_t *req = json_pack("{s:o,s:s}", "pub", rooms_b64_json(r->me_der, r->me_der_len), "delivery",
                             dl ? json_string_value(dl) : "push");
     if (pw)
         json_object_set(req, "password", pw);
     json_t *hr = NULL;
     int status = 0;
-    nt_err rc = rooms_call1(r, host, "POST", path, req, &hr, &status);
+    nt_err rc = rooms_port_ask(r, PORT_JOIN, host, room, req, &hr, &status);
     json_decref(req);
     if (rc || status != 200)
         return relay(status, hr, reply, rc);
@@ -167,12 +165,11 @@ static int member_op(rooms *r, const char *room, const char *op, json_t *body, j
         return rooms_error(reply, 403, "not_member", "not a member of this room");
     if (strcmp(op, "delivery") == 0 && (!mode || (strcmp(mode, "push") && strcmp(mode, "poll"))))
         return rooms_error(reply, 400, "bad_request", "mode is push or poll");
-    char path[96];
-    snprintf(path, sizeof path, "/v1/peer/rooms/%s/%s", room, op);
     json_t *req = strcmp(op, "leave") == 0 ? json_object() : json_pack("{s:s}", "mode", mode);
     json_t *hr = NULL;
     int status = 0;
-    nt_err rc = rooms_call1(r, rm.host, "POST", path, req, &hr, &status);
+    nt_err rc = rooms_port_ask(r, strcmp(op, "leave") == 0 ? PORT_LEAVE : PORT_DELIVERY, rm.host, room, req, &hr,
+                               &status);
     json_decref(req);
     if (rc || (status != 200 && !(status == 403 && strcmp(op, "leave") == 0)))
         return relay(status, hr, reply, rc);
@@ -394,12 +391,11 @@ int roomapi_events(rooms *r, rooms_query_fn *q, void *qarg, json_t **reply)
 
 static int peer_rooms(rooms *r, const char *peer, json_t **reply)
 {
-    char path[] = "/v1/peer/rooms";
     json_t *hr = NULL;
     int status = 0;
     if (!rooms_valid_hex(peer, IDENTITY_ID_HEX_LEN))
         return rooms_error(reply, 400, "bad_request", "peer id must be 64 lowercase hex digits");
-    nt_err rc = rooms_call1(r, peer, "GET", path, NULL, &hr, &status);
+    nt_err rc = rooms_port_ask(r, PORT_LIST, peer, NULL, NULL, &hr, &status);
     if (!rc && status == 200 && !json_is_array(json_object_get(hr, "rooms"))) {
         json_decref(hr);
         return rooms_error(reply, 502, "bad_peer_reply", "the peer's reply is malformed");
@@ -409,50 +405,117 @@ static int peer_rooms(rooms *r, const char *peer, json_t **reply)
     return relay(status, hr, reply, rc);
 }
 
+static const char *const member_ops[] = {
+    [ROOMS_API_INVITE] = "invite", [ROOMS_API_KICK] = "kick",   [ROOMS_API_REKEY] = "rekey",
+    [ROOMS_API_LEAVE] = "leave",   [ROOMS_API_DELIVERY] = "delivery",
+};
+
+int rooms_client_op(rooms *r, rooms_api_op op, const char *id, const char *txn, rooms_query_fn *q, void *qarg,
+                    json_t *body, json_t **reply)
+{
+    room_row rm;
+    *reply = NULL;
+    switch (op) {
+    case ROOMS_API_EVENTS:
+        return roomapi_events(r, q, qarg, reply);
+    case ROOMS_API_LIST:
+        return list_rooms(r, reply);
+    case ROOMS_API_CREATE:
+        return rooms_host_create(r, body, reply);
+    case ROOMS_API_PEER_ROOMS: /* any id here: one not in lowercase hex gets peer_rooms' 400 */
+        return peer_rooms(r, id, reply);
+    default:
+        break;
+    }
+    if (!rooms_valid_hex(id, ROOM_ID_HEX_LEN))
+        return rooms_error(reply, 404, "not_found", "no such room");
+    switch (op) {
+    case ROOMS_API_GET:
+        return get_room(r, id, &rm, reply);
+    case ROOMS_API_SEND:
+        return outbox_client_put(r, id, txn, body, reply);
+    case ROOMS_API_MESSAGES:
+        return list_messages(r, id, q, qarg, reply);
+    case ROOMS_API_MEMBERS:
+        return members(r, id, reply);
+    default:
+        break;
+    }
+    if (body && !json_is_object(body))
+        return rooms_error(reply, 400, "bad_request", "body must be a JSON object");
+    switch (op) {
+    case ROOMS_API_INVITE:
+    case ROOMS_API_KICK:
+    case ROOMS_API_REKEY:
+        return rooms_host_member_op(r, id, member_ops[op], body, reply);
+    case ROOMS_API_JOIN:
+        return join(r, id, body, reply);
+    case ROOMS_API_LEAVE:
+    case ROOMS_API_DELIVERY:
+        return member_op(r, id, member_ops[op], body, reply);
+    default:
+        return rooms_error(reply, 404, "not_found", "no such path");
+    }
+}
+
+/* The routes under /v1/client/rooms/{id}/ by method and last segment. */
+static const struct {
+    const char *method, *what;
+    rooms_api_op op;
+} room_routes[] = {
+    {"GET", "messages", ROOMS_API_MESSAGES}, {"GET", "members", ROOMS_API_MEMBERS},
+    {"POST", "invite", ROOMS_API_INVITE},    {"POST", "kick", ROOMS_API_KICK},
+    {"POST", "rekey", ROOMS_API_REKEY},      {"POST", "join", ROOMS_API_JOIN},
+    {"POST", "leave", ROOMS_API_LEAVE},      {"POST", "delivery", ROOMS_API_DELIVERY},
+};
+
+/* The op of a room's sub-route; 404 or 405 (with *reply) if none. */
+static int room_route(const char *method, const char *what, rooms_api_op *op, json_t **reply)
+{
+    bool known = false;
+    for (size_t i = 0; i < sizeof room_routes / sizeof room_routes[0]; i++) {
+        if (strcmp(what, room_routes[i].what))
+            continue;
+        known = true;
+        if (!strcmp(method, room_routes[i].method)) {
+            *op = room_routes[i].op;
+            return 0;
+        }
+    }
+    return known ? rooms_error(reply, 405, "method", "method not allowed here")
+                 : rooms_error(reply, 404, "not_found", "no such path");
+}
+
 int rooms_client_handle(rooms *r, const char *method, const char *path, rooms_query_fn *q, void *qarg,
                         json_t *body, json_t **reply)
 {
     char room[ROOM_ID_HEX_LEN + 2] = "", what[16] = "", txn[ROOM_TXN_MAX + 2] = "", peer[IDENTITY_ID_HEX_LEN + 2];
     bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
     int end = 0;
+    rooms_api_op op = ROOMS_API_GET;
     *reply = NULL;
     if (strcmp(path, "/v1/client/events") == 0)
-        return get ? roomapi_events(r, q, qarg, reply) : rooms_error(reply, 405, "method", "GET only");
+        return get ? rooms_client_op(r, ROOMS_API_EVENTS, NULL, NULL, q, qarg, body, reply)
+                   : rooms_error(reply, 405, "method", "GET only");
     if (strcmp(path, "/v1/client/rooms") == 0) {
-        if (get)
-            return list_rooms(r, reply);
-        return post ? rooms_host_create(r, body, reply) : rooms_error(reply, 405, "method", "GET or POST");
+        if (!get && !post)
+            return rooms_error(reply, 405, "method", "GET or POST");
+        return rooms_client_op(r, get ? ROOMS_API_LIST : ROOMS_API_CREATE, NULL, NULL, q, qarg, body, reply);
     }
-    /* any id here, so that one not in lowercase hex gets peer_rooms' 400 */
     if (sscanf(path, "/v1/client/peers/%65[^/]/rooms%n", peer, &end) == 1 && !path[end])
-        return get ? peer_rooms(r, peer, reply) : rooms_error(reply, 405, "method", "GET only");
+        return get ? rooms_client_op(r, ROOMS_API_PEER_ROOMS, peer, NULL, q, qarg, body, reply)
+                   : rooms_error(reply, 405, "method", "GET only");
     if (sscanf(path, "/v1/client/rooms/%33[^/]%n", room, &end) != 1 || !rooms_valid_hex(room, ROOM_ID_HEX_LEN))
         return rooms_error(reply, 404, "not_found", "no such room");
     const char *rest = path + end;
-    if (!*rest) {
-        room_row rm;
-        return get ? get_room(r, room, &rm, reply) : rooms_error(reply, 405, "method", "GET only");
-    }
-    if (sscanf(rest, "/messages/%65[^/]%n", txn, &end) == 1 && !rest[end]) {
-        if (strcmp(method, "PUT"))
-            return rooms_error(reply, 405, "method", "PUT only");
-        return outbox_client_put(r, room, txn, body, reply);
-    }
+    if (!*rest)
+        return get ? rooms_client_op(r, ROOMS_API_GET, room, NULL, q, qarg, body, reply)
+                   : rooms_error(reply, 405, "method", "GET only");
+    if (sscanf(rest, "/messages/%65[^/]%n", txn, &end) == 1 && !rest[end])
+        return strcmp(method, "PUT") ? rooms_error(reply, 405, "method", "PUT only")
+                                     : rooms_client_op(r, ROOMS_API_SEND, room, txn, q, qarg, body, reply);
     if (sscanf(rest, "/%15[a-z]%n", what, &end) != 1 || rest[end])
         return rooms_error(reply, 404, "not_found", "no such path");
-    if (strcmp(what, "messages") == 0)
-        return get ? list_messages(r, room, q, qarg, reply) : rooms_error(reply, 405, "method", "GET only");
-    if (strcmp(what, "members") == 0)
-        return get ? members(r, room, reply) : rooms_error(reply, 405, "method", "GET only");
-    if (!post)
-        return rooms_error(reply, 405, "method", "POST only");
-    if (body && !json_is_object(body))
-        return rooms_error(reply, 400, "bad_request", "body must be a JSON object");
-    if (strcmp(what, "invite") == 0 || strcmp(what, "kick") == 0 || strcmp(what, "rekey") == 0)
-        return rooms_host_member_op(r, room, what, body, reply);
-    if (strcmp(what, "join") == 0)
-        return join(r, room, body, reply);
-    if (strcmp(what, "leave") == 0 || strcmp(what, "delivery") == 0)
-        return member_op(r, room, what, body, reply);
-    return rooms_error(reply, 404, "not_found", "no such path");
+    int status = room_route(method, what, &op, reply);
+    return status ? status : rooms_client_op(r, op, room, NULL, q, qarg, body, reply);
 }

@@ -155,16 +155,24 @@ void rooms_need_locked(rooms *r, const char *room, unsigned what)
     rooms_wake_sync_locked(r);
 }
 
-nt_err rooms_call1(rooms *r, const char *peer, const char *method, const char *path, json_t *req, json_t **reply,
-                   int *status)
+nt_err rooms_port1(rooms *r, port_call *c)
 {
-    rooms_call c = {.peer = peer, .method = method, .path = path, .req = req};
     /* a long poll may legitimately take its whole wait */
-    int timeout = strstr(path, "wait=") ? ROOM_PEER_TIMEOUT_MS + 1000 * ROOM_POLL_WAIT_MAX : ROOM_PEER_TIMEOUT_MS;
-    r->o.call(r->o.call_arg, &c, 1, timeout);
+    int timeout = c->op == PORT_POLL ? ROOM_PEER_TIMEOUT_MS + 1000 * ROOM_POLL_WAIT_MAX : ROOM_PEER_TIMEOUT_MS;
+    c->reply = NULL;
+    c->status = 0;
+    r->o.call(r->o.call_arg, c, 1, timeout);
+    return c->rc;
+}
+
+nt_err rooms_port_ask(rooms *r, port_op op, const char *peer, const char *room, json_t *req, json_t **reply,
+                      int *status)
+{
+    port_call c = {.op = op, .peer = peer, .room = room, .req = req};
+    nt_err rc = rooms_port1(r, &c);
     *reply = c.reply;
     *status = c.status;
-    return c.rc;
+    return rc;
 }
 
 json_t *rooms_b64_json(const void *p, size_t n)
@@ -458,40 +466,58 @@ static int peer_list(rooms *r, json_t **reply)
     return 200;
 }
 
-int rooms_peer_handle(rooms *r, const char *peer, const char *method, const char *path, rooms_query_fn *q,
-                      void *qarg, json_t *body, json_t **reply)
+int rooms_peer_op(rooms *r, port_op op, const char *peer, const char *room, rooms_query_fn *q, void *qarg,
+                  json_t *body, json_t **reply)
 {
-    char room[ROOM_ID_HEX_LEN + 1], what[16];
     *reply = NULL;
     if (!rooms_valid_hex(peer, IDENTITY_ID_HEX_LEN))
         return rooms_error(reply, 401, "unauthenticated", "no peer");
-    if (strcmp(path, "/v1/peer/rooms") == 0)
-        return strcmp(method, "GET") ? rooms_error(reply, 405, "method", "GET only") : peer_list(r, reply);
-    int end = 0;
-    if (sscanf(path, "/v1/peer/rooms/%32[0-9a-f]/%15[a-z]%n", room, what, &end) != 2 || path[end] ||
-        !rooms_valid_hex(room, ROOM_ID_HEX_LEN))
+    if (op == PORT_LIST)
+        return peer_list(r, reply);
+    if (!rooms_valid_hex(room, ROOM_ID_HEX_LEN))
         return rooms_error(reply, 404, "not_found", "no such path");
-    bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
-    if (strcmp(what, "messages") == 0 && (get || post))
-        return get ? messages_peer_poll(r, peer, room, q, qarg, reply)
-                   : messages_peer_submit(r, peer, room, body, reply);
-    if ((strcmp(what, "members") == 0 || strcmp(what, "keys") == 0) && get)
-        return peer_simple(r, peer, room, what, q, qarg, body, reply);
-    if (!post)
-        return rooms_error(reply, 405, "method", "method not allowed here");
+    switch (op) {
+    case PORT_POLL:
+        return messages_peer_poll(r, peer, room, q, qarg, reply);
+    case PORT_SUBMIT:
+        return messages_peer_submit(r, peer, room, body, reply);
+    case PORT_MEMBERS:
+        return peer_simple(r, peer, room, "members", q, qarg, body, reply);
+    case PORT_KEYS:
+        return peer_simple(r, peer, room, "keys", q, qarg, body, reply);
+    default:
+        break;
+    }
     if (!json_is_object(body))
         return rooms_error(reply, 400, "bad_request", "body must be a JSON object");
-    if (strcmp(what, "batch") == 0)
+    switch (op) {
+    case PORT_BATCH:
         return messages_peer_submit_batch(r, peer, room, body, reply);
-    if (strcmp(what, "join") == 0)
+    case PORT_JOIN:
         return rooms_peer_join(r, peer, room, body, reply);
-    if (strcmp(what, "leave") == 0)
+    case PORT_LEAVE:
         return peer_leave(r, peer, room, reply);
-    if (strcmp(what, "delivery") == 0)
-        return peer_simple(r, peer, room, what, q, qarg, body, reply);
-    if (strcmp(what, "notify") == 0)
+    case PORT_DELIVERY:
+        return peer_simple(r, peer, room, "delivery", q, qarg, body, reply);
+    case PORT_NOTIFY:
         return messages_peer_notify(r, peer, room, body, reply);
-    return rooms_error(reply, 404, "not_found", "no such path");
+    default:
+        return rooms_error(reply, 404, "not_found", "no such path");
+    }
+}
+
+int rooms_peer_handle(rooms *r, const char *peer, const char *method, const char *path, rooms_query_fn *q,
+                      void *qarg, json_t *body, json_t **reply)
+{
+    char room[ROOM_ID_HEX_LEN + 1];
+    port_op op;
+    *reply = NULL;
+    nt_err rc = peer_port_route(method, path, &op, room);
+    if (rc == NT_ERR_STATE)
+        return rooms_error(reply, 405, "method", "method not allowed here");
+    if (rc)
+        return rooms_error(reply, 404, "not_found", "no such path");
+    return rooms_peer_op(r, op, peer, room, q, qarg, body, reply);
 }
 
 /* ---- lifecycle ------------------------------------------------------------ */

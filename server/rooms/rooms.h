@@ -8,7 +8,7 @@
  *
  * The HTTP layer hands requests in as (method, path, query, JSON body) and
  * gets (status, JSON reply) back; node-to-node calls go out through the
- * call functions in rooms_opts, so this module knows nothing of
+ * typed peer port in rooms_opts (peer_port.h), so this module knows nothing of
  * libmicrohttpd, libcurl or sessions. Thread-safe: handlers may run on any
  * number of threads. */
 #ifndef NATTER_ROOMS_H
@@ -20,27 +20,13 @@
 #include <jansson.h>
 #include "common/err.h"
 #include "crypto/identity.h"
+#include "server/rooms/peer_port.h"
 
 struct peer_ident; /* storage/peers.h */
 struct roomdb;     /* storage/roomdb.h */
 
 typedef struct rooms rooms;
 
-/* One sealed request to a peer. `req` is borrowed (may be NULL); on return
- * `reply` (owned by the caller, may be NULL) and `status` are set when
- * rc == NT_OK (any HTTP status); rc != NT_OK means no answer. */
-typedef struct {
-    const char *peer; /* 64 hex */
-    const char *method;
-    const char *path;
-    json_t *req;
-    json_t *reply;
-    int status;
-    nt_err rc;
-} rooms_call;
-
-/* Run n calls concurrently and fill in their results. */
-typedef void rooms_call_fn(void *arg, rooms_call *calls, size_t n, int timeout_ms);
 /* Milliseconds on some clock that does not jump (tests may drive it). */
 typedef int64_t rooms_clock_fn(void *arg);
 /* Query parameter lookup; NULL when absent. */
@@ -55,7 +41,7 @@ typedef struct {
                             * read-only connections of their own, so they wait
                             * neither for a commit's fsync nor for each other */
     const identity *me;  /* borrowed; holds our private key */
-    rooms_call_fn *call; /* borrowed */
+    peer_port_fn *call;  /* borrowed: calls to other nodes */
     void *call_arg;
     rooms_clock_fn *clock; /* NULL: CLOCK_REALTIME in ms */
     void *clock_arg;
@@ -87,14 +73,43 @@ void rooms_free(rooms *r);
  * catch-up polls; member side), for tests without threads. */
 void rooms_tick(rooms *r);
 
-/* A sealed peer request under /v1/peer/rooms from the authenticated peer
- * `peer` (64 hex). body may be NULL. Returns the HTTP status; *reply is
- * set (owned by the caller). */
+/* A sealed peer request from the authenticated peer `peer` (64 hex): the
+ * route op (peer_port.h names the routes both ways) on room (32 hex; not
+ * for PORT_LIST), its query through q, its body (may be NULL). Returns
+ * the HTTP status; *reply is set (owned by the caller). */
+int rooms_peer_op(rooms *r, port_op op, const char *peer, const char *room, rooms_query_fn *q, void *qarg,
+                  json_t *body, json_t **reply);
+/* The same for a request given as method and path under /v1/peer/rooms
+ * (peer_port_route), for callers that hold a path: tests, the fuzzer. */
 int rooms_peer_handle(rooms *r, const char *peer, const char *method, const char *path, rooms_query_fn *q,
                       void *qarg, json_t *body, json_t **reply);
 
-/* A client API request under /v1/client/rooms, /v1/client/events or
- * /v1/client/peers/{id}/rooms (already bearer-authenticated). */
+/* The client API routes (already bearer-authenticated). */
+typedef enum {
+    ROOMS_API_LIST,       /* GET  /v1/client/rooms */
+    ROOMS_API_CREATE,     /* POST /v1/client/rooms */
+    ROOMS_API_GET,        /* GET  /v1/client/rooms/{id} */
+    ROOMS_API_MEMBERS,    /* GET  /v1/client/rooms/{id}/members */
+    ROOMS_API_MESSAGES,   /* GET  /v1/client/rooms/{id}/messages */
+    ROOMS_API_SEND,       /* PUT  /v1/client/rooms/{id}/messages/{txn_id} */
+    ROOMS_API_INVITE,     /* POST /v1/client/rooms/{id}/invite */
+    ROOMS_API_KICK,       /* POST /v1/client/rooms/{id}/kick */
+    ROOMS_API_REKEY,      /* POST /v1/client/rooms/{id}/rekey */
+    ROOMS_API_JOIN,       /* POST /v1/client/rooms/{id}/join */
+    ROOMS_API_LEAVE,      /* POST /v1/client/rooms/{id}/leave */
+    ROOMS_API_DELIVERY,   /* POST /v1/client/rooms/{id}/delivery */
+    ROOMS_API_EVENTS,     /* GET  /v1/client/events */
+    ROOMS_API_PEER_ROOMS, /* GET  /v1/client/peers/{id}/rooms */
+} rooms_api_op;
+
+/* A client API request: the route op with its path parameters id (a room
+ * id, or for ROOMS_API_PEER_ROOMS a peer id; NULL when the route has
+ * none) and txn (ROOMS_API_SEND), its query through q and its body (may
+ * be NULL). Returns the HTTP status; *reply is set (owned by the caller). */
+int rooms_client_op(rooms *r, rooms_api_op op, const char *id, const char *txn, rooms_query_fn *q, void *qarg,
+                    json_t *body, json_t **reply);
+/* The same for a request given as method and path, for callers that hold
+ * a path: tests, the fuzzer. */
 int rooms_client_handle(rooms *r, const char *method, const char *path, rooms_query_fn *q, void *qarg,
                         json_t *body, json_t **reply);
 

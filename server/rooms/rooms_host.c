@@ -157,6 +157,37 @@ int rooms_host_create(rooms *r, json_t *body, json_t **reply)
 }
 
 /* invite / kick / rekey by the master's own user. */
+/* The change of an invite, kick or rekey, in one commit. */
+static nt_err member_op_commit_locked(rooms *r, room_row *rm, const char *op, const char *peer, bool joined)
+{
+    const char *room = rm->id;
+    nt_err rc = roomdb_begin(r->o.db);
+    if (rc)
+        return rc;
+    if (strcmp(op, "invite") == 0) {
+        rc = members_store_invite(r->o.db, room, peer);
+        if (!rc)
+            rc = rooms_members_changed_locked(r, room, peer);
+        if (!rc)
+            rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", peer, "membership", "invited"));
+        rooms_wake_push_locked(r);
+    } else if (strcmp(op, "kick") == 0) {
+        rc = members_store_kick(r->o.db, room, peer);
+        if (!rc)
+            rc = rooms_members_changed_locked(r, room, peer);
+        if (!rc)
+            rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", peer, "membership", "kicked"));
+        if (!rc && joined)
+            rc = rooms_rotate_locked(r, rm, "kick");
+    } else {
+        rc = rooms_rotate_locked(r, rm, "rekey");
+    }
+    if (!rc)
+        return roomdb_commit(r->o.db);
+    roomdb_rollback(r->o.db);
+    return rc;
+}
+
 int rooms_host_member_op(rooms *r, const char *room, const char *op, json_t *body, json_t **reply)
 {
     room_row rm;
@@ -202,31 +233,7 @@ int rooms_host_member_op(rooms *r, const char *room, const char *op, json_t *bod
         status = rooms_error(reply, 409, "room_full", "the room has its maximum number of members");
         goto out;
     }
-    rc = roomdb_begin(r->o.db);
-    if (rc)
-        goto dberr;
-    if (strcmp(op, "invite") == 0) {
-        rc = members_store_invite(r->o.db, room, peer);
-        if (!rc)
-            rc = rooms_members_changed_locked(r, room, peer);
-        if (!rc)
-            rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", peer, "membership", "invited"));
-        rooms_wake_push_locked(r);
-    } else if (strcmp(op, "kick") == 0) {
-        rc = members_store_kick(r->o.db, room, peer);
-        if (!rc)
-            rc = rooms_members_changed_locked(r, room, peer);
-        if (!rc)
-            rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", peer, "membership", "kicked"));
-        if (!rc && joined)
-            rc = rooms_rotate_locked(r, &rm, "kick");
-    } else {
-        rc = rooms_rotate_locked(r, &rm, "rekey");
-    }
-    if (!rc)
-        rc = roomdb_commit(r->o.db);
-    else
-        roomdb_rollback(r->o.db);
+    rc = member_op_commit_locked(r, &rm, op, peer, joined);
     if (rc)
         goto dberr;
     if (strcmp(op, "invite") == 0)

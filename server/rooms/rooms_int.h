@@ -164,9 +164,13 @@ void rooms_wake_push_locked(rooms *r);
 void rooms_wake_sync_locked(rooms *r);
 /* Member: mark work for the sync loop (ROOM_NEED_* bits). */
 void rooms_need_locked(rooms *r, const char *room, unsigned what);
-/* One sealed call to a peer (the lock must not be held). */
-nt_err rooms_call1(rooms *r, const char *peer, const char *method, const char *path, json_t *req, json_t **reply,
-                   int *status);
+/* One call to a peer through the port (the lock must not be held):
+ * c->rc, and c->status and c->reply (the caller's) when it answered. */
+nt_err rooms_port1(rooms *r, port_call *c);
+/* rooms_port1 for an op with no parameters but its body req (borrowed,
+ * may be NULL); *reply (the caller's) and *status set as for c. */
+nt_err rooms_port_ask(rooms *r, port_op op, const char *peer, const char *room, json_t *req, json_t **reply,
+                      int *status);
 /* Store keys [{epoch, key}] received from the host; returns the max epoch. */
 int64_t rooms_store_keys_locked(rooms *r, const char *room, json_t *keys);
 /* rooms_members.c */

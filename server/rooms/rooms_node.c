@@ -61,28 +61,20 @@ static const json_field mode_fields[] = {JSON_FIELD_ENUM("mode", push_poll), JSO
 static const json_field send_fields[] = {JSON_FIELD("text", JSON_F_STRING), JSON_FIELDS_END};
 static const json_field no_fields[] = {JSON_FIELDS_END};
 
-static const struct {
-    const char *method, *pattern;
-    const json_field *fields;
-} body_fields[] = {
-    {"POST", "/v1/client/rooms", create_fields},
-    {"PUT", "/v1/client/rooms/{id}/messages/{txn_id}", send_fields},
-    {"POST", "/v1/client/rooms/{id}/invite", peer_fields},
-    {"POST", "/v1/client/rooms/{id}/kick", peer_fields},
-    {"POST", "/v1/client/rooms/{id}/join", join_fields},
-    {"POST", "/v1/client/rooms/{id}/delivery", mode_fields},
+static const json_field *const op_fields[] = {
+    [ROOMS_API_CREATE] = create_fields, [ROOMS_API_SEND] = send_fields, [ROOMS_API_INVITE] = peer_fields,
+    [ROOMS_API_KICK] = peer_fields,     [ROOMS_API_JOIN] = join_fields, [ROOMS_API_DELIVERY] = mode_fields,
 };
 
-static const json_field *fields_for(http_req *rq)
+static const json_field *fields_for(rooms_api_op op)
 {
-    for (size_t i = 0; i < sizeof body_fields / sizeof body_fields[0]; i++)
-        if (!strcmp(body_fields[i].method, http_req_method(rq)) &&
-            http_match(body_fields[i].pattern, http_req_path(rq), NULL))
-            return body_fields[i].fields;
-    return no_fields;
+    const json_field *f = (size_t)op < sizeof op_fields / sizeof op_fields[0] ? op_fields[op] : NULL;
+    return f ? f : no_fields;
 }
 
-static void client_route(http_req *rq, node *nd)
+/* Every client route: its body's fields checked, then the rooms' handler
+ * of its op with the path parameters the HTTP layer matched. */
+static void client_route(http_req *rq, node *nd, rooms_api_op op)
 {
     size_t len = 0;
     json_t *body = NULL, *out = NULL;
@@ -91,12 +83,33 @@ static void client_route(http_req *rq, node *nd)
         return;
     }
     (void)http_req_body(rq, &len);
-    if (len > 0 && http_req_json_fields(rq, fields_for(rq), &body))
+    if (len > 0 && http_req_json_fields(rq, fields_for(op), &body))
         return; /* replied 400 */
-    int status = rooms_client_handle(nd->rooms, http_req_method(rq), http_req_path(rq), query_fn, rq, body, &out);
+    int status = rooms_client_op(nd->rooms, op, http_req_param(rq, "id"), http_req_param(rq, "txn_id"), query_fn, rq,
+                                 body, &out);
     json_decref(body);
     reply(rq, status, out);
 }
+
+#define CLIENT_ROUTE(name, op)                                                                                       \
+    static void name(http_req *rq, node *nd)                                                                         \
+    {                                                                                                                \
+        client_route(rq, nd, op);                                                                                    \
+    }
+CLIENT_ROUTE(c_list, ROOMS_API_LIST)
+CLIENT_ROUTE(c_create, ROOMS_API_CREATE)
+CLIENT_ROUTE(c_get, ROOMS_API_GET)
+CLIENT_ROUTE(c_members, ROOMS_API_MEMBERS)
+CLIENT_ROUTE(c_messages, ROOMS_API_MESSAGES)
+CLIENT_ROUTE(c_send, ROOMS_API_SEND)
+CLIENT_ROUTE(c_invite, ROOMS_API_INVITE)
+CLIENT_ROUTE(c_kick, ROOMS_API_KICK)
+CLIENT_ROUTE(c_join, ROOMS_API_JOIN)
+CLIENT_ROUTE(c_leave, ROOMS_API_LEAVE)
+CLIENT_ROUTE(c_rekey, ROOMS_API_REKEY)
+CLIENT_ROUTE(c_delivery, ROOMS_API_DELIVERY)
+CLIENT_ROUTE(c_events, ROOMS_API_EVENTS)
+CLIENT_ROUTE(c_peer_rooms, ROOMS_API_PEER_ROOMS)
 
 nt_err rooms_service_start(node *nd, char err[static NODE_ERR_MAX])
 {
@@ -137,19 +150,19 @@ void rooms_service_stop(node *nd)
 #define BODY_MAX (64 * 1024)
 
 const http_route rooms_routes[] = {
-    {"GET", "/v1/client/rooms", HTTP_API_CLIENT, client_route, 0},
-    {"POST", "/v1/client/rooms", HTTP_API_CLIENT, client_route, 0},
-    {"GET", "/v1/client/rooms/{id}", HTTP_API_CLIENT, client_route, 0},
-    {"GET", "/v1/client/rooms/{id}/members", HTTP_API_CLIENT, client_route, 0},
-    {"GET", "/v1/client/rooms/{id}/messages", HTTP_API_CLIENT, client_route, 0},
-    {"PUT", "/v1/client/rooms/{id}/messages/{txn_id}", HTTP_API_CLIENT, client_route, BODY_MAX},
-    {"POST", "/v1/client/rooms/{id}/invite", HTTP_API_CLIENT, client_route, 0},
-    {"POST", "/v1/client/rooms/{id}/kick", HTTP_API_CLIENT, client_route, 0},
-    {"POST", "/v1/client/rooms/{id}/join", HTTP_API_CLIENT, client_route, 0},
-    {"POST", "/v1/client/rooms/{id}/leave", HTTP_API_CLIENT, client_route, 0},
-    {"POST", "/v1/client/rooms/{id}/rekey", HTTP_API_CLIENT, client_route, 0},
-    {"POST", "/v1/client/rooms/{id}/delivery", HTTP_API_CLIENT, client_route, 0},
-    {"GET", "/v1/client/events", HTTP_API_CLIENT, client_route, 0},
-    {"GET", "/v1/client/peers/{id}/rooms", HTTP_API_CLIENT, client_route, 0},
+    {"GET", "/v1/client/rooms", HTTP_API_CLIENT, c_list, 0},
+    {"POST", "/v1/client/rooms", HTTP_API_CLIENT, c_create, 0},
+    {"GET", "/v1/client/rooms/{id}", HTTP_API_CLIENT, c_get, 0},
+    {"GET", "/v1/client/rooms/{id}/members", HTTP_API_CLIENT, c_members, 0},
+    {"GET", "/v1/client/rooms/{id}/messages", HTTP_API_CLIENT, c_messages, 0},
+    {"PUT", "/v1/client/rooms/{id}/messages/{txn_id}", HTTP_API_CLIENT, c_send, BODY_MAX},
+    {"POST", "/v1/client/rooms/{id}/invite", HTTP_API_CLIENT, c_invite, 0},
+    {"POST", "/v1/client/rooms/{id}/kick", HTTP_API_CLIENT, c_kick, 0},
+    {"POST", "/v1/client/rooms/{id}/join", HTTP_API_CLIENT, c_join, 0},
+    {"POST", "/v1/client/rooms/{id}/leave", HTTP_API_CLIENT, c_leave, 0},
+    {"POST", "/v1/client/rooms/{id}/rekey", HTTP_API_CLIENT, c_rekey, 0},
+    {"POST", "/v1/client/rooms/{id}/delivery", HTTP_API_CLIENT, c_delivery, 0},
+    {"GET", "/v1/client/events", HTTP_API_CLIENT, c_events, 0},
+    {"GET", "/v1/client/peers/{id}/rooms", HTTP_API_CLIENT, c_peer_rooms, 0},
     {0},
 };

@@ -12,6 +12,7 @@
 #include "server/rooms/rooms.h"
 #include "server/rooms/rooms_peer.h"
 
+#define PORT_PATH_MAX 192 /* the longest: a poll's path and query */
 #define QBUF 256
 #define QBUFS 4
 
@@ -51,38 +52,36 @@ static const json_field notify_fields[] = {
     JSON_FIELDS_END,
 };
 
-static int dispatch(peer_req *rq, json_t **reply, const char *method, const char *what, const json_field *fields)
+/* Every route: its body's fields checked, then the rooms' handler of its
+ * op, with the room id and the query from the request. */
+static int dispatch(peer_req *rq, json_t **reply, port_op op, const json_field *fields)
 {
     rooms *r = peer_req_node(rq)->rooms;
-    const char *id = peer_req_param(rq, "id");
-    char path[128], msg[JSON_FIELD_MSG_MAX];
+    char msg[JSON_FIELD_MSG_MAX];
     query_ctx q = {.rq = rq};
     if (!r)
         return peer_error(reply, 503, "busy", "rooms are not running");
     if (json_check_fields(peer_req_body(rq), fields, msg))
         return peer_error(reply, 400, "bad_request", "%s", msg);
-    if (what)
-        snprintf(path, sizeof path, "/v1/peer/rooms/%.40s/%s", id ? id : "", what);
-    else
-        snprintf(path, sizeof path, "/v1/peer/rooms");
-    return rooms_peer_handle(r, peer_req_peer_hex(rq), method, path, query_fn, &q, peer_req_body(rq), reply);
+    return rooms_peer_op(r, op, peer_req_peer_hex(rq), peer_req_param(rq, "id"), query_fn, &q, peer_req_body(rq),
+                         reply);
 }
 
-#define ROUTE(name, method, what, fields)                                                                            \
+#define ROUTE(name, op, fields)                                                                                      \
     static int name(peer_req *rq, json_t **reply)                                                                    \
     {                                                                                                                \
-        return dispatch(rq, reply, method, what, fields);                                                            \
+        return dispatch(rq, reply, op, fields);                                                                      \
     }
-ROUTE(r_list, "GET", NULL, no_fields)
-ROUTE(r_join, "POST", "join", join_fields)
-ROUTE(r_leave, "POST", "leave", no_fields)
-ROUTE(r_delivery, "POST", "delivery", delivery_fields)
-ROUTE(r_members, "GET", "members", no_fields)
-ROUTE(r_keys, "GET", "keys", no_fields)
-ROUTE(r_poll, "GET", "messages", no_fields)
-ROUTE(r_submit, "POST", "messages", submit_fields)
-ROUTE(r_batch, "POST", "batch", batch_fields)
-ROUTE(r_notify, "POST", "notify", notify_fields)
+ROUTE(r_list, PORT_LIST, no_fields)
+ROUTE(r_join, PORT_JOIN, join_fields)
+ROUTE(r_leave, PORT_LEAVE, no_fields)
+ROUTE(r_delivery, PORT_DELIVERY, delivery_fields)
+ROUTE(r_members, PORT_MEMBERS, no_fields)
+ROUTE(r_keys, PORT_KEYS, no_fields)
+ROUTE(r_poll, PORT_POLL, no_fields)
+ROUTE(r_submit, PORT_SUBMIT, submit_fields)
+ROUTE(r_batch, PORT_BATCH, batch_fields)
+ROUTE(r_notify, PORT_NOTIFY, notify_fields)
 
 #define SUBMIT_MAX (48 * 1024)     /* base64 of a 16 KiB text's sealed body, a signature, JSON */
 #define BATCH_MAX (256 * 1024)    /* up to 16 submissions (a sender packs at most 192 KiB) */
@@ -102,28 +101,30 @@ const peer_route rooms_peer_routes[] = {
     {0},
 };
 
-/* rooms_call -> peerlink: one call directly, a batch through curl multi. */
-void rooms_peer_call(void *arg, rooms_call *calls, size_t n, int timeout_ms)
+/* The peer port over peerlink: one call directly, several through curl
+ * multi. */
+void rooms_peer_call(void *arg, port_call *calls, size_t n, int timeout_ms)
 {
     node *nd = arg;
     peerlink_op *ops = calloc(n ? n : 1, sizeof *ops);
     uint8_t(*ids)[IDENTITY_ID_LEN] = calloc(n ? n : 1, IDENTITY_ID_LEN);
+    char(*paths)[PORT_PATH_MAX] = calloc(n ? n : 1, PORT_PATH_MAX);
     size_t len;
     for (size_t i = 0; i < n; i++) {
         calls[i].reply = NULL;
         calls[i].status = 0;
         calls[i].rc = NT_ERR_NOMEM;
     }
-    if (!ops || !ids)
+    if (!ops || !ids || !paths)
         goto out;
     for (size_t i = 0; i < n; i++) {
+        const char *method = NULL;
         if (encoding_hex_decode(calls[i].peer, IDENTITY_ID_HEX_LEN, ids[i], IDENTITY_ID_LEN, &len) ||
-            len != IDENTITY_ID_LEN) {
+            len != IDENTITY_ID_LEN || peer_port_target(&calls[i], &method, paths[i], PORT_PATH_MAX)) {
             calls[i].rc = NT_ERR_INVALID;
             continue;
         }
-        ops[i] = (peerlink_op){.peer_id = ids[i], .method = calls[i].method, .path = calls[i].path,
-                               .req = calls[i].req};
+        ops[i] = (peerlink_op){.peer_id = ids[i], .method = method, .path = paths[i], .req = calls[i].req};
     }
     if (n == 1) {
         if (ops[0].peer_id)
@@ -158,4 +159,5 @@ void rooms_peer_call(void *arg, rooms_call *calls, size_t n, int timeout_ms)
 out:
     free(ops);
     free(ids);
+    free(paths);
 }

@@ -9,8 +9,8 @@
 
 extern const peer_route rooms_peer_routes[];
 
-/* A rooms_call_fn (server/rooms/rooms.h) sending rooms' node-to-node calls
- * through peerlink; arg is the node. */
-void rooms_peer_call(void *arg, rooms_call *calls, size_t n, int timeout_ms);
+/* The peer port (a peer_port_fn, server/rooms/peer_port.h) over the
+ * sealed peer link; arg is the node. */
+void rooms_peer_call(void *arg, port_call *calls, size_t n, int timeout_ms);
 
 #endif

@@ -22,7 +22,7 @@ static rooms *host, *member;
 static identity *host_id, *member_id;
 static char host_hex[IDENTITY_ID_HEX_LEN + 1], member_hex[IDENTITY_ID_HEX_LEN + 1], room[40];
 
-static void no_call(void *arg, rooms_call *calls, size_t n, int timeout_ms)
+static void no_call(void *arg, port_call *calls, size_t n, int timeout_ms)
 {
     for (size_t i = 0; i < n; i++) {
         calls[i].rc = NT_ERR_NET;

@@ -37,7 +37,7 @@ static rooms *R;
 static json_t *subs[THREADS][PER_THREAD], *forged[THREADS][PER_THREAD];
 static int64_t seq_first[THREADS][PER_THREAD], seq_retry[THREADS][PER_THREAD];
 
-static void no_call(void *arg, rooms_call *calls, size_t n, int timeout_ms)
+static void no_call(void *arg, port_call *calls, size_t n, int timeout_ms)
 {
     (void)arg;
     (void)timeout_ms;

@@ -69,18 +69,20 @@ static json_t *store(const char *txn)
                      (json_int_t)1);
 }
 
-static void host(void *arg, rooms_call *calls, size_t n, int timeout_ms)
+static void host(void *arg, port_call *calls, size_t n, int timeout_ms)
 {
     (void)arg;
     (void)timeout_ms;
     host_gate();
     for (size_t i = 0; i < n; i++) {
-        rooms_call *c = &calls[i];
+        port_call *c = &calls[i];
         c->reply = NULL;
         c->rc = NT_OK;
         H.requests++;
         ck_assert_str_eq(c->peer, host_hex);
-        if (strstr(c->path, "/batch")) {
+        ck_assert_str_eq(c->room, room_hex);
+        ck_assert(c->op == PORT_BATCH || c->op == PORT_SUBMIT);
+        if (c->op == PORT_BATCH) {
             json_t *msgs = json_object_get(c->req, "messages");
             size_t k = json_array_size(msgs);
             if (H.kind == HOST_OLD) { /* no such route: a plaintext 404 the transport cannot open */

@@ -91,20 +91,22 @@ static tnode *by_hex(const char *hex)
     return NULL;
 }
 
-static void call_fn(void *arg, rooms_call *calls, size_t n, int timeout_ms)
+static void call_fn(void *arg, port_call *calls, size_t n, int timeout_ms)
 {
     tnode *from = arg;
     for (size_t i = 0; i < n; i++) {
-        rooms_call *c = &calls[i];
+        port_call *c = &calls[i];
         tnode *to = by_hex(c->peer);
         c->reply = NULL;
         if (!to || to->down || from->down) {
             c->rc = NT_ERR_NET;
             continue;
         }
-        char path[512];
+        char path[512], target[512];
+        const char *method = NULL;
         qstr q;
-        split_path(c->path, path, &q);
+        ck_assert_int_eq(peer_port_target(c, &method, target, sizeof target), NT_OK);
+        split_path(target, path, &q);
         /* what a real member takes in a notify (PEER_PLAIN_MAX) */
         char *dump = c->req ? json_dumps(c->req, JSON_COMPACT) : NULL;
         size_t req_len = dump ? strlen(dump) : 0;
@@ -116,7 +118,7 @@ static void call_fn(void *arg, rooms_call *calls, size_t n, int timeout_ms)
             continue;
         }
         json_t *body = c->req ? json_deep_copy(c->req) : NULL;
-        c->status = rooms_peer_handle(to->r, from->hex, c->method, path, qlookup, &q, body, &c->reply);
+        c->status = rooms_peer_handle(to->r, from->hex, method, path, qlookup, &q, body, &c->reply);
         json_decref(body);
         ck_assert_no_active_statements(roomdb_sqlite(to->db));
         c->rc = NT_OK;
