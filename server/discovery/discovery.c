@@ -490,6 +490,38 @@ static void *run(void *arg)
 
 /* --- lifecycle -------------------------------------------------------- */
 
+/* The start's arguments checked (err set when refused); the name and the
+ * group are kept in d. */
+static bool config_ok(discovery *d, const discovery_config *c, const identity *self, const char *name,
+                      uint16_t peer_port, char err[static DISCOVERY_ERR_MAX])
+{
+    size_t nlen = name ? strlen(name) : 0;
+    if (!discovery_packet_name_ok(name, nlen) || !identity_has_private(self) || peer_port == 0) {
+        snprintf(err, DISCOVERY_ERR_MAX, "discovery: bad name, key or peer port");
+        return false;
+    }
+    memcpy(d->name, name, nlen + 1);
+    if (!c->group || inet_pton(AF_INET, c->group, &d->group) != 1 || !IN_MULTICAST(ntohl(d->group.s_addr))) {
+        snprintf(err, DISCOVERY_ERR_MAX, "discovery: group %s is not an IPv4 multicast address",
+                 c->group ? c->group : "(none)");
+        return false;
+    }
+    if (c->port == 0 || c->ttl < 1 || c->ttl > 255 || c->sched.interval_ms <= 0 || c->sched.expiry_ms <= 0 ||
+        !c->source_rate || !c->source_burst || !c->verify_rate || !c->verify_burst) {
+        snprintf(err, DISCOVERY_ERR_MAX, "discovery: bad port, TTL, interval or limits");
+        return false;
+    }
+    if (c->interface && strlen(c->interface) >= IF_NAMESIZE) {
+        snprintf(err, DISCOVERY_ERR_MAX, "discovery: interface name too long");
+        return false;
+    }
+    if (c->interface && c->interface[0] && if_nametoindex(c->interface) == 0) {
+        snprintf(err, DISCOVERY_ERR_MAX, "discovery: no interface %s", c->interface);
+        return false;
+    }
+    return true;
+}
+
 nt_err discovery_start(discovery **out, const discovery_config *c, const identity *self, const char *name,
                        uint16_t peer_port, const discovery_hooks *hooks, char err[static DISCOVERY_ERR_MAX])
 {
@@ -509,30 +541,8 @@ nt_err discovery_start(discovery **out, const discovery_config *c, const identit
     d->peer_port = peer_port;
     if (hooks)
         d->h = *hooks;
-    size_t nlen = name ? strlen(name) : 0;
-    if (!discovery_packet_name_ok(name, nlen) || !identity_has_private(self) || peer_port == 0) {
-        snprintf(err, DISCOVERY_ERR_MAX, "discovery: bad name, key or peer port");
+    if (!config_ok(d, c, self, name, peer_port, err))
         goto out;
-    }
-    memcpy(d->name, name, nlen + 1);
-    if (!c->group || inet_pton(AF_INET, c->group, &d->group) != 1 || !IN_MULTICAST(ntohl(d->group.s_addr))) {
-        snprintf(err, DISCOVERY_ERR_MAX, "discovery: group %s is not an IPv4 multicast address",
-                 c->group ? c->group : "(none)");
-        goto out;
-    }
-    if (c->port == 0 || c->ttl < 1 || c->ttl > 255 || c->sched.interval_ms <= 0 || c->sched.expiry_ms <= 0 ||
-        !c->source_rate || !c->source_burst || !c->verify_rate || !c->verify_burst) {
-        snprintf(err, DISCOVERY_ERR_MAX, "discovery: bad port, TTL, interval or limits");
-        goto out;
-    }
-    if (c->interface && strlen(c->interface) >= IF_NAMESIZE) {
-        snprintf(err, DISCOVERY_ERR_MAX, "discovery: interface name too long");
-        goto out;
-    }
-    if (c->interface && c->interface[0] && if_nametoindex(c->interface) == 0) {
-        snprintf(err, DISCOVERY_ERR_MAX, "discovery: no interface %s", c->interface);
-        goto out;
-    }
     snprintf(d->ifname, sizeof d->ifname, "%s", c->interface ? c->interface : "");
     inet_ntop(AF_INET, &d->group, d->group_s, sizeof d->group_s);
     d->c.group = d->group_s;

@@ -18,6 +18,7 @@
 #include "server/channel/envelope.h"
 #include "server/channel/handshake.h"
 #include "server/peer/peer_api.h"
+#include "server/peer/peer_curl.h"
 #include "server/peer/peer_names.h"
 #include "server/core/source_addr.h"
 
@@ -40,141 +41,14 @@ typedef struct link {
 } link;
 
 struct peerlink {
-    node *nd;           /* borrowed: for node_stopping() */
-    source_addr src;    /* where our calls leave from (source_addr.h) */
     pthread_mutex_t mu; /* guards links */
     link *links;
-    CURLSH *share;
-    pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
+    peer_curl curl;     /* peer_curl.h */
 };
 
 static int64_t now_s(void)
 {
     return (int64_t)time(NULL);
-}
-
-/* ---- libcurl plumbing ---- */
-
-static void share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *ud)
-{
-    struct peerlink *pl = ud;
-    (void)h;
-    (void)a;
-    pthread_mutex_lock(&pl->share_mu[d < CURL_LOCK_DATA_LAST ? d : 0]);
-}
-
-static void share_unlock(CURL *h, curl_lock_data d, void *ud)
-{
-    struct peerlink *pl = ud;
-    (void)h;
-    pthread_mutex_unlock(&pl->share_mu[d < CURL_LOCK_DATA_LAST ? d : 0]);
-}
-
-typedef struct {
-    char *data;
-    size_t len, cap;
-    bool over;
-} rbuf;
-
-static size_t on_write(char *p, size_t sz, size_t nm, void *ud)
-{
-    rbuf *b = ud;
-    size_t n = sz * nm;
-    if (b->over || n > PEERLINK_RESPONSE_MAX - b->len) {
-        b->over = true;
-        return 0; /* aborts the transfer */
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 4096;
-        while (nc < b->len + n + 1)
-            nc *= 2;
-        char *nd = realloc(b->data, nc);
-        if (!nd)
-            return 0;
-        b->data = nd;
-        b->cap = nc;
-    }
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = 0;
-    return n;
-}
-
-static void rbuf_free(rbuf *b)
-{
-    free(b->data);
-    memset(b, 0, sizeof(*b));
-}
-
-/* A transfer in progress ends early when the node stops, so a long poll
- * to a peer does not hold up the shutdown for its whole wait. */
-static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
-{
-    struct peerlink *pl = ud;
-    (void)dltotal;
-    (void)dlnow;
-    (void)ultotal;
-    (void)ulnow;
-    return pl->nd && node_stopping(pl->nd) ? 1 : 0;
-}
-
-/* An easy handle for one request; body may be NULL (no body). */
-static CURL *easy_new(struct peerlink *pl, const char *method, const char *url, const char *body, int timeout_ms,
-                      rbuf *rb, struct curl_slist *hdrs)
-{
-    CURL *h = curl_easy_init();
-    if (!h)
-        return NULL;
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_SHARE, pl->share);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout_ms < 5000 ? timeout_ms : 5000));
-    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)PEERLINK_RESPONSE_MAX);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, rb);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, pl);
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    source_addr_bind(&pl->src, h, url);
-    if (hdrs)
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    if (body) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
-    }
-    if (strcmp(method, body ? "POST" : "GET"))
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    return h;
-}
-
-static nt_err curl_rc(CURLcode c)
-{
-    return c == CURLE_OK ? NT_OK : c == CURLE_OPERATION_TIMEDOUT ? NT_ERR_TIMEOUT
-                         : c == CURLE_WRITE_ERROR || c == CURLE_FILESIZE_EXCEEDED ? NT_ERR_TOO_BIG
-                                                                                 : NT_ERR_NET;
-}
-
-/* One blocking exchange. *status set when an answer came. */
-static nt_err http_do(struct peerlink *pl, const char *method, const char *url, const char *body, int timeout_ms,
-                      long *status, rbuf *rb)
-{
-    struct curl_slist *hdrs = body ? curl_slist_append(NULL, "Content-Type: application/json") : NULL;
-    *status = 0;
-    CURL *h = easy_new(pl, method, url, body, timeout_ms, rb, hdrs);
-    nt_err rc = NT_ERR_NOMEM;
-    if (h) {
-        rc = curl_rc(curl_easy_perform(h));
-        if (rb->over)
-            rc = NT_ERR_TOO_BIG;
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-        curl_easy_cleanup(h);
-    }
-    curl_slist_free_all(hdrs);
-    return rc;
 }
 
 /* ---- links ---- */
@@ -292,7 +166,7 @@ nt_err peerlink_fetch_node(node *n, const char *address, const uint8_t *expected
 {
     struct peerlink *pl = pl_of(n);
     char url[URL_MAX];
-    rbuf rb = {0};
+    peer_curl_buf rb = {0};
     long status = 0;
     json_t *o = NULL;
     *pub = NULL;
@@ -302,7 +176,7 @@ nt_err peerlink_fetch_node(node *n, const char *address, const uint8_t *expected
     if (!address || strlen(address) >= PEERS_ADDR_MAX || strpbrk(address, "/?#@ "))
         return NT_ERR_INVALID;
     snprintf(url, sizeof(url), "http://%s/v1/node", address);
-    nt_err rc = http_do(pl, "GET", url, NULL, timeout_ms, &status, &rb);
+    nt_err rc = peer_curl_do(&pl->curl, "GET", url, NULL, timeout_ms, &status, &rb);
     if (rc)
         goto out;
     rc = NT_ERR_NET;
@@ -329,7 +203,7 @@ out:
         *pub = NULL;
     }
     json_decref(o);
-    rbuf_free(&rb);
+    peer_curl_buf_free(&rb);
     return rc;
 }
 
@@ -346,7 +220,7 @@ static nt_err status_to_err(long status)
 }
 
 /* The error.code of a plaintext JSON error, into code (or ""). */
-static void error_code(const rbuf *rb, char *code, size_t cap)
+static void error_code(const peer_curl_buf *rb, char *code, size_t cap)
 {
     json_t *o = NULL;
     code[0] = 0;
@@ -358,6 +232,22 @@ static void error_code(const rbuf *rb, char *code, size_t cap)
     json_decref(o);
 }
 
+/* A new session s replaces l's (l->mu not held). */
+static void link_install(link *l, const hs_session *s, int64_t now)
+{
+    pthread_mutex_lock(&l->mu);
+    link_drop(l);
+    l->s = *s;
+    l->up = true;
+    l->gen++;
+    l->next_seq = 0;
+    l->requests = 0;
+    l->established = l->last_used = now;
+    l->abs_deadline = now + (s->expires_at - s->server_time);
+    l->last_error[0] = 0;
+    pthread_mutex_unlock(&l->mu);
+}
+
 /* Run one handshake with the peer at addr and install the session. */
 static nt_err do_handshake(node *n, link *l, const char *addr, const identity *pinned, const char *mode,
                            int timeout_ms)
@@ -367,7 +257,7 @@ static nt_err do_handshake(node *n, link *l, const char *addr, const identity *p
     hs_pending *p = NULL;
     json_t *req = NULL, *reply = NULL;
     char *body = NULL, url[URL_MAX], name[HS_NAME_MAX + 1], code[64] = "";
-    rbuf rb = {0};
+    peer_curl_buf rb = {0};
     long status = 0;
     uint8_t m;
     ecdh_curve c;
@@ -390,7 +280,7 @@ static nt_err do_handshake(node *n, link *l, const char *addr, const identity *p
     if (!(body = json_dumps(req, JSON_COMPACT)))
         goto out;
     snprintf(url, sizeof(url), "http://%s/v1/handshake", addr);
-    if ((rc = http_do(pl, "POST", url, body, timeout_ms, &status, &rb))) {
+    if ((rc = peer_curl_do(&pl->curl, "POST", url, body, timeout_ms, &status, &rb))) {
         set_error(l, "handshake: %s", err_str(rc));
         goto out;
     }
@@ -416,17 +306,7 @@ static nt_err do_handshake(node *n, link *l, const char *addr, const identity *p
     const char *signed_name = text_name_valid(s.peer_name, strlen(s.peer_name)) ? s.peer_name : NULL;
     if (peer_names_record(n, pub, signed_name, NULL, "handshake", NULL, NULL, now, NULL))
         log_debug("peer table did not take a refresh after a handshake");
-    pthread_mutex_lock(&l->mu);
-    link_drop(l);
-    l->s = s;
-    l->up = true;
-    l->gen++;
-    l->next_seq = 0;
-    l->requests = 0;
-    l->established = l->last_used = now;
-    l->abs_deadline = now + (s.expires_at - s.server_time);
-    l->last_error[0] = 0;
-    pthread_mutex_unlock(&l->mu);
+    link_install(l, &s, now);
     log_debug("peer %.16s: session open (%s)", json_string_value(json_object_get(reply, "responder_id")),
               transcript_mode_name(m));
     rc = NT_OK;
@@ -437,7 +317,7 @@ out:
     json_decref(req);
     json_decref(reply);
     free(body);
-    rbuf_free(&rb);
+    peer_curl_buf_free(&rb);
     return rc;
 }
 
@@ -469,14 +349,14 @@ typedef struct {
     char query[ENVELOPE_QUERY_MAX + 1];
     char url[URL_MAX];
     char *body; /* the envelope JSON */
-    rbuf rb;
+    peer_curl_buf rb;
     long status;
 } sealed_call;
 
 static void sealed_call_clear(sealed_call *c)
 {
     free(c->body);
-    rbuf_free(&c->rb);
+    peer_curl_buf_free(&c->rb);
     mbedtls_platform_zeroize(c, sizeof(*c));
 }
 
@@ -628,7 +508,7 @@ nt_err peerlink_call(node *n, const uint8_t peer_id[static IDENTITY_ID_LEN], con
                 continue; /* dropped meanwhile: open again */
             break;
         }
-        rc = http_do(pl, c.method, c.url, c.body, timeout_ms, &c.status, &c.rb);
+        rc = peer_curl_do(&pl->curl, c.method, c.url, c.body, timeout_ms, &c.status, &c.rb);
         if (rc) {
             set_error(l, "sealed request: %s", err_str(rc));
             sealed_call_clear(&c);
@@ -653,6 +533,53 @@ nt_err peerlink_call(node *n, const uint8_t peer_id[static IDENTITY_ID_LEN], con
     return rc;
 }
 
+/* One op of a peerlink_call_many: its session (a handshake blocks), then
+ * its sealed request in c. */
+static nt_err many_prepare(node *n, peerlink_op *op, sealed_call *c, int timeout_ms)
+{
+    char addr[PEERS_ADDR_MAX];
+    identity *key = NULL;
+    op->reply = NULL;
+    op->status = 0;
+    nt_err rc = lookup_peer(n, op->peer_id, addr, &key);
+    link *l = rc ? NULL : link_get(pl_of(n), op->peer_id, true);
+    if (!rc && !l)
+        rc = NT_ERR_NOMEM;
+    if (!rc)
+        rc = ensure_session(n, l, addr, key, NULL, false, 0, timeout_ms);
+    if (!rc)
+        rc = sealed_prepare(l, addr, op->method, op->path, op->req, c);
+    identity_free(key);
+    return rc;
+}
+
+/* A finished transfer of a peerlink_call_many into its op. */
+static void many_done(node *n, CURLMsg *msg, peerlink_op *ops, sealed_call *calls, size_t n_ops, int timeout_ms)
+{
+    void *priv = NULL;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+    size_t i = (size_t)(uintptr_t)priv;
+    if (i >= n_ops)
+        return;
+    if (msg->data.result != CURLE_OK) {
+        ops[i].rc = calls[i].rb.over ? NT_ERR_TOO_BIG : peer_curl_rc(msg->data.result);
+        return;
+    }
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &calls[i].status);
+    bool again = false;
+    ops[i].rc = sealed_finish(&calls[i], &ops[i].reply, &ops[i].status, &again);
+    if (!again)
+        return;
+    /* The peer forgot the session: retry this one on its own. */
+    pthread_mutex_lock(&calls[i].l->mu);
+    if (calls[i].l->gen == calls[i].gen)
+        link_drop(calls[i].l);
+    pthread_mutex_unlock(&calls[i].l->mu);
+    if (may_resend(calls[i].l, ops[i].method, ops[i].path))
+        ops[i].rc = peerlink_call(n, ops[i].peer_id, ops[i].method, ops[i].path, ops[i].req, &ops[i].reply,
+                                  &ops[i].status, timeout_ms);
+}
+
 nt_err peerlink_call_many(node *n, peerlink_op *ops, size_t n_ops, int timeout_ms)
 {
     struct peerlink *pl = pl_of(n);
@@ -668,30 +595,14 @@ nt_err peerlink_call_many(node *n, peerlink_op *ops, size_t n_ops, int timeout_m
     if (!m || !calls || !easy || !hdrs)
         goto out;
     /* Sessions first (a handshake blocks), then every request at once. */
-    for (size_t i = 0; i < n_ops; i++) {
-        peerlink_op *op = &ops[i];
-        char addr[PEERS_ADDR_MAX];
-        identity *key = NULL;
-        op->reply = NULL;
-        op->status = 0;
-        op->rc = lookup_peer(n, op->peer_id, addr, &key);
-        link *l = op->rc ? NULL : link_get(pl, op->peer_id, true);
-        if (!op->rc && !l)
-            op->rc = NT_ERR_NOMEM;
-        if (!op->rc)
-            op->rc = ensure_session(n, l, addr, key, NULL, false, 0, timeout_ms);
-        if (!op->rc)
-            op->rc = sealed_prepare(l, addr, op->method, op->path, op->req, &calls[i]);
-        identity_free(key);
-        if (op->rc)
-            continue;
-        if (!(easy[i] = easy_new(pl, calls[i].method, calls[i].url, calls[i].body, timeout_ms, &calls[i].rb, hdrs)) ||
-            curl_multi_add_handle(m, easy[i]) != CURLM_OK) {
-            op->rc = NT_ERR_NOMEM;
-            continue;
-        }
-        curl_easy_setopt(easy[i], CURLOPT_PRIVATE, (void *)(uintptr_t)i);
-    }
+    for (size_t i = 0; i < n_ops; i++)
+        if (!(ops[i].rc = many_prepare(n, &ops[i], &calls[i], timeout_ms)) &&
+            (!(easy[i] = peer_curl_easy(&pl->curl, calls[i].method, calls[i].url, calls[i].body, timeout_ms, &calls[i].rb,
+                                  hdrs)) ||
+             curl_multi_add_handle(m, easy[i]) != CURLM_OK))
+            ops[i].rc = NT_ERR_NOMEM;
+        else if (easy[i])
+            curl_easy_setopt(easy[i], CURLOPT_PRIVATE, (void *)(uintptr_t)i);
     int running = 1;
     while (running) {
         if (curl_multi_perform(m, &running) != CURLM_OK)
@@ -701,32 +612,9 @@ nt_err peerlink_call_many(node *n, peerlink_op *ops, size_t n_ops, int timeout_m
     }
     CURLMsg *msg;
     int left;
-    while ((msg = curl_multi_info_read(m, &left))) {
-        if (msg->msg != CURLMSG_DONE)
-            continue;
-        void *priv = NULL;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
-        size_t i = (size_t)(uintptr_t)priv;
-        if (i >= n_ops)
-            continue;
-        if (msg->data.result != CURLE_OK) {
-            ops[i].rc = calls[i].rb.over ? NT_ERR_TOO_BIG : curl_rc(msg->data.result);
-            continue;
-        }
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &calls[i].status);
-        bool again = false;
-        ops[i].rc = sealed_finish(&calls[i], &ops[i].reply, &ops[i].status, &again);
-        if (again) {
-            /* The peer forgot the session: retry this one on its own. */
-            pthread_mutex_lock(&calls[i].l->mu);
-            if (calls[i].l->gen == calls[i].gen)
-                link_drop(calls[i].l);
-            pthread_mutex_unlock(&calls[i].l->mu);
-            if (may_resend(calls[i].l, ops[i].method, ops[i].path))
-                ops[i].rc = peerlink_call(n, ops[i].peer_id, ops[i].method, ops[i].path, ops[i].req, &ops[i].reply,
-                                          &ops[i].status, timeout_ms);
-        }
-    }
+    while ((msg = curl_multi_info_read(m, &left)))
+        if (msg->msg == CURLMSG_DONE)
+            many_done(n, msg, ops, calls, n_ops, timeout_ms);
     rc = NT_OK;
 out:
     for (size_t i = 0; easy && i < n_ops; i++) {
@@ -833,27 +721,16 @@ void peerlink_forget(node *n, const uint8_t peer_id[static IDENTITY_ID_LEN])
 nt_err peerlink_start(node *nd, char err[static NODE_ERR_MAX])
 {
     struct peerlink *pl = calloc(1, sizeof(*pl));
-    if (!pl || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        free(pl);
-        snprintf(err, NODE_ERR_MAX, "peer client: cannot initialise libcurl");
+    if (!pl) {
+        snprintf(err, NODE_ERR_MAX, "peer client: out of memory");
         return NT_ERR_NOMEM;
+    }
+    nt_err rc = peer_curl_init(&pl->curl, nd, err);
+    if (rc) {
+        free(pl);
+        return rc;
     }
     pthread_mutex_init(&pl->mu, NULL);
-    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-        pthread_mutex_init(&pl->share_mu[i], NULL);
-    if (!(pl->share = curl_share_init()) || curl_share_setopt(pl->share, CURLSHOPT_LOCKFUNC, share_lock) ||
-        curl_share_setopt(pl->share, CURLSHOPT_UNLOCKFUNC, share_unlock) ||
-        curl_share_setopt(pl->share, CURLSHOPT_USERDATA, pl) ||
-        curl_share_setopt(pl->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) ||
-        curl_share_setopt(pl->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS)) {
-        if (pl->share)
-            curl_share_cleanup(pl->share);
-        free(pl);
-        snprintf(err, NODE_ERR_MAX, "peer client: cannot share connections");
-        return NT_ERR_NOMEM;
-    }
-    pl->nd = nd;
-    source_addr_init(&pl->src, nd->peer_addr);
     nd->peerlink = pl;
     return NT_OK;
 }
@@ -872,10 +749,7 @@ void peerlink_stop(node *nd)
         mbedtls_platform_zeroize(l, sizeof(*l));
         free(l);
     }
-    curl_share_cleanup(pl->share);
-    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-        pthread_mutex_destroy(&pl->share_mu[i]);
+    peer_curl_cleanup(&pl->curl);
     pthread_mutex_destroy(&pl->mu);
     free(pl);
-    curl_global_cleanup();
 }
