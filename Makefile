@@ -71,7 +71,7 @@ FUZZ_BIN   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 PROGRAMS := $(if $(wildcard server/main.c),$(NATTERD)) $(if $(wildcard client/main.c),$(NATTER))
 
 .SECONDARY:
-.PHONY: all deps run check unit integration spec fuzz fuzz-run bench bench-crypto install uninstall clean
+.PHONY: all deps run check unit integration spec fuzz fuzz-run bench bench-crypto install uninstall clean structure
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c
@@ -152,6 +152,12 @@ integration: all $(INTEG_BIN)
 spec: all
 	@if [ -x tests/contract/run.sh ]; then tests/contract/run.sh $(abspath $(NATTERD)); \
 	 else echo "spec: tests/contract/run.sh missing"; exit 1; fi
+
+# Structure: no production .c over 800 lines nor function over 80, and no
+# dependency cycle between the files of server/rooms.
+structure:
+	@tools/sizes.sh server storage
+	@tools/deps.py server/rooms
 
 # libFuzzer harnesses: clang, ASan+UBSan. Objects are built once with the
 # fuzz flags into $(BUILD)/fuzz-obj/ (with .d files); each fuzzer links its

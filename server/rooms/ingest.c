@@ -41,6 +41,7 @@ struct ingest {
     size_t inflight;  /* items submitted and not yet done */
     bool stop_verify, stop_commit, running;
     pthread_t verifier[INGEST_VERIFIERS_MAX], committer;
+    ingest_ops ops;
     size_t n_verifiers;
     bool committer_started;
 };
@@ -103,7 +104,7 @@ static void *verify_main(void *arg)
     if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), INGEST_VERIFY_NICE) != 0) {
         /* best effort: the same work, only less well ordered */
     }
-    key_cache *kc = messages_key_cache_new(); /* NULL: each key parsed afresh */
+    key_cache *kc = in->ops.worker_new(); /* NULL: each key parsed afresh */
     pthread_mutex_lock(&in->lock);
     for (;;) {
         gc_item *it = q_pop(&in->verify_q);
@@ -115,7 +116,7 @@ static void *verify_main(void *arg)
         }
         in->verifying++;
         pthread_mutex_unlock(&in->lock);
-        bool pending = messages_check_unit(r, kc, it);
+        bool pending = in->ops.check(r, kc, it);
         pthread_mutex_lock(&in->lock);
         in->verifying--;
         if (!pending) { /* refused, or duplicates: answer at once */
@@ -134,7 +135,7 @@ static void *verify_main(void *arg)
         }
     }
     pthread_mutex_unlock(&in->lock);
-    messages_key_cache_free(kc);
+    in->ops.worker_free(kc);
     return NULL;
 }
 
@@ -155,7 +156,7 @@ static void *commit_main(void *arg)
         in->commit_q.head = in->commit_q.tail = NULL;
         in->n_commit = 0;
         pthread_mutex_unlock(&in->lock);
-        messages_commit_batch(r, batch);
+        in->ops.commit(r, batch);
         pthread_mutex_lock(&in->lock);
         retire_locked(in, batch);
         pthread_mutex_unlock(&in->lock);
@@ -166,11 +167,12 @@ static void *commit_main(void *arg)
     return NULL;
 }
 
-nt_err ingest_start(rooms *r)
+nt_err ingest_start(rooms *r, const ingest_ops *ops)
 {
     ingest *in = calloc(1, sizeof *in);
     if (!in)
         return NT_ERR_NOMEM;
+    in->ops = *ops;
     pthread_mutex_init(&in->lock, NULL);
     pthread_cond_init(&in->verify_cond, NULL);
     pthread_cond_init(&in->commit_cond, NULL);
@@ -233,13 +235,13 @@ int ingest_run(rooms *r, gc_item *it)
     pthread_mutex_lock(&in->lock);
     if (!in->running) { /* stopping: verify and commit on this thread */
         pthread_mutex_unlock(&in->lock);
-        if (messages_check_unit(r, NULL, it))
-            messages_commit_batch(r, it);
+        if (in->ops.check(r, NULL, it))
+            in->ops.commit(r, it);
         return it->status;
     }
     if (sem_init(&it->done, 0, 0) != 0) { /* cannot happen on Linux; answer rather than hang */
         pthread_mutex_unlock(&in->lock);
-        return rooms_error(&it->reply, 503, "busy", "cannot queue the message");
+        return rooms_refuse(&it->reply, REFUSE_BUSY, "cannot queue the message");
     }
     in->inflight++;
     q_push(&in->verify_q, it);

@@ -60,9 +60,9 @@ static bool epoch_ok(rooms *r, int64_t sub, int64_t epoch, int64_t epoch_ts)
 
 static int stale_epoch(json_t **reply, int64_t epoch)
 {
-    *reply = json_pack("{s:{s:s,s:s},s:I}", "error", "code", "stale_epoch", "message",
-                       "sealed with an epoch that is not current", "epoch", (json_int_t)epoch);
-    return 409;
+    int status = rooms_refuse(reply, REFUSE_STALE_EPOCH, "sealed with an epoch that is not current");
+    json_object_set_new(*reply, "epoch", json_integer(epoch));
+    return status;
 }
 
 static bool dup_locked(rooms *r, const char *room, const char *sender, const char *txn, json_t **reply)
@@ -109,7 +109,7 @@ static int commit_one_locked(rooms *r, batch_room *br, gc_item *it)
     }
     member_rec mr;
     if (!br->loaded || members_store_get(r->o.db, it->room, it->sender, &mr) || mr.state != MEMBER_JOINED)
-        return rooms_error(&it->reply, 403, "not_member", "not a member of this room");
+        return rooms_refuse(&it->reply, REFUSE_NOT_MEMBER, "not a member of this room");
     room_row *rm = &br->rm;
     if (!epoch_ok(r, s->epoch, rm->epoch, rm->epoch_ts)) /* rotated since the first check */
         return dup_locked(r, it->room, it->sender, s->txn, &it->reply) ? 200 : stale_epoch(&it->reply, rm->epoch);
@@ -138,7 +138,7 @@ static int commit_one_locked(rooms *r, batch_room *br, gc_item *it)
     return 200;
 db_failed:
     it->failed_db = true;
-    return rooms_error(&it->reply, 503, "busy", "could not store the message");
+    return rooms_refuse(&it->reply, REFUSE_BUSY, "could not store the message");
 }
 
 void messages_commit_batch(rooms *r, gc_item *batch)
@@ -172,7 +172,7 @@ void messages_commit_batch(rooms *r, gc_item *batch)
         for (gc_item *it = unit; it; it = it->more)
             if (db_failed && (it->in_commit || (!it->status && !it->untried))) {
                 json_decref(it->reply);
-                it->status = rooms_error(&it->reply, 503, "busy", "could not store the message");
+                it->status = rooms_refuse(&it->reply, REFUSE_BUSY, "could not store the message");
             }
     if (!db_failed) {
         pthread_cond_broadcast(&r->log_cond);
@@ -262,9 +262,9 @@ static int check_with(rooms *r, key_cache *kc, gc_item *it, const precheck *pc)
     int status = 0;
     if (!pc->found || !pc->hosted ||
         encoding_hex_decode(it->room, ROOM_ID_HEX_LEN, it->idb, sizeof it->idb, &n) != NT_OK || n != ROOM_ID_LEN)
-        return rooms_error(&it->reply, 404, "not_found", "no such room here");
+        return rooms_refuse(&it->reply, REFUSE_NOT_FOUND, "no such room here");
     if (!pc->pub_len)
-        return rooms_error(&it->reply, 403, "not_member", "not a member of this room");
+        return rooms_refuse(&it->reply, REFUSE_NOT_MEMBER, "not a member of this room");
     if (pc->dup) {
         it->reply = json_pack("{s:I,s:I,s:b}", "seq", (json_int_t)pc->dup_seq, "ts", (json_int_t)pc->dup_ts,
                               "duplicate", 1);
@@ -274,7 +274,7 @@ static int check_with(rooms *r, key_cache *kc, gc_item *it, const precheck *pc)
         return stale_epoch(&it->reply, pc->epoch);
     if (sender_identity(kc, pc->pub, pc->pub_len, &sid, &sid_owned) ||
         roomcrypt_verify(sid, it->idb, (uint64_t)s->epoch, s->txn, s->body, s->body_len, s->sig, s->sig_len))
-        status = rooms_error(&it->reply, 401, "bad_signature", "the signature does not verify for the sender");
+        status = rooms_refuse(&it->reply, REFUSE_BAD_SIGNATURE, "the signature does not verify for the sender");
     else
         it->text = host_open(it->idb, it->sender, s, pc->have_key ? pc->key : NULL, &it->text_len);
     identity_free(sid_owned);
@@ -285,7 +285,7 @@ void messages_check_item(rooms *r, key_cache *kc, gc_item *it)
 {
     precheck pc;
     if (!rooms_valid_hex(it->room, ROOM_ID_HEX_LEN)) {
-        it->status = rooms_error(&it->reply, 404, "not_found", "no such room here");
+        it->status = rooms_refuse(&it->reply, REFUSE_NOT_FOUND, "no such room here");
         return;
     }
     precheck_get(r, it->room, it->sender, it->s->epoch, it->s->txn, false, &pc);
@@ -341,19 +341,19 @@ static int parse_submission(json_t *body, submission *s, json_t **reply)
 {
     memset(s, 0, sizeof *s);
     if (!json_is_object(body))
-        return rooms_error(reply, 400, "bad_request", "body must be a JSON object");
+        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "body must be a JSON object");
     json_t *jb = json_object_get(body, "body"), *je = json_object_get(body, "epoch");
     s->txn = json_string_value(json_object_get(body, "txn_id"));
     if (!rooms_valid_txn(s->txn) || !json_is_integer(je) || !json_is_string(jb) ||
         !json_is_string(json_object_get(body, "sig")))
-        return rooms_error(reply, 400, "bad_request", "txn_id, epoch, body and sig are required");
+        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "txn_id, epoch, body and sig are required");
     if (strlen(json_string_value(jb)) > encoding_b64_len(ROOM_BODY_MAX, B64_STD))
-        return rooms_error(reply, 413, "too_large", "message body over its cap");
+        return rooms_refuse(reply, REFUSE_TOO_LARGE, "message body over its cap");
     s->epoch = json_integer_value(je);
     s->body = rooms_b64_get_public(jb, ROOM_BODY_MAX, &s->body_len);
     s->sig = rooms_b64_get_public(json_object_get(body, "sig"), SIGN_MAX_LEN, &s->sig_len);
     if (!s->body || !s->sig || s->epoch < 1)
-        return rooms_error(reply, 400, "bad_request", "body and sig must be base64, epoch positive");
+        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "body and sig must be base64, epoch positive");
     return 0;
 }
 
@@ -391,7 +391,7 @@ static int batch_reply(gc_item *items, size_t n, json_t **reply)
             break;
     }
     *reply = results ? json_pack("{s:o}", "results", results) : NULL;
-    return *reply ? 200 : rooms_error(reply, 500, "internal", "out of memory");
+    return *reply ? 200 : rooms_refuse(reply, REFUSE_INTERNAL, "out of memory");
 }
 
 int messages_peer_submit_batch(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply)
@@ -399,12 +399,12 @@ int messages_peer_submit_batch(rooms *r, const char *peer, const char *room, jso
     json_t *arr = json_object_get(body, "messages");
     size_t n = json_array_size(arr);
     if (!json_is_object(body) || !json_is_array(arr) || n < 1 || n > ROOM_SUBMIT_BATCH_MAX)
-        return rooms_error(reply, 400, "bad_request", "body must be {\"messages\": [1 to 16 submissions]}");
+        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "body must be {\"messages\": [1 to 16 submissions]}");
     submission *subs = calloc(n, sizeof *subs);
     gc_item *items = calloc(n, sizeof *items);
     int status = 0;
     if (!subs || !items)
-        status = rooms_error(reply, 503, "busy", "out of memory");
+        status = rooms_refuse(reply, REFUSE_BUSY, "out of memory");
     /* every item well formed, or nothing is tried */
     for (size_t i = 0; i < n && !status; i++)
         status = parse_submission(json_array_get(arr, i), &subs[i], reply);
@@ -483,7 +483,7 @@ int messages_peer_poll(rooms *r, const char *peer, const char *room, rooms_query
     int64_t limit = qint(q, qarg, "limit", 100, 1, ROOM_POLL_LIMIT, &bad);
     int64_t wait = qint(q, qarg, "wait", 0, 0, 3600, &bad);
     if (bad)
-        return rooms_error(reply, 400, "bad_request", "after, limit (1-500) and wait are non-negative integers");
+        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "after, limit (1-500) and wait are non-negative integers");
     if (wait > ROOM_POLL_WAIT_MAX)
         wait = ROOM_POLL_WAIT_MAX;
     room_row rm;
@@ -496,12 +496,12 @@ int messages_peer_poll(rooms *r, const char *peer, const char *room, rooms_query
     ts.tv_sec += (time_t)wait;
     for (;;) {
         if (rooms_load_locked(r, room, &rm) || rm.state != ROOM_HOSTED) {
-            status = rooms_error(reply, 404, "not_found", "no such room here");
+            status = rooms_refuse(reply, REFUSE_NOT_FOUND, "no such room here");
             goto out;
         }
         member_rec mr;
         if (members_store_get(r->o.db, room, peer, &mr) || mr.state != MEMBER_JOINED) {
-            status = rooms_error(reply, 403, "not_member", "not a member of this room");
+            status = rooms_refuse(reply, REFUSE_NOT_MEMBER, "not a member of this room");
             goto out;
         }
         from = mr.from_seq;
@@ -681,16 +681,16 @@ static int notify_invite_locked(rooms *r, const char *peer, const char *room, co
     const char *access = json_string_value(json_object_get(ri, "access"));
     int64_t from_peer = 0, all = 0;
     if (rm && strcmp(rm->host, peer))
-        return rooms_error(reply, 409, "conflict", "this room id belongs to another host");
+        return rooms_refuse(reply, REFUSE_CONFLICT, "this room id belongs to another host");
     if (rm && rm->state == ROOM_INVITED) {
         *reply = json_pack("{s:I}", "head", (json_int_t)0); /* already pending: nothing new */
         return 200;
     }
     if (!rm || rm->state != ROOM_JOINED) {
         if (rooms_store_invited(r->o.db, peer, &from_peer) || rooms_store_invited(r->o.db, NULL, &all))
-            return rooms_error(reply, 503, "busy", "could not read the invitations");
+            return rooms_refuse(reply, REFUSE_BUSY, "could not read the invitations");
         if (from_peer >= ROOM_INVITES_PER_PEER || all >= ROOM_INVITES_MAX)
-            return rooms_error(reply, 429, "rate_limited", "too many invitations pending: join or leave some first");
+            return rooms_refuse(reply, REFUSE_RATE_LIMITED, "too many invitations pending: join or leave some first");
         if (!name || strlen(name) > ROOM_NAME_MAX)
             name = "?";
         if (!topic || strlen(topic) > ROOM_TOPIC_MAX)
@@ -698,7 +698,7 @@ static int notify_invite_locked(rooms *r, const char *peer, const char *room, co
         if (!access || (strcmp(access, "open") && strcmp(access, "password")))
             access = "invite";
         if (rooms_store_invite(r->o.db, room, name, topic, peer, access, rooms_now(r)))
-            return rooms_error(reply, 503, "busy", "could not store the invitation");
+            return rooms_refuse(reply, REFUSE_BUSY, "could not store the invitation");
         rooms_event_locked(r, "invite", room, json_pack("{s:s,s:s}", "peer", peer, "name", name));
     }
     *reply = json_pack("{s:I}", "head", (json_int_t)0);
@@ -720,7 +720,7 @@ int messages_peer_notify(rooms *r, const char *peer, const char *room, json_t *b
     }
     if (!have || strcmp(rm.host, peer) || rm.state != ROOM_JOINED) {
         pthread_mutex_unlock(&r->lock);
-        return rooms_error(reply, 403, "not_member", "not following this room");
+        return rooms_refuse(reply, REFUSE_NOT_MEMBER, "not following this room");
     }
     if (ev && strcmp(ev, "kicked") == 0) {
         nt_err rc = rooms_store_set_state(r->o.db, room, ROOM_KICKED);

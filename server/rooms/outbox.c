@@ -213,9 +213,10 @@ static int claim_locked(rooms *r, const char *room, out_entry *e, size_t n, room
                         uint8_t key[static ROOM_KEY_LEN])
 {
     if (rooms_load_locked(r, room, rm) || (rm->state != ROOM_JOINED && rm->state != ROOM_HOSTED)) {
-        json_t *err = json_pack("{s:{s:s,s:s}}", "error", "code", "not_member", "message", "not a member of this room");
+        json_t *err = NULL;
+        int status = rooms_refuse(&err, REFUSE_NOT_MEMBER, "not a member of this room");
         for (size_t i = 0; i < n; i++)
-            settle_locked(r, room, 0, &e[i], NT_OK, 403, err);
+            settle_locked(r, room, 0, &e[i], NT_OK, status, err);
         json_decref(err);
         return CLAIM_DONE;
     }
@@ -468,7 +469,7 @@ static int host_send(rooms *r, const room_row *rm, const char *txn, const char *
         rc = prepare(r, rm, key, txn, text, &s);
     mbedtls_platform_zeroize(key, sizeof key);
     if (rc)
-        return rooms_error(reply, 500, "internal", err_str(rc));
+        return rooms_refuse(reply, REFUSE_INTERNAL, err_str(rc));
     int status = messages_host_submit(r, r->me_hex, rm->id, &s, &ack);
     messages_submission_free(&s);
     if (status != 200) {
@@ -524,18 +525,18 @@ int outbox_client_put(rooms *r, const char *room, const char *txn, json_t *body,
     int status = 0;
     bool first = false;
     if (!rooms_valid_txn(txn))
-        return rooms_error(reply, 400, "bad_request", "txn_id is 1-64 of [A-Za-z0-9._~-]");
+        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "txn_id is 1-64 of [A-Za-z0-9._~-]");
     if (!json_is_object(body) || !json_is_string(jt) || !json_string_value(jt)[0])
-        return rooms_error(reply, 400, "bad_request", "body must be {\"text\": non-empty string}");
+        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "body must be {\"text\": non-empty string}");
     if (json_string_length(jt) > ROOM_TEXT_MAX)
-        return rooms_error(reply, 413, "too_large", "text is over 16384 bytes");
+        return rooms_refuse(reply, REFUSE_TOO_LARGE, "text is over 16384 bytes");
     if (strlen(json_string_value(jt)) != json_string_length(jt))
-        return rooms_error(reply, 400, "bad_request", "text must not contain NUL");
+        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "text must not contain NUL");
     const char *text = json_string_value(jt);
 
     pthread_mutex_lock(&r->lock);
     if (rooms_load_locked(r, room, &rm)) {
-        status = rooms_error(reply, 404, "not_found", "no such room");
+        status = rooms_refuse(reply, REFUSE_NOT_FOUND, "no such room");
         goto unlock;
     }
     outbox_entry old;
@@ -543,11 +544,11 @@ int outbox_client_put(rooms *r, const char *room, const char *txn, json_t *body,
     bool exists = orc == NT_OK, same = exists && strcmp(old.text, text) == 0;
     outbox_entry_clear(&old);
     if (orc && orc != NT_ERR_NOT_FOUND)
-        status = rooms_error(reply, 503, "busy", "could not read the outbox");
+        status = rooms_refuse(reply, REFUSE_BUSY, "could not read the outbox");
     else if (exists && !same)
-        status = rooms_error(reply, 409, "conflict", "txn_id already used for another text");
+        status = rooms_refuse(reply, REFUSE_CONFLICT, "txn_id already used for another text");
     else if (!exists && rm.state != ROOM_JOINED && rm.state != ROOM_HOSTED)
-        status = rooms_error(reply, 403, "not_member", "not a member of this room");
+        status = rooms_refuse(reply, REFUSE_NOT_MEMBER, "not a member of this room");
     if (status)
         goto unlock;
     if (!exists && rm.state == ROOM_HOSTED) {
@@ -556,7 +557,7 @@ int outbox_client_put(rooms *r, const char *room, const char *txn, json_t *body,
         return host_send(r, &rm, txn, text, reply);
     }
     if (!exists && put_new_locked(r, room, txn, text)) {
-        status = rooms_error(reply, 503, "busy", "could not store the message");
+        status = rooms_refuse(reply, REFUSE_BUSY, "could not store the message");
         goto unlock;
     }
     if (outbox_store_is_oldest(r->o.db, room, txn, &first))

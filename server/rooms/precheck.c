@@ -32,6 +32,58 @@ struct precheck_slot {
     precheck answer;   /* found, hosted, a member key: one that accepts */
 };
 
+/* ---- reader connections ---- */
+
+nt_err precheck_readers_open(rooms *r, const char *path)
+{
+    for (size_t i = 0; i < ROOM_READERS; i++) {
+        roomdb *db = NULL;
+        nt_err rc = roomdb_open(path, DBCONN_READER, &db);
+        if (rc)
+            return rc;
+        pthread_mutex_init(&r->readers[i].mu, NULL);
+        r->readers[i].db = db;
+        r->n_readers++;
+    }
+    return NT_OK;
+}
+
+void precheck_readers_close(rooms *r)
+{
+    for (size_t i = 0; i < r->n_readers; i++) {
+        roomdb_close(r->readers[i].db);
+        pthread_mutex_destroy(&r->readers[i].mu);
+    }
+    r->n_readers = 0;
+}
+
+/* A reader connection, locked (a free one if any); NULL when there are no
+ * readers, and then r->lock is held instead and r->o.db is the one to use.
+ * Hand it back with reader_put(r, rd) either way. */
+static room_reader *reader_get(rooms *r)
+{
+    if (r->n_readers == 0) {
+        pthread_mutex_lock(&r->lock);
+        return NULL;
+    }
+    unsigned start = atomic_fetch_add(&r->next_reader, 1);
+    for (size_t i = 0; i < r->n_readers; i++) {
+        room_reader *rd = &r->readers[(start + i) % r->n_readers];
+        if (pthread_mutex_trylock(&rd->mu) == 0)
+            return rd;
+    }
+    room_reader *rd = &r->readers[start % r->n_readers];
+    pthread_mutex_lock(&rd->mu);
+    return rd;
+}
+
+static void reader_put(rooms *r, room_reader *rd)
+{
+    /* the reader's use is over: nothing of it may stay active */
+    (void)roomdb_sweep(rd ? rd->db : r->o.db);
+    pthread_mutex_unlock(rd ? &rd->mu : &r->lock);
+}
+
 static_assert(sizeof ((member_submit_check *)0)->key == ROOM_KEY_LEN, "room keys");
 
 static void precheck_read(roomdb *db, const char *room, const char *sender, int64_t epoch, const char *txn,
@@ -108,9 +160,9 @@ void precheck_get(rooms *r, const char *room, const char *sender, int64_t epoch,
     }
     uint64_t gen = atomic_load(&r->pc_gen); /* before the read: a change after it moves the generation */
     /* on a reader connection when there are some: never waits for a commit */
-    room_reader *rd = rooms_reader_get(r);
+    room_reader *rd = reader_get(r);
     precheck_read(rd ? rd->db : r->o.db, room, sender, epoch, txn, pc);
-    rooms_reader_put(r, rd);
+    reader_put(r, rd);
     cache_put(r, room, sender, epoch, gen, pc);
 }
 

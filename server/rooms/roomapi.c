@@ -44,7 +44,7 @@ static int list_rooms(rooms *r, json_t **reply)
     pthread_mutex_unlock(&r->lock);
     if (rc) {
         json_decref(l.arr);
-        return rooms_error(reply, 500, "internal", "cannot list the rooms");
+        return rooms_refuse(reply, REFUSE_INTERNAL, "cannot list the rooms");
     }
     *reply = json_pack("{s:o}", "rooms", l.arr);
     return 200;
@@ -58,7 +58,7 @@ static int get_room(rooms *r, const char *room, room_row *rm, json_t **reply)
         *reply = rooms_room_json_locked(r, rm);
     pthread_mutex_unlock(&r->lock);
     if (rc)
-        return reply ? rooms_error(reply, 404, "not_found", "no such room") : 404;
+        return reply ? rooms_refuse(reply, REFUSE_NOT_FOUND, "no such room") : 404;
     return 200;
 }
 
@@ -68,14 +68,14 @@ static int have_room(rooms *r, const char *room, room_row *rm, json_t **reply)
 {
     if (get_room(r, room, rm, NULL) == 200)
         return 200;
-    return rooms_error(reply, 404, "not_found", "no such room");
+    return rooms_refuse(reply, REFUSE_NOT_FOUND, "no such room");
 }
 
 /* Pass a refusal from the host through to the user. */
 static int relay(int status, json_t *hreply, json_t **reply, nt_err rc)
 {
     if (rc)
-        return rooms_error(reply, 503, "unavailable", "the room's host could not be reached");
+        return rooms_refuse(reply, REFUSE_UNAVAILABLE, "the room's host could not be reached");
     *reply = hreply;
     return status;
 }
@@ -87,18 +87,18 @@ static int join(rooms *r, const char *room, json_t *body, json_t **reply)
     json_t *pw = json_object_get(body, "password"), *dl = json_object_get(body, "delivery");
     bool have = get_room(r, room, &rm, NULL) == 200;
     if (have && rm.state == ROOM_HOSTED)
-        return rooms_error(reply, 409, "conflict", "this node is the room's master");
+        return rooms_refuse(reply, REFUSE_CONFLICT, "this node is the room's master");
     if (!host && have)
         host = rm.host;
     if (!rooms_valid_hex(host, IDENTITY_ID_HEX_LEN) || (pw && !json_is_string(pw)) ||
         (dl && (!json_is_string(dl) || (strcmp(json_string_value(dl), "push") && strcmp(json_string_value(dl), "poll")))))
-        return rooms_error(reply, 400, "bad_request", "host (node id) required; password string; delivery push|poll");
+        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "host (node id) required; password string; delivery push|poll");
     if (strcmp(host, r->me_hex) == 0)
-        return rooms_error(reply, 404, "not_found", "no such room");
+        return rooms_refuse(reply, REFUSE_NOT_FOUND, "no such room");
     /* a room id is bound to its host: only a pending invitation (which
      * any peer can send) gives way to the user's own choice of host */
     if (have && strcmp(rm.host, host) && rm.state != ROOM_INVITED)
-        return rooms_error(reply, 409, "conflict", "this room id belongs to another host");
+        return rooms_refuse(reply, REFUSE_CONFLICT, "this room id belongs to another host");
     json_t *req = json_pack("{s:o,s:s}", "pub", rooms_b64_json(r->me_der, r->me_der_len), "delivery",
                             dl ? json_string_value(dl) : "push");
     if (pw)
@@ -117,7 +117,7 @@ static int join(rooms *r, const char *room, json_t *body, json_t **reply)
     if (!name || strlen(name) > ROOM_NAME_MAX || !topic || strlen(topic) > ROOM_TOPIC_MAX || !access ||
         strlen(access) > 10 || from < 0) {
         json_decref(hr);
-        return rooms_error(reply, 502, "bad_host_reply", "the host's reply is malformed");
+        return rooms_refuse(reply, REFUSE_BAD_HOST_REPLY, "the host's reply is malformed");
     }
     pthread_mutex_lock(&r->lock);
     nt_err drc = roomdb_begin(r->o.db);
@@ -144,7 +144,7 @@ static int join(rooms *r, const char *room, json_t *body, json_t **reply)
         *reply = rooms_room_json_locked(r, &rm);
     pthread_mutex_unlock(&r->lock);
     json_decref(hr);
-    return drc ? rooms_error(reply, 500, "internal", err_str(drc)) : 200;
+    return drc ? rooms_refuse(reply, REFUSE_INTERNAL, err_str(drc)) : 200;
 }
 
 /* leave and delivery: ask the host, then record it here. */
@@ -156,15 +156,15 @@ static int member_op(rooms *r, const char *room, const char *op, json_t *body, j
         return 404;
     if (rm.state == ROOM_HOSTED) {
         if (strcmp(op, "leave") == 0)
-            return rooms_error(reply, 403, "forbidden", "the master cannot leave its own room");
+            return rooms_refuse(reply, REFUSE_FORBIDDEN, "the master cannot leave its own room");
         if (!mode || (strcmp(mode, "push") && strcmp(mode, "poll")))
-            return rooms_error(reply, 400, "bad_request", "mode is push or poll");
+            return rooms_refuse(reply, REFUSE_BAD_REQUEST, "mode is push or poll");
         return get_room(r, room, &rm, reply);
     }
     if (rm.state != ROOM_JOINED)
-        return rooms_error(reply, 403, "not_member", "not a member of this room");
+        return rooms_refuse(reply, REFUSE_NOT_MEMBER, "not a member of this room");
     if (strcmp(op, "delivery") == 0 && (!mode || (strcmp(mode, "push") && strcmp(mode, "poll"))))
-        return rooms_error(reply, 400, "bad_request", "mode is push or poll");
+        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "mode is push or poll");
     json_t *req = strcmp(op, "leave") == 0 ? json_object() : json_pack("{s:s}", "mode", mode);
     json_t *hr = NULL;
     int status = 0;
@@ -186,7 +186,7 @@ static int member_op(rooms *r, const char *room, const char *op, json_t *body, j
     }
     pthread_mutex_unlock(&r->lock);
     if (drc)
-        return rooms_error(reply, 500, "internal", err_str(drc));
+        return rooms_refuse(reply, REFUSE_INTERNAL, err_str(drc));
     return get_room(r, room, &rm, reply);
 }
 
@@ -202,12 +202,12 @@ static int members(rooms *r, const char *room, json_t **reply)
         return 200;
     }
     if (rm.state != ROOM_JOINED)
-        return rooms_error(reply, 403, "not_member", "not a member of this room");
+        return rooms_refuse(reply, REFUSE_NOT_MEMBER, "not a member of this room");
     nt_err rc = delivery_fetch_members(r, room);
     if (rc && rc != NT_ERR_NET)
-        return rooms_error(reply, 503, "unavailable", "the room's host could not be reached");
+        return rooms_refuse(reply, REFUSE_UNAVAILABLE, "the room's host could not be reached");
     if (get_room(r, room, &rm, NULL) != 200 || rm.state != ROOM_JOINED)
-        return rooms_error(reply, 403, "not_member", "not a member of this room");
+        return rooms_refuse(reply, REFUSE_NOT_MEMBER, "not a member of this room");
     pthread_mutex_lock(&r->lock);
     json_t *arr = rooms_members_json_locked(r, room);
     pthread_mutex_unlock(&r->lock);
@@ -256,13 +256,13 @@ static int list_messages(rooms *r, const char *room, rooms_query_fn *q, void *qa
     int64_t before = qint(q, qarg, "before", -1, 1, INT64_MAX, &bad);
     int64_t limit = qint(q, qarg, "limit", 100, 1, ROOM_POLL_LIMIT, &bad);
     if (bad)
-        return rooms_error(reply, 400, "bad_request", "after, before and limit (1-500) are non-negative integers");
+        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "after, before and limit (1-500) are non-negative integers");
     room_row rm;
     if (have_room(r, room, &rm, reply) != 200)
         return 404;
     if (rm.state != ROOM_HOSTED && rm.state != ROOM_JOINED && rm.state != ROOM_LEFT &&
         rm.state != ROOM_KICKED)
-        return rooms_error(reply, 403, "not_member", "not a member of this room");
+        return rooms_refuse(reply, REFUSE_NOT_MEMBER, "not a member of this room");
     message_rows mr = {r, json_array()};
     pthread_mutex_lock(&r->lock);
     /* newest `limit` below `before` when no `after`, else oldest above `after` */
@@ -270,7 +270,7 @@ static int list_messages(rooms *r, const char *room, rooms_query_fn *q, void *qa
     if (rc) {
         pthread_mutex_unlock(&r->lock);
         json_decref(mr.out);
-        return rooms_error(reply, 500, "internal", "cannot read the messages");
+        return rooms_refuse(reply, REFUSE_INTERNAL, "cannot read the messages");
     }
     *reply = json_pack("{s:o,s:I,s:o}", "messages", mr.out, "head", (json_int_t)rm.head, "pending",
                        outbox_pending_json_locked(r, room));
@@ -346,7 +346,7 @@ int roomapi_events(rooms *r, rooms_query_fn *q, void *qarg, json_t **reply)
     const char *since_s = q ? q(qarg, "since") : NULL;
     if (since_s) { /* copied: the lookup's storage may be reused */
         if (strlen(since_s) >= sizeof since_buf)
-            return rooms_error(reply, 400, "bad_request", "since is a token from next (or now)");
+            return rooms_refuse(reply, REFUSE_BAD_REQUEST, "since is a token from next (or now)");
         snprintf(since_buf, sizeof since_buf, "%s", since_s);
         since_s = since_buf;
     }
@@ -359,7 +359,7 @@ int roomapi_events(rooms *r, rooms_query_fn *q, void *qarg, json_t **reply)
         bad |= !*since_s || *end || since < 0;
     }
     if (bad)
-        return rooms_error(reply, 400, "bad_request", "since is a token from next (or now); wait and limit integers");
+        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "since is a token from next (or now); wait and limit integers");
     if (wait > ROOM_EVENTS_WAIT_MAX)
         wait = ROOM_EVENTS_WAIT_MAX;
     events_page pg = {.r = r, .arr = json_array()};
@@ -381,7 +381,7 @@ int roomapi_events(rooms *r, rooms_query_fn *q, void *qarg, json_t **reply)
     pthread_mutex_unlock(&r->lock);
     if (rc) {
         json_decref(pg.arr);
-        return rooms_error(reply, 500, "internal", "cannot read the events");
+        return rooms_refuse(reply, REFUSE_INTERNAL, "cannot read the events");
     }
     char tok[24];
     snprintf(tok, sizeof tok, "%lld", (long long)pg.next);
@@ -394,14 +394,14 @@ static int peer_rooms(rooms *r, const char *peer, json_t **reply)
     json_t *hr = NULL;
     int status = 0;
     if (!rooms_valid_hex(peer, IDENTITY_ID_HEX_LEN))
-        return rooms_error(reply, 400, "bad_request", "peer id must be 64 lowercase hex digits");
+        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "peer id must be 64 lowercase hex digits");
     nt_err rc = rooms_port_ask(r, PORT_LIST, peer, NULL, NULL, &hr, &status);
     if (!rc && status == 200 && !json_is_array(json_object_get(hr, "rooms"))) {
         json_decref(hr);
-        return rooms_error(reply, 502, "bad_peer_reply", "the peer's reply is malformed");
+        return rooms_refuse(reply, REFUSE_BAD_PEER_REPLY, "the peer's reply is malformed");
     }
     if (rc == NT_ERR_NOT_FOUND)
-        return rooms_error(reply, 404, "not_found", "unknown peer");
+        return rooms_refuse(reply, REFUSE_NOT_FOUND, "unknown peer");
     return relay(status, hr, reply, rc);
 }
 
@@ -428,7 +428,7 @@ int rooms_client_op(rooms *r, rooms_api_op op, const char *id, const char *txn, 
         break;
     }
     if (!rooms_valid_hex(id, ROOM_ID_HEX_LEN))
-        return rooms_error(reply, 404, "not_found", "no such room");
+        return rooms_refuse(reply, REFUSE_NOT_FOUND, "no such room");
     switch (op) {
     case ROOMS_API_GET:
         return get_room(r, id, &rm, reply);
@@ -442,7 +442,7 @@ int rooms_client_op(rooms *r, rooms_api_op op, const char *id, const char *txn, 
         break;
     }
     if (body && !json_is_object(body))
-        return rooms_error(reply, 400, "bad_request", "body must be a JSON object");
+        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "body must be a JSON object");
     switch (op) {
     case ROOMS_API_INVITE:
     case ROOMS_API_KICK:
@@ -454,7 +454,7 @@ int rooms_client_op(rooms *r, rooms_api_op op, const char *id, const char *txn, 
     case ROOMS_API_DELIVERY:
         return member_op(r, id, member_ops[op], body, reply);
     default:
-        return rooms_error(reply, 404, "not_found", "no such path");
+        return rooms_refuse(reply, REFUSE_NOT_FOUND, "no such path");
     }
 }
 
@@ -482,8 +482,8 @@ static int room_route(const char *method, const char *what, rooms_api_op *op, js
             return 0;
         }
     }
-    return known ? rooms_error(reply, 405, "method", "method not allowed here")
-                 : rooms_error(reply, 404, "not_found", "no such path");
+    return known ? rooms_refuse(reply, REFUSE_METHOD, "method not allowed here")
+                 : rooms_refuse(reply, REFUSE_NOT_FOUND, "no such path");
 }
 
 int rooms_client_handle(rooms *r, const char *method, const char *path, rooms_query_fn *q, void *qarg,
@@ -496,26 +496,26 @@ int rooms_client_handle(rooms *r, const char *method, const char *path, rooms_qu
     *reply = NULL;
     if (strcmp(path, "/v1/client/events") == 0)
         return get ? rooms_client_op(r, ROOMS_API_EVENTS, NULL, NULL, q, qarg, body, reply)
-                   : rooms_error(reply, 405, "method", "GET only");
+                   : rooms_refuse(reply, REFUSE_METHOD, "GET only");
     if (strcmp(path, "/v1/client/rooms") == 0) {
         if (!get && !post)
-            return rooms_error(reply, 405, "method", "GET or POST");
+            return rooms_refuse(reply, REFUSE_METHOD, "GET or POST");
         return rooms_client_op(r, get ? ROOMS_API_LIST : ROOMS_API_CREATE, NULL, NULL, q, qarg, body, reply);
     }
     if (sscanf(path, "/v1/client/peers/%65[^/]/rooms%n", peer, &end) == 1 && !path[end])
         return get ? rooms_client_op(r, ROOMS_API_PEER_ROOMS, peer, NULL, q, qarg, body, reply)
-                   : rooms_error(reply, 405, "method", "GET only");
+                   : rooms_refuse(reply, REFUSE_METHOD, "GET only");
     if (sscanf(path, "/v1/client/rooms/%33[^/]%n", room, &end) != 1 || !rooms_valid_hex(room, ROOM_ID_HEX_LEN))
-        return rooms_error(reply, 404, "not_found", "no such room");
+        return rooms_refuse(reply, REFUSE_NOT_FOUND, "no such room");
     const char *rest = path + end;
     if (!*rest)
         return get ? rooms_client_op(r, ROOMS_API_GET, room, NULL, q, qarg, body, reply)
-                   : rooms_error(reply, 405, "method", "GET only");
+                   : rooms_refuse(reply, REFUSE_METHOD, "GET only");
     if (sscanf(rest, "/messages/%65[^/]%n", txn, &end) == 1 && !rest[end])
-        return strcmp(method, "PUT") ? rooms_error(reply, 405, "method", "PUT only")
+        return strcmp(method, "PUT") ? rooms_refuse(reply, REFUSE_METHOD, "PUT only")
                                      : rooms_client_op(r, ROOMS_API_SEND, room, txn, q, qarg, body, reply);
     if (sscanf(rest, "/%15[a-z]%n", what, &end) != 1 || rest[end])
-        return rooms_error(reply, 404, "not_found", "no such path");
+        return rooms_refuse(reply, REFUSE_NOT_FOUND, "no such path");
     int status = room_route(method, what, &op, reply);
     return status ? status : rooms_client_op(r, op, room, NULL, q, qarg, body, reply);
 }

@@ -45,9 +45,9 @@ bool rooms_pw_same(const room_pw *a, const room_pw *b)
 
 static int rate_limited(json_t **reply, int64_t retry_after, const char *msg)
 {
-    *reply = json_pack("{s:{s:s,s:s},s:I}", "error", "code", "rate_limited", "message", msg, "retry_after",
-                       (json_int_t)retry_after);
-    return 429;
+    int status = rooms_refuse(reply, REFUSE_RATE_LIMITED, msg);
+    json_object_set_new(*reply, "retry_after", json_integer(retry_after));
+    return status;
 }
 
 /* One token of the (peer, room) bucket: key = 8 bytes of each id. */
@@ -69,7 +69,7 @@ int rooms_pw_check(rooms *r, const char *peer, const char *room, const room_pw *
                    json_t **reply)
 {
     if (!given)
-        return rooms_error(reply, 403, "password_required", "this room needs a password");
+        return rooms_refuse(reply, REFUSE_PASSWORD_REQUIRED, "this room needs a password");
     if (!pw_attempt_allowed(r, peer, room))
         return rate_limited(reply, ROOM_PW_SLOWDOWN, "too many password attempts for this room");
     if (atomic_fetch_add(&r->pw_checks, 1) >= ROOM_PW_CHECKS_MAX) {
@@ -81,7 +81,7 @@ int rooms_pw_check(rooms *r, const char *peer, const char *room, const room_pw *
               mbedtls_ct_memcmp(h, pw->hash, ROOM_PW_HASH_LEN) == 0;
     mbedtls_platform_zeroize(h, sizeof h);
     atomic_fetch_sub(&r->pw_checks, 1);
-    return ok ? 0 : rooms_error(reply, 403, "wrong_password", "wrong password");
+    return ok ? 0 : rooms_refuse(reply, REFUSE_WRONG_PASSWORD, "wrong password");
 }
 
 /* ---- host operations (called by roomapi.c for the master's user) ------- */
@@ -100,30 +100,30 @@ int rooms_host_create(rooms *r, json_t *body, json_t **reply)
     json_t *ja = json_object_get(body, "access"), *jp = json_object_get(body, "password");
     json_t *jm = json_object_get(body, "rotate_messages"), *js = json_object_get(body, "rotate_seconds");
     if (!json_is_object(body))
-        return rooms_error(reply, 400, "bad_request", "body must be a JSON object");
+        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "body must be a JSON object");
     if (json_is_string(jn) && strlen(json_string_value(jn)) > ROOM_NAME_MAX)
-        return rooms_error(reply, 413, "too_large", "name is over 100 bytes");
+        return rooms_refuse(reply, REFUSE_TOO_LARGE, "name is over 100 bytes");
     if (!valid_text(jn, ROOM_NAME_MAX, true) || !valid_text(jt, ROOM_TOPIC_MAX, false))
-        return rooms_error(reply, 400, "bad_request", "name (1-100 bytes) and topic (<= 1000 bytes) are strings");
+        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "name (1-100 bytes) and topic (<= 1000 bytes) are strings");
     const char *access = ja ? json_string_value(ja) : "invite";
     if (!access || (strcmp(access, "invite") && strcmp(access, "open") && strcmp(access, "password")))
-        return rooms_error(reply, 400, "bad_request", "access is invite, open or password");
+        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "access is invite, open or password");
     bool need_pw = strcmp(access, "password") == 0;
     if (need_pw != (jp != NULL) || (jp && !valid_text(jp, ROOM_PASSWORD_MAX, true)))
-        return rooms_error(reply, 400, "bad_request", "password (1-256 bytes) is required exactly for access password");
+        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "password (1-256 bytes) is required exactly for access password");
     json_int_t rm = jm ? json_integer_value(jm) : 100, rs = js ? json_integer_value(js) : 604800;
     if ((jm && !json_is_integer(jm)) || (js && !json_is_integer(js)) || rm < 1 || rm > 1000000 || rs < 1 ||
         rs > 31536000)
-        return rooms_error(reply, 400, "bad_request", "rotate_messages 1..1000000, rotate_seconds 1..31536000");
+        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "rotate_messages 1..1000000, rotate_seconds 1..31536000");
 
     uint8_t idb[ROOM_ID_LEN], salt[ROOM_SALT_LEN], h[ROOM_PW_HASH_LEN];
     char id[ROOM_ID_HEX_LEN + 1];
     unsigned iter = r->o.pbkdf2_iter ? r->o.pbkdf2_iter : PBKDF2_DEFAULT_ITER;
     if (rng_bytes(idb, sizeof idb) || rng_bytes(salt, sizeof salt) ||
         encoding_hex_encode(idb, sizeof idb, id, sizeof id))
-        return rooms_error(reply, 500, "internal", "no randomness");
+        return rooms_refuse(reply, REFUSE_INTERNAL, "no randomness");
     if (need_pw && pw_hash(json_string_value(jp), salt, iter, h))
-        return rooms_error(reply, 500, "internal", "password hash failed");
+        return rooms_refuse(reply, REFUSE_INTERNAL, "password hash failed");
 
     int status = 500;
     room_row rw;
@@ -153,7 +153,7 @@ int rooms_host_create(rooms *r, json_t *body, json_t **reply)
     }
     pthread_mutex_unlock(&r->lock);
     mbedtls_platform_zeroize(h, sizeof h);
-    return status == 201 ? status : rooms_error(reply, 500, "internal", err_str(rc));
+    return status == 201 ? status : rooms_refuse(reply, REFUSE_INTERNAL, err_str(rc));
 }
 
 /* invite / kick / rekey by the master's own user. */
@@ -194,20 +194,20 @@ int rooms_host_member_op(rooms *r, const char *room, const char *op, json_t *bod
     const char *peer = json_string_value(json_object_get(body, "peer"));
     bool rekey = strcmp(op, "rekey") == 0;
     if (!rekey && !rooms_valid_hex(peer, IDENTITY_ID_HEX_LEN))
-        return rooms_error(reply, 400, "bad_request", "peer must be a node id (64 lowercase hex)");
+        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "peer must be a node id (64 lowercase hex)");
     pthread_mutex_lock(&r->lock);
     int status = 200;
     nt_err rc = rooms_load_locked(r, room, &rm);
     if (rc) {
-        status = rooms_error(reply, 404, "not_found", "no such room");
+        status = rooms_refuse(reply, REFUSE_NOT_FOUND, "no such room");
         goto out;
     }
     if (rm.state != ROOM_HOSTED) {
-        status = rooms_error(reply, 403, "not_master", "only the room's master may do this");
+        status = rooms_refuse(reply, REFUSE_NOT_MASTER, "only the room's master may do this");
         goto out;
     }
     if (!rekey && strcmp(peer, r->me_hex) == 0) {
-        status = rooms_error(reply, 409, "conflict", "the master is always a member");
+        status = rooms_refuse(reply, REFUSE_CONFLICT, "the master is always a member");
         goto out;
     }
     bool joined = false, exists = false;
@@ -219,7 +219,7 @@ int rooms_host_member_op(rooms *r, const char *room, const char *op, json_t *bod
         exists = joined || mr.state == MEMBER_INVITED;
     }
     if (strcmp(op, "kick") == 0 && !exists) {
-        status = rooms_error(reply, 404, "not_member", "that peer is not a member");
+        status = rooms_refuse(reply, REFUSE_NO_SUCH_MEMBER, "that peer is not a member");
         goto out;
     }
     if (strcmp(op, "invite") == 0 && joined) {
@@ -230,7 +230,7 @@ int rooms_host_member_op(rooms *r, const char *room, const char *op, json_t *bod
     if ((rc = members_store_count(r->o.db, room, MEMBERS_CURRENT, &count)))
         goto dberr;
     if (strcmp(op, "invite") == 0 && !exists && count >= ROOM_MEMBERS_MAX) {
-        status = rooms_error(reply, 409, "room_full", "the room has its maximum number of members");
+        status = rooms_refuse(reply, REFUSE_ROOM_FULL, "the room has its maximum number of members");
         goto out;
     }
     rc = member_op_commit_locked(r, &rm, op, peer, joined);
@@ -242,7 +242,7 @@ int rooms_host_member_op(rooms *r, const char *room, const char *op, json_t *bod
         *reply = rooms_room_json_locked(r, &rm);
     goto out;
 dberr:
-    status = rooms_error(reply, 500, "internal", err_str(rc));
+    status = rooms_refuse(reply, REFUSE_INTERNAL, err_str(rc));
 out:
     pthread_mutex_unlock(&r->lock);
     return status;

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include "server/rooms/rooms.h"
 #include "server/rooms/roomcrypt.h"
+#include "server/rooms/refusal.h"
 #include "common/ratelimit.h"
 #include "common/log.h"
 #include "storage/events_store.h"
@@ -138,15 +139,13 @@ static_assert(ROOMS_NAME_MAX == ROOM_NAME_MAX && ROOMS_TOPIC_MAX == ROOM_TOPIC_M
 static_assert(ROOMS_SALT_LEN == ROOM_SALT_LEN && ROOMS_PW_HASH_LEN == ROOM_PW_HASH_LEN, "password hashes");
 
 int64_t rooms_now(rooms *r);
-/* A reader connection, locked (a free one if any); NULL when there are no
- * readers, and then r->lock is held instead and r->o.db is the one to use.
- * Hand it back with rooms_reader_put(r, rd) either way. */
-room_reader *rooms_reader_get(rooms *r);
-void rooms_reader_put(rooms *r, room_reader *rd);
+
 /* Wait on cond (r->lock held) until the absolute deadline, in slices so
  * that a shutdown (rooms_stop or o.should_stop) ends it early. Returns
  * false when the deadline passed or a stop began. */
 bool rooms_wait_locked(rooms *r, pthread_cond_t *cond, const struct timespec *deadline);
+/* An error reply with a status and code not in refusal.h: a host's
+ * refusal relayed as it came. Use rooms_refuse for the rooms' own. */
 int rooms_error(json_t **reply, int status, const char *code, const char *msg);
 bool rooms_valid_hex(const char *s, size_t len);
 bool rooms_valid_txn(const char *s);
@@ -289,6 +288,10 @@ void precheck_get(rooms *r, const char *room, const char *sender, int64_t epoch,
 void precheck_wipe(precheck *pc);
 /* Cached answers may be stale once the current transaction commits. */
 void precheck_changed(rooms *r);
+/* The read-only connections (ROOM_READERS) to the file at path, for the
+ * checks before a verify; closed by precheck_readers_close. */
+NT_MUST_USE nt_err precheck_readers_open(rooms *r, const char *path);
+void precheck_readers_close(rooms *r);
 NT_MUST_USE nt_err precheck_start(rooms *r);
 void precheck_stop(rooms *r);
 /* Commit a batch of checked submissions in one transaction: one fsync for
@@ -301,7 +304,17 @@ void messages_outbox_mark_locked(rooms *r, const char *room, const char *txn, ou
 /* ingest.c: a few verify threads (one per core) and one committer, so that
  * the submitting threads only wait and the RSA verifies never queue behind
  * a commit's fsync. */
-NT_MUST_USE nt_err ingest_start(rooms *r);
+/* What the ingest threads run (messages.c gives them), so that ingest
+ * calls into no other module: per verify thread a key cache, the check
+ * of a unit (true if some item waits for the commit) and the commit of a
+ * batch. */
+typedef struct {
+    key_cache *(*worker_new)(void);
+    void (*worker_free)(key_cache *kc);
+    bool (*check)(rooms *r, key_cache *kc, gc_item *unit);
+    void (*commit)(rooms *r, gc_item *batch);
+} ingest_ops;
+NT_MUST_USE nt_err ingest_start(rooms *r, const ingest_ops *ops);
 /* Finish what is queued, then stop and join the threads. Safe twice. */
 void ingest_stop(rooms *r);
 /* Stop, then free (rooms_free). */

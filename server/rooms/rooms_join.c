@@ -30,27 +30,27 @@ static int join_gate_locked(rooms *r, const char *peer, const char *room, room_r
     *pw_needed = false;
     nt_err rc = member_state_locked(r, room, peer, &state);
     if (rc && rc != NT_ERR_NOT_FOUND)
-        return rooms_error(reply, 503, "busy", "could not read the member list");
+        return rooms_refuse(reply, REFUSE_BUSY, "could not read the member list");
     bool known = rc == NT_OK, kicked = known && state == MEMBER_KICKED;
     if (rooms_load_locked(r, room, rm) || rm->state != ROOM_HOSTED)
-        return rooms_error(reply, 404, "not_found", "no such room here");
+        return rooms_refuse(reply, REFUSE_NOT_FOUND, "no such room here");
     if (known && (state == MEMBER_JOINED || state == MEMBER_INVITED))
         return 0;
     /* an invite-only room never reveals itself to an uninvited node */
     if (!kicked && strcmp(rm->access, "invite") == 0)
-        return rooms_error(reply, 404, "not_found", "no such room here");
+        return rooms_refuse(reply, REFUSE_NOT_FOUND, "no such room here");
     if (kicked || (strcmp(rm->access, "open") && strcmp(rm->access, "password")))
-        return rooms_error(reply, 403, "forbidden", "not invited, or kicked");
+        return rooms_refuse(reply, REFUSE_FORBIDDEN, "not invited, or kicked");
     if (strcmp(rm->access, "password") == 0) {
         if (rooms_pw_load_locked(r, room, pw))
-            return rooms_error(reply, 403, "forbidden", "the room's password is not set");
+            return rooms_refuse(reply, REFUSE_FORBIDDEN, "the room's password is not set");
         *pw_needed = true;
     }
     int64_t count = 0;
     if (members_store_count(r->o.db, room, MEMBERS_CURRENT, &count))
-        return rooms_error(reply, 503, "busy", "could not read the member list");
+        return rooms_refuse(reply, REFUSE_BUSY, "could not read the member list");
     if (count >= ROOM_MEMBERS_MAX)
-        return rooms_error(reply, 409, "room_full", "the room has its maximum number of members");
+        return rooms_refuse(reply, REFUSE_ROOM_FULL, "the room has its maximum number of members");
     return 0;
 }
 
@@ -75,7 +75,7 @@ static int join_admit_locked(rooms *r, const char *peer, const char *room, room_
     }
     if (rc) {
         roomdb_rollback(r->o.db);
-        return rooms_error(reply, 500, "internal", err_str(rc));
+        return rooms_refuse(reply, REFUSE_INTERNAL, err_str(rc));
     }
     rm->members_ver++;
     return 0;
@@ -114,11 +114,11 @@ int rooms_peer_join(rooms *r, const char *peer, const char *room, json_t *body, 
     if (!dl)
         dl = "push";
     if (!der || (strcmp(dl, "push") && strcmp(dl, "poll"))) {
-        status = rooms_error(reply, 400, "bad_request", "pub (base64 DER) required; delivery push or poll");
+        status = rooms_refuse(reply, REFUSE_BAD_REQUEST, "pub (base64 DER) required; delivery push or poll");
         goto out;
     }
     if (!rooms_pub_matches(der, n, peer)) {
-        status = rooms_error(reply, 401, "bad_key", "pub does not hash to the session's peer id");
+        status = rooms_refuse(reply, REFUSE_BAD_KEY, "pub does not hash to the session's peer id");
         goto out;
     }
     pthread_mutex_lock(&r->lock);
@@ -129,7 +129,7 @@ int rooms_peer_join(rooms *r, const char *peer, const char *room, json_t *body, 
     pthread_mutex_lock(&r->lock);
     status = join_gate_locked(r, peer, room, &rm, &need_again, &again, reply);
     if (!status && need_again && (!need || !rooms_pw_same(&hash, &again)))
-        status = rooms_error(reply, 409, "conflict", "the room's access changed: try again");
+        status = rooms_refuse(reply, REFUSE_CONFLICT, "the room's access changed: try again");
     if (!status)
         status = join_admit_locked(r, peer, room, &rm, der, n, dl, reply);
     if (!status)
