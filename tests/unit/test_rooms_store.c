@@ -1,0 +1,227 @@
+/* rooms stores: the enums' names and parses (as the JSON and the database
+ * hold them), the need mask stored as words, rows through the typed
+ * functions, per-handle statement caches, and no statement left active. */
+#include <check.h>
+#include <string.h>
+
+#include "storage/events_store.h"
+#include "storage/keys_store.h"
+#include "storage/log_store.h"
+#include "storage/members_store.h"
+#include "storage/outbox_store.h"
+#include "storage/roomdb.h"
+#include "storage/rooms_store.h"
+#include "unit_util.h"
+#include "tests/test_main.h"
+
+static const char room[] = "00112233445566778899aabbccddeeff";
+static const char host[] = "ab00000000000000000000000000000000000000000000000000000000000000";
+static const char peer[] = "cd00000000000000000000000000000000000000000000000000000000000000";
+static roomdb *db;
+
+static void setup(void)
+{
+    sqlite3 *raw = NULL;
+    ck_assert_int_eq(sqlite3_open(":memory:", &raw), SQLITE_OK);
+    ck_assert_int_eq(roomdb_adopt(raw, &db), NT_OK);
+    ck_assert_int_eq(roomdb_migrate(db), NT_OK);
+    ck_assert_int_eq(rooms_store_invite(db, room, "lobby", "", host, "invite", 1), NT_OK);
+}
+
+static void teardown(void)
+{
+    ck_assert_no_active_statements(roomdb_sqlite(db));
+    roomdb_close(db);
+    db = NULL;
+}
+
+START_TEST(enum_names_round_trip)
+{
+    for (int s = ROOM_HOSTED; s <= ROOM_KICKED; s++) {
+        room_state back;
+        ck_assert_int_eq(room_state_parse(room_state_name((room_state)s), &back), NT_OK);
+        ck_assert_int_eq(back, s);
+    }
+    for (int s = MEMBER_JOINED; s <= MEMBER_KICKED; s++) {
+        member_state back;
+        ck_assert_int_eq(member_state_parse(member_state_name((member_state)s), &back), NT_OK);
+        ck_assert_int_eq(back, s);
+    }
+    for (int s = OUTBOX_PENDING; s <= OUTBOX_FAILED; s++) {
+        outbox_state back;
+        ck_assert_int_eq(outbox_state_parse(outbox_state_name((outbox_state)s), &back), NT_OK);
+        ck_assert_int_eq(back, s);
+    }
+    member_role role;
+    ck_assert_int_eq(member_role_parse("master", &role), NT_OK);
+    ck_assert_int_eq(role, MEMBER_ROLE_MASTER);
+    ck_assert_str_eq(member_role_name(MEMBER_ROLE_MEMBER), "member");
+    room_state rs;
+    ck_assert_int_eq(room_state_parse("Hosted", &rs), NT_ERR_INVALID);
+    ck_assert_int_eq(room_state_parse(NULL, &rs), NT_ERR_INVALID);
+    outbox_state os;
+    ck_assert_int_eq(outbox_state_parse("", &os), NT_ERR_INVALID);
+}
+END_TEST
+
+START_TEST(need_is_a_mask_stored_as_words)
+{
+    room_rec rm;
+    ck_assert_int_eq(rooms_store_get(db, room, &rm), NT_OK);
+    ck_assert_int_eq(rm.state, ROOM_INVITED);
+    ck_assert_uint_eq(rm.need, 0);
+    ck_assert_int_eq(rooms_store_need_add(db, room, ROOM_NEED_KEYS), NT_OK);
+    ck_assert_int_eq(rooms_store_need_add(db, room, ROOM_NEED_POLL), NT_OK);
+    ck_assert_int_eq(rooms_store_need_add(db, room, ROOM_NEED_KEYS), NT_OK); /* already there */
+    ck_assert_int_eq(rooms_store_get(db, room, &rm), NT_OK);
+    ck_assert_uint_eq(rm.need, ROOM_NEED_KEYS | ROOM_NEED_POLL);
+    int64_t n = 0;
+    /* the column keeps the words the old code wrote and read */
+    ck_assert_int_eq(roomdb_int(db, &n, "SELECT need='keys poll ' FROM rooms WHERE id=?", "s", room), NT_OK);
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(rooms_store_set_need(db, room, 0), NT_OK);
+    ck_assert_int_eq(rooms_store_get(db, room, &rm), NT_OK);
+    ck_assert_uint_eq(rm.need, 0);
+    ck_assert_int_eq(rooms_store_need_add(db, "ffffffffffffffffffffffffffffffff", ROOM_NEED_POLL), NT_ERR_NOT_FOUND);
+}
+END_TEST
+
+START_TEST(a_row_with_an_unknown_state_is_an_error)
+{
+    room_rec rm;
+    ck_assert_int_eq(roomdb_exec(db, "UPDATE rooms SET state='weird' WHERE id=?", "s", room), NT_OK);
+    ck_assert_int_eq(rooms_store_get(db, room, &rm), NT_ERR_DB);
+    ck_assert_int_eq(rooms_store_get(db, "ffffffffffffffffffffffffffffffff", &rm), NT_ERR_NOT_FOUND);
+}
+END_TEST
+
+START_TEST(outbox_states_change_once)
+{
+    outbox_entry e;
+    bool changed = false;
+    ck_assert_int_eq(outbox_store_add(db, room, "t1", "hello", 5), NT_OK);
+    ck_assert_int_eq(outbox_store_add(db, room, "t1", "again", 6), NT_ERR_EXISTS);
+    ck_assert_int_eq(outbox_store_get(db, room, "t1", true, &e), NT_OK);
+    ck_assert_int_eq(e.state, OUTBOX_PENDING);
+    ck_assert_str_eq(e.text, "hello");
+    ck_assert(!e.has_seq);
+    outbox_entry_clear(&e);
+    ck_assert_ptr_null(e.text);
+    ck_assert_int_eq(outbox_store_set_state(db, room, "t1", OUTBOX_SENT, 7, NULL, &changed), NT_OK);
+    ck_assert(changed);
+    ck_assert_int_eq(outbox_store_set_state(db, room, "t1", OUTBOX_SENT, 7, NULL, &changed), NT_OK);
+    ck_assert(!changed);
+    ck_assert_int_eq(outbox_store_get(db, room, "t1", false, &e), NT_OK);
+    ck_assert_int_eq(e.state, OUTBOX_SENT);
+    ck_assert(e.has_seq);
+    ck_assert_int_eq(e.seq, 7);
+    ck_assert_ptr_null(e.text);
+    ck_assert_int_eq(outbox_store_get(db, room, "t2", false, &e), NT_ERR_NOT_FOUND);
+}
+END_TEST
+
+static void count_member(void *arg, const member_rec *m)
+{
+    (void)m;
+    (*(int *)arg)++;
+}
+
+START_TEST(members_and_keys_through_typed_rows)
+{
+    uint8_t key[KEYS_STORE_KEY_LEN], got[KEYS_STORE_KEY_LEN];
+    memset(key, 7, sizeof key);
+    ck_assert_int_eq(keys_store_add(db, room, 1, key, 1), NT_OK);
+    ck_assert_int_eq(keys_store_add(db, room, 1, key, 1), NT_ERR_EXISTS);
+    ck_assert_int_eq(keys_store_keep(db, room, 1, key, 1), NT_OK);
+    ck_assert_int_eq(keys_store_get(db, room, 1, got), NT_OK);
+    ck_assert_mem_eq(got, key, sizeof key);
+    ck_assert_int_eq(keys_store_get(db, room, 2, got), NT_ERR_NOT_FOUND);
+    int64_t oldest = -1;
+    ck_assert_int_eq(keys_store_oldest(db, room, &oldest), NT_OK);
+    ck_assert_int_eq(oldest, 1);
+
+    member_rec m;
+    int n = 0;
+    ck_assert_int_eq(members_store_put(db, room, host, MEMBER_ROLE_MASTER, MEMBER_JOINED, NULL, 0), NT_OK);
+    ck_assert_int_eq(members_store_invite(db, room, peer), NT_OK);
+    ck_assert_int_eq(members_store_get(db, room, peer, &m), NT_OK);
+    ck_assert_int_eq(m.state, MEMBER_INVITED);
+    ck_assert_int_eq(m.role, MEMBER_ROLE_MEMBER);
+    ck_assert_uint_eq(m.pub_len, 0);
+    ck_assert_int_eq(members_store_current(db, room, count_member, &n), NT_OK);
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(members_store_kick(db, room, peer), NT_OK);
+    int64_t current = 0;
+    ck_assert_int_eq(members_store_count(db, room, MEMBERS_CURRENT, &current), NT_OK);
+    ck_assert_int_eq(current, 1);
+    ck_assert_int_eq(members_store_get(db, room, "ee", &m), NT_ERR_NOT_FOUND);
+}
+END_TEST
+
+static bool take_entry(void *arg, const log_entry *e)
+{
+    *(int64_t *)arg = e->seq;
+    return true;
+}
+
+START_TEST(log_and_events)
+{
+    static const uint8_t body[3] = {1, 2, 3}, sig[2] = {4, 5};
+    log_entry e = {.room = room, .seq = 1, .sender = host, .epoch = 1, .txn = "a", .ts = 9, .body = body,
+                   .body_len = sizeof body, .sig = sig, .sig_len = sizeof sig, .text = "hi"};
+    ck_assert_int_eq(log_store_append(db, &e), NT_OK);
+    ck_assert_int_eq(log_store_append(db, &e), NT_ERR_EXISTS);
+    ck_assert_int_eq(log_store_apply(db, &e), NT_OK); /* a member's second copy is ignored */
+    int64_t seq = 0, ts = 0;
+    ck_assert_int_eq(log_store_find(db, room, host, "a", &seq, &ts), NT_OK);
+    ck_assert_int_eq(seq, 1);
+    ck_assert_int_eq(ts, 9);
+    seq = 0;
+    ck_assert_int_eq(log_store_text_at(db, room, 1, take_entry, &seq), NT_OK);
+    ck_assert_int_eq(seq, 1);
+    ck_assert_int_eq(log_store_text_at(db, room, 2, take_entry, &seq), NT_ERR_NOT_FOUND);
+
+    int64_t last = -1;
+    ck_assert_int_eq(events_store_last(db, &last), NT_OK);
+    ck_assert_int_eq(last, 0);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(events_store_add(db, i, "room", room, "{}"), NT_OK);
+    ck_assert_int_eq(events_store_trim(db, 2), NT_OK);
+    int64_t left = 0;
+    ck_assert_int_eq(roomdb_int(db, &left, "SELECT count(*) FROM room_events", ""), NT_OK);
+    ck_assert_int_eq(left, 2);
+}
+END_TEST
+
+START_TEST(statement_caches_are_per_handle)
+{
+    sqlite3 *raw = NULL;
+    roomdb *other = NULL;
+    ck_assert_int_eq(sqlite3_open(":memory:", &raw), SQLITE_OK);
+    ck_assert_int_eq(roomdb_adopt(raw, &other), NT_OK);
+    ck_assert_int_eq(roomdb_migrate(other), NT_OK);
+    room_rec rm;
+    /* the same SQL text on two handles: each prepares its own statement */
+    ck_assert_int_eq(rooms_store_get(db, room, &rm), NT_OK);
+    ck_assert_int_eq(rooms_store_get(other, room, &rm), NT_ERR_NOT_FOUND);
+    roomdb_close(other); /* closes with its cache: db's statements live on */
+    ck_assert_int_eq(rooms_store_get(db, room, &rm), NT_OK);
+    ck_assert_str_eq(rm.name, "lobby");
+}
+END_TEST
+
+Suite *test_suite(void)
+{
+    Suite *s = suite_create("rooms_store");
+    TCase *tc = tcase_create("stores");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, enum_names_round_trip);
+    tcase_add_test(tc, need_is_a_mask_stored_as_words);
+    tcase_add_test(tc, a_row_with_an_unknown_state_is_an_error);
+    tcase_add_test(tc, outbox_states_change_once);
+    tcase_add_test(tc, members_and_keys_through_typed_rows);
+    tcase_add_test(tc, log_and_events);
+    tcase_add_test(tc, statement_caches_are_per_handle);
+    suite_add_tcase(s, tc);
+    return s;
+}
