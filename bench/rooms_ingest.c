@@ -145,7 +145,10 @@ static void setup_db(roomdb **db)
     mkdir(dir, 0700);
     snprintf(file, sizeof file, "%s/ingest-%d.db", dir, (int)getpid());
     unlink(file);
-    if (roomdb_open(file, DBCONN_WRITER, db))
+    sqlite3 *raw = NULL;
+    if (sqlite3_open(file, &raw) != SQLITE_OK || roomdb_adopt(raw, db) ||
+        sqlite3_exec(roomdb_sqlite(*db), "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", 0,
+                     0, 0))
         die("sqlite open", 0);
     if (roomdb_migrate(*db))
         die("schema", 0);
