@@ -97,7 +97,8 @@ void hx_sealed(hx *h, const char *label, const char *method, const char *path, c
 /* An envelope (JSON text, malloc'd) for the live session; seq 0 = next. */
 char *hx_envelope(hx *h, const char *method, const char *path, uint64_t seq, const char *pt, size_t pt_len);
 
-/* Print the failures and a summary to stderr. */
+/* Stop the node (it must exit 0: under sanitizers leaks show there), then
+ * print the failures and a summary to stderr. */
 void hx_report(hx *h);
 
 /* ---- the corpus (hostile_corpus.c) ---- */

@@ -416,6 +416,13 @@ void hx_teardown(hx *h)
 
 void hx_report(hx *h)
 {
+    /* A clean exit too: under sanitizers a leak or an error shows here. */
+    int st = harness_stop(&h->n);
+    char why[64] = "";
+    if (st != 0)
+        snprintf(why, sizeof why, "natterd exited with status %d (its log follows)", st);
+    h->batch = "stop";
+    record(h, "SIGTERM: natterd exits 0", &ST(0), why, st);
     fprintf(stderr, "hostile input: %d cases (%d [http-edge]); %d failed, %d [http-edge] failed%s\n", h->cases,
             h->edge_cases, h->fails, h->edge_fails, h->edge_pending ? " (pending: not counted)" : "");
     if (h->mhd_log)
