@@ -74,13 +74,14 @@ void hx_teardown(hx *h);
 void hx_batch(hx *h, const char *name);
 void hx_batch_end(hx *h, bool edge);
 
-/* Send raw bytes to a listener and judge the answer. */
-void hx_raw(hx *h, harness_api api, const char *label, const void *req, size_t len, expect x);
+/* Send raw bytes to a listener and judge the answer; returns the status
+ * (0 when none came back). */
+int hx_raw(hx *h, harness_api api, const char *label, const void *req, size_t len, expect x);
 /* Build and send a request: "METHOD target HTTP/1.1", Host, auth (the
  * whole Authorization value, or NULL), headers (extra lines each ending in
  * CRLF, or NULL), and body when not NULL (with Content-Type and, unless
  * headers set Content-Length or Transfer-Encoding, Content-Length). */
-void hx_send(hx *h, harness_api api, const char *label, const char *method, const char *target, const char *auth,
+int hx_send(hx *h, harness_api api, const char *label, const char *method, const char *target, const char *auth,
              const char *headers, const char *body, size_t blen, expect x);
 /* hx_send with the bearer token on the client API, none on the peer API;
  * label is made from method and target. */

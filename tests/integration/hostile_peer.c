@@ -72,6 +72,29 @@ static void hs_field_mutations(hx *h, const char *field, const char *const *vals
     free(orig);
 }
 
+/* Good handshakes from one peer until the per-peer cap (16 by default, one
+ * of them the live session) refuses them: 429, and from then on only 429. */
+static void hs_flood(hx *h)
+{
+    int refused = 0;
+    for (int i = 0; i < 20; i++) {
+        json_t *req = NULL;
+        hs_pending *p = NULL;
+        char label[96];
+        ck_assert_int_eq(handshake_start(h->me, "tester", 0, h->srv_id, HS_MODE_ECDH, ECDH_X25519, (int64_t)time(NULL),
+                                         &p, &req),
+                         NT_OK);
+        char *body = json_dumps(req, JSON_COMPACT);
+        snprintf(label, sizeof label, "POST /v1/handshake, good, %d of 20 from one peer", i + 1);
+        expect x = refused ? STC("too_many_sessions", 429) : ST(200, 429);
+        refused += hx_send(h, HARNESS_PEER, label, "POST", "/v1/handshake", NULL, NULL, body, strlen(body), x) == 429;
+        free(body);
+        json_decref(req);
+        handshake_pending_free(p);
+    }
+    ck_assert_msg(refused > 0, "20 sessions from one peer were all accepted");
+}
+
 void hx_batch_handshake(hx *h)
 {
     hx_batch(h, "hs");
@@ -119,6 +142,7 @@ void hx_batch_handshake(hx *h)
     hs_send(h, &(hs_mut){"name", name10k, 400, 0, true});
     hs_send(h, &(hs_mut){"mode", "\"rsa\"", 400, 0, true}); /* rsa with a curve and a share */
     hs_send(h, &(hs_mut){"curve", "\"p256\"", 400, 0, true}); /* a share of the wrong length */
+    hs_flood(h);
     /* The handshake that opened the session, again: a replay. */
     char *body = json_dumps(h->hs_req, JSON_COMPACT);
     hx_call(h, HARNESS_PEER, "POST", "/v1/handshake", body, strlen(body), ST(401, 409));

@@ -190,7 +190,7 @@ static void judge(hx *h, const expect *x, const raw_resp *r, int rc, char *why, 
 
 /* ---- sending ---- */
 
-void hx_raw(hx *h, harness_api api, const char *label, const void *req, size_t len, expect x)
+int hx_raw(hx *h, harness_api api, const char *label, const void *req, size_t len, expect x)
 {
     raw_resp *r = calloc(1, sizeof *r);
     char why[640];
@@ -198,12 +198,14 @@ void hx_raw(hx *h, harness_api api, const char *label, const void *req, size_t l
     snprintf(h->prev, sizeof h->prev, "%s", label);
     int rc = raw_exchange(&h->conn[api == HARNESS_CLIENT], req, len, x.timeout_ms ? x.timeout_ms : HX_IO_MS, false, r);
     judge(h, &x, r, rc, why, sizeof why);
-    record(h, label, &x, why, r->status);
+    int status = r->status;
+    record(h, label, &x, why, status);
     raw_resp_free(r);
     free(r);
+    return status;
 }
 
-void hx_send(hx *h, harness_api api, const char *label, const char *method, const char *target, const char *auth,
+int hx_send(hx *h, harness_api api, const char *label, const char *method, const char *target, const char *auth,
              const char *headers, const char *body, size_t blen, expect x)
 {
     size_t cap = strlen(method) + strlen(target) + (auth ? strlen(auth) : 0) + (headers ? strlen(headers) : 0) +
@@ -221,8 +223,9 @@ void hx_send(hx *h, harness_api api, const char *label, const char *method, cons
     n += snprintf(req + n, cap - (size_t)n, "\r\n");
     if (body)
         memcpy(req + n, body, blen);
-    hx_raw(h, api, label, req, (size_t)n + (body ? blen : 0), x);
+    int status = hx_raw(h, api, label, req, (size_t)n + (body ? blen : 0), x);
     free(req);
+    return status;
 }
 
 void hx_call(hx *h, harness_api api, const char *method, const char *target, const char *body, size_t blen,

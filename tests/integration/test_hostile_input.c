@@ -1,5 +1,5 @@
 /* Integration: the hostile-input suite. One real natterd on loopback gets
- * about 1800 hostile requests (1806 today, 132 of them X_EDGE; about 10 s
+ * about 1800 hostile requests (1827 today, 132 of them X_EDGE; about 10 s
  * here), generated from tables, on both listeners, over raw keep-alive TCP
  * sockets (harness_raw.h) so that the bytes themselves are checked. The
  * runner and judge are in hostile_runner.c, the hostile values in
@@ -20,18 +20,21 @@
  *            each required field missing
  *   sizes    bodies just over their cap, 16 KiB + 1 texts, 101-byte names
  *   hs       the handshake with every field mutated (lengths, base64, hex,
- *            far-off timestamps re-signed, unknown mode or curve, names)
+ *            far-off timestamps re-signed, unknown mode or curve, names),
+ *            and good handshakes from one peer past its session cap (429)
  *   sealed   random envelopes, each envelope member mutated, unknown
  *            sessions, tampered boxes and replays on a live session, and
  *            hostile JSON sealed under the live session's keys
  *   unknown  a field nobody knows, in each body: 400 naming it
  *
- * For every case (harness_hostile.h, hx_judge): exactly one status line,
+ * For every case (hostile.h, judge): exactly one status line,
  * Content-Length equal to the body, nothing after it; a documented status,
  * never 500; a JSON error {"error":{"code","message"}} -- except where
  * libmicrohttpd answers by itself (X_MHD: a status line and a closed
- * connection, listed in the report). After each batch GET /v1/health is
- * 200 and peers, rooms and the node's name are what they were.
+ * connection, listed in the report; X_SILENT: it may drop a request line
+ * that is not one at all without answering). After each batch GET
+ * /v1/health is 200 and peers, rooms and the node's name are what they
+ * were; at the end natterd exits 0 on SIGTERM.
  *
  * X_EDGE marks what the HTTP-edge work makes true (NUL in a path is 400,
  * an unknown body field is 400 naming it, the exact Allow on sealed routes,
