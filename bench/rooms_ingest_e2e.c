@@ -290,7 +290,8 @@ static void load_members(void)
 }
 
 static const char *const host_args[] = {"--log-level", "warn", "--max-connections", "1024",
-                                        "--max-sessions-per-peer", "256", NULL};
+                                        "--max-sessions-per-peer", "256", "--max-new-peers-per-source", "256",
+                                        NULL}; /* every member comes from 127.0.0.1 */
 
 static json_t *client_call(const char *method, const char *path, const char *body, long want)
 {

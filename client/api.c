@@ -8,11 +8,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include "common/hello.h"
 
 struct api {
     CURL *curl;
     char url[API_URL_MAX];
     char auth[API_TOKEN_MAX + 32]; /* "Authorization: Bearer <token>" */
+    char token[API_TOKEN_MAX];     /* for checking the node's proof */
+    char expect_id[HELLO_NODE_ID_MAX + 1]; /* "" = any */
+    char data_dir[API_URL_MAX];    /* "" unless URL and token came from it */
+    int proven;                    /* the open connection is to a node with the token */
+    int guard;                     /* refuse new connections (the token is on its way) */
+    int refused;                   /* guard refused one */
     char *body;                    /* response accumulator */
     size_t len, cap;
     int too_big;
@@ -66,7 +75,16 @@ static nt_err copy_url(char dst[static API_URL_MAX], const char *base_url)
 
 nt_err api_set_url(api *a, const char *base_url)
 {
+    if (strcmp(a->url, base_url) != 0)
+        a->proven = 0;
     return copy_url(a->url, base_url);
+}
+
+void api_set_expect(api *a, const char *node_id, const char *data_dir)
+{
+    snprintf(a->expect_id, sizeof a->expect_id, "%s", node_id ? node_id : "");
+    snprintf(a->data_dir, sizeof a->data_dir, "%s", data_dir ? data_dir : "");
+    a->proven = 0;
 }
 
 nt_err api_new(api **out, const char *base_url, const char *token)
@@ -84,8 +102,10 @@ nt_err api_new(api **out, const char *base_url, const char *token)
     if (!a)
         return NT_ERR_NOMEM;
     memcpy(a->url, url, sizeof url);
-    if (token)
+    if (token && token[0]) {
         snprintf(a->auth, sizeof a->auth, "Authorization: Bearer %s", token);
+        snprintf(a->token, sizeof a->token, "%s", token);
+    }
     a->curl = curl_easy_init();
     if (!a->curl) {
         free(a);
@@ -101,6 +121,7 @@ void api_free(api *a)
         return;
     curl_easy_cleanup(a->curl);
     mbedtls_platform_zeroize(a->auth, sizeof a->auth);
+    mbedtls_platform_zeroize(a->token, sizeof a->token);
     free(a->body);
     free(a);
 }
@@ -178,7 +199,10 @@ static nt_err transport_error(api *a, CURLcode cc, const char *cerr, api_error *
     switch (cc) {
     case CURLE_COULDNT_CONNECT:
     case CURLE_COULDNT_RESOLVE_HOST:
-        set_err(err, 0, "unreachable", "natterd is not running at %s", a->url);
+        if (a->data_dir[0])
+            set_err(err, 0, "unreachable", "natterd is not running (data dir %s)", a->data_dir);
+        else
+            set_err(err, 0, "unreachable", "natterd is not running at %s", a->url);
         return NT_ERR_NET;
     case CURLE_OPERATION_TIMEDOUT:
         set_err(err, 0, "timeout", "natterd at %s did not answer in time", a->url);
@@ -203,8 +227,21 @@ static nt_err transport_error(api *a, CURLcode cc, const char *cerr, api_error *
     }
 }
 
-nt_err api_call(api *a, const char *method, const char *path, const json_t *body,
-                long timeout_ms, json_t **reply, api_error *err)
+/* Opens every socket curl asks for, except while the token is on its way:
+ * then only a connection on which the node proved itself may carry it. */
+static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *sa)
+{
+    api *a = ud;
+    if (a->guard) {
+        a->refused = 1;
+        return CURL_SOCKET_BAD;
+    }
+    return socket(sa->family, sa->socktype | SOCK_CLOEXEC, sa->protocol);
+}
+
+/* One HTTP exchange; with the Authorization header only when auth. */
+static nt_err perform(api *a, const char *method, const char *path, const json_t *body, long timeout_ms,
+                      int auth, json_t **reply, api_error *err)
 {
     nt_err rc = NT_ERR_NOMEM;
     struct curl_slist *hdr = NULL;
@@ -228,7 +265,7 @@ nt_err api_call(api *a, const char *method, const char *path, const json_t *body
 
     CURL *c = a->curl;
     curl_easy_reset(c); /* keeps the connection cache */
-    if (a->auth[0] && !(hdr = curl_slist_append(hdr, a->auth)))
+    if (auth && !(hdr = curl_slist_append(hdr, a->auth)))
         goto out;
     if (payload && !(hdr = curl_slist_append(hdr, "Content-Type: application/json")))
         goto out;
@@ -242,6 +279,11 @@ nt_err api_call(api *a, const char *method, const char *path, const json_t *body
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_NOPROXY, "*"); /* the node is local */
+    curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 1L); /* only the connection last proven */
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, a);
+    a->guard = auth;
+    a->refused = 0;
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, API_CONNECT_TIMEOUT_MS);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : API_TIMEOUT_MS);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
@@ -260,6 +302,7 @@ nt_err api_call(api *a, const char *method, const char *path, const json_t *body
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)(payload ? strlen(payload) : 0));
     }
     CURLcode cc = curl_easy_perform(c);
+    a->guard = 0;
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
     if (cc != CURLE_OK) {
         rc = transport_error(a, cc, cerr, err);
@@ -288,5 +331,88 @@ out:
         set_err(err, 0, "nomem", "out of memory");
     curl_slist_free_all(hdr);
     free(payload);
+    return rc;
+}
+
+/* The hello answer fits: the node holds our token (and is the node
+ * expected). NULL when it does, else why not. */
+static const char *check_hello(const api *a, const json_t *r, const uint8_t nonce[static HELLO_NONCE_LEN])
+{
+    const char *id = json_string_value(json_object_get(r, "node_id"));
+    const char *proof = json_string_value(json_object_get(r, "proof"));
+    if (!id || !proof)
+        return "no proof in its answer";
+    if (a->expect_id[0] && strcmp(id, a->expect_id) != 0)
+        return "another node id than natterd.json names";
+    if (!hello_check(a->token, nonce, id, proof))
+        return "a wrong proof";
+    return NULL;
+}
+
+/* A listener that did not prove itself: drop every connection to it, and
+ * say so. Without a data dir the token was given by hand, so a wrong proof
+ * is more likely a wrong token (exit 4) than a stranger. */
+static nt_err unproven(api *a, const char *why, api_error *err)
+{
+    curl_easy_cleanup(a->curl);
+    a->curl = curl_easy_init();
+    if (!a->curl) {
+        set_err(err, 0, "nomem", "out of memory");
+        return NT_ERR_NOMEM;
+    }
+    if (a->data_dir[0]) {
+        set_err(err, 0, "not_our_node", "natterd is not running (data dir %s): what answers at %s "
+                "is not its node (%s); the API token was not sent", a->data_dir, a->url, why);
+        return NT_ERR_NET;
+    }
+    bool wrong = strcmp(why, "a wrong proof") == 0;
+    set_err(err, 0, wrong ? "unauthorized" : "not_our_node", "%s at %s did not prove it holds the API "
+            "token (%s%s); the token was not sent", wrong ? "natterd" : "what answers", a->url, why,
+            wrong ? ": check --token, NATTER_TOKEN or <data-dir>/api-token" : "");
+    return wrong ? NT_ERR_AUTH : NT_ERR_NET;
+}
+
+/* GET /v1/client/hello with a fresh nonce, no token (common/hello.h). */
+static nt_err prove(api *a, api_error *err)
+{
+    uint8_t nonce[HELLO_NONCE_LEN];
+    char path[64 + HELLO_NONCE_HEX_LEN];
+    json_t *r = NULL;
+    a->proven = 0;
+    if (getrandom(nonce, sizeof nonce, 0) != (ssize_t)sizeof nonce) {
+        set_err(err, 0, "random", "no random nonce");
+        return NT_ERR_IO;
+    }
+    int n = snprintf(path, sizeof path, "/v1/client/hello?nonce=");
+    for (size_t i = 0; i < sizeof nonce; i++)
+        n += snprintf(path + n, sizeof path - (size_t)n, "%02x", nonce[i]);
+    nt_err rc = perform(a, "GET", path, NULL, 0, 0, &r, err);
+    if (rc == NT_ERR_NET || rc == NT_ERR_TIMEOUT || rc == NT_ERR_NOMEM || rc == NT_ERR_BUSY)
+        return rc;
+    const char *why = rc == NT_OK ? check_hello(a, r, nonce) : "no answer to GET /v1/client/hello";
+    json_decref(r);
+    if (why)
+        return unproven(a, why, err);
+    a->proven = 1;
+    return NT_OK;
+}
+
+nt_err api_call(api *a, const char *method, const char *path, const json_t *body,
+                long timeout_ms, json_t **reply, api_error *err)
+{
+    if (!a->auth[0])
+        return perform(a, method, path, body, timeout_ms, 0, reply, err);
+    nt_err rc = NT_OK;
+    if (!a->proven && (rc = prove(a, err)) != NT_OK)
+        return rc;
+    rc = perform(a, method, path, body, timeout_ms, 1, reply, err);
+    if (rc == NT_ERR_NET && a->refused) { /* the proven connection closed: prove the next */
+        if ((rc = prove(a, err)) != NT_OK)
+            return rc;
+        rc = perform(a, method, path, body, timeout_ms, 1, reply, err);
+        if (rc == NT_ERR_NET && a->refused)
+            set_err(err, 0, "unreachable", "natterd at %s closed the connection it proved "
+                    "itself on", a->url);
+    }
     return rc;
 }

@@ -38,6 +38,16 @@ NT_MUST_USE nt_err api_new(api **out, const char *base_url, const char *token);
 /* NULL-safe; zeroes the token copy. */
 void api_free(api *a);
 
+/* Before the token goes anywhere, the listener must prove that it holds it
+ * (GET /v1/client/hello, common/hello.h), once per connection: the token
+ * never travels on a connection opened before the proof. expect_id (may be
+ * NULL) is the node id the answer must name; data_dir (may be NULL) is the
+ * data dir the URL and token came from, for messages ("natterd is not
+ * running (data dir X)"). Both copied. A listener that does not prove
+ * itself gives NT_ERR_NET (code "not_our_node"), or NT_ERR_AUTH when no
+ * data_dir is set and the proof is wrong (a wrong --token). */
+void api_set_expect(api *a, const char *node_id, const char *data_dir);
+
 /* Talk to base_url from now on (the node moved to another port). Not
  * during a call. NT_ERR_INVALID when empty or too long. */
 NT_MUST_USE nt_err api_set_url(api *a, const char *base_url);

@@ -8,9 +8,11 @@
 #include <time.h>
 #include "client/api.h"
 #include "client/field.h"
+#include "client/ident.h"
 #include "client/locate.h"
 #include "client/node.h"
 #include "client/resolve.h"
+#include "client/term.h"
 
 #define TAIL_DEFAULT 20
 #define EVENTS_WAIT_S 25
@@ -44,7 +46,7 @@ int cmd_exit_code(nt_err rc)
 static int fail(ctx *c, nt_err rc)
 {
     const char *m = c->err.message[0] ? c->err.message : err_str(rc);
-    fprintf(stderr, "natter: %s\n", m);
+    term_printf(stderr, "natter: %s\n", m);
     return cmd_exit_code(rc);
 }
 
@@ -86,7 +88,7 @@ static void print_fields(const json_t *o, const char *prefix)
         if (json_is_object(v))
             print_fields(v, key);
         else
-            printf("%-28s %s\n", key, scalar(v, buf, sizeof buf));
+            term_printf(stdout, "%-28s %s\n", key, scalar(v, buf, sizeof buf));
     }
 }
 
@@ -101,7 +103,7 @@ static int find(ctx *c, node_kind k, const char *q, json_t **obj, char id[static
 {
     nt_err rc = node_find(c->a, k, q, obj, id, &c->err);
     if (rc == NT_ERR_EXISTS && !strcmp(c->err.code, "ambiguous")) {
-        fprintf(stderr, "natter: %s\n", c->err.message);
+        term_printf(stderr, "natter: %s\n", c->err.message);
         return EXIT_NOTFOUND;
     }
     return rc == NT_OK ? EXIT_OK : fail(c, rc);
@@ -113,7 +115,7 @@ static int answer(ctx *c, json_t *reply, const char *done)
     if (c->o->json)
         print_json(reply);
     else if (done)
-        printf("%s\n", done);
+        term_printf(stdout, "%s\n", done);
     else if (json_is_object(reply))
         print_fields(reply, "");
     json_decref(reply);
@@ -127,17 +129,14 @@ static int c_status(ctx *c)
     return x ? x : answer(c, r, NULL);
 }
 
-static void peer_row(const json_t *p)
+static void peer_row(const json_t *p, const json_t *list)
 {
-    char s[13];
+    char s[13], lb[IDENT_LABEL_MAX];
     const char *fp = field_str(p, "fingerprint");
     bool online = field_bool(p, "online|session|connected", false);
-    const char *trust = field_str(p, "trust");
-    if (!trust)
-        trust = field_bool(p, "trusted", false) ? "trusted" : "pinned";
-    printf("%-20s %-12s %-8s %-7s %-22s %s\n", field_str(p, F_NAME) ? field_str(p, F_NAME) : "?",
-           node_short(field_str(p, F_ID), s), trust, online ? "online" : "offline",
-           field_str(p, "address|addr") ? field_str(p, "address|addr") : "-", fp ? fp : "");
+    term_printf(stdout, "%-20s %-12s %-9s %-7s %-22s %s\n", ident_peer_label(p, list, lb),
+                node_short(field_str(p, F_ID), s), ident_trust(p), online ? "online" : "offline",
+                field_str(p, "address|addr") ? field_str(p, "address|addr") : "-", fp ? fp : "");
 }
 
 static int c_peers(ctx *c)
@@ -150,12 +149,12 @@ static int c_peers(ctx *c)
     size_t i;
     json_t *p;
     if (!l || json_array_size(l) == 0)
-        printf("no peers yet: `natter add HOST:PORT`, or wait for discovery\n");
+        term_printf(stdout, "no peers yet: `natter add HOST:PORT`, or wait for discovery\n");
     else
-        printf("%-20s %-12s %-8s %-7s %-22s %s\n", "NAME", "ID", "TRUST", "STATE", "ADDRESS",
-               "FINGERPRINT");
+        term_printf(stdout, "%-20s %-12s %-9s %-7s %-22s %s\n", "PEER", "ID", "TRUST", "STATE", "ADDRESS",
+                    "FINGERPRINT");
     json_array_foreach(l, i, p)
-        peer_row(p);
+        peer_row(p, l);
     json_decref(r);
     return EXIT_OK;
 }
@@ -168,9 +167,11 @@ static int c_add(ctx *c)
         return x ? x : answer(c, r, NULL);
     json_t *p = json_is_object(field_get(r, "peer")) ? field_get(r, "peer") : r;
     const char *fp = field_str(p, "fingerprint");
-    printf("added %s (%s)\nfingerprint %s\ncompare it with the peer's owner, then: natter trust %s\n",
-           field_str(p, F_NAME) ? field_str(p, F_NAME) : "?", field_str(p, F_ID) ? field_str(p, F_ID) : "?",
-           fp ? fp : "-", field_str(p, F_NAME) ? field_str(p, F_NAME) : "PEER");
+    char lb[IDENT_LABEL_MAX];
+    ident_peer_label(p, NULL, lb);
+    term_printf(stdout, "added %s (%s, %s)\n", lb, ident_trust(p), field_str(p, F_ID) ? field_str(p, F_ID) : "?");
+    term_printf(stdout, "fingerprint %s\n", fp ? fp : "-");
+    term_printf(stdout, "compare it with the peer's owner, then: natter trust %s\n", lb);
     json_decref(r);
     return EXIT_OK;
 }
@@ -183,7 +184,8 @@ static int peer_action(ctx *c, const char *action, const char *done)
     if (x)
         return x;
     snprintf(path, sizeof path, "/v1/client/peers/%s/%s", id, action);
-    snprintf(msg, sizeof msg, "%s %s", done, field_str(p, F_NAME) ? field_str(p, F_NAME) : id);
+    char lb[IDENT_LABEL_MAX];
+    snprintf(msg, sizeof msg, "%s %s", done, ident_peer_label(p, NULL, lb));
     json_decref(p);
     x = call(c, "POST", path, NULL, &r);
     return x ? x : answer(c, r, msg);
@@ -204,16 +206,17 @@ static int c_rooms(ctx *c)
     json_t *l = field_list(r, F_ROOMS), *o;
     size_t i;
     if (!l || json_array_size(l) == 0)
-        printf("no rooms yet: `natter create NAME`, or join one\n");
+        term_printf(stdout, "no rooms yet: `natter create NAME`, or join one\n");
     else
-        printf("%-24s %-12s %-9s %-8s %-16s %s\n", "NAME", "ID", "ACCESS", "STATE", "HOST", "EPOCH");
+        term_printf(stdout, "%-24s %-12s %-9s %-8s %-16s %s\n", "NAME", "ID", "ACCESS", "STATE", "HOST", "EPOCH");
     json_array_foreach(l, i, o) {
-        char s1[13], nb[NODE_ID_MAX];
-        const char *st = field_str(o, "state");
-        printf("%-24s %-12s %-9s %-8s %-16s %lld\n", field_str(o, F_NAME) ? field_str(o, F_NAME) : "?",
-               node_short(field_str(o, F_ID), s1),
-               field_str(o, "access") ? field_str(o, "access") : "-", st ? st : "-",
-               node_name_of(field_str(o, "host"), names, nb), field_int(o, "epoch", 0));
+        char s1[13], nb[IDENT_LABEL_MAX], host[IDENT_LABEL_MAX + 2];
+        const char *st = field_str(o, "state"), *hid = field_str(o, "host");
+        snprintf(host, sizeof host, "%s%s", ident_doubtful(ident_trust_of(names, hid, NULL)) ? "?" : "",
+                 node_name_of(hid, names, nb));
+        term_printf(stdout, "%-24s %-12s %-9s %-8s %-16s %lld\n", field_str(o, F_NAME) ? field_str(o, F_NAME) : "?",
+                    node_short(field_str(o, F_ID), s1), field_str(o, "access") ? field_str(o, "access") : "-",
+                    st ? st : "-", host, field_int(o, "epoch", 0));
     }
     json_decref(names);
     json_decref(r);
@@ -231,7 +234,7 @@ static int c_create(ctx *c)
     if (x || c->o->json)
         return x ? x : answer(c, r, NULL);
     json_t *room = json_is_object(field_get(r, "room")) ? field_get(r, "room") : r;
-    printf("created room %s (%s)\n", c->o->args[0], field_str(room, F_ID) ? field_str(room, F_ID) : "?");
+    term_printf(stdout, "created room %s (%s)\n", c->o->args[0], field_str(room, F_ID) ? field_str(room, F_ID) : "?");
     json_decref(r);
     return EXIT_OK;
 }
@@ -246,7 +249,8 @@ static int c_invite(ctx *c)
     json_decref(room);
     if ((x = find(c, NODE_PEER, c->o->args[1], &peer, pid)))
         return x;
-    snprintf(msg, sizeof msg, "invited %s to %s", field_str(peer, F_NAME) ? field_str(peer, F_NAME) : pid,
+    char lb[IDENT_LABEL_MAX];
+    snprintf(msg, sizeof msg, "invited %s (%s) to %s", ident_peer_label(peer, NULL, lb), ident_trust(peer),
              c->o->args[0]);
     json_decref(peer);
     snprintf(path, sizeof path, "/v1/client/rooms/%s/invite", rid);
@@ -270,7 +274,7 @@ static int join_target(ctx *c, char rid[static NODE_ID_MAX], char hid[static NOD
         if (!c->o->host)
             return EXIT_OK;
     } else if (!c->o->host) {
-        fprintf(stderr, "natter: %s (not invited? name its host: --host PEER)\n", c->err.message);
+        term_printf(stderr, "natter: %s (not invited? name its host: --host PEER)\n", c->err.message);
         return EXIT_NOTFOUND;
     }
     int x = find(c, NODE_PEER, c->o->host, &peer, hid);
@@ -293,7 +297,7 @@ static int join_target(ctx *c, char rid[static NODE_ID_MAX], char hid[static NOD
         rc = NT_OK, snprintf(rid, NODE_ID_MAX, "%s", q);
     json_decref(list);
     if (rc != NT_OK) {
-        fprintf(stderr, "natter: %s at %s\n", msg, c->o->host);
+        term_printf(stderr, "natter: %s at %s\n", msg, c->o->host);
         return EXIT_NOTFOUND;
     }
     return EXIT_OK;
@@ -325,7 +329,7 @@ static char *read_stdin(void)
         return NULL;
     size_t n = fread(buf, 1, NODE_TEXT_MAX + 1, stdin);
     if (ferror(stdin) || n > NODE_TEXT_MAX) {
-        fprintf(stderr, "natter: %s\n", n > NODE_TEXT_MAX ? "message over 16 KiB" : "cannot read stdin");
+        term_printf(stderr, "natter: %s\n", n > NODE_TEXT_MAX ? "message over 16 KiB" : "cannot read stdin");
         free(buf);
         return NULL;
     }
@@ -344,7 +348,7 @@ static int c_send(ctx *c)
         return EXIT_USAGE;
     int x = EXIT_USAGE;
     if (!text[0] || strlen(text) > NODE_TEXT_MAX) {
-        fprintf(stderr, "natter: %s\n", text[0] ? "message over 16 KiB" : "empty message");
+        term_printf(stderr, "natter: %s\n", text[0] ? "message over 16 KiB" : "empty message");
         goto out;
     }
     if ((x = find(c, NODE_ROOM, c->o->args[0], &room, rid)))
@@ -363,9 +367,9 @@ static int c_send(ctx *c)
         const char *st = field_str(m, "state");
         const char *why = field_str(m, "reason");
         if (seq >= 0)
-            printf("sent (seq %lld)\n", seq);
+            term_printf(stdout, "sent (seq %lld)\n", seq);
         else
-            printf("%s%s%s\n", st ? st : "sent", why ? ": " : "", why ? why : "");
+            term_printf(stdout, "%s%s%s\n", st ? st : "sent", why ? ": " : "", why ? why : "");
     }
     x = EXIT_OK;
 out:
@@ -380,10 +384,12 @@ static void print_msg(const json_t *m, const json_t *names, bool json)
         print_json(m);
         return;
     }
-    char t[NODE_TIME_MAX], sb[NODE_ID_MAX];
+    char t[NODE_TIME_MAX], sb[IDENT_LABEL_MAX];
     node_fmt_time(m, t);
     const char *txt = field_str(m, F_TEXT);
-    printf("[%s] <%s> %s\n", t, node_sender(m, names, sb), txt ? txt : "");
+    /* "?" marks a sender who is neither this node nor trusted */
+    term_printf(stdout, "[%s] <%s%s> %s\n", t, ident_doubtful(node_sender_trust(m, names)) ? "?" : "",
+                node_sender(m, names, sb), txt ? txt : "");
 }
 
 /* This node's unacknowledged messages (outbox), after the room's log. */
@@ -396,7 +402,7 @@ static void print_pending(const json_t *reply, const json_t *names)
         const char *why = field_str(e, "reason");
         if (st && !strcmp(st, "sent"))
             continue;
-        printf("[-----] <me> %s  (%s%s%s)\n", field_str(e, F_TEXT) ? field_str(e, F_TEXT) : "",
+        term_printf(stdout, "[-----] <me> %s  (%s%s%s)\n", field_str(e, F_TEXT) ? field_str(e, F_TEXT) : "",
                st ? st : "pending", why ? ": " : "", why ? why : "");
     }
 }
@@ -460,7 +466,7 @@ static bool transient(nt_err rc) { return rc == NT_ERR_NET || rc == NT_ERR_TIMEO
  * changed token, say) ends the wait; Ctrl-C ends the command. */
 static int reconnect(ctx *c, const char *rid, long long *last, char since[static 512], const json_t *names)
 {
-    fprintf(stderr, "natter: lost the node at %s; waiting for it to come back (Ctrl-C to stop)\n", c->loc.url);
+    term_printf(stderr, "natter: lost the node at %s; waiting for it to come back (Ctrl-C to stop)\n", c->loc.url);
     for (long wait = RECONNECT_MIN_MS;; wait = wait * 2 < RECONNECT_MAX_MS ? wait * 2 : RECONNECT_MAX_MS) {
         nap_ms(wait);
         locate loc;
@@ -470,7 +476,7 @@ static int reconnect(ctx *c, const char *rid, long long *last, char since[static
             locate_clear(&loc);
             continue; /* no natterd.json yet */
         }
-        if (api_new(&a, loc.url, loc.token) != NT_OK) {
+        if (locate_api(&loc, &a) != NT_OK) {
             locate_clear(&loc);
             continue;
         }
@@ -494,15 +500,25 @@ static int reconnect(ctx *c, const char *rid, long long *last, char since[static
             continue;
         if (rc != NT_OK)
             return fail(c, rc);
-        fprintf(stderr, "natter: back on %s\n", c->loc.url);
+        term_printf(stderr, "natter: back on %s\n", c->loc.url);
         return EXIT_OK;
     }
 }
 
+/* A peer_renamed event while following: later lines name the peer anew. */
+static void renamed(const ctx *c, json_t *names, const json_t *ev)
+{
+    const char *old = field_str(ev, "old_name"), *label = field_str(ev, "label");
+    if (c->o->json)
+        return;
+    term_printf(stdout, "-!- %s is now known as %s\n", old ? old : "?",
+                label ? label : field_str(ev, "name") ? field_str(ev, "name") : "?");
+    ident_renamed(names, ev);
+}
+
 /* Print new messages of room rid from the events long-poll until the
  * process is interrupted, waiting out the node's restarts. */
-static int follow(ctx *c, const char *rid, long long last, char since[static 512],
-                  const json_t *names)
+static int follow(ctx *c, const char *rid, long long last, char since[static 512], json_t *names)
 {
     char path[PATH_MAX_LEN];
     for (;;) {
@@ -525,6 +541,8 @@ static int follow(ctx *c, const char *rid, long long last, char since[static 512
             const char *room = field_str(e, "room");
             const char *type = field_str(e, F_TYPE);
             long long seq = field_int(m, F_SEQ, -1);
+            if (type && !strcmp(type, "peer_renamed"))
+                renamed(c, names, e);
             if (!json_is_object(m) || !room || strcmp(room, rid) || (type && strcmp(type, "message")) ||
                 seq <= last)
                 continue;
@@ -605,7 +623,7 @@ static int c_token(ctx *c)
         print_json(j);
         json_decref(j);
     } else {
-        printf("%s\n", c->loc.token);
+        term_printf(stdout, "%s\n", c->loc.token);
     }
     return EXIT_OK;
 }
@@ -629,12 +647,12 @@ int cmd_run(const opts *o)
     int x = EXIT_USAGE;
     nt_err rc = locate_node(&c.loc, o->url, o->token, o->data_dir, 1, NULL, lerr);
     if (rc != NT_OK) {
-        fprintf(stderr, "natter: %s\n", lerr);
+        term_printf(stderr, "natter: %s\n", lerr);
         x = rc == NT_ERR_AUTH ? EXIT_AUTH : EXIT_USAGE;
         goto out;
     }
-    if ((rc = api_new(&c.a, c.loc.url, c.loc.token)) != NT_OK) {
-        fprintf(stderr, "natter: cannot set up a client for %s: %s\n", c.loc.url, err_str(rc));
+    if ((rc = locate_api(&c.loc, &c.a)) != NT_OK) {
+        term_printf(stderr, "natter: cannot set up a client for %s: %s\n", c.loc.url, err_str(rc));
         goto out;
     }
     signal(SIGPIPE, SIG_IGN);

@@ -306,7 +306,7 @@ feed_item *feed_take(feed *f)
     return it;
 }
 
-nt_err feed_start(feed **out, const char *url, const char *token, const char *portfile)
+nt_err feed_start(feed **out, const locate *loc)
 {
     int fds[2];
     *out = NULL;
@@ -314,7 +314,7 @@ nt_err feed_start(feed **out, const char *url, const char *token, const char *po
     if (!f)
         return NT_ERR_NOMEM;
     f->pipe_rd = f->pipe_wr = -1;
-    snprintf(f->portfile, sizeof f->portfile, "%s", portfile ? portfile : "");
+    snprintf(f->portfile, sizeof f->portfile, "%s", loc->portfile);
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cv, NULL);
     nt_err rc = NT_ERR_IO;
@@ -322,8 +322,7 @@ nt_err feed_start(feed **out, const char *url, const char *token, const char *po
         goto fail;
     f->pipe_rd = fds[0];
     f->pipe_wr = fds[1];
-    if ((rc = api_new(&f->poll_api, url, token)) != NT_OK ||
-        (rc = api_new(&f->work_api, url, token)) != NT_OK)
+    if ((rc = locate_api(loc, &f->poll_api)) != NT_OK || (rc = locate_api(loc, &f->work_api)) != NT_OK)
         goto fail;
     api_set_cancel(f->poll_api, &f->quit);
     api_set_cancel(f->work_api, &f->quit);

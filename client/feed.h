@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include "client/api.h"
+#include "client/locate.h"
 #include "client/node.h"
 #include "common/err.h"
 
@@ -50,11 +51,12 @@ typedef struct feed_item {
 
 typedef struct feed feed;
 
-/* Start both threads against url with token (copied). portfile, when not
- * NULL, is the node's natterd.json: while the node is unreachable it is
- * read again, so a node restarted on another port is found. */
-NT_MUST_USE nt_err feed_start(feed **out, const char *url, const char *token,
-                              const char *portfile);
+/* Start both threads against loc's node (everything copied; the token goes
+ * only to a listener that proves it holds it, see locate_api). loc's
+ * portfile, when not "", is the node's natterd.json: while the node is
+ * unreachable it is read again, so a node restarted on another port is
+ * found. */
+NT_MUST_USE nt_err feed_start(feed **out, const locate *loc);
 
 /* Stop and join both threads (a long-poll in flight is aborted), free.
  * NULL-safe. Items not taken are freed. */

@@ -112,6 +112,20 @@ out:
     return rc;
 }
 
+nt_err locate_parse_node_id(const char *text, char id[static HELLO_NODE_ID_MAX + 1])
+{
+    json_t *j = json_loads(text, 0, NULL);
+    const char *v = json_string_value(json_object_get(j, "node_id"));
+    nt_err rc = NT_ERR_NOT_FOUND;
+    id[0] = '\0';
+    if (v && v[0] && strlen(v) <= HELLO_NODE_ID_MAX && strspn(v, "0123456789abcdef") == strlen(v)) {
+        snprintf(id, HELLO_NODE_ID_MAX + 1, "%s", v);
+        rc = NT_OK;
+    }
+    json_decref(j);
+    return rc;
+}
+
 /* Whole small file into buf (NUL-terminated); -1 with errno on failure. */
 static int read_small(const char *path, char *buf, size_t cap)
 {
@@ -176,6 +190,8 @@ nt_err locate_node(locate *loc, const char *url_opt, const char *token_opt, cons
         if (read_small(loc->portfile, text, sizeof text) != 0 ||
             locate_parse_portfile(text, loc->url) != NT_OK)
             (void)copy(loc->url, sizeof loc->url, LOCATE_DEFAULT_URL);
+        else if (locate_parse_node_id(text, loc->node_id) != NT_OK)
+            loc->node_id[0] = '\0';
     }
     const char *t = token_opt ? token_opt : env_get(env, "NATTER_TOKEN");
     if (t) {
@@ -188,7 +204,16 @@ nt_err locate_node(locate *loc, const char *url_opt, const char *token_opt, cons
         return NT_OK;
     }
     nt_err rc = token_file(loc, err);
+    loc->from_data_dir = rc == NT_OK && !u;
     return rc != NT_OK && !need_token ? NT_OK : rc;
+}
+
+nt_err locate_api(const locate *loc, api **out)
+{
+    nt_err rc = api_new(out, loc->url, loc->token[0] ? loc->token : NULL);
+    if (rc == NT_OK)
+        api_set_expect(*out, loc->node_id, loc->from_data_dir ? loc->data_dir : NULL);
+    return rc;
 }
 
 void locate_clear(locate *loc)

@@ -6,6 +6,7 @@
 #include <sys/random.h>
 #include <time.h>
 #include "client/field.h"
+#include "client/ident.h"
 #include "client/resolve.h"
 
 nt_err node_list(api *a, const char *path, const char *list_keys, json_t **list, api_error *err)
@@ -40,7 +41,7 @@ nt_err node_find(api *a, node_kind kind, const char *query, json_t **obj,
         return rc;
     size_t i;
     char msg[RESOLVE_ERR_MAX];
-    rc = resolve_find(list, query, what, &i, msg);
+    rc = kind == NODE_PEER ? resolve_peer(list, query, &i, msg) : resolve_find(list, query, what, &i, msg);
     if (rc == NT_OK) {
         *obj = json_incref(json_array_get(list, i));
         snprintf(id, NODE_ID_MAX, "%s", field_str(*obj, F_ID) ? field_str(*obj, F_ID) : "");
@@ -125,51 +126,37 @@ const char *node_short(const char *id, char buf[static 13])
     return buf;
 }
 
-const char *node_name_of(const char *id, const json_t *names, char buf[static NODE_ID_MAX])
+const char *node_name_of(const char *id, const json_t *names, char buf[static IDENT_LABEL_MAX])
 {
-    const char *n = id ? json_string_value(json_object_get(names, id)) : NULL;
-    if (n)
-        return n;
-    snprintf(buf, NODE_ID_MAX, "%.12s", id ? id : "?");
-    return buf;
+    return ident_label_of(names, id, NULL, NULL, buf);
 }
 
-const char *node_sender(const json_t *msg, const json_t *names, char buf[static NODE_ID_MAX])
+const char *node_sender(const json_t *msg, const json_t *names, char buf[static IDENT_LABEL_MAX])
 {
-    return node_name_of(field_str(msg, F_SENDER_ID), names, buf);
+    return ident_label_of(names, field_str(msg, F_SENDER_ID), field_str(msg, "sender_name"),
+                          field_str(msg, "sender_label"), buf);
+}
+
+const char *node_sender_trust(const json_t *msg, const json_t *names)
+{
+    return ident_trust_of(names, field_str(msg, F_SENDER_ID), field_str(msg, "sender_trust"));
 }
 
 nt_err node_names(api *a, json_t **names, char self_id[static NODE_ID_MAX], api_error *err)
 {
-    json_t *st = NULL, *peers = NULL, *map = json_object();
-    nt_err rc = NT_ERR_NOMEM;
+    json_t *st = NULL, *peers = NULL;
     self_id[0] = '\0';
     *names = NULL;
-    if (!map)
-        goto out;
-    if ((rc = api_call(a, "GET", "/v1/client/status", NULL, 0, &st, err)) != NT_OK)
-        goto out;
+    nt_err rc = api_call(a, "GET", "/v1/client/status", NULL, 0, &st, err);
+    if (rc != NT_OK)
+        return rc;
     const char *id = field_str(st, F_ID), *nm = field_str(st, F_NAME);
-    if (id) {
-        snprintf(self_id, NODE_ID_MAX, "%s", id);
-        json_object_set_new(map, id, json_string(nm ? nm : "me"));
-    }
+    snprintf(self_id, NODE_ID_MAX, "%s", id ? id : "");
     /* a node without the peers endpoint still names itself */
-    if (node_list(a, "/v1/client/peers", F_PEERS, &peers, err) == NT_OK) {
-        size_t i;
-        json_t *p;
-        json_array_foreach(peers, i, p) {
-            const char *pid = field_str(p, F_ID), *pn = field_str(p, F_NAME);
-            if (pid && pn && (!id || strcmp(pid, id)))
-                json_object_set_new(map, pid, json_string(pn));
-        }
-    }
-    *names = map;
-    map = NULL;
-    rc = NT_OK;
-out:
-    json_decref(map);
+    if (node_list(a, "/v1/client/peers", F_PEERS, &peers, err) != NT_OK)
+        peers = NULL;
+    *names = ident_map(peers, id, nm ? nm : "me");
     json_decref(st);
     json_decref(peers);
-    return rc;
+    return *names ? NT_OK : NT_ERR_NOMEM;
 }

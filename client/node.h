@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include "client/api.h"
+#include "client/ident.h"
 #include "common/err.h"
 
 #define NODE_ID_MAX 130
@@ -59,18 +60,21 @@ NT_MUST_USE nt_err node_txn_id(char out[static NODE_TXN_LEN + 1]);
  * (unix seconds or milliseconds, or an RFC 3339 string). "" when absent. */
 void node_fmt_time(const json_t *msg, char out[static NODE_TIME_MAX]);
 
-/* Names of the nodes this one knows, as an object id -> name: every peer
- * and this node itself (under its own id). *self_id (cap NODE_ID_MAX)
- * gets this node's id. New reference in *names. */
+/* Who the nodes this one knows are, as an object id -> {"name", "label",
+ * "trust"} (ident.h): every peer and this node itself (under its own id).
+ * *self_id (cap NODE_ID_MAX) gets this node's id. New reference in *names. */
 NT_MUST_USE nt_err node_names(api *a, json_t **names, char self_id[static NODE_ID_MAX],
                               api_error *err);
 
-/* A message's sender as a person reads it: its name from names (may be
- * NULL), else the first 12 characters of its id. */
-const char *node_sender(const json_t *msg, const json_t *names, char buf[static NODE_ID_MAX]);
+/* A message's sender as a person reads it: its label from names (may be
+ * NULL), else the message's sender_label, else the label rule with its
+ * sender_name and trust "unknown" (ident.h). Raw text: show through term.h. */
+const char *node_sender(const json_t *msg, const json_t *names, char buf[static IDENT_LABEL_MAX]);
+/* The sender's trust the same way ("unknown" when nobody says). */
+const char *node_sender_trust(const json_t *msg, const json_t *names);
 
-/* The name of a node id from names, else its first 12 characters. */
-const char *node_name_of(const char *id, const json_t *names, char buf[static NODE_ID_MAX]);
+/* The label of a node id from names, else "~" and its first 4 hex digits. */
+const char *node_name_of(const char *id, const json_t *names, char buf[static IDENT_LABEL_MAX]);
 
 /* First 12 characters of an id, for tables. */
 const char *node_short(const char *id, char buf[static 13]);

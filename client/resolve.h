@@ -22,4 +22,15 @@
 NT_MUST_USE nt_err resolve_find(const json_t *list, const char *query, const char *what,
                                 size_t *index, char err[static RESOLVE_ERR_MAX]);
 
+/* Find the peer query names in peers (a peer list): by exact id, exact
+ * label ("bob~3fa2", ident.h), exact name (case-sensitive, then not), then
+ * a unique prefix of an id or name. At each step trusted peers come
+ * first: if exactly one trusted peer fits, it is the one, whatever
+ * untrusted peers fit too (a stranger who takes a friend's name does not
+ * get their invitations); if none does, exactly one peer must fit. Else
+ * NT_ERR_EXISTS and err lists the candidates by label and trust; codes as
+ * resolve_find. */
+NT_MUST_USE nt_err resolve_peer(const json_t *peers, const char *query, size_t *index,
+                                char err[static RESOLVE_ERR_MAX]);
+
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "client/field.h"
+#include "client/ident.h"
 #include "client/resolve.h"
 
 #define LINE_MAX_LEN 512
@@ -86,7 +87,7 @@ int slash_split(char *buf, char *words[static SLASH_ARGS_MAX])
     return n;
 }
 
-static const char *name_of(sctx *s, const char *id, char buf[static NODE_ID_MAX])
+static const char *name_of(sctx *s, const char *id, char buf[static IDENT_LABEL_MAX])
 {
     return node_name_of(id, s->names, buf);
 }
@@ -115,12 +116,10 @@ static nt_err c_peers(sctx *s, int argc, char **argv)
     if (json_array_size(l) == 0)
         say(s, "no peers yet: /add HOST:PORT, or wait for discovery");
     json_array_foreach(l, i, p) {
-        const char *trust = field_str(p, "trust");
-        if (!trust)
-            trust = field_bool(p, "trusted", false) ? "trusted" : "pinned";
+        char lb[IDENT_LABEL_MAX];
         const char *fp = field_str(p, "fingerprint");
-        say(s, "%-16s %.12s  %-7s %-7s %s", field_str(p, F_NAME) ? field_str(p, F_NAME) : "?",
-            field_str(p, F_ID) ? field_str(p, F_ID) : "?", trust,
+        say(s, "%-16s %.12s  %-9s %-7s %s", ident_peer_label(p, l, lb),
+            field_str(p, F_ID) ? field_str(p, F_ID) : "?", ident_trust(p),
             field_bool(p, "online|session|connected", false) ? "online" : "offline", fp ? fp : "");
     }
     json_decref(l);
@@ -135,10 +134,11 @@ static nt_err c_add(sctx *s, int argc, char **argv)
         return rc;
     json_t *p = json_is_object(field_get(r, "peer")) ? field_get(r, "peer") : r;
     const char *fp = field_str(p, "fingerprint");
-    say(s, "added %s (%.12s), fingerprint %s", field_str(p, F_NAME) ? field_str(p, F_NAME) : "?",
-        field_str(p, F_ID) ? field_str(p, F_ID) : "?", fp ? fp : "-");
-    say(s, "compare the fingerprint with its owner, then /trust %s",
-        field_str(p, F_NAME) ? field_str(p, F_NAME) : "PEER");
+    char lb[IDENT_LABEL_MAX];
+    ident_peer_label(p, NULL, lb);
+    say(s, "added %s (%.12s, %s), fingerprint %s", lb, field_str(p, F_ID) ? field_str(p, F_ID) : "?",
+        ident_trust(p), fp ? fp : "-");
+    say(s, "compare the fingerprint with its owner, then /trust %s", lb);
     json_object_set_new(s->out, "refresh", json_true());
     json_decref(r);
     return NT_OK;
@@ -154,7 +154,7 @@ static nt_err find(sctx *s, node_kind k, const char *q, char id[static NODE_ID_M
 
 static nt_err peer_post(sctx *s, const char *q, const char *action, const char *done)
 {
-    char id[NODE_ID_MAX], path[PATH_LEN], nb[NODE_ID_MAX];
+    char id[NODE_ID_MAX], path[PATH_LEN], nb[IDENT_LABEL_MAX];
     json_t *r;
     nt_err rc = find(s, NODE_PEER, q, id);
     if (rc != NT_OK)
@@ -202,7 +202,7 @@ static nt_err c_whois(sctx *s, int argc, char **argv)
 
 static void room_line(sctx *s, const json_t *r, const char *where)
 {
-    char nb[NODE_ID_MAX];
+    char nb[IDENT_LABEL_MAX];
     say(s, "%-20s %.12s  %-8s %-8s host %s%s", field_str(r, F_NAME) ? field_str(r, F_NAME) : "?",
         field_str(r, F_ID) ? field_str(r, F_ID) : "?",
         field_str(r, "access") ? field_str(r, "access") : "-", where,
@@ -352,7 +352,7 @@ static nt_err room_post(sctx *s, const char *action, const char *peer_q, json_t 
 static nt_err c_invite(sctx *s, int argc, char **argv)
 {
     json_t *r;
-    char pid[NODE_ID_MAX], nb[NODE_ID_MAX];
+    char pid[NODE_ID_MAX], nb[IDENT_LABEL_MAX];
     nt_err rc = room_post(s, "invite", argv[1], &r, pid);
     if (rc == NT_OK)
         say(s, "invited %s", name_of(s, pid, nb));
@@ -363,7 +363,7 @@ static nt_err c_invite(sctx *s, int argc, char **argv)
 static nt_err c_kick(sctx *s, int argc, char **argv)
 {
     json_t *r;
-    char pid[NODE_ID_MAX], nb[NODE_ID_MAX];
+    char pid[NODE_ID_MAX], nb[IDENT_LABEL_MAX];
     nt_err rc = room_post(s, "kick", argv[1], &r, pid);
     if (rc == NT_OK)
         say(s, "kicked %s; the room key is now epoch %lld", name_of(s, pid, nb),
@@ -396,7 +396,7 @@ static nt_err c_rekey(sctx *s, int argc, char **argv)
 
 static nt_err c_members(sctx *s, int argc, char **argv)
 {
-    char path[PATH_LEN], nb[NODE_ID_MAX];
+    char path[PATH_LEN], nb[IDENT_LABEL_MAX];
     json_t *l, *m;
     size_t i;
     nt_err rc = need_room(s);
@@ -408,9 +408,10 @@ static nt_err c_members(sctx *s, int argc, char **argv)
     say(s, "%zu member%s:", json_array_size(l), json_array_size(l) == 1 ? "" : "s");
     json_array_foreach(l, i, m) {
         const char *id = field_str(m, "peer|id");
-        say(s, "  %-16s %.12s  %-7s %s", name_of(s, id, nb), id ? id : "?",
-            field_str(m, "role") ? field_str(m, "role") : "",
-            field_str(m, "state") ? field_str(m, "state") : "");
+        const char *trust = ident_trust_of(s->names, id, field_str(m, "trust"));
+        say(s, "  %s%-16s %.12s  %-9s %-7s %s", ident_doubtful(trust) ? "?" : " ",
+            ident_label_of(s->names, id, field_str(m, "name"), field_str(m, "label"), nb), id ? id : "?",
+            trust, field_str(m, "role") ? field_str(m, "role") : "", field_str(m, "state") ? field_str(m, "state") : "");
     }
     json_decref(l);
     return NT_OK;

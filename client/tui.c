@@ -21,8 +21,10 @@
 #include "client/editline.h"
 #include "client/feed.h"
 #include "client/field.h"
+#include "client/ident.h"
 #include "client/locate.h"
 #include "client/slash.h"
+#include "client/term.h"
 #include "client/view.h"
 
 #define REFRESH_EVERY_S 10   /* peers online, room list */
@@ -31,7 +33,7 @@
 #define MIN_ROWS 6
 #define INDENT 6             /* continuation rows start under the text */
 
-enum { C_BAR = 1, C_NOTICE, C_ERROR, C_ME, C_OTHER, C_PENDING, C_DOWN, C_LIST };
+enum { C_BAR = 1, C_NOTICE, C_ERROR, C_ME, C_OTHER, C_PENDING, C_DOWN, C_LIST, C_STRANGER };
 
 typedef struct cell {
     wchar_t c;
@@ -81,10 +83,12 @@ static int cwidth(wchar_t c)
     return w < 0 ? 1 : w;
 }
 
-/* Append UTF-8 s to cells with attr. */
+/* Append UTF-8 s to cells with attr, made safe (term.h) on the way. */
 static size_t put(cell *out, size_t n, size_t cap, const char *s, int attr)
 {
-    size_t len = s ? strlen(s) : 0;
+    char *safe = term_dup(s);
+    size_t len = safe ? strlen(safe) : 0;
+    s = safe;
     while (len > 0 && n < cap) {
         wchar_t c;
         size_t used = editline_decode(s, len, &c);
@@ -96,6 +100,7 @@ static size_t put(cell *out, size_t n, size_t cap, const char *s, int attr)
         s += used;
         len -= used;
     }
+    free(safe);
     return n;
 }
 
@@ -103,7 +108,7 @@ static cell *line_cells(const tui *t, const vmsg *l, size_t *n)
 {
     size_t cap = (l->text ? strlen(l->text) : 0) + (l->reason ? strlen(l->reason) : 0) + 256;
     cell *c = malloc(cap * sizeof *c);
-    char nb[NODE_ID_MAX], who[NODE_ID_MAX + 4];
+    char nb[IDENT_LABEL_MAX + 2], who[IDENT_LABEL_MAX + 6];
     if (!c)
         return NULL;
     size_t k = put(c, 0, cap, l->time, 0);
@@ -112,8 +117,9 @@ static cell *line_cells(const tui *t, const vmsg *l, size_t *n)
         k = put(c, k, cap, l->kind == VL_ERROR ? "!!! " : "-!- ", l->kind == VL_ERROR ? C_ERROR : C_NOTICE);
         k = put(c, k, cap, l->text, l->kind == VL_ERROR ? C_ERROR : C_NOTICE);
     } else {
-        snprintf(who, sizeof who, "<%s>", view_name(t->v, l->sender, nb));
-        k = put(c, k, cap, who, l->mine ? C_ME : C_OTHER);
+        bool doubtful;
+        snprintf(who, sizeof who, "<%s>", view_who(t->v, l, nb, &doubtful));
+        k = put(c, k, cap, who, l->mine ? C_ME : doubtful ? C_STRANGER : C_OTHER);
         k = put(c, k, cap, " ", 0);
         k = put(c, k, cap, l->text, 0);
         if (l->mine && l->state[0]) {
@@ -178,6 +184,13 @@ static void pen_off(int a)
     if (a && has_colors())
         attroff(COLOR_PAIR(a));
     attroff(A_BOLD);
+}
+
+/* mvaddnstr of text that may hold a peer's words (names, errors). */
+static void add_safe(int y, int x, const char *s, int n)
+{
+    char buf[4096];
+    mvaddnstr(y, x, term_clean(s, buf, sizeof buf), n);
 }
 
 static void draw_cells(const cell *c, size_t from, size_t to, int y, int x0, bool cont)
@@ -252,17 +265,18 @@ static void fill_row(int y, int pair)
 static void draw_bars(tui *t)
 {
     vwin *w = &t->v->wins[t->v->cur];
-    char buf[1024], nb[NODE_ID_MAX];
+    char buf[1024], nb[IDENT_LABEL_MAX];
     fill_row(0, C_BAR);
     if (w->id[0])
-        snprintf(buf, sizeof buf, " %s  [%s%s%s, epoch %lld, host %s]", w->name,
+        snprintf(buf, sizeof buf, " %s  [%s%s%s, epoch %lld, host %s%s]", w->name,
                  w->access[0] ? w->access : "?", w->state[0] ? ", " : "", w->state, w->epoch,
+                 ident_doubtful(ident_trust_of(t->v->names, w->host, NULL)) ? "?" : "",
                  view_name(t->v, w->host, nb));
     else
         snprintf(buf, sizeof buf, " natter %s  [home: /help for commands, Alt+1..9 rooms]",
                  NATTER_VERSION);
     pen_on(C_BAR);
-    mvaddnstr(0, 0, buf, COLS);
+    add_safe(0, 0, buf, COLS);
     pen_off(C_BAR);
 
     int y = LINES - 2;
@@ -277,13 +291,13 @@ static void draw_bars(tui *t)
                  t->node_name[0] ? t->node_name : "?", t->peers_online, t->peers_total);
     pen_on(down ? C_DOWN : C_BAR);
     attron(A_BOLD);
-    mvaddnstr(y, 0, buf, COLS);
+    add_safe(y, 0, buf, COLS);
     attroff(A_BOLD);
     int x = (int)strlen(buf);
     if (t->status[0] && !down && x < COLS - 1) {
         if (t->status_err)
             attron(A_BOLD);
-        mvaddnstr(y, x, t->status, COLS - x);
+        add_safe(y, x, t->status, COLS - x);
         attroff(A_BOLD);
     }
     pen_off(down ? C_DOWN : C_BAR);
@@ -304,7 +318,7 @@ static void draw_list(tui *t, int lw)
             attron(A_REVERSE);
         else if (w->unread)
             attron(A_BOLD);
-        mvaddnstr(1 + (int)i, 0, buf, lw - 1);
+        add_safe(1 + (int)i, 0, buf, lw - 1);
         attroff(A_REVERSE | A_BOLD);
     }
     for (int y = 1; y < LINES - 2; y++)
@@ -319,7 +333,7 @@ static void draw_input(tui *t)
     int y = LINES - 1, pw = (int)strlen(prompt);
     if (pw > COLS / 3)
         pw = COLS / 3;
-    mvaddnstr(y, 0, prompt, pw);
+    add_safe(y, 0, prompt, pw);
     const wchar_t *s = editline_text(t->ed);
     size_t cur = editline_cursor(t->ed), len = editline_len(t->ed), start = 0;
     int avail = COLS - pw - 1, wcur = 0;
@@ -664,6 +678,7 @@ static void screen_init(void)
         init_pair(C_PENDING, COLOR_MAGENTA, -1);
         init_pair(C_DOWN, COLOR_WHITE, COLOR_RED);
         init_pair(C_LIST, -1, -1);
+        init_pair(C_STRANGER, COLOR_RED, -1); /* untrusted or unknown senders */
     }
 }
 
@@ -706,7 +721,7 @@ int tui_run(const opts *o)
     }
     snprintf(t.url, sizeof t.url, "%s", loc.url);
     if (view_new(&t.v) != NT_OK || editline_new(&t.ed) != NT_OK ||
-        feed_start(&t.f, loc.url, loc.token, loc.portfile[0] ? loc.portfile : NULL) != NT_OK) {
+        feed_start(&t.f, &loc) != NT_OK) {
         fprintf(stderr, "natter: cannot start (out of memory or threads)\n");
         x = EXIT_NODE;
         goto out;

@@ -9,6 +9,8 @@
 #include <time.h>
 #include "client/editline.h"
 #include "client/field.h"
+#include "client/ident.h"
+#include "client/term.h"
 
 #define SEARCH_BACK 1000 /* lines searched for a duplicate */
 
@@ -28,6 +30,7 @@ nt_err view_new(view **out)
 
 static void line_free(vmsg *l)
 {
+    free(l->sender_label);
     free(l->text);
     free(l->reason);
 }
@@ -47,31 +50,30 @@ void view_free(view *v)
 
 char *view_clean(const char *s)
 {
-    size_t n = s ? strlen(s) : 0, o = 0;
-    char *out = malloc(n * 3 + 1); /* an invalid byte becomes U+FFFD (3 bytes) */
-    if (!out)
+    char *flat = strdup(s ? s : ""); /* a line on screen: newlines become spaces */
+    if (!flat)
         return NULL;
-    while (n > 0) {
-        wchar_t c;
-        size_t used = editline_decode(s, n, &c);
-        if (!used) {
-            used = 1;
-            c = 0xFFFD;
-        }
-        if (c == '\t' || c == '\n')
-            c = ' ';
-        if (c >= 0x20 && c != 0x7F && !(c >= 0x80 && c < 0xA0))
-            o += editline_encode(c, out + o);
-        s += used;
-        n -= used;
-    }
-    out[o] = '\0';
+    for (char *p = flat; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    char *out = term_dup(flat);
+    free(flat);
     return out;
 }
 
-const char *view_name(const view *v, const char *id, char buf[static NODE_ID_MAX])
+const char *view_name(const view *v, const char *id, char buf[static IDENT_LABEL_MAX])
 {
     return node_name_of(id, v->names, buf);
+}
+
+const char *view_who(const view *v, const vmsg *l, char buf[static IDENT_LABEL_MAX + 2], bool *doubtful)
+{
+    char lb[IDENT_LABEL_MAX];
+    const char *label = ident_label_of(v->names, l->sender, NULL, l->sender_label, lb);
+    const char *trust = l->mine ? "self" : ident_trust_of(v->names, l->sender, l->sender_trust);
+    *doubtful = ident_doubtful(trust);
+    snprintf(buf, IDENT_LABEL_MAX + 2, "%s%s", *doubtful ? "?" : "", label);
+    return buf;
 }
 
 vwin *view_win(view *v, const char *id)
@@ -176,6 +178,11 @@ static void fill_msg(view *v, vmsg *l, const json_t *m)
         snprintf(l->txn, sizeof l->txn, "%s", txn);
     if (sender)
         snprintf(l->sender, sizeof l->sender, "%s", sender);
+    const char *sl = field_str(m, "sender_label"), *st = field_str(m, "sender_trust");
+    if (sl && !l->sender_label)
+        l->sender_label = strdup(sl);
+    if (st)
+        snprintf(l->sender_trust, sizeof l->sender_trust, "%s", st);
     l->mine = field_bool(m, "mine", false) || (sender && v->self[0] && !strcmp(sender, v->self));
     if (l->mine)
         snprintf(l->state, sizeof l->state, "sent");
@@ -327,7 +334,7 @@ bool view_event(view *v, const json_t *ev)
     const char *type = field_str(ev, "type");
     const char *room = field_str(ev, "room");
     const char *peer = field_str(ev, "peer");
-    char nb[NODE_ID_MAX];
+    char nb[IDENT_LABEL_MAX];
     if (!type)
         return false;
     vwin *w = room ? view_win(v, room) : NULL;
@@ -344,10 +351,18 @@ bool view_event(view *v, const json_t *ev)
     }
     if (!strcmp(type, "invite")) {
         json_t *ri = field_get(ev, "room_info");
-        const char *rn = field_str(ri, "name");
-        view_notice(v, NULL, false, "%s invited you to room %s: /join %s",
-                    view_name(v, peer ? peer : field_str(ri, "host"), nb), rn ? rn : room,
-                    rn ? rn : room);
+        const char *rn = field_str(ri, "name"), *from = peer ? peer : field_str(ri, "host");
+        const char *trust = ident_trust_of(v->names, from, field_str(ev, "trust"));
+        view_notice(v, NULL, false, "%s (%s) invited you to room %s: /join %s",
+                    ident_label_of(v->names, from, field_str(ev, "name"), field_str(ev, "label"), nb),
+                    trust, rn ? rn : room, rn ? rn : room);
+        return true;
+    }
+    if (!strcmp(type, "peer_renamed")) {
+        const char *old = field_str(ev, "old_name"), *now = field_str(ev, "label");
+        view_notice(v, NULL, false, "%s is now known as %s", old && old[0] ? old : view_name(v, peer, nb),
+                    now && now[0] ? now : field_str(ev, "name") ? field_str(ev, "name") : "?");
+        ident_renamed(v->names, ev);
         return true;
     }
     if (!strcmp(type, "membership")) {

@@ -26,10 +26,12 @@ typedef struct vmsg {
     long long seq;                 /* -1: not yet sequenced */
     char txn[NODE_TXN_LEN + 1];    /* own messages */
     char time[NODE_TIME_MAX];
-    char sender[NODE_ID_MAX];      /* node id; named at draw time */
+    char sender[NODE_ID_MAX];      /* node id; named at draw time (view_who) */
+    char *sender_label;            /* owned; the message's sender_label, may be NULL */
+    char sender_trust[VIEW_STATE_MAX]; /* the message's sender_trust, may be "" */
     char state[VIEW_STATE_MAX];    /* own messages: pending, sent, failed */
     bool mine;
-    char *text;                    /* owned, control characters removed */
+    char *text;                    /* owned, made safe by view_clean */
     char *reason;                  /* owned, why it failed; may be NULL */
 } vmsg;
 
@@ -97,11 +99,19 @@ void view_switch(view *v, size_t i);
  * ambiguous. */
 int view_find(const view *v, const char *query);
 
-/* A node id's name (names map, else its first 12 characters). */
-const char *view_name(const view *v, const char *id, char buf[static NODE_ID_MAX]);
+/* A node id's label (names map, see node_name_of). */
+const char *view_name(const view *v, const char *id, char buf[static IDENT_LABEL_MAX]);
 
-/* Copy s dropping control characters (C0, DEL, C1) and invalid UTF-8, so
- * that nothing a peer sends can move the cursor or change the terminal. */
+/* Who wrote line l, as the chat view shows it: the sender's label from
+ * v->names (else the message's own), with "?" before it when the sender is
+ * neither this node nor trusted (ident.h). *doubtful says which. Raw text:
+ * show through term.h. Returns buf. */
+const char *view_who(const view *v, const vmsg *l, char buf[static IDENT_LABEL_MAX + 2], bool *doubtful);
+
+/* Copy s for one screen line: newlines become spaces, then term_dup
+ * (term.h) shows every control, bidi or invisible character and bad byte
+ * as a visible escape, so that nothing a peer sends can move the cursor,
+ * change the terminal or reorder text. Caller frees; NULL on ENOMEM. */
 char *view_clean(const char *s);
 
 #endif

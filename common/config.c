@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,7 @@ typedef struct {
 
 static const opt_desc opts[] = {CONFIG_OPTIONS(CONFIG_DESC_)};
 #define N_OPTS (sizeof opts / sizeof opts[0])
+_Static_assert(N_OPTS <= 64, "config.given holds one bit per option");
 
 enum { OPT_HELP = 'h', OPT_VERSION = 'V', OPT_BASE = 256 };
 
@@ -52,6 +54,8 @@ static nt_err set_opt(config *cfg, const opt_desc *o, const char *val, const cha
                       char err[static CONFIG_ERR_MAX])
 {
     void *field = (char *)cfg + o->off;
+    if (strcmp(where, "default") != 0)
+        cfg->given |= 1ULL << (size_t)(o - opts);
     switch (o->kind) {
     case KIND_STR: {
         char *dup = strdup(val);
@@ -102,10 +106,61 @@ static nt_err default_data_dir(config *cfg, config_getenv_fn *env)
     return (cfg->data_dir = strdup(buf)) ? NT_OK : NT_ERR_NOMEM;
 }
 
+bool config_given(const config *cfg, const char *flag)
+{
+    for (size_t i = 0; i < N_OPTS; i++)
+        if (strcmp(opts[i].flag, flag) == 0)
+            return (cfg->given >> i) & 1;
+    return false;
+}
+
+/* getaddrinfo reads a service number modulo 65536 ("99999" is 34463), so
+ * the port is checked here, digit by digit. */
+static bool port_valid(const char *p)
+{
+    size_t n = strlen(p);
+    if (n == 0 || n > 5 || strspn(p, "0123456789") != n)
+        return false;
+    return strtoul(p, NULL, 10) <= 65535;
+}
+
+bool config_listen_valid(const char *s, char err[static CONFIG_ERR_MAX])
+{
+    const char *colon = s ? strrchr(s, ':') : NULL;
+    char host[256];
+    size_t hl = colon ? (size_t)(colon - s) : 0;
+    if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
+        s++;
+        hl -= 2;
+    }
+    if (!colon || hl == 0 || hl >= sizeof host || !port_valid(colon + 1)) {
+        snprintf(err, CONFIG_ERR_MAX, "'%.80s' is not HOST:PORT with a port in 0..65535 (0 picks a free port)",
+                 s ? s : "");
+        return false;
+    }
+    memcpy(host, s, hl);
+    host[hl] = '\0';
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai = NULL;
+    int gai = getaddrinfo(host, NULL, &hints, &ai);
+    if (ai)
+        freeaddrinfo(ai);
+    if (gai) {
+        snprintf(err, CONFIG_ERR_MAX, "'%.80s': %s", host, gai_strerror(gai));
+        return false;
+    }
+    return true;
+}
+
 /* Checks that need more than one field or more than a range. */
 static nt_err validate(const config *cfg, char err[static CONFIG_ERR_MAX])
 {
     log_level lv;
+    char why[CONFIG_ERR_MAX];
+    if (!config_listen_valid(cfg->listen, why) || !config_listen_valid(cfg->client_listen, why)) {
+        snprintf(err, CONFIG_ERR_MAX, "--%s: %.200s", config_listen_valid(cfg->listen, why) ? "client-listen" : "listen",
+                 why);
+        return NT_ERR_INVALID;
+    }
     if (cfg->key_bits != 2048 && cfg->key_bits != 3072 && cfg->key_bits != 4096) {
         snprintf(err, CONFIG_ERR_MAX, "--key-bits must be 2048, 3072 or 4096");
         return NT_ERR_INVALID;

@@ -43,6 +43,7 @@
     X(UINT, session_max,     "session-max",     "86400",            1,    2592000,   "SECONDS",  "drop a peer session this long after its handshake") \
     X(UINT, max_sessions,    "max-sessions",    "4096",             1,    1000000,   "N",        "peer sessions this node serves at once (503 above)") \
     X(UINT, max_sessions_per_peer, "max-sessions-per-peer", "16",   1,    100000,    "N",        "sessions one peer may hold here at once (429 above)") \
+    X(UINT, max_new_peers_per_source, "max-new-peers-per-source", "16", 1, 100000, "N", "new peers first learned from one address per hour (handshakes 429 above, announcements dropped)") \
     X(STR,  handshake_mode,  "handshake-mode",  "ecdh",             0,    0,         "MODE",     "key agreement this node asks for: ecdh (X25519), ecdh-p256 or rsa (no forward secrecy)")
 
 #define CONFIG_FIELD_STR(f) char *f;
@@ -53,6 +54,7 @@
 
 typedef struct config {
     CONFIG_OPTIONS(CONFIG_FIELD_)
+    unsigned long long given; /* bit i: option i came from the environment or argv */
 } config;
 
 #define CONFIG_ERR_MAX 256
@@ -68,6 +70,15 @@ typedef const char *config_getenv_fn(const char *name);
  * Resets getopt state, so it may be called more than once. */
 NT_MUST_USE nt_err config_parse(config *cfg, int argc, char **argv, config_getenv_fn *env,
                                 config_action *action, char err[static CONFIG_ERR_MAX]);
+
+/* Was the option with this --flag name given (environment or command
+ * line) rather than left at its default? */
+bool config_given(const config *cfg, const char *flag);
+
+/* Is s a listen address natterd can bind: "HOST:PORT" or "[V6]:PORT" with
+ * a host that resolves and a port in 0..65535 (0 = pick a free one)? On
+ * false, err says why. */
+bool config_listen_valid(const char *s, char err[static CONFIG_ERR_MAX]);
 
 /* Free the strings in cfg and zero it. NULL-safe. */
 void config_free(config *cfg);

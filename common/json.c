@@ -1,5 +1,6 @@
 #include "json.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* Nesting depth of buf, ignoring brackets inside strings; stops early once
@@ -278,4 +279,118 @@ nt_err json_get_bool(const json_t *obj, const char *key, bool *out)
 char *json_to_string(const json_t *v)
 {
     return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+/* ---- request members ---- */
+
+#define FIELD_NAME_SHOWN 64
+
+/* The member name as printable ASCII (it is the peer's text), cut short. */
+static void shown_name(const char *name, char out[static FIELD_NAME_SHOWN + 1])
+{
+    size_t i = 0;
+    for (; name[i] && i < FIELD_NAME_SHOWN; i++)
+        out[i] = name[i] >= 0x20 && name[i] < 0x7f ? name[i] : '?';
+    out[i] = '\0';
+}
+
+static const json_field *field_find(const json_field fields[], const char *name)
+{
+    for (size_t i = 0; fields && fields[i].name; i++)
+        if (strcmp(fields[i].name, name) == 0)
+            return &fields[i];
+    return NULL;
+}
+
+static unsigned type_bit(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_STRING: return JSON_F_STRING;
+    case JSON_INTEGER: return JSON_F_INT;
+    case JSON_TRUE:
+    case JSON_FALSE: return JSON_F_BOOL;
+    case JSON_ARRAY: return JSON_F_ARRAY;
+    case JSON_OBJECT: return JSON_F_OBJECT;
+    default: return 0; /* null and reals: only JSON_F_ANY takes them */
+    }
+}
+
+static bool value_listed(const char *v, const char *const *one_of)
+{
+    for (size_t i = 0; one_of[i]; i++)
+        if (strcmp(v, one_of[i]) == 0)
+            return true;
+    return false;
+}
+
+static void list_values(const char *const *one_of, char *buf, size_t cap)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; one_of[i] && used < cap; i++)
+        used += (size_t)snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", one_of[i]);
+}
+
+static const char *type_words(unsigned types)
+{
+    switch (types) {
+    case JSON_F_STRING: return "a string";
+    case JSON_F_INT: return "an integer";
+    case JSON_F_BOOL: return "true or false";
+    case JSON_F_ARRAY: return "an array";
+    case JSON_F_OBJECT: return "an object";
+    default: return "of another type";
+    }
+}
+
+/* One member against its field; the items of an array or the members of an
+ * object against sub. */
+static nt_err check_member(const json_field *f, const char *shown, const json_t *v, char msg[static JSON_FIELD_MSG_MAX])
+{
+    char values[JSON_FIELD_MSG_MAX / 2];
+    if (f->types != JSON_F_ANY && !(type_bit(v) & f->types)) {
+        snprintf(msg, JSON_FIELD_MSG_MAX, "field \"%s\" must be %s", shown, type_words(f->types));
+        return NT_ERR_INVALID;
+    }
+    if (json_is_string(v) && f->one_of && !value_listed(json_string_value(v), f->one_of)) {
+        list_values(f->one_of, values, sizeof values);
+        snprintf(msg, JSON_FIELD_MSG_MAX, "field \"%s\" must be one of: %s", shown, values);
+        return NT_ERR_INVALID;
+    }
+    if (!f->sub || !(json_is_array(v) || json_is_object(v)))
+        return NT_OK;
+    if (json_is_object(v))
+        return json_check_fields(v, f->sub, msg);
+    size_t i;
+    const json_t *item;
+    json_array_foreach(v, i, item) {
+        if (!json_is_object(item)) {
+            snprintf(msg, JSON_FIELD_MSG_MAX, "field \"%s\" must hold objects", shown);
+            return NT_ERR_INVALID;
+        }
+        if (json_check_fields(item, f->sub, msg))
+            return NT_ERR_INVALID;
+    }
+    return NT_OK;
+}
+
+nt_err json_check_fields(const json_t *obj, const json_field fields[], char msg[static JSON_FIELD_MSG_MAX])
+{
+    const char *name;
+    const json_t *v;
+    char shown[FIELD_NAME_SHOWN + 1];
+    msg[0] = '\0';
+    if (!obj)
+        return NT_OK;
+    json_object_foreach((json_t *)obj, name, v) {
+        const json_field *f = field_find(fields, name);
+        shown_name(name, shown);
+        if (!f) {
+            snprintf(msg, JSON_FIELD_MSG_MAX, "unknown field \"%s\"", shown);
+            return NT_ERR_INVALID;
+        }
+        if (check_member(f, shown, v, msg))
+            return NT_ERR_INVALID;
+    }
+    return NT_OK;
 }

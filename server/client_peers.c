@@ -1,6 +1,7 @@
 /* client_peers.c - the client API for peers (bearer token):
  *   GET    /v1/client/peers                 list
  *   POST   /v1/client/peers {"address"}     add by address: fetch and pin its identity
+ *                                           and handshake (its name comes signed)
  *   GET    /v1/client/peers/{id}            one peer
  *   DELETE /v1/client/peers/{id}            forget it
  *   POST   /v1/client/peers/{id}/connect    handshake now {"mode"?}
@@ -12,9 +13,11 @@
 #include <time.h>
 
 #include "../common/json.h"
+#include "../common/log.h"
 #include "../crypto/encoding.h"
 #include "../storage/peers.h"
 #include "peer_api.h"
+#include "peer_names.h"
 #include "peerlink.h"
 #include "routes.h"
 
@@ -63,6 +66,8 @@ static json_t *peer_json(node *nd, const peer_info *p)
                           p->address[0] ? p->address : NULL, "addresses", addrs, "source", p->source, "delivery",
                           peers_delivery_name(p->delivery), "name_collision", p->name_collision, "session",
                           session_json(nd, p));
+    if (o)
+        peer_names_json(p, o);
     if (o && p->has_instance) { /* discovery: changes when the peer restarts */
         char inst[2 * PEERS_INSTANCE_LEN + 1];
         if (encoding_hex_encode(p->instance_id, PEERS_INSTANCE_LEN, inst, sizeof inst) == NT_OK)
@@ -110,11 +115,32 @@ static void list_peers(http_req *rq, node *nd)
     http_reply_json(rq, 200, json_pack("{s:o}", "peers", arr));
 }
 
+/* What each request body may hold (api-spec/openapi.yaml). */
+static const char *const push_poll[] = {"push", "poll", NULL};
+static const char *const hs_modes[] = {"ecdh", "ecdh-p256", "rsa", NULL};
+static const json_field add_fields[] = {JSON_FIELD("address", JSON_F_STRING), JSON_FIELDS_END};
+static const json_field connect_fields[] = {JSON_FIELD_ENUM("mode", hs_modes), JSON_FIELDS_END};
+static const json_field ping_fields[] = {JSON_FIELD("echo", JSON_F_ANY), JSON_FIELDS_END};
+static const json_field trust_fields[] = {JSON_FIELD("trusted", JSON_F_BOOL), JSON_FIELDS_END};
+static const json_field delivery_fields[] = {JSON_FIELD_ENUM("delivery", push_poll), JSON_FIELDS_END};
+
+/* A peer added by address has no name yet: GET /v1/node signs nothing.
+ * Handshake now, so that its name comes from the transcript it signs
+ * (best effort: otherwise with the first handshake that succeeds). */
+static void learn_name(node *nd, const uint8_t id[static IDENTITY_ID_LEN])
+{
+    peer_info *p = malloc(sizeof(*p));
+    peerlink_state st;
+    if (p && !peers_get(nd->db, id, p) && !p->name[0] && peerlink_connect(nd, id, NULL, &st))
+        log_debug("peer added by address: no handshake yet (%s)", st.last_error);
+    free(p);
+}
+
 static void add_peer(http_req *rq, node *nd)
 {
     json_t *body;
     const char *addr;
-    if (http_req_json_object(rq, &body))
+    if (http_req_json_fields(rq, add_fields, &body))
         return;
     if (json_get_str(body, "address", PEERS_ADDR_MAX - 1, &addr) || !strchr(addr, ':')) {
         http_reply_error(rq, 400, "bad_request", "\"address\" must be \"host:port\" of the peer API");
@@ -122,8 +148,8 @@ static void add_peer(http_req *rq, node *nd)
         return;
     }
     identity *pub = NULL;
-    char name[HS_NAME_MAX + 1];
-    nt_err rc = peerlink_fetch_node(nd, addr, NULL, &pub, name, PEERLINK_DEFAULT_TIMEOUT_MS);
+    char unsigned_name[HS_NAME_MAX + 1]; /* not stored: see learn_name */
+    nt_err rc = peerlink_fetch_node(nd, addr, NULL, &pub, unsigned_name, PEERLINK_DEFAULT_TIMEOUT_MS);
     bool is_new = false;
     if (rc == NT_ERR_INVALID) {
         http_reply_error(rq, 400, "bad_request", "\"address\" must be \"host:port\" of the peer API");
@@ -133,13 +159,13 @@ static void add_peer(http_req *rq, node *nd)
         http_reply_error(rq, 502, "peer_unreachable", "no natter node answers at %s (%s)", addr, err_str(rc));
     } else if (!memcmp(identity_id(pub), identity_id(nd->id), IDENTITY_ID_LEN)) {
         http_reply_error(rq, 400, "self", "%s is this node", addr);
-    } else if ((rc = peers_observe(nd->db, pub, name[0] ? name : NULL, addr, "manual", NULL, (int64_t)time(NULL),
-                                   &is_new))) {
+    } else if ((rc = peers_observe(nd->db, pub, NULL, addr, "manual", NULL, (int64_t)time(NULL), &is_new))) {
         if (rc == NT_ERR_AUTH)
             http_reply_error(rq, 409, "key_mismatch", "this id is pinned to another key");
         else
             http_reply_nt_err(rq, rc, NULL);
     } else {
+        learn_name(nd, identity_id(pub));
         reply_peer(rq, nd, identity_id(pub), is_new ? 201 : 200);
     }
     identity_free(pub);
@@ -172,13 +198,14 @@ static void delete_peer(http_req *rq, node *nd)
 }
 
 /* The optional JSON object body of a POST: *body is NULL when there is
- * none. False if a 400 was sent (a body that is not a JSON object). */
-static bool optional_body(http_req *rq, json_t **body)
+ * none. False if a 400 was sent (a body that is not a JSON object, or
+ * with a member not in fields). */
+static bool optional_body(http_req *rq, const json_field fields[], json_t **body)
 {
     size_t len = 0;
     *body = NULL;
     http_req_body(rq, &len);
-    return !(len && http_req_json_object(rq, body));
+    return !(len && http_req_json_fields(rq, fields, body));
 }
 
 /* A failed call to a peer (anything but "no such peer"): 409 without an
@@ -198,7 +225,7 @@ static void connect_peer(http_req *rq, node *nd)
     uint8_t id[IDENTITY_ID_LEN];
     json_t *body = NULL;
     const char *mode = NULL;
-    if (!id_param(rq, id) || !optional_body(rq, &body))
+    if (!id_param(rq, id) || !optional_body(rq, connect_fields, &body))
         return;
     if (body && json_object_get(body, "mode") &&
         (json_get_str(body, "mode", 16, &mode) ||
@@ -224,7 +251,7 @@ static void ping_peer(http_req *rq, node *nd)
 {
     uint8_t id[IDENTITY_ID_LEN];
     json_t *body = NULL;
-    if (!id_param(rq, id) || !optional_body(rq, &body))
+    if (!id_param(rq, id) || !optional_body(rq, ping_fields, &body))
         return;
     json_t *req = json_pack("{s:O?}", "echo", body ? json_object_get(body, "echo") : NULL);
     json_decref(body);
@@ -255,7 +282,7 @@ static void trust_peer(http_req *rq, node *nd)
     uint8_t id[IDENTITY_ID_LEN];
     json_t *body = NULL;
     bool trusted = true;
-    if (!id_param(rq, id) || !optional_body(rq, &body))
+    if (!id_param(rq, id) || !optional_body(rq, trust_fields, &body))
         return;
     nt_err rc = body && json_object_get(body, "trusted") ? json_get_bool(body, "trusted", &trusted) : NT_OK;
     json_decref(body);
@@ -278,7 +305,7 @@ static void set_delivery(http_req *rq, node *nd)
     json_t *body;
     const char *d;
     peer_delivery pd;
-    if (!id_param(rq, id) || http_req_json_object(rq, &body))
+    if (!id_param(rq, id) || http_req_json_fields(rq, delivery_fields, &body))
         return;
     nt_err rc = json_get_str(body, "delivery", 8, &d);
     if (rc || peers_delivery_parse(d, &pd)) {

@@ -313,6 +313,22 @@ nt_err delivery_fetch_members(rooms *r, const char *room)
     return fetch_pages(r, room, "members", rm.members_ver, store_members_reply);
 }
 
+/* Apply a poll's entries. When none applies though the host has more,
+ * fetch the keys and the member list and apply again, finally: an entry
+ * whose sender or epoch still has no key is dropped, since the host has
+ * given us all it has and asking again would bring the same. */
+static int64_t apply_polled(rooms *r, const char *room, json_t *msgs, int64_t head, int64_t host_head)
+{
+    if (!json_array_size(msgs))
+        return head;
+    int64_t now_head = messages_apply(r, room, msgs, false);
+    if (now_head != head || now_head >= host_head)
+        return now_head;
+    if (delivery_fetch_keys(r, room) != NT_OK || delivery_fetch_members(r, room) != NT_OK)
+        return now_head;
+    return messages_apply(r, room, msgs, true);
+}
+
 nt_err delivery_poll_once(rooms *r, const char *room, unsigned wait_s)
 {
     char path[160];
@@ -338,13 +354,12 @@ nt_err delivery_poll_once(rooms *r, const char *room, unsigned wait_s)
         json_int_t host_head = json_integer_value(json_object_get(reply, "head"));
         json_int_t host_epoch = json_integer_value(json_object_get(reply, "epoch"));
         json_int_t host_mver = json_integer_value(json_object_get(reply, "members_ver"));
-        json_t *msgs = json_object_get(reply, "messages");
         /* a changed member list first: its new members' messages verify.
          * If it cannot be had, say so after applying what came: the
          * host's long poll answers at once while we lack the list, so a
          * poller must back off rather than ask again right away */
         bool members_failed = host_mver > rm.members_ver && delivery_fetch_members(r, room) != NT_OK;
-        int64_t now_head = json_array_size(msgs) ? messages_apply(r, room, msgs) : head;
+        int64_t now_head = apply_polled(r, room, json_object_get(reply, "messages"), head, host_head);
         json_decref(reply);
         if (host_epoch > epoch)
             (void)delivery_fetch_keys(r, room);
@@ -352,22 +367,26 @@ nt_err delivery_poll_once(rooms *r, const char *room, unsigned wait_s)
             return NT_ERR_DB;
         if (members_failed)
             return NT_ERR_NET;
-        if (now_head == head) {
-            /* nothing applied: either up to date or waiting for a key or
-             * a sender's key; fetch those and try once more */
-            if (now_head >= host_head)
-                return NT_OK;
-            (void)delivery_fetch_keys(r, room);
-            (void)delivery_fetch_members(r, room);
-            if (round > 2)
-                return NT_ERR_STATE;
-        }
         if (now_head >= host_head)
             return NT_OK;
+        /* behind the host and nothing applied: a gap in what it sent, or
+         * keys it would not give; ask again later, not now */
+        if (now_head == head)
+            return NT_ERR_NET;
     }
     return NT_OK;
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A poll-mode room's long-poll loop. A poll that fails, or that the host
+ * answers at once with nothing to apply (a host should wait), is followed
+ * by a wait that doubles up to 60 s, which nothing but a stop cuts short. */
 static void *poller_main(void *arg)
 {
     pthread_setname_np(pthread_self(), "rooms-poll");
@@ -376,14 +395,17 @@ static void *poller_main(void *arg)
     unsigned wait = r->o.poll_wait_s ? r->o.poll_wait_s : 5;
     int fails = 0;
     for (;;) {
-        room_row rm;
+        room_row rm, after;
         pthread_mutex_lock(&r->lock);
         bool go = !r->stopping && rooms_load_locked(r, p->room, &rm) == NT_OK && strcmp(rm.state, "joined") == 0 &&
                   strcmp(rm.delivery, "poll") == 0;
         pthread_mutex_unlock(&r->lock);
         if (!go)
             break;
-        if (delivery_poll_once(r, p->room, wait) == NT_OK) {
+        int64_t t0 = mono_ms();
+        nt_err rc = delivery_poll_once(r, p->room, wait);
+        bool quick = mono_ms() - t0 < 1000 && (!host_of(r, p->room, &after) || after.head == rm.head);
+        if (rc == NT_OK && !quick) {
             fails = 0;
             continue;
         }
@@ -391,8 +413,8 @@ static void *poller_main(void *arg)
         struct timespec ts;
         deadline_in(&ts, push_backoff(fails));
         pthread_mutex_lock(&r->lock);
-        if (!r->stopping)
-            pthread_cond_timedwait(&r->sync_cond, &r->lock, &ts);
+        while (rooms_wait_locked(r, &r->sync_cond, &ts)) {
+        }
         pthread_mutex_unlock(&r->lock);
     }
     pthread_mutex_lock(&r->lock);
@@ -445,6 +467,54 @@ static void pollers_update(rooms *r)
     pthread_mutex_unlock(&r->lock);
 }
 
+/* The backoff slot of a member room (NULL if none), or with `take` a new
+ * one (a free slot, else the one due soonest). */
+static struct sync_backoff *backoff_slot_locked(rooms *r, const char *room, bool take)
+{
+    struct sync_backoff *free_slot = NULL, *soonest = &r->sync_bo[0];
+    for (size_t i = 0; i < ROOM_SYNC_BACKOFF_SLOTS; i++) {
+        struct sync_backoff *b = &r->sync_bo[i];
+        if (strcmp(b->room, room) == 0)
+            return b;
+        if (!b->room[0] && !free_slot)
+            free_slot = b;
+        if (b->next < soonest->next)
+            soonest = b;
+    }
+    if (!take)
+        return NULL;
+    struct sync_backoff *b = free_slot ? free_slot : soonest;
+    memset(b, 0, sizeof *b);
+    snprintf(b->room, sizeof b->room, "%s", room);
+    return b;
+}
+
+void delivery_sync_reset_locked(rooms *r, const char *room)
+{
+    struct sync_backoff *b = backoff_slot_locked(r, room, false);
+    if (b)
+        memset(b, 0, sizeof *b);
+}
+
+static bool sync_due_locked(rooms *r, const char *room)
+{
+    struct sync_backoff *b = backoff_slot_locked(r, room, false);
+    return !b || rooms_now(r) >= b->next;
+}
+
+/* After a sync of room with its host: a failure doubles the wait before
+ * the next (250 ms .. 60 s), a success forgets it. */
+static void sync_done_locked(rooms *r, const char *room, bool failed)
+{
+    if (!failed) {
+        delivery_sync_reset_locked(r, room);
+        return;
+    }
+    struct sync_backoff *b = backoff_slot_locked(r, room, true);
+    b->fails++;
+    b->next = rooms_now(r) + push_backoff(b->fails);
+}
+
 void delivery_sync_round(rooms *r)
 {
     char ids[64][ROOM_ID_HEX_LEN + 1], need[64][32];
@@ -457,6 +527,8 @@ void delivery_sync_round(rooms *r)
     sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT id,need,delivery FROM rooms WHERE state='joined' AND "
                                    "(need!='' OR ?) LIMIT 64", "i", (int64_t)resync);
     while (st && n < 64 && sqlite3_step(st) == SQLITE_ROW) {
+        if (!sync_due_locked(r, roomdb_text(st, 0)))
+            continue; /* backing off: its need waits */
         snprintf(ids[n], sizeof ids[n], "%s", roomdb_text(st, 0));
         snprintf(need[n], sizeof need[n], "%s%s", roomdb_text(st, 1), resync ? " poll" : "");
         n++;
@@ -472,11 +544,12 @@ void delivery_sync_round(rooms *r)
             rc = delivery_fetch_members(r, ids[i]);
         if (!rc && (strstr(need[i], "poll") || strstr(need[i], "keys") || strstr(need[i], "members")))
             rc = delivery_poll_once(r, ids[i], 0);
-        if (rc && rc != NT_ERR_STATE) { /* host away: try again later */
-            pthread_mutex_lock(&r->lock);
+        bool failed = rc && rc != NT_ERR_STATE;
+        pthread_mutex_lock(&r->lock);
+        if (failed) /* host away, or serving what cannot be applied: try again later */
             roomdb_ignore(roomdb_exec(r->o.db, "UPDATE rooms SET need=? WHERE id=?", "ss", need[i], ids[i]));
-            pthread_mutex_unlock(&r->lock);
-        }
+        sync_done_locked(r, ids[i], failed);
+        pthread_mutex_unlock(&r->lock);
     }
     pollers_update(r);
     pthread_mutex_lock(&r->lock);
@@ -494,6 +567,7 @@ static void *push_main(void *arg)
         bool did = false;
         delivery_push_round(r, &did);
         pthread_mutex_lock(&r->lock);
+        (void)roomdb_sweep(r->o.db); /* between rounds nothing is in use: a leak ends here */
         if (!did && !r->push_kick && !r->stopping) {
             struct timespec ts;
             deadline_in(&ts, IDLE_WAIT_MS);
@@ -515,6 +589,7 @@ static void *sync_main(void *arg)
     for (;;) {
         delivery_sync_round(r);
         pthread_mutex_lock(&r->lock);
+        (void)roomdb_sweep(r->o.db); /* between rounds nothing is in use: a leak ends here */
         if (!r->sync_kick && !r->stopping) {
             struct timespec ts;
             deadline_in(&ts, IDLE_WAIT_MS);

@@ -319,9 +319,10 @@ static discovery_drop accept_with_key(discovery *d, const discovery_packet *p, s
     inet_ntop(AF_INET, &src, ips, sizeof ips);
     snprintf(addr, sizeof addr, "%s:%u", ips, (unsigned)p->peer_port);
     bool is_new = false, new_peer = false, new_inst = false;
-    if (d->h.observe &&
-        d->h.observe(d->h.ctx, key, p->name, addr, p->instance_id, unix_ms() / 1000, &is_new) != NT_OK) {
-        r = DISC_STORE;
+    nt_err orc = d->h.observe ? d->h.observe(d->h.ctx, key, p->name, addr, p->instance_id, unix_ms() / 1000, &is_new)
+                              : NT_OK;
+    if (orc) {
+        r = orc == NT_ERR_BUSY ? DISC_PEER_CAP : DISC_STORE;
         goto out;
     }
     pthread_mutex_lock(&d->mu);

@@ -33,7 +33,8 @@
 #define DISCOVERY_ERR_MAX 256
 
 /* What discovery calls back, all on the discovery thread; any may be NULL.
- * observe: a valid announcement; add or refresh the peer. addr is
+ * observe: a valid announcement; add or refresh the peer (NT_ERR_BUSY: a
+ * new id from a source at its cap, counted as peer_cap). addr is
  *   "a.b.c.d:port" (source address of the packet, peer port from it),
  *   instance_id 16 bytes, now_unix wall-clock seconds; pub is borrowed for
  *   the call. Set *is_new if the id was not known.

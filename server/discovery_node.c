@@ -9,13 +9,21 @@
 #include "../crypto/encoding.h"
 #include "discovery.h"
 #include "../storage/peers.h"
+#include "peer_names.h"
 
 static nt_err observe(void *ctx, const identity *pub, const char *name, const char *addr, const uint8_t *instance_id,
                       int64_t now_unix, bool *is_new)
 {
     node *nd = ctx;
-    nt_err rc = peers_observe(nd->db, pub, name, addr, "multicast", instance_id, now_unix, is_new);
-    if (rc)
+    char origin[PEERS_ADDR_MAX];
+    peers_sighting sg;
+    snprintf(origin, sizeof origin, "%s", addr);
+    char *colon = strrchr(origin, ':');
+    if (colon)
+        *colon = 0;
+    nt_err rc = peer_names_record(nd, pub, name, addr, "multicast", instance_id, origin, now_unix, &sg);
+    *is_new = sg.is_new;
+    if (rc && rc != NT_ERR_BUSY)
         log_warn("discovery: peer table refused %s at %s: %s", name, addr, err_str(rc));
     return rc;
 }

@@ -40,6 +40,7 @@ static const char *const drop_names[DISC__COUNT] = {
     [DISC_BUSY] = "busy",
     [DISC_BAD_SIGNATURE] = "bad_signature",
     [DISC_STORE] = "store",
+    [DISC_PEER_CAP] = "peer_cap",
 };
 
 const char *discovery_drop_str(discovery_drop d)

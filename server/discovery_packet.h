@@ -52,6 +52,7 @@ typedef enum {
     DISC_BUSY,            /* node-wide signature check budget exhausted */
     DISC_BAD_SIGNATURE,
     DISC_STORE,           /* the peer table refused the update */
+    DISC_PEER_CAP,        /* a new id from a source at its cap of new peers per hour */
     DISC__COUNT
 } discovery_drop;
 

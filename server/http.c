@@ -29,6 +29,7 @@
 #define HTTP_TOKEN_MAX 128
 #define HTTP_ALLOW_MAX 64
 #define HTTP_DISCARD_MAX (1024 * 1024) /* over-cap body bytes read before cutting the connection */
+#define HTTP_LINE_SCAN_MAX (64 * 1024)  /* how far apart two pieces of one request line can be */
 
 struct http_server {
     struct MHD_Daemon *d;
@@ -55,6 +56,9 @@ typedef struct {
 struct http_req {
     http_server *h;
     struct MHD_Connection *conn;
+    bool started;         /* the access handler has seen it */
+    bool nul_in_target;   /* "%00" in the request target */
+    const char *raw_target_end; /* where the request target read as a C string ends */
     const char *method, *path;
     const http_route *route;
     http_params params;
@@ -254,7 +258,75 @@ nt_err http_req_json_object(http_req *rq, json_t **out)
     return rc;
 }
 
+nt_err http_req_json_fields(http_req *rq, const json_field fields[], json_t **out)
+{
+    char msg[JSON_FIELD_MSG_MAX];
+    nt_err rc = http_req_json_object(rq, out);
+    if (rc)
+        return rc;
+    if ((rc = json_check_fields(*out, fields, msg))) {
+        http_reply_error(rq, 400, "bad_request", "%s", msg);
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 /* ---- request life --------------------------------------------------- */
+
+/* libmicrohttpd decodes the target in place and hands over C strings, so a
+ * NUL in it ("%00", or a raw NUL byte) would silently cut the path, a path
+ * parameter or a query value short and send the rest of the request to
+ * another route or id. The raw target is seen first (on_uri); a raw NUL
+ * shows as a gap between where the target ends as a C string and the
+ * version that follows it on the same line (only checked when both lie
+ * in the line, as they do in libmicrohttpd 0.9.75). */
+static bool target_ok(const http_req *rq, const char *version)
+{
+    if (rq->nul_in_target)
+        return false;
+    if (rq->raw_target_end && version && *version && version > rq->raw_target_end + 1 &&
+        version - rq->raw_target_end < HTTP_LINE_SCAN_MAX)
+        return false;
+    for (const char *p = rq->path; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return false;
+    return true;
+}
+
+typedef struct {
+    const char *after, *next; /* the first header name that starts after `after` */
+} next_key;
+
+static enum MHD_Result find_next_key(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    next_key *nk = cls;
+    if (key > nk->after && (!nk->next || key < nk->next))
+        nk->next = key;
+    return MHD_YES;
+}
+
+/* A request header value that a NUL byte cut short: libmicrohttpd (0.9.75)
+ * keeps the header block in place, with each line end (CR LF) overwritten
+ * by NULs and each value pointing into it, so between the end of a whole
+ * value and the next header's name there is nothing but NULs. Anything else
+ * there was hidden behind a NUL. Not checked (false) when the value is not
+ * inside the block. */
+static bool header_cut(const http_req *rq, const char *value)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    const char *start = rq->method, *end = value + strlen(value);
+    if (!ci || !start || value < start || (size_t)(end - start) >= ci->header_size ||
+        ci->header_size > HTTP_LINE_SCAN_MAX * 16)
+        return false;
+    next_key nk = {.after = end, .next = NULL};
+    MHD_get_connection_values(rq->conn, MHD_HEADER_KIND, find_next_key, &nk);
+    const char *stop = nk.next ? nk.next : start + ci->header_size;
+    for (const char *p = end; p < stop; p++)
+        if (*p)
+            return true;
+    return false;
+}
 
 static bool token_ok(const http_server *h, const char *auth)
 {
@@ -268,6 +340,18 @@ static bool token_ok(const http_server *h, const char *auth)
     return n == h->token_len && mbedtls_ct_memcmp(t, h->token, n) == 0;
 }
 
+/* An open route (no token needed) fits this method and path. */
+static bool open_route(const http_req *rq)
+{
+    const http_server *h = rq->h;
+    for (size_t t = 0; h->tables[t]; t++)
+        for (const http_route *r = h->tables[t]; r->method; r++)
+            if (r->api == (h->api | HTTP_API_OPEN) && strcmp(r->method, rq->method) == 0 &&
+                http_match(r->pattern, rq->path, NULL))
+                return true;
+    return false;
+}
+
 /* Find the route; on no match reply 404 or 405 with Allow. */
 static void route(http_req *rq)
 {
@@ -279,9 +363,9 @@ static void route(http_req *rq)
     }
     for (size_t t = 0; h->tables[t]; t++) {
         for (const http_route *r = h->tables[t]; r->method; r++) {
-            if (r->api != h->api || !http_match(r->pattern, rq->path, &rq->params))
+            if ((r->api & ~HTTP_API_OPEN) != h->api || !http_match(r->pattern, rq->path, &rq->params))
                 continue;
-            if (strcmp(r->method, rq->method) == 0) {
+            if (strcmp(r->method, rq->method) == 0 || strcmp(r->method, HTTP_ANY_METHOD) == 0) {
                 rq->route = r;
                 rq->body_max = r->body_max ? r->body_max : h->body_max;
                 return;
@@ -302,8 +386,8 @@ static void route(http_req *rq)
     }
 }
 
-/* Checks that need no body: busy, token, route, declared length. */
-static void precheck(http_req *rq)
+/* Checks that need no body: busy, token, target, route, declared length. */
+static void precheck(http_req *rq, const char *version)
 {
     http_server *h = rq->h;
     if (atomic_load(&h->connections) > h->max_connections) {
@@ -311,9 +395,14 @@ static void precheck(http_req *rq)
         http_reply_error(rq, 503, "busy", "too many connections");
         return;
     }
-    if (h->api == HTTP_API_CLIENT && !token_ok(h, http_req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION))) {
+    const char *auth = http_req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (h->api == HTTP_API_CLIENT && !open_route(rq) && (!token_ok(h, auth) || header_cut(rq, auth))) {
         http_reply_header(rq, "WWW-Authenticate", "Bearer");
         http_reply_error(rq, 401, "unauthorized", "missing or wrong bearer token (see <data-dir>/api-token)");
+        return;
+    }
+    if (!target_ok(rq, version)) {
+        http_reply_error(rq, 400, "bad_request", "the request target holds a NUL or control byte");
         return;
     }
     route(rq);
@@ -392,9 +481,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 {
     http_server *h = cls;
     http_req *rq = *con_cls;
-    if (!rq) {
-        if (!(rq = calloc(1, sizeof *rq)))
+    if (!rq || !rq->started) {
+        if (!rq && !(rq = calloc(1, sizeof *rq)))
             return MHD_NO;
+        rq->started = true;
         rq->h = h;
         rq->conn = c;
         rq->method = method;
@@ -405,7 +495,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         h->active++;
         pthread_mutex_unlock(&h->mu);
         set_remote(rq);
-        precheck(rq);
+        precheck(rq, version);
         /* Errors go out at once, so an unwanted body is never read (MHD
          * then closes the connection). A good request waits for the next
          * call: queueing now would cost keep-alive. */
@@ -447,15 +537,30 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     if (!rq)
         return;
     *con_cls = NULL;
+    bool started = rq->started;
     for (size_t i = 0; i < rq->n_extra; i++)
         free(rq->extra[i].name), free(rq->extra[i].value);
     free(rq->out);
     free(rq->body);
     free(rq);
+    if (!started) /* libmicrohttpd answered the request itself */
+        return;
     pthread_mutex_lock(&h->mu);
     if (--h->active == 0)
         pthread_cond_broadcast(&h->idle);
     pthread_mutex_unlock(&h->mu);
+}
+
+/* The raw request target, before libmicrohttpd decodes it: the request
+ * starts here (freed by on_completed). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    http_req *rq = calloc(1, sizeof *rq);
+    if (!rq)
+        return NULL;
+    rq->nul_in_target = strstr(uri, "%00") != NULL;
+    rq->raw_target_end = uri + strlen(uri);
+    return rq;
 }
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx, enum MHD_ConnectionNotificationCode toe)
@@ -570,6 +675,7 @@ nt_err http_start(const http_opts *o, const http_route *const *tables, struct no
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o->max_connections + HTTP_BUSY_SLACK),
                             MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                            MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
                             MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
                             MHD_OPTION_END);
     if (!h->d) {

@@ -27,7 +27,8 @@
  * A handler must reply exactly once: http_reply_json / http_reply_error /
  * http_reply_raw (a handler that does not reply yields 500). Before the
  * request reaches the handler the core has: checked the bearer token on the
- * client API (401), matched the route (404/405), read the whole body with
+ * client API (401), refused a NUL anywhere in the target or a control byte
+ * in its path (400), matched the route (404/405), read the whole body with
  * the route's cap (413), refused new work when over the connection limit
  * (503). The body is NOT parsed: call http_req_json_object.
  *
@@ -42,6 +43,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include "../common/err.h"
+#include "../common/json.h"
 
 struct node;
 
@@ -50,15 +52,21 @@ typedef struct http_server http_server;
 
 typedef void http_handler(http_req *rq, struct node *nd);
 
-typedef enum { HTTP_API_PEER = 1, HTTP_API_CLIENT = 2 } http_api;
+/* HTTP_API_OPEN, or-ed into a client route's api, serves it without the
+ * bearer token (GET /v1/client/hello). */
+typedef enum { HTTP_API_PEER = 1, HTTP_API_CLIENT = 2, HTTP_API_OPEN = 4 } http_api;
 
 typedef struct http_route {
-    const char *method;   /* "GET", "POST", "PUT", "DELETE"; NULL ends a table */
+    const char *method;   /* "GET", "POST", "PUT", "DELETE", or HTTP_ANY_METHOD; NULL ends a table */
     const char *pattern;  /* "/v1/client/peers/{id}" */
     http_api api;         /* which listener serves it */
     http_handler *fn;
     size_t body_max;      /* request body cap in bytes; 0 = the server's (--max-body) */
 } http_route;
+
+/* A route for every method: its handler answers 405 (with Allow) itself
+ * for the methods it does not serve. */
+#define HTTP_ANY_METHOD "*"
 
 #define HTTP_ADDR_MAX 64          /* "[v6]:port" or "a.b.c.d:port" with NUL */
 #define HTTP_PATH_MAX 1024        /* longer paths get 404 */
@@ -130,6 +138,10 @@ http_api http_req_api(const http_req *rq);
  *     json_t *body; if (http_req_json_object(rq, &body)) return;
  * *out owned by the caller (json_decref). */
 NT_MUST_USE nt_err http_req_json_object(http_req *rq, json_t **out);
+
+/* As http_req_json_object, then json_check_fields: a member not in fields
+ * (or of the wrong type or value) gets 400 bad_request naming it. */
+NT_MUST_USE nt_err http_req_json_fields(http_req *rq, const json_field fields[], json_t **out);
 
 /* ---- replies -------------------------------------------------------- */
 

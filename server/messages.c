@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <mbedtls/platform_util.h>
 
+#include "../common/text.h"
 #include "../crypto/encoding.h"
 #include "../crypto/sign.h"
 
@@ -20,9 +21,23 @@ void messages_submission_free(submission *s)
     s->body = s->sig = NULL;
 }
 
+/* A text as it opened: shown only when it is valid UTF-8 without NUL
+ * (anything else would be shown cut or not at all); otherwise wiped,
+ * freed and NULL, and the message counts as dropped. */
+static char *valid_text(char *text, size_t len)
+{
+    if (text && !text_utf8_valid(text, len)) {
+        mbedtls_platform_zeroize(text, len);
+        free(text);
+        text = NULL;
+    }
+    return text;
+}
+
 /* Host: open our own copy for the master's user (the master is a member of
  * its room), before the commit and outside every lock. NULL when it does
- * not open: the commit then counts the message as dropped for this user. */
+ * not open or is not valid text: the commit then counts the message as
+ * dropped for this user. */
 static char *host_open(const uint8_t idb[static ROOM_ID_LEN], const char *sender, const submission *s, const uint8_t *key,
                        size_t *tl)
 {
@@ -32,7 +47,7 @@ static char *host_open(const uint8_t idb[static ROOM_ID_LEN], const char *sender
     if (!key || encoding_hex_decode(sender, IDENTITY_ID_HEX_LEN, sid, sizeof sid, &n) != NT_OK ||
         roomcrypt_open(idb, (uint64_t)s->epoch, key, sid, s->body, s->body_len, &text, tl) != NT_OK)
         return NULL;
-    return text;
+    return valid_text(text, *tl);
 }
 
 /* Whether a submission's epoch may be committed: the current one, or the
@@ -537,8 +552,9 @@ void messages_outbox_mark_locked(rooms *r, const char *room, const char *txn, co
     rooms_event_locked(r, "delivery", room, json_pack("{s:s}", "txn_id", txn));
 }
 
-/* Apply one entry; false when it must wait (missing key or sender key). */
-static bool apply_one_locked(rooms *r, room_row *rm, json_t *m, bool *dropped)
+/* Apply one entry; false when it must wait (missing key or sender key,
+ * unless final). */
+static bool apply_one_locked(rooms *r, room_row *rm, json_t *m, bool final, bool *dropped)
 {
     const char *sender = json_string_value(json_object_get(m, "sender"));
     const char *txn = json_string_value(json_object_get(m, "txn_id"));
@@ -565,6 +581,8 @@ static bool apply_one_locked(rooms *r, room_row *rm, json_t *m, bool *dropped)
     }
     roomdb_done(st);
     if (!pub) {
+        if (final)
+            goto out; /* the host knows no key for this sender: dropped */
         rooms_need_locked(r, rm->id, "members");
         ready = false;
         goto out;
@@ -574,6 +592,8 @@ static bool apply_one_locked(rooms *r, room_row *rm, json_t *m, bool *dropped)
         if (roomdb_int(r->o.db, &oldest, "SELECT min(epoch) FROM room_keys WHERE room=?", "s", rm->id) == NT_OK &&
             oldest > 0 && ep < oldest)
             goto out; /* from before we joined: never ours to read; dropped */
+        if (final)
+            goto out; /* the host gave us no key for this epoch: dropped */
         rooms_need_locked(r, rm->id, "keys");
         ready = false;
         goto out;
@@ -585,7 +605,7 @@ static bool apply_one_locked(rooms *r, room_row *rm, json_t *m, bool *dropped)
     identity_id_hex(sid, hex);
     if (strcmp(hex, sender) || encoding_hex_decode(sender, IDENTITY_ID_HEX_LEN, sidb, sizeof sidb, &n) ||
         roomcrypt_verify(sid, rm->idb, (uint64_t)ep, txn, body, bl, sig, sl) ||
-        roomcrypt_open(rm->idb, (uint64_t)ep, key, sidb, body, bl, &text, &tl))
+        roomcrypt_open(rm->idb, (uint64_t)ep, key, sidb, body, bl, &text, &tl) || !(text = valid_text(text, tl)))
         goto wipe;
     if (roomdb_exec(r->o.db,
                     "INSERT OR IGNORE INTO room_messages(room,seq,sender,epoch,txn_id,ts,body,sig,text) "
@@ -622,7 +642,7 @@ static void apply_sync(rooms *r, bool durable)
     roomdb_ignore(roomdb_exec(r->o.db, durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", ""));
 }
 
-int64_t messages_apply(rooms *r, const char *room, json_t *msgs)
+int64_t messages_apply(rooms *r, const char *room, json_t *msgs, bool final)
 {
     room_row rm;
     int64_t head = -1;
@@ -644,7 +664,7 @@ int64_t messages_apply(rooms *r, const char *room, json_t *msgs)
             break;
         }
         bool drop;
-        if (!apply_one_locked(r, &rm, m, &drop))
+        if (!apply_one_locked(r, &rm, m, final, &drop))
             break;
         if (drop)
             dropped++;
@@ -663,6 +683,48 @@ out:
     return head;
 }
 
+/* An invitation from peer. A room id is bound to its host: an invite for
+ * a room this node knows from another host (or hosts itself) is refused
+ * 409 and changes nothing. Invitations not yet joined are capped per
+ * inviting peer and in all (429): a peer cannot fill our room list or
+ * reserve room ids by the hundred. */
+static int notify_invite_locked(rooms *r, const char *peer, const char *room, const room_row *rm, json_t *body,
+                                json_t **reply)
+{
+    json_t *ri = json_object_get(body, "room");
+    const char *name = json_string_value(json_object_get(ri, "name"));
+    const char *topic = json_string_value(json_object_get(ri, "topic"));
+    const char *access = json_string_value(json_object_get(ri, "access"));
+    int64_t from_peer = 0, all = 0;
+    if (rm && strcmp(rm->host, peer))
+        return rooms_error(reply, 409, "conflict", "this room id belongs to another host");
+    if (rm && strcmp(rm->state, "invited") == 0) {
+        *reply = json_pack("{s:I}", "head", (json_int_t)0); /* already pending: nothing new */
+        return 200;
+    }
+    if (!rm || strcmp(rm->state, "joined")) {
+        roomdb_ignore(roomdb_int(r->o.db, &from_peer, "SELECT count(*) FROM rooms WHERE host=? AND state='invited'",
+                                 "s", peer));
+        roomdb_ignore(roomdb_int(r->o.db, &all, "SELECT count(*) FROM rooms WHERE state='invited'", ""));
+        if (from_peer >= ROOM_INVITES_PER_PEER || all >= ROOM_INVITES_MAX)
+            return rooms_error(reply, 429, "rate_limited", "too many invitations pending: join or leave some first");
+        if (!name || strlen(name) > ROOM_NAME_MAX)
+            name = "?";
+        if (!topic || strlen(topic) > ROOM_TOPIC_MAX)
+            topic = "";
+        if (!access || (strcmp(access, "open") && strcmp(access, "password")))
+            access = "invite";
+        if (roomdb_exec(r->o.db,
+                        "INSERT INTO rooms(id,name,topic,host,access,state,created) VALUES(?1,?2,?3,?4,?5,"
+                        "'invited',?6) ON CONFLICT(id) DO UPDATE SET state='invited', name=?2, topic=?3",
+                        "sssssi", room, name, topic, peer, access, rooms_now(r)))
+            return rooms_error(reply, 503, "busy", "could not store the invitation");
+        rooms_event_locked(r, "invite", room, json_pack("{s:s,s:s}", "peer", peer, "name", name));
+    }
+    *reply = json_pack("{s:I}", "head", (json_int_t)0);
+    return 200;
+}
+
 /* Host -> member notifications: messages, keys, member-list changes,
  * invite, kicked. */
 int messages_peer_notify(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply)
@@ -672,30 +734,9 @@ int messages_peer_notify(rooms *r, const char *peer, const char *room, json_t *b
     pthread_mutex_lock(&r->lock);
     bool have = rooms_load_locked(r, room, &rm) == NT_OK;
     if (ev && strcmp(ev, "invite") == 0) {
-        json_t *ri = json_object_get(body, "room");
-        const char *name = json_string_value(json_object_get(ri, "name"));
-        const char *topic = json_string_value(json_object_get(ri, "topic"));
-        const char *access = json_string_value(json_object_get(ri, "access"));
-        if (have && strcmp(rm.host, peer)) {
-            pthread_mutex_unlock(&r->lock);
-            return rooms_error(reply, 403, "forbidden", "not the room's host");
-        }
-        if (!have || strcmp(rm.state, "joined")) {
-            if (!name || strlen(name) > ROOM_NAME_MAX)
-                name = "?";
-            if (!topic || strlen(topic) > ROOM_TOPIC_MAX)
-                topic = "";
-            if (!access || (strcmp(access, "open") && strcmp(access, "password")))
-                access = "invite";
-            roomdb_ignore(roomdb_exec(r->o.db,
-                              "INSERT INTO rooms(id,name,topic,host,access,state,created) VALUES(?1,?2,?3,?4,?5,"
-                              "'invited',?6) ON CONFLICT(id) DO UPDATE SET state='invited', name=?2, topic=?3",
-                              "sssssi", room, name, topic, peer, access, rooms_now(r)));
-            rooms_event_locked(r, "invite", room, json_pack("{s:s,s:s}", "peer", peer, "name", name));
-        }
+        int status = notify_invite_locked(r, peer, room, have ? &rm : NULL, body, reply);
         pthread_mutex_unlock(&r->lock);
-        *reply = json_pack("{s:I}", "head", (json_int_t)0);
-        return 200;
+        return status;
     }
     if (!have || strcmp(rm.host, peer) || strcmp(rm.state, "joined")) {
         pthread_mutex_unlock(&r->lock);
@@ -721,7 +762,7 @@ int messages_peer_notify(rooms *r, const char *peer, const char *room, json_t *b
     int64_t head = rm.head;
     json_t *msgs = json_object_get(body, "messages");
     if (json_is_array(msgs) && json_array_size(msgs) > 0)
-        head = messages_apply(r, room, msgs);
+        head = messages_apply(r, room, msgs, false);
     *reply = json_pack("{s:I,s:I}", "head", (json_int_t)(head < 0 ? rm.head : head), "members_ver", (json_int_t)mver);
     return 200;
 }

@@ -146,6 +146,9 @@ static nt_err load_or_make_identity(node *nd, char err[static NODE_ERR_MAX])
             seterr(err, "%s: corrupt or foreign key file (%s)", path, err_str(rc));
             return rc;
         }
+        if (config_given(nd->cfg, "key-bits"))
+            log_warn("--key-bits %lu ignored: the identity in %s already exists (RSA-%u)", nd->cfg->key_bits, path,
+                     identity_bits(nd->id));
         return NT_OK;
     }
     log_info("no identity yet: generating an RSA-%lu key", nd->cfg->key_bits);
@@ -164,6 +167,20 @@ static nt_err load_or_make_identity(node *nd, char err[static NODE_ERR_MAX])
     return NT_OK;
 }
 
+nt_err node_token_parse(const char *buf, size_t len, char out[static NODE_TOKEN_HEX_LEN + 1])
+{
+    /* Bounded by len: the file's bytes are not NUL-terminated. */
+    if (len < NODE_TOKEN_HEX_LEN || len > NODE_TOKEN_HEX_LEN + 1 ||
+        (len > NODE_TOKEN_HEX_LEN && buf[NODE_TOKEN_HEX_LEN] != '\n'))
+        return NT_ERR_INVALID;
+    for (size_t i = 0; i < NODE_TOKEN_HEX_LEN; i++)
+        if (!((buf[i] >= '0' && buf[i] <= '9') || (buf[i] >= 'a' && buf[i] <= 'f')))
+            return NT_ERR_INVALID;
+    memcpy(out, buf, NODE_TOKEN_HEX_LEN);
+    out[NODE_TOKEN_HEX_LEN] = '\0';
+    return NT_OK;
+}
+
 static nt_err load_or_make_token(node *nd, char err[static NODE_ERR_MAX])
 {
     char path[PATH_MAX], buf[NODE_TOKEN_HEX_LEN + 2];
@@ -178,15 +195,8 @@ static nt_err load_or_make_token(node *nd, char err[static NODE_ERR_MAX])
         size_t n = f ? fread(buf, 1, sizeof buf, f) : 0;
         if (f)
             fclose(f);
-        if (n < NODE_TOKEN_HEX_LEN || (n > NODE_TOKEN_HEX_LEN && buf[NODE_TOKEN_HEX_LEN] != '\n') ||
-            strspn(buf, "0123456789abcdef") < NODE_TOKEN_HEX_LEN) {
+        if ((rc = node_token_parse(buf, n, nd->token)))
             seterr(err, "%s: not a natter token (64 hex digits); delete it to make a new one", path);
-            rc = NT_ERR_INVALID;
-            goto out;
-        }
-        memcpy(nd->token, buf, NODE_TOKEN_HEX_LEN);
-        nd->token[NODE_TOKEN_HEX_LEN] = '\0';
-        rc = NT_OK;
         goto out;
     }
     if ((rc = rng_bytes(raw, sizeof raw)) || (rc = encoding_hex_encode(raw, sizeof raw, nd->token, sizeof nd->token)))

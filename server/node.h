@@ -88,6 +88,11 @@ void node_close(node *nd, bool remove_runfile);
  * listener addresses in nd. */
 NT_MUST_USE nt_err node_write_runfile(const node *nd);
 
+/* The text of an api-token file, buf[0..len) (not NUL-terminated): exactly
+ * NODE_TOKEN_HEX_LEN lowercase hex digits, then at most one '\n'. On
+ * success out holds the token, NUL-terminated; NT_ERR_INVALID otherwise. */
+NT_MUST_USE nt_err node_token_parse(const char *buf, size_t len, char out[static NODE_TOKEN_HEX_LEN + 1]);
+
 /* <data-dir>/<name> into buf. NT_ERR_TOO_BIG if it does not fit. */
 NT_MUST_USE nt_err node_path(const node *nd, const char *name, char buf[static PATH_MAX]);
 

@@ -3,10 +3,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/hello.h"
 #include "../common/json.h"
+#include "../crypto/encoding.h"
+#include "../storage/roomdb.h"
 #include "discovery_node.h"
 #include "peer_api.h"
 #include "node.h"
+#include "rooms_node.h"
 #include "routes.h"
 
 static void get_node(http_req *rq, node *nd)
@@ -52,7 +56,9 @@ static void get_status(http_req *rq, node *nd)
     struct tm tm;
     gmtime_r(&nd->started_at, &tm);
     strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    json_t *counts = json_pack("{s:i}", "schema_version", store_schema_version(nd->db));
+    /* statements found still active and reset (store and rooms): 0 unless a code path forgets a reset */
+    json_t *counts = json_pack("{s:i,s:I}", "schema_version", store_schema_version(nd->db), "leaked_statements",
+                               (json_int_t)(store_leaked_statements(nd->db) + roomdb_leaked()));
     json_t *st = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:{s:o,s:o},s:o}", "node_id", nd->id_hex, "name",
                               name, "fingerprint", nd->fingerprint, "version", NATTER_VERSION, "started_at",
                               started, "uptime_s", (json_int_t)node_uptime_s(nd), "listeners", "peer",
@@ -62,15 +68,39 @@ static void get_status(http_req *rq, node *nd)
         json_object_set_new(st, "discovery", discovery_node_status(nd));
     if (st)
         json_object_set_new(st, "peer_channel", peer_api_status(nd));
+    if (st && rooms_node_get())
+        json_object_set_new(st, "rooms", rooms_status(rooms_node_get()));
     http_reply_json(rq, 200, st);
 }
+
+/* GET /v1/client/hello?nonce=HEX (no token needed): prove that this node
+ * holds the client API token before the client sends it (common/hello.h). */
+static void get_hello(http_req *rq, node *nd)
+{
+    const char *nonce_hex = http_req_query(rq, "nonce");
+    uint8_t nonce[HELLO_NONCE_LEN];
+    size_t n = 0;
+    char proof[HELLO_PROOF_HEX_LEN + 1];
+    if (!nonce_hex || strlen(nonce_hex) != HELLO_NONCE_HEX_LEN ||
+        encoding_hex_decode(nonce_hex, HELLO_NONCE_HEX_LEN, nonce, sizeof nonce, &n) || n != sizeof nonce) {
+        http_reply_error(rq, 400, "bad_request", "\"nonce\" must be %d hex digits", HELLO_NONCE_HEX_LEN);
+        return;
+    }
+    if (hello_proof(nd->token, nonce, nd->id_hex, proof)) {
+        http_reply_error(rq, 500, "internal", "cannot compute the proof");
+        return;
+    }
+    http_reply_json(rq, 200, json_pack("{s:s,s:s}", "node_id", nd->id_hex, "proof", proof));
+}
+
+static const json_field name_fields[] = {JSON_FIELD("name", JSON_F_STRING), JSON_FIELDS_END};
 
 /* PUT /v1/client/name {"name": "..."}: rename this node (remembered). */
 static void put_name(http_req *rq, node *nd)
 {
     json_t *body;
     const char *name;
-    if (http_req_json_object(rq, &body))
+    if (http_req_json_fields(rq, name_fields, &body))
         return;
     nt_err rc = json_get_str(body, "name", TEXT_NAME_MAX, &name);
     if (rc || !text_name_valid(name, strlen(name)))
@@ -88,5 +118,6 @@ const http_route node_api_routes[] = {
     {"GET", "/v1/health", HTTP_API_PEER, get_health, 0},
     {"GET", "/v1/client/status", HTTP_API_CLIENT, get_status, 0},
     {"PUT", "/v1/client/name", HTTP_API_CLIENT, put_name, 4096},
+    {"GET", "/v1/client/hello", HTTP_API_CLIENT | HTTP_API_OPEN, get_hello, 0},
     {0},
 };

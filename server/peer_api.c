@@ -18,6 +18,7 @@
 #include "../storage/peers.h"
 #include "envelope.h"
 #include "handshake.h"
+#include "peer_names.h"
 
 #define SWEEP_INTERVAL_S 10
 #define PEER_REFRESH_S 30 /* last_seen granularity for handshakes */
@@ -93,6 +94,26 @@ static bool url_decode(const char *src, size_t n, char *buf, size_t cap)
     return true;
 }
 
+/* The sealed query as a whole: every escape well formed and no byte,
+ * raw or escaped, a NUL or control byte (peer_req_query would otherwise
+ * take a value cut by one as absent). */
+static bool query_ok(const char *q)
+{
+    for (size_t i = 0; q[i]; i++) {
+        int c = (unsigned char)q[i];
+        if (c == '%') {
+            int hi = hexval(q[i + 1]), lo = hi < 0 ? -1 : hexval(q[i + 2]);
+            if (lo < 0)
+                return false;
+            c = hi * 16 + lo;
+            i += 2;
+        }
+        if (c < 0x20 || c == 0x7f)
+            return false;
+    }
+    return true;
+}
+
 const char *peer_req_query(const peer_req *rq, const char *name, char *buf, size_t cap)
 {
     const char *q = rq->query ? rq->query : "";
@@ -128,10 +149,13 @@ static struct peer_api *api_of(node *nd)
 
 /* ---- POST /v1/handshake ---- */
 
-/* The key and name from a handshake. Not the address: see learn_address. */
-static void record_peer(node *nd, const hs_accepted *acc, int64_t now, nt_err *rc)
+/* The key and name from a handshake. Not the address: see learn_address.
+ * The source address counts only toward its cap of new peers. */
+static void record_peer(node *nd, http_req *rq, const hs_accepted *acc, int64_t now, nt_err *rc,
+                        int64_t *retry_after)
 {
     const char *a = NULL; /* no address here: learn_address */
+    const char *ip = http_req_remote_ip(rq);
     const char *name = acc->name[0] && text_name_valid(acc->name, strlen(acc->name)) ? acc->name : NULL;
     /* A peer seen a moment ago with the same name and address needs no
      * write (a commit is an fsync): busy peers handshake often. */
@@ -139,7 +163,10 @@ static void record_peer(node *nd, const hs_accepted *acc, int64_t now, nt_err *r
     bool fresh = known && !peers_get(nd->db, acc->peer_id, known) && now - known->last_seen < PEER_REFRESH_S &&
                  (!name || !strcmp(known->name, name)) && (!a || !strcmp(known->address, a));
     free(known);
-    *rc = fresh ? NT_OK : peers_observe(nd->db, acc->peer_key, name, a, "handshake", NULL, now, NULL);
+    peers_sighting sg = {0};
+    /* the name is the requestor's, from the transcript it signed */
+    *rc = fresh ? NT_OK : peer_names_record(nd, acc->peer_key, name, a, "handshake", NULL, ip, now, &sg);
+    *retry_after = sg.retry_after;
 }
 
 static void post_handshake(http_req *rq, node *nd)
@@ -148,6 +175,7 @@ static void post_handshake(http_req *rq, node *nd)
     size_t len = 0;
     const char *text = http_req_body(rq, &len);
     json_t *req = NULL, *reply = NULL;
+    char capped[24] = ""; /* Retry-After when the source is at its cap of new peers */
     hs_accepted acc;
     memset(&acc, 0, sizeof(acc));
     if (!pa) {
@@ -166,8 +194,16 @@ static void post_handshake(http_req *rq, node *nd)
     hs_status st = handshake_serve(&srv, req, &reply, &acc);
     if (st == HS_OK) {
         nt_err rc;
-        record_peer(nd, &acc, now, &rc);
-        if (rc == NT_ERR_AUTH) {
+        int64_t retry_after = 0;
+        record_peer(nd, rq, &acc, now, &rc, &retry_after);
+        if (rc == NT_ERR_BUSY) {
+            /* A source at its cap of new peers: undo the session. */
+            if (session_drop(pa->sessions, acc.session_id))
+                log_warn("handshake: session already gone");
+            json_decref(reply);
+            reply = NULL;
+            snprintf(capped, sizeof capped, "%lld", (long long)retry_after);
+        } else if (rc == NT_ERR_AUTH) {
             /* The id is pinned to another key: undo the session. */
             if (session_drop(pa->sessions, acc.session_id))
                 log_warn("handshake: session already gone");
@@ -179,7 +215,11 @@ static void post_handshake(http_req *rq, node *nd)
                      err_str(rc));
         }
     }
-    if (st) {
+    if (capped[0]) {
+        atomic_fetch_add(&pa->hs_refused, 1);
+        http_reply_header(rq, "Retry-After", capped);
+        http_reply_error(rq, 429, "too_many_peers", "too many new peers from this address; retry later");
+    } else if (st) {
         atomic_fetch_add(&pa->hs_refused, 1);
         log_debug("handshake from %s refused: %s", http_req_remote(rq), handshake_code(st));
         http_reply_error(rq, (unsigned)handshake_http_status(st), handshake_code(st), "%s", handshake_message(st));
@@ -258,6 +298,23 @@ bool peer_route_resendable(const char *method, const char *path)
     return r && r->resend;
 }
 
+/* The sealed route for method and path, or NULL after a 404, or a 405
+ * with Allow listing the methods of that path. */
+static const peer_route *route_or_refuse(http_req *rq, const char *method, const char *path, http_params *params)
+{
+    char allow[64];
+    const peer_route *r = find_route(method, path, params, allow, sizeof(allow));
+    if (r)
+        return r;
+    if (allow[0]) {
+        http_reply_header(rq, "Allow", allow);
+        http_reply_error(rq, 405, "method_not_allowed", "%s is not allowed here; use %s", method, allow);
+    } else {
+        http_reply_error(rq, 404, "not_found", "no such path");
+    }
+    return NULL;
+}
+
 static void refuse(http_req *rq, struct peer_api *pa, unsigned status, const char *code, const char *msg)
 {
     atomic_fetch_add(&pa->sealed_refused, 1);
@@ -287,13 +344,35 @@ static void send_sealed(http_req *rq, const session_view *v, const envelope *e, 
     free(out);
 }
 
+/* An authenticated request: its plaintext (pt) checked and parsed into
+ * pr->body (freed by the caller), then the route's handler. Returns the
+ * status; *reply as peer_handler. */
+static int run_handler(peer_req *pr, const peer_route *r, const uint8_t *pt, size_t pt_len, json_t **reply)
+{
+    size_t cap = r->body_max ? r->body_max : pr->nd->cfg->max_body;
+    if (cap > PEER_PLAIN_MAX)
+        cap = PEER_PLAIN_MAX;
+    if (pt_len > cap)
+        return peer_error(reply, 413, "too_large", "request body over %zu bytes", cap);
+    if (!query_ok(pr->query))
+        return peer_error(reply, 400, "bad_request", "the query holds a bad escape, a NUL or a control byte");
+    if (pt_len && json_parse_object((const char *)pt, pt_len, JSON_DEPTH_DEFAULT, &pr->body))
+        return peer_error(reply, 400, "malformed", "sealed body is not a JSON object");
+    int status = r->fn(pr, reply);
+    if (status < 200 || status > 599) {
+        log_error("peer: handler for %s %s returned status %d", r->method, r->pattern, status);
+        json_decref(*reply);
+        status = peer_error(reply, 500, "internal", "handler error");
+    }
+    return status;
+}
+
 static void sealed_dispatch(http_req *rq, node *nd)
 {
     struct peer_api *pa = api_of(nd);
     const char *method = http_req_method(rq), *path = http_req_path(rq);
     peer_req pr;
     memset(&pr, 0, sizeof(pr));
-    char allow[64];
     envelope e;
     memset(&e, 0, sizeof(e));
     session_view v;
@@ -304,16 +383,9 @@ static void sealed_dispatch(http_req *rq, node *nd)
         http_reply_error(rq, 503, "busy", "peer channel not started");
         return;
     }
-    const peer_route *r = find_route(method, path, &pr.params, allow, sizeof(allow));
-    if (!r) {
-        if (allow[0]) {
-            http_reply_header(rq, "Allow", allow);
-            http_reply_error(rq, 405, "method_not_allowed", "%s is not allowed here; use %s", method, allow);
-        } else {
-            http_reply_error(rq, 404, "not_found", "no such path");
-        }
+    const peer_route *r = route_or_refuse(rq, method, path, &pr.params);
+    if (!r)
         return;
-    }
     const char *body = http_req_body(rq, &len);
     if (envelope_parse(body, len, ENVELOPE_C2S, &e) || strlen(path) > ENVELOPE_PATH_MAX) {
         refuse(rq, pa, 400, "malformed_envelope", "body is not a sealed envelope");
@@ -361,23 +433,8 @@ static void sealed_dispatch(http_req *rq, node *nd)
         goto out;
     pr.seq = e.seq;
     pr.query = e.query;
-    size_t cap = r->body_max ? r->body_max : nd->cfg->max_body;
-    if (cap > PEER_PLAIN_MAX)
-        cap = PEER_PLAIN_MAX;
     json_t *reply = NULL;
-    int status;
-    if (pt_len > cap) {
-        status = peer_error(&reply, 413, "too_large", "request body over %zu bytes", cap);
-    } else if (pt_len && json_parse_object((const char *)pt, pt_len, JSON_DEPTH_DEFAULT, &pr.body)) {
-        status = peer_error(&reply, 400, "malformed", "sealed body is not a JSON object");
-    } else {
-        status = r->fn(&pr, &reply);
-        if (status < 200 || status > 599) {
-            log_error("peer: handler for %s %s returned status %d", method, r->pattern, status);
-            json_decref(reply);
-            status = peer_error(&reply, 500, "internal", "handler error");
-        }
-    }
+    int status = run_handler(&pr, r, pt, pt_len, &reply);
     send_sealed(rq, &v, &e, method, path, status, reply);
 out:
     if (!http_replied(rq))
@@ -393,10 +450,15 @@ out:
 
 /* ---- POST /v1/peer/ping: a sealed echo with the server's view ---- */
 
+static const json_field ping_fields[] = {JSON_FIELD("echo", JSON_F_ANY), JSON_FIELDS_END};
+
 static int ping(peer_req *rq, json_t **reply)
 {
     struct peer_api *pa = api_of(rq->nd);
     json_t *body = peer_req_body(rq);
+    char msg[JSON_FIELD_MSG_MAX];
+    if (json_check_fields(body, ping_fields, msg))
+        return peer_error(reply, 400, "bad_request", "%s", msg);
     json_t *echo = body ? json_object_get(body, "echo") : NULL;
     session_info si[1];
     memset(si, 0, sizeof(si));
@@ -423,8 +485,9 @@ const peer_route peer_api_peer_routes[] = {
 };
 
 /* The HTTP layer sees every /v1/peer/... path of up to six segments under
- * each method and hands it to the dispatcher, which matches peer_routes_all
- * itself (404/405 included): modules only write a peer_route table. */
+ * any method and hands it to the dispatcher, which matches peer_routes_all
+ * itself (404, and 405 with the route's own methods in Allow): modules
+ * only write a peer_route table. */
 #define SEALED(m)                                                                                       \
     {m, "/v1/peer/{s1}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX},                     \
     {m, "/v1/peer/{s1}/{s2}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX},                \
@@ -435,10 +498,7 @@ const peer_route peer_api_peer_routes[] = {
 
 const http_route peer_api_routes[] = {
     {"POST", "/v1/handshake", HTTP_API_PEER, post_handshake, 16 * 1024},
-    SEALED("GET"),
-    SEALED("POST"),
-    SEALED("PUT"),
-    SEALED("DELETE"),
+    SEALED(HTTP_ANY_METHOD),
     {0},
 };
 

@@ -15,8 +15,10 @@
  *
  * Before a handler runs, the dispatcher has: found the session, checked
  * the replay window, verified the MAC (AD: session, direction, seq, method,
- * path, query), checked key confirmation, parsed the plaintext as a JSON
- * object (or NULL when empty), and recorded seq. The handler returns an
+ * path, query), checked key confirmation, recorded seq, refused a query
+ * with a bad escape or a NUL or control byte (sealed 400), and parsed the
+ * plaintext as a JSON object (or NULL when empty). Which members that
+ * object may hold is the handler's to check (json_check_fields). The handler returns an
  * HTTP status and sets *reply to a JSON value (stolen; NULL means {}),
  * which the dispatcher seals under the session's reply key. Use
  * peer_error() for error replies: they are sealed too. Handlers run on the

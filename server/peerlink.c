@@ -18,6 +18,7 @@
 #include "envelope.h"
 #include "handshake.h"
 #include "peer_api.h"
+#include "peer_names.h"
 #include "source_addr.h"
 
 #define EXPIRY_MARGIN_S 2 /* re-handshake this long before the peer would drop us */
@@ -410,8 +411,10 @@ static nt_err do_handshake(node *n, link *l, const char *addr, const identity *p
         rc = rc == NT_ERR_NOMEM ? rc : NT_ERR_AUTH; /* whatever answered, the handshake failed */
         goto out;
     }
-    /* The peer is alive and answered as itself: refresh its row. */
-    if (peers_observe(n->db, pub, name[0] ? name : NULL, NULL, "handshake", NULL, now, NULL))
+    /* The peer is alive and answered as itself: refresh its row, with the
+     * name its signed reply carries (not the one /v1/node gave). */
+    const char *signed_name = text_name_valid(s.peer_name, strlen(s.peer_name)) ? s.peer_name : NULL;
+    if (peer_names_record(n, pub, signed_name, NULL, "handshake", NULL, NULL, now, NULL))
         log_debug("peer table did not take a refresh after a handshake");
     pthread_mutex_lock(&l->mu);
     link_drop(l);

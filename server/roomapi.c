@@ -82,6 +82,10 @@ static int join(rooms *r, const char *room, json_t *body, json_t **reply)
         return rooms_error(reply, 400, "bad_request", "host (node id) required; password string; delivery push|poll");
     if (strcmp(host, r->me_hex) == 0)
         return rooms_error(reply, 404, "not_found", "no such room");
+    /* a room id is bound to its host: only a pending invitation (which
+     * any peer can send) gives way to the user's own choice of host */
+    if (have && strcmp(rm.host, host) && strcmp(rm.state, "invited"))
+        return rooms_error(reply, 409, "conflict", "this room id belongs to another host");
     char path[96];
     snprintf(path, sizeof path, "/v1/peer/rooms/%s/join", room);
     json_t *req = json_pack("{s:o,s:s}", "pub", rooms_b64_json(r->me_der, r->me_der_len), "delivery",
@@ -125,6 +129,7 @@ static int join(rooms *r, const char *room, json_t *body, json_t **reply)
         roomdb_rollback(r->o.db);
     }
     if (!drc) {
+        delivery_sync_reset_locked(r, room);
         rooms_need_locked(r, room, "poll");
         drc = rooms_load_locked(r, room, &rm);
     }
@@ -204,12 +209,16 @@ static int members(rooms *r, const char *room, json_t **reply)
     return rc ? 503 : 200;
 }
 
-static json_t *message_row(sqlite3_stmt *st, const char *me)
+static json_t *message_row(rooms *r, sqlite3_stmt *st)
 {
-    return json_pack("{s:I,s:s,s:I,s:s,s:I,s:s,s:s,s:b}", "seq", (json_int_t)sqlite3_column_int64(st, 0), "sender",
+    const char *me = r->me_hex;
+    json_t *m = json_pack("{s:I,s:s,s:I,s:s,s:I,s:s,s:s,s:b}", "seq", (json_int_t)sqlite3_column_int64(st, 0), "sender",
                      roomdb_text(st, 1), "ts", (json_int_t)sqlite3_column_int64(st, 2), "text", roomdb_text(st, 3),
                      "epoch", (json_int_t)sqlite3_column_int64(st, 4), "txn_id", roomdb_text(st, 5), "state",
                      "verified", "mine", strcmp(roomdb_text(st, 1), me) == 0);
+    if (m)
+        rooms_ident_set(r, roomdb_text(st, 1), "sender_", m);
+    return m;
 }
 
 #define MSG_COLS "seq,sender,ts,text,epoch,txn_id"
@@ -238,7 +247,7 @@ static int list_messages(rooms *r, const char *room, rooms_query_fn *q, void *qa
                       "NULL AND seq<? ORDER BY seq DESC LIMIT ?) ORDER BY seq", "sii", room,
                       before > 0 ? before : INT64_MAX, limit);
     while (st && sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(arr, message_row(st, r->me_hex));
+        json_array_append_new(arr, message_row(r, st));
     roomdb_done(st);
     *reply = json_pack("{s:o,s:I,s:o}", "messages", arr, "head", (json_int_t)rm.head, "pending",
                        outbox_pending_json_locked(r, room));
@@ -252,7 +261,7 @@ json_t *messages_json_locked(rooms *r, const char *room, int64_t seq)
     sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT " MSG_COLS " FROM room_messages WHERE room=? AND seq=? AND text "
                                    "IS NOT NULL", "si", room, seq);
     if (st && sqlite3_step(st) == SQLITE_ROW)
-        j = message_row(st, r->me_hex);
+        j = message_row(r, st);
     roomdb_done(st);
     return j;
 }
@@ -283,9 +292,11 @@ static json_t *event_json_locked(rooms *r, sqlite3_stmt *st)
         room_row rm;
         if (rooms_load_locked(r, room, &rm) == NT_OK)
             json_object_set_new(e, "room_info", rooms_room_json_locked(r, &rm));
-        json_object_set(e, "peer", json_object_get(data, "peer"));
-        if (!json_object_get(e, "peer"))
-            json_object_del(e, "peer");
+        const char *peer = json_string_value(json_object_get(data, "peer"));
+        if (peer) {
+            json_object_set_new(e, "peer", json_string(peer));
+            rooms_ident_set(r, peer, "", e);
+        }
     } else {
         json_object_update_missing(e, data);
     }
@@ -304,7 +315,7 @@ int roomapi_events(rooms *r, rooms_query_fn *q, void *qarg, json_t **reply)
         snprintf(since_buf, sizeof since_buf, "%s", since_s);
         since_s = since_buf;
     }
-    int64_t wait = qint(q, qarg, "wait", 0, 0, 3600, &bad);
+    int64_t wait = qint(q, qarg, "wait", 0, 0, ROOM_EVENTS_WAIT_MAX, &bad);
     int64_t limit = qint(q, qarg, "limit", 100, 1, 500, &bad);
     int64_t since = 0;
     if (since_s && strcmp(since_s, "now")) {

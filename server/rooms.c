@@ -393,101 +393,6 @@ static bool key_item(rooms *r, const char *room, json_t *k, int64_t ep, uint8_t 
     return ok;
 }
 
-static int peer_join(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply)
-{
-    size_t n = 0;
-    uint8_t *der = rooms_b64_get_public(json_object_get(body, "pub"), IDENTITY_PUB_DER_MAX, &n);
-    const char *pw = json_string_value(json_object_get(body, "password"));
-    const char *dl = json_string_value(json_object_get(body, "delivery"));
-    room_row rm;
-    int status = 200;
-    if (!dl)
-        dl = "push";
-    if (!der || (strcmp(dl, "push") && strcmp(dl, "poll"))) {
-        free(der);
-        return rooms_error(reply, 400, "bad_request", "pub (base64 DER) required; delivery push or poll");
-    }
-    if (!rooms_pub_matches(der, n, peer)) {
-        free(der);
-        return rooms_error(reply, 401, "bad_key", "pub does not hash to the session's peer id");
-    }
-    pthread_mutex_lock(&r->lock);
-    char state[12] = "";
-    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT state FROM room_members WHERE room=? AND peer=?", "ss", room, peer);
-    if (st && sqlite3_step(st) == SQLITE_ROW)
-        copy(state, sizeof state, roomdb_text(st, 0));
-    roomdb_done(st);
-    if (rooms_load_locked(r, room, &rm) || strcmp(rm.state, "hosted")) {
-        status = rooms_error(reply, 404, "not_found", "no such room here");
-        goto out;
-    }
-    /* an invite-only room never reveals itself to an uninvited node */
-    if (strcmp(state, "joined") && strcmp(state, "invited")) {
-        bool ok = false;
-        if (strcmp(state, "kicked") == 0 || strcmp(rm.access, "invite") == 0)
-            ok = false;
-        else if (strcmp(rm.access, "open") == 0)
-            ok = true;
-        else
-            ok = rooms_pw_check_locked(r, room, pw);
-        if (!ok) {
-            status = strcmp(rm.access, "invite") == 0 && strcmp(state, "kicked")
-                         ? rooms_error(reply, 404, "not_found", "no such room here")
-                         : rooms_error(reply, 403, "forbidden", "not invited, kicked, or wrong password");
-            goto out;
-        }
-        int64_t count = 0;
-        roomdb_ignore(roomdb_int(r->o.db, &count, "SELECT count(*) FROM room_members WHERE room=? AND state IN "
-                         "('joined','invited')", "s", room));
-        if (count >= ROOM_MEMBERS_MAX) {
-            status = rooms_error(reply, 409, "room_full", "the room has its maximum number of members");
-            goto out;
-        }
-    }
-    if (strcmp(state, "joined")) {
-        nt_err rc = roomdb_begin(r->o.db);
-        if (!rc)
-            rc = roomdb_exec(r->o.db,
-                             "INSERT INTO room_members(room,peer,state,pub,delivery,cursor,key_epoch,from_epoch,"
-                             "from_seq) VALUES(?1,?2,'joined',?3,?4,?5,?6,?6,?5) ON CONFLICT(room,peer) DO UPDATE "
-                             "SET state='joined', pub=?3, delivery=?4, cursor=?5, key_epoch=?6, from_epoch=?6, "
-                             "from_seq=?5, notice='', next_try=0, fails=0",
-                             "ssbsii", room, peer, der, n, dl, rm.head, rm.epoch);
-        if (!rc)
-            rc = rooms_members_changed_locked(r, room, peer);
-        /* the joiner gets the whole list in this reply */
-        if (!rc)
-            rc = roomdb_exec(r->o.db, "UPDATE room_members SET members_seen=(SELECT members_ver FROM rooms WHERE "
-                             "id=?1) WHERE room=?1 AND peer=?2", "ss", room, peer);
-        if (!rc) {
-            rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", peer, "membership", "joined"));
-            rc = roomdb_commit(r->o.db);
-        }
-        if (rc) {
-            roomdb_rollback(r->o.db);
-            status = rooms_error(reply, 500, "internal", err_str(rc));
-            goto out;
-        }
-        rm.members_ver++;
-    }
-    int64_t from_seq = rm.head, upto = 0;
-    roomdb_ignore(roomdb_int(r->o.db, &from_seq, "SELECT from_seq FROM room_members WHERE room=? AND peer=?", "ss", room, peer));
-    /* the first page of the list; a joiner of a room with a long history
-     * fetches the rest (GET members?since=members_ver) */
-    bool more = false;
-    json_t *members = rooms_members_since_json_locked(r, room, -1, ROOM_MEMBERS_PAGE, &upto, &more);
-    if (more)
-        roomdb_ignore(roomdb_exec(r->o.db, "UPDATE room_members SET members_seen=? WHERE room=? AND peer=?", "iss",
-                                  upto, room, peer));
-    *reply = json_pack("{s:o,s:o,s:o,s:I,s:I,s:b}", "room", rooms_room_json_locked(r, &rm), "keys",
-                       rooms_member_keys_locked(r, room, peer, 0, false, ROOM_KEYS_PAGE, NULL), "members", members, "from_seq",
-                       (json_int_t)from_seq, "members_ver", (json_int_t)upto, "members_more", more);
-out:
-    pthread_mutex_unlock(&r->lock);
-    free(der);
-    return status;
-}
-
 static int peer_leave(rooms *r, const char *peer, const char *room, json_t **reply)
 {
     room_row rm;
@@ -628,7 +533,7 @@ int rooms_peer_handle(rooms *r, const char *peer, const char *method, const char
     if (strcmp(what, "batch") == 0)
         return messages_peer_submit_batch(r, peer, room, body, reply);
     if (strcmp(what, "join") == 0)
-        return peer_join(r, peer, room, body, reply);
+        return rooms_peer_join(r, peer, room, body, reply);
     if (strcmp(what, "leave") == 0)
         return peer_leave(r, peer, room, reply);
     if (strcmp(what, "delivery") == 0)
@@ -686,6 +591,8 @@ room_reader *rooms_reader_get(rooms *r)
 
 void rooms_reader_put(rooms *r, room_reader *rd)
 {
+    /* the reader's use is over: nothing of it may stay active */
+    (void)roomdb_sweep(rd ? rd->db : r->o.db);
     pthread_mutex_unlock(rd ? &rd->mu : &r->lock);
 }
 
@@ -705,7 +612,11 @@ nt_err rooms_new(rooms **out, const rooms_opts *o)
     pthread_cond_init(&r->ev_cond, NULL);
     pthread_cond_init(&r->push_cond, NULL);
     pthread_cond_init(&r->sync_cond, NULL);
+    pthread_mutex_init(&r->pw_mu, NULL);
     nt_err rc = r->me_der ? identity_public_der(o->me, r->me_der, IDENTITY_PUB_DER_MAX, &r->me_der_len) : NT_ERR_NOMEM;
+    if (!rc)
+        rc = ratelimit_new(&r->pw_rl, &(ratelimit_config){.rate_per_s = 1, .burst = ROOM_PW_BURST},
+                           ROOM_PW_RL_SLOTS);
     if (!rc && o->read_path)
         rc = open_readers(r, o->read_path);
     if (!rc)
@@ -766,6 +677,8 @@ void rooms_free(rooms *r)
     pthread_cond_destroy(&r->ev_cond);
     pthread_cond_destroy(&r->push_cond);
     pthread_cond_destroy(&r->sync_cond);
+    pthread_mutex_destroy(&r->pw_mu);
+    ratelimit_free(r->pw_rl);
     ingest_free(r);
     precheck_stop(r);
     close_readers(r);
@@ -783,4 +696,10 @@ void rooms_tick(rooms *r)
 uint64_t rooms_dropped(rooms *r)
 {
     return atomic_load(&r->dropped);
+}
+
+json_t *rooms_status(rooms *r)
+{
+    return json_pack("{s:I,s:I}", "dropped", (json_int_t)atomic_load(&r->dropped), "password_checks",
+                     (json_int_t)atomic_load(&r->pw_checks));
 }

@@ -22,6 +22,8 @@
 #include "../common/err.h"
 #include "../crypto/identity.h"
 
+struct peer_ident; /* storage/peers.h */
+
 typedef struct rooms rooms;
 
 /* One sealed request to a peer. `req` is borrowed (may be NULL); on return
@@ -61,9 +63,17 @@ typedef struct {
     bool no_threads;       /* tests: no push/sync threads, drive rooms_tick() */
     bool (*should_stop)(void *arg); /* optional: long polls end early when true */
     void *stop_arg;
+    /* optional: how this node shows the peer with id `peer` (64 hex) to
+     * its user (name, trust, label: peers_identify). NULL: this node is
+     * "self" with no name, everyone else "unknown". */
+    void (*ident)(void *arg, const char *peer, struct peer_ident *out);
+    void *ident_arg;
 } rooms_opts;
 
 NT_MUST_USE nt_err rooms_new(rooms **out, const rooms_opts *o);
+/* Add a client event about a peer, not a room (e.g. "peer_renamed"):
+ * data (stolen) holds its fields. Takes the rooms lock. */
+void rooms_peer_event(rooms *r, const char *type, json_t *data);
 /* Start the push and sync threads (unless no_threads). */
 NT_MUST_USE nt_err rooms_start(rooms *r);
 /* Stop and join the threads; wakes long-polls. Safe to call twice. */
@@ -88,5 +98,8 @@ int rooms_client_handle(rooms *r, const char *method, const char *path, rooms_qu
 
 /* Counters for status: messages dropped as unverifiable. */
 uint64_t rooms_dropped(rooms *r);
+/* The rooms section of GET /v1/client/status: {dropped, password_checks
+ * (hashes running now)}; owned by the caller. */
+json_t *rooms_status(rooms *r);
 
 #endif

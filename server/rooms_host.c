@@ -31,18 +31,70 @@ static nt_err pw_hash(const char *pw, const uint8_t *salt, unsigned iter, uint8_
     return e ? NT_ERR_CRYPTO : NT_OK;
 }
 
-bool rooms_pw_check_locked(rooms *r, const char *room, const char *pw)
+nt_err rooms_pw_load_locked(rooms *r, const char *room, room_pw *out)
 {
     sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT pw_salt,pw_hash,pw_iter FROM rooms WHERE id=?", "s", room);
-    bool ok = false;
-    uint8_t h[ROOM_PW_HASH_LEN];
-    if (st && pw && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == ROOM_SALT_LEN &&
-        sqlite3_column_bytes(st, 1) == ROOM_PW_HASH_LEN &&
-        pw_hash(pw, sqlite3_column_blob(st, 0), (unsigned)sqlite3_column_int(st, 2), h) == NT_OK)
-        ok = mbedtls_ct_memcmp(h, sqlite3_column_blob(st, 1), ROOM_PW_HASH_LEN) == 0;
-    mbedtls_platform_zeroize(h, sizeof h);
+    nt_err rc = NT_ERR_NOT_FOUND;
+    memset(out, 0, sizeof *out);
+    if (!st)
+        return NT_ERR_DB;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == ROOM_SALT_LEN &&
+        sqlite3_column_bytes(st, 1) == ROOM_PW_HASH_LEN && sqlite3_column_int64(st, 2) > 0 &&
+        sqlite3_column_int64(st, 2) <= UINT32_MAX) {
+        memcpy(out->salt, sqlite3_column_blob(st, 0), ROOM_SALT_LEN);
+        memcpy(out->hash, sqlite3_column_blob(st, 1), ROOM_PW_HASH_LEN);
+        out->iter = (unsigned)sqlite3_column_int64(st, 2);
+        rc = NT_OK;
+    }
     roomdb_done(st);
+    return rc;
+}
+
+bool rooms_pw_same(const room_pw *a, const room_pw *b)
+{
+    return a->iter == b->iter && memcmp(a->salt, b->salt, ROOM_SALT_LEN) == 0 &&
+           memcmp(a->hash, b->hash, ROOM_PW_HASH_LEN) == 0;
+}
+
+static int rate_limited(json_t **reply, int64_t retry_after, const char *msg)
+{
+    *reply = json_pack("{s:{s:s,s:s},s:I}", "error", "code", "rate_limited", "message", msg, "retry_after",
+                       (json_int_t)retry_after);
+    return 429;
+}
+
+/* One token of the (peer, room) bucket: key = 8 bytes of each id. */
+static bool pw_attempt_allowed(rooms *r, const char *peer, const char *room)
+{
+    uint8_t key[16];
+    size_t n = 0;
+    if (encoding_hex_decode(peer, 16, key, 8, &n) || n != 8 || encoding_hex_decode(room, 16, key + 8, 8, &n) ||
+        n != 8)
+        return false;
+    /* the bucket's clock runs ten times slower: one attempt per 10 s */
+    pthread_mutex_lock(&r->pw_mu);
+    bool ok = ratelimit_allow(r->pw_rl, key, sizeof key, rooms_now(r) / ROOM_PW_SLOWDOWN);
+    pthread_mutex_unlock(&r->pw_mu);
     return ok;
+}
+
+int rooms_pw_check(rooms *r, const char *peer, const char *room, const room_pw *pw, const char *given,
+                   json_t **reply)
+{
+    if (!given)
+        return rooms_error(reply, 403, "password_required", "this room needs a password");
+    if (!pw_attempt_allowed(r, peer, room))
+        return rate_limited(reply, ROOM_PW_SLOWDOWN, "too many password attempts for this room");
+    if (atomic_fetch_add(&r->pw_checks, 1) >= ROOM_PW_CHECKS_MAX) {
+        atomic_fetch_sub(&r->pw_checks, 1);
+        return rate_limited(reply, 1, "too many password checks at once");
+    }
+    uint8_t h[ROOM_PW_HASH_LEN];
+    bool ok = pw_hash(given, pw->salt, pw->iter, h) == NT_OK &&
+              mbedtls_ct_memcmp(h, pw->hash, ROOM_PW_HASH_LEN) == 0;
+    mbedtls_platform_zeroize(h, sizeof h);
+    atomic_fetch_sub(&r->pw_checks, 1);
+    return ok ? 0 : rooms_error(reply, 403, "wrong_password", "wrong password");
 }
 
 /* ---- host operations (called by roomapi.c for the master's user) ------- */

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include "rooms.h"
 #include "roomcrypt.h"
+#include "../common/ratelimit.h"
 #include "../storage/roomdb.h"
 
 #define ROOM_NAME_MAX 100
@@ -32,8 +33,19 @@
 #define ROOM_EVENTS_KEEP 20000
 #define ROOM_PEER_TIMEOUT_MS 5000
 #define ROOM_RESYNC_MS 30000
+#define ROOM_SYNC_BACKOFF_SLOTS 64 /* as many rooms as one sync round takes */
 #define ROOM_SALT_LEN 16
 #define ROOM_PW_HASH_LEN 32
+/* Password joins: a burst of ROOM_PW_BURST attempts per (peer, room), then
+ * one per ROOM_PW_SLOWDOWN seconds; at most ROOM_PW_CHECKS_MAX hashes at
+ * once on the node (each one keeps a core busy) */
+#define ROOM_PW_BURST 5
+#define ROOM_PW_SLOWDOWN 10
+#define ROOM_PW_CHECKS_MAX 2
+#define ROOM_PW_RL_SLOTS 1024
+/* Invitations not yet joined: from one inviting peer, and in all */
+#define ROOM_INVITES_PER_PEER 8
+#define ROOM_INVITES_MAX 64
 
 typedef struct poller poller;
 
@@ -85,6 +97,10 @@ struct rooms {
     ingest *in;
     int64_t next_resync;
     atomic_uint_fast64_t dropped;
+    /* rooms_host.c: password attempts per (peer, room), and hashes running */
+    ratelimit *pw_rl;
+    pthread_mutex_t pw_mu; /* every use of pw_rl */
+    atomic_uint pw_checks;
     room_reader readers[ROOM_READERS];
     size_t n_readers;
     atomic_uint next_reader;
@@ -96,6 +112,13 @@ struct rooms {
     pthread_mutex_t pc_mu;
     atomic_uint_fast64_t pc_gen;
     atomic_bool pc_dirty;
+    /* delivery.c: member rooms whose last sync with the host failed, and
+     * when to try again (under lock; a full table forgets the oldest) */
+    struct sync_backoff {
+        char room[ROOM_ID_HEX_LEN + 1];
+        int fails;
+        int64_t next;
+    } sync_bo[ROOM_SYNC_BACKOFF_SLOTS];
 };
 
 typedef struct {
@@ -155,7 +178,11 @@ bool rooms_pub_matches(const uint8_t *der, size_t n, const char *peer);
  * pub hashes to its peer id; changes become membership events. ver is the
  * host's members_ver the list brings us to (0: not given). */
 void rooms_store_members_locked(rooms *r, const char *room, json_t *members, int64_t ver);
-/* The current members (joined, invited), without keys, for the client. */
+/* Set name, trust and label of peer (64 hex) on obj, each key after
+ * prefix ("" or "sender_"): the identity contract of the client API. */
+void rooms_ident_set(rooms *r, const char *peer, const char *prefix, json_t *obj);
+/* The current members (joined, invited), without keys, for the client,
+ * each with its name, trust and label. */
 json_t *rooms_members_json_locked(rooms *r, const char *room);
 /* Host: the rows (with pub) that changed after member-list version ver
  * (-1: every row), oldest change first, at most max; *upto gets the
@@ -181,10 +208,25 @@ uint8_t *rooms_b64_get_public(json_t *j, size_t max, size_t *n);
  * *last (may be NULL) gets the last epoch listed (since when none). */
 json_t *rooms_member_keys_locked(rooms *r, const char *room, const char *peer, int64_t since, bool wrap, size_t max,
                                  int64_t *last);
+/* rooms_join.c: a peer's join request for a room this node hosts. */
+int rooms_peer_join(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply);
 /* rooms_host.c */
 int rooms_host_create(rooms *r, json_t *body, json_t **reply);
-/* True if pw matches the room's password hash (constant-time compare). */
-bool rooms_pw_check_locked(rooms *r, const char *room, const char *pw);
+/* A room's password hash, read under r->lock and checked without it. */
+typedef struct {
+    uint8_t salt[ROOM_SALT_LEN], hash[ROOM_PW_HASH_LEN];
+    unsigned iter;
+} room_pw;
+/* NT_ERR_NOT_FOUND when the room has no (valid) password hash. */
+NT_MUST_USE nt_err rooms_pw_load_locked(rooms *r, const char *room, room_pw *out);
+bool rooms_pw_same(const room_pw *a, const room_pw *b);
+/* A join's password `given` (may be NULL) from peer against pw, with no
+ * lock held: 0 if it matches (constant-time compare), else the status
+ * with *reply set: 403 password_required or wrong_password, 429
+ * rate_limited with retry_after (seconds) when the peer has tried too
+ * often for this room or too many hashes are running. */
+int rooms_pw_check(rooms *r, const char *peer, const char *room, const room_pw *pw, const char *given,
+                   json_t **reply);
 int rooms_host_member_op(rooms *r, const char *room, const char *op, json_t *body, json_t **reply);
 
 /* messages.c */
@@ -203,8 +245,12 @@ int messages_peer_submit(rooms *r, const char *peer, const char *room, json_t *b
 int messages_peer_submit_batch(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply);
 int messages_peer_poll(rooms *r, const char *peer, const char *room, rooms_query_fn *q, void *qarg, json_t **reply);
 int messages_peer_notify(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply);
-/* Member: apply log entries in seq order; returns the new head (-1 on error). */
-int64_t messages_apply(rooms *r, const char *room, json_t *msgs);
+/* Member: apply log entries in seq order; returns the new head (-1 on
+ * error). An entry whose sender's key or epoch's key this node lacks
+ * waits (the keys or member list are fetched) unless `final`: then it is
+ * dropped like one that does not verify (the caller has just fetched both
+ * from the host, which has nothing more to give). */
+int64_t messages_apply(rooms *r, const char *room, json_t *msgs, bool final);
 json_t *messages_log_json_locked(rooms *r, const char *room, int64_t after, int64_t limit);
 /* Check one submission against committed state (room, membership, txn id,
  * epoch), verify its signature and open the host's copy, with no rooms lock
@@ -273,6 +319,8 @@ void delivery_stop(rooms *r);
 nt_err delivery_poll_once(rooms *r, const char *room, unsigned wait_s);
 nt_err delivery_fetch_keys(rooms *r, const char *room);
 nt_err delivery_fetch_members(rooms *r, const char *room);
+/* Forget a member room's sync backoff (a new join starts afresh). */
+void delivery_sync_reset_locked(rooms *r, const char *room);
 
 /* roomapi.c */
 int roomapi_events(rooms *r, rooms_query_fn *q, void *qarg, json_t **reply);

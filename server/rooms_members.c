@@ -9,6 +9,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../storage/peers.h"
+
+void rooms_ident_set(rooms *r, const char *peer, const char *prefix, json_t *obj)
+{
+    peer_ident pi;
+    char k[32];
+    if (r->o.ident)
+        r->o.ident(r->o.ident_arg, peer, &pi);
+    else
+        peers_identify(NULL, r->me_hex, "", peer, &pi);
+    snprintf(k, sizeof k, "%sname", prefix);
+    json_object_set_new(obj, k, json_string(pi.name));
+    snprintf(k, sizeof k, "%strust", prefix);
+    json_object_set_new(obj, k, json_string(peers_trust_name(pi.trust)));
+    snprintf(k, sizeof k, "%slabel", prefix);
+    json_object_set_new(obj, k, json_string(pi.label));
+}
+
+void rooms_peer_event(rooms *r, const char *type, json_t *data)
+{
+    pthread_mutex_lock(&r->lock);
+    rooms_event_locked(r, type, NULL, data);
+    pthread_mutex_unlock(&r->lock);
+}
+
 bool rooms_pub_matches(const uint8_t *der, size_t n, const char *peer)
 {
     identity *id = NULL;
@@ -111,7 +136,10 @@ json_t *rooms_members_json_locked(rooms *r, const char *room)
                                    "SELECT peer,role,state,delivery,cursor,pub,mver FROM room_members WHERE room=? AND "
                                    "state IN ('joined','invited') ORDER BY role='master' DESC, peer",
                                    "s", room);
-    return members_rows_locked(st, false, NULL);
+    json_t *arr = members_rows_locked(st, false, NULL), *m;
+    size_t i;
+    json_array_foreach(arr, i, m) rooms_ident_set(r, json_string_value(json_object_get(m, "peer")), "", m);
+    return arr;
 }
 
 json_t *rooms_members_since_json_locked(rooms *r, const char *room, int64_t ver, size_t max, int64_t *upto,

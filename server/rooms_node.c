@@ -13,6 +13,7 @@
 #include "../common/json.h"
 #include "../common/log.h"
 #include "node.h"
+#include "peer_names.h"
 #include "rooms.h"
 #include "rooms_node.h"
 #include "rooms_peer.h"
@@ -39,10 +40,54 @@ static const char *query_fn(void *arg, const char *key)
 
 static void reply(http_req *rq, int status, json_t *body)
 {
+    json_int_t after = json_integer_value(json_object_get(body, "retry_after"));
+    if (status == 429 && after > 0 && after <= 86400) { /* a host's rate_limited, relayed */
+        char v[24];
+        snprintf(v, sizeof v, "%lld", (long long)after);
+        http_reply_header(rq, "Retry-After", v);
+    }
     if (!body)
         http_reply_error(rq, 500, "internal", "no reply");
     else
         http_reply_json(rq, (unsigned)status, body);
+}
+
+/* What each client request body may hold (api-spec/openapi.yaml); a route
+ * not listed takes no members. */
+static const char *const push_poll[] = {"push", "poll", NULL};
+static const char *const accesses[] = {"invite", "open", "password", NULL};
+static const json_field create_fields[] = {
+    JSON_FIELD("name", JSON_F_STRING),         JSON_FIELD("topic", JSON_F_STRING),
+    JSON_FIELD_ENUM("access", accesses),       JSON_FIELD("password", JSON_F_STRING),
+    JSON_FIELD("rotate_messages", JSON_F_INT), JSON_FIELD("rotate_seconds", JSON_F_INT),
+    JSON_FIELDS_END,
+};
+static const json_field peer_fields[] = {JSON_FIELD("peer", JSON_F_STRING), JSON_FIELDS_END};
+static const json_field join_fields[] = {JSON_FIELD("host", JSON_F_STRING), JSON_FIELD("password", JSON_F_STRING),
+                                         JSON_FIELD_ENUM("delivery", push_poll), JSON_FIELDS_END};
+static const json_field mode_fields[] = {JSON_FIELD_ENUM("mode", push_poll), JSON_FIELDS_END};
+static const json_field send_fields[] = {JSON_FIELD("text", JSON_F_STRING), JSON_FIELDS_END};
+static const json_field no_fields[] = {JSON_FIELDS_END};
+
+static const struct {
+    const char *method, *pattern;
+    const json_field *fields;
+} body_fields[] = {
+    {"POST", "/v1/client/rooms", create_fields},
+    {"PUT", "/v1/client/rooms/{id}/messages/{txn_id}", send_fields},
+    {"POST", "/v1/client/rooms/{id}/invite", peer_fields},
+    {"POST", "/v1/client/rooms/{id}/kick", peer_fields},
+    {"POST", "/v1/client/rooms/{id}/join", join_fields},
+    {"POST", "/v1/client/rooms/{id}/delivery", mode_fields},
+};
+
+static const json_field *fields_for(http_req *rq)
+{
+    for (size_t i = 0; i < sizeof body_fields / sizeof body_fields[0]; i++)
+        if (!strcmp(body_fields[i].method, http_req_method(rq)) &&
+            http_match(body_fields[i].pattern, http_req_path(rq), NULL))
+            return body_fields[i].fields;
+    return no_fields;
 }
 
 static void client_route(http_req *rq, node *nd)
@@ -54,7 +99,7 @@ static void client_route(http_req *rq, node *nd)
         return;
     }
     (void)http_req_body(rq, &len);
-    if (len > 0 && http_req_json_object(rq, &body))
+    if (len > 0 && http_req_json_fields(rq, fields_for(rq), &body))
         return; /* replied 400 */
     int status = rooms_client_handle(g_rooms, http_req_method(rq), http_req_path(rq), query_fn, rq, body, &out);
     json_decref(body);
@@ -119,7 +164,7 @@ nt_err rooms_service_start(node *nd, char err[static NODE_ERR_MAX])
     }
     rooms_peer_install(nd);
     rooms_opts o = {.db = g_db, .read_path = path, .me = nd->id, .call = call_fn, .call_arg = nd, .should_stop = stop_fn,
-                    .stop_arg = nd};
+                    .stop_arg = nd, .ident = peer_names_ident, .ident_arg = nd};
     rc = rooms_new(&g_rooms, &o);
     if (!rc)
         rc = rooms_start(g_rooms);

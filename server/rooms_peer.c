@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/json.h"
 #include "../crypto/encoding.h"
 #include "peer_api.h"
 #include "peerlink.h"
@@ -27,14 +28,39 @@ static const char *query_fn(void *arg, const char *key)
     return peer_req_query(q->rq, key, q->buf[q->next++ % QBUFS], QBUF);
 }
 
-static int dispatch(peer_req *rq, json_t **reply, const char *method, const char *what)
+/* What each sealed request body may hold (api-spec/openapi.yaml Peer*). */
+static const char *const push_poll[] = {"push", "poll", NULL};
+static const char *const accesses[] = {"invite", "open", "password", NULL};
+static const char *const notices[] = {"invite", "kicked", NULL};
+static const json_field no_fields[] = {JSON_FIELDS_END};
+static const json_field join_fields[] = {JSON_FIELD("pub", JSON_F_STRING), JSON_FIELD("password", JSON_F_STRING),
+                                         JSON_FIELD_ENUM("delivery", push_poll), JSON_FIELDS_END};
+static const json_field delivery_fields[] = {JSON_FIELD_ENUM("mode", push_poll), JSON_FIELDS_END};
+static const json_field submit_fields[] = {JSON_FIELD("txn_id", JSON_F_STRING), JSON_FIELD("epoch", JSON_F_INT),
+                                           JSON_FIELD("body", JSON_F_STRING), JSON_FIELD("sig", JSON_F_STRING),
+                                           JSON_FIELDS_END};
+static const json_field batch_fields[] = {JSON_FIELD_SUB("messages", JSON_F_ARRAY, submit_fields), JSON_FIELDS_END};
+static const json_field notice_room_fields[] = {JSON_FIELD("id", JSON_F_STRING), JSON_FIELD("name", JSON_F_STRING),
+                                                JSON_FIELD("topic", JSON_F_STRING),
+                                                JSON_FIELD_ENUM("access", accesses), JSON_FIELDS_END};
+static const json_field notify_fields[] = {
+    JSON_FIELD("head", JSON_F_INT),        JSON_FIELD("epoch", JSON_F_INT),
+    JSON_FIELD_ENUM("event", notices),     JSON_FIELD_SUB("room", JSON_F_OBJECT, notice_room_fields),
+    JSON_FIELD("keys", JSON_F_ARRAY),      JSON_FIELD("members", JSON_F_ARRAY),
+    JSON_FIELD("members_ver", JSON_F_INT), JSON_FIELD("messages", JSON_F_ARRAY),
+    JSON_FIELDS_END,
+};
+
+static int dispatch(peer_req *rq, json_t **reply, const char *method, const char *what, const json_field *fields)
 {
     rooms *r = rooms_node_get();
     const char *id = peer_req_param(rq, "id");
-    char path[128];
+    char path[128], msg[JSON_FIELD_MSG_MAX];
     query_ctx q = {.rq = rq};
     if (!r)
         return peer_error(reply, 503, "busy", "rooms are not running");
+    if (json_check_fields(peer_req_body(rq), fields, msg))
+        return peer_error(reply, 400, "bad_request", "%s", msg);
     if (what)
         snprintf(path, sizeof path, "/v1/peer/rooms/%.40s/%s", id ? id : "", what);
     else
@@ -42,21 +68,21 @@ static int dispatch(peer_req *rq, json_t **reply, const char *method, const char
     return rooms_peer_handle(r, peer_req_peer_hex(rq), method, path, query_fn, &q, peer_req_body(rq), reply);
 }
 
-#define ROUTE(name, method, what)                                                                                    \
+#define ROUTE(name, method, what, fields)                                                                            \
     static int name(peer_req *rq, json_t **reply)                                                                    \
     {                                                                                                                \
-        return dispatch(rq, reply, method, what);                                                                    \
+        return dispatch(rq, reply, method, what, fields);                                                            \
     }
-ROUTE(r_list, "GET", NULL)
-ROUTE(r_join, "POST", "join")
-ROUTE(r_leave, "POST", "leave")
-ROUTE(r_delivery, "POST", "delivery")
-ROUTE(r_members, "GET", "members")
-ROUTE(r_keys, "GET", "keys")
-ROUTE(r_poll, "GET", "messages")
-ROUTE(r_submit, "POST", "messages")
-ROUTE(r_batch, "POST", "batch")
-ROUTE(r_notify, "POST", "notify")
+ROUTE(r_list, "GET", NULL, no_fields)
+ROUTE(r_join, "POST", "join", join_fields)
+ROUTE(r_leave, "POST", "leave", no_fields)
+ROUTE(r_delivery, "POST", "delivery", delivery_fields)
+ROUTE(r_members, "GET", "members", no_fields)
+ROUTE(r_keys, "GET", "keys", no_fields)
+ROUTE(r_poll, "GET", "messages", no_fields)
+ROUTE(r_submit, "POST", "messages", submit_fields)
+ROUTE(r_batch, "POST", "batch", batch_fields)
+ROUTE(r_notify, "POST", "notify", notify_fields)
 
 #define SUBMIT_MAX (48 * 1024)     /* base64 of a 16 KiB text's sealed body, a signature, JSON */
 #define BATCH_MAX (256 * 1024)    /* up to 16 submissions (a sender packs at most 192 KiB) */

@@ -34,6 +34,14 @@ const char *const store_migrations[] = {
     /* 4 (rooms): member-list versions, so that a host tells its members
      * of joins, leaves and kicks as they happen. */
     ROOMDB_MEMBERS_VER,
+    /* 5 (peers): the address a row was first learned from, so that one
+     * source cannot mint an unbounded number of peer rows; and
+     * name_collision on every row that shares its name (it was set on
+     * the newer row only). */
+    "ALTER TABLE peers ADD COLUMN origin TEXT NOT NULL DEFAULT '';"
+    "CREATE INDEX peers_origin ON peers (origin, first_seen);"
+    "UPDATE peers SET name_collision = (name <> '' AND EXISTS "
+    "(SELECT 1 FROM peers o WHERE o.name = peers.name AND o.id <> peers.id));",
 };
 
 const size_t store_migrations_count = sizeof store_migrations / sizeof store_migrations[0];

@@ -93,10 +93,14 @@ static void hex_of(const uint8_t id[static IDENTITY_ID_LEN], char out[static IDE
         out[0] = 0; /* cannot happen: the buffer is sized for it */
 }
 
+/* Step a statement that returns no rows we need, and reset it. */
 static nt_err step_done(sqlite3_stmt *st)
 {
     int r = sqlite3_step(st);
-    return r == SQLITE_DONE || r == SQLITE_ROW ? NT_OK : r == SQLITE_CONSTRAINT ? NT_ERR_INVALID : NT_ERR_DB;
+    sqlite3_reset(st);
+    if (r == SQLITE_DONE || r == SQLITE_ROW)
+        return NT_OK;
+    return (r & 0xff) == SQLITE_CONSTRAINT ? NT_ERR_INVALID : NT_ERR_DB;
 }
 
 static nt_err add_address(store *s, const char *hex, const char *addr, int64_t now)
@@ -123,103 +127,166 @@ static nt_err add_address(store *s, const char *hex, const char *addr, int64_t n
     return step_done(st);
 }
 
-/* Does another id already use this name? (lock held) */
-static nt_err name_taken(store *s, const char *hex, const char *name, bool *taken)
+/* name_collision of every row named a or b (either may be NULL or ""): set
+ * when another row has the same non-empty name, cleared otherwise (lock
+ * held). */
+static nt_err recompute_collisions(store *s, const char *a, const char *b)
 {
-    *taken = false;
-    if (!name || !*name)
-        return NT_OK;
-    sqlite3_stmt *st = store_stmt(s, "SELECT 1 FROM peers WHERE name = ?1 AND id <> ?2 LIMIT 1");
+    sqlite3_stmt *st = store_stmt(s, "UPDATE peers SET name_collision = (name <> '' AND EXISTS "
+                                     "(SELECT 1 FROM peers o WHERE o.name = peers.name AND o.id <> peers.id)) "
+                                     "WHERE name IN (?1, ?2)");
     if (!st)
         return NT_ERR_DB;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, hex, -1, SQLITE_STATIC);
-    int r = sqlite3_step(st);
-    if (r == SQLITE_ROW)
-        *taken = true;
-    else if (r != SQLITE_DONE)
-        return NT_ERR_DB;
-    return NT_OK;
+    if (a && *a) /* unbound: NULL, which matches no row */
+        sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+    if (b && *b)
+        sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
+    return step_done(st);
 }
 
-static nt_err observe_locked(store *s, const char *hex, const uint8_t *der, size_t der_len, const char *name,
-                             const char *addr, const char *source, const uint8_t *instance_id, int64_t now,
-                             bool *is_new)
+/* Rows first learned from origin within the window; when there are cap of
+ * them, NT_ERR_BUSY and *retry_after the seconds until the oldest leaves
+ * the window (lock held). */
+static nt_err origin_allows(store *s, const char *origin, unsigned cap, int64_t now, int64_t *retry_after)
 {
-    sqlite3_stmt *st = store_stmt(s, "SELECT pub_der, source FROM peers WHERE id = ?1");
+    sqlite3_stmt *st = store_stmt(s, "SELECT count(*), min(first_seen) FROM peers WHERE origin = ?1 AND "
+                                     "first_seen > ?2");
+    if (!st)
+        return NT_ERR_DB;
+    sqlite3_bind_text(st, 1, origin, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now - PEERS_ORIGIN_WINDOW_S);
+    nt_err rc = NT_ERR_DB;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        int64_t n = sqlite3_column_int64(st, 0), oldest = sqlite3_column_int64(st, 1);
+        rc = n < (int64_t)cap ? NT_OK : NT_ERR_BUSY;
+        *retry_after = oldest + PEERS_ORIGIN_WINDOW_S - now;
+        if (*retry_after < 1)
+            *retry_after = 1;
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* What the table holds for hex now (lock held): *known, and for a known
+ * id whether its pinned key is der, and its name. */
+static nt_err lookup(store *s, const char *hex, const uint8_t *der, size_t der_len, bool *known, bool *same,
+                     char old_name[static PEERS_NAME_MAX + 1])
+{
+    sqlite3_stmt *st = store_stmt(s, "SELECT pub_der, name FROM peers WHERE id = ?1");
     if (!st)
         return NT_ERR_DB;
     sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
     int r = sqlite3_step(st);
-    if (r != SQLITE_ROW && r != SQLITE_DONE)
-        return NT_ERR_DB;
-    bool known = r == SQLITE_ROW;
-    bool taken = false;
-    nt_err rc;
-    if (known) {
-        const void *pinned = sqlite3_column_blob(st, 0);
+    *known = r == SQLITE_ROW;
+    if (*known) {
         size_t pinned_len = (size_t)sqlite3_column_bytes(st, 0);
-        bool same = pinned_len == der_len && !memcmp(pinned, der, der_len);
-        sqlite3_reset(st);
-        if (!same)
-            return NT_ERR_AUTH; /* the pinned key stays */
+        *same = der && pinned_len == der_len && !memcmp(sqlite3_column_blob(st, 0), der, der_len);
+        const unsigned char *n = sqlite3_column_text(st, 1);
+        snprintf(old_name, PEERS_NAME_MAX + 1, "%s", n ? (const char *)n : "");
+    }
+    sqlite3_reset(st);
+    return r == SQLITE_ROW || r == SQLITE_DONE ? NT_OK : NT_ERR_DB;
+}
+
+typedef struct {
+    const char *hex, *name, *addr, *source;
+    const uint8_t *der, *instance_id;
+    size_t der_len;
+    int64_t now;
+} sighting;
+
+/* Insert (known false) or refresh the row of a sighting (lock held). */
+static nt_err write_row(store *s, const sighting *g, bool known, const char *origin)
+{
+    sqlite3_stmt *st;
+    if (known)
         st = store_stmt(s, "UPDATE peers SET name = coalesce(?2, name), last_seen = max(last_seen, ?3), "
                            "instance_id = coalesce(?4, instance_id), "
                            "source = CASE WHEN ?5 = 'manual' THEN 'manual' ELSE source END WHERE id = ?1");
-    } else {
-        if ((rc = name_taken(s, hex, name, &taken)))
-            return rc;
+    else
         st = store_stmt(s, "INSERT INTO peers (id, name, last_seen, instance_id, source, pub_der, first_seen, "
-                           "name_collision) VALUES (?1, coalesce(?2, ''), ?3, ?4, ?5, ?6, ?3, ?7)");
-    }
+                           "origin) VALUES (?1, coalesce(?2, ''), ?3, ?4, ?5, ?6, ?3, ?7)");
     if (!st)
         return NT_ERR_DB;
-    sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
-    if (name && *name)
-        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, now);
-    if (instance_id)
-        sqlite3_bind_blob(st, 4, instance_id, PEERS_INSTANCE_LEN, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, source, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, g->hex, -1, SQLITE_STATIC);
+    if (g->name && *g->name)
+        sqlite3_bind_text(st, 2, g->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, g->now);
+    if (g->instance_id)
+        sqlite3_bind_blob(st, 4, g->instance_id, PEERS_INSTANCE_LEN, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, g->source, -1, SQLITE_STATIC);
     if (!known) {
-        sqlite3_bind_blob(st, 6, der, (int)der_len, SQLITE_STATIC);
-        sqlite3_bind_int(st, 7, taken);
+        sqlite3_bind_blob(st, 6, g->der, (int)g->der_len, SQLITE_STATIC);
+        sqlite3_bind_text(st, 7, origin ? origin : "", -1, SQLITE_STATIC);
     }
-    if ((rc = step_done(st)))
+    return step_done(st);
+}
+
+static nt_err observe_locked(store *s, const sighting *g, peers_sighting *out)
+{
+    bool known = false, same = false;
+    char old[PEERS_NAME_MAX + 1] = "";
+    nt_err rc = lookup(s, g->hex, g->der, g->der_len, &known, &same, old);
+    if (rc)
         return rc;
-    if (addr && (rc = add_address(s, hex, addr, now)))
+    if (known && !same)
+        return NT_ERR_AUTH; /* the pinned key stays */
+    if (!known && out->origin && *out->origin &&
+        (rc = origin_allows(s, out->origin, out->origin_cap ? out->origin_cap : PEERS_ORIGIN_CAP, g->now,
+                            &out->retry_after)))
         return rc;
-    if (is_new)
-        *is_new = !known;
+    if ((rc = write_row(s, g, known, out->origin)))
+        return rc;
+    bool named = g->name && *g->name && (!known || strcmp(old, g->name));
+    if (named && (rc = recompute_collisions(s, known ? old : NULL, g->name)))
+        return rc;
+    if (g->addr && (rc = add_address(s, g->hex, g->addr, g->now)))
+        return rc;
+    out->is_new = !known;
+    out->renamed = known && named && old[0];
+    if (out->renamed)
+        memcpy(out->old_name, old, sizeof out->old_name);
     return NT_OK;
 }
 
-nt_err peers_observe(store *s, const identity *pub, const char *name, const char *addr, const char *source,
-                     const uint8_t *instance_id, int64_t now_unix, bool *is_new)
+nt_err peers_record(store *s, const identity *pub, const char *name, const char *addr, const char *source,
+                    const uint8_t *instance_id, int64_t now_unix, peers_sighting *sg)
 {
     uint8_t der[IDENTITY_PUB_DER_MAX];
-    size_t der_len = 0;
     char hex[IDENTITY_ID_HEX_LEN + 1];
-    if (is_new)
-        *is_new = false;
+    sighting g = {.hex = hex, .name = name, .addr = addr, .source = source, .der = der,
+                  .instance_id = instance_id, .now = now_unix};
+    sg->is_new = sg->renamed = false;
+    sg->old_name[0] = 0;
+    sg->retry_after = 0;
     if (!s || !pub || !source_ok(source) || (name && !name_ok(name)) || (addr && !addr_ok(addr)))
         return NT_ERR_INVALID;
-    nt_err rc = identity_public_der(pub, der, sizeof(der), &der_len);
+    nt_err rc = identity_public_der(pub, der, sizeof(der), &g.der_len);
     if (rc)
         return rc;
     hex_of(identity_id(pub), hex);
     store_lock(s);
     if ((rc = store_begin(s)))
         goto out;
-    rc = observe_locked(s, hex, der, der_len, name, addr, source, instance_id, now_unix, is_new);
+    rc = observe_locked(s, &g, sg);
     if (rc)
         store_rollback(s);
     else
         rc = store_commit(s);
 out:
     store_unlock(s);
-    if (rc && is_new)
-        *is_new = false;
+    if (rc)
+        sg->is_new = sg->renamed = false;
+    return rc;
+}
+
+nt_err peers_observe(store *s, const identity *pub, const char *name, const char *addr, const char *source,
+                     const uint8_t *instance_id, int64_t now_unix, bool *is_new)
+{
+    peers_sighting sg = {0};
+    nt_err rc = peers_record(s, pub, name, addr, source, instance_id, now_unix, &sg);
+    if (is_new)
+        *is_new = sg.is_new;
     return rc;
 }
 
@@ -375,8 +442,31 @@ static nt_err exec_on(store *s, const char *sql, const uint8_t *id, const char *
 
 nt_err peers_delete(store *s, const uint8_t id[static IDENTITY_ID_LEN])
 {
-    /* ?2 is bound but unused; exec_on always binds it. */
-    return exec_on(s, "DELETE FROM peers WHERE id = ?1 AND ?2 = ?2", id, NULL, 0);
+    char hex[IDENTITY_ID_HEX_LEN + 1], name[PEERS_NAME_MAX + 1] = "";
+    bool known = false, same = false;
+    hex_of(id, hex);
+    store_lock(s);
+    nt_err rc = store_begin(s);
+    if (!rc)
+        rc = lookup(s, hex, NULL, 0, &known, &same, name);
+    if (!rc && !known)
+        rc = NT_ERR_NOT_FOUND;
+    sqlite3_stmt *st = rc ? NULL : store_stmt(s, "DELETE FROM peers WHERE id = ?1");
+    if (!rc && !st)
+        rc = NT_ERR_DB;
+    if (st) {
+        sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+        rc = step_done(st);
+    }
+    /* the peer it shared its name with may now stand alone */
+    if (!rc)
+        rc = recompute_collisions(s, name, NULL);
+    if (rc)
+        store_rollback(s);
+    else
+        rc = store_commit(s);
+    store_unlock(s);
+    return rc;
 }
 
 nt_err peers_set_trusted(store *s, const uint8_t id[static IDENTITY_ID_LEN], bool trusted)
@@ -387,4 +477,45 @@ nt_err peers_set_trusted(store *s, const uint8_t id[static IDENTITY_ID_LEN], boo
 nt_err peers_set_delivery(store *s, const uint8_t id[static IDENTITY_ID_LEN], peer_delivery d)
 {
     return exec_on(s, "UPDATE peers SET delivery = ?2 WHERE id = ?1", id, peers_delivery_name(d), 0);
+}
+
+const char *peers_trust_name(peer_trust t)
+{
+    static const char *const names[] = {"self", "trusted", "untrusted", "unknown"};
+    return t <= PEER_TRUST_UNKNOWN ? names[t] : "unknown";
+}
+
+void peers_label(const char *name, const char *id_hex, peer_trust trust, bool collision,
+                 char out[static PEERS_LABEL_MAX])
+{
+    bool bare = name && *name && (trust == PEER_TRUST_SELF || (trust == PEER_TRUST_TRUSTED && !collision));
+    if (bare)
+        snprintf(out, PEERS_LABEL_MAX, "%s", name);
+    else
+        snprintf(out, PEERS_LABEL_MAX, "%s~%.4s", name ? name : "", id_hex ? id_hex : "");
+}
+
+void peers_identify(store *s, const char *self_hex, const char *self_name, const char *id_hex, peer_ident *out)
+{
+    bool collision = false;
+    memset(out, 0, sizeof *out);
+    out->trust = PEER_TRUST_UNKNOWN;
+    if (self_hex && id_hex && !strcmp(self_hex, id_hex)) {
+        out->trust = PEER_TRUST_SELF;
+        snprintf(out->name, sizeof out->name, "%s", self_name ? self_name : "");
+    } else if (s && id_hex) {
+        store_lock(s);
+        sqlite3_stmt *st = store_stmt(s, "SELECT name, trusted, name_collision FROM peers WHERE id = ?1");
+        if (st) {
+            sqlite3_bind_text(st, 1, id_hex, -1, SQLITE_STATIC);
+            if (sqlite3_step(st) == SQLITE_ROW) {
+                copy_text(out->name, sizeof out->name, sqlite3_column_text(st, 0));
+                out->trust = sqlite3_column_int(st, 1) ? PEER_TRUST_TRUSTED : PEER_TRUST_UNTRUSTED;
+                collision = sqlite3_column_int(st, 2) != 0;
+            }
+            sqlite3_reset(st);
+        }
+        store_unlock(s);
+    }
+    peers_label(out->name, id_hex, out->trust, collision, out->label);
 }

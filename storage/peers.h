@@ -2,8 +2,10 @@
  *
  * A peer is keyed by its node id (SHA-256 of its DER public key). The key
  * is pinned at first sight: a different key for a known id is refused
- * (NT_ERR_AUTH) and changes nothing. A NEW id whose name another peer
- * already uses is flagged (name_collision) so the user can tell them apart.
+ * (NT_ERR_AUTH) and changes nothing. Every row whose name another row
+ * also uses is flagged (name_collision), recomputed for every row a new
+ * name, a rename or a delete touches, so the user can tell them apart.
+ * Names are display text only: a peer is its id (see peers_label).
  * Every function takes the store lock itself; none does network I/O.
  *
  * Addresses are "host:port" of the peer's peer API; the most recent few
@@ -23,6 +25,9 @@
 #define PEERS_ADDRS_KEPT 4     /* addresses remembered per peer */
 #define PEERS_INSTANCE_LEN 16
 #define PEERS_SOURCE_MAX 16
+#define PEERS_ORIGIN_CAP 16        /* new rows first learned from one source address ... */
+#define PEERS_ORIGIN_WINDOW_S 3600 /* ... per this many seconds */
+#define PEERS_LABEL_MAX (PEERS_NAME_MAX + 1 + 4 + 1) /* name "~" 4 hex NUL */
 
 typedef enum { PEER_DELIVERY_PUSH = 0, PEER_DELIVERY_POLL = 1 } peer_delivery;
 
@@ -56,6 +61,49 @@ typedef struct {
  * is_new may be NULL. */
 NT_MUST_USE nt_err peers_observe(store *s, const identity *pub, const char *name, const char *addr,
                                  const char *source, const uint8_t *instance_id, int64_t now_unix, bool *is_new);
+
+/* peers_observe with more in and out. */
+typedef struct {
+    /* in: the address (IP, no port) the sighting came from, or NULL (a
+     * manual add: no cap). A NEW id is refused with NT_ERR_BUSY when
+     * origin_cap rows (0: PEERS_ORIGIN_CAP) were first learned from the
+     * same origin in the last PEERS_ORIGIN_WINDOW_S seconds: one machine
+     * minting identities cannot grow the table without bound. */
+    const char *origin;
+    unsigned origin_cap;
+    /* out */
+    bool is_new;
+    bool renamed;                      /* a known peer's non-empty name changed */
+    char old_name[PEERS_NAME_MAX + 1]; /* its name before, when renamed */
+    int64_t retry_after;               /* with NT_ERR_BUSY: seconds until the origin may add one */
+} peers_sighting;
+
+/* As peers_observe; sg (not NULL) as above. Only names from signed data
+ * (a handshake transcript, a signed announcement) belong here. */
+NT_MUST_USE nt_err peers_record(store *s, const identity *pub, const char *name, const char *addr,
+                                const char *source, const uint8_t *instance_id, int64_t now_unix,
+                                peers_sighting *sg);
+
+/* How this node shows an identity (the one rule for every JSON that names
+ * a peer): trust is self (this node), trusted, untrusted (a known peer not
+ * marked trusted) or unknown (no peer row). */
+typedef enum { PEER_TRUST_SELF, PEER_TRUST_TRUSTED, PEER_TRUST_UNTRUSTED, PEER_TRUST_UNKNOWN } peer_trust;
+typedef struct peer_ident {
+    char name[PEERS_NAME_MAX + 1];
+    peer_trust trust;
+    char label[PEERS_LABEL_MAX];
+} peer_ident;
+
+const char *peers_trust_name(peer_trust t);
+/* The label: the bare name for self, and for a trusted peer whose name no
+ * other known peer uses; otherwise name "~" the first 4 hex digits of the
+ * id ("~" and 4 hex when the name is empty). */
+void peers_label(const char *name, const char *id_hex, peer_trust trust, bool collision,
+                 char out[static PEERS_LABEL_MAX]);
+/* name, trust and label of id_hex (64 hex): self when it is self_hex (then
+ * self_name is its name), else from the peer table (unknown if no row,
+ * or s is NULL). */
+void peers_identify(store *s, const char *self_hex, const char *self_name, const char *id_hex, peer_ident *out);
 
 /* One peer. NT_ERR_NOT_FOUND when unknown. */
 NT_MUST_USE nt_err peers_get(store *s, const uint8_t id[static IDENTITY_ID_LEN], peer_info *out);

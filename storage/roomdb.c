@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 
@@ -77,6 +78,7 @@ typedef struct {
 
 static cache_entry cache[CACHE_MAX];
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_ulong leaked; /* statements roomdb_sweep found active */
 
 static sqlite3_stmt *cache_get(sqlite3 *db, const char *sql)
 {
@@ -212,9 +214,53 @@ nt_err roomdb_int(sqlite3 *db, int64_t *out, const char *sql, const char *fmt, .
     return rc;
 }
 
+size_t roomdb_sweep(sqlite3 *db)
+{
+    size_t n = 0;
+    for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st; st = sqlite3_next_stmt(db, st)) {
+        if (!sqlite3_stmt_busy(st))
+            continue;
+        n++;
+        sqlite3_reset(st);
+        /* a cached one handed out and never handed back: take it back */
+        pthread_mutex_lock(&cache_lock);
+        for (int i = 0; i < CACHE_MAX; i++)
+            if (cache[i].st == st)
+                cache[i].busy = false;
+        pthread_mutex_unlock(&cache_lock);
+    }
+    if (!sqlite3_get_autocommit(db)) {
+        (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        n++;
+    }
+    atomic_fetch_add(&leaked, n);
+    return n;
+}
+
+size_t roomdb_active(sqlite3 *db)
+{
+    size_t n = 0;
+    for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st; st = sqlite3_next_stmt(db, st))
+        n += sqlite3_stmt_busy(st) != 0;
+    return n;
+}
+
+unsigned long roomdb_leaked(void)
+{
+    return atomic_load(&leaked);
+}
+
 nt_err roomdb_begin(sqlite3 *db)
 {
-    return roomdb_exec(db, "BEGIN IMMEDIATE", "") == NT_OK ? NT_OK : NT_ERR_DB;
+    /* Nothing may be active at a BEGIN: a statement left stepped holds a
+     * snapshot that goes stale when the store's connection commits, and
+     * then every BEGIN IMMEDIATE here fails (SQLITE_BUSY_SNAPSHOT). Inside
+     * a transaction, no sweep: this BEGIN fails as it should. */
+    if (sqlite3_get_autocommit(db))
+        (void)roomdb_sweep(db);
+    if (roomdb_exec(db, "BEGIN IMMEDIATE", "") == NT_OK)
+        return NT_OK;
+    return NT_ERR_DB;
 }
 
 nt_err roomdb_commit(sqlite3 *db)
@@ -227,7 +273,8 @@ nt_err roomdb_commit(sqlite3 *db)
 
 void roomdb_rollback(sqlite3 *db)
 {
-    (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    if (!sqlite3_get_autocommit(db))
+        (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 const char *roomdb_text(sqlite3_stmt *st, int col)

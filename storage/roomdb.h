@@ -15,6 +15,7 @@
 #define NATTER_ROOMDB_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sqlite3.h>
 #include "../common/err.h"
@@ -52,7 +53,21 @@ NT_MUST_USE nt_err roomdb_exec(sqlite3 *db, const char *sql, const char *fmt, ..
 /* First column of the first row as an integer; NT_ERR_NOT_FOUND if no row. */
 NT_MUST_USE nt_err roomdb_int(sqlite3 *db, int64_t *out, const char *sql, const char *fmt, ...);
 
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
+/* Statement hygiene. A statement stepped and never reset (roomdb_prep
+ * without roomdb_done) keeps a read snapshot open; once another
+ * connection commits, every write on db fails with SQLITE_BUSY_SNAPSHOT.
+ * roomdb_sweep resets every active statement of db and rolls back an open
+ * transaction, counting each as a leak: call it only where nothing may be
+ * in use on db (the caller holds db's lock and uses no statement).
+ * roomdb_active counts the active statements (0 after every call of the
+ * rooms modules); roomdb_leaked is the process-wide count of leaks swept. */
+size_t roomdb_sweep(sqlite3 *db);
+size_t roomdb_active(sqlite3 *db);
+unsigned long roomdb_leaked(void);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. No statement of db may be active at
+ * roomdb_begin outside a transaction: one that is was leaked, and is
+ * swept (see roomdb_sweep) before the BEGIN. */
 NT_MUST_USE nt_err roomdb_begin(sqlite3 *db);
 NT_MUST_USE nt_err roomdb_commit(sqlite3 *db);
 void roomdb_rollback(sqlite3 *db);

@@ -18,6 +18,7 @@ struct store {
     cached_stmt *cache;
     size_t n_cache, cap_cache;
     int version;
+    unsigned long leaks; /* statements found active at a boundary (under mu) */
 };
 
 #define STORE_STMT_CACHE_MAX 512 /* far above the number of distinct queries */
@@ -138,8 +139,56 @@ void store_close(store *st)
 int store_schema_version(store *st) { return st->version; }
 size_t store_latest_version(void) { return store_migrations_count; }
 void store_lock(store *st) { pthread_mutex_lock(&st->mu); }
-void store_unlock(store *st) { pthread_mutex_unlock(&st->mu); }
 sqlite3 *store_db(store *st) { return st->db; }
+
+/* A statement left active (stepped to a row, never reset) holds a read
+ * transaction: its snapshot goes stale as soon as another connection
+ * commits, and from then on every write and BEGIN IMMEDIATE on this
+ * connection fails with SQLITE_BUSY_SNAPSHOT. At a boundary where no
+ * statement may be in use, reset them all and count each as a leak, and
+ * end a transaction left open. */
+static void reset_active(store *st)
+{
+    for (sqlite3_stmt *s = sqlite3_next_stmt(st->db, NULL); s; s = sqlite3_next_stmt(st->db, s)) {
+        if (sqlite3_stmt_busy(s)) {
+            sqlite3_reset(s);
+            st->leaks++;
+        }
+    }
+}
+
+static void sweep(store *st)
+{
+    reset_active(st);
+    if (!sqlite3_get_autocommit(st->db)) {
+        (void)exec(st->db, "ROLLBACK");
+        st->leaks++;
+    }
+}
+
+void store_unlock(store *st)
+{
+    sweep(st);
+    pthread_mutex_unlock(&st->mu);
+}
+
+size_t store_active_statements(store *st)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&st->mu);
+    for (sqlite3_stmt *s = sqlite3_next_stmt(st->db, NULL); s; s = sqlite3_next_stmt(st->db, s))
+        n += sqlite3_stmt_busy(s) != 0;
+    pthread_mutex_unlock(&st->mu);
+    return n;
+}
+
+unsigned long store_leaked_statements(store *st)
+{
+    pthread_mutex_lock(&st->mu);
+    unsigned long n = st->leaks;
+    pthread_mutex_unlock(&st->mu);
+    return n;
+}
 
 sqlite3_stmt *store_stmt(store *st, const char *sql)
 {
@@ -170,7 +219,16 @@ sqlite3_stmt *store_stmt(store *st, const char *sql)
     return s;
 }
 
-nt_err store_begin(store *st) { return exec(st->db, "BEGIN IMMEDIATE"); }
+nt_err store_begin(store *st)
+{
+    /* Nothing may be active here (see sweep): a leak elsewhere must not
+     * turn into a stale snapshot that fails this BEGIN. */
+    reset_active(st);
+    if (!exec(st->db, "BEGIN IMMEDIATE"))
+        return NT_OK;
+    store_rollback(st); /* a failed BEGIN leaves nothing open */
+    return NT_ERR_DB;
+}
 nt_err store_commit(store *st) { return exec(st->db, "COMMIT"); }
 void store_rollback(store *st)
 {

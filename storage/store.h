@@ -53,7 +53,17 @@ int store_schema_version(store *st);
 size_t store_latest_version(void);
 
 void store_lock(store *st);
+/* Ends the critical section. No statement may stay active past it: any
+ * that does (stepped and never reset) is reset here and counted as a leak,
+ * and a transaction left open is rolled back, so that a forgotten reset
+ * can never hold a stale snapshot that fails every later write. */
 void store_unlock(store *st);
+
+/* Statements active now (takes the lock; 0 outside a critical section),
+ * and the leaks store_unlock/store_begin have swept since the open. For
+ * tests: both stay 0 when every caller resets what it steps. */
+size_t store_active_statements(store *st);
+unsigned long store_leaked_statements(store *st);
 
 /* The connection (lock held). Borrowed; do not close. */
 sqlite3 *store_db(store *st);
@@ -64,7 +74,9 @@ sqlite3 *store_db(store *st);
  * sqlite3_errmsg(store_db(st))). */
 sqlite3_stmt *store_stmt(store *st, const char *sql);
 
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK (lock held). */
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK (lock held). No statement may be
+ * active at store_begin (one that is is reset and counted as a leak); a
+ * BEGIN that fails leaves no transaction open. */
 NT_MUST_USE nt_err store_begin(store *st);
 NT_MUST_USE nt_err store_commit(store *st);
 void store_rollback(store *st);

@@ -1,8 +1,12 @@
 /* harness_natter.c - run natter for integration tests (harness_natter.h). */
 #include "harness_natter.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -191,4 +195,76 @@ void natter_stop(natter_proc *p)
     }
     unlink(p->out_path);
     unlink(p->err_path);
+}
+
+#define FAKE_REQ_MAX 8192
+
+/* Read one request head (bounded, 2 s), answer, close. */
+static void fake_serve(fake_http *f, int c)
+{
+    char req[FAKE_REQ_MAX + 1], head[256];
+    size_t n = 0;
+    struct timeval tv = {2, 0};
+    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    while (n < FAKE_REQ_MAX) {
+        ssize_t r = recv(c, req + n, FAKE_REQ_MAX - n, 0);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        req[n] = '\0';
+        if (strstr(req, "\r\n\r\n"))
+            break;
+    }
+    req[n] = '\0';
+    atomic_fetch_add(&f->requests, 1);
+    if (strcasestr(req, "\nauthorization:"))
+        atomic_store(&f->saw_auth, 1);
+    int hl = snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                      "Content-Length: %zu\r\nConnection: close\r\n\r\n", strlen(f->body));
+    if (send(c, head, (size_t)hl, MSG_NOSIGNAL) == hl)
+        (void)!send(c, f->body, strlen(f->body), MSG_NOSIGNAL);
+    close(c);
+}
+
+static void *fake_main(void *arg)
+{
+    fake_http *f = arg;
+    while (!atomic_load(&f->stop)) {
+        struct pollfd p = {.fd = f->fd, .events = POLLIN};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        int c = accept(f->fd, NULL, NULL);
+        if (c >= 0)
+            fake_serve(f, c);
+    }
+    return NULL;
+}
+
+int fake_http_start(fake_http *f, const char *body)
+{
+    memset(f, 0, sizeof *f);
+    snprintf(f->body, sizeof f->body, "%s", body);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    f->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (f->fd < 0 || bind(f->fd, (struct sockaddr *)&sa, sizeof sa) || listen(f->fd, 16) ||
+        getsockname(f->fd, (struct sockaddr *)&sa, &len) ||
+        pthread_create(&f->thread, NULL, fake_main, f)) {
+        if (f->fd >= 0)
+            close(f->fd);
+        f->fd = -1;
+        return -1;
+    }
+    f->port = ntohs(sa.sin_port);
+    return 0;
+}
+
+void fake_http_stop(fake_http *f)
+{
+    if (f->fd < 0)
+        return;
+    atomic_store(&f->stop, 1);
+    pthread_join(f->thread, NULL);
+    close(f->fd);
+    f->fd = -1;
 }

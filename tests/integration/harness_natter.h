@@ -10,7 +10,10 @@
 #define NATTER_HARNESS_NATTER_H
 
 #include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include "harness.h"
 
@@ -41,5 +44,20 @@ bool natter_wait_output(const natter_proc *p, const char *text, int timeout_ms);
 bool natter_wait_stderr(const natter_proc *p, const char *text, int timeout_ms);
 /* SIGTERM/SIGKILL it, reap, remove the files. */
 void natter_stop(natter_proc *p);
+
+/* A listener that is not natterd: on 127.0.0.1 (free port), it answers
+ * every request with 200 and body (JSON) and closes, and records whether
+ * any request carried an Authorization header. For "the token goes only to
+ * our node". */
+typedef struct fake_http {
+    int fd;
+    uint16_t port;
+    pthread_t thread;
+    atomic_int stop, requests, saw_auth;
+    char body[2048];
+} fake_http;
+
+int fake_http_start(fake_http *f, const char *body);
+void fake_http_stop(fake_http *f);
 
 #endif

@@ -3,6 +3,8 @@
  * answer to the same question, and each error case against its exit code
  * (0 ok, 1 node error, 2 usage, 3 unreachable, 4 auth, 5 not found). */
 #include <arpa/inet.h>
+#include <limits.h>
+#include <stdatomic.h>
 #include <check.h>
 #include <signal.h>
 #include <netinet/in.h>
@@ -131,6 +133,47 @@ START_TEST(node_down_is_exit_3)
 }
 END_TEST
 
+/* natterd stopped without removing natterd.json (a crash), and something
+ * else now listens where it names: natter must not hand that listener the
+ * token, whatever it answers, and must say the node is not running. */
+static void stale_runfile_to(const harness_node *n, uint16_t port)
+{
+    char path[PATH_MAX + 32], text[512];
+    snprintf(path, sizeof path, "%s/natterd.json", n->data_dir);
+    snprintf(text, sizeof text, "{\"pid\":1,\"peer\":\"127.0.0.1:1\",\"client\":\"127.0.0.1:%u\","
+             "\"node_id\":\"%s\"}", (unsigned)port, n->node_id);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+START_TEST(token_only_to_our_node)
+{
+    char forged[512];
+    /* a plain status-like answer, and one shaped like a hello with a made-up proof */
+    snprintf(forged, sizeof forged, "{\"node_id\":\"%s\",\"name\":\"alice\",\"proof\":\"%064d\","
+             "\"rooms\":[],\"messages\":[]}", a.node_id, 0);
+    ck_assert_int_eq(harness_stop(&a), 0);
+    static const char *const cmds[][3] = {{"status", NULL, NULL}, {"rooms", NULL, NULL},
+                                          {"send", "r", "hi"}, {"tail", "r", NULL}};
+    fake_http f;
+    ck_assert_int_eq(fake_http_start(&f, forged), 0);
+    stale_runfile_to(&a, f.port);
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        natter_out o;
+        RUN(&o, cmds[i][0], cmds[i][1], cmds[i][2]);
+        expect(&o, 3, "natterd is not running (data dir");
+        ck_assert_ptr_nonnull(strstr(o.err, a.data_dir));
+        natter_out_free(&o);
+    }
+    int asked = atomic_load(&f.requests), leaked = atomic_load(&f.saw_auth);
+    fake_http_stop(&f);
+    ck_assert_msg(asked > 0, "natter never asked the listener"); /* the test tested something */
+    ck_assert_msg(!leaked, "the listener named by a stale natterd.json got the API token");
+}
+END_TEST
+
 /* A node that accepts connections but never answers: a bounded wait and
  * exit 3, never a hang. */
 START_TEST(silent_node_times_out)
@@ -160,7 +203,7 @@ START_TEST(bad_token_is_exit_4)
 {
     natter_out o;
     RUN(&o, "--token", "0000000000000000000000000000000000000000000000000000000000000000", "status");
-    expect(&o, 4, "refused the API token");
+    expect(&o, 4, "did not prove it holds the API token");
     natter_out_free(&o);
     RUN(&o, "--token", "0000", "rooms", "--json");
     expect(&o, 4, NULL);
@@ -377,6 +420,70 @@ START_TEST(tail_follow_waits_out_a_node_restart)
 }
 END_TEST
 
+/* A room with a hostile name made through the API: an OSC 52 clipboard
+ * write if the node takes it, else a right-to-left override; its id. */
+static const char *hostile_room(void)
+{
+    static char id[64];
+    static const char *const names[] = {"\\u202egen\\u001b]52;c;aGVsbG8=\\u0007",
+                                        "\\u202egen\\u2066x"};
+    for (size_t i = 0; i < 2; i++) {
+        char body[256];
+        harness_resp r;
+        snprintf(body, sizeof body, "{\"name\":\"%s\",\"access\":\"invite\"}", names[i]);
+        ck_assert_int_eq(harness_post(&a, HARNESS_CLIENT, "/v1/client/rooms", body, &r), 0);
+        if (r.status == 200 || r.status == 201) {
+            snprintf(id, sizeof id, "%s", json_string_value(json_object_get(r.json, "id")));
+            harness_resp_free(&r);
+            return id;
+        }
+        harness_resp_free(&r);
+    }
+    ck_abort_msg("the node took neither hostile room name");
+    return NULL;
+}
+
+/* Nothing in what natter printed can drive the terminal: no ESC, no C1
+ * CSI/OSC, no bidi override. */
+static void assert_inert(const natter_out *o)
+{
+    const char *const bad[] = {"\x1b", "\x07", "\xc2\x9b", "\xc2\x9d", "\xe2\x80\xae", "\xe2\x81\xa6"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_msg(!strstr(o->out, bad[i]), "stdout holds raw control %zu: %s", i, o->out);
+        ck_assert_msg(!strstr(o->err, bad[i]), "stderr holds raw control %zu: %s", i, o->err);
+    }
+}
+
+START_TEST(hostile_text_is_escaped)
+{
+    char rid[64];
+    snprintf(rid, sizeof rid, "%s", hostile_room());
+    put_text(rid, "t-hostile-1", "{\"text\":\"hi\\u001b]52;c;cm0gLXJmIH4=\\u0007\\u001b[2J\\u202eevil\"}");
+    natter_out o;
+    RUN(&o, "rooms");
+    expect(&o, 0, NULL);
+    assert_inert(&o);
+    ck_assert_ptr_nonnull(strstr(o.out, "<U+202E>gen"));
+    natter_out_free(&o);
+    RUN(&o, "tail", rid);
+    expect(&o, 0, NULL);
+    assert_inert(&o);
+    ck_assert_ptr_nonnull(strstr(o.out, "hi^[]52;c;cm0gLXJmIH4=^G^[[2J<U+202E>evil"));
+    natter_out_free(&o);
+    RUN(&o, "send", rid, "x\x1b[31mred");
+    expect(&o, 0, NULL);
+    natter_out_free(&o);
+    /* --json keeps the exact text */
+    RUN(&o, "tail", rid, "--json");
+    expect(&o, 0, NULL);
+    json_t *l = json_object_get(o.json, "messages");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(l, 0), "text")),
+                     "hi\x1b]52;c;cm0gLXJmIH4=\x07\x1b[2J\xe2\x80\xae" "evil");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(l, 1), "text")), "x\x1b[31mred");
+    natter_out_free(&o);
+}
+END_TEST
+
 /* ---- two nodes: peers and rooms across them -------------------------------- */
 
 static harness_node b;
@@ -460,14 +567,17 @@ START_TEST(peers_add_connect_trust)
                       "peers field %s differs", same[i]);
     json_decref(l);
     natter_out_free(&o);
+    char label[96], line[128];
+    snprintf(label, sizeof label, "bob~%.4s", b.node_id); /* not trusted yet: the id shows */
     RUN(&o, "peers");
-    ck_assert_ptr_nonnull(strstr(o.out, "bob"));
-    ck_assert_ptr_nonnull(strstr(o.out, "pinned"));
+    ck_assert_ptr_nonnull(strstr(o.out, label));
+    ck_assert_ptr_nonnull(strstr(o.out, "untrusted"));
     natter_out_free(&o);
 
     RUN(&o, "connect", "bo"); /* unique prefix */
     expect(&o, 0, NULL);
-    ck_assert_str_eq(o.out, "session up with bob\n");
+    snprintf(line, sizeof line, "session up with %s\n", label);
+    ck_assert_str_eq(o.out, line);
     natter_out_free(&o);
     json_t *p = peer_on(&a, b.node_id);
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(p, "session"), "state")),
@@ -480,6 +590,11 @@ START_TEST(peers_add_connect_trust)
     p = peer_on(&a, b.node_id);
     ck_assert(json_is_true(json_object_get(p, "trusted")));
     json_decref(p);
+    RUN(&o, "peers"); /* trusted, and the only bob: the plain name */
+    ck_assert_ptr_null(strstr(o.out, label));
+    ck_assert_ptr_nonnull(strstr(o.out, "bob "));
+    ck_assert_ptr_nonnull(strstr(o.out, " trusted "));
+    natter_out_free(&o);
 
     RUN(&o, "connect", "nobody");
     expect(&o, 5, "no peer called \"nobody\"");
@@ -527,16 +642,21 @@ START_TEST(invite_join_and_talk)
     expect(&o, 0, NULL);
     natter_out_free(&o);
     natter_proc p;
+    char from_alice[128];
+    /* alice is not trusted on bob's node: marked, and named with her id */
+    snprintf(from_alice, sizeof from_alice, "<?alice~%.4s> hi from alice", a.node_id);
     ck_assert_int_eq(natter_spawn(&b, &p, "tail", "general", "-f", NULL), 0);
     ck_assert(natter_wait_output(&p, "<bob> hi from bob", WAIT_MS));
-    ck_assert(natter_wait_output(&p, "<alice> hi from alice", WAIT_MS));
+    ck_assert(natter_wait_output(&p, from_alice, WAIT_MS));
     RUN(&o, "send", "general", "live to bob");
     natter_out_free(&o);
-    ck_assert(natter_wait_output(&p, "<alice> live to bob", WAIT_MS));
+    snprintf(from_alice, sizeof from_alice, "<?alice~%.4s> live to bob", a.node_id);
+    ck_assert(natter_wait_output(&p, from_alice, WAIT_MS));
     natter_stop(&p);
     RUN(&o, "tail", "general");
     expect(&o, 0, NULL);
-    ck_assert_ptr_nonnull(strstr(o.out, "<bob> hi from bob"));
+    snprintf(from_alice, sizeof from_alice, "<?bob~%.4s> hi from bob", b.node_id);
+    ck_assert_ptr_nonnull(strstr(o.out, from_alice));
     natter_out_free(&o);
 
     /* only the host rekeys */
@@ -561,6 +681,103 @@ START_TEST(invite_join_and_talk)
 }
 END_TEST
 
+static bool has_renamed_event(void *arg)
+{
+    json_t *l = get_on(&a, "/v1/client/events?since=0&wait=0"), *e;
+    size_t i;
+    bool hit = false;
+    json_array_foreach(json_object_get(l, "events"), i, e)
+        hit |= json_is_string(json_object_get(e, "type")) &&
+               !strcmp(json_string_value(json_object_get(e, "type")), "peer_renamed");
+    json_decref(l);
+    return hit;
+}
+
+/* bob renames himself; once alice's node learns it from signed data it
+ * sends peer_renamed, and a running tail -f says so and names him anew.
+ * A node that does not send the event (older) only shows the new name on
+ * later lines; then there is nothing to check here. */
+START_TEST(rename_shows_in_tail)
+{
+    natter_out o;
+    RUN(&o, "add", b.peer);
+    natter_out_free(&o);
+    ck_assert_int_eq(natter_run(&b, NULL, &o, "add", a.peer, NULL), 0);
+    natter_out_free(&o);
+    char rid[64];
+    snprintf(rid, sizeof rid, "%s", create("general", "open"));
+    ck_assert_int_eq(natter_run(&b, NULL, &o, "join", "general", "--host", a.node_id, NULL), 0);
+    expect(&o, 0, NULL);
+    natter_out_free(&o);
+    ck_assert_int_eq(natter_run(&b, NULL, &o, "send", "general", "first", NULL), 0);
+    natter_out_free(&o);
+    natter_proc p;
+    ck_assert_int_eq(natter_spawn(&a, &p, "tail", "general", "-f", NULL), 0);
+    ck_assert(natter_wait_output(&p, "> first", WAIT_MS)); /* following from here on */
+    harness_resp r;
+    ck_assert_int_eq(harness_put(&b, HARNESS_CLIENT, "/v1/client/name", "{\"name\":\"robert\"}", &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    harness_resp_free(&r);
+    RUN(&o, "connect", b.node_id); /* a new handshake carries the new name */
+    natter_out_free(&o);
+    ck_assert_int_eq(natter_run(&b, NULL, &o, "send", "general", "as robert", NULL), 0);
+    natter_out_free(&o);
+    char line[128];
+    snprintf(line, sizeof line, "<?robert~%.4s> as robert", b.node_id);
+    if (harness_wait(has_renamed_event, NULL, WAIT_MS)) {
+        ck_assert(natter_wait_output(&p, "-!- bob is now known as robert", WAIT_MS));
+        ck_assert(natter_wait_output(&p, line, WAIT_MS));
+    }
+    natter_stop(&p);
+}
+END_TEST
+
+/* A stranger who takes a trusted peer's name: PEER arguments fall to the
+ * trusted one, two of a name are refused with their labels, and a label
+ * names one exactly. */
+START_TEST(same_name_trusted_first)
+{
+    harness_node c;
+    ck_assert_int_eq(harness_start(&c, "bob", quiet), 0);
+    char lb[64], lc[64], msg[160];
+    snprintf(lb, sizeof lb, "bob~%.4s", b.node_id);
+    snprintf(lc, sizeof lc, "bob~%.4s", c.node_id);
+    natter_out o;
+    RUN(&o, "add", b.peer);
+    natter_out_free(&o);
+    RUN(&o, "add", c.peer);
+    expect(&o, 0, NULL);
+    natter_out_free(&o);
+    /* labels come from the peer rows, so they hold across a restart; the
+     * restart also drops a statement that a node's same-name check could
+     * leave open (it failed the writes after it) */
+    ck_assert_int_eq(harness_stop(&a), 0);
+    ck_assert_int_eq(harness_restart(&a, quiet), 0);
+    create("general", "invite");
+    RUN(&o, "invite", "general", "bob");
+    expect(&o, 5, "fits 2 peers");
+    ck_assert_msg(strstr(o.err, lb) && strstr(o.err, lc), "candidates not by label: %s", o.err);
+    natter_out_free(&o);
+    RUN(&o, "trust", lb);
+    expect(&o, 0, NULL);
+    natter_out_free(&o);
+    RUN(&o, "peers");
+    ck_assert_ptr_nonnull(strstr(o.out, lb)); /* trusted, but the name is shared: still the id */
+    ck_assert_ptr_nonnull(strstr(o.out, lc));
+    natter_out_free(&o);
+    RUN(&o, "invite", "general", "bob", "--json");
+    expect(&o, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(o.json, "peer")), b.node_id);
+    natter_out_free(&o);
+    RUN(&o, "invite", "general", lc);
+    expect(&o, 0, NULL);
+    snprintf(msg, sizeof msg, "invited %s (untrusted) to general", lc);
+    ck_assert_ptr_nonnull(strstr(o.out, msg));
+    natter_out_free(&o);
+    harness_cleanup(&c);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("client");
@@ -570,6 +787,7 @@ static Suite *suite(void)
     tcase_add_test(tc, status_matches_api);
     tcase_add_test(tc, token_and_url_sources);
     tcase_add_test(tc, node_down_is_exit_3);
+    tcase_add_test(tc, token_only_to_our_node);
     tcase_add_test(tc, bad_token_is_exit_4);
     tcase_add_test(tc, silent_node_times_out);
     tcase_add_test(tc, usage_is_exit_2);
@@ -579,12 +797,15 @@ static Suite *suite(void)
     tcase_add_test(tc, node_error_is_exit_1);
     tcase_add_test(tc, tail_follow_prints_new_messages);
     tcase_add_test(tc, tail_follow_waits_out_a_node_restart);
+    tcase_add_test(tc, hostile_text_is_escaped);
     suite_add_tcase(s, tc);
     TCase *t2 = tcase_create("twonodes");
     tcase_add_checked_fixture(t2, setup2, teardown2);
     tcase_set_timeout(t2, 180);
     tcase_add_test(t2, peers_add_connect_trust);
     tcase_add_test(t2, invite_join_and_talk);
+    tcase_add_test(t2, same_name_trusted_first);
+    tcase_add_test(t2, rename_shows_in_tail);
     suite_add_tcase(s, t2);
     return s;
 }

@@ -347,12 +347,13 @@ START_TEST(modes_and_ping_both_ways)
     ping_ok(&a, b.node_id, s1);
     ping_ok(&b, a.node_id, s2);
     ck_assert_str_ne(s1, s2);
-    /* B served three handshakes from A (one per mode) and knows A. */
+    /* B served three handshakes from A (one per mode, after the one of
+     * the add that brought B's name) and knows A. */
     json_t *pa = peer_of(&b, a.node_id);
     ck_assert_int_ge(json_integer_value(json_object_get(json_object_get(pa, "session"), "inbound")), 3);
     ck_assert_str_eq(json_string_value(json_object_get(pa, "name")), "alice");
     json_decref(pa);
-    ck_assert_int_eq(channel_count(&b, "handshakes_ok"), 3);
+    ck_assert_int_eq(channel_count(&b, "handshakes_ok"), 4);
     ck_assert_int_eq(channel_count(&b, "handshakes_refused"), 0);
     harness_cleanup(&a);
     harness_cleanup(&b);
@@ -652,8 +653,8 @@ START_TEST(requestor_refuses_tampered_or_foreign_replies)
     ck_assert_int_eq(harness_start(&a, "alice", NULL), 0);
     ck_assert_int_eq(harness_start(&b, "bob", NULL), 0);
     ck_assert_int_eq(harness_start(&c, "carol", NULL), 0);
-    px_start(&b, &c, PX_PASS);
-    add_peer(&a, px.addr, b.node_id); /* B pinned, reached through the proxy */
+    px_start(&b, &c, PX_TAMPER_REPLY);
+    add_peer(&a, px.addr, b.node_id); /* B pinned, reached through the proxy (its handshake refused) */
     harness_resp r;
 
     static const struct {

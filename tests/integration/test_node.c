@@ -446,6 +446,49 @@ START_TEST(defaults_from_home_and_environment)
 }
 END_TEST
 
+/* Bad listen addresses end the run with status 2 before any key is made. */
+START_TEST(bad_listen_refused_before_key_generation)
+{
+    harness_node n;
+    ck_assert_int_eq(harness_start(&n, NULL, NULL), 0);
+    ck_assert_int_eq(harness_stop(&n), 0);
+    char fresh[PATH_MAX + 16], err[4096];
+    snprintf(fresh, sizeof fresh, "%s/fresh", n.dir);
+    static const char *const bad[][2] = {{"nonsense", "127.0.0.1:0"},
+                                         {"127.0.0.1:99999", "127.0.0.1:0"},
+                                         {"127.0.0.1:0", "127.0.0.1:65536"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *args[] = {"--data-dir", fresh, "--listen", bad[i][0], "--client-listen", bad[i][1], NULL};
+        int st = harness_run(args, REFUSE_TIMEOUT_MS, err, sizeof err);
+        ck_assert_msg(st == 2, "case %zu: want exit 2, got %d: %s", i, st, err);
+        ck_assert_msg(strstr(err, "listen"), "case %zu: the message names the option: %s", i, err);
+        ck_assert_uint_eq(mode_of(fresh, "identity.pem"), 0xFFFF); /* no key generated */
+    }
+    harness_cleanup(&n);
+}
+END_TEST
+
+/* --key-bits only sizes a new identity; on an existing one it is ignored
+ * and says so. */
+START_TEST(key_bits_on_existing_identity_warns)
+{
+    harness_node n;
+    ck_assert_int_eq(harness_start(&n, NULL, NULL), 0);
+    ck_assert_int_eq(harness_stop(&n), 0);
+    const char *extra[] = {"--key-bits", "4096", NULL};
+    ck_assert_int_eq(harness_restart(&n, extra), 0);
+    ck_assert_int_eq(harness_stop(&n), 0);
+    char log[65536];
+    FILE *f = fopen(n.log_path, "r");
+    ck_assert_ptr_nonnull(f);
+    size_t len = fread(log, 1, sizeof log - 1, f);
+    fclose(f);
+    log[len] = '\0';
+    ck_assert_msg(strstr(log, "--key-bits 4096 ignored"), "no warning in the log: %s", log);
+    harness_cleanup(&n);
+}
+END_TEST
+
 START_TEST(sigint_exits_zero)
 {
     harness_node n;
@@ -476,6 +519,8 @@ static Suite *suite(void)
     tcase_add_test(tc, sigterm_finishes_requests_in_flight);
     tcase_add_test(tc, defaults_from_home_and_environment);
     tcase_add_test(tc, sigint_exits_zero);
+    tcase_add_test(tc, bad_listen_refused_before_key_generation);
+    tcase_add_test(tc, key_bits_on_existing_identity_warns);
     suite_add_tcase(s, tc);
     return s;
 }

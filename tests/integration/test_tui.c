@@ -160,6 +160,9 @@ static void save_session(const char *title, const char *s, bool fresh)
 
 START_TEST(two_users_talk)
 {
+    char bob[96], alice[96], line[256];
+    snprintf(bob, sizeof bob, "bob~%.4s", b.node_id); /* neither trusts the other yet */
+    snprintf(alice, sizeof alice, "alice~%.4s", a.node_id);
     start_client("a", &a);
     start_client("b", &b);
     see("a", "[connected]");
@@ -170,18 +173,24 @@ START_TEST(two_users_talk)
     see("a", "created room lobby");
     see("a", "lobby  [invite, hosted, epoch 1, host alice]");
     type("a", "/invite bob");
-    see("a", "invited bob");
-    see("b", "alice invited you to room lobby: /join lobby");
+    snprintf(line, sizeof line, "invited %s", bob);
+    see("a", line);
+    snprintf(line, sizeof line, "%s (untrusted) invited you to room lobby: /join lobby", alice);
+    see("b", line);
     type("b", "/join lobby");
     see("b", "joined lobby");
     see("b", "lobby  [invite, joined");
-    see("a", "bob joined");
+    snprintf(line, sizeof line, "%s joined", bob);
+    see("a", line);
 
+    /* an untrusted sender is marked and named with its id */
     type("a", "hello bob, ünïcödé ✓ 日本");
-    see("b", "<alice> hello bob, ünïcödé ✓ 日本");
+    snprintf(line, sizeof line, "<?%s> hello bob, ünïcödé ✓ 日本", alice);
+    see("b", line);
     see("a", "<alice> hello bob, ünïcödé ✓ 日本  [sent]");
     type("b", "hi alice");
-    see("a", "<bob> hi alice");
+    snprintf(line, sizeof line, "<?%s> hi alice", bob);
+    see("a", line);
     see("b", "<bob> hi alice  [sent]");
 
     /* input line editing: Left twice, Backspace, then Home and a prefix */
@@ -189,7 +198,8 @@ START_TEST(two_users_talk)
     ck_assert_int_eq(sh("tmux -L %s send-keys -t b Left Left BSpace Home", sock), 0);
     ck_assert_int_eq(sh("tmux -L %s send-keys -t b -l 'no '", sock), 0);
     ck_assert_int_eq(sh("tmux -L %s send-keys -t b Enter", sock), 0);
-    see("a", "<bob> no tpo");
+    snprintf(line, sizeof line, "<?%s> no tpo", bob);
+    see("a", line);
     /* history: Up brings the last line back */
     ck_assert_int_eq(sh("tmux -L %s send-keys -t b Up", sock), 0);
     see("b", "[lobby] no tpo");
@@ -201,14 +211,19 @@ START_TEST(two_users_talk)
     type("a", "while you were away");
     see("b", "1 lobby (1)");
     ck_assert_int_eq(sh("tmux -L %s send-keys -t b M-1", sock), 0);
-    see("b", "<alice> while you were away");
+    snprintf(line, sizeof line, "<?%s> while you were away", alice);
+    see("b", line);
     ck_assert(!screen_has("b", "lobby (1)"));
 
     /* peers: fingerprint, trust, whois */
     type("a", "/peers");
-    see("a", "pinned  online");
+    see("a", "untrusted online");
     type("a", "/trust bob");
-    see("a", "trusted bob");
+    snprintf(line, sizeof line, "trusted %s", bob);
+    see("a", line);
+    /* trusted, and the only bob: the plain name, no mark, on the lines already shown too */
+    snprintf(line, sizeof line, "<bob> no tpo");
+    see("a", line);
     type("a", "/whois bob");
     see("a", "fingerprint");
     see("a", "trusted        true");
@@ -343,7 +358,7 @@ START_TEST(resize_and_node_restart)
     if (st != 0)
         harness_dump_log(&a);
     ck_assert_msg(st == 0, "natterd exit status %d on SIGTERM", st);
-    see("a", "DISCONNECTED: natterd is not running at");
+    see("a", "DISCONNECTED: natterd is not running (data dir");
     type("a", "sent while the node is down");
     see("a", "[failed: natterd is not running");
     ck_assert_int_eq(sh("tmux -L %s send-keys -t a -l 'kept'", sock), 0);
@@ -368,6 +383,35 @@ START_TEST(resize_and_node_restart)
 }
 END_TEST
 
+/* Room names and texts from elsewhere reach the screen escaped: an OSC 52
+ * clipboard write, a screen clear and a right-to-left override show as
+ * text instead of acting. */
+START_TEST(hostile_text_shows_escaped)
+{
+    harness_resp r;
+    const char *rid;
+    ck_assert_int_eq(harness_post(&a, HARNESS_CLIENT, "/v1/client/rooms",
+                                  "{\"name\":\"\\u202egen\",\"access\":\"invite\"}", &r), 0);
+    ck_assert_msg(r.status == 200 || r.status == 201, "create: %ld %s", r.status, r.body);
+    ck_assert_ptr_nonnull(rid = json_string_value(json_object_get(r.json, "id")));
+    char path[160];
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/messages/hostile-1", rid);
+    harness_resp m;
+    ck_assert_int_eq(harness_put(&a, HARNESS_CLIENT, path,
+                                 "{\"text\":\"hi\\u001b]52;c;cm0gLXJmIH4=\\u0007\\u001b[2J\\u202eevil\"}", &m), 0);
+    ck_assert_int_eq(m.status, 200);
+    harness_resp_free(&m);
+    harness_resp_free(&r);
+    start_client("a", &a);
+    see("a", "[connected]");
+    see("a", "1 <U+202E>gen");
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t a M-1", sock), 0);
+    see("a", "<alice> hi^[]52;c;cm0gLXJmIH4=^G^[[2J<U+202E>evil");
+    see("a", " <U+202E>gen  [invite, hosted");
+    save_session("alice, hostile text escaped", "a", false);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("tui");
@@ -376,6 +420,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, two_users_talk);
     tcase_add_test(tc, resize_and_node_restart);
+    tcase_add_test(tc, hostile_text_shows_escaped);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -96,6 +96,17 @@ static const struct {
     {{"natterd", "--data-dir", ""}, NULL, "data-dir"},
     {{"natterd"}, "NATTER_KEY_BITS=12", "NATTER_KEY_BITS"},
     {{"natterd"}, "NATTER_MAX_CONNECTIONS=0", "max-connections"},
+    /* getaddrinfo would take 99999 as 34463 and 65536 as 0 */
+    {{"natterd", "--listen", "127.0.0.1:99999"}, NULL, "--listen: '127.0.0.1:99999' is not HOST:PORT"},
+    {{"natterd", "--client-listen", "127.0.0.1:65536"}, NULL, "--client-listen"},
+    {{"natterd", "--listen", "nonsense"}, NULL, "--listen"},
+    {{"natterd", "--listen", ":7711"}, NULL, "--listen"},
+    {{"natterd", "--listen", "127.0.0.1:"}, NULL, "--listen"},
+    {{"natterd", "--listen", "127.0.0.1:-1"}, NULL, "--listen"},
+    {{"natterd", "--listen", "127.0.0.1:0x10"}, NULL, "--listen"},
+    {{"natterd", "--listen", "127.0.0.1:http"}, NULL, "--listen"},
+    {{"natterd", "--listen", "[]:7711"}, NULL, "--listen"},
+    {{"natterd"}, "NATTER_CLIENT_LISTEN=127.0.0.1:123456", "--client-listen"},
 };
 
 START_TEST(bad_input)
@@ -109,6 +120,35 @@ START_TEST(bad_input)
         argc++;
     ck_assert_int_eq(parse(&c, env, argc, (const char **)bad_cases[_i].argv, &act, err), NT_ERR_INVALID);
     ck_assert_msg(strstr(err, bad_cases[_i].want), "case %d: want '%s' in '%s'", _i, bad_cases[_i].want, err);
+    config_free(&c);
+}
+END_TEST
+
+START_TEST(listen_addresses)
+{
+    char err[CONFIG_ERR_MAX];
+    static const char *const good[] = {"127.0.0.1:0", "0.0.0.0:7711", "[::1]:0", "localhost:65535", "127.0.0.1:1"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        ck_assert_msg(config_listen_valid(good[i], err), "%s refused: %s", good[i], err);
+    static const char *const bad[] = {"127.0.0.1:65536", "127.0.0.1:000000", "127.0.0.1", "127.0.0.1: 1", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(!config_listen_valid(bad[i], err), "%s accepted", bad[i]);
+    ck_assert(!config_listen_valid(NULL, err));
+}
+END_TEST
+
+START_TEST(given_tells_default_from_chosen)
+{
+    config c;
+    config_action act;
+    char err[CONFIG_ERR_MAX];
+    const char *env[] = {"HOME=/h", "NATTER_NAME=env", NULL};
+    const char *argv[] = {"natterd", "--key-bits", "3072", NULL};
+    ck_assert_int_eq(parse(&c, env, 3, argv, &act, err), NT_OK);
+    ck_assert(config_given(&c, "key-bits")); /* the default value, but chosen */
+    ck_assert(config_given(&c, "name"));
+    ck_assert(!config_given(&c, "listen"));
+    ck_assert(!config_given(&c, "no-such-flag"));
     config_free(&c);
 }
 END_TEST
@@ -172,6 +212,8 @@ static Suite *suite(void)
     tcase_add_test(tc, xdg_data_home);
     tcase_add_test(tc, env_then_flags);
     tcase_add_loop_test(tc, bad_input, 0, sizeof bad_cases / sizeof bad_cases[0]);
+    tcase_add_test(tc, listen_addresses);
+    tcase_add_test(tc, given_tells_default_from_chosen);
     tcase_add_test(tc, help_and_version);
     tcase_add_test(tc, usage_lists_every_flag_and_env);
     tcase_add_test(tc, reparse_is_clean);

@@ -30,6 +30,7 @@ typedef struct {
     char names[MAX_SEEN][DISCOVERY_NAME_MAX + 1];
     char addrs[MAX_SEEN][64];
     int calls;
+    bool at_cap; /* the peer table refuses new ids (a source at its cap) */
 } seen_log;
 
 static identity *keys[N + 1];
@@ -43,6 +44,10 @@ static nt_err observe(void *ctx, const identity *pub, const char *name, const ch
     seen_log *l = ctx;
     pthread_mutex_lock(&l->mu);
     l->calls++;
+    if (l->at_cap) {
+        pthread_mutex_unlock(&l->mu);
+        return NT_ERR_BUSY;
+    }
     int i;
     for (i = 0; i < l->n; i++)
         if (memcmp(l->ids[i], identity_id(pub), IDENTITY_ID_LEN) == 0)
@@ -183,6 +188,26 @@ START_TEST(three_find_each_other_on_lo)
     }
     for (int i = 0; i < N; i++)
         discovery_stop(d[i]);
+}
+END_TEST
+
+/* A peer table that refuses a new id because its source is at its cap
+ * of new peers: the announcement is dropped and counted as peer_cap. */
+START_TEST(new_peer_over_cap_dropped_and_counted)
+{
+    pick_group();
+    discovery_config c = cfg();
+    seen_log logs[2] = {0};
+    logs[0].at_cap = true;
+    discovery *d0 = start(0, &logs[0], &c), *d1 = start(1, &logs[1], &c);
+    ck_assert(wait_stat(d0, DISC_PEER_CAP, 1, 5000));
+    discovery_stats s;
+    discovery_stats_get(d0, &s);
+    ck_assert_uint_eq(s.peers, 0);
+    ck_assert_uint_eq(s.dropped[DISC_STORE], 0);
+    ck_assert_str_eq(discovery_drop_str(DISC_PEER_CAP), "peer_cap");
+    discovery_stop(d0);
+    discovery_stop(d1);
 }
 END_TEST
 
@@ -565,6 +590,7 @@ int main(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, three_find_each_other_on_lo);
     tcase_add_test(tc, bad_datagrams_are_dropped_and_counted);
+    tcase_add_test(tc, new_peer_over_cap_dropped_and_counted);
     tcase_add_test(tc, start_refuses_bad_config);
     tcase_add_test(tc, keyless_announcement_fetches_key);
     tcase_add_test(tc, keyless_announcement_wrong_key_served);

@@ -109,6 +109,16 @@ static void h_json(http_req *rq, struct node *nd)
     http_reply_json(rq, 201, j);
 }
 
+static const json_field one_field[] = {JSON_FIELD("a", JSON_F_INT), JSON_FIELDS_END};
+
+static void h_fields(http_req *rq, struct node *nd)
+{
+    json_t *j;
+    if (http_req_json_fields(rq, one_field, &j))
+        return;
+    http_reply_json(rq, 200, j);
+}
+
 static void h_silent(http_req *rq, struct node *nd) {}
 
 static void h_conflict(http_req *rq, struct node *nd) { http_reply_nt_err(rq, NT_ERR_EXISTS, "already there"); }
@@ -133,8 +143,11 @@ static const http_route test_routes[] = {
     {"GET", "/silent", HTTP_API_CLIENT, h_silent, 0},
     {"GET", "/conflict", HTTP_API_CLIENT, h_conflict, 0},
     {"GET", "/raw", HTTP_API_CLIENT, h_raw, 0},
+    {"POST", "/fields", HTTP_API_CLIENT, h_fields, 0},
+    {HTTP_ANY_METHOD, "/any/{id}", HTTP_API_CLIENT, h_echo, 0},
     {"GET", "/wait", HTTP_API_CLIENT, h_wait, 0},
     {"GET", "/peer-only", HTTP_API_PEER, h_echo, 0},
+    {"GET", "/open/{id}", HTTP_API_CLIENT | HTTP_API_OPEN, h_echo, 0},
     {0},
 };
 static const http_route *const test_tables[] = {test_routes, NULL};
@@ -315,6 +328,27 @@ START_TEST(auth)
 }
 END_TEST
 
+/* An open route needs no token, for its own method only; with a wrong
+ * token it still answers (the token is not what it checks). */
+START_TEST(open_route)
+{
+    resp r;
+    call("GET", "/open/a", NULL, NULL, 0, false, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(json_string_value(json_object_get(r.json, "id")), "a");
+    json_decref(r.json);
+    call("GET", "/open/a", TOKEN "0", NULL, 0, false, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    json_decref(r.json);
+    call("POST", "/open/a", NULL, "{}", 2, false, NULL, &r);
+    expect_err(&r, 401, "unauthorized");
+    call("GET", "/open/a/b", NULL, NULL, 0, false, NULL, &r);
+    expect_err(&r, 401, "unauthorized");
+    call("POST", "/open/a", TOKEN, "{}", 2, false, NULL, &r); /* with the token: 405 names GET */
+    expect_err(&r, 405, "method_not_allowed");
+}
+END_TEST
+
 START_TEST(body_caps)
 {
     static char big[4096];
@@ -358,6 +392,44 @@ START_TEST(json_and_handler_errors)
     expect_err(&r, 500, "internal");
     get("/conflict", &r);
     expect_err(&r, 409, "conflict");
+}
+END_TEST
+
+START_TEST(fields_checked)
+{
+    resp r;
+    call("POST", "/fields", TOKEN, "{\"a\":1}", 7, false, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    json_decref(r.json);
+    call("POST", "/fields", TOKEN, "{\"a\":1,\"b\":2}", 13, false, NULL, &r);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "error"), "message")),
+                     "unknown field \"b\"");
+    expect_err(&r, 400, "bad_request");
+    call("POST", "/fields", TOKEN, "{\"a\":\"1\"}", 9, false, NULL, &r);
+    expect_err(&r, 400, "bad_request");
+}
+END_TEST
+
+/* A NUL or control byte in the target is refused before routing; a route
+ * for any method takes every method. */
+START_TEST(target_and_any_method)
+{
+    static const char *const bad[] = {"/echo/a%00b", "/echo/a%00", "/echo/a?q=x%00y", "/echo/a%01b", "/echo/a%7f",
+                                      "/ech%00o/a"};
+    resp r;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        get(bad[i], &r);
+        expect_err(&r, 400, "bad_request");
+    }
+    get("/echo/a%20b?q=x%20y", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(field(&r, "id"), "a b");
+    ck_assert_str_eq(field(&r, "q"), "x y");
+    json_decref(r.json);
+    call("PATCH", "/any/x", TOKEN, NULL, 0, false, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(field(&r, "method"), "PATCH");
+    json_decref(r.json);
 }
 END_TEST
 
@@ -430,8 +502,11 @@ static Suite *suite(void)
     tcase_add_test(l, accessors);
     tcase_add_test(l, routing_errors);
     tcase_add_test(l, auth);
+    tcase_add_test(l, open_route);
     tcase_add_test(l, body_caps);
     tcase_add_test(l, json_and_handler_errors);
+    tcase_add_test(l, fields_checked);
+    tcase_add_test(l, target_and_any_method);
     tcase_add_test(l, long_poll_does_not_block_others);
     tcase_add_test(l, stats_count);
     suite_add_tcase(s, l);

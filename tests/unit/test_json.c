@@ -219,6 +219,71 @@ START_TEST(name_length)
 }
 END_TEST
 
+static const char *const push_poll[] = {"push", "poll", NULL};
+static const json_field item_fields[] = {JSON_FIELD("txn_id", JSON_F_STRING), JSON_FIELD("epoch", JSON_F_INT),
+                                         JSON_FIELDS_END};
+static const json_field check_fields[] = {
+    JSON_FIELD("name", JSON_F_STRING),
+    JSON_FIELD_ENUM("delivery", push_poll),
+    JSON_FIELD("trusted", JSON_F_BOOL),
+    JSON_FIELD("echo", JSON_F_ANY),
+    JSON_FIELD_SUB("messages", JSON_F_ARRAY, item_fields),
+    JSON_FIELD_SUB("room", JSON_F_OBJECT, item_fields),
+    JSON_FIELDS_END,
+};
+
+static const struct {
+    const char *in;
+    const char *msg; /* NULL: accepted */
+} check_cases[] = {
+    {"{}", NULL},
+    {"{\"name\":\"a\",\"delivery\":\"poll\",\"trusted\":false,\"echo\":[1,null]}", NULL},
+    {"{\"echo\":null}", NULL},
+    {"{\"echo\":1.5}", NULL},
+    {"{\"trusted\":1.5}", "field \"trusted\" must be true or false"},
+    {"{\"messages\":[{\"txn_id\":\"t\",\"epoch\":1}],\"room\":{\"epoch\":2}}", NULL},
+    {"{\"name\":\"a\",\"foo\":1}", "unknown field \"foo\""},
+    {"{\"delivery\":12345}", "field \"delivery\" must be a string"},
+    {"{\"delivery\":\"later\"}", "field \"delivery\" must be one of: push, poll"},
+    {"{\"trusted\":\"yes\"}", "field \"trusted\" must be true or false"},
+    {"{\"name\":null}", "field \"name\" must be a string"},
+    {"{\"messages\":[{\"txn_id\":\"t\",\"extra\":1}]}", "unknown field \"extra\""},
+    {"{\"messages\":[{\"epoch\":\"1\"}]}", "field \"epoch\" must be an integer"},
+    {"{\"messages\":[1]}", "field \"messages\" must hold objects"},
+    {"{\"room\":{\"x\":1}}", "unknown field \"x\""},
+    {"{\"a\\nb\\u00e9\":1}", "unknown field \"a?b??\""},
+};
+
+START_TEST(check_fields_cases)
+{
+    json_t *j = json_loads(check_cases[_i].in, 0, NULL);
+    char msg[JSON_FIELD_MSG_MAX];
+    ck_assert_ptr_nonnull(j);
+    nt_err rc = json_check_fields(j, check_fields, msg);
+    if (!check_cases[_i].msg) {
+        ck_assert_msg(rc == NT_OK, "case %d: %s", _i, msg);
+    } else {
+        ck_assert_int_eq(rc, NT_ERR_INVALID);
+        ck_assert_str_eq(msg, check_cases[_i].msg);
+    }
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(check_fields_long_name)
+{
+    char key[300], msg[JSON_FIELD_MSG_MAX];
+    memset(key, 'k', sizeof key - 1);
+    key[sizeof key - 1] = '\0';
+    json_t *j = json_pack("{s:i}", key, 1);
+    static const json_field none[] = {JSON_FIELDS_END};
+    ck_assert_int_eq(json_check_fields(j, none, msg), NT_ERR_INVALID);
+    ck_assert_uint_eq(strlen(msg), strlen("unknown field \"\"") + 64);
+    ck_assert_int_eq(json_check_fields(NULL, none, msg), NT_OK);
+    json_decref(j);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("json");
@@ -231,6 +296,8 @@ static Suite *suite(void)
     tcase_add_test(tc, getters);
     tcase_add_loop_test(tc, text_checks, 0, sizeof text_cases / sizeof text_cases[0]);
     tcase_add_test(tc, name_length);
+    tcase_add_loop_test(tc, check_fields_cases, 0, sizeof check_cases / sizeof check_cases[0]);
+    tcase_add_test(tc, check_fields_long_name);
     suite_add_tcase(s, tc);
     return s;
 }

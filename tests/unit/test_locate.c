@@ -140,6 +140,33 @@ START_TEST(test_token)
 }
 END_TEST
 
+/* What the token's proof is checked against: the node id natterd.json
+ * names, and whether URL and token both came from the data dir (then a
+ * listener that fails the proof is "natterd is not running (data dir)"). */
+START_TEST(test_expected_node)
+{
+    locate l;
+    char err[LOCATE_ERR_MAX], id[HELLO_NODE_ID_MAX + 1];
+    write_file("api-token", "s3cret\n");
+    ck_assert_int_eq(locate_node(&l, NULL, NULL, dir, 1, fake_env, err), NT_OK);
+    ck_assert(l.from_data_dir);
+    ck_assert_str_eq(l.node_id, ""); /* no natterd.json: the default URL, any id */
+    write_file("natterd.json", "{\"client\":\"127.0.0.1:4242\",\"node_id\":\"ab12\"}");
+    ck_assert_int_eq(locate_node(&l, NULL, NULL, dir, 1, fake_env, err), NT_OK);
+    ck_assert_str_eq(l.node_id, "ab12");
+    ck_assert(l.from_data_dir);
+    ck_assert_int_eq(locate_node(&l, NULL, "flag", dir, 1, fake_env, err), NT_OK);
+    ck_assert(!l.from_data_dir);
+    ck_assert_int_eq(locate_node(&l, "http://h:1", NULL, dir, 1, fake_env, err), NT_OK);
+    ck_assert(!l.from_data_dir);
+    static const char *const bad[] = {"{\"node_id\":\"AB12\"}", "{\"node_id\":\"\"}", "{\"node_id\":7}",
+                                      "{\"node_id\":\"ab 12\"}", "[]", "nonsense"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_int_eq(locate_parse_node_id(bad[i], id), NT_ERR_NOT_FOUND);
+    locate_clear(&l);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("locate");
@@ -149,6 +176,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_url_precedence);
     tcase_add_loop_test(tc, test_portfile, 0, sizeof portfiles / sizeof portfiles[0]);
     tcase_add_test(tc, test_token);
+    tcase_add_test(tc, test_expected_node);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -9,13 +9,13 @@
 #include "crypto/rng.h"
 #include "storage/peers.h"
 
-static identity *ka, *kb;
+static identity *ka, *kb, *kc;
 static char dir[] = "/tmp/natter-test-peers-XXXXXX";
 static store *st;
+static char path[256];
 
 static void setup(void)
 {
-    char path[256];
     snprintf(path, sizeof(path), "%s/t%d.db", dir, (int)getpid());
     unlink(path);
     ck_assert_int_eq(store_open(path, &st), NT_OK);
@@ -23,6 +23,9 @@ static void setup(void)
 
 static void teardown(void)
 {
+    /* every call of the test reset what it stepped */
+    ck_assert_uint_eq(store_active_statements(st), 0);
+    ck_assert_uint_eq(store_leaked_statements(st), 0);
     store_close(st);
     st = NULL;
 }
@@ -125,15 +128,136 @@ START_TEST(key_pinned)
 }
 END_TEST
 
+static bool collides(const identity *k)
+{
+    peer_info p;
+    ck_assert_int_eq(peers_get(st, identity_id(k), &p), NT_OK);
+    return p.name_collision;
+}
+
 START_TEST(name_collision_flagged)
 {
     ck_assert_int_eq(peers_observe(st, ka, "laptop", NULL, "multicast", NULL, 1, NULL), NT_OK);
+    ck_assert(!collides(ka));
     ck_assert_int_eq(peers_observe(st, kb, "laptop", NULL, "multicast", NULL, 2, NULL), NT_OK);
+    ck_assert(collides(ka)); /* both rows, not only the newer one */
+    ck_assert(collides(kb));
+    /* A rename of a known row recomputes both names. */
+    ck_assert_int_eq(peers_observe(st, kb, "desk", NULL, "multicast", NULL, 3, NULL), NT_OK);
+    ck_assert(!collides(ka));
+    ck_assert(!collides(kb));
+    ck_assert_int_eq(peers_observe(st, ka, "desk", NULL, "handshake", NULL, 4, NULL), NT_OK);
+    ck_assert(collides(ka));
+    ck_assert(collides(kb));
+    /* A delete leaves the other alone with its name. */
+    ck_assert_int_eq(peers_delete(st, identity_id(kb)), NT_OK);
+    ck_assert(!collides(ka));
+}
+END_TEST
+
+START_TEST(rename_reported)
+{
+    peers_sighting sg = {0};
+    ck_assert_int_eq(peers_record(st, ka, "bob", NULL, "handshake", NULL, 1, &sg), NT_OK);
+    ck_assert(sg.is_new && !sg.renamed);
+    ck_assert_int_eq(peers_record(st, ka, "bob", NULL, "handshake", NULL, 2, &sg), NT_OK);
+    ck_assert(!sg.is_new && !sg.renamed);
+    ck_assert_int_eq(peers_record(st, ka, NULL, NULL, "handshake", NULL, 3, &sg), NT_OK);
+    ck_assert(!sg.renamed);
+    ck_assert_int_eq(peers_record(st, ka, "robert", NULL, "multicast", NULL, 4, &sg), NT_OK);
+    ck_assert(sg.renamed);
+    ck_assert_str_eq(sg.old_name, "bob");
+    /* A row with no name yet (added by address) learns one: not a rename. */
+    ck_assert_int_eq(peers_record(st, kb, NULL, "10.0.0.9:7711", "manual", NULL, 5, &sg), NT_OK);
+    ck_assert(sg.is_new);
+    ck_assert_int_eq(peers_record(st, kb, "carol", NULL, "handshake", NULL, 6, &sg), NT_OK);
+    ck_assert(!sg.renamed);
+}
+END_TEST
+
+START_TEST(labels)
+{
+    static const char id[] = "3fa2aaaabbbbccccddddeeeeffff00001111222233334444555566667777888";
+    char l[PEERS_LABEL_MAX];
+    peers_label("bob", id, PEER_TRUST_TRUSTED, false, l);
+    ck_assert_str_eq(l, "bob");
+    peers_label("bob", id, PEER_TRUST_TRUSTED, true, l);
+    ck_assert_str_eq(l, "bob~3fa2");
+    peers_label("bob", id, PEER_TRUST_UNTRUSTED, false, l);
+    ck_assert_str_eq(l, "bob~3fa2");
+    peers_label("bob", id, PEER_TRUST_UNKNOWN, false, l);
+    ck_assert_str_eq(l, "bob~3fa2");
+    peers_label("me", id, PEER_TRUST_SELF, true, l);
+    ck_assert_str_eq(l, "me");
+    peers_label("", id, PEER_TRUST_TRUSTED, false, l);
+    ck_assert_str_eq(l, "~3fa2");
+    ck_assert_str_eq(peers_trust_name(PEER_TRUST_UNTRUSTED), "untrusted");
+
+    char ha[65], hb[65];
+    identity_id_hex(ka, ha);
+    identity_id_hex(kb, hb);
+    peer_ident pi;
+    peers_identify(st, hb, "me", ha, &pi);
+    ck_assert_int_eq(pi.trust, PEER_TRUST_UNKNOWN);
+    ck_assert_str_eq(pi.name, "");
+    ck_assert_int_eq(peers_observe(st, ka, "bob", NULL, "handshake", NULL, 1, NULL), NT_OK);
+    ck_assert_int_eq(peers_set_trusted(st, identity_id(ka), true), NT_OK);
+    peers_identify(st, hb, "me", ha, &pi);
+    ck_assert_int_eq(pi.trust, PEER_TRUST_TRUSTED);
+    ck_assert_str_eq(pi.label, "bob");
+    peers_identify(st, hb, "me", hb, &pi);
+    ck_assert_int_eq(pi.trust, PEER_TRUST_SELF);
+    ck_assert_str_eq(pi.label, "me");
+}
+END_TEST
+
+/* At the cap, no new id from the same address within the window (others
+ * still come in, known ids still refresh); after the window, again. */
+START_TEST(new_rows_capped_per_origin)
+{
+    peers_sighting sg = {.origin = "10.0.0.1", .origin_cap = 2};
+    ck_assert_int_eq(peers_record(st, ka, "a", NULL, "handshake", NULL, 1000, &sg), NT_OK);
+    ck_assert_int_eq(peers_record(st, kb, "b", NULL, "multicast", NULL, 1100, &sg), NT_OK);
+    ck_assert_int_eq(peers_record(st, kc, "c", NULL, "handshake", NULL, 1200, &sg), NT_ERR_BUSY);
+    ck_assert(!sg.is_new);
+    ck_assert_int_eq(sg.retry_after, 1000 + PEERS_ORIGIN_WINDOW_S - 1200);
     peer_info p;
-    ck_assert_int_eq(peers_get(st, identity_id(ka), &p), NT_OK);
-    ck_assert(!p.name_collision);
-    ck_assert_int_eq(peers_get(st, identity_id(kb), &p), NT_OK);
-    ck_assert(p.name_collision);
+    ck_assert_int_eq(peers_get(st, identity_id(kc), &p), NT_ERR_NOT_FOUND);
+    ck_assert_int_eq(peers_record(st, ka, "a2", NULL, "handshake", NULL, 1300, &sg), NT_OK);
+    sg.origin = "10.0.0.2";
+    ck_assert_int_eq(peers_record(st, kc, "c", NULL, "handshake", NULL, 1300, &sg), NT_OK);
+    ck_assert(sg.is_new);
+    ck_assert_int_eq(peers_delete(st, identity_id(kc)), NT_OK);
+    sg.origin = "10.0.0.1";
+    ck_assert_int_eq(peers_record(st, kc, "c", NULL, "handshake", NULL, 1000 + PEERS_ORIGIN_WINDOW_S, &sg),
+                     NT_OK);
+    /* No origin (added by hand): no cap. */
+    ck_assert_int_eq(peers_delete(st, identity_id(kc)), NT_OK);
+    ck_assert_int_eq(peers_observe(st, kc, "c", NULL, "manual", NULL, 1400, NULL), NT_OK);
+}
+END_TEST
+
+/* Two ids with one name, then a write through another connection (as the
+ * rooms do), then writes to the peer table: a statement left active by the
+ * collision check used to hold a stale snapshot, and every later write and
+ * BEGIN IMMEDIATE on the store failed with SQLITE_BUSY_SNAPSHOT. */
+START_TEST(collision_then_other_connection_writes)
+{
+    sqlite3 *other = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(path, &other, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    ck_assert_int_eq(peers_observe(st, ka, "twin", "10.0.0.1:7711", "handshake", NULL, 1, NULL), NT_OK);
+    ck_assert_int_eq(peers_observe(st, kb, "twin", "10.0.0.2:7711", "handshake", NULL, 2, NULL), NT_OK);
+    ck_assert_int_eq(sqlite3_exec(other, "INSERT INTO node_meta(key, value) VALUES('k', 'v')", NULL, NULL, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(peers_set_trusted(st, identity_id(ka), true), NT_OK);
+    ck_assert_int_eq(peers_observe(st, kb, "twin", "10.0.0.3:7711", "handshake", NULL, 3, NULL), NT_OK);
+    ck_assert_int_eq(sqlite3_exec(other, "UPDATE node_meta SET value = 'w'", NULL, NULL, NULL), SQLITE_OK);
+    store_lock(st);
+    ck_assert_int_eq(store_begin(st), NT_OK);
+    store_rollback(st);
+    store_unlock(st);
+    ck_assert_int_eq(peers_delete(st, identity_id(kb)), NT_OK);
+    sqlite3_close(other);
 }
 END_TEST
 
@@ -239,7 +363,8 @@ END_TEST
 
 int main(void)
 {
-    if (rng_init() || !mkdtemp(dir) || identity_generate(&ka, 2048) || identity_generate(&kb, 2048))
+    if (rng_init() || !mkdtemp(dir) || identity_generate(&ka, 2048) || identity_generate(&kb, 2048) ||
+        identity_generate(&kc, 2048))
         return EXIT_FAILURE;
     Suite *s = suite_create("peers");
     TCase *tc = tcase_create("peers");
@@ -248,6 +373,10 @@ int main(void)
     tcase_add_test(tc, addresses_newest_first_capped);
     tcase_add_test(tc, key_pinned);
     tcase_add_test(tc, name_collision_flagged);
+    tcase_add_test(tc, rename_reported);
+    tcase_add_test(tc, labels);
+    tcase_add_test(tc, new_rows_capped_per_origin);
+    tcase_add_test(tc, collision_then_other_connection_writes);
     tcase_add_test(tc, flags_list_delete);
     tcase_add_loop_test(tc, bad_input_refused, 0, (int)(sizeof(bad_inputs) / sizeof(bad_inputs[0])));
     tcase_add_test(tc, helpers);
@@ -262,5 +391,6 @@ int main(void)
         failed++;
     identity_free(ka);
     identity_free(kb);
+    identity_free(kc);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

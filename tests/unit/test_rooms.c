@@ -19,6 +19,7 @@
 #include "server/rooms.h"
 #include "server/rooms_int.h"
 #include "storage/roomdb.h"
+#include "unit_util.h"
 
 #define NODES 4
 #define ROOM_RESYNC_TEST_MS 31000 /* past the members' 30 s catch-up poll */
@@ -68,6 +69,19 @@ static void split_path(const char *path, char p[static 512], qstr *q)
     }
 }
 
+/* After every call into the rooms: no statement left active on any node
+ * (one would hold a snapshot that fails the node's next BEGIN once another
+ * connection writes), and none was swept as a leak. */
+static unsigned long leaked_before; /* the count is process-wide and tests do not fork */
+
+static void assert_clean(void)
+{
+    for (int i = 0; i < NODES; i++)
+        if (N[i].db)
+            ck_assert_no_active_statements(N[i].db);
+    ck_assert_uint_eq(roomdb_leaked(), leaked_before);
+}
+
 static tnode *by_hex(const char *hex)
 {
     for (int i = 0; i < NODES; i++)
@@ -103,6 +117,7 @@ static void call_fn(void *arg, rooms_call *calls, size_t n, int timeout_ms)
         json_t *body = c->req ? json_deep_copy(c->req) : NULL;
         c->status = rooms_peer_handle(to->r, from->hex, c->method, path, qlookup, &q, body, &c->reply);
         json_decref(body);
+        ck_assert_no_active_statements(to->db);
         c->rc = NT_OK;
     }
 }
@@ -131,6 +146,7 @@ static void node_up(int i)
 static void setup(void)
 {
     clock_skew_ms = 0;
+    leaked_before = roomdb_leaked();
     ck_assert_int_eq(rng_init(), NT_OK);
     for (int i = 0; i < NODES; i++) {
         if (!keys[i])
@@ -141,6 +157,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+    assert_clean();
     for (int i = 0; i < NODES; i++) {
         rooms_free(N[i].r);
         roomdb_forget(N[i].db);
@@ -154,6 +171,7 @@ static void tick_all(int rounds)
     for (int k = 0; k < rounds; k++)
         for (int i = 0; i < NODES; i++)
             rooms_tick(N[i].r);
+    assert_clean();
 }
 
 /* A client API call on node i; returns the status, reply in *out. */
@@ -166,6 +184,7 @@ static int api(int i, const char *method, const char *path, const char *body, js
     json_t *reply = NULL;
     int st = rooms_client_handle(N[i].r, method, p, qlookup, &q, b, &reply);
     json_decref(b);
+    assert_clean();
     if (out)
         *out = reply;
     else
@@ -375,6 +394,7 @@ static int peer(int from, int to, const char *method, const char *path, json_t *
     qstr q;
     split_path(path, p, &q);
     int st = rooms_peer_handle(N[to].r, N[from].hex, method, p, qlookup, &q, body, &reply);
+    assert_clean();
     if (out)
         *out = reply;
     else
@@ -917,6 +937,45 @@ START_TEST(big_backlog_pushed_in_batches_a_member_takes)
 }
 END_TEST
 
+/* The rooms' own connection and another (the peer store's) on one file:
+ * a statement of the rooms' left stepped, then a commit on the other, then
+ * BEGIN IMMEDIATE on the rooms': the BEGIN sweeps the leak (counted)
+ * instead of failing with SQLITE_BUSY_SNAPSHOT from then on. */
+START_TEST(roomdb_begin_survives_a_leak)
+{
+    char dir[] = "/tmp/natter-roomdb-XXXXXX", path[64];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/t.db", dir);
+    sqlite3 *a = NULL, *b = NULL;
+    ck_assert_int_eq(sqlite3_open(path, &a), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(a, "PRAGMA journal_mode=WAL", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(roomdb_migrate(a), NT_OK);
+    ck_assert_int_eq(sqlite3_open(path, &b), SQLITE_OK);
+    ck_assert_int_eq(roomdb_exec(a, "INSERT INTO room_events(ts,type,data) VALUES(1,'x','{}'),(2,'y','{}')", ""),
+                     NT_OK);
+    unsigned long before = roomdb_leaked();
+    sqlite3_stmt *st = roomdb_prep(a, "SELECT token FROM room_events", "");
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW); /* and never roomdb_done */
+    ck_assert_uint_eq(roomdb_active(a), 1);
+    ck_assert_int_eq(sqlite3_exec(b, "INSERT INTO room_events(ts,type,data) VALUES(3,'z','{}')", NULL, NULL, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(roomdb_begin(a), NT_OK);
+    ck_assert_int_eq(roomdb_exec(a, "INSERT INTO room_events(ts,type,data) VALUES(4,'w','{}')", ""), NT_OK);
+    ck_assert_int_eq(roomdb_commit(a), NT_OK);
+    ck_assert_uint_eq(roomdb_leaked(), before + 1);
+    ck_assert_no_active_statements(a);
+    /* the swept statement is the cache's again */
+    st = roomdb_prep(a, "SELECT token FROM room_events", "");
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    roomdb_done(st);
+    ck_assert_no_active_statements(a);
+    roomdb_forget(a);
+    sqlite3_close(a);
+    sqlite3_close(b);
+    remove_db_dir(dir, path);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("rooms");
@@ -940,6 +999,9 @@ static Suite *suite(void)
     tcase_add_test(tc, many_rotations_synced_in_batches);
     tcase_add_test(tc, big_backlog_pushed_in_batches_a_member_takes);
     suite_add_tcase(s, tc);
+    TCase *db = tcase_create("roomdb");
+    tcase_add_test(db, roomdb_begin_survives_a_leak);
+    suite_add_tcase(s, db);
     return s;
 }
 

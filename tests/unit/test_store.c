@@ -8,6 +8,7 @@
 
 #include "storage/migrations.h"
 #include "storage/store.h"
+#include "unit_util.h"
 
 static char dir[64];
 static char path[128];
@@ -183,10 +184,77 @@ START_TEST(meta_and_stmt_cache)
     ck_assert_int_eq(sqlite3_exec(store_db(st), "INSERT INTO node_meta VALUES ('t', 'y')", NULL, NULL, NULL), SQLITE_OK);
     ck_assert_int_eq(store_commit(st), NT_OK);
     store_unlock(st);
+    ck_assert_uint_eq(store_leaked_statements(st), 0);
     store_close(st);
     ck_assert_int_eq(store_open(path, &st), NT_OK);
     ck_assert_int_eq(store_meta_get(st, "t", buf, sizeof buf), NT_OK);
     ck_assert_str_eq(buf, "y");
+    ck_assert_uint_eq(store_leaked_statements(st), 0);
+    store_close(st);
+}
+END_TEST
+
+/* Schema 5 flags both rows that share a name (schema 4 flagged the newer). */
+START_TEST(migration_5_flags_both_namesakes)
+{
+    store *st;
+    ck_assert_int_eq(store_open_with(path, store_migrations, 4, &st), NT_OK);
+    store_lock(st);
+    ck_assert_int_eq(sqlite3_exec(store_db(st),
+                                  "INSERT INTO peers (id, name, pub_der, first_seen, last_seen, source, name_collision) "
+                                  "VALUES (printf('%064d', 1), 'twin', x'00', 1, 1, 'manual', 0),"
+                                  "(printf('%064d', 2), 'twin', x'00', 2, 2, 'manual', 1),"
+                                  "(printf('%064d', 3), 'solo', x'00', 3, 3, 'manual', 0)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    store_unlock(st);
+    store_close(st);
+    ck_assert_int_eq(store_open(path, &st), NT_OK);
+    ck_assert_int_eq(query_int(st, "SELECT count(*) FROM peers WHERE name_collision"), 2);
+    ck_assert_int_eq(query_int(st, "SELECT name_collision FROM peers WHERE name = 'solo'"), 0);
+    store_close(st);
+}
+END_TEST
+
+/* A statement stepped to a row and never reset, then a write through a
+ * second connection: the unlock resets it (counted) so the store's next
+ * writes and BEGINs work; without that they failed with
+ * SQLITE_BUSY_SNAPSHOT for the life of the process. */
+START_TEST(leak_swept_at_unlock)
+{
+    store *st;
+    sqlite3 *other = NULL;
+    char buf[16];
+    ck_assert_int_eq(store_open(path, &st), NT_OK);
+    ck_assert_int_eq(sqlite3_open_v2(path, &other, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    ck_assert_int_eq(store_meta_set(st, "a", "1"), NT_OK);
+    ck_assert_int_eq(store_meta_set(st, "b", "2"), NT_OK);
+    store_lock(st);
+    sqlite3_stmt *s = store_stmt(st, "SELECT key FROM node_meta");
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+    ck_assert_int_eq(active_statements(store_db(st)), 1);
+    store_unlock(st);
+    ck_assert_uint_eq(store_active_statements(st), 0);
+    ck_assert_uint_eq(store_leaked_statements(st), 1);
+    ck_assert_int_eq(sqlite3_exec(other, "UPDATE node_meta SET value = 'x'", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(store_meta_set(st, "a", "3"), NT_OK);
+    ck_assert_int_eq(store_meta_get(st, "b", buf, sizeof buf), NT_OK);
+    ck_assert_str_eq(buf, "x");
+    /* Inside one critical section: a leak before BEGIN is reset by it. */
+    store_lock(st);
+    s = store_stmt(st, "SELECT key FROM node_meta");
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_exec(other, "UPDATE node_meta SET value = 'y'", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(store_begin(st), NT_OK);
+    ck_assert_int_eq(store_commit(st), NT_OK);
+    /* A transaction left open is rolled back at the unlock. */
+    ck_assert_int_eq(store_begin(st), NT_OK);
+    store_unlock(st);
+    ck_assert_uint_eq(store_leaked_statements(st), 3);
+    ck_assert_int_eq(sqlite3_exec(other, "UPDATE node_meta SET value = 'z'", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(store_meta_get(st, "a", buf, sizeof buf), NT_OK);
+    ck_assert_str_eq(buf, "z");
+    sqlite3_close(other);
     store_close(st);
 }
 END_TEST
@@ -203,6 +271,8 @@ static Suite *suite(void)
     tcase_add_test(tc, failed_migration_rolls_back);
     tcase_add_test(tc, not_a_database);
     tcase_add_test(tc, meta_and_stmt_cache);
+    tcase_add_test(tc, leak_swept_at_unlock);
+    tcase_add_test(tc, migration_5_flags_both_namesakes);
     suite_add_tcase(s, tc);
     return s;
 }

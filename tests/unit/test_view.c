@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "client/ident.h"
 #include "client/view.h"
 
 #define ME "aaaa000000000000000000000000000000000000000000000000000000000000"
 #define BOB "bbbb000000000000000000000000000000000000000000000000000000000000"
+#define EVE "ee11000000000000000000000000000000000000000000000000000000000000"
 #define ROOM "0123456789abcdef0123456789abcdef"
 #define ROOM2 "fedcba9876543210fedcba9876543210"
 
@@ -19,8 +21,11 @@ static void setup(void)
 {
     ck_assert_int_eq(view_new(&v), NT_OK);
     snprintf(v->self, sizeof v->self, ME);
-    json_object_set_new(v->names, BOB, json_string("bob"));
-    json_object_set_new(v->names, ME, json_string("alice"));
+    json_t *peers = json_pack("[{s:s,s:s,s:b},{s:s,s:s,s:b}]", "id", BOB, "name", "bob", "trusted", 1,
+                              "id", EVE, "name", "bob", "trusted", 0);
+    json_decref(v->names);
+    v->names = ident_map(peers, ME, "alice"); /* as an older node lists them: no labels */
+    json_decref(peers);
     json_t *rooms = json_pack("[{s:s,s:s,s:s,s:s,s:s,s:i},{s:s,s:s,s:s,s:s,s:s,s:i}]",
                               "id", ROOM, "name", "general", "host", ME, "access", "invite",
                               "state", "hosted", "epoch", 1,
@@ -137,7 +142,7 @@ START_TEST(test_events)
                            "membership", "kicked", "ts", 1);
     ck_assert_ptr_nonnull(ev);
     ck_assert(view_event(v, ev)); /* membership: refetch the rooms */
-    ck_assert_ptr_nonnull(strstr(w->lines[w->n - 1].text, "bob was kicked"));
+    ck_assert_ptr_nonnull(strstr(w->lines[w->n - 1].text, "bob~bbbb was kicked"));
     json_decref(ev);
     ev = json_pack("{s:s,s:s,s:i,s:i}", "type", "key_rotation", "room", ROOM, "epoch", 5, "ts", 1);
     ck_assert(!view_event(v, ev));
@@ -171,12 +176,13 @@ START_TEST(test_clean)
         const char *in, *out;
     } cases[] = {
         {"plain", "plain"},
-        {"\x1b[2Jwipe", "[2Jwipe"},
-        {"bell\a", "bell"},
-        {"c1\xc2\x9b" "31m", "c131m"},
+        {"\x1b[2Jwipe", "^[[2Jwipe"},
+        {"bell\a", "bell^G"},
+        {"c1\xc2\x9b" "31m", "c1<U+009B>31m"},
         {"tab\tnl\n", "tab nl "},
-        {"bad\xff", "bad\xef\xbf\xbd"},
+        {"bad\xff", "bad\\xFF"},
         {"日本", "日本"},
+        {"\xe2\x80\xae" "gnp.exe", "<U+202E>gnp.exe"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *c = view_clean(cases[i].in);
@@ -188,6 +194,52 @@ START_TEST(test_clean)
     view_message(v, w, m);
     ck_assert_ptr_null(strchr(w->lines[0].text, 0x1b));
     json_decref(m);
+}
+END_TEST
+
+/* Senders as the chat view names them: labels, and a mark on those who
+ * are neither us nor trusted; a rename shows as a notice. */
+START_TEST(test_who)
+{
+    vwin *w = view_win(v, ROOM);
+    char buf[IDENT_LABEL_MAX + 2];
+    bool doubtful;
+    static const struct {
+        const char *sender, *label, *trust, *who;
+        bool doubtful;
+    } c[] = {
+        {ME, NULL, NULL, "alice", false},
+        {BOB, NULL, NULL, "bob~bbbb", false},     /* trusted, but eve took the name too */
+        {EVE, NULL, NULL, "?bob~ee11", true},
+        {"cc00", NULL, NULL, "?~cc00", true},     /* a member we have no peer row for */
+        {"cc00", "carl~cc00", "unknown", "?carl~cc00", true}, /* the node's own words */
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        json_t *m = msg((long long)i + 1, c[i].sender, "hi", NULL);
+        if (c[i].label)
+            json_object_set_new(m, "sender_label", json_string(c[i].label));
+        if (c[i].trust)
+            json_object_set_new(m, "sender_trust", json_string(c[i].trust));
+        view_message(v, w, m);
+        json_decref(m);
+        ck_assert_str_eq(view_who(v, &w->lines[w->n - 1], buf, &doubtful), c[i].who);
+        ck_assert_int_eq(doubtful, c[i].doubtful);
+    }
+    json_t *ev = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i}", "type", "peer_renamed", "peer", EVE,
+                           "old_name", "bob", "name", "robert", "label", "robert~ee11", "trust",
+                           "untrusted", "ts", 1);
+    ck_assert(view_event(v, ev));
+    json_decref(ev);
+    ck_assert_ptr_nonnull(strstr(v->wins[0].lines[v->wins[0].n - 1].text, "bob is now known as robert~ee11"));
+    ck_assert_str_eq(view_who(v, &w->lines[2], buf, &doubtful), "?robert~ee11");
+    /* an older node's event without a label: the rule gives one */
+    ev = json_pack("{s:s,s:s,s:s,s:s}", "type", "peer_renamed", "peer", BOB, "old_name", "bob", "name",
+                   "\x1b]52;c;eA==\x07rob");
+    ck_assert(view_event(v, ev));
+    json_decref(ev);
+    const char *notice = v->wins[0].lines[v->wins[0].n - 1].text;
+    ck_assert_msg(strstr(notice, "bob is now known as ^[]52;c;eA==^Grob"), "%s", notice);
+    ck_assert_str_eq(view_who(v, &w->lines[1], buf, &doubtful), "\x1b]52;c;eA==\x07rob~bbbb"); /* raw: drawn through term.h */
 }
 END_TEST
 
@@ -216,6 +268,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_events);
     tcase_add_test(tc, test_clean);
     tcase_add_test(tc, test_line_cap);
+    tcase_add_test(tc, test_who);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -4,6 +4,7 @@
 
 #include <check.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,5 +51,17 @@ static inline void remove_db_dir(const char *dir, const char *file)
     }
     rmdir(dir);
 }
+
+/* Statements of db that are active now (stepped and not reset: each holds
+ * a read snapshot). After any storage call returns, this must be 0. */
+static inline int active_statements(sqlite3 *db)
+{
+    int n = 0;
+    for (sqlite3_stmt *s = sqlite3_next_stmt(db, NULL); s; s = sqlite3_next_stmt(db, s))
+        n += sqlite3_stmt_busy(s) != 0;
+    return n;
+}
+
+#define ck_assert_no_active_statements(db) ck_assert_int_eq(active_statements(db), 0)
 
 #endif

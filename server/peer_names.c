@@ -1,0 +1,55 @@
+/* peer_names.c - see peer_names.h. */
+#include "peer_names.h"
+
+#include <string.h>
+
+#include "../common/log.h"
+#include "rooms.h"
+#include "rooms_node.h"
+
+static void renamed(node *nd, const identity *pub, const char *old_name)
+{
+    char hex[IDENTITY_ID_HEX_LEN + 1];
+    peer_ident pi;
+    rooms *r = rooms_node_get();
+    identity_id_hex(pub, hex);
+    peer_names_ident(nd, hex, &pi);
+    log_info("peer %.16s... is now known as %s (was %s)", hex, pi.name, old_name);
+    if (r && !node_stopping(nd)) /* the rooms stop first at shutdown */
+        rooms_peer_event(r, "peer_renamed", json_pack("{s:s,s:s,s:s,s:s,s:s}", "peer", hex, "old_name", old_name,
+                                                      "name", pi.name, "label", pi.label, "trust",
+                                                      peers_trust_name(pi.trust)));
+}
+
+nt_err peer_names_record(node *nd, const identity *pub, const char *name, const char *addr, const char *source,
+                         const uint8_t *instance_id, const char *origin, int64_t now_unix, peers_sighting *sg)
+{
+    peers_sighting own;
+    if (!sg)
+        sg = &own;
+    memset(sg, 0, sizeof *sg);
+    sg->origin = origin;
+    sg->origin_cap = (unsigned)nd->cfg->max_new_peers_per_source;
+    nt_err rc = peers_record(nd->db, pub, name, addr, source, instance_id, now_unix, sg);
+    if (!rc && sg->renamed)
+        renamed(nd, pub, sg->old_name);
+    return rc;
+}
+
+void peer_names_ident(void *arg, const char *peer, peer_ident *out)
+{
+    node *nd = arg;
+    char self_hex[IDENTITY_ID_HEX_LEN + 1], self_name[TEXT_NAME_MAX + 1];
+    identity_id_hex(nd->id, self_hex);
+    node_name(nd, self_name);
+    peers_identify(nd->db, self_hex, self_name, peer, out);
+}
+
+void peer_names_json(const peer_info *p, json_t *o)
+{
+    char label[PEERS_LABEL_MAX];
+    peer_trust t = p->trusted ? PEER_TRUST_TRUSTED : PEER_TRUST_UNTRUSTED;
+    peers_label(p->name, p->id_hex, t, p->name_collision, label);
+    json_object_set_new(o, "trust", json_string(peers_trust_name(t)));
+    json_object_set_new(o, "label", json_string(label));
+}

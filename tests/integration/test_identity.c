@@ -1,0 +1,394 @@
+/* Integration: names are not identities, and no peer can wedge the peer
+ * table. Hand-made requestors (this process, with identities of their own)
+ * handshake with a real natterd under chosen names: two ids named alike,
+ * a rename, a source minting ids; two real nodes show each other's
+ * messages and members with trust and label. */
+#include <check.h>
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "crypto/rng.h"
+#include "harness.h"
+#include "rooms_util.h"
+#include "server/handshake.h"
+
+#define WAIT_MS 30000
+
+static identity *keys[3]; /* requestor identities, made once (RSA is slow) */
+
+/* Handshake with n as `self` named `name`; returns the HTTP status, and
+ * the response in *out when out is not NULL. On 200 the signed reply is
+ * checked with n's key. */
+static long handshake_as(const harness_node *n, const identity *self, const char *name, harness_resp *out)
+{
+    harness_resp r = {0};
+    ck_assert_int_eq(harness_get(n, HARNESS_PEER, "/v1/node", &r), 0);
+    const char *pem = json_string_value(json_object_get(r.json, "public_key"));
+    identity *srv = NULL;
+    ck_assert_int_eq(identity_from_pem(&srv, pem, strlen(pem) + 1), NT_OK);
+    harness_resp_free(&r);
+    json_t *req = NULL;
+    hs_pending *p = NULL;
+    ck_assert_int_eq(handshake_start(self, name, 0, identity_id(srv), HS_MODE_ECDH, ECDH_X25519,
+                                     (int64_t)time(NULL), &p, &req),
+                     NT_OK);
+    char *body = json_dumps(req, JSON_COMPACT);
+    ck_assert_int_eq(harness_post(n, HARNESS_PEER, "/v1/handshake", body, &r), 0);
+    long status = r.status;
+    if (status == 200) {
+        hs_session s;
+        ck_assert_int_eq(handshake_finish(p, srv, r.json, (int64_t)time(NULL), &s), NT_OK);
+        handshake_session_wipe(&s);
+    }
+    if (out)
+        *out = r;
+    else
+        harness_resp_free(&r);
+    free(body);
+    json_decref(req);
+    handshake_pending_free(p);
+    identity_free(srv);
+    return status;
+}
+
+/* No statement was left active anywhere in the node (nothing swept). */
+static void expect_no_leaks(harness_node *n)
+{
+    json_t *st = call(n, "GET", NULL, 200, "/v1/client/status");
+    json_t *c = json_object_get(json_object_get(st, "counts"), "leaked_statements");
+    ck_assert(json_is_integer(c));
+    ck_assert_int_eq(json_integer_value(c), 0);
+    json_decref(st);
+}
+
+static void hex_of(const identity *k, char out[static IDENTITY_ID_HEX_LEN + 1])
+{
+    identity_id_hex(k, out);
+}
+
+static json_t *peer_json(harness_node *n, const char *id)
+{
+    return call(n, "GET", NULL, 200, "/v1/client/peers/%s", id);
+}
+
+static void expect_peer(harness_node *n, const char *id, const char *trust, const char *label, bool collision)
+{
+    json_t *p = peer_json(n, id);
+    ck_assert_str_eq(json_string_value(json_object_get(p, "trust")), trust);
+    ck_assert_str_eq(json_string_value(json_object_get(p, "label")), label);
+    ck_assert(json_is_boolean(json_object_get(p, "name_collision")));
+    ck_assert_int_eq(json_is_true(json_object_get(p, "name_collision")), collision);
+    json_decref(p);
+}
+
+/* Two ids named "twin" handshake, then a room is created (a write on the
+ * rooms' own connection): trust, rename and delete must still work, and
+ * later handshakes must still be recorded. This wedged the peer table
+ * (500 "database error" until a restart). Labels tell the twins apart. */
+START_TEST(twins_do_not_wedge_the_peer_table)
+{
+    harness_node a;
+    ck_assert_int_eq(harness_start(&a, "alice", NULL), 0);
+    char h0[65], h1[65], h2[65], l0[80], l1[80];
+    hex_of(keys[0], h0);
+    hex_of(keys[1], h1);
+    hex_of(keys[2], h2);
+    snprintf(l0, sizeof l0, "twin~%.4s", h0);
+    snprintf(l1, sizeof l1, "twin~%.4s", h1);
+    ck_assert_int_eq(handshake_as(&a, keys[0], "twin", NULL), 200);
+    ck_assert_int_eq(handshake_as(&a, keys[1], "twin", NULL), 200);
+    json_decref(call(&a, "POST", "{\"name\":\"lobby\"}", 201, "/v1/client/rooms"));
+
+    json_decref(call(&a, "POST", "{\"trusted\":true}", 200, "/v1/client/peers/%s/trust", h0));
+    json_decref(call(&a, "PUT", "{\"name\":\"alice2\"}", 200, "/v1/client/name"));
+    expect_peer(&a, h0, "trusted", l0, true); /* trusted, but not the only "twin" */
+    expect_peer(&a, h1, "untrusted", l1, true);
+    json_decref(call(&a, "DELETE", NULL, 200, "/v1/client/peers/%s", h1));
+    expect_peer(&a, h0, "trusted", "twin", false);
+
+    /* Later handshakes are still recorded. */
+    ck_assert_int_eq(handshake_as(&a, keys[2], "third", NULL), 200);
+    json_t *p = peer_json(&a, h2);
+    ck_assert_str_eq(json_string_value(json_object_get(p, "name")), "third");
+    json_decref(p);
+    expect_no_leaks(&a);
+    harness_cleanup(&a);
+}
+END_TEST
+
+static json_t *find_event(json_t *events, const char *type)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(events, "events"), i, e) {
+        if (!strcmp(json_string_value(json_object_get(e, "type")), type))
+            return e;
+    }
+    return NULL;
+}
+
+/* A known peer's new name (from a signed handshake) is an event. */
+START_TEST(rename_is_an_event)
+{
+    harness_node a;
+    ck_assert_int_eq(harness_start(&a, "alice", NULL), 0);
+    char h0[65], label[80];
+    hex_of(keys[0], h0);
+    ck_assert_int_eq(handshake_as(&a, keys[0], "bob", NULL), 200);
+    json_t *ev = call(&a, "GET", NULL, 200, "/v1/client/events?since=now");
+    char since[32];
+    snprintf(since, sizeof since, "%s", json_string_value(json_object_get(ev, "next")));
+    json_decref(ev);
+    ck_assert_int_eq(handshake_as(&a, keys[0], "bob", NULL), 200); /* same name: no event */
+    ck_assert_int_eq(handshake_as(&a, keys[0], "robert", NULL), 200);
+    ev = call(&a, "GET", NULL, 200, "/v1/client/events?since=%s&wait=5", since);
+    ck_assert_uint_eq(json_array_size(json_object_get(ev, "events")), 1);
+    json_t *e = find_event(ev, "peer_renamed");
+    ck_assert_ptr_nonnull(e);
+    snprintf(label, sizeof label, "robert~%.4s", h0);
+    ck_assert_str_eq(json_string_value(json_object_get(e, "peer")), h0);
+    ck_assert_str_eq(json_string_value(json_object_get(e, "old_name")), "bob");
+    ck_assert_str_eq(json_string_value(json_object_get(e, "name")), "robert");
+    ck_assert_str_eq(json_string_value(json_object_get(e, "label")), label);
+    ck_assert_str_eq(json_string_value(json_object_get(e, "trust")), "untrusted");
+    ck_assert_ptr_nonnull(json_object_get(e, "token"));
+    json_decref(ev);
+    json_t *p = peer_json(&a, h0);
+    ck_assert_str_eq(json_string_value(json_object_get(p, "name")), "robert");
+    json_decref(p);
+    harness_cleanup(&a);
+}
+END_TEST
+
+/* One source minting ids: the cap of new peers per address, then 429
+ * with Retry-After; known ids still handshake. */
+START_TEST(new_peers_capped_per_source)
+{
+    harness_node a;
+    const char *args[] = {"--max-new-peers-per-source", "2", NULL};
+    ck_assert_int_eq(harness_start(&a, "alice", args), 0);
+    ck_assert_int_eq(handshake_as(&a, keys[0], "one", NULL), 200);
+    ck_assert_int_eq(handshake_as(&a, keys[1], "two", NULL), 200);
+    harness_resp r;
+    ck_assert_int_eq(handshake_as(&a, keys[2], "three", &r), 429);
+    ck_assert_str_eq(harness_error_code(&r), "too_many_peers");
+    char ra[32];
+    ck_assert_ptr_nonnull(harness_resp_header(&r, "Retry-After", ra, sizeof ra));
+    long secs = strtol(ra, NULL, 10);
+    ck_assert(secs > 0 && secs <= 3600);
+    harness_resp_free(&r);
+    ck_assert_int_eq(handshake_as(&a, keys[0], "one", NULL), 200);
+    json_t *l = call(&a, "GET", NULL, 200, "/v1/client/peers");
+    ck_assert_uint_eq(json_array_size(json_object_get(l, "peers")), 2);
+    json_decref(l);
+    harness_cleanup(&a);
+}
+END_TEST
+
+static json_t *member_of(json_t *members, const char *id)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(members, "members"), i, m) {
+        if (!strcmp(json_string_value(json_object_get(m, "peer")), id))
+            return m;
+    }
+    return NULL;
+}
+
+typedef struct {
+    harness_node *n;
+    const char *room;
+} room_arg;
+
+static bool has_message(void *arg)
+{
+    room_arg *a = arg;
+    json_t *j = call(a->n, "GET", NULL, 0, "/v1/client/rooms/%s/messages?after=0", a->room);
+    bool ok = json_array_size(json_object_get(j, "messages")) >= 2;
+    json_decref(j);
+    return ok;
+}
+
+/* Two real nodes: adding by address learns the name from a handshake;
+ * messages, members and invites carry name, trust and label. */
+START_TEST(messages_members_invites_labelled)
+{
+    harness_node a, b;
+    ck_assert_int_eq(harness_start(&a, "alice", NULL), 0);
+    ck_assert_int_eq(harness_start(&b, "bob", NULL), 0);
+    char body[160], room[64], bob_label[80];
+    snprintf(body, sizeof body, "{\"address\":\"%s\"}", b.peer);
+    /* the name came with the add's handshake (GET /v1/node is not signed) */
+    json_t *j = call(&a, "POST", body, 201, "/v1/client/peers");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "name")), "bob");
+    json_decref(j);
+    snprintf(body, sizeof body, "{\"address\":\"%s\"}", a.peer);
+    json_decref(call(&b, "POST", body, 0, "/v1/client/peers"));
+    snprintf(bob_label, sizeof bob_label, "bob~%.4s", b.node_id);
+    json_t *ev = call(&b, "GET", NULL, 200, "/v1/client/events?since=now");
+    char since[32];
+    snprintf(since, sizeof since, "%s", json_string_value(json_object_get(ev, "next")));
+    json_decref(ev);
+
+    j = call(&a, "POST", "{\"name\":\"lobby\"}", 201, "/v1/client/rooms");
+    snprintf(room, sizeof room, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", b.node_id);
+    json_decref(call(&a, "POST", body, 200, "/v1/client/rooms/%s/invite", room));
+    ev = call(&b, "GET", NULL, 200, "/v1/client/events?since=%s&wait=10", since);
+    json_t *inv = find_event(ev, "invite");
+    ck_assert_ptr_nonnull(inv);
+    ck_assert_str_eq(json_string_value(json_object_get(inv, "name")), "alice");
+    ck_assert_str_eq(json_string_value(json_object_get(inv, "trust")), "untrusted");
+    json_decref(ev);
+    snprintf(body, sizeof body, "{\"host\":\"%s\"}", a.node_id);
+    json_decref(call(&b, "POST", body, 200, "/v1/client/rooms/%s/join", room));
+    json_decref(call(&b, "PUT", "{\"text\":\"hi\"}", 0, "/v1/client/rooms/%s/messages/t1", room));
+    json_decref(call(&a, "PUT", "{\"text\":\"hello\"}", 0, "/v1/client/rooms/%s/messages/t2", room));
+    room_arg ra = {&a, room};
+    ck_assert(harness_wait(has_message, &ra, WAIT_MS));
+
+    j = call(&a, "GET", NULL, 200, "/v1/client/rooms/%s/messages?after=0", room);
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(j, "messages"), i, m) {
+        bool mine = json_is_true(json_object_get(m, "mine"));
+        ck_assert_str_eq(json_string_value(json_object_get(m, "sender_name")), mine ? "alice" : "bob");
+        ck_assert_str_eq(json_string_value(json_object_get(m, "sender_trust")), mine ? "self" : "untrusted");
+        ck_assert_str_eq(json_string_value(json_object_get(m, "sender_label")), mine ? "alice" : bob_label);
+    }
+    json_decref(j);
+    json_decref(call(&a, "POST", NULL, 200, "/v1/client/peers/%s/trust", b.node_id));
+    j = call(&a, "GET", NULL, 200, "/v1/client/rooms/%s/members", room);
+    json_t *mb = member_of(j, b.node_id), *ma = member_of(j, a.node_id);
+    ck_assert_ptr_nonnull(mb);
+    ck_assert_ptr_nonnull(ma);
+    ck_assert_str_eq(json_string_value(json_object_get(mb, "name")), "bob");
+    ck_assert_str_eq(json_string_value(json_object_get(mb, "trust")), "trusted");
+    ck_assert_str_eq(json_string_value(json_object_get(mb, "label")), "bob"); /* trusted and unique */
+    ck_assert_str_eq(json_string_value(json_object_get(ma, "trust")), "self");
+    json_decref(j);
+    expect_no_leaks(&a);
+    expect_no_leaks(&b);
+    harness_cleanup(&a);
+    harness_cleanup(&b);
+}
+END_TEST
+
+/* ---- a proxy whose GET /v1/node lies about the name (nothing signs it) ---- */
+
+typedef struct {
+    char *buf;
+    size_t len;
+} px_req;
+
+static char px_upstream[96];
+
+static enum MHD_Result px_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    (void)cls, (void)version;
+    px_req *r = *con_cls;
+    if (!r)
+        return (*con_cls = calloc(1, sizeof(px_req))) ? MHD_YES : MHD_NO;
+    if (*upload_size) {
+        char *nb = realloc(r->buf, r->len + *upload_size + 1);
+        if (!nb)
+            return MHD_NO;
+        memcpy(nb + r->len, upload, *upload_size);
+        r->buf = nb;
+        r->len += *upload_size;
+        r->buf[r->len] = 0;
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    char full[256];
+    snprintf(full, sizeof full, "%s%s", px_upstream, url);
+    harness_resp resp;
+    if (harness_request(method, full, NULL, r->buf, r->len, &resp))
+        return MHD_NO;
+    char *out = NULL;
+    if (!strcmp(url, "/v1/node") && resp.json) {
+        json_object_set_new(resp.json, "name", json_string("mallory"));
+        out = json_dumps(resp.json, JSON_COMPACT);
+    }
+    struct MHD_Response *m = MHD_create_response_from_buffer(out ? strlen(out) : resp.len, out ? out : resp.body,
+                                                             MHD_RESPMEM_MUST_COPY);
+    MHD_add_response_header(m, "Content-Type", "application/json");
+    enum MHD_Result q = MHD_queue_response(c, (unsigned)resp.status, m);
+    MHD_destroy_response(m);
+    free(out);
+    harness_resp_free(&resp);
+    return q;
+}
+
+static void px_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    (void)cls, (void)c, (void)toe;
+    px_req *r = *con_cls;
+    if (r)
+        free(r->buf);
+    free(r);
+    *con_cls = NULL;
+}
+
+/* A adds B through the lying proxy: the name it keeps is the one B signed
+ * in its handshake reply, never the one GET /v1/node gave. */
+START_TEST(name_from_signed_handshake_not_node_info)
+{
+    harness_node a, b;
+    ck_assert_int_eq(harness_start(&a, "alice", NULL), 0);
+    ck_assert_int_eq(harness_start(&b, "bob", NULL), 0);
+    snprintf(px_upstream, sizeof px_upstream, "%s", b.peer_url);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL,
+                                            NULL, px_handler, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                                            MHD_OPTION_NOTIFY_COMPLETED, px_done, NULL, MHD_OPTION_END);
+    ck_assert_ptr_nonnull(d);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    ck_assert_ptr_nonnull(info);
+    char body[128];
+    snprintf(body, sizeof body, "{\"address\":\"127.0.0.1:%u\"}", (unsigned)info->port);
+    json_t *j = call(&a, "POST", body, 201, "/v1/client/peers");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "id")), b.node_id);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "name")), "bob");
+    json_decref(j);
+    /* and again on a later handshake */
+    json_decref(call(&a, "POST", "{\"mode\":\"rsa\"}", 200, "/v1/client/peers/%s/connect", b.node_id));
+    j = peer_json(&a, b.node_id);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "name")), "bob");
+    json_decref(j);
+    MHD_stop_daemon(d);
+    harness_cleanup(&a);
+    harness_cleanup(&b);
+}
+END_TEST
+
+int main(void)
+{
+    for (int i = 0; i < 3; i++)
+        if (rng_init() || identity_generate(&keys[i], 2048))
+            return EXIT_FAILURE;
+    Suite *s = suite_create("identity");
+    TCase *tc = tcase_create("identity");
+    tcase_set_timeout(tc, 180);
+    tcase_add_test(tc, twins_do_not_wedge_the_peer_table);
+    tcase_add_test(tc, rename_is_an_event);
+    tcase_add_test(tc, new_peers_capped_per_source);
+    tcase_add_test(tc, messages_members_invites_labelled);
+    tcase_add_test(tc, name_from_signed_handshake_not_node_info);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    for (int i = 0; i < 3; i++)
+        identity_free(keys[i]);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
