@@ -249,12 +249,48 @@ static void sealed_live(hx *h)
     free(env);
 }
 
+/* Each member of each sealed body with each wrong type, under the live
+ * session: refused and sealed, never a 500 (this peer is no member, so 403
+ * may come first, and a "pub" that is not its key is 401). */
+static void sealed_types(hx *h)
+{
+    static const struct {
+        const char *path, *base, *fields[4];
+    } t[] = {
+        {"/v1/peer/rooms/{room}/join", "{\"pub\":\"AAAA\",\"delivery\":\"push\"}", {"pub", "password", "delivery"}},
+        {"/v1/peer/rooms/{room}/messages", "{\"txn_id\":\"t\",\"epoch\":1,\"body\":\"AAAA\",\"sig\":\"AAAA\"}",
+         {"txn_id", "epoch", "body", "sig"}},
+        {"/v1/peer/rooms/{room}/batch", "{\"messages\":[]}", {"messages"}},
+        {"/v1/peer/rooms/{room}/notify", "{\"head\":0,\"epoch\":1,\"event\":\"message\"}", {"head", "epoch", "event"}},
+        {"/v1/peer/rooms/{room}/delivery", "{\"mode\":\"poll\"}", {"mode"}},
+    };
+    static const char *const wrong[] = {"1", "-1", "1.5", "true", "null", "\"\"", "\"!!\"", "{}", "[1]", "[null]",
+                                        "[{\"txn_id\":1}]"};
+    char path[256], label[512], base[256];
+    for (size_t i = 0; i < LEN(t); i++) {
+        hx_expand(h, t[i].path, path, sizeof path);
+        json_error_t err;
+        json_t *o = json_loads(t[i].base, 0, &err);
+        ck_assert_ptr_nonnull(o);
+        for (size_t f = 0; f < LEN(t[i].fields) && t[i].fields[f]; f++)
+            for (size_t w = 0; w < LEN(wrong); w++) {
+                char *body = hx_json_with(o, t[i].fields[f], wrong[w]);
+                snprintf(base, sizeof base, "%s", body);
+                snprintf(label, sizeof label, "sealed POST %s %s", t[i].path, base);
+                hx_sealed(h, label, "POST", path, body, strlen(body), ST(400, 401, 403, 404, 409));
+                free(body);
+            }
+        json_decref(o);
+    }
+}
+
 void hx_batch_sealed(hx *h)
 {
     hx_batch(h, "sealed");
     sealed_shapes(h, "/v1/peer/ping");
     sealed_random(h);
     sealed_live(h);
+    sealed_types(h);
     /* The session still works. */
     char *env = hx_envelope(h, "POST", "/v1/peer/ping", 0, "{}", 2);
     hx_send(h, HARNESS_PEER, "POST /v1/peer/ping after the batch", "POST", "/v1/peer/ping", NULL, NULL, env,

@@ -1,5 +1,5 @@
 /* Integration: the hostile-input suite. One real natterd on loopback gets
- * about 1800 hostile requests (1846 today, 113 of them X_EDGE; about 10 s
+ * about 2000 hostile requests (1978 today, 113 of them X_EDGE; about 10 s
  * here), generated from tables, on both listeners, over raw keep-alive TCP
  * sockets (harness_raw.h) so that the bytes themselves are checked. The
  * runner and judge are in hostile_runner.c, the hostile values in
@@ -24,7 +24,8 @@
  *            and good handshakes from one peer past its session cap (429)
  *   sealed   random envelopes, each envelope member mutated, unknown
  *            sessions, tampered boxes and replays on a live session, and
- *            hostile JSON sealed under the live session's keys
+ *            hostile JSON and every body member with a wrong type sealed
+ *            under the live session's keys
  *   unknown  a field nobody knows, in each body: 400 naming it
  *
  * For every case (hostile.h, judge): exactly one status line,
