@@ -114,6 +114,7 @@ typedef struct {
     submission s;
     char state[12];
     bool settled; /* the host answered it, or it could not be sent */
+    bool busy;    /* not tried: another thread is sending the room's entries */
 } out_entry;
 
 static void entry_free(out_entry *e)
@@ -220,6 +221,8 @@ static void try_entries(rooms *r, const char *room, out_entry *e, size_t n)
     }
     int slot = busy_claim_locked(r, room);
     if (slot == -2) { /* another thread is sending this room's entries: it wakes the drain when done */
+        for (size_t i = 0; i < n; i++)
+            e[i].busy = true;
         mbedtls_platform_zeroize(key, sizeof key);
         pthread_mutex_unlock(&r->lock);
         return;
@@ -296,12 +299,39 @@ static void try_entries(rooms *r, const char *room, out_entry *e, size_t n)
     }
     if (txn && roomdb_commit(r->o.db))
         roomdb_rollback(r->o.db);
-    if (slot >= 0)
+    if (slot >= 0) {
         r->outbox_busy[slot][0] = '\0';
+        pthread_cond_broadcast(&r->outbox_cond);
+    }
     rooms_wake_sync_locked(r);
     pthread_mutex_unlock(&r->lock);
     json_decref(req);
     json_decref(reply);
+}
+
+static bool room_busy_locked(rooms *r, const char *room)
+{
+    for (int i = 0; i < ROOM_OUTBOX_BUSY_MAX; i++)
+        if (strcmp(r->outbox_busy[i], room) == 0)
+            return true;
+    return false;
+}
+
+/* Another thread (the sync thread) took the room's entries, this one
+ * among them: it is the room's oldest. Wait, bounded, for that attempt
+ * and take its outcome, so that a send still answers what the host said. */
+static void await_other_sender(rooms *r, const char *room, const char *txn, char state[static 12])
+{
+    int64_t end = rooms_now(r) + ROOM_PEER_TIMEOUT_MS + 1000;
+    struct timespec ts = {.tv_sec = end / 1000, .tv_nsec = (end % 1000) * 1000000};
+    pthread_mutex_lock(&r->lock);
+    while (room_busy_locked(r, room) && rooms_wait_locked(r, &r->outbox_cond, &ts)) {
+    }
+    sqlite3_stmt *st = roomdb_prep(r->o.db, "SELECT state FROM room_outbox WHERE room=? AND txn_id=?", "ss", room, txn);
+    if (st && sqlite3_step(st) == SQLITE_ROW)
+        snprintf(state, 12, "%s", roomdb_text(st, 0));
+    roomdb_done(st);
+    pthread_mutex_unlock(&r->lock);
 }
 
 void outbox_try(rooms *r, const char *room, const char *txn_id, char state[static 12])
@@ -310,6 +340,8 @@ void outbox_try(rooms *r, const char *room, const char *txn_id, char state[stati
     snprintf(e.txn, sizeof e.txn, "%s", txn_id);
     try_entries(r, room, &e, 1);
     snprintf(state, 12, "%s", e.state);
+    if (e.busy)
+        await_other_sender(r, room, txn_id, state);
     entry_free(&e);
 }
 

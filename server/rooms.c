@@ -612,6 +612,7 @@ nt_err rooms_new(rooms **out, const rooms_opts *o)
     pthread_cond_init(&r->ev_cond, NULL);
     pthread_cond_init(&r->push_cond, NULL);
     pthread_cond_init(&r->sync_cond, NULL);
+    pthread_cond_init(&r->outbox_cond, NULL);
     pthread_mutex_init(&r->pw_mu, NULL);
     nt_err rc = r->me_der ? identity_public_der(o->me, r->me_der, IDENTITY_PUB_DER_MAX, &r->me_der_len) : NT_ERR_NOMEM;
     if (!rc)
@@ -660,6 +661,7 @@ void rooms_stop(rooms *r)
     pthread_cond_broadcast(&r->ev_cond);
     pthread_cond_broadcast(&r->push_cond);
     pthread_cond_broadcast(&r->sync_cond);
+    pthread_cond_broadcast(&r->outbox_cond);
     pthread_mutex_unlock(&r->lock);
     if (r->started)
         delivery_stop(r);
@@ -677,6 +679,7 @@ void rooms_free(rooms *r)
     pthread_cond_destroy(&r->ev_cond);
     pthread_cond_destroy(&r->push_cond);
     pthread_cond_destroy(&r->sync_cond);
+    pthread_cond_destroy(&r->outbox_cond);
     pthread_mutex_destroy(&r->pw_mu);
     ratelimit_free(r->pw_rl);
     ingest_free(r);

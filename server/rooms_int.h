@@ -91,6 +91,7 @@ struct rooms {
     pthread_cond_t ev_cond;   /* a client event was added */
     pthread_cond_t push_cond; /* push work may be due */
     pthread_cond_t sync_cond; /* member-side work may be due */
+    pthread_cond_t outbox_cond; /* a room's outbox sending slot was released */
     bool push_kick, sync_kick, stopping, started;
     pthread_t push_thr, sync_thr;
     poller *pollers;

@@ -7,6 +7,7 @@
  * sent settles nothing. The member is a real rooms instance on a real
  * SQLite file; only the host is played by the transport. */
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,21 @@ static struct {
     bool refused;
     int requests, batches, largest;
     char order[ENTRIES * 8 + 1]; /* the txn ids stored, in order */
-} H;
+    bool hold, in_call;          /* hold: a call waits until hold is cleared */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} H = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+/* A host that takes its time: the call waits while H.hold is set. */
+static void host_gate(void)
+{
+    pthread_mutex_lock(&H.mu);
+    H.in_call = true;
+    pthread_cond_broadcast(&H.cv);
+    while (H.hold)
+        pthread_cond_wait(&H.cv, &H.mu);
+    pthread_mutex_unlock(&H.mu);
+}
 
 static json_t *store(const char *txn)
 {
@@ -57,6 +72,7 @@ static void host(void *arg, rooms_call *calls, size_t n, int timeout_ms)
 {
     (void)arg;
     (void)timeout_ms;
+    host_gate();
     for (size_t i = 0; i < n; i++) {
         rooms_call *c = &calls[i];
         c->reply = NULL;
@@ -100,7 +116,12 @@ static void setup(void)
     ck_assert_int_eq(rng_init(), NT_OK);
     if (!me)
         ck_assert_int_eq(identity_generate(&me, 2048), NT_OK);
-    memset(&H, 0, sizeof H);
+    H.kind = HOST_BATCHES;
+    H.head = 0;
+    H.refuse_txn = NULL;
+    H.refused = H.hold = H.in_call = false;
+    H.requests = H.batches = H.largest = 0;
+    H.order[0] = '\0';
     snprintf(dir, sizeof dir, "/tmp/natter-outbox-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(file, sizeof file, "%s/natter.db", dir);
@@ -215,6 +236,53 @@ START_TEST(mismatched_answer_settles_nothing)
 }
 END_TEST
 
+static void *release_later(void *arg)
+{
+    (void)arg;
+    usleep(100 * 1000); /* so that the send finds the slot taken; it must wait either way */
+    pthread_mutex_lock(&H.mu);
+    H.hold = false;
+    pthread_cond_broadcast(&H.cv);
+    pthread_mutex_unlock(&H.mu);
+    return NULL;
+}
+
+static void *drain_thread(void *arg)
+{
+    (void)arg;
+    outbox_drain(R);
+    return NULL;
+}
+
+/* A send that finds another thread already sending the room's entries
+ * (the sync thread took the new message first) waits for that attempt:
+ * it answers "sent" when the host took the message, not "pending" with no
+ * attempt made. */
+START_TEST(send_waits_for_the_other_sender)
+{
+    ck_assert_int_eq(roomdb_exec(db, "DELETE FROM room_outbox WHERE room=? AND txn_id<>'t00'", "s", room_hex), NT_OK);
+    pthread_t t;
+    pthread_mutex_lock(&H.mu);
+    H.hold = true;
+    pthread_mutex_unlock(&H.mu);
+    ck_assert_int_eq(pthread_create(&t, NULL, drain_thread, NULL), 0);
+    pthread_mutex_lock(&H.mu);
+    while (!H.in_call) /* the drain holds the room's sending slot, t00 in flight */
+        pthread_cond_wait(&H.cv, &H.mu);
+    pthread_mutex_unlock(&H.mu);
+    char state[12];
+    /* let the host answer a little later, from another thread */
+    pthread_t rel;
+    ck_assert_int_eq(pthread_create(&rel, NULL, release_later, NULL), 0);
+    outbox_try(R, room_hex, "t00", state);
+    ck_assert_str_eq(state, "sent");
+    pthread_join(rel, NULL);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(H.requests, 1); /* sent once, by the drain */
+    ck_assert_str_eq(H.order, "t00 ");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("outbox");
@@ -225,6 +293,7 @@ int main(void)
     tcase_add_test(tc, refused_message_ends_its_batch);
     tcase_add_test(tc, host_without_batches_gets_every_message);
     tcase_add_test(tc, mismatched_answer_settles_nothing);
+    tcase_add_test(tc, send_waits_for_the_other_sender);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
