@@ -18,7 +18,7 @@
 #include "crypto/identity.h"
 #include "harness.h"
 #include "harness_raw.h"
-#include "server/handshake.h"
+#include "server/channel/handshake.h"
 
 #define HX_ST_MAX 6
 #define HX_IO_MS 4000

@@ -13,7 +13,7 @@
 
 #include "crypto/encoding.h"
 #include "crypto/rng.h"
-#include "server/envelope.h"
+#include "server/channel/envelope.h"
 
 #define LEN(a) (sizeof(a) / sizeof((a)[0]))
 

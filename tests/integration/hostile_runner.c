@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "crypto/encoding.h"
-#include "server/envelope.h"
+#include "server/channel/envelope.h"
 
 static const int DOCUMENTED[] = {400, 401, 403, 404, 405, 409, 411, 413, 414, 415, 421, 429, 431, 503, 0};
 

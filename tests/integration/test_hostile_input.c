@@ -53,7 +53,8 @@
 #include "crypto/encoding.h"
 #include "crypto/rng.h"
 #include "hostile.h"
-#include "server/envelope.h"
+#include "tests/test_main.h"
+#include "server/channel/envelope.h"
 
 static identity *me;
 
@@ -656,19 +657,23 @@ START_TEST(hostile_input)
 }
 END_TEST
 
-int main(void)
+int test_setup(void)
 {
-    if (rng_init() || identity_generate(&me, 2048))
-        return EXIT_FAILURE;
+    return rng_init() || identity_generate(&me, 2048) ? EXIT_FAILURE : TEST_GO;
+}
+
+int test_teardown(int failed)
+{
+    identity_free(me);
+    return failed;
+}
+
+Suite *test_suite(void)
+{
     Suite *s = suite_create("hostile_input");
     TCase *tc = tcase_create("hostile_input");
     tcase_set_timeout(tc, 180);
     tcase_add_test(tc, hostile_input);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    identity_free(me);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }
