@@ -309,9 +309,9 @@ int cmdconv_topic(ctx *c)
     int x = cmd_find(c, NODE_ROOM, c->o->args[0], &room, rid);
     if (x)
         return x;
-    const char *t = field_str(room, "topic");
+    const char *t = field_str(room, "topic"), *name = field_str(room, F_NAME);
     if (c->o->json) {
-        json_t *j = json_pack("{s:s, s:s, s:s}", "id", rid, "name", c->o->args[0], "topic", t ? t : "");
+        json_t *j = json_pack("{s:s, s:s, s:s}", "id", rid, "name", name ? name : "", "topic", t ? t : "");
         cmd_print_json(j);
         json_decref(j);
     } else if (t && t[0]) {
