@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "client/field.h"
+#include "client/dm.h"
 #include "client/ident.h"
 #include "client/resolve.h"
 
@@ -27,6 +28,7 @@ const char *const slash_help[] = {
     "/leave                 leave this room",
     "/rekey                 new key for this room (host only)",
     "/members               who is in this room",
+    "/msg PEER TEXT         direct message: a room with just PEER and you",
     NULL,
 };
 
@@ -417,6 +419,34 @@ static nt_err c_members(sctx *s, int argc, char **argv)
     return NT_OK;
 }
 
+/* A direct message: the conversation with PEER (dm.h), found or made,
+ * gets the text, and becomes the current window. */
+static nt_err c_msg(sctx *s, int argc, char **argv)
+{
+    char pid[NODE_ID_MAX], rid[NODE_ID_MAX], lb[IDENT_LABEL_MAX];
+    json_t *peer = NULL, *r = NULL;
+    bool created;
+    if (argc > 3)
+        argv[2][strlen(argv[2])] = ' '; /* the split cut the text once: it is all one */
+    nt_err rc = node_find(s->a, NODE_PEER, argv[1], &peer, pid, s->err);
+    if (rc == NT_OK)
+        rc = dm_open(s->a, peer, rid, &created, s->err);
+    if (rc == NT_OK)
+        rc = node_send(s->a, rid, argv[2], &r, s->err);
+    if (rc == NT_OK) {
+        ident_peer_label(peer, NULL, lb);
+        if (created)
+            say(s, "new conversation with %s (an invite-only room of the two of you); "
+                   "%s reads what is sent once they take the invitation", lb, lb);
+        json_object_set_new(s->out, "switch", json_string(rid));
+        json_object_set_new(s->out, "title", json_string(lb));
+        json_object_set_new(s->out, "refresh", json_true());
+    }
+    json_decref(peer);
+    json_decref(r);
+    return rc;
+}
+
 typedef nt_err slash_fn(sctx *s, int argc, char **argv);
 
 static const struct {
@@ -432,7 +462,7 @@ static const struct {
     {"join", 2, 4, c_join, "/join ROOM [PEER] [PASSWORD]"},
     {"invite", 2, 2, c_invite, "/invite PEER"}, {"kick", 2, 2, c_kick, "/kick PEER"},
     {"leave", 1, 1, c_leave, "/leave"},         {"rekey", 1, 1, c_rekey, "/rekey"},
-    {"members", 1, 1, c_members, "/members"},
+    {"members", 1, 1, c_members, "/members"},   {"msg", 3, 4, c_msg, "/msg PEER TEXT"},
 };
 
 nt_err slash_run(api *a, const char *room_id, const char *line, json_t **result, api_error *err)

@@ -413,6 +413,29 @@ START_TEST(hostile_text_shows_escaped)
 }
 END_TEST
 
+/* /msg PEER TEXT: a conversation room of the two, made by the first
+ * message and taken up (the invitation joined) by the other side's. */
+START_TEST(direct_messages)
+{
+    char line[256];
+    start_client("a", &a);
+    start_client("b", &b);
+    see("a", "[peers 1/1 online]");
+    see("b", "[connected]");
+    type("a", "/msg bob hi there,  bob");
+    see("a", "new conversation with bob~");
+    see("a", "<alice> hi there,  bob");
+    see("b", "invited you to room @bob");
+    type("b", "/msg alice hello again"); /* takes the invitation: bob reads from here on */
+    see("b", "you joined");
+    see("b", "<bob> hello again");
+    snprintf(line, sizeof line, "<?bob~%.4s> hello again", b.node_id);
+    see("a", line);
+    type("a", "/msg");
+    see("a", "usage: /msg PEER TEXT");
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("tui");
@@ -422,6 +445,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, two_users_talk);
     tcase_add_test(tc, resize_and_node_restart);
     tcase_add_test(tc, hostile_text_shows_escaped);
+    tcase_add_test(tc, direct_messages);
     suite_add_tcase(s, tc);
     return s;
 }
