@@ -28,7 +28,6 @@ enum {
     X_EDGE = 1u << 1,   /* the HTTP-edge work makes this pass (listed apart) */
     X_SEALED = 1u << 2, /* a sealed answer: opened with the live session, the error inside */
     X_SILENT = 1u << 3, /* libmicrohttpd may drop it without an answer (noted in the report) */
-    X_MHD_DUP = 1u << 4, /* libmicrohttpd 0.9.75 may write its own header block twice (noted) */
 };
 
 typedef struct expect {

@@ -164,12 +164,6 @@ static void judge_body(hx *h, const expect *x, const raw_resp *r, char *why, siz
     json_decref(j);
 }
 
-static bool repeated_head(const raw_resp *r)
-{
-    size_t hl = strlen(r->head);
-    return r->body && r->body_len >= hl && memcmp(r->body, r->head, hl) == 0;
-}
-
 static void judge(hx *h, const expect *x, const raw_resp *r, int rc, char *why, size_t cap)
 {
     char w[32];
@@ -180,16 +174,7 @@ static void judge(hx *h, const expect *x, const raw_resp *r, int rc, char *why, 
                r->closed ? "closed" : "still open when the test gave up");
     } else if (rc != 0 || r->status == 0)
         snprintf(why, cap, "no response (%s)", r->timed_out ? "timed out" : r->reset ? "reset" : "closed");
-    else if ((x->flags & X_MHD_DUP) && repeated_head(r)) {
-        /* libmicrohttpd 0.9.75's transmit_error_response: the same header
-         * block twice before its body (fixed upstream in 1.0.0); never a
-         * second, different answer. */
-        h->mhd_cases++;
-        append(&h->mhd_log, &h->mhd_len, "  %-44.44s -> %d, header block written twice, %s\n", h->prev, r->status,
-               r->closed || r->conn_close ? "closed" : "left open");
-        if (!r->closed && !r->conn_close)
-            snprintf(why, cap, "status %d from libmicrohttpd, connection left open", r->status);
-    } else if (r->stale)
+    else if (r->stale)
         snprintf(why, cap, "%zu bytes were still coming from the request before (double framing)", r->stale);
     else if (r->status_lines != 1 || r->extra)
         snprintf(why, cap, "double framing: %d status lines, %zu bytes after the body", r->status_lines, r->extra);
