@@ -229,6 +229,7 @@ static void draw_lines(tui *t, int top, int h, int x0, int w)
     if (first == 0 && total < need && win->scroll > 0) {
         win->scroll = total > h ? total - h : 0; /* at the top: stop */
         need = h + win->scroll;
+        win->want_older = !win->at_start; /* and fetch what came before */
     }
     int skip = total > need ? total - need : 0;
     int row = -skip;
@@ -249,6 +250,8 @@ static void draw_lines(tui *t, int top, int h, int x0, int w)
     if (win->scroll > 0) {
         pen_on(C_BAR);
         mvprintw(top + h - 1, x0 + (w > 14 ? w - 14 : 0), "-- more %4d --", win->scroll);
+        if (win->older_asked)
+            mvprintw(top, x0 + (w > 28 ? w - 28 : 0), "-- loading older messages --");
         pen_off(C_BAR);
     }
 }
@@ -268,10 +271,11 @@ static void draw_bars(tui *t)
     char buf[1024], nb[IDENT_LABEL_MAX];
     fill_row(0, C_BAR);
     if (w->id[0])
-        snprintf(buf, sizeof buf, " %s  [%s%s%s, epoch %lld, host %s%s]", w->name,
+        snprintf(buf, sizeof buf, " %s  [%s%s%s, epoch %lld, host %s%s%s]%s%s", w->name,
                  w->access[0] ? w->access : "?", w->state[0] ? ", " : "", w->state, w->epoch,
                  ident_doubtful(ident_trust_of(t->v->names, w->host, NULL)) ? "?" : "",
-                 view_name(t->v, w->host, nb));
+                 view_name(t->v, w->host, nb), w->host_down ? " OFFLINE" : "",
+                 w->topic[0] ? "  " : "", w->topic);
     else
         snprintf(buf, sizeof buf, " natter %s  [home: /help for commands, Alt+1..9 rooms]",
                  NATTER_VERSION);
@@ -411,6 +415,7 @@ static void on_refresh(tui *t, json_t *d)
     json_array_foreach(peers, i, p)
         t->peers_online += field_bool(p, "online|session|connected", false);
     view_rooms(t->v, field_get(d, "rooms"));
+    view_peers(t->v, peers);
     ask_histories(t);
     if (!t->hinted) {
         t->hinted = true;
@@ -437,15 +442,24 @@ static void on_result(tui *t, feed_item *it)
             view_notice(t->v, w, true, "%s", it->msg);
         } else if (it->job == JOB_HISTORY && w) {
             w->history_asked = false; /* again on the next refresh */
+        } else if (it->job == JOB_OLDER && w) {
+            w->older_asked = false;   /* again on the next scroll */
         }
         return;
     }
+    if (t->status_err && it->job != JOB_REFRESH)
+        set_status(t, false, "%s", ""); /* the last error is over */
     switch (it->job) {
     case JOB_REFRESH:
         on_refresh(t, it->data);
         break;
     case JOB_HISTORY:
-        view_history(t->v, w, it->data);
+        view_page(t->v, w, it->data, FEED_PAGE);
+        break;
+    case JOB_OLDER:
+        if (w)
+            w->older_asked = false;
+        view_page(t->v, w, it->data, FEED_PAGE);
         break;
     case JOB_SEND:
         view_delivery(t->v, w, it->data);
@@ -522,6 +536,26 @@ static void take_feed(tui *t)
     }
     if (refresh)
         refresh_soon(t);
+}
+
+/* The reader scrolled past the oldest line: the page before it. */
+static void ask_older(tui *t)
+{
+    vwin *w = &t->v->wins[t->v->cur];
+    char before[32];
+    if (!w->want_older || w->older_asked || w->at_start || !w->id[0])
+        return;
+    w->want_older = false;
+    long long low = view_oldest(w);
+    if (low <= 1 && low >= 0) {
+        view_page(t->v, w, NULL, FEED_PAGE); /* nothing before seq 1 */
+        return;
+    }
+    if (low < 0)
+        return; /* the first history is not here yet */
+    snprintf(before, sizeof before, "%lld", low);
+    w->older_asked = true;
+    submit(t, JOB_OLDER, w->id, before, NULL);
 }
 
 /* ---- what the user types --------------------------------------------------- */
@@ -686,6 +720,7 @@ static void loop(tui *t)
 {
     while (!t->quit && !got_sigint) {
         draw(t);
+        ask_older(t);
         struct pollfd p[2] = {{.fd = STDIN_FILENO, .events = POLLIN},
                               {.fd = feed_fd(t->f), .events = POLLIN}};
         int rc = poll(p, 2, 1000);
