@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "client/field.h"
 #include "client/ident.h"
 #include "client/resolve.h"
@@ -106,6 +107,36 @@ static nt_err post(sctx *s, const char *path, json_t *body, json_t **reply)
     return rc;
 }
 
+/* "3 min ago" for a Unix time in seconds (or milliseconds), now given. */
+static const char *ago(long long t, time_t now, char buf[static 32])
+{
+    if (t > 100000000000LL)
+        t /= 1000; /* milliseconds */
+    long long d = (long long)now - t;
+    if (t <= 0)
+        snprintf(buf, 32, "never");
+    else if (d < 0)
+        snprintf(buf, 32, "in %lld s", -d);
+    else if (d < 10)
+        snprintf(buf, 32, "just now");
+    else if (d < 60)
+        snprintf(buf, 32, "%lld s ago", d);
+    else if (d < 3600)
+        snprintf(buf, 32, "%lld min ago", d / 60);
+    else if (d < 86400)
+        snprintf(buf, 32, "%lld h ago", d / 3600);
+    else
+        snprintf(buf, 32, "%lld days ago", d / 86400);
+    return buf;
+}
+
+static bool is_time_key(const char *k)
+{
+    size_t n = strlen(k);
+    return !strcmp(k, "last_seen") || !strcmp(k, "first_seen") || !strcmp(k, "last_ok") ||
+           (n > 3 && !strcmp(k + n - 3, "_at"));
+}
+
 static nt_err c_peers(sctx *s, int argc, char **argv)
 {
     json_t *l, *p;
@@ -116,11 +147,11 @@ static nt_err c_peers(sctx *s, int argc, char **argv)
     if (json_array_size(l) == 0)
         say(s, "no peers yet: /add HOST:PORT, or wait for discovery");
     json_array_foreach(l, i, p) {
-        char lb[IDENT_LABEL_MAX];
+        char lb[IDENT_LABEL_MAX], when[32];
         const char *fp = field_str(p, "fingerprint");
-        say(s, "%-16s %.12s  %-9s %-7s %s", ident_peer_label(p, l, lb),
-            field_str(p, F_ID) ? field_str(p, F_ID) : "?", ident_trust(p),
-            field_bool(p, "online|session|connected", false) ? "online" : "offline", fp ? fp : "");
+        say(s, "%-16s %-9s %-7s seen %-12s %s", ident_peer_label(p, l, lb), ident_trust(p),
+            field_bool(p, "online|session|connected", false) ? "online" : "offline",
+            ago(field_int(p, "last_seen", 0), time(NULL), when), fp ? fp : "");
     }
     json_decref(l);
     return NT_OK;
@@ -178,6 +209,48 @@ static nt_err c_trust(sctx *s, int argc, char **argv)
     return peer_post(s, argv[1], "trust", "trusted");
 }
 
+/* One whois line per member: times relative, lists joined, objects one
+ * line per member under their key; never raw JSON. */
+static void say_field(sctx *s, const char *prefix, const char *k, const json_t *v)
+{
+    char key[64], buf[LINE_MAX_LEN], when[32];
+    snprintf(key, sizeof key, "%s%s", prefix, k);
+    if (json_is_object(v)) {
+        const char *sk;
+        json_t *sv;
+        char sub[sizeof key + 2];
+        snprintf(sub, sizeof sub, "%s.", key);
+        json_object_foreach((json_t *)v, sk, sv)
+            if (!json_is_object(sv)) /* one level is enough to read */
+                say_field(s, sub, sk, sv);
+        return;
+    }
+    if (json_is_array(v)) {
+        size_t i, n = 0;
+        json_t *e;
+        buf[0] = '\0';
+        json_array_foreach(v, i, e)
+            if (json_is_string(e) && n + strlen(json_string_value(e)) + 3 < sizeof buf)
+                n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s", i ? ", " : "", json_string_value(e));
+        say(s, "%-14s %s", key, n ? buf : "(none)");
+    } else if (json_is_integer(v) && is_time_key(k)) {
+        time_t t = (time_t)json_integer_value(v);
+        struct tm tm;
+        char abs[32] = "";
+        if (t > 100000000000LL)
+            t /= 1000;
+        if (t > 0 && localtime_r(&t, &tm))
+            strftime(abs, sizeof abs, " (%Y-%m-%d %H:%M)", &tm);
+        say(s, "%-14s %s%s", key, ago(json_integer_value(v), time(NULL), when), abs);
+    } else if (json_is_string(v)) {
+        say(s, "%-14s %s", key, json_string_value(v));
+    } else if (json_is_boolean(v)) {
+        say(s, "%-14s %s", key, json_is_true(v) ? "true" : "false");
+    } else if (json_is_number(v)) {
+        say(s, "%-14s %lld", key, (long long)json_number_value(v));
+    }
+}
+
 static nt_err c_whois(sctx *s, int argc, char **argv)
 {
     char id[NODE_ID_MAX], path[PATH_LEN];
@@ -191,11 +264,8 @@ static nt_err c_whois(sctx *s, int argc, char **argv)
     const char *k;
     json_t *v;
     json_t *p = json_is_object(field_get(r, "peer")) ? field_get(r, "peer") : r;
-    json_object_foreach(p, k, v) {
-        char *txt = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-        say(s, "%-14s %s", k, txt ? txt : json_string_value(v));
-        free(txt);
-    }
+    json_object_foreach(p, k, v)
+        say_field(s, "", k, v);
     json_decref(r);
     return NT_OK;
 }
@@ -203,10 +273,11 @@ static nt_err c_whois(sctx *s, int argc, char **argv)
 static void room_line(sctx *s, const json_t *r, const char *where)
 {
     char nb[IDENT_LABEL_MAX];
-    say(s, "%-20s %.12s  %-8s %-8s host %s%s", field_str(r, F_NAME) ? field_str(r, F_NAME) : "?",
-        field_str(r, F_ID) ? field_str(r, F_ID) : "?",
+    const char *topic = field_str(r, "topic");
+    say(s, "%-20s %-8s %-8s host %-16s %.12s%s%s", field_str(r, F_NAME) ? field_str(r, F_NAME) : "?",
         field_str(r, "access") ? field_str(r, "access") : "-", where,
-        name_of(s, field_str(r, "host"), nb), "");
+        name_of(s, field_str(r, "host"), nb), field_str(r, F_ID) ? field_str(r, F_ID) : "?",
+        topic && topic[0] ? "  " : "", topic ? topic : "");
 }
 
 static nt_err c_rooms(sctx *s, int argc, char **argv)

@@ -218,7 +218,7 @@ START_TEST(two_users_talk)
 
     /* peers: fingerprint, trust, whois */
     type("a", "/peers");
-    see("a", "untrusted online");
+    see("a", "untrusted online  seen just now");
     type("a", "/trust bob");
     snprintf(line, sizeof line, "trusted %s", bob);
     see("a", line);
@@ -228,6 +228,9 @@ START_TEST(two_users_talk)
     type("a", "/whois bob");
     see("a", "fingerprint");
     see("a", "trusted        true");
+    see("a", "last_seen      just now"); /* readable: relative times, no JSON */
+    ck_assert(!screen_has("a", "{\""));
+    ck_assert(!screen_has("a", "[\""));
 
     /* the host goes away: Bob's message waits in his node's outbox as
      * pending and turns sent once the host is back (same peer port, which
@@ -625,8 +628,10 @@ END_TEST
 /* The room's host goes away: the title says so, with a notice. */
 START_TEST(host_offline_shown)
 {
-    char rid[80], line[128];
-    const char *short_expiry[] = {"--no-discovery", "--peer-expiry", "8", NULL};
+    char rid[80], line[128], listen[80];
+    snprintf(listen, sizeof listen, "127.0.0.1:%u", (unsigned)b.peer_port);
+    const char *short_expiry[] = {"--no-discovery", "--peer-expiry", "8", "--listen", listen, NULL};
+    ck_assert_int_eq(harness_stop(&b), 0);
     ck_assert_int_eq(harness_restart(&b, short_expiry), 0);
     create_room("{\"name\":\"general\",\"access\":\"invite\"}", rid);
     join_room(&b, rid);
