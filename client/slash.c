@@ -107,26 +107,25 @@ static nt_err post(sctx *s, const char *path, json_t *body, json_t **reply)
     return rc;
 }
 
-/* "3 min ago" for a Unix time in seconds (or milliseconds), now given. */
+/* "3 min ago" (or "in 2 h") for a Unix time in seconds or milliseconds. */
 static const char *ago(long long t, time_t now, char buf[static 32])
 {
     if (t > 100000000000LL)
         t /= 1000; /* milliseconds */
-    long long d = (long long)now - t;
+    long long d = (long long)now - t, m = d < 0 ? -d : d;
+    const char *in = d < 0 ? "in " : "", *back = d < 0 ? "" : " ago";
     if (t <= 0)
         snprintf(buf, 32, "never");
-    else if (d < 0)
-        snprintf(buf, 32, "in %lld s", -d);
-    else if (d < 10)
+    else if (m < 10)
         snprintf(buf, 32, "just now");
-    else if (d < 60)
-        snprintf(buf, 32, "%lld s ago", d);
-    else if (d < 3600)
-        snprintf(buf, 32, "%lld min ago", d / 60);
-    else if (d < 86400)
-        snprintf(buf, 32, "%lld h ago", d / 3600);
+    else if (m < 60)
+        snprintf(buf, 32, "%s%lld s%s", in, m, back);
+    else if (m < 3600)
+        snprintf(buf, 32, "%s%lld min%s", in, m / 60, back);
+    else if (m < 86400)
+        snprintf(buf, 32, "%s%lld h%s", in, m / 3600, back);
     else
-        snprintf(buf, 32, "%lld days ago", d / 86400);
+        snprintf(buf, 32, "%s%lld days%s", in, m / 86400, back);
     return buf;
 }
 
@@ -209,30 +208,19 @@ static nt_err c_trust(sctx *s, int argc, char **argv)
     return peer_post(s, argv[1], "trust", "trusted");
 }
 
-/* One whois line per member: times relative, lists joined, objects one
- * line per member under their key; never raw JSON. */
-static void say_field(sctx *s, const char *prefix, const char *k, const json_t *v)
+/* One whois line: times relative (with the date), lists joined; never
+ * raw JSON. Nothing for an absent member. */
+static void say_field(sctx *s, const char *k, const json_t *v)
 {
-    char key[64], buf[LINE_MAX_LEN], when[32];
-    snprintf(key, sizeof key, "%s%s", prefix, k);
-    if (json_is_object(v)) {
-        const char *sk;
-        json_t *sv;
-        char sub[sizeof key + 2];
-        snprintf(sub, sizeof sub, "%s.", key);
-        json_object_foreach((json_t *)v, sk, sv)
-            if (!json_is_object(sv)) /* one level is enough to read */
-                say_field(s, sub, sk, sv);
-        return;
-    }
+    char buf[LINE_MAX_LEN], when[32];
     if (json_is_array(v)) {
         size_t i, n = 0;
         json_t *e;
         buf[0] = '\0';
         json_array_foreach(v, i, e)
             if (json_is_string(e) && n + strlen(json_string_value(e)) + 3 < sizeof buf)
-                n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s", i ? ", " : "", json_string_value(e));
-        say(s, "%-14s %s", key, n ? buf : "(none)");
+                n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s", n ? ", " : "", json_string_value(e));
+        say(s, "%-14s %s", k, n ? buf : "(none)");
     } else if (json_is_integer(v) && is_time_key(k)) {
         time_t t = (time_t)json_integer_value(v);
         struct tm tm;
@@ -241,18 +229,34 @@ static void say_field(sctx *s, const char *prefix, const char *k, const json_t *
             t /= 1000;
         if (t > 0 && localtime_r(&t, &tm))
             strftime(abs, sizeof abs, " (%Y-%m-%d %H:%M)", &tm);
-        say(s, "%-14s %s%s", key, ago(json_integer_value(v), time(NULL), when), abs);
+        say(s, "%-14s %s%s", k, ago(json_integer_value(v), time(NULL), when), abs);
     } else if (json_is_string(v)) {
-        say(s, "%-14s %s", key, json_string_value(v));
+        say(s, "%-14s %s", k, json_string_value(v));
     } else if (json_is_boolean(v)) {
-        say(s, "%-14s %s", key, json_is_true(v) ? "true" : "false");
-    } else if (json_is_number(v)) {
-        say(s, "%-14s %lld", key, (long long)json_number_value(v));
+        say(s, "%-14s %s", k, json_is_true(v) ? "true" : "false");
+    } else if (json_is_integer(v)) {
+        say(s, "%-14s %lld", k, (long long)json_integer_value(v));
     }
+}
+
+/* The session in one line: state, mode, last answer, expiry. */
+static void say_session(sctx *s, const json_t *ss)
+{
+    char ok[32], exp[32];
+    const char *st = field_str(ss, "state"), *mode = field_str(ss, "mode");
+    if (!json_is_object(ss))
+        return;
+    say(s, "%-14s %s%s%s%s, last answer %s, expires %s", "session", st ? st : "?",
+        mode ? " (" : "", mode ? mode : "", mode ? ")" : "",
+        ago(field_int(ss, "last_ok", 0), time(NULL), ok),
+        field_int(ss, "expires_at", 0) ? ago(field_int(ss, "expires_at", 0), time(NULL), exp) : "-");
 }
 
 static nt_err c_whois(sctx *s, int argc, char **argv)
 {
+    static const char *const keys[] = {"label", "name", "id", "fingerprint", "trusted", "trust",
+                                       "online", "last_seen", "first_seen", "addresses", "source",
+                                       "delivery", NULL};
     char id[NODE_ID_MAX], path[PATH_LEN];
     json_t *r;
     nt_err rc = find(s, NODE_PEER, argv[1], id);
@@ -261,11 +265,12 @@ static nt_err c_whois(sctx *s, int argc, char **argv)
     snprintf(path, sizeof path, "/v1/client/peers/%s", id);
     if ((rc = api_call(s->a, "GET", path, NULL, 0, &r, s->err)) != NT_OK)
         return rc;
-    const char *k;
-    json_t *v;
     json_t *p = json_is_object(field_get(r, "peer")) ? field_get(r, "peer") : r;
-    json_object_foreach(p, k, v)
-        say_field(s, "", k, v);
+    for (size_t i = 0; keys[i]; i++)
+        say_field(s, keys[i], json_object_get(p, keys[i]));
+    if (json_is_true(json_object_get(p, "name_collision")))
+        say(s, "%-14s %s", "note", "another peer uses the same name");
+    say_session(s, json_object_get(p, "session"));
     json_decref(r);
     return NT_OK;
 }

@@ -288,6 +288,10 @@ void view_delivery(view *v, vwin *w, const json_t *e)
             return;
         view_pending(v, w, txn, field_str(e, "text"));
         l = &w->lines[w->n - 1];
+        char when[NODE_TIME_MAX];
+        node_fmt_time(e, when); /* when the node says it was written */
+        if (when[0])
+            snprintf(l->time, sizeof l->time, "%s", when);
     }
     snprintf(l->state, sizeof l->state, "%s", st);
     free(l->reason);
