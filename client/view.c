@@ -366,13 +366,15 @@ long long view_oldest(const vwin *w)
 static void mark_start(vwin *w)
 {
     char buf[VIEW_NAME_MAX + 32];
+    int scroll = w->scroll;
+    w->at_start = true; /* nothing more to ask for, shown or not */
     vmsg *l = insert_at(w, 0);
+    w->scroll = scroll; /* above the reader's place */
     if (!l)
         return;
     l->kind = VL_NOTICE;
     snprintf(buf, sizeof buf, "-- start of room %s --", w->name);
     l->text = strdup(buf);
-    w->at_start = true;
 }
 
 void view_page(view *v, vwin *w, const json_t *answer, int limit)
@@ -380,10 +382,19 @@ void view_page(view *v, vwin *w, const json_t *answer, int limit)
     if (!w)
         return;
     int scroll = w->scroll;
+    long long oldest = view_oldest(w);
+    size_t got = json_array_size(field_get(answer, "messages"));
     view_history(v, w, answer);
-    if (!w->at_start && (int)json_array_size(field_get(answer, "messages")) < limit)
-        mark_start(w);
     w->scroll = scroll; /* older lines go above the reader's place */
+    if (w->at_start)
+        return;
+    if ((int)got < limit) {
+        mark_start(w);
+    } else if (oldest >= 0 && view_oldest(w) == oldest) {
+        w->at_start = true; /* the window is full: stop asking */
+        view_notice(v, w, false, "older messages are not kept here (over %d lines): "
+                                 "natter tail %s -n N shows them", VIEW_LINES_MAX, w->name);
+    }
 }
 
 static void host_changed(view *v, vwin *w, bool down)
@@ -488,12 +499,18 @@ bool view_event(view *v, const json_t *ev)
     }
     if (!strcmp(type, "membership")) {
         const char *m = field_str(ev, "membership");
-        if (peer && !strcmp(peer, v->self))
-            view_notice(v, w, m && !strcmp(m, "kicked"), "you %s", m && !strcmp(m, "kicked") ?
-                        "were removed from this room" : member_verb(m));
-        else if (!(m && !strcmp(m, "invited") && w && !strcmp(w->state, "hosted")))
+        bool kicked = m && !strcmp(m, "kicked");
+        bool mine = peer && !strcmp(peer, v->self);
+        /* what this node did itself (join, leave, the host's invite) its
+         * command's answer already said */
+        bool said = mine ? m && (!strcmp(m, "joined") || !strcmp(m, "left"))
+                         : m && !strcmp(m, "invited") && w && !strcmp(w->state, "hosted");
+        if (said)
+            return true;
+        if (mine)
+            view_notice(v, w, kicked, "you %s", kicked ? "were removed from this room" : member_verb(m));
+        else
             view_notice(v, w, false, "%s %s", view_name(v, peer, nb), member_verb(m));
-        /* only the host invites: the host's own /invite already said so */
         return true;
     }
     if (!strcmp(type, "key_rotation")) {

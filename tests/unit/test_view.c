@@ -315,6 +315,25 @@ START_TEST(test_pages_reach_the_start)
 }
 END_TEST
 
+/* A window at its line cap stops asking for older pages. */
+START_TEST(test_full_window_stops_paging)
+{
+    vwin *w = view_win(v, ROOM);
+    for (int i = 0; i < VIEW_LINES_MAX; i++) {
+        json_t *m = msg(1000 + i, BOB, "x", NULL);
+        view_message(v, w, m);
+        json_decref(m);
+    }
+    json_t *older = json_pack("{s:[o,o],s:i,s:[]}", "messages", msg(998, BOB, "a", NULL),
+                              msg(999, BOB, "b", NULL), "head", 99999, "pending");
+    view_page(v, w, older, 2);
+    ck_assert(w->at_start);
+    ck_assert_int_eq(view_oldest(w), 1001); /* the notice pushed the oldest out */
+    ck_assert_ptr_nonnull(strstr(w->lines[w->n - 1].text, "natter tail general"));
+    json_decref(older);
+}
+END_TEST
+
 START_TEST(test_notices_not_doubled)
 {
     vwin *w = view_win(v, ROOM);
@@ -326,6 +345,18 @@ START_TEST(test_notices_not_doubled)
                            "membership", "invited");
     view_event(v, ev);
     ck_assert_uint_eq(w->n, 1);
+    json_decref(ev);
+    /* our own join: the /join answer said it */
+    ev = json_pack("{s:s,s:s,s:s,s:s}", "type", "membership", "room", ROOM, "peer", ME,
+                   "membership", "joined");
+    view_event(v, ev);
+    ck_assert_uint_eq(w->n, 1);
+    json_decref(ev);
+    ev = json_pack("{s:s,s:s,s:s,s:s}", "type", "membership", "room", ROOM, "peer", ME,
+                   "membership", "kicked");
+    view_event(v, ev);
+    ck_assert_uint_eq(w->n, 2);
+    ck_assert_str_eq(w->lines[1].text, "you were removed from this room");
     json_decref(ev);
 }
 END_TEST
@@ -365,6 +396,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_who);
     tcase_add_test(tc, test_own_line_takes_its_place);
     tcase_add_test(tc, test_pages_reach_the_start);
+    tcase_add_test(tc, test_full_window_stops_paging);
     tcase_add_test(tc, test_notices_not_doubled);
     tcase_add_test(tc, test_host_offline);
     suite_add_tcase(s, tc);
