@@ -94,6 +94,31 @@ static bool screen_has(const char *s, const char *text)
     return hit;
 }
 
+/* How often text shows in the chat area of s (above the status line). */
+static int screen_count(const char *s, const char *text)
+{
+    char *scr = capture(s), *save = NULL;
+    int n = 0, y = 0;
+    for (char *l = scr ? strtok_r(scr, "\n", &save) : NULL; l && y < ROWS_START - 2;
+         l = strtok_r(NULL, "\n", &save), y++)
+        for (const char *p = l; (p = strstr(p, text)); p += strlen(text))
+            n++;
+    free(scr);
+    return n;
+}
+
+/* Row y (0-based) of session s holds text. */
+static bool row_has(const char *s, int y, const char *text)
+{
+    char *scr = capture(s), *save = NULL;
+    bool hit = false;
+    int i = 0;
+    for (char *l = scr ? strtok_r(scr, "\n", &save) : NULL; l && !hit; l = strtok_r(NULL, "\n", &save), i++)
+        hit = i == y && strstr(l, text);
+    free(scr);
+    return hit;
+}
+
 /* Type a line (literally) and Enter. text must not contain a single quote. */
 static void type(const char *s, const char *text)
 {
@@ -183,6 +208,10 @@ START_TEST(two_users_talk)
     see("b", "lobby  [invite, joined");
     snprintf(line, sizeof line, "%s joined", bob);
     see("a", line);
+    /* each said once: no echo of the invitation or of Bob's own join */
+    ck_assert(!screen_has("a", "was invited"));
+    ck_assert_int_eq(screen_count("b", "joined lobby"), 1);
+    ck_assert(!screen_has("b", "you joined"));
 
     /* an untrusted sender is marked and named with its id */
     type("a", "hello bob, ünïcödé ✓ 日本");
@@ -522,11 +551,15 @@ START_TEST(paste_and_long_input)
     see("a", "[connected]");
     keys("a", "M-1");
     see("a", "lobby  [invite, hosted, epoch 1");
+    type("a", "/frob");
+    see("a", "unknown command /frob");
+    ck_assert(row_has("a", ROWS_START - 2, "unknown command /frob"));
     const char multi[] = "/rekey\nsecond line\n";
     paste("a", multi, sizeof multi - 1);
     see("a", "pasted 3 lines");
     keys("a", "Enter");
     see("a", "<alice> /rekey second line  [sent]");
+    ck_assert(!row_has("a", ROWS_START - 2, "unknown command")); /* the error went with the success */
     ck_assert(!screen_has("a", "new room key"));
     ck_assert(screen_has("a", "epoch 1"));
 
