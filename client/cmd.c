@@ -16,6 +16,7 @@
 #include "client/term.h"
 
 #define TAIL_DEFAULT 20
+#define TAIL_PAGE 500      /* the node's limit per messages call */
 #define EVENTS_WAIT_S 25
 #define EVENTS_TIMEOUT_MS ((EVENTS_WAIT_S + 10) * 1000L)
 #define RECONNECT_MIN_MS 250L
@@ -503,10 +504,47 @@ static int follow(ctx *c, const char *rid, long long last, char since[static 512
     }
 }
 
+/* The last want messages of room rid into *out (a messages answer), in
+ * pages of at most TAIL_PAGE going back with before=, until want or the
+ * room's first message. */
+static int tail_fetch(ctx *c, const char *rid, long want, json_t **out)
+{
+    char path[PATH_MAX_LEN];
+    json_t *r = NULL, *page = NULL;
+    long ask = want < TAIL_PAGE ? want : TAIL_PAGE;
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/messages?limit=%ld", rid, ask);
+    int x = cmd_call(c, "GET", path, NULL, &r);
+    json_t *all = x ? NULL : field_list(r, F_MESSAGES);
+    long got = (long)json_array_size(all);
+    /* a full page may have more before it; each round adds a page */
+    for (int round = 0; !x && all && got == ask && (long)json_array_size(all) < want &&
+                        round <= want / TAIL_PAGE; round++) {
+        long have = (long)json_array_size(all);
+        long long low = field_int(json_array_get(all, 0), F_SEQ, -1);
+        if (low <= 1)
+            break; /* nothing before the first message */
+        ask = want - have < TAIL_PAGE ? want - have : TAIL_PAGE;
+        snprintf(path, sizeof path, "/v1/client/rooms/%s/messages?before=%lld&limit=%ld", rid, low, ask);
+        if ((x = cmd_call(c, "GET", path, NULL, &page)))
+            break;
+        json_t *older = field_list(page, F_MESSAGES);
+        got = (long)json_array_size(older);
+        if (got > 0 && (json_array_extend(older, all) || json_object_set(r, "messages", older)))
+            got = 0; /* out of memory: show what we have */
+        all = field_list(r, F_MESSAGES);
+        json_decref(page);
+        page = NULL;
+    }
+    if (x)
+        json_decref(r);
+    *out = x ? NULL : r;
+    return x;
+}
+
 static int c_tail(ctx *c)
 {
     json_t *room, *r = NULL, *names = NULL;
-    char rid[NODE_ID_MAX], path[PATH_MAX_LEN], self[NODE_ID_MAX], since[512] = "";
+    char rid[NODE_ID_MAX], self[NODE_ID_MAX], since[512] = "";
     int x = cmd_find(c, NODE_ROOM, c->o->args[0], &room, rid);
     if (x)
         return x;
@@ -518,9 +556,7 @@ static int c_tail(ctx *c)
     }
     if (!c->o->json && node_names(c->a, &names, self, &c->err) != NT_OK)
         names = NULL; /* ids instead of names */
-    snprintf(path, sizeof path, "/v1/client/rooms/%s/messages?limit=%ld", rid,
-             c->o->limit ? c->o->limit : TAIL_DEFAULT);
-    if ((x = cmd_call(c, "GET", path, NULL, &r)))
+    if ((x = tail_fetch(c, rid, c->o->limit ? c->o->limit : TAIL_DEFAULT, &r)))
         goto out;
     json_t *l = field_list(r, F_MESSAGES), *m;
     size_t i;

@@ -73,11 +73,12 @@ static const opts_cmd cmds[] = {
     {"send", 1, 2, 0, "send ROOM [TEXT]", "send a message (TEXT, or standard input)",
      "Sends TEXT to ROOM. Without TEXT, reads the message from standard input\n"
      "(up to 16 KiB). Prints the message's sequence number or delivery state."},
-    {"tail", 1, 1, OPT_FOLLOW | OPT_LIMIT, "tail ROOM [-f] [-n N]", "show a room's last messages",
-     "Prints ROOM's last N messages (default 20): time, sender, text and, for\n"
-     "messages not yet delivered, their state. With -f, keeps printing new\n"
-     "messages as they arrive until interrupted, waiting out restarts of the\n"
-     "node. With --json, one JSON object per line."},
+    {"tail", 1, 1, OPT_FOLLOW | OPT_LIMIT, "tail ROOM [-f] [-n N | --limit N]", "show a room's last messages",
+     "Prints ROOM's last N messages (-n N, -nN or --limit=N; 1-10000, default\n"
+     "20; more than the node gives in one answer are fetched in pages): time,\n"
+     "sender, text and, for messages not yet delivered, their state. With -f,\n"
+     "keeps printing new messages as they arrive until interrupted, waiting\n"
+     "out restarts of the node. With --json, one JSON object per line."},
     {"rekey", 1, 1, 0, "rekey ROOM", "rotate a room's key (host only)",
      "Asks ROOM's host (this node) to make a new room key and send it to every\n"
      "member."},
@@ -123,7 +124,9 @@ static const optdef *find_opt(const char *arg, const char **value)
                     *value = arg + 3 + n;
                 return d;
             }
-        } else if (d->shrt && arg[1] == d->shrt && arg[2] == '\0') {
+        } else if (d->shrt && arg[1] == d->shrt && (arg[2] == '\0' || d->takes_value)) {
+            if (arg[2] != '\0')
+                *value = arg + 2; /* -n20 */
             return d;
         }
     }

@@ -113,6 +113,12 @@ START_TEST(test_values)
     ck_assert_int_eq(parse(&o, "tail r -f --limit 7", err), NT_OK);
     ck_assert(o.follow);
     ck_assert_int_eq(o.limit, 7);
+    ck_assert_int_eq(parse(&o, "tail r -n20", err), NT_OK); /* attached, as tail(1) takes it */
+    ck_assert_int_eq(o.limit, 20);
+    ck_assert_int_eq(parse(&o, "tail r --limit=1000", err), NT_OK);
+    ck_assert_int_eq(o.limit, 1000);
+    ck_assert_int_eq(parse(&o, "tail r -n0", err), NT_ERR_INVALID);
+    ck_assert_int_eq(parse(&o, "tail r -fx", err), NT_ERR_INVALID); /* -f takes no value */
     ck_assert_int_eq(parse(&o, "create r --password pw", err), NT_OK);
     ck_assert_str_eq(o.access, "password"); /* a password implies the access */
     ck_assert_str_eq(o.password, "pw");
