@@ -123,8 +123,9 @@ static nt_err create(api *a, const json_t *peer, const char *pid, char rid[stati
     char name[DM_NAME_MAX + 1], path[DM_PATH_MAX];
     json_t *r = NULL;
     dm_name(peer, name);
-    nt_err rc = api_call(a, "POST", "/v1/client/rooms",
-                         json_pack("{s:s, s:s}", "name", name, "access", "invite"), 0, &r, err);
+    json_t *body = json_pack("{s:s, s:s}", "name", name, "access", "invite");
+    nt_err rc = api_call(a, "POST", "/v1/client/rooms", body, 0, &r, err);
+    json_decref(body);
     const char *id = field_str(json_is_object(field_get(r, "room")) ? field_get(r, "room") : r, F_ID);
     if (rc == NT_OK && !id)
         rc = NT_ERR_STATE;
