@@ -358,6 +358,11 @@ nt_err node_on_peer_up(node *nd, void (*fn)(void *arg, const uint8_t peer_id[sta
     return presence_on_up(nd->presence, fn, arg);
 }
 
+void node_off_peer_up(node *nd, void (*fn)(void *arg, const uint8_t peer_id[static IDENTITY_ID_LEN]), void *arg)
+{
+    presence_off_up(nd->presence, fn, arg);
+}
+
 nt_err node_write_runfile(const node *nd)
 {
     char path[PATH_MAX];

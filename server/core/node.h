@@ -107,6 +107,9 @@ NT_MUST_USE nt_err node_set_name(node *nd, const char *name);
  * no lock held, must be quick). NT_ERR_TOO_BIG past PRESENCE_HOOKS_MAX. */
 NT_MUST_USE nt_err node_on_peer_up(node *nd, void (*fn)(void *arg, const uint8_t peer_id[static IDENTITY_ID_LEN]),
                                    void *arg);
+/* Undo node_on_peer_up and wait for callbacks running now (call it in the
+ * module's stop, before freeing arg; never from the callback). */
+void node_off_peer_up(node *nd, void (*fn)(void *arg, const uint8_t peer_id[static IDENTITY_ID_LEN]), void *arg);
 
 uint64_t node_uptime_s(const node *nd);
 bool node_stopping(const node *nd);

@@ -23,6 +23,8 @@ struct presence {
     uint64_t clock;
     presence_hook hooks[PRESENCE_HOOKS_MAX];
     size_t n_hooks;
+    unsigned running;   /* threads running callbacks now */
+    pthread_cond_t idle; /* running dropped to 0 */
 };
 
 nt_err presence_new(presence **out)
@@ -32,6 +34,7 @@ nt_err presence_new(presence **out)
     if (!p)
         return NT_ERR_NOMEM;
     pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->idle, NULL);
     *out = p;
     return NT_OK;
 }
@@ -40,6 +43,7 @@ void presence_free(presence *p)
 {
     if (!p)
         return;
+    pthread_cond_destroy(&p->idle);
     pthread_mutex_destroy(&p->mu);
     free(p);
 }
@@ -56,6 +60,21 @@ nt_err presence_on_up(presence *p, presence_up_fn fn, void *arg)
     }
     pthread_mutex_unlock(&p->mu);
     return rc;
+}
+
+void presence_off_up(presence *p, presence_up_fn fn, void *arg)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    size_t k = 0;
+    for (size_t i = 0; i < p->n_hooks; i++)
+        if (p->hooks[i].fn != fn || p->hooks[i].arg != arg)
+            p->hooks[k++] = p->hooks[i];
+    p->n_hooks = k;
+    while (p->running)
+        pthread_cond_wait(&p->idle, &p->mu);
+    pthread_mutex_unlock(&p->mu);
 }
 
 /* Lock held. The entry for id, made (evicting the oldest when full). */
@@ -89,13 +108,20 @@ presence_state presence_set(presence *p, const uint8_t id[static IDENTITY_ID_LEN
         e->state = want;
         e->touched = ++p->clock;
     }
-    if (up && (changed || always_hooks)) {
+    if (up && (changed || always_hooks) && p->n_hooks) {
         n_run = p->n_hooks;
         memcpy(run, p->hooks, n_run * sizeof run[0]);
+        p->running++;
     }
     pthread_mutex_unlock(&p->mu);
+    if (!n_run)
+        return before;
     for (size_t i = 0; i < n_run; i++)
         run[i].fn(run[i].arg, id);
+    pthread_mutex_lock(&p->mu);
+    if (--p->running == 0)
+        pthread_cond_broadcast(&p->idle);
+    pthread_mutex_unlock(&p->mu);
     return before;
 }
 

@@ -41,6 +41,10 @@ void presence_free(presence *p);
  * outlive p (or the registration). */
 NT_MUST_USE nt_err presence_on_up(presence *p, presence_up_fn fn, void *arg);
 
+/* Remove fn(arg) (every registration of it) and wait until no callback
+ * is running, so arg may be freed after. Never call it from a callback. */
+void presence_off_up(presence *p, presence_up_fn fn, void *arg);
+
 /* Record that the peer is up (up) or down (!up) now. Returns the state it
  * had before (PRESENCE_UNKNOWN when p is NULL). Going up (from down or unknown), or up with always_hooks,
  * runs the callbacks before returning (no lock held). */

@@ -10,6 +10,7 @@
 #include <check.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +107,57 @@ START_TEST(callbacks_and_peers_are_capped)
     ck_assert_int_eq(presence_get(p, id), PRESENCE_UNKNOWN); /* the oldest went */
     ck_assert_int_eq(calls_of(&h), 0);
     presence_free(p);
+}
+END_TEST
+
+typedef struct {
+    presence *p;
+    atomic_int state; /* 0 not started, 1 in the callback, 2 returned */
+} slow_arg;
+
+static void slow_up(void *arg, const uint8_t id[static IDENTITY_ID_LEN])
+{
+    (void)id;
+    slow_arg *a = arg;
+    atomic_store(&a->state, 1);
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = 200 * 1000000L};
+    nanosleep(&ts, NULL);
+    atomic_store(&a->state, 2);
+}
+
+static void *set_up(void *arg)
+{
+    slow_arg *a = arg;
+    uint8_t id[IDENTITY_ID_LEN] = {9};
+    presence_set(a->p, id, true, false);
+    return NULL;
+}
+
+/* After presence_off_up returns, no callback runs or is running: the
+ * module may free its state. */
+START_TEST(off_waits_for_running_callbacks)
+{
+    slow_arg a = {0};
+    hook_log h = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    uint8_t id[IDENTITY_ID_LEN] = {3};
+    ck_assert_int_eq(presence_new(&a.p), NT_OK);
+    ck_assert_int_eq(presence_on_up(a.p, on_up, &h), NT_OK);
+    presence_off_up(a.p, on_up, &h);
+    presence_set(a.p, id, true, false);
+    ck_assert_int_eq(calls_of(&h), 0);
+
+    ck_assert_int_eq(presence_on_up(a.p, slow_up, &a), NT_OK);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, set_up, &a), 0);
+    for (int i = 0; i < 500 && atomic_load(&a.state) == 0; i++) {
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = 2 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    ck_assert_int_eq(atomic_load(&a.state), 1);
+    presence_off_up(a.p, slow_up, &a);
+    ck_assert_int_eq(atomic_load(&a.state), 2);
+    pthread_join(t, NULL);
+    presence_free(a.p);
 }
 END_TEST
 
@@ -335,6 +387,7 @@ Suite *test_suite(void)
     TCase *tc = tcase_create("table");
     tcase_add_test(tc, callbacks_run_when_a_peer_comes_back);
     tcase_add_test(tc, callbacks_and_peers_are_capped);
+    tcase_add_test(tc, off_waits_for_running_callbacks);
     suite_add_tcase(s, tc);
     tc = tcase_create("triggers");
     tcase_set_timeout(tc, 120);
