@@ -30,9 +30,14 @@ static nt_err observe(void *ctx, const identity *pub, const char *name, const ch
     return rc;
 }
 
+/* Only for a peer in the table: a stranger's goodbye is no news. */
 static void goodbye(void *ctx, const uint8_t id[static IDENTITY_ID_LEN])
 {
-    peer_names_presence(ctx, id, false, false, "said goodbye (stopping)");
+    node *nd = ctx;
+    identity *k = NULL;
+    if (peers_get_key(nd->db, id, &k) == NT_OK)
+        peer_names_presence(nd, id, false, false, "said goodbye (stopping)");
+    identity_free(k);
 }
 
 static identity *pinned_key(void *ctx, const uint8_t id[static IDENTITY_ID_LEN])
