@@ -423,6 +423,9 @@ static void sealed_dispatch(http_req *rq, node *nd)
     }
     atomic_fetch_add(&pa->sealed_ok, 1);
     learn_address(nd, rq, &v, now);
+    /* The first request of a session proves the handshake was the peer's
+     * own (a replayed handshake proves nothing): it completed now. */
+    peer_names_presence(nd, v.peer, true, !v.confirmed, v.confirmed ? "sent a request" : "completed a handshake");
     /* Authenticated from here on: every answer is sealed. */
     pr.nd = nd;
     pr.http = rq;

@@ -378,7 +378,10 @@ static nt_err do_handshake(node *n, link *l, const char *addr, const identity *p
         goto out;
     /* Who answers at this address now? It must be the id we expect. */
     if ((rc = peerlink_fetch_node(n, addr, l->id, &pub, name, timeout_ms))) {
-        set_error(l, "%s", rc == NT_ERR_AUTH ? "a different node answers at this address" : "node unreachable");
+        if (rc == NT_ERR_AUTH)
+            set_error(l, "a different node answers at %s", addr);
+        else
+            set_error(l, "no natter node answers at %s: %s", addr, err_str(rc));
         goto out;
     }
     char our_name[TEXT_NAME_MAX + 1];
@@ -391,23 +394,24 @@ static nt_err do_handshake(node *n, link *l, const char *addr, const identity *p
         goto out;
     snprintf(url, sizeof(url), "http://%s/v1/handshake", addr);
     if ((rc = http_do(pl, "POST", url, body, timeout_ms, &status, &rb))) {
-        set_error(l, "handshake: %s", err_str(rc));
+        set_error(l, "handshake with %s: %s", addr, err_str(rc));
         goto out;
     }
     if (status != 200) {
         error_code(&rb, code, sizeof(code));
-        set_error(l, "handshake refused: %s (%ld)", code[0] ? code : "no reason given", status);
+        set_error(l, "handshake refused by %s: %s (%ld)", addr, code[0] ? code : "no reason given", status);
         rc = status == 429 || status == 503 ? NT_ERR_BUSY : NT_ERR_AUTH; /* refused: failed, not unreachable */
         goto out;
     }
     rc = NT_ERR_AUTH;
     if (json_parse_object(rb.data ? rb.data : "", rb.len, JSON_DEPTH_DEFAULT, &reply)) {
-        set_error(l, "%s", "handshake reply is not JSON");
+        set_error(l, "handshake reply from %s is not JSON", addr);
         goto out;
     }
     /* Signature checked against the PINNED key before anything is used. */
     if ((rc = handshake_finish(p, pinned, reply, now, &s))) {
-        set_error(l, "handshake reply refused: %s", rc == NT_ERR_INVALID ? "malformed or not matching" : err_str(rc));
+        set_error(l, "handshake reply from %s refused: %s", addr,
+                  rc == NT_ERR_INVALID ? "malformed or not matching" : err_str(rc));
         rc = rc == NT_ERR_NOMEM ? rc : NT_ERR_AUTH; /* whatever answered, the handshake failed */
         goto out;
     }
@@ -443,7 +447,7 @@ out:
 
 /* Make sure l has a usable session (handshake when not, or when force). */
 static nt_err ensure_session(node *n, link *l, const char *addr, const identity *key, const char *mode, bool force,
-                             unsigned stale_gen, int timeout_ms)
+                             unsigned stale_gen, int timeout_ms, bool *handshook)
 {
     pthread_mutex_lock(&l->hs_mu);
     pthread_mutex_lock(&l->mu);
@@ -452,6 +456,8 @@ static nt_err ensure_session(node *n, link *l, const char *addr, const identity 
     pthread_mutex_unlock(&l->mu);
     nt_err rc = ok ? NT_OK : do_handshake(n, l, addr, key, mode, timeout_ms);
     pthread_mutex_unlock(&l->hs_mu);
+    if (!ok && !rc && handshook)
+        *handshook = true;
     return rc;
 }
 
@@ -468,6 +474,7 @@ typedef struct {
     char path[ENVELOPE_PATH_MAX + 1];
     char query[ENVELOPE_QUERY_MAX + 1];
     char url[URL_MAX];
+    char addr[PEERS_ADDR_MAX]; /* host:port, for messages */
     char *body; /* the envelope JSON */
     rbuf rb;
     long status;
@@ -529,6 +536,7 @@ static nt_err sealed_prepare(link *l, const char *addr, const char *method, cons
         free(pt);
     }
     snprintf(c->url, sizeof(c->url), "http://%s%s", addr, c->path);
+    snprintf(c->addr, sizeof(c->addr), "%s", addr);
     return rc;
 }
 
@@ -555,12 +563,13 @@ static nt_err sealed_finish(sealed_call *c, json_t **reply, int *status, bool *a
         } else {
             rc = status_to_err(c->status);
         }
-        set_error(c->l, "peer refused a sealed request: %s (%ld)", code[0] ? code : "no reason", c->status);
+        set_error(c->l, "peer at %s refused a sealed request: %s (%ld)", c->addr, code[0] ? code : "no reason",
+                  c->status);
         goto out;
     }
     if (memcmp(e.session_id, c->sid, HS_SESSION_ID_LEN) || e.seq != c->seq || e.status != c->status ||
         envelope_open(&c->s2c, &e, ENVELOPE_S2C, c->method, c->path, c->query, &pt, &pt_len)) {
-        set_error(c->l, "%s", "sealed answer does not authenticate");
+        set_error(c->l, "sealed answer from %s does not authenticate", c->addr);
         goto out;
     }
     json_error_t jerr;
@@ -583,6 +592,19 @@ out:
     }
     envelope_clear(&e);
     return rc;
+}
+
+/* What a call's outcome says about the peer (no lock held): a completed
+ * handshake or an authenticated answer means up, a failure to connect
+ * (no HTTP status: refused, unreachable, timed out) down. */
+static void note_presence(node *n, const uint8_t *id, nt_err rc, int status, bool handshook)
+{
+    if (handshook)
+        peer_names_presence(n, id, true, true, "handshake completed");
+    else if (!rc)
+        peer_names_presence(n, id, true, false, "answered a call");
+    if ((rc == NT_ERR_NET || rc == NT_ERR_TIMEOUT) && status == 0)
+        peer_names_presence(n, id, false, false, "did not answer a call");
 }
 
 /* After a plaintext "session unknown" answer: may the request go again on
@@ -618,9 +640,9 @@ nt_err peerlink_call(node *n, const uint8_t peer_id[static IDENTITY_ID_LEN], con
     if (rc)
         return rc;
     unsigned stale = 0;
-    bool force = false;
+    bool force = false, handshook = false;
     for (int attempt = 0; attempt < 2; attempt++) {
-        if ((rc = ensure_session(n, l, addr, key, NULL, force, stale, timeout_ms)))
+        if ((rc = ensure_session(n, l, addr, key, NULL, force, stale, timeout_ms, &handshook)))
             break;
         if ((rc = sealed_prepare(l, addr, method, path, req, &c))) {
             sealed_call_clear(&c);
@@ -630,7 +652,7 @@ nt_err peerlink_call(node *n, const uint8_t peer_id[static IDENTITY_ID_LEN], con
         }
         rc = http_do(pl, c.method, c.url, c.body, timeout_ms, &c.status, &c.rb);
         if (rc) {
-            set_error(l, "sealed request: %s", err_str(rc));
+            set_error(l, "sealed request to %s: %s", addr, err_str(rc));
             sealed_call_clear(&c);
             break;
         }
@@ -650,6 +672,7 @@ nt_err peerlink_call(node *n, const uint8_t peer_id[static IDENTITY_ID_LEN], con
         force = true;
     }
     identity_free(key);
+    note_presence(n, peer_id, rc, *status, handshook);
     return rc;
 }
 
@@ -679,7 +702,7 @@ nt_err peerlink_call_many(node *n, peerlink_op *ops, size_t n_ops, int timeout_m
         if (!op->rc && !l)
             op->rc = NT_ERR_NOMEM;
         if (!op->rc)
-            op->rc = ensure_session(n, l, addr, key, NULL, false, 0, timeout_ms);
+            op->rc = ensure_session(n, l, addr, key, NULL, false, 0, timeout_ms, NULL);
         if (!op->rc)
             op->rc = sealed_prepare(l, addr, op->method, op->path, op->req, &calls[i]);
         identity_free(key);
@@ -711,6 +734,7 @@ nt_err peerlink_call_many(node *n, peerlink_op *ops, size_t n_ops, int timeout_m
             continue;
         if (msg->data.result != CURLE_OK) {
             ops[i].rc = calls[i].rb.over ? NT_ERR_TOO_BIG : curl_rc(msg->data.result);
+            set_error(calls[i].l, "sealed request to %s: %s", calls[i].addr, err_str(ops[i].rc));
             continue;
         }
         curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &calls[i].status);
@@ -727,6 +751,8 @@ nt_err peerlink_call_many(node *n, peerlink_op *ops, size_t n_ops, int timeout_m
                                           &ops[i].status, timeout_ms);
         }
     }
+    for (size_t i = 0; i < n_ops; i++)
+        note_presence(n, ops[i].peer_id, ops[i].rc, ops[i].status, false);
     rc = NT_OK;
 out:
     for (size_t i = 0; easy && i < n_ops; i++) {
@@ -799,6 +825,7 @@ nt_err peerlink_connect(node *n, const uint8_t peer_id[static IDENTITY_ID_LEN], 
     rc = do_handshake(n, l, addr, key, mode, PEERLINK_DEFAULT_TIMEOUT_MS);
     pthread_mutex_unlock(&l->hs_mu);
     identity_free(key);
+    note_presence(n, peer_id, rc, 0, !rc);
     if (!rc) {
         /* Confirm the key now, so the session is usable on both sides. */
         json_t *reply = NULL;
