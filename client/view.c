@@ -490,6 +490,8 @@ bool view_event(view *v, const json_t *ev)
                     trust, rn ? rn : room, rn ? rn : room);
         return true;
     }
+    if (!strcmp(type, "peer"))
+        return true; /* a peer came or went: the next refresh shows it (a host's rooms say so) */
     if (!strcmp(type, "peer_renamed")) {
         const char *old = field_str(ev, "old_name"), *now = field_str(ev, "label");
         view_notice(v, NULL, false, "%s is now known as %s", old && old[0] ? old : view_name(v, peer, nb),
