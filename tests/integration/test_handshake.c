@@ -5,9 +5,6 @@
  * requestor", with its own RSA-2048 identity); attacks on the requestor
  * side put a small tampering HTTP proxy (libmicrohttpd) between two nodes. */
 #include <check.h>
-#include <arpa/inet.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +14,7 @@
 #include "crypto/encoding.h"
 #include "crypto/rng.h"
 #include "harness.h"
+#include "harness_proxy.h"
 #include "server/channel/envelope.h"
 #include "server/channel/handshake.h"
 #include "tests/test_main.h"
@@ -224,77 +222,32 @@ static long treq_ping(treq *t, uint64_t seq, bool confirm, const char **code)
 typedef enum { PX_PASS = 0, PX_TAMPER_REPLY, PX_HANDSHAKE_TO_OTHER, PX_ALL_TO_OTHER } px_mode;
 
 static struct {
-    struct MHD_Daemon *d;
+    harness_proxy hp;
     char upstream[96], other[96];
     px_mode mode;
-    uint16_t port;
-    char addr[64];
     int tampered;
 } px;
 
-typedef struct {
-    char *buf;
-    size_t len;
-} px_req;
-
-static enum MHD_Result px_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
+static bool px_tamper(void *arg, const char *url, long status, json_t *reply)
 {
-    (void)cls;
-    (void)version;
-    px_req *r = *con_cls;
-    if (!r) {
-        *con_cls = calloc(1, sizeof(px_req));
-        return *con_cls ? MHD_YES : MHD_NO;
-    }
-    if (*upload_size) {
-        char *nb = realloc(r->buf, r->len + *upload_size + 1);
-        if (!nb)
-            return MHD_NO;
-        memcpy(nb + r->len, upload, *upload_size);
-        r->buf = nb;
-        r->len += *upload_size;
-        r->buf[r->len] = 0;
-        *upload_size = 0;
-        return MHD_YES;
-    }
+    (void)arg;
+    if (px.mode != PX_TAMPER_REPLY || strcmp(url, "/v1/handshake") || status != 200)
+        return false;
+    /* One field changed: the session's absolute expiry. */
+    json_t *e = json_object_get(reply, "expires_at");
+    json_object_set_new(reply, "expires_at", json_integer(json_integer_value(e) + 1000000));
+    px.tampered++;
+    return true;
+}
+
+static enum MHD_Result px_forward(void *arg, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *body, size_t len)
+{
+    (void)arg;
     const char *up = px.upstream;
     if (px.mode == PX_ALL_TO_OTHER || (px.mode == PX_HANDSHAKE_TO_OTHER && strcmp(url, "/v1/node")))
         up = px.other;
-    char full[256];
-    snprintf(full, sizeof full, "%s%s", up, url);
-    harness_resp resp;
-    if (harness_request(method, full, NULL, r->buf, r->len, &resp))
-        return MHD_NO;
-    char *out = NULL;
-    if (px.mode == PX_TAMPER_REPLY && !strcmp(url, "/v1/handshake") && resp.status == 200 && resp.json) {
-        /* One field changed: the session's absolute expiry. */
-        json_t *e = json_object_get(resp.json, "expires_at");
-        json_object_set_new(resp.json, "expires_at", json_integer(json_integer_value(e) + 1000000));
-        out = json_dumps(resp.json, JSON_COMPACT);
-        px.tampered++;
-    }
-    struct MHD_Response *m = MHD_create_response_from_buffer(out ? strlen(out) : resp.len,
-                                                             out ? out : resp.body, MHD_RESPMEM_MUST_COPY);
-    MHD_add_response_header(m, "Content-Type", "application/json");
-    enum MHD_Result q = MHD_queue_response(c, (unsigned)resp.status, m);
-    MHD_destroy_response(m);
-    free(out);
-    harness_resp_free(&resp);
-    return q;
-}
-
-static void px_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
-{
-    (void)cls;
-    (void)c;
-    (void)toe;
-    px_req *r = *con_cls;
-    if (r) {
-        free(r->buf);
-        free(r);
-    }
-    *con_cls = NULL;
+    return harness_proxy_relay(c, up, url, method, body, len, px_tamper, NULL);
 }
 
 static void px_start(const harness_node *upstream, const harness_node *other_node, px_mode mode)
@@ -304,22 +257,7 @@ static void px_start(const harness_node *upstream, const harness_node *other_nod
     if (other_node)
         snprintf(px.other, sizeof px.other, "%s", other_node->peer_url);
     px.mode = mode;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    px.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL,
-                            px_handler, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                            MHD_OPTION_NOTIFY_COMPLETED, px_done, NULL, MHD_OPTION_END);
-    ck_assert_ptr_nonnull(px.d);
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(px.d, MHD_DAEMON_INFO_BIND_PORT);
-    ck_assert_ptr_nonnull(info);
-    px.port = info->port;
-    snprintf(px.addr, sizeof px.addr, "127.0.0.1:%u", (unsigned)px.port);
-}
-
-static void px_stop(void)
-{
-    if (px.d)
-        MHD_stop_daemon(px.d);
-    px.d = NULL;
+    harness_proxy_start(&px.hp, px_forward, NULL);
 }
 
 /* ---- tests ---- */
@@ -655,7 +593,7 @@ START_TEST(requestor_refuses_tampered_or_foreign_replies)
     ck_assert_int_eq(harness_start(&b, "bob", NULL), 0);
     ck_assert_int_eq(harness_start(&c, "carol", NULL), 0);
     px_start(&b, &c, PX_TAMPER_REPLY);
-    add_peer(&a, px.addr, b.node_id); /* B pinned, reached through the proxy (its handshake refused) */
+    add_peer(&a, px.hp.addr, b.node_id); /* B pinned, reached through the proxy (its handshake refused) */
     harness_resp r;
 
     static const struct {
@@ -687,7 +625,7 @@ START_TEST(requestor_refuses_tampered_or_foreign_replies)
     peer_action(&a, b.node_id, "connect", NULL, &r);
     ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
     harness_resp_free(&r);
-    px_stop();
+    harness_proxy_stop(&px.hp);
     harness_cleanup(&a);
     harness_cleanup(&b);
     harness_cleanup(&c);

@@ -11,10 +11,7 @@
  * A small libmicrohttpd proxy between the nodes plays the attacker on the
  * path. */
 #include <check.h>
-#include <arpa/inet.h>
 #include <curl/curl.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +20,7 @@
 #include "crypto/encoding.h"
 #include "crypto/rng.h"
 #include "harness.h"
+#include "harness_proxy.h"
 #include "server/channel/envelope.h"
 #include "server/channel/handshake.h"
 #include "server/core/node.h"
@@ -131,18 +129,12 @@ typedef enum {
 } px_mode;
 
 static struct {
-    struct MHD_Daemon *d;
+    harness_proxy hp;
     char upstream[96];
     px_mode mode;
     const char *forge_path;
     int forge_left, forged_seen; /* answers still to forge; requests to forge_path seen */
-    char addr[64];
 } px;
-
-typedef struct {
-    char *buf;
-    size_t len;
-} px_req;
 
 static void px_tamper(json_t *reply)
 {
@@ -163,23 +155,21 @@ static void px_tamper(json_t *reply)
 
 static enum MHD_Result px_answer(struct MHD_Connection *c, unsigned status, const char *body)
 {
-    struct MHD_Response *m = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
-    MHD_add_response_header(m, "Content-Type", "application/json");
-    enum MHD_Result q = MHD_queue_response(c, status, m);
-    MHD_destroy_response(m);
-    return q;
+    return harness_proxy_answer(c, status, body, strlen(body));
 }
 
 /* Forward to the node, then tamper with or replace the answer. */
-static enum MHD_Result px_forward(struct MHD_Connection *c, const char *url, const char *method, px_req *r)
+static enum MHD_Result px_forward(void *arg, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *body, size_t len)
 {
+    (void)arg;
     bool hs = !strcmp(url, "/v1/handshake");
     if (hs && px.mode == PX_HS_REFUSED)
         return px_answer(c, 400, "{\"error\":{\"code\":\"malformed\",\"message\":\"refused by the proxy\"}}");
     char full[256];
     snprintf(full, sizeof full, "%s%s", px.upstream, url);
     harness_resp resp;
-    if (harness_request(method, full, NULL, r->buf, r->len, &resp))
+    if (harness_request(method, full, NULL, body, len, &resp))
         return MHD_NO;
     char *out = NULL;
     if (hs && resp.status == 200 && resp.json && px.mode < PX_HS__COUNT) {
@@ -201,62 +191,11 @@ static enum MHD_Result px_forward(struct MHD_Connection *c, const char *url, con
     return q;
 }
 
-static enum MHD_Result px_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
-{
-    (void)cls;
-    (void)version;
-    px_req *r = *con_cls;
-    if (!r) {
-        *con_cls = calloc(1, sizeof(px_req));
-        return *con_cls ? MHD_YES : MHD_NO;
-    }
-    if (*upload_size) {
-        char *nb = realloc(r->buf, r->len + *upload_size + 1);
-        if (!nb)
-            return MHD_NO;
-        memcpy(nb + r->len, upload, *upload_size);
-        r->buf = nb;
-        r->len += *upload_size;
-        r->buf[r->len] = 0;
-        *upload_size = 0;
-        return MHD_YES;
-    }
-    return px_forward(c, url, method, r);
-}
-
-static void px_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
-{
-    (void)cls;
-    (void)c;
-    (void)toe;
-    px_req *r = *con_cls;
-    if (r) {
-        free(r->buf);
-        free(r);
-    }
-    *con_cls = NULL;
-}
-
 static void px_start(const harness_node *upstream)
 {
     memset(&px, 0, sizeof px);
     snprintf(px.upstream, sizeof px.upstream, "%s", upstream->peer_url);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    px.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL,
-                            px_handler, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                            MHD_OPTION_NOTIFY_COMPLETED, px_done, NULL, MHD_OPTION_END);
-    ck_assert_ptr_nonnull(px.d);
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(px.d, MHD_DAEMON_INFO_BIND_PORT);
-    ck_assert_ptr_nonnull(info);
-    snprintf(px.addr, sizeof px.addr, "127.0.0.1:%u", (unsigned)info->port);
-}
-
-static void px_stop(void)
-{
-    if (px.d)
-        MHD_stop_daemon(px.d);
-    px.d = NULL;
+    harness_proxy_start(&px.hp, px_forward, NULL);
 }
 
 /* ---- tests ---- */
@@ -360,7 +299,7 @@ START_TEST(failed_handshake_is_handshake_failed)
     ck_assert_int_eq(harness_start(&b, "bob", NULL), 0);
     px_start(&b);
     px.mode = PX_HS_REFUSED; /* the add handshakes at once: no session may come of it */
-    add_peer(&a, px.addr, b.node_id);
+    add_peer(&a, px.hp.addr, b.node_id);
     static const char *what[PX_HS__COUNT] = {"", "refused", "curve changed", "no signature", "junk signature"};
     harness_resp r;
     for (px_mode m = PX_HS_REFUSED; m < PX_HS__COUNT; m++) {
@@ -375,7 +314,7 @@ START_TEST(failed_handshake_is_handshake_failed)
         harness_resp_free(&r);
     }
     /* Nothing answers: that one is peer_unreachable. */
-    px_stop();
+    harness_proxy_stop(&px.hp);
     peer_action(&a, b.node_id, "connect", &r);
     ck_assert_int_eq(r.status, 502);
     ck_assert_str_eq(harness_error_code(&r), "peer_unreachable");
@@ -391,7 +330,7 @@ START_TEST(only_idempotent_requests_resent)
     ck_assert_int_eq(harness_start(&a, "alice", NULL), 0);
     ck_assert_int_eq(harness_start(&b, "bob", NULL), 0);
     px_start(&b);
-    add_peer(&a, px.addr, b.node_id);
+    add_peer(&a, px.hp.addr, b.node_id);
     json_t *j = call_json(&b, "POST", "/v1/client/rooms", "{\"name\":\"lobby\",\"access\":\"open\"}", 201);
     char room[64], path[160], body[160];
     snprintf(room, sizeof room, "%s", json_string_value(json_object_get(j, "id")));
@@ -429,7 +368,7 @@ START_TEST(only_idempotent_requests_resent)
     snprintf(path, sizeof path, "/v1/client/rooms/%s/join", room);
     json_decref(call_json(&a, "POST", path, body, 200));
     ck_assert_int_eq(px.forged_seen, 2);
-    px_stop();
+    harness_proxy_stop(&px.hp);
     harness_cleanup(&a);
     harness_cleanup(&b);
 }
