@@ -7,7 +7,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "crypto/encoding.h"
 #include "crypto/rng.h"
+#include "crypto/sign.h"
+#include "rooms_util.h"
 #include "server/peer/peerlink.h"
 #include "storage/peers.h"
 
@@ -50,6 +53,53 @@ int mallory_call(mallory *m, const uint8_t *to, const char *method, const char *
     else
         json_decref(rep);
     return status;
+}
+
+void mallory_pub_b64(mallory *m, char out[static MALLORY_PUB_B64_MAX])
+{
+    uint8_t der[IDENTITY_PUB_DER_MAX];
+    size_t dl;
+    ck_assert_int_eq(identity_public_der(m->n->id, der, sizeof der, &dl), NT_OK);
+    ck_assert_int_eq(encoding_b64_encode(der, dl, B64_STD, out, MALLORY_PUB_B64_MAX), NT_OK);
+}
+
+void mallory_joins(mallory *m, harness_node *host, const uint8_t *host_id, const char *room,
+                   uint8_t key[static ROOM_KEY_LEN])
+{
+    char body[128], jpath[160], b64[MALLORY_PUB_B64_MAX];
+    snprintf(jpath, sizeof jpath, "/v1/peer/rooms/%s/join", room);
+    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", m->n->id_hex);
+    json_decref(call(host, "POST", body, 200, "/v1/client/rooms/%s/invite", room));
+    mallory_pub_b64(m, b64);
+    json_t *jb = json_pack("{s:s}", "pub", b64), *reply = NULL;
+    ck_assert_int_eq(mallory_call(m, host_id, "POST", jpath, jb, &reply, MALLORY_FETCH_MS), 200);
+    json_decref(jb);
+    size_t kl = 0;
+    const char *kb = json_string_value(json_object_get(json_array_get(json_object_get(reply, "keys"), 0), "key"));
+    ck_assert_int_eq(encoding_b64_decode(kb, strlen(kb), B64_STD, key, ROOM_KEY_LEN, &kl), NT_OK);
+    ck_assert_int_eq(kl, ROOM_KEY_LEN);
+    json_decref(reply);
+}
+
+json_t *mallory_submission(mallory *m, const uint8_t room_id[static ROOM_ID_LEN], int64_t epoch,
+                           const uint8_t key[static ROOM_KEY_LEN], const char *txn, const char *text, size_t len,
+                           bool tamper)
+{
+    uint8_t *body = NULL, sig[SIGN_MAX_LEN];
+    size_t bl, sl;
+    ck_assert_int_eq(roomcrypt_seal(room_id, (uint64_t)epoch, key, identity_id(m->n->id), text, len, &body, &bl),
+                     NT_OK);
+    ck_assert_int_eq(roomcrypt_sign(m->n->id, room_id, (uint64_t)epoch, txn, body, bl, sig, sizeof sig, &sl), NT_OK);
+    if (tamper)
+        body[bl - 40] ^= 0x01;
+    char *b64b = malloc(2 * bl + 8), b64s[1024];
+    ck_assert_ptr_nonnull(b64b);
+    ck_assert_int_eq(encoding_b64_encode(body, bl, B64_STD, b64b, 2 * bl + 8), NT_OK);
+    ck_assert_int_eq(encoding_b64_encode(sig, sl, B64_STD, b64s, sizeof b64s), NT_OK);
+    json_t *j = json_pack("{s:s,s:I,s:s,s:s}", "txn_id", txn, "epoch", (json_int_t)epoch, "body", b64b, "sig", b64s);
+    free(b64b);
+    free(body);
+    return j;
 }
 
 void mallory_stop(mallory *m)

@@ -16,12 +16,17 @@
 
 #include <jansson.h>
 #include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/config.h"
 #include "crypto/identity.h"
 #include "harness.h"
 #include "server/core/node.h"
+#include "server/rooms/roomcrypt.h"
+
+#define MALLORY_PUB_B64_MAX 1024
 
 typedef struct mallory {
     node *n;           /* the open node; NULL before start and after stop */
@@ -42,6 +47,22 @@ void mallory_knows(mallory *m, const harness_node *n, uint8_t id[static IDENTITY
  * With reply non-NULL, *reply gets the answer (the caller decrefs it). */
 int mallory_call(mallory *m, const uint8_t *to, const char *method, const char *path, json_t *req, json_t **reply,
                  int timeout_ms);
+
+/* Mallory's public key, DER in base64 (the "pub" of a sealed join). */
+void mallory_pub_b64(mallory *m, char out[static MALLORY_PUB_B64_MAX]);
+
+/* host (peer id host_id) invites mallory to its room (hex id) through its
+ * client API, then mallory joins over the sealed channel; key gets the
+ * key of epoch 1. */
+void mallory_joins(mallory *m, harness_node *host, const uint8_t *host_id, const char *room,
+                   uint8_t key[static ROOM_KEY_LEN]);
+
+/* A message submission from mallory: text[0..len) sealed under key for
+ * room_id's epoch and signed with mallory's key; with tamper, one byte of
+ * the sealed body is flipped after signing. The caller decrefs it. */
+json_t *mallory_submission(mallory *m, const uint8_t room_id[static ROOM_ID_LEN], int64_t epoch,
+                           const uint8_t key[static ROOM_KEY_LEN], const char *txn, const char *text, size_t len,
+                           bool tamper);
 
 /* Stops and closes mallory, frees the RNG and removes the temp dir. Safe
  * on a zeroed or already stopped m. */

@@ -263,11 +263,8 @@ START_TEST(unknown_fields_refused_sealed)
 {
     mallory_start(&mal);
     mallory_knows(&mal, &A, a_id);
-    char path[160], b64[1024];
-    uint8_t der[IDENTITY_PUB_DER_MAX];
-    size_t dl;
-    ck_assert_int_eq(identity_public_der(mal.n->id, der, sizeof der, &dl), NT_OK);
-    ck_assert_int_eq(encoding_b64_encode(der, dl, B64_STD, b64, sizeof b64), NT_OK);
+    char path[160], b64[MALLORY_PUB_B64_MAX];
+    mallory_pub_b64(&mal, b64);
     snprintf(path, sizeof path, "/v1/peer/rooms/%s/join", room);
     expect_sealed_400(path, json_pack("{s:s,s:i}", "pub", b64, "delivery", 12345), "field \"delivery\"");
     expect_sealed_400(path, json_pack("{s:s,s:s}", "pub", b64, "delivery", "sometimes"), "one of: push, poll");

@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include "crypto/encoding.h"
-#include "crypto/sign.h"
 #include "harness.h"
 #include "harness_mallory.h"
 #include "rooms_util.h"
@@ -97,20 +96,7 @@ static json_t *oversized(const char *txn, size_t len)
 static json_t *submission(const char *txn, int64_t epoch, const uint8_t key[static ROOM_KEY_LEN], const char *text,
                           bool tamper)
 {
-    uint8_t *body = NULL, sig[SIGN_MAX_LEN];
-    size_t bl, sl;
-    ck_assert_int_eq(roomcrypt_seal(room_id, (uint64_t)epoch, key, identity_id(mal.n->id), text, strlen(text), &body,
-                                    &bl), NT_OK);
-    ck_assert_int_eq(roomcrypt_sign(mal.n->id, room_id, (uint64_t)epoch, txn, body, bl, sig, sizeof sig, &sl), NT_OK);
-    if (tamper)
-        body[bl - 40] ^= 0x01;
-    char *b64b = malloc(2 * bl + 8), b64s[1024];
-    ck_assert_int_eq(encoding_b64_encode(body, bl, B64_STD, b64b, 2 * bl + 8), NT_OK);
-    ck_assert_int_eq(encoding_b64_encode(sig, sl, B64_STD, b64s, sizeof b64s), NT_OK);
-    json_t *j = json_pack("{s:s,s:I,s:s,s:s}", "txn_id", txn, "epoch", (json_int_t)epoch, "body", b64b, "sig", b64s);
-    free(b64b);
-    free(body);
-    return j;
+    return mallory_submission(&mal, room_id, epoch, key, txn, text, strlen(text), tamper);
 }
 
 START_TEST(attacks_refused_state_unchanged)
@@ -137,11 +123,8 @@ START_TEST(attacks_refused_state_unchanged)
     json_t *s = submission("m0", 1, zero, "let me write", false);
     ck_assert_int_eq(mcall("POST", path, s, NULL), 403);
     json_decref(s);
-    uint8_t der[IDENTITY_PUB_DER_MAX];
-    size_t dl;
-    ck_assert_int_eq(identity_public_der(mal.n->id, der, sizeof der, &dl), NT_OK);
-    char b64[1024];
-    ck_assert_int_eq(encoding_b64_encode(der, dl, B64_STD, b64, sizeof b64), NT_OK);
+    char b64[MALLORY_PUB_B64_MAX];
+    mallory_pub_b64(&mal, b64);
     json_t *jb = json_pack("{s:s}", "pub", b64);
     int st = mcall("POST", jpath, jb, NULL);
     ck_assert_msg(st == 404 || st == 403, "uninvited join: %d", st);
@@ -270,27 +253,6 @@ static json_t *result(json_t *reply, size_t i)
     return json_array_get(json_object_get(reply, "results"), i);
 }
 
-/* mallory joins; returns the key of epoch 1 */
-static void mallory_joins(uint8_t key[static ROOM_KEY_LEN])
-{
-    char body[128], jpath[160];
-    snprintf(jpath, sizeof jpath, "/v1/peer/rooms/%s/join", room);
-    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", mal.n->id_hex);
-    json_decref(call(&A, "POST", body, 200, "/v1/client/rooms/%s/invite", room));
-    uint8_t der[IDENTITY_PUB_DER_MAX];
-    size_t dl, kl = 0;
-    char b64[1024];
-    ck_assert_int_eq(identity_public_der(mal.n->id, der, sizeof der, &dl), NT_OK);
-    ck_assert_int_eq(encoding_b64_encode(der, dl, B64_STD, b64, sizeof b64), NT_OK);
-    json_t *jb = json_pack("{s:s}", "pub", b64), *reply = NULL;
-    ck_assert_int_eq(mcall("POST", jpath, jb, &reply), 200);
-    json_decref(jb);
-    const char *kb = json_string_value(json_object_get(json_array_get(json_object_get(reply, "keys"), 0), "key"));
-    ck_assert_int_eq(encoding_b64_decode(kb, strlen(kb), B64_STD, key, ROOM_KEY_LEN, &kl), NT_OK);
-    ck_assert_int_eq(kl, ROOM_KEY_LEN);
-    json_decref(reply);
-}
-
 /* The batch route: the same refusals, per message and in order, and
  * nothing after the first refused message is stored. */
 START_TEST(batch_attacks_refused_state_unchanged)
@@ -312,7 +274,7 @@ START_TEST(batch_attacks_refused_state_unchanged)
     json_decref(subs[0]);
     assert_unchanged(before);
 
-    mallory_joins(key);
+    mallory_joins(&mal, &A, a_id, room, key);
     json_decref(call(&B, "PUT", "{\"text\":\"bob again\"}", 200, "/v1/client/rooms/%s/messages/b2", room));
     free(before);
     before = host_state();

@@ -22,7 +22,6 @@
 
 #include "crypto/encoding.h"
 #include "crypto/rng.h"
-#include "crypto/sign.h"
 #include "harness.h"
 #include "harness_mallory.h"
 #include "rooms_util.h"
@@ -96,41 +95,10 @@ static void wait_head(harness_node *n, json_int_t head)
     }
 }
 
-/* mallory joins `room` on A (invited first); *key gets epoch 1's key. */
-static void mallory_joins(uint8_t key[static ROOM_KEY_LEN])
-{
-    char body[128], jpath[160];
-    snprintf(jpath, sizeof jpath, "/v1/peer/rooms/%s/join", room);
-    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", mal.n->id_hex);
-    json_decref(call(&A, "POST", body, 200, "/v1/client/rooms/%s/invite", room));
-    uint8_t der[IDENTITY_PUB_DER_MAX];
-    size_t dl, kl = 0;
-    char b64[1024];
-    ck_assert_int_eq(identity_public_der(mal.n->id, der, sizeof der, &dl), NT_OK);
-    ck_assert_int_eq(encoding_b64_encode(der, dl, B64_STD, b64, sizeof b64), NT_OK);
-    json_t *jb = json_pack("{s:s}", "pub", b64), *reply = NULL;
-    ck_assert_int_eq(mcall("POST", jpath, jb, &reply), 200);
-    json_decref(jb);
-    const char *kb = json_string_value(json_object_get(json_array_get(json_object_get(reply, "keys"), 0), "key"));
-    ck_assert_int_eq(encoding_b64_decode(kb, strlen(kb), B64_STD, key, ROOM_KEY_LEN, &kl), NT_OK);
-    ck_assert_int_eq(kl, ROOM_KEY_LEN);
-    json_decref(reply);
-}
-
 /* A submission of text[0..len) from mallory, sealed and signed properly. */
 static json_t *submission(const char *txn, const uint8_t key[static ROOM_KEY_LEN], const char *text, size_t len)
 {
-    uint8_t *body = NULL, sig[SIGN_MAX_LEN];
-    size_t bl, sl;
-    ck_assert_int_eq(roomcrypt_seal(room_id, 1, key, identity_id(mal.n->id), text, len, &body, &bl), NT_OK);
-    ck_assert_int_eq(roomcrypt_sign(mal.n->id, room_id, 1, txn, body, bl, sig, sizeof sig, &sl), NT_OK);
-    char *b64b = malloc(2 * bl + 8), b64s[1024];
-    ck_assert_int_eq(encoding_b64_encode(body, bl, B64_STD, b64b, 2 * bl + 8), NT_OK);
-    ck_assert_int_eq(encoding_b64_encode(sig, sl, B64_STD, b64s, sizeof b64s), NT_OK);
-    json_t *j = json_pack("{s:s,s:i,s:s,s:s}", "txn_id", txn, "epoch", 1, "body", b64b, "sig", b64s);
-    free(b64b);
-    free(body);
-    return j;
+    return mallory_submission(&mal, room_id, 1, key, txn, text, len, false);
 }
 
 /* Texts shown on n in `room`, joined with '|'. */
@@ -156,7 +124,7 @@ START_TEST(invalid_plaintext_dropped)
     uint8_t key[ROOM_KEY_LEN];
     char path[160];
     snprintf(path, sizeof path, "/v1/peer/rooms/%s/messages", room);
-    mallory_joins(key);
+    mallory_joins(&mal, &A, a_id, room, key);
     static const char nul[] = "shown\0hidden", bad[] = "caf\xc3 \xff\xfe";
     json_t *s = submission("nul", key, nul, sizeof nul - 1);
     ck_assert_int_eq(mcall("POST", path, s, NULL), 200);
@@ -296,12 +264,9 @@ static void password_room(char pw_room[static ROOM_ID_HEX_LEN + 1])
 
 static int mallory_join_pw(const char *id, const char *pw, json_t **reply, int timeout_ms)
 {
-    char path[160], b64[1024];
-    uint8_t der[IDENTITY_PUB_DER_MAX];
-    size_t dl;
+    char path[160], b64[MALLORY_PUB_B64_MAX];
     snprintf(path, sizeof path, "/v1/peer/rooms/%s/join", id);
-    ck_assert_int_eq(identity_public_der(mal.n->id, der, sizeof der, &dl), NT_OK);
-    ck_assert_int_eq(encoding_b64_encode(der, dl, B64_STD, b64, sizeof b64), NT_OK);
+    mallory_pub_b64(&mal, b64);
     json_t *jb = json_pack("{s:s}", "pub", b64);
     if (pw)
         json_object_set_new(jb, "password", json_string(pw));
