@@ -20,6 +20,7 @@
 #include "crypto/encoding.h"
 #include "crypto/rng.h"
 #include "harness.h"
+#include "harness_client.h"
 #include "harness_proxy.h"
 #include "server/channel/envelope.h"
 #include "server/channel/handshake.h"
@@ -28,46 +29,15 @@
 
 /* ---- helpers ---- */
 
-static json_t *call_json(const harness_node *n, const char *method, const char *path, const char *body, long want)
-{
-    harness_resp r;
-    ck_assert_int_eq(harness_call(n, HARNESS_CLIENT, method, path, body, &r), 0);
-    if (r.status != want) {
-        harness_dump_log(n);
-        ck_abort_msg("%s %s: status %ld (want %ld): %s", method, path, r.status, want, r.body);
-    }
-    json_t *j = json_incref(r.json);
-    harness_resp_free(&r);
-    return j;
-}
-
-static void add_peer(const harness_node *a, const char *addr, const char *want_id)
-{
-    char body[128];
-    snprintf(body, sizeof body, "{\"address\":\"%s\"}", addr);
-    harness_resp r;
-    ck_assert_int_eq(harness_post(a, HARNESS_CLIENT, "/v1/client/peers", body, &r), 0);
-    ck_assert_msg(r.status == 201 || r.status == 200, "add peer: %ld %s", r.status, r.body);
-    ck_assert_str_eq(json_string_value(json_object_get(r.json, "id")), want_id);
-    harness_resp_free(&r);
-}
-
 /* The address node n has stored for peer id ("" if none). */
 static void stored_address(const harness_node *n, const char *id, char out[64])
 {
     char path[160];
     snprintf(path, sizeof path, "/v1/client/peers/%s", id);
-    json_t *p = call_json(n, "GET", path, NULL, 200);
+    json_t *p = client_json(n, HARNESS_CLIENT, "GET", path, NULL, 200);
     const char *a = json_string_value(json_object_get(p, "address"));
     snprintf(out, 64, "%s", a ? a : "");
     json_decref(p);
-}
-
-static void peer_action(const harness_node *a, const char *id, const char *what, harness_resp *r)
-{
-    char path[160];
-    snprintf(path, sizeof path, "/v1/client/peers/%s/%s", id, what);
-    ck_assert_int_eq(harness_post(a, HARNESS_CLIENT, path, NULL, r), 0);
 }
 
 typedef struct {
@@ -228,9 +198,9 @@ START_TEST(address_learned_only_from_confirmed_session)
     harness_node a, b;
     ck_assert_int_eq(harness_start(&a, "alice", NULL), 0);
     ck_assert_int_eq(harness_start(&b, "bob", NULL), 0);
-    add_peer(&a, b.peer, b.node_id);
+    client_add_peer(&a, b.peer, b.node_id);
     harness_resp r;
-    peer_action(&a, b.node_id, "ping", &r);
+    client_peer_action(&a, b.node_id, "ping", NULL, &r);
     ck_assert_msg(r.status == 200, "ping: %ld %s", r.status, r.body);
     harness_resp_free(&r);
     char addr[64], want[64];
@@ -299,23 +269,23 @@ START_TEST(failed_handshake_is_handshake_failed)
     ck_assert_int_eq(harness_start(&b, "bob", NULL), 0);
     px_start(&b);
     px.mode = PX_HS_REFUSED; /* the add handshakes at once: no session may come of it */
-    add_peer(&a, px.hp.addr, b.node_id);
+    client_add_peer(&a, px.hp.addr, b.node_id);
     static const char *what[PX_HS__COUNT] = {"", "refused", "curve changed", "no signature", "junk signature"};
     harness_resp r;
     for (px_mode m = PX_HS_REFUSED; m < PX_HS__COUNT; m++) {
         px.mode = m;
-        peer_action(&a, b.node_id, "connect", &r);
+        client_peer_action(&a, b.node_id, "connect", NULL, &r);
         ck_assert_msg(r.status == 502, "%s: %ld %s", what[m], r.status, r.body);
         ck_assert_msg(!strcmp(harness_error_code(&r), "handshake_failed"), "%s: %s", what[m], r.body);
         harness_resp_free(&r);
-        peer_action(&a, b.node_id, "ping", &r);
+        client_peer_action(&a, b.node_id, "ping", NULL, &r);
         ck_assert_msg(r.status == 502, "%s: %ld %s", what[m], r.status, r.body);
         ck_assert_msg(!strcmp(harness_error_code(&r), "handshake_failed"), "ping, %s: %s", what[m], r.body);
         harness_resp_free(&r);
     }
     /* Nothing answers: that one is peer_unreachable. */
     harness_proxy_stop(&px.hp);
-    peer_action(&a, b.node_id, "connect", &r);
+    client_peer_action(&a, b.node_id, "connect", NULL, &r);
     ck_assert_int_eq(r.status, 502);
     ck_assert_str_eq(harness_error_code(&r), "peer_unreachable");
     harness_resp_free(&r);
@@ -330,13 +300,13 @@ START_TEST(only_idempotent_requests_resent)
     ck_assert_int_eq(harness_start(&a, "alice", NULL), 0);
     ck_assert_int_eq(harness_start(&b, "bob", NULL), 0);
     px_start(&b);
-    add_peer(&a, px.hp.addr, b.node_id);
-    json_t *j = call_json(&b, "POST", "/v1/client/rooms", "{\"name\":\"lobby\",\"access\":\"open\"}", 201);
+    client_add_peer(&a, px.hp.addr, b.node_id);
+    json_t *j = client_json(&b, HARNESS_CLIENT, "POST", "/v1/client/rooms", "{\"name\":\"lobby\",\"access\":\"open\"}", 201);
     char room[64], path[160], body[160];
     snprintf(room, sizeof room, "%s", json_string_value(json_object_get(j, "id")));
     json_decref(j);
     harness_resp r;
-    peer_action(&a, b.node_id, "connect", &r);
+    client_peer_action(&a, b.node_id, "connect", NULL, &r);
     ck_assert_int_eq(r.status, 200);
     harness_resp_free(&r);
 
@@ -344,7 +314,7 @@ START_TEST(only_idempotent_requests_resent)
     px.mode = PX_FORGE_UNKNOWN;
     px.forge_path = "/v1/peer/ping";
     px.forge_left = 1;
-    peer_action(&a, b.node_id, "ping", &r);
+    client_peer_action(&a, b.node_id, "ping", NULL, &r);
     ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
     harness_resp_free(&r);
     ck_assert_int_eq(px.forged_seen, 2);
@@ -361,12 +331,12 @@ START_TEST(only_idempotent_requests_resent)
     harness_resp_free(&r);
     ck_assert_int_eq(px.forged_seen, 1);
     snprintf(path, sizeof path, "/v1/client/peers/%s", b.node_id);
-    j = call_json(&a, "GET", path, NULL, 200);
+    j = client_json(&a, HARNESS_CLIENT, "GET", path, NULL, 200);
     const char *err = json_string_value(json_object_get(json_object_get(j, "session"), "last_error"));
     ck_assert_msg(err && strstr(err, "not sent again"), "last_error: %s", err ? err : "(none)");
     json_decref(j);
     snprintf(path, sizeof path, "/v1/client/rooms/%s/join", room);
-    json_decref(call_json(&a, "POST", path, body, 200));
+    json_decref(client_json(&a, HARNESS_CLIENT, "POST", path, body, 200));
     ck_assert_int_eq(px.forged_seen, 2);
     harness_proxy_stop(&px.hp);
     harness_cleanup(&a);
