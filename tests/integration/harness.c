@@ -33,6 +33,18 @@ static void sleep_ms(long ms)
     }
 }
 
+json_t *harness_json_find(json_t *obj, const char *array, const char *key, const char *value)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(obj, array), i, e) {
+        const char *v = json_string_value(json_object_get(e, key));
+        if (v && !strcmp(v, value))
+            return e;
+    }
+    return NULL;
+}
+
 bool harness_wait(bool (*cond)(void *arg), void *arg, int timeout_ms)
 {
     long end = now_ms() + timeout_ms;

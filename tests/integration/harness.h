@@ -105,6 +105,10 @@ const char *harness_resp_header(const harness_resp *r, const char *name, char *b
 const char *harness_error_code(const harness_resp *r);
 void harness_resp_free(harness_resp *r);
 
+/* The first object of obj's array member `array` whose string member key
+ * equals value, or NULL (a borrowed reference). */
+json_t *harness_json_find(json_t *obj, const char *array, const char *key, const char *value);
+
 /* Poll cond(arg) every 20 ms until true or timeout_ms: true if it held. */
 bool harness_wait(bool (*cond)(void *arg), void *arg, int timeout_ms);
 

@@ -492,11 +492,8 @@ static void teardown2(void)
 /* The peer entry for id in n's peer list, or NULL (new reference). */
 static json_t *peer_on(const harness_node *n, const char *id)
 {
-    json_t *l = natter_api_get(n, "/v1/client/peers"), *p, *hit = NULL;
-    size_t i;
-    json_array_foreach(json_object_get(l, "peers"), i, p)
-        if (!strcmp(json_string_value(json_object_get(p, "id")), id))
-            hit = json_incref(p);
+    json_t *l = natter_api_get(n, "/v1/client/peers");
+    json_t *hit = json_incref(harness_json_find(l, "peers", "id", id));
     json_decref(l);
     return hit;
 }

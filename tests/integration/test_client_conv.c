@@ -88,11 +88,8 @@ static json_t *member(const harness_node *n, const char *rid, const char *peer)
 {
     char path[160];
     snprintf(path, sizeof path, "/v1/client/rooms/%s/members", rid);
-    json_t *l = natter_api_get(n, path), *m, *hit = NULL;
-    size_t i;
-    json_array_foreach(json_object_get(l, "members"), i, m)
-        if (!strcmp(json_string_value(json_object_get(m, "peer")), peer))
-            hit = json_incref(m);
+    json_t *l = natter_api_get(n, path);
+    json_t *hit = json_incref(harness_json_find(l, "members", "peer", peer));
     json_decref(l);
     return hit;
 }

@@ -301,7 +301,8 @@ START_TEST(only_idempotent_requests_resent)
     ck_assert_int_eq(harness_start(&b, "bob", NULL), 0);
     px_start(&b);
     client_add_peer(&a, px.hp.addr, b.node_id);
-    json_t *j = client_json(&b, HARNESS_CLIENT, "POST", "/v1/client/rooms", "{\"name\":\"lobby\",\"access\":\"open\"}", 201);
+    json_t *j = client_json(&b, HARNESS_CLIENT, "POST", "/v1/client/rooms", "{\"name\":\"lobby\",\"access\":\"open\"}",
+                            201);
     char room[64], path[160], body[160];
     snprintf(room, sizeof room, "%s", json_string_value(json_object_get(j, "id")));
     json_decref(j);

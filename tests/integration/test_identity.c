@@ -120,17 +120,6 @@ START_TEST(twins_do_not_wedge_the_peer_table)
 }
 END_TEST
 
-static json_t *find_event(json_t *events, const char *type)
-{
-    size_t i;
-    json_t *e;
-    json_array_foreach(json_object_get(events, "events"), i, e) {
-        if (!strcmp(json_string_value(json_object_get(e, "type")), type))
-            return e;
-    }
-    return NULL;
-}
-
 /* A known peer's new name (from a signed handshake) is an event. */
 START_TEST(rename_is_an_event)
 {
@@ -147,7 +136,7 @@ START_TEST(rename_is_an_event)
     ck_assert_int_eq(handshake_as(&a, keys[0], "robert", NULL), 200);
     ev = call(&a, "GET", NULL, 200, "/v1/client/events?since=%s&wait=5", since);
     ck_assert_uint_eq(json_array_size(json_object_get(ev, "events")), 1);
-    json_t *e = find_event(ev, "peer_renamed");
+    json_t *e = harness_json_find(ev, "events", "type", "peer_renamed");
     ck_assert_ptr_nonnull(e);
     snprintf(label, sizeof label, "robert~%.4s", h0);
     ck_assert_str_eq(json_string_value(json_object_get(e, "peer")), h0);
@@ -188,17 +177,6 @@ START_TEST(new_peers_capped_per_source)
     harness_cleanup(&a);
 }
 END_TEST
-
-static json_t *member_of(json_t *members, const char *id)
-{
-    size_t i;
-    json_t *m;
-    json_array_foreach(json_object_get(members, "members"), i, m) {
-        if (!strcmp(json_string_value(json_object_get(m, "peer")), id))
-            return m;
-    }
-    return NULL;
-}
 
 typedef struct {
     harness_node *n;
@@ -241,7 +219,7 @@ START_TEST(messages_members_invites_labelled)
     snprintf(body, sizeof body, "{\"peer\":\"%s\"}", b.node_id);
     json_decref(call(&a, "POST", body, 200, "/v1/client/rooms/%s/invite", room));
     ev = call(&b, "GET", NULL, 200, "/v1/client/events?since=%s&wait=10", since);
-    json_t *inv = find_event(ev, "invite");
+    json_t *inv = harness_json_find(ev, "events", "type", "invite");
     ck_assert_ptr_nonnull(inv);
     ck_assert_str_eq(json_string_value(json_object_get(inv, "name")), "alice");
     ck_assert_str_eq(json_string_value(json_object_get(inv, "trust")), "untrusted");
@@ -265,7 +243,8 @@ START_TEST(messages_members_invites_labelled)
     json_decref(j);
     json_decref(call(&a, "POST", NULL, 200, "/v1/client/peers/%s/trust", b.node_id));
     j = call(&a, "GET", NULL, 200, "/v1/client/rooms/%s/members", room);
-    json_t *mb = member_of(j, b.node_id), *ma = member_of(j, a.node_id);
+    json_t *mb = harness_json_find(j, "members", "peer", b.node_id);
+    json_t *ma = harness_json_find(j, "members", "peer", a.node_id);
     ck_assert_ptr_nonnull(mb);
     ck_assert_ptr_nonnull(ma);
     ck_assert_str_eq(json_string_value(json_object_get(mb, "name")), "bob");
