@@ -11,7 +11,6 @@
  * A small libmicrohttpd proxy between the nodes plays the attacker on the
  * path. */
 #include <check.h>
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,49 +39,15 @@ static void stored_address(const harness_node *n, const char *id, char out[64])
     json_decref(p);
 }
 
-typedef struct {
-    char *data;
-    size_t len;
-} sink;
-
-static size_t on_data(char *p, size_t sz, size_t nm, void *ud)
-{
-    sink *s = ud;
-    char *nd = realloc(s->data, s->len + sz * nm + 1);
-    if (!nd)
-        return 0;
-    memcpy(nd + s->len, p, sz * nm);
-    s->data = nd;
-    s->len += sz * nm;
-    s->data[s->len] = 0;
-    return sz * nm;
-}
-
 /* POST body to url from the local address src; the status, and the body
  * as JSON into *out (NULL if not JSON; owned by the caller). */
 static long post_from(const char *src, const char *url, const char *body, json_t **out)
 {
-    CURL *c = curl_easy_init();
-    ck_assert_ptr_nonnull(c);
-    char iface[64];
-    snprintf(iface, sizeof iface, "host!%s", src);
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    sink s = {0};
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_INTERFACE, iface);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)HARNESS_HTTP_TIMEOUT_MS);
-    ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    json_error_t jerr;
-    *out = s.data ? json_loads(s.data, 0, &jerr) : NULL;
-    free(s.data);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
+    harness_resp r;
+    ck_assert_int_eq(harness_request_from(src, "POST", url, body, strlen(body), &r), 0);
+    long status = r.status;
+    *out = r.json ? json_incref(r.json) : NULL;
+    harness_resp_free(&r);
     return status;
 }
 
