@@ -31,41 +31,21 @@ static void teardown(void)
 
 #define ON(n, o, ...) ck_assert_int_eq(natter_run((n), NULL, (o), __VA_ARGS__, NULL), 0)
 
-static void expect(const natter_out *o, int status, const char *in_out, const char *in_err)
-{
-    ck_assert_msg(o->status == status, "exit %d, want %d; stdout: %s stderr: %s", o->status, status, o->out,
-                  o->err);
-    if (in_out)
-        ck_assert_msg(strstr(o->out, in_out), "stdout \"%s\" lacks \"%s\"", o->out, in_out);
-    if (in_err)
-        ck_assert_msg(strstr(o->err, in_err), "stderr \"%s\" lacks \"%s\"", o->err, in_err);
-}
-
 /* Run natter on n, check its exit status and output, free it. */
 static void check_run(const harness_node *n, int status, const char *in_out, const char *in_err, const char *a1,
                       const char *a2, const char *a3, const char *a4, const char *a5)
 {
     natter_out o;
     ck_assert_int_eq(natter_run(n, NULL, &o, a1, a2, a3, a4, a5, NULL), 0);
-    expect(&o, status, in_out, in_err);
+    natter_expect(&o, status, in_out, in_err);
     natter_out_free(&o);
-}
-
-static json_t *get_on(const harness_node *n, const char *path)
-{
-    harness_resp r;
-    ck_assert_int_eq(harness_get(n, HARNESS_CLIENT, path, &r), 0);
-    ck_assert_msg(r.status == 200, "GET %s: %ld %s", path, r.status, r.body);
-    json_t *j = json_incref(r.json);
-    harness_resp_free(&r);
-    return j;
 }
 
 /* The id of n's room called name ("" if none; static). */
 static const char *room_id(const harness_node *n, const char *name, const char *state)
 {
     static char id[64];
-    json_t *l = get_on(n, "/v1/client/rooms"), *r;
+    json_t *l = natter_api_get(n, "/v1/client/rooms"), *r;
     size_t i;
     id[0] = '\0';
     json_array_foreach(json_object_get(l, "rooms"), i, r)
@@ -108,11 +88,8 @@ static json_t *member(const harness_node *n, const char *rid, const char *peer)
 {
     char path[160];
     snprintf(path, sizeof path, "/v1/client/rooms/%s/members", rid);
-    json_t *l = get_on(n, path), *m, *hit = NULL;
-    size_t i;
-    json_array_foreach(json_object_get(l, "members"), i, m)
-        if (!strcmp(json_string_value(json_object_get(m, "peer")), peer))
-            hit = json_incref(m);
+    json_t *l = natter_api_get(n, path);
+    json_t *hit = json_incref(harness_json_find(l, "members", "peer", peer));
     json_decref(l);
     return hit;
 }
@@ -146,18 +123,18 @@ START_TEST(room_and_peer_commands)
 
     /* members: labels from the node, the host as master; --json is its answer */
     ON(&a, &o, "members", "general");
-    expect(&o, 0, "MEMBER", NULL);
+    natter_expect(&o, 0, "MEMBER", NULL);
     ck_assert_msg(strstr(o.out, "?bob~") && strstr(o.out, "member") && strstr(o.out, "alice") &&
                   strstr(o.out, "master"), "members: %s", o.out);
     natter_out_free(&o);
     ON(&a, &o, "members", "general", "--json");
-    expect(&o, 0, NULL, NULL);
+    natter_expect(&o, 0, NULL, NULL);
     ck_assert_uint_eq(json_array_size(json_object_get(o.json, "members")), 2);
     natter_out_free(&o);
 
     /* whois, then trust and untrust: the label follows */
     ON(&a, &o, "whois", "bob");
-    expect(&o, 0, NULL, NULL);
+    natter_expect(&o, 0, NULL, NULL);
     ck_assert_msg(strstr(o.out, bob) && strstr(o.out, "untrusted") && strstr(o.out, b.node_id) &&
                   strstr(o.out, "fingerprint"), "whois: %s", o.out);
     natter_out_free(&o);
@@ -167,7 +144,7 @@ START_TEST(room_and_peer_commands)
     check_run(&a, 0, NULL, NULL, "trust", "bob", NULL, NULL, NULL);
     check_run(&a, 0, "bob (trusted)", NULL, "whois", "bob", NULL, NULL, NULL);
     check_run(&a, 0, bob, NULL, "untrust", "bob", NULL, NULL, NULL);
-    json_t *p = get_on(&a, "/v1/client/peers"), *e;
+    json_t *p = natter_api_get(&a, "/v1/client/peers"), *e;
     size_t i;
     json_array_foreach(json_object_get(p, "peers"), i, e)
         ck_assert(json_is_false(json_object_get(e, "trusted")));
@@ -190,7 +167,7 @@ START_TEST(room_and_peer_commands)
 
     /* name: the node's name changes */
     check_run(&a, 0, "now called alicia", NULL, "name", "alicia", NULL, NULL, NULL);
-    json_t *st = get_on(&a, "/v1/client/status");
+    json_t *st = natter_api_get(&a, "/v1/client/status");
     ck_assert_str_eq(json_string_value(json_object_get(st, "name")), "alicia");
     json_decref(st);
     check_run(&a, 1, NULL, NULL, "name", "", NULL, NULL, NULL);
@@ -223,7 +200,7 @@ START_TEST(join_by_name_and_refusals)
     check_run(&c, 0, NULL, NULL, "create", "town", "--access", "open", NULL);
     natter_out o;
     ON(&b, &o, "join", "town");
-    expect(&o, 5, NULL, "fits 2 rooms");
+    natter_expect(&o, 5, NULL, "fits 2 rooms");
     snprintf(line, sizeof line, "town @ %s", alice);
     ck_assert_msg(strstr(o.err, line), "no %s in %s", line, o.err);
     snprintf(line, sizeof line, "town @ %s", carol);
@@ -254,7 +231,7 @@ END_TEST
 
 static size_t rooms_named(const harness_node *n, const char *name)
 {
-    json_t *l = get_on(n, "/v1/client/rooms"), *r;
+    json_t *l = natter_api_get(n, "/v1/client/rooms"), *r;
     size_t i, k = 0;
     json_array_foreach(json_object_get(l, "rooms"), i, r)
         k += !strcmp(json_string_value(json_object_get(r, "name")), name);
