@@ -26,6 +26,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "server/core/http_listen.h"
+#include "server/core/http_mhd_fix.h"
 
 #define HTTP_BUSY_SLACK 16      /* connections above max_connections that still get a 503 */
 #define HTTP_TOKEN_MAX 128
@@ -553,54 +554,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     pthread_mutex_unlock(&h->mu);
 }
 
-/* The raw request target, before libmicrohttpd decodes it: the request
- * starts here (freed by on_completed). */
-/* libmicrohttpd 0.9.75 answers a malformed or overflowing Content-Length
- * itself, and writes that answer's header block twice: its
- * transmit_error_response builds the header, then its state machine goes
- * on and builds it again (fixed upstream in 1.0.0, commit f1bfbe71). A
- * client would read two status lines on one connection. Its log line for
- * that error comes on the connection's own thread (one thread per
- * connection here), after on_uri for the same request and before it sends
- * anything. So on_uri leaves the connection in a thread-local, and on that
- * line the node sends one JSON error itself and shuts the socket; what
- * libmicrohttpd writes after it fails, and it closes the connection. With
- * an event-driven daemon this mapping would not hold: revisit it then. */
+/* The connection whose request this thread handles, for libmicrohttpd's
+ * log callback (http_mhd_fix.h): one thread per connection here. */
 static _Thread_local struct MHD_Connection *tl_conn;
 
-static const struct {
-    const char *log; /* libmicrohttpd's log line for the error */
-    const char *head, *code, *message;
-} mhd_cl_errors[] = {
-    {"Failed to parse `Content-Length' header", "400 Bad Request", "bad_request",
-     "Content-Length is not a decimal number"},
-    {"Too large value of 'Content-Length' header", "413 Content Too Large", "too_large",
-     "Content-Length is too large"},
-};
-
-static void answer_before_mhd(struct MHD_Connection *c, size_t which)
-{
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (!ci)
-        return;
-    char body[160], msg[384];
-    int bl = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
-                      mhd_cl_errors[which].code, mhd_cl_errors[which].message);
-    int ml = snprintf(msg, sizeof msg,
-                      "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
-                      "Connection: close\r\n\r\n%s",
-                      mhd_cl_errors[which].head, bl, body);
-    if (ml <= 0 || (size_t)ml >= sizeof msg || send(ci->connect_fd, msg, (size_t)ml, MSG_NOSIGNAL) != ml)
-        return;
-    (void)shutdown(ci->connect_fd, SHUT_WR);
-    /* Read what already came of the body, so that the close that follows
-     * does not turn into a reset that could discard the answer. */
-    char sink[4096];
-    for (int i = 0; i < 16 && recv(ci->connect_fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++) {
-    }
-    (void)shutdown(ci->connect_fd, SHUT_RD);
-}
-
+/* The raw request target, before libmicrohttpd decodes it: the request
+ * starts here (freed by on_completed). */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
     tl_conn = c;
@@ -626,12 +585,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     char buf[LOG_LINE_MAX];
     vsnprintf(buf, sizeof buf, fmt, ap);
     log_debug("libmicrohttpd: %s", buf);
-    for (size_t i = 0; tl_conn && i < sizeof mhd_cl_errors / sizeof mhd_cl_errors[0]; i++) {
-        if (strstr(buf, mhd_cl_errors[i].log)) {
-            answer_before_mhd(tl_conn, i);
-            tl_conn = NULL;
-        }
-    }
+    if (tl_conn && http_mhd_fix_answer(tl_conn, buf))
+        tl_conn = NULL;
 }
 
 /* ---- server --------------------------------------------------------- */
