@@ -514,6 +514,35 @@ static void *run(void *arg)
 
 /* --- lifecycle -------------------------------------------------------- */
 
+/* What discovery_start refuses before it opens anything; d->group is set. */
+static nt_err check_config(discovery *d, const discovery_config *c, const char *name, size_t nlen, uint16_t peer_port,
+                           char err[static DISCOVERY_ERR_MAX])
+{
+    if (!discovery_packet_name_ok(name, nlen) || !identity_has_private(d->self) || peer_port == 0) {
+        snprintf(err, DISCOVERY_ERR_MAX, "discovery: bad name, key or peer port");
+        return NT_ERR_INVALID;
+    }
+    if (!c->group || inet_pton(AF_INET, c->group, &d->group) != 1 || !IN_MULTICAST(ntohl(d->group.s_addr))) {
+        snprintf(err, DISCOVERY_ERR_MAX, "discovery: group %s is not an IPv4 multicast address",
+                 c->group ? c->group : "(none)");
+        return NT_ERR_INVALID;
+    }
+    if (c->port == 0 || c->ttl < 1 || c->ttl > 255 || c->sched.interval_ms <= 0 || c->sched.expiry_ms <= 0 ||
+        !c->source_rate || !c->source_burst || !c->verify_rate || !c->verify_burst) {
+        snprintf(err, DISCOVERY_ERR_MAX, "discovery: bad port, TTL, interval or limits");
+        return NT_ERR_INVALID;
+    }
+    if (c->interface && strlen(c->interface) >= IF_NAMESIZE) {
+        snprintf(err, DISCOVERY_ERR_MAX, "discovery: interface name too long");
+        return NT_ERR_INVALID;
+    }
+    if (c->interface && c->interface[0] && if_nametoindex(c->interface) == 0) {
+        snprintf(err, DISCOVERY_ERR_MAX, "discovery: no interface %s", c->interface);
+        return NT_ERR_INVALID;
+    }
+    return NT_OK;
+}
+
 nt_err discovery_start(discovery **out, const discovery_config *c, const identity *self, const char *name,
                        uint16_t peer_port, const discovery_hooks *hooks, char err[static DISCOVERY_ERR_MAX])
 {
@@ -536,29 +565,9 @@ nt_err discovery_start(discovery **out, const discovery_config *c, const identit
     if (hooks)
         d->h = *hooks;
     size_t nlen = name ? strlen(name) : 0;
-    if (!discovery_packet_name_ok(name, nlen) || !identity_has_private(self) || peer_port == 0) {
-        snprintf(err, DISCOVERY_ERR_MAX, "discovery: bad name, key or peer port");
+    if ((rc = check_config(d, c, name, nlen, peer_port, err)))
         goto out;
-    }
     memcpy(d->name, name, nlen + 1);
-    if (!c->group || inet_pton(AF_INET, c->group, &d->group) != 1 || !IN_MULTICAST(ntohl(d->group.s_addr))) {
-        snprintf(err, DISCOVERY_ERR_MAX, "discovery: group %s is not an IPv4 multicast address",
-                 c->group ? c->group : "(none)");
-        goto out;
-    }
-    if (c->port == 0 || c->ttl < 1 || c->ttl > 255 || c->sched.interval_ms <= 0 || c->sched.expiry_ms <= 0 ||
-        !c->source_rate || !c->source_burst || !c->verify_rate || !c->verify_burst) {
-        snprintf(err, DISCOVERY_ERR_MAX, "discovery: bad port, TTL, interval or limits");
-        goto out;
-    }
-    if (c->interface && strlen(c->interface) >= IF_NAMESIZE) {
-        snprintf(err, DISCOVERY_ERR_MAX, "discovery: interface name too long");
-        goto out;
-    }
-    if (c->interface && c->interface[0] && if_nametoindex(c->interface) == 0) {
-        snprintf(err, DISCOVERY_ERR_MAX, "discovery: no interface %s", c->interface);
-        goto out;
-    }
     snprintf(d->ifname, sizeof d->ifname, "%s", c->interface ? c->interface : "");
     inet_ntop(AF_INET, &d->group, d->group_s, sizeof d->group_s);
     d->c.group = d->group_s;
