@@ -240,6 +240,38 @@ static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_soc
 }
 
 /* One HTTP exchange; with the Authorization header only when auth. */
+/* Every option of one request on the reset handle c. */
+static void set_options(api *a, CURL *c, const char *url, struct curl_slist *hdr, const char *method,
+                        const char *payload, long timeout_ms, char cerr[static CURL_ERROR_SIZE])
+{
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_NOPROXY, "*"); /* the node is local */
+    curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 1L); /* only the connection last proven */
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, a);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, API_CONNECT_TIMEOUT_MS);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : API_TIMEOUT_MS);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+    if (a->cancel) {
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, a);
+    }
+    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)API_RESPONSE_MAX);
+    if (strcmp(method, "GET") == 0)
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    else if (strcmp(method, "DELETE") != 0) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload ? payload : "");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)(payload ? strlen(payload) : 0));
+    }
+}
+
 static nt_err perform(api *a, const char *method, const char *path, const json_t *body, long timeout_ms,
                       int auth, json_t **reply, api_error *err)
 {
@@ -273,34 +305,9 @@ static nt_err perform(api *a, const char *method, const char *path, const json_t
         goto out;
     if (!(hdr = curl_slist_append(hdr, "Expect:")))
         goto out;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_NOPROXY, "*"); /* the node is local */
-    curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 1L); /* only the connection last proven */
-    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, a);
+    set_options(a, c, url, hdr, method, payload, timeout_ms, cerr);
     a->guard = auth;
     a->refused = 0;
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, API_CONNECT_TIMEOUT_MS);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : API_TIMEOUT_MS);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-    if (a->cancel) {
-        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-        curl_easy_setopt(c, CURLOPT_XFERINFODATA, a);
-    }
-    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)API_RESPONSE_MAX);
-    if (strcmp(method, "GET") == 0)
-        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-    else if (strcmp(method, "DELETE") != 0) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload ? payload : "");
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)(payload ? strlen(payload) : 0));
-    }
     CURLcode cc = curl_easy_perform(c);
     a->guard = 0;
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);

@@ -1,5 +1,6 @@
 /* cmd.c - one-shot commands (see cmd.h). */
 #include "client/cmd.h"
+#include "client/cmdctx.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -15,20 +16,13 @@
 #include "client/term.h"
 
 #define TAIL_DEFAULT 20
+#define TAIL_PAGE 500      /* the node's limit per messages call */
 #define EVENTS_WAIT_S 25
 #define EVENTS_TIMEOUT_MS ((EVENTS_WAIT_S + 10) * 1000L)
 #define RECONNECT_MIN_MS 250L
 #define RECONNECT_MAX_MS 5000L
 #define PAGE_MAX 500
-#define PATH_MAX_LEN 1024
-#define ROOM_ID_HEX 32
-
-typedef struct ctx {
-    const opts *o;
-    locate loc;
-    api *a;
-    api_error err;
-} ctx;
+#define PATH_MAX_LEN CMD_PATH_MAX
 
 int cmd_exit_code(nt_err rc)
 {
@@ -43,14 +37,14 @@ int cmd_exit_code(nt_err rc)
 }
 
 /* Report a failed call and give its exit status. */
-static int fail(ctx *c, nt_err rc)
+int cmd_fail(ctx *c, nt_err rc)
 {
     const char *m = c->err.message[0] ? c->err.message : err_str(rc);
     term_printf(stderr, "natter: %s\n", m);
     return cmd_exit_code(rc);
 }
 
-static void print_json(const json_t *j)
+void cmd_print_json(const json_t *j)
 {
     json_dumpf(j, stdout, JSON_COMPACT | JSON_ENCODE_ANY);
     fputc('\n', stdout);
@@ -92,28 +86,28 @@ static void print_fields(const json_t *o, const char *prefix)
     }
 }
 
-static int call(ctx *c, const char *method, const char *path, json_t *body, json_t **reply)
+int cmd_call(ctx *c, const char *method, const char *path, json_t *body, json_t **reply)
 {
     nt_err rc = api_call(c->a, method, path, body, 0, reply, &c->err);
     json_decref(body);
-    return rc == NT_OK ? EXIT_OK : fail(c, rc);
+    return rc == NT_OK ? EXIT_OK : cmd_fail(c, rc);
 }
 
-static int find(ctx *c, node_kind k, const char *q, json_t **obj, char id[static NODE_ID_MAX])
+int cmd_find(ctx *c, node_kind k, const char *q, json_t **obj, char id[static NODE_ID_MAX])
 {
     nt_err rc = node_find(c->a, k, q, obj, id, &c->err);
     if (rc == NT_ERR_EXISTS && !strcmp(c->err.code, "ambiguous")) {
         term_printf(stderr, "natter: %s\n", c->err.message);
         return EXIT_NOTFOUND;
     }
-    return rc == NT_OK ? EXIT_OK : fail(c, rc);
+    return rc == NT_OK ? EXIT_OK : cmd_fail(c, rc);
 }
 
 /* Simple commands: print the node's answer (JSON) or its fields (text). */
-static int answer(ctx *c, json_t *reply, const char *done)
+int cmd_answer(ctx *c, json_t *reply, const char *done)
 {
     if (c->o->json)
-        print_json(reply);
+        cmd_print_json(reply);
     else if (done)
         term_printf(stdout, "%s\n", done);
     else if (json_is_object(reply))
@@ -125,8 +119,8 @@ static int answer(ctx *c, json_t *reply, const char *done)
 static int c_status(ctx *c)
 {
     json_t *r;
-    int x = call(c, "GET", "/v1/client/status", NULL, &r);
-    return x ? x : answer(c, r, NULL);
+    int x = cmd_call(c, "GET", "/v1/client/status", NULL, &r);
+    return x ? x : cmd_answer(c, r, NULL);
 }
 
 static void peer_row(const json_t *p, const json_t *list)
@@ -142,9 +136,9 @@ static void peer_row(const json_t *p, const json_t *list)
 static int c_peers(ctx *c)
 {
     json_t *r;
-    int x = call(c, "GET", "/v1/client/peers", NULL, &r);
+    int x = cmd_call(c, "GET", "/v1/client/peers", NULL, &r);
     if (x || c->o->json)
-        return x ? x : answer(c, r, NULL);
+        return x ? x : cmd_answer(c, r, NULL);
     json_t *l = field_list(r, F_PEERS);
     size_t i;
     json_t *p;
@@ -162,9 +156,9 @@ static int c_peers(ctx *c)
 static int c_add(ctx *c)
 {
     json_t *r;
-    int x = call(c, "POST", "/v1/client/peers", json_pack("{s:s}", "address", c->o->args[0]), &r);
+    int x = cmd_call(c, "POST", "/v1/client/peers", json_pack("{s:s}", "address", c->o->args[0]), &r);
     if (x || c->o->json)
-        return x ? x : answer(c, r, NULL);
+        return x ? x : cmd_answer(c, r, NULL);
     json_t *p = json_is_object(field_get(r, "peer")) ? field_get(r, "peer") : r;
     const char *fp = field_str(p, "fingerprint");
     char lb[IDENT_LABEL_MAX];
@@ -180,15 +174,15 @@ static int peer_action(ctx *c, const char *action, const char *done)
 {
     json_t *p, *r;
     char id[NODE_ID_MAX], path[PATH_MAX_LEN], msg[256];
-    int x = find(c, NODE_PEER, c->o->args[0], &p, id);
+    int x = cmd_find(c, NODE_PEER, c->o->args[0], &p, id);
     if (x)
         return x;
     snprintf(path, sizeof path, "/v1/client/peers/%s/%s", id, action);
     char lb[IDENT_LABEL_MAX];
     snprintf(msg, sizeof msg, "%s %s", done, ident_peer_label(p, NULL, lb));
     json_decref(p);
-    x = call(c, "POST", path, NULL, &r);
-    return x ? x : answer(c, r, msg);
+    x = cmd_call(c, "POST", path, NULL, &r);
+    return x ? x : cmd_answer(c, r, msg);
 }
 
 static int c_connect(ctx *c) { return peer_action(c, "connect", "session up with"); }
@@ -198,9 +192,9 @@ static int c_rooms(ctx *c)
 {
     json_t *r, *names = NULL;
     char self[NODE_ID_MAX];
-    int x = call(c, "GET", "/v1/client/rooms", NULL, &r);
+    int x = cmd_call(c, "GET", "/v1/client/rooms", NULL, &r);
     if (x || c->o->json)
-        return x ? x : answer(c, r, NULL);
+        return x ? x : cmd_answer(c, r, NULL);
     if (node_names(c->a, &names, self, &c->err) != NT_OK)
         names = NULL; /* hosts shown by id */
     json_t *l = field_list(r, F_ROOMS), *o;
@@ -217,6 +211,8 @@ static int c_rooms(ctx *c)
         term_printf(stdout, "%-24s %-12s %-9s %-8s %-16s %lld\n", field_str(o, F_NAME) ? field_str(o, F_NAME) : "?",
                     node_short(field_str(o, F_ID), s1), field_str(o, "access") ? field_str(o, "access") : "-",
                     st ? st : "-", host, field_int(o, "epoch", 0));
+        if (field_str(o, "topic") && field_str(o, "topic")[0])
+            term_printf(stdout, "  topic: %s\n", field_str(o, "topic"));
     }
     json_decref(names);
     json_decref(r);
@@ -229,10 +225,12 @@ static int c_create(ctx *c)
                           c->o->access ? c->o->access : "invite");
     if (b && c->o->password)
         json_object_set_new(b, "password", json_string(c->o->password));
+    if (b && c->o->topic)
+        json_object_set_new(b, "topic", json_string(c->o->topic));
     json_t *r;
-    int x = call(c, "POST", "/v1/client/rooms", b, &r);
+    int x = cmd_call(c, "POST", "/v1/client/rooms", b, &r);
     if (x || c->o->json)
-        return x ? x : answer(c, r, NULL);
+        return x ? x : cmd_answer(c, r, NULL);
     json_t *room = json_is_object(field_get(r, "room")) ? field_get(r, "room") : r;
     term_printf(stdout, "created room %s (%s)\n", c->o->args[0], field_str(room, F_ID) ? field_str(room, F_ID) : "?");
     json_decref(r);
@@ -243,81 +241,19 @@ static int c_invite(ctx *c)
 {
     json_t *room, *peer, *r;
     char rid[NODE_ID_MAX], pid[NODE_ID_MAX], path[PATH_MAX_LEN], msg[512];
-    int x = find(c, NODE_ROOM, c->o->args[0], &room, rid);
+    int x = cmd_find(c, NODE_ROOM, c->o->args[0], &room, rid);
     if (x)
         return x;
     json_decref(room);
-    if ((x = find(c, NODE_PEER, c->o->args[1], &peer, pid)))
+    if ((x = cmd_find(c, NODE_PEER, c->o->args[1], &peer, pid)))
         return x;
     char lb[IDENT_LABEL_MAX];
     snprintf(msg, sizeof msg, "invited %s (%s) to %s", ident_peer_label(peer, NULL, lb), ident_trust(peer),
              c->o->args[0]);
     json_decref(peer);
     snprintf(path, sizeof path, "/v1/client/rooms/%s/invite", rid);
-    x = call(c, "POST", path, json_pack("{s:s}", "peer", pid), &r);
-    return x ? x : answer(c, r, msg);
-}
-
-/* The room to join: among my rooms (invitations show there), else among the
- * rooms of --host. Sets rid and hid (the host id, may stay empty). */
-static int join_target(ctx *c, char rid[static NODE_ID_MAX], char hid[static NODE_ID_MAX])
-{
-    json_t *obj = NULL, *peer, *list;
-    char path[PATH_MAX_LEN], msg[RESOLVE_ERR_MAX];
-    const char *q = c->o->args[0];
-    hid[0] = '\0';
-    if (node_find(c->a, NODE_ROOM, q, &obj, rid, &c->err) == NT_OK) {
-        /* one of mine (an invitation shows here): its host is known */
-        const char *h = field_str(obj, F_HOST);
-        snprintf(hid, NODE_ID_MAX, "%s", h ? h : "");
-        json_decref(obj);
-        if (!c->o->host)
-            return EXIT_OK;
-    } else if (!c->o->host) {
-        term_printf(stderr, "natter: %s (not invited? name its host: --host PEER)\n", c->err.message);
-        return EXIT_NOTFOUND;
-    }
-    int x = find(c, NODE_PEER, c->o->host, &peer, hid);
-    if (x)
-        return x;
-    json_decref(peer);
-    if (rid[0])
-        return EXIT_OK;
-    snprintf(path, sizeof path, "/v1/client/peers/%s/rooms", hid);
-    nt_err rc = node_list(c->a, path, F_ROOMS, &list, &c->err);
-    if (rc != NT_OK)
-        return fail(c, rc);
-    size_t i;
-    rc = resolve_find(list, q, "room", &i, msg);
-    if (rc == NT_OK)
-        snprintf(rid, NODE_ID_MAX, "%s", field_str(json_array_get(list, i), F_ID) ?
-                 field_str(json_array_get(list, i), F_ID) : "");
-    else if (strlen(q) == ROOM_ID_HEX && strspn(q, "0123456789abcdef") == ROOM_ID_HEX)
-        /* an invite-only room is not listed: its id, from its host, will do */
-        rc = NT_OK, snprintf(rid, NODE_ID_MAX, "%s", q);
-    json_decref(list);
-    if (rc != NT_OK) {
-        term_printf(stderr, "natter: %s at %s\n", msg, c->o->host);
-        return EXIT_NOTFOUND;
-    }
-    return EXIT_OK;
-}
-
-static int c_join(ctx *c)
-{
-    char rid[NODE_ID_MAX], hid[NODE_ID_MAX], path[PATH_MAX_LEN], msg[512];
-    int x = join_target(c, rid, hid);
-    if (x)
-        return x;
-    json_t *b = json_object(), *r;
-    if (b && hid[0])
-        json_object_set_new(b, "host", json_string(hid));
-    if (b && c->o->password)
-        json_object_set_new(b, "password", json_string(c->o->password));
-    snprintf(path, sizeof path, "/v1/client/rooms/%s/join", rid);
-    snprintf(msg, sizeof msg, "joined %s", c->o->args[0]);
-    x = call(c, "POST", path, b, &r);
-    return x ? x : answer(c, r, msg);
+    x = cmd_call(c, "POST", path, json_pack("{s:s}", "peer", pid), &r);
+    return x ? x : cmd_answer(c, r, msg);
 }
 
 /* Message text from stdin, up to NODE_TEXT_MAX bytes; one trailing newline
@@ -339,39 +275,50 @@ static char *read_stdin(void)
     return buf;
 }
 
+char *cmd_text(const ctx *c, int i)
+{
+    char *text = c->o->nargs > i ? strdup(c->o->args[i]) : read_stdin();
+    if (text && (!text[0] || strlen(text) > NODE_TEXT_MAX)) {
+        term_printf(stderr, "natter: %s\n", text[0] ? "message over 16 KiB" : "empty message");
+        free(text);
+        text = NULL;
+    }
+    return text;
+}
+
+void cmd_print_sent(const ctx *c, const json_t *r, const char *prefix)
+{
+    if (c->o->json) {
+        cmd_print_json(r);
+        return;
+    }
+    const json_t *m = json_is_object(field_get(r, "message")) ? field_get(r, "message") : r;
+    long long seq = field_int(m, F_SEQ, -1);
+    const char *st = field_str(m, "state");
+    const char *why = field_str(m, "reason");
+    if (seq >= 0)
+        term_printf(stdout, "%ssent (seq %lld)\n", prefix, seq);
+    else
+        term_printf(stdout, "%s%s%s%s\n", prefix, st ? st : "sent", why ? ": " : "", why ? why : "");
+}
+
 static int c_send(ctx *c)
 {
     json_t *room, *r = NULL;
     char rid[NODE_ID_MAX];
-    char *text = c->o->nargs > 1 ? strdup(c->o->args[1]) : read_stdin();
+    char *text = cmd_text(c, 1);
     if (!text)
         return EXIT_USAGE;
-    int x = EXIT_USAGE;
-    if (!text[0] || strlen(text) > NODE_TEXT_MAX) {
-        term_printf(stderr, "natter: %s\n", text[0] ? "message over 16 KiB" : "empty message");
-        goto out;
-    }
-    if ((x = find(c, NODE_ROOM, c->o->args[0], &room, rid)))
+    int x = cmd_find(c, NODE_ROOM, c->o->args[0], &room, rid);
+    if (x)
         goto out;
     json_decref(room);
     nt_err rc = node_send(c->a, rid, text, &r, &c->err);
     if (rc != NT_OK) {
-        x = fail(c, rc);
+        x = cmd_fail(c, rc);
         goto out;
     }
-    if (c->o->json) {
-        print_json(r);
-    } else {
-        json_t *m = json_is_object(field_get(r, "message")) ? field_get(r, "message") : r;
-        long long seq = field_int(m, F_SEQ, -1);
-        const char *st = field_str(m, "state");
-        const char *why = field_str(m, "reason");
-        if (seq >= 0)
-            term_printf(stdout, "sent (seq %lld)\n", seq);
-        else
-            term_printf(stdout, "%s%s%s\n", st ? st : "sent", why ? ": " : "", why ? why : "");
-    }
-    x = EXIT_OK;
+    cmd_print_sent(c, r, "");
 out:
     json_decref(r);
     free(text);
@@ -381,7 +328,7 @@ out:
 static void print_msg(const json_t *m, const json_t *names, bool json)
 {
     if (json) {
-        print_json(m);
+        cmd_print_json(m);
         return;
     }
     char t[NODE_TIME_MAX], sb[IDENT_LABEL_MAX];
@@ -412,7 +359,7 @@ static void print_pending(const json_t *reply, const json_t *names)
 static int events_now(ctx *c, char since[static 512])
 {
     json_t *r;
-    int x = call(c, "GET", "/v1/client/events?since=now&wait=0", NULL, &r);
+    int x = cmd_call(c, "GET", "/v1/client/events?since=now&wait=0", NULL, &r);
     if (x)
         return x;
     char nb[64];
@@ -491,7 +438,7 @@ static int reconnect(ctx *c, const char *rid, long long *last, char since[static
         if (transient(rc))
             continue;
         if (rc != NT_OK)
-            return fail(c, rc);
+            return cmd_fail(c, rc);
         char nb[64];
         json_t *next = field_get(r, F_NEXT);
         snprintf(since, 512, "%s", next ? scalar(next, nb, sizeof nb) : "");
@@ -499,7 +446,7 @@ static int reconnect(ctx *c, const char *rid, long long *last, char since[static
         if (transient(rc = print_after(c, rid, last, names)))
             continue;
         if (rc != NT_OK)
-            return fail(c, rc);
+            return cmd_fail(c, rc);
         term_printf(stderr, "natter: back on %s\n", c->loc.url);
         return EXIT_OK;
     }
@@ -533,7 +480,7 @@ static int follow(ctx *c, const char *rid, long long last, char since[static 512
             continue;
         }
         if (rc != NT_OK)
-            return fail(c, rc);
+            return cmd_fail(c, rc);
         json_t *evs = field_list(r, F_EVENTS), *e;
         size_t i;
         json_array_foreach(evs, i, e) {
@@ -557,11 +504,48 @@ static int follow(ctx *c, const char *rid, long long last, char since[static 512
     }
 }
 
+/* The last want messages of room rid into *out (a messages answer), in
+ * pages of at most TAIL_PAGE going back with before=, until want or the
+ * room's first message. */
+static int tail_fetch(ctx *c, const char *rid, long want, json_t **out)
+{
+    char path[PATH_MAX_LEN];
+    json_t *r = NULL, *page = NULL;
+    long ask = want < TAIL_PAGE ? want : TAIL_PAGE;
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/messages?limit=%ld", rid, ask);
+    int x = cmd_call(c, "GET", path, NULL, &r);
+    json_t *all = x ? NULL : field_list(r, F_MESSAGES);
+    long got = (long)json_array_size(all);
+    /* a full page may have more before it; each round adds a page */
+    for (int round = 0; !x && all && got == ask && (long)json_array_size(all) < want &&
+                        round <= want / TAIL_PAGE; round++) {
+        long have = (long)json_array_size(all);
+        long long low = field_int(json_array_get(all, 0), F_SEQ, -1);
+        if (low <= 1)
+            break; /* nothing before the first message */
+        ask = want - have < TAIL_PAGE ? want - have : TAIL_PAGE;
+        snprintf(path, sizeof path, "/v1/client/rooms/%s/messages?before=%lld&limit=%ld", rid, low, ask);
+        if ((x = cmd_call(c, "GET", path, NULL, &page)))
+            break;
+        json_t *older = field_list(page, F_MESSAGES);
+        got = (long)json_array_size(older);
+        if (got > 0 && (json_array_extend(older, all) || json_object_set(r, "messages", older)))
+            got = 0; /* out of memory: show what we have */
+        all = field_list(r, F_MESSAGES);
+        json_decref(page);
+        page = NULL;
+    }
+    if (x)
+        json_decref(r);
+    *out = x ? NULL : r;
+    return x;
+}
+
 static int c_tail(ctx *c)
 {
     json_t *room, *r = NULL, *names = NULL;
-    char rid[NODE_ID_MAX], path[PATH_MAX_LEN], self[NODE_ID_MAX], since[512] = "";
-    int x = find(c, NODE_ROOM, c->o->args[0], &room, rid);
+    char rid[NODE_ID_MAX], self[NODE_ID_MAX], since[512] = "";
+    int x = cmd_find(c, NODE_ROOM, c->o->args[0], &room, rid);
     if (x)
         return x;
     json_decref(room);
@@ -572,15 +556,13 @@ static int c_tail(ctx *c)
     }
     if (!c->o->json && node_names(c->a, &names, self, &c->err) != NT_OK)
         names = NULL; /* ids instead of names */
-    snprintf(path, sizeof path, "/v1/client/rooms/%s/messages?limit=%ld", rid,
-             c->o->limit ? c->o->limit : TAIL_DEFAULT);
-    if ((x = call(c, "GET", path, NULL, &r)))
+    if ((x = tail_fetch(c, rid, c->o->limit ? c->o->limit : TAIL_DEFAULT, &r)))
         goto out;
     json_t *l = field_list(r, F_MESSAGES), *m;
     size_t i;
     long long last = field_int(r, "head", -1);
     if (c->o->json && !c->o->follow)
-        print_json(r);
+        cmd_print_json(r);
     json_array_foreach(l, i, m) {
         if (!c->o->json || c->o->follow)
             print_msg(m, names, c->o->json);
@@ -600,19 +582,19 @@ static int c_rekey(ctx *c)
 {
     json_t *room, *r;
     char rid[NODE_ID_MAX], path[PATH_MAX_LEN], msg[300];
-    int x = find(c, NODE_ROOM, c->o->args[0], &room, rid);
+    int x = cmd_find(c, NODE_ROOM, c->o->args[0], &room, rid);
     if (x)
         return x;
     json_decref(room);
     snprintf(path, sizeof path, "/v1/client/rooms/%s/rekey", rid);
-    if ((x = call(c, "POST", path, NULL, &r)))
+    if ((x = cmd_call(c, "POST", path, NULL, &r)))
         return x;
     long long epoch = field_int(r, "epoch|room.epoch", -1);
     if (epoch >= 0)
         snprintf(msg, sizeof msg, "new key for %s (epoch %lld)", c->o->args[0], epoch);
     else
         snprintf(msg, sizeof msg, "new key for %s", c->o->args[0]);
-    return answer(c, r, msg);
+    return cmd_answer(c, r, msg);
 }
 
 static int c_token(ctx *c)
@@ -620,7 +602,7 @@ static int c_token(ctx *c)
     if (c->o->json) {
         json_t *j = json_pack("{s:s, s:s, s:s}", "token", c->loc.token, "url", c->loc.url,
                               "source", c->loc.token_src);
-        print_json(j);
+        cmd_print_json(j);
         json_decref(j);
     } else {
         term_printf(stdout, "%s\n", c->loc.token);
@@ -636,8 +618,10 @@ static const struct {
 } table[] = {
     {"status", c_status}, {"peers", c_peers},   {"add", c_add},       {"connect", c_connect},
     {"trust", c_trust},   {"rooms", c_rooms},   {"create", c_create}, {"invite", c_invite},
-    {"join", c_join},     {"send", c_send},     {"tail", c_tail},     {"rekey", c_rekey},
-    {"token", c_token},
+    {"join", cmdconv_join}, {"send", c_send},   {"tail", c_tail},     {"rekey", c_rekey},
+    {"token", c_token},   {"leave", cmdconv_leave}, {"kick", cmdconv_kick},
+    {"members", cmdconv_members}, {"topic", cmdconv_topic}, {"name", cmdconv_name},
+    {"untrust", cmdconv_untrust}, {"whois", cmdconv_whois}, {"msg", cmdconv_msg},
 };
 
 int cmd_run(const opts *o)

@@ -7,6 +7,7 @@
 struct editline {
     wchar_t buf[EDITLINE_MAX + 1];
     size_t len, cur;
+    size_t bytes;                 /* UTF-8 size of buf[0..len) */
     char *hist[EDITLINE_HISTORY]; /* oldest first, UTF-8 */
     size_t nhist;
     size_t hpos;                  /* == nhist when not browsing */
@@ -92,15 +93,34 @@ size_t editline_decode(const char *s, size_t n, wchar_t *c)
     return len;
 }
 
-bool editline_insert(editline *e, wchar_t c)
+static size_t cp_bytes(wchar_t c)
 {
-    if (e->len >= EDITLINE_MAX || !valid_cp(c) || c < 0x20 || c == 0x7F ||
-        (c >= 0x80 && c < 0xA0))
+    char b[4];
+    return editline_encode(c, b);
+}
+
+static bool put_cp(editline *e, wchar_t c)
+{
+    size_t nb = cp_bytes(c);
+    if (e->len >= EDITLINE_MAX || !nb || e->bytes + nb > EDITLINE_BYTES_MAX)
         return false;
     memmove(e->buf + e->cur + 1, e->buf + e->cur, (e->len - e->cur) * sizeof(wchar_t));
     e->buf[e->cur++] = c;
     e->buf[++e->len] = 0;
+    e->bytes += nb;
     return true;
+}
+
+bool editline_insert(editline *e, wchar_t c)
+{
+    if (!valid_cp(c) || c < 0x20 || c == 0x7F || (c >= 0x80 && c < 0xA0))
+        return false;
+    return put_cp(e, c);
+}
+
+bool editline_newline(editline *e)
+{
+    return put_cp(e, L'\n');
 }
 
 void editline_insert_utf8(editline *e, const char *s)
@@ -111,9 +131,11 @@ void editline_insert_utf8(editline *e, const char *s)
         size_t used = editline_decode(s, n, &c);
         if (!used)
             return;
-        if (c == '\n' || c == '\t')
+        if (c == '\t')
             c = ' ';
-        (void)editline_insert(e, c);
+        if (!(c == '\n' ? editline_newline(e) : editline_insert(e, c)) && c != '\r' &&
+            e->bytes + cp_bytes(c) > EDITLINE_BYTES_MAX)
+            return; /* full */
         s += used;
         n -= used;
     }
@@ -144,6 +166,8 @@ void editline_end(editline *e)
 /* Remove [from, to) and put the cursor at from. */
 static void cut(editline *e, size_t from, size_t to)
 {
+    for (size_t i = from; i < to; i++)
+        e->bytes -= cp_bytes(e->buf[i]);
     memmove(e->buf + from, e->buf + to, (e->len - to) * sizeof(wchar_t));
     e->len -= to - from;
     e->buf[e->len] = 0;
@@ -193,7 +217,7 @@ void editline_utf8(const editline *e, char out[static EDITLINE_UTF8_MAX])
 
 static void set_text(editline *e, const char *s)
 {
-    e->len = e->cur = 0;
+    e->len = e->cur = e->bytes = 0;
     e->buf[0] = 0;
     if (s)
         editline_insert_utf8(e, s);
@@ -261,6 +285,16 @@ size_t editline_len(const editline *e)
 size_t editline_cursor(const editline *e)
 {
     return e->cur;
+}
+
+size_t editline_bytes(const editline *e)
+{
+    return e->bytes;
+}
+
+bool editline_multiline(const editline *e)
+{
+    return wcschr(e->buf, L'\n') != NULL;
 }
 
 size_t editline_history_len(const editline *e)

@@ -12,19 +12,24 @@
 #include <wchar.h>
 #include "common/err.h"
 
-#define EDITLINE_MAX 4096     /* code points in one line */
+#define EDITLINE_BYTES_MAX (16 * 1024) /* UTF-8 bytes in one line: what the node accepts */
+#define EDITLINE_MAX EDITLINE_BYTES_MAX /* code points (all ASCII at most) */
 #define EDITLINE_HISTORY 200  /* lines kept */
-#define EDITLINE_UTF8_MAX (EDITLINE_MAX * 4 + 1)
+#define EDITLINE_UTF8_MAX (EDITLINE_BYTES_MAX + 1)
 
 typedef struct editline editline;
 
 NT_MUST_USE nt_err editline_new(editline **out);
 void editline_free(editline *e);
 
-/* Insert one code point at the cursor. false when the line is full or c
- * is a control character or not a valid code point. */
+/* Insert one code point at the cursor. false when the line is full (its
+ * UTF-8 would pass EDITLINE_BYTES_MAX) or c is a control character or not
+ * a valid code point. */
 bool editline_insert(editline *e, wchar_t c);
-/* Insert UTF-8 text (e.g. a paste); stops at the first invalid byte. */
+/* Insert a line break (a pasted multi-line text); false when full. */
+bool editline_newline(editline *e);
+/* Insert UTF-8 text (e.g. history); newlines kept, tabs become spaces;
+ * stops at the first invalid byte or when full. */
 void editline_insert_utf8(editline *e, const char *s);
 
 void editline_left(editline *e);
@@ -51,6 +56,10 @@ void editline_submit(editline *e, char out[static EDITLINE_UTF8_MAX]);
 const wchar_t *editline_text(const editline *e);
 size_t editline_len(const editline *e);
 size_t editline_cursor(const editline *e);
+/* The line's size as UTF-8, in bytes (at most EDITLINE_BYTES_MAX). */
+size_t editline_bytes(const editline *e);
+/* Whether the line holds a line break. */
+bool editline_multiline(const editline *e);
 size_t editline_history_len(const editline *e);
 
 /* The line as UTF-8 without submitting it. */

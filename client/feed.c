@@ -222,7 +222,12 @@ static void run_job(feed *f, job *j)
         it->rc = do_refresh(f, &it->data, &err);
         break;
     case JOB_HISTORY:
-        snprintf(path, sizeof path, "/v1/client/rooms/%s/messages?limit=200", j->room);
+        snprintf(path, sizeof path, "/v1/client/rooms/%s/messages?limit=%d", j->room, FEED_PAGE);
+        it->rc = api_call(f->work_api, "GET", path, NULL, 0, &it->data, &err);
+        break;
+    case JOB_OLDER:
+        snprintf(path, sizeof path, "/v1/client/rooms/%s/messages?before=%lld&limit=%d", j->room,
+                 j->text ? strtoll(j->text, NULL, 10) : 1, FEED_PAGE);
         it->rc = api_call(f->work_api, "GET", path, NULL, 0, &it->data, &err);
         break;
     case JOB_SEND:

@@ -20,6 +20,7 @@
 #define FEED_POLL_TIMEOUT_MS ((FEED_WAIT_S + 10) * 1000L)
 #define FEED_RETRY_MS 1000        /* pause after a failed poll */
 #define FEED_EVENTS_RETRY_MS 5000 /* pause when the node answers events with an error */
+#define FEED_PAGE 200             /* messages per history page (the node allows 500) */
 
 typedef enum {
     FEED_CONN,     /* up: connection state changed; msg says why when down,
@@ -31,7 +32,9 @@ typedef enum {
 typedef enum {
     JOB_REFRESH,   /* data: {"names": {id: name}, "self": id, "status": {...},
                       "peers": [...], "rooms": [...]} */
-    JOB_HISTORY,   /* room; data: the messages answer */
+    JOB_HISTORY,   /* room; data: the messages answer (newest FEED_PAGE) */
+    JOB_OLDER,     /* room, text = the seq to go before (decimal); data: the
+                      messages answer (FEED_PAGE before it) */
     JOB_SEND,      /* room, text, txn; data: the outbox entry */
     JOB_SLASH,     /* room (current, may be ""), text = the command line;
                       data: see slash.h */

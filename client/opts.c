@@ -23,25 +23,62 @@ static const opts_cmd cmds[] = {
      "owner over another channel."},
     {"rooms", 0, 0, 0, "rooms", "list my rooms (hosted and joined)",
      "Lists the rooms this node hosts or has joined."},
-    {"create", 1, 1, OPT_ACCESS | OPT_PASSWORD,
-     "create NAME [--access open|invite|password] [--password PW]", "create a room hosted here",
+    {"create", 1, 1, OPT_ACCESS | OPT_PASSWORD | OPT_TOPIC,
+     "create NAME [--access open|invite|password] [--password PW] [--topic TEXT]",
+     "create a room hosted here",
      "Creates a room hosted by this node. Access is invite (default: only\n"
      "invited peers may join), open (any peer with a session) or password\n"
-     "(--password, or NATTER_ROOM_PASSWORD)."},
+     "(--password, or NATTER_ROOM_PASSWORD). --topic sets the room's topic\n"
+     "(at most 1000 bytes); it is fixed from then on."},
     {"invite", 2, 2, 0, "invite ROOM PEER", "invite a peer to a room you host",
      "Invites PEER to ROOM. Only the room's host may invite."},
     {"join", 1, 1, OPT_HOST | OPT_PASSWORD, "join ROOM [--host PEER] [--password PW]",
      "join a room",
-     "Joins ROOM. ROOM is one of my rooms (an invitation) or, with --host, a\n"
-     "room that PEER hosts (named by name, prefix or id)."},
+     "Joins ROOM. ROOM is one of my rooms (an invitation), else an open or\n"
+     "password room of an online peer (each is asked for its rooms), or with\n"
+     "--host, a room that PEER hosts. A name that several peers' rooms share\n"
+     "is refused with the candidates (ROOM @ host): add --host. A room you\n"
+     "left or were kicked from needs a new invitation from its host; a\n"
+     "password room says whether the password is missing or wrong."},
+    {"leave", 1, 1, 0, "leave ROOM", "leave a room (its host rotates the key)",
+     "Leaves ROOM. The host rotates the room key, so later messages are not\n"
+     "readable here. The host cannot leave its own room. To come back to an\n"
+     "invite-only room you need a new invitation."},
+    {"kick", 2, 2, 0, "kick ROOM PEER", "remove a member from a room you host",
+     "Removes PEER from ROOM and rotates the room key at once. Only the\n"
+     "room's host may kick. Prints the new key epoch."},
+    {"members", 1, 1, 0, "members ROOM", "list a room's members",
+     "Lists ROOM's joined and invited members: label, id prefix, trust, role\n"
+     "(master is the host) and state. A member's node asks the host."},
+    {"topic", 1, 2, 0, "topic ROOM [TEXT]", "show a room's topic",
+     "Prints ROOM's topic. A topic is set when the room is created\n"
+     "(natter create --topic); the node has no way to change it afterwards,\n"
+     "so TEXT is refused (exit 1)."},
+    {"name", 1, 1, 0, "name NEWNAME", "rename this node",
+     "Renames this node (1-100 bytes of UTF-8). The name is remembered and\n"
+     "peers learn it from the next signed handshake or announcement. A\n"
+     "natterd --name flag overrides it for that run."},
+    {"untrust", 1, 1, 0, "untrust PEER", "take back a peer's trust",
+     "Marks PEER not trusted: it is shown with \"?\" and its id again, and a\n"
+     "trusted peer of the same name wins PEER arguments."},
+    {"whois", 1, 1, 0, "whois PEER", "show one peer in detail",
+     "Prints PEER's label, id, name, trust, fingerprint, address, whether it\n"
+     "is online and its session."},
+    {"msg", 1, 2, 0, "msg PEER [TEXT]", "send a direct message to a peer",
+     "Sends TEXT (or standard input) to PEER in a conversation: an\n"
+     "invite-only room whose only members are this node and PEER. An existing\n"
+     "one (hosted here or by PEER) is reused; else a room named \"@NAME\"\n"
+     "(PEER's name) is created here and PEER invited. Prints the room and\n"
+     "the message's sequence number or delivery state."},
     {"send", 1, 2, 0, "send ROOM [TEXT]", "send a message (TEXT, or standard input)",
      "Sends TEXT to ROOM. Without TEXT, reads the message from standard input\n"
      "(up to 16 KiB). Prints the message's sequence number or delivery state."},
-    {"tail", 1, 1, OPT_FOLLOW | OPT_LIMIT, "tail ROOM [-f] [-n N]", "show a room's last messages",
-     "Prints ROOM's last N messages (default 20): time, sender, text and, for\n"
-     "messages not yet delivered, their state. With -f, keeps printing new\n"
-     "messages as they arrive until interrupted, waiting out restarts of the\n"
-     "node. With --json, one JSON object per line."},
+    {"tail", 1, 1, OPT_FOLLOW | OPT_LIMIT, "tail ROOM [-f] [-n N | --limit N]", "show a room's last messages",
+     "Prints ROOM's last N messages (-n N, -nN or --limit=N; 1-10000, default\n"
+     "20; more than the node gives in one answer are fetched in pages): time,\n"
+     "sender, text and, for messages not yet delivered, their state. With -f,\n"
+     "keeps printing new messages as they arrive until interrupted, waiting\n"
+     "out restarts of the node. With --json, one JSON object per line."},
     {"rekey", 1, 1, 0, "rekey ROOM", "rotate a room's key (host only)",
      "Asks ROOM's host (this node) to make a new room key and send it to every\n"
      "member."},
@@ -72,7 +109,7 @@ static const optdef optdefs[] = {
     {"json", 0, 0, 0},    {"help", 'h', 0, 0},        {"version", 'V', 0, 0},
     {"access", 0, OPT_ACCESS, 1}, {"password", 0, OPT_PASSWORD, 1},
     {"host", 0, OPT_HOST, 1},     {"follow", 'f', OPT_FOLLOW, 0},
-    {"limit", 'n', OPT_LIMIT, 1},
+    {"limit", 'n', OPT_LIMIT, 1}, {"topic", 0, OPT_TOPIC, 1},
 };
 
 static const optdef *find_opt(const char *arg, const char **value)
@@ -87,7 +124,9 @@ static const optdef *find_opt(const char *arg, const char **value)
                     *value = arg + 3 + n;
                 return d;
             }
-        } else if (d->shrt && arg[1] == d->shrt && arg[2] == '\0') {
+        } else if (d->shrt && arg[1] == d->shrt && (arg[2] == '\0' || d->takes_value)) {
+            if (arg[2] != '\0')
+                *value = arg + 2; /* -n20 */
             return d;
         }
     }
@@ -106,6 +145,7 @@ static nt_err set_opt(opts *o, const optdef *d, const char *v, char err[static O
     else if (!strcmp(n, "password")) o->password = v;
     else if (!strcmp(n, "host")) o->host = v;
     else if (!strcmp(n, "follow")) o->follow = true;
+    else if (!strcmp(n, "topic")) o->topic = v;
     else if (!strcmp(n, "access")) {
         if (strcmp(v, "open") && strcmp(v, "invite") && strcmp(v, "password")) {
             snprintf(err, OPTS_ERR_MAX, "--access must be open, invite or password, not \"%s\"", v);

@@ -32,6 +32,7 @@ enum {
     OPT_HOST = 1 << 2,
     OPT_FOLLOW = 1 << 3,
     OPT_LIMIT = 1 << 4,
+    OPT_TOPIC = 1 << 5,
 };
 
 typedef struct opts_cmd {
@@ -45,7 +46,7 @@ typedef struct opts_cmd {
 
 typedef struct opts {
     const char *url, *token, *data_dir;
-    const char *access, *password, *host;
+    const char *access, *password, *host, *topic;
     long limit;           /* tail: messages to show, 0 = default */
     bool json, help, version, follow;
     const opts_cmd *cmd;  /* NULL: full-screen mode */

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "client/field.h"
+#include "client/dm.h"
 #include "client/ident.h"
 #include "client/resolve.h"
 
@@ -27,6 +29,7 @@ const char *const slash_help[] = {
     "/leave                 leave this room",
     "/rekey                 new key for this room (host only)",
     "/members               who is in this room",
+    "/msg PEER TEXT         direct message: a room with just PEER and you",
     NULL,
 };
 
@@ -106,6 +109,35 @@ static nt_err post(sctx *s, const char *path, json_t *body, json_t **reply)
     return rc;
 }
 
+/* "3 min ago" (or "in 2 h") for a Unix time in seconds or milliseconds. */
+static const char *ago(long long t, time_t now, char buf[static 32])
+{
+    if (t > 100000000000LL)
+        t /= 1000; /* milliseconds */
+    long long d = (long long)now - t, m = d < 0 ? -d : d;
+    const char *in = d < 0 ? "in " : "", *back = d < 0 ? "" : " ago";
+    if (t <= 0)
+        snprintf(buf, 32, "never");
+    else if (m < 10)
+        snprintf(buf, 32, "just now");
+    else if (m < 60)
+        snprintf(buf, 32, "%s%lld s%s", in, m, back);
+    else if (m < 3600)
+        snprintf(buf, 32, "%s%lld min%s", in, m / 60, back);
+    else if (m < 86400)
+        snprintf(buf, 32, "%s%lld h%s", in, m / 3600, back);
+    else
+        snprintf(buf, 32, "%s%lld days%s", in, m / 86400, back);
+    return buf;
+}
+
+static bool is_time_key(const char *k)
+{
+    size_t n = strlen(k);
+    return !strcmp(k, "last_seen") || !strcmp(k, "first_seen") || !strcmp(k, "last_ok") ||
+           (n > 3 && !strcmp(k + n - 3, "_at"));
+}
+
 static nt_err c_peers(sctx *s, int argc, char **argv)
 {
     json_t *l, *p;
@@ -116,11 +148,11 @@ static nt_err c_peers(sctx *s, int argc, char **argv)
     if (json_array_size(l) == 0)
         say(s, "no peers yet: /add HOST:PORT, or wait for discovery");
     json_array_foreach(l, i, p) {
-        char lb[IDENT_LABEL_MAX];
+        char lb[IDENT_LABEL_MAX], when[32];
         const char *fp = field_str(p, "fingerprint");
-        say(s, "%-16s %.12s  %-9s %-7s %s", ident_peer_label(p, l, lb),
-            field_str(p, F_ID) ? field_str(p, F_ID) : "?", ident_trust(p),
-            field_bool(p, "online|session|connected", false) ? "online" : "offline", fp ? fp : "");
+        say(s, "%-16s %-9s %-7s seen %-12s %s", ident_peer_label(p, l, lb), ident_trust(p),
+            field_bool(p, "online|session|connected", false) ? "online" : "offline",
+            ago(field_int(p, "last_seen", 0), time(NULL), when), fp ? fp : "");
     }
     json_decref(l);
     return NT_OK;
@@ -178,8 +210,55 @@ static nt_err c_trust(sctx *s, int argc, char **argv)
     return peer_post(s, argv[1], "trust", "trusted");
 }
 
+/* One whois line: times relative (with the date), lists joined; never
+ * raw JSON. Nothing for an absent member. */
+static void say_field(sctx *s, const char *k, const json_t *v)
+{
+    char buf[LINE_MAX_LEN], when[32];
+    if (json_is_array(v)) {
+        size_t i, n = 0;
+        json_t *e;
+        buf[0] = '\0';
+        json_array_foreach(v, i, e)
+            if (json_is_string(e) && n + strlen(json_string_value(e)) + 3 < sizeof buf)
+                n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s", n ? ", " : "", json_string_value(e));
+        say(s, "%-14s %s", k, n ? buf : "(none)");
+    } else if (json_is_integer(v) && is_time_key(k)) {
+        time_t t = (time_t)json_integer_value(v);
+        struct tm tm;
+        char abs[32] = "";
+        if (t > 100000000000LL)
+            t /= 1000;
+        if (t > 0 && localtime_r(&t, &tm))
+            strftime(abs, sizeof abs, " (%Y-%m-%d %H:%M)", &tm);
+        say(s, "%-14s %s%s", k, ago(json_integer_value(v), time(NULL), when), abs);
+    } else if (json_is_string(v)) {
+        say(s, "%-14s %s", k, json_string_value(v));
+    } else if (json_is_boolean(v)) {
+        say(s, "%-14s %s", k, json_is_true(v) ? "true" : "false");
+    } else if (json_is_integer(v)) {
+        say(s, "%-14s %lld", k, (long long)json_integer_value(v));
+    }
+}
+
+/* The session in one line: state, mode, last answer, expiry. */
+static void say_session(sctx *s, const json_t *ss)
+{
+    char ok[32], exp[32];
+    const char *st = field_str(ss, "state"), *mode = field_str(ss, "mode");
+    if (!json_is_object(ss))
+        return;
+    say(s, "%-14s %s%s%s%s, last answer %s, expires %s", "session", st ? st : "?",
+        mode ? " (" : "", mode ? mode : "", mode ? ")" : "",
+        ago(field_int(ss, "last_ok", 0), time(NULL), ok),
+        field_int(ss, "expires_at", 0) ? ago(field_int(ss, "expires_at", 0), time(NULL), exp) : "-");
+}
+
 static nt_err c_whois(sctx *s, int argc, char **argv)
 {
+    static const char *const keys[] = {"label", "name", "id", "fingerprint", "trusted", "trust",
+                                       "online", "last_seen", "first_seen", "addresses", "source",
+                                       "delivery", NULL};
     char id[NODE_ID_MAX], path[PATH_LEN];
     json_t *r;
     nt_err rc = find(s, NODE_PEER, argv[1], id);
@@ -188,14 +267,12 @@ static nt_err c_whois(sctx *s, int argc, char **argv)
     snprintf(path, sizeof path, "/v1/client/peers/%s", id);
     if ((rc = api_call(s->a, "GET", path, NULL, 0, &r, s->err)) != NT_OK)
         return rc;
-    const char *k;
-    json_t *v;
     json_t *p = json_is_object(field_get(r, "peer")) ? field_get(r, "peer") : r;
-    json_object_foreach(p, k, v) {
-        char *txt = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-        say(s, "%-14s %s", k, txt ? txt : json_string_value(v));
-        free(txt);
-    }
+    for (size_t i = 0; keys[i]; i++)
+        say_field(s, keys[i], json_object_get(p, keys[i]));
+    if (json_is_true(json_object_get(p, "name_collision")))
+        say(s, "%-14s %s", "note", "another peer uses the same name");
+    say_session(s, json_object_get(p, "session"));
     json_decref(r);
     return NT_OK;
 }
@@ -203,10 +280,11 @@ static nt_err c_whois(sctx *s, int argc, char **argv)
 static void room_line(sctx *s, const json_t *r, const char *where)
 {
     char nb[IDENT_LABEL_MAX];
-    say(s, "%-20s %.12s  %-8s %-8s host %s%s", field_str(r, F_NAME) ? field_str(r, F_NAME) : "?",
-        field_str(r, F_ID) ? field_str(r, F_ID) : "?",
+    const char *topic = field_str(r, "topic");
+    say(s, "%-20s %-8s %-8s host %-16s %.12s%s%s", field_str(r, F_NAME) ? field_str(r, F_NAME) : "?",
         field_str(r, "access") ? field_str(r, "access") : "-", where,
-        name_of(s, field_str(r, "host"), nb), "");
+        name_of(s, field_str(r, "host"), nb), field_str(r, F_ID) ? field_str(r, F_ID) : "?",
+        topic && topic[0] ? "  " : "", topic ? topic : "");
 }
 
 static nt_err c_rooms(sctx *s, int argc, char **argv)
@@ -417,6 +495,34 @@ static nt_err c_members(sctx *s, int argc, char **argv)
     return NT_OK;
 }
 
+/* A direct message: the conversation with PEER (dm.h), found or made,
+ * gets the text, and becomes the current window. */
+static nt_err c_msg(sctx *s, int argc, char **argv)
+{
+    char pid[NODE_ID_MAX], rid[NODE_ID_MAX], lb[IDENT_LABEL_MAX];
+    json_t *peer = NULL, *r = NULL;
+    bool created;
+    if (argc > 3)
+        argv[2][strlen(argv[2])] = ' '; /* the split cut the text once: it is all one */
+    nt_err rc = node_find(s->a, NODE_PEER, argv[1], &peer, pid, s->err);
+    if (rc == NT_OK)
+        rc = dm_open(s->a, peer, rid, &created, s->err);
+    if (rc == NT_OK)
+        rc = node_send(s->a, rid, argv[2], &r, s->err);
+    if (rc == NT_OK) {
+        ident_peer_label(peer, NULL, lb);
+        if (created)
+            say(s, "new conversation with %s (an invite-only room of the two of you); "
+                   "%s reads what is sent once they take the invitation", lb, lb);
+        json_object_set_new(s->out, "switch", json_string(rid));
+        json_object_set_new(s->out, "title", json_string(lb));
+        json_object_set_new(s->out, "refresh", json_true());
+    }
+    json_decref(peer);
+    json_decref(r);
+    return rc;
+}
+
 typedef nt_err slash_fn(sctx *s, int argc, char **argv);
 
 static const struct {
@@ -432,7 +538,7 @@ static const struct {
     {"join", 2, 4, c_join, "/join ROOM [PEER] [PASSWORD]"},
     {"invite", 2, 2, c_invite, "/invite PEER"}, {"kick", 2, 2, c_kick, "/kick PEER"},
     {"leave", 1, 1, c_leave, "/leave"},         {"rekey", 1, 1, c_rekey, "/rekey"},
-    {"members", 1, 1, c_members, "/members"},
+    {"members", 1, 1, c_members, "/members"},   {"msg", 3, 4, c_msg, "/msg PEER TEXT"},
 };
 
 nt_err slash_run(api *a, const char *room_id, const char *line, json_t **result, api_error *err)

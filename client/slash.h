@@ -22,6 +22,7 @@ int slash_split(char *buf, char *words[static SLASH_ARGS_MAX]);
  *   "lines":   [strings to show in the current window]
  *   "switch":  room id to show next (after /create, /join)
  *   "refresh": true when rooms or peers changed
+ *   "title":   what to call the "switch" window (/msg: the peer's label)
  * On failure err says why (shown in the status area). */
 NT_MUST_USE nt_err slash_run(api *a, const char *room_id, const char *line, json_t **result,
                              api_error *err);

@@ -24,6 +24,7 @@
 #include "client/ident.h"
 #include "client/locate.h"
 #include "client/slash.h"
+#include "client/lines.h"
 #include "client/term.h"
 #include "client/view.h"
 
@@ -31,14 +32,10 @@
 #define LIST_WIDTH_MAX 22
 #define MIN_COLS 30
 #define MIN_ROWS 6
-#define INDENT 6             /* continuation rows start under the text */
+#define COUNTER_FROM 1024    /* input bytes from which the size is shown */
+#define KEY_PASTE_BEGIN (KEY_MAX + 1) /* bracketed paste: ESC[200~ ... ESC[201~ */
+#define KEY_PASTE_END (KEY_MAX + 2)
 
-enum { C_BAR = 1, C_NOTICE, C_ERROR, C_ME, C_OTHER, C_PENDING, C_DOWN, C_LIST, C_STRANGER };
-
-typedef struct cell {
-    wchar_t c;
-    int attr;
-} cell;
 
 typedef struct tui {
     view *v;
@@ -55,6 +52,7 @@ typedef struct tui {
     time_t last_refresh;
     bool quit;
     bool hinted;             /* first-run hints given */
+    bool pasting;            /* between the terminal's paste brackets */
 } tui;
 
 static volatile sig_atomic_t got_sigint;
@@ -77,189 +75,14 @@ static void set_status(tui *t, bool error, const char *fmt, ...)
 
 /* ---- drawing ------------------------------------------------------------ */
 
-static int cwidth(wchar_t c)
-{
-    int w = wcwidth(c);
-    return w < 0 ? 1 : w;
-}
-
-/* Append UTF-8 s to cells with attr, made safe (term.h) on the way. */
-static size_t put(cell *out, size_t n, size_t cap, const char *s, int attr)
-{
-    char *safe = term_dup(s);
-    size_t len = safe ? strlen(safe) : 0;
-    s = safe;
-    while (len > 0 && n < cap) {
-        wchar_t c;
-        size_t used = editline_decode(s, len, &c);
-        if (!used)
-            c = 0xFFFD, used = 1;
-        if (c < 0x20)
-            c = ' ';
-        out[n++] = (cell){c, attr};
-        s += used;
-        len -= used;
-    }
-    free(safe);
-    return n;
-}
-
-static cell *line_cells(const tui *t, const vmsg *l, size_t *n)
-{
-    size_t cap = (l->text ? strlen(l->text) : 0) + (l->reason ? strlen(l->reason) : 0) + 256;
-    cell *c = malloc(cap * sizeof *c);
-    char nb[IDENT_LABEL_MAX + 2], who[IDENT_LABEL_MAX + 6];
-    if (!c)
-        return NULL;
-    size_t k = put(c, 0, cap, l->time, 0);
-    k = put(c, k, cap, " ", 0);
-    if (l->kind != VL_MSG) {
-        k = put(c, k, cap, l->kind == VL_ERROR ? "!!! " : "-!- ", l->kind == VL_ERROR ? C_ERROR : C_NOTICE);
-        k = put(c, k, cap, l->text, l->kind == VL_ERROR ? C_ERROR : C_NOTICE);
-    } else {
-        bool doubtful;
-        snprintf(who, sizeof who, "<%s>", view_who(t->v, l, nb, &doubtful));
-        k = put(c, k, cap, who, l->mine ? C_ME : doubtful ? C_STRANGER : C_OTHER);
-        k = put(c, k, cap, " ", 0);
-        k = put(c, k, cap, l->text, 0);
-        if (l->mine && l->state[0]) {
-            bool bad = !strcmp(l->state, "failed");
-            k = put(c, k, cap, "  [", C_PENDING);
-            k = put(c, k, cap, l->state, bad ? C_ERROR : C_PENDING);
-            if (bad && l->reason) {
-                k = put(c, k, cap, ": ", C_ERROR);
-                k = put(c, k, cap, l->reason, C_ERROR);
-            }
-            k = put(c, k, cap, "]", C_PENDING);
-        }
-    }
-    *n = k;
-    return c;
-}
-
-/* Row starts of cells wrapped at width, at the last space of a row when
- * there is one; returns the row count, fills starts[] up to max. */
-static int wrap(const cell *c, size_t n, int width, size_t *starts, int max)
-{
-    int rows = 1, x = 0, x_after_sp = 0;
-    size_t row_start = 0, last_sp = (size_t)-1;
-    if (max > 0)
-        starts[0] = 0;
-    for (size_t i = 0; i < n; i++) {
-        int w = cwidth(c[i].c);
-        if (x + w > width) {
-            size_t brk = i;
-            int carried = 0;
-            if (last_sp != (size_t)-1 && last_sp > row_start &&
-                INDENT + (x - x_after_sp) + w <= width) {
-                brk = last_sp + 1; /* the word moves down whole */
-                carried = x - x_after_sp;
-            }
-            if (rows < max)
-                starts[rows] = brk;
-            rows++;
-            row_start = brk;
-            last_sp = (size_t)-1;
-            x = INDENT + carried;
-        }
-        x += w;
-        if (c[i].c == ' ') {
-            last_sp = i;
-            x_after_sp = x;
-        }
-    }
-    return rows;
-}
-
-static void pen_on(int a)
-{
-    if (a && has_colors())
-        attron(COLOR_PAIR(a));
-    if (a == C_ME || a == C_ERROR)
-        attron(A_BOLD);
-}
-
-static void pen_off(int a)
-{
-    if (a && has_colors())
-        attroff(COLOR_PAIR(a));
-    attroff(A_BOLD);
-}
-
-/* mvaddnstr of text that may hold a peer's words (names, errors). */
-static void add_safe(int y, int x, const char *s, int n)
-{
-    char buf[4096];
-    mvaddnstr(y, x, term_clean(s, buf, sizeof buf), n);
-}
-
-static void draw_cells(const cell *c, size_t from, size_t to, int y, int x0, bool cont)
-{
-    int x = x0;
-    move(y, x0);
-    if (cont) {
-        for (int i = 0; i < INDENT; i++)
-            addch(' ');
-        x += INDENT;
-    }
-    for (size_t i = from; i < to; i++) {
-        pen_on(c[i].attr);
-        wchar_t s[2] = {c[i].c, 0};
-        addnwstr(s, 1);
-        pen_off(c[i].attr);
-        x += cwidth(c[i].c);
-    }
-}
-
-#define WRAP_MAX 512
-
-/* Messages of the current window in rows [top, top+h) and columns [x0, x0+w). */
-static void draw_lines(tui *t, int top, int h, int x0, int w)
-{
-    vwin *win = &t->v->wins[t->v->cur];
-    size_t starts[WRAP_MAX];
-    int need = h + win->scroll, total = 0;
-    size_t first = win->n;
-    while (first > 0 && total < need) {
-        size_t n;
-        cell *c = line_cells(t, &win->lines[--first], &n);
-        total += c ? wrap(c, n, w, starts, WRAP_MAX) : 1;
-        free(c);
-    }
-    if (first == 0 && total < need && win->scroll > 0) {
-        win->scroll = total > h ? total - h : 0; /* at the top: stop */
-        need = h + win->scroll;
-    }
-    int skip = total > need ? total - need : 0;
-    int row = -skip;
-    for (size_t i = first; i < win->n && row < h; i++) {
-        size_t n;
-        cell *c = line_cells(t, &win->lines[i], &n);
-        if (!c)
-            continue;
-        int r = wrap(c, n, w, starts, WRAP_MAX);
-        for (int k = 0; k < r && k < WRAP_MAX; k++, row++) {
-            if (row < 0 || row >= h)
-                continue;
-            size_t end = k + 1 < r && k + 1 < WRAP_MAX ? starts[k + 1] : n;
-            draw_cells(c, starts[k], end, top + row, x0, k > 0);
-        }
-        free(c);
-    }
-    if (win->scroll > 0) {
-        pen_on(C_BAR);
-        mvprintw(top + h - 1, x0 + (w > 14 ? w - 14 : 0), "-- more %4d --", win->scroll);
-        pen_off(C_BAR);
-    }
-}
 
 static void fill_row(int y, int pair)
 {
-    pen_on(pair);
+    lines_pen_on(pair);
     move(y, 0);
     for (int i = 0; i < COLS; i++)
         addch(' ');
-    pen_off(pair);
+    lines_pen_off(pair);
 }
 
 static void draw_bars(tui *t)
@@ -268,16 +91,17 @@ static void draw_bars(tui *t)
     char buf[1024], nb[IDENT_LABEL_MAX];
     fill_row(0, C_BAR);
     if (w->id[0])
-        snprintf(buf, sizeof buf, " %s  [%s%s%s, epoch %lld, host %s%s]", w->name,
+        snprintf(buf, sizeof buf, " %s  [%s%s%s, epoch %lld, host %s%s%s]%s%s", w->name,
                  w->access[0] ? w->access : "?", w->state[0] ? ", " : "", w->state, w->epoch,
                  ident_doubtful(ident_trust_of(t->v->names, w->host, NULL)) ? "?" : "",
-                 view_name(t->v, w->host, nb));
+                 view_name(t->v, w->host, nb), w->host_down ? " OFFLINE" : "",
+                 w->topic[0] ? "  " : "", w->topic);
     else
         snprintf(buf, sizeof buf, " natter %s  [home: /help for commands, Alt+1..9 rooms]",
                  NATTER_VERSION);
-    pen_on(C_BAR);
-    add_safe(0, 0, buf, COLS);
-    pen_off(C_BAR);
+    lines_pen_on(C_BAR);
+    lines_add_safe(0, 0, buf, COLS);
+    lines_pen_off(C_BAR);
 
     int y = LINES - 2;
     bool down = t->conn == 0;
@@ -289,18 +113,18 @@ static void draw_bars(tui *t)
     else
         snprintf(buf, sizeof buf, " [%s] [peers %d/%d online] [connected] ",
                  t->node_name[0] ? t->node_name : "?", t->peers_online, t->peers_total);
-    pen_on(down ? C_DOWN : C_BAR);
+    lines_pen_on(down ? C_DOWN : C_BAR);
     attron(A_BOLD);
-    add_safe(y, 0, buf, COLS);
+    lines_add_safe(y, 0, buf, COLS);
     attroff(A_BOLD);
     int x = (int)strlen(buf);
     if (t->status[0] && !down && x < COLS - 1) {
         if (t->status_err)
             attron(A_BOLD);
-        add_safe(y, x, t->status, COLS - x);
+        lines_add_safe(y, x, t->status, COLS - x);
         attroff(A_BOLD);
     }
-    pen_off(down ? C_DOWN : C_BAR);
+    lines_pen_off(down ? C_DOWN : C_BAR);
 }
 
 static void draw_list(tui *t, int lw)
@@ -318,11 +142,27 @@ static void draw_list(tui *t, int lw)
             attron(A_REVERSE);
         else if (w->unread)
             attron(A_BOLD);
-        add_safe(1 + (int)i, 0, buf, lw - 1);
+        lines_add_safe(1 + (int)i, 0, buf, lw - 1);
         attroff(A_REVERSE | A_BOLD);
     }
     for (int y = 1; y < LINES - 2; y++)
         mvaddch(y, lw - 1, ACS_VLINE);
+}
+
+/* "[bytes/max]" at the right of the input row once the text is long. */
+static int draw_counter(tui *t, int y)
+{
+    char buf[48];
+    size_t bytes = editline_bytes(t->ed);
+    if (bytes < COUNTER_FROM && !editline_multiline(t->ed))
+        return 0;
+    snprintf(buf, sizeof buf, " [%zu/%d]", bytes, EDITLINE_BYTES_MAX);
+    int n = (int)strlen(buf);
+    if (bytes >= EDITLINE_BYTES_MAX)
+        attron(A_BOLD);
+    mvaddstr(y, COLS - n, buf);
+    attroff(A_BOLD);
+    return n;
 }
 
 static void draw_input(tui *t)
@@ -333,18 +173,20 @@ static void draw_input(tui *t)
     int y = LINES - 1, pw = (int)strlen(prompt);
     if (pw > COLS / 3)
         pw = COLS / 3;
-    add_safe(y, 0, prompt, pw);
+    lines_add_safe(y, 0, prompt, pw);
     const wchar_t *s = editline_text(t->ed);
     size_t cur = editline_cursor(t->ed), len = editline_len(t->ed), start = 0;
-    int avail = COLS - pw - 1, wcur = 0;
+    int right = COLS - 1 - draw_counter(t, y);
+    int avail = right - pw, wcur = 0;
     for (size_t i = 0; i < cur; i++)
-        wcur += cwidth(s[i]);
+        wcur += lines_cwidth(s[i]);
     while (start < cur && wcur >= avail)
-        wcur -= cwidth(s[start++]); /* scroll so the cursor stays visible */
+        wcur -= lines_cwidth(s[start++]); /* scroll so the cursor stays visible */
     int x = pw;
-    for (size_t i = start; i < len && x + cwidth(s[i]) <= COLS - 1; i++) {
-        mvaddnwstr(y, x, &s[i], 1);
-        x += cwidth(s[i]);
+    for (size_t i = start; i < len && x + lines_cwidth(s[i]) <= right; i++) {
+        wchar_t c = s[i] == L'\n' ? L'\x23CE' : s[i]; /* a pasted line break: ⏎ */
+        mvaddnwstr(y, x, &c, 1);
+        x += lines_cwidth(s[i]);
     }
     move(y, pw + wcur);
 }
@@ -361,7 +203,7 @@ static void draw(tui *t)
     if (lw < 8)
         lw = 8;
     draw_list(t, lw);
-    draw_lines(t, 1, LINES - 3, lw + 1, COLS - lw - 1);
+    lines_draw(t->v, 1, LINES - 3, lw + 1, COLS - lw - 1);
     draw_bars(t);
     draw_input(t);
     refresh();
@@ -411,6 +253,7 @@ static void on_refresh(tui *t, json_t *d)
     json_array_foreach(peers, i, p)
         t->peers_online += field_bool(p, "online|session|connected", false);
     view_rooms(t->v, field_get(d, "rooms"));
+    view_peers(t->v, peers);
     ask_histories(t);
     if (!t->hinted) {
         t->hinted = true;
@@ -437,15 +280,24 @@ static void on_result(tui *t, feed_item *it)
             view_notice(t->v, w, true, "%s", it->msg);
         } else if (it->job == JOB_HISTORY && w) {
             w->history_asked = false; /* again on the next refresh */
+        } else if (it->job == JOB_OLDER && w) {
+            w->older_asked = false;   /* again on the next scroll */
         }
         return;
     }
+    if (t->status_err && it->job != JOB_REFRESH)
+        set_status(t, false, "%s", ""); /* the last error is over */
     switch (it->job) {
     case JOB_REFRESH:
         on_refresh(t, it->data);
         break;
     case JOB_HISTORY:
-        view_history(t->v, w, it->data);
+        view_page(t->v, w, it->data, FEED_PAGE);
+        break;
+    case JOB_OLDER:
+        if (w)
+            w->older_asked = false;
+        view_page(t->v, w, it->data, FEED_PAGE);
         break;
     case JOB_SEND:
         view_delivery(t->v, w, it->data);
@@ -524,6 +376,26 @@ static void take_feed(tui *t)
         refresh_soon(t);
 }
 
+/* The reader scrolled past the oldest line: the page before it. */
+static void ask_older(tui *t)
+{
+    vwin *w = &t->v->wins[t->v->cur];
+    char before[32];
+    if (!w->want_older || w->older_asked || w->at_start || !w->id[0])
+        return;
+    w->want_older = false;
+    long long low = view_oldest(w);
+    if (low <= 1 && low >= 0) {
+        view_page(t->v, w, NULL, FEED_PAGE); /* nothing before seq 1 */
+        return;
+    }
+    if (low < 0)
+        return; /* the first history is not here yet */
+    snprintf(before, sizeof before, "%lld", low);
+    w->older_asked = true;
+    submit(t, JOB_OLDER, w->id, before, NULL);
+}
+
 /* ---- what the user types --------------------------------------------------- */
 
 static void show_help(tui *t)
@@ -585,7 +457,16 @@ static void command(tui *t, const char *line)
 static void enter(tui *t)
 {
     char line[EDITLINE_UTF8_MAX];
+    bool multi = editline_multiline(t->ed);
     editline_submit(t->ed, line);
+    if (multi) { /* pasted lines are one message, never commands */
+        size_t n = strlen(line);
+        while (n > 0 && line[n - 1] == '\n')
+            line[--n] = '\0';
+        if (line[0])
+            send_text(t, line);
+        return;
+    }
     if (!line[0])
         return;
     if (line[0] == '/' && line[1] != '/')
@@ -607,9 +488,45 @@ static void cycle(tui *t, int d)
     view_switch(t->v, (t->v->cur + t->v->n + (size_t)(d + (int)t->v->n)) % t->v->n);
 }
 
+/* A character typed or pasted; says so when the line is full. */
+static void type_char(tui *t, wint_t c)
+{
+    bool ok = t->pasting && (c == '\r' || c == '\n') ? editline_newline(t->ed)
+                                                    : editline_insert(t->ed, c == '\t' ? L' ' : (wchar_t)c);
+    if (!ok && (c >= 0x20 || c == '\r' || c == '\n' || c == '\t') && c != 0x7F &&
+        editline_bytes(t->ed) + 4 > EDITLINE_BYTES_MAX)
+        set_status(t, true, "the message is at its limit of %d bytes: more is not taken",
+                   EDITLINE_BYTES_MAX);
+}
+
+static void paste_end(tui *t)
+{
+    size_t lines = 1;
+    t->pasting = false;
+    for (const wchar_t *p = editline_text(t->ed); *p; p++)
+        lines += *p == L'\n';
+    if (lines > 1)
+        set_status(t, false, "pasted %zu lines: Enter sends them as one message, Ctrl-U clears",
+                   lines);
+}
+
 static void key(tui *t, int r, wint_t c)
 {
     int page = LINES > 6 ? LINES - 5 : 1;
+    if (r == KEY_CODE_YES && (c == KEY_PASTE_BEGIN || c == KEY_PASTE_END)) {
+        if (c == KEY_PASTE_BEGIN)
+            t->pasting = true;
+        else
+            paste_end(t);
+        return;
+    }
+    if (t->pasting) { /* nothing pasted acts: no Enter, no command, no key */
+        if (r != KEY_CODE_YES)
+            type_char(t, c);
+        else if (c == KEY_ENTER)
+            type_char(t, '\n');
+        return;
+    }
     if (r == KEY_CODE_YES) {
         switch (c) {
         case KEY_LEFT: editline_left(t->ed); break;
@@ -652,7 +569,7 @@ static void key(tui *t, int r, wint_t c)
         break;
     }
     default:
-        (void)editline_insert(t->ed, (wchar_t)c);
+        type_char(t, c);
     }
 }
 
@@ -667,6 +584,10 @@ static void screen_init(void)
     keypad(stdscr, TRUE);
     nodelay(stdscr, TRUE);
     set_escdelay(25);
+    define_key("\033[200~", KEY_PASTE_BEGIN);
+    define_key("\033[201~", KEY_PASTE_END);
+    fputs("\033[?2004h", stdout); /* bracketed paste: a paste arrives marked */
+    fflush(stdout);
     if (has_colors()) {
         start_color();
         use_default_colors();
@@ -686,6 +607,7 @@ static void loop(tui *t)
 {
     while (!t->quit && !got_sigint) {
         draw(t);
+        ask_older(t);
         struct pollfd p[2] = {{.fd = STDIN_FILENO, .events = POLLIN},
                               {.fd = feed_fd(t->f), .events = POLLIN}};
         int rc = poll(p, 2, 1000);
@@ -738,6 +660,8 @@ int tui_run(const opts *o)
     signal(SIGPIPE, SIG_IGN);
     screen_init();
     loop(&t);
+    fputs("\033[?2004l", stdout);
+    fflush(stdout);
     endwin();
     x = EXIT_OK;
 out:

@@ -147,12 +147,53 @@ void view_notice(view *v, vwin *w, bool error, const char *fmt, ...)
     va_end(ap);
     if (!w)
         w = &v->wins[0];
-    vmsg *l = push(w);
-    if (!l)
+    char *text = view_clean(buf);
+    vmsg *last = w->n ? &w->lines[w->n - 1] : NULL;
+    if (!text || (last && last->kind != VL_MSG && last->text && !strcmp(last->text, text))) {
+        free(text); /* the same notice twice in a row says nothing new */
         return;
+    }
+    vmsg *l = push(w);
+    if (!l) {
+        free(text);
+        return;
+    }
     l->kind = error ? VL_ERROR : VL_NOTICE;
     now_time(l->time);
-    l->text = view_clean(buf);
+    l->text = text;
+}
+
+static bool later(const vmsg *l, long long seq)
+{
+    return l->kind == VL_MSG && (l->seq < 0 || l->seq > seq);
+}
+
+/* Where a message with seq goes: after everything but the run of later or
+ * unsequenced messages at the end (notices keep their place). */
+static size_t seq_pos(const vwin *w, long long seq)
+{
+    size_t pos = w->n, stop = w->n > SEARCH_BACK ? w->n - SEARCH_BACK : 0;
+    if (seq < 0)
+        return pos;
+    while (pos > stop && later(&w->lines[pos - 1], seq))
+        pos--;
+    return pos;
+}
+
+/* Line l, whose seq is now known, moved to its place in the room's order. */
+static vmsg *reposition(vwin *w, vmsg *l)
+{
+    size_t i = (size_t)(l - w->lines);
+    vmsg tmp = *l;
+    if (tmp.seq < 0)
+        return l;
+    memmove(w->lines + i, w->lines + i + 1, (w->n - i - 1) * sizeof *w->lines);
+    w->n--;
+    size_t pos = seq_pos(w, tmp.seq);
+    memmove(w->lines + pos + 1, w->lines + pos, (w->n - pos) * sizeof *w->lines);
+    w->lines[pos] = tmp;
+    w->n++;
+    return &w->lines[pos];
 }
 
 static vmsg *find_line(vwin *w, long long seq, const char *txn)
@@ -167,6 +208,8 @@ static vmsg *find_line(vwin *w, long long seq, const char *txn)
     }
     return NULL;
 }
+
+static vmsg *insert_at(vwin *w, size_t pos);
 
 static void fill_msg(view *v, vmsg *l, const json_t *m)
 {
@@ -186,7 +229,8 @@ static void fill_msg(view *v, vmsg *l, const json_t *m)
     l->mine = field_bool(m, "mine", false) || (sender && v->self[0] && !strcmp(sender, v->self));
     if (l->mine)
         snprintf(l->state, sizeof l->state, "sent");
-    node_fmt_time(m, l->time);
+    if (!l->mine || !l->time[0]) /* our own keep the time they were typed */
+        node_fmt_time(m, l->time);
     if (!l->time[0])
         now_time(l->time);
     if (!l->text) {
@@ -204,10 +248,14 @@ void view_message(view *v, vwin *w, const json_t *msg)
     if (!l && txn && field_str(msg, "sender") && !strcmp(field_str(msg, "sender"), v->self))
         l = find_line(w, -1, txn);
     if (l) {
+        long long was = l->seq;
         fill_msg(v, l, msg);
+        if (was != l->seq)
+            reposition(w, l);
         return;
     }
-    if (!(l = push(w)))
+    size_t pos = seq_pos(w, seq);
+    if (!(l = pos == w->n ? push(w) : insert_at(w, pos)))
         return;
     fill_msg(v, l, msg);
     if (!l->mine && !is_cur(v, w))
@@ -240,11 +288,18 @@ void view_delivery(view *v, vwin *w, const json_t *e)
             return;
         view_pending(v, w, txn, field_str(e, "text"));
         l = &w->lines[w->n - 1];
+        char when[NODE_TIME_MAX];
+        node_fmt_time(e, when); /* when the node says it was written */
+        if (when[0])
+            snprintf(l->time, sizeof l->time, "%s", when);
     }
     snprintf(l->state, sizeof l->state, "%s", st);
-    l->seq = field_int(e, "seq", l->seq);
     free(l->reason);
     l->reason = field_str(e, "reason") && strcmp(st, "sent") ? view_clean(field_str(e, "reason")) : NULL;
+    long long was = l->seq;
+    l->seq = field_int(e, "seq", l->seq);
+    if (was != l->seq)
+        reposition(w, l);
 }
 
 /* A new line at index pos (lines from pos move down one). */
@@ -277,7 +332,10 @@ void view_history(view *v, vwin *w, const json_t *answer)
         if (!l && txn && mine)
             l = find_line(w, -1, txn);
         if (l) {
+            long long was = l->seq;
             fill_msg(v, l, m);
+            if (was != l->seq)
+                reposition(w, l);
             continue;
         }
         /* before the first later or unsequenced message: notices keep their place */
@@ -294,6 +352,77 @@ void view_history(view *v, vwin *w, const json_t *answer)
     }
     json_array_foreach(pend, i, m)
         view_delivery(v, w, m);
+}
+
+long long view_oldest(const vwin *w)
+{
+    long long low = -1;
+    for (size_t i = 0; i < w->n; i++)
+        if (w->lines[i].kind == VL_MSG && w->lines[i].seq >= 0 && (low < 0 || w->lines[i].seq < low))
+            low = w->lines[i].seq;
+    return low;
+}
+
+static void mark_start(vwin *w)
+{
+    char buf[VIEW_NAME_MAX + 32];
+    int scroll = w->scroll;
+    w->at_start = true; /* nothing more to ask for, shown or not */
+    vmsg *l = insert_at(w, 0);
+    w->scroll = scroll; /* above the reader's place */
+    if (!l)
+        return;
+    l->kind = VL_NOTICE;
+    snprintf(buf, sizeof buf, "-- start of room %s --", w->name);
+    l->text = strdup(buf);
+}
+
+void view_page(view *v, vwin *w, const json_t *answer, int limit)
+{
+    if (!w)
+        return;
+    int scroll = w->scroll;
+    long long oldest = view_oldest(w);
+    size_t got = json_array_size(field_get(answer, "messages"));
+    view_history(v, w, answer);
+    w->scroll = scroll; /* older lines go above the reader's place */
+    if (w->at_start)
+        return;
+    if ((int)got < limit) {
+        mark_start(w);
+    } else if (oldest >= 0 && view_oldest(w) == oldest) {
+        w->at_start = true; /* the window is full: stop asking */
+        view_notice(v, w, false, "older messages are not kept here (over %d lines): "
+                                 "natter tail %s -n N shows them", VIEW_LINES_MAX, w->name);
+    }
+}
+
+static void host_changed(view *v, vwin *w, bool down)
+{
+    char nb[IDENT_LABEL_MAX];
+    w->host_down = down;
+    if (down)
+        view_notice(v, w, true, "the host %s is offline: what you write waits here as pending "
+                                "and is sent when it is back", view_name(v, w->host, nb));
+    else
+        view_notice(v, w, false, "the host %s is online again", view_name(v, w->host, nb));
+}
+
+void view_peers(view *v, const json_t *peers)
+{
+    for (size_t i = 1; i < v->n; i++) {
+        vwin *w = &v->wins[i];
+        json_t *p, *host = NULL;
+        size_t k;
+        if (!w->host[0] || !strcmp(w->host, v->self) || !strcmp(w->state, "invited"))
+            continue;
+        json_array_foreach(peers, k, p)
+            if (field_str(p, "id") && !strcmp(field_str(p, "id"), w->host))
+                host = p;
+        bool down = !host || !field_bool(host, "online", false);
+        if (down != w->host_down)
+            host_changed(v, w, down);
+    }
 }
 
 void view_rooms(view *v, const json_t *rooms)
@@ -315,6 +444,9 @@ void view_rooms(view *v, const json_t *rooms)
         snprintf(w->state, sizeof w->state, "%s", field_str(r, "state") ? field_str(r, "state") : "");
         snprintf(w->host, sizeof w->host, "%s", field_str(r, "host") ? field_str(r, "host") : "");
         w->epoch = field_int(r, "epoch", w->epoch);
+        char *topic = view_clean(field_str(r, "topic") ? field_str(r, "topic") : "");
+        snprintf(w->topic, sizeof w->topic, "%s", topic ? topic : "");
+        free(topic);
     }
 }
 
@@ -358,6 +490,8 @@ bool view_event(view *v, const json_t *ev)
                     trust, rn ? rn : room, rn ? rn : room);
         return true;
     }
+    if (!strcmp(type, "peer"))
+        return true; /* a peer came or went: the next refresh shows it (a host's rooms say so) */
     if (!strcmp(type, "peer_renamed")) {
         const char *old = field_str(ev, "old_name"), *now = field_str(ev, "label");
         view_notice(v, NULL, false, "%s is now known as %s", old && old[0] ? old : view_name(v, peer, nb),
@@ -367,9 +501,16 @@ bool view_event(view *v, const json_t *ev)
     }
     if (!strcmp(type, "membership")) {
         const char *m = field_str(ev, "membership");
-        if (peer && !strcmp(peer, v->self))
-            view_notice(v, w, m && !strcmp(m, "kicked"), "you %s", m && !strcmp(m, "kicked") ?
-                        "were removed from this room" : member_verb(m));
+        bool kicked = m && !strcmp(m, "kicked");
+        bool mine = peer && !strcmp(peer, v->self);
+        /* what this node did itself (join, leave, the host's invite) its
+         * command's answer already said */
+        bool said = mine ? m && (!strcmp(m, "joined") || !strcmp(m, "left"))
+                         : m && !strcmp(m, "invited") && w && !strcmp(w->state, "hosted");
+        if (said)
+            return true;
+        if (mine)
+            view_notice(v, w, kicked, "you %s", kicked ? "were removed from this room" : member_verb(m));
         else
             view_notice(v, w, false, "%s %s", view_name(v, peer, nb), member_verb(m));
         return true;

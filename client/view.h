@@ -14,7 +14,8 @@
 #include "client/node.h"
 #include "common/err.h"
 
-#define VIEW_LINES_MAX 2000   /* per window; the oldest go first */
+#define VIEW_LINES_MAX 10000  /* per window; the oldest go first */
+#define VIEW_TOPIC_MAX 256
 #define VIEW_WINS_MAX 64
 #define VIEW_STATE_MAX 16
 #define VIEW_NAME_MAX 128
@@ -41,9 +42,14 @@ typedef struct vwin {
     char access[VIEW_STATE_MAX];
     char state[VIEW_STATE_MAX];    /* hosted, joined, invited, left, kicked */
     char host[NODE_ID_MAX];
+    char topic[VIEW_TOPIC_MAX];    /* made safe; "" when none */
     long long epoch;
     int unread;
     bool history_asked;
+    bool older_asked;              /* a page before the oldest line is on its way */
+    bool at_start;                 /* the room's first message is shown */
+    bool want_older;               /* the reader scrolled past the oldest line */
+    bool host_down;                /* the room's host is not online (view_peers) */
     int scroll;                    /* screen rows scrolled back */
     vmsg *lines;
     size_t n, cap;
@@ -65,6 +71,7 @@ vwin *view_win(view *v, const char *id);
  * NULL when VIEW_WINS_MAX windows exist. */
 vwin *view_win_add(view *v, const char *id, const char *name);
 
+/* A notice line; one equal to the window's last line is not repeated. */
 void view_notice(view *v, vwin *w, bool error, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -73,7 +80,10 @@ void view_notice(view *v, vwin *w, bool error, const char *fmt, ...)
  * and the message is not ours. */
 void view_message(view *v, vwin *w, const json_t *msg);
 
-/* Our message just typed, under txn, state pending. */
+/* Our message just typed, under txn, state pending, with the time it was
+ * typed (kept once the host sequences it). When its seq becomes known
+ * (view_delivery, view_message) the line moves to its place in the room's
+ * order. */
 void view_pending(view *v, vwin *w, const char *txn, const char *text);
 
 /* An OutboxEntry (send reply, delivery event): update the line with its
@@ -83,6 +93,19 @@ void view_delivery(view *v, vwin *w, const json_t *entry);
 /* A messages answer ({messages, head, pending}): merged in seq order
  * before anything newer already shown. */
 void view_history(view *v, vwin *w, const json_t *answer);
+
+/* A page of older messages (a messages answer asked with before= and
+ * limit) or the first history (limit): merged like view_history; fewer than
+ * limit messages means the room's start is reached, marked with a line
+ * "-- start of room NAME --" above the first message. */
+void view_page(view *v, vwin *w, const json_t *answer, int limit);
+
+/* The lowest seq shown in w, or -1 when none. */
+long long view_oldest(const vwin *w);
+
+/* Peers list (GET /v1/client/peers): marks each room whose host is not
+ * this node and not online as host_down, with a notice when that changes. */
+void view_peers(view *v, const json_t *peers);
 
 /* Sync the room windows with a rooms list (new rooms get windows; known
  * ones get their name, state, access, host, epoch). */

@@ -1,4 +1,5 @@
-/* http.c - libmicrohttpd glue: listeners, routing, body caps, replies.
+/* http.c - libmicrohttpd glue: routing, body caps, replies (the listening
+ * socket is made in http_listen.c).
  *
  * Threading model: MHD_USE_THREAD_PER_CONNECTION with an internal polling
  * thread for accept. Each connection's requests run on that connection's
@@ -7,7 +8,6 @@
 #include "server/core/http.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <microhttpd.h>
 #include <mbedtls/constant_time.h>
 #include <mbedtls/platform_util.h>
@@ -20,10 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/json.h"
 #include "common/log.h"
+#include "server/core/http_listen.h"
+#include "server/core/http_mhd_fix.h"
 
 #define HTTP_BUSY_SLACK 16      /* connections above max_connections that still get a 503 */
 #define HTTP_TOKEN_MAX 128
@@ -551,10 +554,15 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     pthread_mutex_unlock(&h->mu);
 }
 
+/* The connection whose request this thread handles, for libmicrohttpd's
+ * log callback (http_mhd_fix.h): one thread per connection here. */
+static _Thread_local struct MHD_Connection *tl_conn;
+
 /* The raw request target, before libmicrohttpd decodes it: the request
  * starts here (freed by on_completed). */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
+    tl_conn = c;
     http_req *rq = calloc(1, sizeof *rq);
     if (!rq)
         return NULL;
@@ -577,63 +585,11 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     char buf[LOG_LINE_MAX];
     vsnprintf(buf, sizeof buf, fmt, ap);
     log_debug("libmicrohttpd: %s", buf);
+    if (tl_conn && http_mhd_fix_answer(tl_conn, buf))
+        tl_conn = NULL;
 }
 
 /* ---- server --------------------------------------------------------- */
-
-/* Split "host:port" / "[v6]:port" and bind a listening socket. */
-static nt_err bind_listener(const char *bind_addr, int *fd_out, char err[static HTTP_ERR_MAX])
-{
-    char host[HTTP_ADDR_MAX];
-    const char *colon = strrchr(bind_addr, ':');
-    nt_err rc = NT_ERR_INVALID;
-    int fd = -1;
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *ai = NULL;
-    size_t hl = colon ? (size_t)(colon - bind_addr) : 0;
-    if (!colon || hl == 0 || hl >= sizeof host || !colon[1]) {
-        snprintf(err, HTTP_ERR_MAX, "%s: want HOST:PORT", bind_addr);
-        goto out;
-    }
-    memcpy(host, bind_addr, hl);
-    host[hl] = '\0';
-    if (host[0] == '[' && host[hl - 1] == ']') {
-        memmove(host, host + 1, hl - 2);
-        host[hl - 2] = '\0';
-    }
-    int gai = getaddrinfo(host, colon + 1, &hints, &ai);
-    if (gai) {
-        snprintf(err, HTTP_ERR_MAX, "%s: %s", bind_addr, gai_strerror(gai));
-        goto out;
-    }
-    rc = NT_ERR_NET;
-    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
-    int one = 1;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 128) != 0) {
-        snprintf(err, HTTP_ERR_MAX, "%s: %s", bind_addr, strerror(errno));
-        goto out;
-    }
-    *fd_out = fd;
-    fd = -1;
-    rc = NT_OK;
-out:
-    if (fd >= 0)
-        close(fd);
-    if (ai)
-        freeaddrinfo(ai);
-    return rc;
-}
-
-static void describe_bound(http_server *h)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    char host[INET6_ADDRSTRLEN] = "?", serv[8] = "0";
-    if (getsockname(h->listen_fd, (struct sockaddr *)&ss, &len) == 0)
-        getnameinfo((struct sockaddr *)&ss, len, host, sizeof host, serv, sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV);
-    h->port = (uint16_t)atoi(serv);
-    snprintf(h->addr, sizeof h->addr, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, serv);
-}
 
 nt_err http_start(const http_opts *o, const http_route *const *tables, struct node *nd, http_server **out,
                   char err[static HTTP_ERR_MAX])
@@ -660,14 +616,13 @@ nt_err http_start(const http_opts *o, const http_route *const *tables, struct no
         }
         memcpy(h->token, o->token, h->token_len);
     }
-    if ((rc = bind_listener(o->bind, &h->listen_fd, err)))
+    if ((rc = http_listen_bind(o->bind, &h->listen_fd, err)))
         goto fail;
-    describe_bound(h);
+    bool v6 = false;
+    http_listen_describe(h->listen_fd, h->addr, &h->port, &v6);
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | MHD_USE_POLL;
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    if (getsockname(h->listen_fd, (struct sockaddr *)&ss, &sl) == 0 && ss.ss_family == AF_INET6)
+    if (v6)
         flags |= MHD_USE_IPv6;
     h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
                             MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,

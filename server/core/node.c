@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "crypto/encoding.h"
 #include "crypto/rng.h"
+#include "server/core/presence.h"
 
 #define META_NODE_ID "node_id"
 #define META_NAME "name"
@@ -320,6 +321,10 @@ nt_err node_open(const config *cfg, node **out, char err[static NODE_ERR_MAX])
     }
     if ((rc = load_or_make_token(nd, err)) || (rc = open_store(nd, err)))
         goto fail;
+    if ((rc = presence_new(&nd->presence))) {
+        seterr(err, "cannot allocate presence: %s", err_str(rc));
+        goto fail;
+    }
     if ((rc = init_name(nd))) {
         seterr(err, "cannot read the stored name: %s", err_str(rc));
         goto fail;
@@ -339,12 +344,23 @@ void node_close(node *nd, bool remove_runfile)
     if (remove_runfile && node_path(nd, NODE_RUN_FILE, path) == NT_OK)
         unlink(path);
     store_close(nd->db);
+    presence_free(nd->presence);
     identity_free(nd->id);
     mbedtls_platform_zeroize(nd->token, sizeof nd->token);
     if (nd->lock_fd >= 0)
         close(nd->lock_fd); /* releases the flock */
     pthread_mutex_destroy(&nd->name_mu);
     free(nd);
+}
+
+nt_err node_on_peer_up(node *nd, void (*fn)(void *arg, const uint8_t peer_id[static IDENTITY_ID_LEN]), void *arg)
+{
+    return presence_on_up(nd->presence, fn, arg);
+}
+
+void node_off_peer_up(node *nd, void (*fn)(void *arg, const uint8_t peer_id[static IDENTITY_ID_LEN]), void *arg)
+{
+    presence_off_up(nd->presence, fn, arg);
 }
 
 nt_err node_write_runfile(const node *nd)

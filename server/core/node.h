@@ -69,6 +69,7 @@ typedef struct node {
     struct discovery *discovery;            /* server/discovery/discovery_node.c; NULL when off */
     struct peer_api *peer_api;              /* server/peer/peer_api.c: sessions we serve */
     struct peerlink *peerlink;              /* server/peer/peerlink.c: sessions we hold */
+    struct presence *presence;              /* server/core/presence.h: made by node_open */
     struct rooms *rooms;                    /* server/rooms/rooms_node.c; NULL when not running */
     void *reserved_;
 } node;
@@ -100,6 +101,16 @@ void node_name(node *nd, char out[static TEXT_NAME_MAX + 1]);
 /* Change the display name and remember it for later starts (unless --name
  * is given then). NT_ERR_INVALID if not text_name_valid. */
 NT_MUST_USE nt_err node_set_name(node *nd, const char *name);
+
+/* Call fn(arg, peer_id) each time a peer comes back: an announcement from
+ * it after it was down or unknown, a completed handshake with it, or an
+ * authenticated answer from it after it was down (server/core/presence.h:
+ * no lock held, must be quick). NT_ERR_TOO_BIG past PRESENCE_HOOKS_MAX. */
+NT_MUST_USE nt_err node_on_peer_up(node *nd, void (*fn)(void *arg, const uint8_t peer_id[static IDENTITY_ID_LEN]),
+                                   void *arg);
+/* Undo node_on_peer_up and wait for callbacks running now (call it in the
+ * module's stop, before freeing arg; never from the callback). */
+void node_off_peer_up(node *nd, void (*fn)(void *arg, const uint8_t peer_id[static IDENTITY_ID_LEN]), void *arg);
 
 uint64_t node_uptime_s(const node *nd);
 bool node_stopping(const node *nd);

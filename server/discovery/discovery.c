@@ -41,6 +41,8 @@ struct discovery {
     char group_s[INET_ADDRSTRLEN];
     char ifname[IF_NAMESIZE];
     struct in_addr group;
+    bool has_listen;          /* the peer API listens on listen only */
+    struct in_addr listen;
     const identity *self;
     char name[DISCOVERY_NAME_MAX + 1];
     uint16_t peer_port;
@@ -133,8 +135,20 @@ static bool have_iface(const discovery *d, int ifindex)
     return false;
 }
 
+/* Is a (one of getifaddrs) an interface to use? With a specific listen
+ * address only the interface holding it (lo for 127.0.0.1): packets sent
+ * elsewhere would carry a source address nothing of ours listens on. */
+static bool iface_wanted(const discovery *d, const struct ifaddrs *a)
+{
+    if (d->ifname[0] && strcmp(a->ifa_name, d->ifname) != 0)
+        return false;
+    if (d->has_listen)
+        return ((struct sockaddr_in *)a->ifa_addr)->sin_addr.s_addr == d->listen.s_addr;
+    return d->ifname[0] || ((a->ifa_flags & IFF_MULTICAST) && !(a->ifa_flags & IFF_LOOPBACK));
+}
+
 /* Join the group on every up IPv4 interface that can multicast (or on the
- * named one, which may be lo). Called at start and at each periodic
+ * named one, which may be lo; see iface_wanted). Called at start and at each periodic
  * announcement; already-joined interfaces are kept. */
 static void scan_ifaces(discovery *d)
 {
@@ -148,8 +162,7 @@ static void scan_ifaces(discovery *d)
     for (struct ifaddrs *a = all; a && n < DISCOVERY_IFACES_MAX; a = a->ifa_next) {
         if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET || !(a->ifa_flags & IFF_UP))
             continue;
-        if (d->ifname[0] ? strcmp(a->ifa_name, d->ifname) != 0
-                         : !(a->ifa_flags & IFF_MULTICAST) || (a->ifa_flags & IFF_LOOPBACK))
+        if (!iface_wanted(d, a))
             continue;
         int idx = (int)if_nametoindex(a->ifa_name);
         bool dup = false;
@@ -227,7 +240,8 @@ static void send_all(discovery *d, const uint8_t *buf, size_t len)
     pthread_mutex_unlock(&d->mu);
 }
 
-static void announce(discovery *d)
+/* An announcement, or a goodbye (flags DISCOVERY_FLAG_GOODBYE). */
+static void announce(discovery *d, uint8_t flags)
 {
     uint8_t buf[DISCOVERY_PACKET_MAX];
     size_t len = 0;
@@ -239,8 +253,9 @@ static void announce(discovery *d)
             snprintf(name, sizeof name, "%s", d->name);
     }
     discovery_announce_fields f = {.timestamp_ms = unix_ms(), .seq = ++d->seq, .peer_port = d->peer_port,
-                                   .name = name};
+                                   .name = name, .flags = flags, .has_addr = d->has_listen};
     memcpy(f.instance_id, d->instance, sizeof f.instance_id);
+    memcpy(f.addr, &d->listen.s_addr, sizeof f.addr);
     nt_err rc = discovery_packet_encode_announce(d->self, &f, buf, sizeof buf, &len);
     if (rc) {
         logf_(d, 0, "discovery: encode announcement: %s", err_str(rc));
@@ -287,6 +302,8 @@ static discovery_drop key_for(discovery *d, const discovery_packet *p, struct in
         identity_free(*fresh);
         *fresh = NULL;
     }
+    if (p->flags & DISCOVERY_FLAG_GOODBYE)
+        return DISC_KEY_UNAVAILABLE; /* no fetch from a node that is going */
     /* A fetch goes to whatever address the datagram claims to come from,
      * so fetches are few node-wide, not just per id; they run on the
      * fetcher's threads (one per id and per source at a time), and the
@@ -312,15 +329,20 @@ static discovery_drop accept_with_key(discovery *d, const discovery_packet *p, s
         r = DISC_BUSY;
         goto out;
     }
-    if ((r = discovery_packet_verify(p, key)) != DISC_OK)
+    struct in_addr at;
+    if ((r = discovery_packet_verify(p, key)) != DISC_OK ||
+        (r = discovery_packet_address(p, (const uint8_t *)&src.s_addr, (uint8_t *)&at.s_addr)) != DISC_OK)
         goto out;
 
     char addr[INET_ADDRSTRLEN + 8], ips[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, &src, ips, sizeof ips);
+    inet_ntop(AF_INET, &at, ips, sizeof ips);
     snprintf(addr, sizeof addr, "%s:%u", ips, (unsigned)p->peer_port);
-    bool is_new = false, new_peer = false, new_inst = false;
-    nt_err orc = d->h.observe ? d->h.observe(d->h.ctx, key, p->name, addr, p->instance_id, unix_ms() / 1000, &is_new)
-                              : NT_OK;
+    bool is_new = false, new_peer = false, new_inst = false, bye = p->flags & DISCOVERY_FLAG_GOODBYE;
+    nt_err orc = NT_OK;
+    if (bye && d->h.goodbye)
+        d->h.goodbye(d->h.ctx, p->node_id);
+    else if (!bye && d->h.observe)
+        orc = d->h.observe(d->h.ctx, key, p->name, addr, p->instance_id, unix_ms() / 1000, &is_new);
     if (orc) {
         r = orc == NT_ERR_BUSY ? DISC_PEER_CAP : DISC_STORE;
         goto out;
@@ -337,6 +359,8 @@ static discovery_drop accept_with_key(discovery *d, const discovery_packet *p, s
             snprintf(hex + 2 * i, 3, "%02x", p->node_id[i]);
         logf_(d, 2, "discovery: %s %s \"%s\" at %s", new_inst ? "restarted" : "found", hex, p->name, addr);
     }
+    if (bye)
+        logf_(d, 2, "discovery: \"%s\" at %s said goodbye", p->name, addr);
 out:
     return r;
 }
@@ -464,7 +488,7 @@ static void *run(void *arg)
         if (periodic)
             scan_ifaces(d);
         if (todo & DISCOVERY_DO_ANNOUNCE)
-            announce(d);
+            announce(d, 0);
         if (todo & DISCOVERY_DO_QUERY)
             query(d);
         int64_t wait = discovery_sched_next_ms(&d->sched) - mono_ms();
@@ -490,36 +514,33 @@ static void *run(void *arg)
 
 /* --- lifecycle -------------------------------------------------------- */
 
-/* The start's arguments checked (err set when refused); the name and the
- * group are kept in d. */
-static bool config_ok(discovery *d, const discovery_config *c, const identity *self, const char *name,
-                      uint16_t peer_port, char err[static DISCOVERY_ERR_MAX])
+/* What discovery_start refuses before it opens anything; d->group is set. */
+static nt_err check_config(discovery *d, const discovery_config *c, const char *name, size_t nlen, uint16_t peer_port,
+                           char err[static DISCOVERY_ERR_MAX])
 {
-    size_t nlen = name ? strlen(name) : 0;
-    if (!discovery_packet_name_ok(name, nlen) || !identity_has_private(self) || peer_port == 0) {
+    if (!discovery_packet_name_ok(name, nlen) || !identity_has_private(d->self) || peer_port == 0) {
         snprintf(err, DISCOVERY_ERR_MAX, "discovery: bad name, key or peer port");
-        return false;
+        return NT_ERR_INVALID;
     }
-    memcpy(d->name, name, nlen + 1);
     if (!c->group || inet_pton(AF_INET, c->group, &d->group) != 1 || !IN_MULTICAST(ntohl(d->group.s_addr))) {
         snprintf(err, DISCOVERY_ERR_MAX, "discovery: group %s is not an IPv4 multicast address",
                  c->group ? c->group : "(none)");
-        return false;
+        return NT_ERR_INVALID;
     }
     if (c->port == 0 || c->ttl < 1 || c->ttl > 255 || c->sched.interval_ms <= 0 || c->sched.expiry_ms <= 0 ||
         !c->source_rate || !c->source_burst || !c->verify_rate || !c->verify_burst) {
         snprintf(err, DISCOVERY_ERR_MAX, "discovery: bad port, TTL, interval or limits");
-        return false;
+        return NT_ERR_INVALID;
     }
     if (c->interface && strlen(c->interface) >= IF_NAMESIZE) {
         snprintf(err, DISCOVERY_ERR_MAX, "discovery: interface name too long");
-        return false;
+        return NT_ERR_INVALID;
     }
     if (c->interface && c->interface[0] && if_nametoindex(c->interface) == 0) {
         snprintf(err, DISCOVERY_ERR_MAX, "discovery: no interface %s", c->interface);
-        return false;
+        return NT_ERR_INVALID;
     }
-    return true;
+    return NT_OK;
 }
 
 nt_err discovery_start(discovery **out, const discovery_config *c, const identity *self, const char *name,
@@ -539,14 +560,19 @@ nt_err discovery_start(discovery **out, const discovery_config *c, const identit
     d->c = *c;
     d->self = self;
     d->peer_port = peer_port;
+    d->has_listen = c->listen && c->listen[0] && inet_pton(AF_INET, c->listen, &d->listen) == 1 &&
+                    d->listen.s_addr != htonl(INADDR_ANY);
     if (hooks)
         d->h = *hooks;
-    if (!config_ok(d, c, self, name, peer_port, err))
+    size_t nlen = name ? strlen(name) : 0;
+    if ((rc = check_config(d, c, name, nlen, peer_port, err)))
         goto out;
+    memcpy(d->name, name, nlen + 1);
     snprintf(d->ifname, sizeof d->ifname, "%s", c->interface ? c->interface : "");
     inet_ntop(AF_INET, &d->group, d->group_s, sizeof d->group_s);
     d->c.group = d->group_s;
     d->c.interface = d->ifname;
+    d->c.listen = NULL; /* borrowed; d->listen holds it */
     if ((rc = rng_bytes(d->instance, sizeof d->instance)) != NT_OK) {
         snprintf(err, DISCOVERY_ERR_MAX, "discovery: rng: %s", err_str(rc));
         goto out;
@@ -596,6 +622,7 @@ void discovery_stop(discovery *d)
         ssize_t w = write(d->wake[1], "x", 1);
         (void)w;
         pthread_join(d->thread, NULL);
+        announce(d, DISCOVERY_FLAG_GOODBYE); /* the thread is gone: the socket is ours */
     }
     discovery_fetch_free(d->fetch); /* after the thread: it is the only caller */
     if (d->fd >= 0)

@@ -35,7 +35,8 @@
 /* What discovery calls back, all on the discovery thread; any may be NULL.
  * observe: a valid announcement; add or refresh the peer (NT_ERR_BUSY: a
  * new id from a source at its cap, counted as peer_cap). addr is
- *   "a.b.c.d:port" (source address of the packet, peer port from it),
+ *   "a.b.c.d:port" (source address of the packet, or the listen address
+ *   it carries when plausible: discovery_packet_address; peer port from it),
  *   instance_id 16 bytes, now_unix wall-clock seconds; pub is borrowed for
  *   the call. Set *is_new if the id was not known.
  * name: the display name to announce now (it may change at run time);
@@ -51,12 +52,17 @@ typedef struct {
     void (*name)(void *ctx, char out[static DISCOVERY_NAME_MAX + 1]);
     identity *(*pinned_key)(void *ctx, const uint8_t id[static IDENTITY_ID_LEN]);
     void (*log)(void *ctx, int level, const char *msg);
+    /* goodbye: a valid, signed goodbye from node id (it is stopping). */
+    void (*goodbye)(void *ctx, const uint8_t id[static IDENTITY_ID_LEN]);
 } discovery_hooks;
 
 typedef struct {
     const char *group;     /* dotted IPv4 multicast address */
     uint16_t port;         /* UDP port, > 0 */
     const char *interface; /* interface name, or NULL/"" for all multicast-capable */
+    const char *listen;    /* IPv4 address our peer API listens on; NULL, "" or 0.0.0.0 for all. A
+                            * specific one is announced (signed), and only on the interface that
+                            * holds it (lo for 127.0.0.1): we are not reachable elsewhere */
     unsigned ttl;          /* 1..255 */
     bool loop;             /* IP_MULTICAST_LOOP: see our own packets (and same-host peers) */
     discovery_sched_config sched;
@@ -95,7 +101,8 @@ NT_MUST_USE nt_err discovery_start(discovery **out, const discovery_config *c, c
                                    uint16_t peer_port, const discovery_hooks *hooks,
                                    char err[static DISCOVERY_ERR_MAX]);
 
-/* Stop and join the thread, close the socket, free. NULL-safe. */
+/* Stop and join the thread, multicast a signed goodbye (receivers show us
+ * offline at once), close the socket, free. NULL-safe. */
 void discovery_stop(discovery *d);
 
 /* Snapshot of the counters. */

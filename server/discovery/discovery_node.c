@@ -25,7 +25,19 @@ static nt_err observe(void *ctx, const identity *pub, const char *name, const ch
     *is_new = sg.is_new;
     if (rc && rc != NT_ERR_BUSY)
         log_warn("discovery: peer table refused %s at %s: %s", name, addr, err_str(rc));
+    if (!rc)
+        peer_names_presence(nd, identity_id(pub), true, false, "announced itself");
     return rc;
+}
+
+/* Only for a peer in the table: a stranger's goodbye is no news. */
+static void goodbye(void *ctx, const uint8_t id[static IDENTITY_ID_LEN])
+{
+    node *nd = ctx;
+    identity *k = NULL;
+    if (peers_get_key(nd->db, id, &k) == NT_OK)
+        peer_names_presence(nd, id, false, false, "said goodbye (stopping)");
+    identity_free(k);
 }
 
 static identity *pinned_key(void *ctx, const uint8_t id[static IDENTITY_ID_LEN])
@@ -58,6 +70,15 @@ static uint16_t port_of(const char *addr)
     return p > 0 && p <= 65535 ? (uint16_t)p : 0;
 }
 
+/* The host of "host:port" (brackets of "[v6]" kept: not IPv4 then). */
+static void host_of(const char *addr, char out[static HTTP_ADDR_MAX])
+{
+    snprintf(out, HTTP_ADDR_MAX, "%s", addr);
+    char *c = strrchr(out, ':');
+    if (c)
+        *c = '\0';
+}
+
 nt_err discovery_node_start(node *nd, char err[static NODE_ERR_MAX])
 {
     const config *cfg = nd->cfg;
@@ -79,10 +100,12 @@ nt_err discovery_node_start(node *nd, char err[static NODE_ERR_MAX])
     c.ttl = (unsigned)cfg->discovery_ttl;
     c.sched.interval_ms = (int64_t)cfg->announce_interval * 1000;
     c.sched.expiry_ms = (int64_t)cfg->peer_expiry * 1000;
-    char name[TEXT_NAME_MAX + 1], derr[DISCOVERY_ERR_MAX];
+    char name[TEXT_NAME_MAX + 1], derr[DISCOVERY_ERR_MAX], listen[HTTP_ADDR_MAX];
+    host_of(nd->peer_addr, listen);
+    c.listen = listen;
     node_name(nd, name);
     discovery_hooks h = {.ctx = nd, .observe = observe, .name = current_name, .pinned_key = pinned_key,
-                         .log = log_hook};
+                         .log = log_hook, .goodbye = goodbye};
     nt_err rc = discovery_start(&nd->discovery, &c, nd->id, name, port_of(nd->peer_addr), &h, derr);
     if (rc)
         snprintf(err, NODE_ERR_MAX, "%s", derr);

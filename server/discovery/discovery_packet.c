@@ -41,6 +41,7 @@ static const char *const drop_names[DISC__COUNT] = {
     [DISC_BAD_SIGNATURE] = "bad_signature",
     [DISC_STORE] = "store",
     [DISC_PEER_CAP] = "peer_cap",
+    [DISC_BAD_ADDR] = "bad_addr",
 };
 
 const char *discovery_drop_str(discovery_drop d)
@@ -166,6 +167,18 @@ static discovery_drop decode_announce(reader *r, discovery_packet *out)
         return DISC_BAD_NAME;
     memcpy(out->name, p, name_len);
     out->name[name_len] = '\0';
+    if (out->type == DISCOVERY_ANNOUNCE_EXT) {
+        if (!(p = take(r, 2)))
+            return DISC_TRUNCATED;
+        out->flags = p[0];
+        if (p[1] != 0 && p[1] != DISCOVERY_ADDR_LEN)
+            return DISC_BAD_ADDR;
+        out->has_addr = p[1] != 0;
+        if (out->has_addr && !(p = take(r, DISCOVERY_ADDR_LEN)))
+            return DISC_TRUNCATED;
+        if (out->has_addr)
+            memcpy(out->addr, p, DISCOVERY_ADDR_LEN);
+    }
 
     if (!(p = take(r, 2)))
         return DISC_TRUNCATED;
@@ -203,7 +216,8 @@ discovery_drop discovery_packet_decode(const uint8_t *buf, size_t len, discovery
         return DISC_BAD_MAGIC;
     if (len > OFF_VERSION && buf[OFF_VERSION] != DISCOVERY_VERSION)
         return DISC_BAD_VERSION;
-    if (len > OFF_TYPE && buf[OFF_TYPE] != DISCOVERY_ANNOUNCE && buf[OFF_TYPE] != DISCOVERY_QUERY)
+    if (len > OFF_TYPE && buf[OFF_TYPE] != DISCOVERY_ANNOUNCE && buf[OFF_TYPE] != DISCOVERY_QUERY &&
+        buf[OFF_TYPE] != DISCOVERY_ANNOUNCE_EXT)
         return DISC_BAD_TYPE;
     if (!(h = take(&r, DISCOVERY_HEADER_LEN)))
         return DISC_TRUNCATED;
@@ -212,7 +226,7 @@ discovery_drop discovery_packet_decode(const uint8_t *buf, size_t len, discovery
     memcpy(out->instance_id, h + OFF_INSTANCE, DISCOVERY_INSTANCE_LEN);
     out->timestamp_ms = (int64_t)get64(h + OFF_TIME);
 
-    if (out->type == DISCOVERY_ANNOUNCE) {
+    if (out->type != DISCOVERY_QUERY) {
         discovery_drop d = decode_announce(&r, out);
         if (d != DISC_OK)
             return d;
@@ -268,7 +282,7 @@ discovery_drop discovery_packet_check_key(const discovery_packet *p, identity **
 
 discovery_drop discovery_packet_verify(const discovery_packet *p, const identity *key)
 {
-    if (p->type != DISCOVERY_ANNOUNCE || !key)
+    if (p->type == DISCOVERY_QUERY || !key)
         return DISC_BAD_SIGNATURE;
     if (memcmp(identity_id(key), p->node_id, IDENTITY_ID_LEN) != 0)
         return DISC_ID_MISMATCH;
@@ -276,6 +290,21 @@ discovery_drop discovery_packet_verify(const discovery_packet *p, const identity
         return DISC_BAD_SIG_LEN;
     if (sign_verify(key, SIGN_ANNOUNCE, p->raw, p->signed_len, p->sig, p->sig_len) != NT_OK)
         return DISC_BAD_SIGNATURE;
+    return DISC_OK;
+}
+
+static bool loopback(const uint8_t a[static DISCOVERY_ADDR_LEN]) { return a[0] == 127; }
+
+discovery_drop discovery_packet_address(const discovery_packet *p, const uint8_t src[static DISCOVERY_ADDR_LEN],
+                                        uint8_t out[static DISCOVERY_ADDR_LEN])
+{
+    const uint8_t *use = src;
+    if (p->has_addr && memcmp(p->addr, src, DISCOVERY_ADDR_LEN) != 0) {
+        if (!loopback(p->addr) || !loopback(src))
+            return DISC_BAD_ADDR;
+        use = p->addr;
+    }
+    memcpy(out, use, DISCOVERY_ADDR_LEN);
     return DISC_OK;
 }
 
@@ -303,6 +332,12 @@ nt_err discovery_packet_encode_query(const uint8_t node_id[static IDENTITY_ID_LE
     return NT_OK;
 }
 
+/* Bytes of the type 3 fields (flags, addr_len, addr); 0 for type 1. */
+static size_t ext_len(const discovery_announce_fields *f)
+{
+    return f->flags || f->has_addr ? 2 + (f->has_addr ? DISCOVERY_ADDR_LEN : 0) : 0;
+}
+
 nt_err discovery_packet_encode_unsigned(const uint8_t node_id[static IDENTITY_ID_LEN],
                                         const discovery_announce_fields *f, const uint8_t *key, size_t key_len,
                                         uint8_t *out, size_t cap, size_t *len)
@@ -311,10 +346,11 @@ nt_err discovery_packet_encode_unsigned(const uint8_t node_id[static IDENTITY_ID
     if (!discovery_packet_name_ok(f->name, name_len) || f->peer_port == 0 || key_len > DISCOVERY_KEY_MAX ||
         (key_len && !key))
         return NT_ERR_INVALID;
-    size_t need = DISCOVERY_HEADER_LEN + 4 + 2 + 1 + name_len + 2 + key_len;
+    bool ext = f->flags || f->has_addr;
+    size_t need = DISCOVERY_HEADER_LEN + 4 + 2 + 1 + name_len + ext_len(f) + 2 + key_len;
     if (cap < need)
         return NT_ERR_TOO_BIG;
-    put_header(out, DISCOVERY_ANNOUNCE, node_id, f->instance_id, f->timestamp_ms);
+    put_header(out, ext ? DISCOVERY_ANNOUNCE_EXT : DISCOVERY_ANNOUNCE, node_id, f->instance_id, f->timestamp_ms);
     uint8_t *p = out + DISCOVERY_HEADER_LEN;
     put32(p, f->seq);
     put16(p + 4, f->peer_port);
@@ -322,6 +358,13 @@ nt_err discovery_packet_encode_unsigned(const uint8_t node_id[static IDENTITY_ID
     p += 7;
     memcpy(p, f->name, name_len);
     p += name_len;
+    if (ext) {
+        *p++ = f->flags;
+        *p++ = f->has_addr ? DISCOVERY_ADDR_LEN : 0;
+        if (f->has_addr)
+            memcpy(p, f->addr, DISCOVERY_ADDR_LEN);
+        p += f->has_addr ? DISCOVERY_ADDR_LEN : 0;
+    }
     put16(p, (uint16_t)key_len);
     p += 2;
     if (key_len)
@@ -342,7 +385,7 @@ nt_err discovery_packet_encode_announce(const identity *self, const discovery_an
     size_t name_len = f->name ? strlen(f->name) : 0;
     /* Everything but the key: header, seq, port, name, two length fields
      * and the signature. The key goes in only if the whole fits. */
-    size_t fixed = DISCOVERY_HEADER_LEN + 4 + 2 + 1 + name_len + 2 + 2 + want_sig;
+    size_t fixed = DISCOVERY_HEADER_LEN + 4 + 2 + 1 + name_len + ext_len(f) + 2 + 2 + want_sig;
     if (fixed + der_len > DISCOVERY_PACKET_MAX)
         der_len = 0;
     if (cap > DISCOVERY_PACKET_MAX)

@@ -25,7 +25,14 @@
 #define DISCOVERY_KEY_MAX IDENTITY_PUB_DER_MAX
 #define DISCOVERY_TIME_WINDOW_MS (300 * 1000LL)
 
-typedef enum { DISCOVERY_ANNOUNCE = 1, DISCOVERY_QUERY = 2 } discovery_packet_type;
+/* DISCOVERY_ANNOUNCE_EXT is an announcement with two more signed fields
+ * after the name: flags and the listen address (protocol.md). A node sends
+ * it only when it has something to put there (a goodbye, or a peer API on
+ * one address), so nodes that know only type 1 still hear the others. */
+typedef enum { DISCOVERY_ANNOUNCE = 1, DISCOVERY_QUERY = 2, DISCOVERY_ANNOUNCE_EXT = 3 } discovery_packet_type;
+
+#define DISCOVERY_FLAG_GOODBYE 0x01 /* the sender is stopping: show it offline now */
+#define DISCOVERY_ADDR_LEN 4        /* IPv4 listen address; addr_len is 0 or this */
 
 /* Why a packet was refused; DISC_OK when it was not. The decoder returns
  * the structural ones, the receiver (discovery.c) the others. The order is
@@ -53,6 +60,7 @@ typedef enum {
     DISC_BAD_SIGNATURE,
     DISC_STORE,           /* the peer table refused the update */
     DISC_PEER_CAP,        /* a new id from a source at its cap of new peers per hour */
+    DISC_BAD_ADDR,        /* addr_len not 0/4, or a listen address the source cannot have */
     DISC__COUNT
 } discovery_drop;
 
@@ -70,6 +78,9 @@ typedef struct {
     /* announce only: */
     uint32_t seq;
     uint16_t peer_port;
+    uint8_t flags;                     /* DISCOVERY_FLAG_*; 0 in a type 1 announcement */
+    bool has_addr;                     /* listen address present (type 3) */
+    uint8_t addr[DISCOVERY_ADDR_LEN];  /* IPv4, network order */
     char name[DISCOVERY_NAME_MAX + 1]; /* NUL-terminated */
     const uint8_t *key;                /* NULL when key_len is 0 */
     size_t key_len;
@@ -85,6 +96,9 @@ typedef struct {
     uint32_t seq;
     uint16_t peer_port;
     const char *name; /* valid UTF-8, 1..DISCOVERY_NAME_MAX bytes */
+    uint8_t flags;    /* DISCOVERY_FLAG_* */
+    bool has_addr;    /* the peer API listens on addr only */
+    uint8_t addr[DISCOVERY_ADDR_LEN];
 } discovery_announce_fields;
 
 /* Structural decode of buf[0..len). Does not check time or signature.
@@ -113,6 +127,14 @@ discovery_drop discovery_packet_check_key(const discovery_packet *p, identity **
  * does not verify. */
 discovery_drop discovery_packet_verify(const discovery_packet *p, const identity *key);
 
+/* The address to record for an announcement p that came from src (both
+ * IPv4, network order): src when p carries no listen address or carries
+ * src; the listen address when it and src are both loopback (127/8).
+ * DISC_BAD_ADDR otherwise: the sender is not reachable where it says, or
+ * says an address the datagram did not come from. */
+discovery_drop discovery_packet_address(const discovery_packet *p, const uint8_t src[static DISCOVERY_ADDR_LEN],
+                                        uint8_t out[static DISCOVERY_ADDR_LEN]);
+
 /* True if s[0..len) is a valid display name for a packet. */
 bool discovery_packet_name_ok(const char *s, size_t len);
 
@@ -122,6 +144,7 @@ NT_MUST_USE nt_err discovery_packet_encode_query(const uint8_t node_id[static ID
                                                  int64_t timestamp_ms, uint8_t *out, size_t cap, size_t *len);
 
 /* Encode and sign an announcement with self (must hold the private key).
+ * Type 1 when f has no flags and no address, type 3 otherwise.
  * The public key is included when the packet stays within
  * DISCOVERY_PACKET_MAX, otherwise key_len is 0. NT_ERR_INVALID for a bad
  * name or port 0; NT_ERR_TOO_BIG if cap is too small. */

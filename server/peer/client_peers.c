@@ -19,6 +19,7 @@
 #include "server/peer/peer_api.h"
 #include "server/peer/peer_names.h"
 #include "server/peer/peerlink.h"
+#include "server/core/presence.h"
 #include "server/core/routes.h"
 
 #define INBOUND_SHOWN 4
@@ -56,7 +57,10 @@ static json_t *peer_json(node *nd, const peer_info *p)
     peerlink_state st;
     peerlink_state_get(nd, p->id, &st);
     int64_t window = (int64_t)nd->cfg->peer_expiry;
-    bool online = now - p->last_seen <= window || (st.last_ok && now - st.last_ok <= window);
+    /* Down (a goodbye, a call that could not connect) until it is seen
+     * again; otherwise recent enough. */
+    bool online = presence_get(nd->presence, p->id) != PRESENCE_DOWN &&
+                  (now - p->last_seen <= window || (st.last_ok && now - st.last_ok <= window));
     json_t *addrs = json_array();
     for (size_t i = 0; i < p->n_addresses; i++)
         json_array_append_new(addrs, json_string(p->addresses[i]));

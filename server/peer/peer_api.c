@@ -367,6 +367,45 @@ static int run_handler(peer_req *pr, const peer_route *r, const uint8_t *pt, siz
     return status;
 }
 
+/* Authenticate the sealed request e: its session is known and current,
+ * its sequence number fresh, the envelope opens (plaintext into *pt,
+ * owned by the caller, who also wipes *v) and the key is confirmed; then
+ * the sequence number is taken. false when refused (answered). */
+static bool open_sealed(http_req *rq, struct peer_api *pa, const char *method, const char *path, envelope *e,
+                        int64_t now, session_view *v, uint8_t **pt, size_t *pt_len)
+{
+    nt_err rc = session_begin(pa->sessions, e->session_id, e->seq, now, v);
+    if (rc == NT_ERR_NOT_FOUND || rc == NT_ERR_EXPIRED) {
+        refuse(rq, pa, 401, rc == NT_ERR_EXPIRED ? "session_expired" : "unknown_session",
+               rc == NT_ERR_EXPIRED ? "session expired: handshake again" : "no such session: handshake again");
+        return false;
+    }
+    if (rc) {
+        refuse(rq, pa, 409, "replayed", "sequence number already seen or too old");
+        return false;
+    }
+    if (envelope_open(&v->c2s, e, ENVELOPE_C2S, method, path, NULL, pt, pt_len)) {
+        refuse(rq, pa, 401, "bad_envelope", "envelope does not authenticate");
+        return false;
+    }
+    if (!e->has_confirm && !v->confirmed) {
+        refuse(rq, pa, 401, "key_confirmation_required", "first request on a session must confirm the key");
+        return false;
+    }
+    if (e->has_confirm && mbedtls_ct_memcmp(e->confirm, v->confirm, KEYSCHED_CONFIRM_LEN)) {
+        refuse(rq, pa, 401, "bad_key_confirmation", "key confirmation does not match");
+        return false;
+    }
+    if ((rc = session_commit(pa->sessions, e->session_id, e->seq, now))) {
+        if (rc == NT_ERR_REPLAY)
+            refuse(rq, pa, 409, "replayed", "sequence number already seen");
+        else
+            refuse(rq, pa, 401, "unknown_session", "no such session: handshake again");
+        return false;
+    }
+    return true;
+}
+
 static void sealed_dispatch(http_req *rq, node *nd)
 {
     struct peer_api *pa = api_of(nd);
@@ -392,37 +431,13 @@ static void sealed_dispatch(http_req *rq, node *nd)
         goto out;
     }
     int64_t now = (int64_t)time(NULL);
-    nt_err rc = session_begin(pa->sessions, e.session_id, e.seq, now, &v);
-    if (rc == NT_ERR_NOT_FOUND || rc == NT_ERR_EXPIRED) {
-        refuse(rq, pa, 401, rc == NT_ERR_EXPIRED ? "session_expired" : "unknown_session",
-               rc == NT_ERR_EXPIRED ? "session expired: handshake again" : "no such session: handshake again");
+    if (!open_sealed(rq, pa, method, path, &e, now, &v, &pt, &pt_len))
         goto out;
-    }
-    if (rc) {
-        refuse(rq, pa, 409, "replayed", "sequence number already seen or too old");
-        goto out;
-    }
-    if (envelope_open(&v.c2s, &e, ENVELOPE_C2S, method, path, NULL, &pt, &pt_len)) {
-        refuse(rq, pa, 401, "bad_envelope", "envelope does not authenticate");
-        goto out;
-    }
-    if (!e.has_confirm && !v.confirmed) {
-        refuse(rq, pa, 401, "key_confirmation_required", "first request on a session must confirm the key");
-        goto out;
-    }
-    if (e.has_confirm && mbedtls_ct_memcmp(e.confirm, v.confirm, KEYSCHED_CONFIRM_LEN)) {
-        refuse(rq, pa, 401, "bad_key_confirmation", "key confirmation does not match");
-        goto out;
-    }
-    if ((rc = session_commit(pa->sessions, e.session_id, e.seq, now))) {
-        if (rc == NT_ERR_REPLAY)
-            refuse(rq, pa, 409, "replayed", "sequence number already seen");
-        else
-            refuse(rq, pa, 401, "unknown_session", "no such session: handshake again");
-        goto out;
-    }
     atomic_fetch_add(&pa->sealed_ok, 1);
     learn_address(nd, rq, &v, now);
+    /* The first request of a session proves the handshake was the peer's
+     * own (a replayed handshake proves nothing): it completed now. */
+    peer_names_presence(nd, v.peer, true, !v.confirmed, v.confirmed ? "sent a request" : "completed a handshake");
     /* Authenticated from here on: every answer is sealed. */
     pr.nd = nd;
     pr.http = rq;

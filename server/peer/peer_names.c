@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "crypto/encoding.h"
+#include "server/core/presence.h"
 #include "server/rooms/rooms.h"
 
 static void renamed(node *nd, const identity *pub, const char *old_name)
@@ -33,6 +35,24 @@ nt_err peer_names_record(node *nd, const identity *pub, const char *name, const 
     if (!rc && sg->renamed)
         renamed(nd, pub, sg->old_name);
     return rc;
+}
+
+void peer_names_presence(node *nd, const uint8_t id[static IDENTITY_ID_LEN], bool up, bool always_hooks,
+                         const char *why)
+{
+    presence_state before = presence_set(nd->presence, id, up, always_hooks);
+    if (up ? before != PRESENCE_DOWN : before == PRESENCE_DOWN)
+        return;
+    char hex[IDENTITY_ID_HEX_LEN + 1];
+    peer_ident pi;
+    rooms *r = nd->rooms;
+    if (encoding_hex_encode(id, IDENTITY_ID_LEN, hex, sizeof hex) != NT_OK)
+        return;
+    peer_names_ident(nd, hex, &pi);
+    log_info("peer %s (%.16s...) is %s: %s", pi.label, hex, up ? "online" : "offline", why);
+    if (r && !node_stopping(nd))
+        rooms_peer_event(r, "peer", json_pack("{s:s,s:b,s:s,s:s,s:s}", "peer", hex, "online", up, "name", pi.name,
+                                              "label", pi.label, "trust", peers_trust_name(pi.trust)));
 }
 
 void peer_names_ident(void *arg, const char *peer, peer_ident *out)

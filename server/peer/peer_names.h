@@ -27,6 +27,13 @@ NT_MUST_USE nt_err peer_names_record(node *nd, const identity *pub, const char *
  * the node (the rooms' ident callback). */
 void peer_names_ident(void *arg, const char *peer, peer_ident *out);
 
+/* The peer id is up (up) or down now (server/core/presence.h: going up runs
+ * the node's "peer is up" callbacks, also every time when always_hooks).
+ * A change from up or unknown to down, and from down to up, is a client
+ * event "peer" {peer, online, name, label, trust}; why is logged. */
+void peer_names_presence(node *nd, const uint8_t id[static IDENTITY_ID_LEN], bool up, bool always_hooks,
+                         const char *why);
+
 /* Add "trust" and "label" of p to its JSON object o. */
 void peer_names_json(const peer_info *p, json_t *o);
 

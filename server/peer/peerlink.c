@@ -1,49 +1,30 @@
-/* peerlink.c - see peerlink.h and api-spec/protocol.md. */
+/* peerlink.c - see peerlink.h and api-spec/protocol.md. The public calls
+ * and the sealed request path; sessions are opened in peerlink_session.c,
+ * HTTP is done in peerlink_wire.c. */
 #include "server/peer/peerlink.h"
 
-#include <curl/curl.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <mbedtls/platform_util.h>
 
-#include "common/json.h"
-#include "common/log.h"
-#include "common/text.h"
-#include "crypto/encoding.h"
 #include "storage/peers.h"
 #include "server/channel/envelope.h"
-#include "server/channel/handshake.h"
 #include "server/peer/peer_api.h"
-#include "server/peer/peer_curl.h"
 #include "server/peer/peer_names.h"
-#include "server/core/source_addr.h"
+#include "server/peer/peerlink_session.h"
+#include "server/peer/peerlink_wire.h"
 
-#define EXPIRY_MARGIN_S 2 /* re-handshake this long before the peer would drop us */
 #define URL_MAX (16 + PEERS_ADDR_MAX + ENVELOPE_PATH_MAX)
-#define SID_HEX_LEN (2 * HS_SESSION_ID_LEN)
 
-/* Our session towards one peer. */
-typedef struct link {
-    struct link *next;
-    uint8_t id[IDENTITY_ID_LEN];
-    pthread_mutex_t hs_mu; /* one handshake at a time per peer */
-    pthread_mutex_t mu;    /* guards everything below */
-    bool up, confirmed;
-    hs_session s;
-    uint64_t next_seq, requests;
-    unsigned gen;          /* bumped for every new session */
-    int64_t established, abs_deadline, last_used, last_ok;
-    char last_error[PEERLINK_ERR_MAX];
-} link;
+typedef peerlink_session link; /* our session towards one peer (peerlink_session.h) */
 
 struct peerlink {
-    pthread_mutex_t mu; /* guards links */
-    link *links;
-    peer_curl curl;     /* peer_curl.h */
+    peerlink_wire *wire;
+    pthread_mutex_t mu; /* guards links (the list, not the records) */
+    link *links;        /* records live until peerlink_stop */
 };
 
 static int64_t now_s(void)
@@ -64,10 +45,7 @@ static link *link_get(struct peerlink *pl, const uint8_t *id, bool create)
     link *l = pl->links;
     while (l && memcmp(l->id, id, IDENTITY_ID_LEN))
         l = l->next;
-    if (!l && create && (l = calloc(1, sizeof(*l)))) {
-        memcpy(l->id, id, IDENTITY_ID_LEN);
-        pthread_mutex_init(&l->mu, NULL);
-        pthread_mutex_init(&l->hs_mu, NULL);
+    if (!l && create && (l = peerlink_session_new(id))) {
         l->next = pl->links;
         pl->links = l;
     }
@@ -75,33 +53,7 @@ static link *link_get(struct peerlink *pl, const uint8_t *id, bool create)
     return l; /* links live until peerlink_stop */
 }
 
-static void set_error(link *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_error(link *l, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    pthread_mutex_lock(&l->mu);
-    vsnprintf(l->last_error, sizeof(l->last_error), fmt, ap);
-    pthread_mutex_unlock(&l->mu);
-    va_end(ap);
-}
-
-/* Lock held. The margin shrinks for very short (test) lifetimes. */
-static bool link_usable(const link *l, int64_t now)
-{
-    int64_t margin = l->s.idle_timeout >= 10 * EXPIRY_MARGIN_S ? EXPIRY_MARGIN_S : 0;
-    return l->up && now < l->abs_deadline - margin && now < l->last_used + (int64_t)l->s.idle_timeout - margin;
-}
-
-/* Lock held. */
-static void link_drop(link *l)
-{
-    handshake_session_wipe(&l->s);
-    l->up = false;
-    l->confirmed = false;
-}
-
-/* ---- peers and handshakes ---- */
+/* ---- peers ---- */
 
 static nt_err lookup_peer(node *n, const uint8_t *id, char addr[static PEERS_ADDR_MAX], identity **key)
 {
@@ -140,199 +92,15 @@ static nt_err lookup_link(struct peerlink *pl, node *n, const uint8_t *id, char 
     return NT_OK;
 }
 
-static nt_err parse_mode(const char *mode, uint8_t *m, ecdh_curve *c)
-{
-    *c = ECDH_X25519;
-    if (!mode || !strcmp(mode, "ecdh") || !strcmp(mode, "ecdh-x25519"))
-        *m = HS_MODE_ECDH;
-    else if (!strcmp(mode, "ecdh-p256"))
-        *m = HS_MODE_ECDH, *c = ECDH_P256;
-    else if (!strcmp(mode, "rsa"))
-        *m = HS_MODE_RSA;
-    else
-        return NT_ERR_INVALID;
-    return NT_OK;
-}
-
-static uint16_t our_port(node *n)
-{
-    const char *c = strrchr(n->peer_addr, ':');
-    long p = c ? strtol(c + 1, NULL, 10) : 0;
-    return p > 0 && p <= 65535 ? (uint16_t)p : 0;
-}
-
 nt_err peerlink_fetch_node(node *n, const char *address, const uint8_t *expected_id, identity **pub,
                            char name[static HS_NAME_MAX + 1], int timeout_ms)
 {
     struct peerlink *pl = pl_of(n);
-    char url[URL_MAX];
-    peer_curl_buf rb = {0};
-    long status = 0;
-    json_t *o = NULL;
     *pub = NULL;
     name[0] = 0;
     if (!pl)
         return NT_ERR_STATE;
-    if (!address || strlen(address) >= PEERS_ADDR_MAX || strpbrk(address, "/?#@ "))
-        return NT_ERR_INVALID;
-    snprintf(url, sizeof(url), "http://%s/v1/node", address);
-    nt_err rc = peer_curl_do(&pl->curl, "GET", url, NULL, timeout_ms, &status, &rb);
-    if (rc)
-        goto out;
-    rc = NT_ERR_NET;
-    if (status != 200 || json_parse_object(rb.data ? rb.data : "", rb.len, JSON_DEPTH_DEFAULT, &o))
-        goto out;
-    const char *pem = json_string_value(json_object_get(o, "public_key"));
-    const char *id_hex = json_string_value(json_object_get(o, "node_id"));
-    const char *nm = json_string_value(json_object_get(o, "name"));
-    uint8_t id[IDENTITY_ID_LEN];
-    rc = NT_ERR_AUTH;
-    if (!pem || !id_hex || peers_id_parse(id_hex, id) || identity_from_pem(pub, pem, strlen(pem) + 1))
-        goto out;
-    /* Self-certifying: the key must hash to the id it came with, and that
-     * must be the id we meant to reach. */
-    if (memcmp(identity_id(*pub), id, IDENTITY_ID_LEN) ||
-        (expected_id && memcmp(id, expected_id, IDENTITY_ID_LEN)))
-        goto out;
-    if (nm && strlen(nm) <= HS_NAME_MAX && text_name_valid(nm, strlen(nm)))
-        memcpy(name, nm, strlen(nm) + 1);
-    rc = NT_OK;
-out:
-    if (rc) {
-        identity_free(*pub);
-        *pub = NULL;
-    }
-    json_decref(o);
-    peer_curl_buf_free(&rb);
-    return rc;
-}
-
-static nt_err status_to_err(long status)
-{
-    switch (status) {
-    case 401: case 403: case 421: return NT_ERR_AUTH;
-    case 409: return NT_ERR_REPLAY;
-    case 429: case 503: return NT_ERR_BUSY;
-    case 404: case 405: return NT_ERR_NOT_FOUND;
-    case 413: return NT_ERR_TOO_BIG;
-    default: return NT_ERR_NET;
-    }
-}
-
-/* The error.code of a plaintext JSON error, into code (or ""). */
-static void error_code(const peer_curl_buf *rb, char *code, size_t cap)
-{
-    json_t *o = NULL;
-    code[0] = 0;
-    if (rb->data && !json_parse_object(rb->data, rb->len, JSON_DEPTH_DEFAULT, &o)) {
-        const char *c = json_string_value(json_object_get(json_object_get(o, "error"), "code"));
-        if (c)
-            snprintf(code, cap, "%s", c);
-    }
-    json_decref(o);
-}
-
-/* A new session s replaces l's (l->mu not held). */
-static void link_install(link *l, const hs_session *s, int64_t now)
-{
-    pthread_mutex_lock(&l->mu);
-    link_drop(l);
-    l->s = *s;
-    l->up = true;
-    l->gen++;
-    l->next_seq = 0;
-    l->requests = 0;
-    l->established = l->last_used = now;
-    l->abs_deadline = now + (s->expires_at - s->server_time);
-    l->last_error[0] = 0;
-    pthread_mutex_unlock(&l->mu);
-}
-
-/* Run one handshake with the peer at addr and install the session. */
-static nt_err do_handshake(node *n, link *l, const char *addr, const identity *pinned, const char *mode,
-                           int timeout_ms)
-{
-    struct peerlink *pl = pl_of(n);
-    identity *pub = NULL;
-    hs_pending *p = NULL;
-    json_t *req = NULL, *reply = NULL;
-    char *body = NULL, url[URL_MAX], name[HS_NAME_MAX + 1], code[64] = "";
-    peer_curl_buf rb = {0};
-    long status = 0;
-    uint8_t m;
-    ecdh_curve c;
-    hs_session s;
-    memset(&s, 0, sizeof(s));
-    nt_err rc = parse_mode(mode ? mode : n->cfg->handshake_mode, &m, &c);
-    if (rc)
-        goto out;
-    /* Who answers at this address now? It must be the id we expect. */
-    if ((rc = peerlink_fetch_node(n, addr, l->id, &pub, name, timeout_ms))) {
-        set_error(l, "%s", rc == NT_ERR_AUTH ? "a different node answers at this address" : "node unreachable");
-        goto out;
-    }
-    char our_name[TEXT_NAME_MAX + 1];
-    node_name(n, our_name);
-    int64_t now = now_s();
-    if ((rc = handshake_start(n->id, our_name, our_port(n), l->id, m, c, now, &p, &req)))
-        goto out;
-    rc = NT_ERR_NOMEM;
-    if (!(body = json_dumps(req, JSON_COMPACT)))
-        goto out;
-    snprintf(url, sizeof(url), "http://%s/v1/handshake", addr);
-    if ((rc = peer_curl_do(&pl->curl, "POST", url, body, timeout_ms, &status, &rb))) {
-        set_error(l, "handshake: %s", err_str(rc));
-        goto out;
-    }
-    if (status != 200) {
-        error_code(&rb, code, sizeof(code));
-        set_error(l, "handshake refused: %s (%ld)", code[0] ? code : "no reason given", status);
-        rc = status == 429 || status == 503 ? NT_ERR_BUSY : NT_ERR_AUTH; /* refused: failed, not unreachable */
-        goto out;
-    }
-    rc = NT_ERR_AUTH;
-    if (json_parse_object(rb.data ? rb.data : "", rb.len, JSON_DEPTH_DEFAULT, &reply)) {
-        set_error(l, "%s", "handshake reply is not JSON");
-        goto out;
-    }
-    /* Signature checked against the PINNED key before anything is used. */
-    if ((rc = handshake_finish(p, pinned, reply, now, &s))) {
-        set_error(l, "handshake reply refused: %s", rc == NT_ERR_INVALID ? "malformed or not matching" : err_str(rc));
-        rc = rc == NT_ERR_NOMEM ? rc : NT_ERR_AUTH; /* whatever answered, the handshake failed */
-        goto out;
-    }
-    /* The peer is alive and answered as itself: refresh its row, with the
-     * name its signed reply carries (not the one /v1/node gave). */
-    const char *signed_name = text_name_valid(s.peer_name, strlen(s.peer_name)) ? s.peer_name : NULL;
-    if (peer_names_record(n, pub, signed_name, NULL, "handshake", NULL, NULL, now, NULL))
-        log_debug("peer table did not take a refresh after a handshake");
-    link_install(l, &s, now);
-    log_debug("peer %.16s: session open (%s)", json_string_value(json_object_get(reply, "responder_id")),
-              transcript_mode_name(m));
-    rc = NT_OK;
-out:
-    handshake_session_wipe(&s);
-    identity_free(pub);
-    handshake_pending_free(p);
-    json_decref(req);
-    json_decref(reply);
-    free(body);
-    peer_curl_buf_free(&rb);
-    return rc;
-}
-
-/* Make sure l has a usable session (handshake when not, or when force). */
-static nt_err ensure_session(node *n, link *l, const char *addr, const identity *key, const char *mode, bool force,
-                             unsigned stale_gen, int timeout_ms)
-{
-    pthread_mutex_lock(&l->hs_mu);
-    pthread_mutex_lock(&l->mu);
-    /* Another thread may have re-opened it while we waited. */
-    bool ok = link_usable(l, now_s()) && !(force && l->gen == stale_gen);
-    pthread_mutex_unlock(&l->mu);
-    nt_err rc = ok ? NT_OK : do_handshake(n, l, addr, key, mode, timeout_ms);
-    pthread_mutex_unlock(&l->hs_mu);
-    return rc;
+    return peerlink_session_fetch_node(pl->wire, address, expected_id, pub, name, timeout_ms);
 }
 
 /* ---- sealed requests ---- */
@@ -348,15 +116,16 @@ typedef struct {
     char path[ENVELOPE_PATH_MAX + 1];
     char query[ENVELOPE_QUERY_MAX + 1];
     char url[URL_MAX];
+    char addr[PEERS_ADDR_MAX]; /* host:port, for messages */
     char *body; /* the envelope JSON */
-    peer_curl_buf rb;
+    peerlink_buf rb;
     long status;
 } sealed_call;
 
 static void sealed_call_clear(sealed_call *c)
 {
     free(c->body);
-    peer_curl_buf_free(&c->rb);
+    peerlink_wire_buf_free(&c->rb);
     mbedtls_platform_zeroize(c, sizeof(*c));
 }
 
@@ -409,6 +178,7 @@ static nt_err sealed_prepare(link *l, const char *addr, const char *method, cons
         free(pt);
     }
     snprintf(c->url, sizeof(c->url), "http://%s%s", addr, c->path);
+    snprintf(c->addr, sizeof(c->addr), "%s", addr);
     return rc;
 }
 
@@ -427,20 +197,21 @@ static nt_err sealed_finish(sealed_call *c, json_t **reply, int *status, bool *a
     nt_err rc = NT_ERR_AUTH;
     if (envelope_parse(c->rb.data ? c->rb.data : "", c->rb.len, ENVELOPE_S2C, &e)) {
         /* A plaintext (unauthenticated) error from the peer's channel layer. */
-        error_code(&c->rb, code, sizeof(code));
+        peerlink_wire_error_code(&c->rb, code, sizeof(code));
         if (!strcmp(code, "unknown_session") || !strcmp(code, "session_expired") ||
             !strcmp(code, "key_confirmation_required")) {
             *again = true;
             rc = NT_ERR_EXPIRED;
         } else {
-            rc = status_to_err(c->status);
+            rc = peerlink_wire_status_err(c->status);
         }
-        set_error(c->l, "peer refused a sealed request: %s (%ld)", code[0] ? code : "no reason", c->status);
+        peerlink_session_error(c->l, "peer at %s refused a sealed request: %s (%ld)", c->addr, code[0] ? code : "no reason",
+                  c->status);
         goto out;
     }
     if (memcmp(e.session_id, c->sid, HS_SESSION_ID_LEN) || e.seq != c->seq || e.status != c->status ||
         envelope_open(&c->s2c, &e, ENVELOPE_S2C, c->method, c->path, c->query, &pt, &pt_len)) {
-        set_error(c->l, "%s", "sealed answer does not authenticate");
+        peerlink_session_error(c->l, "sealed answer from %s does not authenticate", c->addr);
         goto out;
     }
     json_error_t jerr;
@@ -465,6 +236,19 @@ out:
     return rc;
 }
 
+/* What a call's outcome says about the peer (no lock held): a completed
+ * handshake or an authenticated answer means up, a failure to connect
+ * (no HTTP status: refused, unreachable, timed out) down. */
+static void note_presence(node *n, const uint8_t *id, nt_err rc, int status, bool handshook)
+{
+    if (handshook)
+        peer_names_presence(n, id, true, true, "handshake completed");
+    else if (!rc)
+        peer_names_presence(n, id, true, false, "answered a call");
+    if ((rc == NT_ERR_NET || rc == NT_ERR_TIMEOUT) && status == 0)
+        peer_names_presence(n, id, false, false, "did not answer a call");
+}
+
 /* After a plaintext "session unknown" answer: may the request go again on
  * a new session? That answer is not authenticated, so it may be forged by
  * someone who let the request through to the peer: only a request that is
@@ -474,7 +258,7 @@ static bool may_resend(link *l, const char *method, const char *path)
 {
     if (peer_route_resendable(method, path))
         return true;
-    set_error(l, "peer did not know our session; %s %.64s not sent again (it may have been processed)", method,
+    peerlink_session_error(l, "peer did not know our session; %s %.64s not sent again (it may have been processed)", method,
               path);
     return false;
 }
@@ -498,9 +282,9 @@ nt_err peerlink_call(node *n, const uint8_t peer_id[static IDENTITY_ID_LEN], con
     if (rc)
         return rc;
     unsigned stale = 0;
-    bool force = false;
+    bool force = false, handshook = false;
     for (int attempt = 0; attempt < 2; attempt++) {
-        if ((rc = ensure_session(n, l, addr, key, NULL, force, stale, timeout_ms)))
+        if ((rc = peerlink_session_ensure(n, pl->wire, l, addr, key, force, stale, timeout_ms, &handshook)))
             break;
         if ((rc = sealed_prepare(l, addr, method, path, req, &c))) {
             sealed_call_clear(&c);
@@ -508,9 +292,9 @@ nt_err peerlink_call(node *n, const uint8_t peer_id[static IDENTITY_ID_LEN], con
                 continue; /* dropped meanwhile: open again */
             break;
         }
-        rc = peer_curl_do(&pl->curl, c.method, c.url, c.body, timeout_ms, &c.status, &c.rb);
+        rc = peerlink_wire_do(pl->wire, c.method, c.url, c.body, timeout_ms, &c.status, &c.rb);
         if (rc) {
-            set_error(l, "sealed request: %s", err_str(rc));
+            peerlink_session_error(l, "sealed request to %s: %s", addr, err_str(rc));
             sealed_call_clear(&c);
             break;
         }
@@ -521,63 +305,73 @@ nt_err peerlink_call(node *n, const uint8_t peer_id[static IDENTITY_ID_LEN], con
         if (!again)
             break;
         /* The peer forgot us: drop the session and open a new one. */
-        pthread_mutex_lock(&l->mu);
-        if (l->gen == stale)
-            link_drop(l);
-        pthread_mutex_unlock(&l->mu);
+        peerlink_session_drop_gen(l, stale);
         if (!may_resend(l, method, path))
             break;
         force = true;
     }
     identity_free(key);
+    note_presence(n, peer_id, rc, *status, handshook);
     return rc;
 }
 
-/* One op of a peerlink_call_many: its session (a handshake blocks), then
- * its sealed request in c. */
-static nt_err many_prepare(node *n, peerlink_op *op, sealed_call *c, int timeout_ms)
+/* A batch's op i: open its session if needed (a handshake blocks), seal it
+ * into *c and add its transfer to m as *easy. Sets op->rc on failure. */
+static void many_add(node *n, struct peerlink *pl, CURLM *m, peerlink_op *op, size_t i, sealed_call *c, CURL **easy,
+                     struct curl_slist *hdrs, int timeout_ms)
 {
     char addr[PEERS_ADDR_MAX];
     identity *key = NULL;
     op->reply = NULL;
     op->status = 0;
-    nt_err rc = lookup_peer(n, op->peer_id, addr, &key);
-    link *l = rc ? NULL : link_get(pl_of(n), op->peer_id, true);
-    if (!rc && !l)
-        rc = NT_ERR_NOMEM;
-    if (!rc)
-        rc = ensure_session(n, l, addr, key, NULL, false, 0, timeout_ms);
-    if (!rc)
-        rc = sealed_prepare(l, addr, op->method, op->path, op->req, c);
+    op->rc = lookup_peer(n, op->peer_id, addr, &key);
+    link *l = op->rc ? NULL : link_get(pl, op->peer_id, true);
+    if (!op->rc && !l)
+        op->rc = NT_ERR_NOMEM;
+    if (!op->rc)
+        op->rc = peerlink_session_ensure(n, pl->wire, l, addr, key, false, 0, timeout_ms, NULL);
+    if (!op->rc)
+        op->rc = sealed_prepare(l, addr, op->method, op->path, op->req, c);
     identity_free(key);
-    return rc;
-}
-
-/* A finished transfer of a peerlink_call_many into its op. */
-static void many_done(node *n, CURLMsg *msg, peerlink_op *ops, sealed_call *calls, size_t n_ops, int timeout_ms)
-{
-    void *priv = NULL;
-    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
-    size_t i = (size_t)(uintptr_t)priv;
-    if (i >= n_ops)
+    if (op->rc)
         return;
-    if (msg->data.result != CURLE_OK) {
-        ops[i].rc = calls[i].rb.over ? NT_ERR_TOO_BIG : peer_curl_rc(msg->data.result);
+    if (!(*easy = peerlink_wire_easy(pl->wire, c->method, c->url, c->body, timeout_ms, &c->rb, hdrs)) ||
+        curl_multi_add_handle(m, *easy) != CURLM_OK) {
+        op->rc = NT_ERR_NOMEM;
         return;
     }
-    curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &calls[i].status);
+    curl_easy_setopt(*easy, CURLOPT_PRIVATE, (void *)(uintptr_t)i);
+}
+
+/* Run m's transfers until all are done (each has its own timeout). */
+static void many_run(CURLM *m)
+{
+    int running = 1;
+    while (running) {
+        if (curl_multi_perform(m, &running) != CURLM_OK)
+            break;
+        if (running && curl_multi_poll(m, NULL, 0, 1000, NULL) != CURLM_OK)
+            break;
+    }
+}
+
+/* A finished transfer of op (sealed as c): check its answer into op. */
+static void many_done(node *n, peerlink_op *op, sealed_call *c, CURLMsg *msg, int timeout_ms)
+{
+    if (msg->data.result != CURLE_OK) {
+        op->rc = c->rb.over ? NT_ERR_TOO_BIG : peerlink_wire_curl_err(msg->data.result);
+        peerlink_session_error(c->l, "sealed request to %s: %s", c->addr, err_str(op->rc));
+        return;
+    }
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &c->status);
     bool again = false;
-    ops[i].rc = sealed_finish(&calls[i], &ops[i].reply, &ops[i].status, &again);
+    op->rc = sealed_finish(c, &op->reply, &op->status, &again);
     if (!again)
         return;
     /* The peer forgot the session: retry this one on its own. */
-    pthread_mutex_lock(&calls[i].l->mu);
-    if (calls[i].l->gen == calls[i].gen)
-        link_drop(calls[i].l);
-    pthread_mutex_unlock(&calls[i].l->mu);
-    if (may_resend(calls[i].l, ops[i].method, ops[i].path))
-        ops[i].rc = peerlink_call(n, ops[i].peer_id, ops[i].method, ops[i].path, ops[i].req, &ops[i].reply,
-                                  &ops[i].status, timeout_ms);
+    peerlink_session_drop_gen(c->l, c->gen);
+    if (may_resend(c->l, op->method, op->path))
+        op->rc = peerlink_call(n, op->peer_id, op->method, op->path, op->req, &op->reply, &op->status, timeout_ms);
 }
 
 nt_err peerlink_call_many(node *n, peerlink_op *ops, size_t n_ops, int timeout_ms)
@@ -596,25 +390,19 @@ nt_err peerlink_call_many(node *n, peerlink_op *ops, size_t n_ops, int timeout_m
         goto out;
     /* Sessions first (a handshake blocks), then every request at once. */
     for (size_t i = 0; i < n_ops; i++)
-        if (!(ops[i].rc = many_prepare(n, &ops[i], &calls[i], timeout_ms)) &&
-            (!(easy[i] = peer_curl_easy(&pl->curl, calls[i].method, calls[i].url, calls[i].body, timeout_ms, &calls[i].rb,
-                                  hdrs)) ||
-             curl_multi_add_handle(m, easy[i]) != CURLM_OK))
-            ops[i].rc = NT_ERR_NOMEM;
-        else if (easy[i])
-            curl_easy_setopt(easy[i], CURLOPT_PRIVATE, (void *)(uintptr_t)i);
-    int running = 1;
-    while (running) {
-        if (curl_multi_perform(m, &running) != CURLM_OK)
-            break;
-        if (running && curl_multi_poll(m, NULL, 0, 1000, NULL) != CURLM_OK)
-            break;
-    }
+        many_add(n, pl, m, &ops[i], i, &calls[i], &easy[i], hdrs, timeout_ms);
+    many_run(m);
     CURLMsg *msg;
     int left;
-    while ((msg = curl_multi_info_read(m, &left)))
-        if (msg->msg == CURLMSG_DONE)
-            many_done(n, msg, ops, calls, n_ops, timeout_ms);
+    while ((msg = curl_multi_info_read(m, &left))) {
+        void *priv = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+        size_t i = (size_t)(uintptr_t)priv;
+        if (msg->msg == CURLMSG_DONE && i < n_ops)
+            many_done(n, &ops[i], &calls[i], msg, timeout_ms);
+    }
+    for (size_t i = 0; i < n_ops; i++)
+        note_presence(n, ops[i].peer_id, ops[i].rc, ops[i].status, false);
     rc = NT_OK;
 out:
     for (size_t i = 0; easy && i < n_ops; i++) {
@@ -635,33 +423,12 @@ out:
 
 /* ---- state, connect, forget ---- */
 
-static void state_of(link *l, peerlink_state *st)
-{
-    memset(st, 0, sizeof(*st));
-    pthread_mutex_lock(&l->mu);
-    st->up = link_usable(l, now_s());
-    if (st->up) {
-        if (encoding_hex_encode(l->s.session_id, HS_SESSION_ID_LEN, st->session, sizeof(st->session)))
-            st->session[0] = 0;
-        snprintf(st->mode, sizeof(st->mode), "%s",
-                 l->s.mode == HS_MODE_RSA ? "rsa" : l->s.curve == ECDH_P256 ? "ecdh-p256" : "ecdh-x25519");
-        st->established = l->established;
-        st->expires_at = l->abs_deadline;
-        st->idle_expires_at = l->last_used + (int64_t)l->s.idle_timeout;
-        st->requests = l->requests;
-        st->confirmed = l->confirmed;
-    }
-    st->last_ok = l->last_ok;
-    snprintf(st->last_error, sizeof(st->last_error), "%s", l->last_error);
-    pthread_mutex_unlock(&l->mu);
-}
-
 void peerlink_state_get(node *n, const uint8_t peer_id[static IDENTITY_ID_LEN], peerlink_state *st)
 {
     struct peerlink *pl = pl_of(n);
     link *l = pl ? link_get(pl, peer_id, false) : NULL;
     if (l)
-        state_of(l, st);
+        peerlink_session_state(l, st);
     else
         memset(st, 0, sizeof(*st));
 }
@@ -677,16 +444,17 @@ nt_err peerlink_connect(node *n, const uint8_t peer_id[static IDENTITY_ID_LEN], 
         memset(st, 0, sizeof(*st));
     if (!pl)
         return NT_ERR_STATE;
-    if (mode && parse_mode(mode, &m, &c))
+    if (mode && peerlink_session_parse_mode(mode, &m, &c))
         return NT_ERR_INVALID;
     link *l;
     nt_err rc = lookup_link(pl, n, peer_id, addr, &key, &l);
     if (rc)
         return rc;
     pthread_mutex_lock(&l->hs_mu);
-    rc = do_handshake(n, l, addr, key, mode, PEERLINK_DEFAULT_TIMEOUT_MS);
+    rc = peerlink_session_handshake(n, pl->wire, l, addr, key, mode, PEERLINK_DEFAULT_TIMEOUT_MS);
     pthread_mutex_unlock(&l->hs_mu);
     identity_free(key);
+    note_presence(n, peer_id, rc, 0, !rc);
     if (!rc) {
         /* Confirm the key now, so the session is usable on both sides. */
         json_t *reply = NULL;
@@ -699,7 +467,7 @@ nt_err peerlink_connect(node *n, const uint8_t peer_id[static IDENTITY_ID_LEN], 
         json_decref(reply);
     }
     if (st)
-        state_of(l, st);
+        peerlink_session_state(l, st);
     return rc;
 }
 
@@ -710,7 +478,7 @@ void peerlink_forget(node *n, const uint8_t peer_id[static IDENTITY_ID_LEN])
     if (!l)
         return;
     pthread_mutex_lock(&l->mu);
-    link_drop(l);
+    peerlink_session_drop(l);
     l->last_error[0] = 0;
     l->last_ok = 0;
     pthread_mutex_unlock(&l->mu);
@@ -722,10 +490,10 @@ nt_err peerlink_start(node *nd, char err[static NODE_ERR_MAX])
 {
     struct peerlink *pl = calloc(1, sizeof(*pl));
     if (!pl) {
-        snprintf(err, NODE_ERR_MAX, "peer client: out of memory");
+        snprintf(err, NODE_ERR_MAX, "peer client: cannot initialise libcurl");
         return NT_ERR_NOMEM;
     }
-    nt_err rc = peer_curl_init(&pl->curl, nd, err);
+    nt_err rc = peerlink_wire_new(nd, &pl->wire, err);
     if (rc) {
         free(pl);
         return rc;
@@ -743,13 +511,9 @@ void peerlink_stop(node *nd)
     nd->peerlink = NULL;
     for (link *l = pl->links, *next; l; l = next) {
         next = l->next;
-        link_drop(l);
-        pthread_mutex_destroy(&l->mu);
-        pthread_mutex_destroy(&l->hs_mu);
-        mbedtls_platform_zeroize(l, sizeof(*l));
-        free(l);
+        peerlink_session_free(l);
     }
-    peer_curl_cleanup(&pl->curl);
+    peerlink_wire_free(pl->wire);
     pthread_mutex_destroy(&pl->mu);
     free(pl);
 }

@@ -11,7 +11,11 @@
  * is not authenticated, so the request may have been processed).
  *
  * Thread-safe: any handler or service thread may call these. Calls block
- * (up to timeout_ms, plus a handshake when one is needed). */
+ * (up to timeout_ms, plus a handshake when one is needed).
+ *
+ * Parts: peerlink.c (these calls, the sealed request path),
+ * peerlink_session.{c,h} (a session towards one peer and the handshake that
+ * opens it), peerlink_wire.{c,h} (the libcurl transport). */
 #ifndef NATTER_PEERLINK_H
 #define NATTER_PEERLINK_H
 

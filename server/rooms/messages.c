@@ -467,9 +467,8 @@ static int64_t qint(rooms_query_fn *q, void *qarg, const char *k, int64_t def, i
     const char *s = q ? q(qarg, k) : NULL;
     if (!s)
         return def;
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) {
+    int64_t v;
+    if (!rooms_parse_i64(s, &v) || v < lo || v > hi) {
         *bad = true;
         return def;
     }

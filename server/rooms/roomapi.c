@@ -13,9 +13,8 @@ static int64_t qint(rooms_query_fn *q, void *qarg, const char *k, int64_t def, i
     const char *s = q ? q(qarg, k) : NULL;
     if (!s)
         return def;
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) {
+    int64_t v;
+    if (!rooms_parse_i64(s, &v) || v < lo || v > hi) {
         *bad = true;
         return def;
     }
@@ -354,9 +353,7 @@ int roomapi_events(rooms *r, rooms_query_fn *q, void *qarg, json_t **reply)
     int64_t limit = qint(q, qarg, "limit", 100, 1, 500, &bad);
     int64_t since = 0;
     if (since_s && strcmp(since_s, "now")) {
-        char *end;
-        since = strtoll(since_s, &end, 10);
-        bad |= !*since_s || *end || since < 0;
+        bad |= !rooms_parse_i64(since_s, &since) || since < 0;
     }
     if (bad)
         return rooms_refuse(reply, REFUSE_BAD_REQUEST, "since is a token from next (or now); wait and limit integers");

@@ -5,6 +5,7 @@
 #include "server/rooms/rooms_int.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdio.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -61,6 +62,20 @@ bool rooms_valid_hex(const char *s, size_t len)
     for (size_t i = 0; i < len; i++)
         if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
             return false;
+    return true;
+}
+
+bool rooms_parse_i64(const char *s, int64_t *out)
+{
+    const char *d = s + (*s == '-');
+    if (*d < '0' || *d > '9')
+        return false;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno == ERANGE || *end)
+        return false;
+    *out = v;
     return true;
 }
 

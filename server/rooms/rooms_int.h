@@ -148,6 +148,9 @@ bool rooms_wait_locked(rooms *r, pthread_cond_t *cond, const struct timespec *de
  * refusal relayed as it came. Use rooms_refuse for the rooms' own. */
 int rooms_error(json_t **reply, int status, const char *code, const char *msg);
 bool rooms_valid_hex(const char *s, size_t len);
+/* A query integer: decimal digits with an optional '-', nothing else (no
+ * '+', no spaces) and in range of int64_t. False leaves *out alone. */
+bool rooms_parse_i64(const char *s, int64_t *out);
 bool rooms_valid_txn(const char *s);
 
 /* Load a room row; NT_ERR_NOT_FOUND if this node has none. */

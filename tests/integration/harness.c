@@ -33,6 +33,18 @@ static void sleep_ms(long ms)
     }
 }
 
+json_t *harness_json_find(json_t *obj, const char *array, const char *key, const char *value)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(obj, array), i, e) {
+        const char *v = json_string_value(json_object_get(e, key));
+        if (v && !strcmp(v, value))
+            return e;
+    }
+    return NULL;
+}
+
 bool harness_wait(bool (*cond)(void *arg), void *arg, int timeout_ms)
 {
     long end = now_ms() + timeout_ms;
@@ -342,25 +354,12 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
-int harness_request(const char *method, const char *url, const char *token, const char *body, size_t body_len,
-                    harness_resp *out)
+/* harness_request_on, from the local address iface (NULL: any). */
+static int request_on(CURL *c, const char *method, const char *url, const char *token, const char *iface,
+                      const char *body, size_t body_len, harness_resp *out)
 {
     pthread_once(&curl_once, curl_init);
     memset(out, 0, sizeof *out);
-    CURL *c = curl_easy_init();
-    if (!c)
-        return -1;
-    int rc = harness_request_on(c, method, url, token, body, body_len, out);
-    curl_easy_cleanup(c);
-    return rc;
-}
-
-int harness_request_on(void *curl, const char *method, const char *url, const char *token, const char *body,
-                       size_t body_len, harness_resp *out)
-{
-    pthread_once(&curl_once, curl_init);
-    memset(out, 0, sizeof *out);
-    CURL *c = curl;
     struct curl_slist *hdrs = NULL;
     dbuf b = {0}, h = {0};
     char auth[160];
@@ -388,6 +387,11 @@ int harness_request_on(void *curl, const char *method, const char *url, const ch
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)HARNESS_HTTP_TIMEOUT_MS);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+    if (iface) {
+        char host[80];
+        snprintf(host, sizeof host, "host!%s", iface);
+        curl_easy_setopt(c, CURLOPT_INTERFACE, host);
+    }
     CURLcode cc = curl_easy_perform(c);
     if (cc == CURLE_OK) {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
@@ -402,6 +406,39 @@ int harness_request_on(void *curl, const char *method, const char *url, const ch
         out->json = json_loadb(out->body, out->len, JSON_DECODE_ANY, NULL);
     curl_slist_free_all(hdrs);
     return rc;
+}
+
+int harness_request_on(void *curl, const char *method, const char *url, const char *token, const char *body,
+                       size_t body_len, harness_resp *out)
+{
+    return request_on(curl, method, url, token, NULL, body, body_len, out);
+}
+
+/* One request on a handle of its own, from the local address iface (NULL:
+ * any). */
+static int request_once(const char *method, const char *url, const char *token, const char *iface,
+                        const char *body, size_t body_len, harness_resp *out)
+{
+    pthread_once(&curl_once, curl_init);
+    memset(out, 0, sizeof *out);
+    CURL *c = curl_easy_init();
+    if (!c)
+        return -1;
+    int rc = request_on(c, method, url, token, iface, body, body_len, out);
+    curl_easy_cleanup(c);
+    return rc;
+}
+
+int harness_request(const char *method, const char *url, const char *token, const char *body, size_t body_len,
+                    harness_resp *out)
+{
+    return request_once(method, url, token, NULL, body, body_len, out);
+}
+
+int harness_request_from(const char *src, const char *method, const char *url, const char *body, size_t body_len,
+                         harness_resp *out)
+{
+    return request_once(method, url, NULL, src, body, body_len, out);
 }
 
 int harness_call(const harness_node *n, harness_api api, const char *method, const char *path, const char *body,

@@ -92,6 +92,10 @@ int harness_request(const char *method, const char *url, const char *token, cons
  * connection open between calls (keep-alive). */
 int harness_request_on(void *curl, const char *method, const char *url, const char *token, const char *body,
                        size_t body_len, harness_resp *out);
+/* harness_request (without a token) from the local address src, e.g.
+ * "127.0.0.2": for a request that must come from another source address. */
+int harness_request_from(const char *src, const char *method, const char *url, const char *body, size_t body_len,
+                         harness_resp *out);
 /* Same against a node: api picks the listener; the client API gets the token. */
 int harness_call(const harness_node *n, harness_api api, const char *method, const char *path, const char *body,
                  harness_resp *out);
@@ -104,6 +108,10 @@ const char *harness_resp_header(const harness_resp *r, const char *name, char *b
 /* The error code of an error body ({"error":{"code":...}}), or NULL. */
 const char *harness_error_code(const harness_resp *r);
 void harness_resp_free(harness_resp *r);
+
+/* The first object of obj's array member `array` whose string member key
+ * equals value, or NULL (a borrowed reference). */
+json_t *harness_json_find(json_t *obj, const char *array, const char *key, const char *value);
 
 /* Poll cond(arg) every 20 ms until true or timeout_ms: true if it held. */
 bool harness_wait(bool (*cond)(void *arg), void *arg, int timeout_ms);

@@ -2,6 +2,7 @@
 #include "harness_natter.h"
 
 #include <arpa/inet.h>
+#include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -267,4 +268,24 @@ void fake_http_stop(fake_http *f)
     pthread_join(f->thread, NULL);
     close(f->fd);
     f->fd = -1;
+}
+
+void natter_expect(const natter_out *o, int status, const char *in_out, const char *in_err)
+{
+    ck_assert_msg(o->status == status, "exit %d, want %d; stdout: %s stderr: %s", o->status, status, o->out,
+                  o->err);
+    if (in_out)
+        ck_assert_msg(strstr(o->out, in_out), "stdout \"%s\" lacks \"%s\"", o->out, in_out);
+    if (in_err)
+        ck_assert_msg(strstr(o->err, in_err), "stderr \"%s\" lacks \"%s\"", o->err, in_err);
+}
+
+json_t *natter_api_get(const harness_node *n, const char *path)
+{
+    harness_resp r;
+    ck_assert_int_eq(harness_get(n, HARNESS_CLIENT, path, &r), 0);
+    ck_assert_msg(r.status == 200, "GET %s: %ld %s", path, r.status, r.body);
+    json_t *j = json_incref(r.json);
+    harness_resp_free(&r);
+    return j;
 }

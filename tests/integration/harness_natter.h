@@ -36,6 +36,14 @@ typedef struct natter_proc {
 int natter_run(const harness_node *n, const char *stdin_text, natter_out *out, ...);
 void natter_out_free(natter_out *o);
 
+/* Fails the running check test unless natter exited with status, its
+ * stdout holds in_out and its stderr in_err (NULL: not checked). */
+void natter_expect(const natter_out *o, int status, const char *in_out, const char *in_err);
+
+/* GET path on n's client API; fails the running check test unless the
+ * status is 200. Returns the body's JSON (the caller decrefs it). */
+json_t *natter_api_get(const harness_node *n, const char *path);
+
 /* Start natter in the background, stdout/stderr to temp files. */
 int natter_spawn(const harness_node *n, natter_proc *p, ...);
 /* Wait until its stdout contains text (timeout_ms): true if it did. */

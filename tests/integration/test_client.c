@@ -34,23 +34,11 @@ static void teardown(void)
     harness_cleanup(&a);
 }
 
-static json_t *api_get(const char *path)
-{
-    harness_resp r;
-    ck_assert_int_eq(harness_get(&a, HARNESS_CLIENT, path, &r), 0);
-    ck_assert_msg(r.status == 200, "GET %s: %ld %s", path, r.status, r.body);
-    json_t *j = json_incref(r.json);
-    harness_resp_free(&r);
-    return j;
-}
-
 #define RUN(o, ...) ck_assert_int_eq(natter_run(&a, NULL, (o), __VA_ARGS__, NULL), 0)
 
 static void expect(const natter_out *o, int status, const char *in_err)
 {
-    ck_assert_msg(o->status == status, "exit %d, want %d; stderr: %s", o->status, status, o->err);
-    if (in_err)
-        ck_assert_msg(strstr(o->err, in_err), "stderr \"%s\" lacks \"%s\"", o->err, in_err);
+    natter_expect(o, status, NULL, in_err);
 }
 
 /* Make a room through natter; returns its id (static). */
@@ -72,7 +60,7 @@ START_TEST(status_matches_api)
     natter_out o;
     RUN(&o, "status", "--json");
     expect(&o, 0, NULL);
-    json_t *api = api_get("/v1/client/status");
+    json_t *api = natter_api_get(&a, "/v1/client/status");
     ck_assert_ptr_nonnull(o.json);
     static const char *const same[] = {"node_id", "name", "fingerprint", "version", "started_at"};
     for (size_t i = 0; i < sizeof same / sizeof same[0]; i++)
@@ -250,7 +238,7 @@ START_TEST(rooms_create_and_list_match_api)
     const char *id = create("general", "open");
     char path[128];
     snprintf(path, sizeof path, "/v1/client/rooms/%s", id);
-    json_t *room = api_get(path);
+    json_t *room = natter_api_get(&a, path);
     ck_assert_str_eq(json_string_value(json_object_get(room, "name")), "general");
     ck_assert_str_eq(json_string_value(json_object_get(room, "access")), "open");
     ck_assert_str_eq(json_string_value(json_object_get(room, "host")), a.node_id);
@@ -264,7 +252,7 @@ START_TEST(rooms_create_and_list_match_api)
 
     RUN(&o, "rooms", "--json");
     expect(&o, 0, NULL);
-    json_t *api = api_get("/v1/client/rooms");
+    json_t *api = natter_api_get(&a, "/v1/client/rooms");
     ck_assert_msg(json_equal(o.json, api), "natter rooms --json differs from the API: %s", o.out);
     ck_assert_uint_eq(json_array_size(json_object_get(api, "rooms")), 2);
     json_decref(api);
@@ -300,7 +288,7 @@ START_TEST(send_tail_rekey_match_api)
     RUN(&o, "tail", "general", "--json");
     expect(&o, 0, NULL);
     snprintf(path, sizeof path, "/v1/client/rooms/%s/messages?limit=20", rid);
-    json_t *api = api_get(path);
+    json_t *api = natter_api_get(&a, path);
     ck_assert_msg(json_equal(o.json, api), "tail --json differs: %s", o.out);
     ck_assert_uint_eq(json_array_size(json_object_get(api, "messages")), 3);
     json_decref(api);
@@ -316,7 +304,7 @@ START_TEST(send_tail_rekey_match_api)
     RUN(&o, "rekey", "general", "--json");
     expect(&o, 0, NULL);
     snprintf(path, sizeof path, "/v1/client/rooms/%s", rid);
-    api = api_get(path);
+    api = natter_api_get(&a, path);
     ck_assert_int_eq(json_integer_value(json_object_get(o.json, "epoch")), 2);
     ck_assert(json_equal(json_object_get(o.json, "epoch"), json_object_get(api, "epoch")));
     json_decref(api);
@@ -501,24 +489,11 @@ static void teardown2(void)
     harness_cleanup(&b);
 }
 
-static json_t *get_on(const harness_node *n, const char *path)
-{
-    harness_resp r;
-    ck_assert_int_eq(harness_get(n, HARNESS_CLIENT, path, &r), 0);
-    ck_assert_msg(r.status == 200, "GET %s: %ld %s", path, r.status, r.body);
-    json_t *j = json_incref(r.json);
-    harness_resp_free(&r);
-    return j;
-}
-
 /* The peer entry for id in n's peer list, or NULL (new reference). */
 static json_t *peer_on(const harness_node *n, const char *id)
 {
-    json_t *l = get_on(n, "/v1/client/peers"), *p, *hit = NULL;
-    size_t i;
-    json_array_foreach(json_object_get(l, "peers"), i, p)
-        if (!strcmp(json_string_value(json_object_get(p, "id")), id))
-            hit = json_incref(p);
+    json_t *l = natter_api_get(n, "/v1/client/peers");
+    json_t *hit = json_incref(harness_json_find(l, "peers", "id", id));
     json_decref(l);
     return hit;
 }
@@ -532,7 +507,7 @@ typedef struct {
 static bool room_in_state(void *arg)
 {
     room_state_arg *x = arg;
-    json_t *l = get_on(x->n, "/v1/client/rooms"), *r;
+    json_t *l = natter_api_get(x->n, "/v1/client/rooms"), *r;
     size_t i;
     bool hit = false;
     json_array_foreach(json_object_get(l, "rooms"), i, r)
@@ -557,7 +532,7 @@ START_TEST(peers_add_connect_trust)
 
     RUN(&o, "peers", "--json");
     expect(&o, 0, NULL);
-    json_t *l = get_on(&a, "/v1/client/peers");
+    json_t *l = natter_api_get(&a, "/v1/client/peers");
     json_t *mine = json_object_get(o.json, "peers"), *theirs = json_object_get(l, "peers");
     ck_assert_uint_eq(json_array_size(mine), 1);
     ck_assert_uint_eq(json_array_size(theirs), 1);
@@ -629,7 +604,7 @@ START_TEST(invite_join_and_talk)
     expect(&o, 0, NULL);
     char path[160];
     snprintf(path, sizeof path, "/v1/client/rooms/%s", rid);
-    json_t *api = get_on(&b, path);
+    json_t *api = natter_api_get(&b, path);
     ck_assert_str_eq(json_string_value(json_object_get(o.json, "state")), "joined");
     ck_assert(json_equal(json_object_get(o.json, "state"), json_object_get(api, "state")));
     ck_assert(json_equal(json_object_get(o.json, "host"), json_object_get(api, "host")));
@@ -684,7 +659,7 @@ END_TEST
 
 static bool has_renamed_event(void *arg)
 {
-    json_t *l = get_on(&a, "/v1/client/events?since=0&wait=0"), *e;
+    json_t *l = natter_api_get(&a, "/v1/client/events?since=0&wait=0"), *e;
     size_t i;
     bool hit = false;
     json_array_foreach(json_object_get(l, "events"), i, e)

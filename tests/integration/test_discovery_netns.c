@@ -231,13 +231,14 @@ START_TEST(netns_find_forge_gone_restart)
     ck_assert_int_eq(counter(0, "restarts"), restarts0);
     free(addr1);
 
-    /* 3. a stopped node shows as gone after the expiry, and stays listed */
+    /* 3. a node that vanishes (killed: no goodbye) shows as gone after the
+     * expiry, and stays listed */
     char *inst_old = instance_of(2);
     json_t *pl = peers_of(0);
     ck_assert_ptr_nonnull(str_of(pl, 2, "instance_id"));
     ck_assert_str_eq(str_of(pl, 2, "instance_id"), inst_old);
     json_decref(pl);
-    ck_assert_int_eq(harness_stop(&nodes[2]), 0);
+    harness_kill(&nodes[2]);
     long long t2 = hd_now_ms(), gone = -1;
     while (hd_now_ms() - t2 <= GONE_WITHIN_MS) {
         if (online_in(0, 2) == 0 && online_in(1, 2) == 0) {
@@ -246,10 +247,10 @@ START_TEST(netns_find_forge_gone_restart)
         }
         hd_pause_ms(50);
     }
-    ck_assert_msg(gone >= 0, "stopped node not shown gone within %d ms", GONE_WITHIN_MS);
+    ck_assert_msg(gone >= 0, "killed node not shown gone within %d ms", GONE_WITHIN_MS);
     ck_assert_msg(gone >= (EXPIRY_S - 2) * 1000, "gone after only %lld ms", gone);
     ck_assert_int_eq(online_in(0, 1), 1); /* the others stay online */
-    fprintf(stderr, "netns: stopped node shown gone after %lld ms (expiry %d s)\n", gone, EXPIRY_S);
+    fprintf(stderr, "netns: killed node shown gone after %lld ms (expiry %d s)\n", gone, EXPIRY_S);
 
     /* 4. restarted: seen again, with a new instance id */
     ck_assert_int_eq(start_in(2, NULL, true), 0);
@@ -271,8 +272,23 @@ START_TEST(netns_find_forge_gone_restart)
     free(inst_old);
     free(inst_new);
 
+    /* 5. a clean stop says goodbye: gone at once on both other nodes */
+    ck_assert_int_eq(harness_stop(&nodes[2]), 0);
+    long long t4 = hd_now_ms(), bye = -1;
+    while (hd_now_ms() - t4 <= GONE_WITHIN_MS) {
+        if (online_in(0, 2) == 0 && online_in(1, 2) == 0) {
+            bye = hd_now_ms() - t4;
+            break;
+        }
+        hd_pause_ms(20);
+    }
+    ck_assert_msg(bye >= 0 && bye < (EXPIRY_S - 2) * 1000, "cleanly stopped node shown gone after %lld ms", bye);
+    ck_assert_int_eq(online_in(0, 1), 1);
+    fprintf(stderr, "netns: cleanly stopped node shown gone after %lld ms\n", bye);
+
     for (int i = 0; i < N; i++) {
-        ck_assert_int_eq(harness_stop(&nodes[i]), 0);
+        if (nodes[i].pid)
+            ck_assert_int_eq(harness_stop(&nodes[i]), 0);
         harness_cleanup(&nodes[i]);
     }
 }

@@ -5,9 +5,6 @@
  * requestor", with its own RSA-2048 identity); attacks on the requestor
  * side put a small tampering HTTP proxy (libmicrohttpd) between two nodes. */
 #include <check.h>
-#include <arpa/inet.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +14,8 @@
 #include "crypto/encoding.h"
 #include "crypto/rng.h"
 #include "harness.h"
+#include "harness_client.h"
+#include "harness_proxy.h"
 #include "server/channel/envelope.h"
 #include "server/channel/handshake.h"
 #include "tests/test_main.h"
@@ -25,37 +24,11 @@ static identity *me, *other; /* the test requestor's key, and a second key */
 
 /* ---- small helpers ---- */
 
-static json_t *call_json(const harness_node *n, harness_api api, const char *method, const char *path,
-                         const char *body, long want)
-{
-    harness_resp r;
-    ck_assert_int_eq(harness_call(n, api, method, path, body, &r), 0);
-    if (r.status != want) {
-        harness_dump_log(n);
-        ck_abort_msg("%s %s: status %ld (want %ld): %s", method, path, r.status, want, r.body);
-    }
-    json_t *j = json_incref(r.json);
-    harness_resp_free(&r);
-    return j;
-}
-
-/* A adds B by address (B's peer listener or any address given). */
-static void add_peer(const harness_node *a, const char *addr, const char *want_id)
-{
-    char body[128];
-    snprintf(body, sizeof body, "{\"address\":\"%s\"}", addr);
-    harness_resp r;
-    ck_assert_int_eq(harness_post(a, HARNESS_CLIENT, "/v1/client/peers", body, &r), 0);
-    ck_assert_msg(r.status == 201 || r.status == 200, "add peer: %ld %s", r.status, r.body);
-    ck_assert_str_eq(json_string_value(json_object_get(r.json, "id")), want_id);
-    harness_resp_free(&r);
-}
-
 static json_t *peer_of(const harness_node *a, const char *id)
 {
     char path[160];
     snprintf(path, sizeof path, "/v1/client/peers/%s", id);
-    return call_json(a, HARNESS_CLIENT, "GET", path, NULL, 200);
+    return client_json(a, HARNESS_CLIENT, "GET", path, NULL, 200);
 }
 
 static const char *session_state(json_t *peer)
@@ -63,19 +36,11 @@ static const char *session_state(json_t *peer)
     return json_string_value(json_object_get(json_object_get(peer, "session"), "state"));
 }
 
-/* POST /v1/client/peers/{id}/{what} with body; returns the response. */
-static void peer_action(const harness_node *a, const char *id, const char *what, const char *body, harness_resp *r)
-{
-    char path[160];
-    snprintf(path, sizeof path, "/v1/client/peers/%s/%s", id, what);
-    ck_assert_int_eq(harness_post(a, HARNESS_CLIENT, path, body, r), 0);
-}
-
 /* Sealed ping a -> b through a's client API; returns the session id used. */
 static void ping_ok(const harness_node *a, const char *b_id, char sid[33])
 {
     harness_resp r;
-    peer_action(a, b_id, "ping", "{\"echo\":\"hi\"}", &r);
+    client_peer_action(a, b_id, "ping", "{\"echo\":\"hi\"}", &r);
     if (r.status != 200)
         harness_dump_log(a);
     ck_assert_msg(r.status == 200, "ping: %ld %s", r.status, r.body);
@@ -91,7 +56,7 @@ static void ping_ok(const harness_node *a, const char *b_id, char sid[33])
 
 static json_int_t channel_count(const harness_node *n, const char *what)
 {
-    json_t *st = call_json(n, HARNESS_CLIENT, "GET", "/v1/client/status", NULL, 200);
+    json_t *st = client_json(n, HARNESS_CLIENT, "GET", "/v1/client/status", NULL, 200);
     json_int_t v = json_integer_value(json_object_get(json_object_get(st, "peer_channel"), what));
     json_decref(st);
     return v;
@@ -99,7 +64,7 @@ static json_int_t channel_count(const harness_node *n, const char *what)
 
 static size_t peer_count(const harness_node *n)
 {
-    json_t *l = call_json(n, HARNESS_CLIENT, "GET", "/v1/client/peers", NULL, 200);
+    json_t *l = client_json(n, HARNESS_CLIENT, "GET", "/v1/client/peers", NULL, 200);
     size_t c = json_array_size(json_object_get(l, "peers"));
     json_decref(l);
     return c;
@@ -119,7 +84,7 @@ static void treq_init(treq *t, const harness_node *srv)
 {
     memset(t, 0, sizeof(*t));
     t->srv = srv;
-    json_t *n = call_json(srv, HARNESS_PEER, "GET", "/v1/node", NULL, 200);
+    json_t *n = client_json(srv, HARNESS_PEER, "GET", "/v1/node", NULL, 200);
     const char *pem = json_string_value(json_object_get(n, "public_key"));
     ck_assert_int_eq(identity_from_pem(&t->srv_key, pem, strlen(pem) + 1), NT_OK);
     memcpy(t->srv_id, identity_id(t->srv_key), IDENTITY_ID_LEN);
@@ -224,77 +189,32 @@ static long treq_ping(treq *t, uint64_t seq, bool confirm, const char **code)
 typedef enum { PX_PASS = 0, PX_TAMPER_REPLY, PX_HANDSHAKE_TO_OTHER, PX_ALL_TO_OTHER } px_mode;
 
 static struct {
-    struct MHD_Daemon *d;
+    harness_proxy hp;
     char upstream[96], other[96];
     px_mode mode;
-    uint16_t port;
-    char addr[64];
     int tampered;
 } px;
 
-typedef struct {
-    char *buf;
-    size_t len;
-} px_req;
-
-static enum MHD_Result px_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
+static bool px_tamper(void *arg, const char *url, long status, json_t *reply)
 {
-    (void)cls;
-    (void)version;
-    px_req *r = *con_cls;
-    if (!r) {
-        *con_cls = calloc(1, sizeof(px_req));
-        return *con_cls ? MHD_YES : MHD_NO;
-    }
-    if (*upload_size) {
-        char *nb = realloc(r->buf, r->len + *upload_size + 1);
-        if (!nb)
-            return MHD_NO;
-        memcpy(nb + r->len, upload, *upload_size);
-        r->buf = nb;
-        r->len += *upload_size;
-        r->buf[r->len] = 0;
-        *upload_size = 0;
-        return MHD_YES;
-    }
+    (void)arg;
+    if (px.mode != PX_TAMPER_REPLY || strcmp(url, "/v1/handshake") || status != 200)
+        return false;
+    /* One field changed: the session's absolute expiry. */
+    json_t *e = json_object_get(reply, "expires_at");
+    json_object_set_new(reply, "expires_at", json_integer(json_integer_value(e) + 1000000));
+    px.tampered++;
+    return true;
+}
+
+static enum MHD_Result px_forward(void *arg, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *body, size_t len)
+{
+    (void)arg;
     const char *up = px.upstream;
     if (px.mode == PX_ALL_TO_OTHER || (px.mode == PX_HANDSHAKE_TO_OTHER && strcmp(url, "/v1/node")))
         up = px.other;
-    char full[256];
-    snprintf(full, sizeof full, "%s%s", up, url);
-    harness_resp resp;
-    if (harness_request(method, full, NULL, r->buf, r->len, &resp))
-        return MHD_NO;
-    char *out = NULL;
-    if (px.mode == PX_TAMPER_REPLY && !strcmp(url, "/v1/handshake") && resp.status == 200 && resp.json) {
-        /* One field changed: the session's absolute expiry. */
-        json_t *e = json_object_get(resp.json, "expires_at");
-        json_object_set_new(resp.json, "expires_at", json_integer(json_integer_value(e) + 1000000));
-        out = json_dumps(resp.json, JSON_COMPACT);
-        px.tampered++;
-    }
-    struct MHD_Response *m = MHD_create_response_from_buffer(out ? strlen(out) : resp.len,
-                                                             out ? out : resp.body, MHD_RESPMEM_MUST_COPY);
-    MHD_add_response_header(m, "Content-Type", "application/json");
-    enum MHD_Result q = MHD_queue_response(c, (unsigned)resp.status, m);
-    MHD_destroy_response(m);
-    free(out);
-    harness_resp_free(&resp);
-    return q;
-}
-
-static void px_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
-{
-    (void)cls;
-    (void)c;
-    (void)toe;
-    px_req *r = *con_cls;
-    if (r) {
-        free(r->buf);
-        free(r);
-    }
-    *con_cls = NULL;
+    return harness_proxy_relay(c, up, url, method, body, len, px_tamper, NULL);
 }
 
 static void px_start(const harness_node *upstream, const harness_node *other_node, px_mode mode)
@@ -304,22 +224,7 @@ static void px_start(const harness_node *upstream, const harness_node *other_nod
     if (other_node)
         snprintf(px.other, sizeof px.other, "%s", other_node->peer_url);
     px.mode = mode;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    px.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL,
-                            px_handler, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                            MHD_OPTION_NOTIFY_COMPLETED, px_done, NULL, MHD_OPTION_END);
-    ck_assert_ptr_nonnull(px.d);
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(px.d, MHD_DAEMON_INFO_BIND_PORT);
-    ck_assert_ptr_nonnull(info);
-    px.port = info->port;
-    snprintf(px.addr, sizeof px.addr, "127.0.0.1:%u", (unsigned)px.port);
-}
-
-static void px_stop(void)
-{
-    if (px.d)
-        MHD_stop_daemon(px.d);
-    px.d = NULL;
+    harness_proxy_start(&px.hp, px_forward, NULL);
 }
 
 /* ---- tests ---- */
@@ -329,14 +234,14 @@ START_TEST(modes_and_ping_both_ways)
     harness_node a, b;
     ck_assert_int_eq(harness_start(&a, "alice", NULL), 0);
     ck_assert_int_eq(harness_start(&b, "bob", NULL), 0);
-    add_peer(&a, b.peer, b.node_id);
-    add_peer(&b, a.peer, a.node_id);
+    client_add_peer(&a, b.peer, b.node_id);
+    client_add_peer(&b, a.peer, a.node_id);
     static const char *modes[][2] = {{"ecdh", "ecdh-x25519"}, {"rsa", "rsa"}, {"ecdh-p256", "ecdh-p256"}};
     for (size_t i = 0; i < 3; i++) {
         char body[64];
         snprintf(body, sizeof body, "{\"mode\":\"%s\"}", modes[i][0]);
         harness_resp r;
-        peer_action(&a, b.node_id, "connect", body, &r);
+        client_peer_action(&a, b.node_id, "connect", body, &r);
         ck_assert_msg(r.status == 200, "connect %s: %ld %s", modes[i][0], r.status, r.body);
         json_t *s = json_object_get(r.json, "session");
         ck_assert_str_eq(json_string_value(json_object_get(s, "state")), "established");
@@ -366,7 +271,7 @@ START_TEST(restart_either_side_rehandshakes)
     harness_node a, b;
     ck_assert_int_eq(harness_start(&a, "alice", NULL), 0);
     ck_assert_int_eq(harness_start(&b, "bob", NULL), 0);
-    add_peer(&a, b.peer, b.node_id);
+    client_add_peer(&a, b.peer, b.node_id);
     char s1[33], s2[33], s3[33];
     ping_ok(&a, b.node_id, s1);
     /* The serving side restarts (same port): it forgot every session. */
@@ -410,7 +315,7 @@ START_TEST(expiry_by_short_timeout)
     const char *short_idle[] = {"--session-idle", "2", NULL};
     ck_assert_int_eq(harness_start(&a, "alice", NULL), 0);
     ck_assert_int_eq(harness_start(&b, "bob", short_idle), 0);
-    add_peer(&a, b.peer, b.node_id);
+    client_add_peer(&a, b.peer, b.node_id);
     char s1[33], s2[33];
     ping_ok(&a, b.node_id, s1);
     treq t;
@@ -655,7 +560,7 @@ START_TEST(requestor_refuses_tampered_or_foreign_replies)
     ck_assert_int_eq(harness_start(&b, "bob", NULL), 0);
     ck_assert_int_eq(harness_start(&c, "carol", NULL), 0);
     px_start(&b, &c, PX_TAMPER_REPLY);
-    add_peer(&a, px.addr, b.node_id); /* B pinned, reached through the proxy (its handshake refused) */
+    client_add_peer(&a, px.hp.addr, b.node_id); /* B pinned, reached through the proxy (its handshake refused) */
     harness_resp r;
 
     static const struct {
@@ -668,7 +573,7 @@ START_TEST(requestor_refuses_tampered_or_foreign_replies)
     };
     for (size_t i = 0; i < 3; i++) {
         px.mode = cases[i].mode;
-        peer_action(&a, b.node_id, "connect", NULL, &r);
+        client_peer_action(&a, b.node_id, "connect", NULL, &r);
         ck_assert_msg(r.status == 502, "%s: %ld %s", cases[i].what, r.status, r.body);
         harness_resp_free(&r);
         json_t *p = peer_of(&a, b.node_id);
@@ -677,17 +582,17 @@ START_TEST(requestor_refuses_tampered_or_foreign_replies)
         ck_assert_str_eq(json_string_value(json_object_get(p, "id")), b.node_id);
         json_decref(p);
         /* A sealed call refuses the same way (it would handshake first). */
-        peer_action(&a, b.node_id, "ping", NULL, &r);
+        client_peer_action(&a, b.node_id, "ping", NULL, &r);
         ck_assert_int_eq(r.status, 502);
         harness_resp_free(&r);
     }
     ck_assert_int_ge(px.tampered, 2);
     /* The same path untouched works. */
     px.mode = PX_PASS;
-    peer_action(&a, b.node_id, "connect", NULL, &r);
+    client_peer_action(&a, b.node_id, "connect", NULL, &r);
     ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
     harness_resp_free(&r);
-    px_stop();
+    harness_proxy_stop(&px.hp);
     harness_cleanup(&a);
     harness_cleanup(&b);
     harness_cleanup(&c);
@@ -727,11 +632,11 @@ START_TEST(client_api_peers)
     ck_assert_int_eq(harness_post(&a, HARNESS_CLIENT, "/v1/client/peers", body, &r), 0);
     ck_assert_int_eq(r.status, 200); /* known already */
     harness_resp_free(&r);
-    peer_action(&a, b.node_id, "trust", NULL, &r);
+    client_peer_action(&a, b.node_id, "trust", NULL, &r);
     ck_assert_int_eq(r.status, 200);
     ck_assert(json_is_true(json_object_get(r.json, "trusted")));
     harness_resp_free(&r);
-    peer_action(&a, b.node_id, "trust", "{\"trusted\":false}", &r);
+    client_peer_action(&a, b.node_id, "trust", "{\"trusted\":false}", &r);
     ck_assert(json_is_false(json_object_get(r.json, "trusted")));
     harness_resp_free(&r);
     char path[160];
@@ -739,7 +644,7 @@ START_TEST(client_api_peers)
     ck_assert_int_eq(harness_put(&a, HARNESS_CLIENT, path, "{\"delivery\":\"poll\"}", &r), 0);
     ck_assert_str_eq(json_string_value(json_object_get(r.json, "delivery")), "poll");
     harness_resp_free(&r);
-    peer_action(&a, b.node_id, "connect", "{\"mode\":\"nope\"}", &r);
+    client_peer_action(&a, b.node_id, "connect", "{\"mode\":\"nope\"}", &r);
     ck_assert_int_eq(r.status, 400);
     harness_resp_free(&r);
     ck_assert_int_eq(harness_get(&a, HARNESS_CLIENT, "/v1/client/peers/zz", &r), 0);
@@ -755,7 +660,7 @@ START_TEST(client_api_peers)
     ck_assert_int_eq(harness_delete(&a, HARNESS_CLIENT, path, &r), 0);
     ck_assert_int_eq(r.status, 404);
     harness_resp_free(&r);
-    peer_action(&a, b.node_id, "connect", NULL, &r);
+    client_peer_action(&a, b.node_id, "connect", NULL, &r);
     ck_assert_int_eq(r.status, 404);
     harness_resp_free(&r);
     /* No token, no peers. */

@@ -11,10 +11,6 @@
  * A small libmicrohttpd proxy between the nodes plays the attacker on the
  * path. */
 #include <check.h>
-#include <arpa/inet.h>
-#include <curl/curl.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +19,8 @@
 #include "crypto/encoding.h"
 #include "crypto/rng.h"
 #include "harness.h"
+#include "harness_client.h"
+#include "harness_proxy.h"
 #include "server/channel/envelope.h"
 #include "server/channel/handshake.h"
 #include "server/core/node.h"
@@ -30,91 +28,26 @@
 
 /* ---- helpers ---- */
 
-static json_t *call_json(const harness_node *n, const char *method, const char *path, const char *body, long want)
-{
-    harness_resp r;
-    ck_assert_int_eq(harness_call(n, HARNESS_CLIENT, method, path, body, &r), 0);
-    if (r.status != want) {
-        harness_dump_log(n);
-        ck_abort_msg("%s %s: status %ld (want %ld): %s", method, path, r.status, want, r.body);
-    }
-    json_t *j = json_incref(r.json);
-    harness_resp_free(&r);
-    return j;
-}
-
-static void add_peer(const harness_node *a, const char *addr, const char *want_id)
-{
-    char body[128];
-    snprintf(body, sizeof body, "{\"address\":\"%s\"}", addr);
-    harness_resp r;
-    ck_assert_int_eq(harness_post(a, HARNESS_CLIENT, "/v1/client/peers", body, &r), 0);
-    ck_assert_msg(r.status == 201 || r.status == 200, "add peer: %ld %s", r.status, r.body);
-    ck_assert_str_eq(json_string_value(json_object_get(r.json, "id")), want_id);
-    harness_resp_free(&r);
-}
-
 /* The address node n has stored for peer id ("" if none). */
 static void stored_address(const harness_node *n, const char *id, char out[64])
 {
     char path[160];
     snprintf(path, sizeof path, "/v1/client/peers/%s", id);
-    json_t *p = call_json(n, "GET", path, NULL, 200);
+    json_t *p = client_json(n, HARNESS_CLIENT, "GET", path, NULL, 200);
     const char *a = json_string_value(json_object_get(p, "address"));
     snprintf(out, 64, "%s", a ? a : "");
     json_decref(p);
-}
-
-static void peer_action(const harness_node *a, const char *id, const char *what, harness_resp *r)
-{
-    char path[160];
-    snprintf(path, sizeof path, "/v1/client/peers/%s/%s", id, what);
-    ck_assert_int_eq(harness_post(a, HARNESS_CLIENT, path, NULL, r), 0);
-}
-
-typedef struct {
-    char *data;
-    size_t len;
-} sink;
-
-static size_t on_data(char *p, size_t sz, size_t nm, void *ud)
-{
-    sink *s = ud;
-    char *nd = realloc(s->data, s->len + sz * nm + 1);
-    if (!nd)
-        return 0;
-    memcpy(nd + s->len, p, sz * nm);
-    s->data = nd;
-    s->len += sz * nm;
-    s->data[s->len] = 0;
-    return sz * nm;
 }
 
 /* POST body to url from the local address src; the status, and the body
  * as JSON into *out (NULL if not JSON; owned by the caller). */
 static long post_from(const char *src, const char *url, const char *body, json_t **out)
 {
-    CURL *c = curl_easy_init();
-    ck_assert_ptr_nonnull(c);
-    char iface[64];
-    snprintf(iface, sizeof iface, "host!%s", src);
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    sink s = {0};
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_INTERFACE, iface);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)HARNESS_HTTP_TIMEOUT_MS);
-    ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    json_error_t jerr;
-    *out = s.data ? json_loads(s.data, 0, &jerr) : NULL;
-    free(s.data);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
+    harness_resp r;
+    ck_assert_int_eq(harness_request_from(src, "POST", url, body, strlen(body), &r), 0);
+    long status = r.status;
+    *out = r.json ? json_incref(r.json) : NULL;
+    harness_resp_free(&r);
     return status;
 }
 
@@ -131,18 +64,12 @@ typedef enum {
 } px_mode;
 
 static struct {
-    struct MHD_Daemon *d;
+    harness_proxy hp;
     char upstream[96];
     px_mode mode;
     const char *forge_path;
     int forge_left, forged_seen; /* answers still to forge; requests to forge_path seen */
-    char addr[64];
 } px;
-
-typedef struct {
-    char *buf;
-    size_t len;
-} px_req;
 
 static void px_tamper(json_t *reply)
 {
@@ -163,23 +90,21 @@ static void px_tamper(json_t *reply)
 
 static enum MHD_Result px_answer(struct MHD_Connection *c, unsigned status, const char *body)
 {
-    struct MHD_Response *m = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
-    MHD_add_response_header(m, "Content-Type", "application/json");
-    enum MHD_Result q = MHD_queue_response(c, status, m);
-    MHD_destroy_response(m);
-    return q;
+    return harness_proxy_answer(c, status, body, strlen(body));
 }
 
 /* Forward to the node, then tamper with or replace the answer. */
-static enum MHD_Result px_forward(struct MHD_Connection *c, const char *url, const char *method, px_req *r)
+static enum MHD_Result px_forward(void *arg, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *body, size_t len)
 {
+    (void)arg;
     bool hs = !strcmp(url, "/v1/handshake");
     if (hs && px.mode == PX_HS_REFUSED)
         return px_answer(c, 400, "{\"error\":{\"code\":\"malformed\",\"message\":\"refused by the proxy\"}}");
     char full[256];
     snprintf(full, sizeof full, "%s%s", px.upstream, url);
     harness_resp resp;
-    if (harness_request(method, full, NULL, r->buf, r->len, &resp))
+    if (harness_request(method, full, NULL, body, len, &resp))
         return MHD_NO;
     char *out = NULL;
     if (hs && resp.status == 200 && resp.json && px.mode < PX_HS__COUNT) {
@@ -201,62 +126,11 @@ static enum MHD_Result px_forward(struct MHD_Connection *c, const char *url, con
     return q;
 }
 
-static enum MHD_Result px_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
-{
-    (void)cls;
-    (void)version;
-    px_req *r = *con_cls;
-    if (!r) {
-        *con_cls = calloc(1, sizeof(px_req));
-        return *con_cls ? MHD_YES : MHD_NO;
-    }
-    if (*upload_size) {
-        char *nb = realloc(r->buf, r->len + *upload_size + 1);
-        if (!nb)
-            return MHD_NO;
-        memcpy(nb + r->len, upload, *upload_size);
-        r->buf = nb;
-        r->len += *upload_size;
-        r->buf[r->len] = 0;
-        *upload_size = 0;
-        return MHD_YES;
-    }
-    return px_forward(c, url, method, r);
-}
-
-static void px_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
-{
-    (void)cls;
-    (void)c;
-    (void)toe;
-    px_req *r = *con_cls;
-    if (r) {
-        free(r->buf);
-        free(r);
-    }
-    *con_cls = NULL;
-}
-
 static void px_start(const harness_node *upstream)
 {
     memset(&px, 0, sizeof px);
     snprintf(px.upstream, sizeof px.upstream, "%s", upstream->peer_url);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    px.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL,
-                            px_handler, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                            MHD_OPTION_NOTIFY_COMPLETED, px_done, NULL, MHD_OPTION_END);
-    ck_assert_ptr_nonnull(px.d);
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(px.d, MHD_DAEMON_INFO_BIND_PORT);
-    ck_assert_ptr_nonnull(info);
-    snprintf(px.addr, sizeof px.addr, "127.0.0.1:%u", (unsigned)info->port);
-}
-
-static void px_stop(void)
-{
-    if (px.d)
-        MHD_stop_daemon(px.d);
-    px.d = NULL;
+    harness_proxy_start(&px.hp, px_forward, NULL);
 }
 
 /* ---- tests ---- */
@@ -289,9 +163,9 @@ START_TEST(address_learned_only_from_confirmed_session)
     harness_node a, b;
     ck_assert_int_eq(harness_start(&a, "alice", NULL), 0);
     ck_assert_int_eq(harness_start(&b, "bob", NULL), 0);
-    add_peer(&a, b.peer, b.node_id);
+    client_add_peer(&a, b.peer, b.node_id);
     harness_resp r;
-    peer_action(&a, b.node_id, "ping", &r);
+    client_peer_action(&a, b.node_id, "ping", NULL, &r);
     ck_assert_msg(r.status == 200, "ping: %ld %s", r.status, r.body);
     harness_resp_free(&r);
     char addr[64], want[64];
@@ -360,23 +234,23 @@ START_TEST(failed_handshake_is_handshake_failed)
     ck_assert_int_eq(harness_start(&b, "bob", NULL), 0);
     px_start(&b);
     px.mode = PX_HS_REFUSED; /* the add handshakes at once: no session may come of it */
-    add_peer(&a, px.addr, b.node_id);
+    client_add_peer(&a, px.hp.addr, b.node_id);
     static const char *what[PX_HS__COUNT] = {"", "refused", "curve changed", "no signature", "junk signature"};
     harness_resp r;
     for (px_mode m = PX_HS_REFUSED; m < PX_HS__COUNT; m++) {
         px.mode = m;
-        peer_action(&a, b.node_id, "connect", &r);
+        client_peer_action(&a, b.node_id, "connect", NULL, &r);
         ck_assert_msg(r.status == 502, "%s: %ld %s", what[m], r.status, r.body);
         ck_assert_msg(!strcmp(harness_error_code(&r), "handshake_failed"), "%s: %s", what[m], r.body);
         harness_resp_free(&r);
-        peer_action(&a, b.node_id, "ping", &r);
+        client_peer_action(&a, b.node_id, "ping", NULL, &r);
         ck_assert_msg(r.status == 502, "%s: %ld %s", what[m], r.status, r.body);
         ck_assert_msg(!strcmp(harness_error_code(&r), "handshake_failed"), "ping, %s: %s", what[m], r.body);
         harness_resp_free(&r);
     }
     /* Nothing answers: that one is peer_unreachable. */
-    px_stop();
-    peer_action(&a, b.node_id, "connect", &r);
+    harness_proxy_stop(&px.hp);
+    client_peer_action(&a, b.node_id, "connect", NULL, &r);
     ck_assert_int_eq(r.status, 502);
     ck_assert_str_eq(harness_error_code(&r), "peer_unreachable");
     harness_resp_free(&r);
@@ -391,13 +265,14 @@ START_TEST(only_idempotent_requests_resent)
     ck_assert_int_eq(harness_start(&a, "alice", NULL), 0);
     ck_assert_int_eq(harness_start(&b, "bob", NULL), 0);
     px_start(&b);
-    add_peer(&a, px.addr, b.node_id);
-    json_t *j = call_json(&b, "POST", "/v1/client/rooms", "{\"name\":\"lobby\",\"access\":\"open\"}", 201);
+    client_add_peer(&a, px.hp.addr, b.node_id);
+    json_t *j = client_json(&b, HARNESS_CLIENT, "POST", "/v1/client/rooms", "{\"name\":\"lobby\",\"access\":\"open\"}",
+                            201);
     char room[64], path[160], body[160];
     snprintf(room, sizeof room, "%s", json_string_value(json_object_get(j, "id")));
     json_decref(j);
     harness_resp r;
-    peer_action(&a, b.node_id, "connect", &r);
+    client_peer_action(&a, b.node_id, "connect", NULL, &r);
     ck_assert_int_eq(r.status, 200);
     harness_resp_free(&r);
 
@@ -405,7 +280,7 @@ START_TEST(only_idempotent_requests_resent)
     px.mode = PX_FORGE_UNKNOWN;
     px.forge_path = "/v1/peer/ping";
     px.forge_left = 1;
-    peer_action(&a, b.node_id, "ping", &r);
+    client_peer_action(&a, b.node_id, "ping", NULL, &r);
     ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
     harness_resp_free(&r);
     ck_assert_int_eq(px.forged_seen, 2);
@@ -422,14 +297,14 @@ START_TEST(only_idempotent_requests_resent)
     harness_resp_free(&r);
     ck_assert_int_eq(px.forged_seen, 1);
     snprintf(path, sizeof path, "/v1/client/peers/%s", b.node_id);
-    j = call_json(&a, "GET", path, NULL, 200);
+    j = client_json(&a, HARNESS_CLIENT, "GET", path, NULL, 200);
     const char *err = json_string_value(json_object_get(json_object_get(j, "session"), "last_error"));
     ck_assert_msg(err && strstr(err, "not sent again"), "last_error: %s", err ? err : "(none)");
     json_decref(j);
     snprintf(path, sizeof path, "/v1/client/rooms/%s/join", room);
-    json_decref(call_json(&a, "POST", path, body, 200));
+    json_decref(client_json(&a, HARNESS_CLIENT, "POST", path, body, 200));
     ck_assert_int_eq(px.forged_seen, 2);
-    px_stop();
+    harness_proxy_stop(&px.hp);
     harness_cleanup(&a);
     harness_cleanup(&b);
 }

@@ -4,9 +4,6 @@
  * a rename, a source minting ids; two real nodes show each other's
  * messages and members with trust and label. */
 #include <check.h>
-#include <arpa/inet.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +11,7 @@
 
 #include "crypto/rng.h"
 #include "harness.h"
+#include "harness_proxy.h"
 #include "rooms_util.h"
 #include "server/channel/handshake.h"
 #include "tests/test_main.h"
@@ -122,17 +120,6 @@ START_TEST(twins_do_not_wedge_the_peer_table)
 }
 END_TEST
 
-static json_t *find_event(json_t *events, const char *type)
-{
-    size_t i;
-    json_t *e;
-    json_array_foreach(json_object_get(events, "events"), i, e) {
-        if (!strcmp(json_string_value(json_object_get(e, "type")), type))
-            return e;
-    }
-    return NULL;
-}
-
 /* A known peer's new name (from a signed handshake) is an event. */
 START_TEST(rename_is_an_event)
 {
@@ -149,7 +136,7 @@ START_TEST(rename_is_an_event)
     ck_assert_int_eq(handshake_as(&a, keys[0], "robert", NULL), 200);
     ev = call(&a, "GET", NULL, 200, "/v1/client/events?since=%s&wait=5", since);
     ck_assert_uint_eq(json_array_size(json_object_get(ev, "events")), 1);
-    json_t *e = find_event(ev, "peer_renamed");
+    json_t *e = harness_json_find(ev, "events", "type", "peer_renamed");
     ck_assert_ptr_nonnull(e);
     snprintf(label, sizeof label, "robert~%.4s", h0);
     ck_assert_str_eq(json_string_value(json_object_get(e, "peer")), h0);
@@ -190,17 +177,6 @@ START_TEST(new_peers_capped_per_source)
     harness_cleanup(&a);
 }
 END_TEST
-
-static json_t *member_of(json_t *members, const char *id)
-{
-    size_t i;
-    json_t *m;
-    json_array_foreach(json_object_get(members, "members"), i, m) {
-        if (!strcmp(json_string_value(json_object_get(m, "peer")), id))
-            return m;
-    }
-    return NULL;
-}
 
 typedef struct {
     harness_node *n;
@@ -243,7 +219,7 @@ START_TEST(messages_members_invites_labelled)
     snprintf(body, sizeof body, "{\"peer\":\"%s\"}", b.node_id);
     json_decref(call(&a, "POST", body, 200, "/v1/client/rooms/%s/invite", room));
     ev = call(&b, "GET", NULL, 200, "/v1/client/events?since=%s&wait=10", since);
-    json_t *inv = find_event(ev, "invite");
+    json_t *inv = harness_json_find(ev, "events", "type", "invite");
     ck_assert_ptr_nonnull(inv);
     ck_assert_str_eq(json_string_value(json_object_get(inv, "name")), "alice");
     ck_assert_str_eq(json_string_value(json_object_get(inv, "trust")), "untrusted");
@@ -267,7 +243,8 @@ START_TEST(messages_members_invites_labelled)
     json_decref(j);
     json_decref(call(&a, "POST", NULL, 200, "/v1/client/peers/%s/trust", b.node_id));
     j = call(&a, "GET", NULL, 200, "/v1/client/rooms/%s/members", room);
-    json_t *mb = member_of(j, b.node_id), *ma = member_of(j, a.node_id);
+    json_t *mb = harness_json_find(j, "members", "peer", b.node_id);
+    json_t *ma = harness_json_find(j, "members", "peer", a.node_id);
     ck_assert_ptr_nonnull(mb);
     ck_assert_ptr_nonnull(ma);
     ck_assert_str_eq(json_string_value(json_object_get(mb, "name")), "bob");
@@ -284,59 +261,20 @@ END_TEST
 
 /* ---- a proxy whose GET /v1/node lies about the name (nothing signs it) ---- */
 
-typedef struct {
-    char *buf;
-    size_t len;
-} px_req;
-
-static char px_upstream[96];
-
-static enum MHD_Result px_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
+static bool px_lie(void *arg, const char *url, long status, json_t *reply)
 {
-    (void)cls, (void)version;
-    px_req *r = *con_cls;
-    if (!r)
-        return (*con_cls = calloc(1, sizeof(px_req))) ? MHD_YES : MHD_NO;
-    if (*upload_size) {
-        char *nb = realloc(r->buf, r->len + *upload_size + 1);
-        if (!nb)
-            return MHD_NO;
-        memcpy(nb + r->len, upload, *upload_size);
-        r->buf = nb;
-        r->len += *upload_size;
-        r->buf[r->len] = 0;
-        *upload_size = 0;
-        return MHD_YES;
-    }
-    char full[256];
-    snprintf(full, sizeof full, "%s%s", px_upstream, url);
-    harness_resp resp;
-    if (harness_request(method, full, NULL, r->buf, r->len, &resp))
-        return MHD_NO;
-    char *out = NULL;
-    if (!strcmp(url, "/v1/node") && resp.json) {
-        json_object_set_new(resp.json, "name", json_string("mallory"));
-        out = json_dumps(resp.json, JSON_COMPACT);
-    }
-    struct MHD_Response *m = MHD_create_response_from_buffer(out ? strlen(out) : resp.len, out ? out : resp.body,
-                                                             MHD_RESPMEM_MUST_COPY);
-    MHD_add_response_header(m, "Content-Type", "application/json");
-    enum MHD_Result q = MHD_queue_response(c, (unsigned)resp.status, m);
-    MHD_destroy_response(m);
-    free(out);
-    harness_resp_free(&resp);
-    return q;
+    (void)arg;
+    (void)status;
+    if (strcmp(url, "/v1/node"))
+        return false;
+    json_object_set_new(reply, "name", json_string("mallory"));
+    return true;
 }
 
-static void px_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+static enum MHD_Result px_forward(void *arg, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *body, size_t len)
 {
-    (void)cls, (void)c, (void)toe;
-    px_req *r = *con_cls;
-    if (r)
-        free(r->buf);
-    free(r);
-    *con_cls = NULL;
+    return harness_proxy_relay(c, arg, url, method, body, len, px_lie, NULL);
 }
 
 /* A adds B through the lying proxy: the name it keeps is the one B signed
@@ -346,16 +284,10 @@ START_TEST(name_from_signed_handshake_not_node_info)
     harness_node a, b;
     ck_assert_int_eq(harness_start(&a, "alice", NULL), 0);
     ck_assert_int_eq(harness_start(&b, "bob", NULL), 0);
-    snprintf(px_upstream, sizeof px_upstream, "%s", b.peer_url);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL,
-                                            NULL, px_handler, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                                            MHD_OPTION_NOTIFY_COMPLETED, px_done, NULL, MHD_OPTION_END);
-    ck_assert_ptr_nonnull(d);
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    ck_assert_ptr_nonnull(info);
+    harness_proxy px;
+    harness_proxy_start(&px, px_forward, b.peer_url);
     char body[128];
-    snprintf(body, sizeof body, "{\"address\":\"127.0.0.1:%u\"}", (unsigned)info->port);
+    snprintf(body, sizeof body, "{\"address\":\"%s\"}", px.addr);
     json_t *j = call(&a, "POST", body, 201, "/v1/client/peers");
     ck_assert_str_eq(json_string_value(json_object_get(j, "id")), b.node_id);
     ck_assert_str_eq(json_string_value(json_object_get(j, "name")), "bob");
@@ -365,7 +297,7 @@ START_TEST(name_from_signed_handshake_not_node_info)
     j = peer_json(&a, b.node_id);
     ck_assert_str_eq(json_string_value(json_object_get(j, "name")), "bob");
     json_decref(j);
-    MHD_stop_daemon(d);
+    harness_proxy_stop(&px);
     harness_cleanup(&a);
     harness_cleanup(&b);
 }

@@ -17,100 +17,39 @@
 #include <unistd.h>
 
 #include "crypto/encoding.h"
-#include "crypto/rng.h"
-#include "crypto/sign.h"
 #include "harness.h"
+#include "harness_mallory.h"
 #include "rooms_util.h"
 #include "server/core/node.h"
-#include "server/peer/peerlink.h"
 #include "server/rooms/roomcrypt.h"
-#include "storage/peers.h"
 #include "tests/test_main.h"
 
 #define WAIT_MS 30000
 
 static harness_node A, B;
-static node *M;
-static config mcfg;
-static char mdir[PATH_MAX], room[64];
+static mallory mal;
+static char room[64];
 static uint8_t room_id[ROOM_ID_LEN], a_id[IDENTITY_ID_LEN];
-
 
 /* A sealed request from mallory to A; returns the status. */
 static int mcall(const char *method, const char *path, json_t *req, json_t **reply)
 {
-    json_t *rep = NULL;
-    int status = 0;
-    nt_err rc = peerlink_call(M, a_id, method, path, req, &rep, &status, 10000);
-    ck_assert_msg(rc == NT_OK || status >= 400, "peerlink_call %s: %s (%d)", path, err_str(rc), status);
-    if (reply)
-        *reply = rep;
-    else
-        json_decref(rep);
-    return status;
-}
-
-static void start_mallory(void)
-{
-    char err[NODE_ERR_MAX], cerr[CONFIG_ERR_MAX];
-    config_action action;
-    snprintf(mdir, sizeof mdir, "/tmp/natter-mallory-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(mdir));
-    char data[PATH_MAX + 8];
-    snprintf(data, sizeof data, "%s/data", mdir);
-    char *argv[] = {"natterd", "--data-dir", data, "--key-bits", "2048", "--name", "mallory", "--no-discovery", NULL};
-    ck_assert_int_eq(config_parse(&mcfg, 8, argv, NULL, &action, cerr), NT_OK);
-    ck_assert_int_eq(rng_init(), NT_OK);
-    ck_assert_msg(node_open(&mcfg, &M, err) == NT_OK, "node_open: %s", err);
-    ck_assert_msg(peerlink_start(M, err) == NT_OK, "peerlink_start: %s", err);
-    identity *pub = NULL;
-    char name[HS_NAME_MAX + 1];
-    ck_assert_int_eq(peerlink_fetch_node(M, A.peer, NULL, &pub, name, 10000), NT_OK);
-    memcpy(a_id, identity_id(pub), IDENTITY_ID_LEN);
-    ck_assert_int_eq(peers_observe(M->db, pub, name, A.peer, "manual", NULL, (int64_t)time(NULL), NULL), NT_OK);
-    identity_free(pub);
+    return mallory_call(&mal, a_id, method, path, req, reply, 10000);
 }
 
 static void setup(void)
 {
-    ck_assert_int_eq(harness_start(&A, "alice", NULL), 0);
-    ck_assert_int_eq(harness_start(&B, "bob", NULL), 0);
-    char body[128];
-    snprintf(body, sizeof body, "{\"address\":\"%s\"}", A.peer);
-    json_decref(call(&B, "POST", body, 201, "/v1/client/peers"));
-    snprintf(body, sizeof body, "{\"address\":\"%s\"}", B.peer);
-    json_decref(call(&A, "POST", body, 200, "/v1/client/peers")); /* known from B's handshake */
-    json_t *j = call(&A, "POST", "{\"name\":\"target\"}", 201, "/v1/client/rooms");
-    snprintf(room, sizeof room, "%s", json_string_value(json_object_get(j, "id")));
-    json_decref(j);
-    size_t n;
-    ck_assert_int_eq(encoding_hex_decode(room, ROOM_ID_HEX_LEN, room_id, sizeof room_id, &n), NT_OK);
-    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", B.node_id);
-    json_decref(call(&A, "POST", body, 200, "/v1/client/rooms/%s/invite", room));
-    snprintf(body, sizeof body, "{\"host\":\"%s\"}", A.node_id);
-    json_decref(call(&B, "POST", body, 200, "/v1/client/rooms/%s/join", room));
+    rooms_two_nodes(&A, &B, room, room_id);
     json_decref(call(&B, "PUT", "{\"text\":\"bob's real message\"}", 200, "/v1/client/rooms/%s/messages/b1", room));
-    start_mallory();
+    mallory_start(&mal);
+    mallory_knows(&mal, &A, a_id);
 }
 
 static void teardown(void)
 {
-    if (M) {
-        peerlink_stop(M);
-        node_close(M, false);
-        M = NULL;
-    }
-    config_free(&mcfg);
-    rng_free();
+    mallory_stop(&mal);
     harness_cleanup(&A);
     harness_cleanup(&B);
-    if (mdir[0]) {
-        char cmd[PATH_MAX + 16];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", mdir);
-        if (system(cmd)) {
-        }
-        mdir[0] = '\0';
-    }
 }
 
 /* A's state that no refused request may change. */
@@ -157,20 +96,7 @@ static json_t *oversized(const char *txn, size_t len)
 static json_t *submission(const char *txn, int64_t epoch, const uint8_t key[static ROOM_KEY_LEN], const char *text,
                           bool tamper)
 {
-    uint8_t *body = NULL, sig[SIGN_MAX_LEN];
-    size_t bl, sl;
-    ck_assert_int_eq(roomcrypt_seal(room_id, (uint64_t)epoch, key, identity_id(M->id), text, strlen(text), &body,
-                                    &bl), NT_OK);
-    ck_assert_int_eq(roomcrypt_sign(M->id, room_id, (uint64_t)epoch, txn, body, bl, sig, sizeof sig, &sl), NT_OK);
-    if (tamper)
-        body[bl - 40] ^= 0x01;
-    char *b64b = malloc(2 * bl + 8), b64s[1024];
-    ck_assert_int_eq(encoding_b64_encode(body, bl, B64_STD, b64b, 2 * bl + 8), NT_OK);
-    ck_assert_int_eq(encoding_b64_encode(sig, sl, B64_STD, b64s, sizeof b64s), NT_OK);
-    json_t *j = json_pack("{s:s,s:I,s:s,s:s}", "txn_id", txn, "epoch", (json_int_t)epoch, "body", b64b, "sig", b64s);
-    free(b64b);
-    free(body);
-    return j;
+    return mallory_submission(&mal, room_id, epoch, key, txn, text, strlen(text), tamper);
 }
 
 START_TEST(attacks_refused_state_unchanged)
@@ -197,11 +123,8 @@ START_TEST(attacks_refused_state_unchanged)
     json_t *s = submission("m0", 1, zero, "let me write", false);
     ck_assert_int_eq(mcall("POST", path, s, NULL), 403);
     json_decref(s);
-    uint8_t der[IDENTITY_PUB_DER_MAX];
-    size_t dl;
-    ck_assert_int_eq(identity_public_der(M->id, der, sizeof der, &dl), NT_OK);
-    char b64[1024];
-    ck_assert_int_eq(encoding_b64_encode(der, dl, B64_STD, b64, sizeof b64), NT_OK);
+    char b64[MALLORY_PUB_B64_MAX];
+    mallory_pub_b64(&mal, b64);
     json_t *jb = json_pack("{s:s}", "pub", b64);
     int st = mcall("POST", jpath, jb, NULL);
     ck_assert_msg(st == 404 || st == 403, "uninvited join: %d", st);
@@ -209,7 +132,7 @@ START_TEST(attacks_refused_state_unchanged)
 
     /* invited, mallory joins and holds the key of epoch 1 */
     char body[128];
-    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", M->id_hex);
+    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", mal.n->id_hex);
     json_decref(call(&A, "POST", body, 200, "/v1/client/rooms/%s/invite", room));
     ck_assert_int_eq(mcall("POST", jpath, jb, &reply), 200);
     json_decref(jb);
@@ -291,7 +214,7 @@ START_TEST(attacks_refused_state_unchanged)
     ck_assert_int_eq(mcall("POST", path, s, NULL), 409);
     json_decref(s);
     /* kicked: every request refused */
-    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", M->id_hex);
+    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", mal.n->id_hex);
     json_decref(call(&A, "POST", body, 200, "/v1/client/rooms/%s/kick", room));
     free(before);
     before = host_state();
@@ -330,27 +253,6 @@ static json_t *result(json_t *reply, size_t i)
     return json_array_get(json_object_get(reply, "results"), i);
 }
 
-/* mallory joins; returns the key of epoch 1 */
-static void mallory_joins(uint8_t key[static ROOM_KEY_LEN])
-{
-    char body[128], jpath[160];
-    snprintf(jpath, sizeof jpath, "/v1/peer/rooms/%s/join", room);
-    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", M->id_hex);
-    json_decref(call(&A, "POST", body, 200, "/v1/client/rooms/%s/invite", room));
-    uint8_t der[IDENTITY_PUB_DER_MAX];
-    size_t dl, kl = 0;
-    char b64[1024];
-    ck_assert_int_eq(identity_public_der(M->id, der, sizeof der, &dl), NT_OK);
-    ck_assert_int_eq(encoding_b64_encode(der, dl, B64_STD, b64, sizeof b64), NT_OK);
-    json_t *jb = json_pack("{s:s}", "pub", b64), *reply = NULL;
-    ck_assert_int_eq(mcall("POST", jpath, jb, &reply), 200);
-    json_decref(jb);
-    const char *kb = json_string_value(json_object_get(json_array_get(json_object_get(reply, "keys"), 0), "key"));
-    ck_assert_int_eq(encoding_b64_decode(kb, strlen(kb), B64_STD, key, ROOM_KEY_LEN, &kl), NT_OK);
-    ck_assert_int_eq(kl, ROOM_KEY_LEN);
-    json_decref(reply);
-}
-
 /* The batch route: the same refusals, per message and in order, and
  * nothing after the first refused message is stored. */
 START_TEST(batch_attacks_refused_state_unchanged)
@@ -372,7 +274,7 @@ START_TEST(batch_attacks_refused_state_unchanged)
     json_decref(subs[0]);
     assert_unchanged(before);
 
-    mallory_joins(key);
+    mallory_joins(&mal, &A, a_id, room, key);
     json_decref(call(&B, "PUT", "{\"text\":\"bob again\"}", 200, "/v1/client/rooms/%s/messages/b2", room));
     free(before);
     before = host_state();
@@ -459,7 +361,7 @@ START_TEST(batch_attacks_refused_state_unchanged)
 
     /* kicked: the batch is refused whole */
     char body[128];
-    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", M->id_hex);
+    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", mal.n->id_hex);
     json_decref(call(&A, "POST", body, 200, "/v1/client/rooms/%s/kick", room));
     free(before);
     before = host_state();

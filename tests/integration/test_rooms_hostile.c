@@ -22,109 +22,38 @@
 
 #include "crypto/encoding.h"
 #include "crypto/rng.h"
-#include "crypto/sign.h"
 #include "harness.h"
+#include "harness_mallory.h"
 #include "rooms_util.h"
 #include "server/core/node.h"
-#include "server/peer/peerlink.h"
 #include "server/rooms/roomcrypt.h"
-#include "storage/peers.h"
 #include "tests/test_main.h"
 
 #define WAIT_MS 30000
 
 static harness_node A, B;
-static node *M;
-static config mcfg;
-static char mdir[PATH_MAX], room[64];
+static mallory mal;
+static char room[64];
 static uint8_t room_id[ROOM_ID_LEN], a_id[IDENTITY_ID_LEN], b_id[IDENTITY_ID_LEN];
-
-/* A sealed request from mallory to peer `to`; returns the status. */
-static int mcall_to(const uint8_t *to, const char *method, const char *path, json_t *req, json_t **reply,
-                    int timeout_ms)
-{
-    json_t *rep = NULL;
-    int status = 0;
-    nt_err rc = peerlink_call(M, to, method, path, req, &rep, &status, timeout_ms);
-    ck_assert_msg(rc == NT_OK || status >= 400, "peerlink_call %s: %s (%d)", path, err_str(rc), status);
-    if (reply)
-        *reply = rep;
-    else
-        json_decref(rep);
-    return status;
-}
 
 static int mcall(const char *method, const char *path, json_t *req, json_t **reply)
 {
-    return mcall_to(a_id, method, path, req, reply, 10000);
-}
-
-static void mallory_knows(const harness_node *n, uint8_t id[static IDENTITY_ID_LEN])
-{
-    identity *pub = NULL;
-    char name[HS_NAME_MAX + 1];
-    ck_assert_int_eq(peerlink_fetch_node(M, n->peer, NULL, &pub, name, 10000), NT_OK);
-    memcpy(id, identity_id(pub), IDENTITY_ID_LEN);
-    ck_assert_int_eq(peers_observe(M->db, pub, name, n->peer, "manual", NULL, (int64_t)time(NULL), NULL), NT_OK);
-    identity_free(pub);
-}
-
-static void start_mallory(void)
-{
-    char err[NODE_ERR_MAX], cerr[CONFIG_ERR_MAX];
-    config_action action;
-    snprintf(mdir, sizeof mdir, "/tmp/natter-mallory-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(mdir));
-    char data[PATH_MAX + 8];
-    snprintf(data, sizeof data, "%s/data", mdir);
-    char *argv[] = {"natterd", "--data-dir", data, "--key-bits", "2048", "--name", "mallory", "--no-discovery", NULL};
-    ck_assert_int_eq(config_parse(&mcfg, 8, argv, NULL, &action, cerr), NT_OK);
-    ck_assert_int_eq(rng_init(), NT_OK);
-    ck_assert_msg(node_open(&mcfg, &M, err) == NT_OK, "node_open: %s", err);
-    ck_assert_msg(peerlink_start(M, err) == NT_OK, "peerlink_start: %s", err);
-    mallory_knows(&A, a_id);
-    mallory_knows(&B, b_id);
+    return mallory_call(&mal, a_id, method, path, req, reply, 10000);
 }
 
 static void setup(void)
 {
-    ck_assert_int_eq(harness_start(&A, "alice", NULL), 0);
-    ck_assert_int_eq(harness_start(&B, "bob", NULL), 0);
-    char body[128];
-    snprintf(body, sizeof body, "{\"address\":\"%s\"}", A.peer);
-    json_decref(call(&B, "POST", body, 201, "/v1/client/peers"));
-    snprintf(body, sizeof body, "{\"address\":\"%s\"}", B.peer);
-    json_decref(call(&A, "POST", body, 200, "/v1/client/peers")); /* known from B's handshake */
-    json_t *j = call(&A, "POST", "{\"name\":\"target\"}", 201, "/v1/client/rooms");
-    snprintf(room, sizeof room, "%s", json_string_value(json_object_get(j, "id")));
-    json_decref(j);
-    size_t n;
-    ck_assert_int_eq(encoding_hex_decode(room, ROOM_ID_HEX_LEN, room_id, sizeof room_id, &n), NT_OK);
-    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", B.node_id);
-    json_decref(call(&A, "POST", body, 200, "/v1/client/rooms/%s/invite", room));
-    snprintf(body, sizeof body, "{\"host\":\"%s\"}", A.node_id);
-    json_decref(call(&B, "POST", body, 200, "/v1/client/rooms/%s/join", room));
-    start_mallory();
+    rooms_two_nodes(&A, &B, room, room_id);
+    mallory_start(&mal);
+    mallory_knows(&mal, &A, a_id);
+    mallory_knows(&mal, &B, b_id);
 }
 
 static void teardown(void)
 {
-    if (M) {
-        peerlink_stop(M);
-        node_close(M, false);
-        M = NULL;
-    }
-    config_free(&mcfg);
-    rng_free();
+    mallory_stop(&mal);
     harness_cleanup(&A);
     harness_cleanup(&B);
-    if (mdir[0]) {
-        char cmd[PATH_MAX + 16];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", mdir);
-        if (system(cmd)) {
-        }
-        mdir[0] = '\0';
-    }
 }
 
 /* An integer field of a room on node n (GET /v1/client/rooms/{id}). */
@@ -166,41 +95,10 @@ static void wait_head(harness_node *n, json_int_t head)
     }
 }
 
-/* mallory joins `room` on A (invited first); *key gets epoch 1's key. */
-static void mallory_joins(uint8_t key[static ROOM_KEY_LEN])
-{
-    char body[128], jpath[160];
-    snprintf(jpath, sizeof jpath, "/v1/peer/rooms/%s/join", room);
-    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", M->id_hex);
-    json_decref(call(&A, "POST", body, 200, "/v1/client/rooms/%s/invite", room));
-    uint8_t der[IDENTITY_PUB_DER_MAX];
-    size_t dl, kl = 0;
-    char b64[1024];
-    ck_assert_int_eq(identity_public_der(M->id, der, sizeof der, &dl), NT_OK);
-    ck_assert_int_eq(encoding_b64_encode(der, dl, B64_STD, b64, sizeof b64), NT_OK);
-    json_t *jb = json_pack("{s:s}", "pub", b64), *reply = NULL;
-    ck_assert_int_eq(mcall("POST", jpath, jb, &reply), 200);
-    json_decref(jb);
-    const char *kb = json_string_value(json_object_get(json_array_get(json_object_get(reply, "keys"), 0), "key"));
-    ck_assert_int_eq(encoding_b64_decode(kb, strlen(kb), B64_STD, key, ROOM_KEY_LEN, &kl), NT_OK);
-    ck_assert_int_eq(kl, ROOM_KEY_LEN);
-    json_decref(reply);
-}
-
 /* A submission of text[0..len) from mallory, sealed and signed properly. */
 static json_t *submission(const char *txn, const uint8_t key[static ROOM_KEY_LEN], const char *text, size_t len)
 {
-    uint8_t *body = NULL, sig[SIGN_MAX_LEN];
-    size_t bl, sl;
-    ck_assert_int_eq(roomcrypt_seal(room_id, 1, key, identity_id(M->id), text, len, &body, &bl), NT_OK);
-    ck_assert_int_eq(roomcrypt_sign(M->id, room_id, 1, txn, body, bl, sig, sizeof sig, &sl), NT_OK);
-    char *b64b = malloc(2 * bl + 8), b64s[1024];
-    ck_assert_int_eq(encoding_b64_encode(body, bl, B64_STD, b64b, 2 * bl + 8), NT_OK);
-    ck_assert_int_eq(encoding_b64_encode(sig, sl, B64_STD, b64s, sizeof b64s), NT_OK);
-    json_t *j = json_pack("{s:s,s:i,s:s,s:s}", "txn_id", txn, "epoch", 1, "body", b64b, "sig", b64s);
-    free(b64b);
-    free(body);
-    return j;
+    return mallory_submission(&mal, room_id, 1, key, txn, text, len, false);
 }
 
 /* Texts shown on n in `room`, joined with '|'. */
@@ -226,7 +124,7 @@ START_TEST(invalid_plaintext_dropped)
     uint8_t key[ROOM_KEY_LEN];
     char path[160];
     snprintf(path, sizeof path, "/v1/peer/rooms/%s/messages", room);
-    mallory_joins(key);
+    mallory_joins(&mal, &A, a_id, room, key);
     static const char nul[] = "shown\0hidden", bad[] = "caf\xc3 \xff\xfe";
     json_t *s = submission("nul", key, nul, sizeof nul - 1);
     ck_assert_int_eq(mcall("POST", path, s, NULL), 200);
@@ -274,7 +172,7 @@ static int invite(const uint8_t *to, const char *id, json_t **reply)
     char path[160];
     snprintf(path, sizeof path, "/v1/peer/rooms/%s/notify", id);
     json_t *req = json_pack("{s:s,s:{s:s,s:s}}", "event", "invite", "room", "name", "free stuff", "access", "open");
-    int status = mcall_to(to, "POST", path, req, reply, 10000);
+    int status = mallory_call(&mal, to, "POST", path, req, reply, 10000);
     json_decref(req);
     return status;
 }
@@ -286,7 +184,7 @@ static size_t rooms_from_mallory(void)
     size_t i, n = 0;
     json_t *rm;
     json_array_foreach(json_object_get(j, "rooms"), i, rm) n +=
-        strcmp(json_string_value(json_object_get(rm, "host")), M->id_hex) == 0;
+        strcmp(json_string_value(json_object_get(rm, "host")), mal.n->id_hex) == 0;
     json_decref(j);
     return n;
 }
@@ -343,7 +241,7 @@ START_TEST(room_id_bound_to_host)
     /* nor does B's user rebind it: a join naming another host is refused
      * before that host is asked */
     char body[128];
-    snprintf(body, sizeof body, "{\"host\":\"%s\"}", M->id_hex);
+    snprintf(body, sizeof body, "{\"host\":\"%s\"}", mal.n->id_hex);
     before = call(&B, "GET", NULL, 200, "/v1/client/rooms/%s", room);
     reply = call(&B, "POST", body, 409, "/v1/client/rooms/%s/join", room);
     ck_assert_str_eq(code_of(reply), "conflict");
@@ -366,16 +264,13 @@ static void password_room(char pw_room[static ROOM_ID_HEX_LEN + 1])
 
 static int mallory_join_pw(const char *id, const char *pw, json_t **reply, int timeout_ms)
 {
-    char path[160], b64[1024];
-    uint8_t der[IDENTITY_PUB_DER_MAX];
-    size_t dl;
+    char path[160], b64[MALLORY_PUB_B64_MAX];
     snprintf(path, sizeof path, "/v1/peer/rooms/%s/join", id);
-    ck_assert_int_eq(identity_public_der(M->id, der, sizeof der, &dl), NT_OK);
-    ck_assert_int_eq(encoding_b64_encode(der, dl, B64_STD, b64, sizeof b64), NT_OK);
+    mallory_pub_b64(&mal, b64);
     json_t *jb = json_pack("{s:s}", "pub", b64);
     if (pw)
         json_object_set_new(jb, "password", json_string(pw));
-    int st = mcall_to(a_id, "POST", path, jb, reply, timeout_ms);
+    int st = mallory_call(&mal, a_id, "POST", path, jb, reply, timeout_ms);
     json_decref(jb);
     return st;
 }

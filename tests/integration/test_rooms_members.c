@@ -132,12 +132,8 @@ static void expect_membership(harness_node *n, char tok[static 32], harness_node
 static void member_state(harness_node *n, harness_node *peer, char out[static 16])
 {
     json_t *j = call(n, "GET", NULL, 200, "/v1/client/rooms/%s/members", room);
-    size_t i;
-    json_t *m;
-    out[0] = '\0';
-    json_array_foreach(json_object_get(j, "members"), i, m) if (!strcmp(json_string_value(json_object_get(m, "peer")),
-                                                                        peer->node_id))
-        snprintf(out, 16, "%s", json_string_value(json_object_get(m, "state")));
+    json_t *m = harness_json_find(j, "members", "peer", peer->node_id);
+    snprintf(out, 16, "%s", m ? json_string_value(json_object_get(m, "state")) : "");
     json_decref(j);
 }
 

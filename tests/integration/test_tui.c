@@ -27,7 +27,7 @@
 #define OUTBOX_WAIT_MS 90000
 #define CMD_MAX 2048
 
-static harness_node a, b;
+static harness_node a, b, c;
 static char sock[64];
 static const char *const quiet[] = {"--no-discovery", NULL};
 
@@ -95,6 +95,31 @@ static bool screen_has(const char *s, const char *text)
     return hit;
 }
 
+/* How often text shows in the chat area of s (above the status line). */
+static int screen_count(const char *s, const char *text)
+{
+    char *scr = capture(s), *save = NULL;
+    int n = 0, y = 0;
+    for (char *l = scr ? strtok_r(scr, "\n", &save) : NULL; l && y < ROWS_START - 2;
+         l = strtok_r(NULL, "\n", &save), y++)
+        for (const char *p = l; (p = strstr(p, text)); p += strlen(text))
+            n++;
+    free(scr);
+    return n;
+}
+
+/* Row y (0-based) of session s holds text. */
+static bool row_has(const char *s, int y, const char *text)
+{
+    char *scr = capture(s), *save = NULL;
+    bool hit = false;
+    int i = 0;
+    for (char *l = scr ? strtok_r(scr, "\n", &save) : NULL; l && !hit; l = strtok_r(NULL, "\n", &save), i++)
+        hit = i == y && strstr(l, text);
+    free(scr);
+    return hit;
+}
+
 /* Type a line (literally) and Enter. text must not contain a single quote. */
 static void type(const char *s, const char *text)
 {
@@ -141,6 +166,7 @@ static void teardown(void)
     kill_tmux();
     harness_cleanup(&a);
     harness_cleanup(&b);
+    harness_cleanup(&c);
 }
 
 /* The first capture of a run (fresh) truncates the file; Check runs each
@@ -183,6 +209,10 @@ START_TEST(two_users_talk)
     see("b", "lobby  [invite, joined");
     snprintf(line, sizeof line, "%s joined", bob);
     see("a", line);
+    /* each said once: no echo of the invitation or of Bob's own join */
+    ck_assert(!screen_has("a", "was invited"));
+    ck_assert_int_eq(screen_count("b", "joined lobby"), 1);
+    ck_assert(!screen_has("b", "you joined"));
 
     /* an untrusted sender is marked and named with its id */
     type("a", "hello bob, ünïcödé ✓ 日本");
@@ -218,7 +248,7 @@ START_TEST(two_users_talk)
 
     /* peers: fingerprint, trust, whois */
     type("a", "/peers");
-    see("a", "untrusted online");
+    see("a", "untrusted online  seen just now");
     type("a", "/trust bob");
     snprintf(line, sizeof line, "trusted %s", bob);
     see("a", line);
@@ -228,6 +258,9 @@ START_TEST(two_users_talk)
     type("a", "/whois bob");
     see("a", "fingerprint");
     see("a", "trusted        true");
+    see("a", "last_seen      just now"); /* readable: relative times, no JSON */
+    ck_assert(!screen_has("a", "{\""));
+    ck_assert(!screen_has("a", "[\""));
 
     /* the host goes away: Bob's message waits in his node's outbox as
      * pending and turns sent once the host is back (same peer port, which
@@ -413,6 +446,264 @@ START_TEST(hostile_text_shows_escaped)
 }
 END_TEST
 
+/* Room id of the room A creates with body (JSON). */
+static void create_room(const char *body, char rid[static 80])
+{
+    harness_resp r;
+    ck_assert_int_eq(harness_post(&a, HARNESS_CLIENT, "/v1/client/rooms", body, &r), 0);
+    ck_assert_msg(r.status == 200 || r.status == 201, "create: %ld %s", r.status, r.body);
+    const char *id = json_string_value(json_object_get(r.json, "id"));
+    ck_assert_ptr_nonnull(id);
+    snprintf(rid, 80, "%s", id);
+    harness_resp_free(&r);
+}
+
+static void put_msg(harness_node *n, const char *rid, const char *txn, const char *text)
+{
+    char path[200];
+    harness_resp r;
+    json_t *o = json_pack("{s:s}", "text", text);
+    char *body = json_dumps(o, 0);
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/messages/%s", rid, txn);
+    ck_assert_int_eq(harness_put(n, HARNESS_CLIENT, path, body, &r), 0);
+    ck_assert_msg(r.status == 200, "send: %ld %s", r.status, r.body);
+    harness_resp_free(&r);
+    free(body);
+    json_decref(o);
+}
+
+/* Invite n to A's room rid and join it through n's node. */
+static void join_room(harness_node *n, const char *rid)
+{
+    char path[200], body[200];
+    harness_resp r;
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/invite", rid);
+    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", n->node_id);
+    ck_assert_int_eq(harness_post(&a, HARNESS_CLIENT, path, body, &r), 0);
+    ck_assert_msg(r.status == 200, "invite: %ld %s", r.status, r.body);
+    harness_resp_free(&r);
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/join", rid);
+    snprintf(body, sizeof body, "{\"host\":\"%s\"}", a.node_id);
+    ck_assert_int_eq(harness_post(n, HARNESS_CLIENT, path, body, &r), 0);
+    ck_assert_msg(r.status == 200, "join: %ld %s", r.status, r.body);
+    harness_resp_free(&r);
+}
+
+static void keys(const char *s, const char *k)
+{
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t %s %s", sock, s, k), 0);
+}
+
+/* Paste text into session s the way a terminal does: bracketed when the
+ * program asked for it (tmux paste-buffer -p). */
+static void paste(const char *s, const char *text, size_t len)
+{
+    char path[96];
+    snprintf(path, sizeof path, "/tmp/natter-paste-%d", (int)getpid());
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(text, 1, len, f), len);
+    fclose(f);
+    ck_assert_int_eq(sh("tmux -L %s load-buffer -b p %s && tmux -L %s paste-buffer -p -d -b p -t %s",
+                        sock, path, sock, s), 0);
+    unlink(path);
+}
+
+/* PageUp fetches older pages on demand back to the first of 320 messages,
+ * and marks the start; the room's topic is in the title. */
+START_TEST(scrollback_reaches_the_start)
+{
+    char rid[80], txn[32], text[32];
+    create_room("{\"name\":\"general\",\"access\":\"invite\",\"topic\":\"all about it\"}", rid);
+    for (int i = 1; i <= 320; i++) {
+        snprintf(txn, sizeof txn, "bulk-%d", i);
+        snprintf(text, sizeof text, "bulk %03d of 320", i);
+        put_msg(&a, rid, txn, text);
+    }
+    start_client("a", &a);
+    see("a", "[connected]");
+    keys("a", "M-1");
+    see("a", "bulk 320 of 320");
+    bool start = false;
+    for (int i = 0; i < 80 && !start; i++) { /* ~19 rows a page: 17 pages and the fetches */
+        keys("a", "PPage");
+        for (int w = 0; w < 5 && !(start = screen_has("a", "-- start of room general --")); w++)
+            sleep_ms(POLL_MS);
+    }
+    char *scr = capture("a");
+    ck_assert_msg(start, "PageUp never reached the start; the screen:\n%s", scr);
+    free(scr);
+    see("a", "bulk 001 of 320");
+    see("a", "host alice]  all about it");
+    keys("a", "End"); /* the input's End; PageDown brings the newest back */
+    for (int i = 0; i < 80 && screen_has("a", "-- more"); i++)
+        keys("a", "NPage");
+    see("a", "bulk 320 of 320");
+}
+END_TEST
+
+/* A multi-line paste is one message and never a command; the input holds
+ * 16 KiB and says when it is full. */
+START_TEST(paste_and_long_input)
+{
+    char rid[80];
+    create_room("{\"name\":\"lobby\",\"access\":\"invite\"}", rid);
+    start_client("a", &a);
+    see("a", "[connected]");
+    keys("a", "M-1");
+    see("a", "lobby  [invite, hosted, epoch 1");
+    type("a", "/frob");
+    see("a", "unknown command /frob");
+    ck_assert(row_has("a", ROWS_START - 2, "unknown command /frob"));
+    const char multi[] = "/rekey\nsecond line\n";
+    paste("a", multi, sizeof multi - 1);
+    see("a", "pasted 3 lines");
+    keys("a", "Enter");
+    see("a", "<alice> /rekey second line  [sent]");
+    ck_assert(!row_has("a", ROWS_START - 2, "unknown command")); /* the error went with the success */
+    ck_assert(!screen_has("a", "new room key"));
+    ck_assert(screen_has("a", "epoch 1"));
+
+    /* 5000 characters: all of them are sent */
+    char *big = malloc(17001);
+    ck_assert_ptr_nonnull(big);
+    memset(big, 'x', 17000);
+    big[0] = 'B';
+    big[4999] = 'E';
+    paste("a", big, 5000);
+    see("a", "[5000/16384]");
+    keys("a", "Enter");
+    see("a", "E  [sent]");
+    harness_resp r;
+    char path[200];
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/messages?limit=5", rid);
+    ck_assert_int_eq(harness_get(&a, HARNESS_CLIENT, path, &r), 0);
+    json_t *msgs = json_object_get(r.json, "messages");
+    const char *last = json_string_value(json_object_get(json_array_get(msgs, json_array_size(msgs) - 1), "text"));
+    ck_assert_ptr_nonnull(last);
+    ck_assert_uint_eq(strlen(last), 5000);
+    harness_resp_free(&r);
+    /* more than 16 KiB: the input stops there and says so */
+    paste("a", big, 17000);
+    see("a", "[16384/16384]");
+    see("a", "at its limit of 16384 bytes");
+    keys("a", "C-u");
+    free(big);
+}
+END_TEST
+
+/* Texts in the order they appear on screen s must follow want[0..n). */
+static bool screen_in_order(const char *s, char want[][32], int n, char **scr)
+{
+    *scr = capture(s);
+    const char *at = *scr;
+    for (int i = 0; i < n && at; i++)
+        at = strstr(at, want[i]);
+    return at != NULL;
+}
+
+/* Three senders at once: every screen shows the host's order, own lines
+ * included. */
+START_TEST(own_lines_in_room_order)
+{
+    char rid[80], want[15][32], line[64];
+    const char *const names[] = {"a", "b", "c"};
+    harness_node *nodes[] = {&a, &b, &c};
+    ck_assert_int_eq(harness_start(&c, "carol", quiet), 0);
+    add_peer(&a, &c);
+    add_peer(&c, &a);
+    create_room("{\"name\":\"general\",\"access\":\"invite\"}", rid);
+    join_room(&b, rid);
+    join_room(&c, rid);
+    for (int i = 0; i < 3; i++) {
+        start_client(names[i], nodes[i]);
+        see(names[i], "[connected]");
+        keys(names[i], "M-1");
+        see(names[i], "[general]");
+    }
+    for (int round = 1; round <= 5; round++)
+        for (int i = 0; i < 3; i++) {
+            snprintf(line, sizeof line, "order %s%d", names[i], round);
+            type(names[i], line);
+        }
+    /* the host's log, once all 15 are in */
+    harness_resp r = {0};
+    char path[200];
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/messages?limit=100", rid);
+    size_t n = 0;
+    for (int w = 0; w <= OUTBOX_WAIT_MS && n < 15; w += POLL_MS) {
+        harness_resp_free(&r);
+        ck_assert_int_eq(harness_get(&a, HARNESS_CLIENT, path, &r), 0);
+        n = json_array_size(json_object_get(r.json, "messages"));
+        if (n < 15)
+            sleep_ms(POLL_MS);
+    }
+    ck_assert_uint_eq(n, 15);
+    for (size_t i = 0; i < n; i++)
+        snprintf(want[i], sizeof want[i], "%s",
+                 json_string_value(json_object_get(json_array_get(json_object_get(r.json, "messages"), i), "text")));
+    harness_resp_free(&r);
+    for (int i = 0; i < 3; i++) {
+        char *scr = NULL;
+        bool ok = false;
+        for (int w = 0; w <= SCREEN_WAIT_MS && !ok; w += POLL_MS) {
+            free(scr);
+            ok = screen_in_order(names[i], want, 15, &scr) && !strstr(scr, "[pending]");
+            if (!ok)
+                sleep_ms(POLL_MS);
+        }
+        ck_assert_msg(ok, "screen %s is not in the host's order (%s, %s, %s ...):\n%s", names[i],
+                      want[0], want[1], want[2], scr);
+        free(scr);
+    }
+}
+END_TEST
+
+/* The room's host goes away: the title says so, with a notice. */
+START_TEST(host_offline_shown)
+{
+    char rid[80], line[128], listen[80];
+    snprintf(listen, sizeof listen, "127.0.0.1:%u", (unsigned)b.peer_port);
+    const char *short_expiry[] = {"--no-discovery", "--peer-expiry", "8", "--listen", listen, NULL};
+    ck_assert_int_eq(harness_stop(&b), 0);
+    ck_assert_int_eq(harness_restart(&b, short_expiry), 0);
+    create_room("{\"name\":\"general\",\"access\":\"invite\"}", rid);
+    join_room(&b, rid);
+    start_client("b", &b);
+    see("b", "[connected]");
+    keys("b", "M-1");
+    see("b", "[general]");
+    ck_assert(!screen_has("b", "OFFLINE"));
+    ck_assert_int_eq(harness_stop(&a), 0);
+    snprintf(line, sizeof line, "alice~%.4s OFFLINE]", a.node_id);
+    see_within("b", line, 60000);
+    see("b", "is offline: what you write waits here");
+}
+END_TEST
+
+/* /msg PEER TEXT: a conversation room of the two, made by the first
+ * message and taken up (the invitation joined) by the other side's. */
+START_TEST(direct_messages)
+{
+    char line[256];
+    start_client("a", &a);
+    start_client("b", &b);
+    see("a", "[peers 1/1 online]");
+    see("b", "[connected]");
+    type("a", "/msg bob hi there,  bob");
+    see("a", "new conversation with bob~");
+    see("a", "<alice> hi there,  bob");
+    see("b", "invited you to room @bob");
+    type("b", "/msg alice hello again"); /* takes the invitation: bob reads from here on */
+    see("b", "joined, epoch"); /* the title: the invitation was taken */
+    see("b", "<bob> hello again");
+    snprintf(line, sizeof line, "<?bob~%.4s> hello again", b.node_id);
+    see("a", line);
+    type("a", "/msg");
+    see("a", "usage: /msg PEER TEXT");
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("tui");
@@ -422,7 +713,21 @@ Suite *test_suite(void)
     tcase_add_test(tc, two_users_talk);
     tcase_add_test(tc, resize_and_node_restart);
     tcase_add_test(tc, hostile_text_shows_escaped);
+    tcase_add_test(tc, direct_messages);
     suite_add_tcase(s, tc);
+    /* one case each, so that one can run alone (CK_RUN_CASE) */
+    const struct {
+        const char *name;
+        const TTest *test;
+    } cases[] = {{"scrollback", scrollback_reaches_the_start}, {"paste", paste_and_long_input},
+                 {"order", own_lines_in_room_order}, {"host_down", host_offline_shown}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tc = tcase_create(cases[i].name);
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 300);
+        tcase_add_test(tc, cases[i].test);
+        suite_add_tcase(s, tc);
+    }
     return s;
 }
 

@@ -148,6 +148,22 @@ static int64_t unix_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* An announcement named "ghost" from an unknown id (all id_byte) with no
+ * key, and sig_len bytes of junk as its signature: the receiver has to
+ * fetch the key from peer_port before it can check it. */
+static void send_ghost(uint8_t id_byte, uint16_t peer_port, size_t sig_len)
+{
+    uint8_t id[IDENTITY_ID_LEN], buf[DISCOVERY_PACKET_MAX];
+    size_t len = 0;
+    memset(id, id_byte, sizeof id);
+    discovery_announce_fields f = {.timestamp_ms = unix_ms(), .seq = 1, .peer_port = peer_port, .name = "ghost"};
+    ck_assert_int_eq(discovery_packet_encode_unsigned(id, &f, NULL, 0, buf, sizeof buf, &len), NT_OK);
+    ck_assert_uint_le(len + 2 + sig_len, sizeof buf);
+    buf[len] = (uint8_t)(sig_len >> 8), buf[len + 1] = (uint8_t)sig_len;
+    memset(buf + len + 2, 0x5A, sig_len);
+    send_raw(buf, len + 2 + sig_len);
+}
+
 START_TEST(three_find_each_other_on_lo)
 {
     pick_group();
@@ -448,16 +464,8 @@ START_TEST(key_fetches_are_budgeted)
     discovery_config c = cfg();
     c.sched.interval_ms = 60000;
     discovery *rx = start(0, &l, &c);
-    for (int i = 0; i < 10; i++) {
-        uint8_t id[IDENTITY_ID_LEN], buf[DISCOVERY_PACKET_MAX];
-        size_t len = 0;
-        memset(id, 0x30 + i, sizeof id);
-        discovery_announce_fields f = {.timestamp_ms = unix_ms(), .seq = 1, .peer_port = 9, .name = "ghost"};
-        ck_assert_int_eq(discovery_packet_encode_unsigned(id, &f, NULL, 0, buf, sizeof buf, &len), NT_OK);
-        buf[len] = 0x02, buf[len + 1] = 0x00; /* sig_len 512 */
-        memset(buf + len + 2, 0x5A, 512);
-        send_raw(buf, len + 2 + 512);
-    }
+    for (int i = 0; i < 10; i++)
+        send_ghost((uint8_t)(0x30 + i), 9, 512);
     ck_assert(wait_stat(rx, DISC_KEY_UNAVAILABLE, 10, 5000));
     discovery_stats s;
     discovery_stats_get(rx, &s);
@@ -536,16 +544,8 @@ START_TEST(one_key_fetch_per_source)
     c.sched.interval_ms = 60000;
     c.fetch_timeout_ms = 10000;
     discovery *rx = start(0, &l, &c);
-    for (int i = 0; i < 4; i++) {
-        uint8_t id[IDENTITY_ID_LEN], buf[DISCOVERY_PACKET_MAX];
-        size_t len = 0;
-        memset(id, 0x60 + i, sizeof id);
-        discovery_announce_fields f = {.timestamp_ms = unix_ms(), .seq = 1, .peer_port = hport, .name = "ghost"};
-        ck_assert_int_eq(discovery_packet_encode_unsigned(id, &f, NULL, 0, buf, sizeof buf, &len), NT_OK);
-        buf[len] = 0x01, buf[len + 1] = 0x00; /* sig_len 256 */
-        memset(buf + len + 2, 0x5A, 256);
-        send_raw(buf, len + 2 + 256);
-    }
+    for (int i = 0; i < 4; i++)
+        send_ghost((uint8_t)(0x60 + i), hport, 256);
     ck_assert(wait_stat(rx, DISC_KEY_UNAVAILABLE, 3, 3000));
     discovery_stats s;
     discovery_stats_get(rx, &s);

@@ -58,9 +58,9 @@ static discovery_drop full_check(const uint8_t *buf, size_t len, int64_t now)
     discovery_drop r = discovery_packet_decode(buf, len, &p);
     if (r == DISC_OK)
         r = discovery_packet_check_time(&p, now, DISCOVERY_TIME_WINDOW_MS);
-    if (r == DISC_OK && p.type == DISCOVERY_ANNOUNCE)
+    if (r == DISC_OK && p.type != DISCOVERY_QUERY)
         r = discovery_packet_check_key(&p, &k);
-    if (r == DISC_OK && p.type == DISCOVERY_ANNOUNCE)
+    if (r == DISC_OK && p.type != DISCOVERY_QUERY)
         r = discovery_packet_verify(&p, k);
     identity_free(k);
     return r;
@@ -218,7 +218,8 @@ static const struct {
     {"version 0", 4, 0, -2, DISC_BAD_VERSION},
     {"version 2", 4, 2, -2, DISC_BAD_VERSION},
     {"type 0", 5, 0, -2, DISC_BAD_TYPE},
-    {"type 3", 5, 3, -2, DISC_BAD_TYPE},
+    {"type 4", 5, 4, -2, DISC_BAD_TYPE},
+    {"type 1 read as 3 (name bytes as flags, addr_len)", 5, 3, -2, DISC_BAD_ADDR},
     {"port 0", 66, 0, 0, DISC_BAD_PORT},
     {"name empty", O_NAME_LEN, 0, -2, DISC_BAD_NAME},
     {"name 101", O_NAME_LEN, 101, -2, DISC_BAD_NAME},
@@ -422,6 +423,110 @@ START_TEST(drop_names_are_distinct)
 }
 END_TEST
 
+/* --- type 3: goodbye flag and listen address ----------------------- */
+
+static const uint8_t LO1[4] = {127, 0, 0, 1};
+
+START_TEST(goodbye_and_address_roundtrip)
+{
+    uint8_t buf[DISCOVERY_PACKET_MAX];
+    size_t len = 0, plain_len = make(buf, key2048, "alice");
+    discovery_packet p;
+    ck_assert_int_eq(discovery_packet_decode(buf, plain_len, &p), DISC_OK);
+    ck_assert_int_eq(p.type, DISCOVERY_ANNOUNCE); /* nothing to say: still type 1 */
+    ck_assert_uint_eq(p.flags, 0);
+    ck_assert(!p.has_addr);
+
+    discovery_announce_fields f = fields("alice");
+    f.flags = DISCOVERY_FLAG_GOODBYE;
+    f.has_addr = true;
+    memcpy(f.addr, LO1, 4);
+    ck_assert_int_eq(discovery_packet_encode_announce(key2048, &f, buf, sizeof buf, &len), NT_OK);
+    ck_assert_uint_eq(len, plain_len + 2 + 4);
+    ck_assert_int_eq(full_check(buf, len, T0), DISC_OK);
+    ck_assert_int_eq(discovery_packet_decode(buf, len, &p), DISC_OK);
+    ck_assert_int_eq(p.type, DISCOVERY_ANNOUNCE_EXT);
+    ck_assert_uint_eq(p.flags, DISCOVERY_FLAG_GOODBYE);
+    ck_assert(p.has_addr);
+    ck_assert_mem_eq(p.addr, LO1, 4);
+    ck_assert_uint_eq(p.seq, 7);
+    ck_assert_str_eq(p.name, "alice");
+    ck_assert_uint_eq(p.key_len, 294);
+
+    f.has_addr = false; /* a goodbye from a node on every address */
+    ck_assert_int_eq(discovery_packet_encode_announce(key2048, &f, buf, sizeof buf, &len), NT_OK);
+    ck_assert_uint_eq(len, plain_len + 2);
+    ck_assert_int_eq(full_check(buf, len, T0), DISC_OK);
+}
+END_TEST
+
+/* The flag and the address are signed: a goodbye cannot be made from an
+ * announcement, nor an address changed, without the key. */
+START_TEST(goodbye_and_address_are_signed)
+{
+    uint8_t buf[DISCOVERY_PACKET_MAX];
+    size_t len = 0;
+    discovery_announce_fields f = fields("alice");
+    f.has_addr = true;
+    memcpy(f.addr, LO1, 4);
+    ck_assert_int_eq(discovery_packet_encode_announce(key2048, &f, buf, sizeof buf, &len), NT_OK);
+    size_t off_flags = DISCOVERY_HEADER_LEN + 7 + 5;
+    ck_assert_uint_eq(buf[off_flags], 0);
+    ck_assert_uint_eq(buf[off_flags + 1], 4);
+    uint8_t copy[DISCOVERY_PACKET_MAX];
+    memcpy(copy, buf, len);
+    copy[off_flags] = DISCOVERY_FLAG_GOODBYE;
+    ck_assert_int_eq(full_check(copy, len, T0), DISC_BAD_SIGNATURE);
+    memcpy(copy, buf, len);
+    copy[off_flags + 5] = 2; /* 127.0.0.2 */
+    ck_assert_int_eq(full_check(copy, len, T0), DISC_BAD_SIGNATURE);
+    memcpy(copy, buf, len);
+    copy[off_flags + 1] = 3; /* addr_len neither 0 nor 4 */
+    ck_assert_int_eq(full_check(copy, len, T0), DISC_BAD_ADDR);
+    copy[off_flags + 1] = 16;
+    ck_assert_int_eq(full_check(copy, len, T0), DISC_BAD_ADDR);
+    /* a goodbye for alice's id signed by another key */
+    uint8_t der[IDENTITY_PUB_DER_MAX];
+    size_t der_len = 0, head = 0, sig_len = 0;
+    f.flags = DISCOVERY_FLAG_GOODBYE;
+    ck_assert_int_eq(identity_public_der(key2048, der, sizeof der, &der_len), NT_OK);
+    ck_assert_int_eq(discovery_packet_encode_unsigned(identity_id(key2048), &f, der, der_len, copy, sizeof copy, &head),
+                     NT_OK);
+    ck_assert_int_eq(sign_create(other2048, SIGN_ANNOUNCE, copy, head, copy + head + 2, 512, &sig_len), NT_OK);
+    copy[head] = 0x01, copy[head + 1] = 0x00;
+    ck_assert_int_eq(full_check(copy, head + 2 + sig_len, T0), DISC_BAD_SIGNATURE);
+}
+END_TEST
+
+static const struct {
+    const char *what;
+    bool has_addr;
+    uint8_t addr[4], src[4], want[4];
+    discovery_drop r;
+} addr_cases[] = {
+    {"no address: the source", false, {0}, {10, 0, 0, 7}, {10, 0, 0, 7}, DISC_OK},
+    {"the source itself", true, {10, 0, 0, 7}, {10, 0, 0, 7}, {10, 0, 0, 7}, DISC_OK},
+    {"loopback from loopback", true, {127, 0, 0, 1}, {127, 0, 0, 1}, {127, 0, 0, 1}, DISC_OK},
+    {"127.0.0.2 from 127.0.0.1", true, {127, 0, 0, 2}, {127, 0, 0, 1}, {127, 0, 0, 2}, DISC_OK},
+    {"loopback from the LAN", true, {127, 0, 0, 1}, {10, 0, 0, 7}, {0}, DISC_BAD_ADDR},
+    {"LAN address from loopback", true, {10, 0, 0, 7}, {127, 0, 0, 1}, {0}, DISC_BAD_ADDR},
+    {"another LAN address", true, {10, 0, 0, 8}, {10, 0, 0, 7}, {0}, DISC_BAD_ADDR},
+};
+
+START_TEST(address_choice)
+{
+    discovery_packet p;
+    memset(&p, 0, sizeof p);
+    p.has_addr = addr_cases[_i].has_addr;
+    memcpy(p.addr, addr_cases[_i].addr, 4);
+    uint8_t out[4] = {0};
+    discovery_drop r = discovery_packet_address(&p, addr_cases[_i].src, out);
+    ck_assert_msg(r == addr_cases[_i].r, "%s: %s", addr_cases[_i].what, discovery_drop_str(r));
+    if (r == DISC_OK)
+        ck_assert_msg(!memcmp(out, addr_cases[_i].want, 4), "%s: wrong address", addr_cases[_i].what);
+}
+END_TEST
+
 int test_setup(void)
 {
     if (rng_init() != NT_OK)
@@ -469,6 +574,9 @@ Suite *test_suite(void)
     tcase_add_test(tc, name_length_cap);
     tcase_add_test(tc, encoder_refuses_bad_arguments);
     tcase_add_test(tc, drop_names_are_distinct);
+    tcase_add_test(tc, goodbye_and_address_roundtrip);
+    tcase_add_test(tc, goodbye_and_address_are_signed);
+    tcase_add_loop_test(tc, address_choice, 0, sizeof addr_cases / sizeof addr_cases[0]);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -99,6 +99,42 @@ START_TEST(test_rejects_controls_and_caps)
 }
 END_TEST
 
+/* The cap is the node's: 16 KiB of UTF-8, whatever the characters. */
+START_TEST(test_cap_is_utf8_bytes)
+{
+    ck_assert_uint_ge(EDITLINE_BYTES_MAX, 16384);
+    for (size_t i = 0; i < EDITLINE_BYTES_MAX / 2; i++)
+        ck_assert(editline_insert(e, 0xE9)); /* é: two bytes */
+    ck_assert_uint_eq(editline_bytes(e), EDITLINE_BYTES_MAX);
+    ck_assert(!editline_insert(e, L'a'));
+    ck_assert(!editline_newline(e));
+    editline_backspace(e);
+    ck_assert_uint_eq(editline_bytes(e), EDITLINE_BYTES_MAX - 2);
+    ck_assert(editline_insert(e, L'a'));
+    ck_assert(!editline_insert(e, 0xE9));
+    char out[EDITLINE_UTF8_MAX];
+    editline_submit(e, out);
+    ck_assert_uint_eq(strlen(out), EDITLINE_BYTES_MAX - 1);
+    ck_assert_uint_eq(editline_bytes(e), 0);
+}
+END_TEST
+
+START_TEST(test_newlines_kept)
+{
+    ck_assert(!editline_insert(e, L'\n'));
+    type("one");
+    ck_assert(!editline_multiline(e));
+    ck_assert(editline_newline(e));
+    type("two\nthree");
+    ck_assert(editline_multiline(e));
+    ck_assert_str_eq(text(), "one\ntwo\nthree");
+    char out[EDITLINE_UTF8_MAX];
+    editline_submit(e, out);
+    editline_history_up(e);
+    ck_assert_str_eq(text(), "one\ntwo\nthree");
+}
+END_TEST
+
 START_TEST(test_invalid_utf8_stops)
 {
     type("ok\xC3");  /* truncated sequence */
@@ -195,6 +231,8 @@ Suite *test_suite(void)
     tcase_add_loop_test(tc, test_keys, 0, sizeof cases / sizeof cases[0]);
     tcase_add_test(tc, test_rejects_controls_and_caps);
     tcase_add_test(tc, test_invalid_utf8_stops);
+    tcase_add_test(tc, test_cap_is_utf8_bytes);
+    tcase_add_test(tc, test_newlines_kept);
     tcase_add_test(tc, test_codec_roundtrip);
     tcase_add_test(tc, test_history);
     tcase_add_test(tc, test_history_cap);

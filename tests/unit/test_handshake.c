@@ -123,28 +123,22 @@ static void m_sig_flip(json_t *r) { flip_char(r, "signature", 10); }
 static void m_name_after_sig(json_t *r) { set_str(r, "name", "mallory"); }
 static void m_zero_eph(json_t *r) { set_str(r, "ephemeral", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="); }
 static void m_no_eph(json_t *r) { json_object_del(r, "ephemeral"); }
-/* A P-256 share of the right length that is not a point on the curve. */
-static void m_p256_off_curve(json_t *r)
+/* A P-256 share of len bytes (at most ECDH_P256_PUB_LEN), all 1s after
+ * the leading byte `first`. */
+static void set_p256_share(json_t *r, uint8_t first, size_t len)
 {
     uint8_t pt[ECDH_P256_PUB_LEN];
     char b64[128];
-    memset(pt, 1, sizeof(pt));
-    pt[0] = 0x04;
-    ck_assert_int_eq(encoding_b64_encode(pt, sizeof(pt), B64_STD, b64, sizeof(b64)), NT_OK);
+    memset(pt, 1, len);
+    pt[0] = first;
+    ck_assert_int_eq(encoding_b64_encode(pt, len, B64_STD, b64, sizeof(b64)), NT_OK);
     set_str(r, "curve", "p256");
     set_str(r, "ephemeral", b64);
 }
+/* A P-256 share of the right length that is not a point on the curve. */
+static void m_p256_off_curve(json_t *r) { set_p256_share(r, 0x04, ECDH_P256_PUB_LEN); }
 /* A compressed P-256 point (33 bytes): not the encoding natter uses. */
-static void m_p256_compressed(json_t *r)
-{
-    uint8_t pt[33];
-    char b64[64];
-    memset(pt, 1, sizeof(pt));
-    pt[0] = 0x02;
-    ck_assert_int_eq(encoding_b64_encode(pt, sizeof(pt), B64_STD, b64, sizeof(b64)), NT_OK);
-    set_str(r, "curve", "p256");
-    set_str(r, "ephemeral", b64);
-}
+static void m_p256_compressed(json_t *r) { set_p256_share(r, 0x02, 33); }
 /* The requestor's id in upper case: hex is lowercase only on the wire. */
 static void m_upper_id(json_t *r)
 {

@@ -59,6 +59,23 @@ static const struct {
     {"send --help", NT_OK, "send", 0, NULL},
     {"help tail", NT_OK, "tail", 0, NULL},
     {"token", NT_OK, "token", 0, NULL},
+    {"create r --topic plans", NT_OK, "create", 1, "r"},
+    {"join r --topic plans", NT_ERR_INVALID, NULL, 0, NULL},
+    {"leave r", NT_OK, "leave", 1, "r"},
+    {"leave", NT_ERR_INVALID, NULL, 0, NULL},
+    {"kick r", NT_ERR_INVALID, NULL, 0, NULL},
+    {"kick r bob", NT_OK, "kick", 2, "r"},
+    {"members r", NT_OK, "members", 1, "r"},
+    {"topic r", NT_OK, "topic", 1, "r"},
+    {"topic r text", NT_OK, "topic", 2, "r"},
+    {"name alicia", NT_OK, "name", 1, "alicia"},
+    {"name", NT_ERR_INVALID, NULL, 0, NULL},
+    {"untrust bob", NT_OK, "untrust", 1, "bob"},
+    {"whois bob", NT_OK, "whois", 1, "bob"},
+    {"whois bob --host x", NT_ERR_INVALID, NULL, 0, NULL},
+    {"msg bob hi", NT_OK, "msg", 2, "bob"},
+    {"msg bob", NT_OK, "msg", 1, "bob"},
+    {"msg", NT_ERR_INVALID, NULL, 0, NULL},
 };
 
 START_TEST(test_table)
@@ -96,6 +113,12 @@ START_TEST(test_values)
     ck_assert_int_eq(parse(&o, "tail r -f --limit 7", err), NT_OK);
     ck_assert(o.follow);
     ck_assert_int_eq(o.limit, 7);
+    ck_assert_int_eq(parse(&o, "tail r -n20", err), NT_OK); /* attached, as tail(1) takes it */
+    ck_assert_int_eq(o.limit, 20);
+    ck_assert_int_eq(parse(&o, "tail r --limit=1000", err), NT_OK);
+    ck_assert_int_eq(o.limit, 1000);
+    ck_assert_int_eq(parse(&o, "tail r -n0", err), NT_ERR_INVALID);
+    ck_assert_int_eq(parse(&o, "tail r -fx", err), NT_ERR_INVALID); /* -f takes no value */
     ck_assert_int_eq(parse(&o, "create r --password pw", err), NT_OK);
     ck_assert_str_eq(o.access, "password"); /* a password implies the access */
     ck_assert_str_eq(o.password, "pw");

@@ -485,6 +485,32 @@ START_TEST(attacks_refused_state_unchanged)
 }
 END_TEST
 
+/* Query integers are plain decimal: no sign '+', no overflow (strtoll
+ * clamps 99999999999999999999 to INT64_MAX, which was taken as a value). */
+START_TEST(query_integers_strict)
+{
+    make_room(NULL);
+    static const char *const bad[] = {"after=99999999999999999999", "before=18446744073709551616", "limit=+5",
+                                      "limit= 5", "after=-99999999999999999999", "limit=5 "};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_msg(apif(0, "GET", NULL, NULL, "/v1/client/rooms/%s/messages?%s", room_id, bad[i]) == 400, "%s",
+                      bad[i]);
+        ck_assert_msg(apif(0, "GET", NULL, NULL, "/v1/client/events?%s", bad[i]) == 400 || !strncmp(bad[i], "after", 5) ||
+                          !strncmp(bad[i], "before", 6),
+                      "events %s", bad[i]);
+        char path[160];
+        snprintf(path, sizeof path, "/v1/peer/rooms/%s/messages?%s", room_id, bad[i]);
+        ck_assert_msg(peer(1, 0, "GET", path, NULL, NULL) == 400 || !strncmp(bad[i], "before", 6), "peer %s", bad[i]);
+    }
+    ck_assert_int_eq(apif(0, "GET", NULL, NULL, "/v1/client/events?since=99999999999999999999999"), 400);
+    ck_assert_int_eq(apif(0, "GET", NULL, NULL, "/v1/client/events?since=+1"), 400);
+    ck_assert_int_eq(apif(0, "GET", NULL, NULL, "/v1/client/events?since=1&limit=500"), 200);
+    ck_assert_int_eq(apif(0, "GET", NULL, NULL, "/v1/client/rooms/%s/messages?after=0&before=9223372036854775807&limit=5",
+                          room_id),
+                     200);
+}
+END_TEST
+
 START_TEST(kick_rotates_and_excludes)
 {
     make_room(NULL);
@@ -965,6 +991,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, poll_mode_and_catch_up);
     tcase_add_test(tc, outbox_survives_host_outage);
     tcase_add_test(tc, attacks_refused_state_unchanged);
+    tcase_add_test(tc, query_integers_strict);
     tcase_add_test(tc, kick_rotates_and_excludes);
     tcase_add_test(tc, rotation_after_n_messages);
     tcase_add_test(tc, password_and_open_rooms);

@@ -257,6 +257,131 @@ START_TEST(test_line_cap)
 }
 END_TEST
 
+/* Our line is shown at once, then moves to the seq the host gave it; it
+ * keeps the time it was typed. */
+START_TEST(test_own_line_takes_its_place)
+{
+    vwin *w = view_win(v, ROOM);
+    json_t *m1 = msg(1, BOB, "first", NULL), *m3 = msg(3, EVE, "third", NULL);
+    view_message(v, w, m1);
+    view_pending(v, w, "mine", "second");
+    snprintf(w->lines[1].time, sizeof w->lines[1].time, "09:41"); /* typed then */
+    view_message(v, w, m3);                 /* another sender got seq 3 first */
+    json_t *e = json_pack("{s:s,s:s,s:s,s:i}", "room", ROOM, "txn_id", "mine", "state", "sent",
+                          "seq", 2);
+    view_delivery(v, w, e);
+    ck_assert_uint_eq(w->n, 3);
+    ck_assert_str_eq(w->lines[0].text, "first");
+    ck_assert_str_eq(w->lines[1].text, "second");
+    ck_assert_str_eq(w->lines[2].text, "third");
+    json_t *back = msg(2, ME, "second", "mine");
+    view_message(v, w, back);               /* the host's copy, with its ts */
+    ck_assert_uint_eq(w->n, 3);
+    ck_assert_str_eq(w->lines[1].time, "09:41");
+    /* a message seen live after a later one still goes to its place */
+    json_t *m0 = msg(0, BOB, "zero", NULL);
+    view_message(v, w, m0);
+    ck_assert_str_eq(w->lines[0].text, "zero");
+    json_decref(m0);
+    json_decref(back);
+    json_decref(e);
+    json_decref(m1);
+    json_decref(m3);
+}
+END_TEST
+
+/* Older pages go above; a short page marks the room's start once. */
+START_TEST(test_pages_reach_the_start)
+{
+    vwin *w = view_win(v, ROOM);
+    json_t *newest = json_pack("{s:[o,o],s:i,s:[]}", "messages", msg(3, BOB, "c", NULL),
+                               msg(4, BOB, "d", NULL), "head", 4, "pending");
+    view_page(v, w, newest, 2);
+    ck_assert(!w->at_start);
+    ck_assert_int_eq(view_oldest(w), 3);
+    w->scroll = 5;
+    json_t *older = json_pack("{s:[o],s:i,s:[]}", "messages", msg(2, BOB, "b", NULL), "head", 4,
+                              "pending");
+    view_page(v, w, older, 2);
+    ck_assert(w->at_start);
+    ck_assert_int_eq(w->scroll, 5);
+    ck_assert_uint_eq(w->n, 4);
+    ck_assert_str_eq(w->lines[0].text, "-- start of room general --");
+    ck_assert_str_eq(w->lines[1].text, "b");
+    ck_assert_str_eq(w->lines[3].text, "d");
+    view_page(v, w, older, 2);
+    ck_assert_uint_eq(w->n, 4);
+    json_decref(newest);
+    json_decref(older);
+}
+END_TEST
+
+/* A window at its line cap stops asking for older pages. */
+START_TEST(test_full_window_stops_paging)
+{
+    vwin *w = view_win(v, ROOM);
+    for (int i = 0; i < VIEW_LINES_MAX; i++) {
+        json_t *m = msg(1000 + i, BOB, "x", NULL);
+        view_message(v, w, m);
+        json_decref(m);
+    }
+    json_t *older = json_pack("{s:[o,o],s:i,s:[]}", "messages", msg(998, BOB, "a", NULL),
+                              msg(999, BOB, "b", NULL), "head", 99999, "pending");
+    view_page(v, w, older, 2);
+    ck_assert(w->at_start);
+    ck_assert_int_eq(view_oldest(w), 1001); /* the notice pushed the oldest out */
+    ck_assert_ptr_nonnull(strstr(w->lines[w->n - 1].text, "natter tail general"));
+    json_decref(older);
+}
+END_TEST
+
+START_TEST(test_notices_not_doubled)
+{
+    vwin *w = view_win(v, ROOM);
+    view_notice(v, w, false, "joined general");
+    view_notice(v, w, false, "joined general");
+    ck_assert_uint_eq(w->n, 1);
+    /* the host's own /invite said "invited bob": the event adds nothing */
+    json_t *ev = json_pack("{s:s,s:s,s:s,s:s}", "type", "membership", "room", ROOM, "peer", BOB,
+                           "membership", "invited");
+    view_event(v, ev);
+    ck_assert_uint_eq(w->n, 1);
+    json_decref(ev);
+    /* our own join: the /join answer said it */
+    ev = json_pack("{s:s,s:s,s:s,s:s}", "type", "membership", "room", ROOM, "peer", ME,
+                   "membership", "joined");
+    view_event(v, ev);
+    ck_assert_uint_eq(w->n, 1);
+    json_decref(ev);
+    ev = json_pack("{s:s,s:s,s:s,s:s}", "type", "membership", "room", ROOM, "peer", ME,
+                   "membership", "kicked");
+    view_event(v, ev);
+    ck_assert_uint_eq(w->n, 2);
+    ck_assert_str_eq(w->lines[1].text, "you were removed from this room");
+    json_decref(ev);
+}
+END_TEST
+
+START_TEST(test_host_offline)
+{
+    vwin *w = view_win(v, ROOM2); /* hosted by bob */
+    json_t *peers = json_pack("[{s:s,s:b}]", "id", BOB, "online", 0);
+    view_peers(v, peers);
+    ck_assert(w->host_down);
+    ck_assert(!view_win(v, ROOM)->host_down); /* ours */
+    ck_assert_ptr_nonnull(strstr(w->lines[w->n - 1].text, "is offline"));
+    size_t n = w->n;
+    view_peers(v, peers);
+    ck_assert_uint_eq(w->n, n);
+    json_decref(peers);
+    peers = json_pack("[{s:s,s:b}]", "id", BOB, "online", 1);
+    view_peers(v, peers);
+    ck_assert(!w->host_down);
+    ck_assert_ptr_nonnull(strstr(w->lines[w->n - 1].text, "online again"));
+    json_decref(peers);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("view");
@@ -270,6 +395,11 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_clean);
     tcase_add_test(tc, test_line_cap);
     tcase_add_test(tc, test_who);
+    tcase_add_test(tc, test_own_line_takes_its_place);
+    tcase_add_test(tc, test_pages_reach_the_start);
+    tcase_add_test(tc, test_full_window_stops_paging);
+    tcase_add_test(tc, test_notices_not_doubled);
+    tcase_add_test(tc, test_host_offline);
     suite_add_tcase(s, tc);
     return s;
 }

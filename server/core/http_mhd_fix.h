@@ -1,0 +1,29 @@
+/* http_mhd_fix.h - a workaround for libmicrohttpd 0.9.75's own answer to a
+ * bad Content-Length.
+ *
+ * libmicrohttpd 0.9.75 answers a malformed or overflowing Content-Length
+ * itself, and writes that answer's header block twice: its
+ * transmit_error_response builds the header, then its state machine goes
+ * on and builds it again (fixed upstream in 1.0.0, commit f1bfbe71). A
+ * client would read two status lines on one connection. Its log line for
+ * that error comes on the connection's own thread (one thread per
+ * connection in http.c), after the URI callback for the same request and
+ * before it sends anything. So http.c remembers the connection of its
+ * thread, and on that line the node sends one JSON error itself and shuts
+ * the socket; what libmicrohttpd writes after it fails, and it closes the
+ * connection. With an event-driven daemon this mapping would not hold:
+ * revisit it then.
+ *
+ * Thread-safe (no state); call it on the connection's own thread. */
+#ifndef NATTER_HTTP_MHD_FIX_H
+#define NATTER_HTTP_MHD_FIX_H
+
+#include <stdbool.h>
+#include <microhttpd.h>
+
+/* When log_line (one of libmicrohttpd's log lines) is its Content-Length
+ * error, answer c with a JSON error (400 bad_request or 413 too_large),
+ * shut its socket and return true; false for any other line. */
+bool http_mhd_fix_answer(struct MHD_Connection *c, const char *log_line);
+
+#endif
