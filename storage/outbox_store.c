@@ -95,6 +95,14 @@ nt_err outbox_store_next_attempt(roomdb *db, const char *room, const char *txn, 
     return roomdb_int(db, attempt, "SELECT attempts+1 FROM room_outbox WHERE room=? AND txn_id=?", "ss", room, txn);
 }
 
+nt_err outbox_store_due_for_host(roomdb *db, const char *host, int64_t now)
+{
+    return roomdb_exec(db,
+                       "UPDATE room_outbox SET next_try=? WHERE state='pending' AND next_try>? AND "
+                       "room IN (SELECT id FROM rooms WHERE host=?)",
+                       "iis", now, now, host);
+}
+
 nt_err outbox_store_retry(roomdb *db, const char *room, const char *txn, int64_t attempts, int64_t next_try,
                           const char *reason)
 {

@@ -53,6 +53,10 @@ NT_MUST_USE nt_err outbox_store_next_attempt(roomdb *db, const char *room, const
 /* Record an attempt that must be retried at next_try (ms), and why. */
 NT_MUST_USE nt_err outbox_store_retry(roomdb *db, const char *room, const char *txn, int64_t attempts,
                                       int64_t next_try, const char *reason);
+/* Make every pending entry of the rooms hosted by host (64 hex digits)
+ * due at now: the host came back, its messages need not wait out their
+ * backoff. */
+NT_MUST_USE nt_err outbox_store_due_for_host(roomdb *db, const char *host, int64_t now);
 /* Record the host's status for a refusal. */
 NT_MUST_USE nt_err outbox_store_set_code(roomdb *db, const char *room, const char *txn, int64_t code);
 

@@ -12,6 +12,8 @@
  * api-spec/protocol.md "Delivery". */
 #include "server/rooms/rooms_int.h"
 
+#include "crypto/encoding.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -539,9 +541,38 @@ static void take_needs_locked(rooms *r, bool resync, id_list *l)
     }
 }
 
+/* The hosts that came back since the last round (rooms_peer_up): their
+ * rooms' pending messages are due now and their sync backoff ends. */
+static void hosts_back(rooms *r)
+{
+    uint8_t up[ROOM_HOSTS_UP_MAX][IDENTITY_ID_LEN];
+    pthread_mutex_lock(&r->up_mu);
+    size_t n = r->n_up;
+    memcpy(up, r->up_hosts, n * IDENTITY_ID_LEN);
+    r->n_up = 0;
+    pthread_mutex_unlock(&r->up_mu);
+    for (size_t i = 0; i < n; i++) {
+        char hex[IDENTITY_ID_HEX_LEN + 1];
+        if (encoding_hex_encode(up[i], IDENTITY_ID_LEN, hex, sizeof hex))
+            continue;
+        pthread_mutex_lock(&r->lock);
+        nt_err rc = outbox_store_due_for_host(r->o.db, hex, rooms_now(r));
+        if (rc)
+            log_warn("rooms: cannot retry the messages for host %.16s now: %s", hex, err_str(rc));
+        for (size_t k = 0; k < ROOM_SYNC_BACKOFF_SLOTS; k++) {
+            room_row rm;
+            if (r->sync_bo[k].room[0] && rooms_load_locked(r, r->sync_bo[k].room, &rm) == NT_OK &&
+                strcmp(rm.host, hex) == 0)
+                r->sync_bo[k].next = 0;
+        }
+        pthread_mutex_unlock(&r->lock);
+    }
+}
+
 void delivery_sync_round(rooms *r)
 {
     id_list l = {.n = 0};
+    hosts_back(r);
     outbox_drain(r);
     pthread_mutex_lock(&r->lock);
     bool resync = rooms_now(r) >= r->next_resync;

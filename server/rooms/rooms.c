@@ -235,6 +235,7 @@ nt_err rooms_new(rooms **out, const rooms_opts *o)
     pthread_cond_init(&r->sync_cond, NULL);
     pthread_cond_init(&r->outbox_cond, NULL);
     pthread_mutex_init(&r->pw_mu, NULL);
+    pthread_mutex_init(&r->up_mu, NULL);
     nt_err rc = r->me_der ? identity_public_der(o->me, r->me_der, IDENTITY_PUB_DER_MAX, &r->me_der_len) : NT_ERR_NOMEM;
     if (!rc)
         rc = ratelimit_new(&r->pw_rl, &(ratelimit_config){.rate_per_s = 1, .burst = ROOM_PW_BURST},
@@ -296,6 +297,10 @@ void rooms_free(rooms *r)
     if (!r)
         return;
     rooms_stop(r);
+    /* the ingest and the pre-check still take r->lock as they stop */
+    ingest_free(r);
+    precheck_stop(r);
+    precheck_readers_close(r);
     pthread_mutex_destroy(&r->lock);
     pthread_cond_destroy(&r->log_cond);
     pthread_cond_destroy(&r->ev_cond);
@@ -303,14 +308,27 @@ void rooms_free(rooms *r)
     pthread_cond_destroy(&r->sync_cond);
     pthread_cond_destroy(&r->outbox_cond);
     pthread_mutex_destroy(&r->pw_mu);
+    pthread_mutex_destroy(&r->up_mu);
     ratelimit_free(r->pw_rl);
-    ingest_free(r);
-    precheck_stop(r);
-    precheck_readers_close(r);
     if (r->o.owns_db)
         roomdb_close(r->o.db);
     free(r->me_der);
     free(r);
+}
+
+void rooms_peer_up(void *arg, const uint8_t peer_id[static IDENTITY_ID_LEN])
+{
+    rooms *r = arg;
+    bool queued = false;
+    pthread_mutex_lock(&r->up_mu);
+    for (size_t i = 0; i < r->n_up && !queued; i++)
+        queued = memcmp(r->up_hosts[i], peer_id, IDENTITY_ID_LEN) == 0;
+    if (!queued && r->n_up < ROOM_HOSTS_UP_MAX)
+        memcpy(r->up_hosts[r->n_up++], peer_id, IDENTITY_ID_LEN);
+    pthread_mutex_unlock(&r->up_mu);
+    /* without the rooms lock (it may be held by this very thread): a wake
+     * lost to a thread about to wait costs it one idle wait, 0.5 s */
+    pthread_cond_broadcast(&r->sync_cond);
 }
 
 void rooms_tick(rooms *r)

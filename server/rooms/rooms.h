@@ -62,6 +62,12 @@ NT_MUST_USE nt_err rooms_new(rooms **out, const rooms_opts *o);
 /* Add a client event about a peer, not a room (e.g. "peer_renamed"):
  * data (stolen) holds its fields. Takes the rooms lock. */
 void rooms_peer_event(rooms *r, const char *type, json_t *data);
+/* A peer came back (an announcement after it was away, a handshake, an
+ * answer): the pending messages of the rooms it hosts become due now and
+ * their sync backoff ends, so that they go out without waiting out their
+ * retry delay. arg is the rooms. Takes no rooms lock and never blocks: it
+ * may run on any thread, the rooms' own included (node_on_peer_up). */
+void rooms_peer_up(void *arg, const uint8_t peer_id[static IDENTITY_ID_LEN]);
 /* Start the push and sync threads (unless no_threads). */
 NT_MUST_USE nt_err rooms_start(rooms *r);
 /* Stop and join the threads; wakes long-polls. Safe to call twice. */

@@ -43,6 +43,7 @@
 #define ROOM_PEER_TIMEOUT_MS 5000
 #define ROOM_RESYNC_MS 30000
 #define ROOM_SYNC_BACKOFF_SLOTS 64 /* as many rooms as one sync round takes */
+#define ROOM_HOSTS_UP_MAX 16 /* hosts back since the last sync round (more wait out their backoff) */
 #define ROOM_SALT_LEN 16
 #define ROOM_PW_HASH_LEN 32
 /* Password joins: a burst of ROOM_PW_BURST attempts per (peer, room), then
@@ -129,6 +130,10 @@ struct rooms {
         int fails;
         int64_t next;
     } sync_bo[ROOM_SYNC_BACKOFF_SLOTS];
+    /* rooms_peer_up: hosts that came back, taken by the next sync round */
+    pthread_mutex_t up_mu; /* every use of up_hosts (never held with lock) */
+    uint8_t up_hosts[ROOM_HOSTS_UP_MAX][IDENTITY_ID_LEN];
+    size_t n_up;
 };
 
 /* A room's row (storage/rooms_store.h). */

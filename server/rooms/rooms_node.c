@@ -137,12 +137,16 @@ nt_err rooms_service_start(node *nd, char err[static NODE_ERR_MAX])
         return rc;
     }
     nd->rooms = r;
+    if ((rc = node_on_peer_up(nd, rooms_peer_up, r)))
+        log_warn("rooms: pending messages wait out their backoff when a host returns: %s", err_str(rc));
     return NT_OK;
 }
 
 void rooms_service_stop(node *nd)
 {
     rooms *r = nd->rooms;
+    if (r)
+        node_off_peer_up(nd, rooms_peer_up, r); /* waits for a callback running now */
     nd->rooms = NULL;
     rooms_free(r);
 }

@@ -43,6 +43,44 @@ static bool has_all(void *arg)
     return ok;
 }
 
+/* B's pending message pend1, as the outbox shows it (NULL when gone). */
+static json_t *pending_entry(void)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/messages?limit=1", room);
+    json_t *j = call(&B, "GET", NULL, 200, path), *e, *found = NULL;
+    size_t i;
+    json_array_foreach(json_object_get(j, "pending"), i, e)
+        if (!strcmp(json_string_value(json_object_get(e, "txn_id")), "pend1"))
+            found = json_incref(e);
+    json_decref(j);
+    return found;
+}
+
+static bool tried_five_times(void *arg)
+{
+    (void)arg;
+    json_t *e = pending_entry();
+    bool ok = e && json_integer_value(json_object_get(e, "attempts")) >= 5;
+    json_decref(e);
+    return ok;
+}
+
+static bool pend1_sent(void *arg)
+{
+    (void)arg;
+    char path[256];
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/messages?limit=10", room);
+    json_t *j = call(&A, "GET", NULL, 200, path), *m;
+    size_t i;
+    bool ok = false;
+    json_array_foreach(json_object_get(j, "messages"), i, m)
+        ok |= json_is_string(json_object_get(m, "txn_id")) &&
+              !strcmp(json_string_value(json_object_get(m, "txn_id")), "pend1");
+    json_decref(j);
+    return ok;
+}
+
 static void teardown(void)
 {
     harness_cleanup(&A);
@@ -103,6 +141,50 @@ START_TEST(member_catches_up_on_a_big_backlog)
 }
 END_TEST
 
+/* A host that comes back gets the pending messages at once: a handshake
+ * with it makes them due, whatever their backoff (after five failed tries
+ * the next is 8 s away; it grows to 60 s). */
+START_TEST(pending_goes_out_when_the_host_is_back)
+{
+    char body[256], path[256];
+    ck_assert_int_eq(harness_start(&A, "alice", NULL), 0);
+    ck_assert_int_eq(harness_start(&B, "bob", NULL), 0);
+    snprintf(body, sizeof body, "{\"address\":\"%s\"}", A.peer);
+    json_decref(call(&B, "POST", body, 0, "/v1/client/peers"));
+    snprintf(body, sizeof body, "{\"address\":\"%s\"}", B.peer);
+    json_decref(call(&A, "POST", body, 0, "/v1/client/peers"));
+    json_t *j = call(&A, "POST", "{\"name\":\"away\"}", 201, "/v1/client/rooms");
+    snprintf(room, sizeof room, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/invite", room);
+    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", B.node_id);
+    json_decref(call(&A, "POST", body, 200, path));
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/join", room);
+    snprintf(body, sizeof body, "{\"host\":\"%s\"}", A.node_id);
+    json_decref(call(&B, "POST", body, 200, path));
+
+    ck_assert_int_eq(harness_stop(&A), 0);
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/messages/pend1", room);
+    json_decref(call(&B, "PUT", "{\"text\":\"written while alice was away\"}", 202, path));
+    ck_assert_msg(harness_wait(tried_five_times, NULL, 30000), "B's outbox did not retry five times");
+
+    char listen[64];
+    snprintf(listen, sizeof listen, "127.0.0.1:%u", (unsigned)A.peer_port);
+    const char *args[] = {"--listen", listen, NULL};
+    ck_assert_int_eq(harness_restart(&A, args), 0);
+    snprintf(path, sizeof path, "/v1/client/peers/%s/connect", A.node_id);
+    json_decref(call(&B, "POST", "{}", 200, path)); /* a handshake: the host is back */
+    if (!harness_wait(pend1_sent, NULL, 3000)) {
+        harness_dump_log(&B);
+        ck_abort_msg("the pending message did not reach the host within 3 s of its return");
+    }
+    json_t *e = pending_entry();
+    ck_assert_ptr_null(e); /* no longer pending at B */
+    ck_assert_int_eq(harness_stop(&A), 0);
+    ck_assert_int_eq(harness_stop(&B), 0);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("rooms_backlog");
@@ -110,6 +192,7 @@ Suite *test_suite(void)
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, member_catches_up_on_a_big_backlog);
+    tcase_add_test(tc, pending_goes_out_when_the_host_is_back);
     suite_add_tcase(s, tc);
     return s;
 }
