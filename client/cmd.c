@@ -127,10 +127,10 @@ static void peer_row(const json_t *p, const json_t *list)
 {
     char s[13], lb[IDENT_LABEL_MAX];
     const char *fp = field_str(p, "fingerprint");
-    bool online = field_bool(p, "online|session|connected", false);
+    bool online = field_bool(p, "online", false);
     term_printf(stdout, "%-20s %-12s %-9s %-7s %-22s %s\n", ident_peer_label(p, list, lb),
                 node_short(field_str(p, F_ID), s), ident_trust(p), online ? "online" : "offline",
-                field_str(p, "address|addr") ? field_str(p, "address|addr") : "-", fp ? fp : "");
+                field_str(p, "address") ? field_str(p, "address") : "-", fp ? fp : "");
 }
 
 static int c_peers(ctx *c)
@@ -589,7 +589,7 @@ static int c_rekey(ctx *c)
     snprintf(path, sizeof path, "/v1/client/rooms/%s/rekey", rid);
     if ((x = cmd_call(c, "POST", path, NULL, &r)))
         return x;
-    long long epoch = field_int(r, "epoch|room.epoch", -1);
+    long long epoch = field_int(r, "epoch", -1);
     if (epoch >= 0)
         snprintf(msg, sizeof msg, "new key for %s (epoch %lld)", c->o->args[0], epoch);
     else

@@ -284,7 +284,7 @@ int cmdconv_members(ctx *c)
     term_printf(stdout, "%-20s %-12s %-9s %-7s %s\n", "MEMBER", "ID", "TRUST", "ROLE", "STATE");
     json_array_foreach(l, i, m) {
         char lb[IDENT_LABEL_MAX], s[13], who[IDENT_LABEL_MAX + 1];
-        const char *id = field_str(m, "peer|id"), *role = field_str(m, "role"), *st = field_str(m, "state");
+        const char *id = field_str(m, "peer"), *role = field_str(m, "role"), *st = field_str(m, "state");
         const char *trust = ident_trust_of(names, id, field_str(m, "trust"));
         snprintf(who, sizeof who, "%s%s", ident_doubtful(trust) ? "?" : "",
                  ident_label_of(names, id, field_str(m, "name"), field_str(m, "label"), lb));

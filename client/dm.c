@@ -32,7 +32,7 @@ static bool only_us(api *a, const char *rid, const char *self, const char *pid)
     if (node_list(a, path, F_MEMBERS, &l, &e) != NT_OK)
         return false;
     json_array_foreach(l, i, m) {
-        const char *id = field_str(m, "peer|id");
+        const char *id = field_str(m, "peer");
         if (!id || !is_state(field_str(m, "state"), "joined", "invited"))
             continue;
         if (!strcmp(id, self))

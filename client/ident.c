@@ -5,8 +5,8 @@
 #include <string.h>
 #include "client/field.h"
 
-#define ID_KEYS "id|node_id|peer_id"
-#define NAME_KEYS "name|display_name"
+#define ID_KEYS "id|node_id"
+#define NAME_KEYS "name"
 
 static const char *const trusts[] = {"self", "trusted", "untrusted", "unknown"};
 

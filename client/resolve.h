@@ -12,8 +12,8 @@
 #include "common/err.h"
 
 #define RESOLVE_ERR_MAX 512
-#define RESOLVE_ID_KEYS "id|node_id|room_id|peer_id"
-#define RESOLVE_NAME_KEYS "name|display_name"
+#define RESOLVE_ID_KEYS "id|node_id"
+#define RESOLVE_NAME_KEYS "name"
 
 /* Find query in list (a JSON array of objects). On NT_OK *index is the
  * match. NT_ERR_NOT_FOUND: nothing fits; NT_ERR_EXISTS: ambiguous (err

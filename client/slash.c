@@ -151,7 +151,7 @@ static nt_err c_peers(sctx *s, int argc, char **argv)
         char lb[IDENT_LABEL_MAX], when[32];
         const char *fp = field_str(p, "fingerprint");
         say(s, "%-16s %-9s %-7s seen %-12s %s", ident_peer_label(p, l, lb), ident_trust(p),
-            field_bool(p, "online|session|connected", false) ? "online" : "offline",
+            field_bool(p, "online", false) ? "online" : "offline",
             ago(field_int(p, "last_seen", 0), time(NULL), when), fp ? fp : "");
     }
     json_decref(l);
@@ -306,7 +306,7 @@ static nt_err c_rooms(sctx *s, int argc, char **argv)
     json_array_foreach(peers, i, p) {
         char path[PATH_LEN];
         const char *pid = field_str(p, F_ID);
-        if (i >= JOIN_SEARCH_PEERS || !pid || !field_bool(p, "online|session|connected", false))
+        if (i >= JOIN_SEARCH_PEERS || !pid || !field_bool(p, "online", false))
             continue;
         snprintf(path, sizeof path, "/v1/client/peers/%s/rooms", pid);
         json_t *pl;
@@ -485,7 +485,7 @@ static nt_err c_members(sctx *s, int argc, char **argv)
         return rc;
     say(s, "%zu member%s:", json_array_size(l), json_array_size(l) == 1 ? "" : "s");
     json_array_foreach(l, i, m) {
-        const char *id = field_str(m, "peer|id");
+        const char *id = field_str(m, "peer");
         const char *trust = ident_trust_of(s->names, id, field_str(m, "trust"));
         say(s, "  %s%-16s %.12s  %-9s %-7s %s", ident_doubtful(trust) ? "?" : " ",
             ident_label_of(s->names, id, field_str(m, "name"), field_str(m, "label"), nb), id ? id : "?",

@@ -242,7 +242,7 @@ static void on_refresh(tui *t, json_t *d)
         t->v->names = json_incref(names);
     }
     snprintf(t->v->self, sizeof t->v->self, "%s", field_str(d, "self") ? field_str(d, "self") : "");
-    const char *nm = field_str(field_get(d, "status"), "name|node.name");
+    const char *nm = field_str(field_get(d, "status"), "name");
     char *clean = view_clean(nm ? nm : "");
     snprintf(t->node_name, sizeof t->node_name, "%s", clean ? clean : "");
     free(clean);
@@ -251,7 +251,7 @@ static void on_refresh(tui *t, json_t *d)
     t->peers_total = (int)json_array_size(peers);
     t->peers_online = 0;
     json_array_foreach(peers, i, p)
-        t->peers_online += field_bool(p, "online|session|connected", false);
+        t->peers_online += field_bool(p, "online", false);
     view_rooms(t->v, field_get(d, "rooms"));
     view_peers(t->v, peers);
     ask_histories(t);
