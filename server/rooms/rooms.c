@@ -195,20 +195,6 @@ int rooms_peer_op(rooms *r, port_op op, const char *peer, const char *room, room
     }
 }
 
-int rooms_peer_handle(rooms *r, const char *peer, const char *method, const char *path, rooms_query_fn *q,
-                      void *qarg, json_t *body, json_t **reply)
-{
-    char room[ROOM_ID_HEX_LEN + 1];
-    port_op op;
-    *reply = NULL;
-    nt_err rc = peer_port_route(method, path, &op, room);
-    if (rc == NT_ERR_STATE)
-        return rooms_refuse(reply, REFUSE_METHOD, "method not allowed here");
-    if (rc)
-        return rooms_refuse(reply, REFUSE_NOT_FOUND, "no such path");
-    return rooms_peer_op(r, op, peer, room, q, qarg, body, reply);
-}
-
 /* ---- lifecycle ------------------------------------------------------------ */
 
 static void need_poll(void *arg, const char *id, unsigned need)
