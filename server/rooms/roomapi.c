@@ -84,13 +84,15 @@ static int join(rooms *r, const char *room, json_t *body, json_t **reply)
     room_row rm;
     const char *host = json_string_value(json_object_get(body, "host"));
     json_t *pw = json_object_get(body, "password"), *dl = json_object_get(body, "delivery");
+    room_delivery mode = ROOM_PUSH;
+    room_access access = ROOM_ACCESS_INVITE;
     bool have = get_room(r, room, &rm, NULL) == 200;
     if (have && rm.state == ROOM_HOSTED)
         return rooms_refuse(reply, REFUSE_CONFLICT, "this node is the room's master");
     if (!host && have)
         host = rm.host;
     if (!rooms_valid_hex(host, IDENTITY_ID_HEX_LEN) || (pw && !json_is_string(pw)) ||
-        (dl && (!json_is_string(dl) || (strcmp(json_string_value(dl), "push") && strcmp(json_string_value(dl), "poll")))))
+        (dl && (!json_is_string(dl) || room_delivery_parse(json_string_value(dl), &mode))))
         return rooms_refuse(reply, REFUSE_BAD_REQUEST, "host (node id) required; password string; delivery push|poll");
     if (strcmp(host, r->me_hex) == 0)
         return rooms_refuse(reply, REFUSE_NOT_FOUND, "no such room");
@@ -99,7 +101,7 @@ static int join(rooms *r, const char *room, json_t *body, json_t **reply)
     if (have && strcmp(rm.host, host) && rm.state != ROOM_INVITED)
         return rooms_refuse(reply, REFUSE_CONFLICT, "this room id belongs to another host");
     json_t *req = json_pack("{s:o,s:s}", "pub", rooms_b64_json(r->me_der, r->me_der_len), "delivery",
-                            dl ? json_string_value(dl) : "push");
+                            room_delivery_name(mode));
     if (pw)
         json_object_set(req, "password", pw);
     json_t *hr = NULL;
@@ -111,18 +113,19 @@ static int join(rooms *r, const char *room, json_t *body, json_t **reply)
     json_t *ri = json_object_get(hr, "room");
     const char *name = json_string_value(json_object_get(ri, "name"));
     const char *topic = json_string_value(json_object_get(ri, "topic"));
-    const char *access = json_string_value(json_object_get(ri, "access"));
+    const char *access_name = json_string_value(json_object_get(ri, "access"));
     json_int_t from = json_integer_value(json_object_get(hr, "from_seq"));
-    if (!name || strlen(name) > ROOM_NAME_MAX || !topic || strlen(topic) > ROOM_TOPIC_MAX || !access ||
-        strlen(access) > 10 || from < 0) {
+    if (!name || strlen(name) > ROOM_NAME_MAX || !topic || strlen(topic) > ROOM_TOPIC_MAX || !access_name ||
+        strlen(access_name) > 10 || from < 0) {
         json_decref(hr);
         return rooms_refuse(reply, REFUSE_BAD_HOST_REPLY, "the host's reply is malformed");
     }
+    if (room_access_parse(access_name, &access))
+        access = ROOM_ACCESS_INVITE; /* an access this node does not know: as closed as any */
     pthread_mutex_lock(&r->lock);
     nt_err drc = roomdb_begin(r->o.db);
     if (!drc)
-        drc = rooms_store_join(r->o.db, room, name, topic, host, access, dl ? json_string_value(dl) : "push", from,
-                               rooms_now(r));
+        drc = rooms_store_join(r->o.db, room, name, topic, host, access, mode, from, rooms_now(r));
     if (!drc) {
         (void)rooms_store_keys_locked(r, room, json_object_get(hr, "keys"));
         rooms_store_members_locked(r, room, json_object_get(hr, "members"),
@@ -147,35 +150,36 @@ static int join(rooms *r, const char *room, json_t *body, json_t **reply)
 }
 
 /* leave and delivery: ask the host, then record it here. */
-static int member_op(rooms *r, const char *room, const char *op, json_t *body, json_t **reply)
+static int member_op(rooms *r, const char *room, rooms_api_op op, json_t *body, json_t **reply)
 {
     room_row rm;
-    const char *mode = json_string_value(json_object_get(body, "mode"));
+    room_delivery mode;
+    bool mode_ok = room_delivery_parse(json_string_value(json_object_get(body, "mode")), &mode) == NT_OK;
     if (have_room(r, room, &rm, reply) != 200)
         return 404;
     if (rm.state == ROOM_HOSTED) {
-        if (strcmp(op, "leave") == 0)
+        if (op == ROOMS_API_LEAVE)
             return rooms_refuse(reply, REFUSE_FORBIDDEN, "the master cannot leave its own room");
-        if (!mode || (strcmp(mode, "push") && strcmp(mode, "poll")))
+        if (!mode_ok)
             return rooms_refuse(reply, REFUSE_BAD_REQUEST, "mode is push or poll");
         return get_room(r, room, &rm, reply);
     }
     if (rm.state != ROOM_JOINED)
         return rooms_refuse(reply, REFUSE_NOT_MEMBER, "not a member of this room");
-    if (strcmp(op, "delivery") == 0 && (!mode || (strcmp(mode, "push") && strcmp(mode, "poll"))))
+    if (op == ROOMS_API_DELIVERY && !mode_ok)
         return rooms_refuse(reply, REFUSE_BAD_REQUEST, "mode is push or poll");
-    json_t *req = strcmp(op, "leave") == 0 ? json_object() : json_pack("{s:s}", "mode", mode);
+    json_t *req = op == ROOMS_API_LEAVE ? json_object() : json_pack("{s:s}", "mode", room_delivery_name(mode));
     json_t *hr = NULL;
     int status = 0;
-    nt_err rc = rooms_port_ask(r, strcmp(op, "leave") == 0 ? PORT_LEAVE : PORT_DELIVERY, rm.host, room, req, &hr,
+    nt_err rc = rooms_port_ask(r, op == ROOMS_API_LEAVE ? PORT_LEAVE : PORT_DELIVERY, rm.host, room, req, &hr,
                                &status);
     json_decref(req);
-    if (rc || (status != 200 && !(status == 403 && strcmp(op, "leave") == 0)))
+    if (rc || (status != 200 && !(status == 403 && op == ROOMS_API_LEAVE)))
         return relay(status, hr, reply, rc);
     json_decref(hr);
     pthread_mutex_lock(&r->lock);
     nt_err drc;
-    if (strcmp(op, "leave") == 0) {
+    if (op == ROOMS_API_LEAVE) {
         drc = rooms_store_set_state(r->o.db, room, ROOM_LEFT);
         if (!drc)
             rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", r->me_hex, "membership", "left"));
@@ -285,6 +289,16 @@ json_t *messages_json_locked(rooms *r, const char *room, int64_t seq)
     return mr.out;
 }
 
+/* Events about the room itself carry its room_info. */
+static bool room_info_event(const char *type)
+{
+    static const char *const types[] = {"room", "invite"};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(type, types[i]) == 0)
+            return true;
+    return false;
+}
+
 /* Render one stored event: message events carry the message itself. */
 static json_t *event_json_locked(rooms *r, const room_event *ev)
 {
@@ -307,7 +321,7 @@ static json_t *event_json_locked(rooms *r, const room_event *ev)
         json_t *d = outbox_json_locked(r, room, json_string_value(json_object_get(data, "txn_id")));
         if (d)
             json_object_set_new(e, "delivery", d);
-    } else if (strcmp(type, "room") == 0 || strcmp(type, "invite") == 0) {
+    } else if (room_info_event(type)) {
         room_row rm;
         if (rooms_load_locked(r, room, &rm) == NT_OK)
             json_object_set_new(e, "room_info", rooms_room_json_locked(r, &rm));
@@ -402,11 +416,6 @@ static int peer_rooms(rooms *r, const char *peer, json_t **reply)
     return relay(status, hr, reply, rc);
 }
 
-static const char *const member_ops[] = {
-    [ROOMS_API_INVITE] = "invite", [ROOMS_API_KICK] = "kick",   [ROOMS_API_REKEY] = "rekey",
-    [ROOMS_API_LEAVE] = "leave",   [ROOMS_API_DELIVERY] = "delivery",
-};
-
 int rooms_client_op(rooms *r, rooms_api_op op, const char *id, const char *txn, rooms_query_fn *q, void *qarg,
                     json_t *body, json_t **reply)
 {
@@ -444,12 +453,12 @@ int rooms_client_op(rooms *r, rooms_api_op op, const char *id, const char *txn, 
     case ROOMS_API_INVITE:
     case ROOMS_API_KICK:
     case ROOMS_API_REKEY:
-        return rooms_host_member_op(r, id, member_ops[op], body, reply);
+        return rooms_host_member_op(r, id, op, body, reply);
     case ROOMS_API_JOIN:
         return join(r, id, body, reply);
     case ROOMS_API_LEAVE:
     case ROOMS_API_DELIVERY:
-        return member_op(r, id, member_ops[op], body, reply);
+        return member_op(r, id, op, body, reply);
     default:
         return rooms_refuse(reply, REFUSE_NOT_FOUND, "no such path");
     }

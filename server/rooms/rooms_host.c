@@ -105,10 +105,10 @@ int rooms_host_create(rooms *r, json_t *body, json_t **reply)
         return rooms_refuse(reply, REFUSE_TOO_LARGE, "name is over 100 bytes");
     if (!valid_text(jn, ROOM_NAME_MAX, true) || !valid_text(jt, ROOM_TOPIC_MAX, false))
         return rooms_refuse(reply, REFUSE_BAD_REQUEST, "name (1-100 bytes) and topic (<= 1000 bytes) are strings");
-    const char *access = ja ? json_string_value(ja) : "invite";
-    if (!access || (strcmp(access, "invite") && strcmp(access, "open") && strcmp(access, "password")))
+    room_access access = ROOM_ACCESS_INVITE;
+    if (ja && room_access_parse(json_string_value(ja), &access))
         return rooms_refuse(reply, REFUSE_BAD_REQUEST, "access is invite, open or password");
-    bool need_pw = strcmp(access, "password") == 0;
+    bool need_pw = access == ROOM_ACCESS_PASSWORD;
     if (need_pw != (jp != NULL) || (jp && !valid_text(jp, ROOM_PASSWORD_MAX, true)))
         return rooms_refuse(reply, REFUSE_BAD_REQUEST, "password (1-256 bytes) is required exactly for access password");
     json_int_t rm = jm ? json_integer_value(jm) : 100, rs = js ? json_integer_value(js) : 604800;
@@ -158,20 +158,20 @@ int rooms_host_create(rooms *r, json_t *body, json_t **reply)
 
 /* invite / kick / rekey by the master's own user. */
 /* The change of an invite, kick or rekey, in one commit. */
-static nt_err member_op_commit_locked(rooms *r, room_row *rm, const char *op, const char *peer, bool joined)
+static nt_err member_op_commit_locked(rooms *r, room_row *rm, rooms_api_op op, const char *peer, bool joined)
 {
     const char *room = rm->id;
     nt_err rc = roomdb_begin(r->o.db);
     if (rc)
         return rc;
-    if (strcmp(op, "invite") == 0) {
+    if (op == ROOMS_API_INVITE) {
         rc = members_store_invite(r->o.db, room, peer);
         if (!rc)
             rc = rooms_members_changed_locked(r, room, peer);
         if (!rc)
             rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", peer, "membership", "invited"));
         rooms_wake_push_locked(r);
-    } else if (strcmp(op, "kick") == 0) {
+    } else if (op == ROOMS_API_KICK) {
         rc = members_store_kick(r->o.db, room, peer);
         if (!rc)
             rc = rooms_members_changed_locked(r, room, peer);
@@ -188,11 +188,11 @@ static nt_err member_op_commit_locked(rooms *r, room_row *rm, const char *op, co
     return rc;
 }
 
-int rooms_host_member_op(rooms *r, const char *room, const char *op, json_t *body, json_t **reply)
+int rooms_host_member_op(rooms *r, const char *room, rooms_api_op op, json_t *body, json_t **reply)
 {
     room_row rm;
     const char *peer = json_string_value(json_object_get(body, "peer"));
-    bool rekey = strcmp(op, "rekey") == 0;
+    bool rekey = op == ROOMS_API_REKEY;
     if (!rekey && !rooms_valid_hex(peer, IDENTITY_ID_HEX_LEN))
         return rooms_refuse(reply, REFUSE_BAD_REQUEST, "peer must be a node id (64 lowercase hex)");
     pthread_mutex_lock(&r->lock);
@@ -218,25 +218,25 @@ int rooms_host_member_op(rooms *r, const char *room, const char *op, json_t *bod
         joined = mr.state == MEMBER_JOINED;
         exists = joined || mr.state == MEMBER_INVITED;
     }
-    if (strcmp(op, "kick") == 0 && !exists) {
+    if (op == ROOMS_API_KICK && !exists) {
         status = rooms_refuse(reply, REFUSE_NO_SUCH_MEMBER, "that peer is not a member");
         goto out;
     }
-    if (strcmp(op, "invite") == 0 && joined) {
+    if (op == ROOMS_API_INVITE && joined) {
         *reply = json_pack("{s:s,s:s,s:s}", "peer", peer, "role", "member", "state", "joined");
         goto out;
     }
     int64_t count = 0;
     if ((rc = members_store_count(r->o.db, room, MEMBERS_CURRENT, &count)))
         goto dberr;
-    if (strcmp(op, "invite") == 0 && !exists && count >= ROOM_MEMBERS_MAX) {
+    if (op == ROOMS_API_INVITE && !exists && count >= ROOM_MEMBERS_MAX) {
         status = rooms_refuse(reply, REFUSE_ROOM_FULL, "the room has its maximum number of members");
         goto out;
     }
     rc = member_op_commit_locked(r, &rm, op, peer, joined);
     if (rc)
         goto dberr;
-    if (strcmp(op, "invite") == 0)
+    if (op == ROOMS_API_INVITE)
         *reply = json_pack("{s:s,s:s,s:s}", "peer", peer, "role", "member", "state", "invited");
     else
         *reply = rooms_room_json_locked(r, &rm);

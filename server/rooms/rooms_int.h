@@ -232,7 +232,7 @@ bool rooms_pw_same(const room_pw *a, const room_pw *b);
  * often for this room or too many hashes are running. */
 int rooms_pw_check(rooms *r, const char *peer, const char *room, const room_pw *pw, const char *given,
                    json_t **reply);
-int rooms_host_member_op(rooms *r, const char *room, const char *op, json_t *body, json_t **reply);
+int rooms_host_member_op(rooms *r, const char *room, rooms_api_op op, json_t *body, json_t **reply);
 
 /* messages.c */
 typedef struct submission {
