@@ -104,6 +104,15 @@ static int room_route(const char *method, const char *what, rooms_api_op *op, js
                  : rooms_refuse(reply, REFUSE_NOT_FOUND, "no such path");
 }
 
+/* The client op, its answer mapped as the route handler maps it. */
+static int client_op(rooms *r, rooms_api_op op, const char *id, const char *txn, rooms_query_fn *q, void *qarg,
+                     json_t *body, json_t **reply)
+{
+    rooms_answer a;
+    rooms_refusal why = rooms_client_op(r, op, id, txn, q, qarg, body, &a);
+    return rooms_answer_http(why, &a, reply);
+}
+
 int rooms_client_handle(rooms *r, const char *method, const char *path, rooms_query_fn *q, void *qarg,
                         json_t *body, json_t **reply)
 {
@@ -113,27 +122,27 @@ int rooms_client_handle(rooms *r, const char *method, const char *path, rooms_qu
     rooms_api_op op = ROOMS_API_GET;
     *reply = NULL;
     if (strcmp(path, "/v1/client/events") == 0)
-        return get ? rooms_client_op(r, ROOMS_API_EVENTS, NULL, NULL, q, qarg, body, reply)
+        return get ? client_op(r, ROOMS_API_EVENTS, NULL, NULL, q, qarg, body, reply)
                    : rooms_refuse(reply, REFUSE_METHOD, "GET only");
     if (strcmp(path, "/v1/client/rooms") == 0) {
         if (!get && !post)
             return rooms_refuse(reply, REFUSE_METHOD, "GET or POST");
-        return rooms_client_op(r, get ? ROOMS_API_LIST : ROOMS_API_CREATE, NULL, NULL, q, qarg, body, reply);
+        return client_op(r, get ? ROOMS_API_LIST : ROOMS_API_CREATE, NULL, NULL, q, qarg, body, reply);
     }
     if (sscanf(path, "/v1/client/peers/%65[^/]/rooms%n", peer, &end) == 1 && !path[end])
-        return get ? rooms_client_op(r, ROOMS_API_PEER_ROOMS, peer, NULL, q, qarg, body, reply)
+        return get ? client_op(r, ROOMS_API_PEER_ROOMS, peer, NULL, q, qarg, body, reply)
                    : rooms_refuse(reply, REFUSE_METHOD, "GET only");
     if (sscanf(path, "/v1/client/rooms/%33[^/]%n", room, &end) != 1 || !lower_hex(room, ROOM_HEX))
         return rooms_refuse(reply, REFUSE_NOT_FOUND, "no such room");
     const char *rest = path + end;
     if (!*rest)
-        return get ? rooms_client_op(r, ROOMS_API_GET, room, NULL, q, qarg, body, reply)
+        return get ? client_op(r, ROOMS_API_GET, room, NULL, q, qarg, body, reply)
                    : rooms_refuse(reply, REFUSE_METHOD, "GET only");
     if (sscanf(rest, "/messages/%65[^/]%n", txn, &end) == 1 && !rest[end])
         return strcmp(method, "PUT") ? rooms_refuse(reply, REFUSE_METHOD, "PUT only")
-                                     : rooms_client_op(r, ROOMS_API_SEND, room, txn, q, qarg, body, reply);
+                                     : client_op(r, ROOMS_API_SEND, room, txn, q, qarg, body, reply);
     if (sscanf(rest, "/%15[a-z]%n", what, &end) != 1 || rest[end])
         return rooms_refuse(reply, REFUSE_NOT_FOUND, "no such path");
     int status = room_route(method, what, &op, reply);
-    return status ? status : rooms_client_op(r, op, room, NULL, q, qarg, body, reply);
+    return status ? status : client_op(r, op, room, NULL, q, qarg, body, reply);
 }

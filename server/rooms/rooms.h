@@ -22,6 +22,7 @@
 #include "common/err.h"
 #include "crypto/identity.h"
 #include "server/rooms/peer_port.h"
+#include "server/rooms/refusal.h"
 
 struct peer_ident; /* storage/peers.h */
 struct roomdb;     /* storage/roomdb.h */
@@ -101,9 +102,11 @@ typedef enum {
 /* A client API request: the route op with its path parameters id (a room
  * id, or for ROOMS_API_PEER_ROOMS a peer id; NULL when the route has
  * none) and txn (ROOMS_API_SEND), its query through q and its body (may
- * be NULL). Returns the HTTP status; *reply is set (owned by the caller). */
-int rooms_client_op(rooms *r, rooms_api_op op, const char *id, const char *txn, rooms_query_fn *q, void *qarg,
-                    json_t *body, json_t **reply);
+ * be NULL). Returns REFUSE_NONE or why it was refused, with *a filled
+ * in (a->body owned by the caller); rooms_answer_http (refusal.h) maps it
+ * to HTTP. */
+rooms_refusal rooms_client_op(rooms *r, rooms_api_op op, const char *id, const char *txn, rooms_query_fn *q,
+                              void *qarg, json_t *body, rooms_answer *a);
 /* Counters for status: messages dropped as unverifiable. */
 uint64_t rooms_dropped(rooms *r);
 /* The rooms section of GET /v1/client/status: {dropped, password_checks
