@@ -101,7 +101,9 @@ $(NATTER): $(call obj,client/main.c) $(LIBCLIENT) $(LIBNATTER)
 
 TEST_LIBS := $(LIBSERVER) $(LIBCLIENT) $(LIBNATTER)
 TEST_MAIN := $(call obj,tests/test_main.c)
-$(BUILD)/tests/unit/%: $(call obj,tests/unit/%.c) $(TEST_MAIN) $(TEST_LIBS)
+# The rooms APIs called by path (natterd routes once, in its HTTP layer).
+ROOMS_PATHS := $(call obj,tests/rooms_paths.c)
+$(BUILD)/tests/unit/%: $(call obj,tests/unit/%.c) $(TEST_MAIN) $(ROOMS_PATHS) $(TEST_LIBS)
 	$(call msg,LD,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(CURSES_LIBS) $(LDLIBS)
@@ -111,7 +113,7 @@ $(BUILD)/tests/integration/%: $(call obj,tests/integration/%.c) $(TEST_MAIN) $(c
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(CHECK_LIBS) $(CURSES_LIBS) $(LDLIBS)
 # test_hostile_input's runner, corpus and peer batches are its own.
 $(BUILD)/tests/integration/test_hostile_input: $(call obj,$(wildcard tests/integration/hostile_*.c))
-$(BUILD)/bench/%: $(call obj,bench/%.c) $(TEST_LIBS)
+$(BUILD)/bench/%: $(call obj,bench/%.c) $(ROOMS_PATHS) $(TEST_LIBS)
 	$(call msg,LD,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CURSES_LIBS) $(LDLIBS)
@@ -173,7 +175,7 @@ $(BUILD)/fuzz-obj/%.o: %.c
 	$(call msg,FUZZCC,$<)
 	@mkdir -p $(dir $@)
 	$(Q)clang $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
-$(BUILD)/fuzz/%: $(call fuzz_obj,tests/fuzz/%.c) $(call fuzz_obj,$(FUZZ_LIB_SRC))
+$(BUILD)/fuzz/%: $(call fuzz_obj,tests/fuzz/%.c tests/rooms_paths.c) $(call fuzz_obj,$(FUZZ_LIB_SRC))
 	$(call msg,FUZZ,$@)
 	@mkdir -p $(dir $@)
 	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^ $(LDLIBS)

@@ -33,6 +33,7 @@
 #include "crypto/sign.h"
 #include "server/rooms/roomcrypt.h"
 #include "server/rooms/rooms.h"
+#include "tests/rooms_paths.h"
 #include "storage/roomdb.h"
 
 static int n_msgs = 1000, n_threads = 64, n_members = 10;

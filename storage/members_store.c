@@ -7,6 +7,8 @@
 static const char *const state_names[] = {
     [MEMBER_JOINED] = "joined", [MEMBER_INVITED] = "invited", [MEMBER_LEFT] = "left", [MEMBER_KICKED] = "kicked"};
 static const char *const role_names[] = {[MEMBER_ROLE_MASTER] = "master", [MEMBER_ROLE_MEMBER] = "member"};
+static const char *const notice_names[] = {
+    [MEMBER_NOTICE_NONE] = "", [MEMBER_NOTICE_INVITE] = "invite", [MEMBER_NOTICE_KICKED] = "kicked"};
 
 static int parse(const char *s, const char *const *names, size_t n)
 {
@@ -44,13 +46,26 @@ nt_err member_role_parse(const char *s, member_role *out)
     return NT_OK;
 }
 
+const char *member_notice_name(member_notice n)
+{
+    return (unsigned)n < 3 ? notice_names[n] : "";
+}
+
+nt_err member_notice_parse(const char *s, member_notice *out)
+{
+    int i = parse(s, notice_names, 3);
+    if (i < 0)
+        return NT_ERR_INVALID;
+    *out = (member_notice)i;
+    return NT_OK;
+}
+
 #define MEMBER_COLS "peer,role,state,delivery,cursor,key_epoch,from_epoch,from_seq,members_seen,mver,pub"
 
 static nt_err member_row(sqlite3_stmt *st, member_rec *m)
 {
     memset(m, 0, sizeof *m);
     snprintf(m->peer, sizeof m->peer, "%s", roomdb_text(st, 0));
-    snprintf(m->delivery, sizeof m->delivery, "%s", roomdb_text(st, 3));
     int64_t *f[] = {&m->cursor, &m->key_epoch, &m->from_epoch, &m->from_seq, &m->members_seen, &m->mver};
     for (int i = 0; i < 6; i++)
         *f[i] = sqlite3_column_int64(st, 4 + i);
@@ -59,7 +74,8 @@ static nt_err member_row(sqlite3_stmt *st, member_rec *m)
         memcpy(m->pub, sqlite3_column_blob(st, 10), (size_t)n);
         m->pub_len = (size_t)n;
     }
-    if (member_role_parse(roomdb_text(st, 1), &m->role) || member_state_parse(roomdb_text(st, 2), &m->state))
+    if (member_role_parse(roomdb_text(st, 1), &m->role) || member_state_parse(roomdb_text(st, 2), &m->state) ||
+        room_delivery_parse(roomdb_text(st, 3), &m->delivery))
         return NT_ERR_DB;
     return NT_OK;
 }
@@ -99,14 +115,14 @@ nt_err members_store_add_master(roomdb *db, const char *room, const char *peer, 
 }
 
 nt_err members_store_admit(roomdb *db, const char *room, const char *peer, const uint8_t *der, size_t der_len,
-                           const char *delivery, int64_t head, int64_t epoch)
+                           room_delivery delivery, int64_t head, int64_t epoch)
 {
     return roomdb_exec(db,
                        "INSERT INTO room_members(room,peer,state,pub,delivery,cursor,key_epoch,from_epoch,"
                        "from_seq) VALUES(?1,?2,'joined',?3,?4,?5,?6,?6,?5) ON CONFLICT(room,peer) DO UPDATE "
                        "SET state='joined', pub=?3, delivery=?4, cursor=?5, key_epoch=?6, from_epoch=?6, "
                        "from_seq=?5, notice='', next_try=0, fails=0",
-                       "ssbsii", room, peer, der, der_len, delivery, head, epoch);
+                       "ssbsii", room, peer, der, der_len, room_delivery_name(delivery), head, epoch);
 }
 
 nt_err members_store_invite(roomdb *db, const char *room, const char *peer)
@@ -161,10 +177,10 @@ nt_err members_store_raise_seen(roomdb *db, const char *room, const char *peer, 
                        v, room, peer);
 }
 
-nt_err members_store_set_delivery(roomdb *db, const char *room, const char *peer, const char *delivery)
+nt_err members_store_set_delivery(roomdb *db, const char *room, const char *peer, room_delivery delivery)
 {
     return roomdb_exec(db, "UPDATE room_members SET delivery=?, next_try=0, fails=0 WHERE room=? AND peer=?", "sss",
-                       delivery, room, peer);
+                       room_delivery_name(delivery), room, peer);
 }
 
 nt_err members_store_polled(roomdb *db, const char *room, const char *peer, int64_t seq)
@@ -194,13 +210,16 @@ nt_err members_store_push_due(roomdb *db, const char *me, int64_t now, size_t ma
         return NT_ERR_DB;
     int s;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        member_push p = {.room = roomdb_text(st, 0), .peer = roomdb_text(st, 1), .delivery = roomdb_text(st, 3),
-                         .notice = roomdb_text(st, 7), .cursor = sqlite3_column_int64(st, 4),
+        member_push p = {.room = roomdb_text(st, 0), .peer = roomdb_text(st, 1), .cursor = sqlite3_column_int64(st, 4),
                          .key_epoch = sqlite3_column_int64(st, 5), .from_epoch = sqlite3_column_int64(st, 6),
                          .head = sqlite3_column_int64(st, 8), .epoch = sqlite3_column_int64(st, 9),
                          .members_seen = sqlite3_column_int64(st, 10), .members_ver = sqlite3_column_int64(st, 11)};
         if (member_state_parse(roomdb_text(st, 2), &p.state))
             p.state = MEMBER_LEFT; /* unreadable: offered no messages */
+        if (room_delivery_parse(roomdb_text(st, 3), &p.delivery))
+            p.delivery = ROOM_POLL; /* unreadable: not pushed */
+        if (member_notice_parse(roomdb_text(st, 7), &p.notice))
+            p.notice = MEMBER_NOTICE_NONE;
         fn(arg, &p);
     }
     roomdb_done(db, st);

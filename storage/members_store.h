@@ -16,6 +16,7 @@
 #include "../common/err.h"
 #include "../crypto/identity.h"
 #include "roomdb.h"
+#include "rooms_store.h"
 
 /* Stored as text: "joined", "invited", "left", "kicked". */
 typedef enum { MEMBER_JOINED = 0, MEMBER_INVITED, MEMBER_LEFT, MEMBER_KICKED } member_state;
@@ -27,6 +28,12 @@ NT_MUST_USE nt_err member_state_parse(const char *s, member_state *out);
 const char *member_role_name(member_role r);
 NT_MUST_USE nt_err member_role_parse(const char *s, member_role *out);
 
+/* What a push owes a member before anything else. Stored as text: ""
+ * (none), "invite", "kicked" (the notify's event). */
+typedef enum { MEMBER_NOTICE_NONE = 0, MEMBER_NOTICE_INVITE, MEMBER_NOTICE_KICKED } member_notice;
+const char *member_notice_name(member_notice n);
+NT_MUST_USE nt_err member_notice_parse(const char *s, member_notice *out);
+
 /* Which rows a count or listing takes. */
 typedef enum { MEMBERS_ALL, MEMBERS_JOINED, MEMBERS_CURRENT /* joined or invited */ } members_which;
 
@@ -35,7 +42,7 @@ typedef struct {
     char peer[IDENTITY_ID_HEX_LEN + 1];
     member_role role;
     member_state state;
-    char delivery[8]; /* "push" or "poll" */
+    room_delivery delivery;
     int64_t cursor, key_epoch, from_epoch, from_seq, members_seen, mver;
     uint8_t pub[IDENTITY_PUB_DER_MAX];
     size_t pub_len; /* 0: no key held */
@@ -52,7 +59,7 @@ NT_MUST_USE nt_err members_store_add_master(roomdb *db, const char *room, const 
 /* Host: peer joins at the log's head and the room's epoch (a known row
  * starts afresh). */
 NT_MUST_USE nt_err members_store_admit(roomdb *db, const char *room, const char *peer, const uint8_t *der,
-                                       size_t der_len, const char *delivery, int64_t head, int64_t epoch);
+                                       size_t der_len, room_delivery delivery, int64_t head, int64_t epoch);
 /* Host: peer is invited, or kicked (each with its notice to push), or left. */
 NT_MUST_USE nt_err members_store_invite(roomdb *db, const char *room, const char *peer);
 NT_MUST_USE nt_err members_store_kick(roomdb *db, const char *room, const char *peer);
@@ -68,7 +75,7 @@ NT_MUST_USE nt_err members_store_seen_current(roomdb *db, const char *room, cons
 NT_MUST_USE nt_err members_store_set_seen(roomdb *db, const char *room, const char *peer, int64_t v);
 NT_MUST_USE nt_err members_store_raise_seen(roomdb *db, const char *room, const char *peer, int64_t v);
 /* Host: peer's delivery mode (its backoff forgotten). */
-NT_MUST_USE nt_err members_store_set_delivery(roomdb *db, const char *room, const char *peer, const char *delivery);
+NT_MUST_USE nt_err members_store_set_delivery(roomdb *db, const char *room, const char *peer, room_delivery delivery);
 /* Host: a poll-mode peer read up to seq (stored when 64 or more ahead). */
 NT_MUST_USE nt_err members_store_polled(roomdb *db, const char *room, const char *peer, int64_t seq);
 /* Host: members waiting out a soft retry are due now. */
@@ -77,7 +84,9 @@ NT_MUST_USE nt_err members_store_wake(roomdb *db, const char *room);
 /* Host: one member a push round owes something (a notice, messages,
  * keys or the member list). Texts are borrowed for the callback. */
 typedef struct {
-    const char *room, *peer, *delivery, *notice; /* notice: "" when none */
+    const char *room, *peer;
+    room_delivery delivery;
+    member_notice notice;
     member_state state;
     int64_t cursor, key_epoch, from_epoch, head, epoch, members_seen, members_ver;
 } member_push;

@@ -27,6 +27,46 @@ nt_err room_state_parse(const char *s, room_state *out)
     return NT_ERR_INVALID;
 }
 
+static const char *const delivery_names[] = {[ROOM_PUSH] = "push", [ROOM_POLL] = "poll"};
+static const char *const access_names[] = {
+    [ROOM_ACCESS_INVITE] = "invite", [ROOM_ACCESS_OPEN] = "open", [ROOM_ACCESS_PASSWORD] = "password"};
+
+static int name_index(const char *s, const char *const *names, size_t n)
+{
+    for (size_t i = 0; s && i < n; i++)
+        if (strcmp(s, names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+const char *room_delivery_name(room_delivery d)
+{
+    return (unsigned)d < 2 ? delivery_names[d] : "push";
+}
+
+nt_err room_delivery_parse(const char *s, room_delivery *out)
+{
+    int i = name_index(s, delivery_names, 2);
+    if (i < 0)
+        return NT_ERR_INVALID;
+    *out = (room_delivery)i;
+    return NT_OK;
+}
+
+const char *room_access_name(room_access a)
+{
+    return (unsigned)a < 3 ? access_names[a] : "invite";
+}
+
+nt_err room_access_parse(const char *s, room_access *out)
+{
+    int i = name_index(s, access_names, 3);
+    if (i < 0)
+        return NT_ERR_INVALID;
+    *out = (room_access)i;
+    return NT_OK;
+}
+
 /* need as stored: the words of its bits, each followed by a space */
 static const struct {
     unsigned bit;
@@ -65,14 +105,13 @@ static nt_err room_row(sqlite3_stmt *st, room_rec *out)
     copy(out->name, sizeof out->name, roomdb_text(st, 1));
     copy(out->topic, sizeof out->topic, roomdb_text(st, 2));
     copy(out->host, sizeof out->host, roomdb_text(st, 3));
-    copy(out->access, sizeof out->access, roomdb_text(st, 4));
-    copy(out->delivery, sizeof out->delivery, roomdb_text(st, 6));
     out->need = need_parse(roomdb_text(st, 7));
     int64_t *f[] = {&out->rot_msgs, &out->rot_secs, &out->epoch,   &out->epoch_ts, &out->since_rot,
                     &out->head,     &out->from_seq, &out->dropped, &out->created,  &out->members_ver};
     for (int i = 0; i < 10; i++)
         *f[i] = sqlite3_column_int64(st, 8 + i);
-    if (room_state_parse(roomdb_text(st, 5), &out->state) ||
+    if (room_state_parse(roomdb_text(st, 5), &out->state) || room_access_parse(roomdb_text(st, 4), &out->access) ||
+        room_delivery_parse(roomdb_text(st, 6), &out->delivery) ||
         encoding_hex_decode(out->id, ROOMS_ID_HEX_LEN, out->idb, sizeof out->idb, &n) || n != ROOMS_ID_LEN)
         return NT_ERR_DB;
     return NT_OK;
@@ -97,7 +136,7 @@ nt_err rooms_store_create(roomdb *db, const room_new *n)
     return roomdb_exec(db,
                        "INSERT INTO rooms(id,name,topic,host,access,pw_salt,pw_hash,pw_iter,rot_msgs,rot_secs,"
                        "state,created) VALUES(?,?,?,?,?,?,?,?,?,?,'hosted',?)",
-                       "sssssbbiiii", n->id, n->name, n->topic, n->host, n->access, n->salt, (size_t)ROOMS_SALT_LEN,
+                       "sssssbbiiii", n->id, n->name, n->topic, n->host, room_access_name(n->access), n->salt, (size_t)ROOMS_SALT_LEN,
                        n->hash, (size_t)ROOMS_PW_HASH_LEN, n->pw_iter, n->rot_msgs, n->rot_secs, n->created);
 }
 
@@ -122,22 +161,23 @@ nt_err rooms_store_pw(roomdb *db, const char *id, uint8_t salt[static ROOMS_SALT
 }
 
 nt_err rooms_store_invite(roomdb *db, const char *id, const char *name, const char *topic, const char *host,
-                          const char *access, int64_t created)
+                          room_access access, int64_t created)
 {
     return roomdb_exec(db,
                        "INSERT INTO rooms(id,name,topic,host,access,state,created) VALUES(?1,?2,?3,?4,?5,"
                        "'invited',?6) ON CONFLICT(id) DO UPDATE SET state='invited', name=?2, topic=?3",
-                       "sssssi", id, name, topic, host, access, created);
+                       "sssssi", id, name, topic, host, room_access_name(access), created);
 }
 
 nt_err rooms_store_join(roomdb *db, const char *id, const char *name, const char *topic, const char *host,
-                        const char *access, const char *delivery, int64_t from_seq, int64_t created)
+                        room_access access, room_delivery delivery, int64_t from_seq, int64_t created)
 {
     return roomdb_exec(db,
                        "INSERT INTO rooms(id,name,topic,host,access,state,delivery,head,from_seq,created) "
                        "VALUES(?1,?2,?3,?4,?5,'joined',?6,?7,?7,?8) ON CONFLICT(id) DO UPDATE SET name=?2, "
                        "topic=?3, host=?4, access=?5, state='joined', delivery=?6, head=max(head,?7), need=''",
-                       "ssssssii", id, name, topic, host, access, delivery, from_seq, created);
+                       "ssssssii", id, name, topic, host, room_access_name(access),
+                       room_delivery_name(delivery), from_seq, created);
 }
 
 nt_err rooms_store_invited(roomdb *db, const char *host, int64_t *n)
@@ -153,9 +193,9 @@ nt_err rooms_store_set_state(roomdb *db, const char *id, room_state state)
     return roomdb_exec(db, "UPDATE rooms SET state=? WHERE id=?", "ss", room_state_name(state), id);
 }
 
-nt_err rooms_store_set_delivery(roomdb *db, const char *id, const char *delivery)
+nt_err rooms_store_set_delivery(roomdb *db, const char *id, room_delivery delivery)
 {
-    return roomdb_exec(db, "UPDATE rooms SET delivery=? WHERE id=?", "ss", delivery, id);
+    return roomdb_exec(db, "UPDATE rooms SET delivery=? WHERE id=?", "ss", room_delivery_name(delivery), id);
 }
 
 nt_err rooms_store_rotated(roomdb *db, const char *id, int64_t now)

@@ -31,6 +31,18 @@ const char *room_state_name(room_state s);
 /* NT_ERR_INVALID for any other text. */
 NT_MUST_USE nt_err room_state_parse(const char *s, room_state *out);
 
+/* How a member takes a room's messages. Stored and sent as text: "push",
+ * "poll". */
+typedef enum { ROOM_PUSH = 0, ROOM_POLL } room_delivery;
+const char *room_delivery_name(room_delivery d);
+NT_MUST_USE nt_err room_delivery_parse(const char *s, room_delivery *out);
+
+/* Who may join a room. Stored and sent as text: "invite", "open",
+ * "password". */
+typedef enum { ROOM_ACCESS_INVITE = 0, ROOM_ACCESS_OPEN, ROOM_ACCESS_PASSWORD } room_access;
+const char *room_access_name(room_access a);
+NT_MUST_USE nt_err room_access_parse(const char *s, room_access *out);
+
 /* What a member room's sync owes it. Stored as the words "keys",
  * "members", "poll". */
 enum { ROOM_NEED_KEYS = 1u << 0, ROOM_NEED_MEMBERS = 1u << 1, ROOM_NEED_POLL = 1u << 2 };
@@ -41,10 +53,10 @@ typedef struct {
     char name[ROOMS_NAME_MAX + 1];
     char topic[ROOMS_TOPIC_MAX + 1];
     char host[ROOMS_PEER_HEX_LEN + 1];
-    char access[12];  /* "invite", "open" or "password" */
+    room_access access;
     room_state state;
-    char delivery[8]; /* "push" or "poll" */
-    unsigned need;    /* ROOM_NEED_* */
+    room_delivery delivery;
+    unsigned need; /* ROOM_NEED_* */
     int64_t rot_msgs, rot_secs, epoch, epoch_ts, since_rot, head, from_seq, dropped, created;
     int64_t members_ver;
 } room_rec;
@@ -56,7 +68,8 @@ NT_MUST_USE nt_err rooms_store_get(roomdb *db, const char *id, room_rec *out);
 /* A room this node creates and hosts. salt and hash may be NULL (no
  * password). */
 typedef struct {
-    const char *id, *name, *topic, *host, *access;
+    const char *id, *name, *topic, *host;
+    room_access access;
     const uint8_t *salt, *hash; /* ROOMS_SALT_LEN, ROOMS_PW_HASH_LEN */
     int64_t pw_iter, rot_msgs, rot_secs, created;
 } room_new;
@@ -68,17 +81,17 @@ NT_MUST_USE nt_err rooms_store_pw(roomdb *db, const char *id, uint8_t salt[stati
 /* An invitation from host: the room becomes invited (a known room keeps
  * its host and access, takes the name and topic). */
 NT_MUST_USE nt_err rooms_store_invite(roomdb *db, const char *id, const char *name, const char *topic,
-                                      const char *host, const char *access, int64_t created);
+                                      const char *host, room_access access, int64_t created);
 /* A join the host accepted: the room becomes joined with that delivery,
  * its head at least from_seq, nothing needed. */
 NT_MUST_USE nt_err rooms_store_join(roomdb *db, const char *id, const char *name, const char *topic,
-                                    const char *host, const char *access, const char *delivery, int64_t from_seq,
+                                    const char *host, room_access access, room_delivery delivery, int64_t from_seq,
                                     int64_t created);
 /* Invitations pending, from host (NULL: from anyone). */
 NT_MUST_USE nt_err rooms_store_invited(roomdb *db, const char *host, int64_t *n);
 
 NT_MUST_USE nt_err rooms_store_set_state(roomdb *db, const char *id, room_state state);
-NT_MUST_USE nt_err rooms_store_set_delivery(roomdb *db, const char *id, const char *delivery);
+NT_MUST_USE nt_err rooms_store_set_delivery(roomdb *db, const char *id, room_delivery delivery);
 /* Host: a new epoch began at now (since_rot restarts). */
 NT_MUST_USE nt_err rooms_store_rotated(roomdb *db, const char *id, int64_t now);
 /* Member: the host's newest epoch is `epoch` (since now). */

@@ -62,7 +62,7 @@ static int64_t push_backoff(int64_t fails)
 /* Build the Notify for one member row (lock held). */
 static json_t *notify_json_locked(rooms *r, const member_push *p, push_job *j)
 {
-    const char *delivery = p->delivery, *notice = p->notice;
+    bool push = p->delivery == ROOM_PUSH;
     int64_t cursor = p->cursor, key_epoch = p->key_epoch, head = p->head, epoch = p->epoch;
     int64_t members_seen = p->members_seen, members_ver = p->members_ver;
     json_t *n = json_pack("{s:I,s:I}", "head", (json_int_t)head, "epoch", (json_int_t)epoch);
@@ -70,14 +70,15 @@ static json_t *notify_json_locked(rooms *r, const member_push *p, push_job *j)
     j->sent_to = cursor;
     j->key_to = key_epoch;
     j->members_to = 0;
-    j->notice = *notice != '\0';
+    j->notice = p->notice != MEMBER_NOTICE_NONE;
     if (j->notice) {
-        json_object_set_new(n, "event", json_string(notice));
-        if (strcmp(notice, "invite") == 0) {
+        json_object_set_new(n, "event", json_string(member_notice_name(p->notice)));
+        if (p->notice == MEMBER_NOTICE_INVITE) {
             room_row rm;
             if (rooms_load_locked(r, j->room, &rm) == NT_OK)
                 json_object_set_new(n, "room", json_pack("{s:s,s:s,s:s,s:s}", "id", rm.id, "name", rm.name, "topic",
-                                                         rm.topic, "access", rm.access));
+                                                         rm.topic, "access",
+                                                         room_access_name(rm.access)));
         }
         return n;
     }
@@ -91,13 +92,13 @@ static json_t *notify_json_locked(rooms *r, const member_push *p, push_job *j)
         json_object_set_new(n, "keys", keys);
     }
     /* before the messages: a new member's first message then verifies */
-    if (strcmp(delivery, "push") == 0 && members_seen < members_ver) {
+    if (push && members_seen < members_ver) {
         json_t *rows = rooms_members_since_json_locked(r, j->room, members_seen, ROOM_MEMBERS_PUSH_MAX,
                                                        &j->members_to, NULL);
         json_object_set_new(n, "members", rows);
         json_object_set_new(n, "members_ver", json_integer(j->members_to));
     }
-    if (strcmp(delivery, "push") == 0 && cursor < head) {
+    if (push && cursor < head) {
         json_t *msgs = messages_log_json_locked(r, j->room, cursor, ROOM_PUSH_BATCH);
         size_t k = json_array_size(msgs);
         if (k)
@@ -415,7 +416,7 @@ static void *poller_main(void *arg)
         room_row rm, after;
         pthread_mutex_lock(&r->lock);
         bool go = !r->stopping && rooms_load_locked(r, p->room, &rm) == NT_OK && rm.state == ROOM_JOINED &&
-                  strcmp(rm.delivery, "poll") == 0;
+                  rm.delivery == ROOM_POLL;
         pthread_mutex_unlock(&r->lock);
         if (!go)
             break;

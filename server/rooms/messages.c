@@ -677,7 +677,7 @@ static int notify_invite_locked(rooms *r, const char *peer, const char *room, co
     json_t *ri = json_object_get(body, "room");
     const char *name = json_string_value(json_object_get(ri, "name"));
     const char *topic = json_string_value(json_object_get(ri, "topic"));
-    const char *access = json_string_value(json_object_get(ri, "access"));
+    room_access access;
     int64_t from_peer = 0, all = 0;
     if (rm && strcmp(rm->host, peer))
         return rooms_refuse(reply, REFUSE_CONFLICT, "this room id belongs to another host");
@@ -694,8 +694,8 @@ static int notify_invite_locked(rooms *r, const char *peer, const char *room, co
             name = "?";
         if (!topic || strlen(topic) > ROOM_TOPIC_MAX)
             topic = "";
-        if (!access || (strcmp(access, "open") && strcmp(access, "password")))
-            access = "invite";
+        if (room_access_parse(json_string_value(json_object_get(ri, "access")), &access))
+            access = ROOM_ACCESS_INVITE;
         if (rooms_store_invite(r->o.db, room, name, topic, peer, access, rooms_now(r)))
             return rooms_refuse(reply, REFUSE_BUSY, "could not store the invitation");
         rooms_event_locked(r, "invite", room, json_pack("{s:s,s:s}", "peer", peer, "name", name));
@@ -709,10 +709,12 @@ static int notify_invite_locked(rooms *r, const char *peer, const char *room, co
 int messages_peer_notify(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply)
 {
     room_row rm;
-    const char *ev = json_string_value(json_object_get(body, "event"));
+    member_notice ev;
+    if (member_notice_parse(json_string_value(json_object_get(body, "event")), &ev))
+        ev = MEMBER_NOTICE_NONE; /* the peer API refuses any other event */
     pthread_mutex_lock(&r->lock);
     bool have = rooms_load_locked(r, room, &rm) == NT_OK;
-    if (ev && strcmp(ev, "invite") == 0) {
+    if (ev == MEMBER_NOTICE_INVITE) {
         int status = notify_invite_locked(r, peer, room, have ? &rm : NULL, body, reply);
         pthread_mutex_unlock(&r->lock);
         return status;
@@ -721,7 +723,7 @@ int messages_peer_notify(rooms *r, const char *peer, const char *room, json_t *b
         pthread_mutex_unlock(&r->lock);
         return rooms_refuse(reply, REFUSE_NOT_MEMBER, "not following this room");
     }
-    if (ev && strcmp(ev, "kicked") == 0) {
+    if (ev == MEMBER_NOTICE_KICKED) {
         nt_err rc = rooms_store_set_state(r->o.db, room, ROOM_KICKED);
         if (rc)
             log_warn("rooms: cannot mark %s kicked: %s", room, err_str(rc));

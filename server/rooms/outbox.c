@@ -457,7 +457,7 @@ void outbox_drain(rooms *r)
 
 /* The master's own message into its own room: seal, sign, commit to the
  * log (one fsync); a repeated txn id answers from the log. */
-static int host_send(rooms *r, const room_row *rm, const char *txn, const char *text, json_t **reply)
+static rooms_refusal host_send(rooms *r, const room_row *rm, const char *txn, const char *text, rooms_answer *a)
 {
     uint8_t key[ROOM_KEY_LEN];
     submission s = {0};
@@ -469,38 +469,39 @@ static int host_send(rooms *r, const room_row *rm, const char *txn, const char *
         rc = prepare(r, rm, key, txn, text, &s);
     mbedtls_platform_zeroize(key, sizeof key);
     if (rc)
-        return rooms_refuse(reply, REFUSE_INTERNAL, err_str(rc));
+        return rooms_decline(a, REFUSE_INTERNAL, err_str(rc));
     int status = messages_host_submit(r, r->me_hex, rm->id, &s, &ack);
     messages_submission_free(&s);
-    if (status != 200) {
-        *reply = ack;
-        return status;
-    }
-    *reply = json_pack("{s:s,s:s,s:s,s:O,s:I,s:s}", "room", rm->id, "txn_id", txn, "state", "sent", "seq",
+    if (status != 200) /* the host's refusal (this node's) passed on as it came */
+        return rooms_relay(a, status, ack);
+    a->body = json_pack("{s:s,s:s,s:s,s:O,s:I,s:s}", "room", rm->id, "txn_id", txn, "state", "sent", "seq",
                        json_object_get(ack, "seq"), "attempts", (json_int_t)1, "text", text);
     json_decref(ack);
-    return 200;
+    return REFUSE_NONE;
 }
 
 /* The answer to a client's send: the entry as it stands, 200 once sent,
  * 202 while pending, the host's refusal (4xx, the entry inside) once
  * failed. */
-static int put_answer(rooms *r, const char *room, const char *txn, json_t **reply)
+static rooms_refusal put_answer(rooms *r, const char *room, const char *txn, rooms_answer *a)
 {
     pthread_mutex_lock(&r->lock);
-    *reply = outbox_json_locked(r, room, txn);
+    json_t *entry = outbox_json_locked(r, room, txn);
     outbox_entry cur;
     nt_err crc = outbox_store_get(r->o.db, room, txn, false, &cur);
     pthread_mutex_unlock(&r->lock);
     int64_t code = crc ? 0 : cur.code;
-    if (!crc && cur.state == OUTBOX_FAILED) {
-        json_t *entry = *reply;
+    if (!crc && cur.state == OUTBOX_FAILED) { /* the host's refusal, as it stored it */
         const char *reason = json_string_value(json_object_get(entry, "reason"));
-        rooms_error(reply, code >= 400 && code < 500 ? (int)code : 403, "refused", reason ? reason : "refused");
-        json_object_set_new(*reply, "entry", entry);
-        return code >= 400 && code < 500 ? (int)code : 403;
+        int status = code >= 400 && code < 500 ? (int)code : 403;
+        json_t *err = NULL;
+        rooms_error(&err, status, "refused", reason ? reason : "refused");
+        json_object_set_new(err, "entry", entry);
+        return rooms_relay(a, status, err);
     }
-    return !crc && cur.state == OUTBOX_SENT ? 200 : 202;
+    a->body = entry;
+    a->pending = crc || cur.state != OUTBOX_SENT;
+    return REFUSE_NONE;
 }
 
 /* A new entry (txn, text) and its delivery event, in one commit. */
@@ -518,25 +519,25 @@ static nt_err put_new_locked(rooms *r, const char *room, const char *txn, const 
     return rc;
 }
 
-int outbox_client_put(rooms *r, const char *room, const char *txn, json_t *body, json_t **reply)
+rooms_refusal outbox_client_put(rooms *r, const char *room, const char *txn, json_t *body, rooms_answer *a)
 {
     json_t *jt = json_object_get(body, "text");
     room_row rm;
-    int status = 0;
+    rooms_refusal why = REFUSE_NONE;
     bool first = false;
     if (!rooms_valid_txn(txn))
-        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "txn_id is 1-64 of [A-Za-z0-9._~-]");
+        return rooms_decline(a, REFUSE_BAD_REQUEST, "txn_id is 1-64 of [A-Za-z0-9._~-]");
     if (!json_is_object(body) || !json_is_string(jt) || !json_string_value(jt)[0])
-        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "body must be {\"text\": non-empty string}");
+        return rooms_decline(a, REFUSE_BAD_REQUEST, "body must be {\"text\": non-empty string}");
     if (json_string_length(jt) > ROOM_TEXT_MAX)
-        return rooms_refuse(reply, REFUSE_TOO_LARGE, "text is over 16384 bytes");
+        return rooms_decline(a, REFUSE_TOO_LARGE, "text is over 16384 bytes");
     if (strlen(json_string_value(jt)) != json_string_length(jt))
-        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "text must not contain NUL");
+        return rooms_decline(a, REFUSE_BAD_REQUEST, "text must not contain NUL");
     const char *text = json_string_value(jt);
 
     pthread_mutex_lock(&r->lock);
     if (rooms_load_locked(r, room, &rm)) {
-        status = rooms_refuse(reply, REFUSE_NOT_FOUND, "no such room");
+        why = rooms_decline(a, REFUSE_NOT_FOUND, "no such room");
         goto unlock;
     }
     outbox_entry old;
@@ -544,20 +545,20 @@ int outbox_client_put(rooms *r, const char *room, const char *txn, json_t *body,
     bool exists = orc == NT_OK, same = exists && strcmp(old.text, text) == 0;
     outbox_entry_clear(&old);
     if (orc && orc != NT_ERR_NOT_FOUND)
-        status = rooms_refuse(reply, REFUSE_BUSY, "could not read the outbox");
+        why = rooms_decline(a, REFUSE_BUSY, "could not read the outbox");
     else if (exists && !same)
-        status = rooms_refuse(reply, REFUSE_CONFLICT, "txn_id already used for another text");
+        why = rooms_decline(a, REFUSE_CONFLICT, "txn_id already used for another text");
     else if (!exists && rm.state != ROOM_JOINED && rm.state != ROOM_HOSTED)
-        status = rooms_refuse(reply, REFUSE_NOT_MEMBER, "not a member of this room");
-    if (status)
+        why = rooms_decline(a, REFUSE_NOT_MEMBER, "not a member of this room");
+    if (why)
         goto unlock;
     if (!exists && rm.state == ROOM_HOSTED) {
         /* our own room: the log itself is the durable record, no outbox */
         pthread_mutex_unlock(&r->lock);
-        return host_send(r, &rm, txn, text, reply);
+        return host_send(r, &rm, txn, text, a);
     }
     if (!exists && put_new_locked(r, room, txn, text)) {
-        status = rooms_refuse(reply, REFUSE_BUSY, "could not store the message");
+        why = rooms_decline(a, REFUSE_BUSY, "could not store the message");
         goto unlock;
     }
     if (outbox_store_is_oldest(r->o.db, room, txn, &first))
@@ -566,10 +567,10 @@ int outbox_client_put(rooms *r, const char *room, const char *txn, json_t *body,
         rooms_wake_sync_locked(r);
 unlock:
     pthread_mutex_unlock(&r->lock);
-    if (status)
-        return status;
+    if (why)
+        return why;
     outbox_state state;
     if (first)
         outbox_try(r, room, txn, &state);
-    return put_answer(r, room, txn, reply);
+    return put_answer(r, room, txn, a);
 }

@@ -33,33 +33,3 @@ nt_err peer_port_target(const port_call *c, const char **method, char *path, siz
         n = snprintf(path, cap, "/v1/peer/rooms/%s/%s", c->room, what);
     return n < 0 || (size_t)n >= cap ? NT_ERR_TOO_BIG : NT_OK;
 }
-
-nt_err peer_port_route(const char *method, const char *path, port_op *op, char room[static 33])
-{
-    static const char base[] = "/v1/peer/rooms";
-    const size_t bl = sizeof base - 1;
-    bool known = false;
-    room[0] = '\0';
-    if (strncmp(path, base, bl) != 0)
-        return NT_ERR_NOT_FOUND;
-    const char *p = path + bl, *what = NULL;
-    if (*p) { /* "/" room "/" what */
-        const char *slash = p[0] == '/' ? strchr(p + 1, '/') : NULL;
-        if (!slash || slash - p - 1 != 32 || strchr(slash + 1, '/'))
-            return NT_ERR_NOT_FOUND;
-        memcpy(room, p + 1, 32);
-        room[32] = '\0';
-        what = slash + 1;
-    }
-    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
-        bool same = what ? targets[i].what && strcmp(what, targets[i].what) == 0 : !targets[i].what;
-        if (!same)
-            continue;
-        known = true;
-        if (strcmp(method, targets[i].method) == 0) {
-            *op = (port_op)i;
-            return NT_OK;
-        }
-    }
-    return known ? NT_ERR_STATE : NT_ERR_NOT_FOUND;
-}

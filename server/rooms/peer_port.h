@@ -51,9 +51,4 @@ typedef void peer_port_fn(void *arg, port_call *calls, size_t n, int timeout_ms)
  * NT_ERR_TOO_BIG when it does not fit, NT_ERR_INVALID for an unknown op. */
 NT_MUST_USE nt_err peer_port_target(const port_call *c, const char **method, char *path, size_t cap);
 
-/* The inverse, for a path without its query: the op of (method, path) and
- * its room (room[33], "" for PORT_LIST). NT_ERR_NOT_FOUND for no such
- * route, NT_ERR_STATE for a route that takes another method. */
-NT_MUST_USE nt_err peer_port_route(const char *method, const char *path, port_op *op, char room[static 33]);
-
 #endif

@@ -1,10 +1,14 @@
 /* refusal.c - see refusal.h. */
 #include "server/rooms/refusal.h"
 
+#include <stdio.h>
+#include <string.h>
+
 static const struct {
     int status;
     const char *code;
 } refusals[] = {
+    [REFUSE_NONE] = {200, ""},
     [REFUSE_BAD_REQUEST] = {400, "bad_request"},
     [REFUSE_UNAUTHENTICATED] = {401, "unauthenticated"},
     [REFUSE_BAD_KEY] = {401, "bad_key"},
@@ -27,6 +31,7 @@ static const struct {
     [REFUSE_BAD_PEER_REPLY] = {502, "bad_peer_reply"},
     [REFUSE_BUSY] = {503, "busy"},
     [REFUSE_UNAVAILABLE] = {503, "unavailable"},
+    [REFUSE_RELAYED] = {502, "bad_host_reply"}, /* only without the relayed status */
 };
 
 static unsigned idx(rooms_refusal why)
@@ -48,4 +53,56 @@ int rooms_refuse(json_t **reply, rooms_refusal why, const char *msg)
 {
     *reply = json_pack("{s:{s:s,s:s}}", "error", "code", rooms_refusal_code(why), "message", msg);
     return rooms_refusal_status(why);
+}
+
+rooms_refusal rooms_decline(rooms_answer *a, rooms_refusal why, const char *msg)
+{
+    json_decref(a->body);
+    a->body = json_pack("{s:s}", "message", msg);
+    return why;
+}
+
+rooms_refusal rooms_relay(rooms_answer *a, int status, json_t *hreply)
+{
+    json_decref(a->body);
+    a->body = hreply;
+    if (status == 200)
+        return REFUSE_NONE;
+    const char *code = json_string_value(json_object_get(json_object_get(hreply, "error"), "code"));
+    a->relayed.status = status;
+    snprintf(a->relayed.code, sizeof a->relayed.code, "%s", code ? code : "");
+    return REFUSE_RELAYED;
+}
+
+/* {"error": {code, message}} and the members of detail beside it. */
+static json_t *error_body(rooms_refusal why, json_t *detail)
+{
+    const char *msg = json_string_value(json_object_get(detail, "message"));
+    json_t *out = json_pack("{s:{s:s,s:s}}", "error", "code", rooms_refusal_code(why), "message", msg ? msg : "");
+    const char *k;
+    json_t *v;
+    json_object_foreach(detail, k, v)
+    {
+        if (out && strcmp(k, "message") != 0)
+            json_object_set(out, k, v);
+    }
+    return out;
+}
+
+int rooms_answer_http(rooms_refusal why, rooms_answer *a, json_t **body)
+{
+    int status;
+    if (why == REFUSE_NONE) {
+        status = a->created ? 201 : a->pending ? 202 : a->stale ? 503 : 200;
+        *body = a->body;
+    } else if (why == REFUSE_RELAYED && a->relayed.status >= 100 && a->relayed.status <= 599) {
+        status = a->relayed.status;
+        *body = a->body;
+    } else {
+        status = rooms_refusal_status(why == REFUSE_RELAYED ? REFUSE_BAD_HOST_REPLY : why);
+        *body = error_body(why == REFUSE_RELAYED ? REFUSE_BAD_HOST_REPLY : why, a->body);
+        json_decref(a->body);
+    }
+    a->body = NULL;
+    return status;
 }

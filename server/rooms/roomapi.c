@@ -35,7 +35,7 @@ static void room_add(void *arg, const char *id, unsigned need)
         json_array_append_new(l->arr, rooms_room_json_locked(l->r, &rm));
 }
 
-static int list_rooms(rooms *r, json_t **reply)
+static rooms_refusal list_rooms(rooms *r, rooms_answer *a)
 {
     room_list l = {r, json_array()};
     pthread_mutex_lock(&r->lock);
@@ -43,63 +43,64 @@ static int list_rooms(rooms *r, json_t **reply)
     pthread_mutex_unlock(&r->lock);
     if (rc) {
         json_decref(l.arr);
-        return rooms_refuse(reply, REFUSE_INTERNAL, "cannot list the rooms");
+        return rooms_decline(a, REFUSE_INTERNAL, "cannot list the rooms");
     }
-    *reply = json_pack("{s:o}", "rooms", l.arr);
-    return 200;
+    a->body = json_pack("{s:o}", "rooms", l.arr);
+    return REFUSE_NONE;
 }
 
-static int get_room(rooms *r, const char *room, room_row *rm, json_t **reply)
+static rooms_refusal get_room(rooms *r, const char *room, room_row *rm, rooms_answer *a)
 {
     pthread_mutex_lock(&r->lock);
     nt_err rc = rooms_load_locked(r, room, rm);
-    if (!rc && reply)
-        *reply = rooms_room_json_locked(r, rm);
+    if (!rc && a)
+        a->body = rooms_room_json_locked(r, rm);
     pthread_mutex_unlock(&r->lock);
     if (rc)
-        return reply ? rooms_refuse(reply, REFUSE_NOT_FOUND, "no such room") : 404;
-    return 200;
+        return a ? rooms_decline(a, REFUSE_NOT_FOUND, "no such room") : REFUSE_NOT_FOUND;
+    return REFUSE_NONE;
 }
 
-/* As get_room, but only the check: on success *reply is left alone, so a
+/* As get_room, but only the check: on success a->body is left alone, so a
  * handler that answers something else does not leak the room object. */
-static int have_room(rooms *r, const char *room, room_row *rm, json_t **reply)
+static rooms_refusal have_room(rooms *r, const char *room, room_row *rm, rooms_answer *a)
 {
-    if (get_room(r, room, rm, NULL) == 200)
-        return 200;
-    return rooms_refuse(reply, REFUSE_NOT_FOUND, "no such room");
+    if (get_room(r, room, rm, NULL) == REFUSE_NONE)
+        return REFUSE_NONE;
+    return rooms_decline(a, REFUSE_NOT_FOUND, "no such room");
 }
 
-/* Pass a refusal from the host through to the user. */
-static int relay(int status, json_t *hreply, json_t **reply, nt_err rc)
+/* Pass the host's answer through to the user. */
+static rooms_refusal relay(int status, json_t *hreply, rooms_answer *a, nt_err rc)
 {
     if (rc)
-        return rooms_refuse(reply, REFUSE_UNAVAILABLE, "the room's host could not be reached");
-    *reply = hreply;
-    return status;
+        return rooms_decline(a, REFUSE_UNAVAILABLE, "the room's host could not be reached");
+    return rooms_relay(a, status, hreply);
 }
 
-static int join(rooms *r, const char *room, json_t *body, json_t **reply)
+static rooms_refusal join(rooms *r, const char *room, json_t *body, rooms_answer *a)
 {
     room_row rm;
     const char *host = json_string_value(json_object_get(body, "host"));
     json_t *pw = json_object_get(body, "password"), *dl = json_object_get(body, "delivery");
-    bool have = get_room(r, room, &rm, NULL) == 200;
+    room_delivery mode = ROOM_PUSH;
+    room_access access = ROOM_ACCESS_INVITE;
+    bool have = get_room(r, room, &rm, NULL) == REFUSE_NONE;
     if (have && rm.state == ROOM_HOSTED)
-        return rooms_refuse(reply, REFUSE_CONFLICT, "this node is the room's master");
+        return rooms_decline(a, REFUSE_CONFLICT, "this node is the room's master");
     if (!host && have)
         host = rm.host;
     if (!rooms_valid_hex(host, IDENTITY_ID_HEX_LEN) || (pw && !json_is_string(pw)) ||
-        (dl && (!json_is_string(dl) || (strcmp(json_string_value(dl), "push") && strcmp(json_string_value(dl), "poll")))))
-        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "host (node id) required; password string; delivery push|poll");
+        (dl && (!json_is_string(dl) || room_delivery_parse(json_string_value(dl), &mode))))
+        return rooms_decline(a, REFUSE_BAD_REQUEST, "host (node id) required; password string; delivery push|poll");
     if (strcmp(host, r->me_hex) == 0)
-        return rooms_refuse(reply, REFUSE_NOT_FOUND, "no such room");
+        return rooms_decline(a, REFUSE_NOT_FOUND, "no such room");
     /* a room id is bound to its host: only a pending invitation (which
      * any peer can send) gives way to the user's own choice of host */
     if (have && strcmp(rm.host, host) && rm.state != ROOM_INVITED)
-        return rooms_refuse(reply, REFUSE_CONFLICT, "this room id belongs to another host");
+        return rooms_decline(a, REFUSE_CONFLICT, "this room id belongs to another host");
     json_t *req = json_pack("{s:o,s:s}", "pub", rooms_b64_json(r->me_der, r->me_der_len), "delivery",
-                            dl ? json_string_value(dl) : "push");
+                            room_delivery_name(mode));
     if (pw)
         json_object_set(req, "password", pw);
     json_t *hr = NULL;
@@ -107,22 +108,23 @@ static int join(rooms *r, const char *room, json_t *body, json_t **reply)
     nt_err rc = rooms_port_ask(r, PORT_JOIN, host, room, req, &hr, &status);
     json_decref(req);
     if (rc || status != 200)
-        return relay(status, hr, reply, rc);
+        return relay(status, hr, a, rc);
     json_t *ri = json_object_get(hr, "room");
     const char *name = json_string_value(json_object_get(ri, "name"));
     const char *topic = json_string_value(json_object_get(ri, "topic"));
-    const char *access = json_string_value(json_object_get(ri, "access"));
+    const char *access_name = json_string_value(json_object_get(ri, "access"));
     json_int_t from = json_integer_value(json_object_get(hr, "from_seq"));
-    if (!name || strlen(name) > ROOM_NAME_MAX || !topic || strlen(topic) > ROOM_TOPIC_MAX || !access ||
-        strlen(access) > 10 || from < 0) {
+    if (!name || strlen(name) > ROOM_NAME_MAX || !topic || strlen(topic) > ROOM_TOPIC_MAX || !access_name ||
+        strlen(access_name) > 10 || from < 0) {
         json_decref(hr);
-        return rooms_refuse(reply, REFUSE_BAD_HOST_REPLY, "the host's reply is malformed");
+        return rooms_decline(a, REFUSE_BAD_HOST_REPLY, "the host's reply is malformed");
     }
+    if (room_access_parse(access_name, &access))
+        access = ROOM_ACCESS_INVITE; /* an access this node does not know: as closed as any */
     pthread_mutex_lock(&r->lock);
     nt_err drc = roomdb_begin(r->o.db);
     if (!drc)
-        drc = rooms_store_join(r->o.db, room, name, topic, host, access, dl ? json_string_value(dl) : "push", from,
-                               rooms_now(r));
+        drc = rooms_store_join(r->o.db, room, name, topic, host, access, mode, from, rooms_now(r));
     if (!drc) {
         (void)rooms_store_keys_locked(r, room, json_object_get(hr, "keys"));
         rooms_store_members_locked(r, room, json_object_get(hr, "members"),
@@ -140,42 +142,43 @@ static int join(rooms *r, const char *room, json_t *body, json_t **reply)
         drc = rooms_load_locked(r, room, &rm);
     }
     if (!drc)
-        *reply = rooms_room_json_locked(r, &rm);
+        a->body = rooms_room_json_locked(r, &rm);
     pthread_mutex_unlock(&r->lock);
     json_decref(hr);
-    return drc ? rooms_refuse(reply, REFUSE_INTERNAL, err_str(drc)) : 200;
+    return drc ? rooms_decline(a, REFUSE_INTERNAL, err_str(drc)) : REFUSE_NONE;
 }
 
 /* leave and delivery: ask the host, then record it here. */
-static int member_op(rooms *r, const char *room, const char *op, json_t *body, json_t **reply)
+static rooms_refusal member_op(rooms *r, const char *room, rooms_api_op op, json_t *body, rooms_answer *a)
 {
     room_row rm;
-    const char *mode = json_string_value(json_object_get(body, "mode"));
-    if (have_room(r, room, &rm, reply) != 200)
-        return 404;
+    room_delivery mode;
+    bool mode_ok = room_delivery_parse(json_string_value(json_object_get(body, "mode")), &mode) == NT_OK;
+    if (have_room(r, room, &rm, a) != REFUSE_NONE)
+        return REFUSE_NOT_FOUND;
     if (rm.state == ROOM_HOSTED) {
-        if (strcmp(op, "leave") == 0)
-            return rooms_refuse(reply, REFUSE_FORBIDDEN, "the master cannot leave its own room");
-        if (!mode || (strcmp(mode, "push") && strcmp(mode, "poll")))
-            return rooms_refuse(reply, REFUSE_BAD_REQUEST, "mode is push or poll");
-        return get_room(r, room, &rm, reply);
+        if (op == ROOMS_API_LEAVE)
+            return rooms_decline(a, REFUSE_FORBIDDEN, "the master cannot leave its own room");
+        if (!mode_ok)
+            return rooms_decline(a, REFUSE_BAD_REQUEST, "mode is push or poll");
+        return get_room(r, room, &rm, a);
     }
     if (rm.state != ROOM_JOINED)
-        return rooms_refuse(reply, REFUSE_NOT_MEMBER, "not a member of this room");
-    if (strcmp(op, "delivery") == 0 && (!mode || (strcmp(mode, "push") && strcmp(mode, "poll"))))
-        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "mode is push or poll");
-    json_t *req = strcmp(op, "leave") == 0 ? json_object() : json_pack("{s:s}", "mode", mode);
+        return rooms_decline(a, REFUSE_NOT_MEMBER, "not a member of this room");
+    if (op == ROOMS_API_DELIVERY && !mode_ok)
+        return rooms_decline(a, REFUSE_BAD_REQUEST, "mode is push or poll");
+    json_t *req = op == ROOMS_API_LEAVE ? json_object() : json_pack("{s:s}", "mode", room_delivery_name(mode));
     json_t *hr = NULL;
     int status = 0;
-    nt_err rc = rooms_port_ask(r, strcmp(op, "leave") == 0 ? PORT_LEAVE : PORT_DELIVERY, rm.host, room, req, &hr,
+    nt_err rc = rooms_port_ask(r, op == ROOMS_API_LEAVE ? PORT_LEAVE : PORT_DELIVERY, rm.host, room, req, &hr,
                                &status);
     json_decref(req);
-    if (rc || (status != 200 && !(status == 403 && strcmp(op, "leave") == 0)))
-        return relay(status, hr, reply, rc);
+    if (rc || (status != 200 && !(status == 403 && op == ROOMS_API_LEAVE)))
+        return relay(status, hr, a, rc);
     json_decref(hr);
     pthread_mutex_lock(&r->lock);
     nt_err drc;
-    if (strcmp(op, "leave") == 0) {
+    if (op == ROOMS_API_LEAVE) {
         drc = rooms_store_set_state(r->o.db, room, ROOM_LEFT);
         if (!drc)
             rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", r->me_hex, "membership", "left"));
@@ -185,28 +188,28 @@ static int member_op(rooms *r, const char *room, const char *op, json_t *body, j
     }
     pthread_mutex_unlock(&r->lock);
     if (drc)
-        return rooms_refuse(reply, REFUSE_INTERNAL, err_str(drc));
-    return get_room(r, room, &rm, reply);
+        return rooms_decline(a, REFUSE_INTERNAL, err_str(drc));
+    return get_room(r, room, &rm, a);
 }
 
-static int members(rooms *r, const char *room, json_t **reply)
+static rooms_refusal members(rooms *r, const char *room, rooms_answer *a)
 {
     room_row rm;
-    if (have_room(r, room, &rm, reply) != 200)
-        return 404;
+    if (have_room(r, room, &rm, a) != REFUSE_NONE)
+        return REFUSE_NOT_FOUND;
     if (rm.state == ROOM_HOSTED) {
         pthread_mutex_lock(&r->lock);
-        *reply = json_pack("{s:o}", "members", rooms_members_json_locked(r, room));
+        a->body = json_pack("{s:o}", "members", rooms_members_json_locked(r, room));
         pthread_mutex_unlock(&r->lock);
-        return 200;
+        return REFUSE_NONE;
     }
     if (rm.state != ROOM_JOINED)
-        return rooms_refuse(reply, REFUSE_NOT_MEMBER, "not a member of this room");
+        return rooms_decline(a, REFUSE_NOT_MEMBER, "not a member of this room");
     nt_err rc = delivery_fetch_members(r, room);
     if (rc && rc != NT_ERR_NET)
-        return rooms_refuse(reply, REFUSE_UNAVAILABLE, "the room's host could not be reached");
-    if (get_room(r, room, &rm, NULL) != 200 || rm.state != ROOM_JOINED)
-        return rooms_refuse(reply, REFUSE_NOT_MEMBER, "not a member of this room");
+        return rooms_decline(a, REFUSE_UNAVAILABLE, "the room's host could not be reached");
+    if (get_room(r, room, &rm, NULL) != REFUSE_NONE || rm.state != ROOM_JOINED)
+        return rooms_decline(a, REFUSE_NOT_MEMBER, "not a member of this room");
     pthread_mutex_lock(&r->lock);
     json_t *arr = rooms_members_json_locked(r, room);
     pthread_mutex_unlock(&r->lock);
@@ -214,8 +217,9 @@ static int members(rooms *r, const char *room, json_t **reply)
     size_t i;
     json_t *m;
     json_array_foreach(arr, i, m) json_object_del(m, "cursor");
-    *reply = json_pack("{s:o}", "members", arr);
-    return rc ? 503 : 200;
+    a->body = json_pack("{s:o}", "members", arr);
+    a->stale = rc != NT_OK;
+    return REFUSE_NONE;
 }
 
 static json_t *message_row(rooms *r, const log_entry *e)
@@ -248,20 +252,20 @@ static bool message_one(void *arg, const log_entry *e)
     return false;
 }
 
-static int list_messages(rooms *r, const char *room, rooms_query_fn *q, void *qarg, json_t **reply)
+static rooms_refusal list_messages(rooms *r, const char *room, rooms_query_fn *q, void *qarg, rooms_answer *a)
 {
     bool bad = false;
     int64_t after = qint(q, qarg, "after", -1, 0, INT64_MAX, &bad);
     int64_t before = qint(q, qarg, "before", -1, 1, INT64_MAX, &bad);
     int64_t limit = qint(q, qarg, "limit", 100, 1, ROOM_POLL_LIMIT, &bad);
     if (bad)
-        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "after, before and limit (1-500) are non-negative integers");
+        return rooms_decline(a, REFUSE_BAD_REQUEST, "after, before and limit (1-500) are non-negative integers");
     room_row rm;
-    if (have_room(r, room, &rm, reply) != 200)
-        return 404;
+    if (have_room(r, room, &rm, a) != REFUSE_NONE)
+        return REFUSE_NOT_FOUND;
     if (rm.state != ROOM_HOSTED && rm.state != ROOM_JOINED && rm.state != ROOM_LEFT &&
         rm.state != ROOM_KICKED)
-        return rooms_refuse(reply, REFUSE_NOT_MEMBER, "not a member of this room");
+        return rooms_decline(a, REFUSE_NOT_MEMBER, "not a member of this room");
     message_rows mr = {r, json_array()};
     pthread_mutex_lock(&r->lock);
     /* newest `limit` below `before` when no `after`, else oldest above `after` */
@@ -269,12 +273,12 @@ static int list_messages(rooms *r, const char *room, rooms_query_fn *q, void *qa
     if (rc) {
         pthread_mutex_unlock(&r->lock);
         json_decref(mr.out);
-        return rooms_refuse(reply, REFUSE_INTERNAL, "cannot read the messages");
+        return rooms_decline(a, REFUSE_INTERNAL, "cannot read the messages");
     }
-    *reply = json_pack("{s:o,s:I,s:o}", "messages", mr.out, "head", (json_int_t)rm.head, "pending",
+    a->body = json_pack("{s:o,s:I,s:o}", "messages", mr.out, "head", (json_int_t)rm.head, "pending",
                        outbox_pending_json_locked(r, room));
     pthread_mutex_unlock(&r->lock);
-    return 200;
+    return REFUSE_NONE;
 }
 
 json_t *messages_json_locked(rooms *r, const char *room, int64_t seq)
@@ -283,6 +287,16 @@ json_t *messages_json_locked(rooms *r, const char *room, int64_t seq)
     if (log_store_text_at(r->o.db, room, seq, message_one, &mr))
         return NULL;
     return mr.out;
+}
+
+/* Events about the room itself carry its room_info. */
+static bool room_info_event(const char *type)
+{
+    static const char *const types[] = {"room", "invite"};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(type, types[i]) == 0)
+            return true;
+    return false;
 }
 
 /* Render one stored event: message events carry the message itself. */
@@ -307,7 +321,7 @@ static json_t *event_json_locked(rooms *r, const room_event *ev)
         json_t *d = outbox_json_locked(r, room, json_string_value(json_object_get(data, "txn_id")));
         if (d)
             json_object_set_new(e, "delivery", d);
-    } else if (strcmp(type, "room") == 0 || strcmp(type, "invite") == 0) {
+    } else if (room_info_event(type)) {
         room_row rm;
         if (rooms_load_locked(r, room, &rm) == NT_OK)
             json_object_set_new(e, "room_info", rooms_room_json_locked(r, &rm));
@@ -338,14 +352,14 @@ static void event_add(void *arg, const room_event *ev)
         json_array_append_new(pg->arr, e);
 }
 
-int roomapi_events(rooms *r, rooms_query_fn *q, void *qarg, json_t **reply)
+rooms_refusal roomapi_events(rooms *r, rooms_query_fn *q, void *qarg, rooms_answer *a)
 {
     bool bad = false;
     char since_buf[24];
     const char *since_s = q ? q(qarg, "since") : NULL;
     if (since_s) { /* copied: the lookup's storage may be reused */
         if (strlen(since_s) >= sizeof since_buf)
-            return rooms_refuse(reply, REFUSE_BAD_REQUEST, "since is a token from next (or now)");
+            return rooms_decline(a, REFUSE_BAD_REQUEST, "since is a token from next (or now)");
         snprintf(since_buf, sizeof since_buf, "%s", since_s);
         since_s = since_buf;
     }
@@ -356,7 +370,7 @@ int roomapi_events(rooms *r, rooms_query_fn *q, void *qarg, json_t **reply)
         bad |= !rooms_parse_i64(since_s, &since) || since < 0;
     }
     if (bad)
-        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "since is a token from next (or now); wait and limit integers");
+        return rooms_decline(a, REFUSE_BAD_REQUEST, "since is a token from next (or now); wait and limit integers");
     if (wait > ROOM_EVENTS_WAIT_MAX)
         wait = ROOM_EVENTS_WAIT_MAX;
     events_page pg = {.r = r, .arr = json_array()};
@@ -378,141 +392,74 @@ int roomapi_events(rooms *r, rooms_query_fn *q, void *qarg, json_t **reply)
     pthread_mutex_unlock(&r->lock);
     if (rc) {
         json_decref(pg.arr);
-        return rooms_refuse(reply, REFUSE_INTERNAL, "cannot read the events");
+        return rooms_decline(a, REFUSE_INTERNAL, "cannot read the events");
     }
     char tok[24];
     snprintf(tok, sizeof tok, "%lld", (long long)pg.next);
-    *reply = json_pack("{s:o,s:s}", "events", pg.arr, "next", tok);
-    return 200;
+    a->body = json_pack("{s:o,s:s}", "events", pg.arr, "next", tok);
+    return REFUSE_NONE;
 }
 
-static int peer_rooms(rooms *r, const char *peer, json_t **reply)
+static rooms_refusal peer_rooms(rooms *r, const char *peer, rooms_answer *a)
 {
     json_t *hr = NULL;
     int status = 0;
     if (!rooms_valid_hex(peer, IDENTITY_ID_HEX_LEN))
-        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "peer id must be 64 lowercase hex digits");
+        return rooms_decline(a, REFUSE_BAD_REQUEST, "peer id must be 64 lowercase hex digits");
     nt_err rc = rooms_port_ask(r, PORT_LIST, peer, NULL, NULL, &hr, &status);
     if (!rc && status == 200 && !json_is_array(json_object_get(hr, "rooms"))) {
         json_decref(hr);
-        return rooms_refuse(reply, REFUSE_BAD_PEER_REPLY, "the peer's reply is malformed");
+        return rooms_decline(a, REFUSE_BAD_PEER_REPLY, "the peer's reply is malformed");
     }
     if (rc == NT_ERR_NOT_FOUND)
-        return rooms_refuse(reply, REFUSE_NOT_FOUND, "unknown peer");
-    return relay(status, hr, reply, rc);
+        return rooms_decline(a, REFUSE_NOT_FOUND, "unknown peer");
+    return relay(status, hr, a, rc);
 }
 
-static const char *const member_ops[] = {
-    [ROOMS_API_INVITE] = "invite", [ROOMS_API_KICK] = "kick",   [ROOMS_API_REKEY] = "rekey",
-    [ROOMS_API_LEAVE] = "leave",   [ROOMS_API_DELIVERY] = "delivery",
-};
-
-int rooms_client_op(rooms *r, rooms_api_op op, const char *id, const char *txn, rooms_query_fn *q, void *qarg,
-                    json_t *body, json_t **reply)
+rooms_refusal rooms_client_op(rooms *r, rooms_api_op op, const char *id, const char *txn, rooms_query_fn *q,
+                              void *qarg, json_t *body, rooms_answer *a)
 {
     room_row rm;
-    *reply = NULL;
+    *a = (rooms_answer){0};
     switch (op) {
     case ROOMS_API_EVENTS:
-        return roomapi_events(r, q, qarg, reply);
+        return roomapi_events(r, q, qarg, a);
     case ROOMS_API_LIST:
-        return list_rooms(r, reply);
+        return list_rooms(r, a);
     case ROOMS_API_CREATE:
-        return rooms_host_create(r, body, reply);
+        return rooms_host_create(r, body, a);
     case ROOMS_API_PEER_ROOMS: /* any id here: one not in lowercase hex gets peer_rooms' 400 */
-        return peer_rooms(r, id, reply);
+        return peer_rooms(r, id, a);
     default:
         break;
     }
     if (!rooms_valid_hex(id, ROOM_ID_HEX_LEN))
-        return rooms_refuse(reply, REFUSE_NOT_FOUND, "no such room");
+        return rooms_decline(a, REFUSE_NOT_FOUND, "no such room");
     switch (op) {
     case ROOMS_API_GET:
-        return get_room(r, id, &rm, reply);
+        return get_room(r, id, &rm, a);
     case ROOMS_API_SEND:
-        return outbox_client_put(r, id, txn, body, reply);
+        return outbox_client_put(r, id, txn, body, a);
     case ROOMS_API_MESSAGES:
-        return list_messages(r, id, q, qarg, reply);
+        return list_messages(r, id, q, qarg, a);
     case ROOMS_API_MEMBERS:
-        return members(r, id, reply);
+        return members(r, id, a);
     default:
         break;
     }
     if (body && !json_is_object(body))
-        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "body must be a JSON object");
+        return rooms_decline(a, REFUSE_BAD_REQUEST, "body must be a JSON object");
     switch (op) {
     case ROOMS_API_INVITE:
     case ROOMS_API_KICK:
     case ROOMS_API_REKEY:
-        return rooms_host_member_op(r, id, member_ops[op], body, reply);
+        return rooms_host_member_op(r, id, op, body, a);
     case ROOMS_API_JOIN:
-        return join(r, id, body, reply);
+        return join(r, id, body, a);
     case ROOMS_API_LEAVE:
     case ROOMS_API_DELIVERY:
-        return member_op(r, id, member_ops[op], body, reply);
+        return member_op(r, id, op, body, a);
     default:
-        return rooms_refuse(reply, REFUSE_NOT_FOUND, "no such path");
+        return rooms_decline(a, REFUSE_NOT_FOUND, "no such path");
     }
-}
-
-/* The routes under /v1/client/rooms/{id}/ by method and last segment. */
-static const struct {
-    const char *method, *what;
-    rooms_api_op op;
-} room_routes[] = {
-    {"GET", "messages", ROOMS_API_MESSAGES}, {"GET", "members", ROOMS_API_MEMBERS},
-    {"POST", "invite", ROOMS_API_INVITE},    {"POST", "kick", ROOMS_API_KICK},
-    {"POST", "rekey", ROOMS_API_REKEY},      {"POST", "join", ROOMS_API_JOIN},
-    {"POST", "leave", ROOMS_API_LEAVE},      {"POST", "delivery", ROOMS_API_DELIVERY},
-};
-
-/* The op of a room's sub-route; 404 or 405 (with *reply) if none. */
-static int room_route(const char *method, const char *what, rooms_api_op *op, json_t **reply)
-{
-    bool known = false;
-    for (size_t i = 0; i < sizeof room_routes / sizeof room_routes[0]; i++) {
-        if (strcmp(what, room_routes[i].what))
-            continue;
-        known = true;
-        if (!strcmp(method, room_routes[i].method)) {
-            *op = room_routes[i].op;
-            return 0;
-        }
-    }
-    return known ? rooms_refuse(reply, REFUSE_METHOD, "method not allowed here")
-                 : rooms_refuse(reply, REFUSE_NOT_FOUND, "no such path");
-}
-
-int rooms_client_handle(rooms *r, const char *method, const char *path, rooms_query_fn *q, void *qarg,
-                        json_t *body, json_t **reply)
-{
-    char room[ROOM_ID_HEX_LEN + 2] = "", what[16] = "", txn[ROOM_TXN_MAX + 2] = "", peer[IDENTITY_ID_HEX_LEN + 2];
-    bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
-    int end = 0;
-    rooms_api_op op = ROOMS_API_GET;
-    *reply = NULL;
-    if (strcmp(path, "/v1/client/events") == 0)
-        return get ? rooms_client_op(r, ROOMS_API_EVENTS, NULL, NULL, q, qarg, body, reply)
-                   : rooms_refuse(reply, REFUSE_METHOD, "GET only");
-    if (strcmp(path, "/v1/client/rooms") == 0) {
-        if (!get && !post)
-            return rooms_refuse(reply, REFUSE_METHOD, "GET or POST");
-        return rooms_client_op(r, get ? ROOMS_API_LIST : ROOMS_API_CREATE, NULL, NULL, q, qarg, body, reply);
-    }
-    if (sscanf(path, "/v1/client/peers/%65[^/]/rooms%n", peer, &end) == 1 && !path[end])
-        return get ? rooms_client_op(r, ROOMS_API_PEER_ROOMS, peer, NULL, q, qarg, body, reply)
-                   : rooms_refuse(reply, REFUSE_METHOD, "GET only");
-    if (sscanf(path, "/v1/client/rooms/%33[^/]%n", room, &end) != 1 || !rooms_valid_hex(room, ROOM_ID_HEX_LEN))
-        return rooms_refuse(reply, REFUSE_NOT_FOUND, "no such room");
-    const char *rest = path + end;
-    if (!*rest)
-        return get ? rooms_client_op(r, ROOMS_API_GET, room, NULL, q, qarg, body, reply)
-                   : rooms_refuse(reply, REFUSE_METHOD, "GET only");
-    if (sscanf(rest, "/messages/%65[^/]%n", txn, &end) == 1 && !rest[end])
-        return strcmp(method, "PUT") ? rooms_refuse(reply, REFUSE_METHOD, "PUT only")
-                                     : rooms_client_op(r, ROOMS_API_SEND, room, txn, q, qarg, body, reply);
-    if (sscanf(rest, "/%15[a-z]%n", what, &end) != 1 || rest[end])
-        return rooms_refuse(reply, REFUSE_NOT_FOUND, "no such path");
-    int status = room_route(method, what, &op, reply);
-    return status ? status : rooms_client_op(r, op, room, NULL, q, qarg, body, reply);
 }

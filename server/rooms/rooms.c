@@ -109,8 +109,8 @@ static int peer_simple(rooms *r, const char *peer, const char *room, const char 
         *reply = json_pack("{s:o,s:I,s:b}", "keys", keys, "epoch", (json_int_t)rm.epoch, "more",
                            json_array_size(keys) >= ROOM_KEYS_PAGE);
     } else { /* delivery */
-        const char *mode = json_string_value(json_object_get(body, "mode"));
-        if (!mode || (strcmp(mode, "push") && strcmp(mode, "poll"))) {
+        room_delivery mode;
+        if (room_delivery_parse(json_string_value(json_object_get(body, "mode")), &mode)) {
             status = rooms_refuse(reply, REFUSE_BAD_REQUEST, "mode is push or poll");
             goto out;
         }
@@ -138,7 +138,8 @@ static void listed_add(void *arg, const char *id, unsigned need)
     (void)need;
     if (rooms_load_locked(l->r, id, &rm) == NT_OK)
         json_array_append_new(l->arr, json_pack("{s:s,s:s,s:s,s:s,s:s}", "id", rm.id, "name", rm.name, "topic",
-                                                rm.topic, "host", rm.host, "access", rm.access));
+                                                rm.topic, "host", rm.host, "access",
+                                                room_access_name(rm.access)));
 }
 
 static int peer_list(rooms *r, json_t **reply)
@@ -193,20 +194,6 @@ int rooms_peer_op(rooms *r, port_op op, const char *peer, const char *room, room
     default:
         return rooms_refuse(reply, REFUSE_NOT_FOUND, "no such path");
     }
-}
-
-int rooms_peer_handle(rooms *r, const char *peer, const char *method, const char *path, rooms_query_fn *q,
-                      void *qarg, json_t *body, json_t **reply)
-{
-    char room[ROOM_ID_HEX_LEN + 1];
-    port_op op;
-    *reply = NULL;
-    nt_err rc = peer_port_route(method, path, &op, room);
-    if (rc == NT_ERR_STATE)
-        return rooms_refuse(reply, REFUSE_METHOD, "method not allowed here");
-    if (rc)
-        return rooms_refuse(reply, REFUSE_NOT_FOUND, "no such path");
-    return rooms_peer_op(r, op, peer, room, q, qarg, body, reply);
 }
 
 /* ---- lifecycle ------------------------------------------------------------ */

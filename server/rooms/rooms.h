@@ -6,7 +6,8 @@
  * formats: api-spec/protocol.md "Rooms" .. "Delivery"; client API:
  * api-spec/openapi.yaml.
  *
- * The HTTP layer hands requests in as (method, path, query, JSON body) and
+ * The HTTP layer routes each request once and hands it in as (route op,
+ * path parameters, query, JSON body) and
  * gets (status, JSON reply) back; node-to-node calls go out through the
  * typed peer port in rooms_opts (peer_port.h), so this module knows nothing of
  * libmicrohttpd, libcurl or sessions. Thread-safe: handlers may run on any
@@ -21,6 +22,7 @@
 #include "common/err.h"
 #include "crypto/identity.h"
 #include "server/rooms/peer_port.h"
+#include "server/rooms/refusal.h"
 
 struct peer_ident; /* storage/peers.h */
 struct roomdb;     /* storage/roomdb.h */
@@ -80,16 +82,11 @@ void rooms_free(rooms *r);
 void rooms_tick(rooms *r);
 
 /* A sealed peer request from the authenticated peer `peer` (64 hex): the
- * route op (peer_port.h names the routes both ways) on room (32 hex; not
+ * route op (peer_port.h names the routes) on room (32 hex; not
  * for PORT_LIST), its query through q, its body (may be NULL). Returns
  * the HTTP status; *reply is set (owned by the caller). */
 int rooms_peer_op(rooms *r, port_op op, const char *peer, const char *room, rooms_query_fn *q, void *qarg,
                   json_t *body, json_t **reply);
-/* The same for a request given as method and path under /v1/peer/rooms
- * (peer_port_route), for callers that hold a path: tests, the fuzzer. */
-int rooms_peer_handle(rooms *r, const char *peer, const char *method, const char *path, rooms_query_fn *q,
-                      void *qarg, json_t *body, json_t **reply);
-
 /* The client API routes (already bearer-authenticated). */
 typedef enum {
     ROOMS_API_LIST,       /* GET  /v1/client/rooms */
@@ -111,14 +108,11 @@ typedef enum {
 /* A client API request: the route op with its path parameters id (a room
  * id, or for ROOMS_API_PEER_ROOMS a peer id; NULL when the route has
  * none) and txn (ROOMS_API_SEND), its query through q and its body (may
- * be NULL). Returns the HTTP status; *reply is set (owned by the caller). */
-int rooms_client_op(rooms *r, rooms_api_op op, const char *id, const char *txn, rooms_query_fn *q, void *qarg,
-                    json_t *body, json_t **reply);
-/* The same for a request given as method and path, for callers that hold
- * a path: tests, the fuzzer. */
-int rooms_client_handle(rooms *r, const char *method, const char *path, rooms_query_fn *q, void *qarg,
-                        json_t *body, json_t **reply);
-
+ * be NULL). Returns REFUSE_NONE or why it was refused, with *a filled
+ * in (a->body owned by the caller); rooms_answer_http (refusal.h) maps it
+ * to HTTP. */
+rooms_refusal rooms_client_op(rooms *r, rooms_api_op op, const char *id, const char *txn, rooms_query_fn *q,
+                              void *qarg, json_t *body, rooms_answer *a);
 /* Counters for status: messages dropped as unverifiable. */
 uint64_t rooms_dropped(rooms *r);
 /* The rooms section of GET /v1/client/status: {dropped, password_checks

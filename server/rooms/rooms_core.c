@@ -100,8 +100,8 @@ nt_err rooms_load_locked(rooms *r, const char *id, room_row *out)
 json_t *rooms_room_json_locked(rooms *r, const room_row *rm)
 {
     json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:I,s:I,s:I,s:I}", "id", rm->id, "name", rm->name,
-                          "topic", rm->topic, "host", rm->host, "access", rm->access, "epoch", (json_int_t)rm->epoch,
-                          "state", room_state_name(rm->state), "delivery", rm->delivery, "head", (json_int_t)rm->head,
+                          "topic", rm->topic, "host", rm->host, "access", room_access_name(rm->access), "epoch", (json_int_t)rm->epoch,
+                          "state", room_state_name(rm->state), "delivery", room_delivery_name(rm->delivery), "head", (json_int_t)rm->head,
                           "rotate_messages", (json_int_t)rm->rot_msgs, "rotate_seconds", (json_int_t)rm->rot_secs,
                           "dropped", (json_int_t)rm->dropped);
     if (j && rm->state == ROOM_HOSTED) {

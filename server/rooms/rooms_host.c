@@ -94,38 +94,37 @@ static bool valid_text(json_t *j, size_t max, bool required)
     return s && strlen(s) <= max && (!required || s[0]);
 }
 
-int rooms_host_create(rooms *r, json_t *body, json_t **reply)
+rooms_refusal rooms_host_create(rooms *r, json_t *body, rooms_answer *a)
 {
     json_t *jn = json_object_get(body, "name"), *jt = json_object_get(body, "topic");
     json_t *ja = json_object_get(body, "access"), *jp = json_object_get(body, "password");
     json_t *jm = json_object_get(body, "rotate_messages"), *js = json_object_get(body, "rotate_seconds");
     if (!json_is_object(body))
-        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "body must be a JSON object");
+        return rooms_decline(a, REFUSE_BAD_REQUEST, "body must be a JSON object");
     if (json_is_string(jn) && strlen(json_string_value(jn)) > ROOM_NAME_MAX)
-        return rooms_refuse(reply, REFUSE_TOO_LARGE, "name is over 100 bytes");
+        return rooms_decline(a, REFUSE_TOO_LARGE, "name is over 100 bytes");
     if (!valid_text(jn, ROOM_NAME_MAX, true) || !valid_text(jt, ROOM_TOPIC_MAX, false))
-        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "name (1-100 bytes) and topic (<= 1000 bytes) are strings");
-    const char *access = ja ? json_string_value(ja) : "invite";
-    if (!access || (strcmp(access, "invite") && strcmp(access, "open") && strcmp(access, "password")))
-        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "access is invite, open or password");
-    bool need_pw = strcmp(access, "password") == 0;
+        return rooms_decline(a, REFUSE_BAD_REQUEST, "name (1-100 bytes) and topic (<= 1000 bytes) are strings");
+    room_access access = ROOM_ACCESS_INVITE;
+    if (ja && room_access_parse(json_string_value(ja), &access))
+        return rooms_decline(a, REFUSE_BAD_REQUEST, "access is invite, open or password");
+    bool need_pw = access == ROOM_ACCESS_PASSWORD;
     if (need_pw != (jp != NULL) || (jp && !valid_text(jp, ROOM_PASSWORD_MAX, true)))
-        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "password (1-256 bytes) is required exactly for access password");
+        return rooms_decline(a, REFUSE_BAD_REQUEST, "password (1-256 bytes) is required exactly for access password");
     json_int_t rm = jm ? json_integer_value(jm) : 100, rs = js ? json_integer_value(js) : 604800;
     if ((jm && !json_is_integer(jm)) || (js && !json_is_integer(js)) || rm < 1 || rm > 1000000 || rs < 1 ||
         rs > 31536000)
-        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "rotate_messages 1..1000000, rotate_seconds 1..31536000");
+        return rooms_decline(a, REFUSE_BAD_REQUEST, "rotate_messages 1..1000000, rotate_seconds 1..31536000");
 
     uint8_t idb[ROOM_ID_LEN], salt[ROOM_SALT_LEN], h[ROOM_PW_HASH_LEN];
     char id[ROOM_ID_HEX_LEN + 1];
     unsigned iter = r->o.pbkdf2_iter ? r->o.pbkdf2_iter : PBKDF2_DEFAULT_ITER;
     if (rng_bytes(idb, sizeof idb) || rng_bytes(salt, sizeof salt) ||
         encoding_hex_encode(idb, sizeof idb, id, sizeof id))
-        return rooms_refuse(reply, REFUSE_INTERNAL, "no randomness");
+        return rooms_decline(a, REFUSE_INTERNAL, "no randomness");
     if (need_pw && pw_hash(json_string_value(jp), salt, iter, h))
-        return rooms_refuse(reply, REFUSE_INTERNAL, "password hash failed");
+        return rooms_decline(a, REFUSE_INTERNAL, "password hash failed");
 
-    int status = 500;
     room_row rw;
     pthread_mutex_lock(&r->lock);
     nt_err rc = roomdb_begin(r->o.db);
@@ -148,30 +147,30 @@ int rooms_host_create(rooms *r, json_t *body, json_t **reply)
         roomdb_rollback(r->o.db);
     }
     if (!rc) {
-        *reply = rooms_room_json_locked(r, &rw);
-        status = 201;
+        a->body = rooms_room_json_locked(r, &rw);
+        a->created = true;
     }
     pthread_mutex_unlock(&r->lock);
     mbedtls_platform_zeroize(h, sizeof h);
-    return status == 201 ? status : rooms_refuse(reply, REFUSE_INTERNAL, err_str(rc));
+    return rc ? rooms_decline(a, REFUSE_INTERNAL, err_str(rc)) : REFUSE_NONE;
 }
 
 /* invite / kick / rekey by the master's own user. */
 /* The change of an invite, kick or rekey, in one commit. */
-static nt_err member_op_commit_locked(rooms *r, room_row *rm, const char *op, const char *peer, bool joined)
+static nt_err member_op_commit_locked(rooms *r, room_row *rm, rooms_api_op op, const char *peer, bool joined)
 {
     const char *room = rm->id;
     nt_err rc = roomdb_begin(r->o.db);
     if (rc)
         return rc;
-    if (strcmp(op, "invite") == 0) {
+    if (op == ROOMS_API_INVITE) {
         rc = members_store_invite(r->o.db, room, peer);
         if (!rc)
             rc = rooms_members_changed_locked(r, room, peer);
         if (!rc)
             rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", peer, "membership", "invited"));
         rooms_wake_push_locked(r);
-    } else if (strcmp(op, "kick") == 0) {
+    } else if (op == ROOMS_API_KICK) {
         rc = members_store_kick(r->o.db, room, peer);
         if (!rc)
             rc = rooms_members_changed_locked(r, room, peer);
@@ -188,26 +187,26 @@ static nt_err member_op_commit_locked(rooms *r, room_row *rm, const char *op, co
     return rc;
 }
 
-int rooms_host_member_op(rooms *r, const char *room, const char *op, json_t *body, json_t **reply)
+rooms_refusal rooms_host_member_op(rooms *r, const char *room, rooms_api_op op, json_t *body, rooms_answer *a)
 {
     room_row rm;
     const char *peer = json_string_value(json_object_get(body, "peer"));
-    bool rekey = strcmp(op, "rekey") == 0;
+    bool rekey = op == ROOMS_API_REKEY;
     if (!rekey && !rooms_valid_hex(peer, IDENTITY_ID_HEX_LEN))
-        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "peer must be a node id (64 lowercase hex)");
+        return rooms_decline(a, REFUSE_BAD_REQUEST, "peer must be a node id (64 lowercase hex)");
     pthread_mutex_lock(&r->lock);
-    int status = 200;
+    rooms_refusal why = REFUSE_NONE;
     nt_err rc = rooms_load_locked(r, room, &rm);
     if (rc) {
-        status = rooms_refuse(reply, REFUSE_NOT_FOUND, "no such room");
+        why = rooms_decline(a, REFUSE_NOT_FOUND, "no such room");
         goto out;
     }
     if (rm.state != ROOM_HOSTED) {
-        status = rooms_refuse(reply, REFUSE_NOT_MASTER, "only the room's master may do this");
+        why = rooms_decline(a, REFUSE_NOT_MASTER, "only the room's master may do this");
         goto out;
     }
     if (!rekey && strcmp(peer, r->me_hex) == 0) {
-        status = rooms_refuse(reply, REFUSE_CONFLICT, "the master is always a member");
+        why = rooms_decline(a, REFUSE_CONFLICT, "the master is always a member");
         goto out;
     }
     bool joined = false, exists = false;
@@ -218,33 +217,33 @@ int rooms_host_member_op(rooms *r, const char *room, const char *op, json_t *bod
         joined = mr.state == MEMBER_JOINED;
         exists = joined || mr.state == MEMBER_INVITED;
     }
-    if (strcmp(op, "kick") == 0 && !exists) {
-        status = rooms_refuse(reply, REFUSE_NO_SUCH_MEMBER, "that peer is not a member");
+    if (op == ROOMS_API_KICK && !exists) {
+        why = rooms_decline(a, REFUSE_NO_SUCH_MEMBER, "that peer is not a member");
         goto out;
     }
-    if (strcmp(op, "invite") == 0 && joined) {
-        *reply = json_pack("{s:s,s:s,s:s}", "peer", peer, "role", "member", "state", "joined");
+    if (op == ROOMS_API_INVITE && joined) {
+        a->body = json_pack("{s:s,s:s,s:s}", "peer", peer, "role", "member", "state", "joined");
         goto out;
     }
     int64_t count = 0;
     if ((rc = members_store_count(r->o.db, room, MEMBERS_CURRENT, &count)))
         goto dberr;
-    if (strcmp(op, "invite") == 0 && !exists && count >= ROOM_MEMBERS_MAX) {
-        status = rooms_refuse(reply, REFUSE_ROOM_FULL, "the room has its maximum number of members");
+    if (op == ROOMS_API_INVITE && !exists && count >= ROOM_MEMBERS_MAX) {
+        why = rooms_decline(a, REFUSE_ROOM_FULL, "the room has its maximum number of members");
         goto out;
     }
     rc = member_op_commit_locked(r, &rm, op, peer, joined);
     if (rc)
         goto dberr;
-    if (strcmp(op, "invite") == 0)
-        *reply = json_pack("{s:s,s:s,s:s}", "peer", peer, "role", "member", "state", "invited");
+    if (op == ROOMS_API_INVITE)
+        a->body = json_pack("{s:s,s:s,s:s}", "peer", peer, "role", "member", "state", "invited");
     else
-        *reply = rooms_room_json_locked(r, &rm);
+        a->body = rooms_room_json_locked(r, &rm);
     goto out;
 dberr:
-    status = rooms_refuse(reply, REFUSE_INTERNAL, err_str(rc));
+    why = rooms_decline(a, REFUSE_INTERNAL, err_str(rc));
 out:
     pthread_mutex_unlock(&r->lock);
-    return status;
+    return why;
 }
 

@@ -221,7 +221,7 @@ json_t *rooms_member_keys_locked(rooms *r, const char *room, const char *peer, i
 /* rooms_join.c: a peer's join request for a room this node hosts. */
 int rooms_peer_join(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply);
 /* rooms_host.c */
-int rooms_host_create(rooms *r, json_t *body, json_t **reply);
+rooms_refusal rooms_host_create(rooms *r, json_t *body, rooms_answer *a);
 /* A room's password hash, read under r->lock and checked without it. */
 typedef struct {
     uint8_t salt[ROOM_SALT_LEN], hash[ROOM_PW_HASH_LEN];
@@ -237,7 +237,7 @@ bool rooms_pw_same(const room_pw *a, const room_pw *b);
  * often for this room or too many hashes are running. */
 int rooms_pw_check(rooms *r, const char *peer, const char *room, const room_pw *pw, const char *given,
                    json_t **reply);
-int rooms_host_member_op(rooms *r, const char *room, const char *op, json_t *body, json_t **reply);
+rooms_refusal rooms_host_member_op(rooms *r, const char *room, rooms_api_op op, json_t *body, rooms_answer *a);
 
 /* messages.c */
 typedef struct submission {
@@ -336,7 +336,7 @@ int ingest_run(rooms *r, gc_item *it);
 void outbox_try(rooms *r, const char *room, const char *txn, outbox_state *state);
 /* Send due entries, oldest first per room, stopping a room at a failure. */
 void outbox_drain(rooms *r);
-int outbox_client_put(rooms *r, const char *room, const char *txn, json_t *body, json_t **reply);
+rooms_refusal outbox_client_put(rooms *r, const char *room, const char *txn, json_t *body, rooms_answer *a);
 json_t *outbox_json_locked(rooms *r, const char *room, const char *txn);
 json_t *outbox_pending_json_locked(rooms *r, const char *room);
 
@@ -353,7 +353,7 @@ nt_err delivery_fetch_members(rooms *r, const char *room);
 void delivery_sync_reset_locked(rooms *r, const char *room);
 
 /* roomapi.c */
-int roomapi_events(rooms *r, rooms_query_fn *q, void *qarg, json_t **reply);
+rooms_refusal roomapi_events(rooms *r, rooms_query_fn *q, void *qarg, rooms_answer *a);
 /* One applied, verified message as the client sees it; NULL if none. */
 json_t *messages_json_locked(rooms *r, const char *room, int64_t seq);
 

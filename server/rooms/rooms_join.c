@@ -37,11 +37,11 @@ static int join_gate_locked(rooms *r, const char *peer, const char *room, room_r
     if (known && (state == MEMBER_JOINED || state == MEMBER_INVITED))
         return 0;
     /* an invite-only room never reveals itself to an uninvited node */
-    if (!kicked && strcmp(rm->access, "invite") == 0)
+    if (!kicked && rm->access == ROOM_ACCESS_INVITE)
         return rooms_refuse(reply, REFUSE_NOT_FOUND, "no such room here");
-    if (kicked || (strcmp(rm->access, "open") && strcmp(rm->access, "password")))
+    if (kicked || (rm->access != ROOM_ACCESS_OPEN && rm->access != ROOM_ACCESS_PASSWORD))
         return rooms_refuse(reply, REFUSE_FORBIDDEN, "not invited, or kicked");
-    if (strcmp(rm->access, "password") == 0) {
+    if (rm->access == ROOM_ACCESS_PASSWORD) {
         if (rooms_pw_load_locked(r, room, pw))
             return rooms_refuse(reply, REFUSE_FORBIDDEN, "the room's password is not set");
         *pw_needed = true;
@@ -56,7 +56,7 @@ static int join_gate_locked(rooms *r, const char *peer, const char *room, room_r
 
 /* Record peer as joined (unless it is already). */
 static int join_admit_locked(rooms *r, const char *peer, const char *room, room_row *rm, const uint8_t *der, size_t n,
-                             const char *dl, json_t **reply)
+                             room_delivery dl, json_t **reply)
 {
     member_state state;
     if (member_state_locked(r, room, peer, &state) == NT_OK && state == MEMBER_JOINED)
@@ -106,14 +106,13 @@ int rooms_peer_join(rooms *r, const char *peer, const char *room, json_t *body, 
     size_t n = 0;
     uint8_t *der = rooms_b64_get_public(json_object_get(body, "pub"), IDENTITY_PUB_DER_MAX, &n);
     const char *pw = json_string_value(json_object_get(body, "password"));
-    const char *dl = json_string_value(json_object_get(body, "delivery"));
+    const char *dls = json_string_value(json_object_get(body, "delivery"));
+    room_delivery dl = ROOM_PUSH;
     room_row rm;
     room_pw hash, again;
     bool need = false, need_again = false;
     int status = 0;
-    if (!dl)
-        dl = "push";
-    if (!der || (strcmp(dl, "push") && strcmp(dl, "poll"))) {
+    if (!der || (dls && room_delivery_parse(dls, &dl))) {
         status = rooms_refuse(reply, REFUSE_BAD_REQUEST, "pub (base64 DER) required; delivery push or poll");
         goto out;
     }

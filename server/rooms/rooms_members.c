@@ -113,7 +113,7 @@ static void member_add(void *arg, const member_rec *mr)
 {
     member_rows *rows = arg;
     json_t *m = json_pack("{s:s,s:s,s:s,s:s,s:I}", "peer", mr->peer, "role", member_role_name(mr->role), "state",
-                          member_state_name(mr->state), "delivery", mr->delivery, "cursor", (json_int_t)mr->cursor);
+                          member_state_name(mr->state), "delivery", room_delivery_name(mr->delivery), "cursor", (json_int_t)mr->cursor);
     if (m && rows->with_pub && mr->pub_len > 0)
         json_object_set_new(m, "pub", rooms_b64_json(mr->pub, mr->pub_len));
     if (rows->last)

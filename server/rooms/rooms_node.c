@@ -73,11 +73,13 @@ static const json_field *fields_for(rooms_api_op op)
 }
 
 /* Every client route: its body's fields checked, then the rooms' handler
- * of its op with the path parameters the HTTP layer matched. */
+ * of its op with the path parameters the HTTP layer matched, its answer
+ * mapped to HTTP through the refusal table. */
 static void client_route(http_req *rq, node *nd, rooms_api_op op)
 {
     size_t len = 0;
     json_t *body = NULL, *out = NULL;
+    rooms_answer a;
     if (!nd->rooms) {
         http_reply_error(rq, 503, "busy", "rooms are not running");
         return;
@@ -85,8 +87,9 @@ static void client_route(http_req *rq, node *nd, rooms_api_op op)
     (void)http_req_body(rq, &len);
     if (len > 0 && http_req_json_fields(rq, fields_for(op), &body))
         return; /* replied 400 */
-    int status = rooms_client_op(nd->rooms, op, http_req_param(rq, "id"), http_req_param(rq, "txn_id"), query_fn, rq,
-                                 body, &out);
+    rooms_refusal why = rooms_client_op(nd->rooms, op, http_req_param(rq, "id"), http_req_param(rq, "txn_id"),
+                                        query_fn, rq, body, &a);
+    int status = rooms_answer_http(why, &a, &out);
     json_decref(body);
     reply(rq, status, out);
 }

@@ -13,6 +13,7 @@
 #include "crypto/identity.h"
 #include "crypto/rng.h"
 #include "server/rooms/rooms.h"
+#include "tests/rooms_paths.h"
 #include "storage/roomdb.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

@@ -19,6 +19,7 @@
 #include "crypto/sign.h"
 #include "server/rooms/roomcrypt.h"
 #include "server/rooms/rooms.h"
+#include "tests/rooms_paths.h"
 #include "server/rooms/rooms_int.h"
 #include "storage/roomdb.h"
 #include "unit_util.h"

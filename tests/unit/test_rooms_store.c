@@ -25,7 +25,7 @@ static void setup(void)
     ck_assert_int_eq(sqlite3_open(":memory:", &raw), SQLITE_OK);
     ck_assert_int_eq(roomdb_adopt(raw, &db), NT_OK);
     ck_assert_int_eq(roomdb_migrate(db), NT_OK);
-    ck_assert_int_eq(rooms_store_invite(db, room, "lobby", "", host, "invite", 1), NT_OK);
+    ck_assert_int_eq(rooms_store_invite(db, room, "lobby", "", host, ROOM_ACCESS_INVITE, 1), NT_OK);
 }
 
 static void teardown(void)
@@ -61,6 +61,45 @@ START_TEST(enum_names_round_trip)
     ck_assert_int_eq(room_state_parse(NULL, &rs), NT_ERR_INVALID);
     outbox_state os;
     ck_assert_int_eq(outbox_state_parse("", &os), NT_ERR_INVALID);
+}
+END_TEST
+
+/* delivery, access and notice are enums in C and the words the wire and
+ * the columns always held */
+START_TEST(delivery_access_notice_names)
+{
+    static const char *const dl[] = {"push", "poll"}, *const ac[] = {"invite", "open", "password"},
+                             *const nt[] = {"", "invite", "kicked"};
+    for (int i = 0; i < 2; i++) {
+        room_delivery d;
+        ck_assert_int_eq(room_delivery_parse(dl[i], &d), NT_OK);
+        ck_assert_str_eq(room_delivery_name(d), dl[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        room_access a;
+        member_notice n;
+        ck_assert_int_eq(room_access_parse(ac[i], &a), NT_OK);
+        ck_assert_str_eq(room_access_name(a), ac[i]);
+        ck_assert_int_eq(member_notice_parse(nt[i], &n), NT_OK);
+        ck_assert_str_eq(member_notice_name(n), nt[i]);
+    }
+    room_delivery d;
+    room_access a;
+    member_notice n;
+    ck_assert_int_eq(room_delivery_parse("Push", &d), NT_ERR_INVALID);
+    ck_assert_int_eq(room_delivery_parse(NULL, &d), NT_ERR_INVALID);
+    ck_assert_int_eq(room_access_parse("", &a), NT_ERR_INVALID);
+    ck_assert_int_eq(member_notice_parse("kick", &n), NT_ERR_INVALID);
+    room_rec rm;
+    ck_assert_int_eq(rooms_store_get(db, room, &rm), NT_OK);
+    ck_assert_int_eq(rm.access, ROOM_ACCESS_INVITE);
+    ck_assert_int_eq(rm.delivery, ROOM_PUSH); /* the column's default */
+    ck_assert_int_eq(rooms_store_set_delivery(db, room, ROOM_POLL), NT_OK);
+    int64_t same = 0;
+    ck_assert_int_eq(roomdb_int(db, &same, "SELECT delivery='poll' FROM rooms WHERE id=?", "s", room), NT_OK);
+    ck_assert_int_eq(same, 1);
+    ck_assert_int_eq(roomdb_exec(db, "UPDATE rooms SET access='closed' WHERE id=?", "s", room), NT_OK);
+    ck_assert_int_eq(rooms_store_get(db, room, &rm), NT_ERR_DB);
 }
 END_TEST
 
@@ -216,6 +255,7 @@ Suite *test_suite(void)
     TCase *tc = tcase_create("stores");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, enum_names_round_trip);
+    tcase_add_test(tc, delivery_access_notice_names);
     tcase_add_test(tc, need_is_a_mask_stored_as_words);
     tcase_add_test(tc, a_row_with_an_unknown_state_is_an_error);
     tcase_add_test(tc, outbox_states_change_once);
