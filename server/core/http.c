@@ -390,6 +390,39 @@ static void route(http_req *rq)
 }
 
 /* Checks that need no body: busy, token, target, route, declared length. */
+struct query_check {
+    const char *allowed; /* "a,b,c" */
+    char bad[64];
+};
+
+static enum MHD_Result query_name_ok(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    struct query_check *q = cls;
+    size_t n = strlen(key);
+    for (const char *a = q->allowed; a && *a;) {
+        size_t l = strcspn(a, ",");
+        if (l == n && !strncmp(a, key, n))
+            return MHD_YES;
+        a += l + (a[l] == ',');
+    }
+    snprintf(q->bad, sizeof q->bad, "%s", key);
+    return MHD_NO;
+}
+
+/* A parameter the route does not take is refused, named (400). */
+static bool query_ok(http_req *rq)
+{
+    struct query_check q = {.allowed = rq->route->query, .bad = ""};
+    if (q.allowed && !strcmp(q.allowed, HTTP_ANY_QUERY))
+        return true;
+    MHD_get_connection_values(rq->conn, MHD_GET_ARGUMENT_KIND, query_name_ok, &q);
+    if (!q.bad[0])
+        return true;
+    http_reply_error(rq, 400, "bad_request", "unknown query parameter \"%s\"%s%s", q.bad,
+                     q.allowed ? "; this path takes " : " (this path takes none)", q.allowed ? q.allowed : "");
+    return false;
+}
+
 static void precheck(http_req *rq, const char *version)
 {
     http_server *h = rq->h;
@@ -409,7 +442,7 @@ static void precheck(http_req *rq, const char *version)
         return;
     }
     route(rq);
-    if (rq->replied)
+    if (rq->replied || !query_ok(rq))
         return;
     const char *cl = http_req_header(rq, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoull(cl, NULL, 10) > rq->body_max)

@@ -5,9 +5,9 @@
  *
  *     // rooms.c
  *     const http_route rooms_routes[] = {
- *         {"GET",  "/v1/client/rooms",      HTTP_API_CLIENT, rooms_list, 0},
- *         {"PUT",  "/v1/client/rooms/{id}/messages/{txn_id}", HTTP_API_CLIENT, msg_put, 0},
- *         {"POST", "/v1/peer/rooms/{id}/push", HTTP_API_PEER, push_in, 256 * 1024},
+ *         {"GET",  "/v1/client/rooms",      HTTP_API_CLIENT, rooms_list, 0, NULL},
+ *         {"PUT",  "/v1/client/rooms/{id}/messages/{txn_id}", HTTP_API_CLIENT, msg_put, 0, NULL},
+ *         {"POST", "/v1/peer/rooms/{id}/push", HTTP_API_PEER, push_in, 256 * 1024, NULL},
  *         {0} // terminator
  *     };
  *
@@ -62,7 +62,13 @@ typedef struct http_route {
     http_api api;         /* which listener serves it */
     http_handler *fn;
     size_t body_max;      /* request body cap in bytes; 0 = the server's (--max-body) */
+    const char *query;    /* the query parameters it takes, "a,b,c"; NULL: none (any other
+                           * gets 400 naming it); HTTP_ANY_QUERY: not checked here */
 } http_route;
+
+/* A route whose query the handler checks itself (sealed routes: theirs
+ * travels in the envelope). */
+#define HTTP_ANY_QUERY "*"
 
 /* A route for every method: its handler answers 405 (with Allow) itself
  * for the methods it does not serve. */

@@ -114,10 +114,10 @@ static void put_name(http_req *rq, node *nd)
 }
 
 const http_route node_api_routes[] = {
-    {"GET", "/v1/node", HTTP_API_PEER, get_node, 0},
-    {"GET", "/v1/health", HTTP_API_PEER, get_health, 0},
-    {"GET", "/v1/client/status", HTTP_API_CLIENT, get_status, 0},
-    {"PUT", "/v1/client/name", HTTP_API_CLIENT, put_name, 4096},
-    {"GET", "/v1/client/hello", HTTP_API_CLIENT | HTTP_API_OPEN, get_hello, 0},
+    {"GET", "/v1/node", HTTP_API_PEER, get_node, 0, NULL},
+    {"GET", "/v1/health", HTTP_API_PEER, get_health, 0, NULL},
+    {"GET", "/v1/client/status", HTTP_API_CLIENT, get_status, 0, NULL},
+    {"PUT", "/v1/client/name", HTTP_API_CLIENT, put_name, 4096, NULL},
+    {"GET", "/v1/client/hello", HTTP_API_CLIENT | HTTP_API_OPEN, get_hello, 0, "nonce"},
     {0},
 };

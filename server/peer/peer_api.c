@@ -504,15 +504,15 @@ const peer_route peer_api_peer_routes[] = {
  * itself (404, and 405 with the route's own methods in Allow): modules
  * only write a peer_route table. */
 #define SEALED(m)                                                                                       \
-    {m, "/v1/peer/{s1}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX},                     \
-    {m, "/v1/peer/{s1}/{s2}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX},                \
-    {m, "/v1/peer/{s1}/{s2}/{s3}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX},           \
-    {m, "/v1/peer/{s1}/{s2}/{s3}/{s4}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX},      \
-    {m, "/v1/peer/{s1}/{s2}/{s3}/{s4}/{s5}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX}, \
-    {m, "/v1/peer/{s1}/{s2}/{s3}/{s4}/{s5}/{s6}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX}
+    {m, "/v1/peer/{s1}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ANY_QUERY},                     \
+    {m, "/v1/peer/{s1}/{s2}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ANY_QUERY},                \
+    {m, "/v1/peer/{s1}/{s2}/{s3}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ANY_QUERY},           \
+    {m, "/v1/peer/{s1}/{s2}/{s3}/{s4}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ANY_QUERY},      \
+    {m, "/v1/peer/{s1}/{s2}/{s3}/{s4}/{s5}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ANY_QUERY}, \
+    {m, "/v1/peer/{s1}/{s2}/{s3}/{s4}/{s5}/{s6}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ANY_QUERY}
 
 const http_route peer_api_routes[] = {
-    {"POST", "/v1/handshake", HTTP_API_PEER, post_handshake, 16 * 1024},
+    {"POST", "/v1/handshake", HTTP_API_PEER, post_handshake, 16 * 1024, NULL},
     SEALED(HTTP_ANY_METHOD),
     {0},
 };
