@@ -267,7 +267,10 @@ static nt_err send_run(rooms *r, const char *room, const room_row *rm, out_entry
 {
     nt_err rc = NT_OK;
     if (rm->state == ROOM_HOSTED) {
-        *status = messages_host_submit(r, r->me_hex, room, &e[0].s, reply);
+        /* our own answer, as a host's would come over the wire */
+        rooms_answer a = {0};
+        rooms_refusal why = messages_host_submit(r, r->me_hex, room, &e[0].s, &a);
+        *status = rooms_answer_http(why, &a, reply);
         return NT_OK;
     }
     if (*n > 1) {
@@ -461,7 +464,7 @@ static rooms_refusal host_send(rooms *r, const room_row *rm, const char *txn, co
 {
     uint8_t key[ROOM_KEY_LEN];
     submission s = {0};
-    json_t *ack = NULL;
+    rooms_answer ack = {0};
     pthread_mutex_lock(&r->lock);
     nt_err rc = rooms_key_locked(r, rm->id, rm->epoch, key);
     pthread_mutex_unlock(&r->lock);
@@ -470,13 +473,16 @@ static rooms_refusal host_send(rooms *r, const room_row *rm, const char *txn, co
     mbedtls_platform_zeroize(key, sizeof key);
     if (rc)
         return rooms_decline(a, REFUSE_INTERNAL, err_str(rc));
-    int status = messages_host_submit(r, r->me_hex, rm->id, &s, &ack);
+    rooms_refusal why = messages_host_submit(r, r->me_hex, rm->id, &s, &ack);
     messages_submission_free(&s);
-    if (status != 200) /* the host's refusal (this node's) passed on as it came */
-        return rooms_relay(a, status, ack);
+    if (why) { /* the host's refusal (this node's own) */
+        json_decref(a->body);
+        a->body = ack.body;
+        return why;
+    }
     a->body = json_pack("{s:s,s:s,s:s,s:O,s:I,s:s}", "room", rm->id, "txn_id", txn, "state", "sent", "seq",
-                       json_object_get(ack, "seq"), "attempts", (json_int_t)1, "text", text);
-    json_decref(ack);
+                       json_object_get(ack.body, "seq"), "attempts", (json_int_t)1, "text", text);
+    json_decref(ack.body);
     return REFUSE_NONE;
 }
 
