@@ -213,8 +213,10 @@ static int claim_locked(rooms *r, const char *room, out_entry *e, size_t n, room
                         uint8_t key[static ROOM_KEY_LEN])
 {
     if (rooms_load_locked(r, room, rm) || (rm->state != ROOM_JOINED && rm->state != ROOM_HOSTED)) {
+        /* settled as a host's not_member would settle them */
         json_t *err = NULL;
-        int status = rooms_refuse(&err, REFUSE_NOT_MEMBER, "not a member of this room");
+        rooms_answer a = {0};
+        int status = rooms_answer_http(rooms_decline(&a, REFUSE_NOT_MEMBER, "not a member of this room"), &a, &err);
         for (size_t i = 0; i < n; i++)
             settle_locked(r, room, 0, &e[i], NT_OK, status, err);
         json_decref(err);

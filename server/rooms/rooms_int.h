@@ -151,7 +151,7 @@ int64_t rooms_now(rooms *r);
  * false when the deadline passed or a stop began. */
 bool rooms_wait_locked(rooms *r, pthread_cond_t *cond, const struct timespec *deadline);
 /* An error reply with a status and code not in refusal.h: a host's
- * refusal relayed as it came. Use rooms_refuse for the rooms' own. */
+ * refusal relayed as it came. The rooms' own are refusals (refusal.h). */
 int rooms_error(json_t **reply, int status, const char *code, const char *msg);
 bool rooms_valid_hex(const char *s, size_t len);
 /* A query integer: decimal digits with an optional '-', nothing else (no
