@@ -73,7 +73,9 @@ int rooms_peer_handle(rooms *r, const char *peer, const char *method, const char
         return rooms_refuse(reply, REFUSE_METHOD, "method not allowed here");
     if (rc)
         return rooms_refuse(reply, REFUSE_NOT_FOUND, "no such path");
-    return rooms_peer_op(r, op, peer, room, q, qarg, body, reply);
+    rooms_answer a;
+    rooms_refusal why = rooms_peer_op(r, op, peer, room, q, qarg, body, &a);
+    return rooms_answer_http(why, &a, reply);
 }
 
 /* The routes under /v1/client/rooms/{id}/ by method and last segment. */

@@ -227,7 +227,7 @@ void ingest_free(rooms *r)
     r->in = NULL;
 }
 
-int ingest_run(rooms *r, gc_item *it)
+rooms_refusal ingest_run(rooms *r, gc_item *it)
 {
     /* `it` is a unit: its first item, the rest of its request on `more` */
     ingest *in = r->in;
@@ -237,11 +237,15 @@ int ingest_run(rooms *r, gc_item *it)
         pthread_mutex_unlock(&in->lock);
         if (in->ops.check(r, NULL, it))
             in->ops.commit(r, it);
-        return it->status;
+        return it->refusal;
     }
     if (sem_init(&it->done, 0, 0) != 0) { /* cannot happen on Linux; answer rather than hang */
         pthread_mutex_unlock(&in->lock);
-        return rooms_refuse(&it->reply, REFUSE_BUSY, "cannot queue the message");
+        rooms_answer a = {.body = it->reply};
+        it->refusal = rooms_decline(&a, REFUSE_BUSY, "cannot queue the message");
+        it->reply = a.body;
+        it->decided = true;
+        return it->refusal;
     }
     in->inflight++;
     q_push(&in->verify_q, it);
@@ -250,5 +254,5 @@ int ingest_run(rooms *r, gc_item *it)
     while (sem_wait(&it->done) != 0) /* EINTR only */
         ;
     sem_destroy(&it->done);
-    return it->status;
+    return it->refusal;
 }

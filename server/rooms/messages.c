@@ -58,11 +58,22 @@ static bool epoch_ok(rooms *r, int64_t sub, int64_t epoch, int64_t epoch_ts)
     return sub == epoch || (sub == epoch - 1 && rooms_now(r) - epoch_ts < (int64_t)grace * 1000);
 }
 
-static int stale_epoch(json_t **reply, int64_t epoch)
+/* Decide it refused: why, with it->reply = {"message": msg} (the body of
+ * a rooms_answer). Returns why. */
+static rooms_refusal item_refuse(gc_item *it, rooms_refusal why, const char *msg)
 {
-    int status = rooms_refuse(reply, REFUSE_STALE_EPOCH, "sealed with an epoch that is not current");
-    json_object_set_new(*reply, "epoch", json_integer(epoch));
-    return status;
+    rooms_answer a = {.body = it->reply};
+    it->refusal = rooms_decline(&a, why, msg);
+    it->reply = a.body;
+    it->decided = true;
+    return why;
+}
+
+static rooms_refusal stale_epoch(gc_item *it, int64_t epoch)
+{
+    item_refuse(it, REFUSE_STALE_EPOCH, "sealed with an epoch that is not current");
+    json_object_set_new(it->reply, "epoch", json_integer(epoch));
+    return REFUSE_STALE_EPOCH;
 }
 
 static bool dup_locked(rooms *r, const char *room, const char *sender, const char *txn, json_t **reply)
@@ -96,8 +107,9 @@ static nt_err flush_room_locked(rooms *r, batch_room *br)
 /* One accepted submission inside the batch's transaction: re-check
  * membership (a kick may have landed since the first check), answer a
  * duplicate from the log, else append with the next seq. Returns the
- * status; on 200 it->reply is the ack (valid once the transaction commits). */
-static int commit_one_locked(rooms *r, batch_room *br, gc_item *it)
+ * refusal; on REFUSE_NONE it->reply is the ack (valid once the transaction
+ * commits). */
+static rooms_refusal commit_one_locked(rooms *r, batch_room *br, gc_item *it)
 {
     int64_t now = rooms_now(r);
     const submission *s = it->s;
@@ -109,16 +121,16 @@ static int commit_one_locked(rooms *r, batch_room *br, gc_item *it)
     }
     member_rec mr;
     if (!br->loaded || members_store_get(r->o.db, it->room, it->sender, &mr) || mr.state != MEMBER_JOINED)
-        return rooms_refuse(&it->reply, REFUSE_NOT_MEMBER, "not a member of this room");
+        return item_refuse(it, REFUSE_NOT_MEMBER, "not a member of this room");
     room_row *rm = &br->rm;
     if (!epoch_ok(r, s->epoch, rm->epoch, rm->epoch_ts)) /* rotated since the first check */
-        return dup_locked(r, it->room, it->sender, s->txn, &it->reply) ? 200 : stale_epoch(&it->reply, rm->epoch);
+        return dup_locked(r, it->room, it->sender, s->txn, &it->reply) ? REFUSE_NONE : stale_epoch(it, rm->epoch);
     int64_t seq = rm->head + 1;
     log_entry e = {.room = it->room, .seq = seq, .sender = it->sender, .epoch = s->epoch, .txn = s->txn, .ts = now,
                    .body = s->body, .body_len = s->body_len, .sig = s->sig, .sig_len = s->sig_len, .text = it->text};
     rc = log_store_append(r->o.db, &e);
     if (rc == NT_ERR_EXISTS && dup_locked(r, it->room, it->sender, s->txn, &it->reply))
-        return 200; /* the same txn id committed since the first check */
+        return REFUSE_NONE; /* the same txn id committed since the first check */
     if (rc)
         goto db_failed;
     rm->head = seq;
@@ -135,10 +147,10 @@ static int commit_one_locked(rooms *r, batch_room *br, gc_item *it)
         if ((rc = flush_room_locked(r, br)) || (rc = rooms_rotate_locked(r, rm, "policy")))
             goto db_failed;
     it->reply = json_pack("{s:I,s:I}", "seq", (json_int_t)seq, "ts", (json_int_t)now);
-    return 200;
+    return REFUSE_NONE;
 db_failed:
     it->failed_db = true;
-    return rooms_refuse(&it->reply, REFUSE_BUSY, "could not store the message");
+    return item_refuse(it, REFUSE_BUSY, "could not store the message");
 }
 
 void messages_commit_batch(rooms *r, gc_item *batch)
@@ -150,16 +162,17 @@ void messages_commit_batch(rooms *r, gc_item *batch)
     for (gc_item *unit = batch; unit && !rc; unit = unit->next) {
         bool refused = false;
         for (gc_item *it = unit; it; it = it->more) {
-            if (it->status || it->untried) /* answered by its check, or not tried */
+            if (it->decided || it->untried) /* answered by its check, or not tried */
                 continue;
             if (refused) { /* a refusal earlier in the request ends it */
                 it->untried = true;
                 continue;
             }
             it->in_commit = true;
-            it->status = commit_one_locked(r, &br, it);
+            it->refusal = commit_one_locked(r, &br, it);
+            it->decided = true;
             db_failed |= it->failed_db;
-            refused = it->status != 200;
+            refused = it->refusal != REFUSE_NONE;
         }
     }
     if (!db_failed)
@@ -170,10 +183,8 @@ void messages_commit_batch(rooms *r, gc_item *batch)
         roomdb_rollback(r->o.db);
     for (gc_item *unit = batch; unit; unit = unit->next)
         for (gc_item *it = unit; it; it = it->more)
-            if (db_failed && (it->in_commit || (!it->status && !it->untried))) {
-                json_decref(it->reply);
-                it->status = rooms_refuse(&it->reply, REFUSE_BUSY, "could not store the message");
-            }
+            if (db_failed && (it->in_commit || (!it->decided && !it->untried)))
+                item_refuse(it, REFUSE_BUSY, "could not store the message");
     if (!db_failed) {
         pthread_cond_broadcast(&r->log_cond);
         rooms_wake_push_locked(r);
@@ -251,59 +262,62 @@ static nt_err sender_identity(key_cache *c, const uint8_t *der, size_t len, cons
     return NT_OK;
 }
 
-/* Decide on it from pc: 0 when it may be committed (it->text set if the
- * host's copy opened), else the status of the answer in it->reply. */
-static int check_with(rooms *r, key_cache *kc, gc_item *it, const precheck *pc)
+/* Decide on it from pc: left undecided when it may be committed
+ * (it->text set if the host's copy opened), else decided (a duplicate,
+ * answered from the log, or refused) with the answer in it->reply. */
+static void check_with(rooms *r, key_cache *kc, gc_item *it, const precheck *pc)
 {
     const submission *s = it->s;
     const identity *sid = NULL;
     identity *sid_owned = NULL;
     size_t n;
-    int status = 0;
     if (!pc->found || !pc->hosted ||
-        encoding_hex_decode(it->room, ROOM_ID_HEX_LEN, it->idb, sizeof it->idb, &n) != NT_OK || n != ROOM_ID_LEN)
-        return rooms_refuse(&it->reply, REFUSE_NOT_FOUND, "no such room here");
-    if (!pc->pub_len)
-        return rooms_refuse(&it->reply, REFUSE_NOT_MEMBER, "not a member of this room");
-    if (pc->dup) {
+        encoding_hex_decode(it->room, ROOM_ID_HEX_LEN, it->idb, sizeof it->idb, &n) != NT_OK || n != ROOM_ID_LEN) {
+        item_refuse(it, REFUSE_NOT_FOUND, "no such room here");
+    } else if (!pc->pub_len) {
+        item_refuse(it, REFUSE_NOT_MEMBER, "not a member of this room");
+    } else if (pc->dup) {
         it->reply = json_pack("{s:I,s:I,s:b}", "seq", (json_int_t)pc->dup_seq, "ts", (json_int_t)pc->dup_ts,
                               "duplicate", 1);
-        return 200;
-    }
-    if (!epoch_ok(r, s->epoch, pc->epoch, pc->epoch_ts))
-        return stale_epoch(&it->reply, pc->epoch);
-    if (sender_identity(kc, pc->pub, pc->pub_len, &sid, &sid_owned) ||
-        roomcrypt_verify(sid, it->idb, (uint64_t)s->epoch, s->txn, s->body, s->body_len, s->sig, s->sig_len))
-        status = rooms_refuse(&it->reply, REFUSE_BAD_SIGNATURE, "the signature does not verify for the sender");
-    else
+        it->decided = true;
+        it->refusal = REFUSE_NONE;
+    } else if (!epoch_ok(r, s->epoch, pc->epoch, pc->epoch_ts)) {
+        stale_epoch(it, pc->epoch);
+    } else if (sender_identity(kc, pc->pub, pc->pub_len, &sid, &sid_owned) ||
+               roomcrypt_verify(sid, it->idb, (uint64_t)s->epoch, s->txn, s->body, s->body_len, s->sig,
+                                s->sig_len)) {
+        item_refuse(it, REFUSE_BAD_SIGNATURE, "the signature does not verify for the sender");
+    } else {
         it->text = host_open(it->idb, it->sender, s, pc->have_key ? pc->key : NULL, &it->text_len);
+    }
     identity_free(sid_owned);
-    return status;
 }
 
 void messages_check_item(rooms *r, key_cache *kc, gc_item *it)
 {
     precheck pc;
     if (!rooms_valid_hex(it->room, ROOM_ID_HEX_LEN)) {
-        it->status = rooms_refuse(&it->reply, REFUSE_NOT_FOUND, "no such room here");
+        item_refuse(it, REFUSE_NOT_FOUND, "no such room here");
         return;
     }
     precheck_get(r, it->room, it->sender, it->s->epoch, it->s->txn, false, &pc);
-    it->status = check_with(r, kc, it, &pc);
-    if (it->status && pc.cached) {
+    check_with(r, kc, it, &pc);
+    if (it->decided && pc.cached) {
         /* never refuse on a cached answer: the log may hold this txn id
          * (then the answer is the stored one), or the cache may be behind.
          * A bad signature against the same key stays refused without a
          * second verify. */
         precheck fresh;
         precheck_get(r, it->room, it->sender, it->s->epoch, it->s->txn, true, &fresh);
-        bool same = it->status == 401 && fresh.found && fresh.hosted && !fresh.dup && fresh.pub_len == pc.pub_len &&
+        bool same = it->refusal == REFUSE_BAD_SIGNATURE && fresh.found && fresh.hosted && !fresh.dup && fresh.pub_len == pc.pub_len &&
                     memcmp(fresh.pub, pc.pub, pc.pub_len) == 0 &&
                     epoch_ok(r, it->s->epoch, fresh.epoch, fresh.epoch_ts);
         if (!same) {
             json_decref(it->reply);
             it->reply = NULL;
-            it->status = check_with(r, kc, it, &fresh);
+            it->decided = false;
+            it->refusal = REFUSE_NONE;
+            check_with(r, kc, it, &fresh);
         }
         precheck_wipe(&fresh);
     }
@@ -319,100 +333,110 @@ bool messages_check_unit(rooms *r, key_cache *kc, gc_item *unit)
             continue;
         }
         messages_check_item(r, kc, it);
-        refused = it->status && it->status != 200; /* 200 here: a duplicate, answered from the log */
-        pending |= !it->status;
+        refused = it->decided && it->refusal != REFUSE_NONE; /* else a duplicate, answered from the log */
+        pending |= !it->decided;
     }
     return pending;
 }
 
-int messages_host_submit(rooms *r, const char *sender, const char *room, const submission *s, json_t **reply)
+rooms_refusal messages_host_submit(rooms *r, const char *sender, const char *room, const submission *s,
+                                   rooms_answer *a)
 {
     gc_item it = {.sender = sender, .room = room, .s = s};
-    int status = ingest_run(r, &it);
-    *reply = it.reply;
+    rooms_refusal why = ingest_run(r, &it);
+    json_decref(a->body);
+    a->body = it.reply;
     if (it.text) {
         mbedtls_platform_zeroize(it.text, it.text_len);
         free(it.text);
     }
-    return status;
+    return why;
 }
 
-static int parse_submission(json_t *body, submission *s, json_t **reply)
+static rooms_refusal parse_submission(json_t *body, submission *s, rooms_answer *a)
 {
     memset(s, 0, sizeof *s);
     if (!json_is_object(body))
-        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "body must be a JSON object");
+        return rooms_decline(a, REFUSE_BAD_REQUEST, "body must be a JSON object");
     json_t *jb = json_object_get(body, "body"), *je = json_object_get(body, "epoch");
     s->txn = json_string_value(json_object_get(body, "txn_id"));
     if (!rooms_valid_txn(s->txn) || !json_is_integer(je) || !json_is_string(jb) ||
         !json_is_string(json_object_get(body, "sig")))
-        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "txn_id, epoch, body and sig are required");
+        return rooms_decline(a, REFUSE_BAD_REQUEST, "txn_id, epoch, body and sig are required");
     if (strlen(json_string_value(jb)) > encoding_b64_len(ROOM_BODY_MAX, B64_STD))
-        return rooms_refuse(reply, REFUSE_TOO_LARGE, "message body over its cap");
+        return rooms_decline(a, REFUSE_TOO_LARGE, "message body over its cap");
     s->epoch = json_integer_value(je);
     s->body = rooms_b64_get_public(jb, ROOM_BODY_MAX, &s->body_len);
     s->sig = rooms_b64_get_public(json_object_get(body, "sig"), SIGN_MAX_LEN, &s->sig_len);
     if (!s->body || !s->sig || s->epoch < 1)
-        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "body and sig must be base64, epoch positive");
-    return 0;
+        return rooms_decline(a, REFUSE_BAD_REQUEST, "body and sig must be base64, epoch positive");
+    return REFUSE_NONE;
 }
 
-int messages_peer_submit(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply)
+rooms_refusal messages_peer_submit(rooms *r, const char *peer, const char *room, json_t *body, rooms_answer *a)
 {
     submission s;
-    int status = parse_submission(body, &s, reply);
-    if (!status)
-        status = messages_host_submit(r, peer, room, &s, reply);
+    rooms_refusal why = parse_submission(body, &s, a);
+    if (!why)
+        why = messages_host_submit(r, peer, room, &s, a);
     messages_submission_free(&s);
-    return status;
+    return why;
 }
 
 /* The answer to a batch: each item's answer with its txn id and status, in
  * order, up to the first refused one; the items after it were not tried.
  * When none was stored (or found stored), the batch's answer is its first
- * item's, as a single submit would get it. */
-static int batch_reply(gc_item *items, size_t n, json_t **reply)
+ * item's, as a single submit would get it. An item's status and body on
+ * the wire are its refusal's, from the one table (rooms_answer_http). */
+static rooms_refusal batch_reply(gc_item *items, size_t n, rooms_answer *a)
 {
-    if (items[0].status != 200) {
-        *reply = items[0].reply;
+    if (items[0].refusal != REFUSE_NONE) {
+        json_decref(a->body);
+        a->body = items[0].reply;
         items[0].reply = NULL;
-        return items[0].status;
+        return items[0].refusal;
     }
     json_t *results = json_array();
     for (size_t i = 0; i < n && results && !items[i].untried; i++) {
-        json_t *e = items[i].reply ? items[i].reply : json_object();
+        rooms_answer ia = {.body = items[i].reply};
+        json_t *e = NULL;
         items[i].reply = NULL;
+        int status = rooms_answer_http(items[i].refusal, &ia, &e);
+        if (!e)
+            e = json_object();
         if (!e || json_object_set_new(e, "txn_id", json_string(items[i].s->txn)) ||
-            json_object_set_new(e, "status", json_integer(items[i].status)) || json_array_append_new(results, e)) {
+            json_object_set_new(e, "status", json_integer(status)) || json_array_append_new(results, e)) {
             json_decref(results);
             results = NULL;
         }
-        if (items[i].status != 200)
+        if (items[i].refusal != REFUSE_NONE)
             break;
     }
-    *reply = results ? json_pack("{s:o}", "results", results) : NULL;
-    return *reply ? 200 : rooms_refuse(reply, REFUSE_INTERNAL, "out of memory");
+    json_decref(a->body);
+    a->body = results ? json_pack("{s:o}", "results", results) : NULL;
+    return a->body ? REFUSE_NONE : rooms_decline(a, REFUSE_INTERNAL, "out of memory");
 }
 
-int messages_peer_submit_batch(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply)
+rooms_refusal messages_peer_submit_batch(rooms *r, const char *peer, const char *room, json_t *body,
+                                         rooms_answer *a)
 {
     json_t *arr = json_object_get(body, "messages");
     size_t n = json_array_size(arr);
     if (!json_is_object(body) || !json_is_array(arr) || n < 1 || n > ROOM_SUBMIT_BATCH_MAX)
-        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "body must be {\"messages\": [1 to 16 submissions]}");
+        return rooms_decline(a, REFUSE_BAD_REQUEST, "body must be {\"messages\": [1 to 16 submissions]}");
     submission *subs = calloc(n, sizeof *subs);
     gc_item *items = calloc(n, sizeof *items);
-    int status = 0;
+    rooms_refusal why = REFUSE_NONE;
     if (!subs || !items)
-        status = rooms_refuse(reply, REFUSE_BUSY, "out of memory");
+        why = rooms_decline(a, REFUSE_BUSY, "out of memory");
     /* every item well formed, or nothing is tried */
-    for (size_t i = 0; i < n && !status; i++)
-        status = parse_submission(json_array_get(arr, i), &subs[i], reply);
-    if (!status) {
+    for (size_t i = 0; i < n && !why; i++)
+        why = parse_submission(json_array_get(arr, i), &subs[i], a);
+    if (!why) {
         for (size_t i = 0; i < n; i++)
             items[i] = (gc_item){.sender = peer, .room = room, .s = &subs[i], .more = i + 1 < n ? &items[i + 1] : NULL};
         ingest_run(r, &items[0]);
-        status = batch_reply(items, n, reply);
+        why = batch_reply(items, n, a);
     }
     for (size_t i = 0; items && subs && i < n; i++) {
         json_decref(items[i].reply);
@@ -424,7 +448,7 @@ int messages_peer_submit_batch(rooms *r, const char *peer, const char *room, jso
     }
     free(items);
     free(subs);
-    return status;
+    return why;
 }
 
 typedef struct {
@@ -475,18 +499,19 @@ static int64_t qint(rooms_query_fn *q, void *qarg, const char *k, int64_t def, i
     return v;
 }
 
-int messages_peer_poll(rooms *r, const char *peer, const char *room, rooms_query_fn *q, void *qarg, json_t **reply)
+rooms_refusal messages_peer_poll(rooms *r, const char *peer, const char *room, rooms_query_fn *q, void *qarg,
+                                 rooms_answer *a)
 {
     bool bad = false;
     int64_t after = qint(q, qarg, "after", 0, 0, INT64_MAX, &bad);
     int64_t limit = qint(q, qarg, "limit", 100, 1, ROOM_POLL_LIMIT, &bad);
     int64_t wait = qint(q, qarg, "wait", 0, 0, 3600, &bad);
     if (bad)
-        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "after, limit (1-500) and wait are non-negative integers");
+        return rooms_decline(a, REFUSE_BAD_REQUEST, "after, limit (1-500) and wait are non-negative integers");
     if (wait > ROOM_POLL_WAIT_MAX)
         wait = ROOM_POLL_WAIT_MAX;
     room_row rm;
-    int status = 200;
+    rooms_refusal why = REFUSE_NONE;
     int64_t from = 0, seen = 0;
     pthread_mutex_lock(&r->lock);
     int64_t deadline = rooms_now(r) + wait * 1000;
@@ -495,12 +520,12 @@ int messages_peer_poll(rooms *r, const char *peer, const char *room, rooms_query
     ts.tv_sec += (time_t)wait;
     for (;;) {
         if (rooms_load_locked(r, room, &rm) || rm.state != ROOM_HOSTED) {
-            status = rooms_refuse(reply, REFUSE_NOT_FOUND, "no such room here");
+            why = rooms_decline(a, REFUSE_NOT_FOUND, "no such room here");
             goto out;
         }
         member_rec mr;
         if (members_store_get(r->o.db, room, peer, &mr) || mr.state != MEMBER_JOINED) {
-            status = rooms_refuse(reply, REFUSE_NOT_MEMBER, "not a member of this room");
+            why = rooms_decline(a, REFUSE_NOT_MEMBER, "not a member of this room");
             goto out;
         }
         from = mr.from_seq;
@@ -518,11 +543,11 @@ int messages_peer_poll(rooms *r, const char *peer, const char *room, rooms_query
     nt_err prc = members_store_polled(r->o.db, room, peer, after);
     if (prc)
         log_warn("rooms: cannot store the cursor of %s in %s: %s", peer, room, err_str(prc));
-    *reply = json_pack("{s:o,s:I,s:I,s:I}", "messages", log_json_locked(r, room, after, limit), "head",
+    a->body = json_pack("{s:o,s:I,s:I,s:I}", "messages", log_json_locked(r, room, after, limit), "head",
                        (json_int_t)rm.head, "epoch", (json_int_t)rm.epoch, "members_ver", (json_int_t)rm.members_ver);
 out:
     pthread_mutex_unlock(&r->lock);
-    return status;
+    return why;
 }
 
 /* ---- member side -------------------------------------------------------- */
@@ -671,8 +696,8 @@ out:
  * 409 and changes nothing. Invitations not yet joined are capped per
  * inviting peer and in all (429): a peer cannot fill our room list or
  * reserve room ids by the hundred. */
-static int notify_invite_locked(rooms *r, const char *peer, const char *room, const room_row *rm, json_t *body,
-                                json_t **reply)
+static rooms_refusal notify_invite_locked(rooms *r, const char *peer, const char *room, const room_row *rm,
+                                          json_t *body, rooms_answer *a)
 {
     json_t *ri = json_object_get(body, "room");
     const char *name = json_string_value(json_object_get(ri, "name"));
@@ -680,16 +705,16 @@ static int notify_invite_locked(rooms *r, const char *peer, const char *room, co
     room_access access;
     int64_t from_peer = 0, all = 0;
     if (rm && strcmp(rm->host, peer))
-        return rooms_refuse(reply, REFUSE_CONFLICT, "this room id belongs to another host");
+        return rooms_decline(a, REFUSE_CONFLICT, "this room id belongs to another host");
     if (rm && rm->state == ROOM_INVITED) {
-        *reply = json_pack("{s:I}", "head", (json_int_t)0); /* already pending: nothing new */
-        return 200;
+        a->body = json_pack("{s:I}", "head", (json_int_t)0); /* already pending: nothing new */
+        return REFUSE_NONE;
     }
     if (!rm || rm->state != ROOM_JOINED) {
         if (rooms_store_invited(r->o.db, peer, &from_peer) || rooms_store_invited(r->o.db, NULL, &all))
-            return rooms_refuse(reply, REFUSE_BUSY, "could not read the invitations");
+            return rooms_decline(a, REFUSE_BUSY, "could not read the invitations");
         if (from_peer >= ROOM_INVITES_PER_PEER || all >= ROOM_INVITES_MAX)
-            return rooms_refuse(reply, REFUSE_RATE_LIMITED, "too many invitations pending: join or leave some first");
+            return rooms_decline(a, REFUSE_RATE_LIMITED, "too many invitations pending: join or leave some first");
         if (!name || strlen(name) > ROOM_NAME_MAX)
             name = "?";
         if (!topic || strlen(topic) > ROOM_TOPIC_MAX)
@@ -697,16 +722,16 @@ static int notify_invite_locked(rooms *r, const char *peer, const char *room, co
         if (room_access_parse(json_string_value(json_object_get(ri, "access")), &access))
             access = ROOM_ACCESS_INVITE;
         if (rooms_store_invite(r->o.db, room, name, topic, peer, access, rooms_now(r)))
-            return rooms_refuse(reply, REFUSE_BUSY, "could not store the invitation");
+            return rooms_decline(a, REFUSE_BUSY, "could not store the invitation");
         rooms_event_locked(r, "invite", room, json_pack("{s:s,s:s}", "peer", peer, "name", name));
     }
-    *reply = json_pack("{s:I}", "head", (json_int_t)0);
-    return 200;
+    a->body = json_pack("{s:I}", "head", (json_int_t)0);
+    return REFUSE_NONE;
 }
 
 /* Host -> member notifications: messages, keys, member-list changes,
  * invite, kicked. */
-int messages_peer_notify(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply)
+rooms_refusal messages_peer_notify(rooms *r, const char *peer, const char *room, json_t *body, rooms_answer *a)
 {
     room_row rm;
     member_notice ev;
@@ -715,13 +740,13 @@ int messages_peer_notify(rooms *r, const char *peer, const char *room, json_t *b
     pthread_mutex_lock(&r->lock);
     bool have = rooms_load_locked(r, room, &rm) == NT_OK;
     if (ev == MEMBER_NOTICE_INVITE) {
-        int status = notify_invite_locked(r, peer, room, have ? &rm : NULL, body, reply);
+        rooms_refusal why = notify_invite_locked(r, peer, room, have ? &rm : NULL, body, a);
         pthread_mutex_unlock(&r->lock);
-        return status;
+        return why;
     }
     if (!have || strcmp(rm.host, peer) || rm.state != ROOM_JOINED) {
         pthread_mutex_unlock(&r->lock);
-        return rooms_refuse(reply, REFUSE_NOT_MEMBER, "not following this room");
+        return rooms_decline(a, REFUSE_NOT_MEMBER, "not following this room");
     }
     if (ev == MEMBER_NOTICE_KICKED) {
         nt_err rc = rooms_store_set_state(r->o.db, room, ROOM_KICKED);
@@ -729,8 +754,8 @@ int messages_peer_notify(rooms *r, const char *peer, const char *room, json_t *b
             log_warn("rooms: cannot mark %s kicked: %s", room, err_str(rc));
         rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", r->me_hex, "membership", "kicked"));
         pthread_mutex_unlock(&r->lock);
-        *reply = json_pack("{s:I}", "head", (json_int_t)rm.head);
-        return 200;
+        a->body = json_pack("{s:I}", "head", (json_int_t)rm.head);
+        return REFUSE_NONE;
     }
     json_t *keys = json_object_get(body, "keys"), *members = json_object_get(body, "members");
     if (json_is_array(keys))
@@ -746,6 +771,6 @@ int messages_peer_notify(rooms *r, const char *peer, const char *room, json_t *b
     json_t *msgs = json_object_get(body, "messages");
     if (json_is_array(msgs) && json_array_size(msgs) > 0)
         head = messages_apply(r, room, msgs, false);
-    *reply = json_pack("{s:I,s:I}", "head", (json_int_t)(head < 0 ? rm.head : head), "members_ver", (json_int_t)mver);
-    return 200;
+    a->body = json_pack("{s:I,s:I}", "head", (json_int_t)(head < 0 ? rm.head : head), "members_ver", (json_int_t)mver);
+    return REFUSE_NONE;
 }

@@ -213,8 +213,10 @@ static int claim_locked(rooms *r, const char *room, out_entry *e, size_t n, room
                         uint8_t key[static ROOM_KEY_LEN])
 {
     if (rooms_load_locked(r, room, rm) || (rm->state != ROOM_JOINED && rm->state != ROOM_HOSTED)) {
+        /* settled as a host's not_member would settle them */
         json_t *err = NULL;
-        int status = rooms_refuse(&err, REFUSE_NOT_MEMBER, "not a member of this room");
+        rooms_answer a = {0};
+        int status = rooms_answer_http(rooms_decline(&a, REFUSE_NOT_MEMBER, "not a member of this room"), &a, &err);
         for (size_t i = 0; i < n; i++)
             settle_locked(r, room, 0, &e[i], NT_OK, status, err);
         json_decref(err);
@@ -267,7 +269,10 @@ static nt_err send_run(rooms *r, const char *room, const room_row *rm, out_entry
 {
     nt_err rc = NT_OK;
     if (rm->state == ROOM_HOSTED) {
-        *status = messages_host_submit(r, r->me_hex, room, &e[0].s, reply);
+        /* our own answer, as a host's would come over the wire */
+        rooms_answer a = {0};
+        rooms_refusal why = messages_host_submit(r, r->me_hex, room, &e[0].s, &a);
+        *status = rooms_answer_http(why, &a, reply);
         return NT_OK;
     }
     if (*n > 1) {
@@ -461,7 +466,7 @@ static rooms_refusal host_send(rooms *r, const room_row *rm, const char *txn, co
 {
     uint8_t key[ROOM_KEY_LEN];
     submission s = {0};
-    json_t *ack = NULL;
+    rooms_answer ack = {0};
     pthread_mutex_lock(&r->lock);
     nt_err rc = rooms_key_locked(r, rm->id, rm->epoch, key);
     pthread_mutex_unlock(&r->lock);
@@ -470,13 +475,16 @@ static rooms_refusal host_send(rooms *r, const room_row *rm, const char *txn, co
     mbedtls_platform_zeroize(key, sizeof key);
     if (rc)
         return rooms_decline(a, REFUSE_INTERNAL, err_str(rc));
-    int status = messages_host_submit(r, r->me_hex, rm->id, &s, &ack);
+    rooms_refusal why = messages_host_submit(r, r->me_hex, rm->id, &s, &ack);
     messages_submission_free(&s);
-    if (status != 200) /* the host's refusal (this node's) passed on as it came */
-        return rooms_relay(a, status, ack);
+    if (why) { /* the host's refusal (this node's own) */
+        json_decref(a->body);
+        a->body = ack.body;
+        return why;
+    }
     a->body = json_pack("{s:s,s:s,s:s,s:O,s:I,s:s}", "room", rm->id, "txn_id", txn, "state", "sent", "seq",
-                       json_object_get(ack, "seq"), "attempts", (json_int_t)1, "text", text);
-    json_decref(ack);
+                       json_object_get(ack.body, "seq"), "attempts", (json_int_t)1, "text", text);
+    json_decref(ack.body);
     return REFUSE_NONE;
 }
 

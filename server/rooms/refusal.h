@@ -2,10 +2,11 @@
  * each refusal to its HTTP status and JSON error code
  * ({"error": {"code", "message"}}, api-spec/openapi.yaml).
  *
- * The client API's domain functions return a rooms_refusal and fill a
- * rooms_answer; the route handler turns it into HTTP with
- * rooms_answer_http. (The peer API's handlers still return the status
- * from rooms_refuse.) */
+ * The client and peer APIs' domain functions return a rooms_refusal and
+ * fill a rooms_answer; the route handlers turn it into HTTP with
+ * rooms_answer_http. A status that travels inside a reply body (a batch's
+ * per-message status, the answer the host's own outbox reads) is taken
+ * from this table where that JSON is built. */
 #ifndef NATTER_REFUSAL_H
 #define NATTER_REFUSAL_H
 
@@ -46,7 +47,7 @@ typedef struct {
     char code[32];
 } rooms_relayed;
 
-/* What a client API call answers. */
+/* What a client or peer API call answers. */
 typedef struct {
     json_t *body;          /* done: the answer; refused: {"message", and any
                             * members that go beside "error"}; relayed: the
@@ -60,7 +61,8 @@ typedef struct {
 
 int rooms_refusal_status(rooms_refusal why);
 const char *rooms_refusal_code(rooms_refusal why);
-/* Set *reply to the error object of why with msg; returns its status. */
+/* Set *reply to the error object of why with msg; returns its status
+ * (for route handlers that answer before any domain function runs). */
 int rooms_refuse(json_t **reply, rooms_refusal why, const char *msg);
 
 /* Refuse a client API call: a->body = {"message": msg}; returns why. */

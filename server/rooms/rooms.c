@@ -22,25 +22,25 @@
 /* ---- peer requests: the host side --------------------------------------- */
 
 /* The caller must be a joined member of a room this node hosts. */
-static int member_gate_locked(rooms *r, const char *peer, const char *room, room_row *rm, json_t **reply)
+static rooms_refusal member_gate_locked(rooms *r, const char *peer, const char *room, room_row *rm, rooms_answer *a)
 {
     if (rooms_load_locked(r, room, rm) || rm->state != ROOM_HOSTED)
-        return rooms_refuse(reply, REFUSE_NOT_FOUND, "no such room here");
+        return rooms_decline(a, REFUSE_NOT_FOUND, "no such room here");
     member_rec mr;
     if (members_store_get(r->o.db, room, peer, &mr) != NT_OK || mr.state != MEMBER_JOINED)
-        return rooms_refuse(reply, REFUSE_NOT_MEMBER, "not a member of this room");
-    return 0;
+        return rooms_decline(a, REFUSE_NOT_MEMBER, "not a member of this room");
+    return REFUSE_NONE;
 }
 
-static int peer_leave(rooms *r, const char *peer, const char *room, json_t **reply)
+static rooms_refusal peer_leave(rooms *r, const char *peer, const char *room, rooms_answer *a)
 {
     room_row rm;
     pthread_mutex_lock(&r->lock);
-    int status = member_gate_locked(r, peer, room, &rm, reply);
-    if (status)
+    rooms_refusal why = member_gate_locked(r, peer, room, &rm, a);
+    if (why)
         goto out;
     if (strcmp(peer, rm.host) == 0) {
-        status = rooms_refuse(reply, REFUSE_FORBIDDEN, "the master cannot leave");
+        why = rooms_decline(a, REFUSE_FORBIDDEN, "the master cannot leave");
         goto out;
     }
     nt_err rc = roomdb_begin(r->o.db);
@@ -57,12 +57,12 @@ static int peer_leave(rooms *r, const char *peer, const char *room, json_t **rep
         roomdb_rollback(r->o.db);
     }
     if (rc)
-        status = rooms_refuse(reply, REFUSE_INTERNAL, err_str(rc));
+        why = rooms_decline(a, REFUSE_INTERNAL, err_str(rc));
     else
-        *reply = json_pack("{s:b}", "ok", 1);
+        a->body = json_pack("{s:b}", "ok", 1);
 out:
     pthread_mutex_unlock(&r->lock);
-    return status ? status : 200;
+    return why;
 }
 
 /* ?since= as an integer of -1 or more; absent: -1 (from the start).
@@ -76,20 +76,20 @@ static bool since_param(rooms_query_fn *q, void *qarg, int64_t *out)
     return !s || (end != s && !*end && v >= -1 && v != LLONG_MAX);
 }
 
-static int peer_simple(rooms *r, const char *peer, const char *room, const char *what, rooms_query_fn *q, void *qarg,
-                       json_t *body, json_t **reply)
+static rooms_refusal peer_simple(rooms *r, const char *peer, const char *room, const char *what, rooms_query_fn *q,
+                                 void *qarg, json_t *body, rooms_answer *a)
 {
     room_row rm;
     pthread_mutex_lock(&r->lock);
-    int status = member_gate_locked(r, peer, room, &rm, reply);
-    if (status)
+    rooms_refusal why = member_gate_locked(r, peer, room, &rm, a);
+    if (why)
         goto out;
     if (strcmp(what, "members") == 0) {
         /* the rows changed after `since` (default: all), a page at a time */
         int64_t since, upto = 0;
         bool more = false;
         if (!since_param(q, qarg, &since)) {
-            status = rooms_refuse(reply, REFUSE_BAD_REQUEST, "since is a member-list version (-1 or more)");
+            why = rooms_decline(a, REFUSE_BAD_REQUEST, "since is a member-list version (-1 or more)");
             goto out;
         }
         json_t *rows = rooms_members_since_json_locked(r, room, since, ROOM_MEMBERS_PAGE, &upto, &more);
@@ -97,33 +97,33 @@ static int peer_simple(rooms *r, const char *peer, const char *room, const char 
          * poll stops waking for it */
         if (members_store_raise_seen(r->o.db, room, peer, upto))
             log_warn("rooms: cannot store the member list version %s holds", peer);
-        *reply = json_pack("{s:o,s:I,s:b}", "members", rows, "members_ver", (json_int_t)upto, "more", more);
+        a->body = json_pack("{s:o,s:I,s:b}", "members", rows, "members_ver", (json_int_t)upto, "more", more);
     } else if (strcmp(what, "keys") == 0) {
         /* the epochs after `since`, a page at a time */
         int64_t since;
         if (!since_param(q, qarg, &since)) {
-            status = rooms_refuse(reply, REFUSE_BAD_REQUEST, "since is an epoch (-1 or more)");
+            why = rooms_decline(a, REFUSE_BAD_REQUEST, "since is an epoch (-1 or more)");
             goto out;
         }
         json_t *keys = rooms_member_keys_locked(r, room, peer, since, false, ROOM_KEYS_PAGE, NULL);
-        *reply = json_pack("{s:o,s:I,s:b}", "keys", keys, "epoch", (json_int_t)rm.epoch, "more",
+        a->body = json_pack("{s:o,s:I,s:b}", "keys", keys, "epoch", (json_int_t)rm.epoch, "more",
                            json_array_size(keys) >= ROOM_KEYS_PAGE);
     } else { /* delivery */
         room_delivery mode;
         if (room_delivery_parse(json_string_value(json_object_get(body, "mode")), &mode)) {
-            status = rooms_refuse(reply, REFUSE_BAD_REQUEST, "mode is push or poll");
+            why = rooms_decline(a, REFUSE_BAD_REQUEST, "mode is push or poll");
             goto out;
         }
         if (members_store_set_delivery(r->o.db, room, peer, mode)) {
-            status = rooms_refuse(reply, REFUSE_INTERNAL, "store failed");
+            why = rooms_decline(a, REFUSE_INTERNAL, "store failed");
             goto out;
         }
         rooms_wake_push_locked(r);
-        *reply = json_pack("{s:b}", "ok", 1);
+        a->body = json_pack("{s:b}", "ok", 1);
     }
 out:
     pthread_mutex_unlock(&r->lock);
-    return status ? status : 200;
+    return why;
 }
 
 typedef struct {
@@ -142,7 +142,7 @@ static void listed_add(void *arg, const char *id, unsigned need)
                                                 room_access_name(rm.access)));
 }
 
-static int peer_list(rooms *r, json_t **reply)
+static rooms_refusal peer_list(rooms *r, rooms_answer *a)
 {
     room_list l = {r, json_array()};
     pthread_mutex_lock(&r->lock);
@@ -150,49 +150,49 @@ static int peer_list(rooms *r, json_t **reply)
     pthread_mutex_unlock(&r->lock);
     if (rc) {
         json_decref(l.arr);
-        return rooms_refuse(reply, REFUSE_INTERNAL, "cannot list the rooms");
+        return rooms_decline(a, REFUSE_INTERNAL, "cannot list the rooms");
     }
-    *reply = json_pack("{s:o}", "rooms", l.arr);
-    return 200;
+    a->body = json_pack("{s:o}", "rooms", l.arr);
+    return REFUSE_NONE;
 }
 
-int rooms_peer_op(rooms *r, port_op op, const char *peer, const char *room, rooms_query_fn *q, void *qarg,
-                  json_t *body, json_t **reply)
+rooms_refusal rooms_peer_op(rooms *r, port_op op, const char *peer, const char *room, rooms_query_fn *q, void *qarg,
+                            json_t *body, rooms_answer *a)
 {
-    *reply = NULL;
+    *a = (rooms_answer){0};
     if (!rooms_valid_hex(peer, IDENTITY_ID_HEX_LEN))
-        return rooms_refuse(reply, REFUSE_UNAUTHENTICATED, "no peer");
+        return rooms_decline(a, REFUSE_UNAUTHENTICATED, "no peer");
     if (op == PORT_LIST)
-        return peer_list(r, reply);
+        return peer_list(r, a);
     if (!rooms_valid_hex(room, ROOM_ID_HEX_LEN))
-        return rooms_refuse(reply, REFUSE_NOT_FOUND, "no such path");
+        return rooms_decline(a, REFUSE_NOT_FOUND, "no such path");
     switch (op) {
     case PORT_POLL:
-        return messages_peer_poll(r, peer, room, q, qarg, reply);
+        return messages_peer_poll(r, peer, room, q, qarg, a);
     case PORT_SUBMIT:
-        return messages_peer_submit(r, peer, room, body, reply);
+        return messages_peer_submit(r, peer, room, body, a);
     case PORT_MEMBERS:
-        return peer_simple(r, peer, room, "members", q, qarg, body, reply);
+        return peer_simple(r, peer, room, "members", q, qarg, body, a);
     case PORT_KEYS:
-        return peer_simple(r, peer, room, "keys", q, qarg, body, reply);
+        return peer_simple(r, peer, room, "keys", q, qarg, body, a);
     default:
         break;
     }
     if (!json_is_object(body))
-        return rooms_refuse(reply, REFUSE_BAD_REQUEST, "body must be a JSON object");
+        return rooms_decline(a, REFUSE_BAD_REQUEST, "body must be a JSON object");
     switch (op) {
     case PORT_BATCH:
-        return messages_peer_submit_batch(r, peer, room, body, reply);
+        return messages_peer_submit_batch(r, peer, room, body, a);
     case PORT_JOIN:
-        return rooms_peer_join(r, peer, room, body, reply);
+        return rooms_peer_join(r, peer, room, body, a);
     case PORT_LEAVE:
-        return peer_leave(r, peer, room, reply);
+        return peer_leave(r, peer, room, a);
     case PORT_DELIVERY:
-        return peer_simple(r, peer, room, "delivery", q, qarg, body, reply);
+        return peer_simple(r, peer, room, "delivery", q, qarg, body, a);
     case PORT_NOTIFY:
-        return messages_peer_notify(r, peer, room, body, reply);
+        return messages_peer_notify(r, peer, room, body, a);
     default:
-        return rooms_refuse(reply, REFUSE_NOT_FOUND, "no such path");
+        return rooms_decline(a, REFUSE_NOT_FOUND, "no such path");
     }
 }
 

@@ -84,9 +84,10 @@ void rooms_tick(rooms *r);
 /* A sealed peer request from the authenticated peer `peer` (64 hex): the
  * route op (peer_port.h names the routes) on room (32 hex; not
  * for PORT_LIST), its query through q, its body (may be NULL). Returns
- * the HTTP status; *reply is set (owned by the caller). */
-int rooms_peer_op(rooms *r, port_op op, const char *peer, const char *room, rooms_query_fn *q, void *qarg,
-                  json_t *body, json_t **reply);
+ * REFUSE_NONE when done, else the refusal; *a is filled either way (the
+ * caller maps it to HTTP with rooms_answer_http and owns a->body). */
+rooms_refusal rooms_peer_op(rooms *r, port_op op, const char *peer, const char *room, rooms_query_fn *q, void *qarg,
+                            json_t *body, rooms_answer *a);
 /* The client API routes (already bearer-authenticated). */
 typedef enum {
     ROOMS_API_LIST,       /* GET  /v1/client/rooms */

@@ -43,11 +43,11 @@ bool rooms_pw_same(const room_pw *a, const room_pw *b)
            memcmp(a->hash, b->hash, ROOM_PW_HASH_LEN) == 0;
 }
 
-static int rate_limited(json_t **reply, int64_t retry_after, const char *msg)
+static rooms_refusal rate_limited(rooms_answer *a, int64_t retry_after, const char *msg)
 {
-    int status = rooms_refuse(reply, REFUSE_RATE_LIMITED, msg);
-    json_object_set_new(*reply, "retry_after", json_integer(retry_after));
-    return status;
+    rooms_refusal why = rooms_decline(a, REFUSE_RATE_LIMITED, msg);
+    json_object_set_new(a->body, "retry_after", json_integer(retry_after));
+    return why;
 }
 
 /* One token of the (peer, room) bucket: key = 8 bytes of each id. */
@@ -65,23 +65,23 @@ static bool pw_attempt_allowed(rooms *r, const char *peer, const char *room)
     return ok;
 }
 
-int rooms_pw_check(rooms *r, const char *peer, const char *room, const room_pw *pw, const char *given,
-                   json_t **reply)
+rooms_refusal rooms_pw_check(rooms *r, const char *peer, const char *room, const room_pw *pw, const char *given,
+                             rooms_answer *a)
 {
     if (!given)
-        return rooms_refuse(reply, REFUSE_PASSWORD_REQUIRED, "this room needs a password");
+        return rooms_decline(a, REFUSE_PASSWORD_REQUIRED, "this room needs a password");
     if (!pw_attempt_allowed(r, peer, room))
-        return rate_limited(reply, ROOM_PW_SLOWDOWN, "too many password attempts for this room");
+        return rate_limited(a, ROOM_PW_SLOWDOWN, "too many password attempts for this room");
     if (atomic_fetch_add(&r->pw_checks, 1) >= ROOM_PW_CHECKS_MAX) {
         atomic_fetch_sub(&r->pw_checks, 1);
-        return rate_limited(reply, 1, "too many password checks at once");
+        return rate_limited(a, 1, "too many password checks at once");
     }
     uint8_t h[ROOM_PW_HASH_LEN];
     bool ok = pw_hash(given, pw->salt, pw->iter, h) == NT_OK &&
               mbedtls_ct_memcmp(h, pw->hash, ROOM_PW_HASH_LEN) == 0;
     mbedtls_platform_zeroize(h, sizeof h);
     atomic_fetch_sub(&r->pw_checks, 1);
-    return ok ? 0 : rooms_refuse(reply, REFUSE_WRONG_PASSWORD, "wrong password");
+    return ok ? REFUSE_NONE : rooms_decline(a, REFUSE_WRONG_PASSWORD, "wrong password");
 }
 
 /* ---- host operations (called by roomapi.c for the master's user) ------- */

@@ -71,8 +71,9 @@ typedef struct gc_item {
     uint8_t idb[ROOM_ID_LEN];
     char *text; /* the host's own decryption, NULL if it did not open (owned) */
     size_t text_len;
-    json_t *reply;
-    int status; /* 0 until a stage decides */
+    json_t *reply; /* done: the ack; refused: {"message", ...} (rooms_answer body) */
+    bool decided; /* false until a stage decides */
+    rooms_refusal refusal; /* once decided: REFUSE_NONE (stored or a duplicate) or why not */
     bool failed_db;
     bool untried; /* after a refused item of its unit: neither checked nor committed */
     bool in_commit; /* its answer comes from the commit (undone if the commit fails) */
@@ -150,7 +151,7 @@ int64_t rooms_now(rooms *r);
  * false when the deadline passed or a stop began. */
 bool rooms_wait_locked(rooms *r, pthread_cond_t *cond, const struct timespec *deadline);
 /* An error reply with a status and code not in refusal.h: a host's
- * refusal relayed as it came. Use rooms_refuse for the rooms' own. */
+ * refusal relayed as it came. The rooms' own are refusals (refusal.h). */
 int rooms_error(json_t **reply, int status, const char *code, const char *msg);
 bool rooms_valid_hex(const char *s, size_t len);
 /* A query integer: decimal digits with an optional '-', nothing else (no
@@ -219,7 +220,7 @@ uint8_t *rooms_b64_get_public(json_t *j, size_t max, size_t *n);
 json_t *rooms_member_keys_locked(rooms *r, const char *room, const char *peer, int64_t since, bool wrap, size_t max,
                                  int64_t *last);
 /* rooms_join.c: a peer's join request for a room this node hosts. */
-int rooms_peer_join(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply);
+rooms_refusal rooms_peer_join(rooms *r, const char *peer, const char *room, json_t *body, rooms_answer *a);
 /* rooms_host.c */
 rooms_refusal rooms_host_create(rooms *r, json_t *body, rooms_answer *a);
 /* A room's password hash, read under r->lock and checked without it. */
@@ -231,12 +232,12 @@ typedef struct {
 NT_MUST_USE nt_err rooms_pw_load_locked(rooms *r, const char *room, room_pw *out);
 bool rooms_pw_same(const room_pw *a, const room_pw *b);
 /* A join's password `given` (may be NULL) from peer against pw, with no
- * lock held: 0 if it matches (constant-time compare), else the status
- * with *reply set: 403 password_required or wrong_password, 429
+ * lock held: REFUSE_NONE if it matches (constant-time compare), else the
+ * refusal with a->body set: password_required or wrong_password, or
  * rate_limited with retry_after (seconds) when the peer has tried too
  * often for this room or too many hashes are running. */
-int rooms_pw_check(rooms *r, const char *peer, const char *room, const room_pw *pw, const char *given,
-                   json_t **reply);
+rooms_refusal rooms_pw_check(rooms *r, const char *peer, const char *room, const room_pw *pw, const char *given,
+                             rooms_answer *a);
 rooms_refusal rooms_host_member_op(rooms *r, const char *room, rooms_api_op op, json_t *body, rooms_answer *a);
 
 /* messages.c */
@@ -247,14 +248,17 @@ typedef struct submission {
     size_t body_len, sig_len;
 } submission;
 void messages_submission_free(submission *s);
-/* Host: check and commit one submission from sender; returns the status
- * and sets *reply ({seq, ts[, duplicate]} or an error). */
-int messages_host_submit(rooms *r, const char *sender, const char *room, const submission *s, json_t **reply);
-int messages_peer_submit(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply);
+/* Host: check and commit one submission from sender; returns REFUSE_NONE
+ * with a->body = {seq, ts[, duplicate]}, or the refusal. */
+rooms_refusal messages_host_submit(rooms *r, const char *sender, const char *room, const submission *s,
+                                   rooms_answer *a);
+rooms_refusal messages_peer_submit(rooms *r, const char *peer, const char *room, json_t *body, rooms_answer *a);
 /* Host: a batch request {"messages": [Submit, ...]}; see protocol.md. */
-int messages_peer_submit_batch(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply);
-int messages_peer_poll(rooms *r, const char *peer, const char *room, rooms_query_fn *q, void *qarg, json_t **reply);
-int messages_peer_notify(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply);
+rooms_refusal messages_peer_submit_batch(rooms *r, const char *peer, const char *room, json_t *body,
+                                         rooms_answer *a);
+rooms_refusal messages_peer_poll(rooms *r, const char *peer, const char *room, rooms_query_fn *q, void *qarg,
+                                 rooms_answer *a);
+rooms_refusal messages_peer_notify(rooms *r, const char *peer, const char *room, json_t *body, rooms_answer *a);
 /* Member: apply log entries in seq order; returns the new head (-1 on
  * error). An entry whose sender's key or epoch's key this node lacks
  * waits (the keys or member list are fetched) unless `final`: then it is
@@ -269,13 +273,13 @@ key_cache *messages_key_cache_new(void);
 void messages_key_cache_free(key_cache *c);
 /* Check one submission against committed state (room, membership, txn id,
  * epoch), verify its signature and open the host's copy, with no rooms lock
- * held. kc (may be NULL) keeps parsed sender keys. Sets it->status and
- * it->reply when it is answered here (refused, or a duplicate), else
+ * held. kc (may be NULL) keeps parsed sender keys. Decides it (refusal
+ * and reply) when it is answered here (refused, or a duplicate), else
  * it->text. */
 void messages_check_item(rooms *r, key_cache *kc, gc_item *it);
 /* messages_check_item on each item of a unit, in order, until one is
  * refused; the items after it are marked untried. True if some item
- * waits for the commit (status 0). */
+ * waits for the commit (not decided). */
 bool messages_check_unit(rooms *r, key_cache *kc, gc_item *unit);
 
 /* precheck.c: what a submission is checked against before its verify. */
@@ -303,7 +307,7 @@ void precheck_readers_close(rooms *r);
 NT_MUST_USE nt_err precheck_start(rooms *r);
 void precheck_stop(rooms *r);
 /* Commit a batch of checked submissions in one transaction: one fsync for
- * all of them, and the acks (it->reply, it->status) only after it. */
+ * all of them, and the acks (it->refusal, it->reply) only after it. */
 void messages_commit_batch(rooms *r, gc_item *batch);
 /* Set an outbox entry's state (adds a delivery event when it changes). */
 void messages_outbox_mark_locked(rooms *r, const char *room, const char *txn, outbox_state state, int64_t seq,
@@ -328,8 +332,8 @@ void ingest_stop(rooms *r);
 /* Stop, then free (rooms_free). */
 void ingest_free(rooms *r);
 /* Run a pre-checked submission through verify and commit; waits for its
- * ack. Returns it->status (it->reply set). Inline if the threads are gone. */
-int ingest_run(rooms *r, gc_item *it);
+ * ack. Returns it->refusal (it->reply set). Inline if the threads are gone. */
+rooms_refusal ingest_run(rooms *r, gc_item *it);
 
 /* outbox.c */
 /* Try to submit one pending entry now; its state afterwards into *state. */

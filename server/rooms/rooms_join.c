@@ -20,47 +20,47 @@ static nt_err member_state_locked(rooms *r, const char *room, const char *peer, 
     return rc;
 }
 
-/* Whether peer may join room now. 0: yes; *pw_needed set when it may once
- * its password is checked (the room's hash is in *pw). Else the status,
- * with *reply set. */
-static int join_gate_locked(rooms *r, const char *peer, const char *room, room_row *rm, bool *pw_needed,
-                            room_pw *pw, json_t **reply)
+/* Whether peer may join room now. REFUSE_NONE: yes; *pw_needed set when
+ * it may once its password is checked (the room's hash is in *pw). Else
+ * the refusal, with a->body set. */
+static rooms_refusal join_gate_locked(rooms *r, const char *peer, const char *room, room_row *rm, bool *pw_needed,
+                                      room_pw *pw, rooms_answer *a)
 {
     member_state state;
     *pw_needed = false;
     nt_err rc = member_state_locked(r, room, peer, &state);
     if (rc && rc != NT_ERR_NOT_FOUND)
-        return rooms_refuse(reply, REFUSE_BUSY, "could not read the member list");
+        return rooms_decline(a, REFUSE_BUSY, "could not read the member list");
     bool known = rc == NT_OK, kicked = known && state == MEMBER_KICKED;
     if (rooms_load_locked(r, room, rm) || rm->state != ROOM_HOSTED)
-        return rooms_refuse(reply, REFUSE_NOT_FOUND, "no such room here");
+        return rooms_decline(a, REFUSE_NOT_FOUND, "no such room here");
     if (known && (state == MEMBER_JOINED || state == MEMBER_INVITED))
-        return 0;
+        return REFUSE_NONE;
     /* an invite-only room never reveals itself to an uninvited node */
     if (!kicked && rm->access == ROOM_ACCESS_INVITE)
-        return rooms_refuse(reply, REFUSE_NOT_FOUND, "no such room here");
+        return rooms_decline(a, REFUSE_NOT_FOUND, "no such room here");
     if (kicked || (rm->access != ROOM_ACCESS_OPEN && rm->access != ROOM_ACCESS_PASSWORD))
-        return rooms_refuse(reply, REFUSE_FORBIDDEN, "not invited, or kicked");
+        return rooms_decline(a, REFUSE_FORBIDDEN, "not invited, or kicked");
     if (rm->access == ROOM_ACCESS_PASSWORD) {
         if (rooms_pw_load_locked(r, room, pw))
-            return rooms_refuse(reply, REFUSE_FORBIDDEN, "the room's password is not set");
+            return rooms_decline(a, REFUSE_FORBIDDEN, "the room's password is not set");
         *pw_needed = true;
     }
     int64_t count = 0;
     if (members_store_count(r->o.db, room, MEMBERS_CURRENT, &count))
-        return rooms_refuse(reply, REFUSE_BUSY, "could not read the member list");
+        return rooms_decline(a, REFUSE_BUSY, "could not read the member list");
     if (count >= ROOM_MEMBERS_MAX)
-        return rooms_refuse(reply, REFUSE_ROOM_FULL, "the room has its maximum number of members");
-    return 0;
+        return rooms_decline(a, REFUSE_ROOM_FULL, "the room has its maximum number of members");
+    return REFUSE_NONE;
 }
 
 /* Record peer as joined (unless it is already). */
-static int join_admit_locked(rooms *r, const char *peer, const char *room, room_row *rm, const uint8_t *der, size_t n,
-                             room_delivery dl, json_t **reply)
+static rooms_refusal join_admit_locked(rooms *r, const char *peer, const char *room, room_row *rm,
+                                       const uint8_t *der, size_t n, room_delivery dl, rooms_answer *a)
 {
     member_state state;
     if (member_state_locked(r, room, peer, &state) == NT_OK && state == MEMBER_JOINED)
-        return 0;
+        return REFUSE_NONE;
     nt_err rc = roomdb_begin(r->o.db);
     if (!rc)
         rc = members_store_admit(r->o.db, room, peer, der, n, dl, rm->head, rm->epoch);
@@ -75,13 +75,13 @@ static int join_admit_locked(rooms *r, const char *peer, const char *room, room_
     }
     if (rc) {
         roomdb_rollback(r->o.db);
-        return rooms_refuse(reply, REFUSE_INTERNAL, err_str(rc));
+        return rooms_decline(a, REFUSE_INTERNAL, err_str(rc));
     }
     rm->members_ver++;
-    return 0;
+    return REFUSE_NONE;
 }
 
-static void join_reply_locked(rooms *r, const char *peer, const char *room, const room_row *rm, json_t **reply)
+static void join_reply_locked(rooms *r, const char *peer, const char *room, const room_row *rm, rooms_answer *a)
 {
     int64_t from_seq = rm->head, upto = 0;
     member_rec mr;
@@ -93,7 +93,7 @@ static void join_reply_locked(rooms *r, const char *peer, const char *room, cons
     json_t *members = rooms_members_since_json_locked(r, room, -1, ROOM_MEMBERS_PAGE, &upto, &more);
     if (more && members_store_set_seen(r->o.db, room, peer, upto))
         log_warn("rooms: cannot store the member list version %s holds", peer);
-    *reply = json_pack("{s:o,s:o,s:o,s:I,s:I,s:b}", "room", rooms_room_json_locked(r, rm), "keys",
+    a->body = json_pack("{s:o,s:o,s:o,s:I,s:I,s:b}", "room", rooms_room_json_locked(r, rm), "keys",
                        rooms_member_keys_locked(r, room, peer, 0, false, ROOM_KEYS_PAGE, NULL), "members", members, "from_seq",
                        (json_int_t)from_seq, "members_ver", (json_int_t)upto, "members_more", more);
 }
@@ -101,7 +101,7 @@ static void join_reply_locked(rooms *r, const char *peer, const char *room, cons
 /* The gate under the lock; a password is hashed with no lock held (it
  * takes a core for a tenth of a second or more), and the gate is passed
  * again after it, with the same hash, before the peer is admitted. */
-int rooms_peer_join(rooms *r, const char *peer, const char *room, json_t *body, json_t **reply)
+rooms_refusal rooms_peer_join(rooms *r, const char *peer, const char *room, json_t *body, rooms_answer *a)
 {
     size_t n = 0;
     uint8_t *der = rooms_b64_get_public(json_object_get(body, "pub"), IDENTITY_PUB_DER_MAX, &n);
@@ -111,32 +111,32 @@ int rooms_peer_join(rooms *r, const char *peer, const char *room, json_t *body, 
     room_row rm;
     room_pw hash, again;
     bool need = false, need_again = false;
-    int status = 0;
+    rooms_refusal why = REFUSE_NONE;
     if (!der || (dls && room_delivery_parse(dls, &dl))) {
-        status = rooms_refuse(reply, REFUSE_BAD_REQUEST, "pub (base64 DER) required; delivery push or poll");
+        why = rooms_decline(a, REFUSE_BAD_REQUEST, "pub (base64 DER) required; delivery push or poll");
         goto out;
     }
     if (!rooms_pub_matches(der, n, peer)) {
-        status = rooms_refuse(reply, REFUSE_BAD_KEY, "pub does not hash to the session's peer id");
+        why = rooms_decline(a, REFUSE_BAD_KEY, "pub does not hash to the session's peer id");
         goto out;
     }
     pthread_mutex_lock(&r->lock);
-    status = join_gate_locked(r, peer, room, &rm, &need, &hash, reply);
+    why = join_gate_locked(r, peer, room, &rm, &need, &hash, a);
     pthread_mutex_unlock(&r->lock);
-    if (status || (need && (status = rooms_pw_check(r, peer, room, &hash, pw, reply))))
+    if (why || (need && (why = rooms_pw_check(r, peer, room, &hash, pw, a))))
         goto out;
     pthread_mutex_lock(&r->lock);
-    status = join_gate_locked(r, peer, room, &rm, &need_again, &again, reply);
-    if (!status && need_again && (!need || !rooms_pw_same(&hash, &again)))
-        status = rooms_refuse(reply, REFUSE_CONFLICT, "the room's access changed: try again");
-    if (!status)
-        status = join_admit_locked(r, peer, room, &rm, der, n, dl, reply);
-    if (!status)
-        join_reply_locked(r, peer, room, &rm, reply);
+    why = join_gate_locked(r, peer, room, &rm, &need_again, &again, a);
+    if (!why && need_again && (!need || !rooms_pw_same(&hash, &again)))
+        why = rooms_decline(a, REFUSE_CONFLICT, "the room's access changed: try again");
+    if (!why)
+        why = join_admit_locked(r, peer, room, &rm, der, n, dl, a);
+    if (!why)
+        join_reply_locked(r, peer, room, &rm, a);
     pthread_mutex_unlock(&r->lock);
 out:
     mbedtls_platform_zeroize(&hash, sizeof hash);
     mbedtls_platform_zeroize(&again, sizeof again);
     free(der);
-    return status ? status : 200;
+    return why;
 }

@@ -53,7 +53,8 @@ static const json_field notify_fields[] = {
 };
 
 /* Every route: its body's fields checked, then the rooms' handler of its
- * op, with the room id and the query from the request. */
+ * op, with the room id and the query from the request, its answer mapped
+ * to HTTP through the refusal table. */
 static int dispatch(peer_req *rq, json_t **reply, port_op op, const json_field *fields)
 {
     rooms *r = peer_req_node(rq)->rooms;
@@ -63,8 +64,10 @@ static int dispatch(peer_req *rq, json_t **reply, port_op op, const json_field *
         return peer_error(reply, 503, "busy", "rooms are not running");
     if (json_check_fields(peer_req_body(rq), fields, msg))
         return peer_error(reply, 400, "bad_request", "%s", msg);
-    return rooms_peer_op(r, op, peer_req_peer_hex(rq), peer_req_param(rq, "id"), query_fn, &q, peer_req_body(rq),
-                         reply);
+    rooms_answer a;
+    rooms_refusal why = rooms_peer_op(r, op, peer_req_peer_hex(rq), peer_req_param(rq, "id"), query_fn, &q,
+                                      peer_req_body(rq), &a);
+    return rooms_answer_http(why, &a, reply);
 }
 
 #define ROUTE(name, op, fields)                                                                                      \

@@ -331,6 +331,11 @@ START_TEST(batch_stops_at_the_first_refusal)
     json_t *r2 = json_array_get(json_object_get(rep, "results"), 2);
     ck_assert_str_eq(json_string_value(json_object_get(r2, "txn_id")), "forged0-0");
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r2, "error"), "code")), "bad_signature");
+    /* the refused item on the wire, byte for byte: its error, then its txn id and status */
+    char *wire = json_dumps(r2, JSON_COMPACT);
+    ck_assert_str_eq(wire, "{\"error\":{\"code\":\"bad_signature\",\"message\":\"the signature does not verify "
+                           "for the sender\"},\"txn_id\":\"forged0-0\",\"status\":401}");
+    free(wire);
     json_decref(rep);
     ck_assert_int_eq(count("SELECT count(*) FROM room_messages WHERE room=?"), 2);
     /* the same batch again: the stored answers, nothing new */

@@ -54,7 +54,7 @@ START_TEST(own_refusals_through_the_table)
     s = dump_taken(body);
     ck_assert_str_eq(s, "{\"error\":{\"code\":\"rate_limited\",\"message\":\"slow down\"},\"retry_after\":10}");
     free(s);
-    /* the same as rooms_refuse builds for the peer API */
+    /* the same as rooms_refuse builds for a route handler's own refusal */
     json_t *old = NULL;
     ck_assert_int_eq(rooms_refuse(&old, REFUSE_UNAVAILABLE, "gone"), 503);
     a = (rooms_answer){0};
