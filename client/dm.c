@@ -123,9 +123,20 @@ static nt_err create(api *a, const json_t *peer, const char *pid, char rid[stati
     char name[DM_NAME_MAX + 1], path[DM_PATH_MAX];
     json_t *r = NULL;
     dm_name(peer, name);
-    json_t *body = json_pack("{s:s, s:s}", "name", name, "access", "invite");
-    nt_err rc = api_call(a, "POST", "/v1/client/rooms", body, 0, &r, err);
-    json_decref(body);
+    nt_err rc = NT_ERR_EXISTS;
+    /* room names are unique per host: an older conversation that can no
+     * longer be used (the peer left it) keeps its name */
+    for (int k = 1; rc == NT_ERR_EXISTS && k <= DM_NAME_TRIES; k++) {
+        char try[DM_NAME_MAX + 8];
+        snprintf(try, sizeof try, k == 1 ? "%s" : "%s (%d)", name, k);
+        if (strlen(try) > DM_NAME_MAX)
+            break; /* a name too long for a suffix: the first refusal stands */
+        json_t *body = json_pack("{s:s, s:s}", "name", try, "access", "invite");
+        json_decref(r);
+        r = NULL;
+        rc = api_call(a, "POST", "/v1/client/rooms", body, 0, &r, err);
+        json_decref(body);
+    }
     const char *id = field_str(json_is_object(field_get(r, "room")) ? field_get(r, "room") : r, F_ID);
     if (rc == NT_OK && !id)
         rc = NT_ERR_STATE;

@@ -19,6 +19,7 @@
 #define DM_PREFIX "@"
 #define DM_NAME_MAX 100 /* bytes, the node's room name cap */
 #define DM_SCAN_MAX 64  /* rooms whose member lists are asked, at most */
+#define DM_NAME_TRIES 9 /* "@bob", then "@bob (2)" .. "@bob (9)" when the name is taken */
 
 /* The conversation with peer (a Peer object from the node, borrowed):
  * found or made as above. rid (cap NODE_ID_MAX) gets the room id,

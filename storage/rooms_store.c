@@ -188,6 +188,12 @@ nt_err rooms_store_invited(roomdb *db, const char *host, int64_t *n)
     return roomdb_int(db, n, "SELECT count(*) FROM rooms WHERE state='invited'", "");
 }
 
+nt_err rooms_store_hosted_named(roomdb *db, const char *name, int64_t *n)
+{
+    *n = 0;
+    return roomdb_int(db, n, "SELECT count(*) FROM rooms WHERE state='hosted' AND name=?", "s", name);
+}
+
 nt_err rooms_store_set_state(roomdb *db, const char *id, room_state state)
 {
     return roomdb_exec(db, "UPDATE rooms SET state=? WHERE id=?", "ss", room_state_name(state), id);

@@ -89,6 +89,8 @@ NT_MUST_USE nt_err rooms_store_join(roomdb *db, const char *id, const char *name
                                     int64_t created);
 /* Invitations pending, from host (NULL: from anyone). */
 NT_MUST_USE nt_err rooms_store_invited(roomdb *db, const char *host, int64_t *n);
+/* How many rooms this node hosts under name (0 or 1: names are unique per host). */
+NT_MUST_USE nt_err rooms_store_hosted_named(roomdb *db, const char *name, int64_t *n);
 
 NT_MUST_USE nt_err rooms_store_set_state(roomdb *db, const char *id, room_state state);
 NT_MUST_USE nt_err rooms_store_set_delivery(roomdb *db, const char *id, room_delivery delivery);

@@ -527,6 +527,42 @@ static nt_err put_new_locked(rooms *r, const char *room, const char *txn, const 
     return rc;
 }
 
+struct stored_text {
+    char *text;
+    int64_t seq, ts;
+};
+
+static bool keep_text(void *arg, const log_entry *e)
+{
+    struct stored_text *st = arg;
+    st->text = e->text ? strdup(e->text) : NULL;
+    st->seq = e->seq;
+    st->ts = e->ts;
+    return false;
+}
+
+/* Our own room: a txn id this node already used there with another text
+ * is refused with the stored message (the host's log answers a repeat of
+ * the same text itself). */
+static rooms_refusal hosted_repeat_locked(rooms *r, const char *room, const char *txn, const char *text,
+                                          rooms_answer *a)
+{
+    int64_t seq = 0, ts = 0;
+    struct stored_text st = {0};
+    if (log_store_find(r->o.db, room, r->me_hex, txn, &seq, &ts) != NT_OK ||
+        log_store_text_at(r->o.db, room, seq, keep_text, &st) != NT_OK || !st.text)
+        return REFUSE_NONE;
+    rooms_refusal why = REFUSE_NONE;
+    if (strcmp(st.text, text) != 0) {
+        why = rooms_decline(a, REFUSE_TXN_CONFLICT, "txn_id already used for another text (the stored one is in entry)");
+        json_object_set_new(a->body, "entry",
+                            json_pack("{s:s,s:s,s:s,s:I,s:s}", "room", room, "txn_id", txn, "state", "sent", "seq",
+                                      (json_int_t)st.seq, "text", st.text));
+    }
+    free(st.text);
+    return why;
+}
+
 rooms_refusal outbox_client_put(rooms *r, const char *room, const char *txn, json_t *body, rooms_answer *a)
 {
     json_t *jt = json_object_get(body, "text");
@@ -554,14 +590,18 @@ rooms_refusal outbox_client_put(rooms *r, const char *room, const char *txn, jso
     outbox_entry_clear(&old);
     if (orc && orc != NT_ERR_NOT_FOUND)
         why = rooms_decline(a, REFUSE_BUSY, "could not read the outbox");
-    else if (exists && !same)
-        why = rooms_decline(a, REFUSE_CONFLICT, "txn_id already used for another text");
+    else if (exists && !same) {
+        why = rooms_decline(a, REFUSE_TXN_CONFLICT, "txn_id already used for another text (the stored one is in entry)");
+        json_object_set_new(a->body, "entry", outbox_json_locked(r, room, txn));
+    }
     else if (!exists && rm.state != ROOM_JOINED && rm.state != ROOM_HOSTED)
         why = rooms_decline(a, REFUSE_NOT_MEMBER, "not a member of this room");
     if (why)
         goto unlock;
     if (!exists && rm.state == ROOM_HOSTED) {
         /* our own room: the log itself is the durable record, no outbox */
+        if ((why = hosted_repeat_locked(r, room, txn, text, a)))
+            goto unlock;
         pthread_mutex_unlock(&r->lock);
         return host_send(r, &rm, txn, text, a);
     }

@@ -22,6 +22,7 @@ static const struct {
     [REFUSE_NO_SUCH_MEMBER] = {404, "not_member"},
     [REFUSE_METHOD] = {405, "method"},
     [REFUSE_CONFLICT] = {409, "conflict"},
+    [REFUSE_TXN_CONFLICT] = {409, "txn_conflict"},
     [REFUSE_ROOM_FULL] = {409, "room_full"},
     [REFUSE_STALE_EPOCH] = {409, "stale_epoch"},
     [REFUSE_TOO_LARGE] = {413, "too_large"},

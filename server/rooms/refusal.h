@@ -28,6 +28,7 @@ typedef enum {
     REFUSE_NO_SUCH_MEMBER,    /* 404 not_member: kick of a peer who is none */
     REFUSE_METHOD,            /* 405 method */
     REFUSE_CONFLICT,          /* 409 conflict */
+    REFUSE_TXN_CONFLICT,      /* 409 txn_conflict: the txn id holds another text */
     REFUSE_ROOM_FULL,         /* 409 room_full */
     REFUSE_STALE_EPOCH,       /* 409 stale_epoch (the reply also carries the current epoch) */
     REFUSE_TOO_LARGE,         /* 413 too_large */

@@ -94,6 +94,14 @@ static bool valid_text(json_t *j, size_t max, bool required)
     return s && strlen(s) <= max && (!required || s[0]);
 }
 
+/* NT_ERR_EXISTS when this node already hosts a room called name. */
+static nt_err name_free_locked(rooms *r, const char *name)
+{
+    int64_t n = 0;
+    nt_err rc = rooms_store_hosted_named(r->o.db, name, &n);
+    return rc ? rc : n ? NT_ERR_EXISTS : NT_OK;
+}
+
 rooms_refusal rooms_host_create(rooms *r, json_t *body, rooms_answer *a)
 {
     json_t *jn = json_object_get(body, "name"), *jt = json_object_get(body, "topic");
@@ -116,7 +124,12 @@ rooms_refusal rooms_host_create(rooms *r, json_t *body, rooms_answer *a)
         rs > 31536000)
         return rooms_decline(a, REFUSE_BAD_REQUEST, "rotate_messages 1..1000000, rotate_seconds 1..31536000");
 
-    uint8_t idb[ROOM_ID_LEN], salt[ROOM_SALT_LEN], h[ROOM_PW_HASH_LEN];
+    pthread_mutex_lock(&r->lock); /* before the slow hash: a taken name costs nothing */
+    nt_err nrc = name_free_locked(r, json_string_value(jn));
+    pthread_mutex_unlock(&r->lock);
+    if (nrc == NT_ERR_EXISTS)
+        return rooms_decline(a, REFUSE_CONFLICT, "this node already hosts a room with that name");
+    uint8_t idb[ROOM_ID_LEN], salt[ROOM_SALT_LEN], h[ROOM_PW_HASH_LEN] = {0};
     char id[ROOM_ID_HEX_LEN + 1];
     unsigned iter = r->o.pbkdf2_iter ? r->o.pbkdf2_iter : PBKDF2_DEFAULT_ITER;
     if (rng_bytes(idb, sizeof idb) || rng_bytes(salt, sizeof salt) ||
@@ -127,7 +140,14 @@ rooms_refusal rooms_host_create(rooms *r, json_t *body, rooms_answer *a)
 
     room_row rw;
     pthread_mutex_lock(&r->lock);
-    nt_err rc = roomdb_begin(r->o.db);
+    nt_err rc = name_free_locked(r, json_string_value(jn)); /* again: a create may have run meanwhile */
+    if (rc == NT_ERR_EXISTS) {
+        pthread_mutex_unlock(&r->lock);
+        mbedtls_platform_zeroize(h, sizeof h);
+        return rooms_decline(a, REFUSE_CONFLICT, "this node already hosts a room with that name");
+    }
+    if (!rc)
+        rc = roomdb_begin(r->o.db);
     if (!rc)
         rc = rooms_store_create(r->o.db, &(room_new){.id = id, .name = json_string_value(jn),
                                                      .topic = jt ? json_string_value(jt) : "", .host = r->me_hex,
