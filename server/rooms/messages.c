@@ -486,26 +486,13 @@ json_t *messages_log_json_locked(rooms *r, const char *room, int64_t after, int6
     return log_json_locked(r, room, after, limit);
 }
 
-static int64_t qint(rooms_query_fn *q, void *qarg, const char *k, int64_t def, int64_t lo, int64_t hi, bool *bad)
-{
-    const char *s = q ? q(qarg, k) : NULL;
-    if (!s)
-        return def;
-    int64_t v;
-    if (!rooms_parse_i64(s, &v) || v < lo || v > hi) {
-        *bad = true;
-        return def;
-    }
-    return v;
-}
-
 rooms_refusal messages_peer_poll(rooms *r, const char *peer, const char *room, rooms_query_fn *q, void *qarg,
                                  rooms_answer *a)
 {
     bool bad = false;
-    int64_t after = qint(q, qarg, "after", 0, 0, INT64_MAX, &bad);
-    int64_t limit = qint(q, qarg, "limit", 100, 1, ROOM_POLL_LIMIT, &bad);
-    int64_t wait = qint(q, qarg, "wait", 0, 0, 3600, &bad);
+    int64_t after = rooms_query_int(q, qarg, "after", 0, 0, INT64_MAX, &bad);
+    int64_t limit = rooms_query_int(q, qarg, "limit", 100, 1, ROOM_POLL_LIMIT, &bad);
+    int64_t wait = rooms_query_int(q, qarg, "wait", 0, 0, 3600, &bad);
     if (bad)
         return rooms_decline(a, REFUSE_BAD_REQUEST, "after, limit (1-500) and wait are non-negative integers");
     if (wait > ROOM_POLL_WAIT_MAX)

@@ -8,19 +8,6 @@
 #include <string.h>
 #include <time.h>
 
-static int64_t qint(rooms_query_fn *q, void *qarg, const char *k, int64_t def, int64_t lo, int64_t hi, bool *bad)
-{
-    const char *s = q ? q(qarg, k) : NULL;
-    if (!s)
-        return def;
-    int64_t v;
-    if (!rooms_parse_i64(s, &v) || v < lo || v > hi) {
-        *bad = true;
-        return def;
-    }
-    return v;
-}
-
 typedef struct {
     rooms *r;
     json_t *arr;
@@ -255,9 +242,9 @@ static bool message_one(void *arg, const log_entry *e)
 static rooms_refusal list_messages(rooms *r, const char *room, rooms_query_fn *q, void *qarg, rooms_answer *a)
 {
     bool bad = false;
-    int64_t after = qint(q, qarg, "after", -1, 0, INT64_MAX, &bad);
-    int64_t before = qint(q, qarg, "before", -1, 1, INT64_MAX, &bad);
-    int64_t limit = qint(q, qarg, "limit", 100, 1, ROOM_POLL_LIMIT, &bad);
+    int64_t after = rooms_query_int(q, qarg, "after", -1, 0, INT64_MAX, &bad);
+    int64_t before = rooms_query_int(q, qarg, "before", -1, 1, INT64_MAX, &bad);
+    int64_t limit = rooms_query_int(q, qarg, "limit", 100, 1, ROOM_POLL_LIMIT, &bad);
     if (bad)
         return rooms_decline(a, REFUSE_BAD_REQUEST, "after, before and limit (1-500) are non-negative integers");
     room_row rm;
@@ -363,8 +350,8 @@ rooms_refusal roomapi_events(rooms *r, rooms_query_fn *q, void *qarg, rooms_answ
         snprintf(since_buf, sizeof since_buf, "%s", since_s);
         since_s = since_buf;
     }
-    int64_t wait = qint(q, qarg, "wait", 0, 0, ROOM_EVENTS_WAIT_MAX, &bad);
-    int64_t limit = qint(q, qarg, "limit", 100, 1, 500, &bad);
+    int64_t wait = rooms_query_int(q, qarg, "wait", 0, 0, ROOM_EVENTS_WAIT_MAX, &bad);
+    int64_t limit = rooms_query_int(q, qarg, "limit", 100, 1, 500, &bad);
     int64_t since = 0;
     if (since_s && strcmp(since_s, "now")) {
         bad |= !rooms_parse_i64(since_s, &since) || since < 0;

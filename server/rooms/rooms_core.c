@@ -346,3 +346,16 @@ static bool key_item(rooms *r, const char *room, json_t *k, int64_t ep, uint8_t 
     return ok;
 }
 
+
+int64_t rooms_query_int(rooms_query_fn *q, void *qarg, const char *k, int64_t def, int64_t lo, int64_t hi, bool *bad)
+{
+    const char *s = q ? q(qarg, k) : NULL;
+    if (!s)
+        return def;
+    int64_t v;
+    if (!rooms_parse_i64(s, &v) || v < lo || v > hi) {
+        *bad = true;
+        return def;
+    }
+    return v;
+}

@@ -157,6 +157,9 @@ bool rooms_valid_hex(const char *s, size_t len);
 /* A query integer: decimal digits with an optional '-', nothing else (no
  * '+', no spaces) and in range of int64_t. False leaves *out alone. */
 bool rooms_parse_i64(const char *s, int64_t *out);
+/* Query parameter k as an integer in [lo, hi]: def when absent; def and
+ * *bad set when it is not such an integer. */
+int64_t rooms_query_int(rooms_query_fn *q, void *qarg, const char *k, int64_t def, int64_t lo, int64_t hi, bool *bad);
 bool rooms_valid_txn(const char *s);
 
 /* Load a room row; NT_ERR_NOT_FOUND if this node has none. */

@@ -81,13 +81,8 @@ static bool pend1_sent(void *arg)
     return ok;
 }
 
-static void teardown(void)
-{
-    harness_cleanup(&A);
-    harness_cleanup(&B);
-}
-
-START_TEST(member_catches_up_on_a_big_backlog)
+/* alice hosts a room called name, bob (who knows her) has joined it. */
+static void two_nodes_one_room(const char *name)
 {
     char body[256], path[256];
     ck_assert_int_eq(harness_start(&A, "alice", NULL), 0);
@@ -96,7 +91,8 @@ START_TEST(member_catches_up_on_a_big_backlog)
     json_decref(call(&B, "POST", body, 0, "/v1/client/peers"));
     snprintf(body, sizeof body, "{\"address\":\"%s\"}", B.peer);
     json_decref(call(&A, "POST", body, 0, "/v1/client/peers"));
-    json_t *j = call(&A, "POST", "{\"name\":\"big\"}", 201, "/v1/client/rooms");
+    snprintf(body, sizeof body, "{\"name\":\"%s\"}", name);
+    json_t *j = call(&A, "POST", body, 201, "/v1/client/rooms");
     snprintf(room, sizeof room, "%s", json_string_value(json_object_get(j, "id")));
     json_decref(j);
     snprintf(path, sizeof path, "/v1/client/rooms/%s/invite", room);
@@ -105,6 +101,18 @@ START_TEST(member_catches_up_on_a_big_backlog)
     snprintf(path, sizeof path, "/v1/client/rooms/%s/join", room);
     snprintf(body, sizeof body, "{\"host\":\"%s\"}", A.node_id);
     json_decref(call(&B, "POST", body, 200, path));
+}
+
+static void teardown(void)
+{
+    harness_cleanup(&A);
+    harness_cleanup(&B);
+}
+
+START_TEST(member_catches_up_on_a_big_backlog)
+{
+    char path[256];
+    two_nodes_one_room("big");
 
     ck_assert_int_eq(harness_stop(&B), 0);
     char *text = malloc(TEXT_LEN + 32);
@@ -127,7 +135,7 @@ START_TEST(member_catches_up_on_a_big_backlog)
         ck_abort_msg("B did not catch up on %d messages within %d ms", BACKLOG, CATCH_UP_MS);
     }
     snprintf(path, sizeof path, "/v1/client/rooms/%s/messages?after=0&limit=500", room);
-    j = call(&B, "GET", NULL, 200, path);
+    json_t *j = call(&B, "GET", NULL, 200, path);
     json_t *msgs = json_object_get(j, "messages");
     for (size_t k = 0; k < BACKLOG; k++) { /* in order, each once, verified */
         json_t *m = json_array_get(msgs, k);
@@ -146,22 +154,8 @@ END_TEST
  * the next is 8 s away; it grows to 60 s). */
 START_TEST(pending_goes_out_when_the_host_is_back)
 {
-    char body[256], path[256];
-    ck_assert_int_eq(harness_start(&A, "alice", NULL), 0);
-    ck_assert_int_eq(harness_start(&B, "bob", NULL), 0);
-    snprintf(body, sizeof body, "{\"address\":\"%s\"}", A.peer);
-    json_decref(call(&B, "POST", body, 0, "/v1/client/peers"));
-    snprintf(body, sizeof body, "{\"address\":\"%s\"}", B.peer);
-    json_decref(call(&A, "POST", body, 0, "/v1/client/peers"));
-    json_t *j = call(&A, "POST", "{\"name\":\"away\"}", 201, "/v1/client/rooms");
-    snprintf(room, sizeof room, "%s", json_string_value(json_object_get(j, "id")));
-    json_decref(j);
-    snprintf(path, sizeof path, "/v1/client/rooms/%s/invite", room);
-    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", B.node_id);
-    json_decref(call(&A, "POST", body, 200, path));
-    snprintf(path, sizeof path, "/v1/client/rooms/%s/join", room);
-    snprintf(body, sizeof body, "{\"host\":\"%s\"}", A.node_id);
-    json_decref(call(&B, "POST", body, 200, path));
+    char path[256];
+    two_nodes_one_room("away");
 
     ck_assert_int_eq(harness_stop(&A), 0);
     snprintf(path, sizeof path, "/v1/client/rooms/%s/messages/pend1", room);
