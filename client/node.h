@@ -28,7 +28,7 @@
 #define F_SEQ "seq"
 #define F_TEXT "text"
 #define F_STATE "state"
-#define F_TIME "ts"
+#define F_TIME "ts|created_at" /* a message's, or a pending entry's time of writing */
 #define F_SENDER_ID "sender"
 #define F_TXN "txn_id"
 #define F_HOST "host"

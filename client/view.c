@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include "client/dm.h"
 #include "client/editline.h"
 #include "client/field.h"
 #include "client/ident.h"
@@ -436,7 +437,9 @@ void view_rooms(view *v, const json_t *rooms)
         vwin *w = view_win_add(v, id, field_str(r, "name"));
         if (!w)
             return;
-        char *clean = view_clean(field_str(r, "name") ? field_str(r, "name") : "");
+        char lb[IDENT_LABEL_MAX];
+        const char *shown = dm_is(r) ? dm_title(r, v->names, v->self, lb) : field_str(r, "name");
+        char *clean = view_clean(shown ? shown : ""); /* a conversation is called by its peer */
         if (clean && clean[0])
             snprintf(w->name, sizeof w->name, "%s", clean);
         free(clean);

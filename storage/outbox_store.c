@@ -46,6 +46,7 @@ static nt_err entry_row(sqlite3_stmt *st, bool want_text, outbox_entry *e)
     snprintf(e->reason, sizeof e->reason, "%s", roomdb_text(st, 2));
     e->attempts = sqlite3_column_int64(st, 3);
     e->code = sqlite3_column_int64(st, 5);
+    e->created = sqlite3_column_int64(st, 6);
     if (want_text && !(e->text = strdup(roomdb_text(st, 4))))
         return NT_ERR_NOMEM;
     return NT_OK;
@@ -55,7 +56,7 @@ nt_err outbox_store_get(roomdb *db, const char *room, const char *txn, bool want
 {
     memset(e, 0, sizeof *e);
     sqlite3_stmt *st = roomdb_prep(db,
-                                   "SELECT state,seq,reason,attempts,text,code FROM room_outbox WHERE room=? AND "
+                                   "SELECT state,seq,reason,attempts,text,code,created FROM room_outbox WHERE room=? AND "
                                    "txn_id=?",
                                    "ss", room, txn);
     if (!st)

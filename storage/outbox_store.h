@@ -33,6 +33,7 @@ typedef struct {
     char reason[OUTBOX_REASON_MAX];
     int64_t attempts;
     int64_t code; /* the host's HTTP status of a refusal (0: none) */
+    int64_t created; /* when it was written, ms since the Unix epoch */
     char *text;   /* owned: outbox_entry_clear */
 } outbox_entry;
 

@@ -34,8 +34,9 @@ json_t *outbox_json_locked(rooms *r, const char *room, const char *txn)
     outbox_entry e;
     if (outbox_store_get(r->o.db, room, txn, true, &e))
         return NULL;
-    json_t *j = json_pack("{s:s,s:s,s:s,s:I,s:s}", "room", room, "txn_id", txn, "state", outbox_state_name(e.state),
-                          "attempts", (json_int_t)e.attempts, "text", e.text);
+    json_t *j = json_pack("{s:s,s:s,s:s,s:I,s:s,s:I}", "room", room, "txn_id", txn, "state",
+                          outbox_state_name(e.state), "attempts", (json_int_t)e.attempts, "text", e.text, "created_at",
+                          (json_int_t)e.created);
     if (j && e.has_seq)
         json_object_set_new(j, "seq", json_integer(e.seq));
     if (j && e.reason[0])

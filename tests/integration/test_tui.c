@@ -699,6 +699,8 @@ START_TEST(direct_messages)
     see("b", "<bob> hello again");
     snprintf(line, sizeof line, "<?bob~%.4s> hello again", b.node_id);
     see("a", line);
+    snprintf(line, sizeof line, "1 bob~%.4s", b.node_id); /* the conversation is called by its peer */
+    see("a", line);
     type("a", "/msg");
     see("a", "usage: /msg PEER TEXT");
 }
