@@ -513,14 +513,22 @@ static rooms_refusal put_answer(rooms *r, const char *room, const char *txn, roo
     return REFUSE_NONE;
 }
 
-/* A new entry (txn, text) and its delivery event, in one commit. */
-static nt_err put_new_locked(rooms *r, const char *room, const char *txn, const char *text)
+static void no_entry(void *arg, const char *txn)
+{
+    (void)txn;
+    *(bool *)arg = true;
+}
+
+/* A new entry (txn, text), and its delivery event unless the send is
+ * tried at once (its outcome is then the one event), in one commit. */
+static nt_err put_new_locked(rooms *r, const char *room, const char *txn, const char *text, bool event)
 {
     nt_err rc = roomdb_begin(r->o.db);
     if (!rc)
         rc = outbox_store_add(r->o.db, room, txn, text, rooms_now(r));
     if (!rc) {
-        rooms_event_locked(r, "delivery", room, json_pack("{s:s}", "txn_id", txn));
+        if (event)
+            rooms_event_locked(r, "delivery", room, json_pack("{s:s}", "txn_id", txn));
         rc = roomdb_commit(r->o.db);
     } else {
         roomdb_rollback(r->o.db);
@@ -606,12 +614,17 @@ rooms_refusal outbox_client_put(rooms *r, const char *room, const char *txn, jso
         pthread_mutex_unlock(&r->lock);
         return host_send(r, &rm, txn, text, a);
     }
-    if (!exists && put_new_locked(r, room, txn, text)) {
+    bool backlog = false; /* another entry waits: this one goes after it */
+    if (!exists && outbox_store_pending(r->o.db, room, 1, no_entry, &backlog))
+        backlog = true;
+    if (!exists && put_new_locked(r, room, txn, text, backlog)) {
         why = rooms_decline(a, REFUSE_BUSY, "could not store the message");
         goto unlock;
     }
     if (outbox_store_is_oldest(r->o.db, room, txn, &first))
         first = false; /* the sync loop sends it */
+    if (!exists && !backlog && !first) /* taken meanwhile: say it waits */
+        rooms_event_locked(r, "delivery", room, json_pack("{s:s}", "txn_id", txn));
     if (!first)
         rooms_wake_sync_locked(r);
 unlock:
@@ -619,7 +632,13 @@ unlock:
     if (why)
         return why;
     outbox_state state;
-    if (first)
+    if (first) {
         outbox_try(r, room, txn, &state);
+        if (!exists && !backlog && state == OUTBOX_PENDING) { /* no answer yet: now it waits */
+            pthread_mutex_lock(&r->lock);
+            rooms_event_locked(r, "delivery", room, json_pack("{s:s}", "txn_id", txn));
+            pthread_mutex_unlock(&r->lock);
+        }
+    }
     return put_answer(r, room, txn, a);
 }

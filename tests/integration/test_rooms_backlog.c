@@ -179,6 +179,36 @@ START_TEST(pending_goes_out_when_the_host_is_back)
 }
 END_TEST
 
+/* A send answered at once is one delivery event (its outcome), not a
+ * pending one and then a sent one. */
+START_TEST(one_delivery_event_per_send)
+{
+    char path[256];
+    two_nodes_one_room("events");
+    json_t *j = call(&B, "GET", NULL, 200, "/v1/client/events?since=now");
+    char next[64];
+    snprintf(next, sizeof next, "%s", json_string_value(json_object_get(j, "next")));
+    json_decref(j);
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/messages/e1", room);
+    json_decref(call(&B, "PUT", "{\"text\":\"once\"}", 200, path));
+    snprintf(path, sizeof path, "/v1/client/events?since=%s&limit=100", next);
+    j = call(&B, "GET", NULL, 200, path);
+    json_t *e;
+    size_t i, n = 0;
+    json_array_foreach(json_object_get(j, "events"), i, e) {
+        const char *t = json_string_value(json_object_get(e, "type"));
+        json_t *d = json_object_get(e, "delivery");
+        n += t && !strcmp(t, "delivery") && !strcmp(json_string_value(json_object_get(d, "txn_id")), "e1");
+        if (t && !strcmp(t, "delivery"))
+            ck_assert_str_eq(json_string_value(json_object_get(d, "state")), "sent");
+    }
+    json_decref(j);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(harness_stop(&A), 0);
+    ck_assert_int_eq(harness_stop(&B), 0);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("rooms_backlog");
@@ -187,6 +217,7 @@ Suite *test_suite(void)
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, member_catches_up_on_a_big_backlog);
     tcase_add_test(tc, pending_goes_out_when_the_host_is_back);
+    tcase_add_test(tc, one_delivery_event_per_send);
     suite_add_tcase(s, tc);
     return s;
 }
