@@ -253,11 +253,14 @@ START_TEST(room_id_bound_to_host)
 }
 END_TEST
 
-/* A password room on A; its id into pw_room. */
+/* A password room on A (each with a name of its own: names are unique
+ * per host); its id into pw_room. */
 static void password_room(char pw_room[static ROOM_ID_HEX_LEN + 1])
 {
-    json_t *j = call(&A, "POST", "{\"name\":\"locked\",\"access\":\"password\",\"password\":\"sesame\"}", 201,
-                     "/v1/client/rooms");
+    static int n;
+    char body[128];
+    snprintf(body, sizeof body, "{\"name\":\"locked%d\",\"access\":\"password\",\"password\":\"sesame\"}", ++n);
+    json_t *j = call(&A, "POST", body, 201, "/v1/client/rooms");
     snprintf(pw_room, ROOM_ID_HEX_LEN + 1, "%s", json_string_value(json_object_get(j, "id")));
     json_decref(j);
 }
