@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include "client/dm.h"
 #include "client/field.h"
 #include "client/ident.h"
@@ -356,6 +357,17 @@ static void whois_line(const char *key, const char *val)
     term_printf(stdout, "%-12s %s\n", key, val && val[0] ? val : "-");
 }
 
+/* A client API time (ms since the Unix epoch) as local date and time, or
+ * NULL for none. */
+static const char *fmt_ms(long long ms, char out[static 32])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (t <= 0 || !localtime_r(&t, &tm) || !strftime(out, 32, "%Y-%m-%d %H:%M:%S", &tm))
+        return NULL;
+    return out;
+}
+
 int cmdconv_whois(ctx *c)
 {
     char id[NODE_ID_MAX], path[CMD_PATH_MAX], lb[IDENT_LABEL_MAX], t[32];
@@ -375,8 +387,7 @@ int cmdconv_whois(ctx *c)
     whois_line("address", field_str(r, "address"));
     whois_line("online", field_bool(r, "online", false) ? "yes" : "no");
     whois_line("session", field_str(r, "session.state"));
-    snprintf(t, sizeof t, "%lld", field_int(r, "last_seen", 0));
-    whois_line("last seen", field_int(r, "last_seen", 0) ? t : NULL);
+    whois_line("last seen", fmt_ms(field_int(r, "last_seen", 0), t));
     if (field_bool(r, "name_collision", false))
         whois_line("note", "another known peer has the same name");
     json_decref(r);

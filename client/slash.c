@@ -109,11 +109,11 @@ static nt_err post(sctx *s, const char *path, json_t *body, json_t **reply)
     return rc;
 }
 
-/* "3 min ago" (or "in 2 h") for a Unix time in seconds or milliseconds. */
-static const char *ago(long long t, time_t now, char buf[static 32])
+/* "3 min ago" (or "in 2 h") for a time in ms since the Unix epoch (every
+ * client API time). */
+static const char *ago(long long t_ms, time_t now, char buf[static 32])
 {
-    if (t > 100000000000LL)
-        t /= 1000; /* milliseconds */
+    long long t = t_ms / 1000;
     long long d = (long long)now - t, m = d < 0 ? -d : d;
     const char *in = d < 0 ? "in " : "", *back = d < 0 ? "" : " ago";
     if (t <= 0)
@@ -224,11 +224,9 @@ static void say_field(sctx *s, const char *k, const json_t *v)
                 n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s", n ? ", " : "", json_string_value(e));
         say(s, "%-14s %s", k, n ? buf : "(none)");
     } else if (json_is_integer(v) && is_time_key(k)) {
-        time_t t = (time_t)json_integer_value(v);
+        time_t t = (time_t)(json_integer_value(v) / 1000); /* ms since the Unix epoch */
         struct tm tm;
         char abs[32] = "";
-        if (t > 100000000000LL)
-            t /= 1000;
         if (t > 0 && localtime_r(&t, &tm))
             strftime(abs, sizeof abs, " (%Y-%m-%d %H:%M)", &tm);
         say(s, "%-14s %s%s", k, ago(json_integer_value(v), time(NULL), when), abs);

@@ -52,16 +52,12 @@ static void get_status(http_req *rq, node *nd)
 {
     char name[TEXT_NAME_MAX + 1];
     node_name(nd, name);
-    char started[32];
-    struct tm tm;
-    gmtime_r(&nd->started_at, &tm);
-    strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", &tm);
     /* statements found still active and reset (store and rooms): 0 unless a code path forgets a reset */
     json_t *counts = json_pack("{s:i,s:I}", "schema_version", store_schema_version(nd->db), "leaked_statements",
                                (json_int_t)(store_leaked_statements(nd->db) + roomdb_leaked()));
-    json_t *st = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:{s:o,s:o},s:o}", "node_id", nd->id_hex, "name",
+    json_t *st = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:{s:o,s:o},s:o}", "node_id", nd->id_hex, "name",
                               name, "fingerprint", nd->fingerprint, "version", NATTER_VERSION, "started_at",
-                              started, "uptime_s", (json_int_t)node_uptime_s(nd), "listeners", "peer",
+                              (json_int_t)nd->started_at * 1000, "uptime_s", (json_int_t)node_uptime_s(nd), "listeners", "peer",
                               listener_json(nd->peer_http), "client", listener_json(nd->client_http), "counts",
                               counts);
     if (st)

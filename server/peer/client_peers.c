@@ -24,6 +24,12 @@
 
 #define INBOUND_SHOWN 4
 
+/* Client API times are ms since the Unix epoch; these clocks keep seconds. */
+static json_t *ms_json(int64_t unix_s)
+{
+    return json_integer((json_int_t)unix_s * 1000);
+}
+
 static json_t *session_json(node *nd, const peer_info *p)
 {
     peerlink_state st;
@@ -37,12 +43,12 @@ static json_t *session_json(node *nd, const peer_info *p)
     if (st.up) {
         json_object_set_new(o, "session", json_string(st.session));
         json_object_set_new(o, "mode", json_string(st.mode));
-        json_object_set_new(o, "established", json_integer(st.established));
-        json_object_set_new(o, "expires_at", json_integer(st.expires_at));
-        json_object_set_new(o, "idle_expires_at", json_integer(st.idle_expires_at));
+        json_object_set_new(o, "established", ms_json(st.established));
+        json_object_set_new(o, "expires_at", ms_json(st.expires_at));
+        json_object_set_new(o, "idle_expires_at", ms_json(st.idle_expires_at));
     }
     if (st.last_ok)
-        json_object_set_new(o, "last_ok", json_integer(st.last_ok));
+        json_object_set_new(o, "last_ok", ms_json(st.last_ok));
     if (st.last_error[0])
         json_object_set_new(o, "last_error", json_string(st.last_error));
     json_object_set_new(o, "inbound", json_integer((json_int_t)n_in));
@@ -66,7 +72,7 @@ static json_t *peer_json(node *nd, const peer_info *p)
         json_array_append_new(addrs, json_string(p->addresses[i]));
     json_t *o = json_pack("{s:s,s:s,s:s,s:b,s:b,s:I,s:I,s:s?,s:o,s:s,s:s,s:b,s:o*}", "id", p->id_hex, "name", p->name,
                           "fingerprint", fp, "trusted", p->trusted, "online", online, "last_seen",
-                          (json_int_t)p->last_seen, "first_seen", (json_int_t)p->first_seen, "address",
+                          (json_int_t)p->last_seen * 1000, "first_seen", (json_int_t)p->first_seen * 1000, "address",
                           p->address[0] ? p->address : NULL, "addresses", addrs, "source", p->source, "delivery",
                           peers_delivery_name(p->delivery), "name_collision", p->name_collision, "session",
                           session_json(nd, p));

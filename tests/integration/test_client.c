@@ -582,6 +582,47 @@ START_TEST(peers_add_connect_trust)
 }
 END_TEST
 
+/* Every time in a client API answer is an integer of ms since the Unix epoch. */
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void assert_ms(const json_t *o, const char *k, int64_t lo, int64_t hi)
+{
+    const json_t *v = json_object_get(o, k);
+    ck_assert_msg(json_is_integer(v), "%s is not an integer", k);
+    ck_assert_msg(json_integer_value(v) >= lo && json_integer_value(v) <= hi, "%s = %lld not in [%lld, %lld]", k,
+                  (long long)json_integer_value(v), (long long)lo, (long long)hi);
+}
+
+START_TEST(times_are_ms_since_epoch)
+{
+    natter_out o;
+    RUN(&o, "add", b.peer);
+    expect(&o, 0, NULL);
+    natter_out_free(&o);
+    RUN(&o, "connect", b.node_id);
+    expect(&o, 0, NULL);
+    natter_out_free(&o);
+    int64_t now = now_ms(), hour = 3600 * 1000;
+    json_t *st = natter_api_get(&a, "/v1/client/status");
+    assert_ms(st, "started_at", now - hour, now + 1000);
+    json_decref(st);
+    json_t *p = peer_on(&a, b.node_id);
+    assert_ms(p, "last_seen", now - hour, now + 1000);
+    assert_ms(p, "first_seen", now - hour, now + 1000);
+    json_t *ss = json_object_get(p, "session");
+    assert_ms(ss, "established", now - hour, now + 1000);
+    assert_ms(ss, "last_ok", now - hour, now + 1000);
+    assert_ms(ss, "expires_at", now, now + 400 * 24 * hour);
+    assert_ms(ss, "idle_expires_at", now, now + 400 * 24 * hour);
+    json_decref(p);
+}
+END_TEST
+
 START_TEST(invite_join_and_talk)
 {
     natter_out o;
@@ -779,6 +820,7 @@ Suite *test_suite(void)
     tcase_add_checked_fixture(t2, setup2, teardown2);
     tcase_set_timeout(t2, 180);
     tcase_add_test(t2, peers_add_connect_trust);
+    tcase_add_test(t2, times_are_ms_since_epoch);
     tcase_add_test(t2, invite_join_and_talk);
     tcase_add_test(t2, same_name_trusted_first);
     tcase_add_test(t2, rename_shows_in_tail);
