@@ -489,12 +489,15 @@ json_t *messages_log_json_locked(rooms *r, const char *room, int64_t after, int6
 rooms_refusal messages_peer_poll(rooms *r, const char *peer, const char *room, rooms_query_fn *q, void *qarg,
                                  rooms_answer *a)
 {
-    bool bad = false;
-    int64_t after = rooms_query_int(q, qarg, "after", 0, 0, INT64_MAX, &bad);
-    int64_t limit = rooms_query_int(q, qarg, "limit", 100, 1, ROOM_POLL_LIMIT, &bad);
-    int64_t wait = rooms_query_int(q, qarg, "wait", 0, 0, 3600, &bad);
-    if (bad)
-        return rooms_decline(a, REFUSE_BAD_REQUEST, "after, limit (1-500) and wait are non-negative integers");
+    static const rooms_qparam after_p = {"after", 0, 0, INT64_MAX, NULL};
+    static const rooms_qparam limit_p = {"limit", 100, 1, ROOM_POLL_LIMIT, NULL};
+    static const rooms_qparam wait_p = {"wait", 0, 0, 3600, "seconds"};
+    rooms_query_bad bad = {""};
+    int64_t after = rooms_query_int(q, qarg, &after_p, &bad);
+    int64_t limit = rooms_query_int(q, qarg, &limit_p, &bad);
+    int64_t wait = rooms_query_int(q, qarg, &wait_p, &bad);
+    if (bad.msg[0])
+        return rooms_decline(a, REFUSE_BAD_REQUEST, bad.msg);
     if (wait > ROOM_POLL_WAIT_MAX)
         wait = ROOM_POLL_WAIT_MAX;
     room_row rm;

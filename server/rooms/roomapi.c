@@ -241,12 +241,15 @@ static bool message_one(void *arg, const log_entry *e)
 
 static rooms_refusal list_messages(rooms *r, const char *room, rooms_query_fn *q, void *qarg, rooms_answer *a)
 {
-    bool bad = false;
-    int64_t after = rooms_query_int(q, qarg, "after", -1, 0, INT64_MAX, &bad);
-    int64_t before = rooms_query_int(q, qarg, "before", -1, 1, INT64_MAX, &bad);
-    int64_t limit = rooms_query_int(q, qarg, "limit", 100, 1, ROOM_POLL_LIMIT, &bad);
-    if (bad)
-        return rooms_decline(a, REFUSE_BAD_REQUEST, "after, before and limit (1-500) are non-negative integers");
+    static const rooms_qparam after_p = {"after", -1, 0, INT64_MAX, NULL};
+    static const rooms_qparam before_p = {"before", -1, 1, INT64_MAX, NULL};
+    static const rooms_qparam limit_p = {"limit", 100, 1, ROOM_POLL_LIMIT, NULL};
+    rooms_query_bad bad = {""};
+    int64_t after = rooms_query_int(q, qarg, &after_p, &bad);
+    int64_t before = rooms_query_int(q, qarg, &before_p, &bad);
+    int64_t limit = rooms_query_int(q, qarg, &limit_p, &bad);
+    if (bad.msg[0])
+        return rooms_decline(a, REFUSE_BAD_REQUEST, bad.msg);
     room_row rm;
     if (have_room(r, room, &rm, a) != REFUSE_NONE)
         return REFUSE_NOT_FOUND;
@@ -341,23 +344,26 @@ static void event_add(void *arg, const room_event *ev)
 
 rooms_refusal roomapi_events(rooms *r, rooms_query_fn *q, void *qarg, rooms_answer *a)
 {
-    bool bad = false;
+    static const rooms_qparam wait_p = {"wait", 0, 0, ROOM_EVENTS_WAIT_MAX, "seconds"};
+    static const rooms_qparam limit_p = {"limit", 100, 1, ROOM_POLL_LIMIT, NULL};
+    rooms_query_bad bad = {""};
     char since_buf[24];
+    int64_t since = 0;
     const char *since_s = q ? q(qarg, "since") : NULL;
     if (since_s) { /* copied: the lookup's storage may be reused */
-        if (strlen(since_s) >= sizeof since_buf)
-            return rooms_decline(a, REFUSE_BAD_REQUEST, "since is a token from next (or now)");
-        snprintf(since_buf, sizeof since_buf, "%s", since_s);
-        since_s = since_buf;
+        bool ok = strlen(since_s) < sizeof since_buf;
+        if (ok)
+            snprintf(since_buf, sizeof since_buf, "%s", since_s);
+        if (ok && strcmp(since_buf, "now"))
+            ok = rooms_parse_i64(since_buf, &since) && since >= 0;
+        if (!ok)
+            rooms_query_fail(&bad, "since", "a token from \"next\", or \"now\"");
+        since_s = ok ? since_buf : NULL;
     }
-    int64_t wait = rooms_query_int(q, qarg, "wait", 0, 0, ROOM_EVENTS_WAIT_MAX, &bad);
-    int64_t limit = rooms_query_int(q, qarg, "limit", 100, 1, 500, &bad);
-    int64_t since = 0;
-    if (since_s && strcmp(since_s, "now")) {
-        bad |= !rooms_parse_i64(since_s, &since) || since < 0;
-    }
-    if (bad)
-        return rooms_decline(a, REFUSE_BAD_REQUEST, "since is a token from next (or now); wait and limit integers");
+    int64_t wait = rooms_query_int(q, qarg, &wait_p, &bad);
+    int64_t limit = rooms_query_int(q, qarg, &limit_p, &bad);
+    if (bad.msg[0])
+        return rooms_decline(a, REFUSE_BAD_REQUEST, bad.msg);
     if (wait > ROOM_EVENTS_WAIT_MAX)
         wait = ROOM_EVENTS_WAIT_MAX;
     events_page pg = {.r = r, .arr = json_array()};

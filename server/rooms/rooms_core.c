@@ -347,15 +347,28 @@ static bool key_item(rooms *r, const char *room, json_t *k, int64_t ep, uint8_t 
 }
 
 
-int64_t rooms_query_int(rooms_query_fn *q, void *qarg, const char *k, int64_t def, int64_t lo, int64_t hi, bool *bad)
+void rooms_query_fail(rooms_query_bad *bad, const char *k, const char *rule)
 {
-    const char *s = q ? q(qarg, k) : NULL;
-    if (!s)
-        return def;
+    if (!bad->msg[0])
+        snprintf(bad->msg, sizeof bad->msg, "%s must be %s", k, rule);
+}
+
+int64_t rooms_query_int(rooms_query_fn *q, void *qarg, const rooms_qparam *p, rooms_query_bad *bad)
+{
+    const char *s = q ? q(qarg, p->name) : NULL;
     int64_t v;
-    if (!rooms_parse_i64(s, &v) || v < lo || v > hi) {
-        *bad = true;
-        return def;
-    }
-    return v;
+    if (!s)
+        return p->def;
+    if (rooms_parse_i64(s, &v) && v >= p->lo && v <= p->hi)
+        return v;
+    char rule[96];
+    if (p->hi < INT64_MAX)
+        snprintf(rule, sizeof rule, "an integer from %lld to %lld%s%s%s", (long long)p->lo, (long long)p->hi,
+                 p->unit ? " (" : "", p->unit ? p->unit : "", p->unit ? ")" : "");
+    else if (p->lo == 0)
+        snprintf(rule, sizeof rule, "a non-negative integer");
+    else
+        snprintf(rule, sizeof rule, "an integer of at least %lld", (long long)p->lo);
+    rooms_query_fail(bad, p->name, rule);
+    return p->def;
 }

@@ -157,9 +157,25 @@ bool rooms_valid_hex(const char *s, size_t len);
 /* A query integer: decimal digits with an optional '-', nothing else (no
  * '+', no spaces) and in range of int64_t. False leaves *out alone. */
 bool rooms_parse_i64(const char *s, int64_t *out);
-/* Query parameter k as an integer in [lo, hi]: def when absent; def and
- * *bad set when it is not such an integer. */
-int64_t rooms_query_int(rooms_query_fn *q, void *qarg, const char *k, int64_t def, int64_t lo, int64_t hi, bool *bad);
+/* An integer query parameter: its name, default and range [lo, hi];
+ * unit, when not NULL, is said after the range ("seconds"). */
+typedef struct {
+    const char *name;
+    int64_t def, lo, hi;
+    const char *unit;
+} rooms_qparam;
+/* The first bad query parameter of a request: msg names it and its rule
+ * ("limit must be an integer from 1 to 500"); empty while none was bad. */
+#define ROOMS_QUERY_MSG_MAX 128
+typedef struct {
+    char msg[ROOMS_QUERY_MSG_MAX];
+} rooms_query_bad;
+/* Note that parameter k breaks its rule (`k must be <rule>`), unless an
+ * earlier parameter already did: the first one is the one reported. */
+void rooms_query_fail(rooms_query_bad *bad, const char *k, const char *rule);
+/* Query parameter p as an integer in [p->lo, p->hi]: p->def when absent;
+ * p->def, and *bad told (rooms_query_fail), when it is not such an integer. */
+int64_t rooms_query_int(rooms_query_fn *q, void *qarg, const rooms_qparam *p, rooms_query_bad *bad);
 bool rooms_valid_txn(const char *s);
 
 /* Load a room row; NT_ERR_NOT_FOUND if this node has none. */

@@ -512,6 +512,59 @@ START_TEST(query_integers_strict)
 }
 END_TEST
 
+static void assert_refusal_says(int st, json_t *j, const char *want, const char *what)
+{
+    json_t *e = json_object_get(j, "error");
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    ck_assert_msg(st == 400, "%s: status %d", what, st);
+    ck_assert_msg(msg && strcmp(msg, want) == 0, "%s: \"%s\", want \"%s\"", what, msg ? msg : "(none)", want);
+    json_decref(j);
+}
+
+/* Each bad query parameter is named with its own rule; with several bad,
+ * the first of the route's parameter list is the one named. */
+START_TEST(query_bad_parameter_named)
+{
+    make_room(NULL);
+    static const struct {
+        const char *query, *want;
+    } msgs[] = {
+        {"after=-1", "after must be a non-negative integer"},
+        {"before=0", "before must be an integer of at least 1"},
+        {"limit=501", "limit must be an integer from 1 to 500"},
+        {"limit=0&before=x&after=y", "after must be a non-negative integer"},
+        {"limit=0&before=x", "before must be an integer of at least 1"},
+    }, events[] = {
+        {"since=x", "since must be a token from \"next\", or \"now\""},
+        {"since=99999999999999999999999", "since must be a token from \"next\", or \"now\""},
+        {"wait=31", "wait must be an integer from 0 to 30 (seconds)"},
+        {"limit=abc", "limit must be an integer from 1 to 500"},
+        {"limit=0&wait=-1&since=-1", "since must be a token from \"next\", or \"now\""},
+        {"limit=0&wait=-1", "wait must be an integer from 0 to 30 (seconds)"},
+    }, poll[] = {
+        {"after=-1", "after must be a non-negative integer"},
+        {"limit=501", "limit must be an integer from 1 to 500"},
+        {"wait=3601", "wait must be an integer from 0 to 3600 (seconds)"},
+        {"wait=x&limit=x", "limit must be an integer from 1 to 500"},
+    };
+    json_t *j = NULL;
+    for (size_t i = 0; i < sizeof msgs / sizeof msgs[0]; i++) {
+        int st = apif(0, "GET", &j, NULL, "/v1/client/rooms/%s/messages?%s", room_id, msgs[i].query);
+        assert_refusal_says(st, j, msgs[i].want, msgs[i].query);
+    }
+    for (size_t i = 0; i < sizeof events / sizeof events[0]; i++) {
+        int st = apif(0, "GET", &j, NULL, "/v1/client/events?%s", events[i].query);
+        assert_refusal_says(st, j, events[i].want, events[i].query);
+    }
+    for (size_t i = 0; i < sizeof poll / sizeof poll[0]; i++) {
+        char path[160];
+        snprintf(path, sizeof path, "/v1/peer/rooms/%s/messages?%s", room_id, poll[i].query);
+        int st = peer(1, 0, "GET", path, NULL, &j);
+        assert_refusal_says(st, j, poll[i].want, poll[i].query);
+    }
+}
+END_TEST
+
 START_TEST(kick_rotates_and_excludes)
 {
     make_room(NULL);
@@ -993,6 +1046,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, outbox_survives_host_outage);
     tcase_add_test(tc, attacks_refused_state_unchanged);
     tcase_add_test(tc, query_integers_strict);
+    tcase_add_test(tc, query_bad_parameter_named);
     tcase_add_test(tc, kick_rotates_and_excludes);
     tcase_add_test(tc, rotation_after_n_messages);
     tcase_add_test(tc, password_and_open_rooms);
