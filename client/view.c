@@ -499,14 +499,16 @@ void view_page(view *v, vwin *w, const json_t *answer, int limit)
     span(answer, &lo, &hi);
     if ((int)got < limit)
         lo = 1; /* nothing readable before */
-    cover(w, lo, oldest > 0 ? oldest : hi); /* a page ends just before oldest */
+    /* an older page ends just before oldest, the first one at head */
+    long long head = field_int(answer, "head", 0), top = oldest > 0 && oldest < head ? oldest : head;
+    cover(w, lo, oldest > 0 && top > hi ? top : hi);
     if (w->at_start) {
         regap(w);
         return;
     }
     if ((int)got < limit) {
         mark_start(w);
-    } else if (oldest >= 0 && view_oldest(w) == oldest) {
+    } else if (oldest >= 0 && view_oldest(w) == oldest && w->n >= VIEW_LINES_MAX) {
         w->at_start = true; /* the window is full: stop asking */
         view_notice(v, w, false, "older messages are not kept here (over %d lines): "
                                  "natter tail %s -n N shows them", VIEW_LINES_MAX, w->name);
@@ -626,6 +628,8 @@ bool view_event(view *v, const json_t *ev)
          * command's answer already said */
         bool said = mine ? m && (!strcmp(m, "joined") || !strcmp(m, "left"))
                          : m && !strcmp(m, "invited") && w && !strcmp(w->state, "hosted");
+        if (mine && m && !strcmp(m, "joined") && w)
+            w->history_asked = false; /* what came while away shows (as a gap if unreadable) */
         if (said)
             return true;
         if (mine)

@@ -384,13 +384,23 @@ START_TEST(test_host_offline)
 }
 END_TEST
 
-/* A messages answer with the seqs in s (spaces between), up to '|'. */
+/* A messages answer with the seqs in s (spaces between), up to '|'; "hN"
+ * is its head (the node's highest seq), 99 when not given. */
 static json_t *page_of(const char *s)
 {
-    json_t *a = json_pack("{s:[],s:i,s:[]}", "messages", "head", 0, "pending");
+    json_t *a = json_pack("{s:[],s:i,s:[]}", "messages", "head", 99, "pending");
     char *end;
-    for (long long q = strtoll(s, &end, 10); end != s; q = strtoll(s, &end, 10)) {
-        json_array_append_new(json_object_get(a, "messages"), msg(q, BOB, "m", NULL));
+    for (;;) {
+        while (*s == ' ')
+            s++;
+        bool head = *s == 'h';
+        long long q = strtoll(s + head, &end, 10);
+        if (end == s + head)
+            break;
+        if (head)
+            json_object_set_new(a, "head", json_integer(q));
+        else
+            json_array_append_new(json_object_get(a, "messages"), msg(q, BOB, "m", NULL));
         s = end;
     }
     return a;
@@ -437,6 +447,10 @@ static const struct {
     {"8 9|2 4|", 2, "", "S [1^] 2 [1] 4 [3] 8 9"},
     {"8 9|2 4|", 2, "3 7 5 6", "S [1^] 2 3 4 5 6 7 8 9"},
     {"", 50, "4 6", "S 4 6"}, /* nothing read: nothing known missing */
+    {"4 6|2 5 6 7", 50, "", "S [1^] 2 [1] 4 5 6 7"}, /* history again after a rejoin */
+    {"4 6 h6|4 6 9 10 h10", 50, "", "S [3^] 4 [1] 6 [2] 9 10"}, /* 7, 8 sent while away */
+    /* apart: the newer range is kept; a full newest page again is no full window */
+    {"4 6 h6|9 10 h12", 2, "", "4 6 9 10"},
 };
 
 START_TEST(test_gap_markers)
