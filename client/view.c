@@ -562,7 +562,10 @@ void view_rooms(view *v, const json_t *rooms)
             snprintf(w->name, sizeof w->name, "%s", clean);
         free(clean);
         snprintf(w->access, sizeof w->access, "%s", field_str(r, "access") ? field_str(r, "access") : "");
-        snprintf(w->state, sizeof w->state, "%s", field_str(r, "state") ? field_str(r, "state") : "");
+        const char *st = field_str(r, "state") ? field_str(r, "state") : "";
+        if (w->state[0] && strcmp(w->state, st) && !strcmp(st, "joined"))
+            w->history_asked = false; /* back: what came while away shows (or its gap) */
+        snprintf(w->state, sizeof w->state, "%s", st);
         snprintf(w->host, sizeof w->host, "%s", field_str(r, "host") ? field_str(r, "host") : "");
         w->epoch = field_int(r, "epoch", w->epoch);
         char *topic = view_clean(field_str(r, "topic") ? field_str(r, "topic") : "");
@@ -582,6 +585,17 @@ static const char *member_verb(const char *m)
     return m;
 }
 
+/* Whether live message m comes after a jump in seq past what the node's
+ * answers cover (say after a rejoin): the history is then asked again. */
+static bool jumps(const vwin *w, const json_t *m)
+{
+    long long seq = field_int(m, "seq", -1), top = 0;
+    for (size_t i = 0; i < w->n; i++)
+        if (w->lines[i].kind == VL_MSG && w->lines[i].seq > top)
+            top = w->lines[i].seq;
+    return top > 0 && seq > top + 1 && seq > w->cov_hi;
+}
+
 bool view_event(view *v, const json_t *ev)
 {
     const char *type = field_str(ev, "type");
@@ -592,10 +606,13 @@ bool view_event(view *v, const json_t *ev)
         return false;
     vwin *w = room ? view_win(v, room) : NULL;
     if (!strcmp(type, "message")) {
+        bool jump = w && jumps(w, field_get(ev, "message"));
         if (!w && room && (w = view_win_add(v, room, NULL)))
             w->history_asked = false;
         view_message(v, w, field_get(ev, "message"));
-        return w == NULL;
+        if (jump)
+            w->history_asked = false; /* its answer says whether the jump is a gap */
+        return w == NULL || jump;
     }
     if (!strcmp(type, "delivery")) {
         json_t *d = field_get(ev, "delivery");
@@ -628,8 +645,6 @@ bool view_event(view *v, const json_t *ev)
          * command's answer already said */
         bool said = mine ? m && (!strcmp(m, "joined") || !strcmp(m, "left"))
                          : m && !strcmp(m, "invited") && w && !strcmp(w->state, "hosted");
-        if (mine && m && !strcmp(m, "joined") && w)
-            w->history_asked = false; /* what came while away shows (as a gap if unreadable) */
         if (said)
             return true;
         if (mine)

@@ -119,7 +119,8 @@ void view_peers(view *v, const json_t *peers);
 void view_rooms(view *v, const json_t *rooms);
 
 /* One event from the events feed. Returns true when the rooms list should
- * be fetched again (invites, membership, room changes). */
+ * be fetched again (invites, membership, room changes), and the histories
+ * asked again (a message after a jump in seq the view does not know). */
 bool view_event(view *v, const json_t *ev);
 
 /* Make window i current (clears its unread count). */

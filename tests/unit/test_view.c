@@ -494,6 +494,38 @@ START_TEST(test_gap_filled_by_own_message)
 }
 END_TEST
 
+/* A room joined again, or a live message after a jump, asks the history
+ * again: what came while away shows, or its gap. */
+START_TEST(test_rejoin_asks_history)
+{
+    vwin *w = view_win(v, ROOM2);
+    w->history_asked = true;
+    json_t *left = json_pack("[{s:s,s:s,s:s}]", "id", ROOM2, "name", "random", "state", "left");
+    json_t *back = json_pack("[{s:s,s:s,s:s}]", "id", ROOM2, "name", "random", "state", "joined");
+    view_rooms(v, back);
+    ck_assert(w->history_asked); /* no change */
+    view_rooms(v, left);
+    ck_assert(w->history_asked);
+    view_rooms(v, back);
+    ck_assert(!w->history_asked);
+    w->history_asked = true;
+    json_t *a = page_of("1 2 h2");
+    view_page(v, w, a, 50);
+    json_t *ev = json_pack("{s:s,s:s,s:o}", "type", "message", "room", ROOM2, "message",
+                           msg(3, BOB, "next", NULL));
+    ck_assert(!view_event(v, ev)); /* the next seq: nothing to ask */
+    ck_assert(w->history_asked);
+    json_decref(ev);
+    ev = json_pack("{s:s,s:s,s:o}", "type", "message", "room", ROOM2, "message", msg(7, BOB, "jump", NULL));
+    ck_assert(view_event(v, ev)); /* 4 to 6 unknown: the history again */
+    ck_assert(!w->history_asked);
+    json_decref(ev);
+    json_decref(a);
+    json_decref(left);
+    json_decref(back);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("view");
@@ -513,6 +545,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_notices_not_doubled);
     tcase_add_test(tc, test_host_offline);
     tcase_add_test(tc, test_gap_filled_by_own_message);
+    tcase_add_test(tc, test_rejoin_asks_history);
     tcase_add_loop_test(tc, test_gap_markers, 0, (int)(sizeof gap_cases / sizeof gap_cases[0]));
     suite_add_tcase(s, tc);
     return s;
