@@ -50,7 +50,12 @@ static cell *line_cells(const view *v, const vmsg *l, size_t *n)
     char nb[IDENT_LABEL_MAX + 2], who[IDENT_LABEL_MAX + 6];
     if (!c)
         return NULL;
-    size_t k = put(c, 0, cap, l->time, 0);
+    size_t k = 0;
+    if (l->kind == VL_GAP) {
+        *n = put(c, 0, cap, l->text, C_NOTICE);
+        return c;
+    }
+    k = put(c, k, cap, l->time, 0);
     k = put(c, k, cap, " ", 0);
     if (l->kind != VL_MSG) {
         k = put(c, k, cap, l->kind == VL_ERROR ? "!!! " : "-!- ", l->kind == VL_ERROR ? C_ERROR : C_NOTICE);

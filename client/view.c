@@ -166,6 +166,8 @@ void view_notice(view *v, vwin *w, bool error, const char *fmt, ...)
 
 static bool later(const vmsg *l, long long seq)
 {
+    if (l->kind == VL_GAP)
+        return true; /* it stands before a later message (regap) */
     return l->kind == VL_MSG && (l->seq < 0 || l->seq > seq);
 }
 
@@ -212,6 +214,105 @@ static vmsg *find_line(vwin *w, long long seq, const char *txn)
 
 static vmsg *insert_at(vwin *w, size_t pos);
 
+/* How many seqs are missing before message seq, after message prev (0:
+ * seq is the first message): only where the node's answers cover them. */
+static long long missing(const vwin *w, long long prev, long long seq)
+{
+    if (prev <= 0)
+        return w->at_start && w->cov_lo == 1 && seq > 1 && seq <= w->cov_hi ? seq - 1 : 0;
+    return seq > prev + 1 && w->cov_lo <= prev && seq <= w->cov_hi ? seq - prev - 1 : 0;
+}
+
+static bool gap_line(vmsg *l, long long n, bool top)
+{
+    char buf[160];
+    memset(l, 0, sizeof *l);
+    l->kind = VL_GAP;
+    l->seq = -1;
+    snprintf(buf, sizeof buf, "-- %lld %smessage%s %s here (sent while you were away, "
+             "or not readable with your keys) --", n, top ? "earlier " : "", n == 1 ? "" : "s",
+             top ? "cannot be read" : "missing");
+    return (l->text = strdup(buf)) != NULL;
+}
+
+/* Count (out == NULL) or write the window's lines with a gap marker before
+ * each message that follows missing seqs, at most budget markers. */
+static size_t gap_fill(const vwin *w, vmsg *out, size_t budget)
+{
+    size_t k = 0, gaps = 0;
+    long long prev = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        const vmsg *l = &w->lines[i];
+        if (l->kind == VL_MSG && l->seq >= 0) {
+            long long n = missing(w, prev, l->seq);
+            if (n > 0 && gaps < budget && (!out || gap_line(&out[k], n, prev == 0)))
+                k++, gaps++;
+            prev = l->seq;
+        }
+        if (out)
+            out[k] = *l;
+        k++;
+    }
+    return k;
+}
+
+/* The window's gap markers made again from its messages and coverage:
+ * after any change, so they never repeat and move when a gap fills. */
+static void regap(vwin *w)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        if (w->lines[i].kind == VL_GAP)
+            line_free(&w->lines[i]);
+        else
+            w->lines[n++] = w->lines[i];
+    }
+    w->n = n;
+    size_t budget = VIEW_LINES_MAX - n, total = gap_fill(w, NULL, budget);
+    if (total <= n)
+        return;
+    vmsg *lines = malloc(total * sizeof *lines);
+    if (!lines)
+        return; /* shown without markers */
+    w->n = gap_fill(w, lines, budget);
+    free(w->lines);
+    w->lines = lines;
+    w->cap = total;
+}
+
+/* Seqs lo..hi are known whole: merged with the window's coverage, or kept
+ * instead of it when newer and apart from it. */
+static void cover(vwin *w, long long lo, long long hi)
+{
+    if (lo < 1 || hi < lo)
+        return;
+    if (w->cov_hi > 0 && lo <= w->cov_hi + 1 && hi + 1 >= w->cov_lo) {
+        lo = lo < w->cov_lo ? lo : w->cov_lo;
+        hi = hi > w->cov_hi ? hi : w->cov_hi;
+    } else if (w->cov_hi > hi) {
+        return;
+    }
+    w->cov_lo = lo;
+    w->cov_hi = hi;
+}
+
+/* The lowest and highest seq in a messages answer (0, 0 when none). */
+static void span(const json_t *answer, long long *lo, long long *hi)
+{
+    json_t *m;
+    size_t i;
+    *lo = *hi = 0;
+    json_array_foreach(field_get(answer, "messages"), i, m) {
+        long long s = field_int(m, "seq", -1);
+        if (s < 1)
+            continue;
+        if (!*lo || s < *lo)
+            *lo = s;
+        if (s > *hi)
+            *hi = s;
+    }
+}
+
 static void fill_msg(view *v, vmsg *l, const json_t *m)
 {
     const char *txn = field_str(m, "txn_id");
@@ -253,6 +354,7 @@ void view_message(view *v, vwin *w, const json_t *msg)
         fill_msg(v, l, msg);
         if (was != l->seq)
             reposition(w, l);
+        regap(w);
         return;
     }
     size_t pos = seq_pos(w, seq);
@@ -261,6 +363,7 @@ void view_message(view *v, vwin *w, const json_t *msg)
     fill_msg(v, l, msg);
     if (!l->mine && !is_cur(v, w))
         w->unread++;
+    regap(w);
 }
 
 void view_pending(view *v, vwin *w, const char *txn, const char *text)
@@ -301,6 +404,7 @@ void view_delivery(view *v, vwin *w, const json_t *e)
     l->seq = field_int(e, "seq", l->seq);
     if (was != l->seq)
         reposition(w, l);
+    regap(w);
 }
 
 /* A new line at index pos (lines from pos move down one). */
@@ -353,6 +457,10 @@ void view_history(view *v, vwin *w, const json_t *answer)
     }
     json_array_foreach(pend, i, m)
         view_delivery(v, w, m);
+    long long lo, hi;
+    span(answer, &lo, &hi);
+    cover(w, lo, hi);
+    regap(w);
 }
 
 long long view_oldest(const vwin *w)
@@ -387,15 +495,25 @@ void view_page(view *v, vwin *w, const json_t *answer, int limit)
     size_t got = json_array_size(field_get(answer, "messages"));
     view_history(v, w, answer);
     w->scroll = scroll; /* older lines go above the reader's place */
-    if (w->at_start)
+    long long lo, hi;
+    span(answer, &lo, &hi);
+    if ((int)got < limit)
+        lo = 1; /* nothing readable before */
+    /* an older page ends just before oldest, the first one at head */
+    long long head = field_int(answer, "head", 0), top = oldest > 0 && oldest < head ? oldest : head;
+    cover(w, lo, oldest > 0 && top > hi ? top : hi);
+    if (w->at_start) {
+        regap(w);
         return;
+    }
     if ((int)got < limit) {
         mark_start(w);
-    } else if (oldest >= 0 && view_oldest(w) == oldest) {
+    } else if (oldest >= 0 && view_oldest(w) == oldest && w->n >= VIEW_LINES_MAX) {
         w->at_start = true; /* the window is full: stop asking */
         view_notice(v, w, false, "older messages are not kept here (over %d lines): "
                                  "natter tail %s -n N shows them", VIEW_LINES_MAX, w->name);
     }
+    regap(w);
 }
 
 static void host_changed(view *v, vwin *w, bool down)
@@ -444,7 +562,10 @@ void view_rooms(view *v, const json_t *rooms)
             snprintf(w->name, sizeof w->name, "%s", clean);
         free(clean);
         snprintf(w->access, sizeof w->access, "%s", field_str(r, "access") ? field_str(r, "access") : "");
-        snprintf(w->state, sizeof w->state, "%s", field_str(r, "state") ? field_str(r, "state") : "");
+        const char *st = field_str(r, "state") ? field_str(r, "state") : "";
+        if (w->state[0] && strcmp(w->state, st) && !strcmp(st, "joined"))
+            w->history_asked = false; /* back: what came while away shows (or its gap) */
+        snprintf(w->state, sizeof w->state, "%s", st);
         snprintf(w->host, sizeof w->host, "%s", field_str(r, "host") ? field_str(r, "host") : "");
         w->epoch = field_int(r, "epoch", w->epoch);
         char *topic = view_clean(field_str(r, "topic") ? field_str(r, "topic") : "");
@@ -464,6 +585,17 @@ static const char *member_verb(const char *m)
     return m;
 }
 
+/* Whether live message m comes after a jump in seq past what the node's
+ * answers cover (say after a rejoin): the history is then asked again. */
+static bool jumps(const vwin *w, const json_t *m)
+{
+    long long seq = field_int(m, "seq", -1), top = 0;
+    for (size_t i = 0; i < w->n; i++)
+        if (w->lines[i].kind == VL_MSG && w->lines[i].seq > top)
+            top = w->lines[i].seq;
+    return top > 0 && seq > top + 1 && seq > w->cov_hi;
+}
+
 bool view_event(view *v, const json_t *ev)
 {
     const char *type = field_str(ev, "type");
@@ -474,10 +606,13 @@ bool view_event(view *v, const json_t *ev)
         return false;
     vwin *w = room ? view_win(v, room) : NULL;
     if (!strcmp(type, "message")) {
+        bool jump = w && jumps(w, field_get(ev, "message"));
         if (!w && room && (w = view_win_add(v, room, NULL)))
             w->history_asked = false;
         view_message(v, w, field_get(ev, "message"));
-        return w == NULL;
+        if (jump)
+            w->history_asked = false; /* its answer says whether the jump is a gap */
+        return w == NULL || jump;
     }
     if (!strcmp(type, "delivery")) {
         json_t *d = field_get(ev, "delivery");

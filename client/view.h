@@ -20,7 +20,12 @@
 #define VIEW_STATE_MAX 16
 #define VIEW_NAME_MAX 128
 
-typedef enum { VL_MSG, VL_NOTICE, VL_ERROR } vline_kind;
+/* VL_GAP: a marker between two message lines whose seqs are not
+ * neighbours though the node's answers cover the range between (those seqs
+ * were sent while this node was away or are not readable with its keys),
+ * or above the first message once the room's start is reached. Made again
+ * after every change of the window's messages (view.c), never duplicated. */
+typedef enum { VL_MSG, VL_NOTICE, VL_ERROR, VL_GAP } vline_kind;
 
 typedef struct vmsg {
     vline_kind kind;
@@ -51,6 +56,8 @@ typedef struct vwin {
     bool want_older;               /* the reader scrolled past the oldest line */
     bool host_down;                /* the room's host is not online (view_peers) */
     int scroll;                    /* screen rows scrolled back */
+    long long cov_lo, cov_hi;      /* seqs whose every readable message the
+                                    * node's messages answers gave (0: none) */
     vmsg *lines;
     size_t n, cap;
 } vwin;
@@ -112,7 +119,8 @@ void view_peers(view *v, const json_t *peers);
 void view_rooms(view *v, const json_t *rooms);
 
 /* One event from the events feed. Returns true when the rooms list should
- * be fetched again (invites, membership, room changes). */
+ * be fetched again (invites, membership, room changes), and the histories
+ * asked again (a message after a jump in seq the view does not know). */
 bool view_event(view *v, const json_t *ev);
 
 /* Make window i current (clears its unread count). */

@@ -706,6 +706,38 @@ START_TEST(direct_messages)
 }
 END_TEST
 
+/* A member who leaves and is invited back sees how many messages came
+ * while it was away (not readable with its keys), not a silent jump. */
+START_TEST(rejoin_shows_the_gap)
+{
+    char rid[80], path[200];
+    harness_resp r;
+    create_room("{\"name\":\"lobby\",\"access\":\"invite\"}", rid);
+    join_room(&b, rid);
+    put_msg(&a, rid, "gap-before", "said before leaving");
+    start_client("b", &b);
+    see("b", "[connected]");
+    keys("b", "M-1");
+    see_within("b", "said before leaving", 20000);
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/leave", rid);
+    ck_assert_int_eq(harness_post(&b, HARNESS_CLIENT, path, "{}", &r), 0);
+    ck_assert_msg(r.status == 200, "leave: %ld %s", r.status, r.body);
+    harness_resp_free(&r);
+    put_msg(&a, rid, "gap-1", "away one");
+    put_msg(&a, rid, "gap-2", "away two");
+    put_msg(&a, rid, "gap-3", "away three");
+    join_room(&b, rid);
+    put_msg(&a, rid, "gap-after", "said after rejoining");
+    see_within("b", "said after rejoining", 20000);
+    see_within("b", "messages missing here (sent while you were away", 20000);
+    char *scr = capture("b");
+    ck_assert_msg(!strstr(scr, "away one"), "a message sent while away shows:\n%s", scr);
+    free(scr);
+    ck_assert_int_eq(screen_count("b", "missing here"), 1);
+    save_session("bob, back in lobby after being away", "b", false);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("tui");
@@ -722,7 +754,8 @@ Suite *test_suite(void)
         const char *name;
         const TTest *test;
     } cases[] = {{"scrollback", scrollback_reaches_the_start}, {"paste", paste_and_long_input},
-                 {"order", own_lines_in_room_order}, {"host_down", host_offline_shown}};
+                 {"order", own_lines_in_room_order}, {"host_down", host_offline_shown},
+                 {"rejoin", rejoin_shows_the_gap}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tc = tcase_create(cases[i].name);
         tcase_add_checked_fixture(tc, setup, teardown);

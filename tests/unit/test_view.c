@@ -305,12 +305,14 @@ START_TEST(test_pages_reach_the_start)
     view_page(v, w, older, 2);
     ck_assert(w->at_start);
     ck_assert_int_eq(w->scroll, 5);
-    ck_assert_uint_eq(w->n, 4);
+    ck_assert_uint_eq(w->n, 5);
     ck_assert_str_eq(w->lines[0].text, "-- start of room general --");
-    ck_assert_str_eq(w->lines[1].text, "b");
-    ck_assert_str_eq(w->lines[3].text, "d");
+    ck_assert_str_eq(w->lines[1].text, "-- 1 earlier message cannot be read here (sent while you "
+                                       "were away, or not readable with your keys) --");
+    ck_assert_str_eq(w->lines[2].text, "b");
+    ck_assert_str_eq(w->lines[4].text, "d");
     view_page(v, w, older, 2);
-    ck_assert_uint_eq(w->n, 4);
+    ck_assert_uint_eq(w->n, 5);
     json_decref(newest);
     json_decref(older);
 }
@@ -382,6 +384,148 @@ START_TEST(test_host_offline)
 }
 END_TEST
 
+/* A messages answer with the seqs in s (spaces between), up to '|'; "hN"
+ * is its head (the node's highest seq), 99 when not given. */
+static json_t *page_of(const char *s)
+{
+    json_t *a = json_pack("{s:[],s:i,s:[]}", "messages", "head", 99, "pending");
+    char *end;
+    for (;;) {
+        while (*s == ' ')
+            s++;
+        bool head = *s == 'h';
+        long long q = strtoll(s + head, &end, 10);
+        if (end == s + head)
+            break;
+        if (head)
+            json_object_set_new(a, "head", json_integer(q));
+        else
+            json_array_append_new(json_object_get(a, "messages"), msg(q, BOB, "m", NULL));
+        s = end;
+    }
+    return a;
+}
+
+/* The window as one string: a message by its seq, a gap marker [N] (above
+ * the first message [N^]), the start of the room S, other notices N. */
+static void shape(const vwin *w, char *out, size_t cap)
+{
+    size_t k = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < w->n && k < cap; i++) {
+        const vmsg *l = &w->lines[i];
+        if (l->kind == VL_MSG)
+            k += (size_t)snprintf(out + k, cap - k, "%s%lld", k ? " " : "", l->seq);
+        else if (l->kind == VL_GAP)
+            k += (size_t)snprintf(out + k, cap - k, "%s[%lld%s]", k ? " " : "",
+                                  strtoll(l->text + 3, NULL, 10), strstr(l->text, "earlier") ? "^" : "");
+        else
+            k += (size_t)snprintf(out + k, cap - k, "%s%s", k ? " " : "",
+                                  strstr(l->text, "start of room") ? "S" : "N");
+    }
+}
+
+/* Pages (newest first, '|' between) asked with limit, then live messages:
+ * a marker wherever seqs the node's answers cover are missing, once. */
+static const struct {
+    const char *pages;
+    int limit;
+    const char *live;
+    const char *want;
+} gap_cases[] = {
+    {"1 2 3", 50, "", "S 1 2 3"},
+    {"1 2 5", 50, "", "S 1 2 [2] 5"},
+    {"3 4 7", 3, "", "3 4 [2] 7"},
+    {"3 4 7", 50, "", "S [2^] 3 4 [2] 7"},
+    {"2", 50, "", "S [1^] 2"},
+    {"1 5|1 5", 50, "5 1", "S 1 [3] 5"},
+    {"1 2 5", 50, "4", "S 1 2 [1] 4 5"},
+    {"1 2 6", 50, "4 3 5", "S 1 2 3 4 5 6"},
+    {"1 2 6", 50, "5 3", "S 1 2 3 [1] 5 6"},
+    {"1 2 3", 50, "6 5", "S 1 2 3 5 6"},
+    {"8 9|2 4", 2, "", "2 [1] 4 [3] 8 9"},
+    {"8 9|2 4|", 2, "", "S [1^] 2 [1] 4 [3] 8 9"},
+    {"8 9|2 4|", 2, "3 7 5 6", "S [1^] 2 3 4 5 6 7 8 9"},
+    {"", 50, "4 6", "S 4 6"}, /* nothing read: nothing known missing */
+    {"4 6|2 5 6 7", 50, "", "S [1^] 2 [1] 4 5 6 7"}, /* history again after a rejoin */
+    {"4 6 h6|4 6 9 10 h10", 50, "", "S [3^] 4 [1] 6 [2] 9 10"}, /* 7, 8 sent while away */
+    /* apart: the newer range is kept; a full newest page again is no full window */
+    {"4 6 h6|9 10 h12", 2, "", "4 6 9 10"},
+};
+
+START_TEST(test_gap_markers)
+{
+    vwin *w = view_win(v, ROOM);
+    const char *p = gap_cases[_i].pages;
+    char got[512];
+    do {
+        json_t *a = page_of(p);
+        view_page(v, w, a, gap_cases[_i].limit);
+        json_decref(a);
+        p = strchr(p, '|');
+    } while (p++);
+    json_t *live = page_of(gap_cases[_i].live), *m;
+    size_t i;
+    json_array_foreach(json_object_get(live, "messages"), i, m)
+        view_message(v, w, m);
+    json_decref(live);
+    shape(w, got, sizeof got);
+    ck_assert_msg(!strcmp(got, gap_cases[_i].want), "case %d: got \"%s\", want \"%s\"", _i, got,
+                  gap_cases[_i].want);
+}
+END_TEST
+
+/* Our own message, sequenced late, fills its part of a gap. */
+START_TEST(test_gap_filled_by_own_message)
+{
+    vwin *w = view_win(v, ROOM);
+    char got[128];
+    json_t *a = page_of("1 2 6");
+    view_page(v, w, a, 50);
+    view_pending(v, w, "t4", "mine");
+    shape(w, got, sizeof got);
+    ck_assert_str_eq(got, "S 1 2 [3] 6 -1");
+    json_t *e = json_pack("{s:s,s:s,s:i}", "txn_id", "t4", "state", "sent", "seq", 4);
+    view_delivery(v, w, e);
+    shape(w, got, sizeof got);
+    ck_assert_str_eq(got, "S 1 2 [1] 4 [1] 6");
+    json_decref(e);
+    json_decref(a);
+}
+END_TEST
+
+/* A room joined again, or a live message after a jump, asks the history
+ * again: what came while away shows, or its gap. */
+START_TEST(test_rejoin_asks_history)
+{
+    vwin *w = view_win(v, ROOM2);
+    w->history_asked = true;
+    json_t *left = json_pack("[{s:s,s:s,s:s}]", "id", ROOM2, "name", "random", "state", "left");
+    json_t *back = json_pack("[{s:s,s:s,s:s}]", "id", ROOM2, "name", "random", "state", "joined");
+    view_rooms(v, back);
+    ck_assert(w->history_asked); /* no change */
+    view_rooms(v, left);
+    ck_assert(w->history_asked);
+    view_rooms(v, back);
+    ck_assert(!w->history_asked);
+    w->history_asked = true;
+    json_t *a = page_of("1 2 h2");
+    view_page(v, w, a, 50);
+    json_t *ev = json_pack("{s:s,s:s,s:o}", "type", "message", "room", ROOM2, "message",
+                           msg(3, BOB, "next", NULL));
+    ck_assert(!view_event(v, ev)); /* the next seq: nothing to ask */
+    ck_assert(w->history_asked);
+    json_decref(ev);
+    ev = json_pack("{s:s,s:s,s:o}", "type", "message", "room", ROOM2, "message", msg(7, BOB, "jump", NULL));
+    ck_assert(view_event(v, ev)); /* 4 to 6 unknown: the history again */
+    ck_assert(!w->history_asked);
+    json_decref(ev);
+    json_decref(a);
+    json_decref(left);
+    json_decref(back);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("view");
@@ -400,6 +544,9 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_full_window_stops_paging);
     tcase_add_test(tc, test_notices_not_doubled);
     tcase_add_test(tc, test_host_offline);
+    tcase_add_test(tc, test_gap_filled_by_own_message);
+    tcase_add_test(tc, test_rejoin_asks_history);
+    tcase_add_loop_test(tc, test_gap_markers, 0, (int)(sizeof gap_cases / sizeof gap_cases[0]));
     suite_add_tcase(s, tc);
     return s;
 }
