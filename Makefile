@@ -121,7 +121,7 @@ $(BUILD)/bench/%: $(call obj,bench/%.c) $(ROOMS_PATHS) $(TEST_LIBS)
 # --- dependencies (Debian) -------------------------------------------------
 DEB_PKGS := build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libmbedtls-dev \
             libjansson-dev libsqlite3-dev check libncurses-dev clang libclang-rt-14-dev \
-            curl iproute2 tmux nodejs npm
+            curl iproute2 tmux nodejs npm python3
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || \
@@ -141,6 +141,7 @@ run: deps
 
 # --- tests -------------------------------------------------------------------
 check: deps
+	@$(MAKE) --no-print-directory structure
 	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(INTEG_BIN)
 	@$(MAKE) --no-print-directory spec
 	@$(MAKE) --no-print-directory fuzz-run
@@ -160,7 +161,7 @@ spec: all
 # Structure: no production .c over 800 lines nor function over 80, and no
 # dependency cycle between the files of server/rooms.
 structure:
-	@tools/sizes.sh server storage
+	@tools/sizes.sh server storage client common crypto
 	@tools/deps.py server/rooms
 
 # libFuzzer harnesses: clang, ASan+UBSan. Objects are built once with the
