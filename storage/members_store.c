@@ -10,22 +10,15 @@ static const char *const role_names[] = {[MEMBER_ROLE_MASTER] = "master", [MEMBE
 static const char *const notice_names[] = {
     [MEMBER_NOTICE_NONE] = "", [MEMBER_NOTICE_INVITE] = "invite", [MEMBER_NOTICE_KICKED] = "kicked"};
 
-static int parse(const char *s, const char *const *names, size_t n)
-{
-    for (size_t i = 0; s && i < n; i++)
-        if (strcmp(s, names[i]) == 0)
-            return (int)i;
-    return -1;
-}
 
 const char *member_state_name(member_state s)
 {
-    return (unsigned)s < 4 ? state_names[s] : "left";
+    return (unsigned)s < ROOMDB_N_WORDS(state_names) ? state_names[s] : "left";
 }
 
 nt_err member_state_parse(const char *s, member_state *out)
 {
-    int i = parse(s, state_names, 4);
+    int i = roomdb_word_index(s, state_names, ROOMDB_N_WORDS(state_names));
     if (i < 0)
         return NT_ERR_INVALID;
     *out = (member_state)i;
@@ -34,12 +27,12 @@ nt_err member_state_parse(const char *s, member_state *out)
 
 const char *member_role_name(member_role r)
 {
-    return (unsigned)r < 2 ? role_names[r] : "member";
+    return (unsigned)r < ROOMDB_N_WORDS(role_names) ? role_names[r] : "member";
 }
 
 nt_err member_role_parse(const char *s, member_role *out)
 {
-    int i = parse(s, role_names, 2);
+    int i = roomdb_word_index(s, role_names, ROOMDB_N_WORDS(role_names));
     if (i < 0)
         return NT_ERR_INVALID;
     *out = (member_role)i;
@@ -48,12 +41,12 @@ nt_err member_role_parse(const char *s, member_role *out)
 
 const char *member_notice_name(member_notice n)
 {
-    return (unsigned)n < 3 ? notice_names[n] : "";
+    return (unsigned)n < ROOMDB_N_WORDS(notice_names) ? notice_names[n] : "";
 }
 
 nt_err member_notice_parse(const char *s, member_notice *out)
 {
-    int i = parse(s, notice_names, 3);
+    int i = roomdb_word_index(s, notice_names, ROOMDB_N_WORDS(notice_names));
     if (i < 0)
         return NT_ERR_INVALID;
     *out = (member_notice)i;

@@ -14,17 +14,16 @@ static const char *const state_names[] = {
 
 const char *outbox_state_name(outbox_state s)
 {
-    return (unsigned)s < sizeof state_names / sizeof state_names[0] ? state_names[s] : "failed";
+    return (unsigned)s < ROOMDB_N_WORDS(state_names) ? state_names[s] : "failed";
 }
 
 nt_err outbox_state_parse(const char *s, outbox_state *out)
 {
-    for (size_t i = 0; i < sizeof state_names / sizeof state_names[0]; i++)
-        if (s && strcmp(s, state_names[i]) == 0) {
-            *out = (outbox_state)i;
-            return NT_OK;
-        }
-    return NT_ERR_INVALID;
+    int i = roomdb_word_index(s, state_names, ROOMDB_N_WORDS(state_names));
+    if (i < 0)
+        return NT_ERR_INVALID;
+    *out = (outbox_state)i;
+    return NT_OK;
 }
 
 void outbox_entry_clear(outbox_entry *e)

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 const char ROOMDB_SCHEMA[] =
     "CREATE TABLE rooms("
@@ -351,4 +352,12 @@ void roomdb_watch(roomdb *h, roomdb_change_fn *on_change, roomdb_commit_fn *on_c
     }
     sqlite3_update_hook(h->db, NULL, NULL);
     sqlite3_wal_autocheckpoint(h->db, ROOMDB_CHECKPOINT_FRAMES); /* SQLite's own hook back */
+}
+
+int roomdb_word_index(const char *s, const char *const *words, size_t n)
+{
+    for (size_t i = 0; s && i < n; i++)
+        if (words[i] && strcmp(s, words[i]) == 0)
+            return (int)i;
+    return -1;
 }

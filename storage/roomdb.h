@@ -76,6 +76,11 @@ void roomdb_done(roomdb *db, sqlite3_stmt *st);
 
 /* Prepare, bind, step to completion, finalize. NT_ERR_EXISTS on a
  * constraint violation, NT_ERR_DB otherwise. */
+#define ROOMDB_N_WORDS(a) (sizeof(a) / sizeof((a)[0]))
+/* The index of s among words[0..n) (the names of an enum, indexed by its
+ * values), or -1 (also for s NULL). */
+int roomdb_word_index(const char *s, const char *const *words, size_t n);
+
 NT_MUST_USE nt_err roomdb_exec(roomdb *db, const char *sql, const char *fmt, ...);
 
 /* First column of the first row as an integer; NT_ERR_NOT_FOUND if no row. */

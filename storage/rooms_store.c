@@ -19,34 +19,25 @@ const char *room_state_name(room_state s)
 
 nt_err room_state_parse(const char *s, room_state *out)
 {
-    for (size_t i = 0; i < N_STATES; i++)
-        if (s && strcmp(s, state_names[i]) == 0) {
-            *out = (room_state)i;
-            return NT_OK;
-        }
-    return NT_ERR_INVALID;
+    int i = roomdb_word_index(s, state_names, N_STATES);
+    if (i < 0)
+        return NT_ERR_INVALID;
+    *out = (room_state)i;
+    return NT_OK;
 }
 
 static const char *const delivery_names[] = {[ROOM_PUSH] = "push", [ROOM_POLL] = "poll"};
 static const char *const access_names[] = {
     [ROOM_ACCESS_INVITE] = "invite", [ROOM_ACCESS_OPEN] = "open", [ROOM_ACCESS_PASSWORD] = "password"};
 
-static int name_index(const char *s, const char *const *names, size_t n)
-{
-    for (size_t i = 0; s && i < n; i++)
-        if (strcmp(s, names[i]) == 0)
-            return (int)i;
-    return -1;
-}
-
 const char *room_delivery_name(room_delivery d)
 {
-    return (unsigned)d < 2 ? delivery_names[d] : "push";
+    return (unsigned)d < ROOMDB_N_WORDS(delivery_names) ? delivery_names[d] : "push";
 }
 
 nt_err room_delivery_parse(const char *s, room_delivery *out)
 {
-    int i = name_index(s, delivery_names, 2);
+    int i = roomdb_word_index(s, delivery_names, ROOMDB_N_WORDS(delivery_names));
     if (i < 0)
         return NT_ERR_INVALID;
     *out = (room_delivery)i;
@@ -55,12 +46,12 @@ nt_err room_delivery_parse(const char *s, room_delivery *out)
 
 const char *room_access_name(room_access a)
 {
-    return (unsigned)a < 3 ? access_names[a] : "invite";
+    return (unsigned)a < ROOMDB_N_WORDS(access_names) ? access_names[a] : "invite";
 }
 
 nt_err room_access_parse(const char *s, room_access *out)
 {
-    int i = name_index(s, access_names, 3);
+    int i = roomdb_word_index(s, access_names, ROOMDB_N_WORDS(access_names));
     if (i < 0)
         return NT_ERR_INVALID;
     *out = (room_access)i;
