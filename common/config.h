@@ -30,8 +30,10 @@
     X(UINT, key_bits,        "key-bits",        "3072",             2048, 4096,      "BITS",     "RSA identity size at first start: 2048, 3072 or 4096") \
     X(STR,  log_level,       "log-level",       "info",             0,    0,         "LEVEL",    "error, warn, info or debug") \
     X(UINT, max_body,        "max-body",        "65536",            1024, 16777216,  "BYTES",    "largest request body accepted (413 above)") \
-    X(UINT, max_connections, "max-connections", "256",              1,    65536,     "N",        "concurrent connections per listener") \
-    X(UINT, conn_timeout,    "conn-timeout",    "30",               1,    3600,      "SECONDS",  "idle connection timeout") \
+    X(UINT, max_connections, "max-connections", "0",                0,    1000000,   "N",        "open connections per listener, 503 above (0: from the open-file limit, in the thousands)") \
+    X(UINT, max_conns_per_source, "max-connections-per-source", "64", 0, 1000000, "N",        "open connections from one address per listener, 503 above (0: no cap)") \
+    X(UINT, conn_timeout,    "conn-timeout",    "30",               1,    3600,      "SECONDS",  "a connection with no request this long is closed") \
+    X(UINT, request_timeout, "request-timeout", "10",               1,    3600,      "SECONDS",  "a request's head and body must arrive within this (408 after)") \
     X(FLAG, no_discovery,    "no-discovery",    "off",              0,    0,         "",         "turn LAN discovery off (peers can still be added by address)") \
     X(STR,  discovery_group, "discovery-group", "239.255.77.10",    0,    0,         "ADDR",     "IPv4 multicast group for discovery") \
     X(UINT, discovery_port,  "discovery-port",  "7712",             1,    65535,     "PORT",     "UDP port for discovery") \

@@ -1,6 +1,7 @@
 /* natterd - the natter node. See docs/natterd.8. */
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,7 +17,37 @@
 
 #define DRAIN_TIMEOUT_MS 10000 /* how long shutdown waits for requests in flight */
 
-static nt_err start_http(node *nd, http_api api, const char *bind, http_server **out)
+#define FD_RESERVE 512        /* descriptors kept for the database, peer calls and discovery */
+#define CLIENT_CONNS_MAX 1024 /* the client API serves this machine's own programs */
+
+/* Raise the open-file limit to its hard limit; the descriptors left for
+ * connections. */
+static unsigned long fds_for_connections(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 1024;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t want = rl.rlim_max > 1048576 ? 1048576 : rl.rlim_max;
+        struct rlimit up = {.rlim_cur = want, .rlim_max = rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+            rl.rlim_cur = want;
+    }
+    return rl.rlim_cur > 2 * FD_RESERVE ? (unsigned long)rl.rlim_cur - FD_RESERVE : FD_RESERVE;
+}
+
+/* --max-connections, or when 0 a share of the descriptors: the client
+ * API an eighth (at most CLIENT_CONNS_MAX), the peer API the rest. */
+static unsigned conn_cap(const config *c, http_api api, unsigned long fds)
+{
+    if (c->max_connections)
+        return (unsigned)c->max_connections;
+    unsigned long client = fds / 8 < CLIENT_CONNS_MAX ? fds / 8 : CLIENT_CONNS_MAX;
+    unsigned long n = api == HTTP_API_CLIENT ? client : fds - client;
+    return (unsigned)(n > 65536 ? 65536 : n < 16 ? 16 : n);
+}
+
+static nt_err start_http(node *nd, http_api api, const char *bind, unsigned long fds, http_server **out)
 {
     char err[HTTP_ERR_MAX];
     const config *c = nd->cfg;
@@ -25,8 +56,10 @@ static nt_err start_http(node *nd, http_api api, const char *bind, http_server *
         .api = api,
         .token = api == HTTP_API_CLIENT ? nd->token : NULL,
         .body_max = c->max_body,
-        .max_connections = (unsigned)c->max_connections,
+        .max_connections = conn_cap(c, api, fds),
+        .max_per_source = (unsigned)c->max_conns_per_source,
         .timeout_s = (unsigned)c->conn_timeout,
+        .request_timeout_s = (unsigned)c->request_timeout,
     };
     nt_err rc = http_start(&o, routes_all, nd, out, err);
     if (rc)
@@ -70,7 +103,9 @@ static int run(const config *cfg, const sigset_t *sigs)
         goto out;
     }
     log_info("node %s (%s) data dir %s", nd->id_hex, nd->name, nd->data_dir);
-    if (start_http(nd, HTTP_API_PEER, cfg->listen, &peer) || start_http(nd, HTTP_API_CLIENT, cfg->client_listen, &client))
+    unsigned long fds = fds_for_connections();
+    if (start_http(nd, HTTP_API_PEER, cfg->listen, fds, &peer) ||
+        start_http(nd, HTTP_API_CLIENT, cfg->client_listen, fds, &client))
         goto out;
     nd->peer_http = peer;
     nd->client_http = client;

@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include "common/waitq.h"
 #include "server/rooms/refusal.h"
 
 #define ROOM_HEX 32
@@ -29,6 +31,48 @@ static const struct {
     [PORT_POLL] = {"GET", "messages"},    [PORT_SUBMIT] = {"POST", "messages"},
     [PORT_BATCH] = {"POST", "batch"},     [PORT_NOTIFY] = {"POST", "notify"},
 };
+
+/* A long poll called here blocks its thread, as natterd's HTTP layer
+ * parks it: waits on the answer's queue, then asks again from where it
+ * stood ("since"), with no more waiting once the time is up. */
+typedef struct {
+    rooms_query_fn *q;
+    void *qarg;
+    char since[24];
+    bool have_since, over;
+    int64_t deadline_ms;
+} rerun_query;
+
+static const char *rerun_q(void *arg, const char *key)
+{
+    rerun_query *rq = arg;
+    if (rq->have_since && !strcmp(key, "since"))
+        return rq->since;
+    if (rq->over && !strcmp(key, "wait"))
+        return "0";
+    return rq->q ? rq->q(rq->qarg, key) : NULL;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool waits(rooms_refusal why, rooms_answer *a, rerun_query *rq)
+{
+    if (why != REFUSE_NONE || a->body || !a->wait.q)
+        return false;
+    int64_t now = mono_ms();
+    if (!rq->deadline_ms)
+        rq->deadline_ms = now + a->wait.ms;
+    snprintf(rq->since, sizeof rq->since, "%lld", (long long)a->wait.cursor);
+    rq->have_since = true; /* the poll reads "after", which does not move */
+    if (now >= rq->deadline_ms || !waitq_wait(a->wait.q, a->wait.gen, (unsigned)(rq->deadline_ms - now)))
+        rq->over = true;
+    return true;
+}
 
 /* The op of (method, path) and its room ("" for PORT_LIST).
  * NT_ERR_NOT_FOUND for no such route, NT_ERR_STATE for another method. */
@@ -73,9 +117,13 @@ int rooms_peer_handle(rooms *r, const char *peer, const char *method, const char
         return rooms_refuse(reply, REFUSE_METHOD, "method not allowed here");
     if (rc)
         return rooms_refuse(reply, REFUSE_NOT_FOUND, "no such path");
+    rerun_query rq = {.q = q, .qarg = qarg};
     rooms_answer a;
-    rooms_refusal why = rooms_peer_op(r, op, peer, room, q, qarg, body, &a);
-    return rooms_answer_http(why, &a, reply);
+    for (;;) {
+        rooms_refusal why = rooms_peer_op(r, op, peer, room, rerun_q, &rq, body, &a);
+        if (!waits(why, &a, &rq))
+            return rooms_answer_http(why, &a, reply);
+    }
 }
 
 /* The routes under /v1/client/rooms/{id}/ by method and last segment. */
@@ -110,9 +158,13 @@ static int room_route(const char *method, const char *what, rooms_api_op *op, js
 static int client_op(rooms *r, rooms_api_op op, const char *id, const char *txn, rooms_query_fn *q, void *qarg,
                      json_t *body, json_t **reply)
 {
+    rerun_query rq = {.q = q, .qarg = qarg};
     rooms_answer a;
-    rooms_refusal why = rooms_client_op(r, op, id, txn, q, qarg, body, &a);
-    return rooms_answer_http(why, &a, reply);
+    for (;;) {
+        rooms_refusal why = rooms_client_op(r, op, id, txn, rerun_q, &rq, body, &a);
+        if (!waits(why, &a, &rq))
+            return rooms_answer_http(why, &a, reply);
+    }
 }
 
 int rooms_client_handle(rooms *r, const char *method, const char *path, rooms_query_fn *q, void *qarg,

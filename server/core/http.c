@@ -1,11 +1,9 @@
-/* http.c - libmicrohttpd glue: routing, body caps, replies (the listening
- * socket is made in http_listen.c).
- *
- * Threading model: MHD_USE_THREAD_PER_CONNECTION with an internal polling
- * thread for accept. Each connection's requests run on that connection's
- * thread, which is what lets long-poll handlers simply block (see http.h).
- * The cost is one thread per open connection; --max-connections caps it. */
-#include "server/core/http.h"
+/* http.c - the HTTP core's requests: routing, the checks before a
+ * handler, replies and accessors. The daemon, its threads and the
+ * connection table are in http_daemon.c, http_work.c and http_conn.c
+ * (http_int.h says how they fit); the listening socket is made in
+ * http_listen.c. */
+#include "server/core/http_int.h"
 
 #include <errno.h>
 #include <microhttpd.h>
@@ -25,63 +23,9 @@
 
 #include "common/json.h"
 #include "common/log.h"
-#include "server/core/http_listen.h"
-#include "server/core/http_mhd_fix.h"
 
-#define HTTP_BUSY_SLACK 16      /* connections above max_connections that still get a 503 */
-#define HTTP_TOKEN_MAX 128
 #define HTTP_ALLOW_MAX 64
-#define HTTP_DISCARD_MAX (1024 * 1024) /* over-cap body bytes read before cutting the connection */
 #define HTTP_LINE_SCAN_MAX (64 * 1024)  /* how far apart two pieces of one request line can be */
-
-struct http_server {
-    struct MHD_Daemon *d;
-    int listen_fd;
-    http_api api;
-    char token[HTTP_TOKEN_MAX];
-    size_t token_len;
-    size_t body_max;
-    unsigned max_connections;
-    const http_route *const *tables;
-    struct node *nd;
-    char addr[HTTP_ADDR_MAX];
-    uint16_t port;
-    atomic_uint_fast64_t requests, errors_4xx, errors_5xx, connections;
-    uint64_t active; /* under mu */
-    pthread_mutex_t mu;
-    pthread_cond_t idle;
-};
-
-typedef struct {
-    char *name, *value;
-} header;
-
-struct http_req {
-    http_server *h;
-    struct MHD_Connection *conn;
-    bool started;         /* the access handler has seen it */
-    bool nul_in_target;   /* "%00" in the request target */
-    const char *raw_target_end; /* where the request target read as a C string ends */
-    const char *method, *path;
-    const http_route *route;
-    http_params params;
-    size_t body_max;
-    char *body;
-    size_t body_len, body_cap;
-    bool too_big;
-    size_t discarded;
-    char remote[HTTP_ADDR_MAX], remote_ip[HTTP_ADDR_MAX];
-    struct sockaddr_storage remote_sa;
-    socklen_t remote_sa_len;
-    /* the reply, built by the handler, sent by the access callback */
-    bool replied, queued;
-    unsigned status;
-    char *out;
-    size_t out_len;
-    const char *content_type;
-    header extra[HTTP_EXTRA_HEADERS_MAX];
-    size_t n_extra;
-};
 
 /* ---- matching ------------------------------------------------------- */
 
@@ -138,7 +82,7 @@ void http_reply_header(http_req *rq, const char *name, const char *value)
         free(n), free(v);
         return;
     }
-    rq->extra[rq->n_extra++] = (header){n, v};
+    rq->extra[rq->n_extra++] = (http_header){n, v};
 }
 
 void http_reply_json(http_req *rq, unsigned status, json_t *body)
@@ -423,14 +367,11 @@ static bool query_ok(http_req *rq)
     return false;
 }
 
-static void precheck(http_req *rq, const char *version)
+void http_precheck(http_req *rq, const char *version)
 {
     http_server *h = rq->h;
-    if (atomic_load(&h->connections) > h->max_connections) {
-        http_reply_header(rq, "Retry-After", "1");
-        http_reply_error(rq, 503, "busy", "too many connections");
+    if (http_conns_shed(rq))
         return;
-    }
     const char *auth = http_req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION);
     if (h->api == HTTP_API_CLIENT && !open_route(rq) && (!token_ok(h, auth) || header_cut(rq, auth))) {
         http_reply_header(rq, "WWW-Authenticate", "Bearer");
@@ -449,288 +390,53 @@ static void precheck(http_req *rq, const char *version)
         http_reply_error(rq, 413, "too_large", "request body over %zu bytes", rq->body_max);
 }
 
-static void set_remote(http_req *rq)
+void http_run_handler(http_req *rq)
 {
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    strcpy(rq->remote, "?");
-    strcpy(rq->remote_ip, "?");
-    if (!ci || !ci->client_addr)
+    rq->want_wait = false;
+    rq->route->fn(rq, rq->h->nd);
+    rq->runs++;
+    if (rq->replied)
         return;
-    const struct sockaddr *sa = ci->client_addr;
-    socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-    memcpy(&rq->remote_sa, sa, len);
-    rq->remote_sa_len = len;
-    char host[INET6_ADDRSTRLEN], serv[8];
-    if (getnameinfo(sa, len, host, sizeof host, serv, sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV) != 0)
-        return;
-    snprintf(rq->remote_ip, sizeof rq->remote_ip, "%s", host);
-    snprintf(rq->remote, sizeof rq->remote, sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, serv);
-}
-
-static bool body_append(http_req *rq, const char *data, size_t n)
-{
-    if (n > rq->body_max - rq->body_len)
-        return false;
-    if (rq->body_len + n + 1 > rq->body_cap) {
-        size_t cap = rq->body_cap ? rq->body_cap : 1024;
-        while (cap < rq->body_len + n + 1)
-            cap *= 2;
-        if (cap > rq->body_max + 1)
-            cap = rq->body_max + 1;
-        char *b = realloc(rq->body, cap);
-        if (!b)
-            return false;
-        rq->body = b;
-        rq->body_cap = cap;
-    }
-    memcpy(rq->body + rq->body_len, data, n);
-    rq->body_len += n;
-    rq->body[rq->body_len] = '\0';
-    return true;
-}
-
-static enum MHD_Result queue_reply(http_req *rq)
-{
-    http_server *h = rq->h;
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(rq->out_len, rq->out ? rq->out : (char *)"", MHD_RESPMEM_MUST_COPY);
-    if (!r)
-        return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rq->content_type ? rq->content_type : "application/json");
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    for (size_t i = 0; i < rq->n_extra; i++)
-        MHD_add_response_header(r, rq->extra[i].name, rq->extra[i].value);
-    enum MHD_Result ret = MHD_queue_response(rq->conn, rq->status, r);
-    MHD_destroy_response(r);
-    rq->queued = true;
-    atomic_fetch_add(&h->requests, 1);
-    if (rq->status >= 500)
-        atomic_fetch_add(&h->errors_5xx, 1);
-    else if (rq->status >= 400)
-        atomic_fetch_add(&h->errors_4xx, 1);
-    log_debug("http %s %s %s -> %u", rq->remote, rq->method, rq->path, rq->status);
-    return ret;
-}
-
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
-{
-    http_server *h = cls;
-    http_req *rq = *con_cls;
-    if (!rq || !rq->started) {
-        if (!rq && !(rq = calloc(1, sizeof *rq)))
-            return MHD_NO;
-        rq->started = true;
-        rq->h = h;
-        rq->conn = c;
-        rq->method = method;
-        rq->path = url;
-        rq->body_max = h->body_max;
-        *con_cls = rq;
-        pthread_mutex_lock(&h->mu);
-        h->active++;
-        pthread_mutex_unlock(&h->mu);
-        set_remote(rq);
-        precheck(rq, version);
-        /* Errors go out at once, so an unwanted body is never read (MHD
-         * then closes the connection). A good request waits for the next
-         * call: queueing now would cost keep-alive. */
-        return rq->replied ? queue_reply(rq) : MHD_YES;
-    }
-    if (rq->queued) {
-        *upload_size = 0;
-        return MHD_YES;
-    }
-    if (*upload_size) {
-        /* MHD refuses a response queued mid-upload, so an over-long body of
-         * unknown length (chunked) is read and dropped until it ends, then
-         * answered with 413; past HTTP_DISCARD_MAX the connection is cut. */
-        if (rq->too_big || !body_append(rq, upload, *upload_size)) {
-            rq->too_big = true;
-            rq->discarded += *upload_size;
-            if (rq->discarded > HTTP_DISCARD_MAX)
-                return MHD_NO;
-        }
-        *upload_size = 0;
-        return MHD_YES;
-    }
-    if (rq->too_big) {
-        http_reply_error(rq, 413, "too_large", "request body over %zu bytes", rq->body_max);
-        return queue_reply(rq);
-    }
-    rq->route->fn(rq, h->nd);
-    if (!rq->replied) {
+    if (!rq->want_wait || rq->wait_over) {
         log_error("http: handler for %s %s did not reply", rq->method, rq->route->pattern);
+        rq->want_wait = false;
         http_reply_error(rq, 500, "internal", "no reply");
     }
-    return queue_reply(rq);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+/* ---- waiting -------------------------------------------------------- */
+
+void http_req_wait(http_req *rq, struct waitq *q, uint64_t gen, unsigned wait_ms)
 {
-    http_server *h = cls;
-    http_req *rq = *con_cls;
-    if (!rq)
+    if (rq->replied)
         return;
-    *con_cls = NULL;
-    bool started = rq->started;
+    rq->want_wait = true;
+    rq->wait_q = q;
+    rq->wait_gen = gen;
+    if (!rq->wait_deadline_ms)
+        rq->wait_deadline_ms = http_now_ms() + wait_ms;
+}
+
+bool http_req_wait_over(const http_req *rq) { return rq->wait_over; }
+bool http_req_rerun(const http_req *rq) { return rq->runs > 0; }
+
+void http_req_set_ctx(http_req *rq, void *ctx, void (*fr)(void *))
+{
+    if (rq->ctx && rq->ctx != ctx && rq->ctx_free)
+        rq->ctx_free(rq->ctx);
+    rq->ctx = ctx;
+    rq->ctx_free = fr;
+}
+
+void *http_req_ctx(const http_req *rq) { return rq->ctx; }
+
+void http_req_free(http_req *rq)
+{
     for (size_t i = 0; i < rq->n_extra; i++)
         free(rq->extra[i].name), free(rq->extra[i].value);
+    if (rq->ctx && rq->ctx_free)
+        rq->ctx_free(rq->ctx);
     free(rq->out);
     free(rq->body);
     free(rq);
-    if (!started) /* libmicrohttpd answered the request itself */
-        return;
-    pthread_mutex_lock(&h->mu);
-    if (--h->active == 0)
-        pthread_cond_broadcast(&h->idle);
-    pthread_mutex_unlock(&h->mu);
-}
-
-/* The connection whose request this thread handles, for libmicrohttpd's
- * log callback (http_mhd_fix.h): one thread per connection here. */
-static _Thread_local struct MHD_Connection *tl_conn;
-
-/* The raw request target, before libmicrohttpd decodes it: the request
- * starts here (freed by on_completed). */
-static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
-{
-    tl_conn = c;
-    http_req *rq = calloc(1, sizeof *rq);
-    if (!rq)
-        return NULL;
-    rq->nul_in_target = strstr(uri, "%00") != NULL;
-    rq->raw_target_end = uri + strlen(uri);
-    return rq;
-}
-
-static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx, enum MHD_ConnectionNotificationCode toe)
-{
-    http_server *h = cls;
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
-        atomic_fetch_add(&h->connections, 1);
-    else
-        atomic_fetch_sub(&h->connections, 1);
-}
-
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    char buf[LOG_LINE_MAX];
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    log_debug("libmicrohttpd: %s", buf);
-    if (tl_conn && http_mhd_fix_answer(tl_conn, buf))
-        tl_conn = NULL;
-}
-
-/* ---- server --------------------------------------------------------- */
-
-nt_err http_start(const http_opts *o, const http_route *const *tables, struct node *nd, http_server **out,
-                  char err[static HTTP_ERR_MAX])
-{
-    nt_err rc;
-    http_server *h = calloc(1, sizeof *h);
-    *out = NULL;
-    err[0] = '\0';
-    if (!h)
-        return NT_ERR_NOMEM;
-    h->listen_fd = -1;
-    pthread_mutex_init(&h->mu, NULL);
-    pthread_cond_init(&h->idle, NULL);
-    h->api = o->api;
-    h->body_max = o->body_max;
-    h->max_connections = o->max_connections;
-    h->tables = tables;
-    h->nd = nd;
-    if (o->token) {
-        h->token_len = strlen(o->token);
-        if (h->token_len >= sizeof h->token) {
-            rc = NT_ERR_INVALID;
-            goto fail;
-        }
-        memcpy(h->token, o->token, h->token_len);
-    }
-    if ((rc = http_listen_bind(o->bind, &h->listen_fd, err)))
-        goto fail;
-    bool v6 = false;
-    http_listen_describe(h->listen_fd, h->addr, &h->port, &v6);
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG | MHD_USE_POLL;
-    if (v6)
-        flags |= MHD_USE_IPv6;
-    h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
-                            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
-                            MHD_OPTION_LISTEN_SOCKET, h->listen_fd,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o->max_connections + HTTP_BUSY_SLACK),
-                            MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-                            MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
-                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
-                            MHD_OPTION_END);
-    if (!h->d) {
-        snprintf(err, HTTP_ERR_MAX, "%s: cannot start the HTTP server", o->bind);
-        rc = NT_ERR_NET;
-        goto fail;
-    }
-    *out = h;
-    return NT_OK;
-fail:
-    http_stop(h);
-    return rc;
-}
-
-const char *http_addr(const http_server *h) { return h->addr; }
-uint16_t http_port(const http_server *h) { return h->port; }
-
-void http_quiesce(http_server *h)
-{
-    if (!h || !h->d)
-        return;
-    MHD_socket s = MHD_quiesce_daemon(h->d);
-    if (s != MHD_INVALID_SOCKET && s == h->listen_fd) {
-        close(h->listen_fd);
-        h->listen_fd = -1;
-    }
-}
-
-bool http_drain(http_server *h, unsigned timeout_ms)
-{
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L)
-        until.tv_sec++, until.tv_nsec -= 1000000000L;
-    pthread_mutex_lock(&h->mu);
-    while (h->active > 0)
-        if (pthread_cond_timedwait(&h->idle, &h->mu, &until) == ETIMEDOUT)
-            break;
-    bool done = h->active == 0;
-    pthread_mutex_unlock(&h->mu);
-    return done;
-}
-
-void http_stop(http_server *h)
-{
-    if (!h)
-        return;
-    if (h->d)
-        MHD_stop_daemon(h->d);
-    if (h->listen_fd >= 0)
-        close(h->listen_fd);
-    pthread_cond_destroy(&h->idle);
-    pthread_mutex_destroy(&h->mu);
-    mbedtls_platform_zeroize(h->token, sizeof h->token);
-    free(h);
-}
-
-void http_stats_get(const http_server *h, http_stats *out)
-{
-    http_server *m = (http_server *)h;
-    out->requests = atomic_load(&m->requests);
-    out->errors_4xx = atomic_load(&m->errors_4xx);
-    out->errors_5xx = atomic_load(&m->errors_5xx);
-    out->connections = atomic_load(&m->connections);
-    pthread_mutex_lock(&m->mu);
-    out->active = m->active;
-    pthread_mutex_unlock(&m->mu);
 }

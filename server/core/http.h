@@ -17,12 +17,22 @@
  * and method match wins. A path that matches a pattern under another method
  * only gets 405 with Allow; no pattern at all gets 404.
  *
- * HANDLERS run on the connection's own thread (MHD_USE_THREAD_PER_CONNECTION),
- * so a handler may block: a LONG POLL simply waits (e.g. on a condition
- * variable, in slices: rooms_wait_locked) for up to its wait time and then
- * replies; other requests are unaffected. A waiting handler must also stop
- * waiting when node_stopping(nd), because shutdown waits for in-flight
- * requests. Keep waits below HTTP_LONG_POLL_MAX_S.
+ * HANDLERS. libmicrohttpd reads every connection from a few event threads
+ * (epoll, one per core), so an open connection costs no thread. A route
+ * flagged HTTP_INLINE runs on its connection's event thread: it must not
+ * block (no peer calls, no lock held across I/O, no RSA). Any other route
+ * runs on a worker thread while its connection is suspended; workers are
+ * started as needed up to a bound, and when all are busy and the queue is
+ * full the request gets 503 with Retry-After.
+ *
+ * A LONG POLL never holds a thread while it waits: when there is nothing
+ * to answer yet the handler calls http_req_wait(rq, q, gen, wait_ms)
+ * instead of replying and returns. The connection stays suspended until q
+ * is woken (see common/waitq.h: gen is the queue's generation read while
+ * the handler checked, so a wake in between is not lost), the wait is
+ * over, or the server stops; then the handler runs again, with everything
+ * it kept in http_req_set_ctx. When http_req_wait_over(rq) it must reply.
+ * Keep waits below HTTP_LONG_POLL_MAX_S.
  *
  * A handler must reply exactly once: http_reply_json / http_reply_error /
  * http_reply_raw (a handler that does not reply yields 500). Before the
@@ -64,7 +74,11 @@ typedef struct http_route {
     size_t body_max;      /* request body cap in bytes; 0 = the server's (--max-body) */
     const char *query;    /* the query parameters it takes, "a,b,c"; NULL: none (any other
                            * gets 400 naming it); HTTP_ANY_QUERY: not checked here */
+    unsigned flags;       /* HTTP_INLINE */
 } http_route;
+
+/* The handler is quick and never blocks: run it on the event thread. */
+#define HTTP_INLINE 1u
 
 /* A route whose query the handler checks itself (sealed routes: theirs
  * travels in the envelope). */
@@ -90,14 +104,29 @@ typedef struct http_opts {
     const char *token;         /* client API token (copied); NULL for the peer API */
     size_t body_max;           /* default request body cap */
     unsigned max_connections;  /* above this new requests get 503 */
-    unsigned timeout_s;        /* idle connection timeout */
+    unsigned max_per_source;   /* connections from one address above this get 503; 0 = no cap */
+    unsigned timeout_s;        /* a connection with no request this long is closed */
+    unsigned request_timeout_s;/* a request's head and body must arrive within this (408 after) */
+    unsigned workers;          /* worker threads at most (0: HTTP_WORKERS_DEFAULT) */
+    unsigned queue_max;        /* requests waiting for a worker at most (0: HTTP_QUEUE_MAX) */
 } http_opts;
+
+#define HTTP_WORKERS_DEFAULT 64
+#define HTTP_QUEUE_MAX 4096   /* requests waiting for a worker; 503 above */
 
 typedef struct http_stats {
     uint64_t requests;         /* requests answered */
     uint64_t errors_4xx, errors_5xx;
     uint64_t active;           /* requests in flight now */
     uint64_t connections;      /* open connections now */
+    uint64_t max_connections, max_per_source;
+    uint64_t parked;           /* long polls waiting with no thread */
+    uint64_t workers, workers_busy, queued;
+    /* what was shed, by why: 503 over the connection cap, over the
+     * per-source cap, with every worker busy, while stopping; 408 for a
+     * request not read within its deadline; idle connections closed while
+     * connections ran short */
+    uint64_t shed_connections, shed_per_source, shed_workers, shed_stopping, shed_deadline, shed_idle;
 } http_stats;
 
 /* Bind, listen and start serving. tables is a NULL-terminated list of
@@ -111,7 +140,8 @@ NT_MUST_USE nt_err http_start(const http_opts *o, const http_route *const *table
 const char *http_addr(const http_server *h);
 uint16_t http_port(const http_server *h);
 
-/* Stop accepting connections; requests in flight continue. */
+/* Refuse new requests (503 "stopping") and answer every parked long
+ * poll at once; requests in flight continue. */
 void http_quiesce(http_server *h);
 /* Wait up to timeout_ms for the requests in flight to finish. true if none left. */
 bool http_drain(http_server *h, unsigned timeout_ms);
@@ -138,6 +168,22 @@ const char *http_req_remote(const http_req *rq);
 const char *http_req_remote_ip(const http_req *rq);
 const struct sockaddr *http_req_remote_sa(const http_req *rq, socklen_t *len);
 http_api http_req_api(const http_req *rq);
+
+/* ---- waiting (long polls; see HANDLERS above) ---------------------- */
+
+struct waitq;
+/* Instead of a reply: run the handler again when q is woken after
+ * generation gen, or wait_ms after the request's first wait (later waits
+ * keep the first deadline), or when the server stops. */
+void http_req_wait(http_req *rq, struct waitq *q, uint64_t gen, unsigned wait_ms);
+/* The time is up or the server is stopping: the handler must reply now. */
+bool http_req_wait_over(const http_req *rq);
+/* This run follows a wait (the handler ran before for this request). */
+bool http_req_rerun(const http_req *rq);
+/* State a waiting handler keeps between its runs; freed with fr (may be
+ * NULL) when the request ends. Replaces (and frees) an earlier one. */
+void http_req_set_ctx(http_req *rq, void *ctx, void (*fr)(void *));
+void *http_req_ctx(const http_req *rq);
 
 /* Parse the body as a JSON object (nesting capped). On failure replies
  * 400 ("bad_json") itself and returns the error, so a handler just returns:

@@ -37,15 +37,29 @@ static void get_health(http_req *rq, node *nd)
     http_reply_json(rq, 200, json_pack("{s:s,s:I}", "status", "ok", "uptime_s", (json_int_t)node_uptime_s(nd)));
 }
 
+static json_t *shed_json(const http_stats *s)
+{
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "connections", (json_int_t)s->shed_connections, "per_source",
+                     (json_int_t)s->shed_per_source, "workers", (json_int_t)s->shed_workers, "stopping",
+                     (json_int_t)s->shed_stopping, "deadline", (json_int_t)s->shed_deadline, "idle",
+                     (json_int_t)s->shed_idle);
+}
+
 static json_t *listener_json(const http_server *h)
 {
     http_stats s = {0};
     if (h)
         http_stats_get(h, &s);
-    return json_pack("{s:s,s:I,s:I,s:I,s:I,s:I}", "address", h ? http_addr(h) : "", "requests",
-                     (json_int_t)s.requests, "errors_4xx", (json_int_t)s.errors_4xx, "errors_5xx",
-                     (json_int_t)s.errors_5xx, "connections", (json_int_t)s.connections, "in_flight",
-                     (json_int_t)s.active);
+    json_t *l = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "address", h ? http_addr(h) : "",
+                          "requests", (json_int_t)s.requests, "errors_4xx", (json_int_t)s.errors_4xx, "errors_5xx",
+                          (json_int_t)s.errors_5xx, "connections", (json_int_t)s.connections, "max_connections",
+                          (json_int_t)s.max_connections, "max_per_source", (json_int_t)s.max_per_source,
+                          "in_flight", (json_int_t)s.active, "parked", (json_int_t)s.parked, "workers",
+                          (json_int_t)s.workers, "workers_busy", (json_int_t)s.workers_busy, "queued",
+                          (json_int_t)s.queued);
+    if (l)
+        json_object_set_new(l, "shed", shed_json(&s));
+    return l;
 }
 
 static void get_status(http_req *rq, node *nd)
@@ -110,10 +124,10 @@ static void put_name(http_req *rq, node *nd)
 }
 
 const http_route node_api_routes[] = {
-    {"GET", "/v1/node", HTTP_API_PEER, get_node, 0, NULL},
-    {"GET", "/v1/health", HTTP_API_PEER, get_health, 0, NULL},
-    {"GET", "/v1/client/status", HTTP_API_CLIENT, get_status, 0, NULL},
-    {"PUT", "/v1/client/name", HTTP_API_CLIENT, put_name, 4096, NULL},
-    {"GET", "/v1/client/hello", HTTP_API_CLIENT | HTTP_API_OPEN, get_hello, 0, "nonce"},
+    {"GET", "/v1/node", HTTP_API_PEER, get_node, 0, NULL, HTTP_INLINE},
+    {"GET", "/v1/health", HTTP_API_PEER, get_health, 0, NULL, HTTP_INLINE},
+    {"GET", "/v1/client/status", HTTP_API_CLIENT, get_status, 0, NULL, 0},
+    {"PUT", "/v1/client/name", HTTP_API_CLIENT, put_name, 4096, NULL, 0},
+    {"GET", "/v1/client/hello", HTTP_API_CLIENT | HTTP_API_OPEN, get_hello, 0, "nonce", HTTP_INLINE},
     {0},
 };

@@ -331,13 +331,13 @@ static void set_delivery(http_req *rq, node *nd)
 }
 
 const http_route client_peers_routes[] = {
-    {"GET", "/v1/client/peers", HTTP_API_CLIENT, list_peers, 0, NULL},
-    {"POST", "/v1/client/peers", HTTP_API_CLIENT, add_peer, 4096, NULL},
-    {"GET", "/v1/client/peers/{id}", HTTP_API_CLIENT, get_peer, 0, NULL},
-    {"DELETE", "/v1/client/peers/{id}", HTTP_API_CLIENT, delete_peer, 0, NULL},
-    {"POST", "/v1/client/peers/{id}/connect", HTTP_API_CLIENT, connect_peer, 4096, NULL},
-    {"POST", "/v1/client/peers/{id}/trust", HTTP_API_CLIENT, trust_peer, 4096, NULL},
-    {"POST", "/v1/client/peers/{id}/ping", HTTP_API_CLIENT, ping_peer, 4096, NULL},
-    {"PUT", "/v1/client/peers/{id}/delivery", HTTP_API_CLIENT, set_delivery, 4096, NULL},
+    {"GET", "/v1/client/peers", HTTP_API_CLIENT, list_peers, 0, NULL, 0},
+    {"POST", "/v1/client/peers", HTTP_API_CLIENT, add_peer, 4096, NULL, 0},
+    {"GET", "/v1/client/peers/{id}", HTTP_API_CLIENT, get_peer, 0, NULL, 0},
+    {"DELETE", "/v1/client/peers/{id}", HTTP_API_CLIENT, delete_peer, 0, NULL, 0},
+    {"POST", "/v1/client/peers/{id}/connect", HTTP_API_CLIENT, connect_peer, 4096, NULL, 0},
+    {"POST", "/v1/client/peers/{id}/trust", HTTP_API_CLIENT, trust_peer, 4096, NULL, 0},
+    {"POST", "/v1/client/peers/{id}/ping", HTTP_API_CLIENT, ping_peer, 4096, NULL, 0},
+    {"PUT", "/v1/client/peers/{id}/delivery", HTTP_API_CLIENT, set_delivery, 4096, NULL, 0},
     {0},
 };

@@ -44,6 +44,11 @@ struct peer_req {
     uint64_t seq;
     const char *query;
     json_t *body;
+    /* a long poll's wait (PEER_WAIT) */
+    struct waitq *wait_q;
+    uint64_t wait_gen;
+    unsigned wait_ms;
+    bool wait_over;
 };
 
 /* ---- accessors ---- */
@@ -54,6 +59,15 @@ const char *peer_req_peer_hex(const peer_req *rq) { return rq->peer_hex; }
 json_t *peer_req_body(const peer_req *rq) { return rq->body; }
 const char *peer_req_session_hex(const peer_req *rq) { return rq->sid_hex; }
 uint64_t peer_req_seq(const peer_req *rq) { return rq->seq; }
+bool peer_req_wait_over(const peer_req *rq) { return rq->wait_over; }
+
+int peer_req_wait(peer_req *rq, struct waitq *q, uint64_t gen, unsigned wait_ms)
+{
+    rq->wait_q = q;
+    rq->wait_gen = gen;
+    rq->wait_ms = wait_ms;
+    return PEER_WAIT;
+}
 
 const char *peer_req_param(const peer_req *rq, const char *name)
 {
@@ -356,9 +370,12 @@ static int run_handler(peer_req *pr, const peer_route *r, const uint8_t *pt, siz
         return peer_error(reply, 413, "too_large", "request body over %zu bytes", cap);
     if (!query_ok(pr->query))
         return peer_error(reply, 400, "bad_request", "the query holds a bad escape, a NUL or a control byte");
-    if (pt_len && json_parse_object((const char *)pt, pt_len, JSON_DEPTH_DEFAULT, &pr->body))
+    if (pt_len && !pr->body && json_parse_object((const char *)pt, pt_len, JSON_DEPTH_DEFAULT, &pr->body))
         return peer_error(reply, 400, "malformed", "sealed body is not a JSON object");
+    pr->wait_q = NULL;
     int status = r->fn(pr, reply);
+    if (status == PEER_WAIT && pr->wait_q && !pr->wait_over)
+        return status;
     if (status < 200 || status > 599) {
         log_error("peer: handler for %s %s returned status %d", r->method, r->pattern, status);
         json_decref(*reply);
@@ -406,61 +423,100 @@ static bool open_sealed(http_req *rq, struct peer_api *pa, const char *method, c
     return true;
 }
 
+/* An authenticated sealed request, kept while its handler waits (a long
+ * poll runs again on the same opened request: its sequence number is
+ * taken, so it could not be opened twice). */
+typedef struct {
+    peer_req pr;
+    envelope e;
+    session_view v;
+    uint8_t *pt;
+    size_t pt_len;
+} sealed_req;
+
+static void sealed_req_free(void *arg)
+{
+    sealed_req *sr = arg;
+    if (!sr)
+        return;
+    json_decref(sr->pr.body);
+    if (sr->pt) {
+        mbedtls_platform_zeroize(sr->pt, sr->pt_len);
+        free(sr->pt);
+    }
+    session_view_wipe(&sr->v);
+    envelope_clear(&sr->e);
+    mbedtls_platform_zeroize(sr, sizeof *sr);
+    free(sr);
+}
+
+/* Route, parse, authenticate and open rq into sr; false when refused
+ * (answered). */
+static bool sealed_open(http_req *rq, node *nd, struct peer_api *pa, sealed_req *sr)
+{
+    const char *method = http_req_method(rq), *path = http_req_path(rq);
+    size_t len = 0;
+    peer_req *pr = &sr->pr;
+    const peer_route *r = route_or_refuse(rq, method, path, &pr->params);
+    if (!r)
+        return false;
+    const char *body = http_req_body(rq, &len);
+    if (envelope_parse(body, len, ENVELOPE_C2S, &sr->e) || strlen(path) > ENVELOPE_PATH_MAX) {
+        refuse(rq, pa, 400, "malformed_envelope", "body is not a sealed envelope");
+        return false;
+    }
+    int64_t now = (int64_t)time(NULL);
+    if (!open_sealed(rq, pa, method, path, &sr->e, now, &sr->v, &sr->pt, &sr->pt_len))
+        return false;
+    atomic_fetch_add(&pa->sealed_ok, 1);
+    learn_address(nd, rq, &sr->v, now);
+    /* The first request of a session proves the handshake was the peer's
+     * own (a replayed handshake proves nothing): it completed now. */
+    peer_names_presence(nd, sr->v.peer, true, !sr->v.confirmed,
+                        sr->v.confirmed ? "sent a request" : "completed a handshake");
+    /* Authenticated from here on: every answer is sealed. */
+    pr->nd = nd;
+    pr->route = r;
+    memcpy(pr->peer, sr->v.peer, IDENTITY_ID_LEN);
+    if (encoding_hex_encode(sr->v.peer, IDENTITY_ID_LEN, pr->peer_hex, sizeof(pr->peer_hex)) ||
+        encoding_hex_encode(sr->e.session_id, HS_SESSION_ID_LEN, pr->sid_hex, sizeof(pr->sid_hex)))
+        return false;
+    pr->seq = sr->e.seq;
+    pr->query = sr->e.query;
+    return true;
+}
+
 static void sealed_dispatch(http_req *rq, node *nd)
 {
     struct peer_api *pa = api_of(nd);
-    const char *method = http_req_method(rq), *path = http_req_path(rq);
-    peer_req pr;
-    memset(&pr, 0, sizeof(pr));
-    envelope e;
-    memset(&e, 0, sizeof(e));
-    session_view v;
-    memset(&v, 0, sizeof(v));
-    uint8_t *pt = NULL;
-    size_t pt_len = 0, len = 0;
+    sealed_req *sr = http_req_ctx(rq);
     if (!pa) {
         http_reply_error(rq, 503, "busy", "peer channel not started");
         return;
     }
-    const peer_route *r = route_or_refuse(rq, method, path, &pr.params);
-    if (!r)
-        return;
-    const char *body = http_req_body(rq, &len);
-    if (envelope_parse(body, len, ENVELOPE_C2S, &e) || strlen(path) > ENVELOPE_PATH_MAX) {
-        refuse(rq, pa, 400, "malformed_envelope", "body is not a sealed envelope");
-        goto out;
+    if (!sr) {
+        if (!(sr = calloc(1, sizeof *sr))) {
+            http_reply_error(rq, 503, "busy", "out of memory");
+            return;
+        }
+        http_req_set_ctx(rq, sr, sealed_req_free);
+        if (!sealed_open(rq, nd, pa, sr)) {
+            if (!http_replied(rq))
+                http_reply_error(rq, 500, "internal", "internal error");
+            return;
+        }
     }
-    int64_t now = (int64_t)time(NULL);
-    if (!open_sealed(rq, pa, method, path, &e, now, &v, &pt, &pt_len))
-        goto out;
-    atomic_fetch_add(&pa->sealed_ok, 1);
-    learn_address(nd, rq, &v, now);
-    /* The first request of a session proves the handshake was the peer's
-     * own (a replayed handshake proves nothing): it completed now. */
-    peer_names_presence(nd, v.peer, true, !v.confirmed, v.confirmed ? "sent a request" : "completed a handshake");
-    /* Authenticated from here on: every answer is sealed. */
-    pr.nd = nd;
-    pr.http = rq;
-    pr.route = r;
-    memcpy(pr.peer, v.peer, IDENTITY_ID_LEN);
-    if (encoding_hex_encode(v.peer, IDENTITY_ID_LEN, pr.peer_hex, sizeof(pr.peer_hex)) ||
-        encoding_hex_encode(e.session_id, HS_SESSION_ID_LEN, pr.sid_hex, sizeof(pr.sid_hex)))
-        goto out;
-    pr.seq = e.seq;
-    pr.query = e.query;
+    sr->pr.http = rq;
+    sr->pr.wait_over = http_req_wait_over(rq);
     json_t *reply = NULL;
-    int status = run_handler(&pr, r, pt, pt_len, &reply);
-    send_sealed(rq, &v, &e, method, path, status, reply);
-out:
+    int status = run_handler(&sr->pr, sr->pr.route, sr->pt, sr->pt_len, &reply);
+    if (status == PEER_WAIT) {
+        http_req_wait(rq, sr->pr.wait_q, sr->pr.wait_gen, sr->pr.wait_ms);
+        return;
+    }
+    send_sealed(rq, &sr->v, &sr->e, http_req_method(rq), http_req_path(rq), status, reply);
     if (!http_replied(rq))
         http_reply_error(rq, 500, "internal", "internal error");
-    json_decref(pr.body);
-    if (pt) {
-        mbedtls_platform_zeroize(pt, pt_len);
-        free(pt);
-    }
-    session_view_wipe(&v);
-    envelope_clear(&e);
 }
 
 /* ---- POST /v1/peer/ping: a sealed echo with the server's view ---- */
@@ -504,15 +560,15 @@ const peer_route peer_api_peer_routes[] = {
  * itself (404, and 405 with the route's own methods in Allow): modules
  * only write a peer_route table. */
 #define SEALED(m)                                                                                       \
-    {m, "/v1/peer/{s1}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ANY_QUERY},                     \
-    {m, "/v1/peer/{s1}/{s2}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ANY_QUERY},                \
-    {m, "/v1/peer/{s1}/{s2}/{s3}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ANY_QUERY},           \
-    {m, "/v1/peer/{s1}/{s2}/{s3}/{s4}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ANY_QUERY},      \
-    {m, "/v1/peer/{s1}/{s2}/{s3}/{s4}/{s5}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ANY_QUERY}, \
-    {m, "/v1/peer/{s1}/{s2}/{s3}/{s4}/{s5}/{s6}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ANY_QUERY}
+    {m, "/v1/peer/{s1}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ANY_QUERY, 0},                     \
+    {m, "/v1/peer/{s1}/{s2}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ANY_QUERY, 0},                \
+    {m, "/v1/peer/{s1}/{s2}/{s3}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ANY_QUERY, 0},           \
+    {m, "/v1/peer/{s1}/{s2}/{s3}/{s4}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ANY_QUERY, 0},      \
+    {m, "/v1/peer/{s1}/{s2}/{s3}/{s4}/{s5}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ANY_QUERY, 0}, \
+    {m, "/v1/peer/{s1}/{s2}/{s3}/{s4}/{s5}/{s6}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ANY_QUERY, 0}
 
 const http_route peer_api_routes[] = {
-    {"POST", "/v1/handshake", HTTP_API_PEER, post_handshake, 16 * 1024, NULL},
+    {"POST", "/v1/handshake", HTTP_API_PEER, post_handshake, 16 * 1024, NULL, 0},
     SEALED(HTTP_ANY_METHOD),
     {0},
 };

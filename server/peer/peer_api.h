@@ -87,6 +87,16 @@ const char *peer_req_query(const peer_req *rq, const char *name, char *buf, size
 const char *peer_req_session_hex(const peer_req *rq);
 uint64_t peer_req_seq(const peer_req *rq);
 
+/* A long poll with nothing to answer yet returns peer_req_wait(rq, q,
+ * gen, wait_ms) (PEER_WAIT) and sets no reply: it runs again, on the same
+ * request, when q is woken after generation gen (common/waitq.h), when
+ * wait_ms have passed since its first wait, or when the node stops; when
+ * peer_req_wait_over(rq) it must answer. */
+#define PEER_WAIT 0
+struct waitq;
+int peer_req_wait(peer_req *rq, struct waitq *q, uint64_t gen, unsigned wait_ms);
+bool peer_req_wait_over(const peer_req *rq);
+
 /* Build {"error":{"code","message"}} into *reply and return status. */
 int peer_error(json_t **reply, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

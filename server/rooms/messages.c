@@ -186,7 +186,7 @@ void messages_commit_batch(rooms *r, gc_item *batch)
             if (db_failed && (it->in_commit || (!it->decided && !it->untried)))
                 item_refuse(it, REFUSE_BUSY, "could not store the message");
     if (!db_failed) {
-        pthread_cond_broadcast(&r->log_cond);
+        rooms_log_grew_locked(r);
         rooms_wake_push_locked(r);
     }
     pthread_mutex_unlock(&r->lock);
@@ -504,29 +504,25 @@ rooms_refusal messages_peer_poll(rooms *r, const char *peer, const char *room, r
     rooms_refusal why = REFUSE_NONE;
     int64_t from = 0, seen = 0;
     pthread_mutex_lock(&r->lock);
-    int64_t deadline = rooms_now(r) + wait * 1000;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += (time_t)wait;
-    for (;;) {
-        if (rooms_load_locked(r, room, &rm) || rm.state != ROOM_HOSTED) {
-            why = rooms_decline(a, REFUSE_NOT_FOUND, "no such room here");
-            goto out;
-        }
-        member_rec mr;
-        if (members_store_get(r->o.db, room, peer, &mr) || mr.state != MEMBER_JOINED) {
-            why = rooms_decline(a, REFUSE_NOT_MEMBER, "not a member of this room");
-            goto out;
-        }
-        from = mr.from_seq;
-        seen = mr.members_seen;
-        if (after < from)
-            after = from;
-        /* a member list it lacks ends the wait too: it fetches the list */
-        if (rm.head > after || rm.members_ver > seen || wait == 0 || r->stopping || rooms_now(r) >= deadline)
-            break;
-        if (!rooms_wait_locked(r, &r->log_cond, &ts))
-            wait = 0; /* timed out or stopping: answer with what there is */
+    if (rooms_load_locked(r, room, &rm) || rm.state != ROOM_HOSTED) {
+        why = rooms_decline(a, REFUSE_NOT_FOUND, "no such room here");
+        goto out;
+    }
+    member_rec mr;
+    if (members_store_get(r->o.db, room, peer, &mr) || mr.state != MEMBER_JOINED) {
+        why = rooms_decline(a, REFUSE_NOT_MEMBER, "not a member of this room");
+        goto out;
+    }
+    from = mr.from_seq;
+    seen = mr.members_seen;
+    if (after < from)
+        after = from;
+    /* a member list it lacks ends the wait too: it fetches the list */
+    if (rm.head <= after && rm.members_ver <= seen && wait > 0 && !r->stopping) {
+        a->wait.q = &r->log_wait; /* nothing yet: the caller waits for the log to grow */
+        a->wait.gen = waitq_gen(&r->log_wait);
+        a->wait.ms = (unsigned)wait * 1000u;
+        goto out;
     }
     /* what the member has asked after is what it holds; written only every
      * 64 messages (each write is an fsync, and polls come per message) */

@@ -11,6 +11,7 @@
 #define NATTER_REFUSAL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <jansson.h>
 
 typedef enum {
@@ -58,6 +59,14 @@ typedef struct {
     bool stale;            /* done from what this node holds, the host
                             * not reached: 503 */
     rooms_relayed relayed; /* REFUSE_RELAYED */
+    /* done, nothing to answer yet (body NULL): wait on q after generation
+     * gen for up to ms, then ask again with "since" (events) at cursor */
+    struct {
+        struct waitq *q;
+        uint64_t gen;
+        unsigned ms;
+        int64_t cursor;
+    } wait;
 } rooms_answer;
 
 int rooms_refusal_status(rooms_refusal why);

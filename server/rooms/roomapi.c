@@ -371,21 +371,21 @@ rooms_refusal roomapi_events(rooms *r, rooms_query_fn *q, void *qarg, rooms_answ
     pthread_mutex_lock(&r->lock);
     if (since_s && strcmp(since_s, "now") == 0)
         rc = events_store_last(r->o.db, &since); /* only what happens from now on */
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += (time_t)wait;
     pg.next = since;
-    while (!rc && !r->stopping) {
+    if (!rc)
         rc = events_store_each(r->o.db, since, limit, event_add, &pg);
-        if (rc || pg.next > since || wait == 0)
-            break;
-        if (!rooms_wait_locked(r, &r->ev_cond, &ts))
-            wait = 0; /* one last look, then answer */
-    }
+    bool wait_more = !rc && pg.next == since && wait > 0 && !r->stopping;
+    if (wait_more) /* nothing yet: the caller waits for the next event, from since */
+        a->wait.gen = waitq_gen(&r->ev_wait);
     pthread_mutex_unlock(&r->lock);
-    if (rc) {
+    if (rc || wait_more) {
         json_decref(pg.arr);
-        return rooms_decline(a, REFUSE_INTERNAL, "cannot read the events");
+        if (rc)
+            return rooms_decline(a, REFUSE_INTERNAL, "cannot read the events");
+        a->wait.q = &r->ev_wait;
+        a->wait.ms = (unsigned)wait * 1000u;
+        a->wait.cursor = since;
+        return REFUSE_NONE;
     }
     char tok[24];
     snprintf(tok, sizeof tok, "%lld", (long long)pg.next);

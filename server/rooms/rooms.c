@@ -218,6 +218,8 @@ nt_err rooms_new(rooms **out, const rooms_opts *o)
     pthread_mutex_init(&r->lock, NULL);
     pthread_cond_init(&r->log_cond, NULL);
     pthread_cond_init(&r->ev_cond, NULL);
+    waitq_init(&r->log_wait);
+    waitq_init(&r->ev_wait);
     pthread_cond_init(&r->push_cond, NULL);
     pthread_cond_init(&r->sync_cond, NULL);
     pthread_cond_init(&r->outbox_cond, NULL);
@@ -267,8 +269,8 @@ void rooms_stop(rooms *r)
         return;
     pthread_mutex_lock(&r->lock);
     r->stopping = true;
-    pthread_cond_broadcast(&r->log_cond);
-    pthread_cond_broadcast(&r->ev_cond);
+    rooms_log_grew_locked(r);
+    rooms_events_grew_locked(r);
     pthread_cond_broadcast(&r->push_cond);
     pthread_cond_broadcast(&r->sync_cond);
     pthread_cond_broadcast(&r->outbox_cond);
@@ -291,6 +293,8 @@ void rooms_free(rooms *r)
     pthread_mutex_destroy(&r->lock);
     pthread_cond_destroy(&r->log_cond);
     pthread_cond_destroy(&r->ev_cond);
+    waitq_destroy(&r->log_wait);
+    waitq_destroy(&r->ev_wait);
     pthread_cond_destroy(&r->push_cond);
     pthread_cond_destroy(&r->sync_cond);
     pthread_cond_destroy(&r->outbox_cond);

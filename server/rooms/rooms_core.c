@@ -139,6 +139,18 @@ nt_err rooms_rotate_locked(rooms *r, room_row *rm, const char *why)
     return NT_OK;
 }
 
+void rooms_events_grew_locked(rooms *r)
+{
+    pthread_cond_broadcast(&r->ev_cond);
+    waitq_wake(&r->ev_wait);
+}
+
+void rooms_log_grew_locked(rooms *r)
+{
+    pthread_cond_broadcast(&r->log_cond);
+    waitq_wake(&r->log_wait);
+}
+
 void rooms_event_locked(rooms *r, const char *type, const char *room, json_t *data)
 {
     char *s = data ? json_dumps(data, JSON_COMPACT) : NULL;
@@ -147,7 +159,7 @@ void rooms_event_locked(rooms *r, const char *type, const char *room, json_t *da
     if (rc)
         log_warn("rooms: cannot store a %s event: %s", type, err_str(rc));
     else
-        pthread_cond_broadcast(&r->ev_cond);
+        rooms_events_grew_locked(r);
     free(s);
 }
 

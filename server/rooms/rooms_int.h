@@ -13,6 +13,7 @@
 #include "server/rooms/roomcrypt.h"
 #include "server/rooms/refusal.h"
 #include "common/ratelimit.h"
+#include "common/waitq.h"
 #include "common/log.h"
 #include "storage/events_store.h"
 #include "storage/keys_store.h"
@@ -100,6 +101,8 @@ struct rooms {
     pthread_mutex_t lock; /* every use of o.db */
     pthread_cond_t log_cond;  /* a hosted log grew (long-poll waiters) */
     pthread_cond_t ev_cond;   /* a client event was added */
+    waitq log_wait;           /* the same, for parked long polls (woken under lock) */
+    waitq ev_wait;
     pthread_cond_t push_cond; /* push work may be due */
     pthread_cond_t sync_cond; /* member-side work may be due */
     pthread_cond_t outbox_cond; /* a room's outbox sending slot was released */
@@ -187,6 +190,10 @@ NT_MUST_USE nt_err rooms_key_locked(rooms *r, const char *room, int64_t epoch, u
 NT_MUST_USE nt_err rooms_rotate_locked(rooms *r, room_row *rm, const char *why);
 /* Append a client event; data is stolen. */
 void rooms_event_locked(rooms *r, const char *type, const char *room, json_t *data);
+/* Wake what waits for the client events, or for a hosted log (its
+ * condition variable's waiters and the parked long polls). */
+void rooms_events_grew_locked(rooms *r);
+void rooms_log_grew_locked(rooms *r);
 void rooms_wake_push_locked(rooms *r);
 void rooms_wake_sync_locked(rooms *r);
 /* Member: mark work for the sync loop (ROOM_NEED_* bits). */

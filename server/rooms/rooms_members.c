@@ -97,7 +97,7 @@ nt_err rooms_members_changed_locked(rooms *r, const char *room, const char *peer
         return rc;
     precheck_changed(r);
     rooms_wake_push_locked(r);
-    pthread_cond_broadcast(&r->log_cond); /* poll-mode members waiting in a long poll */
+    rooms_log_grew_locked(r); /* poll-mode members waiting in a long poll */
     return NT_OK;
 }
 

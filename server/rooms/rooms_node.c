@@ -8,6 +8,7 @@
  * interleave with other modules' statements on the shared connection, and
  * WAL lets both connections work side by side. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/json.h"
@@ -25,9 +26,36 @@ static bool stop_fn(void *arg)
     return node_stopping(arg);
 }
 
+/* A long poll's query as it runs again: "since" where its first run
+ * stood (so "now" keeps its meaning), and no more waiting once the wait is
+ * over. */
+typedef struct {
+    char since[24];
+} wait_ctx;
+
 static const char *query_fn(void *arg, const char *key)
 {
-    return http_req_query(arg, key);
+    http_req *rq = arg;
+    const wait_ctx *w = http_req_ctx(rq);
+    if (w && !strcmp(key, "since"))
+        return w->since;
+    if (http_req_wait_over(rq) && !strcmp(key, "wait"))
+        return "0";
+    return http_req_query(rq, key);
+}
+
+/* Nothing to answer yet: wait, keeping where the request stood. */
+static void wait_for(http_req *rq, const rooms_answer *a)
+{
+    wait_ctx *w = http_req_ctx(rq);
+    if (!w && (w = calloc(1, sizeof *w)))
+        http_req_set_ctx(rq, w, free);
+    if (!w) {
+        http_reply_error(rq, 503, "busy", "out of memory");
+        return;
+    }
+    snprintf(w->since, sizeof w->since, "%lld", (long long)a->wait.cursor);
+    http_req_wait(rq, a->wait.q, a->wait.gen, a->wait.ms);
 }
 
 static void reply(http_req *rq, int status, json_t *body)
@@ -89,6 +117,11 @@ static void client_route(http_req *rq, node *nd, rooms_api_op op)
         return; /* replied 400 */
     rooms_refusal why = rooms_client_op(nd->rooms, op, http_req_param(rq, "id"), http_req_param(rq, "txn_id"),
                                         query_fn, rq, body, &a);
+    if (why == REFUSE_NONE && !a.body && a.wait.q) {
+        json_decref(body);
+        wait_for(rq, &a);
+        return;
+    }
     int status = rooms_answer_http(why, &a, &out);
     json_decref(body);
     reply(rq, status, out);
@@ -157,19 +190,19 @@ void rooms_service_stop(node *nd)
 #define BODY_MAX (64 * 1024)
 
 const http_route rooms_routes[] = {
-    {"GET", "/v1/client/rooms", HTTP_API_CLIENT, c_list, 0, NULL},
-    {"POST", "/v1/client/rooms", HTTP_API_CLIENT, c_create, 0, NULL},
-    {"GET", "/v1/client/rooms/{id}", HTTP_API_CLIENT, c_get, 0, NULL},
-    {"GET", "/v1/client/rooms/{id}/members", HTTP_API_CLIENT, c_members, 0, NULL},
-    {"GET", "/v1/client/rooms/{id}/messages", HTTP_API_CLIENT, c_messages, 0, "after,before,limit"},
-    {"PUT", "/v1/client/rooms/{id}/messages/{txn_id}", HTTP_API_CLIENT, c_send, BODY_MAX, NULL},
-    {"POST", "/v1/client/rooms/{id}/invite", HTTP_API_CLIENT, c_invite, 0, NULL},
-    {"POST", "/v1/client/rooms/{id}/kick", HTTP_API_CLIENT, c_kick, 0, NULL},
-    {"POST", "/v1/client/rooms/{id}/join", HTTP_API_CLIENT, c_join, 0, NULL},
-    {"POST", "/v1/client/rooms/{id}/leave", HTTP_API_CLIENT, c_leave, 0, NULL},
-    {"POST", "/v1/client/rooms/{id}/rekey", HTTP_API_CLIENT, c_rekey, 0, NULL},
-    {"POST", "/v1/client/rooms/{id}/delivery", HTTP_API_CLIENT, c_delivery, 0, NULL},
-    {"GET", "/v1/client/events", HTTP_API_CLIENT, c_events, 0, "since,wait,limit"},
-    {"GET", "/v1/client/peers/{id}/rooms", HTTP_API_CLIENT, c_peer_rooms, 0, NULL},
+    {"GET", "/v1/client/rooms", HTTP_API_CLIENT, c_list, 0, NULL, 0},
+    {"POST", "/v1/client/rooms", HTTP_API_CLIENT, c_create, 0, NULL, 0},
+    {"GET", "/v1/client/rooms/{id}", HTTP_API_CLIENT, c_get, 0, NULL, 0},
+    {"GET", "/v1/client/rooms/{id}/members", HTTP_API_CLIENT, c_members, 0, NULL, 0},
+    {"GET", "/v1/client/rooms/{id}/messages", HTTP_API_CLIENT, c_messages, 0, "after,before,limit", 0},
+    {"PUT", "/v1/client/rooms/{id}/messages/{txn_id}", HTTP_API_CLIENT, c_send, BODY_MAX, NULL, 0},
+    {"POST", "/v1/client/rooms/{id}/invite", HTTP_API_CLIENT, c_invite, 0, NULL, 0},
+    {"POST", "/v1/client/rooms/{id}/kick", HTTP_API_CLIENT, c_kick, 0, NULL, 0},
+    {"POST", "/v1/client/rooms/{id}/join", HTTP_API_CLIENT, c_join, 0, NULL, 0},
+    {"POST", "/v1/client/rooms/{id}/leave", HTTP_API_CLIENT, c_leave, 0, NULL, 0},
+    {"POST", "/v1/client/rooms/{id}/rekey", HTTP_API_CLIENT, c_rekey, 0, NULL, 0},
+    {"POST", "/v1/client/rooms/{id}/delivery", HTTP_API_CLIENT, c_delivery, 0, NULL, 0},
+    {"GET", "/v1/client/events", HTTP_API_CLIENT, c_events, 0, "since,wait,limit", 0},
+    {"GET", "/v1/client/peers/{id}/rooms", HTTP_API_CLIENT, c_peer_rooms, 0, NULL, 0},
     {0},
 };

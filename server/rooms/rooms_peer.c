@@ -25,6 +25,9 @@ typedef struct {
 static const char *query_fn(void *arg, const char *key)
 {
     query_ctx *q = arg;
+    /* a long poll whose wait is over answers with what there is */
+    if (peer_req_wait_over(q->rq) && !strcmp(key, "wait"))
+        return "0";
     /* a few rotating buffers: callers read a value before asking the next */
     return peer_req_query(q->rq, key, q->buf[q->next++ % QBUFS], QBUF);
 }
@@ -67,6 +70,8 @@ static int dispatch(peer_req *rq, json_t **reply, port_op op, const json_field *
     rooms_answer a;
     rooms_refusal why = rooms_peer_op(r, op, peer_req_peer_hex(rq), peer_req_param(rq, "id"), query_fn, &q,
                                       peer_req_body(rq), &a);
+    if (why == REFUSE_NONE && !a.body && a.wait.q)
+        return peer_req_wait(rq, a.wait.q, a.wait.gen, a.wait.ms);
     return rooms_answer_http(why, &a, reply);
 }
 

@@ -96,7 +96,7 @@ static const struct {
     {{"natterd", "--max-body", "10"}, NULL, "max-body"},
     {{"natterd", "--data-dir", ""}, NULL, "data-dir"},
     {{"natterd"}, "NATTER_KEY_BITS=12", "NATTER_KEY_BITS"},
-    {{"natterd"}, "NATTER_MAX_CONNECTIONS=0", "max-connections"},
+    {{"natterd"}, "NATTER_MAX_CONNECTIONS=2000000", "max-connections"},
     /* getaddrinfo would take 99999 as 34463 and 65536 as 0 */
     {{"natterd", "--listen", "127.0.0.1:99999"}, NULL, "--listen: '127.0.0.1:99999' is not HOST:PORT"},
     {{"natterd", "--client-listen", "127.0.0.1:65536"}, NULL, "--client-listen"},

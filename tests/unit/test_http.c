@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/waitq.h"
 #include "server/core/http.h"
 #include "tests/test_main.h"
 
@@ -101,6 +102,10 @@ static void ev_reset(void)
     pthread_mutex_unlock(&ev.mu);
 }
 
+/* The parked long poll's wake-up: woken with ev.mu held, as a producer
+ * wakes its waiters. */
+static waitq evq;
+
 static void ev_bump(bool close)
 {
     pthread_mutex_lock(&ev.mu);
@@ -109,6 +114,7 @@ static void ev_bump(bool close)
     else
         ev.n++;
     pthread_cond_broadcast(&ev.cv);
+    waitq_wake(&evq);
     pthread_mutex_unlock(&ev.mu);
 }
 
@@ -180,20 +186,55 @@ static void h_wait(http_req *rq, struct node *nd)
     http_reply_json(rq, 200, json_pack("{s:I}", "next", (json_int_t)now));
 }
 
+/* parked long poll: answer when the counter passes ?since, or with
+ * "over" when the wait (?ms, default 5000) is up */
+static void h_park(http_req *rq, struct node *nd)
+{
+    const char *s = http_req_query(rq, "since"), *ms = http_req_query(rq, "ms");
+    uint64_t since = s ? strtoull(s, NULL, 10) : 0;
+    pthread_mutex_lock(&ev.mu);
+    uint64_t n = ev.n, gen = waitq_gen(&evq);
+    pthread_mutex_unlock(&ev.mu);
+    if (n > since || http_req_wait_over(rq))
+        http_reply_json(rq, 200, json_pack("{s:I,s:b,s:b}", "next", (json_int_t)n, "over", http_req_wait_over(rq),
+                                           "rerun", http_req_rerun(rq)));
+    else
+        http_req_wait(rq, &evq, gen, ms ? (unsigned)atoi(ms) : 5000);
+}
+
+/* holds its worker until the gate opens */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool open;
+} gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
+
+static void h_block(http_req *rq, struct node *nd)
+{
+    pthread_mutex_lock(&gate.mu);
+    while (!gate.open)
+        pthread_cond_wait(&gate.cv, &gate.mu);
+    pthread_mutex_unlock(&gate.mu);
+    http_reply_json(rq, 200, json_pack("{s:b}", "ok", 1));
+}
+
 static const http_route test_routes[] = {
-    {"GET", "/echo/{id}", HTTP_API_CLIENT, h_echo, 0, "q"},
-    {"PUT", "/echo/{id}/{txn}", HTTP_API_CLIENT, h_echo, 0, NULL},
-    {"POST", "/echo/{id}", HTTP_API_CLIENT, h_echo, 0, NULL},
-    {"POST", "/small", HTTP_API_CLIENT, h_echo, 16, NULL},
-    {"POST", "/json", HTTP_API_CLIENT, h_json, 0, NULL},
-    {"GET", "/silent", HTTP_API_CLIENT, h_silent, 0, NULL},
-    {"GET", "/conflict", HTTP_API_CLIENT, h_conflict, 0, NULL},
-    {"GET", "/raw", HTTP_API_CLIENT, h_raw, 0, NULL},
-    {"POST", "/fields", HTTP_API_CLIENT, h_fields, 0, NULL},
-    {HTTP_ANY_METHOD, "/any/{id}", HTTP_API_CLIENT, h_echo, 0, NULL},
-    {"GET", "/wait", HTTP_API_CLIENT, h_wait, 0, "since"},
-    {"GET", "/peer-only", HTTP_API_PEER, h_echo, 0, NULL},
-    {"GET", "/open/{id}", HTTP_API_CLIENT | HTTP_API_OPEN, h_echo, 0, NULL},
+    {"GET", "/park", HTTP_API_CLIENT, h_park, 0, "since,ms", 0},
+    {"GET", "/park-inline", HTTP_API_CLIENT, h_park, 0, "since,ms", HTTP_INLINE},
+    {"GET", "/block", HTTP_API_CLIENT, h_block, 0, NULL, 0},
+    {"GET", "/echo/{id}", HTTP_API_CLIENT, h_echo, 0, "q", 0},
+    {"PUT", "/echo/{id}/{txn}", HTTP_API_CLIENT, h_echo, 0, NULL, 0},
+    {"POST", "/echo/{id}", HTTP_API_CLIENT, h_echo, 0, NULL, 0},
+    {"POST", "/small", HTTP_API_CLIENT, h_echo, 16, NULL, 0},
+    {"POST", "/json", HTTP_API_CLIENT, h_json, 0, NULL, 0},
+    {"GET", "/silent", HTTP_API_CLIENT, h_silent, 0, NULL, 0},
+    {"GET", "/conflict", HTTP_API_CLIENT, h_conflict, 0, NULL, 0},
+    {"GET", "/raw", HTTP_API_CLIENT, h_raw, 0, NULL, 0},
+    {"POST", "/fields", HTTP_API_CLIENT, h_fields, 0, NULL, 0},
+    {HTTP_ANY_METHOD, "/any/{id}", HTTP_API_CLIENT, h_echo, 0, NULL, 0},
+    {"GET", "/wait", HTTP_API_CLIENT, h_wait, 0, "since", 0},
+    {"GET", "/peer-only", HTTP_API_PEER, h_echo, 0, NULL, 0},
+    {"GET", "/open/{id}", HTTP_API_CLIENT | HTTP_API_OPEN, h_echo, 0, NULL, 0},
     {0},
 };
 static const http_route *const test_tables[] = {test_routes, NULL};
@@ -206,6 +247,7 @@ static void start_server(void)
     http_opts o = {.bind = "127.0.0.1:0", .api = HTTP_API_CLIENT, .token = TOKEN, .body_max = 1024,
                    .max_connections = 32, .timeout_s = 10};
     ev_reset();
+    waitq_init(&evq);
     ck_assert_int_eq(http_start(&o, test_tables, NULL, &srv, err), NT_OK);
     ck_assert_uint_ne(http_port(srv), 0);
     snprintf(base, sizeof base, "http://%s", http_addr(srv));
@@ -217,6 +259,7 @@ static void stop_server(void)
     http_quiesce(srv);
     ck_assert(http_drain(srv, 5000));
     http_stop(srv);
+    waitq_destroy(&evq);
 }
 
 typedef struct {
@@ -539,6 +582,160 @@ START_TEST(stats_count)
 }
 END_TEST
 
+/* ---- waiting without a thread, and a full worker queue ---- */
+
+static http_server *start_small(unsigned workers, unsigned queue_max, char saved[static sizeof base])
+{
+    char err[HTTP_ERR_MAX];
+    http_server *h = NULL;
+    http_opts o = {.bind = "127.0.0.1:0", .api = HTTP_API_CLIENT, .token = TOKEN, .body_max = 1024,
+                   .max_connections = 256, .timeout_s = 10, .workers = workers, .queue_max = queue_max};
+    ck_assert_int_eq(http_start(&o, test_tables, NULL, &h, err), NT_OK);
+    memcpy(saved, base, sizeof base);
+    snprintf(base, sizeof base, "http://%s", http_addr(h));
+    return h;
+}
+
+static void stop_small(http_server *h, const char saved[static sizeof base])
+{
+    http_quiesce(h);
+    ck_assert(http_drain(h, 5000));
+    http_stop(h);
+    memcpy(base, saved, sizeof base);
+}
+
+#define PARKERS 40
+
+typedef struct {
+    const char *path;
+    resp r;
+} getter;
+
+static void *get_thread(void *arg)
+{
+    getter *g = arg;
+    get(g->path, &g->r);
+    return NULL;
+}
+
+static void wait_stats(http_server *h, uint64_t parked, uint64_t busy, uint64_t queued)
+{
+    http_stats s;
+    for (int i = 0; i < 1000; i++) { /* bounded: 10 s */
+        http_stats_get(h, &s);
+        if (s.parked >= parked && s.workers_busy >= busy && s.queued >= queued)
+            return;
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    ck_abort_msg("stats: parked %llu busy %llu queued %llu", (unsigned long long)s.parked,
+                 (unsigned long long)s.workers_busy, (unsigned long long)s.queued);
+}
+
+/* 40 long polls on a server with 2 workers: all parked, no worker held,
+ * other requests served, one wake answers them all (as reruns). */
+START_TEST(parked_polls_hold_no_worker)
+{
+    char saved[sizeof base];
+    http_server *h = start_small(2, 0, saved);
+    pthread_t t[PARKERS];
+    getter g[PARKERS];
+    for (int i = 0; i < PARKERS; i++) {
+        g[i].path = i % 2 ? "/park?since=0" : "/park-inline?since=0";
+        ck_assert_int_eq(pthread_create(&t[i], NULL, get_thread, &g[i]), 0);
+    }
+    wait_stats(h, PARKERS, 0, 0);
+    http_stats s;
+    http_stats_get(h, &s);
+    ck_assert_uint_le(s.workers, 2);
+    ck_assert_uint_eq(s.workers_busy, 0);
+    resp r;
+    get("/echo/x", &r);
+    ck_assert_int_eq(r.status, 200);
+    json_decref(r.json);
+    ev_bump(false);
+    for (int i = 0; i < PARKERS; i++) {
+        pthread_join(t[i], NULL);
+        ck_assert_int_eq(g[i].r.status, 200);
+        ck_assert_int_eq(json_integer_value(json_object_get(g[i].r.json, "next")), 1);
+        ck_assert(json_is_true(json_object_get(g[i].r.json, "rerun")));
+        ck_assert(json_is_false(json_object_get(g[i].r.json, "over")));
+        json_decref(g[i].r.json);
+    }
+    http_stats_get(h, &s);
+    ck_assert_uint_eq(s.parked, 0);
+    stop_small(h, saved);
+}
+END_TEST
+
+/* A wait ends at its deadline with the handler told so. */
+START_TEST(park_deadline_answers)
+{
+    resp r;
+    get("/park?since=99&ms=200", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert(json_is_true(json_object_get(r.json, "over")));
+    json_decref(r.json);
+}
+END_TEST
+
+/* The stop answers a parked request at once, with its wait over. */
+START_TEST(quiesce_answers_parked)
+{
+    char saved[sizeof base];
+    http_server *h = start_small(2, 0, saved);
+    getter g = {.path = "/park?since=99&ms=30000"};
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, get_thread, &g), 0);
+    wait_stats(h, 1, 0, 0);
+    http_quiesce(h);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(g.r.status, 200);
+    ck_assert(json_is_true(json_object_get(g.r.json, "over")));
+    json_decref(g.r.json);
+    /* and a new request is refused while stopping, as JSON */
+    resp r;
+    get("/echo/x", &r);
+    expect_err(&r, 503, "busy");
+    stop_small(h, saved);
+}
+END_TEST
+
+/* Every worker busy and the queue full: 503 busy with Retry-After. */
+START_TEST(worker_queue_full_is_503)
+{
+    char saved[sizeof base];
+    http_server *h = start_small(1, 1, saved);
+    pthread_mutex_lock(&gate.mu);
+    gate.open = false;
+    pthread_mutex_unlock(&gate.mu);
+    getter a = {.path = "/block"}, b = {.path = "/block"};
+    pthread_t ta, tb;
+    ck_assert_int_eq(pthread_create(&ta, NULL, get_thread, &a), 0);
+    wait_stats(h, 0, 1, 0);
+    ck_assert_int_eq(pthread_create(&tb, NULL, get_thread, &b), 0);
+    wait_stats(h, 0, 1, 1);
+    resp r;
+    get("/echo/x", &r);
+    ck_assert_ptr_nonnull(strcasestr(r.headers, "Retry-After: 1"));
+    expect_err(&r, 503, "busy");
+    http_stats s;
+    http_stats_get(h, &s);
+    ck_assert_uint_eq(s.shed_workers, 1);
+    pthread_mutex_lock(&gate.mu);
+    gate.open = true;
+    pthread_cond_broadcast(&gate.cv);
+    pthread_mutex_unlock(&gate.mu);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    ck_assert_int_eq(a.r.status, 200);
+    ck_assert_int_eq(b.r.status, 200);
+    json_decref(a.r.json);
+    json_decref(b.r.json);
+    stop_small(h, saved);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("http");
@@ -560,6 +757,10 @@ Suite *test_suite(void)
     tcase_add_test(l, target_and_any_method);
     tcase_add_test(l, long_poll_does_not_block_others);
     tcase_add_test(l, stats_count);
+    tcase_add_test(l, parked_polls_hold_no_worker);
+    tcase_add_test(l, park_deadline_answers);
+    tcase_add_test(l, quiesce_answers_parked);
+    tcase_add_test(l, worker_queue_full_is_503);
     suite_add_tcase(s, l);
     return s;
 }

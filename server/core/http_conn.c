@@ -1,0 +1,322 @@
+/* http_conn.c - the connection table: caps (all connections, per source
+ * address), the deadlines that close a connection whatever it trickles,
+ * and idle connections reclaimed when connections run short.
+ *
+ * libmicrohttpd owns each socket; the node never closes one. To end a
+ * connection early (a deadline) the reaper thread writes a JSON 408 on it
+ * and shuts it down, under the table's lock: libmicrohttpd's "closed"
+ * notification takes that lock before it closes the socket, so the
+ * descriptor is still this connection's. libmicrohttpd then reads the end
+ * of the stream and closes it on its own event thread. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "server/core/http_int.h"
+
+#define REAP_INTERVAL_MS 250
+#define PRESSURE_NUM 3          /* pressure: more open than 3/4 of the cap */
+#define PRESSURE_DEN 4
+#define PRESSED_IDLE_MS 1000    /* under pressure, idle this long is reclaimed */
+#define OVER_SOURCE_IDLE_S 2    /* a connection over its source's cap waits this long for its request */
+
+/* ---- sources -------------------------------------------------------- */
+
+static size_t src_key(const struct sockaddr *sa, uint8_t key[16])
+{
+    if (sa && sa->sa_family == AF_INET) {
+        memcpy(key, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+        return 4;
+    }
+    if (sa && sa->sa_family == AF_INET6) {
+        memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+        return 16;
+    }
+    return 0;
+}
+
+static size_t src_bucket(const uint8_t *key, size_t len)
+{
+    uint32_t x = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        x = (x ^ key[i]) * 16777619u;
+    return x % HTTP_SRC_BUCKETS;
+}
+
+static http_src *src_take_locked(http_conns *cs, const struct sockaddr *sa)
+{
+    uint8_t key[16];
+    size_t len = src_key(sa, key);
+    size_t b = src_bucket(key, len);
+    for (http_src *s = cs->buckets[b]; s; s = s->next)
+        if (s->len == len && memcmp(s->key, key, len) == 0) {
+            s->open++;
+            return s;
+        }
+    http_src *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    memcpy(s->key, key, len);
+    s->len = (uint8_t)len;
+    s->open = 1;
+    s->next = cs->buckets[b];
+    cs->buckets[b] = s;
+    return s;
+}
+
+static void src_drop_locked(http_conns *cs, http_src *s)
+{
+    if (!s || --s->open > 0)
+        return;
+    http_src **pp = &cs->buckets[src_bucket(s->key, s->len)];
+    while (*pp && *pp != s)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = s->next;
+    free(s);
+}
+
+/* ---- the table ------------------------------------------------------ */
+
+static void opened(http_server *h, struct MHD_Connection *c, void **socket_ctx)
+{
+    http_conns *cs = &h->conns;
+    http_conn *cn = calloc(1, sizeof *cn);
+    const union MHD_ConnectionInfo *fd = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ad = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    *socket_ctx = cn;
+    if (!cn)
+        return;
+    cn->c = c;
+    cn->fd = fd ? fd->connect_fd : -1;
+    cn->st = CONN_IDLE;
+    cn->since_ms = http_now_ms();
+    pthread_mutex_lock(&cs->mu);
+    cn->src = src_take_locked(cs, ad ? ad->client_addr : NULL);
+    cn->over_source = cs->per_source && cn->src && cn->src->open > cs->per_source;
+    cn->next = cs->head;
+    if (cs->head)
+        cs->head->prev = cn;
+    cs->head = cn;
+    cs->open++;
+    pthread_mutex_unlock(&cs->mu);
+    /* Over its source's cap it may still send one request (answered 503),
+     * but it does not get to hold a slot for long. */
+    if (cn->over_source)
+        MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)OVER_SOURCE_IDLE_S);
+}
+
+static void closed(http_server *h, http_conn *cn)
+{
+    http_conns *cs = &h->conns;
+    if (!cn)
+        return;
+    pthread_mutex_lock(&cs->mu);
+    if (cn->prev)
+        cn->prev->next = cn->next;
+    else
+        cs->head = cn->next;
+    if (cn->next)
+        cn->next->prev = cn->prev;
+    src_drop_locked(cs, cn->src);
+    cs->open--;
+    pthread_mutex_unlock(&cs->mu);
+    free(cn);
+}
+
+void http_conns_notify(http_server *h, struct MHD_Connection *c, void **socket_ctx, enum MHD_ConnectionNotificationCode toe)
+{
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+        opened(h, c, socket_ctx);
+    else {
+        closed(h, *socket_ctx);
+        *socket_ctx = NULL;
+    }
+}
+
+http_conn *http_conn_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+bool http_conn_enter(http_server *h, http_conn *cn, conn_state st)
+{
+    http_conns *cs = &h->conns;
+    pthread_mutex_lock(&cs->mu);
+    bool ok = cn->st != CONN_CLOSING;
+    if (ok && cn->st != st) {
+        cn->st = st;
+        cn->since_ms = http_now_ms();
+    }
+    pthread_mutex_unlock(&cs->mu);
+    return ok;
+}
+
+void http_conns_count_shed(http_server *h, uint64_t *counter)
+{
+    pthread_mutex_lock(&h->conns.mu);
+    (*counter)++;
+    pthread_mutex_unlock(&h->conns.mu);
+}
+
+static bool pressed_locked(const http_conns *cs)
+{
+    return (uint64_t)cs->open * PRESSURE_DEN > (uint64_t)cs->cap * PRESSURE_NUM;
+}
+
+bool http_conns_pressed(http_server *h)
+{
+    pthread_mutex_lock(&h->conns.mu);
+    bool p = pressed_locked(&h->conns);
+    pthread_mutex_unlock(&h->conns.mu);
+    return p;
+}
+
+bool http_conns_shed(http_req *rq)
+{
+    http_server *h = rq->h;
+    http_conns *cs = &h->conns;
+    const char *code = "busy", *why = NULL;
+    pthread_mutex_lock(&cs->mu);
+    if (atomic_load(&h->stopping)) {
+        cs->shed.stopping++;
+        why = "the node is stopping";
+    } else if (rq->cn && rq->cn->over_source) {
+        cs->shed.per_source++;
+        why = "too many connections from this address";
+    } else if (cs->open > cs->cap) {
+        cs->shed.connections++;
+        why = "too many connections";
+    }
+    pthread_mutex_unlock(&cs->mu);
+    if (!why)
+        return false;
+    rq->close_after = true;
+    http_reply_header(rq, "Retry-After", "1");
+    http_reply_error(rq, 503, code, "%s; try again", why);
+    return true;
+}
+
+/* ---- the reaper ----------------------------------------------------- */
+
+static void answer_408(int fd)
+{
+    static const char body[] = "{\"error\":{\"code\":\"request_timeout\",\"message\":"
+                               "\"the request was not received in time\"}}";
+    char msg[320];
+    int n = snprintf(msg, sizeof msg,
+                     "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n\r\n%s",
+                     sizeof body - 1, body);
+    if (n > 0 && (size_t)n < sizeof msg)
+        (void)send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)shutdown(fd, SHUT_WR);
+    /* Read what already came, so the close that follows does not turn
+     * into a reset that could discard the answer. */
+    char sink[1024];
+    for (int i = 0; i < 8 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++) {
+    }
+    (void)shutdown(fd, SHUT_RD);
+}
+
+/* What the reaper does with cn now: 0 nothing, 1 answer 408, 2 close quietly. */
+static int verdict_locked(const http_conns *cs, const http_conn *cn, int64_t now, bool pressed)
+{
+    int64_t age = now - cn->since_ms;
+    if (cn->fd < 0)
+        return 0;
+    if (cn->st == CONN_READING && age > cs->request_ms)
+        return 1;
+    /* libmicrohttpd closes a connection silent for idle_ms itself; one
+     * still idle after that has been trickling a request line */
+    if (cn->st == CONN_IDLE && age > (int64_t)cs->idle_ms + 1000)
+        return 1;
+    if (cn->st == CONN_IDLE && pressed && age > PRESSED_IDLE_MS)
+        return 2;
+    return 0;
+}
+
+static void reap_once(http_conns *cs)
+{
+    int64_t now = http_now_ms();
+    pthread_mutex_lock(&cs->mu);
+    bool pressed = pressed_locked(cs);
+    for (http_conn *cn = cs->head; cn; cn = cn->next) {
+        int v = verdict_locked(cs, cn, now, pressed);
+        if (!v)
+            continue;
+        cn->st = CONN_CLOSING;
+        cn->since_ms = now;
+        if (v == 1) {
+            cs->shed.deadline++;
+            answer_408(cn->fd);
+        } else {
+            cs->shed.idle++;
+            (void)shutdown(cn->fd, SHUT_RDWR);
+        }
+    }
+    pthread_mutex_unlock(&cs->mu);
+}
+
+static void *reaper_main(void *arg)
+{
+    http_conns *cs = arg;
+    pthread_setname_np(pthread_self(), "http-reaper");
+    pthread_mutex_lock(&cs->mu);
+    while (!cs->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += REAP_INTERVAL_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L)
+            ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        pthread_cond_timedwait(&cs->cv, &cs->mu, &ts);
+        if (cs->stop)
+            break;
+        pthread_mutex_unlock(&cs->mu);
+        reap_once(cs);
+        pthread_mutex_lock(&cs->mu);
+    }
+    pthread_mutex_unlock(&cs->mu);
+    return NULL;
+}
+
+nt_err http_conns_init(http_conns *cs, unsigned cap, unsigned per_source, unsigned idle_s, unsigned request_s)
+{
+    pthread_mutex_init(&cs->mu, NULL);
+    pthread_cond_init(&cs->cv, NULL);
+    cs->cap = cap;
+    cs->per_source = per_source;
+    cs->idle_ms = idle_s * 1000u;
+    cs->request_ms = request_s * 1000u;
+    cs->ready = true;
+    if (pthread_create(&cs->reaper, NULL, reaper_main, cs))
+        return NT_ERR_NOMEM;
+    cs->reaper_started = true;
+    return NT_OK;
+}
+
+void http_conns_fini(http_conns *cs)
+{
+    if (!cs->ready)
+        return;
+    pthread_mutex_lock(&cs->mu);
+    cs->stop = true;
+    pthread_cond_broadcast(&cs->cv);
+    pthread_mutex_unlock(&cs->mu);
+    if (cs->reaper_started)
+        pthread_join(cs->reaper, NULL);
+    for (size_t b = 0; b < HTTP_SRC_BUCKETS; b++)
+        while (cs->buckets[b]) {
+            http_src *s = cs->buckets[b];
+            cs->buckets[b] = s->next;
+            free(s);
+        }
+    pthread_cond_destroy(&cs->cv);
+    pthread_mutex_destroy(&cs->mu);
+    cs->ready = false;
+}

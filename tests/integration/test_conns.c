@@ -1,0 +1,346 @@
+/* test_conns.c - connections against a real natterd: idle and trickling
+ * connections cost no thread and cannot lock anyone out, every limit
+ * answers a JSON 503 (or 408) instead of a reset, long polls wait with no
+ * thread, and a stop answers them at once. */
+#include <check.h>
+#include <errno.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/integration/harness.h"
+#include "tests/test_main.h"
+
+#define IO_TIMEOUT_MS 10000
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A TCP connection to 127.0.0.1:port from src (e.g. "127.0.0.2"). */
+static int connect_from(const char *src, uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in me = {.sin_family = AF_INET}, to = {.sin_family = AF_INET, .sin_port = htons(port)};
+    inet_pton(AF_INET, src, &me.sin_addr);
+    inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&me, sizeof me), 0);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&to, sizeof to), 0);
+    return fd;
+}
+
+static void send_all(int fd, const char *s)
+{
+    size_t n = strlen(s);
+    ck_assert_int_eq(send(fd, s, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+/* Read until the peer closes, timeout_ms passes, or cap bytes: what came
+ * (NUL-terminated) and whether it ended with a close (true) or a reset. */
+typedef struct {
+    char buf[8192];
+    size_t len;
+    bool closed, reset, timed_out;
+} reading;
+
+static void read_until_close(int fd, int timeout_ms, reading *r)
+{
+    memset(r, 0, sizeof *r);
+    int64_t end = mono_ms() + timeout_ms;
+    for (;;) {
+        int left = (int)(end - mono_ms());
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (left <= 0 || poll(&p, 1, left) <= 0) {
+            r->timed_out = true;
+            return;
+        }
+        ssize_t k = recv(fd, r->buf + r->len, sizeof r->buf - 1 - r->len, 0);
+        if (k < 0) {
+            r->reset = errno == ECONNRESET;
+            return;
+        }
+        if (k == 0) {
+            r->closed = true;
+            return;
+        }
+        r->len += (size_t)k;
+        r->buf[r->len] = '\0';
+        if (r->len == sizeof r->buf - 1)
+            return;
+    }
+}
+
+static int status_of(const reading *r)
+{
+    int st = 0;
+    return sscanf(r->buf, "HTTP/1.1 %d", &st) == 1 ? st : 0;
+}
+
+static json_t *body_of(const reading *r)
+{
+    const char *b = strstr(r->buf, "\r\n\r\n");
+    return b ? json_loads(b + 4, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
+}
+
+static json_t *listener_status(harness_node *n, const char *which)
+{
+    harness_resp r;
+    ck_assert_int_eq(harness_get(n, HARNESS_CLIENT, "/v1/client/status", &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    json_t *l = json_incref(json_object_get(json_object_get(r.json, "listeners"), which));
+    harness_resp_free(&r);
+    ck_assert_ptr_nonnull(l);
+    return l;
+}
+
+static json_int_t shed_count(harness_node *n, const char *which, const char *why)
+{
+    json_t *l = listener_status(n, which);
+    json_int_t v = json_integer_value(json_object_get(json_object_get(l, "shed"), why));
+    json_decref(l);
+    return v;
+}
+
+static const char health[] = "GET /v1/health HTTP/1.1\r\nHost: node\r\n\r\n";
+
+/* Over the per-source cap a request gets a JSON 503 with Retry-After and
+ * the connection is closed; another address is served as before. */
+START_TEST(per_source_cap_answers_503)
+{
+    harness_node n;
+    const char *args[] = {"--max-connections-per-source", "4", NULL};
+    ck_assert_int_eq(harness_start(&n, NULL, args), 0);
+    int idle[4];
+    for (int i = 0; i < 4; i++)
+        idle[i] = connect_from("127.0.0.2", n.peer_port);
+    int over = connect_from("127.0.0.2", n.peer_port);
+    send_all(over, health);
+    reading r;
+    read_until_close(over, IO_TIMEOUT_MS, &r);
+    ck_assert_msg(status_of(&r) == 503, "got: %s", r.buf);
+    ck_assert_ptr_nonnull(strcasestr(r.buf, "\r\nRetry-After: 1\r\n"));
+    ck_assert_ptr_nonnull(strcasestr(r.buf, "\r\nConnection: close\r\n"));
+    json_t *j = body_of(&r);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "code")), "busy");
+    json_decref(j);
+    ck_assert(r.closed);
+    close(over);
+    /* another address is not held back by the first one's connections */
+    harness_resp ok;
+    char url[128];
+    snprintf(url, sizeof url, "%s/v1/health", n.peer_url);
+    ck_assert_int_eq(harness_request_from("127.0.0.3", "GET", url, NULL, 0, &ok), 0);
+    ck_assert_int_eq(ok.status, 200);
+    harness_resp_free(&ok);
+    ck_assert_int_ge(shed_count(&n, "peer", "per_source"), 1);
+    json_t *l = listener_status(&n, "peer");
+    ck_assert_int_eq(json_integer_value(json_object_get(l, "max_per_source")), 4);
+    json_decref(l);
+    for (int i = 0; i < 4; i++)
+        close(idle[i]);
+    ck_assert_int_eq(harness_stop(&n), 0);
+    harness_cleanup(&n);
+}
+END_TEST
+
+/* A request whose head trickles in is answered 408 and closed once its
+ * deadline passes, however often it sends a byte. */
+START_TEST(slowloris_gets_408_at_its_deadline)
+{
+    harness_node n;
+    const char *args[] = {"--request-timeout", "1", NULL};
+    ck_assert_int_eq(harness_start(&n, NULL, args), 0);
+    int fd = connect_from("127.0.0.1", n.peer_port);
+    send_all(fd, "GET /v1/health HTTP/1.1\r\nHost: node\r\n");
+    reading r = {0};
+    int64_t start = mono_ms();
+    /* one header line every 200 ms, bounded: far past the deadline */
+    for (int i = 0; i < 100 && !r.closed && !r.reset; i++) {
+        if (send(fd, "X-A: b\r\n", 8, MSG_NOSIGNAL) < 0)
+            break;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 200) > 0) {
+            read_until_close(fd, IO_TIMEOUT_MS, &r);
+            break;
+        }
+    }
+    ck_assert_msg(status_of(&r) == 408, "got %zu bytes: %s", r.len, r.buf);
+    json_t *j = body_of(&r);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "code")), "request_timeout");
+    json_decref(j);
+    /* closed well before the trickle would have ended (100 x 200 ms) */
+    ck_assert_int_lt(mono_ms() - start, 15000);
+    close(fd);
+    ck_assert_int_ge(shed_count(&n, "peer", "deadline"), 1);
+    ck_assert_int_eq(harness_stop(&n), 0);
+    harness_cleanup(&n);
+}
+END_TEST
+
+/* A body that trickles after its head is cut at the same deadline. */
+START_TEST(slow_body_gets_408)
+{
+    harness_node n;
+    const char *args[] = {"--request-timeout", "1", NULL};
+    ck_assert_int_eq(harness_start(&n, NULL, args), 0);
+    int fd = connect_from("127.0.0.1", n.client_port);
+    char head[512];
+    snprintf(head, sizeof head,
+             "PUT /v1/client/name HTTP/1.1\r\nHost: node\r\nAuthorization: Bearer %s\r\n"
+             "Content-Type: application/json\r\nContent-Length: 400\r\n\r\n{\"name\":\"",
+             n.token);
+    send_all(fd, head);
+    reading r = {0};
+    for (int i = 0; i < 100; i++) {
+        if (send(fd, "x", 1, MSG_NOSIGNAL) < 0)
+            break;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 200) > 0) {
+            read_until_close(fd, IO_TIMEOUT_MS, &r);
+            break;
+        }
+    }
+    ck_assert_msg(status_of(&r) == 408 || r.closed, "got %zu bytes: %s", r.len, r.buf);
+    close(fd);
+    /* the name did not change */
+    harness_resp st;
+    ck_assert_int_eq(harness_get(&n, HARNESS_PEER, "/v1/node", &st), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(st.json, "name")), "test");
+    harness_resp_free(&st);
+    ck_assert_int_eq(harness_stop(&n), 0);
+    harness_cleanup(&n);
+}
+END_TEST
+
+#define POLLS 48
+
+static int proc_threads(pid_t pid)
+{
+    char path[64], line[256];
+    int n = -1;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1)
+            break;
+    fclose(f);
+    return n;
+}
+
+typedef struct {
+    harness_node *n;
+    unsigned want;
+} parked_cond;
+
+static bool parked_at_least(void *arg)
+{
+    parked_cond *c = arg;
+    json_t *l = listener_status(c->n, "client");
+    bool ok = json_integer_value(json_object_get(l, "parked")) >= (json_int_t)c->want;
+    json_decref(l);
+    return ok;
+}
+
+static void start_polls(harness_node *n, int fds[POLLS])
+{
+    char req[512];
+    snprintf(req, sizeof req,
+             "GET /v1/client/events?since=now&wait=30 HTTP/1.1\r\nHost: node\r\nAuthorization: Bearer %s\r\n\r\n",
+             n->token);
+    for (int i = 0; i < POLLS; i++) {
+        fds[i] = connect_from("127.0.0.1", n->client_port);
+        send_all(fds[i], req);
+    }
+    parked_cond c = {n, POLLS};
+    ck_assert_msg(harness_wait(parked_at_least, &c, 20000), "the long polls are not parked");
+}
+
+/* Long polls wait with no thread: 48 of them parked, the node's thread
+ * count stays well under 48, other requests are served, and one event
+ * answers every one of them. */
+START_TEST(long_polls_park_without_threads)
+{
+    harness_node n;
+    ck_assert_int_eq(harness_start(&n, NULL, NULL), 0);
+    int fds[POLLS];
+    start_polls(&n, fds);
+    int threads = proc_threads(n.pid);
+    ck_assert_msg(threads > 0 && threads < POLLS, "%d threads for %d waiting polls", threads, POLLS);
+    harness_resp r;
+    ck_assert_int_eq(harness_get(&n, HARNESS_PEER, "/v1/health", &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    harness_resp_free(&r);
+    /* one event (a room made) ends every wait with it */
+    ck_assert_int_eq(harness_post(&n, HARNESS_CLIENT, "/v1/client/rooms", "{\"name\":\"wake\"}", &r), 0);
+    ck_assert_int_eq(r.status, 201);
+    harness_resp_free(&r);
+    for (int i = 0; i < POLLS; i++) {
+        struct pollfd p = {.fd = fds[i], .events = POLLIN};
+        ck_assert_int_eq(poll(&p, 1, IO_TIMEOUT_MS), 1);
+        char buf[4096];
+        ssize_t k = recv(fds[i], buf, sizeof buf - 1, 0);
+        ck_assert_int_gt(k, 0);
+        buf[k] = '\0';
+        ck_assert_msg(strncmp(buf, "HTTP/1.1 200", 12) == 0, "poll %d: %s", i, buf);
+        ck_assert_ptr_nonnull(strstr(buf, "\"events\":[{"));
+        close(fds[i]);
+    }
+    ck_assert_int_eq(harness_stop(&n), 0);
+    harness_cleanup(&n);
+}
+END_TEST
+
+/* A stop answers the parked long polls at once instead of waiting them
+ * out (30 s each here). */
+START_TEST(stop_answers_parked_polls)
+{
+    harness_node n;
+    ck_assert_int_eq(harness_start(&n, NULL, NULL), 0);
+    int fds[POLLS];
+    start_polls(&n, fds);
+    int64_t t0 = mono_ms();
+    ck_assert_int_eq(kill(n.pid, SIGTERM), 0);
+    for (int i = 0; i < POLLS; i++) {
+        reading r;
+        read_until_close(fds[i], IO_TIMEOUT_MS, &r);
+        ck_assert_msg(status_of(&r) == 200, "poll %d: %s", i, r.buf);
+        close(fds[i]);
+    }
+    int st = 0;
+    ck_assert_int_eq(waitpid(n.pid, &st, 0), n.pid);
+    n.pid = 0;
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    /* well inside the polls' own 30 s */
+    ck_assert_int_lt(mono_ms() - t0, 20000);
+    harness_cleanup(&n);
+}
+END_TEST
+
+Suite *test_suite(void)
+{
+    Suite *s = suite_create("conns");
+    TCase *t = tcase_create("limits");
+    tcase_set_timeout(t, 120);
+    tcase_add_test(t, per_source_cap_answers_503);
+    tcase_add_test(t, slowloris_gets_408_at_its_deadline);
+    tcase_add_test(t, slow_body_gets_408);
+    tcase_add_test(t, long_polls_park_without_threads);
+    tcase_add_test(t, stop_answers_parked_polls);
+    suite_add_tcase(s, t);
+    return s;
+}
