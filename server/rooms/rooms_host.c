@@ -176,15 +176,23 @@ rooms_refusal rooms_host_create(rooms *r, json_t *body, rooms_answer *a)
 }
 
 /* invite / kick / rekey by the master's own user. */
-/* The change of an invite, kick or rekey, in one commit. */
-static nt_err member_op_commit_locked(rooms *r, room_row *rm, rooms_api_op op, const char *peer, bool joined)
+/* The change of an invite, kick or rekey, in one commit. An invitee
+ * reads from its invitation on, with the keys from the epoch current at
+ * it; a node that was a member before (it left or was kicked) is invited
+ * under a new epoch when the current one has sealed messages, which were
+ * written while it was away, so its keys open nothing from then. */
+static nt_err member_op_commit_locked(rooms *r, room_row *rm, rooms_api_op op, const char *peer, bool joined,
+                                      bool former)
 {
     const char *room = rm->id;
     nt_err rc = roomdb_begin(r->o.db);
     if (rc)
         return rc;
     if (op == ROOMS_API_INVITE) {
-        rc = members_store_invite(r->o.db, room, peer);
+        if (former && rm->since_rot > 0)
+            rc = rooms_rotate_locked(r, rm, "reinvite");
+        if (!rc)
+            rc = members_store_invite(r->o.db, room, peer, rm->head, rm->epoch);
         if (!rc)
             rc = rooms_members_changed_locked(r, room, peer);
         if (!rc)
@@ -229,13 +237,14 @@ rooms_refusal rooms_host_member_op(rooms *r, const char *room, rooms_api_op op, 
         why = rooms_decline(a, REFUSE_CONFLICT, "the master is always a member");
         goto out;
     }
-    bool joined = false, exists = false;
+    bool joined = false, exists = false, former = false;
     member_rec mr;
     if (!rekey && (rc = members_store_get(r->o.db, room, peer, &mr)) != NT_ERR_NOT_FOUND) {
         if (rc)
             goto dberr;
         joined = mr.state == MEMBER_JOINED;
         exists = joined || mr.state == MEMBER_INVITED;
+        former = mr.state == MEMBER_LEFT || mr.state == MEMBER_KICKED;
     }
     if (op == ROOMS_API_KICK && !exists) {
         why = rooms_decline(a, REFUSE_NO_SUCH_MEMBER, "that peer is not a member");
@@ -252,7 +261,7 @@ rooms_refusal rooms_host_member_op(rooms *r, const char *room, rooms_api_op op, 
         why = rooms_decline(a, REFUSE_ROOM_FULL, "the room has its maximum number of members");
         goto out;
     }
-    rc = member_op_commit_locked(r, &rm, op, peer, joined);
+    rc = member_op_commit_locked(r, &rm, op, peer, joined, former);
     if (rc)
         goto dberr;
     if (op == ROOMS_API_INVITE)
@@ -266,4 +275,3 @@ out:
     pthread_mutex_unlock(&r->lock);
     return why;
 }
-

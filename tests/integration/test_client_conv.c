@@ -261,8 +261,11 @@ START_TEST(msg_opens_and_reuses_a_conversation)
     ck_assert(natter_wait_output(&p, "> hello bob", WAIT_MS));
     ck_assert(natter_wait_output(&p, "> hi back", WAIT_MS));
     natter_stop(&p);
-    /* bob reads from his join on (entries before it are not his to read) */
-    check_run(&b, 0, "<bob> hi back", NULL, "tail", "@bob", NULL, NULL, NULL);
+    /* bob reads from his invitation on: alice's first words too */
+    ck_assert_int_eq(natter_spawn(&b, &p, "tail", "@bob", "-f", NULL), 0);
+    ck_assert(natter_wait_output(&p, "> hello bob", WAIT_MS));
+    ck_assert(natter_wait_output(&p, "<bob> hi back", WAIT_MS));
+    natter_stop(&p);
     check_run(&a, 5, NULL, "no peer called", "msg", "nobody", "hi", NULL, NULL);
     check_run(&a, 2, NULL, "usage", "msg", NULL, NULL, NULL, NULL);
 }
