@@ -98,6 +98,9 @@ static rooms_refusal peer_simple(rooms *r, const char *peer, const char *room, c
         if (members_store_raise_seen(r->o.db, room, peer, upto))
             log_warn("rooms: cannot store the member list version %s holds", peer);
         a->body = json_pack("{s:o,s:I,s:b}", "members", rows, "members_ver", (json_int_t)upto, "more", more);
+        json_t *ri = rooms_record_json_locked(r, room); /* the room's record travels with the version */
+        if (ri)
+            json_object_set_new(a->body, "room", ri);
     } else if (strcmp(what, "keys") == 0) {
         /* the epochs after `since`, a page at a time */
         int64_t since;

@@ -275,3 +275,51 @@ out:
     pthread_mutex_unlock(&r->lock);
     return why;
 }
+
+
+/* The topic in one commit with the version that carries it to the
+ * members and the host's own `room` event; the same topic again changes
+ * nothing. */
+static nt_err topic_commit_locked(rooms *r, room_row *rm, const char *topic)
+{
+    if (!strcmp(rm->topic, topic))
+        return NT_OK;
+    nt_err rc = roomdb_begin(r->o.db);
+    if (rc)
+        return rc;
+    rc = rooms_store_set_topic(r->o.db, rm->id, topic);
+    if (!rc)
+        rc = rooms_record_changed_locked(r, rm->id);
+    if (!rc) {
+        rooms_event_locked(r, "room", rm->id, json_pack("{s:s}", "change", "topic"));
+        rc = roomdb_commit(r->o.db);
+    }
+    if (rc) {
+        roomdb_rollback(r->o.db);
+        return rc;
+    }
+    snprintf(rm->topic, sizeof rm->topic, "%s", topic);
+    rm->members_ver++;
+    return NT_OK;
+}
+
+rooms_refusal rooms_host_update(rooms *r, const char *room, json_t *body, rooms_answer *a)
+{
+    json_t *jt = json_object_get(body, "topic");
+    if (!json_is_string(jt) || !valid_text(jt, ROOM_TOPIC_MAX, false))
+        return rooms_decline(a, REFUSE_BAD_REQUEST, "topic (<= 1000 bytes) is a string");
+    room_row rm;
+    rooms_refusal why = REFUSE_NONE;
+    pthread_mutex_lock(&r->lock);
+    nt_err rc = NT_OK;
+    if (rooms_load_locked(r, room, &rm))
+        why = rooms_decline(a, REFUSE_NOT_FOUND, "no such room");
+    else if (rm.state != ROOM_HOSTED)
+        why = rooms_decline(a, REFUSE_NOT_MASTER, "only the room's master may change its topic");
+    else if ((rc = topic_commit_locked(r, &rm, json_string_value(jt))))
+        why = rooms_decline(a, REFUSE_INTERNAL, err_str(rc));
+    else
+        a->body = rooms_room_json_locked(r, &rm);
+    pthread_mutex_unlock(&r->lock);
+    return why;
+}

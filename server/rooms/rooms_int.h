@@ -226,6 +226,17 @@ json_t *rooms_members_since_json_locked(rooms *r, const char *room, int64_t ver,
  * and the long polls so that every member hears of it (inside the
  * caller's transaction, if any). */
 NT_MUST_USE nt_err rooms_members_changed_locked(rooms *r, const char *room, const char *peer);
+/* Host: the room's record changed (its topic): bump the room's
+ * members_ver with no row stamped, and wake the push loop and the long
+ * polls, so that every member is sent the version with the record. */
+NT_MUST_USE nt_err rooms_record_changed_locked(rooms *r, const char *room);
+/* Host: the room's record as members are told it {id, name, topic,
+ * access} (NULL when it cannot be read). */
+json_t *rooms_record_json_locked(rooms *r, const char *room);
+/* Member: the record from the host (a Notify or a member-list reply
+ * carries it with the version): a topic that differs from ours is stored
+ * and becomes a `room` event (change "topic"). ri may be NULL. */
+void rooms_record_take_locked(rooms *r, const char *room, json_t *ri);
 
 json_t *rooms_b64_json(const void *p, size_t n);
 /* Decode a base64 JSON string into a malloc'd buffer of at most max bytes. */
@@ -258,6 +269,10 @@ bool rooms_pw_same(const room_pw *a, const room_pw *b);
 rooms_refusal rooms_pw_check(rooms *r, const char *peer, const char *room, const room_pw *pw, const char *given,
                              rooms_answer *a);
 rooms_refusal rooms_host_member_op(rooms *r, const char *room, rooms_api_op op, json_t *body, rooms_answer *a);
+/* PATCH of a hosted room's record by its master's user: {"topic"}. The
+ * change reaches the members with the member-list version (the room's
+ * shared state): see rooms_room_news_locked. */
+rooms_refusal rooms_host_update(rooms *r, const char *room, json_t *body, rooms_answer *a);
 
 /* messages.c */
 typedef struct submission {
