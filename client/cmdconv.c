@@ -297,16 +297,28 @@ int cmdconv_members(ctx *c)
     return EXIT_OK;
 }
 
+/* topic ROOM TEXT: the host's user changes it (PATCH); the members'
+ * nodes are told by the host. */
+static int set_topic(ctx *c)
+{
+    char rid[NODE_ID_MAX], path[CMD_PATH_MAX], msg[300];
+    json_t *r;
+    int x = room_arg(c, rid);
+    if (x)
+        return x;
+    snprintf(path, sizeof path, "/v1/client/rooms/%s", rid);
+    if ((x = cmd_call(c, "PATCH", path, json_pack("{s:s}", "topic", c->o->args[1]), &r)))
+        return x;
+    snprintf(msg, sizeof msg, c->o->args[1][0] ? "topic of %s set" : "topic of %s cleared", c->o->args[0]);
+    return cmd_answer(c, r, msg);
+}
+
 int cmdconv_topic(ctx *c)
 {
     char rid[NODE_ID_MAX];
     json_t *room;
-    if (c->o->nargs > 1) {
-        /* the node takes a topic only in POST /v1/client/rooms */
-        term_printf(stderr, "natter: the node cannot change a room's topic; it is set when the room is "
-                    "created (natter create NAME --topic TEXT)\n");
-        return EXIT_NODE;
-    }
+    if (c->o->nargs > 1)
+        return set_topic(c);
     int x = cmd_find(c, NODE_ROOM, c->o->args[0], &room, rid);
     if (x)
         return x;

@@ -50,10 +50,10 @@ static const opts_cmd cmds[] = {
     {"members", 1, 1, 0, "members ROOM", "list a room's members",
      "Lists ROOM's joined and invited members: label, id prefix, trust, role\n"
      "(master is the host) and state. A member's node asks the host."},
-    {"topic", 1, 2, 0, "topic ROOM [TEXT]", "show a room's topic",
-     "Prints ROOM's topic. A topic is set when the room is created\n"
-     "(natter create --topic); the node has no way to change it afterwards,\n"
-     "so TEXT is refused (exit 1)."},
+    {"topic", 1, 2, 0, "topic ROOM [TEXT]", "show or change a room's topic",
+     "Prints ROOM's topic; with TEXT (at most 1000 bytes, \"\" clears it) sets\n"
+     "it. Only the room's host changes a topic; its members' nodes are told\n"
+     "and show the new one."},
     {"name", 1, 1, 0, "name NEWNAME", "rename this node",
      "Renames this node (1-100 bytes of UTF-8). The name is remembered and\n"
      "peers learn it from the next signed handshake or announcement. A\n"

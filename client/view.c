@@ -667,6 +667,9 @@ bool view_event(view *v, const json_t *ev)
             view_rooms(v, one);
             json_decref(one);
         }
+        const char *change = field_str(ev, "change");
+        if (w && change && !strcmp(change, "topic"))
+            view_notice(v, w, false, "topic: %s", w->topic[0] ? w->topic : "(none)");
         return true;
     }
     return false;

@@ -107,23 +107,33 @@ nt_err members_store_add_master(roomdb *db, const char *room, const char *peer, 
                        "ssb", room, peer, der, der_len);
 }
 
+/* A row still invited with the seq and epoch of its invitation recorded
+ * (from_epoch > 0: epochs start at 1) keeps them. */
+#define INVITED_KEEPS "CASE WHEN state='invited' AND from_epoch>0 THEN "
+
 nt_err members_store_admit(roomdb *db, const char *room, const char *peer, const uint8_t *der, size_t der_len,
                            room_delivery delivery, int64_t head, int64_t epoch)
 {
     return roomdb_exec(db,
                        "INSERT INTO room_members(room,peer,state,pub,delivery,cursor,key_epoch,from_epoch,"
                        "from_seq) VALUES(?1,?2,'joined',?3,?4,?5,?6,?6,?5) ON CONFLICT(room,peer) DO UPDATE "
-                       "SET state='joined', pub=?3, delivery=?4, cursor=?5, key_epoch=?6, from_epoch=?6, "
-                       "from_seq=?5, notice='', next_try=0, fails=0",
+                       "SET state='joined', pub=?3, delivery=?4, key_epoch=?6, "
+                       "cursor=" INVITED_KEEPS "from_seq ELSE ?5 END, "
+                       "from_epoch=" INVITED_KEEPS "from_epoch ELSE ?6 END, "
+                       "from_seq=" INVITED_KEEPS "from_seq ELSE ?5 END, notice='', next_try=0, fails=0",
                        "ssbsii", room, peer, der, der_len, room_delivery_name(delivery), head, epoch);
 }
 
-nt_err members_store_invite(roomdb *db, const char *room, const char *peer)
+nt_err members_store_invite(roomdb *db, const char *room, const char *peer, int64_t head, int64_t epoch)
 {
     return roomdb_exec(db,
-                       "INSERT INTO room_members(room,peer,state,notice) VALUES(?1,?2,'invited','invite') "
-                       "ON CONFLICT(room,peer) DO UPDATE SET state='invited', notice='invite', next_try=0, fails=0",
-                       "ss", room, peer);
+                       "INSERT INTO room_members(room,peer,state,notice,cursor,from_seq,from_epoch) "
+                       "VALUES(?1,?2,'invited','invite',?3,?3,?4) ON CONFLICT(room,peer) DO UPDATE SET "
+                       "from_seq=" INVITED_KEEPS "from_seq ELSE ?3 END, "
+                       "from_epoch=" INVITED_KEEPS "from_epoch ELSE ?4 END, "
+                       "cursor=" INVITED_KEEPS "cursor ELSE ?3 END, "
+                       "state='invited', notice='invite', next_try=0, fails=0",
+                       "ssii", room, peer, head, epoch);
 }
 
 nt_err members_store_kick(roomdb *db, const char *room, const char *peer)

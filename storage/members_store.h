@@ -56,12 +56,20 @@ NT_MUST_USE nt_err members_store_count(roomdb *db, const char *room, members_whi
 /* Host: the master's own row of a room it creates (joined, epoch 1). */
 NT_MUST_USE nt_err members_store_add_master(roomdb *db, const char *room, const char *peer, const uint8_t *der,
                                             size_t der_len);
-/* Host: peer joins at the log's head and the room's epoch (a known row
- * starts afresh). */
+/* Host: peer joins. An invited row keeps the seq and epoch of its
+ * invitation (it reads from there); any other row (an open or password
+ * room's joiner, a departed member back) reads from the log's head and
+ * holds keys from the room's epoch. Its push cursor starts where it
+ * reads from; it holds every epoch up to the current one. */
 NT_MUST_USE nt_err members_store_admit(roomdb *db, const char *room, const char *peer, const uint8_t *der,
                                        size_t der_len, room_delivery delivery, int64_t head, int64_t epoch);
-/* Host: peer is invited, or kicked (each with its notice to push), or left. */
-NT_MUST_USE nt_err members_store_invite(roomdb *db, const char *room, const char *peer);
+/* Host: peer is invited (with its notice to push) at the log's head and
+ * the room's epoch: it will read the entries after head, with the keys
+ * from epoch on. An invitation again of a row still invited keeps its
+ * first seq and epoch. */
+NT_MUST_USE nt_err members_store_invite(roomdb *db, const char *room, const char *peer, int64_t head,
+                                        int64_t epoch);
+/* Host: peer is kicked (with its notice to push), or left. */
 NT_MUST_USE nt_err members_store_kick(roomdb *db, const char *room, const char *peer);
 NT_MUST_USE nt_err members_store_leave(roomdb *db, const char *room, const char *peer);
 /* Member: a row of the host's list (der may be NULL: the key held stays). */

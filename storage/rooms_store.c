@@ -195,6 +195,11 @@ nt_err rooms_store_set_delivery(roomdb *db, const char *id, room_delivery delive
     return roomdb_exec(db, "UPDATE rooms SET delivery=? WHERE id=?", "ss", room_delivery_name(delivery), id);
 }
 
+nt_err rooms_store_set_topic(roomdb *db, const char *id, const char *topic)
+{
+    return roomdb_exec(db, "UPDATE rooms SET topic=? WHERE id=?", "ss", topic, id);
+}
+
 nt_err rooms_store_rotated(roomdb *db, const char *id, int64_t now)
 {
     return roomdb_exec(db, "UPDATE rooms SET epoch=epoch+1, epoch_ts=?, since_rot=0 WHERE id=?", "is", now, id);

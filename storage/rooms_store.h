@@ -94,6 +94,8 @@ NT_MUST_USE nt_err rooms_store_hosted_named(roomdb *db, const char *name, int64_
 
 NT_MUST_USE nt_err rooms_store_set_state(roomdb *db, const char *id, room_state state);
 NT_MUST_USE nt_err rooms_store_set_delivery(roomdb *db, const char *id, room_delivery delivery);
+/* The room's topic (the caller checks its length). */
+NT_MUST_USE nt_err rooms_store_set_topic(roomdb *db, const char *id, const char *topic);
 /* Host: a new epoch began at now (since_rot restarts). */
 NT_MUST_USE nt_err rooms_store_rotated(roomdb *db, const char *id, int64_t now);
 /* Member: the host's newest epoch is `epoch` (since now). */

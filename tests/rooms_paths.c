@@ -189,9 +189,11 @@ int rooms_client_handle(rooms *r, const char *method, const char *path, rooms_qu
     if (sscanf(path, "/v1/client/rooms/%33[^/]%n", room, &end) != 1 || !lower_hex(room, ROOM_HEX))
         return rooms_refuse(reply, REFUSE_NOT_FOUND, "no such room");
     const char *rest = path + end;
+    if (!*rest && strcmp(method, "PATCH") == 0)
+        return client_op(r, ROOMS_API_UPDATE, room, NULL, q, qarg, body, reply);
     if (!*rest)
         return get ? client_op(r, ROOMS_API_GET, room, NULL, q, qarg, body, reply)
-                   : rooms_refuse(reply, REFUSE_METHOD, "GET only");
+                   : rooms_refuse(reply, REFUSE_METHOD, "GET or PATCH");
     if (sscanf(rest, "/messages/%65[^/]%n", txn, &end) == 1 && !rest[end])
         return strcmp(method, "PUT") ? rooms_refuse(reply, REFUSE_METHOD, "PUT only")
                                      : client_op(r, ROOMS_API_SEND, room, txn, q, qarg, body, reply);

@@ -97,6 +97,9 @@ static json_t *notify_json_locked(rooms *r, const member_push *p, push_job *j)
                                                        &j->members_to, NULL);
         json_object_set_new(n, "members", rows);
         json_object_set_new(n, "members_ver", json_integer(j->members_to));
+        json_t *ri = rooms_record_json_locked(r, j->room); /* the room's record travels with the version */
+        if (ri)
+            json_object_set_new(n, "room", ri);
     }
     if (push && cursor < head) {
         json_t *msgs = messages_log_json_locked(r, j->room, cursor, ROOM_PUSH_BATCH);
@@ -277,6 +280,7 @@ static void store_members_reply(rooms *r, const char *room, json_t *reply, int64
 {
     json_int_t ver = json_integer_value(json_object_get(reply, "members_ver"));
     rooms_store_members_locked(r, room, json_object_get(reply, "members"), ver);
+    rooms_record_take_locked(r, room, json_object_get(reply, "room"));
     *next = json_is_true(json_object_get(reply, "more")) && ver > *next ? ver : -1;
 }
 

@@ -750,6 +750,7 @@ rooms_refusal messages_peer_notify(rooms *r, const char *peer, const char *room,
     if (json_is_array(members)) { /* before the messages: new senders' keys */
         json_int_t v = json_integer_value(json_object_get(body, "members_ver"));
         rooms_store_members_locked(r, room, members, v);
+        rooms_record_take_locked(r, room, json_object_get(body, "room"));
         mver = v > mver ? v : mver;
     }
     pthread_mutex_unlock(&r->lock);

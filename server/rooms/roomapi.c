@@ -315,6 +315,9 @@ static json_t *event_json_locked(rooms *r, const room_event *ev)
         room_row rm;
         if (rooms_load_locked(r, room, &rm) == NT_OK)
             json_object_set_new(e, "room_info", rooms_room_json_locked(r, &rm));
+        json_t *change = json_object_get(data, "change");
+        if (json_is_string(change))
+            json_object_set(e, "change", change);
         const char *peer = json_string_value(json_object_get(data, "peer"));
         if (peer) {
             json_object_set_new(e, "peer", json_string(peer));
@@ -447,6 +450,8 @@ rooms_refusal rooms_client_op(rooms *r, rooms_api_op op, const char *id, const c
     case ROOMS_API_KICK:
     case ROOMS_API_REKEY:
         return rooms_host_member_op(r, id, op, body, a);
+    case ROOMS_API_UPDATE:
+        return rooms_host_update(r, id, body, a);
     case ROOMS_API_JOIN:
         return join(r, id, body, a);
     case ROOMS_API_LEAVE:

@@ -98,6 +98,9 @@ static rooms_refusal peer_simple(rooms *r, const char *peer, const char *room, c
         if (members_store_raise_seen(r->o.db, room, peer, upto))
             log_warn("rooms: cannot store the member list version %s holds", peer);
         a->body = json_pack("{s:o,s:I,s:b}", "members", rows, "members_ver", (json_int_t)upto, "more", more);
+        json_t *ri = rooms_record_json_locked(r, room); /* the room's record travels with the version */
+        if (ri)
+            json_object_set_new(a->body, "room", ri);
     } else if (strcmp(what, "keys") == 0) {
         /* the epochs after `since`, a page at a time */
         int64_t since;
@@ -216,8 +219,6 @@ nt_err rooms_new(rooms **out, const rooms_opts *o)
     identity_id_hex(o->me, r->me_hex);
     r->me_der = malloc(IDENTITY_PUB_DER_MAX);
     pthread_mutex_init(&r->lock, NULL);
-    pthread_cond_init(&r->log_cond, NULL);
-    pthread_cond_init(&r->ev_cond, NULL);
     waitq_init(&r->log_wait);
     waitq_init(&r->ev_wait);
     pthread_cond_init(&r->push_cond, NULL);
@@ -291,8 +292,6 @@ void rooms_free(rooms *r)
     precheck_stop(r);
     precheck_readers_close(r);
     pthread_mutex_destroy(&r->lock);
-    pthread_cond_destroy(&r->log_cond);
-    pthread_cond_destroy(&r->ev_cond);
     waitq_destroy(&r->log_wait);
     waitq_destroy(&r->ev_wait);
     pthread_cond_destroy(&r->push_cond);

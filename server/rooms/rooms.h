@@ -93,6 +93,7 @@ typedef enum {
     ROOMS_API_LIST,       /* GET  /v1/client/rooms */
     ROOMS_API_CREATE,     /* POST /v1/client/rooms */
     ROOMS_API_GET,        /* GET  /v1/client/rooms/{id} */
+    ROOMS_API_UPDATE,     /* PATCH /v1/client/rooms/{id} */
     ROOMS_API_MEMBERS,    /* GET  /v1/client/rooms/{id}/members */
     ROOMS_API_MESSAGES,   /* GET  /v1/client/rooms/{id}/messages */
     ROOMS_API_SEND,       /* PUT  /v1/client/rooms/{id}/messages/{txn_id} */

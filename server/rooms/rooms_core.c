@@ -141,13 +141,11 @@ nt_err rooms_rotate_locked(rooms *r, room_row *rm, const char *why)
 
 void rooms_events_grew_locked(rooms *r)
 {
-    pthread_cond_broadcast(&r->ev_cond);
     waitq_wake(&r->ev_wait);
 }
 
 void rooms_log_grew_locked(rooms *r)
 {
-    pthread_cond_broadcast(&r->log_cond);
     waitq_wake(&r->log_wait);
 }
 

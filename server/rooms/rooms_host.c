@@ -176,15 +176,23 @@ rooms_refusal rooms_host_create(rooms *r, json_t *body, rooms_answer *a)
 }
 
 /* invite / kick / rekey by the master's own user. */
-/* The change of an invite, kick or rekey, in one commit. */
-static nt_err member_op_commit_locked(rooms *r, room_row *rm, rooms_api_op op, const char *peer, bool joined)
+/* The change of an invite, kick or rekey, in one commit. An invitee
+ * reads from its invitation on, with the keys from the epoch current at
+ * it; a node that was a member before (it left or was kicked) is invited
+ * under a new epoch when the current one has sealed messages, which were
+ * written while it was away, so its keys open nothing from then. */
+static nt_err member_op_commit_locked(rooms *r, room_row *rm, rooms_api_op op, const char *peer, bool joined,
+                                      bool former)
 {
     const char *room = rm->id;
     nt_err rc = roomdb_begin(r->o.db);
     if (rc)
         return rc;
     if (op == ROOMS_API_INVITE) {
-        rc = members_store_invite(r->o.db, room, peer);
+        if (former && rm->since_rot > 0)
+            rc = rooms_rotate_locked(r, rm, "reinvite");
+        if (!rc)
+            rc = members_store_invite(r->o.db, room, peer, rm->head, rm->epoch);
         if (!rc)
             rc = rooms_members_changed_locked(r, room, peer);
         if (!rc)
@@ -229,13 +237,14 @@ rooms_refusal rooms_host_member_op(rooms *r, const char *room, rooms_api_op op, 
         why = rooms_decline(a, REFUSE_CONFLICT, "the master is always a member");
         goto out;
     }
-    bool joined = false, exists = false;
+    bool joined = false, exists = false, former = false;
     member_rec mr;
     if (!rekey && (rc = members_store_get(r->o.db, room, peer, &mr)) != NT_ERR_NOT_FOUND) {
         if (rc)
             goto dberr;
         joined = mr.state == MEMBER_JOINED;
         exists = joined || mr.state == MEMBER_INVITED;
+        former = mr.state == MEMBER_LEFT || mr.state == MEMBER_KICKED;
     }
     if (op == ROOMS_API_KICK && !exists) {
         why = rooms_decline(a, REFUSE_NO_SUCH_MEMBER, "that peer is not a member");
@@ -252,7 +261,7 @@ rooms_refusal rooms_host_member_op(rooms *r, const char *room, rooms_api_op op, 
         why = rooms_decline(a, REFUSE_ROOM_FULL, "the room has its maximum number of members");
         goto out;
     }
-    rc = member_op_commit_locked(r, &rm, op, peer, joined);
+    rc = member_op_commit_locked(r, &rm, op, peer, joined, former);
     if (rc)
         goto dberr;
     if (op == ROOMS_API_INVITE)
@@ -267,3 +276,50 @@ out:
     return why;
 }
 
+
+/* The topic in one commit with the version that carries it to the
+ * members and the host's own `room` event; the same topic again changes
+ * nothing. */
+static nt_err topic_commit_locked(rooms *r, room_row *rm, const char *topic)
+{
+    if (!strcmp(rm->topic, topic))
+        return NT_OK;
+    nt_err rc = roomdb_begin(r->o.db);
+    if (rc)
+        return rc;
+    rc = rooms_store_set_topic(r->o.db, rm->id, topic);
+    if (!rc)
+        rc = rooms_record_changed_locked(r, rm->id);
+    if (!rc) {
+        rooms_event_locked(r, "room", rm->id, json_pack("{s:s}", "change", "topic"));
+        rc = roomdb_commit(r->o.db);
+    }
+    if (rc) {
+        roomdb_rollback(r->o.db);
+        return rc;
+    }
+    snprintf(rm->topic, sizeof rm->topic, "%s", topic);
+    rm->members_ver++;
+    return NT_OK;
+}
+
+rooms_refusal rooms_host_update(rooms *r, const char *room, json_t *body, rooms_answer *a)
+{
+    json_t *jt = json_object_get(body, "topic");
+    if (!json_is_string(jt) || !valid_text(jt, ROOM_TOPIC_MAX, false))
+        return rooms_decline(a, REFUSE_BAD_REQUEST, "topic (<= 1000 bytes) is a string");
+    room_row rm;
+    rooms_refusal why = REFUSE_NONE;
+    pthread_mutex_lock(&r->lock);
+    nt_err rc = NT_OK;
+    if (rooms_load_locked(r, room, &rm))
+        why = rooms_decline(a, REFUSE_NOT_FOUND, "no such room");
+    else if (rm.state != ROOM_HOSTED)
+        why = rooms_decline(a, REFUSE_NOT_MASTER, "only the room's master may change its topic");
+    else if ((rc = topic_commit_locked(r, &rm, json_string_value(jt))))
+        why = rooms_decline(a, REFUSE_INTERNAL, err_str(rc));
+    else
+        a->body = rooms_room_json_locked(r, &rm);
+    pthread_mutex_unlock(&r->lock);
+    return why;
+}

@@ -99,10 +99,8 @@ struct rooms {
     uint8_t *me_der;
     size_t me_der_len;
     pthread_mutex_t lock; /* every use of o.db */
-    pthread_cond_t log_cond;  /* a hosted log grew (long-poll waiters) */
-    pthread_cond_t ev_cond;   /* a client event was added */
-    waitq log_wait;           /* the same, for parked long polls (woken under lock) */
-    waitq ev_wait;
+    waitq log_wait;           /* a hosted log grew: parked long polls (woken under lock) */
+    waitq ev_wait;            /* a client event was added: the same */
     pthread_cond_t push_cond; /* push work may be due */
     pthread_cond_t sync_cond; /* member-side work may be due */
     pthread_cond_t outbox_cond; /* a room's outbox sending slot was released */
@@ -190,8 +188,7 @@ NT_MUST_USE nt_err rooms_key_locked(rooms *r, const char *room, int64_t epoch, u
 NT_MUST_USE nt_err rooms_rotate_locked(rooms *r, room_row *rm, const char *why);
 /* Append a client event; data is stolen. */
 void rooms_event_locked(rooms *r, const char *type, const char *room, json_t *data);
-/* Wake what waits for the client events, or for a hosted log (its
- * condition variable's waiters and the parked long polls). */
+/* Wake the long polls parked on the client events, or on a hosted log. */
 void rooms_events_grew_locked(rooms *r);
 void rooms_log_grew_locked(rooms *r);
 void rooms_wake_push_locked(rooms *r);
@@ -233,6 +230,17 @@ json_t *rooms_members_since_json_locked(rooms *r, const char *room, int64_t ver,
  * and the long polls so that every member hears of it (inside the
  * caller's transaction, if any). */
 NT_MUST_USE nt_err rooms_members_changed_locked(rooms *r, const char *room, const char *peer);
+/* Host: the room's record changed (its topic): bump the room's
+ * members_ver with no row stamped, and wake the push loop and the long
+ * polls, so that every member is sent the version with the record. */
+NT_MUST_USE nt_err rooms_record_changed_locked(rooms *r, const char *room);
+/* Host: the room's record as members are told it {id, name, topic,
+ * access} (NULL when it cannot be read). */
+json_t *rooms_record_json_locked(rooms *r, const char *room);
+/* Member: the record from the host (a Notify or a member-list reply
+ * carries it with the version): a topic that differs from ours is stored
+ * and becomes a `room` event (change "topic"). ri may be NULL. */
+void rooms_record_take_locked(rooms *r, const char *room, json_t *ri);
 
 json_t *rooms_b64_json(const void *p, size_t n);
 /* Decode a base64 JSON string into a malloc'd buffer of at most max bytes. */
@@ -265,6 +273,10 @@ bool rooms_pw_same(const room_pw *a, const room_pw *b);
 rooms_refusal rooms_pw_check(rooms *r, const char *peer, const char *room, const room_pw *pw, const char *given,
                              rooms_answer *a);
 rooms_refusal rooms_host_member_op(rooms *r, const char *room, rooms_api_op op, json_t *body, rooms_answer *a);
+/* PATCH of a hosted room's record by its master's user: {"topic"}. The
+ * change reaches the members with the member-list version (the room's
+ * shared state): see rooms_room_news_locked. */
+rooms_refusal rooms_host_update(rooms *r, const char *room, json_t *body, rooms_answer *a);
 
 /* messages.c */
 typedef struct submission {

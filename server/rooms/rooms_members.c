@@ -101,6 +101,39 @@ nt_err rooms_members_changed_locked(rooms *r, const char *room, const char *peer
     return NT_OK;
 }
 
+nt_err rooms_record_changed_locked(rooms *r, const char *room)
+{
+    nt_err rc = rooms_store_members_ver_bump(r->o.db, room);
+    if (rc)
+        return rc;
+    precheck_changed(r);
+    rooms_wake_push_locked(r);
+    rooms_log_grew_locked(r); /* poll-mode members waiting in a long poll */
+    return NT_OK;
+}
+
+json_t *rooms_record_json_locked(rooms *r, const char *room)
+{
+    room_row rm;
+    if (rooms_load_locked(r, room, &rm))
+        return NULL;
+    return json_pack("{s:s,s:s,s:s,s:s}", "id", rm.id, "name", rm.name, "topic", rm.topic, "access",
+                     room_access_name(rm.access));
+}
+
+void rooms_record_take_locked(rooms *r, const char *room, json_t *ri)
+{
+    const char *topic = json_string_value(json_object_get(ri, "topic"));
+    room_row rm;
+    if (!topic || strlen(topic) > ROOM_TOPIC_MAX || rooms_load_locked(r, room, &rm) || !strcmp(rm.topic, topic))
+        return;
+    nt_err rc = rooms_store_set_topic(r->o.db, room, topic);
+    if (rc)
+        log_warn("rooms: cannot store the topic of %s: %s", room, err_str(rc));
+    else
+        rooms_event_locked(r, "room", room, json_pack("{s:s}", "change", "topic"));
+}
+
 typedef struct {
     json_t *arr;
     bool with_pub;

@@ -87,11 +87,13 @@ static const json_field join_fields[] = {JSON_FIELD("host", JSON_F_STRING), JSON
                                          JSON_FIELD_ENUM("delivery", push_poll), JSON_FIELDS_END};
 static const json_field mode_fields[] = {JSON_FIELD_ENUM("mode", push_poll), JSON_FIELDS_END};
 static const json_field send_fields[] = {JSON_FIELD("text", JSON_F_STRING), JSON_FIELDS_END};
+static const json_field update_fields[] = {JSON_FIELD("topic", JSON_F_STRING), JSON_FIELDS_END};
 static const json_field no_fields[] = {JSON_FIELDS_END};
 
 static const json_field *const op_fields[] = {
     [ROOMS_API_CREATE] = create_fields, [ROOMS_API_SEND] = send_fields, [ROOMS_API_INVITE] = peer_fields,
     [ROOMS_API_KICK] = peer_fields,     [ROOMS_API_JOIN] = join_fields, [ROOMS_API_DELIVERY] = mode_fields,
+    [ROOMS_API_UPDATE] = update_fields,
 };
 
 static const json_field *fields_for(rooms_api_op op)
@@ -135,6 +137,7 @@ static void client_route(http_req *rq, node *nd, rooms_api_op op)
 CLIENT_ROUTE(c_list, ROOMS_API_LIST)
 CLIENT_ROUTE(c_create, ROOMS_API_CREATE)
 CLIENT_ROUTE(c_get, ROOMS_API_GET)
+CLIENT_ROUTE(c_update, ROOMS_API_UPDATE)
 CLIENT_ROUTE(c_members, ROOMS_API_MEMBERS)
 CLIENT_ROUTE(c_messages, ROOMS_API_MESSAGES)
 CLIENT_ROUTE(c_send, ROOMS_API_SEND)
@@ -193,6 +196,7 @@ const http_route rooms_routes[] = {
     {"GET", "/v1/client/rooms", HTTP_API_CLIENT, c_list, 0, NULL, 0},
     {"POST", "/v1/client/rooms", HTTP_API_CLIENT, c_create, 0, NULL, 0},
     {"GET", "/v1/client/rooms/{id}", HTTP_API_CLIENT, c_get, 0, NULL, 0},
+    {"PATCH", "/v1/client/rooms/{id}", HTTP_API_CLIENT, c_update, 0, NULL, 0},
     {"GET", "/v1/client/rooms/{id}/members", HTTP_API_CLIENT, c_members, 0, NULL, 0},
     {"GET", "/v1/client/rooms/{id}/messages", HTTP_API_CLIENT, c_messages, 0, "after,before,limit", 0},
     {"PUT", "/v1/client/rooms/{id}/messages/{txn_id}", HTTP_API_CLIENT, c_send, BODY_MAX, NULL, 0},

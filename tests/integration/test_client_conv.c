@@ -102,6 +102,22 @@ static bool bob_joined(void *arg)
     return ok;
 }
 
+typedef struct {
+    const harness_node *n;
+    const char *name, *topic;
+} topic_arg;
+
+/* n lists room name with topic. */
+static bool topic_is(void *arg)
+{
+    topic_arg *x = arg;
+    json_t *l = natter_api_get(x->n, "/v1/client/rooms");
+    json_t *r = harness_json_find(l, "rooms", "name", x->name);
+    bool ok = r && !strcmp(json_string_value(json_object_get(r, "topic")), x->topic);
+    json_decref(l);
+    return ok;
+}
+
 /* topic, members, whois, kick, leave, name, untrust: what the TUI's
  * slash commands do, from a script, checked against the node. */
 START_TEST(room_and_peer_commands)
@@ -115,11 +131,24 @@ START_TEST(room_and_peer_commands)
     snprintf(rid, sizeof rid, "%s", room_id(&a, "general", NULL));
     check_run(&a, 0, "  topic: plans for^[[2J friday\n", NULL, "rooms", NULL, NULL, NULL, NULL);
     check_run(&a, 0, "plans for^[[2J friday\n", NULL, "topic", "general", NULL, NULL, NULL);
-    check_run(&a, 1, NULL, "cannot change a room's topic", "topic", "general", "new", NULL, NULL);
     check_run(&a, 0, NULL, NULL, "invite", "general", "bob", NULL, NULL);
     wait_room(&b, "general", "invited");
     check_run(&b, 0, "joined general", NULL, "join", "general", NULL, NULL, NULL);
     ck_assert(harness_wait(bob_joined, rid, WAIT_MS));
+
+    /* topic TEXT: the host changes it, its member's node is told */
+    check_run(&a, 0, "topic of general set", NULL, "topic", "general", "saturday instead", NULL, NULL);
+    check_run(&a, 0, "saturday instead\n", NULL, "topic", "general", NULL, NULL, NULL);
+    topic_arg ta = {&b, "general", "saturday instead"};
+    ck_assert_msg(harness_wait(topic_is, &ta, WAIT_MS), "bob never saw the new topic");
+    check_run(&b, 0, "saturday instead\n", NULL, "topic", "general", NULL, NULL, NULL);
+    check_run(&b, 1, NULL, "master", "topic", "general", "mine", NULL, NULL);
+    ON(&a, &o, "topic", "general", "", "--json");
+    natter_expect(&o, 0, NULL, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(o.json, "topic")), "");
+    natter_out_free(&o);
+    check_run(&a, 0, "general has no topic", NULL, "topic", "general", NULL, NULL, NULL);
+    check_run(&a, 5, NULL, NULL, "topic", "nowhere", "x", NULL, NULL);
 
     /* members: labels from the node, the host as master; --json is its answer */
     ON(&a, &o, "members", "general");
@@ -261,8 +290,11 @@ START_TEST(msg_opens_and_reuses_a_conversation)
     ck_assert(natter_wait_output(&p, "> hello bob", WAIT_MS));
     ck_assert(natter_wait_output(&p, "> hi back", WAIT_MS));
     natter_stop(&p);
-    /* bob reads from his join on (entries before it are not his to read) */
-    check_run(&b, 0, "<bob> hi back", NULL, "tail", "@bob", NULL, NULL, NULL);
+    /* bob reads from his invitation on: alice's first words too */
+    ck_assert_int_eq(natter_spawn(&b, &p, "tail", "@bob", "-f", NULL), 0);
+    ck_assert(natter_wait_output(&p, "> hello bob", WAIT_MS));
+    ck_assert(natter_wait_output(&p, "<bob> hi back", WAIT_MS));
+    natter_stop(&p);
     check_run(&a, 5, NULL, "no peer called", "msg", "nobody", "hi", NULL, NULL);
     check_run(&a, 2, NULL, "usage", "msg", NULL, NULL, NULL, NULL);
 }

@@ -182,7 +182,7 @@ START_TEST(members_and_keys_through_typed_rows)
     member_rec m;
     int n = 0;
     ck_assert_int_eq(members_store_put(db, room, host, MEMBER_ROLE_MASTER, MEMBER_JOINED, NULL, 0), NT_OK);
-    ck_assert_int_eq(members_store_invite(db, room, peer), NT_OK);
+    ck_assert_int_eq(members_store_invite(db, room, peer, 0, 1), NT_OK);
     ck_assert_int_eq(members_store_get(db, room, peer, &m), NT_OK);
     ck_assert_int_eq(m.state, MEMBER_INVITED);
     ck_assert_int_eq(m.role, MEMBER_ROLE_MEMBER);
@@ -194,6 +194,37 @@ START_TEST(members_and_keys_through_typed_rows)
     ck_assert_int_eq(members_store_count(db, room, MEMBERS_CURRENT, &current), NT_OK);
     ck_assert_int_eq(current, 1);
     ck_assert_int_eq(members_store_get(db, room, "ee", &m), NT_ERR_NOT_FOUND);
+}
+END_TEST
+
+/* An invitee reads from its invitation: the seq and epoch of it are kept
+ * through its join and a repeated invitation; a departed member invited
+ * again starts from the new invitation; a joiner never invited (an open
+ * room) from the head at its join. */
+START_TEST(invitation_seq_and_epoch_carry_to_the_join)
+{
+    static const uint8_t der[] = {1, 2, 3};
+    member_rec m;
+    ck_assert_int_eq(members_store_invite(db, room, peer, 5, 2), NT_OK);
+    ck_assert_int_eq(members_store_invite(db, room, peer, 7, 3), NT_OK); /* still invited: kept */
+    ck_assert_int_eq(members_store_admit(db, room, peer, der, sizeof der, ROOM_PUSH, 9, 3), NT_OK);
+    ck_assert_int_eq(members_store_get(db, room, peer, &m), NT_OK);
+    ck_assert_int_eq(m.state, MEMBER_JOINED);
+    ck_assert_int_eq(m.from_seq, 5);
+    ck_assert_int_eq(m.cursor, 5);
+    ck_assert_int_eq(m.from_epoch, 2);
+    ck_assert_int_eq(m.key_epoch, 3);
+    ck_assert_int_eq(members_store_leave(db, room, peer), NT_OK);
+    ck_assert_int_eq(members_store_invite(db, room, peer, 12, 4), NT_OK);
+    ck_assert_int_eq(members_store_admit(db, room, peer, der, sizeof der, ROOM_PUSH, 15, 5), NT_OK);
+    ck_assert_int_eq(members_store_get(db, room, peer, &m), NT_OK);
+    ck_assert_int_eq(m.from_seq, 12);
+    ck_assert_int_eq(m.from_epoch, 4);
+    ck_assert_int_eq(m.key_epoch, 5);
+    ck_assert_int_eq(members_store_admit(db, room, "ee", der, sizeof der, ROOM_POLL, 15, 5), NT_OK);
+    ck_assert_int_eq(members_store_get(db, room, "ee", &m), NT_OK);
+    ck_assert_int_eq(m.from_seq, 15);
+    ck_assert_int_eq(m.from_epoch, 5);
 }
 END_TEST
 
@@ -260,6 +291,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, a_row_with_an_unknown_state_is_an_error);
     tcase_add_test(tc, outbox_states_change_once);
     tcase_add_test(tc, members_and_keys_through_typed_rows);
+    tcase_add_test(tc, invitation_seq_and_epoch_carry_to_the_join);
     tcase_add_test(tc, log_and_events);
     tcase_add_test(tc, statement_caches_are_per_handle);
     suite_add_tcase(s, tc);

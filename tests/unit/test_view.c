@@ -162,6 +162,13 @@ START_TEST(test_events)
     ck_assert_int_eq(w2->lines[w2->n - 1].kind, VL_ERROR);
     ck_assert_ptr_nonnull(strstr(w2->lines[w2->n - 1].text, "you were removed"));
     json_decref(ev);
+    /* a topic change: the window's topic and a notice with it */
+    ev = json_pack("{s:s,s:s,s:s,s:{s:s,s:s,s:s,s:s},s:i}", "type", "room", "room", ROOM, "change", "topic",
+                   "room_info", "id", ROOM, "name", "general", "topic", "lunch at one", "state", "joined", "ts", 1);
+    ck_assert(view_event(v, ev));
+    ck_assert_str_eq(w->topic, "lunch at one");
+    ck_assert_ptr_nonnull(strstr(w->lines[w->n - 1].text, "topic: lunch at one"));
+    json_decref(ev);
     /* a message for a room not known yet opens a window for it */
     ev = json_pack("{s:s,s:s,s:o,s:i}", "type", "message", "room", "99999999999999999999999999999999",
                    "message", msg(1, BOB, "new", NULL), "ts", 1);
