@@ -15,13 +15,8 @@
  * Every wait is bounded; a reset, refused or unanswered connection is
  * counted, never fatal. Output lines are "name value unit ..." (see
  * bench/README.md, "Connections"); lines starting with # are comments. */
-#include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <jansson.h>
 #include <math.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -35,21 +30,17 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench_node.h"
 #include "bench/bench_util.h"
+#include "bench/conns_net.h"
 
-#define RX_KEEP 384          /* bytes of what the node sent a flood connection that are kept */
 #define HRX_MAX 2048         /* a health answer (headers + body) must fit */
 #define FRESH_THREADS 4      /* threads making the fresh requests of the flood */
 #define MAX_CLIENT_STEPS 8   /* --clients values */
-#define EP_BATCH 256
-#define NODE_START_S 60
-#define NODE_STOP_S 15
-#define OPEN_PENDING_IDLE10K 128 /* connects in flight at once while opening idle10k */
+#define OPEN_PENDING 128     /* connects in flight at once (idle10k, health); the listen backlog is 128 */
 
 static const char HEALTH_REQ[] = "GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 
@@ -60,143 +51,6 @@ static double o_seconds = 10, o_rate = 20, o_hold = 35, o_health_s = 3;
 static int o_idle = 1000, o_slow = 300, o_conns = 10000, o_sources = 20, o_timeout_ms = 2000;
 static unsigned o_max_conn; /* 0: the scenario's own choice */
 static int o_clients[MAX_CLIENT_STEPS] = {16, 64, 256, 1024}, o_nclients = 4;
-
-static double now_s(void) { return bench_clock_s(CLOCK_MONOTONIC); }
-
-/* ---- the node ---- */
-
-typedef struct {
-    pid_t pid;
-    char dir[64];
-    struct sockaddr_in addr;
-    char peer[64];
-} node_t;
-
-static node_t g_node;
-
-static void node_stop(node_t *n)
-{
-    if (n->pid > 0) {
-        kill(n->pid, SIGTERM);
-        int st;
-        double until = now_s() + NODE_STOP_S;
-        while (waitpid(n->pid, &st, WNOHANG) == 0) {
-            if (now_s() > until) {
-                fprintf(stderr, "bench/conns: natterd did not stop in %d s, killing it\n", NODE_STOP_S);
-                kill(n->pid, SIGKILL);
-                waitpid(n->pid, &st, 0);
-                break;
-            }
-            usleep(20000);
-        }
-        n->pid = 0;
-    }
-    if (n->dir[0]) {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", n->dir);
-        if (system(cmd))
-            fprintf(stderr, "bench/conns: could not remove %s\n", n->dir);
-        n->dir[0] = 0;
-    }
-}
-
-static void at_exit_stop(void) { node_stop(&g_node); }
-
-static void die(const char *what)
-{
-    fprintf(stderr, "bench/conns: %s\n", what);
-    exit(1); /* at_exit_stop stops the node */
-}
-
-static void node_exec(const char *bin, const char *data, unsigned max_conn)
-{
-    char log[128], mc[16];
-    snprintf(log, sizeof log, "%s/natterd.log", g_node.dir);
-    int lfd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (lfd >= 0) {
-        dup2(lfd, 1);
-        dup2(lfd, 2);
-    }
-    snprintf(mc, sizeof mc, "%u", max_conn);
-    const char *argv[] = {bin, "--data-dir", data, "--listen", "127.0.0.1:0", "--client-listen", "127.0.0.1:0",
-                          "--no-discovery", "--key-bits", "2048", "--name", "bench", "--log-level", "warn",
-                          max_conn ? "--max-connections" : NULL, mc, NULL};
-    execv(bin, (char *const *)argv);
-    _exit(127);
-}
-
-/* Starts natterd (max_conn 0: its default) and waits for its run file. */
-static void node_start(unsigned max_conn)
-{
-    const char *bin = getenv("NATTERD") ? getenv("NATTERD") : "build/natterd";
-    char data[128], runfile[160];
-    snprintf(g_node.dir, sizeof g_node.dir, "/tmp/natter-bench-conns-XXXXXX");
-    if (!mkdtemp(g_node.dir))
-        die("mkdtemp");
-    snprintf(data, sizeof data, "%s/data", g_node.dir);
-    snprintf(runfile, sizeof runfile, "%s/natterd.json", data);
-    if (mkdir(data, 0700))
-        die("mkdir");
-    if ((g_node.pid = fork()) == 0)
-        node_exec(bin, data, max_conn);
-    for (double until = now_s() + NODE_START_S; now_s() < until; usleep(50000)) {
-        if (waitpid(g_node.pid, NULL, WNOHANG) == g_node.pid) {
-            g_node.pid = 0;
-            die("natterd exited at start (is $NATTERD right?)");
-        }
-        json_t *j = json_load_file(runfile, 0, NULL);
-        const char *p = j ? json_string_value(json_object_get(j, "peer")) : NULL;
-        if (p)
-            snprintf(g_node.peer, sizeof g_node.peer, "%s", p);
-        json_decref(j);
-        if (!p)
-            continue;
-        char *colon = strrchr(g_node.peer, ':');
-        g_node.addr.sin_family = AF_INET;
-        g_node.addr.sin_port = htons((uint16_t)atoi(colon ? colon + 1 : "0"));
-        inet_pton(AF_INET, "127.0.0.1", &g_node.addr.sin_addr);
-        printf("# natterd pid %d, peer listener %s\n", (int)g_node.pid, g_node.peer);
-        return;
-    }
-    die("natterd did not start");
-}
-
-/* A field of /proc/PID/status ("VmRSS", "VmHWM" in kB, "Threads"); -1 if unknown. */
-static long proc_status(pid_t pid, const char *key)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    long v = -1;
-    size_t kl = strlen(key);
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, key, kl) && line[kl] == ':') {
-            v = atol(line + kl + 1);
-            break;
-        }
-    if (f)
-        fclose(f);
-    return v;
-}
-
-static long proc_fds(pid_t pid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
-    DIR *d = opendir(path);
-    long n = 0;
-    for (struct dirent *e; d && (e = readdir(d));)
-        n += e->d_name[0] != '.';
-    if (d)
-        closedir(d);
-    return d ? n : -1;
-}
-
-static void print_node(const char *label)
-{
-    printf("%s %ld kB-rss %ld kB-hwm %ld threads %ld fds\n", label, proc_status(g_node.pid, "VmRSS"),
-           proc_status(g_node.pid, "VmHWM"), proc_status(g_node.pid, "Threads"), proc_fds(g_node.pid));
-}
 
 /* Starts the node for a scenario, says how, and prints its idle figures. */
 static void scenario_node(const char *name, unsigned max_conn, const char *why)
@@ -214,390 +68,22 @@ static void scenario_node(const char *name, unsigned max_conn, const char *why)
     char label[64];
     snprintf(label, sizeof label, "%s-node-idle", name);
     print_node(label);
-}
-
-/* ---- sockets and HTTP ---- */
-
-static struct in_addr src_addr(int b, int c)
-{
-    struct in_addr a;
-    a.s_addr = htonl((127u << 24) | ((unsigned)b << 8) | (unsigned)c);
-    return a;
-}
-
-/* A non-blocking TCP socket bound to src and connecting to the node: the
- * fd, with *err 0 (connected) or EINPROGRESS; -1 with *err set on failure. */
-static int open_from(struct in_addr src, int *err)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int one = 1;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr = src};
-    *err = 0;
-    if (fd < 0) {
-        *err = errno;
-        return -1;
-    }
-    /* the port is chosen at connect, per destination, not at bind */
-    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) ||
-        (connect(fd, (struct sockaddr *)&g_node.addr, sizeof g_node.addr) && errno != EINPROGRESS)) {
-        *err = errno;
-        close(fd);
-        return -1;
-    }
-    if (*err == 0 && errno == EINPROGRESS)
-        *err = EINPROGRESS;
-    return fd;
-}
-
-static bool says_close(const char *p)
-{
-    while (*p == ' ' || *p == '\t')
-        p++;
-    return !strncasecmp(p, "close", 5);
-}
-
-/* Parses an HTTP/1.x answer in buf: 1 when complete (status, length used,
- * Retry-After seen, Connection: close seen), 0 when more is needed, -1 if
- * it is not HTTP. Without Content-Length it is complete only at EOF. */
-static int http_answer(const char *buf, size_t len, bool eof, int *status, size_t *used, bool *ra, bool *close_)
-{
-    const char *end = memmem(buf, len, "\r\n\r\n", 4);
-    if (len >= 5 && strncmp(buf, "HTTP/", 5))
-        return -1;
-    if (!end)
-        return eof ? -1 : 0;
-    size_t hlen = (size_t)(end - buf) + 4;
-    long cl = -1;
-    *status = atoi(buf + 9);
-    *ra = *close_ = false;
-    for (const char *l = memchr(buf, '\n', hlen); l && l < end; l = memchr(l + 1, '\n', (size_t)(end - l))) {
-        if (!strncasecmp(l + 1, "Content-Length:", 15))
-            cl = atol(l + 16);
-        else if (!strncasecmp(l + 1, "Retry-After:", 12))
-            *ra = true;
-        else if (!strncasecmp(l + 1, "Connection:", 11) && says_close(l + 12))
-            *close_ = true;
-    }
-    if (cl < 0) {
-        *used = len;
-        return eof ? 1 : 0;
-    }
-    *used = hlen + (size_t)cl;
-    return len >= *used ? 1 : 0;
-}
-
-/* ---- a pool of connections that send nothing or trickle a request ---- */
-
-enum { K_IDLE, K_SLOW };
-enum { C_NEW, C_CONNECTING, C_OPEN, C_CLOSED, C_FAILED };
-
-typedef struct {
-    int fd;
-    uint8_t kind, state;
-    bool rst;      /* ended by a reset rather than an EOF */
-    int err;       /* why the connect failed */
-    struct in_addr src;
-    double t_open, t_conn, t_end;
-    size_t sent;   /* K_SLOW: bytes of the request written */
-    size_t got;    /* bytes received (the first RX_KEEP kept) */
-    char rx[RX_KEEP];
-} conn;
-
-typedef struct {
-    conn *c;
-    size_t n, next;
-    int ep;
-    size_t max_pending;
-    atomic_size_t pending; /* connects in flight */
-    atomic_bool stop;
-    double next_tick;
-    const char *slow_req;
-    size_t slow_len;
-    size_t n_open;        /* connected and not closed */
-    pid_t gate_pid;       /* if set: open more only while few connections wait in its listen queue */
-    long gate_fds0, gate_fds;
-    double gate_t;
-} pool;
-
-static void conn_end(pool *p, conn *c, bool rst)
-{
-    if (c->state == C_CONNECTING)
-        atomic_fetch_sub(&p->pending, 1);
-    p->n_open -= c->state == C_OPEN;
-    close(c->fd);
-    c->fd = -1;
-    c->state = C_CLOSED;
-    c->rst = rst;
-    c->t_end = now_s();
-}
-
-static void pool_open(pool *p, conn *c)
-{
-    int err;
-    c->t_open = now_s();
-    c->fd = open_from(c->src, &err);
-    if (c->fd < 0) {
-        c->state = C_FAILED;
-        c->err = err;
-        return;
-    }
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLOUT, .data.ptr = c};
-    c->state = C_CONNECTING;
-    atomic_fetch_add(&p->pending, 1);
-    if (epoll_ctl(p->ep, EPOLL_CTL_ADD, c->fd, &ev))
-        die("epoll_ctl");
-}
-
-static void conn_read(pool *p, conn *c)
-{
-    char scratch[4096];
-    for (;;) {
-        char *dst = c->got < RX_KEEP ? c->rx + c->got : scratch;
-        size_t room = c->got < RX_KEEP ? RX_KEEP - c->got : sizeof scratch;
-        ssize_t r = recv(c->fd, dst, room, 0);
-        if (r > 0) {
-            c->got += (size_t)r;
-            continue;
-        }
-        if (r == 0 || (errno != EAGAIN && errno != EINTR))
-            conn_end(p, c, r < 0);
-        return;
-    }
-}
-
-static void pool_event(pool *p, conn *c, uint32_t ev)
-{
-    if (c->state == C_CONNECTING) {
-        int e = 0;
-        socklen_t el = sizeof e;
-        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &el);
-        if (e) {
-            conn_end(p, c, false);
-            c->state = C_FAILED;
-            c->err = e;
-            return;
-        }
-        if (!(ev & EPOLLOUT))
-            e = EINPROGRESS;
-        if (e)
-            return;
-        atomic_fetch_sub(&p->pending, 1);
-        c->state = C_OPEN;
-        p->n_open++;
-        c->t_conn = now_s();
-        struct epoll_event mod = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
-        epoll_ctl(p->ep, EPOLL_CTL_MOD, c->fd, &mod);
-    }
-    if (c->state == C_OPEN && (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
-        conn_read(p, c);
-}
-
-/* Once a second every open slowloris connection writes its next byte. */
-static void pool_tick(pool *p)
-{
-    for (size_t i = 0; i < p->n; i++) {
-        conn *c = &p->c[i];
-        if (c->kind != K_SLOW || c->state != C_OPEN || c->sent >= p->slow_len)
-            continue;
-        if (send(c->fd, p->slow_req + c->sent, 1, MSG_NOSIGNAL) == 1)
-            c->sent++;
-        else if (errno != EAGAIN && errno != EINTR)
-            conn_end(p, c, true);
-    }
-}
-
-/* Whether to open another connection: at most max_pending connects in
- * flight and, when gated, fewer than max_pending connected but not yet
- * taken by the node (its open fds, read every 10 ms), so that its listen
- * queue never overflows (a dropped SYN is retried only after a second). */
-static bool pool_may_open(pool *p, double t)
-{
-    if (p->next >= p->n || atomic_load(&p->pending) >= p->max_pending)
-        return false;
-    if (!p->gate_pid)
-        return true;
-    if (t - p->gate_t > 0.01) {
-        p->gate_fds = proc_fds(p->gate_pid) - p->gate_fds0;
-        p->gate_t = t;
-    }
-    return (long)(p->n_open + atomic_load(&p->pending)) - p->gate_fds < (long)p->max_pending;
-}
-
-/* Opens the pool's connections and serves them until `until` or p->stop. */
-static void pool_run(pool *p, double until)
-{
-    struct epoll_event evs[EP_BATCH];
-    while (!atomic_load(&p->stop)) {
-        double t = now_s();
-        if (t >= until)
-            break;
-        for (int k = 0; k < EP_BATCH && pool_may_open(p, t); k++)
-            pool_open(p, &p->c[p->next++]);
-        if (t >= p->next_tick) {
-            pool_tick(p);
-            p->next_tick = t + 1.0;
-        }
-        double wait = fmin(fmin(p->next_tick, until) - t, 0.05);
-        int n = epoll_wait(p->ep, evs, EP_BATCH, (int)(wait * 1000) + 1);
-        for (int i = 0; i < n; i++)
-            pool_event(p, evs[i].data.ptr, evs[i].events);
-    }
-}
-
-static void *pool_thread(void *arg)
-{
-    pool_run(arg, INFINITY);
-    return NULL;
-}
-
-static void pool_init(pool *p, size_t n, size_t max_pending)
-{
-    memset(p, 0, sizeof *p);
-    p->c = calloc(n, sizeof *p->c);
-    p->n = n;
-    p->max_pending = max_pending;
-    p->ep = epoll_create1(EPOLL_CLOEXEC);
-    if (!p->c || p->ep < 0)
-        die("out of memory or fds");
-    for (size_t i = 0; i < n; i++)
-        p->c[i].fd = -1;
-}
-
-static void pool_free(pool *p)
-{
-    for (size_t i = 0; i < p->n; i++)
-        if (p->c[i].fd >= 0)
-            close(p->c[i].fd);
-    close(p->ep);
-    free(p->c);
-}
-
-/* Waits until the pool has no connect in flight and all are opened, or `secs`. */
-static void pool_settle(pool *p, double secs)
-{
-    for (double until = now_s() + secs; now_s() < until; usleep(20000))
-        if (p->next >= p->n && atomic_load(&p->pending) == 0)
-            break;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* The sample at quantile q of a sorted array. */
-static double quantile(const double *v, size_t n, double q)
-{
-    if (!n)
-        return NAN;
-    size_t i = (size_t)ceil(q * (double)n);
-    return v[i ? i - 1 : 0];
-}
-
-typedef struct {
-    size_t total, untried, connected, refused, conn_err, never, open, eof, rst, answered, ans_ra, ans_json;
-    size_t by_status[6]; /* 408, 503, 400, 200, other status, not HTTP */
-} pool_sum;
-
-static const int SUM_STATUS[] = {408, 503, 400, 200};
-
-static void sum_answer(pool_sum *s, const conn *c)
-{
-    size_t n = c->got < RX_KEEP ? c->got : RX_KEEP, k = 0;
-    s->answered++;
-    if (n < 12 || strncmp(c->rx, "HTTP/", 5)) {
-        s->by_status[5]++;
-        return;
-    }
-    int st = atoi(c->rx + 9);
-    while (k < 4 && SUM_STATUS[k] != st)
-        k++;
-    s->by_status[k]++;
-    s->ans_ra += memmem(c->rx, n, "\nRetry-After:", 13) != NULL;
-    s->ans_json += memmem(c->rx, n, "\r\n\r\n{", 5) != NULL;
-}
-
-/* Sums one kind of the pool; close times (s after connect) into ends[]. */
-static pool_sum pool_summary(const pool *p, int kind, double *ends, size_t *nends)
-{
-    pool_sum s = {0};
-    *nends = 0;
-    for (size_t i = 0; i < p->n; i++) {
-        const conn *c = &p->c[i];
-        if (c->kind != kind)
-            continue;
-        s.total++;
-        if (c->state == C_FAILED) {
-            s.refused += c->err == ECONNREFUSED;
-            s.conn_err += c->err != ECONNREFUSED;
-            continue;
-        }
-        if (c->state == C_NEW || c->state == C_CONNECTING) {
-            s.untried += c->state == C_NEW;
-            s.never += c->state == C_CONNECTING;
-            continue;
-        }
-        s.connected++;
-        if (c->state == C_OPEN)
-            s.open++;
-        else {
-            s.eof += !c->rst;
-            s.rst += c->rst;
-            ends[(*nends)++] = c->t_end - c->t_conn;
-        }
-        if (c->got)
-            sum_answer(&s, c);
-    }
-    qsort(ends, *nends, sizeof *ends, cmp_double);
-    return s;
-}
-
-static void print_pool(const pool *p, int kind, const char *label)
-{
-    double *ends = calloc(p->n + 1, sizeof *ends);
-    size_t ne;
-    pool_sum s = pool_summary(p, kind, ends, &ne);
-    printf("%s %zu opened %zu connected %zu refused %zu connect-error %zu never-connected %zu not-tried "
-           "%zu still-open %zu closed-eof %zu closed-reset\n",
-           label, s.total - s.untried, s.connected, s.refused, s.conn_err, s.never, s.untried, s.open, s.eof, s.rst);
-    printf("%s-answers %zu answered %zu 408 %zu 503 %zu 400 %zu 200 %zu other-status %zu not-http "
-           "%zu retry-after %zu json\n",
-           label, s.answered, s.by_status[0], s.by_status[1], s.by_status[2], s.by_status[3], s.by_status[4],
-           s.by_status[5], s.ans_ra, s.ans_json);
-    if (ne)
-        printf("%s-closed-after-s %.2f min %.2f p50 %.2f p90 %.2f max\n", label, ends[0], quantile(ends, ne, 0.5),
-               quantile(ends, ne, 0.9), ends[ne - 1]);
-    free(ends);
+    long rss = proc_status(g_node.pid, "VmRSS");
+    printf("# %s: node idle RSS %.1f MB, target <= 8 MB: %s\n", name, rss / 1024.0,
+           rss >= 0 && rss <= 8 * 1024 ? "met" : "missed");
 }
 
 /* ---- fresh requests: a new connection each, bounded by o_timeout_ms ---- */
 
-enum { F_200, F_503RA, F_503, F_OTHER, F_RESET, F_REFUSED, F_TIMEOUT, F_N };
-static const char *const F_NAMES[F_N] = {"200", "503-retry-after", "503-no-retry-after", "other-status",
-                                         "reset", "refused", "timeout"};
+/* outcomes up to F_OTHER are HTTP answers */
+enum { F_200, F_503RA, F_503, F_OTHER, F_CLOSED, F_RESET, F_REFUSED, F_TIMEOUT, F_N };
+static const char *const F_NAMES[F_N] = {"200",    "503-retry-after", "503-no-retry-after", "other-status",
+                                         "closed-no-answer", "reset", "refused", "timeout"};
 
 typedef struct {
     double ms;
     int out;
 } fresh_sample;
-
-/* Waits for ev on fd until the deadline: 1 ready, 0 timed out. */
-static int wait_fd(int fd, short ev, double deadline)
-{
-    for (;;) {
-        double left = deadline - now_s();
-        if (left <= 0)
-            return 0;
-        struct pollfd pf = {.fd = fd, .events = ev};
-        int r = poll(&pf, 1, (int)(left * 1000) + 1);
-        if (r > 0)
-            return 1;
-        if (r < 0 && errno != EINTR)
-            return 0;
-    }
-}
 
 static int fresh_read(int fd, double deadline)
 {
@@ -616,7 +102,7 @@ static int fresh_read(int fd, double deadline)
         len += (size_t)r;
         int done = http_answer(buf, len, r == 0 || len == sizeof buf - 1, &st, &used, &ra, &cl);
         if (done < 0 || (r == 0 && done == 0))
-            return len ? F_OTHER : F_RESET; /* closed without an answer */
+            return len ? F_OTHER : F_CLOSED;
         if (done)
             return st == 200 ? F_200 : st == 503 ? (ra ? F_503RA : F_503) : F_OTHER;
     }
@@ -794,7 +280,7 @@ static void scenario_idle10k(void)
     scenario_node("idle10k", need > 65536 ? 65536 : need, "so that the global cap does not refuse the connections");
     long fds0 = proc_fds(g_node.pid);
     pool p;
-    pool_init(&p, (size_t)o_conns, OPEN_PENDING_IDLE10K);
+    pool_init(&p, (size_t)o_conns, OPEN_PENDING);
     p.gate_pid = g_node.pid;
     p.gate_fds0 = fds0;
     for (size_t i = 0; i < p.n; i++) {
@@ -802,7 +288,7 @@ static void scenario_idle10k(void)
         p.c[i].src = src_addr(1, 1 + (int)(i % (size_t)o_sources));
     }
     printf("# idle10k: %d idle connections from %d sources 127.0.1.1-%d (%d each), at most %d connects in flight\n",
-           o_conns, o_sources, o_sources, (o_conns + o_sources - 1) / o_sources, OPEN_PENDING_IDLE10K);
+           o_conns, o_sources, o_sources, (o_conns + o_sources - 1) / o_sources, OPEN_PENDING);
     fflush(stdout);
     double t0 = now_s();
     pthread_t th;
@@ -944,16 +430,16 @@ static void h_event(hrun *r, hconn *c, uint32_t ev)
         h_read(r, c);
 }
 
-/* Opens what is due (at most OPEN_PENDING_IDLE10K connects in flight) and
+/* Opens what is due (at most OPEN_PENDING connects in flight) and
  * times out requests unanswered for o_timeout_ms. */
 static void h_housekeep(hrun *r)
 {
     double t = now_s();
-    while (r->next < r->n && r->connecting < OPEN_PENDING_IDLE10K)
+    while (r->next < r->n && r->connecting < OPEN_PENDING)
         h_connect(r, &r->c[r->next++]);
     for (int i = 0; i < r->next; i++) {
         hconn *c = &r->c[i];
-        if (c->state == H_IDLE && t >= c->t && r->connecting < OPEN_PENDING_IDLE10K)
+        if (c->state == H_IDLE && t >= c->t && r->connecting < OPEN_PENDING)
             h_connect(r, c);
         else if (c->state == H_WAIT && (t - c->t) * 1000 > o_timeout_ms) {
             r->timeouts += r->counting;
@@ -982,7 +468,7 @@ static void h_loop(hrun *r, double until, bool warmup)
 
 typedef struct {
     int clients;
-    double rps, cpu_us, secs;
+    double rps, cpu_us, gen_us, secs;
     size_t ok, errors, reconnects, timeouts;
     int ready;
 } h_result;
@@ -998,16 +484,17 @@ static h_result health_step(int clients)
     h_loop(&r, now_s() + 10, true);
     h_result res = {.clients = clients, .ready = r.ready};
     r.counting = true;
-    double cpu0 = bench_proc_cpu_s(g_node.pid), t0 = now_s();
+    double cpu0 = bench_proc_cpu_s(g_node.pid), gen0 = bench_self_cpu_s(), t0 = now_s();
     h_loop(&r, t0 + o_health_s, false);
     res.secs = now_s() - t0;
-    double cpu = bench_proc_cpu_s(g_node.pid) - cpu0;
+    double cpu = bench_proc_cpu_s(g_node.pid) - cpu0, gen = bench_self_cpu_s() - gen0;
     res.ok = r.ok;
     res.errors = r.errors;
     res.reconnects = r.reconnects;
     res.timeouts = r.timeouts;
     res.rps = (double)r.ok / res.secs;
     res.cpu_us = r.ok ? cpu * 1e6 / (double)r.ok : NAN;
+    res.gen_us = r.ok ? gen * 1e6 / (double)r.ok : NAN;
     for (int i = 0; i < clients; i++)
         if (r.c[i].fd >= 0)
             close(r.c[i].fd);
@@ -1033,9 +520,9 @@ static void scenario_health(void)
         res[i] = health_step(o_clients[i]);
         h_result *h = &res[i];
         printf("health %d clients %.0f req/s %zu ok %zu errors %zu timeouts %zu reconnects %.1f node-cpu-us/req "
-               "%.2f s (%d of %d clients answered before the step)\n",
-               h->clients, h->rps, h->ok, h->errors, h->timeouts, h->reconnects, h->cpu_us, h->secs, h->ready,
-               h->clients);
+               "%.1f bench-cpu-us/req %.2f s (%d of %d clients answered before the step)\n",
+               h->clients, h->rps, h->ok, h->errors, h->timeouts, h->reconnects, h->cpu_us, h->gen_us, h->secs,
+               h->ready, h->clients);
         fflush(stdout);
         peak = h->rps > peak ? h->rps : peak;
         /* the node lets go of the closed connections before the next step */
