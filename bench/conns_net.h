@@ -41,15 +41,31 @@ static int open_from(struct in_addr src, int *err)
     }
     /* the port is chosen at connect, per destination, not at bind */
     setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) ||
-        (connect(fd, (struct sockaddr *)&g_node.addr, sizeof g_node.addr) && errno != EINPROGRESS)) {
+    int rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+    if (rc == 0)
+        rc = connect(fd, (struct sockaddr *)&g_node.addr, sizeof g_node.addr);
+    if (rc && errno != EINPROGRESS) {
         *err = errno;
         close(fd);
         return -1;
     }
-    if (*err == 0 && errno == EINPROGRESS)
-        *err = EINPROGRESS;
+    *err = rc ? EINPROGRESS : 0;
     return fd;
+}
+
+/* The status of "HTTP/1.x NNN ..." in buf[0..len), 0 if there is none
+ * (buf need not end with a NUL). */
+static int http_status(const char *buf, size_t len)
+{
+    int st = 0;
+    if (len < 12 || strncmp(buf, "HTTP/", 5) || buf[8] != ' ')
+        return 0;
+    for (int i = 9; i < 12; i++) {
+        if (buf[i] < '0' || buf[i] > '9')
+            return 0;
+        st = st * 10 + buf[i] - '0';
+    }
+    return st;
 }
 
 static bool says_close(const char *p)
@@ -71,7 +87,7 @@ static int http_answer(const char *buf, size_t len, bool eof, int *status, size_
         return eof ? -1 : 0;
     size_t hlen = (size_t)(end - buf) + 4;
     long cl = -1;
-    *status = atoi(buf + 9);
+    *status = http_status(buf, hlen);
     *ra = *close_ = false;
     for (const char *l = memchr(buf, '\n', hlen); l && l < end; l = memchr(l + 1, '\n', (size_t)(end - l))) {
         if (!strncasecmp(l + 1, "Content-Length:", 15))
@@ -309,11 +325,11 @@ static void sum_answer(pool_sum *s, const conn *c)
 {
     size_t n = c->got < RX_KEEP ? c->got : RX_KEEP, k = 0;
     s->answered++;
-    if (n < 12 || strncmp(c->rx, "HTTP/", 5)) {
+    int st = http_status(c->rx, n);
+    if (!st) {
         s->by_status[5]++;
         return;
     }
-    int st = atoi(c->rx + 9);
     while (k < 4 && SUM_STATUS[k] != st)
         k++;
     s->by_status[k]++;
@@ -368,9 +384,15 @@ static void print_pool(const pool *p, int kind, const char *label)
            "%zu retry-after %zu json\n",
            label, s.answered, s.by_status[0], s.by_status[1], s.by_status[2], s.by_status[3], s.by_status[4],
            s.by_status[5], s.ans_ra, s.ans_json);
-    if (ne)
-        printf("%s-closed-after-s %.2f min %.2f p50 %.2f p90 %.2f max\n", label, ends[0], quantile(ends, ne, 0.5),
-               quantile(ends, ne, 0.9), ends[ne - 1]);
+    if (ne) {
+        size_t b[4] = {0};
+        for (size_t i = 0; i < ne; i++)
+            b[ends[i] < 1 ? 0 : ends[i] < 10 ? 1 : ends[i] < 30 ? 2 : 3]++;
+        printf("%s-closed-after-s %.2f min %.2f p50 %.2f p90 %.2f max %zu under-1s %zu 1-10s %zu 10-30s "
+               "%zu over-30s\n",
+               label, ends[0], quantile(ends, ne, 0.5), quantile(ends, ne, 0.9), ends[ne - 1], b[0], b[1], b[2],
+               b[3]);
+    }
     free(ends);
 }
 
