@@ -66,6 +66,17 @@ static void node_stop(node_t *n)
 
 static void at_exit_stop(void) { node_stop(&g_node); }
 
+/* SIGINT/SIGTERM: the node goes with the bench (only async-signal-safe
+ * calls here; the temp dir stays behind). */
+static void on_stop_signal(int sig)
+{
+    if (g_node.pid > 0) {
+        kill(g_node.pid, SIGKILL);
+        waitpid(g_node.pid, NULL, 0);
+    }
+    _exit(128 + sig);
+}
+
 /* Says why and exits; at_exit_stop (atexit) stops the node. */
 static void die(const char *what)
 {

@@ -619,6 +619,8 @@ int main(int argc, char **argv)
         setrlimit(RLIMIT_NOFILE, &rl);
     }
     atexit(at_exit_stop);
+    signal(SIGINT, on_stop_signal);
+    signal(SIGTERM, on_stop_signal);
     double load[1] = {0};
     getloadavg(load, 1);
     printf("# natter conns bench: scenario %s, RLIMIT_NOFILE %lu, %ld cores, load average %.2f\n", o_scenario,
