@@ -84,9 +84,9 @@ static void die(const char *what)
     exit(1);
 }
 
-static void node_exec(const char *bin, const char *data, unsigned max_conn)
+static void node_exec(const char *bin, const char *data, unsigned max_conn, unsigned per_source)
 {
-    char log[128], mc[16];
+    char log[128], mc[16], ps[16];
     snprintf(log, sizeof log, "%s/natterd.log", g_node.dir);
     int lfd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (lfd >= 0) {
@@ -94,15 +94,17 @@ static void node_exec(const char *bin, const char *data, unsigned max_conn)
         dup2(lfd, 2);
     }
     snprintf(mc, sizeof mc, "%u", max_conn);
+    snprintf(ps, sizeof ps, "%u", per_source);
     const char *argv[] = {bin, "--data-dir", data, "--listen", "127.0.0.1:0", "--client-listen", "127.0.0.1:0",
                           "--no-discovery", "--key-bits", "2048", "--name", "bench", "--log-level", "warn",
-                          max_conn ? "--max-connections" : NULL, mc, NULL};
+                          "--max-connections", mc, per_source ? "--max-connections-per-source" : NULL, ps, NULL};
     execv(bin, (char *const *)argv);
     _exit(127);
 }
 
-/* Starts natterd (max_conn 0: its default) and waits for its run file. */
-static void node_start(unsigned max_conn)
+/* Starts natterd (max_conn, per_source 0: its defaults) and waits for its
+ * run file. */
+static void node_start(unsigned max_conn, unsigned per_source)
 {
     const char *bin = getenv("NATTERD") ? getenv("NATTERD") : "build/natterd";
     char data[128], runfile[160];
@@ -114,7 +116,7 @@ static void node_start(unsigned max_conn)
     if (mkdir(data, 0700))
         die("mkdir");
     if ((g_node.pid = fork()) == 0)
-        node_exec(bin, data, max_conn);
+        node_exec(bin, data, max_conn, per_source);
     for (double until = now_s() + NODE_START_S; now_s() < until; usleep(50000)) {
         if (waitpid(g_node.pid, NULL, WNOHANG) == g_node.pid) {
             g_node.pid = 0;

@@ -53,17 +53,20 @@ static unsigned o_max_conn; /* 0: the scenario's own choice */
 static int o_clients[MAX_CLIENT_STEPS] = {16, 64, 256, 1024}, o_nclients = 4;
 
 /* Starts the node for a scenario, says how, and prints its idle figures. */
-static void scenario_node(const char *name, unsigned max_conn, const char *why)
+static void scenario_node(const char *name, unsigned max_conn, unsigned per_source, const char *why)
 {
     if (o_max_conn) {
         max_conn = o_max_conn;
         why = "--max-connections given to the bench";
     }
-    node_start(max_conn);
+    node_start(max_conn, per_source);
     if (max_conn)
         printf("# %s: natterd --max-connections %u (%s)\n", name, max_conn, why);
     else
         printf("# %s: natterd with its default --max-connections (%s)\n", name, why);
+    if (per_source)
+        printf("# %s: natterd --max-connections-per-source %u (the scenario's sources are its own)\n", name,
+               per_source);
     usleep(500000); /* the node's start-up allocations settle before the idle figure */
     char label[64];
     snprintf(label, sizeof label, "%s-node-idle", name);
@@ -228,7 +231,7 @@ static void run_fresh(const char *label)
 
 static void scenario_flood(void)
 {
-    scenario_node("flood", 0, "the node as deployed: the flood must not need a bigger cap");
+    scenario_node("flood", 0, 0, "the node as deployed: the flood must not need a bigger cap");
     pool p;
     size_t n = (size_t)o_idle + (size_t)o_slow;
     pool_init(&p, n, n);
@@ -276,8 +279,8 @@ static void scenario_flood(void)
 
 static void scenario_idle10k(void)
 {
-    unsigned need = (unsigned)o_conns + 64;
-    scenario_node("idle10k", need > 65536 ? 65536 : need, "so that the global cap does not refuse the connections");
+    scenario_node("idle10k", 0, (unsigned)((o_conns + o_sources - 1) / o_sources),
+                  "the node as deployed: its cap comes from the open-file limit");
     long fds0 = proc_fds(g_node.pid);
     pool p;
     pool_init(&p, (size_t)o_conns, OPEN_PENDING);
@@ -505,10 +508,7 @@ static h_result health_step(int clients)
 
 static void scenario_health(void)
 {
-    int maxc = 0;
-    for (int i = 0; i < o_nclients; i++)
-        maxc = o_clients[i] > maxc ? o_clients[i] : maxc;
-    scenario_node("health", (unsigned)maxc + 64, "so that the largest client count fits under the global cap");
+    scenario_node("health", 0, 0, "the node as deployed");
     printf("# health: keep-alive clients from %d sources 127.0.2.1-%d, one GET /v1/health in flight each, "
            "one epoll thread, %.1f s per step after every client had an answer (or 10 s)\n",
            o_sources, o_sources, o_health_s);

@@ -169,14 +169,6 @@ static bool pressed_locked(const http_conns *cs)
     return (uint64_t)cs->open * PRESSURE_DEN > (uint64_t)cs->cap * PRESSURE_NUM;
 }
 
-bool http_conns_pressed(http_server *h)
-{
-    pthread_mutex_lock(&h->conns.mu);
-    bool p = pressed_locked(&h->conns);
-    pthread_mutex_unlock(&h->conns.mu);
-    return p;
-}
-
 bool http_conns_shed(http_req *rq)
 {
     http_server *h = rq->h;

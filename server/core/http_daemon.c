@@ -141,7 +141,7 @@ static enum MHD_Result queue_reply(http_req *rq)
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     for (size_t i = 0; i < rq->n_extra; i++)
         MHD_add_response_header(r, rq->extra[i].name, rq->extra[i].value);
-    if ((rq->close_after || http_conns_pressed(h)) && !MHD_get_response_header(r, MHD_HTTP_HEADER_CONNECTION))
+    if (rq->close_after && !MHD_get_response_header(r, MHD_HTTP_HEADER_CONNECTION))
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(rq->conn, rq->status, r);
     MHD_destroy_response(r);

@@ -180,8 +180,6 @@ bool http_conn_enter(http_server *h, http_conn *cn, conn_state st);
 /* Over a cap: answers 503 (with Retry-After and Connection: close) and
  * returns true. */
 bool http_conns_shed(http_req *rq);
-/* Under pressure replies close their connection. */
-bool http_conns_pressed(http_server *h);
 void http_conns_count_shed(http_server *h, uint64_t *counter);
 
 /* http_work.c */
