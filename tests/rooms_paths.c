@@ -119,10 +119,15 @@ int rooms_peer_handle(rooms *r, const char *peer, const char *method, const char
         return rooms_refuse(reply, REFUSE_NOT_FOUND, "no such path");
     rerun_query rq = {.q = q, .qarg = qarg};
     rooms_answer a;
+    rooms_pending *pend = NULL;
     for (;;) {
-        rooms_refusal why = rooms_peer_op(r, op, peer, room, rerun_q, &rq, body, &a);
-        if (!waits(why, &a, &rq))
+        rooms_refusal why = rooms_peer_op(r, op, peer, room, rerun_q, &rq, body, pend, &a);
+        if (a.wait.pending)
+            pend = a.wait.pending;
+        if (!waits(why, &a, &rq)) {
+            rooms_pending_release(pend);
             return rooms_answer_http(why, &a, reply);
+        }
     }
 }
 

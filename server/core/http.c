@@ -392,10 +392,10 @@ void http_precheck(http_req *rq, const char *version)
 
 void http_run_handler(http_req *rq)
 {
-    rq->want_wait = false;
+    rq->want_wait = rq->want_defer = false;
     rq->route->fn(rq, rq->h->nd);
     rq->runs++;
-    if (rq->replied)
+    if (rq->replied || (rq->want_defer && !rq->on_worker))
         return;
     if (!rq->want_wait || rq->wait_over) {
         log_error("http: handler for %s %s did not reply", rq->method, rq->route->pattern);
@@ -418,6 +418,13 @@ void http_req_wait(http_req *rq, struct waitq *q, uint64_t gen, unsigned wait_ms
 }
 
 bool http_req_wait_over(const http_req *rq) { return rq->wait_over; }
+bool http_req_inline(const http_req *rq) { return !rq->on_worker; }
+
+void http_req_defer(http_req *rq)
+{
+    if (!rq->replied)
+        rq->want_defer = true;
+}
 bool http_req_rerun(const http_req *rq) { return rq->runs > 0; }
 
 void http_req_set_ctx(http_req *rq, void *ctx, void (*fr)(void *))

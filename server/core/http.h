@@ -176,6 +176,12 @@ struct waitq;
  * generation gen, or wait_ms after the request's first wait (later waits
  * keep the first deadline), or when the server stops. */
 void http_req_wait(http_req *rq, struct waitq *q, uint64_t gen, unsigned wait_ms);
+/* Running on the connection's event thread (an HTTP_INLINE route). */
+bool http_req_inline(const http_req *rq);
+/* From a handler on the event thread: it would block from here on. Reply
+ * nothing and return: it runs again on a worker (what it kept with
+ * http_req_set_ctx stays). */
+void http_req_defer(http_req *rq);
 /* The time is up or the server is stopping: the handler must reply now. */
 bool http_req_wait_over(const http_req *rq);
 /* This run follows a wait (the handler ran before for this request). */

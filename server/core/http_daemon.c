@@ -165,12 +165,15 @@ static enum MHD_Result dispatch(http_req *rq)
     if (rq->replied)
         return queue_reply(rq);
     if (rq->route->flags & HTTP_INLINE) {
+        rq->on_worker = false;
         http_run_handler(rq);
         if (rq->replied)
             return queue_reply(rq);
-        MHD_suspend_connection(rq->conn);
-        http_pool_park(h, rq);
-        return MHD_YES;
+        if (!rq->want_defer) {
+            MHD_suspend_connection(rq->conn);
+            http_pool_park(h, rq);
+            return MHD_YES;
+        }
     }
     if (!http_pool_submit(h, rq)) {
         http_conns_count_shed(h, &h->conns.shed.workers);

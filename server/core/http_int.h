@@ -87,6 +87,7 @@ typedef struct http_pool {
     unsigned threads, idle, threads_max;
     struct http_req *parked; /* parked or resuming, until their event thread takes them */
     unsigned n_parked;
+    int64_t timer_next; /* when the timer looks next (monotonic ms) */
     pthread_t timer;
     bool ready, timer_started, stop;
 } http_pool;
@@ -146,6 +147,7 @@ struct http_req {
     size_t n_extra;
     /* waiting (http_req_wait) */
     bool want_wait, wait_over;
+    bool want_defer, on_worker;
     waitq *wait_q;
     uint64_t wait_gen;
     int64_t wait_deadline_ms; /* set by the first wait; 0 before */

@@ -33,6 +33,7 @@ static struct timespec abs_in(int64_t ms)
 
 static void run_job(http_server *h, http_req *rq)
 {
+    rq->on_worker = true;
     http_run_handler(rq);
     if (rq->replied)
         MHD_resume_connection(rq->conn);
@@ -170,8 +171,8 @@ void http_pool_park(http_server *h, http_req *rq)
         /* woken since the handler looked: it looks again */
         atomic_store(&rq->park, PARK_RESUMING);
         MHD_resume_connection(rq->conn);
-    } else {
-        pthread_cond_signal(&p->timer_cv);
+    } else if (rq->wait_deadline_ms < p->timer_next) {
+        pthread_cond_signal(&p->timer_cv); /* sooner than the timer would look */
     }
     pthread_mutex_unlock(&p->mu);
 }
@@ -222,6 +223,7 @@ static void *timer_main(void *arg)
             else if (rq->wait_deadline_ms < next)
                 next = rq->wait_deadline_ms;
         }
+        p->timer_next = next;
         struct timespec ts = abs_in(next - now);
         pthread_cond_timedwait(&p->timer_cv, &p->mu, &ts);
     }

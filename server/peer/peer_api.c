@@ -18,6 +18,7 @@
 #include "storage/peers.h"
 #include "server/channel/envelope.h"
 #include "server/channel/handshake.h"
+#include "server/core/presence.h"
 #include "server/peer/peer_names.h"
 
 #define SWEEP_INTERVAL_S 10
@@ -49,6 +50,8 @@ struct peer_req {
     uint64_t wait_gen;
     unsigned wait_ms;
     bool wait_over;
+    void *ctx;
+    void (*ctx_free)(void *);
 };
 
 /* ---- accessors ---- */
@@ -60,6 +63,15 @@ json_t *peer_req_body(const peer_req *rq) { return rq->body; }
 const char *peer_req_session_hex(const peer_req *rq) { return rq->sid_hex; }
 uint64_t peer_req_seq(const peer_req *rq) { return rq->seq; }
 bool peer_req_wait_over(const peer_req *rq) { return rq->wait_over; }
+void *peer_req_ctx(const peer_req *rq) { return rq->ctx; }
+
+void peer_req_set_ctx(peer_req *rq, void *ctx, void (*fr)(void *))
+{
+    if (rq->ctx && rq->ctx != ctx && rq->ctx_free)
+        rq->ctx_free(rq->ctx);
+    rq->ctx = ctx;
+    rq->ctx_free = fr;
+}
 
 int peer_req_wait(peer_req *rq, struct waitq *q, uint64_t gen, unsigned wait_ms)
 {
@@ -309,7 +321,7 @@ bool peer_route_resendable(const char *method, const char *path)
     memcpy(bare, path, n);
     bare[n] = 0;
     const peer_route *r = find_route(method, bare, &params, allow, sizeof(allow));
-    return r && r->resend;
+    return r && (r->flags & PEER_RESEND);
 }
 
 /* The sealed route for method and path, or NULL after a 404, or a 405
@@ -432,6 +444,8 @@ typedef struct {
     session_view v;
     uint8_t *pt;
     size_t pt_len;
+    bool opened;  /* authenticated and opened */
+    bool settled; /* the peer's address learned and its presence marked */
 } sealed_req;
 
 static void sealed_req_free(void *arg)
@@ -440,6 +454,8 @@ static void sealed_req_free(void *arg)
     if (!sr)
         return;
     json_decref(sr->pr.body);
+    if (sr->pr.ctx && sr->pr.ctx_free)
+        sr->pr.ctx_free(sr->pr.ctx);
     if (sr->pt) {
         mbedtls_platform_zeroize(sr->pt, sr->pt_len);
         free(sr->pt);
@@ -450,39 +466,76 @@ static void sealed_req_free(void *arg)
     free(sr);
 }
 
-/* Route, parse, authenticate and open rq into sr; false when refused
- * (answered). */
+/* Parse, authenticate and open rq into sr (its route found); false when
+ * refused (answered). Only the session table's lock is taken. */
 static bool sealed_open(http_req *rq, node *nd, struct peer_api *pa, sealed_req *sr)
 {
     const char *method = http_req_method(rq), *path = http_req_path(rq);
     size_t len = 0;
     peer_req *pr = &sr->pr;
-    const peer_route *r = route_or_refuse(rq, method, path, &pr->params);
-    if (!r)
-        return false;
     const char *body = http_req_body(rq, &len);
     if (envelope_parse(body, len, ENVELOPE_C2S, &sr->e) || strlen(path) > ENVELOPE_PATH_MAX) {
         refuse(rq, pa, 400, "malformed_envelope", "body is not a sealed envelope");
         return false;
     }
-    int64_t now = (int64_t)time(NULL);
-    if (!open_sealed(rq, pa, method, path, &sr->e, now, &sr->v, &sr->pt, &sr->pt_len))
+    if (!open_sealed(rq, pa, method, path, &sr->e, (int64_t)time(NULL), &sr->v, &sr->pt, &sr->pt_len))
         return false;
     atomic_fetch_add(&pa->sealed_ok, 1);
-    learn_address(nd, rq, &sr->v, now);
-    /* The first request of a session proves the handshake was the peer's
-     * own (a replayed handshake proves nothing): it completed now. */
-    peer_names_presence(nd, sr->v.peer, true, !sr->v.confirmed,
-                        sr->v.confirmed ? "sent a request" : "completed a handshake");
     /* Authenticated from here on: every answer is sealed. */
     pr->nd = nd;
-    pr->route = r;
     memcpy(pr->peer, sr->v.peer, IDENTITY_ID_LEN);
     if (encoding_hex_encode(sr->v.peer, IDENTITY_ID_LEN, pr->peer_hex, sizeof(pr->peer_hex)) ||
         encoding_hex_encode(sr->e.session_id, HS_SESSION_ID_LEN, pr->sid_hex, sizeof(pr->sid_hex)))
         return false;
     pr->seq = sr->e.seq;
     pr->query = sr->e.query;
+    sr->opened = true;
+    return true;
+}
+
+/* What the request tells of its peer: the address of a new session, and
+ * that the peer is up. May write the peer table and run the "peer is up"
+ * callbacks, so not on the event thread unless there is nothing to do. */
+static bool settle_needs_work(node *nd, const sealed_req *sr)
+{
+    return !sr->v.confirmed || presence_get(nd->presence, sr->v.peer) != PRESENCE_UP;
+}
+
+static void sealed_settle(http_req *rq, node *nd, sealed_req *sr)
+{
+    learn_address(nd, rq, &sr->v, (int64_t)time(NULL));
+    /* The first request of a session proves the handshake was the peer's
+     * own (a replayed handshake proves nothing): it completed now. */
+    peer_names_presence(nd, sr->v.peer, true, !sr->v.confirmed,
+                        sr->v.confirmed ? "sent a request" : "completed a handshake");
+    sr->settled = true;
+}
+
+/* The first run finds the route, and the request is opened on the event
+ * thread only for a quick route (PEER_QUICK); anything that may block runs
+ * on a worker (http_req_defer), the opened request kept. */
+static bool sealed_prepare(http_req *rq, node *nd, struct peer_api *pa, sealed_req *sr)
+{
+    if (!sr->pr.route &&
+        !(sr->pr.route = route_or_refuse(rq, http_req_method(rq), http_req_path(rq), &sr->pr.params)))
+        return false;
+    bool here = http_req_inline(rq);
+    if (here && !(sr->pr.route->flags & PEER_QUICK)) {
+        http_req_defer(rq);
+        return false;
+    }
+    if (!sr->opened && !sealed_open(rq, nd, pa, sr)) {
+        if (!http_replied(rq))
+            http_reply_error(rq, 500, "internal", "internal error");
+        return false;
+    }
+    if (!sr->settled) {
+        if (here && settle_needs_work(nd, sr)) {
+            http_req_defer(rq);
+            return false;
+        }
+        sealed_settle(rq, nd, sr);
+    }
     return true;
 }
 
@@ -500,12 +553,9 @@ static void sealed_dispatch(http_req *rq, node *nd)
             return;
         }
         http_req_set_ctx(rq, sr, sealed_req_free);
-        if (!sealed_open(rq, nd, pa, sr)) {
-            if (!http_replied(rq))
-                http_reply_error(rq, 500, "internal", "internal error");
-            return;
-        }
     }
+    if (!sealed_prepare(rq, nd, pa, sr))
+        return;
     sr->pr.http = rq;
     sr->pr.wait_over = http_req_wait_over(rq);
     json_t *reply = NULL;
@@ -560,15 +610,16 @@ const peer_route peer_api_peer_routes[] = {
  * itself (404, and 405 with the route's own methods in Allow): modules
  * only write a peer_route table. */
 #define SEALED(m)                                                                                       \
-    {m, "/v1/peer/{s1}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ANY_QUERY, 0},                     \
-    {m, "/v1/peer/{s1}/{s2}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ANY_QUERY, 0},                \
-    {m, "/v1/peer/{s1}/{s2}/{s3}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ANY_QUERY, 0},           \
-    {m, "/v1/peer/{s1}/{s2}/{s3}/{s4}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ANY_QUERY, 0},      \
-    {m, "/v1/peer/{s1}/{s2}/{s3}/{s4}/{s5}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ANY_QUERY, 0}, \
-    {m, "/v1/peer/{s1}/{s2}/{s3}/{s4}/{s5}/{s6}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ANY_QUERY, 0}
+    {m, "/v1/peer/{s1}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ANY_QUERY, HTTP_INLINE},                     \
+    {m, "/v1/peer/{s1}/{s2}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ANY_QUERY, HTTP_INLINE},                \
+    {m, "/v1/peer/{s1}/{s2}/{s3}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ANY_QUERY, HTTP_INLINE},           \
+    {m, "/v1/peer/{s1}/{s2}/{s3}/{s4}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ANY_QUERY, HTTP_INLINE},      \
+    {m, "/v1/peer/{s1}/{s2}/{s3}/{s4}/{s5}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ANY_QUERY, HTTP_INLINE}, \
+    {m, "/v1/peer/{s1}/{s2}/{s3}/{s4}/{s5}/{s6}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ANY_QUERY, HTTP_INLINE}
 
 const http_route peer_api_routes[] = {
     {"POST", "/v1/handshake", HTTP_API_PEER, post_handshake, 16 * 1024, NULL, 0},
+    /* opened on the event thread; a route that may block goes on to a worker */
     SEALED(HTTP_ANY_METHOD),
     {0},
 };

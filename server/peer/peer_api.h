@@ -51,11 +51,15 @@ typedef struct peer_route {
     const char *pattern; /* "/v1/peer/rooms/{id}/messages" (see http_match) */
     peer_handler *fn;
     size_t body_max;     /* plaintext cap in bytes; 0 = --max-body; at most PEER_PLAIN_MAX */
-    bool resend;         /* PEER_RESEND or PEER_ONCE: see peer_route_resendable */
+    unsigned flags;      /* PEER_RESEND or PEER_ONCE, and PEER_QUICK */
 } peer_route;
 
-#define PEER_RESEND true  /* idempotent: may be sent again after a plaintext unknown_session */
-#define PEER_ONCE false   /* not: join, leave (a second one would not answer the same) */
+#define PEER_ONCE 0u      /* not idempotent: join, leave (a second one would not answer the same) */
+#define PEER_RESEND 1u    /* idempotent: may be sent again after a plaintext unknown_session */
+/* The handler never blocks (it parses, queues and waits with
+ * peer_req_wait): it runs on the connection's event thread, not on a
+ * worker (server/core/http.h). */
+#define PEER_QUICK 2u
 
 /* Whether a request may be sent again on a new session after a plaintext
  * (unauthenticated, so possibly forged) unknown_session answer: the
@@ -96,6 +100,11 @@ uint64_t peer_req_seq(const peer_req *rq);
 struct waitq;
 int peer_req_wait(peer_req *rq, struct waitq *q, uint64_t gen, unsigned wait_ms);
 bool peer_req_wait_over(const peer_req *rq);
+
+/* State a waiting handler keeps between its runs (PEER_WAIT), freed with
+ * fr when the request ends. */
+void peer_req_set_ctx(peer_req *rq, void *ctx, void (*fr)(void *));
+void *peer_req_ctx(const peer_req *rq);
 
 /* Build {"error":{"code","message"}} into *reply and return status. */
 int peer_error(json_t **reply, int status, const char *code, const char *fmt, ...)

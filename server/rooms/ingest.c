@@ -1,8 +1,9 @@
 /* ingest.c - the host's path for submitted messages after their pre-check:
  * verify, then group commit.
  *
- * The submitting threads (one per peer connection) only queue their unit
- * (one request: a submission, or a batch of them) and wait. One verify thread per core takes items off the verify queue,
+ * A submitter only queues its unit (one request: a submission, or a batch
+ * of them) and waits (ingest_run), or is called back (ingest_submit: a
+ * peer's request, parked without a thread until then). One verify thread per core takes items off the verify queue,
  * checks the RSA signature and opens the host's copy, and hands good items
  * to the committer; the committer writes everything waiting in one
  * transaction (one fsync) and wakes exactly the submitters it acked. The
@@ -79,7 +80,10 @@ static void wake_all(gc_item *list)
 {
     for (gc_item *it = list, *next; it; it = next) {
         next = it->next;
-        sem_post(&it->done);
+        if (it->on_done)
+            it->on_done(it->done_arg);
+        else
+            sem_post(&it->done);
     }
 }
 
@@ -225,6 +229,26 @@ void ingest_free(rooms *r)
     pthread_cond_destroy(&in->commit_cond);
     free(in);
     r->in = NULL;
+}
+
+void ingest_submit(rooms *r, gc_item *it, void (*on_done)(void *arg), void *arg)
+{
+    ingest *in = r->in;
+    it->next = NULL;
+    it->on_done = on_done;
+    it->done_arg = arg;
+    pthread_mutex_lock(&in->lock);
+    if (!in->running) { /* stopping: verify and commit on this thread */
+        pthread_mutex_unlock(&in->lock);
+        if (in->ops.check(r, NULL, it))
+            in->ops.commit(r, it);
+        on_done(arg);
+        return;
+    }
+    in->inflight++;
+    q_push(&in->verify_q, it);
+    pthread_cond_signal(&in->verify_cond);
+    pthread_mutex_unlock(&in->lock);
 }
 
 rooms_refusal ingest_run(rooms *r, gc_item *it)

@@ -66,6 +66,7 @@ typedef struct {
         uint64_t gen;
         unsigned ms;
         int64_t cursor;
+        struct rooms_pending *pending; /* a submission waiting for its commit (rooms.h) */
     } wait;
 } rooms_answer;
 

@@ -160,7 +160,7 @@ static rooms_refusal peer_list(rooms *r, rooms_answer *a)
 }
 
 rooms_refusal rooms_peer_op(rooms *r, port_op op, const char *peer, const char *room, rooms_query_fn *q, void *qarg,
-                            json_t *body, rooms_answer *a)
+                            json_t *body, rooms_pending *resume, rooms_answer *a)
 {
     *a = (rooms_answer){0};
     if (!rooms_valid_hex(peer, IDENTITY_ID_HEX_LEN))
@@ -173,7 +173,7 @@ rooms_refusal rooms_peer_op(rooms *r, port_op op, const char *peer, const char *
     case PORT_POLL:
         return messages_peer_poll(r, peer, room, q, qarg, a);
     case PORT_SUBMIT:
-        return messages_peer_submit(r, peer, room, body, a);
+        return messages_peer_submit(r, peer, room, body, resume, a);
     case PORT_MEMBERS:
         return peer_simple(r, peer, room, "members", q, qarg, body, a);
     case PORT_KEYS:
@@ -185,7 +185,7 @@ rooms_refusal rooms_peer_op(rooms *r, port_op op, const char *peer, const char *
         return rooms_decline(a, REFUSE_BAD_REQUEST, "body must be a JSON object");
     switch (op) {
     case PORT_BATCH:
-        return messages_peer_submit_batch(r, peer, room, body, a);
+        return messages_peer_submit_batch(r, peer, room, body, resume, a);
     case PORT_JOIN:
         return rooms_peer_join(r, peer, room, body, a);
     case PORT_LEAVE:

@@ -85,9 +85,18 @@ void rooms_tick(rooms *r);
  * route op (peer_port.h names the routes) on room (32 hex; not
  * for PORT_LIST), its query through q, its body (may be NULL). Returns
  * REFUSE_NONE when done, else the refusal; *a is filled either way (the
- * caller maps it to HTTP with rooms_answer_http and owns a->body). */
+ * caller maps it to HTTP with rooms_answer_http and owns a->body).
+ *
+ * Done with no body and a->wait.q set: nothing to answer yet. The caller
+ * waits on that queue (refusal.h) and calls again. A submission
+ * (PORT_SUBMIT, PORT_BATCH) waiting for its commit also sets
+ * a->wait.pending: the caller owns it, passes it back as resume on the
+ * next call (which answers it) and then releases it. */
+typedef struct rooms_pending rooms_pending;
 rooms_refusal rooms_peer_op(rooms *r, port_op op, const char *peer, const char *room, rooms_query_fn *q, void *qarg,
-                            json_t *body, rooms_answer *a);
+                            json_t *body, rooms_pending *resume, rooms_answer *a);
+/* Drop the caller's hold on a pending submission (NULL-safe). */
+void rooms_pending_release(rooms_pending *p);
 /* The client API routes (already bearer-authenticated). */
 typedef enum {
     ROOMS_API_LIST,       /* GET  /v1/client/rooms */

@@ -79,6 +79,8 @@ typedef struct gc_item {
     bool untried; /* after a refused item of its unit: neither checked nor committed */
     bool in_commit; /* its answer comes from the commit (undone if the commit fails) */
     sem_t done; /* the unit's first item only: posted once when the unit is answered */
+    void (*on_done)(void *arg); /* the unit's first item, when submitted with ingest_submit: called instead */
+    void *done_arg;
     struct gc_item *more; /* the next item of the same request */
     struct gc_item *next; /* the next unit in a queue */
 } gc_item;
@@ -290,10 +292,13 @@ void messages_submission_free(submission *s);
  * with a->body = {seq, ts[, duplicate]}, or the refusal. */
 rooms_refusal messages_host_submit(rooms *r, const char *sender, const char *room, const submission *s,
                                    rooms_answer *a);
-rooms_refusal messages_peer_submit(rooms *r, const char *peer, const char *room, json_t *body, rooms_answer *a);
-/* Host: a batch request {"messages": [Submit, ...]}; see protocol.md. */
+/* Host: a member's submission, or a batch {"messages": [Submit, ...]}
+ * (protocol.md), queued to the ingest with a->wait set; called again with
+ * resume, the answer (submit.c). */
+rooms_refusal messages_peer_submit(rooms *r, const char *peer, const char *room, json_t *body,
+                                   rooms_pending *resume, rooms_answer *a);
 rooms_refusal messages_peer_submit_batch(rooms *r, const char *peer, const char *room, json_t *body,
-                                         rooms_answer *a);
+                                         rooms_pending *resume, rooms_answer *a);
 rooms_refusal messages_peer_poll(rooms *r, const char *peer, const char *room, rooms_query_fn *q, void *qarg,
                                  rooms_answer *a);
 rooms_refusal messages_peer_notify(rooms *r, const char *peer, const char *room, json_t *body, rooms_answer *a);
@@ -372,6 +377,11 @@ void ingest_free(rooms *r);
 /* Run a pre-checked submission through verify and commit; waits for its
  * ack. Returns it->refusal (it->reply set). Inline if the threads are gone. */
 rooms_refusal ingest_run(rooms *r, gc_item *it);
+/* The same without waiting: on_done(arg) is called once the unit is
+ * answered (on a thread of the ingest, without its lock; or on this one,
+ * before it returns, while the ingest stops). The unit must live until
+ * then. */
+void ingest_submit(rooms *r, gc_item *it, void (*on_done)(void *arg), void *arg);
 
 /* outbox.c */
 /* Try to submit one pending entry now; its state afterwards into *state. */

@@ -55,6 +55,8 @@ static const json_field notify_fields[] = {
     JSON_FIELDS_END,
 };
 
+static void pending_release(void *p) { rooms_pending_release(p); }
+
 /* Every route: its body's fields checked, then the rooms' handler of its
  * op, with the room id and the query from the request, its answer mapped
  * to HTTP through the refusal table. */
@@ -69,7 +71,9 @@ static int dispatch(peer_req *rq, json_t **reply, port_op op, const json_field *
         return peer_error(reply, 400, "bad_request", "%s", msg);
     rooms_answer a;
     rooms_refusal why = rooms_peer_op(r, op, peer_req_peer_hex(rq), peer_req_param(rq, "id"), query_fn, &q,
-                                      peer_req_body(rq), &a);
+                                      peer_req_body(rq), peer_req_ctx(rq), &a);
+    if (a.wait.pending) /* a submission waiting for its commit: kept until the request ends */
+        peer_req_set_ctx(rq, a.wait.pending, pending_release);
     if (why == REFUSE_NONE && !a.body && a.wait.q)
         return peer_req_wait(rq, a.wait.q, a.wait.gen, a.wait.ms);
     return rooms_answer_http(why, &a, reply);
@@ -103,8 +107,8 @@ const peer_route rooms_peer_routes[] = {
     {"GET", "/v1/peer/rooms/{id}/members", r_members, 0, PEER_RESEND},
     {"GET", "/v1/peer/rooms/{id}/keys", r_keys, 0, PEER_RESEND},
     {"GET", "/v1/peer/rooms/{id}/messages", r_poll, 0, PEER_RESEND},
-    {"POST", "/v1/peer/rooms/{id}/messages", r_submit, SUBMIT_MAX, PEER_RESEND},
-    {"POST", "/v1/peer/rooms/{id}/batch", r_batch, BATCH_MAX, PEER_RESEND},
+    {"POST", "/v1/peer/rooms/{id}/messages", r_submit, SUBMIT_MAX, PEER_RESEND | PEER_QUICK},
+    {"POST", "/v1/peer/rooms/{id}/batch", r_batch, BATCH_MAX, PEER_RESEND | PEER_QUICK},
     {"POST", "/v1/peer/rooms/{id}/notify", r_notify, NOTIFY_MAX, PEER_RESEND},
     {0},
 };

@@ -83,7 +83,7 @@ static const route ROUTES[] = {
     {HARNESS_CLIENT, "/v1/client/peers/{peer}/delivery", "PUT", 0},
     {HARNESS_CLIENT, "/v1/client/peers/{peer}/rooms", "GET", 0},
     {HARNESS_CLIENT, "/v1/client/rooms", "GET, POST", 0},
-    {HARNESS_CLIENT, "/v1/client/rooms/{room}", "GET", 0},
+    {HARNESS_CLIENT, "/v1/client/rooms/{room}", "GET, PATCH", 0},
     {HARNESS_CLIENT, "/v1/client/rooms/{room}/members", "GET", 0},
     {HARNESS_CLIENT, "/v1/client/rooms/{room}/messages", "GET", 0},
     {HARNESS_CLIENT, "/v1/client/rooms/{room}/messages/t1", "PUT", 0},
