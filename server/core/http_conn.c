@@ -94,7 +94,7 @@ static void opened(http_server *h, struct MHD_Connection *c, void **socket_ctx)
     cn->c = c;
     cn->fd = fd ? fd->connect_fd : -1;
     cn->st = CONN_IDLE;
-    cn->since_ms = http_now_ms();
+    cn->since_ms = cn->idle_ms = http_now_ms();
     pthread_mutex_lock(&cs->mu);
     cn->src = src_take_locked(cs, ad ? ad->client_addr : NULL);
     cn->over_source = cs->per_source && cn->src && cn->src->open > cs->per_source;
@@ -105,9 +105,11 @@ static void opened(http_server *h, struct MHD_Connection *c, void **socket_ctx)
     cs->open++;
     pthread_mutex_unlock(&cs->mu);
     /* Over its source's cap it may still send one request (answered 503),
-     * but it does not get to hold a slot for long. */
+     * but it does not get to hold a slot for long: the reaper answers it
+     * 503 after OVER_SOURCE_IDLE_S, and libmicrohttpd's own timeout (a
+     * silent close) comes only after that. */
     if (cn->over_source)
-        MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)OVER_SOURCE_IDLE_S);
+        MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)OVER_SOURCE_IDLE_S + 2);
 }
 
 static void closed(http_server *h, http_conn *cn)
@@ -152,6 +154,8 @@ bool http_conn_enter(http_server *h, http_conn *cn, conn_state st)
     if (ok && cn->st != st) {
         cn->st = st;
         cn->since_ms = http_now_ms();
+        if (st == CONN_IDLE)
+            cn->idle_ms = cn->since_ms;
     }
     pthread_mutex_unlock(&cs->mu);
     return ok;
@@ -196,15 +200,24 @@ bool http_conns_shed(http_req *rq)
 
 /* ---- the reaper ----------------------------------------------------- */
 
-static void answer_408(int fd)
+/* What the reaper says before it shuts a connection. */
+typedef enum { REAP_NONE, REAP_408, REAP_503, REAP_QUIET } reap_verdict;
+
+static void answer_and_shut(int fd, reap_verdict v)
 {
-    static const char body[] = "{\"error\":{\"code\":\"request_timeout\",\"message\":"
-                               "\"the request was not received in time\"}}";
-    char msg[320];
-    int n = snprintf(msg, sizeof msg,
-                     "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                     "Connection: close\r\n\r\n%s",
-                     sizeof body - 1, body);
+    static const char body408[] = "{\"error\":{\"code\":\"request_timeout\",\"message\":"
+                                  "\"the request was not received in time\"}}";
+    static const char body503[] = "{\"error\":{\"code\":\"busy\",\"message\":"
+                                  "\"too many connections from this address; try again\"}}";
+    char msg[384];
+    int n = v == REAP_408 ? snprintf(msg, sizeof msg,
+                                     "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
+                                     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                                     sizeof body408 - 1, body408)
+                          : snprintf(msg, sizeof msg,
+                                     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                                     "Content-Length: %zu\r\nRetry-After: 1\r\nConnection: close\r\n\r\n%s",
+                                     sizeof body503 - 1, body503);
     if (n > 0 && (size_t)n < sizeof msg)
         (void)send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)shutdown(fd, SHUT_WR);
@@ -216,21 +229,23 @@ static void answer_408(int fd)
     (void)shutdown(fd, SHUT_RD);
 }
 
-/* What the reaper does with cn now: 0 nothing, 1 answer 408, 2 close quietly. */
-static int verdict_locked(const http_conns *cs, const http_conn *cn, int64_t now, bool pressed)
+static reap_verdict verdict_locked(const http_conns *cs, const http_conn *cn, int64_t now, bool pressed)
 {
-    int64_t age = now - cn->since_ms;
-    if (cn->fd < 0)
-        return 0;
-    if (cn->st == CONN_READING && age > cs->request_ms)
-        return 1;
-    /* libmicrohttpd closes a connection silent for idle_ms itself; one
-     * still idle after that has been trickling a request line */
-    if (cn->st == CONN_IDLE && age > (int64_t)cs->idle_ms + 1000)
-        return 1;
+    int64_t age = now - cn->since_ms, waited = now - cn->idle_ms;
+    if (cn->fd < 0 || cn->st == CONN_HANDLING || cn->st == CONN_CLOSING)
+        return REAP_NONE;
+    /* over its source's cap: its request, whole or not, had its 2 s */
+    if (cn->over_source && waited > OVER_SOURCE_IDLE_S * 1000)
+        return REAP_503;
+    /* its head and body within request_ms of its request line; and the
+     * whole request, line included, within idle_ms of the connection
+     * becoming idle (libmicrohttpd closes a silent one itself: one still
+     * open after that has been trickling) */
+    if ((cn->st == CONN_READING && age > cs->request_ms) || waited > (int64_t)cs->idle_ms + 1000)
+        return REAP_408;
     if (cn->st == CONN_IDLE && pressed && age > PRESSED_IDLE_MS)
-        return 2;
-    return 0;
+        return REAP_QUIET;
+    return REAP_NONE;
 }
 
 static void reap_once(http_conns *cs)
@@ -239,18 +254,21 @@ static void reap_once(http_conns *cs)
     pthread_mutex_lock(&cs->mu);
     bool pressed = pressed_locked(cs);
     for (http_conn *cn = cs->head; cn; cn = cn->next) {
-        int v = verdict_locked(cs, cn, now, pressed);
-        if (!v)
+        reap_verdict v = verdict_locked(cs, cn, now, pressed);
+        if (v == REAP_NONE)
             continue;
         cn->st = CONN_CLOSING;
         cn->since_ms = now;
-        if (v == 1) {
-            cs->shed.deadline++;
-            answer_408(cn->fd);
-        } else {
+        if (v == REAP_QUIET) {
             cs->shed.idle++;
             (void)shutdown(cn->fd, SHUT_RDWR);
+            continue;
         }
+        if (v == REAP_408)
+            cs->shed.deadline++;
+        else
+            cs->shed.per_source++;
+        answer_and_shut(cn->fd, v);
     }
     pthread_mutex_unlock(&cs->mu);
 }

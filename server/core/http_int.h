@@ -47,6 +47,7 @@ typedef struct http_conn {
     int fd;
     conn_state st;
     int64_t since_ms;  /* when it entered st (monotonic ms) */
+    int64_t idle_ms;   /* when it last became idle: its next request may start any time after */
     bool over_source;  /* opened over the per-source cap: answered 503 */
     http_src *src;
     struct http_conn *prev, *next;

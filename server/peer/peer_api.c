@@ -601,7 +601,7 @@ static int ping(peer_req *rq, json_t **reply)
 }
 
 const peer_route peer_api_peer_routes[] = {
-    {"POST", "/v1/peer/ping", ping, 4096, PEER_RESEND},
+    {"POST", "/v1/peer/ping", ping, 4096, PEER_RESEND | PEER_QUICK},
     {0},
 };
 

@@ -156,6 +156,65 @@ START_TEST(per_source_cap_answers_503)
 }
 END_TEST
 
+/* A connection over the per-source cap that sends nothing, or trickles,
+ * is answered 503 (JSON, Retry-After) within a few seconds and closed. */
+START_TEST(over_source_silent_gets_503)
+{
+    harness_node n;
+    const char *args[] = {"--max-connections-per-source", "2", NULL};
+    ck_assert_int_eq(harness_start(&n, NULL, args), 0);
+    int held[2] = {connect_from("127.0.0.2", n.peer_port), connect_from("127.0.0.2", n.peer_port)};
+    int silent = connect_from("127.0.0.2", n.peer_port), slow = connect_from("127.0.0.2", n.peer_port);
+    reading r;
+    /* one byte at a time keeps libmicrohttpd's idle timer from firing */
+    for (int i = 0; i < 50; i++) {
+        ck_assert_int_eq(send(slow, "G", 1, MSG_NOSIGNAL), 1);
+        struct pollfd p = {.fd = slow, .events = POLLIN};
+        if (poll(&p, 1, 200) > 0)
+            break;
+    }
+    read_until_close(slow, IO_TIMEOUT_MS, &r);
+    ck_assert_msg(status_of(&r) == 503, "trickling: %s", r.buf);
+    ck_assert_ptr_nonnull(strcasestr(r.buf, "\r\nRetry-After: 1\r\n"));
+    read_until_close(silent, IO_TIMEOUT_MS, &r);
+    ck_assert_msg(status_of(&r) == 503, "silent: %s", r.buf);
+    json_t *j = body_of(&r);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "code")), "busy");
+    json_decref(j);
+    close(silent);
+    close(slow);
+    close(held[0]);
+    close(held[1]);
+    ck_assert_int_eq(harness_stop(&n), 0);
+    harness_cleanup(&n);
+}
+END_TEST
+
+/* A request line trickled past --conn-timeout is answered 408 and closed. */
+START_TEST(trickled_request_line_gets_408)
+{
+    harness_node n;
+    const char *args[] = {"--conn-timeout", "1", NULL};
+    ck_assert_int_eq(harness_start(&n, NULL, args), 0);
+    int fd = connect_from("127.0.0.1", n.peer_port);
+    static const char line[] = "GET /v1/health?aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1";
+    reading r = {0};
+    for (size_t i = 0; i < sizeof line - 1; i++) {
+        if (send(fd, line + i, 1, MSG_NOSIGNAL) != 1)
+            break;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 200) > 0) {
+            read_until_close(fd, IO_TIMEOUT_MS, &r);
+            break;
+        }
+    }
+    ck_assert_msg(status_of(&r) == 408, "got %zu bytes: %s", r.len, r.buf);
+    close(fd);
+    ck_assert_int_eq(harness_stop(&n), 0);
+    harness_cleanup(&n);
+}
+END_TEST
+
 /* A request whose head trickles in is answered 408 and closed once its
  * deadline passes, however often it sends a byte. */
 START_TEST(slowloris_gets_408_at_its_deadline)
@@ -338,6 +397,8 @@ Suite *test_suite(void)
     tcase_set_timeout(t, 120);
     tcase_add_test(t, per_source_cap_answers_503);
     tcase_add_test(t, slowloris_gets_408_at_its_deadline);
+    tcase_add_test(t, over_source_silent_gets_503);
+    tcase_add_test(t, trickled_request_line_gets_408);
     tcase_add_test(t, slow_body_gets_408);
     tcase_add_test(t, long_polls_park_without_threads);
     tcase_add_test(t, stop_answers_parked_polls);
