@@ -190,6 +190,32 @@ START_TEST(over_source_silent_gets_503)
 }
 END_TEST
 
+/* Over three quarters of the cap, idle keep-alive connections are closed
+ * first (after a second idle), and requests are served again. */
+START_TEST(pressure_reclaims_idle_connections)
+{
+    harness_node n;
+    const char *args[] = {"--max-connections", "8", NULL};
+    ck_assert_int_eq(harness_start(&n, NULL, args), 0);
+    int fds[7];
+    for (int i = 0; i < 7; i++)
+        fds[i] = connect_from("127.0.0.1", n.peer_port);
+    for (int i = 0; i < 7; i++) {
+        reading r;
+        read_until_close(fds[i], IO_TIMEOUT_MS, &r);
+        ck_assert_msg(r.closed && r.len == 0, "connection %d: closed %d, %zu bytes", i, r.closed, r.len);
+        close(fds[i]);
+    }
+    ck_assert_int_ge(shed_count(&n, "peer", "idle"), 1);
+    harness_resp ok;
+    ck_assert_int_eq(harness_get(&n, HARNESS_PEER, "/v1/health", &ok), 0);
+    ck_assert_int_eq(ok.status, 200);
+    harness_resp_free(&ok);
+    ck_assert_int_eq(harness_stop(&n), 0);
+    harness_cleanup(&n);
+}
+END_TEST
+
 /* A request line trickled past --conn-timeout is answered 408 and closed. */
 START_TEST(trickled_request_line_gets_408)
 {
@@ -399,6 +425,7 @@ Suite *test_suite(void)
     tcase_add_test(t, slowloris_gets_408_at_its_deadline);
     tcase_add_test(t, over_source_silent_gets_503);
     tcase_add_test(t, trickled_request_line_gets_408);
+    tcase_add_test(t, pressure_reclaims_idle_connections);
     tcase_add_test(t, slow_body_gets_408);
     tcase_add_test(t, long_polls_park_without_threads);
     tcase_add_test(t, stop_answers_parked_polls);
