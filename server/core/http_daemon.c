@@ -255,6 +255,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     *con_cls = NULL;
     bool started = rq->started;
     http_conn *cn = rq->cn;
+    /* A request that was resumed from a park and ended before its handler
+     * ran again (its connection gone) leaves the parked list here. */
+    if (atomic_load(&rq->park) != PARK_NONE) {
+        (void)waitq_remove(&rq->we);
+        http_pool_unpark(h, rq);
+    }
     http_req_free(rq);
     if (cn)
         (void)http_conn_enter(h, cn, CONN_IDLE);

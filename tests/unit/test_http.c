@@ -1,7 +1,11 @@
 /* http: route matching, routing errors, body caps, the error model,
  * request accessors and a blocking (long-poll) handler, against a real
  * server on 127.0.0.1 with a test route table (no node). */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -668,6 +672,51 @@ START_TEST(parked_polls_hold_no_worker)
 }
 END_TEST
 
+/* A client that goes away while its request is parked: when the wake
+ * resumes it, libmicrohttpd finds the connection closed and ends the
+ * request without running the handler again; it must leave the parked
+ * list then (it stayed on it, freed, and the next park wrote into it). */
+START_TEST(parked_request_of_a_gone_client_ends_cleanly)
+{
+    char saved[sizeof base];
+    http_server *h = start_small(2, 0, saved);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(http_port(h))};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    char req[256];
+    pthread_mutex_lock(&ev.mu);
+    unsigned long long n = (unsigned long long)ev.n;
+    pthread_mutex_unlock(&ev.mu);
+    int len = snprintf(req, sizeof req, "GET /park?since=%llu HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n",
+                       n, TOKEN);
+    ck_assert_int_eq(send(fd, req, (size_t)len, 0), len);
+    wait_stats(h, 1, 0, 0);
+    struct linger lg = {.l_onoff = 1, .l_linger = 0}; /* a reset, as when the client's process dies */
+    ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    close(fd);
+    ev_bump(false);
+    http_stats s;
+    for (int i = 0; i < 1000; i++) { /* bounded: 10 s */
+        http_stats_get(h, &s);
+        if (s.active == 0)
+            break;
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    ck_assert_uint_eq(s.active, 0);
+    ck_assert_uint_eq(s.parked, 0);
+    /* and parking again works */
+    getter g = {.path = "/park?since=999&ms=100"};
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, get_thread, &g), 0);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(g.r.status, 200);
+    json_decref(g.r.json);
+    stop_small(h, saved);
+}
+END_TEST
+
 /* A wait ends at its deadline with the handler told so. */
 START_TEST(park_deadline_answers)
 {
@@ -759,6 +808,7 @@ Suite *test_suite(void)
     tcase_add_test(l, stats_count);
     tcase_add_test(l, parked_polls_hold_no_worker);
     tcase_add_test(l, park_deadline_answers);
+    tcase_add_test(l, parked_request_of_a_gone_client_ends_cleanly);
     tcase_add_test(l, quiesce_answers_parked);
     tcase_add_test(l, worker_queue_full_is_503);
     suite_add_tcase(s, l);
