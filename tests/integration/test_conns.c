@@ -116,6 +116,30 @@ static json_int_t shed_count(harness_node *n, const char *which, const char *why
 
 static const char health[] = "GET /v1/health HTTP/1.1\r\nHost: node\r\n\r\n";
 
+typedef struct {
+    harness_node *n;
+    json_int_t want;
+} accepted_cond;
+
+/* The node has taken that many connections on its peer listener (a
+ * connection the kernel completed may wait in the listen queue a while,
+ * and two event threads take them in no set order). */
+static bool peer_conns_at_least(void *arg)
+{
+    accepted_cond *c = arg;
+    json_t *l = listener_status(c->n, "peer");
+    bool ok = json_integer_value(json_object_get(l, "connections")) >= c->want;
+    json_decref(l);
+    return ok;
+}
+
+static void wait_accepted(harness_node *n, json_int_t want)
+{
+    accepted_cond c = {n, want};
+    ck_assert_msg(harness_wait(peer_conns_at_least, &c, 20000), "the node did not take %lld connections",
+                  (long long)want);
+}
+
 /* Over the per-source cap a request gets a JSON 503 with Retry-After and
  * the connection is closed; another address is served as before. */
 START_TEST(per_source_cap_answers_503)
@@ -126,6 +150,7 @@ START_TEST(per_source_cap_answers_503)
     int idle[4];
     for (int i = 0; i < 4; i++)
         idle[i] = connect_from("127.0.0.2", n.peer_port);
+    wait_accepted(&n, 4);
     int over = connect_from("127.0.0.2", n.peer_port);
     send_all(over, health);
     reading r;
@@ -164,6 +189,7 @@ START_TEST(over_source_silent_gets_503)
     const char *args[] = {"--max-connections-per-source", "2", NULL};
     ck_assert_int_eq(harness_start(&n, NULL, args), 0);
     int held[2] = {connect_from("127.0.0.2", n.peer_port), connect_from("127.0.0.2", n.peer_port)};
+    wait_accepted(&n, 2);
     int silent = connect_from("127.0.0.2", n.peer_port), slow = connect_from("127.0.0.2", n.peer_port);
     reading r;
     /* one byte at a time keeps libmicrohttpd's idle timer from firing */
