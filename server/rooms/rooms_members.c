@@ -88,28 +88,32 @@ void rooms_store_members_locked(rooms *r, const char *room, json_t *members, int
             log_warn("rooms: cannot store the member list version of %s", room);
 }
 
+/* The room's record (members, or its topic) moved on a version: the
+ * pre-check's cache is stale, push-mode members get it pushed, poll-mode
+ * ones waiting in a long poll get it from there. */
+static void record_moved_locked(rooms *r)
+{
+    precheck_changed(r);
+    rooms_wake_push_locked(r);
+    rooms_log_grew_locked(r);
+}
+
 nt_err rooms_members_changed_locked(rooms *r, const char *room, const char *peer)
 {
     nt_err rc = rooms_store_members_ver_bump(r->o.db, room);
     if (!rc)
         rc = members_store_stamp(r->o.db, room, peer);
-    if (rc)
-        return rc;
-    precheck_changed(r);
-    rooms_wake_push_locked(r);
-    rooms_log_grew_locked(r); /* poll-mode members waiting in a long poll */
-    return NT_OK;
+    if (!rc)
+        record_moved_locked(r);
+    return rc;
 }
 
 nt_err rooms_record_changed_locked(rooms *r, const char *room)
 {
     nt_err rc = rooms_store_members_ver_bump(r->o.db, room);
-    if (rc)
-        return rc;
-    precheck_changed(r);
-    rooms_wake_push_locked(r);
-    rooms_log_grew_locked(r); /* poll-mode members waiting in a long poll */
-    return NT_OK;
+    if (!rc)
+        record_moved_locked(r);
+    return rc;
 }
 
 json_t *rooms_record_json_locked(rooms *r, const char *room)

@@ -83,6 +83,21 @@ static void read_until_close(int fd, int timeout_ms, reading *r)
     }
 }
 
+/* Send piece every 200 ms, at most times, until the node answers; then
+ * read its answer to the close. */
+static void trickle(int fd, const char *piece, int times, reading *r)
+{
+    memset(r, 0, sizeof *r);
+    for (int i = 0; i < times; i++) {
+        if (send(fd, piece, strlen(piece), MSG_NOSIGNAL) < 0)
+            break;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 200) > 0)
+            break;
+    }
+    read_until_close(fd, IO_TIMEOUT_MS, r);
+}
+
 static int status_of(const reading *r)
 {
     int st = 0;
@@ -193,13 +208,7 @@ START_TEST(over_source_silent_gets_503)
     int silent = connect_from("127.0.0.2", n.peer_port), slow = connect_from("127.0.0.2", n.peer_port);
     reading r;
     /* one byte at a time keeps libmicrohttpd's idle timer from firing */
-    for (int i = 0; i < 50; i++) {
-        ck_assert_int_eq(send(slow, "G", 1, MSG_NOSIGNAL), 1);
-        struct pollfd p = {.fd = slow, .events = POLLIN};
-        if (poll(&p, 1, 200) > 0)
-            break;
-    }
-    read_until_close(slow, IO_TIMEOUT_MS, &r);
+    trickle(slow, "G", 50, &r);
     ck_assert_msg(status_of(&r) == 503, "trickling: %s", r.buf);
     ck_assert_ptr_nonnull(strcasestr(r.buf, "\r\nRetry-After: 1\r\n"));
     read_until_close(silent, IO_TIMEOUT_MS, &r);
@@ -249,17 +258,9 @@ START_TEST(trickled_request_line_gets_408)
     const char *args[] = {"--conn-timeout", "1", NULL};
     ck_assert_int_eq(harness_start(&n, NULL, args), 0);
     int fd = connect_from("127.0.0.1", n.peer_port);
-    static const char line[] = "GET /v1/health?aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1";
-    reading r = {0};
-    for (size_t i = 0; i < sizeof line - 1; i++) {
-        if (send(fd, line + i, 1, MSG_NOSIGNAL) != 1)
-            break;
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 200) > 0) {
-            read_until_close(fd, IO_TIMEOUT_MS, &r);
-            break;
-        }
-    }
+    reading r;
+    send_all(fd, "GET /v1/health?");
+    trickle(fd, "a", 70, &r);
     ck_assert_msg(status_of(&r) == 408, "got %zu bytes: %s", r.len, r.buf);
     close(fd);
     ck_assert_int_eq(harness_stop(&n), 0);
@@ -276,18 +277,10 @@ START_TEST(slowloris_gets_408_at_its_deadline)
     ck_assert_int_eq(harness_start(&n, NULL, args), 0);
     int fd = connect_from("127.0.0.1", n.peer_port);
     send_all(fd, "GET /v1/health HTTP/1.1\r\nHost: node\r\n");
-    reading r = {0};
+    reading r;
     int64_t start = mono_ms();
     /* one header line every 200 ms, bounded: far past the deadline */
-    for (int i = 0; i < 100 && !r.closed && !r.reset; i++) {
-        if (send(fd, "X-A: b\r\n", 8, MSG_NOSIGNAL) < 0)
-            break;
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 200) > 0) {
-            read_until_close(fd, IO_TIMEOUT_MS, &r);
-            break;
-        }
-    }
+    trickle(fd, "X-A: b\r\n", 100, &r);
     ck_assert_msg(status_of(&r) == 408, "got %zu bytes: %s", r.len, r.buf);
     json_t *j = body_of(&r);
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "code")), "request_timeout");
@@ -314,16 +307,8 @@ START_TEST(slow_body_gets_408)
              "Content-Type: application/json\r\nContent-Length: 400\r\n\r\n{\"name\":\"",
              n.token);
     send_all(fd, head);
-    reading r = {0};
-    for (int i = 0; i < 100; i++) {
-        if (send(fd, "x", 1, MSG_NOSIGNAL) < 0)
-            break;
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 200) > 0) {
-            read_until_close(fd, IO_TIMEOUT_MS, &r);
-            break;
-        }
-    }
+    reading r;
+    trickle(fd, "x", 100, &r);
     ck_assert_msg(status_of(&r) == 408 || r.closed, "got %zu bytes: %s", r.len, r.buf);
     close(fd);
     /* the name did not change */
