@@ -6,13 +6,13 @@
  * transmit_error_response builds the header, then its state machine goes
  * on and builds it again (fixed upstream in 1.0.0, commit f1bfbe71). A
  * client would read two status lines on one connection. Its log line for
- * that error comes on the connection's own thread (one thread per
- * connection in http.c), after the URI callback for the same request and
- * before it sends anything. So http.c remembers the connection of its
- * thread, and on that line the node sends one JSON error itself and shuts
- * the socket; what libmicrohttpd writes after it fails, and it closes the
- * connection. With an event-driven daemon this mapping would not hold:
- * revisit it then.
+ * that error names no connection; it comes on the connection's event
+ * thread while the request head is parsed, after the URI callback and
+ * before the access handler, and before anything is sent. http_daemon.c
+ * keeps, per event thread, the connections in that stretch and gives this
+ * function the one whose Content-Length is bad; the node sends one JSON
+ * error itself and shuts the socket; what libmicrohttpd writes after it
+ * fails, and it closes the connection.
  *
  * Thread-safe (no state); call it on the connection's own thread. */
 #ifndef NATTER_HTTP_MHD_FIX_H

@@ -321,6 +321,40 @@ START_TEST(slow_body_gets_408)
 }
 END_TEST
 
+/* libmicrohttpd's own Content-Length error names no connection: with
+ * other heads half read on the event threads, the JSON 400 goes to the
+ * request that had the bad header, and the others are served. */
+START_TEST(bad_content_length_among_half_read_heads)
+{
+    harness_node n;
+    ck_assert_int_eq(harness_start(&n, NULL, NULL), 0);
+    int half[6];
+    for (int i = 0; i < 6; i++) {
+        half[i] = connect_from("127.0.0.1", n.peer_port);
+        send_all(half[i], "GET /v1/health HTTP/1.1\r\nHost: node\r\n");
+    }
+    wait_accepted(&n, 6);
+    for (int k = 0; k < 4; k++) {
+        int bad = connect_from("127.0.0.1", n.peer_port);
+        send_all(bad, "POST /v1/handshake HTTP/1.1\r\nHost: node\r\nContent-Length: 12x\r\n\r\n");
+        reading r;
+        read_until_close(bad, IO_TIMEOUT_MS, &r);
+        ck_assert_msg(status_of(&r) == 400, "bad: %s", r.buf);
+        ck_assert_msg(strstr(r.buf + 4, "HTTP/1.1") == NULL, "two status lines: %s", r.buf);
+        close(bad);
+    }
+    for (int i = 0; i < 6; i++) {
+        reading r;
+        send_all(half[i], "Connection: close\r\n\r\n");
+        read_until_close(half[i], IO_TIMEOUT_MS, &r);
+        ck_assert_msg(status_of(&r) == 200, "half %d: %s", i, r.buf);
+        close(half[i]);
+    }
+    ck_assert_int_eq(harness_stop(&n), 0);
+    harness_cleanup(&n);
+}
+END_TEST
+
 #define POLLS 48
 
 static int proc_threads(pid_t pid)
@@ -437,6 +471,7 @@ Suite *test_suite(void)
     tcase_add_test(t, over_source_silent_gets_503);
     tcase_add_test(t, trickled_request_line_gets_408);
     tcase_add_test(t, pressure_reclaims_idle_connections);
+    tcase_add_test(t, bad_content_length_among_half_read_heads);
     tcase_add_test(t, slow_body_gets_408);
     tcase_add_test(t, long_polls_park_without_threads);
     tcase_add_test(t, stop_answers_parked_polls);
