@@ -386,6 +386,13 @@ static bool parked_at_least(void *arg)
     return ok;
 }
 
+static bool fewer_threads_than_polls(void *arg)
+{
+    const harness_node *n = arg;
+    int t = proc_threads(n->pid);
+    return t > 0 && t < POLLS;
+}
+
 static void start_polls(harness_node *n, int fds[POLLS])
 {
     char req[512];
@@ -409,8 +416,17 @@ START_TEST(long_polls_park_without_threads)
     ck_assert_int_eq(harness_start(&n, NULL, NULL), 0);
     int fds[POLLS];
     start_polls(&n, fds);
-    int threads = proc_threads(n.pid);
-    ck_assert_msg(threads > 0 && threads < POLLS, "%d threads for %d waiting polls", threads, POLLS);
+    /* no worker is held by a waiting poll (the status request itself runs
+     * on one) */
+    json_t *l = listener_status(&n, "client");
+    ck_assert_int_le(json_integer_value(json_object_get(l, "workers_busy")), 1);
+    json_decref(l);
+    /* the workers the burst started leave once idle (10 s), while the
+     * polls (30 s) still wait */
+    ck_assert_msg(harness_wait(fewer_threads_than_polls, &n, 25000), "%d threads for %d waiting polls",
+                  proc_threads(n.pid), POLLS);
+    parked_cond still = {&n, POLLS};
+    ck_assert(parked_at_least(&still));
     harness_resp r;
     ck_assert_int_eq(harness_get(&n, HARNESS_PEER, "/v1/health", &r), 0);
     ck_assert_int_eq(r.status, 200);
