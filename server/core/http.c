@@ -382,6 +382,10 @@ void http_precheck(http_req *rq, const char *version)
         http_reply_error(rq, 400, "bad_request", "the request target holds a NUL or control byte");
         return;
     }
+    if (rq->query_overflow) {
+        http_reply_error(rq, 400, "bad_request", "the query holds too many parameters");
+        return;
+    }
     route(rq);
     if (rq->replied || !query_ok(rq))
         return;

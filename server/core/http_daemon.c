@@ -18,6 +18,8 @@
 #define HTTP_BUSY_SLACK 64   /* connections above the cap still taken (and answered 503) */
 #define HTTP_DISCARD_MAX (1024 * 1024) /* over-cap body bytes read before cutting the connection */
 #define HTTP_HEADS_MAX 64              /* requests per event thread between request line and handler */
+#define HTTP_POOL_MEM (16 * 1024)      /* libmicrohttpd's buffer per connection (zeroed after every request) */
+#define HTTP_QUERY_PARAMS_MAX 32       /* more in a query: 400 (no route takes more than a few) */
 
 int64_t http_now_ms(void)
 {
@@ -286,6 +288,18 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     heads_add(c);
     rq->nul_in_target = strstr(uri, "%00") != NULL;
     rq->raw_target_end = uri + strlen(uri);
+    /* libmicrohttpd 0.9.75 parses the query into the connection's buffer
+     * right after this callback, in place; a query of hundreds of
+     * parameters runs that buffer out and the request hangs. Such a query
+     * is cut here (the request gets 400) and never parsed. */
+    char *q = strchr((char *)uri, '?');
+    size_t params = 0;
+    for (const char *p = q; p && *p; p++)
+        params += *p == '&' || *p == '?';
+    if (params > HTTP_QUERY_PARAMS_MAX) {
+        rq->query_overflow = true;
+        q[1] = '\0';
+    }
     return rq;
 }
 
@@ -315,6 +329,7 @@ static nt_err start_daemon(http_server *h, const http_opts *o, bool v6)
                             MHD_OPTION_THREAD_POOL_SIZE, event_threads(),
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)(h->conns.cap + HTTP_BUSY_SLACK),
                             MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_POOL_MEM,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
                             MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
                             MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,

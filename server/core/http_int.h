@@ -125,6 +125,7 @@ struct http_req {
     http_conn *cn;
     bool started;         /* the access handler has seen it */
     bool nul_in_target;   /* "%00" in the request target */
+    bool query_overflow;  /* more query parameters than any route takes (cut before parsing) */
     const char *raw_target_end; /* where the request target read as a C string ends */
     const char *method, *path;
     const http_route *route;

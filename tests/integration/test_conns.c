@@ -355,6 +355,33 @@ START_TEST(bad_content_length_among_half_read_heads)
 }
 END_TEST
 
+/* A query of hundreds of parameters ran libmicrohttpd's per-connection
+ * buffer out while it parsed them, and the request hung (a 408 after
+ * --request-timeout at best): it is refused at once. */
+START_TEST(query_of_many_parameters_is_400)
+{
+    harness_node n;
+    ck_assert_int_eq(harness_start(&n, NULL, NULL), 0);
+    static char path[12288];
+    int o = snprintf(path, sizeof path, "/v1/health?");
+    for (int i = 0; i < 2000; i++)
+        o += snprintf(path + o, sizeof path - (size_t)o, "%sa=b", i ? "&" : "");
+    harness_resp r;
+    int64_t t0 = mono_ms();
+    ck_assert_int_eq(harness_get(&n, HARNESS_PEER, path, &r), 0);
+    ck_assert_int_eq(r.status, 400);
+    ck_assert_str_eq(harness_error_code(&r), "bad_request");
+    ck_assert_ptr_nonnull(strstr(r.body, "too many parameters"));
+    ck_assert_int_lt(mono_ms() - t0, 5000);
+    harness_resp_free(&r);
+    ck_assert_int_eq(harness_get(&n, HARNESS_PEER, "/v1/health", &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    harness_resp_free(&r);
+    ck_assert_int_eq(harness_stop(&n), 0);
+    harness_cleanup(&n);
+}
+END_TEST
+
 #define POLLS 48
 
 static int proc_threads(pid_t pid)
@@ -488,6 +515,7 @@ Suite *test_suite(void)
     tcase_add_test(t, trickled_request_line_gets_408);
     tcase_add_test(t, pressure_reclaims_idle_connections);
     tcase_add_test(t, bad_content_length_among_half_read_heads);
+    tcase_add_test(t, query_of_many_parameters_is_400);
     tcase_add_test(t, slow_body_gets_408);
     tcase_add_test(t, long_polls_park_without_threads);
     tcase_add_test(t, stop_answers_parked_polls);
