@@ -2,7 +2,6 @@
 #include "common/waitq.h"
 
 #include <stddef.h>
-#include <time.h>
 
 void waitq_init(waitq *q)
 {
@@ -80,6 +79,17 @@ void waitq_wake(waitq *q)
     pthread_mutex_unlock(&q->mu);
 }
 
+struct timespec waitq_deadline(int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L)
+        ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+    return ts;
+}
+
 typedef struct {
     waitq_entry e;
     pthread_mutex_t mu;
@@ -104,12 +114,7 @@ bool waitq_wait(waitq *q, uint64_t gen, unsigned timeout_ms)
     pthread_cond_init(&w.cv, NULL);
     bool woke = true;
     if (waitq_add(q, &w.e, gen)) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += (time_t)(timeout_ms / 1000);
-        ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L)
-            ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        struct timespec ts = waitq_deadline(timeout_ms);
         pthread_mutex_lock(&w.mu);
         while (!w.woke && pthread_cond_timedwait(&w.cv, &w.mu, &ts) == 0) {
         }

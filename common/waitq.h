@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 typedef struct waitq_entry waitq_entry;
 typedef void waitq_fn(waitq_entry *e);
@@ -58,6 +59,8 @@ void waitq_wake(waitq *q);
  * pass: true if woken. For callers that have a thread to spare (tests,
  * tools); the node's long polls park instead (server/core/http.h). */
 bool waitq_wait(waitq *q, uint64_t gen, unsigned timeout_ms);
+/* CLOCK_REALTIME now plus ms: the deadline pthread_cond_timedwait takes. */
+struct timespec waitq_deadline(int64_t ms);
 /* Entries waiting now. */
 uint64_t waitq_waiting(waitq *q);
 

@@ -447,6 +447,11 @@ void http_req_free(http_req *rq)
         free(rq->extra[i].name), free(rq->extra[i].value);
     if (rq->ctx && rq->ctx_free)
         rq->ctx_free(rq->ctx);
+    /* a client body or reply may hold a password or a message's text */
+    if (rq->out)
+        mbedtls_platform_zeroize(rq->out, rq->out_len);
+    if (rq->body)
+        mbedtls_platform_zeroize(rq->body, rq->body_len);
     free(rq->out);
     free(rq->body);
     free(rq);

@@ -3,8 +3,9 @@
  * and idle connections reclaimed when connections run short.
  *
  * libmicrohttpd owns each socket; the node never closes one. To end a
- * connection early (a deadline) the reaper thread writes a JSON 408 on it
- * and shuts it down, under the table's lock: libmicrohttpd's "closed"
+ * connection early (a deadline, or over its source's cap) the reaper
+ * thread writes a JSON 408 or 503 on it and shuts it down
+ * (http_raw_answer), under the table's lock: libmicrohttpd's "closed"
  * notification takes that lock before it closes the socket, so the
  * descriptor is still this connection's. libmicrohttpd then reads the end
  * of the stream and closes it on its own event thread. */
@@ -17,6 +18,7 @@
 
 #include "common/log.h"
 #include "server/core/http_int.h"
+#include "server/core/http_mhd_fix.h"
 
 #define REAP_INTERVAL_MS 250
 #define PRESSURE_NUM 3          /* pressure: more open than 3/4 of the cap */
@@ -177,7 +179,7 @@ bool http_conns_shed(http_req *rq)
 {
     http_server *h = rq->h;
     http_conns *cs = &h->conns;
-    const char *code = "busy", *why = NULL;
+    const char *why = NULL;
     pthread_mutex_lock(&cs->mu);
     if (atomic_load(&h->stopping)) {
         cs->shed.stopping++;
@@ -194,7 +196,7 @@ bool http_conns_shed(http_req *rq)
         return false;
     rq->close_after = true;
     http_reply_header(rq, "Retry-After", "1");
-    http_reply_error(rq, 503, code, "%s; try again", why);
+    http_reply_error(rq, 503, "busy", "%s; try again", why);
     return true;
 }
 
@@ -202,32 +204,6 @@ bool http_conns_shed(http_req *rq)
 
 /* What the reaper says before it shuts a connection. */
 typedef enum { REAP_NONE, REAP_408, REAP_503, REAP_QUIET } reap_verdict;
-
-static void answer_and_shut(int fd, reap_verdict v)
-{
-    static const char body408[] = "{\"error\":{\"code\":\"request_timeout\",\"message\":"
-                                  "\"the request was not received in time\"}}";
-    static const char body503[] = "{\"error\":{\"code\":\"busy\",\"message\":"
-                                  "\"too many connections from this address; try again\"}}";
-    char msg[384];
-    int n = v == REAP_408 ? snprintf(msg, sizeof msg,
-                                     "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
-                                     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                                     sizeof body408 - 1, body408)
-                          : snprintf(msg, sizeof msg,
-                                     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                                     "Content-Length: %zu\r\nRetry-After: 1\r\nConnection: close\r\n\r\n%s",
-                                     sizeof body503 - 1, body503);
-    if (n > 0 && (size_t)n < sizeof msg)
-        (void)send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
-    (void)shutdown(fd, SHUT_WR);
-    /* Read what already came, so the close that follows does not turn
-     * into a reset that could discard the answer. */
-    char sink[1024];
-    for (int i = 0; i < 8 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++) {
-    }
-    (void)shutdown(fd, SHUT_RD);
-}
 
 static reap_verdict verdict_locked(const http_conns *cs, const http_conn *cn, int64_t now, bool pressed)
 {
@@ -264,11 +240,15 @@ static void reap_once(http_conns *cs)
             (void)shutdown(cn->fd, SHUT_RDWR);
             continue;
         }
-        if (v == REAP_408)
+        if (v == REAP_408) {
             cs->shed.deadline++;
-        else
+            http_raw_answer(cn->fd, "408 Request Timeout", "request_timeout", "the request was not received in time",
+                            false);
+        } else {
             cs->shed.per_source++;
-        answer_and_shut(cn->fd, v);
+            http_raw_answer(cn->fd, "503 Service Unavailable", "busy",
+                            "too many connections from this address; try again", true);
+        }
     }
     pthread_mutex_unlock(&cs->mu);
 }
@@ -279,11 +259,7 @@ static void *reaper_main(void *arg)
     pthread_setname_np(pthread_self(), "http-reaper");
     pthread_mutex_lock(&cs->mu);
     while (!cs->stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += REAP_INTERVAL_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L)
-            ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        struct timespec ts = waitq_deadline(REAP_INTERVAL_MS);
         pthread_cond_timedwait(&cs->cv, &cs->mu, &ts);
         if (cs->stop)
             break;

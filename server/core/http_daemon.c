@@ -399,12 +399,7 @@ void http_quiesce(http_server *h)
 
 bool http_drain(http_server *h, unsigned timeout_ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L)
-        until.tv_sec++, until.tv_nsec -= 1000000000L;
+    struct timespec until = waitq_deadline(timeout_ms);
     pthread_mutex_lock(&h->mu);
     while (h->active > 0)
         if (pthread_cond_timedwait(&h->idle, &h->mu, &until) == ETIMEDOUT)

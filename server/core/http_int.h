@@ -45,7 +45,7 @@ typedef struct http_src {
 typedef struct http_conn {
     struct MHD_Connection *c;
     int fd;
-    conn_state st;
+    _Atomic conn_state st; /* written under the table's lock; the event thread reads it without */
     int64_t since_ms;  /* when it entered st (monotonic ms) */
     int64_t idle_ms;   /* when it last became idle: its next request may start any time after */
     bool over_source;  /* opened over the per-source cap: answered 503 */

@@ -15,34 +15,35 @@ static const struct {
      "Content-Length is too large"},
 };
 
-static void answer_before_mhd(struct MHD_Connection *c, size_t which)
+void http_raw_answer(int fd, const char *status, const char *code, const char *message, bool retry_after)
 {
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (!ci)
-        return;
-    char body[160], msg[384];
-    int bl = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
-                      mhd_cl_errors[which].code, mhd_cl_errors[which].message);
-    int ml = snprintf(msg, sizeof msg,
-                      "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
-                      "Connection: close\r\n\r\n%s",
-                      mhd_cl_errors[which].head, bl, body);
-    if (ml <= 0 || (size_t)ml >= sizeof msg || send(ci->connect_fd, msg, (size_t)ml, MSG_NOSIGNAL) != ml)
-        return;
-    (void)shutdown(ci->connect_fd, SHUT_WR);
-    /* Read what already came of the body, so that the close that follows
-     * does not turn into a reset that could discard the answer. */
+    char body[320], msg[640];
+    int bl = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code, message);
+    int ml = bl > 0 && (size_t)bl < sizeof body
+                 ? snprintf(msg, sizeof msg,
+                            "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s"
+                            "Connection: close\r\n\r\n%s",
+                            status, bl, retry_after ? "Retry-After: 1\r\n" : "", body)
+                 : -1;
+    if (ml > 0 && (size_t)ml < sizeof msg)
+        (void)send(fd, msg, (size_t)ml, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)shutdown(fd, SHUT_WR);
+    /* Read what already came, so that the close that follows does not
+     * turn into a reset that could discard the answer. */
     char sink[4096];
-    for (int i = 0; i < 16 && recv(ci->connect_fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++) {
+    for (int i = 0; i < 16 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++) {
     }
-    (void)shutdown(ci->connect_fd, SHUT_RD);
+    (void)shutdown(fd, SHUT_RD);
 }
 
 bool http_mhd_fix_answer(struct MHD_Connection *c, const char *log_line)
 {
     for (size_t i = 0; i < sizeof mhd_cl_errors / sizeof mhd_cl_errors[0]; i++) {
         if (strstr(log_line, mhd_cl_errors[i].log)) {
-            answer_before_mhd(c, i);
+            const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+            if (ci)
+                http_raw_answer(ci->connect_fd, mhd_cl_errors[i].head, mhd_cl_errors[i].code,
+                                mhd_cl_errors[i].message, false);
             return true;
         }
     }

@@ -14,12 +14,20 @@
  * error itself and shuts the socket; what libmicrohttpd writes after it
  * fails, and it closes the connection.
  *
- * Thread-safe (no state); call it on the connection's own thread. */
+ * Thread-safe (no state); call http_mhd_fix_answer on the connection's
+ * own thread. */
 #ifndef NATTER_HTTP_MHD_FIX_H
 #define NATTER_HTTP_MHD_FIX_H
 
 #include <stdbool.h>
 #include <microhttpd.h>
+
+/* Write a whole JSON error answer ({"error":{code, message}}, with
+ * Connection: close and, if asked, Retry-After: 1) on a socket that
+ * libmicrohttpd owns and has not answered, then shut it both ways (after
+ * reading what already came): libmicrohttpd then closes it. status is
+ * the status line's rest, e.g. "408 Request Timeout". */
+void http_raw_answer(int fd, const char *status, const char *code, const char *message, bool retry_after);
 
 /* When log_line (one of libmicrohttpd's log lines) is its Content-Length
  * error, answer c with a JSON error (400 bad_request or 413 too_large),

@@ -18,17 +18,6 @@
 #define TIMER_MAX_MS 1000
 #define STOP_UNPARK_MS 2000 /* how long the stop waits for resumed requests to be taken */
 
-static struct timespec abs_in(int64_t ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += (time_t)(ms / 1000);
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L)
-        ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-    return ts;
-}
-
 /* ---- workers -------------------------------------------------------- */
 
 static void run_job(http_server *h, http_req *rq)
@@ -44,7 +33,7 @@ static void run_job(http_server *h, http_req *rq)
 static http_req *next_job_locked(http_pool *p)
 {
     while (!p->q_head && !p->stop) {
-        struct timespec ts = abs_in(WORKER_IDLE_S * 1000);
+        struct timespec ts = waitq_deadline(WORKER_IDLE_S * 1000);
         p->idle++;
         int rc = pthread_cond_timedwait(&p->cv, &p->mu, &ts);
         p->idle--;
@@ -224,7 +213,7 @@ static void *timer_main(void *arg)
                 next = rq->wait_deadline_ms;
         }
         p->timer_next = next;
-        struct timespec ts = abs_in(next - now);
+        struct timespec ts = waitq_deadline(next - now);
         pthread_cond_timedwait(&p->timer_cv, &p->mu, &ts);
     }
     pthread_mutex_unlock(&p->mu);
@@ -252,7 +241,7 @@ void http_pool_fini(http_pool *p)
     if (!p->ready)
         return;
     pthread_mutex_lock(&p->mu);
-    struct timespec until = abs_in(STOP_UNPARK_MS);
+    struct timespec until = waitq_deadline(STOP_UNPARK_MS);
     while (p->n_parked > 0 && pthread_cond_timedwait(&p->gone, &p->mu, &until) != ETIMEDOUT) {
     }
     if (p->n_parked > 0)
