@@ -167,6 +167,9 @@ const char *http_req_body(const http_req *rq, size_t *len);
 const char *http_req_remote(const http_req *rq);
 const char *http_req_remote_ip(const http_req *rq);
 const struct sockaddr *http_req_remote_sa(const http_req *rq, socklen_t *len);
+/* The address alone as bytes (4 for IPv4, 16 for IPv6), for per-source
+ * limits: its length, 0 when the request has no IP source. */
+size_t http_req_source_key(const http_req *rq, uint8_t key[static 16]);
 http_api http_req_api(const http_req *rq);
 
 /* ---- waiting (long polls; see HANDLERS above) ---------------------- */

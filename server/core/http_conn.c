@@ -28,7 +28,7 @@
 
 /* ---- sources -------------------------------------------------------- */
 
-static size_t src_key(const struct sockaddr *sa, uint8_t key[16])
+static size_t src_key(const struct sockaddr *sa, uint8_t key[static 16])
 {
     if (sa && sa->sa_family == AF_INET) {
         memcpy(key, &((const struct sockaddr_in *)sa)->sin_addr, 4);
@@ -39,6 +39,12 @@ static size_t src_key(const struct sockaddr *sa, uint8_t key[16])
         return 16;
     }
     return 0;
+}
+
+size_t http_req_source_key(const http_req *rq, uint8_t key[static 16])
+{
+    socklen_t len = 0;
+    return src_key(http_req_remote_sa(rq, &len), key);
 }
 
 static size_t src_bucket(const uint8_t *key, size_t len)

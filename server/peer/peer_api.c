@@ -13,6 +13,7 @@
 
 #include "common/json.h"
 #include "common/log.h"
+#include "common/ratelimit.h"
 #include "common/text.h"
 #include "crypto/encoding.h"
 #include "storage/peers.h"
@@ -31,8 +32,16 @@ struct peer_api {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop, started;
-    atomic_uint_fast64_t hs_ok, hs_refused, sealed_ok, sealed_refused;
+    ratelimit *hs_rate;        /* handshakes per source address; NULL: no limit */
+    pthread_mutex_t hs_rate_mu; /* hs_rate */
+    atomic_uint_fast64_t hs_ok, hs_refused, hs_rate_limited, sealed_ok, sealed_refused;
 };
+
+/* Sources tracked by the handshake rate: more addresses than a LAN has;
+ * past it the least recently seen give way (ratelimit.h). */
+#define HS_RATE_SLOTS 4096
+/* A source may spend this many seconds' worth of handshakes at once. */
+#define HS_RATE_BURST_S 4
 
 struct peer_req {
     node *nd;
@@ -195,6 +204,27 @@ static void record_peer(node *nd, http_req *rq, const hs_accepted *acc, int64_t 
     *retry_after = sg.retry_after;
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* May this request's address start a handshake now? The check that comes
+ * before any parsing: a handshake costs the node a signature. */
+static bool handshake_rate_ok(struct peer_api *pa, http_req *rq)
+{
+    uint8_t key[16];
+    size_t len = http_req_source_key(rq, key);
+    if (!pa->hs_rate || !len)
+        return true;
+    pthread_mutex_lock(&pa->hs_rate_mu);
+    bool ok = ratelimit_allow(pa->hs_rate, key, len, mono_ms());
+    pthread_mutex_unlock(&pa->hs_rate_mu);
+    return ok;
+}
+
 static void post_handshake(http_req *rq, node *nd)
 {
     struct peer_api *pa = api_of(nd);
@@ -206,6 +236,12 @@ static void post_handshake(http_req *rq, node *nd)
     memset(&acc, 0, sizeof(acc));
     if (!pa) {
         http_reply_error(rq, 503, "busy", "peer channel not started");
+        return;
+    }
+    if (!handshake_rate_ok(pa, rq)) {
+        atomic_fetch_add(&pa->hs_rate_limited, 1);
+        http_reply_header(rq, "Retry-After", "1");
+        http_reply_error(rq, 429, "rate_limited", "too many handshakes from this address; retry later");
         return;
     }
     if (json_parse_object(text, len, JSON_DEPTH_DEFAULT, &req)) {
@@ -664,10 +700,21 @@ nt_err peer_api_start(node *nd, char err[static NODE_ERR_MAX])
         snprintf(err, NODE_ERR_MAX, "peer channel: %s", err_str(rc));
         return rc;
     }
+    unsigned long rate = nd->cfg->handshake_rate;
+    ratelimit_config rlc = {.rate_per_s = (uint32_t)rate, .burst = (uint32_t)(rate * HS_RATE_BURST_S)};
+    if (rate && (rc = ratelimit_new(&pa->hs_rate, &rlc, HS_RATE_SLOTS))) {
+        session_table_free(pa->sessions);
+        free(pa);
+        snprintf(err, NODE_ERR_MAX, "peer channel: handshake rate: %s", err_str(rc));
+        return rc;
+    }
+    pthread_mutex_init(&pa->hs_rate_mu, NULL);
     pthread_mutex_init(&pa->mu, NULL);
     pthread_cond_init(&pa->cv, NULL);
     if (pthread_create(&pa->sweeper, NULL, sweeper_main, pa)) {
         session_table_free(pa->sessions);
+        ratelimit_free(pa->hs_rate);
+        pthread_mutex_destroy(&pa->hs_rate_mu);
         free(pa);
         snprintf(err, NODE_ERR_MAX, "peer channel: cannot start a thread");
         return NT_ERR_NOMEM;
@@ -689,6 +736,8 @@ void peer_api_stop(node *nd)
     if (pa->started)
         pthread_join(pa->sweeper, NULL);
     session_table_free(pa->sessions); /* zeroes every key */
+    ratelimit_free(pa->hs_rate);
+    pthread_mutex_destroy(&pa->hs_rate_mu);
     pthread_cond_destroy(&pa->cv);
     pthread_mutex_destroy(&pa->mu);
     free(pa);
@@ -706,9 +755,9 @@ json_t *peer_api_status(node *nd)
     struct peer_api *pa = api_of(nd);
     if (!pa)
         return json_object();
-    return json_pack("{s:I,s:I,s:I,s:I,s:I}", "sessions",
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "sessions",
                      (json_int_t)session_count(pa->sessions, NULL, (int64_t)time(NULL)), "handshakes_ok",
                      (json_int_t)atomic_load(&pa->hs_ok), "handshakes_refused", (json_int_t)atomic_load(&pa->hs_refused),
-                     "sealed_ok", (json_int_t)atomic_load(&pa->sealed_ok), "sealed_refused",
+                     "handshakes_rate_limited", (json_int_t)atomic_load(&pa->hs_rate_limited), "sealed_ok", (json_int_t)atomic_load(&pa->sealed_ok), "sealed_refused",
                      (json_int_t)atomic_load(&pa->sealed_refused));
 }

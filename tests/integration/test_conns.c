@@ -437,6 +437,72 @@ static void start_polls(harness_node *n, int fds[POLLS])
 /* Long polls wait with no thread: 48 of them parked, the node's thread
  * count stays well under 48, other requests are served, and one event
  * answers every one of them. */
+/* One address may start only so many handshakes (each costs the node an
+ * RSA signature): above its rate it gets a JSON 429 with Retry-After before
+ * its body is even parsed, and another address is not held back. */
+static json_int_t channel_counter(harness_node *n, const char *field)
+{
+    harness_resp r;
+    ck_assert_int_eq(harness_get(n, HARNESS_CLIENT, "/v1/client/status", &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    json_t *v = json_object_get(json_object_get(r.json, "peer_channel"), field);
+    ck_assert_msg(json_is_integer(v), "status has no peer_channel.%s: %s", field, r.body);
+    json_int_t k = json_integer_value(v);
+    harness_resp_free(&r);
+    return k;
+}
+
+static long handshake_from(harness_node *n, const char *src, harness_resp *r)
+{
+    char url[128];
+    snprintf(url, sizeof url, "%s/v1/handshake", n->peer_url);
+    ck_assert_int_eq(harness_request_from(src, "POST", url, "{}", 2, r), 0);
+    return r->status;
+}
+
+START_TEST(handshakes_rate_limited_per_address)
+{
+    enum { TRIES = 20, RATE = 1, BURST = 4 * RATE };
+    harness_node n;
+    const char *args[] = {"--handshake-rate", "1", NULL};
+    ck_assert_int_eq(harness_start(&n, NULL, args), 0);
+    int64_t t0 = mono_ms();
+    int limited = 0, parsed = 0;
+    for (int i = 0; i < TRIES; i++) {
+        harness_resp r;
+        long st = handshake_from(&n, "127.0.0.2", &r);
+        if (st == 429) {
+            ck_assert_str_eq(harness_error_code(&r), "rate_limited");
+            char ra[16];
+            ck_assert_ptr_nonnull(harness_resp_header(&r, "Retry-After", ra, sizeof ra));
+            ck_assert_int_ge(atoi(ra), 1);
+            limited++;
+        } else {
+            ck_assert_msg(st == 400, "try %d: %ld %s", i, st, r.body);
+            ck_assert_str_eq(harness_error_code(&r), "malformed");
+            ck_assert_msg(limited == 0 || i >= BURST, "try %d parsed after a 429", i);
+            parsed++;
+        }
+        harness_resp_free(&r);
+    }
+    /* the bucket starts full (BURST) and refills RATE a second */
+    int64_t secs = (mono_ms() - t0) / 1000 + 1;
+    ck_assert_int_ge(parsed, BURST);
+    ck_assert_int_le(parsed, BURST + RATE * secs);
+    ck_assert_int_ge(limited, 1);
+    /* what was refused at the door was never parsed */
+    ck_assert_int_eq(channel_counter(&n, "handshakes_rate_limited"), limited);
+    ck_assert_int_eq(channel_counter(&n, "handshakes_refused"), parsed);
+    /* another address has its own bucket */
+    harness_resp r;
+    ck_assert_int_eq(handshake_from(&n, "127.0.0.3", &r), 400);
+    ck_assert_str_eq(harness_error_code(&r), "malformed");
+    harness_resp_free(&r);
+    ck_assert_int_eq(harness_stop(&n), 0);
+    harness_cleanup(&n);
+}
+END_TEST
+
 START_TEST(long_polls_park_without_threads)
 {
     harness_node n;
@@ -510,6 +576,7 @@ Suite *test_suite(void)
     TCase *t = tcase_create("limits");
     tcase_set_timeout(t, 120);
     tcase_add_test(t, per_source_cap_answers_503);
+    tcase_add_test(t, handshakes_rate_limited_per_address);
     tcase_add_test(t, slowloris_gets_408_at_its_deadline);
     tcase_add_test(t, over_source_silent_gets_503);
     tcase_add_test(t, trickled_request_line_gets_408);
