@@ -52,6 +52,30 @@ static int o_idle = 1000, o_slow = 300, o_conns = 10000, o_sources = 20, o_timeo
 static unsigned o_max_conn; /* 0: the scenario's own choice */
 static int o_clients[MAX_CLIENT_STEPS] = {16, 64, 256, 1024}, o_nclients = 4;
 
+/* VmRSS in kB of bench/rss_floor, run from this binary's directory: what
+ * the libraries alone hold (-1 if it cannot run). */
+static long rss_floor_kb(void)
+{
+    char self[4096], cmd[4200];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return -1;
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (!slash)
+        return -1;
+    *slash = '\0';
+    snprintf(cmd, sizeof cmd, "'%s/rss_floor'", self);
+    FILE *p = popen(cmd, "r");
+    long kb = -1;
+    if (p) {
+        if (fscanf(p, "rss-floor %ld kB-rss", &kb) != 1)
+            kb = -1;
+        pclose(p);
+    }
+    return kb;
+}
+
 /* Starts the node for a scenario, says how, and prints its idle figures. */
 static void scenario_node(const char *name, unsigned max_conn, unsigned per_source, const char *why)
 {
@@ -71,9 +95,12 @@ static void scenario_node(const char *name, unsigned max_conn, unsigned per_sour
     char label[64];
     snprintf(label, sizeof label, "%s-node-idle", name);
     print_node(label);
-    long rss = proc_status(g_node.pid, "VmRSS");
+    long rss = proc_status(g_node.pid, "VmRSS"), floor = rss_floor_kb();
     printf("# %s: node idle RSS %.1f MB, target <= 8 MB: %s\n", name, rss / 1024.0,
            rss >= 0 && rss <= 8 * 1024 ? "met" : "missed");
+    if (rss >= 0 && floor > 0)
+        printf("# %s: the libraries' floor (rss_floor) %.1f MB: node idle RSS = %.2f x the floor, %.1f MB its own\n",
+               name, floor / 1024.0, (double)rss / (double)floor, (rss - floor) / 1024.0);
 }
 
 /* ---- fresh requests: a new connection each, bounded by o_timeout_ms ---- */
