@@ -352,8 +352,12 @@ static int64_t apply_polled(rooms *r, const char *room, json_t *msgs, int64_t he
     return messages_apply(r, room, msgs, true);
 }
 
-nt_err delivery_poll_once(rooms *r, const char *room, unsigned wait_s)
+nt_err delivery_poll_once(rooms *r, const char *room, unsigned wait_s, bool *news)
 {
+    bool own_news;
+    if (!news)
+        news = &own_news;
+    *news = false;
     room_row rm;
     for (int round = 0; round < 64; round++) { /* bounded catch-up */
         if (!host_of(r, room, &rm))
@@ -380,13 +384,14 @@ nt_err delivery_poll_once(rooms *r, const char *room, unsigned wait_s)
          * If it cannot be had, say so after applying what came: the
          * host's long poll answers at once while we lack the list, so a
          * poller must back off rather than ask again right away */
-        bool members_failed = host_mver > rm.members_ver && delivery_fetch_members(r, room) != NT_OK;
+        bool members_new = host_mver > rm.members_ver;
+        bool members_failed = members_new && delivery_fetch_members(r, room) != NT_OK;
         int64_t now_head = apply_polled(r, room, json_object_get(reply, "messages"), head, host_head);
         json_decref(reply);
-        if (host_epoch > epoch)
-            (void)delivery_fetch_keys(r, room);
+        bool keys_new = host_epoch > epoch && delivery_fetch_keys(r, room) == NT_OK;
         if (now_head < 0)
             return NT_ERR_DB;
+        *news = *news || (members_new && !members_failed) || keys_new || now_head > head;
         if (members_failed)
             return NT_ERR_NET;
         if (now_head >= host_head)
@@ -406,16 +411,25 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* A poll-mode room's long poll answered at once with only a member list
+ * or keys (never messages) this many times in a row is treated as an
+ * empty answer: a host cannot keep a member polling flat out by bumping
+ * its list. */
+#define POLL_CHANGES_IN_A_ROW 8
+
 /* A poll-mode room's long-poll loop. A poll that fails, or that the host
- * answers at once with nothing to apply (a host should wait), is followed
- * by a wait that doubles up to 60 s, which nothing but a stop cuts short. */
+ * answers at once with nothing new (a host should wait), is followed by a
+ * wait that doubles up to 60 s, which nothing but a stop cuts short. An
+ * answer at once with a new member list or new keys is news: the host
+ * ends the wait so that the member fetches them, and the next poll goes
+ * out at once. */
 static void *poller_main(void *arg)
 {
     pthread_setname_np(pthread_self(), "rooms-poll");
     poller *p = arg;
     rooms *r = p->r;
     unsigned wait = r->o.poll_wait_s ? r->o.poll_wait_s : 5;
-    int fails = 0;
+    int fails = 0, changes = 0;
     for (;;) {
         room_row rm, after;
         pthread_mutex_lock(&r->lock);
@@ -425,13 +439,20 @@ static void *poller_main(void *arg)
         if (!go)
             break;
         int64_t t0 = mono_ms();
-        nt_err rc = delivery_poll_once(r, p->room, wait);
-        bool quick = mono_ms() - t0 < 1000 && (!host_of(r, p->room, &after) || after.head == rm.head);
+        bool news = false;
+        nt_err rc = delivery_poll_once(r, p->room, wait, &news);
+        bool messages = host_of(r, p->room, &after) && after.head != rm.head;
+        changes = messages ? 0 : changes + (news ? 1 : 0);
+        bool quick = mono_ms() - t0 < 1000 && !messages && (!news || changes > POLL_CHANGES_IN_A_ROW);
         if (rc == NT_OK && !quick) {
             fails = 0;
+            if (!news)
+                changes = 0;
             continue;
         }
+        changes = 0;
         fails++;
+        atomic_fetch_add(&r->poll_backoffs, 1);
         struct timespec ts;
         deadline_in(&ts, push_backoff(fails));
         pthread_mutex_lock(&r->lock);
@@ -593,7 +614,7 @@ void delivery_sync_round(rooms *r)
         if (!rc && (need & ROOM_NEED_MEMBERS))
             rc = delivery_fetch_members(r, l.ids[i]);
         if (!rc && need)
-            rc = delivery_poll_once(r, l.ids[i], 0);
+            rc = delivery_poll_once(r, l.ids[i], 0, NULL);
         bool failed = rc && rc != NT_ERR_STATE;
         pthread_mutex_lock(&r->lock);
         if (failed) { /* host away, or serving what cannot be applied: try again later */

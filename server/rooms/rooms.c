@@ -335,6 +335,6 @@ uint64_t rooms_dropped(rooms *r)
 
 json_t *rooms_status(rooms *r)
 {
-    return json_pack("{s:I,s:I}", "dropped", (json_int_t)atomic_load(&r->dropped), "password_checks",
-                     (json_int_t)atomic_load(&r->pw_checks));
+    return json_pack("{s:I,s:I,s:I}", "dropped", (json_int_t)atomic_load(&r->dropped), "password_checks",
+                     (json_int_t)atomic_load(&r->pw_checks), "poll_backoffs", (json_int_t)atomic_load(&r->poll_backoffs));
 }

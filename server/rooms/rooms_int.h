@@ -112,6 +112,7 @@ struct rooms {
     ingest *in;
     int64_t next_resync;
     atomic_uint_fast64_t dropped;
+    atomic_uint_fast64_t poll_backoffs; /* a poll-mode room's poller waited out a failed or empty poll */
     /* rooms_host.c: password attempts per (peer, room), and hashes running */
     ratelimit *pw_rl;
     pthread_mutex_t pw_mu; /* every use of pw_rl */
@@ -397,8 +398,10 @@ void delivery_push_round(rooms *r, bool *did);
 void delivery_sync_round(rooms *r);
 NT_MUST_USE nt_err delivery_start(rooms *r);
 void delivery_stop(rooms *r);
-/* Member: poll the host once (after the local head) and apply. */
-nt_err delivery_poll_once(rooms *r, const char *room, unsigned wait_s);
+/* Member: poll the host once (after the local head) and apply. *news
+ * (may be NULL) is set when the answer brought anything: messages, or a
+ * member list or keys newer than ours that were fetched. */
+nt_err delivery_poll_once(rooms *r, const char *room, unsigned wait_s, bool *news);
 nt_err delivery_fetch_keys(rooms *r, const char *room);
 nt_err delivery_fetch_members(rooms *r, const char *room);
 /* Forget a member room's sync backoff (a new join starts afresh). */
