@@ -280,6 +280,24 @@ out:
     return rc;
 }
 
+nt_err peers_may_add(store *s, const uint8_t id[static IDENTITY_ID_LEN], const char *origin, unsigned origin_cap,
+                     int64_t now_unix, int64_t *retry_after)
+{
+    char hex[IDENTITY_ID_HEX_LEN + 1];
+    char old[PEERS_NAME_MAX + 1];
+    bool known = false, same = false;
+    *retry_after = 0;
+    if (!origin || !*origin)
+        return NT_OK;
+    hex_of(id, hex);
+    store_lock(s);
+    nt_err rc = lookup(s, hex, NULL, 0, &known, &same, old);
+    if (!rc && !known)
+        rc = origin_allows(s, origin, origin_cap ? origin_cap : PEERS_ORIGIN_CAP, now_unix, retry_after);
+    store_unlock(s);
+    return rc;
+}
+
 nt_err peers_observe(store *s, const identity *pub, const char *name, const char *addr, const char *source,
                      const uint8_t *instance_id, int64_t now_unix, bool *is_new)
 {

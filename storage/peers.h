@@ -78,6 +78,13 @@ typedef struct {
     int64_t retry_after;               /* with NT_ERR_BUSY: seconds until the origin may add one */
 } peers_sighting;
 
+/* Would peers_record refuse the id as new from origin now? NT_OK when the
+ * id is known, origin is NULL or empty, or origin is under its cap (0:
+ * PEERS_ORIGIN_CAP); NT_ERR_BUSY with *retry_after in seconds otherwise.
+ * Read only: the check a caller makes before work it would throw away. */
+NT_MUST_USE nt_err peers_may_add(store *s, const uint8_t id[static IDENTITY_ID_LEN], const char *origin,
+                                 unsigned origin_cap, int64_t now_unix, int64_t *retry_after);
+
 /* As peers_observe; sg (not NULL) as above. Only names from signed data
  * (a handshake transcript, a signed announcement) belong here. */
 NT_MUST_USE nt_err peers_record(store *s, const identity *pub, const char *name, const char *addr,

@@ -225,6 +225,24 @@ static bool handshake_rate_ok(struct peer_api *pa, http_req *rq)
     return ok;
 }
 
+/* The cap of new peers per source, looked at before the handshake's
+ * signature is verified: an id this node does not know, from a source at
+ * its cap, would be refused after the verify, the key agreement and the
+ * signature of the reply (record_peer), so it is refused before them.
+ * The id is the request's claim; a request without a well-formed one is
+ * left to handshake_serve to refuse. */
+static bool new_peer_ok(node *nd, http_req *rq, const json_t *req, int64_t now, int64_t *retry_after)
+{
+    const char *hex = json_string_value(json_object_get(req, "initiator_id"));
+    uint8_t id[IDENTITY_ID_LEN];
+    size_t n = 0;
+    if (!hex || strlen(hex) != IDENTITY_ID_HEX_LEN ||
+        encoding_hex_decode(hex, IDENTITY_ID_HEX_LEN, id, sizeof id, &n) || n != IDENTITY_ID_LEN)
+        return true;
+    return peers_may_add(nd->db, id, http_req_remote_ip(rq), (unsigned)nd->cfg->max_new_peers_per_source, now,
+                         retry_after) != NT_ERR_BUSY;
+}
+
 static void post_handshake(http_req *rq, node *nd)
 {
     struct peer_api *pa = api_of(nd);
@@ -249,14 +267,22 @@ static void post_handshake(http_req *rq, node *nd)
         http_reply_error(rq, 400, "malformed", "handshake request is not a JSON object");
         return;
     }
+    int64_t now = (int64_t)time(NULL);
+    int64_t retry_after = 0;
+    if (!new_peer_ok(nd, rq, req, now, &retry_after)) {
+        json_decref(req);
+        atomic_fetch_add(&pa->hs_refused, 1);
+        snprintf(capped, sizeof capped, "%lld", (long long)retry_after);
+        http_reply_header(rq, "Retry-After", capped);
+        http_reply_error(rq, 429, "too_many_peers", "too many new peers from this address; retry later");
+        return;
+    }
     char name[TEXT_NAME_MAX + 1];
     node_name(nd, name);
-    int64_t now = (int64_t)time(NULL);
     hs_server srv = {.self = nd->id, .name = name, .sessions = pa->sessions, .now = now};
     hs_status st = handshake_serve(&srv, req, &reply, &acc);
     if (st == HS_OK) {
         nt_err rc;
-        int64_t retry_after = 0;
         record_peer(nd, rq, &acc, now, &rc, &retry_after);
         if (rc == NT_ERR_BUSY) {
             /* A source at its cap of new peers: undo the session. */

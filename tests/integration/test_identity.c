@@ -20,10 +20,11 @@
 
 static identity *keys[3]; /* requestor identities, made once (RSA is slow) */
 
-/* Handshake with n as `self` named `name`; returns the HTTP status, and
- * the response in *out when out is not NULL. On 200 the signed reply is
- * checked with n's key. */
-static long handshake_as(const harness_node *n, const identity *self, const char *name, harness_resp *out)
+/* Handshake with n as `self` named `name`, its signature spoilt when
+ * forged; returns the HTTP status, and the response in *out when out is
+ * not NULL. On 200 the signed reply is checked with n's key. */
+static long handshake_req(const harness_node *n, const identity *self, const char *name, bool forged,
+                          harness_resp *out)
 {
     harness_resp r = {0};
     ck_assert_int_eq(harness_get(n, HARNESS_PEER, "/v1/node", &r), 0);
@@ -36,6 +37,12 @@ static long handshake_as(const harness_node *n, const identity *self, const char
     ck_assert_int_eq(handshake_start(self, name, 0, identity_id(srv), HS_MODE_ECDH, ECDH_X25519,
                                      (int64_t)time(NULL), &p, &req),
                      NT_OK);
+    if (forged) { /* one base64 digit changed: the same length, another signature */
+        char sig[1024];
+        snprintf(sig, sizeof sig, "%s", json_string_value(json_object_get(req, "signature")));
+        sig[10] = sig[10] == 'A' ? 'B' : 'A';
+        json_object_set_new(req, "signature", json_string(sig));
+    }
     char *body = json_dumps(req, JSON_COMPACT);
     ck_assert_int_eq(harness_post(n, HARNESS_PEER, "/v1/handshake", body, &r), 0);
     long status = r.status;
@@ -53,6 +60,11 @@ static long handshake_as(const harness_node *n, const identity *self, const char
     handshake_pending_free(p);
     identity_free(srv);
     return status;
+}
+
+static long handshake_as(const harness_node *n, const identity *self, const char *name, harness_resp *out)
+{
+    return handshake_req(n, self, name, false, out);
 }
 
 /* No statement was left active anywhere in the node (nothing swept). */
@@ -169,6 +181,16 @@ START_TEST(new_peers_capped_per_source)
     ck_assert_ptr_nonnull(harness_resp_header(&r, "Retry-After", ra, sizeof ra));
     long secs = strtol(ra, NULL, 10);
     ck_assert(secs > 0 && secs <= 3600);
+    harness_resp_free(&r);
+    /* the cap is looked at before the signature: a new id from that source
+     * is refused without costing the node an RSA verify, forged or not */
+    ck_assert_int_eq(handshake_req(&a, keys[2], "three", true, &r), 429);
+    ck_assert_str_eq(harness_error_code(&r), "too_many_peers");
+    ck_assert_ptr_nonnull(harness_resp_header(&r, "Retry-After", ra, sizeof ra));
+    harness_resp_free(&r);
+    /* a known id's forged request is still a bad signature */
+    ck_assert_int_eq(handshake_req(&a, keys[0], "one", true, &r), 401);
+    ck_assert_str_eq(harness_error_code(&r), "bad_signature");
     harness_resp_free(&r);
     ck_assert_int_eq(handshake_as(&a, keys[0], "one", NULL), 200);
     json_t *l = call(&a, "GET", NULL, 200, "/v1/client/peers");
