@@ -219,6 +219,13 @@ START_TEST(new_rows_capped_per_origin)
     peers_sighting sg = {.origin = "10.0.0.1", .origin_cap = 2};
     ck_assert_int_eq(peers_record(st, ka, "a", NULL, "handshake", NULL, 1000, &sg), NT_OK);
     ck_assert_int_eq(peers_record(st, kb, "b", NULL, "multicast", NULL, 1100, &sg), NT_OK);
+    /* the read-only look ahead agrees, and writes nothing */
+    int64_t ra = 0;
+    ck_assert_int_eq(peers_may_add(st, identity_id(kc), "10.0.0.1", 2, 1200, &ra), NT_ERR_BUSY);
+    ck_assert_int_eq(ra, 1000 + PEERS_ORIGIN_WINDOW_S - 1200);
+    ck_assert_int_eq(peers_may_add(st, identity_id(ka), "10.0.0.1", 2, 1200, &ra), NT_OK); /* known */
+    ck_assert_int_eq(peers_may_add(st, identity_id(kc), "10.0.0.2", 2, 1200, &ra), NT_OK); /* another source */
+    ck_assert_int_eq(peers_may_add(st, identity_id(kc), NULL, 2, 1200, &ra), NT_OK);       /* by hand */
     ck_assert_int_eq(peers_record(st, kc, "c", NULL, "handshake", NULL, 1200, &sg), NT_ERR_BUSY);
     ck_assert(!sg.is_new);
     ck_assert_int_eq(sg.retry_after, 1000 + PEERS_ORIGIN_WINDOW_S - 1200);
