@@ -109,10 +109,12 @@ typedef struct http_opts {
     unsigned request_timeout_s;/* a request's head and body must arrive within this (408 after) */
     unsigned workers;          /* worker threads at most (0: HTTP_WORKERS_DEFAULT) */
     unsigned queue_max;        /* requests waiting for a worker at most (0: HTTP_QUEUE_MAX) */
+    unsigned worker_idle_ms;   /* a worker this long without work leaves (0: HTTP_WORKER_IDLE_MS) */
 } http_opts;
 
 #define HTTP_WORKERS_DEFAULT 64
 #define HTTP_QUEUE_MAX 4096   /* requests waiting for a worker; 503 above */
+#define HTTP_WORKER_IDLE_MS 10000
 
 typedef struct http_stats {
     uint64_t requests;         /* requests answered */

@@ -73,7 +73,7 @@ static void answer_heads(const char *line)
     while (i < tl_n_heads) {
         struct MHD_Connection *c = tl_heads[i];
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if ((tl_n_heads == 1 || cl_refused(cl)) && http_mhd_fix_answer(c, line)) {
+        if (cl_refused(cl) && http_mhd_fix_answer(c, line)) {
             tl_heads[i] = tl_heads[--tl_n_heads];
             continue;
         }
@@ -364,7 +364,8 @@ nt_err http_start(const http_opts *o, const http_route *const *tables, struct no
     unsigned request_s = o->request_timeout_s ? o->request_timeout_s : o->timeout_s;
     if ((rc = http_conns_init(&h->conns, o->max_connections, o->max_per_source, o->timeout_s, request_s)) ||
         (rc = http_pool_init(h, o->workers ? o->workers : HTTP_WORKERS_DEFAULT,
-                                     o->queue_max ? o->queue_max : HTTP_QUEUE_MAX))) {
+                                     o->queue_max ? o->queue_max : HTTP_QUEUE_MAX,
+                                     o->worker_idle_ms ? o->worker_idle_ms : HTTP_WORKER_IDLE_MS))) {
         snprintf(err, HTTP_ERR_MAX, "%s: cannot start the HTTP server's threads", o->bind);
         goto fail;
     }
@@ -420,8 +421,9 @@ void http_stop(http_server *h)
     if (h->d)
         http_pool_release_all(h);
     http_pool_fini(&h->pool);
-    if (h->d)
+    if (h->d) /* a request done now gets 503: the pool is stopped, not gone */
         MHD_stop_daemon(h->d);
+    http_pool_destroy(&h->pool);
     http_conns_fini(&h->conns);
     if (h->listen_fd >= 0)
         close(h->listen_fd);

@@ -86,6 +86,7 @@ typedef struct http_pool {
     struct http_req *q_head, *q_tail;
     unsigned queued, queue_max;
     unsigned threads, idle, threads_max;
+    unsigned idle_ms; /* a worker this long without work leaves */
     struct http_req *parked; /* parked or resuming, until their event thread takes them */
     unsigned n_parked;
     int64_t timer_next; /* when the timer looks next (monotonic ms) */
@@ -188,9 +189,12 @@ void http_conns_count_shed(http_server *h, uint64_t *counter);
 
 /* http_work.c */
 /* Start the timer thread (workers start as needed). */
-nt_err http_pool_init(http_server *h, unsigned threads_max, unsigned queue_max);
-/* Let every worker and the timer finish, then free (nothing parked). */
+nt_err http_pool_init(http_server *h, unsigned threads_max, unsigned queue_max, unsigned idle_ms);
+/* Let every worker and the timer finish (nothing parked); from then on
+ * http_pool_submit refuses. */
 void http_pool_fini(http_pool *p);
+/* Free the pool's locks: after fini, once no event thread can call in. */
+void http_pool_destroy(http_pool *p);
 /* Hand rq to a worker: suspends its connection. false (nothing done)
  * when the queue is full. */
 bool http_pool_submit(http_server *h, http_req *rq);

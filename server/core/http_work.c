@@ -2,7 +2,7 @@
  * requests (long polls that wait with no thread). See http_int.h.
  *
  * Workers start as needed, up to threads_max, and leave after
- * WORKER_IDLE_S without work. A parked request is on the server's parked
+ * their idle time (http_opts) without work. A parked request is on the server's parked
  * list and on its wait queue; whichever of the wake (waitq callback), the
  * timer (its deadline) or the stop takes it off the wait queue first
  * resumes its connection, and its event thread takes it off the parked
@@ -14,7 +14,6 @@
 #include "common/log.h"
 #include "server/core/http_int.h"
 
-#define WORKER_IDLE_S 10
 #define TIMER_MAX_MS 1000
 #define STOP_UNPARK_MS 2000 /* how long the stop waits for resumed requests to be taken */
 
@@ -30,14 +29,18 @@ static void run_job(http_server *h, http_req *rq)
         http_pool_park(h, rq);
 }
 
+/* The next job, or NULL when this worker should leave: stopping, or idle
+ * for its idle time, and in either case no request on its way in (one
+ * counted in `queued` whose submitter has let go of the lock to suspend
+ * its connection was promised a worker: http_pool_submit). */
 static http_req *next_job_locked(http_pool *p)
 {
-    while (!p->q_head && !p->stop) {
-        struct timespec ts = waitq_deadline(WORKER_IDLE_S * 1000);
+    while (!p->q_head && (!p->stop || p->queued > 0)) {
+        struct timespec ts = waitq_deadline(p->idle_ms);
         p->idle++;
         int rc = pthread_cond_timedwait(&p->cv, &p->mu, &ts);
         p->idle--;
-        if (rc == ETIMEDOUT && !p->q_head)
+        if (rc == ETIMEDOUT && !p->q_head && p->queued == 0)
             return NULL;
     }
     http_req *rq = p->q_head;
@@ -84,7 +87,7 @@ bool http_pool_submit(http_server *h, http_req *rq)
 {
     http_pool *p = &h->pool;
     pthread_mutex_lock(&p->mu);
-    if (p->queued >= p->queue_max) {
+    if (p->stop || p->queued >= p->queue_max) {
         pthread_mutex_unlock(&p->mu);
         return false;
     }
@@ -98,6 +101,15 @@ bool http_pool_submit(http_server *h, http_req *rq)
     if (spawn && !spawn_worker(h)) {
         p->threads--;
         log_warn("http: cannot start a worker thread (%u running)", p->threads);
+        if (p->threads == 0) { /* none to take it: answered busy, not left waiting */
+            p->queued--;
+            pthread_mutex_unlock(&p->mu);
+            http_conns_count_shed(h, &h->conns.shed.workers);
+            http_reply_header(rq, "Retry-After", "1");
+            http_reply_error(rq, 503, "busy", "cannot start a worker; try again");
+            MHD_resume_connection(rq->conn);
+            return true;
+        }
     }
     if (p->q_tail)
         p->q_tail->job_next = rq;
@@ -220,9 +232,10 @@ static void *timer_main(void *arg)
     return NULL;
 }
 
-nt_err http_pool_init(http_server *h, unsigned threads_max, unsigned queue_max)
+nt_err http_pool_init(http_server *h, unsigned threads_max, unsigned queue_max, unsigned idle_ms)
 {
     http_pool *p = &h->pool;
+    p->idle_ms = idle_ms;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     pthread_cond_init(&p->gone, NULL);
@@ -254,6 +267,13 @@ void http_pool_fini(http_pool *p)
     pthread_mutex_unlock(&p->mu);
     if (p->timer_started)
         pthread_join(p->timer, NULL);
+    p->timer_started = false;
+}
+
+void http_pool_destroy(http_pool *p)
+{
+    if (!p->ready)
+        return;
     pthread_cond_destroy(&p->timer_cv);
     pthread_cond_destroy(&p->gone);
     pthread_cond_destroy(&p->cv);

@@ -600,6 +600,19 @@ static http_server *start_small(unsigned workers, unsigned queue_max, char saved
     return h;
 }
 
+/* As start_small, with workers that leave after idle_ms without work. */
+static http_server *start_idle(unsigned workers, unsigned idle_ms, char saved[static sizeof base])
+{
+    char err[HTTP_ERR_MAX];
+    http_server *h = NULL;
+    http_opts o = {.bind = "127.0.0.1:0", .api = HTTP_API_CLIENT, .token = TOKEN, .body_max = 1024,
+                   .max_connections = 256, .timeout_s = 10, .workers = workers, .worker_idle_ms = idle_ms};
+    ck_assert_int_eq(http_start(&o, test_tables, NULL, &h, err), NT_OK);
+    memcpy(saved, base, sizeof base);
+    snprintf(base, sizeof base, "http://%s", http_addr(h));
+    return h;
+}
+
 static void stop_small(http_server *h, const char saved[static sizeof base])
 {
     http_quiesce(h);
@@ -635,6 +648,29 @@ static void wait_stats(http_server *h, uint64_t parked, uint64_t busy, uint64_t 
     ck_abort_msg("stats: parked %llu busy %llu queued %llu", (unsigned long long)s.parked,
                  (unsigned long long)s.workers_busy, (unsigned long long)s.queued);
 }
+
+/* An idle worker whose wait runs out just as a request is handed to the
+ * pool leaves; the request must still get a worker (it was queued with
+ * none left, its connection suspended, and answered only when a later
+ * request started one: for a lone client, never). Workers that leave
+ * after 1 ms, and requests about that far apart, make the moment come
+ * often. */
+START_TEST(worker_leaving_as_a_request_comes_still_serves_it)
+{
+    char saved[sizeof base];
+    http_server *h = start_idle(4, 1, saved);
+    unsigned seed = 7;
+    for (int i = 0; i < 3000; i++) {
+        resp r;
+        get("/echo/x", &r);
+        ck_assert_msg(r.status == 200, "request %d: status %ld", i, r.status);
+        json_decref(r.json);
+        struct timespec gap = {0, 500000L + (long)(rand_r(&seed) % 1000) * 1000L}; /* 0.5-1.5 ms */
+        nanosleep(&gap, NULL);
+    }
+    stop_small(h, saved);
+}
+END_TEST
 
 /* 40 long polls on a server with 2 workers: all parked, no worker held,
  * other requests served, one wake answers them all (as reruns). */
@@ -806,6 +842,7 @@ Suite *test_suite(void)
     tcase_add_test(l, target_and_any_method);
     tcase_add_test(l, long_poll_does_not_block_others);
     tcase_add_test(l, stats_count);
+    tcase_add_test(l, worker_leaving_as_a_request_comes_still_serves_it);
     tcase_add_test(l, parked_polls_hold_no_worker);
     tcase_add_test(l, park_deadline_answers);
     tcase_add_test(l, parked_request_of_a_gone_client_ends_cleanly);
