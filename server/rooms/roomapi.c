@@ -413,9 +413,12 @@ static rooms_refusal peer_rooms(rooms *r, const char *peer, rooms_answer *a)
 }
 
 rooms_refusal rooms_client_op(rooms *r, rooms_api_op op, const char *id, const char *txn, rooms_query_fn *q,
-                              void *qarg, json_t *body, rooms_answer *a)
+                              void *qarg, json_t *body, const rooms_rerun *again, rooms_answer *a)
 {
     room_row rm;
+    rooms_rerun_q rq = {q, qarg, again, ""};
+    q = rooms_rerun_query;
+    qarg = &rq;
     *a = (rooms_answer){0};
     switch (op) {
     case ROOMS_API_EVENTS:

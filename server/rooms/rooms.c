@@ -160,8 +160,11 @@ static rooms_refusal peer_list(rooms *r, rooms_answer *a)
 }
 
 rooms_refusal rooms_peer_op(rooms *r, port_op op, const char *peer, const char *room, rooms_query_fn *q, void *qarg,
-                            json_t *body, rooms_pending *resume, rooms_answer *a)
+                            json_t *body, rooms_pending *resume, const rooms_rerun *again, rooms_answer *a)
 {
+    rooms_rerun_q rq = {q, qarg, again, ""};
+    q = rooms_rerun_query;
+    qarg = &rq;
     *a = (rooms_answer){0};
     if (!rooms_valid_hex(peer, IDENTITY_ID_HEX_LEN))
         return rooms_decline(a, REFUSE_UNAUTHENTICATED, "no peer");
