@@ -417,6 +417,10 @@ nt_err delivery_fetch_members(rooms *r, const char *room);
 void delivery_sync_reset_locked(rooms *r, const char *room);
 
 /* roomapi.c */
+/* The room list {"rooms": [...]}: listed, the rooms a peer may find
+ * (rooms_store_listed), each as {id, name, topic, host, access}; else all
+ * of this node's rooms as the client sees them. */
+rooms_refusal roomapi_list(rooms *r, bool listed, rooms_answer *a);
 rooms_refusal roomapi_events(rooms *r, rooms_query_fn *q, void *qarg, rooms_answer *a);
 /* One applied, verified message as the client sees it; NULL if none. */
 json_t *messages_json_locked(rooms *r, const char *room, int64_t seq);
