@@ -34,24 +34,12 @@ static const struct {
 
 /* A long poll called here blocks its thread, as natterd's HTTP layer
  * parks it: waits on the answer's queue, then asks again from where it
- * stood ("since"), with no more waiting once the time is up. */
+ * stood, with no more waiting once the time is up. */
 typedef struct {
-    rooms_query_fn *q;
-    void *qarg;
-    char since[24];
-    bool have_since, over;
+    rooms_rerun again;
+    bool rerun;
     int64_t deadline_ms;
 } rerun_query;
-
-static const char *rerun_q(void *arg, const char *key)
-{
-    rerun_query *rq = arg;
-    if (rq->have_since && !strcmp(key, "since"))
-        return rq->since;
-    if (rq->over && !strcmp(key, "wait"))
-        return "0";
-    return rq->q ? rq->q(rq->qarg, key) : NULL;
-}
 
 static int64_t mono_ms(void)
 {
@@ -67,10 +55,10 @@ static bool waits(rooms_refusal why, rooms_answer *a, rerun_query *rq)
     int64_t now = mono_ms();
     if (!rq->deadline_ms)
         rq->deadline_ms = now + a->wait.ms;
-    snprintf(rq->since, sizeof rq->since, "%lld", (long long)a->wait.cursor);
-    rq->have_since = true; /* the poll reads "after", which does not move */
+    rq->again.cursor = a->wait.cursor;
+    rq->rerun = true;
     if (now >= rq->deadline_ms || !waitq_wait(a->wait.q, a->wait.gen, (unsigned)(rq->deadline_ms - now)))
-        rq->over = true;
+        rq->again.over = true;
     return true;
 }
 
@@ -117,11 +105,11 @@ int rooms_peer_handle(rooms *r, const char *peer, const char *method, const char
         return rooms_refuse(reply, REFUSE_METHOD, "method not allowed here");
     if (rc)
         return rooms_refuse(reply, REFUSE_NOT_FOUND, "no such path");
-    rerun_query rq = {.q = q, .qarg = qarg};
+    rerun_query rq = {0};
     rooms_answer a;
     rooms_pending *pend = NULL;
     for (;;) {
-        rooms_refusal why = rooms_peer_op(r, op, peer, room, rerun_q, &rq, body, pend, &a);
+        rooms_refusal why = rooms_peer_op(r, op, peer, room, q, qarg, body, pend, rq.rerun ? &rq.again : NULL, &a);
         if (a.wait.pending)
             pend = a.wait.pending;
         if (!waits(why, &a, &rq)) {
@@ -163,10 +151,10 @@ static int room_route(const char *method, const char *what, rooms_api_op *op, js
 static int client_op(rooms *r, rooms_api_op op, const char *id, const char *txn, rooms_query_fn *q, void *qarg,
                      json_t *body, json_t **reply)
 {
-    rerun_query rq = {.q = q, .qarg = qarg};
+    rerun_query rq = {0};
     rooms_answer a;
     for (;;) {
-        rooms_refusal why = rooms_client_op(r, op, id, txn, rerun_q, &rq, body, &a);
+        rooms_refusal why = rooms_client_op(r, op, id, txn, q, qarg, body, rq.rerun ? &rq.again : NULL, &a);
         if (!waits(why, &a, &rq))
             return rooms_answer_http(why, &a, reply);
     }

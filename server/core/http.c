@@ -431,22 +431,29 @@ void http_req_defer(http_req *rq)
 }
 bool http_req_rerun(const http_req *rq) { return rq->runs > 0; }
 
-void http_req_set_ctx(http_req *rq, void *ctx, void (*fr)(void *))
+void http_ctx_set(http_ctx *c, void *ctx, void (*fr)(void *))
 {
-    if (rq->ctx && rq->ctx != ctx && rq->ctx_free)
-        rq->ctx_free(rq->ctx);
-    rq->ctx = ctx;
-    rq->ctx_free = fr;
+    if (c->ctx && c->ctx != ctx && c->fr)
+        c->fr(c->ctx);
+    c->ctx = ctx;
+    c->fr = fr;
 }
 
-void *http_req_ctx(const http_req *rq) { return rq->ctx; }
+void http_ctx_clear(http_ctx *c)
+{
+    if (c->ctx && c->fr)
+        c->fr(c->ctx);
+    *c = (http_ctx){0};
+}
+
+void http_req_set_ctx(http_req *rq, void *ctx, void (*fr)(void *)) { http_ctx_set(&rq->ctx, ctx, fr); }
+void *http_req_ctx(const http_req *rq) { return rq->ctx.ctx; }
 
 void http_req_free(http_req *rq)
 {
     for (size_t i = 0; i < rq->n_extra; i++)
         free(rq->extra[i].name), free(rq->extra[i].value);
-    if (rq->ctx && rq->ctx_free)
-        rq->ctx_free(rq->ctx);
+    http_ctx_clear(&rq->ctx);
     /* a client body or reply may hold a password or a message's text */
     if (rq->out)
         mbedtls_platform_zeroize(rq->out, rq->out_len);

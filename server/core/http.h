@@ -195,6 +195,16 @@ bool http_req_rerun(const http_req *rq);
  * NULL) when the request ends. Replaces (and frees) an earlier one. */
 void http_req_set_ctx(http_req *rq, void *ctx, void (*fr)(void *));
 void *http_req_ctx(const http_req *rq);
+/* The slot behind http_req_set_ctx, for a request of another layer (the
+ * peer API's) that keeps its handler's state the same way. Zeroed: empty. */
+typedef struct {
+    void *ctx;
+    void (*fr)(void *); /* may be NULL */
+} http_ctx;
+/* Hold ctx, freed with fr; an earlier one (not ctx itself) is freed now. */
+void http_ctx_set(http_ctx *c, void *ctx, void (*fr)(void *));
+/* Free what c holds, leaving it empty. */
+void http_ctx_clear(http_ctx *c);
 
 /* Parse the body as a JSON object (nesting capped). On failure replies
  * 400 ("bad_json") itself and returns the error, so a handler just returns:

@@ -157,8 +157,7 @@ struct http_req {
     waitq_entry we;
     _Atomic park_state park;
     struct http_req *park_prev, *park_next;
-    void *ctx;
-    void (*ctx_free)(void *);
+    http_ctx ctx;
     struct http_req *job_next; /* in the worker queue */
 };
 

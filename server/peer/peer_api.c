@@ -59,8 +59,7 @@ struct peer_req {
     uint64_t wait_gen;
     unsigned wait_ms;
     bool wait_over;
-    void *ctx;
-    void (*ctx_free)(void *);
+    http_ctx ctx;
 };
 
 /* ---- accessors ---- */
@@ -72,15 +71,8 @@ json_t *peer_req_body(const peer_req *rq) { return rq->body; }
 const char *peer_req_session_hex(const peer_req *rq) { return rq->sid_hex; }
 uint64_t peer_req_seq(const peer_req *rq) { return rq->seq; }
 bool peer_req_wait_over(const peer_req *rq) { return rq->wait_over; }
-void *peer_req_ctx(const peer_req *rq) { return rq->ctx; }
-
-void peer_req_set_ctx(peer_req *rq, void *ctx, void (*fr)(void *))
-{
-    if (rq->ctx && rq->ctx != ctx && rq->ctx_free)
-        rq->ctx_free(rq->ctx);
-    rq->ctx = ctx;
-    rq->ctx_free = fr;
-}
+void *peer_req_ctx(const peer_req *rq) { return rq->ctx.ctx; }
+void peer_req_set_ctx(peer_req *rq, void *ctx, void (*fr)(void *)) { http_ctx_set(&rq->ctx, ctx, fr); }
 
 int peer_req_wait(peer_req *rq, struct waitq *q, uint64_t gen, unsigned wait_ms)
 {
@@ -516,8 +508,7 @@ static void sealed_req_free(void *arg)
     if (!sr)
         return;
     json_decref(sr->pr.body);
-    if (sr->pr.ctx && sr->pr.ctx_free)
-        sr->pr.ctx_free(sr->pr.ctx);
+    http_ctx_clear(&sr->pr.ctx);
     if (sr->pt) {
         mbedtls_platform_zeroize(sr->pt, sr->pt_len);
         free(sr->pt);

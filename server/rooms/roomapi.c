@@ -10,6 +10,7 @@
 
 typedef struct {
     rooms *r;
+    bool listed;
     json_t *arr;
 } room_list;
 
@@ -18,15 +19,20 @@ static void room_add(void *arg, const char *id, unsigned need)
     room_list *l = arg;
     room_row rm;
     (void)need;
-    if (rooms_load_locked(l->r, id, &rm) == NT_OK)
+    if (rooms_load_locked(l->r, id, &rm) != NT_OK)
+        return;
+    if (l->listed)
+        json_array_append_new(l->arr, json_pack("{s:s,s:s,s:s,s:s,s:s}", "id", rm.id, "name", rm.name, "topic",
+                                                rm.topic, "host", rm.host, "access", room_access_name(rm.access)));
+    else
         json_array_append_new(l->arr, rooms_room_json_locked(l->r, &rm));
 }
 
-static rooms_refusal list_rooms(rooms *r, rooms_answer *a)
+rooms_refusal roomapi_list(rooms *r, bool listed, rooms_answer *a)
 {
-    room_list l = {r, json_array()};
+    room_list l = {r, listed, json_array()};
     pthread_mutex_lock(&r->lock);
-    nt_err rc = rooms_store_all(r->o.db, 1000, room_add, &l);
+    nt_err rc = listed ? rooms_store_listed(r->o.db, room_add, &l) : rooms_store_all(r->o.db, 1000, room_add, &l);
     pthread_mutex_unlock(&r->lock);
     if (rc) {
         json_decref(l.arr);
@@ -413,15 +419,18 @@ static rooms_refusal peer_rooms(rooms *r, const char *peer, rooms_answer *a)
 }
 
 rooms_refusal rooms_client_op(rooms *r, rooms_api_op op, const char *id, const char *txn, rooms_query_fn *q,
-                              void *qarg, json_t *body, rooms_answer *a)
+                              void *qarg, json_t *body, const rooms_rerun *again, rooms_answer *a)
 {
     room_row rm;
+    rooms_rerun_q rq = {q, qarg, again, ""};
+    q = rooms_rerun_query;
+    qarg = &rq;
     *a = (rooms_answer){0};
     switch (op) {
     case ROOMS_API_EVENTS:
         return roomapi_events(r, q, qarg, a);
     case ROOMS_API_LIST:
-        return list_rooms(r, a);
+        return roomapi_list(r, false, a);
     case ROOMS_API_CREATE:
         return rooms_host_create(r, body, a);
     case ROOMS_API_PEER_ROOMS: /* any id here: one not in lowercase hex gets peer_rooms' 400 */

@@ -1,6 +1,7 @@
 /* rooms.c - the rooms' lifecycle and the host's side of the peer routes
- * (dispatch, leave, members, keys, delivery, the room list). The other
- * modules are below it: nothing in server/rooms calls into this file. */
+ * (dispatch, leave, members, keys, delivery; the room list is roomapi.c's).
+ * The other modules are below it: nothing in server/rooms calls into this
+ * file. */
 #include "server/rooms/rooms_int.h"
 
 #include <assert.h>
@@ -129,44 +130,17 @@ out:
     return why;
 }
 
-typedef struct {
-    rooms *r;
-    json_t *arr;
-} room_list;
-
-static void listed_add(void *arg, const char *id, unsigned need)
-{
-    room_list *l = arg;
-    room_row rm;
-    (void)need;
-    if (rooms_load_locked(l->r, id, &rm) == NT_OK)
-        json_array_append_new(l->arr, json_pack("{s:s,s:s,s:s,s:s,s:s}", "id", rm.id, "name", rm.name, "topic",
-                                                rm.topic, "host", rm.host, "access",
-                                                room_access_name(rm.access)));
-}
-
-static rooms_refusal peer_list(rooms *r, rooms_answer *a)
-{
-    room_list l = {r, json_array()};
-    pthread_mutex_lock(&r->lock);
-    nt_err rc = rooms_store_listed(r->o.db, listed_add, &l);
-    pthread_mutex_unlock(&r->lock);
-    if (rc) {
-        json_decref(l.arr);
-        return rooms_decline(a, REFUSE_INTERNAL, "cannot list the rooms");
-    }
-    a->body = json_pack("{s:o}", "rooms", l.arr);
-    return REFUSE_NONE;
-}
-
 rooms_refusal rooms_peer_op(rooms *r, port_op op, const char *peer, const char *room, rooms_query_fn *q, void *qarg,
-                            json_t *body, rooms_pending *resume, rooms_answer *a)
+                            json_t *body, rooms_pending *resume, const rooms_rerun *again, rooms_answer *a)
 {
+    rooms_rerun_q rq = {q, qarg, again, ""};
+    q = rooms_rerun_query;
+    qarg = &rq;
     *a = (rooms_answer){0};
     if (!rooms_valid_hex(peer, IDENTITY_ID_HEX_LEN))
         return rooms_decline(a, REFUSE_UNAUTHENTICATED, "no peer");
     if (op == PORT_LIST)
-        return peer_list(r, a);
+        return roomapi_list(r, true, a);
     if (!rooms_valid_hex(room, ROOM_ID_HEX_LEN))
         return rooms_decline(a, REFUSE_NOT_FOUND, "no such path");
     switch (op) {

@@ -81,6 +81,15 @@ void rooms_free(rooms *r);
  * catch-up polls; member side), for tests without threads. */
 void rooms_tick(rooms *r);
 
+/* A call run again after it waited on a->wait.q (below): where its first
+ * run stood and whether the wait is over. The call reads its query as q
+ * answers it, but "since" at cursor (so "now" keeps its meaning) and, once
+ * over, "wait" as 0: it answers with what there is. NULL on a first run. */
+typedef struct {
+    int64_t cursor; /* a->wait.cursor of the run that waited (0 where the op sets none) */
+    bool over;
+} rooms_rerun;
+
 /* A sealed peer request from the authenticated peer `peer` (64 hex): the
  * route op (peer_port.h names the routes) on room (32 hex; not
  * for PORT_LIST), its query through q, its body (may be NULL). Returns
@@ -88,13 +97,13 @@ void rooms_tick(rooms *r);
  * caller maps it to HTTP with rooms_answer_http and owns a->body).
  *
  * Done with no body and a->wait.q set: nothing to answer yet. The caller
- * waits on that queue (refusal.h) and calls again. A submission
+ * waits on that queue (refusal.h) and calls again with again set. A submission
  * (PORT_SUBMIT, PORT_BATCH) waiting for its commit also sets
  * a->wait.pending: the caller owns it, passes it back as resume on the
  * next call (which answers it) and then releases it. */
 typedef struct rooms_pending rooms_pending;
 rooms_refusal rooms_peer_op(rooms *r, port_op op, const char *peer, const char *room, rooms_query_fn *q, void *qarg,
-                            json_t *body, rooms_pending *resume, rooms_answer *a);
+                            json_t *body, rooms_pending *resume, const rooms_rerun *again, rooms_answer *a);
 /* Drop the caller's hold on a pending submission (NULL-safe). */
 void rooms_pending_release(rooms_pending *p);
 /* The client API routes (already bearer-authenticated). */
@@ -121,9 +130,9 @@ typedef enum {
  * none) and txn (ROOMS_API_SEND), its query through q and its body (may
  * be NULL). Returns REFUSE_NONE or why it was refused, with *a filled
  * in (a->body owned by the caller); rooms_answer_http (refusal.h) maps it
- * to HTTP. */
+ * to HTTP. A long poll waits as rooms_peer_op's do. */
 rooms_refusal rooms_client_op(rooms *r, rooms_api_op op, const char *id, const char *txn, rooms_query_fn *q,
-                              void *qarg, json_t *body, rooms_answer *a);
+                              void *qarg, json_t *body, const rooms_rerun *again, rooms_answer *a);
 /* Counters for status: messages dropped as unverifiable. */
 uint64_t rooms_dropped(rooms *r);
 /* The rooms section of GET /v1/client/status: {dropped, password_checks

@@ -363,6 +363,18 @@ void rooms_query_fail(rooms_query_bad *bad, const char *k, const char *rule)
         snprintf(bad->msg, sizeof bad->msg, "%s must be %s", k, rule);
 }
 
+const char *rooms_rerun_query(void *arg, const char *key)
+{
+    rooms_rerun_q *w = arg;
+    if (w->again && !strcmp(key, "since")) {
+        snprintf(w->since, sizeof w->since, "%lld", (long long)w->again->cursor);
+        return w->since;
+    }
+    if (w->again && w->again->over && !strcmp(key, "wait"))
+        return "0";
+    return w->q ? w->q(w->qarg, key) : NULL;
+}
+
 int64_t rooms_query_int(rooms_query_fn *q, void *qarg, const rooms_qparam *p, rooms_query_bad *bad)
 {
     const char *s = q ? q(qarg, p->name) : NULL;

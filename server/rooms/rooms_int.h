@@ -180,6 +180,15 @@ void rooms_query_fail(rooms_query_bad *bad, const char *k, const char *rule);
 /* Query parameter p as an integer in [p->lo, p->hi]: p->def when absent;
  * p->def, and *bad told (rooms_query_fail), when it is not such an integer. */
 int64_t rooms_query_int(rooms_query_fn *q, void *qarg, const rooms_qparam *p, rooms_query_bad *bad);
+/* The query of a call run again (rooms_rerun, rooms.h): read it through
+ * rooms_rerun_query with this as its arg. */
+typedef struct {
+    rooms_query_fn *q;
+    void *qarg;
+    const rooms_rerun *again; /* NULL: q's answers as they are */
+    char since[24];
+} rooms_rerun_q;
+const char *rooms_rerun_query(void *arg, const char *key);
 bool rooms_valid_txn(const char *s);
 
 /* Load a room row; NT_ERR_NOT_FOUND if this node has none. */
@@ -408,6 +417,10 @@ nt_err delivery_fetch_members(rooms *r, const char *room);
 void delivery_sync_reset_locked(rooms *r, const char *room);
 
 /* roomapi.c */
+/* The room list {"rooms": [...]}: listed, the rooms a peer may find
+ * (rooms_store_listed), each as {id, name, topic, host, access}; else all
+ * of this node's rooms as the client sees them. */
+rooms_refusal roomapi_list(rooms *r, bool listed, rooms_answer *a);
 rooms_refusal roomapi_events(rooms *r, rooms_query_fn *q, void *qarg, rooms_answer *a);
 /* One applied, verified message as the client sees it; NULL if none. */
 json_t *messages_json_locked(rooms *r, const char *room, int64_t seq);

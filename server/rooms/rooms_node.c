@@ -26,35 +26,23 @@ static bool stop_fn(void *arg)
     return node_stopping(arg);
 }
 
-/* A long poll's query as it runs again: "since" where its first run
- * stood (so "now" keeps its meaning), and no more waiting once the wait is
- * over. */
-typedef struct {
-    char since[24];
-} wait_ctx;
-
 static const char *query_fn(void *arg, const char *key)
 {
-    http_req *rq = arg;
-    const wait_ctx *w = http_req_ctx(rq);
-    if (w && !strcmp(key, "since"))
-        return w->since;
-    if (http_req_wait_over(rq) && !strcmp(key, "wait"))
-        return "0";
-    return http_req_query(rq, key);
+    return http_req_query(arg, key);
 }
 
-/* Nothing to answer yet: wait, keeping where the request stood. */
+/* Nothing to answer yet: wait, keeping where the request stood for its
+ * next run. */
 static void wait_for(http_req *rq, const rooms_answer *a)
 {
-    wait_ctx *w = http_req_ctx(rq);
-    if (!w && (w = calloc(1, sizeof *w)))
-        http_req_set_ctx(rq, w, free);
-    if (!w) {
+    rooms_rerun *again = http_req_ctx(rq);
+    if (!again && (again = calloc(1, sizeof *again)))
+        http_req_set_ctx(rq, again, free);
+    if (!again) {
         http_reply_error(rq, 503, "busy", "out of memory");
         return;
     }
-    snprintf(w->since, sizeof w->since, "%lld", (long long)a->wait.cursor);
+    again->cursor = a->wait.cursor;
     http_req_wait(rq, a->wait.q, a->wait.gen, a->wait.ms);
 }
 
@@ -117,8 +105,11 @@ static void client_route(http_req *rq, node *nd, rooms_api_op op)
     (void)http_req_body(rq, &len);
     if (len > 0 && http_req_json_fields(rq, fields_for(op), &body))
         return; /* replied 400 */
+    rooms_rerun *again = http_req_ctx(rq); /* set by wait_for: a run after a wait */
+    if (again)
+        again->over = http_req_wait_over(rq);
     rooms_refusal why = rooms_client_op(nd->rooms, op, http_req_param(rq, "id"), http_req_param(rq, "txn_id"),
-                                        query_fn, rq, body, &a);
+                                        query_fn, rq, body, again, &a);
     if (why == REFUSE_NONE && !a.body && a.wait.q) {
         json_decref(body);
         wait_for(rq, &a);

@@ -25,9 +25,6 @@ typedef struct {
 static const char *query_fn(void *arg, const char *key)
 {
     query_ctx *q = arg;
-    /* a long poll whose wait is over answers with what there is */
-    if (peer_req_wait_over(q->rq) && !strcmp(key, "wait"))
-        return "0";
     /* a few rotating buffers: callers read a value before asking the next */
     return peer_req_query(q->rq, key, q->buf[q->next++ % QBUFS], QBUF);
 }
@@ -69,9 +66,12 @@ static int dispatch(peer_req *rq, json_t **reply, port_op op, const json_field *
         return peer_error(reply, 503, "busy", "rooms are not running");
     if (json_check_fields(peer_req_body(rq), fields, msg))
         return peer_error(reply, 400, "bad_request", "%s", msg);
+    /* a run whose wait is over; no peer op that waits keeps a cursor (a
+     * poll reads "after", which does not move) */
+    static const rooms_rerun over = {.over = true};
     rooms_answer a;
     rooms_refusal why = rooms_peer_op(r, op, peer_req_peer_hex(rq), peer_req_param(rq, "id"), query_fn, &q,
-                                      peer_req_body(rq), peer_req_ctx(rq), &a);
+                                      peer_req_body(rq), peer_req_ctx(rq), peer_req_wait_over(rq) ? &over : NULL, &a);
     if (a.wait.pending) /* a submission waiting for its commit: kept until the request ends */
         peer_req_set_ctx(rq, a.wait.pending, pending_release);
     if (why == REFUSE_NONE && !a.body && a.wait.q)
