@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "client/field.h"
+#include "common/waitq.h"
 #include "client/locate.h"
 #include "client/slash.h"
 
@@ -103,14 +104,7 @@ static void post_conn(feed *f, bool up, const char *msg)
 /* Sleep ms, or less when told to quit. */
 static void pause_ms(feed *f, long ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = waitq_deadline(ms);
     pthread_mutex_lock(&f->mu);
     while (!f->quit && pthread_cond_timedwait(&f->cv, &f->mu, &ts) != ETIMEDOUT)
         ;
@@ -321,7 +315,7 @@ nt_err feed_start(feed **out, const locate *loc)
     f->pipe_rd = f->pipe_wr = -1;
     snprintf(f->portfile, sizeof f->portfile, "%s", loc->portfile);
     pthread_mutex_init(&f->mu, NULL);
-    pthread_cond_init(&f->cv, NULL);
+    waitq_cond_init(&f->cv);
     nt_err rc = NT_ERR_IO;
     if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0)
         goto fail;

@@ -79,14 +79,32 @@ void waitq_wake(waitq *q)
     pthread_mutex_unlock(&q->mu);
 }
 
+void waitq_cond_init(pthread_cond_t *cv)
+{
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &a);
+    pthread_condattr_destroy(&a);
+}
+
+bool waitq_deadline_passed(const struct timespec *d)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > d->tv_sec || (now.tv_sec == d->tv_sec && now.tv_nsec >= d->tv_nsec);
+}
+
 struct timespec waitq_deadline(int64_t ms)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     ts.tv_sec += (time_t)(ms / 1000);
     ts.tv_nsec += (long)(ms % 1000) * 1000000L;
     if (ts.tv_nsec >= 1000000000L)
         ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+    else if (ts.tv_nsec < 0)
+        ts.tv_sec--, ts.tv_nsec += 1000000000L;
     return ts;
 }
 
@@ -111,7 +129,7 @@ bool waitq_wait(waitq *q, uint64_t gen, unsigned timeout_ms)
     blocking_wait w = {.e = {.fn = blocking_wake}, .woke = false};
     w.e.arg = &w;
     pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.cv, NULL);
+    waitq_cond_init(&w.cv);
     bool woke = true;
     if (waitq_add(q, &w.e, gen)) {
         struct timespec ts = waitq_deadline(timeout_ms);

@@ -59,8 +59,15 @@ void waitq_wake(waitq *q);
  * pass: true if woken. For callers that have a thread to spare (tests,
  * tools); the node's long polls park instead (server/core/http.h). */
 bool waitq_wait(waitq *q, uint64_t gen, unsigned timeout_ms);
-/* CLOCK_REALTIME now plus ms: the deadline pthread_cond_timedwait takes. */
+/* CLOCK_MONOTONIC now plus ms: the deadline pthread_cond_timedwait takes
+ * on a condition variable made by waitq_cond_init. A wall clock set back
+ * or forward (by hand, by NTP at boot) changes no wait. */
 struct timespec waitq_deadline(int64_t ms);
+/* Is the deadline (from waitq_deadline) past? */
+bool waitq_deadline_passed(const struct timespec *d);
+/* pthread_cond_init on CLOCK_MONOTONIC: for every condition variable
+ * waited on with a waitq_deadline. */
+void waitq_cond_init(pthread_cond_t *cv);
 /* Entries waiting now. */
 uint64_t waitq_waiting(waitq *q);
 

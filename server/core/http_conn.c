@@ -280,7 +280,7 @@ static void *reaper_main(void *arg)
 nt_err http_conns_init(http_conns *cs, unsigned cap, unsigned per_source, unsigned idle_s, unsigned request_s)
 {
     pthread_mutex_init(&cs->mu, NULL);
-    pthread_cond_init(&cs->cv, NULL);
+    waitq_cond_init(&cs->cv);
     cs->cap = cap;
     cs->per_source = per_source;
     cs->idle_ms = idle_s * 1000u;

@@ -348,7 +348,7 @@ nt_err http_start(const http_opts *o, const http_route *const *tables, struct no
         return NT_ERR_NOMEM;
     h->listen_fd = -1;
     pthread_mutex_init(&h->mu, NULL);
-    pthread_cond_init(&h->idle, NULL);
+    waitq_cond_init(&h->idle);
     h->api = o->api;
     h->body_max = o->body_max;
     h->tables = tables;

@@ -237,9 +237,9 @@ nt_err http_pool_init(http_server *h, unsigned threads_max, unsigned queue_max, 
     http_pool *p = &h->pool;
     p->idle_ms = idle_ms;
     pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cv, NULL);
-    pthread_cond_init(&p->gone, NULL);
-    pthread_cond_init(&p->timer_cv, NULL);
+    waitq_cond_init(&p->cv);
+    waitq_cond_init(&p->gone);
+    waitq_cond_init(&p->timer_cv);
     p->threads_max = threads_max;
     p->queue_max = queue_max;
     p->ready = true;

@@ -14,6 +14,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/ratelimit.h"
+#include "common/waitq.h"
 #include "common/text.h"
 #include "crypto/encoding.h"
 #include "storage/peers.h"
@@ -685,9 +686,7 @@ static void *sweeper_main(void *arg)
     struct peer_api *pa = arg;
     pthread_mutex_lock(&pa->mu);
     while (!pa->stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += SWEEP_INTERVAL_S;
+        struct timespec ts = waitq_deadline(SWEEP_INTERVAL_S * 1000);
         pthread_cond_timedwait(&pa->cv, &pa->mu, &ts);
         if (pa->stop)
             break;
@@ -727,7 +726,7 @@ nt_err peer_api_start(node *nd, char err[static NODE_ERR_MAX])
     }
     pthread_mutex_init(&pa->hs_rate_mu, NULL);
     pthread_mutex_init(&pa->mu, NULL);
-    pthread_cond_init(&pa->cv, NULL);
+    waitq_cond_init(&pa->cv);
     if (pthread_create(&pa->sweeper, NULL, sweeper_main, pa)) {
         session_table_free(pa->sessions);
         ratelimit_free(pa->hs_rate);

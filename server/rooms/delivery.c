@@ -40,17 +40,6 @@ typedef struct {
     bool notice;
 } push_job;
 
-static void deadline_in(struct timespec *ts, int64_t ms)
-{
-    clock_gettime(CLOCK_REALTIME, ts);
-    ts->tv_sec += (time_t)(ms / 1000);
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 static int64_t push_backoff(int64_t fails)
 {
     int64_t d = PUSH_BACKOFF_MIN_MS;
@@ -453,8 +442,7 @@ static void *poller_main(void *arg)
         changes = 0;
         fails++;
         atomic_fetch_add(&r->poll_backoffs, 1);
-        struct timespec ts;
-        deadline_in(&ts, push_backoff(fails));
+        struct timespec ts = waitq_deadline(push_backoff(fails));
         pthread_mutex_lock(&r->lock);
         while (rooms_wait_locked(r, &r->sync_cond, &ts)) {
         }
@@ -643,8 +631,7 @@ static void *push_main(void *arg)
         pthread_mutex_lock(&r->lock);
         (void)roomdb_sweep(r->o.db); /* between rounds nothing is in use: a leak ends here */
         if (!did && !r->push_kick && !r->stopping) {
-            struct timespec ts;
-            deadline_in(&ts, IDLE_WAIT_MS);
+            struct timespec ts = waitq_deadline(IDLE_WAIT_MS);
             pthread_cond_timedwait(&r->push_cond, &r->lock, &ts);
         }
         r->push_kick = false;
@@ -665,8 +652,7 @@ static void *sync_main(void *arg)
         pthread_mutex_lock(&r->lock);
         (void)roomdb_sweep(r->o.db); /* between rounds nothing is in use: a leak ends here */
         if (!r->sync_kick && !r->stopping) {
-            struct timespec ts;
-            deadline_in(&ts, IDLE_WAIT_MS);
+            struct timespec ts = waitq_deadline(IDLE_WAIT_MS);
             pthread_cond_timedwait(&r->sync_cond, &r->lock, &ts);
         }
         r->sync_kick = false;

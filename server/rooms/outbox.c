@@ -375,8 +375,7 @@ static bool room_busy_locked(rooms *r, const char *room)
  * and take its outcome, so that a send still answers what the host said. */
 static void await_other_sender(rooms *r, const char *room, const char *txn, outbox_state *state)
 {
-    int64_t end = rooms_now(r) + ROOM_PEER_TIMEOUT_MS + 1000;
-    struct timespec ts = {.tv_sec = end / 1000, .tv_nsec = (end % 1000) * 1000000};
+    struct timespec ts = waitq_deadline(ROOM_PEER_TIMEOUT_MS + 1000);
     pthread_mutex_lock(&r->lock);
     while (room_busy_locked(r, room) && rooms_wait_locked(r, &r->outbox_cond, &ts)) {
     }

@@ -195,9 +195,9 @@ nt_err rooms_new(rooms **out, const rooms_opts *o)
     pthread_mutex_init(&r->lock, NULL);
     waitq_init(&r->log_wait);
     waitq_init(&r->ev_wait);
-    pthread_cond_init(&r->push_cond, NULL);
-    pthread_cond_init(&r->sync_cond, NULL);
-    pthread_cond_init(&r->outbox_cond, NULL);
+    waitq_cond_init(&r->push_cond);
+    waitq_cond_init(&r->sync_cond);
+    waitq_cond_init(&r->outbox_cond);
     pthread_mutex_init(&r->pw_mu, NULL);
     pthread_mutex_init(&r->up_mu, NULL);
     nt_err rc = r->me_der ? identity_public_der(o->me, r->me_der, IDENTITY_PUB_DER_MAX, &r->me_der_len) : NT_ERR_NOMEM;

@@ -35,14 +35,11 @@ int64_t rooms_now(rooms *r)
 
 bool rooms_wait_locked(rooms *r, pthread_cond_t *cond, const struct timespec *deadline)
 {
-    struct timespec now, slice;
-    clock_gettime(CLOCK_REALTIME, &now);
     if (r->stopping || (r->o.should_stop && r->o.should_stop(r->o.stop_arg)))
         return false;
-    if (now.tv_sec > deadline->tv_sec || (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec))
+    if (waitq_deadline_passed(deadline))
         return false;
-    slice = now;
-    slice.tv_sec += 1;
+    struct timespec slice = waitq_deadline(1000);
     if (slice.tv_sec > deadline->tv_sec || (slice.tv_sec == deadline->tv_sec && slice.tv_nsec > deadline->tv_nsec))
         slice = *deadline;
     (void)pthread_cond_timedwait(cond, &r->lock, &slice);

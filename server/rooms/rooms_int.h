@@ -150,7 +150,7 @@ static_assert(ROOMS_SALT_LEN == ROOM_SALT_LEN && ROOMS_PW_HASH_LEN == ROOM_PW_HA
 
 int64_t rooms_now(rooms *r);
 
-/* Wait on cond (r->lock held) until the absolute deadline, in slices so
+/* Wait on cond (r->lock held) until the deadline (waitq_deadline), in slices so
  * that a shutdown (rooms_stop or o.should_stop) ends it early. Returns
  * false when the deadline passed or a stop began. */
 bool rooms_wait_locked(rooms *r, pthread_cond_t *cond, const struct timespec *deadline);
