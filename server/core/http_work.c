@@ -91,26 +91,23 @@ bool http_pool_submit(http_server *h, http_req *rq)
         pthread_mutex_unlock(&p->mu);
         return false;
     }
-    p->queued++; /* the slot is this request's */
-    bool spawn = p->queued > p->idle && p->threads < p->threads_max;
-    if (spawn)
-        p->threads++;
+    /* a worker for it, started now, so that `threads` counts only threads
+     * that run: one that takes the lock first waits for the job below */
+    if (p->queued + 1 > p->idle && p->threads < p->threads_max) {
+        if (spawn_worker(h)) {
+            p->threads++;
+        } else {
+            log_warn("http: cannot start a worker thread (%u running)", p->threads);
+            if (p->threads == 0) { /* none would take it: 503, not a wait */
+                pthread_mutex_unlock(&p->mu);
+                return false;
+            }
+        }
+    }
+    p->queued++; /* the slot is this request's: no worker leaves while it is on its way */
     pthread_mutex_unlock(&p->mu);
     MHD_suspend_connection(rq->conn); /* before any worker can see it */
     pthread_mutex_lock(&p->mu);
-    if (spawn && !spawn_worker(h)) {
-        p->threads--;
-        log_warn("http: cannot start a worker thread (%u running)", p->threads);
-        if (p->threads == 0) { /* none to take it: answered busy, not left waiting */
-            p->queued--;
-            pthread_mutex_unlock(&p->mu);
-            http_conns_count_shed(h, &h->conns.shed.workers);
-            http_reply_header(rq, "Retry-After", "1");
-            http_reply_error(rq, 503, "busy", "cannot start a worker; try again");
-            MHD_resume_connection(rq->conn);
-            return true;
-        }
-    }
     if (p->q_tail)
         p->q_tail->job_next = rq;
     else
