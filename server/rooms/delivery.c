@@ -400,11 +400,20 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A poll-mode room's long poll answered at once with only a member list
- * or keys (never messages) this many times in a row is treated as an
- * empty answer: a host cannot keep a member polling flat out by bumping
- * its list. */
-#define POLL_CHANGES_IN_A_ROW 8
+int64_t delivery_poll_pause(poll_pacing *pp, const poll_outcome *o)
+{
+    if (o->ok && (o->messages || o->waited)) {
+        pp->fails = pp->changes = 0;
+        return 0;
+    }
+    /* news alone: again at once, but it does not undo earlier failures,
+     * so a host that only ever sends news backs the member off as far as
+     * one that answers with nothing */
+    if (o->ok && o->news && ++pp->changes <= POLL_CHANGES_IN_A_ROW)
+        return 0;
+    pp->changes = 0;
+    return push_backoff(++pp->fails);
+}
 
 /* A poll-mode room's long-poll loop. A poll that fails, or that the host
  * answers at once with nothing new (a host should wait), is followed by a
@@ -418,7 +427,7 @@ static void *poller_main(void *arg)
     poller *p = arg;
     rooms *r = p->r;
     unsigned wait = r->o.poll_wait_s ? r->o.poll_wait_s : 5;
-    int fails = 0, changes = 0;
+    poll_pacing pace = {0, 0};
     for (;;) {
         room_row rm, after;
         pthread_mutex_lock(&r->lock);
@@ -428,21 +437,15 @@ static void *poller_main(void *arg)
         if (!go)
             break;
         int64_t t0 = mono_ms();
-        bool news = false;
-        nt_err rc = delivery_poll_once(r, p->room, wait, &news);
-        bool messages = host_of(r, p->room, &after) && after.head != rm.head;
-        changes = messages ? 0 : changes + (news ? 1 : 0);
-        bool quick = mono_ms() - t0 < 1000 && !messages && (!news || changes > POLL_CHANGES_IN_A_ROW);
-        if (rc == NT_OK && !quick) {
-            fails = 0;
-            if (!news)
-                changes = 0;
+        poll_outcome o = {.ok = false};
+        o.ok = delivery_poll_once(r, p->room, wait, &o.news) == NT_OK;
+        o.messages = host_of(r, p->room, &after) && after.head != rm.head;
+        o.waited = mono_ms() - t0 >= 1000;
+        int64_t pause = delivery_poll_pause(&pace, &o);
+        if (!pause)
             continue;
-        }
-        changes = 0;
-        fails++;
         atomic_fetch_add(&r->poll_backoffs, 1);
-        struct timespec ts = waitq_deadline(push_backoff(fails));
+        struct timespec ts = waitq_deadline(pause);
         pthread_mutex_lock(&r->lock);
         while (rooms_wait_locked(r, &r->sync_cond, &ts)) {
         }

@@ -412,6 +412,23 @@ void delivery_stop(rooms *r);
  * member list or keys newer than ours that were fetched. */
 nt_err delivery_poll_once(rooms *r, const char *room, unsigned wait_s, bool *news);
 nt_err delivery_fetch_keys(rooms *r, const char *room);
+/* A poll-mode room's pacing: what one long poll brought, and the wait
+ * before the next. A poll that fails, or that the host answers at once
+ * with nothing new (a host should wait), is followed by a wait that
+ * doubles from 0.25 s to 60 s. An answer at once with only news (a new
+ * member list or new keys, which end the host's wait so that the member
+ * fetches them) is followed by the next poll at once, up to
+ * POLL_CHANGES_IN_A_ROW in a row; it undoes no earlier failure. Messages,
+ * or a poll the host held for a second or more, reset it all. */
+#define POLL_CHANGES_IN_A_ROW 8
+typedef struct {
+    int64_t fails, changes;
+} poll_pacing;
+typedef struct {
+    bool ok, news, messages, waited;
+} poll_outcome;
+/* Milliseconds to wait before the next poll (0: at once). */
+int64_t delivery_poll_pause(poll_pacing *pp, const poll_outcome *o);
 nt_err delivery_fetch_members(rooms *r, const char *room);
 /* Forget a member room's sync backoff (a new join starts afresh). */
 void delivery_sync_reset_locked(rooms *r, const char *room);
