@@ -229,10 +229,11 @@ nt_err members_store_push_due(roomdb *db, const char *me, int64_t now, size_t ma
     return s == SQLITE_DONE ? NT_OK : NT_ERR_DB;
 }
 
-nt_err members_store_notice_done(roomdb *db, const char *room, const char *peer)
+nt_err members_store_notice_done(roomdb *db, const char *room, const char *peer, member_notice sent)
 {
-    return roomdb_exec(db, "UPDATE room_members SET notice='', fails=0, next_try=0 WHERE room=? AND peer=?", "ss",
-                       room, peer);
+    return roomdb_exec(db,
+                       "UPDATE room_members SET notice='', fails=0, next_try=0 WHERE room=? AND peer=? AND notice=?",
+                       "sss", room, peer, member_notice_name(sent));
 }
 
 nt_err members_store_pushed(roomdb *db, const char *room, const char *peer, int64_t cursor, int64_t key_epoch,

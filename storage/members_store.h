@@ -102,8 +102,10 @@ typedef void members_store_push_fn(void *arg, const member_push *p);
 /* The members due a push at now (never `me`), at most max. */
 NT_MUST_USE nt_err members_store_push_due(roomdb *db, const char *me, int64_t now, size_t max,
                                           members_store_push_fn *fn, void *arg);
-/* A push delivered its notice. */
-NT_MUST_USE nt_err members_store_notice_done(roomdb *db, const char *room, const char *peer);
+/* A push delivered notice `sent`: cleared, unless another notice took its
+ * place meanwhile (a kick while the invitation was on its way), which the
+ * next push then delivers. */
+NT_MUST_USE nt_err members_store_notice_done(roomdb *db, const char *room, const char *peer, member_notice sent);
 /* A push delivered: cursor, key epoch and version seen raised to these;
  * next try at next_try. */
 NT_MUST_USE nt_err members_store_pushed(roomdb *db, const char *room, const char *peer, int64_t cursor,

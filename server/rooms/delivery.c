@@ -37,7 +37,7 @@ typedef struct {
     char room[ROOM_ID_HEX_LEN + 1];
     char peer[IDENTITY_ID_HEX_LEN + 1];
     int64_t sent_to, key_to, cursor, members_to;
-    bool notice;
+    member_notice notice; /* sent with this push (MEMBER_NOTICE_NONE: none) */
 } push_job;
 
 static int64_t push_backoff(int64_t fails)
@@ -59,8 +59,8 @@ static json_t *notify_json_locked(rooms *r, const member_push *p, push_job *j)
     j->sent_to = cursor;
     j->key_to = key_epoch;
     j->members_to = 0;
-    j->notice = p->notice != MEMBER_NOTICE_NONE;
-    if (j->notice) {
+    j->notice = p->notice;
+    if (j->notice != MEMBER_NOTICE_NONE) {
         json_object_set_new(n, "event", json_string(member_notice_name(p->notice)));
         if (p->notice == MEMBER_NOTICE_INVITE) {
             room_row rm;
@@ -169,8 +169,8 @@ static void push_add(void *arg, const member_push *p)
 static nt_err push_record_locked(rooms *r, const push_job *j, const port_call *c)
 {
     bool ok = c->rc == NT_OK && c->status == 200;
-    if (ok && j->notice)
-        return members_store_notice_done(r->o.db, j->room, j->peer);
+    if (ok && j->notice != MEMBER_NOTICE_NONE)
+        return members_store_notice_done(r->o.db, j->room, j->peer, j->notice);
     if (!ok) {
         int64_t fails = 0;
         nt_err rc = members_store_next_fail(r->o.db, j->room, j->peer, &fails);

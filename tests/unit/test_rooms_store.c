@@ -2,6 +2,7 @@
  * hold them), the need mask stored as words, rows through the typed
  * functions, per-handle statement caches, and no statement left active. */
 #include <check.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "storage/events_store.h"
@@ -197,6 +198,31 @@ START_TEST(members_and_keys_through_typed_rows)
 }
 END_TEST
 
+static void note_push(void *arg, const member_push *p)
+{
+    member_notice *n = arg;
+    if (!strcmp(p->peer, peer))
+        *n = p->notice;
+}
+
+/* A push that delivered an older notice (the invitation) does not clear
+ * one set meanwhile (a kick): the member would never hear of its kick. */
+START_TEST(notice_done_clears_only_the_notice_delivered)
+{
+    ck_assert_int_eq(rooms_store_set_state(db, room, ROOM_HOSTED), NT_OK);
+    ck_assert_int_eq(members_store_invite(db, room, peer, 0, 1), NT_OK);
+    ck_assert_int_eq(members_store_kick(db, room, peer), NT_OK); /* while the invitation was on its way */
+    ck_assert_int_eq(members_store_notice_done(db, room, peer, MEMBER_NOTICE_INVITE), NT_OK);
+    member_notice n = MEMBER_NOTICE_NONE;
+    ck_assert_int_eq(members_store_push_due(db, host, INT64_MAX, 8, note_push, &n), NT_OK);
+    ck_assert_int_eq(n, MEMBER_NOTICE_KICKED);
+    ck_assert_int_eq(members_store_notice_done(db, room, peer, MEMBER_NOTICE_KICKED), NT_OK);
+    n = MEMBER_NOTICE_NONE;
+    ck_assert_int_eq(members_store_push_due(db, host, INT64_MAX, 8, note_push, &n), NT_OK);
+    ck_assert_int_eq(n, MEMBER_NOTICE_NONE);
+}
+END_TEST
+
 /* An invitee reads from its invitation: the seq and epoch of it are kept
  * through its join and a repeated invitation; a departed member invited
  * again starts from the new invitation; a joiner never invited (an open
@@ -287,6 +313,7 @@ Suite *test_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, enum_names_round_trip);
     tcase_add_test(tc, delivery_access_notice_names);
+    tcase_add_test(tc, notice_done_clears_only_the_notice_delivered);
     tcase_add_test(tc, need_is_a_mask_stored_as_words);
     tcase_add_test(tc, a_row_with_an_unknown_state_is_an_error);
     tcase_add_test(tc, outbox_states_change_once);
