@@ -608,8 +608,9 @@ void delivery_sync_round(rooms *r)
             rc = delivery_poll_once(r, l.ids[i], 0, NULL);
         bool failed = rc && rc != NT_ERR_STATE;
         pthread_mutex_lock(&r->lock);
-        if (failed) { /* host away, or serving what cannot be applied: try again later */
-            nt_err src = rooms_store_set_need(r->o.db, l.ids[i], need);
+        if (failed) { /* host away, or serving what cannot be applied: try again later,
+                       * with whatever was asked for meanwhile */
+            nt_err src = rooms_store_need_add(r->o.db, l.ids[i], need);
             if (src)
                 log_warn("rooms: cannot keep the needs of %s: %s", l.ids[i], err_str(src));
         }

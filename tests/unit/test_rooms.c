@@ -92,9 +92,15 @@ static tnode *by_hex(const char *hex)
     return NULL;
 }
 
+/* Run while a node's call is on its way (the caller holds no lock), to
+ * interleave something with it; NULL: nothing. */
+static void (*during_call)(tnode *from);
+
 static void call_fn(void *arg, port_call *calls, size_t n, int timeout_ms)
 {
     tnode *from = arg;
+    if (during_call)
+        during_call(from);
     for (size_t i = 0; i < n; i++) {
         port_call *c = &calls[i];
         tnode *to = by_hex(c->peer);
@@ -297,6 +303,41 @@ START_TEST(three_way_chat_same_order)
         ck_assert_int_eq(roomdb_int(N[k].db, &sync, "PRAGMA synchronous", ""), NT_OK);
         ck_assert_int_eq(sync, 2);
     }
+}
+END_TEST
+
+static void need_poll_meanwhile(tnode *from)
+{
+    if (from != &N[1])
+        return;
+    pthread_mutex_lock(&from->r->lock);
+    rooms_need_locked(from->r, room_id, ROOM_NEED_POLL);
+    pthread_mutex_unlock(&from->r->lock);
+}
+
+/* A need set while the sync works on a room (a push that shows a gap, a
+ * newer epoch) is kept when that work fails: the failed round adds back
+ * what it took; it wrote the row over with it, and the new need waited
+ * for the 30 s resync. */
+START_TEST(needs_set_during_a_failed_sync_are_kept)
+{
+    make_room(NULL);
+    tick_all(1);
+    pthread_mutex_lock(&N[1].r->lock);
+    rooms_need_locked(N[1].r, room_id, ROOM_NEED_KEYS);
+    pthread_mutex_unlock(&N[1].r->lock);
+    N[0].down = true; /* the host away: B's fetch fails */
+    during_call = need_poll_meanwhile;
+    rooms_tick(N[1].r);
+    during_call = NULL;
+    N[0].down = false;
+    room_row rm;
+    pthread_mutex_lock(&N[1].r->lock);
+    ck_assert_int_eq(rooms_load_locked(N[1].r, room_id, &rm), NT_OK);
+    pthread_mutex_unlock(&N[1].r->lock);
+    ck_assert_uint_eq(rm.need & ROOM_NEED_KEYS, ROOM_NEED_KEYS);
+    ck_assert_uint_eq(rm.need & ROOM_NEED_POLL, ROOM_NEED_POLL);
+    assert_clean();
 }
 END_TEST
 
@@ -1043,6 +1084,7 @@ Suite *test_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, three_way_chat_same_order);
     tcase_add_test(tc, poll_mode_and_catch_up);
+    tcase_add_test(tc, needs_set_during_a_failed_sync_are_kept);
     tcase_add_test(tc, outbox_survives_host_outage);
     tcase_add_test(tc, attacks_refused_state_unchanged);
     tcase_add_test(tc, query_integers_strict);
