@@ -68,12 +68,14 @@ json_t *outbox_pending_json_locked(rooms *r, const char *room)
     return pl.arr;
 }
 
-static void retry_locked(rooms *r, const char *room, const char *txn, const char *reason, int64_t delay)
+/* Schedule txn's next attempt. first_ms < 0: after the backoff of its
+ * attempts. first_ms >= 0: after first_ms when this was its first attempt,
+ * then after the backoff one step behind. */
+static void retry_locked(rooms *r, const char *room, const char *txn, const char *reason, int64_t first_ms)
 {
     int64_t attempts = 0;
     nt_err rc = outbox_store_next_attempt(r->o.db, room, txn, &attempts);
-    if (delay < 0)
-        delay = backoff_ms(attempts);
+    int64_t delay = first_ms < 0 ? backoff_ms(attempts) : attempts <= 1 ? first_ms : backoff_ms(attempts - 1);
     if (!rc)
         rc = outbox_store_retry(r->o.db, room, txn, attempts, rooms_now(r) + delay, reason);
     if (rc)
@@ -152,7 +154,9 @@ static void settle_locked(rooms *r, const char *room, int64_t epoch, out_entry *
                                     NULL);
         e->state = OUTBOX_SENT;
     } else if (status == 409 && json_integer_value(json_object_get(reply, "epoch")) > epoch) {
-        rooms_need_locked(r, room, ROOM_NEED_KEYS); /* the host rotated: fetch, reseal, resend */
+        /* the host rotated: fetch, reseal, resend soon; a host that keeps
+         * saying so (and never gives the key) is backed off as any failure */
+        rooms_need_locked(r, room, ROOM_NEED_KEYS);
         retry_locked(r, room, e->txn, "stale epoch", 100);
         e->state = OUTBOX_PENDING;
     } else {

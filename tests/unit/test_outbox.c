@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crypto/encoding.h"
@@ -32,7 +33,7 @@ static roomdb *db;
 static rooms *R;
 
 /* The host, as the transport sees it. */
-typedef enum { HOST_BATCHES, HOST_OLD, HOST_CONFUSED } host_kind;
+typedef enum { HOST_BATCHES, HOST_OLD, HOST_CONFUSED, HOST_STALE } host_kind;
 static struct {
     host_kind kind;
     int64_t head;
@@ -58,6 +59,9 @@ static void host_gate(void)
 
 static json_t *store(const char *txn)
 {
+    if (H.kind == HOST_STALE) /* always a newer epoch, whose key it never serves */
+        return json_pack("{s:s,s:i,s:{s:s,s:s},s:i}", "txn_id", txn, "status", 409, "error", "code", "stale_epoch",
+                         "message", "sealed with an epoch that is not current", "epoch", 2);
     if (H.refuse_txn && !H.refused && strcmp(txn, H.refuse_txn) == 0) {
         H.refused = true;
         return json_pack("{s:s,s:i,s:{s:s,s:s}}", "txn_id", txn, "status", 401, "error", "code", "bad_signature",
@@ -241,6 +245,39 @@ START_TEST(mismatched_answer_settles_nothing)
 }
 END_TEST
 
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A host that answers every send "stale epoch" with a newer epoch whose
+ * key it never gives: the first retry comes soon (a real rotation: fetch
+ * the key, reseal, resend), the next ones back off as any failure does,
+ * instead of every 100 ms for as long as the message is pending. */
+START_TEST(stale_epoch_without_the_key_backs_off)
+{
+    H.kind = HOST_STALE;
+    int64_t last = 0;
+    for (int k = 0; k < 5; k++) {
+        ck_assert_int_eq(roomdb_exec(db, "UPDATE room_outbox SET next_try=0 WHERE room=?", "s", room_hex), NT_OK);
+        int64_t before = wall_ms();
+        outbox_drain(R);
+        int64_t next = count("SELECT next_try FROM room_outbox WHERE room=? AND txn_id='t00'");
+        int64_t delay = next - before;
+        if (k == 0)
+            ck_assert_int_le(delay, 1000);
+        else
+            ck_assert_msg(delay > last, "retry %d after %lld ms, the one before after %lld ms", k, (long long)delay,
+                          (long long)last);
+        last = delay;
+    }
+    ck_assert_int_ge(last, 4000);
+    ck_assert_int_eq(count("SELECT count(*) FROM room_outbox WHERE room=? AND state='pending'"), ENTRIES);
+}
+END_TEST
+
 static void *release_later(void *arg)
 {
     (void)arg;
@@ -298,6 +335,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, refused_message_ends_its_batch);
     tcase_add_test(tc, host_without_batches_gets_every_message);
     tcase_add_test(tc, mismatched_answer_settles_nothing);
+    tcase_add_test(tc, stale_epoch_without_the_key_backs_off);
     tcase_add_test(tc, send_waits_for_the_other_sender);
     suite_add_tcase(s, tc);
     return s;
