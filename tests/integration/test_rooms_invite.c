@@ -177,6 +177,79 @@ START_TEST(nothing_before_the_invitation)
 }
 END_TEST
 
+/* Responses n's peer listener has sent since it started. */
+static json_int_t peer_requests(harness_node *n)
+{
+    json_t *j = call(n, "GET", NULL, 200, "/v1/client/status");
+    json_int_t k = json_integer_value(
+        json_object_get(json_object_get(json_object_get(j, "listeners"), "peer"), "requests"));
+    json_decref(j);
+    return k;
+}
+
+static bool kicked(void *arg)
+{
+    text_arg *x = arg;
+    json_t *j = call(x->n, "GET", NULL, 0, "/v1/client/rooms/%s", x->room);
+    bool ok = !strcmp(json_string_value(json_object_get(j, "state")) ?: "", "kicked");
+    json_decref(j);
+    return ok;
+}
+
+typedef struct {
+    harness_node *n;
+    json_int_t above;
+} count_arg;
+
+static bool peer_called(void *arg)
+{
+    count_arg *c = arg;
+    return peer_requests(c->n) > c->above;
+}
+
+/* The master withdraws an invitation before it is taken: the invitee
+ * learns it (its room is kicked, its user gets the membership event) and
+ * the host, told, stops telling it. */
+START_TEST(kick_withdraws_a_pending_invitation)
+{
+    json_t *j = call(&a, "POST", "{\"name\":\"club\"}", 201, "/v1/client/rooms");
+    char rid[ROOM_ID_HEX_LEN + 1], body[128];
+    snprintf(rid, sizeof rid, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    j = call(&b, "GET", NULL, 200, "/v1/client/events?since=now");
+    char tok[32];
+    snprintf(tok, sizeof tok, "%s", json_string_value(json_object_get(j, "next")));
+    json_decref(j);
+    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", b.node_id);
+    json_decref(call(&a, "POST", body, 200, "/v1/client/rooms/%s/invite", rid));
+    wait_invited(&b, rid);
+    json_decref(call(&a, "POST", body, 200, "/v1/client/rooms/%s/kick", rid));
+    text_arg x = {&b, rid, NULL};
+    if (!harness_wait(kicked, &x, WAIT_MS)) {
+        harness_dump_log(&b);
+        ck_abort_msg("bob still holds the withdrawn invitation to %s", rid);
+    }
+    j = call(&b, "GET", NULL, 200, "/v1/client/events?since=%s", tok);
+    json_t *e, *ev = NULL;
+    size_t i;
+    json_array_foreach(json_object_get(j, "events"), i, e) if (
+        !strcmp(json_string_value(json_object_get(e, "type")) ?: "", "membership") &&
+        !strcmp(json_string_value(json_object_get(e, "room")) ?: "", rid) &&
+        !strcmp(json_string_value(json_object_get(e, "membership")) ?: "", "kicked")) ev = e;
+    ck_assert_msg(ev != NULL, "bob's user was not told of the kick");
+    ck_assert_str_eq(json_string_value(json_object_get(ev, "peer")), b.node_id);
+    json_decref(j);
+    /* the host took the answer and has nothing more for bob (the kick's
+     * own answer may still be on its way into the count); a notice pushed
+     * again would come within 0.25 s, 0.5 s, 1 s ... */
+    count_arg c = {&b, peer_requests(&b) + 1};
+    ck_assert_msg(!harness_wait(peer_called, &c, 3000), "the host still pushes to bob");
+    j = call(&b, "GET", NULL, 200, "/v1/client/rooms/%s", rid);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "state")), "kicked");
+    json_decref(j);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("rooms_invite");
@@ -185,6 +258,7 @@ Suite *test_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, dm_first_words_reach_the_peer);
     tcase_add_test(tc, nothing_before_the_invitation);
+    tcase_add_test(tc, kick_withdraws_a_pending_invitation);
     suite_add_tcase(s, tc);
     return s;
 }
