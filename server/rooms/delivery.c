@@ -165,11 +165,22 @@ static void push_add(void *arg, const member_push *p)
     pr->n++;
 }
 
-/* One member's answer to its Notify into its row (lock held). */
+/* The member's own answer that it will never take this Notify: a 4xx
+ * other than a timeout or a rate limit (transport failures, and refusals
+ * of the sealed channel, which have no answer from the member, are not). */
+static bool refused_for_good(const port_call *c)
+{
+    return c->rc == NT_OK && c->status >= 400 && c->status < 500 && c->status != 408 && c->status != 429;
+}
+
+/* One member's answer to its Notify into its row (lock held). A notice
+ * refused for good is dropped like one delivered, not pushed again with
+ * backoff for ever (a kick for a room the member never heard of, an
+ * invite for a room id it holds from another host). */
 static nt_err push_record_locked(rooms *r, const push_job *j, const port_call *c)
 {
     bool ok = c->rc == NT_OK && c->status == 200;
-    if (ok && j->notice != MEMBER_NOTICE_NONE)
+    if ((ok || refused_for_good(c)) && j->notice != MEMBER_NOTICE_NONE)
         return members_store_notice_done(r->o.db, j->room, j->peer, j->notice);
     if (!ok) {
         int64_t fails = 0;

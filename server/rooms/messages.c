@@ -618,7 +618,7 @@ static rooms_refusal notify_invite_locked(rooms *r, const char *peer, const char
 }
 
 /* Host -> member notifications: messages, keys, member-list changes,
- * invite, kicked. */
+ * invite, kicked (of a joined room, or withdrawing an invitation). */
 rooms_refusal messages_peer_notify(rooms *r, const char *peer, const char *room, json_t *body, rooms_answer *a)
 {
     room_row rm;
@@ -632,11 +632,14 @@ rooms_refusal messages_peer_notify(rooms *r, const char *peer, const char *room,
         pthread_mutex_unlock(&r->lock);
         return why;
     }
-    if (!have || strcmp(rm.host, peer) || rm.state != ROOM_JOINED) {
+    /* a kick also withdraws an invitation not taken yet, which then no
+     * longer counts toward the invitations pending */
+    bool kickable = have && ev == MEMBER_NOTICE_KICKED && (rm.state == ROOM_JOINED || rm.state == ROOM_INVITED);
+    if (!have || strcmp(rm.host, peer) || (rm.state != ROOM_JOINED && !kickable)) {
         pthread_mutex_unlock(&r->lock);
         return rooms_decline(a, REFUSE_NOT_MEMBER, "not following this room");
     }
-    if (ev == MEMBER_NOTICE_KICKED) {
+    if (kickable) {
         nt_err rc = rooms_store_set_state(r->o.db, room, ROOM_KICKED);
         if (rc)
             log_warn("rooms: cannot mark %s kicked: %s", room, err_str(rc));

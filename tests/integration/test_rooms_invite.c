@@ -177,6 +177,54 @@ START_TEST(nothing_before_the_invitation)
 }
 END_TEST
 
+static bool kicked(void *arg)
+{
+    text_arg *x = arg;
+    json_t *j = call(x->n, "GET", NULL, 0, "/v1/client/rooms/%s", x->room);
+    bool ok = !strcmp(json_string_value(json_object_get(j, "state")) ?: "", "kicked");
+    json_decref(j);
+    return ok;
+}
+
+/* The master withdraws an invitation before it is taken: the invitee
+ * learns it (its room is kicked, its user gets the membership event). */
+START_TEST(kick_withdraws_a_pending_invitation)
+{
+    json_t *j = call(&a, "POST", "{\"name\":\"club\"}", 201, "/v1/client/rooms");
+    char rid[ROOM_ID_HEX_LEN + 1], body[128];
+    snprintf(rid, sizeof rid, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    j = call(&b, "GET", NULL, 200, "/v1/client/events?since=now");
+    char tok[32];
+    snprintf(tok, sizeof tok, "%s", json_string_value(json_object_get(j, "next")));
+    json_decref(j);
+    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", b.node_id);
+    json_decref(call(&a, "POST", body, 200, "/v1/client/rooms/%s/invite", rid));
+    wait_invited(&b, rid);
+    json_decref(call(&a, "POST", body, 200, "/v1/client/rooms/%s/kick", rid));
+    text_arg x = {&b, rid, NULL};
+    if (!harness_wait(kicked, &x, WAIT_MS)) {
+        harness_dump_log(&b);
+        ck_abort_msg("bob still holds the withdrawn invitation to %s", rid);
+    }
+    j = call(&b, "GET", NULL, 200, "/v1/client/events?since=%s", tok);
+    json_t *e, *ev = NULL;
+    size_t i;
+    json_array_foreach(json_object_get(j, "events"), i, e) if (
+        !strcmp(json_string_value(json_object_get(e, "type")) ?: "", "membership") &&
+        !strcmp(json_string_value(json_object_get(e, "room")) ?: "", rid) &&
+        !strcmp(json_string_value(json_object_get(e, "membership")) ?: "", "kicked")) ev = e;
+    ck_assert_msg(ev != NULL, "bob's user was not told of the kick");
+    ck_assert_str_eq(json_string_value(json_object_get(ev, "peer")), b.node_id);
+    json_decref(j);
+    /* that the host then stops pushing the notice is test_rooms's
+     * (notice_refused_for_good_is_dropped, on a clock it moves) */
+    j = call(&b, "GET", NULL, 200, "/v1/client/rooms/%s", rid);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "state")), "kicked");
+    json_decref(j);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("rooms_invite");
@@ -185,6 +233,7 @@ Suite *test_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, dm_first_words_reach_the_peer);
     tcase_add_test(tc, nothing_before_the_invitation);
+    tcase_add_test(tc, kick_withdraws_a_pending_invitation);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -32,7 +32,8 @@ typedef struct tnode {
     char hex[IDENTITY_ID_HEX_LEN + 1];
     roomdb *db;
     rooms *r;
-    bool down; /* calls to it fail like an unreachable host */
+    bool down;    /* calls to it fail like an unreachable host */
+    int notifies; /* notifies that reached it */
 } tnode;
 
 static tnode N[NODES];
@@ -125,6 +126,7 @@ static void call_fn(void *arg, port_call *calls, size_t n, int timeout_ms)
             continue;
         }
         json_t *body = c->req ? json_deep_copy(c->req) : NULL;
+        to->notifies += c->op == PORT_NOTIFY;
         c->status = rooms_peer_handle(to->r, from->hex, method, path, qlookup, &q, body, &c->reply);
         json_decref(body);
         ck_assert_no_active_statements(roomdb_sqlite(to->db));
@@ -653,6 +655,108 @@ START_TEST(kick_rotates_and_excludes)
 }
 END_TEST
 
+/* A invites node i to a fresh room; the room's id into room_id. */
+static void invite_only(int i)
+{
+    static int made; /* a host's room names are its own: one new each time */
+    json_t *j = NULL;
+    char b[128];
+    snprintf(b, sizeof b, "{\"name\":\"club %d\"}", ++made);
+    ck_assert_int_eq(api(0, "POST", "/v1/client/rooms", b, &j), 201);
+    snprintf(room_id, sizeof room_id, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    snprintf(b, sizeof b, "{\"peer\":\"%s\"}", N[i].hex);
+    ck_assert_int_eq(apif(0, "POST", NULL, b, "/v1/client/rooms/%s/invite", room_id), 200);
+}
+
+/* Past the longest backoff, a push round on every node, n times. */
+static void tick_past_backoff(int n)
+{
+    for (int k = 0; k < n; k++) {
+        clock_skew_ms += 61000;
+        tick_all(1);
+    }
+}
+
+START_TEST(kick_withdraws_an_invitation)
+{
+    invite_only(1);
+    tick_all(1);
+    json_t *j = NULL;
+    ck_assert_int_eq(apif(1, "GET", &j, NULL, "/v1/client/rooms/%s", room_id), 200);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "state")), "invited");
+    json_decref(j);
+    char b[128];
+    snprintf(b, sizeof b, "{\"peer\":\"%s\"}", N[1].hex);
+    ck_assert_int_eq(apif(0, "POST", NULL, b, "/v1/client/rooms/%s/kick", room_id), 200);
+    N[1].notifies = 0;
+    tick_past_backoff(4);
+    ck_assert_int_eq(N[1].notifies, 1); /* taken at once */
+    ck_assert_int_eq(apif(1, "GET", &j, NULL, "/v1/client/rooms/%s", room_id), 200);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "state")), "kicked");
+    json_decref(j);
+    /* the invitation no longer counts, and the user was told */
+    int64_t pending = -1;
+    ck_assert_int_eq(rooms_store_invited(N[1].db, N[0].hex, &pending), NT_OK);
+    ck_assert_int_eq(pending, 0);
+    ck_assert_int_eq(api(1, "GET", "/v1/client/events?since=0&limit=500", NULL, &j), 200);
+    size_t i;
+    json_t *e;
+    bool seen = false;
+    json_array_foreach(json_object_get(j, "events"), i, e) seen |=
+        !strcmp(json_string_value(json_object_get(e, "type")), "membership") &&
+        !strcmp(json_string_value(json_object_get(e, "membership")) ?: "", "kicked") &&
+        !strcmp(json_string_value(json_object_get(e, "peer")) ?: "", N[1].hex);
+    ck_assert(seen);
+    json_decref(j);
+    /* joining it is refused by the host, and changes nothing here */
+    snprintf(b, sizeof b, "{\"host\":\"%s\"}", N[0].hex);
+    ck_assert_int_eq(apif(1, "POST", NULL, b, "/v1/client/rooms/%s/join", room_id), 403);
+    /* only the room's host withdraws it */
+    invite_only(1);
+    tick_all(1);
+    json_t *kick = json_pack("{s:I,s:I,s:s}", "head", (json_int_t)0, "epoch", (json_int_t)1, "event", "kicked");
+    char path[128];
+    snprintf(path, sizeof path, "/v1/peer/rooms/%s/notify", room_id);
+    ck_assert_int_eq(peer(2, 1, "POST", path, kick, NULL), 403);
+    json_decref(kick);
+    ck_assert_int_eq(apif(1, "GET", &j, NULL, "/v1/client/rooms/%s", room_id), 200);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "state")), "invited");
+    json_decref(j);
+}
+END_TEST
+
+/* A notice the member refuses for good is dropped, not pushed again and
+ * again with backoff: a kick for a room it never heard of (the invitation
+ * never reached it), an invitation to a room id it holds from another
+ * host. */
+START_TEST(notice_refused_for_good_is_dropped)
+{
+    N[1].down = true;
+    invite_only(1);
+    tick_all(1);
+    char b[128];
+    snprintf(b, sizeof b, "{\"peer\":\"%s\"}", N[1].hex);
+    ck_assert_int_eq(apif(0, "POST", NULL, b, "/v1/client/rooms/%s/kick", room_id), 200);
+    N[1].down = false;
+    N[1].notifies = 0;
+    tick_past_backoff(4);
+    ck_assert_int_eq(N[1].notifies, 1);
+    json_t *j = NULL;
+    ck_assert_int_eq(apif(1, "GET", &j, NULL, "/v1/client/rooms/%s", room_id), 404);
+    json_decref(j);
+
+    invite_only(2);
+    ck_assert_int_eq(rooms_store_invite(N[2].db, room_id, "other", "", N[3].hex, ROOM_ACCESS_INVITE, 1), NT_OK);
+    N[2].notifies = 0;
+    tick_past_backoff(4);
+    ck_assert_int_eq(N[2].notifies, 1);
+    ck_assert_int_eq(apif(2, "GET", &j, NULL, "/v1/client/rooms/%s", room_id), 200);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "host")), N[3].hex);
+    json_decref(j);
+}
+END_TEST
+
 START_TEST(rotation_after_n_messages)
 {
     make_room(",\"rotate_messages\":3");
@@ -1090,6 +1194,8 @@ Suite *test_suite(void)
     tcase_add_test(tc, query_integers_strict);
     tcase_add_test(tc, query_bad_parameter_named);
     tcase_add_test(tc, kick_rotates_and_excludes);
+    tcase_add_test(tc, kick_withdraws_an_invitation);
+    tcase_add_test(tc, notice_refused_for_good_is_dropped);
     tcase_add_test(tc, rotation_after_n_messages);
     tcase_add_test(tc, password_and_open_rooms);
     tcase_add_test(tc, rotation_after_t_seconds);
