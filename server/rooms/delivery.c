@@ -263,25 +263,50 @@ static void not_member_locked(rooms *r, const char *room)
 }
 
 /* Which part of a room a member fetches from its host, and how the reply
- * is stored (called with r->lock held). */
-typedef void (*fetch_store_fn)(rooms *r, const char *room, json_t *reply, int64_t *next);
+ * is stored (called with r->lock held, inside a transaction). */
+typedef nt_err (*fetch_store_fn)(rooms *r, const char *room, json_t *reply, int64_t *next);
 
 /* Both lists come a page at a time: *next gets where the next page starts
- * (its `since`), or -1 when this was the last. */
-static void store_keys_reply(rooms *r, const char *room, json_t *reply, int64_t *next)
+ * (its `since`), or -1 when this was the last. A page over its cap
+ * (ROOM_KEYS_PAGE keys, ROOM_MEMBERS_PAGE rows) is refused whole:
+ * NT_ERR_TOO_BIG. */
+static nt_err store_keys_reply(rooms *r, const char *room, json_t *reply, int64_t *next)
 {
     json_t *keys = json_object_get(reply, "keys");
-    (void)rooms_store_keys_locked(r, room, keys);
+    nt_err rc = rooms_store_keys_locked(r, room, keys, ROOM_KEYS_PAGE);
+    if (rc)
+        return rc;
     json_int_t last = json_integer_value(json_object_get(json_array_get(keys, json_array_size(keys) - 1), "epoch"));
     *next = json_is_true(json_object_get(reply, "more")) && last > *next ? last : -1;
+    return NT_OK;
 }
 
-static void store_members_reply(rooms *r, const char *room, json_t *reply, int64_t *next)
+static nt_err store_members_reply(rooms *r, const char *room, json_t *reply, int64_t *next)
 {
     json_int_t ver = json_integer_value(json_object_get(reply, "members_ver"));
-    rooms_store_members_locked(r, room, json_object_get(reply, "members"), ver);
+    nt_err rc = rooms_store_members_locked(r, room, json_object_get(reply, "members"), ver, ROOM_MEMBERS_PAGE);
+    if (rc)
+        return rc;
     rooms_record_take_locked(r, room, json_object_get(reply, "room"));
     *next = json_is_true(json_object_get(reply, "more")) && ver > *next ? ver : -1;
+    return NT_OK;
+}
+
+/* A page in one commit; on an error nothing of it is kept and *next is
+ * -1. */
+static nt_err store_page_locked(rooms *r, const char *room, fetch_store_fn store, json_t *reply, int64_t *next)
+{
+    nt_err rc = roomdb_begin(r->o.db);
+    if (!rc)
+        rc = store(r, room, reply, next);
+    if (!rc)
+        rc = roomdb_commit(r->o.db);
+    if (!rc)
+        return NT_OK;
+    roomdb_rollback(r->o.db);
+    *next = -1;
+    log_warn("rooms: cannot store a page from the host of %s: %s", room, err_str(rc));
+    return rc;
 }
 
 /* A page of the member list or of the keys (op) from the room's host: a
@@ -301,7 +326,7 @@ static nt_err fetch_page(rooms *r, const char *room, port_op op, fetch_store_fn 
     *next = -1;
     if (!rc && status == 200) {
         *next = since;
-        store(r, room, reply, next);
+        rc = store_page_locked(r, room, store, reply, next);
     } else if (!rc && status == 403) {
         not_member_locked(r, room);
     }

@@ -617,14 +617,47 @@ static rooms_refusal notify_invite_locked(rooms *r, const char *peer, const char
     return REFUSE_NONE;
 }
 
+/* A notify's keys and member-list changes (with the room's record), in
+ * one commit; *mver gets the version the member list is at. The caller
+ * has checked the lists' sizes. */
+static rooms_refusal notify_lists_locked(rooms *r, const char *room, json_t *body, int64_t *mver,
+                                         rooms_answer *a)
+{
+    json_t *keys = json_object_get(body, "keys"), *members = json_object_get(body, "members");
+    if (!json_array_size(keys) && !json_is_array(members))
+        return REFUSE_NONE;
+    nt_err rc = roomdb_begin(r->o.db);
+    if (!rc)
+        rc = rooms_store_keys_locked(r, room, keys, ROOM_KEYS_PUSH_MAX);
+    if (!rc && json_is_array(members)) { /* before the messages: new senders' keys */
+        json_int_t v = json_integer_value(json_object_get(body, "members_ver"));
+        rc = rooms_store_members_locked(r, room, members, v, ROOM_MEMBERS_PUSH_MAX);
+        if (!rc) {
+            rooms_record_take_locked(r, room, json_object_get(body, "room"));
+            *mver = v > *mver ? v : *mver;
+        }
+    }
+    if (!rc)
+        rc = roomdb_commit(r->o.db);
+    if (!rc)
+        return REFUSE_NONE;
+    roomdb_rollback(r->o.db);
+    return rooms_decline(a, REFUSE_BUSY, "could not store the keys or the member list");
+}
+
 /* Host -> member notifications: messages, keys, member-list changes,
- * invite, kicked (of a joined room, or withdrawing an invitation). */
+ * invite, kicked (of a joined room, or withdrawing an invitation). Lists
+ * longer than a notify carries (ROOM_KEYS_PUSH_MAX keys,
+ * ROOM_MEMBERS_PUSH_MAX member rows) refuse it whole, before any work. */
 rooms_refusal messages_peer_notify(rooms *r, const char *peer, const char *room, json_t *body, rooms_answer *a)
 {
     room_row rm;
     member_notice ev;
     if (member_notice_parse(json_string_value(json_object_get(body, "event")), &ev))
         ev = MEMBER_NOTICE_NONE; /* the peer API refuses any other event */
+    if (json_array_size(json_object_get(body, "keys")) > ROOM_KEYS_PUSH_MAX ||
+        json_array_size(json_object_get(body, "members")) > ROOM_MEMBERS_PUSH_MAX)
+        return rooms_decline(a, REFUSE_BAD_REQUEST, "more keys or member rows than one notify carries");
     pthread_mutex_lock(&r->lock);
     bool have = rooms_load_locked(r, room, &rm) == NT_OK;
     if (ev == MEMBER_NOTICE_INVITE) {
@@ -648,17 +681,11 @@ rooms_refusal messages_peer_notify(rooms *r, const char *peer, const char *room,
         a->body = json_pack("{s:I}", "head", (json_int_t)rm.head);
         return REFUSE_NONE;
     }
-    json_t *keys = json_object_get(body, "keys"), *members = json_object_get(body, "members");
-    if (json_is_array(keys))
-        (void)rooms_store_keys_locked(r, room, keys);
     int64_t mver = rm.members_ver;
-    if (json_is_array(members)) { /* before the messages: new senders' keys */
-        json_int_t v = json_integer_value(json_object_get(body, "members_ver"));
-        rooms_store_members_locked(r, room, members, v);
-        rooms_record_take_locked(r, room, json_object_get(body, "room"));
-        mver = v > mver ? v : mver;
-    }
+    rooms_refusal why = notify_lists_locked(r, room, body, &mver, a);
     pthread_mutex_unlock(&r->lock);
+    if (why != REFUSE_NONE)
+        return why;
     int64_t head = rm.head;
     json_t *msgs = json_object_get(body, "messages");
     if (json_is_array(msgs) && json_array_size(msgs) > 0)

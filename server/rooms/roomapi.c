@@ -107,8 +107,10 @@ static rooms_refusal join(rooms *r, const char *room, json_t *body, rooms_answer
     const char *topic = json_string_value(json_object_get(ri, "topic"));
     const char *access_name = json_string_value(json_object_get(ri, "access"));
     json_int_t from = json_integer_value(json_object_get(hr, "from_seq"));
+    json_t *keys = json_object_get(hr, "keys"), *members = json_object_get(hr, "members");
     if (!name || strlen(name) > ROOM_NAME_MAX || !topic || strlen(topic) > ROOM_TOPIC_MAX || !access_name ||
-        strlen(access_name) > 10 || from < 0) {
+        strlen(access_name) > 10 || from < 0 || json_array_size(keys) > ROOM_KEYS_PAGE ||
+        json_array_size(members) > ROOM_MEMBERS_PAGE) {
         json_decref(hr);
         return rooms_decline(a, REFUSE_BAD_HOST_REPLY, "the host's reply is malformed");
     }
@@ -118,10 +120,12 @@ static rooms_refusal join(rooms *r, const char *room, json_t *body, rooms_answer
     nt_err drc = roomdb_begin(r->o.db);
     if (!drc)
         drc = rooms_store_join(r->o.db, room, name, topic, host, access, mode, from, rooms_now(r));
+    if (!drc)
+        drc = rooms_store_keys_locked(r, room, keys, ROOM_KEYS_PAGE);
+    if (!drc)
+        drc = rooms_store_members_locked(r, room, members, json_integer_value(json_object_get(hr, "members_ver")),
+                                         ROOM_MEMBERS_PAGE);
     if (!drc) {
-        (void)rooms_store_keys_locked(r, room, json_object_get(hr, "keys"));
-        rooms_store_members_locked(r, room, json_object_get(hr, "members"),
-                                   json_integer_value(json_object_get(hr, "members_ver")));
         if (json_is_true(json_object_get(hr, "members_more"))) /* a long history: the rest by fetch */
             rooms_need_locked(r, room, ROOM_NEED_MEMBERS);
         rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", r->me_hex, "membership", "joined"));

@@ -236,15 +236,31 @@ uint8_t *rooms_b64_get_public(json_t *j, size_t max, size_t *n)
     return b64_get(j, max, n, true);
 }
 
-int64_t rooms_store_keys_locked(rooms *r, const char *room, json_t *keys)
+/* An epoch we hold a key for already: the host's copy is not opened
+ * (for a wrapped one that is an RSA private-key operation). */
+static bool key_held_locked(rooms *r, const char *room, int64_t ep)
+{
+    uint8_t key[ROOM_KEY_LEN];
+    bool held = keys_store_get(r->o.db, room, ep, key) == NT_OK;
+    mbedtls_platform_zeroize(key, sizeof key);
+    return held;
+}
+
+nt_err rooms_store_keys_locked(rooms *r, const char *room, json_t *keys, size_t cap)
 {
     size_t i;
     json_t *k;
     int64_t max = 0;
+    if (json_array_size(keys) > cap)
+        return NT_ERR_TOO_BIG;
     json_array_foreach(keys, i, k) {
         json_int_t ep = json_integer_value(json_object_get(k, "epoch"));
         uint8_t key[ROOM_KEY_LEN];
-        if (ep > 0 && key_item(r, room, k, ep, key) && keys_store_keep(r->o.db, room, ep, key, rooms_now(r)) == NT_OK &&
+        if (ep <= 0)
+            continue;
+        /* an epoch held already is not opened again, but still counts */
+        if ((key_held_locked(r, room, ep) ||
+             (key_item(r, room, k, ep, key) && keys_store_keep(r->o.db, room, ep, key, rooms_now(r)) == NT_OK)) &&
             ep > max)
             max = ep;
         mbedtls_platform_zeroize(key, sizeof key);
@@ -258,7 +274,7 @@ int64_t rooms_store_keys_locked(rooms *r, const char *room, json_t *keys)
             rooms_event_locked(r, "key_rotation", room, json_pack("{s:I}", "epoch", (json_int_t)max));
         }
     }
-    return max;
+    return NT_OK;
 }
 
 /* OAEP label: binds a wrapped key to its room and epoch. */

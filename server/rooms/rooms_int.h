@@ -214,16 +214,23 @@ nt_err rooms_port1(rooms *r, port_call *c);
  * may be NULL); *reply (the caller's) and *status set as for c. */
 nt_err rooms_port_ask(rooms *r, port_op op, const char *peer, const char *room, json_t *req, json_t **reply,
                       int *status);
-/* Store keys [{epoch, key}] received from the host; returns the max epoch. */
-int64_t rooms_store_keys_locked(rooms *r, const char *room, json_t *keys);
+/* Member: store keys [{epoch, key} or {epoch, wrapped}] received from the
+ * host, inside the caller's transaction (one commit for the list). More
+ * than cap keys: NT_ERR_TOO_BIG and nothing is done. An epoch already held
+ * is skipped before its key is opened; a key that does not open is
+ * skipped. A newer epoch than the room's becomes its epoch (and a
+ * key_rotation event). */
+NT_MUST_USE nt_err rooms_store_keys_locked(rooms *r, const char *room, json_t *keys, size_t cap);
 /* rooms_members.c */
 /* True if der (a DER public key) hashes to the node id peer (64 hex). */
 bool rooms_pub_matches(const uint8_t *der, size_t n, const char *peer);
 /* Store a member list [{peer, role, state, pub}] from the host (the whole
  * list, or the rows that changed since the version we hold), checking each
  * pub hashes to its peer id; changes become membership events. ver is the
- * host's members_ver the list brings us to (0: not given). */
-void rooms_store_members_locked(rooms *r, const char *room, json_t *members, int64_t ver);
+ * host's members_ver the list brings us to (0: not given). Inside the
+ * caller's transaction (one commit for the list). More than cap rows:
+ * NT_ERR_TOO_BIG and nothing is done. */
+NT_MUST_USE nt_err rooms_store_members_locked(rooms *r, const char *room, json_t *members, int64_t ver, size_t cap);
 /* Set name, trust and label of peer (64 hex) on obj, each key after
  * prefix ("" or "sender_"): the identity contract of the client API. */
 void rooms_ident_set(rooms *r, const char *peer, const char *prefix, json_t *obj);

@@ -45,11 +45,13 @@ bool rooms_pub_matches(const uint8_t *der, size_t n, const char *peer)
     return strcmp(hex, peer) == 0;
 }
 
-void rooms_store_members_locked(rooms *r, const char *room, json_t *members, int64_t ver)
+nt_err rooms_store_members_locked(rooms *r, const char *room, json_t *members, int64_t ver, size_t cap)
 {
     size_t i;
     json_t *m;
     int64_t known = 0;
+    if (json_array_size(members) > cap)
+        return NT_ERR_TOO_BIG;
     /* the first list (at join) is the starting point; later lists are
      * compared with what we knew, and changes become membership events */
     if (members_store_count(r->o.db, room, MEMBERS_ALL, &known))
@@ -86,6 +88,7 @@ void rooms_store_members_locked(rooms *r, const char *room, json_t *members, int
     if (ver > 0)
         if (rooms_store_members_ver_raise(r->o.db, room, ver))
             log_warn("rooms: cannot store the member list version of %s", room);
+    return NT_OK;
 }
 
 /* The room's record (members, or its topic) moved on a version: the

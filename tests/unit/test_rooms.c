@@ -39,6 +39,11 @@ typedef struct tnode {
 static tnode N[NODES];
 static identity *keys[NODES]; /* generated once: RSA generation is slow */
 
+/* A hostile host: calls of op hostile_op get hostile_reply (200) instead
+ * of the host's own answer. */
+static port_op hostile_op;
+static json_t *hostile_reply;
+
 typedef struct {
     char buf[512];
 } qstr;
@@ -110,6 +115,12 @@ static void call_fn(void *arg, port_call *calls, size_t n, int timeout_ms)
             c->rc = NT_ERR_NET;
             continue;
         }
+        if (hostile_reply && c->op == hostile_op) {
+            c->status = 200;
+            c->reply = json_deep_copy(hostile_reply);
+            c->rc = NT_OK;
+            continue;
+        }
         char path[512], target[512];
         const char *method = NULL;
         qstr q;
@@ -171,6 +182,8 @@ static void setup(void)
 
 static void teardown(void)
 {
+    json_decref(hostile_reply);
+    hostile_reply = NULL;
     assert_clean();
     for (int i = 0; i < NODES; i++) {
         rooms_free(N[i].r);
@@ -1140,6 +1153,203 @@ START_TEST(big_backlog_pushed_in_batches_a_member_takes)
 }
 END_TEST
 
+/* ---- a hostile host against a member ------------------------------------ */
+
+static int commit_count(void *arg)
+{
+    (*(int *)arg)++;
+    return 0; /* the commit goes on */
+}
+
+/* n keys {epoch, key} from epoch `from` on, as a host sends them. */
+static json_t *made_up_keys(size_t n, int64_t from)
+{
+    json_t *arr = json_array();
+    uint8_t key[ROOM_KEY_LEN];
+    for (size_t k = 0; k < n; k++) {
+        memset(key, (int)(k & 0xff), sizeof key);
+        json_array_append_new(arr, json_pack("{s:I,s:o}", "epoch", (json_int_t)(from + (int64_t)k), "key",
+                                             rooms_b64_json(key, sizeof key)));
+    }
+    return arr;
+}
+
+/* n member rows of made-up invited peers (no pub). */
+static json_t *made_up_members(size_t n)
+{
+    json_t *arr = json_array();
+    char hex[IDENTITY_ID_HEX_LEN + 1];
+    for (size_t k = 0; k < n; k++) {
+        snprintf(hex, sizeof hex, "%064zx", k + 1);
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:i}", "peer", hex, "role", "member", "state",
+                                             "invited", "delivery", "push", "cursor", 0));
+    }
+    return arr;
+}
+
+/* What node i holds of the room: key epochs, member rows, its epoch and
+ * members_ver, membership events. */
+typedef struct {
+    int64_t keys, members, epoch, mver, events;
+} held;
+
+static held held_by(int i)
+{
+    held h;
+    ck_assert_int_eq(roomdb_int(N[i].db, &h.keys, "SELECT count(*) FROM room_keys WHERE room=?", "s", room_id), NT_OK);
+    ck_assert_int_eq(roomdb_int(N[i].db, &h.members, "SELECT count(*) FROM room_members WHERE room=?", "s", room_id),
+                     NT_OK);
+    ck_assert_int_eq(roomdb_int(N[i].db, &h.epoch, "SELECT epoch FROM rooms WHERE id=?", "s", room_id), NT_OK);
+    ck_assert_int_eq(roomdb_int(N[i].db, &h.mver, "SELECT members_ver FROM rooms WHERE id=?", "s", room_id), NT_OK);
+    ck_assert_int_eq(roomdb_int(N[i].db, &h.events, "SELECT count(*) FROM room_events", ""), NT_OK);
+    return h;
+}
+
+static void assert_held_same(held a, held b)
+{
+    ck_assert_int_eq(a.keys, b.keys);
+    ck_assert_int_eq(a.members, b.members);
+    ck_assert_int_eq(a.epoch, b.epoch);
+    ck_assert_int_eq(a.mver, b.mver);
+    ck_assert_int_eq(a.events, b.events);
+}
+
+/* A notify from the host to B (node 1); *commits gets B's commits. */
+static int notify_b(json_t *body, int *commits)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/peer/rooms/%s/notify", room_id);
+    sqlite3 *db = roomdb_sqlite(N[1].db);
+    *commits = 0;
+    sqlite3_commit_hook(db, commit_count, commits);
+    json_t *reply = NULL;
+    int st = peer(0, 1, "POST", path, body, &reply);
+    sqlite3_commit_hook(db, NULL, NULL);
+    if (st != 200)
+        ck_assert_ptr_nonnull(json_object_get(reply, "error"));
+    json_decref(reply);
+    json_decref(body);
+    return st;
+}
+
+/* A notify over the protocol's caps is refused as a whole and stores
+ * nothing; one within them is stored in one commit. */
+START_TEST(hostile_notify_over_caps_refused)
+{
+    int commits = 0;
+    make_room(NULL);
+    tick_all(2);
+    held before = held_by(1);
+    ck_assert_int_eq(notify_b(json_pack("{s:o}", "keys", made_up_keys(ROOM_KEYS_PUSH_MAX + 1, 2)), &commits), 400);
+    ck_assert_int_eq(commits, 0);
+    assert_held_same(held_by(1), before);
+    ck_assert_int_eq(notify_b(json_pack("{s:o,s:I}", "members", made_up_members(ROOM_MEMBERS_PUSH_MAX + 1),
+                                        "members_ver", (json_int_t)1000),
+                              &commits),
+                     400);
+    ck_assert_int_eq(commits, 0);
+    assert_held_same(held_by(1), before);
+    /* keys within the cap and member rows over it: nothing of either */
+    ck_assert_int_eq(notify_b(json_pack("{s:o,s:o,s:I}", "keys", made_up_keys(1, 2), "members",
+                                        made_up_members(ROOM_MEMBERS_PUSH_MAX + 1), "members_ver", (json_int_t)1000),
+                              &commits),
+                     400);
+    assert_held_same(held_by(1), before);
+
+    ck_assert_int_eq(notify_b(json_pack("{s:o,s:o,s:I}", "keys", made_up_keys(ROOM_KEYS_PUSH_MAX, 2), "members",
+                                        made_up_members(ROOM_MEMBERS_PUSH_MAX), "members_ver", (json_int_t)1000),
+                              &commits),
+                     200);
+    ck_assert_int_eq(commits, 1);
+    held after = held_by(1);
+    ck_assert_int_eq(after.keys, before.keys + ROOM_KEYS_PUSH_MAX);
+    ck_assert_int_eq(after.epoch, 1 + ROOM_KEYS_PUSH_MAX);
+    ck_assert_int_eq(after.members, before.members + ROOM_MEMBERS_PUSH_MAX);
+    ck_assert_int_eq(after.mver, 1000);
+    /* the same keys again: all held, nothing new */
+    ck_assert_int_eq(notify_b(json_pack("{s:o}", "keys", made_up_keys(ROOM_KEYS_PUSH_MAX, 2)), &commits), 200);
+    assert_held_same(held_by(1), after);
+}
+END_TEST
+
+/* B fetches a page from a hostile host; *commits gets B's commits. */
+static nt_err fetch_b(port_op op, json_t *reply, int *commits)
+{
+    sqlite3 *db = roomdb_sqlite(N[1].db);
+    json_decref(hostile_reply);
+    hostile_op = op;
+    hostile_reply = reply;
+    *commits = 0;
+    sqlite3_commit_hook(db, commit_count, commits);
+    nt_err rc = op == PORT_KEYS ? delivery_fetch_keys(N[1].r, room_id) : delivery_fetch_members(N[1].r, room_id);
+    sqlite3_commit_hook(db, NULL, NULL);
+    assert_clean();
+    return rc;
+}
+
+/* Pages (GET keys, GET members) and a join reply over the caps are
+ * refused as a whole and store nothing; a page within them is stored in
+ * one commit. */
+START_TEST(hostile_pages_over_caps_refused)
+{
+    int commits = 0;
+    make_room(NULL);
+    tick_all(2);
+    held before = held_by(1);
+    ck_assert_int_ne(fetch_b(PORT_KEYS,
+                             json_pack("{s:o,s:I,s:b}", "keys", made_up_keys(ROOM_KEYS_PAGE + 1, 2), "epoch",
+                                       (json_int_t)ROOM_KEYS_PAGE + 2, "more", false),
+                             &commits),
+                     NT_OK);
+    ck_assert_int_eq(commits, 0);
+    assert_held_same(held_by(1), before);
+    ck_assert_int_ne(fetch_b(PORT_MEMBERS,
+                             json_pack("{s:o,s:I,s:b}", "members", made_up_members(ROOM_MEMBERS_PAGE + 1),
+                                       "members_ver", (json_int_t)1000, "more", false),
+                             &commits),
+                     NT_OK);
+    ck_assert_int_eq(commits, 0);
+    assert_held_same(held_by(1), before);
+
+    ck_assert_int_eq(fetch_b(PORT_KEYS,
+                             json_pack("{s:o,s:I,s:b}", "keys", made_up_keys(ROOM_KEYS_PAGE, 2), "epoch",
+                                       (json_int_t)ROOM_KEYS_PAGE + 1, "more", false),
+                             &commits),
+                     NT_OK);
+    ck_assert_int_eq(commits, 1);
+    ck_assert_int_eq(fetch_b(PORT_MEMBERS,
+                             json_pack("{s:o,s:I,s:b}", "members", made_up_members(ROOM_MEMBERS_PAGE),
+                                       "members_ver", (json_int_t)1000, "more", false),
+                             &commits),
+                     NT_OK);
+    ck_assert_int_eq(commits, 1);
+    held after = held_by(1);
+    ck_assert_int_eq(after.keys, before.keys + ROOM_KEYS_PAGE);
+    ck_assert_int_eq(after.epoch, 1 + ROOM_KEYS_PAGE);
+    ck_assert_int_eq(after.members, before.members + ROOM_MEMBERS_PAGE);
+    ck_assert_int_eq(after.mver, 1000);
+
+    /* a join reply with more member rows than a page: not joined */
+    char body[128];
+    json_t *j = NULL;
+    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", N[3].hex);
+    ck_assert_int_eq(apif(0, "POST", NULL, body, "/v1/client/rooms/%s/invite", room_id), 200);
+    rooms_tick(N[0].r);
+    json_decref(hostile_reply);
+    hostile_op = PORT_JOIN;
+    hostile_reply = json_pack("{s:{s:s,s:s,s:s,s:s},s:o,s:o,s:i,s:I,s:b}", "room", "id", room_id, "name", "lobby",
+                              "topic", "t", "access", "invite", "keys", made_up_keys(1, 1), "members",
+                              made_up_members(ROOM_MEMBERS_PAGE + 1), "from_seq", 0, "members_ver",
+                              (json_int_t)1000, "members_more", false);
+    snprintf(body, sizeof body, "{\"host\":\"%s\"}", N[0].hex);
+    ck_assert_int_eq(apif(3, "POST", &j, body, "/v1/client/rooms/%s/join", room_id), 502);
+    json_decref(j);
+    ck_assert_int_eq(apif(3, "GET", &j, NULL, "/v1/client/rooms/%s", room_id), 200);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "state")), "invited");
+    json_decref(j);
+}
+END_TEST
+
 /* The rooms' own connection and another (the peer store's) on one file:
  * a statement of the rooms' left stepped, then a commit on the other, then
  * BEGIN IMMEDIATE on the rooms': the BEGIN sweeps the leak (counted)
@@ -1206,6 +1416,8 @@ Suite *test_suite(void)
     tcase_add_test(tc, member_list_fetched_in_pages);
     tcase_add_test(tc, many_rotations_synced_in_batches);
     tcase_add_test(tc, big_backlog_pushed_in_batches_a_member_takes);
+    tcase_add_test(tc, hostile_notify_over_caps_refused);
+    tcase_add_test(tc, hostile_pages_over_caps_refused);
     suite_add_tcase(s, tc);
     TCase *db = tcase_create("roomdb");
     tcase_add_test(db, roomdb_begin_survives_a_leak);
