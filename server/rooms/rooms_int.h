@@ -215,7 +215,7 @@ nt_err rooms_port1(rooms *r, port_call *c);
 nt_err rooms_port_ask(rooms *r, port_op op, const char *peer, const char *room, json_t *req, json_t **reply,
                       int *status);
 /* Member: store keys [{epoch, key} or {epoch, wrapped}] received from the
- * host, inside the caller's transaction (one commit for the list). More
+ * host, inside the caller's transaction if any (a fetched page: one commit). More
  * than cap keys: NT_ERR_TOO_BIG and nothing is done. An epoch already held
  * is skipped before its key is opened; a key that does not open is
  * skipped. A newer epoch than the room's becomes its epoch (and a
@@ -228,7 +228,7 @@ bool rooms_pub_matches(const uint8_t *der, size_t n, const char *peer);
  * list, or the rows that changed since the version we hold), checking each
  * pub hashes to its peer id; changes become membership events. ver is the
  * host's members_ver the list brings us to (0: not given). Inside the
- * caller's transaction (one commit for the list). More than cap rows:
+ * caller's transaction if any (a fetched page: one commit). More than cap rows:
  * NT_ERR_TOO_BIG and nothing is done. */
 NT_MUST_USE nt_err rooms_store_members_locked(rooms *r, const char *room, json_t *members, int64_t ver, size_t cap);
 /* Set name, trust and label of peer (64 hex) on obj, each key after
