@@ -88,6 +88,13 @@ void waitq_cond_init(pthread_cond_t *cv)
     pthread_condattr_destroy(&a);
 }
 
+int64_t waitq_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 bool waitq_deadline_passed(const struct timespec *d)
 {
     struct timespec now;

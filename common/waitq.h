@@ -63,6 +63,8 @@ bool waitq_wait(waitq *q, uint64_t gen, unsigned timeout_ms);
  * on a condition variable made by waitq_cond_init. A wall clock set back
  * or forward (by hand, by NTP at boot) changes no wait. */
 struct timespec waitq_deadline(int64_t ms);
+/* CLOCK_MONOTONIC now, in milliseconds: the clock of waitq_deadline. */
+int64_t waitq_now_ms(void);
 /* Is the deadline (from waitq_deadline) past? */
 bool waitq_deadline_passed(const struct timespec *d);
 /* pthread_cond_init on CLOCK_MONOTONIC: for every condition variable

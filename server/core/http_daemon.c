@@ -23,9 +23,7 @@
 
 int64_t http_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return waitq_now_ms();
 }
 
 /* ---- the connections of this event thread whose head is being read ----

@@ -197,13 +197,6 @@ static void record_peer(node *nd, http_req *rq, const hs_accepted *acc, int64_t 
     *retry_after = sg.retry_after;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* May this request's address start a handshake now? The check that comes
  * before any parsing: a handshake costs the node a signature. */
 static bool handshake_rate_ok(struct peer_api *pa, http_req *rq)
@@ -213,7 +206,7 @@ static bool handshake_rate_ok(struct peer_api *pa, http_req *rq)
     if (!pa->hs_rate || !len)
         return true;
     pthread_mutex_lock(&pa->hs_rate_mu);
-    bool ok = ratelimit_allow(pa->hs_rate, key, len, mono_ms());
+    bool ok = ratelimit_allow(pa->hs_rate, key, len, waitq_now_ms());
     pthread_mutex_unlock(&pa->hs_rate_mu);
     return ok;
 }

@@ -429,13 +429,6 @@ nt_err delivery_poll_once(rooms *r, const char *room, unsigned wait_s, bool *new
     return NT_OK;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int64_t delivery_poll_pause(poll_pacing *pp, const poll_outcome *o)
 {
     if (o->ok && (o->messages || o->waited)) {
@@ -472,11 +465,11 @@ static void *poller_main(void *arg)
         pthread_mutex_unlock(&r->lock);
         if (!go)
             break;
-        int64_t t0 = mono_ms();
+        int64_t t0 = waitq_now_ms();
         poll_outcome o = {.ok = false};
         o.ok = delivery_poll_once(r, p->room, wait, &o.news) == NT_OK;
         o.messages = host_of(r, p->room, &after) && after.head != rm.head;
-        o.waited = mono_ms() - t0 >= 1000;
+        o.waited = waitq_now_ms() - t0 >= 1000;
         int64_t pause = delivery_poll_pause(&pace, &o);
         if (!pause)
             continue;

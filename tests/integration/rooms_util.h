@@ -33,6 +33,49 @@ static inline json_t *call(harness_node *n, const char *method, const char *body
     return j;
 }
 
+/* n adds m as a peer by address (any status: m may be known already). */
+static inline void rooms_add_peer(harness_node *n, const harness_node *m)
+{
+    char body[128];
+    snprintf(body, sizeof body, "{\"address\":\"%s\"}", m->peer);
+    json_decref(call(n, "POST", body, 0, "/v1/client/peers"));
+}
+
+/* Is n's state of room want ("invited", "joined", "kicked", ...)? */
+typedef struct {
+    harness_node *n;
+    const char *room, *want;
+} rooms_state_arg;
+
+static inline bool rooms_state_is(void *arg)
+{
+    rooms_state_arg *x = arg;
+    json_t *j = call(x->n, "GET", NULL, 0, "/v1/client/rooms/%s", x->room);
+    bool ok = !strcmp(json_string_value(json_object_get(j, "state")) ?: "", x->want);
+    json_decref(j);
+    return ok;
+}
+
+/* Wait (at most ms) for n's state of room to be want: true if it came. */
+static inline bool rooms_wait_state(harness_node *n, const char *room, const char *want, int ms)
+{
+    rooms_state_arg x = {n, room, want};
+    return harness_wait(rooms_state_is, &x, ms);
+}
+
+/* host invites n to room; n, once it sees the invitation (within ms),
+ * joins with delivery mode. */
+static inline void rooms_invite_and_join(harness_node *host, harness_node *n, const char *room, const char *mode,
+                                         int ms)
+{
+    char body[160];
+    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", n->node_id);
+    json_decref(call(host, "POST", body, 200, "/v1/client/rooms/%s/invite", room));
+    ck_assert(rooms_wait_state(n, room, "invited", ms));
+    snprintf(body, sizeof body, "{\"host\":\"%s\",\"delivery\":\"%s\"}", host->node_id, mode);
+    json_decref(call(n, "POST", body, 200, "/v1/client/rooms/%s/join", room));
+}
+
 /* Starts a ("alice") and b ("bob"), makes each a known peer of the other,
  * has a create a closed room "target" and b join it on a's invitation.
  * room gets its hex id, room_id the id's bytes. */

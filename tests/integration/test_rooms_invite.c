@@ -68,19 +68,9 @@ static void wait_text(harness_node *n, const char *room, const char *text)
     }
 }
 
-static bool invited(void *arg)
-{
-    text_arg *x = arg;
-    json_t *j = call(x->n, "GET", NULL, 0, "/v1/client/rooms/%s", x->room);
-    bool ok = !strcmp(json_string_value(json_object_get(j, "state")) ?: "", "invited");
-    json_decref(j);
-    return ok;
-}
-
 static void wait_invited(harness_node *n, const char *room)
 {
-    text_arg x = {n, room, NULL};
-    ck_assert_msg(harness_wait(invited, &x, WAIT_MS), "%s never saw its invitation to %s", n->name, room);
+    ck_assert_msg(rooms_wait_state(n, room, "invited", WAIT_MS), "%s never saw its invitation to %s", n->name, room);
 }
 
 static void send_text(harness_node *n, const char *room, const char *txn, const char *text)
@@ -177,15 +167,6 @@ START_TEST(nothing_before_the_invitation)
 }
 END_TEST
 
-static bool kicked(void *arg)
-{
-    text_arg *x = arg;
-    json_t *j = call(x->n, "GET", NULL, 0, "/v1/client/rooms/%s", x->room);
-    bool ok = !strcmp(json_string_value(json_object_get(j, "state")) ?: "", "kicked");
-    json_decref(j);
-    return ok;
-}
-
 /* The master withdraws an invitation before it is taken: the invitee
  * learns it (its room is kicked, its user gets the membership event). */
 START_TEST(kick_withdraws_a_pending_invitation)
@@ -202,8 +183,7 @@ START_TEST(kick_withdraws_a_pending_invitation)
     json_decref(call(&a, "POST", body, 200, "/v1/client/rooms/%s/invite", rid));
     wait_invited(&b, rid);
     json_decref(call(&a, "POST", body, 200, "/v1/client/rooms/%s/kick", rid));
-    text_arg x = {&b, rid, NULL};
-    if (!harness_wait(kicked, &x, WAIT_MS)) {
+    if (!rooms_wait_state(&b, rid, "kicked", WAIT_MS)) {
         harness_dump_log(&b);
         ck_abort_msg("bob still holds the withdrawn invitation to %s", rid);
     }

@@ -38,13 +38,6 @@ static long now_ms(void)
 }
 
 /* n learns m's address (fetches and pins its key), as `natter add` does. */
-static void add_peer(harness_node *n, harness_node *m)
-{
-    char body[128];
-    snprintf(body, sizeof body, "{\"address\":\"%s\"}", m->peer);
-    json_decref(call(n, "POST", body, 0, "/v1/client/peers"));
-}
-
 static void teardown(void)
 {
     harness_cleanup(&A);
@@ -144,8 +137,8 @@ static void start_nodes(int n)
     for (int i = 0; i < n; i++)
         ck_assert_int_eq(harness_start(all[i], names[i], NULL), 0);
     for (int i = 1; i < n; i++) {
-        add_peer(all[i], &A);
-        add_peer(&A, all[i]);
+        rooms_add_peer(all[i], &A);
+        rooms_add_peer(&A, all[i]);
     }
 }
 
@@ -285,7 +278,7 @@ static void one_way_intro(const char *b_listen, const char *c_listen)
     ck_assert_int_eq(harness_start(&C, "carol", cargs), 0);
     harness_node *m[] = {&B, &C};
     for (int i = 0; i < 2; i++) {
-        add_peer(m[i], &A);
+        rooms_add_peer(m[i], &A);
         json_decref(call(m[i], "POST", "{}", 200, "/v1/client/peers/%s/connect", A.node_id));
         /* A now knows the member, at the address its handshake gave */
         json_t *j = call(&A, "GET", NULL, 200, "/v1/client/peers/%s", m[i]->node_id);

@@ -22,41 +22,11 @@ static harness_node A, B, C;
 static char room[ROOM_ID_HEX_LEN + 1];
 static const char *const quiet[] = {"--no-discovery", NULL};
 
-static void add_peer(harness_node *n, harness_node *m)
-{
-    char body[128];
-    snprintf(body, sizeof body, "{\"address\":\"%s\"}", m->peer);
-    json_decref(call(n, "POST", body, 0, "/v1/client/peers"));
-}
-
-static bool state_is(harness_node *n, const char *want)
-{
-    json_t *j = call(n, "GET", NULL, 0, "/v1/client/rooms/%s", room);
-    bool ok = !strcmp(json_string_value(json_object_get(j, "state")) ?: "", want);
-    json_decref(j);
-    return ok;
-}
-
-static bool invited(void *arg)
-{
-    return state_is(arg, "invited");
-}
-
-static bool joined(void *arg)
-{
-    return state_is(arg, "joined");
-}
-
 /* n joins A's room on A's invitation, with delivery mode. */
 static void invite_and_join(harness_node *n, const char *mode)
 {
-    char body[160];
-    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", n->node_id);
-    json_decref(call(&A, "POST", body, 200, "/v1/client/rooms/%s/invite", room));
-    ck_assert(harness_wait(invited, n, WAIT_MS));
-    snprintf(body, sizeof body, "{\"host\":\"%s\",\"delivery\":\"%s\"}", A.node_id, mode);
-    json_decref(call(n, "POST", body, 200, "/v1/client/rooms/%s/join", room));
-    ck_assert(harness_wait(joined, n, WAIT_MS));
+    rooms_invite_and_join(&A, n, room, mode, WAIT_MS);
+    ck_assert(rooms_wait_state(n, room, "joined", WAIT_MS));
 }
 
 static json_int_t status_int(harness_node *n, const char *section, const char *field)
@@ -116,10 +86,10 @@ START_TEST(member_list_changes_are_no_reason_to_back_off)
     ck_assert_int_eq(harness_start(&A, "alice", quiet), 0);
     ck_assert_int_eq(harness_start(&B, "bob", quiet), 0);
     ck_assert_int_eq(harness_start(&C, "carol", quiet), 0);
-    add_peer(&B, &A);
-    add_peer(&C, &A);
-    add_peer(&A, &B);
-    add_peer(&A, &C);
+    rooms_add_peer(&B, &A);
+    rooms_add_peer(&C, &A);
+    rooms_add_peer(&A, &B);
+    rooms_add_peer(&A, &C);
     json_t *j = call(&A, "POST", "{\"name\":\"plans\"}", 201, "/v1/client/rooms");
     snprintf(room, sizeof room, "%s", json_string_value(json_object_get(j, "id")));
     json_decref(j);

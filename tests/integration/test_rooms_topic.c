@@ -20,35 +20,10 @@ static harness_node A, B, C;
 static char room[ROOM_ID_HEX_LEN + 1];
 static const char *const quiet[] = {"--no-discovery", NULL};
 
-static void add_peer(harness_node *n, harness_node *m)
-{
-    char body[128];
-    snprintf(body, sizeof body, "{\"address\":\"%s\"}", m->peer);
-    json_decref(call(n, "POST", body, 0, "/v1/client/peers"));
-}
-
-static bool state_is(harness_node *n, const char *want)
-{
-    json_t *j = call(n, "GET", NULL, 0, "/v1/client/rooms/%s", room);
-    bool ok = !strcmp(json_string_value(json_object_get(j, "state")) ?: "", want);
-    json_decref(j);
-    return ok;
-}
-
-static bool invited(void *arg)
-{
-    return state_is(arg, "invited");
-}
-
 /* n joins A's room on A's invitation, with delivery mode. */
 static void invite_and_join(harness_node *n, const char *mode)
 {
-    char body[160];
-    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", n->node_id);
-    json_decref(call(&A, "POST", body, 200, "/v1/client/rooms/%s/invite", room));
-    ck_assert(harness_wait(invited, n, TOPIC_WAIT_MS));
-    snprintf(body, sizeof body, "{\"host\":\"%s\",\"delivery\":\"%s\"}", A.node_id, mode);
-    json_decref(call(n, "POST", body, 200, "/v1/client/rooms/%s/join", room));
+    rooms_invite_and_join(&A, n, room, mode, TOPIC_WAIT_MS);
 }
 
 static void setup(void)
@@ -56,10 +31,10 @@ static void setup(void)
     ck_assert_int_eq(harness_start(&A, "alice", quiet), 0);
     ck_assert_int_eq(harness_start(&B, "bob", quiet), 0);
     ck_assert_int_eq(harness_start(&C, "carol", quiet), 0);
-    add_peer(&B, &A);
-    add_peer(&C, &A);
-    add_peer(&A, &B);
-    add_peer(&A, &C);
+    rooms_add_peer(&B, &A);
+    rooms_add_peer(&C, &A);
+    rooms_add_peer(&A, &B);
+    rooms_add_peer(&A, &C);
     json_t *j = call(&A, "POST", "{\"name\":\"plans\",\"topic\":\"friday\"}", 201, "/v1/client/rooms");
     snprintf(room, sizeof room, "%s", json_string_value(json_object_get(j, "id")));
     json_decref(j);
