@@ -47,7 +47,8 @@
     X(UINT, max_sessions_per_peer, "max-sessions-per-peer", "16",   1,    100000,    "N",        "sessions one peer may hold here at once (429 above)") \
     X(UINT, max_new_peers_per_source, "max-new-peers-per-source", "16", 1, 100000, "N", "new peers first learned from one address per hour (handshakes 429 above, announcements dropped)") \
     X(UINT, handshake_rate,  "handshake-rate",  "10",               0,    100000,    "N",        "handshakes one address may start per second, in bursts of 4N (429 above; 0: no limit)") \
-    X(STR,  handshake_mode,  "handshake-mode",  "ecdh",             0,    0,         "MODE",     "key agreement this node asks for: ecdh (X25519), ecdh-p256 or rsa (no forward secrecy)")
+    X(STR,  handshake_mode,  "handshake-mode",  "ecdh",             0,    0,         "MODE",     "key agreement this node asks for: ecdh (X25519), ecdh-p256 or rsa (no forward secrecy)") \
+    X(UINT, join_rate,       "join-rate",       "10",               1,    6000,      "N",        "joins one peer may ask of the rooms this node hosts per minute, in bursts of N (429 above)")
 
 #define CONFIG_FIELD_STR(f) char *f;
 #define CONFIG_FIELD_UINT(f) unsigned long f;

@@ -199,11 +199,14 @@ nt_err rooms_new(rooms **out, const rooms_opts *o)
     waitq_cond_init(&r->sync_cond);
     waitq_cond_init(&r->outbox_cond);
     pthread_mutex_init(&r->pw_mu, NULL);
+    pthread_mutex_init(&r->join_mu, NULL);
     pthread_mutex_init(&r->up_mu, NULL);
     nt_err rc = r->me_der ? identity_public_der(o->me, r->me_der, IDENTITY_PUB_DER_MAX, &r->me_der_len) : NT_ERR_NOMEM;
     if (!rc)
         rc = ratelimit_new(&r->pw_rl, &(ratelimit_config){.rate_per_s = 1, .burst = ROOM_PW_BURST},
                            ROOM_PW_RL_SLOTS);
+    if (!rc)
+        rc = rooms_join_budget_new(r, o->join_rate);
     if (!rc && o->read_path)
         rc = precheck_readers_open(r, o->read_path);
     if (!rc)
@@ -272,8 +275,10 @@ void rooms_free(rooms *r)
     pthread_cond_destroy(&r->sync_cond);
     pthread_cond_destroy(&r->outbox_cond);
     pthread_mutex_destroy(&r->pw_mu);
+    pthread_mutex_destroy(&r->join_mu);
     pthread_mutex_destroy(&r->up_mu);
     ratelimit_free(r->pw_rl);
+    ratelimit_free(r->join_rl);
     if (r->o.owns_db)
         roomdb_close(r->o.db);
     free(r->me_der);
@@ -309,6 +314,7 @@ uint64_t rooms_dropped(rooms *r)
 
 json_t *rooms_status(rooms *r)
 {
-    return json_pack("{s:I,s:I,s:I}", "dropped", (json_int_t)atomic_load(&r->dropped), "password_checks",
-                     (json_int_t)atomic_load(&r->pw_checks), "poll_backoffs", (json_int_t)atomic_load(&r->poll_backoffs));
+    return json_pack("{s:I,s:I,s:I,s:I}", "dropped", (json_int_t)atomic_load(&r->dropped), "password_checks",
+                     (json_int_t)atomic_load(&r->pw_checks), "poll_backoffs", (json_int_t)atomic_load(&r->poll_backoffs),
+                     "joins_rate_limited", (json_int_t)atomic_load(&r->joins_limited));
 }

@@ -50,6 +50,8 @@ typedef struct {
     unsigned pbkdf2_iter;  /* 0: 150000 */
     unsigned poll_wait_s;  /* member long-poll wait; 0: 5 */
     unsigned epoch_grace_s; /* previous epoch accepted this long; 0: 60 */
+    unsigned join_rate;    /* joins one peer may ask of this host per minute, in
+                            * bursts as large (rooms_int.h); 0: ROOM_JOIN_RATE_DEFAULT */
     bool no_threads;       /* tests: no push/sync threads, drive rooms_tick() */
     bool (*should_stop)(void *arg); /* optional: long polls end early when true */
     void *stop_arg;
@@ -136,7 +138,8 @@ rooms_refusal rooms_client_op(rooms *r, rooms_api_op op, const char *id, const c
 /* Counters for status: messages dropped as unverifiable. */
 uint64_t rooms_dropped(rooms *r);
 /* The rooms section of GET /v1/client/status: {dropped, password_checks
- * (hashes running now)}; owned by the caller. */
+ * (hashes running now), poll_backoffs, joins_rate_limited}; owned by the
+ * caller. */
 json_t *rooms_status(rooms *r);
 
 #endif

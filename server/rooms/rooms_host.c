@@ -43,7 +43,7 @@ bool rooms_pw_same(const room_pw *a, const room_pw *b)
            memcmp(a->hash, b->hash, ROOM_PW_HASH_LEN) == 0;
 }
 
-static rooms_refusal rate_limited(rooms_answer *a, int64_t retry_after, const char *msg)
+rooms_refusal rooms_rate_limited(rooms_answer *a, int64_t retry_after, const char *msg)
 {
     rooms_refusal why = rooms_decline(a, REFUSE_RATE_LIMITED, msg);
     json_object_set_new(a->body, "retry_after", json_integer(retry_after));
@@ -71,10 +71,10 @@ rooms_refusal rooms_pw_check(rooms *r, const char *peer, const char *room, const
     if (!given)
         return rooms_decline(a, REFUSE_PASSWORD_REQUIRED, "this room needs a password");
     if (!pw_attempt_allowed(r, peer, room))
-        return rate_limited(a, ROOM_PW_SLOWDOWN, "too many password attempts for this room");
+        return rooms_rate_limited(a, ROOM_PW_SLOWDOWN, "too many password attempts for this room");
     if (atomic_fetch_add(&r->pw_checks, 1) >= ROOM_PW_CHECKS_MAX) {
         atomic_fetch_sub(&r->pw_checks, 1);
-        return rate_limited(a, 1, "too many password checks at once");
+        return rooms_rate_limited(a, 1, "too many password checks at once");
     }
     uint8_t h[ROOM_PW_HASH_LEN];
     bool ok = pw_hash(given, pw->salt, pw->iter, h) == NT_OK &&

@@ -54,6 +54,14 @@
 #define ROOM_PW_SLOWDOWN 10
 #define ROOM_PW_CHECKS_MAX 2
 #define ROOM_PW_RL_SLOTS 1024
+/* Joins: each peer has a budget of o.join_rate joins a minute, in bursts as
+ * large, for all the rooms this node hosts together. A leave needs a join
+ * before it, so the budget also bounds the rotations (and the key unwraps
+ * on every member) that a peer can cause by joining and leaving an open
+ * room; leaves themselves are never refused. */
+#define ROOM_JOIN_RATE_DEFAULT 10
+#define ROOM_JOIN_RATE_MAX 6000
+#define ROOM_JOIN_RL_SLOTS 4096
 /* Invitations not yet joined: from one inviting peer, and in all */
 #define ROOM_INVITES_PER_PEER 8
 #define ROOM_INVITES_MAX 64
@@ -117,6 +125,12 @@ struct rooms {
     ratelimit *pw_rl;
     pthread_mutex_t pw_mu; /* every use of pw_rl */
     atomic_uint pw_checks;
+    /* rooms_join.c: each peer's budget of joins, and the joins refused
+     * because the peer was over it */
+    ratelimit *join_rl;
+    pthread_mutex_t join_mu; /* every use of join_rl */
+    unsigned join_rate;      /* joins a minute, 1..ROOM_JOIN_RATE_MAX */
+    atomic_uint_fast64_t joins_limited;
     room_reader readers[ROOM_READERS];
     size_t n_readers;
     atomic_uint next_reader;
@@ -272,8 +286,14 @@ uint8_t *rooms_b64_get_public(json_t *j, size_t max, size_t *n);
  * *last (may be NULL) gets the last epoch listed (since when none). */
 json_t *rooms_member_keys_locked(rooms *r, const char *room, const char *peer, int64_t since, bool wrap, size_t max,
                                  int64_t *last);
-/* rooms_join.c: a peer's join request for a room this node hosts. */
+/* rooms_join.c: a peer's join request for a room this node hosts. Each
+ * request takes one join of the peer's budget first: over it, 429
+ * rate_limited with retry_after (seconds) and nothing else is done. */
 rooms_refusal rooms_peer_join(rooms *r, const char *peer, const char *room, json_t *body, rooms_answer *a);
+/* Make the joins budget, r->join_rl (rooms_free frees it) and r->join_rate,
+ * for join_rate joins a minute (0: ROOM_JOIN_RATE_DEFAULT; at most
+ * ROOM_JOIN_RATE_MAX). */
+NT_MUST_USE nt_err rooms_join_budget_new(rooms *r, unsigned join_rate);
 /* rooms_host.c */
 rooms_refusal rooms_host_create(rooms *r, json_t *body, rooms_answer *a);
 /* A room's password hash, read under r->lock and checked without it. */
@@ -291,6 +311,9 @@ bool rooms_pw_same(const room_pw *a, const room_pw *b);
  * often for this room or too many hashes are running. */
 rooms_refusal rooms_pw_check(rooms *r, const char *peer, const char *room, const room_pw *pw, const char *given,
                              rooms_answer *a);
+/* Refuse with 429 rate_limited: a->body = {"message": msg, "retry_after":
+ * retry_after} (seconds; the client API sends it as Retry-After). */
+rooms_refusal rooms_rate_limited(rooms_answer *a, int64_t retry_after, const char *msg);
 rooms_refusal rooms_host_member_op(rooms *r, const char *room, rooms_api_op op, json_t *body, rooms_answer *a);
 /* PATCH of a hosted room's record by its master's user: {"topic"}. The
  * change reaches the members with the member-list version (the room's

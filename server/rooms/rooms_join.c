@@ -9,6 +9,46 @@
 #include <string.h>
 #include <mbedtls/platform_util.h>
 
+#include "crypto/encoding.h"
+
+/* ---- the joins budget ------------------------------------------------------ */
+
+static_assert(IDENTITY_ID_LEN >= RATELIMIT_KEY_MAX, "a peer's key is a prefix of its id");
+
+nt_err rooms_join_budget_new(rooms *r, unsigned join_rate)
+{
+    r->join_rate = join_rate ? join_rate : ROOM_JOIN_RATE_DEFAULT;
+    if (r->join_rate > ROOM_JOIN_RATE_MAX)
+        return NT_ERR_INVALID;
+    return ratelimit_new(&r->join_rl, &(ratelimit_config){.rate_per_s = 1, .burst = r->join_rate},
+                         ROOM_JOIN_RL_SLOTS);
+}
+
+/* Take one join from peer's budget. The table counts tokens per second,
+ * so its clock runs join_rate/60 times as fast as ours: one token per
+ * second there is join_rate a minute here. The key is the first 16 bytes
+ * of the id: another id that shares them takes some 2^128 tries to make. */
+static bool join_budget_take(rooms *r, const char *peer)
+{
+    uint8_t key[RATELIMIT_KEY_MAX];
+    size_t n = 0;
+    if (encoding_hex_decode(peer, 2 * sizeof key, key, sizeof key, &n) || n != sizeof key)
+        return false;
+    int64_t t = rooms_now(r) * (int64_t)r->join_rate / 60;
+    pthread_mutex_lock(&r->join_mu);
+    bool ok = ratelimit_allow(r->join_rl, key, n, t);
+    pthread_mutex_unlock(&r->join_mu);
+    return ok;
+}
+
+/* Seconds until the budget holds a join again: at most one token's time. */
+static int64_t join_retry_after(const rooms *r)
+{
+    return (60 + (int64_t)r->join_rate - 1) / (int64_t)r->join_rate;
+}
+
+/* ---- who may join ---------------------------------------------------------- */
+
 /* A joiner's row in room: NT_OK with its state, NT_ERR_NOT_FOUND when
  * it has none. */
 static nt_err member_state_locked(rooms *r, const char *room, const char *peer, member_state *state)
@@ -103,6 +143,12 @@ static void join_reply_locked(rooms *r, const char *peer, const char *room, cons
  * again after it, with the same hash, before the peer is admitted. */
 rooms_refusal rooms_peer_join(rooms *r, const char *peer, const char *room, json_t *body, rooms_answer *a)
 {
+    /* first, before the key is read or any row: a refused join costs
+     * nothing and changes nothing */
+    if (!join_budget_take(r, peer)) {
+        atomic_fetch_add(&r->joins_limited, 1);
+        return rooms_rate_limited(a, join_retry_after(r), "too many joins from this node: try again later");
+    }
     size_t n = 0;
     uint8_t *der = rooms_b64_get_public(json_object_get(body, "pub"), IDENTITY_PUB_DER_MAX, &n);
     const char *pw = json_string_value(json_object_get(body, "password"));

@@ -156,7 +156,7 @@ nt_err rooms_service_start(node *nd, char err[static NODE_ERR_MAX])
     /* calls to other nodes go through the sealed peer link */
     rooms_opts o = {.db = db, .owns_db = true, .read_path = path, .me = nd->id, .call = rooms_peer_call,
                     .call_arg = nd, .should_stop = stop_fn, .stop_arg = nd, .ident = peer_names_ident,
-                    .ident_arg = nd};
+                    .ident_arg = nd, .join_rate = (unsigned)nd->cfg->join_rate};
     rc = rooms_new(&r, &o);
     if (rc)
         roomdb_close(db);

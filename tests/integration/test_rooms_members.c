@@ -338,6 +338,118 @@ START_TEST(host_pushes_to_members_on_other_addresses)
 }
 END_TEST
 
+/* ---- the host's budget of joins per peer ------------------------------ */
+
+#define JOIN_BURST 10     /* --join-rate's default: 10 a minute, in bursts of 10 */
+#define JOIN_CYCLES_MAX 40 /* join/leave rounds C tries: the default budget ends them within a dozen */
+
+static json_int_t room_epoch(harness_node *n)
+{
+    json_t *j = call(n, "GET", NULL, 200, "/v1/client/rooms/%s", room);
+    json_int_t e = json_integer_value(json_object_get(j, "epoch"));
+    json_decref(j);
+    return e;
+}
+
+static json_int_t rooms_counter(harness_node *n, const char *field)
+{
+    json_t *j = call(n, "GET", NULL, 200, "/v1/client/status");
+    json_t *v = json_object_get(json_object_get(j, "rooms"), field);
+    ck_assert_msg(json_is_integer(v), "status has no rooms.%s", field);
+    json_int_t i = json_integer_value(v);
+    json_decref(j);
+    return i;
+}
+
+/* n's user joins our room on A: the status; with 429 the error code must
+ * be rate_limited and *retry gets the Retry-After header in seconds. */
+static long join_room(harness_node *n, long *retry)
+{
+    char body[160], path[160], hv[32];
+    snprintf(body, sizeof body, "{\"host\":\"%s\"}", A.node_id);
+    snprintf(path, sizeof path, "/v1/client/rooms/%s/join", room);
+    harness_resp r = {0};
+    ck_assert_int_eq(harness_call(n, HARNESS_CLIENT, "POST", path, body, &r), 0);
+    long st = r.status;
+    *retry = 0;
+    if (st == 429) {
+        ck_assert_str_eq(harness_error_code(&r), "rate_limited");
+        ck_assert_ptr_nonnull(harness_resp_header(&r, "Retry-After", hv, sizeof hv));
+        *retry = atol(hv);
+        ck_assert_int_eq(json_integer_value(json_object_get(r.json, "retry_after")), *retry);
+    }
+    harness_resp_free(&r);
+    return st;
+}
+
+typedef struct {
+    harness_node *n;
+    json_int_t epoch;
+} epoch_arg;
+
+static bool epoch_reached(void *arg)
+{
+    epoch_arg *e = arg;
+    return room_epoch(e->n) >= e->epoch;
+}
+
+/* A member of an open room who joins and leaves in a loop makes the host
+ * rotate the key at each leave, and every other member open each new key:
+ * past the host's budget of joins for that peer its joins are refused 429
+ * rate_limited with Retry-After, before anything is done, so the epoch
+ * stops moving. The other members are not touched, and another peer still
+ * joins. */
+START_TEST(join_leave_loop_rate_limited)
+{
+    start_nodes(4);
+    json_t *j = call(&A, "POST", "{\"name\":\"lobby\",\"access\":\"open\"}", 201, "/v1/client/rooms");
+    snprintf(room, sizeof room, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    long retry = 0, st = 0;
+    ck_assert_int_eq(join_room(&B, &retry), 200);
+
+    int joins = 0;
+    for (int i = 0; i < JOIN_CYCLES_MAX; i++) {
+        st = join_room(&C, &retry);
+        if (st != 200)
+            break;
+        joins++;
+        json_decref(call(&C, "POST", "{}", 200, "/v1/client/rooms/%s/leave", room));
+    }
+    fprintf(stderr, "C joined and left %d times, then %ld (Retry-After %ld)\n", joins, st, retry);
+    ck_assert_msg(st == 429, "C joined and left %d times and was never refused (last status %ld)", joins, st);
+    ck_assert_int_ge(joins, JOIN_BURST); /* a burst of ordinary joins is never refused */
+    ck_assert_int_le(joins, JOIN_BURST + 1); /* one more may have come in during the loop */
+    ck_assert_int_ge(retry, 1);
+    ck_assert_int_le(retry, 60);
+
+    /* refused joins change nothing on the host: no member row, no epoch */
+    json_int_t epoch = room_epoch(&A);
+    ck_assert_int_ge(epoch, 1 + joins); /* one rotation per leave */
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(join_room(&C, &retry), 429);
+    ck_assert_int_eq(room_epoch(&A), epoch);
+    char state[16];
+    member_state(&A, &C, state);
+    ck_assert_str_eq(state, "");
+    ck_assert_int_ge(rooms_counter(&A, "joins_rate_limited"), 4);
+    ck_assert_int_eq(rooms_counter(&B, "joins_rate_limited"), 0);
+
+    /* B holds the last key and talks as before */
+    epoch_arg e = {&B, epoch};
+    ck_assert_msg(harness_wait(epoch_reached, &e, MEMBER_WAIT_MS), "B did not reach epoch %lld", (long long)epoch);
+    send_text(&B, "b1", "still here");
+    count_arg a = {&A, 1};
+    ck_assert(harness_wait(has_count, &a, MEMBER_WAIT_MS));
+    /* another peer's join is its own */
+    ck_assert_int_eq(join_room(&D, &retry), 200);
+    member_state(&A, &D, state);
+    ck_assert_str_eq(state, "joined");
+    ck_assert_int_eq(room_epoch(&A), epoch);
+    stop_all();
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("rooms_members");
@@ -349,5 +461,10 @@ Suite *test_suite(void)
     tcase_add_test(tc, host_pushes_to_members_it_never_added);
     tcase_add_test(tc, host_pushes_to_members_on_other_addresses);
     suite_add_tcase(s, tc);
+    TCase *tj = tcase_create("join_budget");
+    tcase_add_checked_fixture(tj, NULL, teardown);
+    tcase_set_timeout(tj, 240);
+    tcase_add_test(tj, join_leave_loop_rate_limited);
+    suite_add_tcase(s, tj);
     return s;
 }

@@ -146,10 +146,13 @@ static void call_fn(void *arg, port_call *calls, size_t n, int timeout_ms)
 }
 
 static int64_t clock_skew_ms; /* tests move time forward with this */
+static int64_t clock_frozen_ms; /* non-zero: the clock stands there (plus the skew) */
 
 static int64_t test_clock(void *arg)
 {
     struct timespec ts;
+    if (clock_frozen_ms)
+        return clock_frozen_ms + clock_skew_ms;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + clock_skew_ms;
 }
@@ -171,6 +174,7 @@ static void node_up(int i)
 static void setup(void)
 {
     clock_skew_ms = 0;
+    clock_frozen_ms = 0;
     leaked_before = roomdb_leaked();
     ck_assert_int_eq(rng_init(), NT_OK);
     for (int i = 0; i < NODES; i++) {
@@ -812,6 +816,97 @@ START_TEST(password_and_open_rooms)
 }
 END_TEST
 
+/* Node i's user joins open room `id` on host h: the status; the reply's
+ * retry_after into *retry (0 when none). */
+static int join_open(int i, int h, const char *id, int64_t *retry)
+{
+    char b[128];
+    json_t *j = NULL;
+    snprintf(b, sizeof b, "{\"host\":\"%s\"}", N[h].hex);
+    int st = apif(i, "POST", &j, b, "/v1/client/rooms/%s/join", id);
+    *retry = json_integer_value(json_object_get(j, "retry_after"));
+    if (st == 429)
+        ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "code")), "rate_limited");
+    json_decref(j);
+    return st;
+}
+
+static void open_room(int h, const char *name, char id[static ROOM_ID_HEX_LEN + 1])
+{
+    char b[128];
+    json_t *j = NULL;
+    snprintf(b, sizeof b, "{\"name\":\"%s\",\"access\":\"open\"}", name);
+    ck_assert_int_eq(api(h, "POST", "/v1/client/rooms", b, &j), 201);
+    snprintf(id, ROOM_ID_HEX_LEN + 1, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+}
+
+static json_int_t hosted_epoch(int h, const char *id)
+{
+    json_t *j = NULL;
+    ck_assert_int_eq(apif(h, "GET", &j, NULL, "/v1/client/rooms/%s", id), 200);
+    json_int_t e = json_integer_value(json_object_get(j, "epoch"));
+    json_decref(j);
+    return e;
+}
+
+static json_int_t joins_limited(int h)
+{
+    json_t *st = rooms_status(N[h].r);
+    json_int_t v = json_integer_value(json_object_get(st, "joins_rate_limited"));
+    json_decref(st);
+    return v;
+}
+
+/* The host's joins budget: a burst of ROOM_JOIN_RATE_DEFAULT joins per
+ * peer for all its rooms, then one per 60/ROOM_JOIN_RATE_DEFAULT s; over
+ * it a join is refused 429 with retry_after before its body is read, and
+ * changes nothing. Leaves are never refused; other peers and other hosts
+ * keep their own budgets. */
+START_TEST(joins_budget_per_peer)
+{
+    char r1[ROOM_ID_HEX_LEN + 1], r2[ROOM_ID_HEX_LEN + 1], r3[ROOM_ID_HEX_LEN + 1];
+    int64_t retry = 0;
+    clock_frozen_ms = test_clock(NULL);
+    open_room(0, "one", r1);
+    open_room(0, "two", r2);
+    open_room(3, "elsewhere", r3);
+    for (int k = 0; k < ROOM_JOIN_RATE_DEFAULT; k++) {
+        ck_assert_int_eq(join_open(1, 0, r1, &retry), 200);
+        ck_assert_int_eq(apif(1, "POST", NULL, "{}", "/v1/client/rooms/%s/leave", r1), 200);
+    }
+    json_int_t epoch = hosted_epoch(0, r1);
+    ck_assert_int_eq(epoch, 1 + ROOM_JOIN_RATE_DEFAULT); /* a rotation per leave */
+    ck_assert_int_eq(join_open(1, 0, r1, &retry), 429);
+    ck_assert_int_eq(retry, 60 / ROOM_JOIN_RATE_DEFAULT);
+    ck_assert_int_eq(join_open(1, 0, r2, &retry), 429); /* the budget is the peer's, not the room's */
+    char path[128];
+    snprintf(path, sizeof path, "/v1/peer/rooms/%s/join", r1);
+    ck_assert_int_eq(peer(1, 0, "POST", path, json_object(), NULL), 429); /* before the body is looked at */
+    ck_assert_int_eq(joins_limited(0), 3);
+    /* nothing changed on the host */
+    ck_assert_int_eq(hosted_epoch(0, r1), epoch);
+    json_t *j = NULL;
+    ck_assert_int_eq(apif(0, "GET", &j, NULL, "/v1/client/rooms/%s/members", r1), 200);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "members")), 1);
+    json_decref(j);
+    /* other peers, other hosts */
+    ck_assert_int_eq(join_open(2, 0, r1, &retry), 200);
+    ck_assert_int_eq(join_open(1, 3, r3, &retry), 200);
+    ck_assert_int_eq(joins_limited(3), 0);
+    /* one more join a tenth of a minute later, not sooner (the budget's
+     * clock ticks every 60 / ROOM_JOIN_RATE_DEFAULT ms) */
+    clock_skew_ms += 60000 / ROOM_JOIN_RATE_DEFAULT - 10;
+    ck_assert_int_eq(join_open(1, 0, r1, &retry), 429);
+    clock_skew_ms += 10;
+    ck_assert_int_eq(join_open(1, 0, r1, &retry), 200);
+    ck_assert_int_eq(join_open(1, 0, r2, &retry), 429);
+    /* a leave is always taken */
+    ck_assert_int_eq(apif(1, "POST", NULL, "{}", "/v1/client/rooms/%s/leave", r1), 200);
+    ck_assert_int_eq(hosted_epoch(0, r1), epoch + 1);
+}
+END_TEST
+
 START_TEST(rotation_after_t_seconds)
 {
     make_room(",\"rotate_seconds\":60");
@@ -1408,6 +1503,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, notice_refused_for_good_is_dropped);
     tcase_add_test(tc, rotation_after_n_messages);
     tcase_add_test(tc, password_and_open_rooms);
+    tcase_add_test(tc, joins_budget_per_peer);
     tcase_add_test(tc, rotation_after_t_seconds);
     tcase_add_test(tc, key_sync_push_wrapped);
     tcase_add_test(tc, departed_sender_still_verifies);
