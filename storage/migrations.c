@@ -42,6 +42,10 @@ const char *const store_migrations[] = {
     "CREATE INDEX peers_origin ON peers (origin, first_seen);"
     "UPDATE peers SET name_collision = (name <> '' AND EXISTS "
     "(SELECT 1 FROM peers o WHERE o.name = peers.name AND o.id <> peers.id));",
+    /* 6 (peers): rows known only from multicast (untrusted, never
+     * handshaken) are capped and age out (peers.c multicast_make_room); their
+     * least recently seen first. */
+    "CREATE INDEX peers_multicast ON peers (last_seen, id) WHERE source = 'multicast' AND trusted = 0;",
 };
 
 const size_t store_migrations_count = sizeof store_migrations / sizeof store_migrations[0];

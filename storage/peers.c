@@ -202,7 +202,8 @@ static nt_err write_row(store *s, const sighting *g, bool known, const char *ori
     if (known)
         st = store_stmt(s, "UPDATE peers SET name = coalesce(?2, name), last_seen = max(last_seen, ?3), "
                            "instance_id = coalesce(?4, instance_id), "
-                           "source = CASE WHEN ?5 = 'manual' THEN 'manual' ELSE source END WHERE id = ?1");
+                           "source = CASE WHEN ?5 = 'manual' THEN 'manual' WHEN ?5 = 'handshake' AND "
+                           "source = 'multicast' THEN 'handshake' ELSE source END WHERE id = ?1");
     else
         st = store_stmt(s, "INSERT INTO peers (id, name, last_seen, instance_id, source, pub_der, first_seen, "
                            "origin) VALUES (?1, coalesce(?2, ''), ?3, ?4, ?5, ?6, ?3, ?7)");
@@ -222,6 +223,30 @@ static nt_err write_row(store *s, const sighting *g, bool known, const char *ori
     return step_done(st);
 }
 
+/* Rows known only from multicast: what an attacker can mint without a
+ * handshake, so few and not for ever (lock held, in the caller's
+ * transaction): those unseen for PEERS_MULTICAST_EXPIRY_S go, then the
+ * least recently seen until one more fits under cap (0:
+ * PEERS_MULTICAST_MAX). A deleted row's name may have been another's
+ * collision: those flags are recomputed (a delete only clears them). */
+static nt_err multicast_make_room(store *s, int64_t now, unsigned cap)
+{
+    sqlite3_stmt *st = store_stmt(s, "DELETE FROM peers WHERE source = 'multicast' AND trusted = 0 AND "
+                                     "(last_seen < ?1 OR id IN (SELECT id FROM peers WHERE source = 'multicast' "
+                                     "AND trusted = 0 ORDER BY last_seen, id LIMIT max(0, (SELECT count(*) "
+                                     "FROM peers WHERE source = 'multicast' AND trusted = 0) - ?2 + 1)))");
+    if (!st)
+        return NT_ERR_DB;
+    sqlite3_bind_int64(st, 1, now - PEERS_MULTICAST_EXPIRY_S);
+    sqlite3_bind_int64(st, 2, cap ? cap : PEERS_MULTICAST_MAX);
+    nt_err rc = step_done(st);
+    if (rc || sqlite3_changes(store_db(s)) == 0)
+        return rc;
+    st = store_stmt(s, "UPDATE peers SET name_collision = 0 WHERE name_collision = 1 AND NOT EXISTS "
+                       "(SELECT 1 FROM peers o WHERE o.name = peers.name AND o.id <> peers.id)");
+    return st ? step_done(st) : NT_ERR_DB;
+}
+
 static nt_err observe_locked(store *s, const sighting *g, peers_sighting *out)
 {
     bool known = false, same = false;
@@ -234,6 +259,8 @@ static nt_err observe_locked(store *s, const sighting *g, peers_sighting *out)
     if (!known && out->origin && *out->origin &&
         (rc = origin_allows(s, out->origin, out->origin_cap ? out->origin_cap : PEERS_ORIGIN_CAP, g->now,
                             &out->retry_after)))
+        return rc;
+    if (!known && !strcmp(g->source, "multicast") && (rc = multicast_make_room(s, g->now, out->multicast_cap)))
         return rc;
     if ((rc = write_row(s, g, known, out->origin)))
         return rc;

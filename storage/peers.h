@@ -28,6 +28,14 @@
 #define PEERS_ORIGIN_CAP 16        /* new rows first learned from one source address ... */
 #define PEERS_ORIGIN_WINDOW_S 3600 /* ... per this many seconds */
 #define PEERS_LABEL_MAX (PEERS_NAME_MAX + 1 + 4 + 1) /* name "~" 4 hex NUL */
+/* Rows known only from multicast (source "multicast", not trusted: a
+ * handshake makes the source "handshake") cost an attacker nothing but a
+ * key pair and a spoofed source address each, so there are at most this
+ * many (the least recently seen go first) ... */
+#define PEERS_MULTICAST_MAX 256
+/* ... and one unseen this long is forgotten (it comes back, if it is
+ * there, with its next announcement). */
+#define PEERS_MULTICAST_EXPIRY_S (7 * 24 * 3600)
 
 typedef enum { PEER_DELIVERY_PUSH = 0, PEER_DELIVERY_POLL = 1 } peer_delivery;
 
@@ -55,7 +63,8 @@ typedef struct {
  * changes); name (when non-NULL and non-empty), addr (when non-NULL),
  * instance id (when non-NULL) and last_seen are refreshed; a peer added by
  * hand stays "manual", one first seen otherwise becomes "manual" when
- * source is "manual". name: at most 100 bytes of UTF-8 (NT_ERR_INVALID
+ * source is "manual", and one known only from multicast becomes
+ * "handshake" when source is "handshake". name: at most 100 bytes of UTF-8 (NT_ERR_INVALID
  * otherwise; NULL or "" for unknown). addr: "host:port" or NULL. source:
  * "multicast", "manual" or "handshake". instance_id: 16 bytes or NULL.
  * is_new may be NULL. */
@@ -71,6 +80,10 @@ typedef struct {
      * minting identities cannot grow the table without bound. */
     const char *origin;
     unsigned origin_cap;
+    /* in: a NEW id from "multicast" first makes room: rows known only from
+     * multicast unseen for PEERS_MULTICAST_EXPIRY_S go, then the least
+     * recently seen while there are multicast_cap (0: PEERS_MULTICAST_MAX). */
+    unsigned multicast_cap;
     /* out */
     bool is_new;
     bool renamed;                      /* a known peer's non-empty name changed */

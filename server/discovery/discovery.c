@@ -49,6 +49,7 @@ struct discovery {
     uint8_t instance[DISCOVERY_INSTANCE_LEN];
     uint32_t seq;
     int64_t skew_warned_ms;
+    int64_t settled_unix_ms;  /* our start: announcements timestamped before it may be replays */
     discovery_hooks h;
 
     int fd;
@@ -148,8 +149,9 @@ static bool iface_wanted(const discovery *d, const struct ifaddrs *a)
 }
 
 /* Join the group on every up IPv4 interface that can multicast (or on the
- * named one, which may be lo; see iface_wanted). Called at start and at each periodic
- * announcement; already-joined interfaces are kept. */
+ * named one, which may be lo; see iface_wanted). Called at start and then
+ * every interval on its own timer (discovery_sched_scan_due); already-joined
+ * interfaces are kept. */
 static void scan_ifaces(discovery *d)
 {
     struct ifaddrs *all = NULL;
@@ -338,17 +340,23 @@ static discovery_drop accept_with_key(discovery *d, const discovery_packet *p, s
     inet_ntop(AF_INET, &at, ips, sizeof ips);
     snprintf(addr, sizeof addr, "%s:%u", ips, (unsigned)p->peer_port);
     bool is_new = false, new_peer = false, new_inst = false, bye = p->flags & DISCOVERY_FLAG_GOODBYE;
+    /* A goodbye is recorded only for a node heard since start: one from a
+     * stranger asks nothing of the peer table (and so of its cap of new
+     * ids per source), so it must not take a slot either. */
+    bool keep = !bye || discovery_seen_get(d->seen, p->node_id, NULL, NULL);
+    bool maybe_replay = p->timestamp_ms < d->settled_unix_ms;
     nt_err orc = NT_OK;
     if (bye && d->h.goodbye)
         d->h.goodbye(d->h.ctx, p->node_id);
     else if (!bye && d->h.observe)
-        orc = d->h.observe(d->h.ctx, key, p->name, addr, p->instance_id, unix_ms() / 1000, &is_new);
+        orc = d->h.observe(d->h.ctx, key, p->name, addr, p->instance_id, unix_ms() / 1000, maybe_replay, &is_new);
     if (orc) {
         r = orc == NT_ERR_BUSY ? DISC_PEER_CAP : DISC_STORE;
         goto out;
     }
     pthread_mutex_lock(&d->mu);
-    discovery_seen_accept(d->seen, p, fresh, now, &new_peer, &new_inst);
+    if (keep && !discovery_seen_accept(d->seen, p, fresh, now, &new_peer, &new_inst))
+        r = DISC_BUSY; /* cannot happen: seen_ok made sure of room on this thread */
     d->stats.announces++;
     d->stats.restarts += new_inst;
     d->stats.peers = (unsigned)discovery_seen_count(d->seen);
@@ -365,11 +373,23 @@ out:
     return r;
 }
 
+/* The seen table's verdict before any work: a replay, or a new id with no
+ * room to remember it (then its replay state could not be kept). Only
+ * the discovery thread changes the table, so the answer holds until
+ * accept_with_key records p. */
+static discovery_drop seen_ok(discovery *d, const discovery_packet *p, int64_t now)
+{
+    discovery_drop r = discovery_seen_check(d->seen, p);
+    if (r == DISC_OK && !(p->flags & DISCOVERY_FLAG_GOODBYE))
+        r = discovery_seen_room(d->seen, p->node_id, now);
+    return r;
+}
+
 static discovery_drop accept_announce(discovery *d, const discovery_packet *p, struct in_addr src, int64_t now)
 {
     const identity *key = NULL;
     identity *fresh = NULL;
-    discovery_drop r = discovery_seen_check(d->seen, p);
+    discovery_drop r = seen_ok(d, p, now);
     if (r == DISC_OK && (r = key_for(d, p, src, now, &key, &fresh)) == DISC_OK)
         r = accept_with_key(d, p, src, now, key, &fresh);
     identity_free(fresh);
@@ -401,7 +421,7 @@ static void fetch_done(discovery *d)
             discovery_seen_fetch_failed(d->seen, j->id, now);
             pthread_mutex_unlock(&d->mu);
         } else if ((r = discovery_packet_decode(j->pkt, j->len, &p)) == DISC_OK &&
-                   (r = discovery_seen_check(d->seen, &p)) == DISC_OK) {
+                   (r = seen_ok(d, &p, now)) == DISC_OK) {
             r = accept_with_key(d, &p, j->src, now, j->key, &j->key);
         }
         identity_free(j->key);
@@ -483,15 +503,15 @@ static void *run(void *arg)
     discovery *d = arg;
     for (;;) {
         int64_t now = mono_ms();
-        bool periodic = now >= d->sched.next_announce_ms;
         unsigned todo = discovery_sched_poll(&d->sched, now);
-        if (periodic)
+        if (discovery_sched_scan_due(&d->sched, now))
             scan_ifaces(d);
         if (todo & DISCOVERY_DO_ANNOUNCE)
             announce(d, 0);
         if (todo & DISCOVERY_DO_QUERY)
             query(d);
-        int64_t wait = discovery_sched_next_ms(&d->sched) - mono_ms();
+        int64_t next = discovery_sched_next_ms(&d->sched), scan = discovery_sched_next_scan_ms(&d->sched);
+        int64_t wait = (scan < next ? scan : next) - mono_ms();
         if (wait < 0)
             wait = 0;
         if (wait > 60000)
@@ -556,6 +576,13 @@ nt_err discovery_start(discovery **out, const discovery_config *c, const identit
     }
     d->fd = d->wake[0] = d->wake[1] = -1;
     d->skew_warned_ms = INT64_MIN / 2;
+    /* Our replay state (discovery_seen) starts empty: a packet sent before
+     * now could be replayed to us once. Its timestamp says so, on the
+     * sender's clock: a sender whose clock runs s ahead of ours leaves its
+     * last s before our start open. Waiting out the whole window instead
+     * would leave every known peer's address where it was for 300 s after
+     * each start, also a peer that restarted elsewhere meanwhile. */
+    d->settled_unix_ms = unix_ms();
     pthread_mutex_init(&d->mu, NULL);
     d->c = *c;
     d->self = self;

@@ -8,8 +8,8 @@
  * announcements go to the observe callback (the peer table); a key that
  * an announcement lacks is fetched off this thread (discovery_fetch.h), so
  * a slow source stalls nothing. Interfaces
- * are re-scanned at every periodic announcement, so an interface that comes
- * up later is joined then. Timing: discovery_sched.h. Wire format and drop
+ * are re-scanned every interval on a timer of their own, so an interface
+ * that comes up later is joined then. Timing: discovery_sched.h. Wire format and drop
  * reasons: api-spec/protocol.md "Discovery".
  *
  * Thread-safety: discovery_stats_get() and discovery_instance_id() may be
@@ -39,6 +39,11 @@
  *   it carries when plausible: discovery_packet_address; peer port from it),
  *   instance_id 16 bytes, now_unix wall-clock seconds; pub is borrowed for
  *   the call. Set *is_new if the id was not known.
+ *   maybe_replay: the announcement is timestamped before discovery
+ *   started (it remembers nothing across restarts), so it may be a replay
+ *   from another address. It may add a peer not known yet, and shows a
+ *   known one is up, but must not change what a known peer's row says
+ *   (address, name, instance).
  * name: the display name to announce now (it may change at run time);
  *   without it the name given to discovery_start is used.
  * pinned_key: the key already pinned for a node id (the peer table), for
@@ -48,7 +53,7 @@
 typedef struct {
     void *ctx;
     nt_err (*observe)(void *ctx, const identity *pub, const char *name, const char *addr,
-                      const uint8_t *instance_id, int64_t now_unix, bool *is_new);
+                      const uint8_t *instance_id, int64_t now_unix, bool maybe_replay, bool *is_new);
     void (*name)(void *ctx, char out[static DISCOVERY_NAME_MAX + 1]);
     identity *(*pinned_key)(void *ctx, const uint8_t id[static IDENTITY_ID_LEN]);
     void (*log)(void *ctx, int level, const char *msg);

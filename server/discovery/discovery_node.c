@@ -11,20 +11,69 @@
 #include "storage/peers.h"
 #include "server/peer/peer_names.h"
 
+/* A known peer's row is written only when an announcement says something
+ * new (name, address, instance) or its last_seen is refresh_s old: a
+ * write is a commit, an fsync under the store lock, and announcements
+ * come every interval. */
+#define ANNOUNCE_REFRESH_MAX_S 60
+
+/* The peer list shows a peer online while its last_seen is within
+ * --peer-expiry (client_peers), and the announcement after the one that
+ * found the row fresh may come 1.2 intervals later (jitter): half of what
+ * is left keeps a margin for whole seconds. 0 (write every time) when
+ * nothing is left: e.g. test settings. */
+static int64_t refresh_s(const config *cfg)
+{
+    int64_t slack_ds = (int64_t)cfg->peer_expiry * 10 - (int64_t)cfg->announce_interval * 12; /* tenths of s */
+    int64_t r = slack_ds > 0 ? slack_ds / 20 : 0;
+    return r < ANNOUNCE_REFRESH_MAX_S ? r : ANNOUNCE_REFRESH_MAX_S;
+}
+
+/* The peer row of id, if any, into *p; *known set. */
+static nt_err row_of(node *nd, const identity *pub, peer_info *p, bool *known)
+{
+    nt_err rc = peers_get(nd->db, identity_id(pub), p);
+    *known = rc == NT_OK;
+    return rc == NT_ERR_NOT_FOUND ? NT_OK : rc;
+}
+
+/* Does the row p already say all that a sighting would write? */
+static bool row_fresh(const peer_info *p, const char *name, const char *addr, const uint8_t *instance_id,
+                      int64_t now_unix, int64_t refresh)
+{
+    return now_unix - p->last_seen < refresh && (!name || !strcmp(p->name, name)) &&
+           (!addr || !strcmp(p->address, addr)) &&
+           (!instance_id || (p->has_instance && !memcmp(p->instance_id, instance_id, PEERS_INSTANCE_LEN)));
+}
+
 static nt_err observe(void *ctx, const identity *pub, const char *name, const char *addr, const uint8_t *instance_id,
-                      int64_t now_unix, bool *is_new)
+                      int64_t now_unix, bool maybe_replay, bool *is_new)
 {
     node *nd = ctx;
     char origin[PEERS_ADDR_MAX];
-    peers_sighting sg;
+    peers_sighting sg = {0};
+    bool known = false, fresh = false;
     snprintf(origin, sizeof origin, "%s", addr);
     char *colon = strrchr(origin, ':');
     if (colon)
         *colon = 0;
-    nt_err rc = peer_names_record(nd, pub, name, addr, "multicast", instance_id, origin, now_unix, &sg);
+    *is_new = false;
+    peer_info *p = malloc(sizeof *p);
+    nt_err rc = p ? row_of(nd, pub, p, &known) : NT_ERR_NOMEM;
+    if (!rc && known && maybe_replay) {
+        /* Perhaps an old announcement replayed from elsewhere: the peer is
+         * up (its key signed it), but nothing it says moves the row. */
+        name = addr = NULL;
+        instance_id = NULL;
+    }
+    if (!rc)
+        fresh = known && row_fresh(p, name, addr, instance_id, now_unix, refresh_s(nd->cfg));
+    free(p);
+    if (!rc && !fresh)
+        rc = peer_names_record(nd, pub, name, addr, "multicast", instance_id, origin, now_unix, &sg);
     *is_new = sg.is_new;
     if (rc && rc != NT_ERR_BUSY)
-        log_warn("discovery: peer table refused %s at %s: %s", name, addr, err_str(rc));
+        log_warn("discovery: peer table refused %s at %s: %s", name ? name : "a known peer", origin, err_str(rc));
     if (!rc)
         peer_names_presence(nd, identity_id(pub), true, false, "announced itself");
     return rc;

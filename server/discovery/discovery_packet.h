@@ -56,7 +56,7 @@ typedef enum {
     DISC_ID_MISMATCH,     /* SHA-256(key) != node id */
     DISC_BAD_KEY,         /* key does not parse or size not allowed */
     DISC_KEY_UNAVAILABLE, /* no key in the packet, none cached, fetch failed */
-    DISC_BUSY,            /* node-wide signature check budget exhausted */
+    DISC_BUSY,            /* node-wide signature check budget exhausted, or no room to remember a new id */
     DISC_BAD_SIGNATURE,
     DISC_STORE,           /* the peer table refused the update */
     DISC_PEER_CAP,        /* a new id from a source at its cap of new peers per hour */

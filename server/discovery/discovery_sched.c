@@ -38,14 +38,23 @@ void discovery_sched_init(discovery_sched *s, const discovery_sched_config *c, i
     s->next_announce_ms = now_ms;
     s->answer_at_ms = -1;
     s->last_announce_ms = INT64_MIN;
+    for (unsigned i = 0; i < DISCOVERY_ANSWER_BURST; i++)
+        s->answered_ms[i] = INT64_MIN;
+    s->answered_next = 0;
+    s->next_scan_ms = now_ms;
     s->query_due = true;
 }
 
 unsigned discovery_sched_poll(discovery_sched *s, int64_t now_ms)
 {
     unsigned todo = 0;
-    if (now_ms >= s->next_announce_ms || (s->answer_at_ms >= 0 && now_ms >= s->answer_at_ms)) {
+    bool answer = s->answer_at_ms >= 0 && now_ms >= s->answer_at_ms;
+    if (now_ms >= s->next_announce_ms || answer) {
         todo |= DISCOVERY_DO_ANNOUNCE;
+        if (answer) {
+            s->answered_ms[s->answered_next] = now_ms;
+            s->answered_next = (s->answered_next + 1) % DISCOVERY_ANSWER_BURST;
+        }
         s->last_announce_ms = now_ms;
         s->answer_at_ms = -1;
         s->next_announce_ms = now_ms + discovery_sched_interval(s);
@@ -67,9 +76,20 @@ void discovery_sched_on_query(discovery_sched *s, int64_t now_ms)
      * hold-off however many queries arrive. */
     if (s->last_announce_ms != INT64_MIN && at < s->last_announce_ms + s->c.answer_holdoff_ms)
         at = s->last_announce_ms + s->c.answer_holdoff_ms;
+    int64_t oldest = s->answered_ms[s->answered_next];
+    if (oldest != INT64_MIN && at < oldest + s->c.interval_ms)
+        at = oldest + s->c.interval_ms;
     if (at >= s->next_announce_ms)
         return; /* the periodic announcement comes first anyway */
     s->answer_at_ms = at;
+}
+
+bool discovery_sched_scan_due(discovery_sched *s, int64_t now_ms)
+{
+    if (now_ms < s->next_scan_ms)
+        return false;
+    s->next_scan_ms = now_ms + (s->c.interval_ms > 0 ? s->c.interval_ms : 1);
+    return true;
 }
 
 int64_t discovery_sched_next_ms(const discovery_sched *s)
@@ -78,6 +98,11 @@ int64_t discovery_sched_next_ms(const discovery_sched *s)
     if (s->answer_at_ms >= 0 && s->answer_at_ms < t)
         t = s->answer_at_ms;
     return t;
+}
+
+int64_t discovery_sched_next_scan_ms(const discovery_sched *s)
+{
+    return s->next_scan_ms;
 }
 
 bool discovery_sched_gone(const discovery_sched_config *c, int64_t last_seen_ms, int64_t now_ms)

@@ -58,24 +58,41 @@ static entry *find(const discovery_seen *t, const uint8_t *id)
     return NULL;
 }
 
-/* The entry for id, made (evicting the stalest) if absent. */
-static entry *find_or_add(discovery_seen *t, const uint8_t *id, int64_t now_ms, bool *added)
+/* May c be replaced at now_ms? An id we only failed to fetch a key for
+ * may; an accepted one once no packet of it can pass the time check. */
+static bool replaceable(const entry *c, int64_t now_ms)
 {
-    entry *e = find(t, id), *victim = NULL;
-    *added = false;
-    if (e)
-        return e;
+    return !c->used || !c->accepted || now_ms - c->seen_ms > DISCOVERY_SEEN_KEEP_MS;
+}
+
+/* The slot a new id would take at now_ms, or NULL: a free one, else ids
+ * we only failed to fetch a key for, then the stalest replaceable node. */
+static entry *victim_for(const discovery_seen *t, int64_t now_ms)
+{
+    entry *victim = NULL;
     for (size_t i = 0; i < t->cap; i++) {
         entry *c = &t->e[i];
-        if (!c->used) {
-            victim = c;
-            break;
-        }
-        /* Ids we only failed to fetch a key for go first, then the stalest. */
+        if (!c->used)
+            return c;
+        if (!replaceable(c, now_ms))
+            continue;
         if (!victim || (c->accepted < victim->accepted) ||
             (c->accepted == victim->accepted && c->seen_ms < victim->seen_ms))
             victim = c;
     }
+    return victim;
+}
+
+/* The entry for id, made (replacing victim_for) if absent; NULL when
+ * there is no room. */
+static entry *find_or_add(discovery_seen *t, const uint8_t *id, int64_t now_ms, bool *added)
+{
+    entry *e = find(t, id), *victim;
+    *added = false;
+    if (e)
+        return e;
+    if (!(victim = victim_for(t, now_ms)))
+        return NULL;
     identity_free(victim->key);
     memset(victim, 0, sizeof *victim);
     victim->used = true;
@@ -83,6 +100,11 @@ static entry *find_or_add(discovery_seen *t, const uint8_t *id, int64_t now_ms, 
     victim->seen_ms = now_ms;
     *added = true;
     return victim;
+}
+
+discovery_drop discovery_seen_room(const discovery_seen *t, const uint8_t id[static IDENTITY_ID_LEN], int64_t now_ms)
+{
+    return find(t, id) || victim_for(t, now_ms) ? DISC_OK : DISC_BUSY;
 }
 
 discovery_drop discovery_seen_check(const discovery_seen *t, const discovery_packet *p)
@@ -96,11 +118,13 @@ discovery_drop discovery_seen_check(const discovery_seen *t, const discovery_pac
     return p->timestamp_ms > e->timestamp_ms ? DISC_OK : DISC_REPLAY;
 }
 
-void discovery_seen_accept(discovery_seen *t, const discovery_packet *p, identity **key, int64_t now_ms,
+bool discovery_seen_accept(discovery_seen *t, const discovery_packet *p, identity **key, int64_t now_ms,
                            bool *new_peer, bool *new_instance)
 {
     bool added;
     entry *e = find_or_add(t, p->node_id, now_ms, &added);
+    if (!e)
+        return false;
     bool was_accepted = e->accepted;
     bool changed = !was_accepted || memcmp(e->instance, p->instance_id, DISCOVERY_INSTANCE_LEN) != 0;
     if (new_peer)
@@ -117,6 +141,7 @@ void discovery_seen_accept(discovery_seen *t, const discovery_packet *p, identit
         e->key = *key;
         *key = NULL;
     }
+    return true;
 }
 
 const identity *discovery_seen_key(const discovery_seen *t, const uint8_t id[static IDENTITY_ID_LEN])
@@ -135,7 +160,8 @@ void discovery_seen_fetch_failed(discovery_seen *t, const uint8_t id[static IDEN
 {
     bool added;
     entry *e = find_or_add(t, id, now_ms, &added);
-    e->fetch_retry_ms = now_ms + DISCOVERY_FETCH_RETRY_MS;
+    if (e)
+        e->fetch_retry_ms = now_ms + DISCOVERY_FETCH_RETRY_MS;
 }
 
 bool discovery_seen_get(const discovery_seen *t, const uint8_t id[static IDENTITY_ID_LEN], int64_t *last_seen_ms,

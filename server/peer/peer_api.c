@@ -186,10 +186,13 @@ static void record_peer(node *nd, http_req *rq, const hs_accepted *acc, int64_t 
     const char *ip = http_req_remote_ip(rq);
     const char *name = acc->name[0] && text_name_valid(acc->name, strlen(acc->name)) ? acc->name : NULL;
     /* A peer seen a moment ago with the same name and address needs no
-     * write (a commit is an fsync): busy peers handshake often. */
+     * write (a commit is an fsync): busy peers handshake often. One known
+     * only from multicast is written once: it is "handshake" from now on
+     * (no longer capped and aged out with the multicast-only rows). */
     peer_info *known = malloc(sizeof(*known));
     bool fresh = known && !peers_get(nd->db, acc->peer_id, known) && now - known->last_seen < PEER_REFRESH_S &&
-                 (!name || !strcmp(known->name, name)) && (!a || !strcmp(known->address, a));
+                 (!name || !strcmp(known->name, name)) && (!a || !strcmp(known->address, a)) &&
+                 strcmp(known->source, "multicast") != 0;
     free(known);
     peers_sighting sg = {0};
     /* the name is the requestor's, from the transcript it signed */

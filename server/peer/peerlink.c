@@ -55,13 +55,13 @@ static link *link_get(struct peerlink *pl, const uint8_t *id, bool create)
 
 /* ---- peers ---- */
 
-static nt_err lookup_peer(node *n, const uint8_t *id, char addr[static PEERS_ADDR_MAX], identity **key)
+static nt_err lookup_peer(node *n, const uint8_t *id, peerlink_addrs *a, identity **key)
 {
     peer_info *p = malloc(sizeof(*p));
     if (!p)
         return NT_ERR_NOMEM;
     nt_err rc = peers_get(n->db, id, p);
-    if (!rc && !p->address[0])
+    if (!rc && !p->n_addresses)
         rc = NT_ERR_STATE;
     if (!rc)
         rc = identity_from_der(key, p->pub_der, p->pub_der_len);
@@ -70,18 +70,20 @@ static nt_err lookup_peer(node *n, const uint8_t *id, char addr[static PEERS_ADD
         *key = NULL;
         rc = NT_ERR_AUTH;
     }
-    if (!rc)
-        memcpy(addr, p->address, PEERS_ADDR_MAX);
+    if (!rc) {
+        a->n = p->n_addresses;
+        memcpy(a->v, p->addresses, sizeof a->v);
+    }
     free(p);
     return rc;
 }
 
 /* The peer's address and pinned key (lookup_peer) and its link, made if
  * new. On failure nothing is left for the caller to free. */
-static nt_err lookup_link(struct peerlink *pl, node *n, const uint8_t *id, char addr[static PEERS_ADDR_MAX],
-                          identity **key, link **l)
+static nt_err lookup_link(struct peerlink *pl, node *n, const uint8_t *id, peerlink_addrs *a, identity **key,
+                          link **l)
 {
-    nt_err rc = lookup_peer(n, id, addr, key);
+    nt_err rc = lookup_peer(n, id, a, key);
     if (rc)
         return rc;
     if (!(*l = link_get(pl, id, true))) {
@@ -146,9 +148,10 @@ static nt_err split_target(const char *method, const char *target, sealed_call *
     return NT_OK;
 }
 
-/* Seal req for l's current session into c (session must be usable). */
-static nt_err sealed_prepare(link *l, const char *addr, const char *method, const char *target, json_t *req,
-                             sealed_call *c)
+/* Seal req for l's current session into c (session must be usable), to
+ * the address the session was opened at (peers' newest may differ: it
+ * may be one that did not answer). */
+static nt_err sealed_prepare(link *l, const char *method, const char *target, json_t *req, sealed_call *c)
 {
     memset(c, 0, sizeof(*c));
     nt_err rc = split_target(method, target, c);
@@ -167,6 +170,7 @@ static nt_err sealed_prepare(link *l, const char *addr, const char *method, cons
         l->requests++;
         memcpy(c->sid, l->s.session_id, HS_SESSION_ID_LEN);
         c->s2c = l->s.s2c;
+        snprintf(c->addr, sizeof(c->addr), "%s", l->addr);
         /* Key confirmation until the peer has answered once. */
         rc = envelope_seal(&l->s.c2s, ENVELOPE_C2S, c->sid, c->seq, c->method, c->path, c->query, 0,
                            l->confirmed ? NULL : l->s.confirm, (const uint8_t *)pt, pt ? strlen(pt) : 0,
@@ -177,8 +181,7 @@ static nt_err sealed_prepare(link *l, const char *addr, const char *method, cons
         mbedtls_platform_zeroize(pt, strlen(pt));
         free(pt);
     }
-    snprintf(c->url, sizeof(c->url), "http://%s%s", addr, c->path);
-    snprintf(c->addr, sizeof(c->addr), "%s", addr);
+    snprintf(c->url, sizeof(c->url), "http://%s%s", c->addr, c->path);
     return rc;
 }
 
@@ -267,7 +270,7 @@ nt_err peerlink_call(node *n, const uint8_t peer_id[static IDENTITY_ID_LEN], con
                      json_t *req, json_t **reply, int *status, int timeout_ms)
 {
     struct peerlink *pl = pl_of(n);
-    char addr[PEERS_ADDR_MAX];
+    peerlink_addrs a;
     identity *key = NULL;
     sealed_call c;
     memset(&c, 0, sizeof(c));
@@ -278,15 +281,15 @@ nt_err peerlink_call(node *n, const uint8_t peer_id[static IDENTITY_ID_LEN], con
     if (timeout_ms <= 0)
         timeout_ms = PEERLINK_DEFAULT_TIMEOUT_MS;
     link *l;
-    nt_err rc = lookup_link(pl, n, peer_id, addr, &key, &l);
+    nt_err rc = lookup_link(pl, n, peer_id, &a, &key, &l);
     if (rc)
         return rc;
     unsigned stale = 0;
     bool force = false, handshook = false;
     for (int attempt = 0; attempt < 2; attempt++) {
-        if ((rc = peerlink_session_ensure(n, pl->wire, l, addr, key, force, stale, timeout_ms, &handshook)))
+        if ((rc = peerlink_session_ensure(n, pl->wire, l, &a, key, force, stale, timeout_ms, &handshook)))
             break;
-        if ((rc = sealed_prepare(l, addr, method, path, req, &c))) {
+        if ((rc = sealed_prepare(l, method, path, req, &c))) {
             sealed_call_clear(&c);
             if (rc == NT_ERR_STATE)
                 continue; /* dropped meanwhile: open again */
@@ -294,7 +297,9 @@ nt_err peerlink_call(node *n, const uint8_t peer_id[static IDENTITY_ID_LEN], con
         }
         rc = peerlink_wire_do(pl->wire, c.method, c.url, c.body, timeout_ms, &c.status, &c.rb);
         if (rc) {
-            peerlink_session_error(l, "sealed request to %s: %s", addr, err_str(rc));
+            peerlink_session_error(l, "sealed request to %s: %s", c.addr, err_str(rc));
+            if (rc == NT_ERR_NET) /* gone from there: the next call handshakes at its addresses */
+                peerlink_session_drop_gen(l, c.gen);
             sealed_call_clear(&c);
             break;
         }
@@ -320,18 +325,18 @@ nt_err peerlink_call(node *n, const uint8_t peer_id[static IDENTITY_ID_LEN], con
 static void many_add(node *n, struct peerlink *pl, CURLM *m, peerlink_op *op, size_t i, sealed_call *c, CURL **easy,
                      struct curl_slist *hdrs, int timeout_ms)
 {
-    char addr[PEERS_ADDR_MAX];
+    peerlink_addrs a;
     identity *key = NULL;
     op->reply = NULL;
     op->status = 0;
-    op->rc = lookup_peer(n, op->peer_id, addr, &key);
+    op->rc = lookup_peer(n, op->peer_id, &a, &key);
     link *l = op->rc ? NULL : link_get(pl, op->peer_id, true);
     if (!op->rc && !l)
         op->rc = NT_ERR_NOMEM;
     if (!op->rc)
-        op->rc = peerlink_session_ensure(n, pl->wire, l, addr, key, false, 0, timeout_ms, NULL);
+        op->rc = peerlink_session_ensure(n, pl->wire, l, &a, key, false, 0, timeout_ms, NULL);
     if (!op->rc)
-        op->rc = sealed_prepare(l, addr, op->method, op->path, op->req, c);
+        op->rc = sealed_prepare(l, op->method, op->path, op->req, c);
     identity_free(key);
     if (op->rc)
         return;
@@ -361,6 +366,8 @@ static void many_done(node *n, peerlink_op *op, sealed_call *c, CURLMsg *msg, in
     if (msg->data.result != CURLE_OK) {
         op->rc = c->rb.over ? NT_ERR_TOO_BIG : peerlink_wire_curl_err(msg->data.result);
         peerlink_session_error(c->l, "sealed request to %s: %s", c->addr, err_str(op->rc));
+        if (op->rc == NT_ERR_NET) /* as in peerlink_call */
+            peerlink_session_drop_gen(c->l, c->gen);
         return;
     }
     curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &c->status);
@@ -436,7 +443,7 @@ void peerlink_state_get(node *n, const uint8_t peer_id[static IDENTITY_ID_LEN], 
 nt_err peerlink_connect(node *n, const uint8_t peer_id[static IDENTITY_ID_LEN], const char *mode, peerlink_state *st)
 {
     struct peerlink *pl = pl_of(n);
-    char addr[PEERS_ADDR_MAX];
+    peerlink_addrs a;
     identity *key = NULL;
     uint8_t m;
     ecdh_curve c;
@@ -447,11 +454,11 @@ nt_err peerlink_connect(node *n, const uint8_t peer_id[static IDENTITY_ID_LEN], 
     if (mode && peerlink_session_parse_mode(mode, &m, &c))
         return NT_ERR_INVALID;
     link *l;
-    nt_err rc = lookup_link(pl, n, peer_id, addr, &key, &l);
+    nt_err rc = lookup_link(pl, n, peer_id, &a, &key, &l);
     if (rc)
         return rc;
     pthread_mutex_lock(&l->hs_mu);
-    rc = peerlink_session_handshake(n, pl->wire, l, addr, key, mode, PEERLINK_DEFAULT_TIMEOUT_MS);
+    rc = peerlink_session_handshake_any(n, pl->wire, l, &a, key, mode, PEERLINK_DEFAULT_TIMEOUT_MS);
     pthread_mutex_unlock(&l->hs_mu);
     identity_free(key);
     note_presence(n, peer_id, rc, 0, !rc);

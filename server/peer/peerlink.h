@@ -10,8 +10,14 @@
  * sent again once if it is idempotent (peer_route_resendable: that answer
  * is not authenticated, so the request may have been processed).
  *
+ * A session is opened at the peer's newest address, or when nothing (or
+ * another node) answers there at its other kept addresses in turn; its
+ * requests go where it was opened, and one that cannot connect there drops
+ * it (peerlink_session_handshake_any).
+ *
  * Thread-safe: any handler or service thread may call these. Calls block
- * (up to timeout_ms, plus a handshake when one is needed).
+ * (up to timeout_ms, plus a handshake when one is needed, one per address
+ * tried).
  *
  * Parts: peerlink.c (these calls, the sealed request path),
  * peerlink_session.{c,h} (a session towards one peer and the handshake that

@@ -163,11 +163,12 @@ out:
 }
 
 /* Install a copy of s as l's new session (the caller wipes s). */
-static void session_install(peerlink_session *l, hs_session *s, int64_t now)
+static void session_install(peerlink_session *l, hs_session *s, const char *addr, int64_t now)
 {
     pthread_mutex_lock(&l->mu);
     peerlink_session_drop(l);
     l->s = *s;
+    snprintf(l->addr, sizeof l->addr, "%s", addr);
     l->up = true;
     l->gen++;
     l->next_seq = 0;
@@ -246,12 +247,13 @@ nt_err peerlink_session_handshake(node *n, peerlink_wire *w, peerlink_session *l
         rc = rc == NT_ERR_NOMEM ? rc : NT_ERR_AUTH; /* whatever answered, the handshake failed */
         goto out;
     }
-    /* The peer is alive and answered as itself: refresh its row, with the
-     * name its signed reply carries (not the one /v1/node gave). */
+    /* The peer is alive and answered as itself, at addr: refresh its row,
+     * with the name its signed reply carries (not the one /v1/node gave),
+     * and addr as its newest address (it may have been an older one). */
     const char *signed_name = text_name_valid(s.peer_name, strlen(s.peer_name)) ? s.peer_name : NULL;
-    if (peer_names_record(n, pub, signed_name, NULL, "handshake", NULL, NULL, now, NULL))
+    if (peer_names_record(n, pub, signed_name, addr, "handshake", NULL, NULL, now, NULL))
         log_debug("peer table did not take a refresh after a handshake");
-    session_install(l, &s, now);
+    session_install(l, &s, addr, now);
     log_debug("peer %.16s: session open (%s)", json_string_value(json_object_get(reply, "responder_id")),
               transcript_mode_name(m));
     rc = NT_OK;
@@ -265,7 +267,26 @@ out:
     return rc;
 }
 
-nt_err peerlink_session_ensure(node *n, peerlink_wire *w, peerlink_session *l, const char *addr,
+/* After a handshake failed with rc at one address, is another worth a
+ * try? Nothing answered, or a different node (or the peer refused). */
+static bool try_next_address(nt_err rc)
+{
+    return rc == NT_ERR_NET || rc == NT_ERR_TIMEOUT || rc == NT_ERR_AUTH;
+}
+
+nt_err peerlink_session_handshake_any(node *n, peerlink_wire *w, peerlink_session *l, const peerlink_addrs *a,
+                                      const identity *pinned, const char *mode, int timeout_ms)
+{
+    nt_err rc = NT_ERR_STATE;
+    for (size_t i = 0; i < a->n && i < PEERS_ADDRS_KEPT; i++) {
+        rc = peerlink_session_handshake(n, w, l, a->v[i], pinned, mode, timeout_ms);
+        if (!rc || !try_next_address(rc))
+            break;
+    }
+    return rc;
+}
+
+nt_err peerlink_session_ensure(node *n, peerlink_wire *w, peerlink_session *l, const peerlink_addrs *a,
                                const identity *key, bool force, unsigned stale_gen, int timeout_ms, bool *handshook)
 {
     pthread_mutex_lock(&l->hs_mu);
@@ -273,7 +294,7 @@ nt_err peerlink_session_ensure(node *n, peerlink_wire *w, peerlink_session *l, c
     /* Another thread may have re-opened it while we waited. */
     bool ok = peerlink_session_usable(l, now_s()) && !(force && l->gen == stale_gen);
     pthread_mutex_unlock(&l->mu);
-    nt_err rc = ok ? NT_OK : peerlink_session_handshake(n, w, l, addr, key, NULL, timeout_ms);
+    nt_err rc = ok ? NT_OK : peerlink_session_handshake_any(n, w, l, a, key, NULL, timeout_ms);
     pthread_mutex_unlock(&l->hs_mu);
     if (!ok && !rc && handshook)
         *handshook = true;

@@ -22,6 +22,13 @@
 #include "server/core/node.h"
 #include "server/peer/peerlink.h"
 #include "server/peer/peerlink_wire.h"
+#include "storage/peers.h"
+
+/* A peer's kept addresses, newest first; v[0] is the one to dial. */
+typedef struct {
+    char v[PEERS_ADDRS_KEPT][PEERS_ADDR_MAX];
+    size_t n;
+} peerlink_addrs;
 
 typedef struct peerlink_session {
     struct peerlink_session *next; /* peerlink.c's list */
@@ -34,6 +41,7 @@ typedef struct peerlink_session {
     unsigned gen;                  /* bumped for every new session */
     int64_t established, abs_deadline, last_used, last_ok;
     char last_error[PEERLINK_ERR_MAX];
+    char addr[PEERS_ADDR_MAX];     /* where the session was opened: its requests go there */
 } peerlink_session;
 
 /* A new record for peer id, no session open. Owned by the caller
@@ -66,17 +74,32 @@ void peerlink_session_state(peerlink_session *l, peerlink_state *st);
 NT_MUST_USE nt_err peerlink_session_parse_mode(const char *mode, uint8_t *m, ecdh_curve *c);
 
 /* hs_mu held. Run one handshake with the peer at addr, whose pinned key is
- * pinned (borrowed), and install the new session. mode as in
+ * pinned (borrowed), install the new session and record addr as the
+ * peer's newest address (it answered there as itself). mode as in
  * peerlink_connect (NULL: --handshake-mode). Failures are recorded in
  * last_error; errors as peerlink_call's. */
 NT_MUST_USE nt_err peerlink_session_handshake(node *n, peerlink_wire *w, peerlink_session *l, const char *addr,
                                               const identity *pinned, const char *mode, int timeout_ms);
 
-/* Make sure l has a usable session: handshake when not, or when force and
- * the session is still generation stale_gen (another thread may have
- * re-opened it while we waited). Takes hs_mu. *handshook (may be NULL) set
- * to true when a handshake was run and succeeded. */
-NT_MUST_USE nt_err peerlink_session_ensure(node *n, peerlink_wire *w, peerlink_session *l, const char *addr,
+/* hs_mu held. peerlink_session_handshake at a's addresses in turn, newest
+ * first, while nothing answers at one (refused, unreachable, timed out), a
+ * node that is not the peer does, or the handshake is refused: a stale or
+ * forged newest address (anyone can replay an announcement from anywhere)
+ * then costs a try, not the peer. The handshake is what proves the peer is
+ * at an address; the session keeps the one that worked (its requests go
+ * there) and the peer table records it as the newest. Each try has its own
+ * timeout_ms, so a call may take up to PEERS_ADDRS_KEPT of them. Errors:
+ * the last try's; NT_ERR_STATE when a has no address. */
+NT_MUST_USE nt_err peerlink_session_handshake_any(node *n, peerlink_wire *w, peerlink_session *l,
+                                                  const peerlink_addrs *a, const identity *pinned, const char *mode,
+                                                  int timeout_ms);
+
+/* Make sure l has a usable session: handshake (peerlink_session_handshake_any
+ * over a) when not, or when force and the session is still generation
+ * stale_gen (another thread may have re-opened it while we waited). Takes
+ * hs_mu. *handshook (may be NULL) set to true when a handshake was run and
+ * succeeded. */
+NT_MUST_USE nt_err peerlink_session_ensure(node *n, peerlink_wire *w, peerlink_session *l, const peerlink_addrs *a,
                                            const identity *key, bool force, unsigned stale_gen, int timeout_ms,
                                            bool *handshook);
 

@@ -32,6 +32,7 @@ typedef struct {
     char addrs[MAX_SEEN][64];
     int calls;
     bool at_cap; /* the peer table refuses new ids (a source at its cap) */
+    bool maybe_replay; /* of the last call */
 } seen_log;
 
 static identity *keys[N + 1];
@@ -39,12 +40,13 @@ static char group[32];
 static uint16_t port;
 
 static nt_err observe(void *ctx, const identity *pub, const char *name, const char *addr, const uint8_t *inst,
-                      int64_t now_unix, bool *is_new)
+                      int64_t now_unix, bool maybe_replay, bool *is_new)
 {
     (void)inst, (void)now_unix;
     seen_log *l = ctx;
     pthread_mutex_lock(&l->mu);
     l->calls++;
+    l->maybe_replay = maybe_replay;
     if (l->at_cap) {
         pthread_mutex_unlock(&l->mu);
         return NT_ERR_BUSY;
@@ -141,6 +143,18 @@ static bool wait_stat(discovery *d, discovery_drop reason, uint64_t at_least, in
     return false;
 }
 
+static bool wait_calls(seen_log *l, int at_least, int timeout_ms)
+{
+    for (int64_t end = now_ms() + timeout_ms; now_ms() < end; pause_ms(10)) {
+        pthread_mutex_lock(&l->mu);
+        int n = l->calls;
+        pthread_mutex_unlock(&l->mu);
+        if (n >= at_least)
+            return true;
+    }
+    return false;
+}
+
 static int64_t unix_ms(void)
 {
     struct timespec ts;
@@ -225,6 +239,38 @@ START_TEST(new_peer_over_cap_dropped_and_counted)
     ck_assert_str_eq(discovery_drop_str(DISC_PEER_CAP), "peer_cap");
     discovery_stop(d0);
     discovery_stop(d1);
+}
+END_TEST
+
+/* Discovery remembers no announcement across a restart, so one signed
+ * before it started could be replayed once: observe is told so for every
+ * announcement timestamped before the start, and not after. */
+START_TEST(announcements_that_may_predate_start_are_flagged)
+{
+    pick_group();
+    discovery_config c = cfg();
+    c.sched.interval_ms = 60000;
+    seen_log l = {0};
+    int64_t t0 = unix_ms();
+    discovery *d = start(0, &l, &c);
+    uint8_t buf[DISCOVERY_PACKET_MAX];
+    size_t len = 0;
+    discovery_announce_fields f = {.timestamp_ms = t0 - 1000, .seq = 1, .peer_port = 9, .name = "bob"};
+    ck_assert_int_eq(discovery_packet_encode_announce(keys[1], &f, buf, sizeof buf, &len), NT_OK);
+    send_raw(buf, len);
+    ck_assert(wait_calls(&l, 1, 5000));
+    pthread_mutex_lock(&l.mu);
+    ck_assert(l.maybe_replay);
+    pthread_mutex_unlock(&l.mu);
+    f.seq = 2;
+    f.timestamp_ms = unix_ms();
+    ck_assert_int_eq(discovery_packet_encode_announce(keys[1], &f, buf, sizeof buf, &len), NT_OK);
+    send_raw(buf, len);
+    ck_assert(wait_calls(&l, 2, 5000));
+    pthread_mutex_lock(&l.mu);
+    ck_assert(!l.maybe_replay);
+    pthread_mutex_unlock(&l.mu);
+    discovery_stop(d);
 }
 END_TEST
 
@@ -597,6 +643,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, three_find_each_other_on_lo);
     tcase_add_test(tc, bad_datagrams_are_dropped_and_counted);
     tcase_add_test(tc, new_peer_over_cap_dropped_and_counted);
+    tcase_add_test(tc, announcements_that_may_predate_start_are_flagged);
     tcase_add_test(tc, start_refuses_bad_config);
     tcase_add_test(tc, keyless_announcement_fetches_key);
     tcase_add_test(tc, keyless_announcement_wrong_key_served);

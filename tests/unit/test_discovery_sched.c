@@ -124,7 +124,10 @@ START_TEST(query_right_after_announce_is_deferred_not_dropped)
 }
 END_TEST
 
-START_TEST(query_flood_announces_at_most_once_per_holdoff)
+/* Queries are unsigned: anyone may send them. A flood gets at most
+ * DISCOVERY_ANSWER_BURST answers per interval, so it cannot make every
+ * node on the LAN announce every second. */
+START_TEST(query_flood_answers_at_most_burst_per_interval)
 {
     discovery_sched_config c = defaults();
     uint32_t r = 99;
@@ -136,8 +139,69 @@ START_TEST(query_flood_announces_at_most_once_per_holdoff)
         if (discovery_sched_poll(&s, t) & DISCOVERY_DO_ANNOUNCE)
             announces++;
     }
-    ck_assert_int_ge(announces, 15);
-    ck_assert_int_le(announces, 21); /* one at start + at most one per second */
+    ck_assert_int_ge(announces, 2);
+    ck_assert_int_le(announces, 1 + DISCOVERY_ANSWER_BURST); /* one at start + the answers */
+}
+END_TEST
+
+/* Three nodes starting a second apart each get an answer at once. */
+START_TEST(queries_of_nodes_starting_together_are_answered)
+{
+    discovery_sched_config c = defaults();
+    uint32_t r = 0;
+    discovery_sched s;
+    discovery_sched_init(&s, &c, 0, rng_const, &r);
+    (void)discovery_sched_poll(&s, 0);
+    for (int64_t q = 1000; q <= 3000; q += 1000) {
+        discovery_sched_on_query(&s, q);
+        ck_assert_int_eq(discovery_sched_next_ms(&s), q);
+        ck_assert_uint_eq(discovery_sched_poll(&s, q), DISCOVERY_DO_ANNOUNCE);
+    }
+}
+END_TEST
+
+/* One query a second for five minutes. */
+START_TEST(query_each_second_for_five_minutes)
+{
+    discovery_sched_config c = defaults();
+    uint32_t r = 0x80000000u;
+    discovery_sched s;
+    discovery_sched_init(&s, &c, 0, rng_const, &r);
+    int announces = 0;
+    for (int64_t t = 0; t <= 300000; t += 100) {
+        if (t % 1000 == 500)
+            discovery_sched_on_query(&s, t);
+        announces += (discovery_sched_poll(&s, t) & DISCOVERY_DO_ANNOUNCE) != 0;
+    }
+    /* at most a burst per interval, and never fewer than the periodic ones */
+    ck_assert_int_le(announces, 1 + DISCOVERY_ANSWER_BURST * (300000 / c.interval_ms + 1));
+    ck_assert_int_ge(announces, 300000 / 36000);
+}
+END_TEST
+
+/* Interface scans have their own timer: answers to queries do not put
+ * them off (an interface that comes up is joined within an interval). */
+START_TEST(scans_keep_their_interval_under_queries)
+{
+    discovery_sched_config c = defaults();
+    uint32_t r = 0x80000000u;
+    discovery_sched s;
+    discovery_sched_init(&s, &c, 0, rng_const, &r);
+    int scans = 0;
+    int64_t last = 0, worst = 0;
+    for (int64_t t = 0; t <= 300000; t += 100) {
+        if (t % 1000 == 500)
+            discovery_sched_on_query(&s, t);
+        (void)discovery_sched_poll(&s, t);
+        if (discovery_sched_scan_due(&s, t)) {
+            ck_assert_int_eq(discovery_sched_next_scan_ms(&s), t + c.interval_ms);
+            worst = t - last > worst ? t - last : worst;
+            last = t;
+            scans++;
+        }
+    }
+    ck_assert_int_ge(scans, 300000 / c.interval_ms);
+    ck_assert_int_le(worst, c.interval_ms);
 }
 END_TEST
 
@@ -193,7 +257,10 @@ Suite *test_suite(void)
     tcase_add_test(tc, interval_jitter_bounds_over_many_draws);
     tcase_add_test(tc, query_answer_after_small_random_delay);
     tcase_add_test(tc, query_right_after_announce_is_deferred_not_dropped);
-    tcase_add_test(tc, query_flood_announces_at_most_once_per_holdoff);
+    tcase_add_test(tc, query_flood_answers_at_most_burst_per_interval);
+    tcase_add_test(tc, queries_of_nodes_starting_together_are_answered);
+    tcase_add_test(tc, query_each_second_for_five_minutes);
+    tcase_add_test(tc, scans_keep_their_interval_under_queries);
     tcase_add_test(tc, query_pending_answer_is_not_rescheduled);
     tcase_add_test(tc, gone_after_expiry);
     tcase_add_test(tc, short_interval_for_tests);

@@ -99,7 +99,9 @@ START_TEST(bounded_evicts_stalest)
     discovery_seen_accept(t, &b, NULL, 20, NULL, NULL);
     a.seq = 2;
     discovery_seen_accept(t, &a, NULL, 30, NULL, NULL); /* a is fresher than b now */
-    discovery_seen_accept(t, &c, NULL, 40, NULL, NULL);
+    /* only nodes older than the window can go (full_table_keeps_recent_nodes) */
+    const int64_t k = DISCOVERY_SEEN_KEEP_MS;
+    discovery_seen_accept(t, &c, NULL, k + 40, NULL, NULL);
     ck_assert_uint_eq(discovery_seen_count(t), 2);
     ck_assert(discovery_seen_get(t, a.node_id, NULL, NULL));
     ck_assert(!discovery_seen_get(t, b.node_id, NULL, NULL));
@@ -107,12 +109,56 @@ START_TEST(bounded_evicts_stalest)
     /* failed fetches are evicted before accepted peers */
     uint8_t id[IDENTITY_ID_LEN];
     memset(id, 7, sizeof id);
-    discovery_seen_fetch_failed(t, id, 50);
+    discovery_seen_fetch_failed(t, id, k + 50);
     ck_assert_uint_eq(discovery_seen_count(t), 1);
     discovery_packet d = pkt(4, 1, 1, 1);
-    discovery_seen_accept(t, &d, NULL, 60, NULL, NULL);
+    discovery_seen_accept(t, &d, NULL, k + 60, NULL, NULL);
     ck_assert(discovery_seen_get(t, c.node_id, NULL, NULL));
     ck_assert(discovery_seen_get(t, d.node_id, NULL, NULL));
+    discovery_seen_free(t);
+}
+END_TEST
+
+/* A full table keeps every node heard within the time window: a flood of
+ * new ids (goodbyes or announcements from throwaway keys) cannot push a
+ * live node out and so empty its replay state; the new id is refused. */
+START_TEST(full_table_keeps_recent_nodes)
+{
+    discovery_seen *t = table(2);
+    discovery_packet a = pkt(1, 1, 5, 1000), b = pkt(2, 1, 1, 1000), c = pkt(3, 1, 1, 1000);
+    discovery_seen_accept(t, &a, NULL, 1000, NULL, NULL);
+    discovery_seen_accept(t, &b, NULL, 2000, NULL, NULL);
+    ck_assert_int_eq(discovery_seen_room(t, c.node_id, 3000), DISC_BUSY);
+    ck_assert(!discovery_seen_accept(t, &c, NULL, 3000, NULL, NULL));
+    ck_assert(!discovery_seen_get(t, c.node_id, NULL, NULL));
+    ck_assert_int_eq(discovery_seen_check(t, &a), DISC_REPLAY); /* a's state is still there */
+    ck_assert_int_eq(discovery_seen_check(t, &b), DISC_REPLAY);
+    /* a known id always has room */
+    ck_assert_int_eq(discovery_seen_room(t, a.node_id, 3000), DISC_OK);
+    /* once a packet of a could no longer pass the time check, a may go */
+    int64_t later = 1000 + DISCOVERY_SEEN_KEEP_MS + 1;
+    ck_assert_int_eq(discovery_seen_room(t, c.node_id, later), DISC_OK);
+    ck_assert(discovery_seen_accept(t, &c, NULL, later, NULL, NULL));
+    ck_assert(!discovery_seen_get(t, a.node_id, NULL, NULL));
+    ck_assert(discovery_seen_get(t, b.node_id, NULL, NULL));
+    ck_assert(discovery_seen_get(t, c.node_id, NULL, NULL));
+    discovery_seen_free(t);
+}
+END_TEST
+
+/* The same, with only the calls the table had before it could refuse:
+ * the flood of new ids must not evict a node heard a moment ago. */
+START_TEST(flood_of_new_ids_does_not_forget_a_live_node)
+{
+    discovery_seen *t = table(4);
+    discovery_packet victim = pkt(0xB0, 1, 7, 1000);
+    discovery_seen_accept(t, &victim, NULL, 1000, NULL, NULL);
+    for (int i = 1; i <= 16; i++) {
+        discovery_packet x = pkt((uint8_t)i, 0xEE, 1, 1000);
+        if (discovery_seen_check(t, &x) == DISC_OK)
+            discovery_seen_accept(t, &x, NULL, 1000 + i, NULL, NULL);
+    }
+    ck_assert_int_eq(discovery_seen_check(t, &victim), DISC_REPLAY);
     discovery_seen_free(t);
 }
 END_TEST
@@ -134,6 +180,8 @@ Suite *test_suite(void)
     tcase_add_test(tc, restart_is_a_new_instance_and_old_instance_is_replay);
     tcase_add_test(tc, fetch_backoff);
     tcase_add_test(tc, bounded_evicts_stalest);
+    tcase_add_test(tc, full_table_keeps_recent_nodes);
+    tcase_add_test(tc, flood_of_new_ids_does_not_forget_a_live_node);
     tcase_add_test(tc, rejects_zero_capacity);
     suite_add_tcase(s, tc);
     return s;

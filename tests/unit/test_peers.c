@@ -245,6 +245,73 @@ START_TEST(new_rows_capped_per_origin)
 }
 END_TEST
 
+/* Rows known only from multicast cost an attacker a key pair and a
+ * spoofed source each: they age out after PEERS_MULTICAST_EXPIRY_S. */
+START_TEST(multicast_rows_expire)
+{
+    ck_assert_int_eq(peers_observe(st, ka, "a", "10.0.0.1:7711", "multicast", NULL, 1000, NULL), NT_OK);
+    ck_assert_int_eq(peers_observe(st, kb, "b", "10.0.0.2:7711", "handshake", NULL, 1000, NULL), NT_OK);
+    int64_t later = 1000 + PEERS_MULTICAST_EXPIRY_S + 1;
+    ck_assert_int_eq(peers_observe(st, kc, "c", "10.0.0.3:7711", "multicast", NULL, later, NULL), NT_OK);
+    peer_info p;
+    ck_assert_int_eq(peers_get(st, identity_id(ka), &p), NT_ERR_NOT_FOUND);
+    ck_assert_int_eq(peers_get(st, identity_id(kb), &p), NT_OK); /* handshaken: kept */
+    ck_assert_int_eq(peers_get(st, identity_id(kc), &p), NT_OK);
+}
+END_TEST
+
+/* A handshake with a peer known from multicast makes it "handshake": no
+ * longer one that can be aged out or pushed out. */
+START_TEST(handshake_upgrades_multicast_source)
+{
+    ck_assert_int_eq(peers_observe(st, ka, "a", "10.0.0.1:7711", "multicast", NULL, 1000, NULL), NT_OK);
+    ck_assert_int_eq(peers_observe(st, ka, NULL, NULL, "handshake", NULL, 1001, NULL), NT_OK);
+    peer_info p;
+    ck_assert_int_eq(peers_get(st, identity_id(ka), &p), NT_OK);
+    ck_assert_str_eq(p.source, "handshake");
+    /* and multicast again changes nothing; manual still wins */
+    ck_assert_int_eq(peers_observe(st, ka, NULL, NULL, "multicast", NULL, 1002, NULL), NT_OK);
+    ck_assert_int_eq(peers_get(st, identity_id(ka), &p), NT_OK);
+    ck_assert_str_eq(p.source, "handshake");
+    ck_assert_int_eq(peers_observe(st, ka, NULL, NULL, "manual", NULL, 1003, NULL), NT_OK);
+    ck_assert_int_eq(peers_observe(st, ka, NULL, NULL, "handshake", NULL, 1004, NULL), NT_OK);
+    ck_assert_int_eq(peers_get(st, identity_id(ka), &p), NT_OK);
+    ck_assert_str_eq(p.source, "manual");
+}
+END_TEST
+
+/* At the cap of multicast-only rows a new one pushes out the least
+ * recently seen of them; trusted and handshaken rows do not count. A
+ * name it shared stands alone again. */
+START_TEST(multicast_rows_capped)
+{
+    peers_sighting sg = {.multicast_cap = 1};
+    ck_assert_int_eq(peers_record(st, ka, "twin", "10.0.0.1:7711", "multicast", NULL, 1000, &sg), NT_OK);
+    ck_assert_int_eq(peers_record(st, kb, "twin", "10.0.0.2:7711", "handshake", NULL, 900, &sg), NT_OK);
+    peer_info p;
+    ck_assert_int_eq(peers_get(st, identity_id(kb), &p), NT_OK);
+    ck_assert(p.name_collision);
+    ck_assert_int_eq(peers_record(st, kc, "c", "10.0.0.3:7711", "multicast", NULL, 1100, &sg), NT_OK);
+    ck_assert(sg.is_new);
+    ck_assert_int_eq(peers_get(st, identity_id(ka), &p), NT_ERR_NOT_FOUND);
+    ck_assert_int_eq(peers_get(st, identity_id(kb), &p), NT_OK);
+    ck_assert(!p.name_collision);
+    /* trusted: not pushed out, and not counted */
+    ck_assert_int_eq(peers_set_trusted(st, identity_id(kc), true), NT_OK);
+    ck_assert_int_eq(peers_record(st, ka, "a", "10.0.0.1:7711", "multicast", NULL, 1200, &sg), NT_OK);
+    ck_assert_int_eq(peers_get(st, identity_id(kc), &p), NT_OK);
+    ck_assert_int_eq(peers_get(st, identity_id(ka), &p), NT_OK);
+    /* a known id from multicast is a refresh, not a new row: nothing goes */
+    ck_assert_int_eq(peers_record(st, ka, "a", "10.0.0.1:7711", "multicast", NULL, 1300, &sg), NT_OK);
+    ck_assert_int_eq(peers_get(st, identity_id(ka), &p), NT_OK);
+    size_t n = 0;
+    peer_info *all = NULL;
+    ck_assert_int_eq(peers_list(st, &all, &n), NT_OK);
+    ck_assert_uint_eq(n, 3);
+    free(all);
+}
+END_TEST
+
 /* Two ids with one name, then a write through another connection (as the
  * rooms do), then writes to the peer table: a statement left active by the
  * collision check used to hold a stale snapshot, and every later write and
@@ -389,6 +456,9 @@ Suite *test_suite(void)
     tcase_add_test(tc, rename_reported);
     tcase_add_test(tc, labels);
     tcase_add_test(tc, new_rows_capped_per_origin);
+    tcase_add_test(tc, multicast_rows_expire);
+    tcase_add_test(tc, handshake_upgrades_multicast_source);
+    tcase_add_test(tc, multicast_rows_capped);
     tcase_add_test(tc, collision_then_other_connection_writes);
     tcase_add_test(tc, flags_list_delete);
     tcase_add_loop_test(tc, bad_input_refused, 0, (int)(sizeof(bad_inputs) / sizeof(bad_inputs[0])));
