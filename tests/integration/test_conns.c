@@ -550,8 +550,9 @@ static char *signed_handshake(const identity *key, const harness_node *n)
     return body;
 }
 
-/* One round of FLOOD_SOURCES handshakes at once; the 503s it got. */
-static int flood_round(const identity *key, harness_node *n, int *served)
+/* One round of FLOOD_SOURCES handshakes at once, from as many addresses
+ * or from one; the 503s it got. */
+static int flood_round(const identity *key, harness_node *n, bool one_address, int *served)
 {
     pthread_barrier_t go;
     flood_shot f[FLOOD_SOURCES];
@@ -560,7 +561,7 @@ static int flood_round(const identity *key, harness_node *n, int *served)
     pthread_barrier_init(&go, NULL, FLOOD_SOURCES);
     for (int i = 0; i < FLOOD_SOURCES; i++) {
         memset(&f[i], 0, sizeof f[i]);
-        snprintf(f[i].src, sizeof f[i].src, "127.0.0.%d", 10 + i);
+        snprintf(f[i].src, sizeof f[i].src, "127.0.0.%d", one_address ? 10 : 10 + i);
         snprintf(f[i].url, sizeof f[i].url, "%s/v1/handshake", n->peer_url);
         f[i].body = signed_handshake(key, n);
         f[i].go = &go;
@@ -599,7 +600,7 @@ START_TEST(handshake_flood_across_addresses_is_503)
     ck_assert_int_eq(identity_load(&key, path), NT_OK);
     int busy = 0, served = 0;
     for (int round = 0; round < FLOOD_ROUNDS && busy == 0; round++)
-        busy += flood_round(key, &n, &served);
+        busy += flood_round(key, &n, false, &served);
     ck_assert_msg(busy > 0, "no handshake refused in %d rounds of %d at once", FLOOD_ROUNDS, FLOOD_SOURCES);
     ck_assert_int_ge(served, 1);
     ck_assert_int_eq(channel_counter(&n, "handshakes_busy"), busy);
@@ -609,6 +610,42 @@ START_TEST(handshake_flood_across_addresses_is_503)
     snprintf(url, sizeof url, "%s/v1/handshake", n.peer_url);
     harness_resp r;
     ck_assert_int_eq(harness_request_from("127.0.0.99", "POST", url, body, strlen(body), &r), 0);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    harness_resp_free(&r);
+    free(body);
+    identity_free(key);
+    ck_assert_int_eq(harness_stop(&n), 0);
+    harness_cleanup(&n);
+    harness_cleanup(&a);
+}
+END_TEST
+
+/* Handshakes from one address at once, against a node that runs one job
+ * per address: the others get 503 busy with Retry-After at once (counted
+ * in the listener's shed.per_source_jobs), while another address is
+ * served. */
+START_TEST(jobs_per_source_cap_refuses_one_address)
+{
+    harness_node a, n;
+    const char *args[] = {"--max-jobs-per-source", "1", "--max-handshakes", "16", "--handshake-rate", "0",
+                          "--max-sessions-per-peer", "100000", NULL};
+    ck_assert_int_eq(harness_start(&a, "flood", NULL), 0);
+    ck_assert_int_eq(harness_start(&n, NULL, args), 0);
+    char path[PATH_MAX + 32];
+    identity *key = NULL;
+    snprintf(path, sizeof path, "%s/%s", a.data_dir, NODE_KEY_FILE);
+    ck_assert_int_eq(identity_load(&key, path), NT_OK);
+    int busy = 0, served = 0;
+    for (int round = 0; round < FLOOD_ROUNDS && busy == 0; round++)
+        busy += flood_round(key, &n, true, &served);
+    ck_assert_msg(busy > 0, "no request refused in %d rounds of %d at once", FLOOD_ROUNDS, FLOOD_SOURCES);
+    ck_assert_int_ge(served, 1);
+    ck_assert_int_eq(shed_count(&n, "peer", "per_source_jobs"), busy);
+    ck_assert_int_eq(channel_counter(&n, "handshakes_busy"), 0);
+    char *body = signed_handshake(key, &n), url[128];
+    snprintf(url, sizeof url, "%s/v1/handshake", n.peer_url);
+    harness_resp r;
+    ck_assert_int_eq(harness_request_from("127.0.0.11", "POST", url, body, strlen(body), &r), 0);
     ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
     harness_resp_free(&r);
     free(body);
@@ -699,6 +736,7 @@ Suite *test_suite(void)
     tcase_add_test(t, per_source_cap_answers_503);
     tcase_add_test(t, handshakes_rate_limited_per_address);
     tcase_add_test(t, handshake_flood_across_addresses_is_503);
+    tcase_add_test(t, jobs_per_source_cap_refuses_one_address);
     tcase_add_test(t, slowloris_gets_408_at_its_deadline);
     tcase_add_test(t, over_source_silent_gets_503);
     tcase_add_test(t, trickled_request_line_gets_408);
