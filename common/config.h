@@ -47,6 +47,8 @@
     X(UINT, max_sessions_per_peer, "max-sessions-per-peer", "16",   1,    100000,    "N",        "sessions one peer may hold here at once (429 above)") \
     X(UINT, max_new_peers_per_source, "max-new-peers-per-source", "16", 1, 100000, "N", "new peers first learned from one address per hour (handshakes 429 above, announcements dropped)") \
     X(UINT, handshake_rate,  "handshake-rate",  "10",               0,    100000,    "N",        "handshakes one address may start per second, in bursts of 4N (429 above; 0: no limit)") \
+    X(UINT, max_handshakes,  "max-handshakes",  "0",                0,    4096,      "N",        "handshakes being verified and signed, or waiting for a worker, at once from all addresses (503 above; 0: 4 per core, 4 to 16)") \
+    X(UINT, max_jobs_per_source, "max-jobs-per-source", "16",       0,    1000000,   "N",        "peer API requests from one address running on or waiting for a worker at once (503 above; 0: no cap)") \
     X(STR,  handshake_mode,  "handshake-mode",  "ecdh",             0,    0,         "MODE",     "key agreement this node asks for: ecdh (X25519), ecdh-p256 or rsa (no forward secrecy)") \
     X(UINT, join_rate,       "join-rate",       "10",               1,    6000,      "N",        "joins one peer may ask of the rooms this node hosts per minute, in bursts of N (429 above)")
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/config.h"
 #include "common/log.h"
@@ -19,6 +20,7 @@
 
 #define FD_RESERVE 512        /* descriptors kept for the database, peer calls and discovery */
 #define CLIENT_CONNS_MAX 1024 /* the client API serves this machine's own programs */
+#define HANDSHAKES_MIN 4      /* handshakes in progress at least, by default */
 
 /* Raise the open-file limit to its hard limit; the descriptors left for
  * connections. */
@@ -47,6 +49,20 @@ static unsigned conn_cap(const config *c, http_api api, unsigned long fds)
     return (unsigned)(n > 65536 ? 65536 : n < 16 ? 16 : n);
 }
 
+/* --max-handshakes, or when 0 four per core: a handshake is CPU bound
+ * (an RSA signature, ~5 ms at 3072 bits), so more in progress than the
+ * cores can sign only wait, and hold workers while they do. At most a
+ * quarter of the workers, so that a flood of handshakes leaves the rest to
+ * the sessions already up. */
+static unsigned handshake_cap(const config *c)
+{
+    if (c->max_handshakes)
+        return (unsigned)c->max_handshakes;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned long n = cores < 1 ? HANDSHAKES_MIN : 4ul * (unsigned long)cores;
+    return (unsigned)(n < HANDSHAKES_MIN ? HANDSHAKES_MIN : n > HTTP_WORKERS_DEFAULT / 4 ? HTTP_WORKERS_DEFAULT / 4 : n);
+}
+
 static nt_err start_http(node *nd, http_api api, const char *bind, unsigned long fds, http_server **out)
 {
     char err[HTTP_ERR_MAX];
@@ -60,6 +76,9 @@ static nt_err start_http(node *nd, http_api api, const char *bind, unsigned long
         .max_per_source = (unsigned)c->max_conns_per_source,
         .timeout_s = (unsigned)c->conn_timeout,
         .request_timeout_s = (unsigned)c->request_timeout,
+        /* only the peer API serves strangers; the client API's one address is this machine */
+        .max_jobs_per_source = api == HTTP_API_PEER ? (unsigned)c->max_jobs_per_source : 0,
+        .max_costly = api == HTTP_API_PEER ? handshake_cap(c) : 0,
     };
     nt_err rc = http_start(&o, routes_all, nd, out, err);
     if (rc)

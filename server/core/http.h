@@ -23,7 +23,11 @@
  * block (no peer calls, no lock held across I/O, no RSA). Any other route
  * runs on a worker thread while its connection is suspended; workers are
  * started as needed up to a bound, and when all are busy and the queue is
- * full the request gets 503 with Retry-After.
+ * full the request gets 503 with Retry-After. Two caps keep one client from
+ * taking the workers (each 503 busy with Retry-After, decided on the event
+ * thread before the handler's worker run): the requests of one source
+ * address queued for or running on a worker (http_opts.max_jobs_per_source),
+ * and those of HTTP_COSTLY routes (http_opts.max_costly).
  *
  * A LONG POLL never holds a thread while it waits: when there is nothing
  * to answer yet the handler calls http_req_wait(rq, q, gen, wait_ms)
@@ -79,6 +83,10 @@ typedef struct http_route {
 
 /* The handler is quick and never blocks: run it on the event thread. */
 #define HTTP_INLINE 1u
+/* The handler's worker run costs much CPU (an RSA signature): such runs,
+ * queued or running, count against http_opts.max_costly. With HTTP_INLINE
+ * the inline run is free and may refuse cheaply before it defers. */
+#define HTTP_COSTLY 2u
 
 /* A route whose query the handler checks itself (sealed routes: theirs
  * travels in the envelope). */
@@ -110,6 +118,10 @@ typedef struct http_opts {
     unsigned workers;          /* worker threads at most (0: HTTP_WORKERS_DEFAULT) */
     unsigned queue_max;        /* requests waiting for a worker at most (0: HTTP_QUEUE_MAX) */
     unsigned worker_idle_ms;   /* a worker this long without work leaves (0: HTTP_WORKER_IDLE_MS) */
+    unsigned max_jobs_per_source; /* requests from one address queued for or running on a worker
+                                   * at most, 503 above; 0 = no cap */
+    unsigned max_costly;       /* HTTP_COSTLY requests queued for or running on a worker at most,
+                                * 503 above; 0 = no cap */
 } http_opts;
 
 #define HTTP_WORKERS_DEFAULT 64
@@ -124,11 +136,15 @@ typedef struct http_stats {
     uint64_t max_connections, max_per_source;
     uint64_t parked;           /* long polls waiting with no thread */
     uint64_t workers, workers_busy, queued;
+    uint64_t max_jobs_per_source;
+    uint64_t costly, max_costly; /* HTTP_COSTLY requests queued or running now; the cap */
     /* what was shed, by why: 503 over the connection cap, over the
-     * per-source cap, with every worker busy, while stopping; 408 for a
-     * request not read within its deadline; idle connections closed while
-     * connections ran short */
+     * per-source cap, with every worker busy, while stopping, over the
+     * per-source cap of worker jobs, over the cap of costly requests; 408
+     * for a request not read within its deadline; idle connections closed
+     * while connections ran short */
     uint64_t shed_connections, shed_per_source, shed_workers, shed_stopping, shed_deadline, shed_idle;
+    uint64_t shed_source_jobs, shed_costly;
 } http_stats;
 
 /* Bind, listen and start serving. tables is a NULL-terminated list of

@@ -206,6 +206,64 @@ bool http_conns_shed(http_req *rq)
     return true;
 }
 
+/* ---- worker jobs -------------------------------------------------- */
+
+/* Both counts are taken on the event thread, before the job is queued,
+ * under the table's lock (no other work under it); the worker gives them
+ * back before it resumes the connection, so a connection that then ends
+ * (a reset, a timeout) has nothing left to give back. The source record
+ * lives as long as one of its connections is open: this one is, while its
+ * job runs. */
+bool http_conns_job_take(http_req *rq)
+{
+    http_conns *cs = &rq->h->conns;
+    http_src *src = rq->cn ? rq->cn->src : NULL;
+    bool costly = rq->route->flags & HTTP_COSTLY;
+    bool per_source = false, over = true;
+    pthread_mutex_lock(&cs->mu);
+    if (src && cs->jobs_per_source && src->jobs >= cs->jobs_per_source) {
+        cs->shed.source_jobs++;
+        per_source = true;
+    } else if (costly && cs->costly_max && cs->costly >= cs->costly_max) {
+        cs->shed.costly++;
+    } else {
+        over = false;
+        if (src) {
+            src->jobs++;
+            rq->job_src = src;
+        }
+        if (costly) {
+            cs->costly++;
+            rq->job_costly = true;
+        }
+    }
+    pthread_mutex_unlock(&cs->mu);
+    if (!over)
+        return true;
+    http_reply_header(rq, "Retry-After", "1");
+    if (per_source)
+        http_reply_error(rq, 503, "busy", "too many requests from this address in progress; try again");
+    else
+        http_reply_error(rq, 503, "busy", "too many %s %s requests in progress; try again", rq->method,
+                         rq->route->pattern);
+    return false;
+}
+
+void http_conns_job_done(http_req *rq)
+{
+    if (!rq->job_src && !rq->job_costly)
+        return;
+    http_conns *cs = &rq->h->conns;
+    pthread_mutex_lock(&cs->mu);
+    if (rq->job_src)
+        rq->job_src->jobs--;
+    if (rq->job_costly)
+        cs->costly--;
+    pthread_mutex_unlock(&cs->mu);
+    rq->job_src = NULL;
+    rq->job_costly = false;
+}
+
 /* ---- the reaper ----------------------------------------------------- */
 
 /* What the reaper says before it shuts a connection. */
@@ -277,14 +335,16 @@ static void *reaper_main(void *arg)
     return NULL;
 }
 
-nt_err http_conns_init(http_conns *cs, unsigned cap, unsigned per_source, unsigned idle_s, unsigned request_s)
+nt_err http_conns_init(http_conns *cs, const http_opts *o)
 {
     pthread_mutex_init(&cs->mu, NULL);
     waitq_cond_init(&cs->cv);
-    cs->cap = cap;
-    cs->per_source = per_source;
-    cs->idle_ms = idle_s * 1000u;
-    cs->request_ms = request_s * 1000u;
+    cs->cap = o->max_connections;
+    cs->per_source = o->max_per_source;
+    cs->idle_ms = o->timeout_s * 1000u;
+    cs->request_ms = (o->request_timeout_s ? o->request_timeout_s : o->timeout_s) * 1000u;
+    cs->jobs_per_source = o->max_jobs_per_source;
+    cs->costly_max = o->max_costly;
     cs->ready = true;
     if (pthread_create(&cs->reaper, NULL, reaper_main, cs))
         return NT_ERR_NOMEM;

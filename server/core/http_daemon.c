@@ -175,7 +175,10 @@ static enum MHD_Result dispatch(http_req *rq)
             return MHD_YES;
         }
     }
+    if (!http_conns_job_take(rq))
+        return queue_reply(rq);
     if (!http_pool_submit(h, rq)) {
+        http_conns_job_done(rq);
         http_conns_count_shed(h, &h->conns.shed.workers);
         http_reply_header(rq, "Retry-After", "1");
         http_reply_error(rq, 503, "busy", "every worker is busy; try again");
@@ -261,6 +264,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
         (void)waitq_remove(&rq->we);
         http_pool_unpark(h, rq);
     }
+    http_conns_job_done(rq); /* nothing left by now (the worker gave it back): a safety net */
     http_req_free(rq);
     if (cn)
         (void)http_conn_enter(h, cn, CONN_IDLE);
@@ -359,8 +363,7 @@ nt_err http_start(const http_opts *o, const http_route *const *tables, struct no
         }
         memcpy(h->token, o->token, h->token_len);
     }
-    unsigned request_s = o->request_timeout_s ? o->request_timeout_s : o->timeout_s;
-    if ((rc = http_conns_init(&h->conns, o->max_connections, o->max_per_source, o->timeout_s, request_s)) ||
+    if ((rc = http_conns_init(&h->conns, o)) ||
         (rc = http_pool_init(h, o->workers ? o->workers : HTTP_WORKERS_DEFAULT,
                                      o->queue_max ? o->queue_max : HTTP_QUEUE_MAX,
                                      o->worker_idle_ms ? o->worker_idle_ms : HTTP_WORKER_IDLE_MS))) {
@@ -451,6 +454,11 @@ void http_stats_get(const http_server *h, http_stats *out)
     out->shed_stopping = m->conns.shed.stopping;
     out->shed_deadline = m->conns.shed.deadline;
     out->shed_idle = m->conns.shed.idle;
+    out->shed_source_jobs = m->conns.shed.source_jobs;
+    out->shed_costly = m->conns.shed.costly;
+    out->max_jobs_per_source = m->conns.jobs_per_source;
+    out->costly = m->conns.costly;
+    out->max_costly = m->conns.costly_max;
     pthread_mutex_unlock(&m->conns.mu);
     pthread_mutex_lock(&m->pool.mu);
     out->parked = m->pool.n_parked;

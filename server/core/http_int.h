@@ -39,6 +39,7 @@ typedef struct http_src {
     uint8_t key[16];
     uint8_t len;
     unsigned open; /* connections from this address now */
+    unsigned jobs; /* its requests queued for or running on a worker now */
     struct http_src *next;
 } http_src;
 
@@ -60,6 +61,8 @@ typedef struct http_shed {
     uint64_t stopping;     /* 503: the node is stopping */
     uint64_t deadline;     /* 408 and closed: a request not read in time */
     uint64_t idle;         /* closed: idle while connections ran short */
+    uint64_t source_jobs;  /* 503: over the per-source cap of worker jobs */
+    uint64_t costly;       /* 503: over the cap of costly requests */
 } http_shed;
 
 typedef struct http_conns {
@@ -71,6 +74,8 @@ typedef struct http_conns {
     unsigned cap, per_source;   /* 503 above these */
     unsigned idle_ms;           /* a connection with no request this long is closed */
     unsigned request_ms;        /* a request's head and body must be read within this */
+    unsigned jobs_per_source;   /* worker jobs (queued or running) per source; 503 above; 0: no cap */
+    unsigned costly, costly_max; /* HTTP_COSTLY jobs now, and the cap (0: none) */
     http_shed shed;             /* under mu */
     pthread_t reaper;
     bool ready, reaper_started, stop;
@@ -159,6 +164,9 @@ struct http_req {
     struct http_req *park_prev, *park_next;
     http_ctx ctx;
     struct http_req *job_next; /* in the worker queue */
+    /* what this request's worker job holds (http_conns_job_take) */
+    http_src *job_src;    /* counted in job_src->jobs */
+    bool job_costly;      /* counted in conns.costly */
 };
 
 int64_t http_now_ms(void);
@@ -171,7 +179,7 @@ void http_run_handler(http_req *rq);
 void http_req_free(http_req *rq);
 
 /* http_conn.c */
-nt_err http_conns_init(http_conns *cs, unsigned cap, unsigned per_source, unsigned idle_s, unsigned request_s);
+nt_err http_conns_init(http_conns *cs, const http_opts *o);
 /* Stop the reaper; the table must be empty (the daemon stopped). */
 void http_conns_fini(http_conns *cs);
 /* libmicrohttpd's connection notification (opened, closed). */
@@ -185,6 +193,15 @@ bool http_conn_enter(http_server *h, http_conn *cn, conn_state st);
  * returns true. */
 bool http_conns_shed(http_req *rq);
 void http_conns_count_shed(http_server *h, uint64_t *counter);
+/* rq is about to be handed to a worker: count it against its source's
+ * cap of worker jobs and, for an HTTP_COSTLY route, the server's cap of
+ * costly ones. Over either: answers 503 (Retry-After), counts nothing and
+ * returns false. What it took is given back by http_conns_job_done. */
+bool http_conns_job_take(http_req *rq);
+/* Give back what http_conns_job_take took, if anything (idempotent): when
+ * the worker's run ends, before its connection is resumed, or when the
+ * request ends without one. */
+void http_conns_job_done(http_req *rq);
 
 /* http_work.c */
 /* Start the timer thread (workers start as needed). */

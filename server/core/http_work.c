@@ -23,6 +23,8 @@ static void run_job(http_server *h, http_req *rq)
 {
     rq->on_worker = true;
     http_run_handler(rq);
+    /* before the event thread may have rq back (and end it) */
+    http_conns_job_done(rq);
     if (rq->replied)
         MHD_resume_connection(rq->conn);
     else

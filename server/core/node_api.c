@@ -39,10 +39,10 @@ static void get_health(http_req *rq, node *nd)
 
 static json_t *shed_json(const http_stats *s)
 {
-    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "connections", (json_int_t)s->shed_connections, "per_source",
-                     (json_int_t)s->shed_per_source, "workers", (json_int_t)s->shed_workers, "stopping",
-                     (json_int_t)s->shed_stopping, "deadline", (json_int_t)s->shed_deadline, "idle",
-                     (json_int_t)s->shed_idle);
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "connections", (json_int_t)s->shed_connections, "per_source",
+                     (json_int_t)s->shed_per_source, "per_source_jobs", (json_int_t)s->shed_source_jobs, "workers",
+                     (json_int_t)s->shed_workers, "stopping", (json_int_t)s->shed_stopping, "deadline",
+                     (json_int_t)s->shed_deadline, "idle", (json_int_t)s->shed_idle);
 }
 
 static json_t *listener_json(const http_server *h)
@@ -50,13 +50,13 @@ static json_t *listener_json(const http_server *h)
     http_stats s = {0};
     if (h)
         http_stats_get(h, &s);
-    json_t *l = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "address", h ? http_addr(h) : "",
+    json_t *l = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "address", h ? http_addr(h) : "",
                           "requests", (json_int_t)s.requests, "errors_4xx", (json_int_t)s.errors_4xx, "errors_5xx",
                           (json_int_t)s.errors_5xx, "connections", (json_int_t)s.connections, "max_connections",
                           (json_int_t)s.max_connections, "max_per_source", (json_int_t)s.max_per_source,
-                          "in_flight", (json_int_t)s.active, "parked", (json_int_t)s.parked, "workers",
-                          (json_int_t)s.workers, "workers_busy", (json_int_t)s.workers_busy, "queued",
-                          (json_int_t)s.queued);
+                          "max_jobs_per_source", (json_int_t)s.max_jobs_per_source, "in_flight",
+                          (json_int_t)s.active, "parked", (json_int_t)s.parked, "workers", (json_int_t)s.workers,
+                          "workers_busy", (json_int_t)s.workers_busy, "queued", (json_int_t)s.queued);
     if (l)
         json_object_set_new(l, "shed", shed_json(&s));
     return l;

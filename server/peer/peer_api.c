@@ -232,25 +232,15 @@ static bool new_peer_ok(node *nd, http_req *rq, const json_t *req, int64_t now, 
                          retry_after) != NT_ERR_BUSY;
 }
 
-static void post_handshake(http_req *rq, node *nd)
+/* The handshake proper, on a worker: its source was under its rate. */
+static void serve_handshake(http_req *rq, node *nd, struct peer_api *pa)
 {
-    struct peer_api *pa = api_of(nd);
     size_t len = 0;
     const char *text = http_req_body(rq, &len);
     json_t *req = NULL, *reply = NULL;
     char capped[24] = ""; /* Retry-After when the source is at its cap of new peers */
     hs_accepted acc;
     memset(&acc, 0, sizeof(acc));
-    if (!pa) {
-        http_reply_error(rq, 503, "busy", "peer channel not started");
-        return;
-    }
-    if (!handshake_rate_ok(pa, rq)) {
-        atomic_fetch_add(&pa->hs_rate_limited, 1);
-        http_reply_header(rq, "Retry-After", "1");
-        http_reply_error(rq, 429, "rate_limited", "too many handshakes from this address; retry later");
-        return;
-    }
     if (json_parse_object(text, len, JSON_DEPTH_DEFAULT, &req)) {
         atomic_fetch_add(&pa->hs_refused, 1);
         http_reply_error(rq, 400, "malformed", "handshake request is not a JSON object");
@@ -308,6 +298,33 @@ static void post_handshake(http_req *rq, node *nd)
     json_decref(reply);
     json_decref(req);
     handshake_accepted_clear(&acc);
+}
+
+/* POST /v1/handshake runs first on the event thread, where a refusal
+ * costs no worker and nothing is parsed: over its source's rate, 429.
+ * Then it goes on to a worker, counted among the handshakes in progress
+ * (HTTP_COSTLY): over --max-handshakes the HTTP core answers 503 before
+ * it is queued, so a flood from many addresses, each under its rate, holds
+ * at most that many workers and the sealed traffic of sessions already up
+ * keeps the rest. */
+static void post_handshake(http_req *rq, node *nd)
+{
+    struct peer_api *pa = api_of(nd);
+    if (!pa) {
+        http_reply_error(rq, 503, "busy", "peer channel not started");
+        return;
+    }
+    if (!http_req_inline(rq)) {
+        serve_handshake(rq, nd, pa);
+        return;
+    }
+    if (!handshake_rate_ok(pa, rq)) {
+        atomic_fetch_add(&pa->hs_rate_limited, 1);
+        http_reply_header(rq, "Retry-After", "1");
+        http_reply_error(rq, 429, "rate_limited", "too many handshakes from this address; retry later");
+        return;
+    }
+    http_req_defer(rq);
 }
 
 /* ---- the sealed dispatcher ---- */
@@ -668,7 +685,7 @@ const peer_route peer_api_peer_routes[] = {
     {m, "/v1/peer/{s1}/{s2}/{s3}/{s4}/{s5}/{s6}", HTTP_API_PEER, sealed_dispatch, PEER_ENVELOPE_HTTP_MAX, HTTP_ANY_QUERY, HTTP_INLINE}
 
 const http_route peer_api_routes[] = {
-    {"POST", "/v1/handshake", HTTP_API_PEER, post_handshake, 16 * 1024, NULL, 0},
+    {"POST", "/v1/handshake", HTTP_API_PEER, post_handshake, 16 * 1024, NULL, HTTP_INLINE | HTTP_COSTLY},
     /* opened on the event thread; a route that may block goes on to a worker */
     SEALED(HTTP_ANY_METHOD),
     {0},
@@ -767,9 +784,16 @@ json_t *peer_api_status(node *nd)
     struct peer_api *pa = api_of(nd);
     if (!pa)
         return json_object();
-    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "sessions",
+    /* handshakes in progress are counted where they wait: the peer API's
+     * workers (HTTP_COSTLY) */
+    http_stats hs = {0};
+    if (nd->peer_http)
+        http_stats_get(nd->peer_http, &hs);
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "sessions",
                      (json_int_t)session_count(pa->sessions, NULL, (int64_t)time(NULL)), "handshakes_ok",
                      (json_int_t)atomic_load(&pa->hs_ok), "handshakes_refused", (json_int_t)atomic_load(&pa->hs_refused),
-                     "handshakes_rate_limited", (json_int_t)atomic_load(&pa->hs_rate_limited), "sealed_ok", (json_int_t)atomic_load(&pa->sealed_ok), "sealed_refused",
+                     "handshakes_rate_limited", (json_int_t)atomic_load(&pa->hs_rate_limited), "handshakes_busy",
+                     (json_int_t)hs.shed_costly, "handshakes_in_progress", (json_int_t)hs.costly, "max_handshakes",
+                     (json_int_t)hs.max_costly, "sealed_ok", (json_int_t)atomic_load(&pa->sealed_ok), "sealed_refused",
                      (json_int_t)atomic_load(&pa->sealed_refused));
 }

@@ -17,6 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crypto/encoding.h"
+#include "crypto/identity.h"
+#include "crypto/rng.h"
+#include "server/channel/handshake.h"
+#include "server/core/node.h"
 #include "tests/integration/harness.h"
 #include "tests/test_main.h"
 
@@ -188,6 +193,8 @@ START_TEST(per_source_cap_answers_503)
     ck_assert_int_ge(shed_count(&n, "peer", "per_source"), 1);
     json_t *l = listener_status(&n, "peer");
     ck_assert_int_eq(json_integer_value(json_object_get(l, "max_per_source")), 4);
+    ck_assert_int_eq(json_integer_value(json_object_get(l, "max_jobs_per_source")), 16);
+    ck_assert(json_is_integer(json_object_get(json_object_get(l, "shed"), "per_source_jobs")));
     json_decref(l);
     for (int i = 0; i < 4; i++)
         close(idle[i]);
@@ -503,6 +510,152 @@ START_TEST(handshakes_rate_limited_per_address)
 }
 END_TEST
 
+/* Signed handshakes (each costs the node a signature) from FLOOD_SOURCES
+ * addresses at once, each address under its rate, against a node that
+ * takes one handshake at a time: one in progress, the others are refused
+ * with a JSON 503 busy and Retry-After before they are parsed or queued.
+ * Once the flood is over a handshake from another address is served. */
+#define FLOOD_SOURCES 8
+#define FLOOD_ROUNDS 50 /* bounded: the first round nearly always overlaps */
+
+typedef struct {
+    char src[16], url[128];
+    char *body;
+    pthread_barrier_t *go;
+    harness_resp r;
+} flood_shot;
+
+static void *flood_shoot(void *arg)
+{
+    flood_shot *f = arg;
+    pthread_barrier_wait(f->go);
+    ck_assert_int_eq(harness_request_from(f->src, "POST", f->url, f->body, strlen(f->body), &f->r), 0);
+    return NULL;
+}
+
+/* A handshake request to n, signed with key (a fresh nonce each time). */
+static char *signed_handshake(const identity *key, const harness_node *n)
+{
+    uint8_t nid[IDENTITY_ID_LEN];
+    size_t got = 0;
+    hs_pending *p = NULL;
+    json_t *req = NULL;
+    ck_assert_int_eq(encoding_hex_decode(n->node_id, IDENTITY_ID_HEX_LEN, nid, sizeof nid, &got), NT_OK);
+    ck_assert_int_eq(handshake_start(key, "flood", 7711, nid, HS_MODE_ECDH, ECDH_X25519, (int64_t)time(NULL), &p, &req),
+                     NT_OK);
+    char *body = json_dumps(req, JSON_COMPACT);
+    ck_assert_ptr_nonnull(body);
+    json_decref(req);
+    handshake_pending_free(p);
+    return body;
+}
+
+/* One round of FLOOD_SOURCES handshakes at once, from as many addresses
+ * or from one; the 503s it got. */
+static int flood_round(const identity *key, harness_node *n, bool one_address, int *served)
+{
+    pthread_barrier_t go;
+    flood_shot f[FLOOD_SOURCES];
+    pthread_t t[FLOOD_SOURCES];
+    int busy = 0;
+    pthread_barrier_init(&go, NULL, FLOOD_SOURCES);
+    for (int i = 0; i < FLOOD_SOURCES; i++) {
+        memset(&f[i], 0, sizeof f[i]);
+        snprintf(f[i].src, sizeof f[i].src, "127.0.0.%d", one_address ? 10 : 10 + i);
+        snprintf(f[i].url, sizeof f[i].url, "%s/v1/handshake", n->peer_url);
+        f[i].body = signed_handshake(key, n);
+        f[i].go = &go;
+    }
+    for (int i = 0; i < FLOOD_SOURCES; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, flood_shoot, &f[i]), 0);
+    for (int i = 0; i < FLOOD_SOURCES; i++) {
+        pthread_join(t[i], NULL);
+        if (f[i].r.status == 503) {
+            char ra[16];
+            ck_assert_str_eq(harness_error_code(&f[i].r), "busy");
+            ck_assert_ptr_nonnull(harness_resp_header(&f[i].r, "Retry-After", ra, sizeof ra));
+            ck_assert_int_ge(atoi(ra), 1);
+            busy++;
+        } else {
+            ck_assert_msg(f[i].r.status == 200, "%s: %ld %s", f[i].src, f[i].r.status, f[i].r.body);
+            (*served)++;
+        }
+        harness_resp_free(&f[i].r);
+        free(f[i].body);
+    }
+    pthread_barrier_destroy(&go);
+    return busy;
+}
+
+START_TEST(handshake_flood_across_addresses_is_503)
+{
+    harness_node a, n;
+    const char *args[] = {"--max-handshakes", "1", "--max-sessions-per-peer", "100000", NULL};
+    ck_assert_int_eq(harness_start(&a, "flood", NULL), 0);
+    ck_assert_int_eq(harness_start(&n, NULL, args), 0);
+    ck_assert_int_eq(channel_counter(&n, "max_handshakes"), 1);
+    char path[PATH_MAX + 32];
+    identity *key = NULL;
+    snprintf(path, sizeof path, "%s/%s", a.data_dir, NODE_KEY_FILE);
+    ck_assert_int_eq(identity_load(&key, path), NT_OK);
+    int busy = 0, served = 0;
+    for (int round = 0; round < FLOOD_ROUNDS && busy == 0; round++)
+        busy += flood_round(key, &n, false, &served);
+    ck_assert_msg(busy > 0, "no handshake refused in %d rounds of %d at once", FLOOD_ROUNDS, FLOOD_SOURCES);
+    ck_assert_int_ge(served, 1);
+    ck_assert_int_eq(channel_counter(&n, "handshakes_busy"), busy);
+    ck_assert_int_eq(channel_counter(&n, "handshakes_in_progress"), 0);
+    /* the flood is over: another address is served */
+    char *body = signed_handshake(key, &n), url[128];
+    snprintf(url, sizeof url, "%s/v1/handshake", n.peer_url);
+    harness_resp r;
+    ck_assert_int_eq(harness_request_from("127.0.0.99", "POST", url, body, strlen(body), &r), 0);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    harness_resp_free(&r);
+    free(body);
+    identity_free(key);
+    ck_assert_int_eq(harness_stop(&n), 0);
+    harness_cleanup(&n);
+    harness_cleanup(&a);
+}
+END_TEST
+
+/* Handshakes from one address at once, against a node that runs one job
+ * per address: the others get 503 busy with Retry-After at once (counted
+ * in the listener's shed.per_source_jobs), while another address is
+ * served. */
+START_TEST(jobs_per_source_cap_refuses_one_address)
+{
+    harness_node a, n;
+    const char *args[] = {"--max-jobs-per-source", "1", "--max-handshakes", "16", "--handshake-rate", "0",
+                          "--max-sessions-per-peer", "100000", NULL};
+    ck_assert_int_eq(harness_start(&a, "flood", NULL), 0);
+    ck_assert_int_eq(harness_start(&n, NULL, args), 0);
+    char path[PATH_MAX + 32];
+    identity *key = NULL;
+    snprintf(path, sizeof path, "%s/%s", a.data_dir, NODE_KEY_FILE);
+    ck_assert_int_eq(identity_load(&key, path), NT_OK);
+    int busy = 0, served = 0;
+    for (int round = 0; round < FLOOD_ROUNDS && busy == 0; round++)
+        busy += flood_round(key, &n, true, &served);
+    ck_assert_msg(busy > 0, "no request refused in %d rounds of %d at once", FLOOD_ROUNDS, FLOOD_SOURCES);
+    ck_assert_int_ge(served, 1);
+    ck_assert_int_eq(shed_count(&n, "peer", "per_source_jobs"), busy);
+    ck_assert_int_eq(channel_counter(&n, "handshakes_busy"), 0);
+    char *body = signed_handshake(key, &n), url[128];
+    snprintf(url, sizeof url, "%s/v1/handshake", n.peer_url);
+    harness_resp r;
+    ck_assert_int_eq(harness_request_from("127.0.0.11", "POST", url, body, strlen(body), &r), 0);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    harness_resp_free(&r);
+    free(body);
+    identity_free(key);
+    ck_assert_int_eq(harness_stop(&n), 0);
+    harness_cleanup(&n);
+    harness_cleanup(&a);
+}
+END_TEST
+
 START_TEST(long_polls_park_without_threads)
 {
     harness_node n;
@@ -570,6 +723,11 @@ START_TEST(stop_answers_parked_polls)
 }
 END_TEST
 
+int test_setup(void)
+{
+    return rng_init() ? EXIT_FAILURE : TEST_GO;
+}
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("conns");
@@ -577,6 +735,8 @@ Suite *test_suite(void)
     tcase_set_timeout(t, 120);
     tcase_add_test(t, per_source_cap_answers_503);
     tcase_add_test(t, handshakes_rate_limited_per_address);
+    tcase_add_test(t, handshake_flood_across_addresses_is_503);
+    tcase_add_test(t, jobs_per_source_cap_refuses_one_address);
     tcase_add_test(t, slowloris_gets_408_at_its_deadline);
     tcase_add_test(t, over_source_silent_gets_503);
     tcase_add_test(t, trickled_request_line_gets_408);

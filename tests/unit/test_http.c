@@ -222,7 +222,33 @@ static void h_block(http_req *rq, struct node *nd)
     http_reply_json(rq, 200, json_pack("{s:b}", "ok", 1));
 }
 
+static void gate_set(bool open)
+{
+    pthread_mutex_lock(&gate.mu);
+    gate.open = open;
+    pthread_cond_broadcast(&gate.cv);
+    pthread_mutex_unlock(&gate.mu);
+}
+
+/* A costly route's shape (the handshake's): a cheap inline run that may
+ * refuse (?refuse), then a worker run that holds its worker until the gate
+ * opens. */
+static void h_costly_inline(http_req *rq, struct node *nd)
+{
+    if (http_req_query(rq, "refuse")) {
+        http_reply_error(rq, 429, "rate_limited", "refused inline");
+        return;
+    }
+    if (http_req_inline(rq)) {
+        http_req_defer(rq);
+        return;
+    }
+    h_block(rq, nd);
+}
+
 static const http_route test_routes[] = {
+    {"GET", "/costly", HTTP_API_CLIENT, h_block, 0, NULL, HTTP_COSTLY},
+    {"GET", "/costly-inline", HTTP_API_CLIENT, h_costly_inline, 0, "refuse", HTTP_INLINE | HTTP_COSTLY},
     {"GET", "/park", HTTP_API_CLIENT, h_park, 0, "since,ms", 0},
     {"GET", "/park-inline", HTTP_API_CLIENT, h_park, 0, "since,ms", HTTP_INLINE},
     {"GET", "/block", HTTP_API_CLIENT, h_block, 0, NULL, 0},
@@ -295,11 +321,12 @@ static size_t on_hdr(char *p, size_t s, size_t n, void *ud)
     return k;
 }
 
-/* chunked: send the body without Content-Length */
-static void call(const char *method, const char *path, const char *token, const char *body, size_t len, bool chunked,
-                 const char *extra_hdr, resp *r)
+/* From the local address src (NULL: the route's choice); chunked: send
+ * the body without Content-Length. */
+static void call_from(const char *src, const char *method, const char *path, const char *token, const char *body,
+                      size_t len, bool chunked, const char *extra_hdr, resp *r)
 {
-    char url[512], auth[128];
+    char url[512], auth[128], iface[64];
     CURL *c = curl_easy_init();
     struct curl_slist *h = NULL;
     memset(r, 0, sizeof *r);
@@ -327,6 +354,10 @@ static void call(const char *method, const char *path, const char *token, const 
     curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (src) {
+        snprintf(iface, sizeof iface, "host!%s", src);
+        curl_easy_setopt(c, CURLOPT_INTERFACE, iface);
+    }
     ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
     r->json = json_loadb(r->body, r->len, 0, NULL);
@@ -334,7 +365,17 @@ static void call(const char *method, const char *path, const char *token, const 
     curl_easy_cleanup(c);
 }
 
+static void call(const char *method, const char *path, const char *token, const char *body, size_t len, bool chunked,
+                 const char *extra_hdr, resp *r)
+{
+    call_from(NULL, method, path, token, body, len, chunked, extra_hdr, r);
+}
+
 static void get(const char *path, resp *r) { call("GET", path, TOKEN, NULL, 0, false, NULL, r); }
+static void get_from(const char *src, const char *path, resp *r)
+{
+    call_from(src, "GET", path, TOKEN, NULL, 0, false, NULL, r);
+}
 
 static void expect_err(resp *r, long status, const char *code)
 {
@@ -600,6 +641,20 @@ static http_server *start_small(unsigned workers, unsigned queue_max, char saved
     return h;
 }
 
+/* As start_small, with caps on worker jobs: per source and costly. */
+static http_server *start_capped(unsigned workers, unsigned per_source, unsigned costly, char saved[static sizeof base])
+{
+    char err[HTTP_ERR_MAX];
+    http_server *h = NULL;
+    http_opts o = {.bind = "127.0.0.1:0", .api = HTTP_API_CLIENT, .token = TOKEN, .body_max = 1024,
+                   .max_connections = 256, .timeout_s = 10, .workers = workers,
+                   .max_jobs_per_source = per_source, .max_costly = costly};
+    ck_assert_int_eq(http_start(&o, test_tables, NULL, &h, err), NT_OK);
+    memcpy(saved, base, sizeof base);
+    snprintf(base, sizeof base, "http://%s", http_addr(h));
+    return h;
+}
+
 /* As start_small, with workers that leave after idle_ms without work. */
 static http_server *start_idle(unsigned workers, unsigned idle_ms, char saved[static sizeof base])
 {
@@ -626,12 +681,13 @@ static void stop_small(http_server *h, const char saved[static sizeof base])
 typedef struct {
     const char *path;
     resp r;
+    const char *src; /* NULL: any */
 } getter;
 
 static void *get_thread(void *arg)
 {
     getter *g = arg;
-    get(g->path, &g->r);
+    get_from(g->src, g->path, &g->r);
     return NULL;
 }
 
@@ -679,7 +735,7 @@ START_TEST(parked_polls_hold_no_worker)
     char saved[sizeof base];
     http_server *h = start_small(2, 0, saved);
     pthread_t t[PARKERS];
-    getter g[PARKERS];
+    getter g[PARKERS] = {0};
     for (int i = 0; i < PARKERS; i++) {
         g[i].path = i % 2 ? "/park?since=0" : "/park-inline?since=0";
         ck_assert_int_eq(pthread_create(&t[i], NULL, get_thread, &g[i]), 0);
@@ -821,6 +877,186 @@ START_TEST(worker_queue_full_is_503)
 }
 END_TEST
 
+static void wait_costly(http_server *h, uint64_t costly)
+{
+    http_stats s;
+    for (int i = 0; i < 1000; i++) { /* bounded: 10 s */
+        http_stats_get(h, &s);
+        if (s.costly == costly)
+            return;
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    ck_abort_msg("costly: %llu, not %llu", (unsigned long long)s.costly, (unsigned long long)costly);
+}
+
+static void expect_busy(resp *r)
+{
+    ck_assert_ptr_nonnull(strcasestr(r->headers, "Retry-After: 1\r\n"));
+    expect_err(r, 503, "busy");
+}
+
+/* Costly requests from several addresses, each with one in progress, fill
+ * the server's cap: the next one, from yet another address, gets 503 busy
+ * with Retry-After at once (queued or inline-first alike, and before its
+ * handler's worker run), while other requests are served; once the
+ * costly ones end, costly requests are served again. */
+START_TEST(costly_cap_is_503_across_sources)
+{
+    char saved[sizeof base];
+    http_server *h = start_capped(8, 0, 3, saved);
+    gate_set(false);
+    getter g[3] = {{.path = "/costly", .src = "127.0.0.2"},
+                   {.path = "/costly-inline", .src = "127.0.0.3"},
+                   {.path = "/costly", .src = "127.0.0.4"}};
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, get_thread, &g[i]), 0);
+    wait_stats(h, 0, 3, 0);
+    resp r;
+    get_from("127.0.0.5", "/costly", &r);
+    expect_busy(&r);
+    get_from("127.0.0.6", "/costly-inline", &r);
+    expect_busy(&r);
+    /* refused by its cheap inline run: no slot needed, none taken */
+    get_from("127.0.0.6", "/costly-inline?refuse=1", &r);
+    expect_err(&r, 429, "rate_limited");
+    /* requests that are not costly are not held back */
+    get_from("127.0.0.5", "/echo/x", &r);
+    ck_assert_int_eq(r.status, 200);
+    json_decref(r.json);
+    http_stats s;
+    http_stats_get(h, &s);
+    ck_assert_uint_eq(s.shed_costly, 2);
+    ck_assert_uint_eq(s.costly, 3);
+    ck_assert_uint_eq(s.max_costly, 3);
+    gate_set(true);
+    for (int i = 0; i < 3; i++) {
+        pthread_join(t[i], NULL);
+        ck_assert_int_eq(g[i].r.status, 200);
+        json_decref(g[i].r.json);
+    }
+    wait_costly(h, 0);
+    get_from("127.0.0.5", "/costly", &r);
+    ck_assert_int_eq(r.status, 200);
+    json_decref(r.json);
+    get_from("127.0.0.6", "/costly-inline", &r);
+    ck_assert_int_eq(r.status, 200);
+    json_decref(r.json);
+    stop_small(h, saved);
+}
+END_TEST
+
+/* One address with its cap of worker jobs running gets 503 busy with
+ * Retry-After for the next, at once; another address is served. */
+START_TEST(jobs_per_source_cap_running)
+{
+    char saved[sizeof base];
+    http_server *h = start_capped(4, 2, 0, saved);
+    gate_set(false);
+    getter g[2] = {{.path = "/block", .src = "127.0.0.2"}, {.path = "/block", .src = "127.0.0.2"}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, get_thread, &g[i]), 0);
+    wait_stats(h, 0, 2, 0);
+    resp r;
+    get_from("127.0.0.2", "/echo/x", &r);
+    expect_busy(&r);
+    get_from("127.0.0.3", "/echo/x", &r);
+    ck_assert_int_eq(r.status, 200);
+    json_decref(r.json);
+    http_stats s;
+    http_stats_get(h, &s);
+    ck_assert_uint_eq(s.shed_source_jobs, 1);
+    ck_assert_uint_eq(s.max_jobs_per_source, 2);
+    gate_set(true);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[i], NULL);
+        ck_assert_int_eq(g[i].r.status, 200);
+        json_decref(g[i].r.json);
+    }
+    /* given back: the address is served again */
+    get_from("127.0.0.2", "/echo/x", &r);
+    ck_assert_int_eq(r.status, 200);
+    json_decref(r.json);
+    stop_small(h, saved);
+}
+END_TEST
+
+/* Jobs waiting in the queue count too: with the one worker held, an
+ * address with one job running and one queued is refused its third at
+ * once, while another address's request still queues and is served. */
+START_TEST(jobs_per_source_cap_counts_queued)
+{
+    char saved[sizeof base];
+    http_server *h = start_capped(1, 2, 0, saved);
+    gate_set(false);
+    getter g[3] = {{.path = "/block", .src = "127.0.0.2"},
+                   {.path = "/block", .src = "127.0.0.2"},
+                   {.path = "/echo/x", .src = "127.0.0.3"}};
+    pthread_t t[3];
+    ck_assert_int_eq(pthread_create(&t[0], NULL, get_thread, &g[0]), 0);
+    wait_stats(h, 0, 1, 0);
+    ck_assert_int_eq(pthread_create(&t[1], NULL, get_thread, &g[1]), 0);
+    wait_stats(h, 0, 1, 1);
+    resp r;
+    get_from("127.0.0.2", "/echo/x", &r);
+    expect_busy(&r);
+    ck_assert_int_eq(pthread_create(&t[2], NULL, get_thread, &g[2]), 0);
+    wait_stats(h, 0, 1, 2);
+    gate_set(true);
+    for (int i = 0; i < 3; i++) {
+        pthread_join(t[i], NULL);
+        ck_assert_int_eq(g[i].r.status, 200);
+        json_decref(g[i].r.json);
+    }
+    stop_small(h, saved);
+}
+END_TEST
+
+/* A client that resets its connection while its costly job runs: the job
+ * ends, and neither its address's count nor the costly count stays taken
+ * (a cap of one each would refuse the next request for good). */
+START_TEST(job_counts_given_back_when_client_resets)
+{
+    char saved[sizeof base];
+    http_server *h = start_capped(2, 1, 1, saved);
+    gate_set(false);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in me = {.sin_family = AF_INET}, sa = {.sin_family = AF_INET, .sin_port = htons(http_port(h))};
+    inet_pton(AF_INET, "127.0.0.2", &me.sin_addr);
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&me, sizeof me), 0);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    char req[256];
+    int len = snprintf(req, sizeof req, "GET /costly-inline HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", TOKEN);
+    ck_assert_int_eq(send(fd, req, (size_t)len, 0), len);
+    wait_costly(h, 1);
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    close(fd);
+    gate_set(true);
+    http_stats s;
+    for (int i = 0; i < 1000; i++) { /* bounded: 10 s */
+        http_stats_get(h, &s);
+        if (s.active == 0)
+            break;
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    ck_assert_uint_eq(s.active, 0);
+    ck_assert_uint_eq(s.costly, 0);
+    resp r;
+    get_from("127.0.0.2", "/costly-inline", &r);
+    ck_assert_int_eq(r.status, 200);
+    json_decref(r.json);
+    get_from("127.0.0.2", "/costly", &r);
+    ck_assert_int_eq(r.status, 200);
+    json_decref(r.json);
+    stop_small(h, saved);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("http");
@@ -848,6 +1084,10 @@ Suite *test_suite(void)
     tcase_add_test(l, parked_request_of_a_gone_client_ends_cleanly);
     tcase_add_test(l, quiesce_answers_parked);
     tcase_add_test(l, worker_queue_full_is_503);
+    tcase_add_test(l, costly_cap_is_503_across_sources);
+    tcase_add_test(l, jobs_per_source_cap_running);
+    tcase_add_test(l, jobs_per_source_cap_counts_queued);
+    tcase_add_test(l, job_counts_given_back_when_client_resets);
     suite_add_tcase(s, l);
     return s;
 }
