@@ -403,10 +403,13 @@ static void run_pings(size_t sessions)
 int main(int argc, char **argv)
 {
     /* every simulated member comes from 127.0.0.1: no per-source connection
-     * cap and no per-source handshake rate (the variables are ignored by a
-     * natterd that has none) */
+     * cap, no per-source handshake rate or worker-job cap, and room for all
+     * of its handshakes at once (the variables are ignored by a natterd
+     * that has none) */
     setenv("NATTER_MAX_CONNECTIONS_PER_SOURCE", "0", 1);
     setenv("NATTER_HANDSHAKE_RATE", "0", 1);
+    setenv("NATTER_MAX_JOBS_PER_SOURCE", "0", 1);
+    setenv("NATTER_MAX_HANDSHAKES", "4096", 1);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
             g_seconds = atof(argv[++i]);
