@@ -42,6 +42,10 @@ const char *const store_migrations[] = {
     "CREATE INDEX peers_origin ON peers (origin, first_seen);"
     "UPDATE peers SET name_collision = (name <> '' AND EXISTS "
     "(SELECT 1 FROM peers o WHERE o.name = peers.name AND o.id <> peers.id));",
+    /* 6 (rooms): what began each hosted room's current epoch, so that a
+     * host takes the previous epoch after a routine rotation only, not
+     * after a removal, across restarts too. */
+    ROOMDB_EPOCH_CAUSE,
 };
 
 const size_t store_migrations_count = sizeof store_migrations / sizeof store_migrations[0];
