@@ -290,7 +290,8 @@ nt_err members_store_submit_check(roomdb *db, const char *room, const char *send
 {
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st = roomdb_prep(db,
-                                   "SELECT r.state, r.epoch, r.epoch_ts, m.pub, k.key, d.seq, d.ts FROM rooms r "
+                                   "SELECT r.state, r.epoch, r.epoch_ts, m.pub, k.key, d.seq, d.ts, r.epoch_cause "
+                                   "FROM rooms r "
                                    "LEFT JOIN room_members m ON m.room=r.id AND m.peer=?2 AND m.state='joined' "
                                    "LEFT JOIN room_keys k ON k.room=r.id AND k.epoch=?3 "
                                    "LEFT JOIN room_messages d ON d.room=r.id AND d.sender=?2 AND d.txn_id=?4 "
@@ -316,6 +317,8 @@ nt_err members_store_submit_check(roomdb *db, const char *room, const char *send
         out->dup = sqlite3_column_type(st, 5) != SQLITE_NULL;
         out->dup_seq = sqlite3_column_int64(st, 5);
         out->dup_ts = sqlite3_column_int64(st, 6);
+        if (room_rotation_parse(roomdb_text(st, 7), &out->epoch_cause))
+            out->epoch_cause = ROOM_ROT_UNKNOWN; /* no grace: refused at worst, never taken */
     }
     roomdb_done(db, st);
     return s == SQLITE_ROW || s == SQLITE_DONE ? NT_OK : NT_ERR_DB;

@@ -122,6 +122,7 @@ typedef struct {
     bool found;  /* the room exists */
     bool hosted; /* and this node hosts it */
     int64_t epoch, epoch_ts;
+    room_rotation epoch_cause; /* what began the current epoch */
     uint8_t pub[IDENTITY_PUB_DER_MAX]; /* the sender's key if it is a joined member */
     size_t pub_len;
     bool have_key;

@@ -46,6 +46,10 @@ const char *const store_migrations[] = {
      * handshaken) are capped and age out (peers.c multicast_make_room); their
      * least recently seen first. */
     "CREATE INDEX peers_multicast ON peers (last_seen, id) WHERE source = 'multicast' AND trusted = 0;",
+    /* 7 (rooms): what began each hosted room's current epoch, so that a
+     * host takes the previous epoch after a routine rotation only, not
+     * after a removal, across restarts too. */
+    ROOMDB_EPOCH_CAUSE,
 };
 
 const size_t store_migrations_count = sizeof store_migrations / sizeof store_migrations[0];

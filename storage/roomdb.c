@@ -51,6 +51,8 @@ const char ROOMDB_MEMBERS_VER[] =
     "ALTER TABLE room_members ADD COLUMN mver INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE room_members ADD COLUMN members_seen INTEGER NOT NULL DEFAULT 0;";
 
+const char ROOMDB_EPOCH_CAUSE[] = "ALTER TABLE rooms ADD COLUMN epoch_cause TEXT NOT NULL DEFAULT 'unknown';";
+
 /* Statement cache, one per handle: SQL texts are string literals, so
  * their address is the key. A statement in use (a nested use of the same
  * text) is not shared: the nested caller gets a fresh one that
@@ -81,9 +83,13 @@ nt_err roomdb_migrate(roomdb *db)
     if (!n && sqlite3_exec(db->db, ROOMDB_SCHEMA, NULL, NULL, NULL) != SQLITE_OK)
         return NT_ERR_DB;
     rc = roomdb_int(db, &n, "SELECT count(*) FROM pragma_table_info('rooms') WHERE name='members_ver'", "");
-    if (rc || n)
-        return rc;
-    return sqlite3_exec(db->db, ROOMDB_MEMBERS_VER, NULL, NULL, NULL) == SQLITE_OK ? NT_OK : NT_ERR_DB;
+    if (!rc && !n && sqlite3_exec(db->db, ROOMDB_MEMBERS_VER, NULL, NULL, NULL) != SQLITE_OK)
+        rc = NT_ERR_DB;
+    if (!rc)
+        rc = roomdb_int(db, &n, "SELECT count(*) FROM pragma_table_info('rooms') WHERE name='epoch_cause'", "");
+    if (!rc && !n && sqlite3_exec(db->db, ROOMDB_EPOCH_CAUSE, NULL, NULL, NULL) != SQLITE_OK)
+        rc = NT_ERR_DB;
+    return rc;
 }
 
 static atomic_ulong leaked; /* statements roomdb_sweep found active, in all handles */

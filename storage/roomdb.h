@@ -61,9 +61,17 @@ extern const char ROOMDB_SCHEMA[];
  * holds. Also a store migration; never edit it either. */
 extern const char ROOMDB_MEMBERS_VER[];
 
+/* The step after: rooms.epoch_cause, on a host what began the room's
+ * current epoch (rooms_store.h room_rotation, stored as its name), so that
+ * the previous epoch's grace (api-spec/protocol.md, "Epoch check at the
+ * host") holds across a restart. Rows from before it read "unknown". Also
+ * a store migration; never edit it either. */
+extern const char ROOMDB_EPOCH_CAUSE[];
+
 /* Apply ROOMDB_SCHEMA if the rooms tables are missing, then
- * ROOMDB_MEMBERS_VER if it is not there yet (standalone use, tests). In
- * natterd the store's migration list applies them. */
+ * ROOMDB_MEMBERS_VER and ROOMDB_EPOCH_CAUSE if they are not there yet
+ * (standalone use, tests). In natterd the store's migration list applies
+ * them. */
 NT_MUST_USE nt_err roomdb_migrate(roomdb *db);
 
 /* Prepare sql (a string literal: statements are cached in db's handle by

@@ -58,6 +58,26 @@ nt_err room_access_parse(const char *s, room_access *out)
     return NT_OK;
 }
 
+static const char *const rotation_names[] = {
+    [ROOM_ROT_UNKNOWN] = "unknown", [ROOM_ROT_CREATED] = "created", [ROOM_ROT_POLICY] = "policy",
+    [ROOM_ROT_REKEY] = "rekey",     [ROOM_ROT_REINVITE] = "reinvite", [ROOM_ROT_LEAVE] = "leave",
+    [ROOM_ROT_KICK] = "kick",
+};
+
+const char *room_rotation_name(room_rotation c)
+{
+    return (unsigned)c < ROOMDB_N_WORDS(rotation_names) ? rotation_names[c] : "unknown";
+}
+
+nt_err room_rotation_parse(const char *s, room_rotation *out)
+{
+    int i = roomdb_word_index(s, rotation_names, ROOMDB_N_WORDS(rotation_names));
+    if (i < 0)
+        return NT_ERR_INVALID;
+    *out = (room_rotation)i;
+    return NT_OK;
+}
+
 /* need as stored: the words of its bits, each followed by a space */
 static const struct {
     unsigned bit;
@@ -103,6 +123,7 @@ static nt_err room_row(sqlite3_stmt *st, room_rec *out)
         *f[i] = sqlite3_column_int64(st, 8 + i);
     if (room_state_parse(roomdb_text(st, 5), &out->state) || room_access_parse(roomdb_text(st, 4), &out->access) ||
         room_delivery_parse(roomdb_text(st, 6), &out->delivery) ||
+        room_rotation_parse(roomdb_text(st, 18), &out->epoch_cause) ||
         encoding_hex_decode(out->id, ROOMS_ID_HEX_LEN, out->idb, sizeof out->idb, &n) || n != ROOMS_ID_LEN)
         return NT_ERR_DB;
     return NT_OK;
@@ -112,7 +133,8 @@ nt_err rooms_store_get(roomdb *db, const char *id, room_rec *out)
 {
     sqlite3_stmt *st = roomdb_prep(db,
                                    "SELECT id,name,topic,host,access,state,delivery,need,rot_msgs,rot_secs,epoch,"
-                                   "epoch_ts,since_rot,head,from_seq,dropped,created,members_ver FROM rooms WHERE id=?",
+                                   "epoch_ts,since_rot,head,from_seq,dropped,created,members_ver,epoch_cause FROM rooms "
+                                   "WHERE id=?",
                                    "s", id);
     if (!st)
         return NT_ERR_DB;
@@ -200,9 +222,10 @@ nt_err rooms_store_set_topic(roomdb *db, const char *id, const char *topic)
     return roomdb_exec(db, "UPDATE rooms SET topic=? WHERE id=?", "ss", topic, id);
 }
 
-nt_err rooms_store_rotated(roomdb *db, const char *id, int64_t now)
+nt_err rooms_store_rotated(roomdb *db, const char *id, int64_t now, room_rotation cause)
 {
-    return roomdb_exec(db, "UPDATE rooms SET epoch=epoch+1, epoch_ts=?, since_rot=0 WHERE id=?", "is", now, id);
+    return roomdb_exec(db, "UPDATE rooms SET epoch=epoch+1, epoch_ts=?, epoch_cause=?, since_rot=0 WHERE id=?", "iss",
+                       now, room_rotation_name(cause), id);
 }
 
 nt_err rooms_store_set_epoch(roomdb *db, const char *id, int64_t epoch, int64_t now)

@@ -43,6 +43,23 @@ typedef enum { ROOM_ACCESS_INVITE = 0, ROOM_ACCESS_OPEN, ROOM_ACCESS_PASSWORD } 
 const char *room_access_name(room_access a);
 NT_MUST_USE nt_err room_access_parse(const char *s, room_access *out);
 
+/* What began a hosted room's current epoch. Stored as text, and sent as
+ * a key_rotation event's reason: "created", "policy" (rotate_messages or
+ * rotate_seconds reached), "rekey" (the master asked), "reinvite" (a
+ * former member invited again), "leave", "kick". "unknown": a row from
+ * before the cause was stored, and every member room. */
+typedef enum {
+    ROOM_ROT_UNKNOWN = 0,
+    ROOM_ROT_CREATED,
+    ROOM_ROT_POLICY,
+    ROOM_ROT_REKEY,
+    ROOM_ROT_REINVITE,
+    ROOM_ROT_LEAVE,
+    ROOM_ROT_KICK
+} room_rotation;
+const char *room_rotation_name(room_rotation c);
+NT_MUST_USE nt_err room_rotation_parse(const char *s, room_rotation *out);
+
 /* What a member room's sync owes it. Stored as the words "keys",
  * "members", "poll". */
 enum { ROOM_NEED_KEYS = 1u << 0, ROOM_NEED_MEMBERS = 1u << 1, ROOM_NEED_POLL = 1u << 2 };
@@ -57,6 +74,7 @@ typedef struct {
     room_state state;
     room_delivery delivery;
     unsigned need; /* ROOM_NEED_* */
+    room_rotation epoch_cause; /* host: what began the current epoch */
     int64_t rot_msgs, rot_secs, epoch, epoch_ts, since_rot, head, from_seq, dropped, created;
     int64_t members_ver;
 } room_rec;
@@ -96,8 +114,8 @@ NT_MUST_USE nt_err rooms_store_set_state(roomdb *db, const char *id, room_state 
 NT_MUST_USE nt_err rooms_store_set_delivery(roomdb *db, const char *id, room_delivery delivery);
 /* The room's topic (the caller checks its length). */
 NT_MUST_USE nt_err rooms_store_set_topic(roomdb *db, const char *id, const char *topic);
-/* Host: a new epoch began at now (since_rot restarts). */
-NT_MUST_USE nt_err rooms_store_rotated(roomdb *db, const char *id, int64_t now);
+/* Host: a new epoch began at now for cause (since_rot restarts). */
+NT_MUST_USE nt_err rooms_store_rotated(roomdb *db, const char *id, int64_t now, room_rotation cause);
 /* Member: the host's newest epoch is `epoch` (since now). */
 NT_MUST_USE nt_err rooms_store_set_epoch(roomdb *db, const char *id, int64_t epoch, int64_t now);
 /* Host: the log's head and the count since the last rotation. */

@@ -139,7 +139,7 @@ static void rotate_due(rooms *r)
         room_row rm;
         if (rooms_load_locked(r, l.ids[i], &rm) || roomdb_begin(r->o.db))
             continue;
-        if (rooms_rotate_locked(r, &rm, "policy") || roomdb_commit(r->o.db))
+        if (rooms_rotate_locked(r, &rm, ROOM_ROT_POLICY) || roomdb_commit(r->o.db))
             roomdb_rollback(r->o.db);
     }
     pthread_mutex_unlock(&r->lock);

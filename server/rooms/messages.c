@@ -50,12 +50,28 @@ static char *host_open(const uint8_t idb[static ROOM_ID_LEN], const char *sender
     return valid_text(text, *tl);
 }
 
+/* Whether the previous epoch keeps its grace after a rotation for cause.
+ * Only a routine rotation (policy) is harmless to it. After a leave or a
+ * kick the removed member holds the previous key: a message sealed under
+ * it and committed after the removal is one that key opens. A rekey is
+ * the master retiring the key now. A reinvite's rotation is there so that
+ * the returning member reads everything from its invitation on, which a
+ * message committed after it under the previous epoch would undo. Created
+ * has no previous epoch. Unknown (a row from before the cause was kept)
+ * fails closed. Refused, the sender fetches the key, reseals and resends. */
+static bool rotation_keeps_grace(room_rotation cause)
+{
+    return cause == ROOM_ROT_POLICY;
+}
+
 /* Whether a submission's epoch may be committed: the current one, or the
- * previous one within the grace after the rotation. */
-static bool epoch_ok(rooms *r, int64_t sub, int64_t epoch, int64_t epoch_ts)
+ * previous one within the grace after a rotation that keeps it. The one
+ * rule for the check before the verify (cached or fresh) and the commit. */
+static bool epoch_ok(rooms *r, int64_t sub, int64_t epoch, int64_t epoch_ts, room_rotation cause)
 {
     unsigned grace = r->o.epoch_grace_s ? r->o.epoch_grace_s : 60;
-    return sub == epoch || (sub == epoch - 1 && rooms_now(r) - epoch_ts < (int64_t)grace * 1000);
+    return sub == epoch || (sub == epoch - 1 && rotation_keeps_grace(cause) &&
+                            rooms_now(r) - epoch_ts < (int64_t)grace * 1000);
 }
 
 /* Decide it refused: why, with it->reply = {"message": msg} (the body of
@@ -123,7 +139,7 @@ static rooms_refusal commit_one_locked(rooms *r, batch_room *br, gc_item *it)
     if (!br->loaded || members_store_get(r->o.db, it->room, it->sender, &mr) || mr.state != MEMBER_JOINED)
         return item_refuse(it, REFUSE_NOT_MEMBER, "not a member of this room");
     room_row *rm = &br->rm;
-    if (!epoch_ok(r, s->epoch, rm->epoch, rm->epoch_ts)) /* rotated since the first check */
+    if (!epoch_ok(r, s->epoch, rm->epoch, rm->epoch_ts, rm->epoch_cause)) /* rotated since the first check */
         return dup_locked(r, it->room, it->sender, s->txn, &it->reply) ? REFUSE_NONE : stale_epoch(it, rm->epoch);
     int64_t seq = rm->head + 1;
     log_entry e = {.room = it->room, .seq = seq, .sender = it->sender, .epoch = s->epoch, .txn = s->txn, .ts = now,
@@ -144,7 +160,7 @@ static rooms_refusal commit_one_locked(rooms *r, batch_room *br, gc_item *it)
         atomic_fetch_add(&r->dropped, 1);
     }
     if (rm->since_rot >= rm->rot_msgs || now - rm->epoch_ts >= rm->rot_secs * 1000)
-        if ((rc = flush_room_locked(r, br)) || (rc = rooms_rotate_locked(r, rm, "policy")))
+        if ((rc = flush_room_locked(r, br)) || (rc = rooms_rotate_locked(r, rm, ROOM_ROT_POLICY)))
             goto db_failed;
     it->reply = json_pack("{s:I,s:I}", "seq", (json_int_t)seq, "ts", (json_int_t)now);
     return REFUSE_NONE;
@@ -281,7 +297,7 @@ static void check_with(rooms *r, key_cache *kc, gc_item *it, const precheck *pc)
                               "duplicate", 1);
         it->decided = true;
         it->refusal = REFUSE_NONE;
-    } else if (!epoch_ok(r, s->epoch, pc->epoch, pc->epoch_ts)) {
+    } else if (!epoch_ok(r, s->epoch, pc->epoch, pc->epoch_ts, pc->epoch_cause)) {
         stale_epoch(it, pc->epoch);
     } else if (sender_identity(kc, pc->pub, pc->pub_len, &sid, &sid_owned) ||
                roomcrypt_verify(sid, it->idb, (uint64_t)s->epoch, s->txn, s->body, s->body_len, s->sig,
@@ -311,7 +327,7 @@ void messages_check_item(rooms *r, key_cache *kc, gc_item *it)
         precheck_get(r, it->room, it->sender, it->s->epoch, it->s->txn, true, &fresh);
         bool same = it->refusal == REFUSE_BAD_SIGNATURE && fresh.found && fresh.hosted && !fresh.dup && fresh.pub_len == pc.pub_len &&
                     memcmp(fresh.pub, pc.pub, pc.pub_len) == 0 &&
-                    epoch_ok(r, it->s->epoch, fresh.epoch, fresh.epoch_ts);
+                    epoch_ok(r, it->s->epoch, fresh.epoch, fresh.epoch_ts, fresh.epoch_cause);
         if (!same) {
             json_decref(it->reply);
             it->reply = NULL;

@@ -464,13 +464,13 @@ void outbox_drain(rooms *r)
     }
 }
 
-/* The master's own message into its own room: seal, sign, commit to the
- * log (one fsync); a repeated txn id answers from the log. */
-static rooms_refusal host_send(rooms *r, const room_row *rm, const char *txn, const char *text, rooms_answer *a)
+/* Seal the master's own message under rm's epoch and commit it to the
+ * log (one fsync); the answer into *ack (the caller's). */
+static rooms_refusal host_seal_submit(rooms *r, const room_row *rm, const char *txn, const char *text,
+                                      rooms_answer *ack)
 {
     uint8_t key[ROOM_KEY_LEN];
     submission s = {0};
-    rooms_answer ack = {0};
     pthread_mutex_lock(&r->lock);
     nt_err rc = rooms_key_locked(r, rm->id, rm->epoch, key);
     pthread_mutex_unlock(&r->lock);
@@ -478,15 +478,39 @@ static rooms_refusal host_send(rooms *r, const room_row *rm, const char *txn, co
         rc = prepare(r, rm, key, txn, text, &s);
     mbedtls_platform_zeroize(key, sizeof key);
     if (rc)
-        return rooms_decline(a, REFUSE_INTERNAL, err_str(rc));
-    rooms_refusal why = messages_host_submit(r, r->me_hex, rm->id, &s, &ack);
+        return rooms_decline(ack, REFUSE_INTERNAL, err_str(rc));
+    rooms_refusal why = messages_host_submit(r, r->me_hex, rm->id, &s, ack);
     messages_submission_free(&s);
+    return why;
+}
+
+/* The master's own message into its own room; a repeated txn id answers
+ * from the log. A rotation between the seal and the commit (a member
+ * left or was kicked: the previous epoch has no grace then) is answered
+ * stale_epoch, and the message is sealed again under the new epoch, up to
+ * HOST_SEND_TRIES times in all. */
+#define HOST_SEND_TRIES 3
+static rooms_refusal host_send(rooms *r, const room_row *rm0, const char *txn, const char *text, rooms_answer *a)
+{
+    room_row rm = *rm0;
+    rooms_answer ack = {0};
+    rooms_refusal why = host_seal_submit(r, &rm, txn, text, &ack);
+    for (int tries = 1; why == REFUSE_STALE_EPOCH && tries < HOST_SEND_TRIES; tries++) {
+        pthread_mutex_lock(&r->lock);
+        bool loaded = rooms_load_locked(r, rm0->id, &rm) == NT_OK;
+        pthread_mutex_unlock(&r->lock);
+        if (!loaded)
+            break;
+        json_decref(ack.body);
+        ack.body = NULL;
+        why = host_seal_submit(r, &rm, txn, text, &ack);
+    }
     if (why) { /* the host's refusal (this node's own) */
         json_decref(a->body);
         a->body = ack.body;
         return why;
     }
-    a->body = json_pack("{s:s,s:s,s:s,s:O,s:I,s:s}", "room", rm->id, "txn_id", txn, "state", "sent", "seq",
+    a->body = json_pack("{s:s,s:s,s:s,s:O,s:I,s:s}", "room", rm.id, "txn_id", txn, "state", "sent", "seq",
                        json_object_get(ack.body, "seq"), "attempts", (json_int_t)1, "text", text);
     json_decref(ack.body);
     return REFUSE_NONE;

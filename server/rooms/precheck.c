@@ -96,6 +96,7 @@ static void precheck_read(roomdb *db, const char *room, const char *sender, int6
         pc->hosted = v.hosted;
         pc->epoch = v.epoch;
         pc->epoch_ts = v.epoch_ts;
+        pc->epoch_cause = v.epoch_cause;
         memcpy(pc->pub, v.pub, v.pub_len);
         pc->pub_len = v.pub_len;
         pc->have_key = v.have_key;

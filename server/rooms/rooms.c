@@ -50,7 +50,7 @@ static rooms_refusal peer_leave(rooms *r, const char *peer, const char *room, ro
     if (!rc)
         rc = rooms_members_changed_locked(r, room, peer);
     if (!rc)
-        rc = rooms_rotate_locked(r, &rm, "leave");
+        rc = rooms_rotate_locked(r, &rm, ROOM_ROT_LEAVE);
     if (!rc) {
         rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", peer, "membership", "left"));
         rc = roomdb_commit(r->o.db);

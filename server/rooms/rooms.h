@@ -49,7 +49,7 @@ typedef struct {
     void *clock_arg;
     unsigned pbkdf2_iter;  /* 0: 150000 */
     unsigned poll_wait_s;  /* member long-poll wait; 0: 5 */
-    unsigned epoch_grace_s; /* previous epoch accepted this long; 0: 60 */
+    unsigned epoch_grace_s; /* previous epoch accepted this long after a policy rotation; 0: 60 */
     unsigned join_rate;    /* joins one peer may ask of this host per minute, in
                             * bursts as large (rooms_int.h); 0: ROOM_JOIN_RATE_DEFAULT */
     bool no_threads;       /* tests: no push/sync threads, drive rooms_tick() */

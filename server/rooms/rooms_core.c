@@ -114,7 +114,7 @@ nt_err rooms_key_locked(rooms *r, const char *room, int64_t epoch, uint8_t key[s
     return keys_store_get(r->o.db, room, epoch, key);
 }
 
-nt_err rooms_rotate_locked(rooms *r, room_row *rm, const char *why)
+nt_err rooms_rotate_locked(rooms *r, room_row *rm, room_rotation why)
 {
     uint8_t key[ROOM_KEY_LEN];
     int64_t now = rooms_now(r);
@@ -124,14 +124,16 @@ nt_err rooms_rotate_locked(rooms *r, room_row *rm, const char *why)
     rc = keys_store_add(r->o.db, rm->id, rm->epoch + 1, key, now);
     mbedtls_platform_zeroize(key, sizeof key);
     if (!rc)
-        rc = rooms_store_rotated(r->o.db, rm->id, now);
+        rc = rooms_store_rotated(r->o.db, rm->id, now, why);
     if (rc)
         return rc;
     precheck_changed(r);
     rm->epoch++;
     rm->epoch_ts = now;
+    rm->epoch_cause = why;
     rm->since_rot = 0;
-    rooms_event_locked(r, "key_rotation", rm->id, json_pack("{s:I,s:s}", "epoch", (json_int_t)rm->epoch, "reason", why));
+    rooms_event_locked(r, "key_rotation", rm->id,
+                       json_pack("{s:I,s:s}", "epoch", (json_int_t)rm->epoch, "reason", room_rotation_name(why)));
     rooms_wake_push_locked(r);
     return NT_OK;
 }

@@ -159,7 +159,7 @@ rooms_refusal rooms_host_create(rooms *r, json_t *body, rooms_answer *a)
     if (!rc)
         rc = rooms_load_locked(r, id, &rw);
     if (!rc)
-        rc = rooms_rotate_locked(r, &rw, "created");
+        rc = rooms_rotate_locked(r, &rw, ROOM_ROT_CREATED);
     if (!rc) {
         rooms_event_locked(r, "room", id, json_pack("{s:s}", "change", "created"));
         rc = roomdb_commit(r->o.db);
@@ -190,7 +190,7 @@ static nt_err member_op_commit_locked(rooms *r, room_row *rm, rooms_api_op op, c
         return rc;
     if (op == ROOMS_API_INVITE) {
         if (former && rm->since_rot > 0)
-            rc = rooms_rotate_locked(r, rm, "reinvite");
+            rc = rooms_rotate_locked(r, rm, ROOM_ROT_REINVITE);
         if (!rc)
             rc = members_store_invite(r->o.db, room, peer, rm->head, rm->epoch);
         if (!rc)
@@ -205,9 +205,9 @@ static nt_err member_op_commit_locked(rooms *r, room_row *rm, rooms_api_op op, c
         if (!rc)
             rooms_event_locked(r, "membership", room, json_pack("{s:s,s:s}", "peer", peer, "membership", "kicked"));
         if (!rc && joined)
-            rc = rooms_rotate_locked(r, rm, "kick");
+            rc = rooms_rotate_locked(r, rm, ROOM_ROT_KICK);
     } else {
-        rc = rooms_rotate_locked(r, rm, "rekey");
+        rc = rooms_rotate_locked(r, rm, ROOM_ROT_REKEY);
     }
     if (!rc)
         return roomdb_commit(r->o.db);

@@ -210,8 +210,10 @@ NT_MUST_USE nt_err rooms_load_locked(rooms *r, const char *id, room_row *out);
 json_t *rooms_room_json_locked(rooms *r, const room_row *rm);
 /* Room key for an epoch; NT_ERR_NOT_FOUND if not held. */
 NT_MUST_USE nt_err rooms_key_locked(rooms *r, const char *room, int64_t epoch, uint8_t key[static ROOM_KEY_LEN]);
-/* Host: new epoch with a fresh key (inside the caller's transaction). */
-NT_MUST_USE nt_err rooms_rotate_locked(rooms *r, room_row *rm, const char *why);
+/* Host: new epoch with a fresh key (inside the caller's transaction),
+ * begun for why (stored with it: the previous epoch keeps its grace only
+ * after some causes, see messages.c epoch_ok). */
+NT_MUST_USE nt_err rooms_rotate_locked(rooms *r, room_row *rm, room_rotation why);
 /* Append a client event; data is stolen. */
 void rooms_event_locked(rooms *r, const char *type, const char *room, json_t *data);
 /* Wake the long polls parked on the client events, or on a hosted log. */
@@ -369,6 +371,7 @@ bool messages_check_unit(rooms *r, key_cache *kc, gc_item *unit);
 typedef struct {
     bool found, hosted, dup, cached;
     int64_t epoch, epoch_ts, dup_seq, dup_ts;
+    room_rotation epoch_cause; /* what began the current epoch */
     uint8_t pub[IDENTITY_PUB_DER_MAX]; /* the sender's key if it is a joined member */
     size_t pub_len;
     bool have_key;

@@ -450,6 +450,91 @@ START_TEST(join_leave_loop_rate_limited)
 }
 END_TEST
 
+/* ---- no grace for the previous epoch after a kick -------------------- */
+
+/* The epoch of message txn in node n's copy of our room (0 when n does
+ * not hold it verified). */
+static json_int_t msg_epoch(harness_node *n, const char *txn)
+{
+    json_t *j = call(n, "GET", NULL, 200, "/v1/client/rooms/%s/messages?after=0&limit=50", room);
+    json_t *m = harness_json_find(j, "messages", "txn_id", txn);
+    json_int_t e = 0;
+    if (m && !strcmp(json_string_value(json_object_get(m, "state")) ?: "", "verified"))
+        e = json_integer_value(json_object_get(m, "epoch"));
+    json_decref(j);
+    return e;
+}
+
+/* Does a->n hold message a->txn, verified? */
+typedef struct {
+    harness_node *n;
+    const char *txn;
+} msg_arg;
+
+static bool msg_there(void *arg)
+{
+    msg_arg *a = arg;
+    return msg_epoch(a->n, a->txn) > 0;
+}
+
+/* A member that has not yet received the key of a kick's rotation seals
+ * under the epoch before it, which the kicked member holds. The host
+ * takes nothing under that epoch after a removal (no grace): it answers
+ * stale_epoch, and the member fetches the key, reseals and sends again,
+ * so the message is delivered to every member under the new epoch (D,
+ * which stayed up, is the witness; the kicked C is not sent it).
+ *
+ * B is away at the kick, and A away when B comes back, so B's message is
+ * sealed before B can hear of the rotation; B comes back on a new port,
+ * so that A's pushes (to the port B had) do not reach it: B hears of the
+ * rotation only through its own calls, and its outbox goes first once A
+ * is back (a handshake makes it due at once). */
+START_TEST(message_sealed_before_a_kick_is_resealed)
+{
+    start_nodes(4);
+    create_room();
+    invite_join(&B, "push");
+    invite_join(&C, "push");
+    invite_join(&D, "push"); /* stays up throughout: the witness of delivery */
+    epoch_arg e1 = {&B, 1};
+    ck_assert(harness_wait(epoch_reached, &e1, MEMBER_WAIT_MS));
+
+    ck_assert_int_eq(harness_stop(&B), 0);
+    char body[160];
+    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", C.node_id);
+    json_t *j = call(&A, "POST", body, 200, "/v1/client/rooms/%s/kick", room);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "epoch")), 2);
+    json_decref(j);
+    ck_assert_int_eq(harness_stop(&A), 0);
+
+    ck_assert_int_eq(harness_restart(&B, NULL), 0); /* a new peer port */
+    ck_assert_int_eq(room_epoch(&B), 1);            /* A is away: B cannot have the new key */
+    json_decref(call(&B, "PUT", "{\"text\":\"sealed before B heard of the kick\"}", 202,
+                     "/v1/client/rooms/%s/messages/b1", room));
+
+    char listen[64];
+    snprintf(listen, sizeof listen, "127.0.0.1:%u", (unsigned)A.peer_port);
+    const char *args[] = {"--listen", listen, NULL};
+    ck_assert_int_eq(harness_restart(&A, args), 0);
+    json_decref(call(&B, "POST", "{}", 200, "/v1/client/peers/%s/connect", A.node_id)); /* A is back */
+
+    msg_arg on_a = {&A, "b1"}, on_d = {&D, "b1"};
+    if (!harness_wait(msg_there, &on_a, MEMBER_WAIT_MS) || !harness_wait(msg_there, &on_d, MEMBER_WAIT_MS)) {
+        harness_dump_log(&A);
+        harness_dump_log(&B);
+        ck_abort_msg("B's message did not reach A and D within %d ms", MEMBER_WAIT_MS);
+    }
+    ck_assert_int_eq(msg_epoch(&A, "b1"), 2);
+    ck_assert_int_eq(msg_epoch(&D, "b1"), 2);
+    ck_assert_int_eq(room_epoch(&B), 2);
+    j = call(&B, "PUT", "{\"text\":\"sealed before B heard of the kick\"}", 200, "/v1/client/rooms/%s/messages/b1",
+             room);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "state")), "sent");
+    json_decref(j);
+    stop_all();
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("rooms_members");
@@ -466,5 +551,10 @@ Suite *test_suite(void)
     tcase_set_timeout(tj, 240);
     tcase_add_test(tj, join_leave_loop_rate_limited);
     suite_add_tcase(s, tj);
+    TCase *tg = tcase_create("removal_grace");
+    tcase_add_checked_fixture(tg, NULL, teardown);
+    tcase_set_timeout(tg, 120);
+    tcase_add_test(tg, message_sealed_before_a_kick_is_resealed);
+    suite_add_tcase(s, tg);
     return s;
 }

@@ -907,6 +907,80 @@ START_TEST(joins_budget_per_peer)
 }
 END_TEST
 
+/* Node i's rooms stopped and started again on the same database: what
+ * the host remembers across a restart is what it stored. */
+static void node_restart(int i)
+{
+    rooms_free(N[i].r);
+    rooms_opts o = {.db = N[i].db, .me = N[i].id, .call = call_fn, .call_arg = &N[i], .pbkdf2_iter = 1000,
+                    .no_threads = true, .clock = test_clock};
+    ck_assert_int_eq(rooms_new(&N[i].r, &o), NT_OK);
+}
+
+/* B's submission sealed under epoch; the host's answer (status), with
+ * the epoch it names when it refuses as stale_epoch in *told. */
+static int submit_under(int64_t epoch, const char *txn, int64_t *told)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/peer/rooms/%s/messages", room_id);
+    json_t *b = forge(1, epoch, txn, "sealed before the rotation", false), *r = NULL;
+    int st = peer(1, 0, "POST", path, b, &r);
+    json_decref(b);
+    json_t *e = json_object_get(r, "error");
+    if (st == 409) {
+        ck_assert_str_eq(json_string_value(json_object_get(e, "code")), "stale_epoch");
+        *told = json_integer_value(json_object_get(r, "epoch"));
+    }
+    json_decref(r);
+    return st;
+}
+
+/* The previous epoch's grace is for a routine rotation only. After a
+ * kick the kicked member holds the previous key: a message sealed under
+ * it and committed after the kick would be one that member can read, so
+ * the host refuses it at once (409 stale_epoch with the new epoch; the
+ * sender reseals), within the grace and after a restart alike, and the
+ * same after a rekey. After a policy rotation it is taken within the
+ * grace, and refused after it. */
+START_TEST(removal_rotation_ends_the_grace)
+{
+    make_room(",\"rotate_messages\":3");
+    int64_t head = host_head(), told = 0;
+    char b[128];
+    snprintf(b, sizeof b, "{\"peer\":\"%s\"}", N[2].hex);
+    ck_assert_int_eq(apif(0, "POST", NULL, b, "/v1/client/rooms/%s/kick", room_id), 200);
+    ck_assert_int_eq(hosted_epoch(0, room_id), 2);
+    ck_assert_int_eq(submit_under(1, "g1", &told), 409);
+    ck_assert_int_eq(told, 2);
+    ck_assert_int_eq(host_head(), head);
+    node_restart(0);
+    ck_assert_int_eq(submit_under(1, "g2", &told), 409);
+    ck_assert_int_eq(host_head(), head);
+    /* B reseals under the new epoch once it has the key */
+    tick_all(2);
+    ck_assert_int_eq(send_text(1, "g3", "resealed"), 200);
+    tick_all(2);
+    ck_assert_int_eq(host_head(), head + 1);
+    /* two more make three since the kick: a policy rotation */
+    ck_assert_int_eq(send_text(1, "g4", "two"), 200);
+    ck_assert_int_eq(send_text(0, "g5", "three"), 200);
+    tick_all(2);
+    ck_assert_int_eq(hosted_epoch(0, room_id), 3);
+    ck_assert_int_eq(submit_under(2, "g6", &told), 200);
+    node_restart(0);
+    ck_assert_int_eq(submit_under(2, "g7", &told), 200);
+    ck_assert_int_eq(host_head(), head + 5);
+    clock_skew_ms += 61 * 1000;
+    ck_assert_int_eq(submit_under(2, "g8", &told), 409);
+    ck_assert_int_eq(told, 3);
+    /* a rekey retires the key at once too */
+    ck_assert_int_eq(apif(0, "POST", NULL, "{}", "/v1/client/rooms/%s/rekey", room_id), 200);
+    ck_assert_int_eq(submit_under(3, "g9", &told), 409);
+    ck_assert_int_eq(told, 4);
+    ck_assert_int_eq(host_head(), head + 5);
+}
+END_TEST
+
 START_TEST(rotation_after_t_seconds)
 {
     make_room(",\"rotate_seconds\":60");
@@ -1505,6 +1579,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, password_and_open_rooms);
     tcase_add_test(tc, joins_budget_per_peer);
     tcase_add_test(tc, rotation_after_t_seconds);
+    tcase_add_test(tc, removal_rotation_ends_the_grace);
     tcase_add_test(tc, key_sync_push_wrapped);
     tcase_add_test(tc, departed_sender_still_verifies);
     tcase_add_test(tc, member_list_changes_pushed_or_polled);

@@ -135,6 +135,62 @@ START_TEST(a_row_with_an_unknown_state_is_an_error)
 }
 END_TEST
 
+/* What began a room's epoch is stored with it, as the word the key_rotation
+ * event says; a row from before the column reads "unknown". */
+START_TEST(epoch_cause_stored_with_the_rotation)
+{
+    static const char *const words[] = {"unknown", "created", "policy", "rekey", "reinvite", "leave", "kick"};
+    for (int c = ROOM_ROT_UNKNOWN; c <= ROOM_ROT_KICK; c++) {
+        room_rotation back;
+        ck_assert_str_eq(room_rotation_name((room_rotation)c), words[c]);
+        ck_assert_int_eq(room_rotation_parse(words[c], &back), NT_OK);
+        ck_assert_int_eq(back, c);
+    }
+    room_rotation bad;
+    ck_assert_int_eq(room_rotation_parse("Kick", &bad), NT_ERR_INVALID);
+    room_rec rm;
+    ck_assert_int_eq(rooms_store_get(db, room, &rm), NT_OK);
+    ck_assert_int_eq(rm.epoch_cause, ROOM_ROT_UNKNOWN);
+    ck_assert_int_eq(rooms_store_rotated(db, room, 42, ROOM_ROT_KICK), NT_OK);
+    ck_assert_int_eq(rooms_store_get(db, room, &rm), NT_OK);
+    ck_assert_int_eq(rm.epoch, 1);
+    ck_assert_int_eq(rm.epoch_ts, 42);
+    ck_assert_int_eq(rm.epoch_cause, ROOM_ROT_KICK);
+    member_submit_check v;
+    ck_assert_int_eq(members_store_submit_check(db, room, peer, 1, "t", &v), NT_OK);
+    ck_assert_int_eq(v.epoch_cause, ROOM_ROT_KICK);
+    ck_assert_int_eq(rooms_store_rotated(db, room, 43, ROOM_ROT_POLICY), NT_OK);
+    ck_assert_int_eq(members_store_submit_check(db, room, peer, 2, "t", &v), NT_OK);
+    ck_assert_int_eq(v.epoch_cause, ROOM_ROT_POLICY);
+    ck_assert_int_eq(roomdb_exec(db, "UPDATE rooms SET epoch_cause='weird' WHERE id=?", "s", room), NT_OK);
+    ck_assert_int_eq(rooms_store_get(db, room, &rm), NT_ERR_DB);
+}
+END_TEST
+
+/* A database from before the cause was stored: the migration adds it,
+ * and its rooms read "unknown" (no grace for their previous epoch). */
+START_TEST(epoch_cause_migrates_as_unknown)
+{
+    sqlite3 *raw = NULL;
+    roomdb *old = NULL;
+    ck_assert_int_eq(sqlite3_open(":memory:", &raw), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(raw, ROOMDB_SCHEMA, NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(raw, ROOMDB_MEMBERS_VER, NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(roomdb_adopt(raw, &old), NT_OK);
+    ck_assert_int_eq(roomdb_exec(old, "INSERT INTO rooms(id,name,host,state,epoch,created) VALUES(?,'x',?,'hosted',3,1)",
+                                 "ss", room, host),
+                     NT_OK);
+    ck_assert_int_eq(roomdb_migrate(old), NT_OK);
+    ck_assert_int_eq(roomdb_migrate(old), NT_OK); /* once only */
+    room_rec rm;
+    ck_assert_int_eq(rooms_store_get(old, room, &rm), NT_OK);
+    ck_assert_int_eq(rm.epoch, 3);
+    ck_assert_int_eq(rm.epoch_cause, ROOM_ROT_UNKNOWN);
+    ck_assert_no_active_statements(roomdb_sqlite(old));
+    roomdb_close(old);
+}
+END_TEST
+
 START_TEST(outbox_states_change_once)
 {
     outbox_entry e;
@@ -316,6 +372,8 @@ Suite *test_suite(void)
     tcase_add_test(tc, notice_done_clears_only_the_notice_delivered);
     tcase_add_test(tc, need_is_a_mask_stored_as_words);
     tcase_add_test(tc, a_row_with_an_unknown_state_is_an_error);
+    tcase_add_test(tc, epoch_cause_stored_with_the_rotation);
+    tcase_add_test(tc, epoch_cause_migrates_as_unknown);
     tcase_add_test(tc, outbox_states_change_once);
     tcase_add_test(tc, members_and_keys_through_typed_rows);
     tcase_add_test(tc, invitation_seq_and_epoch_carry_to_the_join);
