@@ -651,8 +651,10 @@ rooms_refusal messages_peer_notify(rooms *r, const char *peer, const char *room,
 {
     room_row rm;
     member_notice ev;
-    if (member_notice_parse(json_string_value(json_object_get(body, "event")), &ev))
-        ev = MEMBER_NOTICE_NONE; /* the peer API refuses any other event */
+    /* the peer API refuses any other event ("reinvite" is a host's stored
+     * name only: it goes out as "kicked", then "invite") */
+    if (member_notice_parse(json_string_value(json_object_get(body, "event")), &ev) || ev == MEMBER_NOTICE_REINVITE)
+        ev = MEMBER_NOTICE_NONE;
     if (json_array_size(json_object_get(body, "keys")) > ROOM_KEYS_PUSH_MAX ||
         json_array_size(json_object_get(body, "members")) > ROOM_MEMBERS_PUSH_MAX)
         return rooms_decline(a, REFUSE_BAD_REQUEST, "more keys or member rows than one notify carries");

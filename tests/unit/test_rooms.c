@@ -739,6 +739,111 @@ START_TEST(kick_withdraws_an_invitation)
 }
 END_TEST
 
+/* Whether node i's events hold one of the given type about room_id, of
+ * peer (NULL: any) with membership (NULL: any). */
+static bool has_event(int i, const char *type, const char *peer, const char *membership)
+{
+    json_t *j = NULL;
+    ck_assert_int_eq(api(i, "GET", "/v1/client/events?since=0&limit=500", NULL, &j), 200);
+    size_t k;
+    json_t *e;
+    bool seen = false;
+    json_array_foreach(json_object_get(j, "events"), k, e) {
+        const char *t = json_string_value(json_object_get(e, "type"));
+        const char *r = json_string_value(json_object_get(e, "room"));
+        const char *p = json_string_value(json_object_get(e, "peer"));
+        const char *m = json_string_value(json_object_get(e, "membership"));
+        seen |= t && r && !strcmp(t, type) && !strcmp(r, room_id) && (!peer || (p && !strcmp(p, peer))) &&
+                (!membership || (m && !strcmp(m, membership)));
+    }
+    json_decref(j);
+    return seen;
+}
+
+static void assert_state(int i, const char *want)
+{
+    json_t *j = NULL;
+    ck_assert_int_eq(apif(i, "GET", &j, NULL, "/v1/client/rooms/%s", room_id), 200);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "state")), want);
+    json_decref(j);
+}
+
+/* B is kicked while it cannot be reached and invited again before it
+ * hears from A: the host keeps both, and B learns of both in order (it
+ * is removed, then invited), rather than only of an invitation it would
+ * ignore as a member and then losing it to the 403 of its next poll. */
+START_TEST(kick_then_invite_while_away_both_delivered)
+{
+    make_room(NULL);
+    tick_all(2);
+    N[1].down = true;
+    char b[128];
+    snprintf(b, sizeof b, "{\"peer\":\"%s\"}", N[1].hex);
+    ck_assert_int_eq(apif(0, "POST", NULL, b, "/v1/client/rooms/%s/kick", room_id), 200);
+    tick_all(1);
+    ck_assert_int_eq(apif(0, "POST", NULL, b, "/v1/client/rooms/%s/invite", room_id), 200);
+    tick_all(1);
+    N[1].down = false;
+    N[1].notifies = 0;
+    tick_past_backoff(4);
+    assert_state(1, "invited");
+    ck_assert_int_eq(N[1].notifies, 2); /* the kick, then the invitation: each once */
+    ck_assert(has_event(1, "membership", N[1].hex, "kicked"));
+    ck_assert(has_event(1, "invite", NULL, NULL));
+    snprintf(b, sizeof b, "{\"host\":\"%s\"}", N[0].hex);
+    ck_assert_int_eq(apif(1, "POST", NULL, b, "/v1/client/rooms/%s/join", room_id), 200);
+    assert_state(1, "joined");
+    ck_assert_int_eq(send_text(0, "back", "welcome back"), 200);
+    tick_all(2);
+    json_t *j = messages_of(1);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "messages")), 1);
+    json_decref(j);
+}
+END_TEST
+
+/* The same while the kick is on its way: it is taken, and the invitation
+ * that came meanwhile is pushed after it. And no peer but the room's host
+ * moves a member out of a room it has joined: an invitation or a kick
+ * from another member changes nothing. */
+static void invite_while_kick_in_flight(tnode *from)
+{
+    (void)from;
+    during_call = NULL;
+    char b[128];
+    snprintf(b, sizeof b, "{\"peer\":\"%s\"}", N[1].hex);
+    ck_assert_int_eq(apif(0, "POST", NULL, b, "/v1/client/rooms/%s/invite", room_id), 200);
+}
+
+START_TEST(invite_during_the_kick_push_follows_it)
+{
+    make_room(NULL);
+    tick_all(2);
+    json_t *inv = json_pack("{s:I,s:I,s:s,s:{s:s,s:s,s:s,s:s}}", "head", (json_int_t)0, "epoch", (json_int_t)1,
+                            "event", "invite", "room", "id", room_id, "name", "lobby", "topic", "t", "access",
+                            "invite");
+    json_t *kick = json_pack("{s:I,s:I,s:s}", "head", (json_int_t)0, "epoch", (json_int_t)1, "event", "kicked");
+    char path[128];
+    snprintf(path, sizeof path, "/v1/peer/rooms/%s/notify", room_id);
+    ck_assert_int_eq(peer(2, 1, "POST", path, inv, NULL), 409);
+    ck_assert_int_eq(peer(2, 1, "POST", path, kick, NULL), 403);
+    json_decref(inv);
+    json_decref(kick);
+    assert_state(1, "joined");
+
+    char b[128];
+    snprintf(b, sizeof b, "{\"peer\":\"%s\"}", N[1].hex);
+    ck_assert_int_eq(apif(0, "POST", NULL, b, "/v1/client/rooms/%s/kick", room_id), 200);
+    N[1].notifies = 0;
+    during_call = invite_while_kick_in_flight;
+    rooms_tick(N[0].r);
+    ck_assert_ptr_null(during_call);
+    assert_state(1, "kicked");
+    tick_past_backoff(2);
+    assert_state(1, "invited");
+    ck_assert_int_eq(N[1].notifies, 2);
+}
+END_TEST
+
 /* A notice the member refuses for good is dropped, not pushed again and
  * again with backoff: a kick for a room it never heard of (the invitation
  * never reached it), an invitation to a room id it holds from another
@@ -1406,6 +1511,8 @@ Suite *test_suite(void)
     tcase_add_test(tc, kick_rotates_and_excludes);
     tcase_add_test(tc, kick_withdraws_an_invitation);
     tcase_add_test(tc, notice_refused_for_good_is_dropped);
+    tcase_add_test(tc, kick_then_invite_while_away_both_delivered);
+    tcase_add_test(tc, invite_during_the_kick_push_follows_it);
     tcase_add_test(tc, rotation_after_n_messages);
     tcase_add_test(tc, password_and_open_rooms);
     tcase_add_test(tc, rotation_after_t_seconds);
