@@ -42,6 +42,9 @@ const char *const store_migrations[] = {
     "CREATE INDEX peers_origin ON peers (origin, first_seen);"
     "UPDATE peers SET name_collision = (name <> '' AND EXISTS "
     "(SELECT 1 FROM peers o WHERE o.name = peers.name AND o.id <> peers.id));",
+    /* 6 (rooms): a member's first epoch, so that it opens no key of an
+     * epoch from before its membership. */
+    ROOMDB_FROM_EPOCH,
 };
 
 const size_t store_migrations_count = sizeof store_migrations / sizeof store_migrations[0];

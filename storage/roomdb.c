@@ -51,6 +51,11 @@ const char ROOMDB_MEMBERS_VER[] =
     "ALTER TABLE room_members ADD COLUMN mver INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE room_members ADD COLUMN members_seen INTEGER NOT NULL DEFAULT 0;";
 
+const char ROOMDB_FROM_EPOCH[] =
+    "ALTER TABLE rooms ADD COLUMN from_epoch INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE rooms SET from_epoch = coalesce((SELECT min(k.epoch) FROM room_keys k WHERE k.room = rooms.id), 0) "
+    "WHERE state <> 'hosted';";
+
 /* Statement cache, one per handle: SQL texts are string literals, so
  * their address is the key. A statement in use (a nested use of the same
  * text) is not shared: the nested caller gets a fresh one that
@@ -81,9 +86,14 @@ nt_err roomdb_migrate(roomdb *db)
     if (!n && sqlite3_exec(db->db, ROOMDB_SCHEMA, NULL, NULL, NULL) != SQLITE_OK)
         return NT_ERR_DB;
     rc = roomdb_int(db, &n, "SELECT count(*) FROM pragma_table_info('rooms') WHERE name='members_ver'", "");
+    if (rc)
+        return rc;
+    if (!n && sqlite3_exec(db->db, ROOMDB_MEMBERS_VER, NULL, NULL, NULL) != SQLITE_OK)
+        return NT_ERR_DB;
+    rc = roomdb_int(db, &n, "SELECT count(*) FROM pragma_table_info('rooms') WHERE name='from_epoch'", "");
     if (rc || n)
         return rc;
-    return sqlite3_exec(db->db, ROOMDB_MEMBERS_VER, NULL, NULL, NULL) == SQLITE_OK ? NT_OK : NT_ERR_DB;
+    return sqlite3_exec(db->db, ROOMDB_FROM_EPOCH, NULL, NULL, NULL) == SQLITE_OK ? NT_OK : NT_ERR_DB;
 }
 
 static atomic_ulong leaked; /* statements roomdb_sweep found active, in all handles */

@@ -60,10 +60,16 @@ extern const char ROOMDB_SCHEMA[];
  * room_members.members_seen the version the host knows that member
  * holds. Also a store migration; never edit it either. */
 extern const char ROOMDB_MEMBERS_VER[];
+/* The next step: rooms.from_epoch, on a member the first epoch of its
+ * membership (keys of older epochs are never its to hold), 0 when not
+ * known; a member room of an older database takes the oldest epoch it
+ * holds a key of. Also a store migration; never edit it either. */
+extern const char ROOMDB_FROM_EPOCH[];
 
 /* Apply ROOMDB_SCHEMA if the rooms tables are missing, then
- * ROOMDB_MEMBERS_VER if it is not there yet (standalone use, tests). In
- * natterd the store's migration list applies them. */
+ * ROOMDB_MEMBERS_VER and ROOMDB_FROM_EPOCH if they are not there yet
+ * (standalone use, tests). In natterd the store's migration list applies
+ * them. */
 NT_MUST_USE nt_err roomdb_migrate(roomdb *db);
 
 /* Prepare sql (a string literal: statements are cached in db's handle by
