@@ -8,7 +8,8 @@ static const char *const state_names[] = {
     [MEMBER_JOINED] = "joined", [MEMBER_INVITED] = "invited", [MEMBER_LEFT] = "left", [MEMBER_KICKED] = "kicked"};
 static const char *const role_names[] = {[MEMBER_ROLE_MASTER] = "master", [MEMBER_ROLE_MEMBER] = "member"};
 static const char *const notice_names[] = {
-    [MEMBER_NOTICE_NONE] = "", [MEMBER_NOTICE_INVITE] = "invite", [MEMBER_NOTICE_KICKED] = "kicked"};
+    [MEMBER_NOTICE_NONE] = "", [MEMBER_NOTICE_INVITE] = "invite", [MEMBER_NOTICE_KICKED] = "kicked",
+    [MEMBER_NOTICE_REINVITE] = "reinvite"};
 
 
 const char *member_state_name(member_state s)
@@ -132,7 +133,8 @@ nt_err members_store_invite(roomdb *db, const char *room, const char *peer, int6
                        "from_seq=" INVITED_KEEPS "from_seq ELSE ?3 END, "
                        "from_epoch=" INVITED_KEEPS "from_epoch ELSE ?4 END, "
                        "cursor=" INVITED_KEEPS "cursor ELSE ?3 END, "
-                       "state='invited', notice='invite', next_try=0, fails=0",
+                       "state='invited', notice=CASE WHEN notice IN ('kicked','reinvite') THEN 'reinvite' "
+                       "ELSE 'invite' END, next_try=0, fails=0",
                        "ssii", room, peer, head, epoch);
 }
 
@@ -232,7 +234,9 @@ nt_err members_store_push_due(roomdb *db, const char *me, int64_t now, size_t ma
 nt_err members_store_notice_done(roomdb *db, const char *room, const char *peer, member_notice sent)
 {
     return roomdb_exec(db,
-                       "UPDATE room_members SET notice='', fails=0, next_try=0 WHERE room=? AND peer=? AND notice=?",
+                       "UPDATE room_members SET notice=CASE WHEN notice='reinvite' THEN 'invite' ELSE '' END, "
+                       "fails=0, next_try=0 WHERE room=?1 AND peer=?2 AND (notice=?3 OR (?3='kicked' AND "
+                       "notice='reinvite'))",
                        "sss", room, peer, member_notice_name(sent));
 }
 

@@ -29,8 +29,10 @@ const char *member_role_name(member_role r);
 NT_MUST_USE nt_err member_role_parse(const char *s, member_role *out);
 
 /* What a push owes a member before anything else. Stored as text: ""
- * (none), "invite", "kicked" (the notify's event). */
-typedef enum { MEMBER_NOTICE_NONE = 0, MEMBER_NOTICE_INVITE, MEMBER_NOTICE_KICKED } member_notice;
+ * (none), "invite", "kicked" (the notify's event), "reinvite": a kick
+ * not delivered yet and an invitation after it, both owed in that order
+ * (pushed as "kicked", then "invite"). */
+typedef enum { MEMBER_NOTICE_NONE = 0, MEMBER_NOTICE_INVITE, MEMBER_NOTICE_KICKED, MEMBER_NOTICE_REINVITE } member_notice;
 const char *member_notice_name(member_notice n);
 NT_MUST_USE nt_err member_notice_parse(const char *s, member_notice *out);
 
@@ -66,7 +68,8 @@ NT_MUST_USE nt_err members_store_admit(roomdb *db, const char *room, const char 
 /* Host: peer is invited (with its notice to push) at the log's head and
  * the room's epoch: it will read the entries after head, with the keys
  * from epoch on. An invitation again of a row still invited keeps its
- * first seq and epoch. */
+ * first seq and epoch. A kick still owed to peer is kept before the
+ * invitation (notice "reinvite"). */
 NT_MUST_USE nt_err members_store_invite(roomdb *db, const char *room, const char *peer, int64_t head,
                                         int64_t epoch);
 /* Host: peer is kicked (with its notice to push), or left. */
@@ -104,7 +107,8 @@ NT_MUST_USE nt_err members_store_push_due(roomdb *db, const char *me, int64_t no
                                           members_store_push_fn *fn, void *arg);
 /* A push delivered notice `sent`: cleared, unless another notice took its
  * place meanwhile (a kick while the invitation was on its way), which the
- * next push then delivers. */
+ * next push then delivers. A delivered kick ("kicked", or the kick of
+ * "reinvite") leaves the invitation owed after it ("invite"). */
 NT_MUST_USE nt_err members_store_notice_done(roomdb *db, const char *room, const char *peer, member_notice sent);
 /* A push delivered: cursor, key epoch and version seen raised to these;
  * next try at next_try. */

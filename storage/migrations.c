@@ -50,6 +50,9 @@ const char *const store_migrations[] = {
      * host takes the previous epoch after a routine rotation only, not
      * after a removal, across restarts too. */
     ROOMDB_EPOCH_CAUSE,
+    /* 8 (rooms): a member's first epoch, so that it opens no key of an
+     * epoch from before its membership. */
+    ROOMDB_FROM_EPOCH,
 };
 
 const size_t store_migrations_count = sizeof store_migrations / sizeof store_migrations[0];

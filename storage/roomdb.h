@@ -60,17 +60,21 @@ extern const char ROOMDB_SCHEMA[];
  * room_members.members_seen the version the host knows that member
  * holds. Also a store migration; never edit it either. */
 extern const char ROOMDB_MEMBERS_VER[];
-
 /* The step after: rooms.epoch_cause, on a host what began the room's
  * current epoch (rooms_store.h room_rotation, stored as its name), so that
  * the previous epoch's grace (api-spec/protocol.md, "Epoch check at the
  * host") holds across a restart. Rows from before it read "unknown". Also
  * a store migration; never edit it either. */
 extern const char ROOMDB_EPOCH_CAUSE[];
+/* The step after that: rooms.from_epoch, on a member the first epoch of
+ * its membership (keys of older epochs are never its to hold), 0 when not
+ * known; a member room of an older database takes the oldest epoch it
+ * holds a key of. Also a store migration; never edit it either. */
+extern const char ROOMDB_FROM_EPOCH[];
 
 /* Apply ROOMDB_SCHEMA if the rooms tables are missing, then
- * ROOMDB_MEMBERS_VER and ROOMDB_EPOCH_CAUSE if they are not there yet
- * (standalone use, tests). In natterd the store's migration list applies
+ * ROOMDB_MEMBERS_VER, ROOMDB_EPOCH_CAUSE and ROOMDB_FROM_EPOCH if they are
+ * not there yet (standalone use, tests). In natterd the store's migration list applies
  * them. */
 NT_MUST_USE nt_err roomdb_migrate(roomdb *db);
 

@@ -118,12 +118,13 @@ static nt_err room_row(sqlite3_stmt *st, room_rec *out)
     copy(out->host, sizeof out->host, roomdb_text(st, 3));
     out->need = need_parse(roomdb_text(st, 7));
     int64_t *f[] = {&out->rot_msgs, &out->rot_secs, &out->epoch,   &out->epoch_ts, &out->since_rot,
-                    &out->head,     &out->from_seq, &out->dropped, &out->created,  &out->members_ver};
-    for (int i = 0; i < 10; i++)
+                    &out->head,     &out->from_seq, &out->dropped, &out->created,  &out->members_ver,
+                    &out->from_epoch};
+    for (int i = 0; i < 11; i++)
         *f[i] = sqlite3_column_int64(st, 8 + i);
     if (room_state_parse(roomdb_text(st, 5), &out->state) || room_access_parse(roomdb_text(st, 4), &out->access) ||
         room_delivery_parse(roomdb_text(st, 6), &out->delivery) ||
-        room_rotation_parse(roomdb_text(st, 18), &out->epoch_cause) ||
+        room_rotation_parse(roomdb_text(st, 19), &out->epoch_cause) ||
         encoding_hex_decode(out->id, ROOMS_ID_HEX_LEN, out->idb, sizeof out->idb, &n) || n != ROOMS_ID_LEN)
         return NT_ERR_DB;
     return NT_OK;
@@ -133,7 +134,8 @@ nt_err rooms_store_get(roomdb *db, const char *id, room_rec *out)
 {
     sqlite3_stmt *st = roomdb_prep(db,
                                    "SELECT id,name,topic,host,access,state,delivery,need,rot_msgs,rot_secs,epoch,"
-                                   "epoch_ts,since_rot,head,from_seq,dropped,created,members_ver,epoch_cause FROM rooms "
+                                   "epoch_ts,since_rot,head,from_seq,dropped,created,members_ver,from_epoch,epoch_cause "
+                                   "FROM rooms "
                                    "WHERE id=?",
                                    "s", id);
     if (!st)
@@ -182,15 +184,15 @@ nt_err rooms_store_invite(roomdb *db, const char *id, const char *name, const ch
                        "sssssi", id, name, topic, host, room_access_name(access), created);
 }
 
-nt_err rooms_store_join(roomdb *db, const char *id, const char *name, const char *topic, const char *host,
-                        room_access access, room_delivery delivery, int64_t from_seq, int64_t created)
+nt_err rooms_store_join(roomdb *db, const room_joined *j)
 {
     return roomdb_exec(db,
-                       "INSERT INTO rooms(id,name,topic,host,access,state,delivery,head,from_seq,created) "
-                       "VALUES(?1,?2,?3,?4,?5,'joined',?6,?7,?7,?8) ON CONFLICT(id) DO UPDATE SET name=?2, "
-                       "topic=?3, host=?4, access=?5, state='joined', delivery=?6, head=max(head,?7), need=''",
-                       "ssssssii", id, name, topic, host, room_access_name(access),
-                       room_delivery_name(delivery), from_seq, created);
+                       "INSERT INTO rooms(id,name,topic,host,access,state,delivery,head,from_seq,created,from_epoch) "
+                       "VALUES(?1,?2,?3,?4,?5,'joined',?6,?7,?7,?8,?9) ON CONFLICT(id) DO UPDATE SET name=?2, "
+                       "topic=?3, host=?4, access=?5, state='joined', delivery=?6, head=max(head,?7), need='', "
+                       "from_epoch=?9",
+                       "ssssssiii", j->id, j->name, j->topic, j->host, room_access_name(j->access),
+                       room_delivery_name(j->delivery), j->from_seq, j->created, j->from_epoch);
 }
 
 nt_err rooms_store_invited(roomdb *db, const char *host, int64_t *n)

@@ -77,6 +77,7 @@ typedef struct {
     room_rotation epoch_cause; /* host: what began the current epoch */
     int64_t rot_msgs, rot_secs, epoch, epoch_ts, since_rot, head, from_seq, dropped, created;
     int64_t members_ver;
+    int64_t from_epoch; /* member: the first epoch of its membership (0: not known) */
 } room_rec;
 
 /* Load a room; NT_ERR_NOT_FOUND if this node has none (NT_ERR_DB for a
@@ -101,10 +102,15 @@ NT_MUST_USE nt_err rooms_store_pw(roomdb *db, const char *id, uint8_t salt[stati
 NT_MUST_USE nt_err rooms_store_invite(roomdb *db, const char *id, const char *name, const char *topic,
                                       const char *host, room_access access, int64_t created);
 /* A join the host accepted: the room becomes joined with that delivery,
- * its head at least from_seq, nothing needed. */
-NT_MUST_USE nt_err rooms_store_join(roomdb *db, const char *id, const char *name, const char *topic,
-                                    const char *host, room_access access, room_delivery delivery, int64_t from_seq,
-                                    int64_t created);
+ * its head at least from_seq, from_epoch the first epoch of this
+ * membership (0: not known), nothing needed. */
+typedef struct {
+    const char *id, *name, *topic, *host;
+    room_access access;
+    room_delivery delivery;
+    int64_t from_seq, from_epoch, created;
+} room_joined;
+NT_MUST_USE nt_err rooms_store_join(roomdb *db, const room_joined *j);
 /* Invitations pending, from host (NULL: from anyone). */
 NT_MUST_USE nt_err rooms_store_invited(roomdb *db, const char *host, int64_t *n);
 /* How many rooms this node hosts under name (0 or 1: names are unique per host). */

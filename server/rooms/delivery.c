@@ -61,7 +61,9 @@ static json_t *notify_json_locked(rooms *r, const member_push *p, push_job *j)
     j->members_to = 0;
     j->notice = p->notice;
     if (j->notice != MEMBER_NOTICE_NONE) {
-        json_object_set_new(n, "event", json_string(member_notice_name(p->notice)));
+        /* a kick and an invitation after it: the kick goes first */
+        member_notice ev = p->notice == MEMBER_NOTICE_REINVITE ? MEMBER_NOTICE_KICKED : p->notice;
+        json_object_set_new(n, "event", json_string(member_notice_name(ev)));
         if (p->notice == MEMBER_NOTICE_INVITE) {
             room_row rm;
             if (rooms_load_locked(r, j->room, &rm) == NT_OK)

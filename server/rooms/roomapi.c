@@ -71,6 +71,25 @@ static rooms_refusal relay(int status, json_t *hreply, rooms_answer *a, nt_err r
     return rooms_relay(a, status, hreply);
 }
 
+/* The first epoch of the membership a join reply starts: its from_epoch,
+ * or from a host that does not say, the oldest epoch of its keys (they
+ * start there); 0 when neither is known. */
+static int64_t join_from_epoch(json_t *hr)
+{
+    json_int_t from = json_integer_value(json_object_get(hr, "from_epoch"));
+    if (from > 0)
+        return from;
+    size_t i;
+    json_t *k;
+    from = 0;
+    json_array_foreach(json_object_get(hr, "keys"), i, k) {
+        json_int_t ep = json_integer_value(json_object_get(k, "epoch"));
+        if (ep > 0 && (from == 0 || ep < from))
+            from = ep;
+    }
+    return from;
+}
+
 static rooms_refusal join(rooms *r, const char *room, json_t *body, rooms_answer *a)
 {
     room_row rm;
@@ -116,10 +135,12 @@ static rooms_refusal join(rooms *r, const char *room, json_t *body, rooms_answer
     }
     if (room_access_parse(access_name, &access))
         access = ROOM_ACCESS_INVITE; /* an access this node does not know: as closed as any */
+    room_joined rj = {.id = room, .name = name, .topic = topic, .host = host, .access = access, .delivery = mode,
+                      .from_seq = from, .from_epoch = join_from_epoch(hr), .created = rooms_now(r)};
     pthread_mutex_lock(&r->lock);
     nt_err drc = roomdb_begin(r->o.db);
     if (!drc)
-        drc = rooms_store_join(r->o.db, room, name, topic, host, access, mode, from, rooms_now(r));
+        drc = rooms_store_join(r->o.db, &rj);
     if (!drc)
         drc = rooms_store_keys_locked(r, room, keys, ROOM_KEYS_PAGE);
     if (!drc)
@@ -142,6 +163,8 @@ static rooms_refusal join(rooms *r, const char *room, json_t *body, rooms_answer
         a->body = rooms_room_json_locked(r, &rm);
     pthread_mutex_unlock(&r->lock);
     json_decref(hr);
+    if (drc == NT_ERR_TOO_BIG)
+        return rooms_decline(a, REFUSE_BAD_HOST_REPLY, "the host's member list is more than a room keeps");
     return drc ? rooms_decline(a, REFUSE_INTERNAL, err_str(drc)) : REFUSE_NONE;
 }
 

@@ -253,12 +253,15 @@ nt_err rooms_store_keys_locked(rooms *r, const char *room, json_t *keys, size_t 
     size_t i;
     json_t *k;
     int64_t max = 0;
+    room_row rm;
     if (json_array_size(keys) > cap)
         return NT_ERR_TOO_BIG;
+    bool have = rooms_store_get(r->o.db, room, &rm) == NT_OK;
+    int64_t from = have ? rm.from_epoch : 0;
     json_array_foreach(keys, i, k) {
         json_int_t ep = json_integer_value(json_object_get(k, "epoch"));
         uint8_t key[ROOM_KEY_LEN];
-        if (ep <= 0)
+        if (ep <= 0 || ep < from) /* before this membership: never ours, never opened */
             continue;
         /* an epoch held already is not opened again, but still counts */
         if ((key_held_locked(r, room, ep) ||
@@ -267,14 +270,11 @@ nt_err rooms_store_keys_locked(rooms *r, const char *room, json_t *keys, size_t 
             max = ep;
         mbedtls_platform_zeroize(key, sizeof key);
     }
-    if (max > 0) {
-        room_row rm;
-        if (rooms_store_get(r->o.db, room, &rm) == NT_OK && rm.epoch < max) {
-            nt_err rc = rooms_store_set_epoch(r->o.db, room, max, rooms_now(r));
-            if (rc)
-                log_warn("rooms: cannot store the epoch of %s: %s", room, err_str(rc));
-            rooms_event_locked(r, "key_rotation", room, json_pack("{s:I}", "epoch", (json_int_t)max));
-        }
+    if (have && rm.epoch < max) {
+        nt_err rc = rooms_store_set_epoch(r->o.db, room, max, rooms_now(r));
+        if (rc)
+            log_warn("rooms: cannot store the epoch of %s: %s", room, err_str(rc));
+        rooms_event_locked(r, "key_rotation", room, json_pack("{s:I}", "epoch", (json_int_t)max));
     }
     return NT_OK;
 }

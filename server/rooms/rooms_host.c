@@ -237,11 +237,12 @@ rooms_refusal rooms_host_member_op(rooms *r, const char *room, rooms_api_op op, 
         why = rooms_decline(a, REFUSE_CONFLICT, "the master is always a member");
         goto out;
     }
-    bool joined = false, exists = false, former = false;
+    bool joined = false, exists = false, former = false, has_row = false;
     member_rec mr;
     if (!rekey && (rc = members_store_get(r->o.db, room, peer, &mr)) != NT_ERR_NOT_FOUND) {
         if (rc)
             goto dberr;
+        has_row = true;
         joined = mr.state == MEMBER_JOINED;
         exists = joined || mr.state == MEMBER_INVITED;
         former = mr.state == MEMBER_LEFT || mr.state == MEMBER_KICKED;
@@ -254,11 +255,18 @@ rooms_refusal rooms_host_member_op(rooms *r, const char *room, rooms_api_op op, 
         a->body = json_pack("{s:s,s:s,s:s}", "peer", peer, "role", "member", "state", "joined");
         goto out;
     }
-    int64_t count = 0;
-    if ((rc = members_store_count(r->o.db, room, MEMBERS_CURRENT, &count)))
+    int64_t count = 0, rows = 0;
+    if ((rc = members_store_count(r->o.db, room, MEMBERS_CURRENT, &count)) ||
+        (rc = members_store_count(r->o.db, room, MEMBERS_ALL, &rows)))
         goto dberr;
     if (op == ROOMS_API_INVITE && !exists && count >= ROOM_MEMBERS_MAX) {
         why = rooms_decline(a, REFUSE_ROOM_FULL, "the room has its maximum number of members");
+        goto out;
+    }
+    /* a new peer adds a row for good: a room keeps no more than its
+     * members take (ROOM_MEMBER_ROWS_MAX) */
+    if (op == ROOMS_API_INVITE && !has_row && rows >= ROOM_MEMBER_ROWS_MAX) {
+        why = rooms_decline(a, REFUSE_ROOM_FULL, "the room has had as many members as it keeps");
         goto out;
     }
     rc = member_op_commit_locked(r, &rm, op, peer, joined, former);

@@ -26,7 +26,11 @@
 #define ROOM_NAME_MAX 100
 #define ROOM_TOPIC_MAX 1000
 #define ROOM_PASSWORD_MAX 256
-#define ROOM_MEMBERS_MAX 256
+#define ROOM_MEMBERS_MAX 256 /* members at once (joined or invited) */
+/* Member rows a room keeps in all, departed and kicked members included
+ * (their messages must still verify): the host adds no row for a new
+ * peer beyond it, and a member stores no more from its host. */
+#define ROOM_MEMBER_ROWS_MAX (4 * ROOM_MEMBERS_MAX)
 #define ROOM_PUSH_BATCH 200
 #define ROOM_BATCH_BYTES (256 * 1024) /* log entries in one notify or poll reply */
 #define ROOM_MEMBERS_PUSH_MAX 64 /* member rows in one notify (~700 bytes each) */
@@ -232,9 +236,10 @@ nt_err rooms_port_ask(rooms *r, port_op op, const char *peer, const char *room, 
                       int *status);
 /* Member: store keys [{epoch, key} or {epoch, wrapped}] received from the
  * host, inside the caller's transaction if any (a fetched page: one commit). More
- * than cap keys: NT_ERR_TOO_BIG and nothing is done. An epoch already held
- * is skipped before its key is opened; a key that does not open is
- * skipped. A newer epoch than the room's becomes its epoch (and a
+ * than cap keys: NT_ERR_TOO_BIG and nothing is done. An epoch already held,
+ * or older than the room's from_epoch (from before this membership: never
+ * ours to hold), is skipped before its key is opened; a key that does not
+ * open is skipped. A newer epoch than the room's becomes its epoch (and a
  * key_rotation event). */
 NT_MUST_USE nt_err rooms_store_keys_locked(rooms *r, const char *room, json_t *keys, size_t cap);
 /* rooms_members.c */
@@ -244,9 +249,14 @@ bool rooms_pub_matches(const uint8_t *der, size_t n, const char *peer);
  * list, or the rows that changed since the version we hold), checking each
  * pub hashes to its peer id; changes become membership events. ver is the
  * host's members_ver the list brings us to (0: not given). Inside the
- * caller's transaction if any (a fetched page: one commit). More than cap rows:
- * NT_ERR_TOO_BIG and nothing is done. */
+ * caller's transaction if any (a fetched page: one commit). More than cap
+ * rows, or rows that do not fit (rooms_members_fit_locked): NT_ERR_TOO_BIG
+ * and nothing is done. */
 NT_MUST_USE nt_err rooms_store_members_locked(rooms *r, const char *room, json_t *members, int64_t ver, size_t cap);
+/* Member: whether the room keeps the rows of members within
+ * ROOM_MEMBER_ROWS_MAX once they are stored (rows of peers it holds
+ * already always fit): NT_OK, NT_ERR_TOO_BIG, or NT_ERR_DB. */
+NT_MUST_USE nt_err rooms_members_fit_locked(rooms *r, const char *room, json_t *members);
 /* Set name, trust and label of peer (64 hex) on obj, each key after
  * prefix ("" or "sender_"): the identity contract of the client API. */
 void rooms_ident_set(rooms *r, const char *peer, const char *prefix, json_t *obj);

@@ -86,11 +86,14 @@ static rooms_refusal join_gate_locked(rooms *r, const char *peer, const char *ro
             return rooms_decline(a, REFUSE_FORBIDDEN, "the room's password is not set");
         *pw_needed = true;
     }
-    int64_t count = 0;
-    if (members_store_count(r->o.db, room, MEMBERS_CURRENT, &count))
+    int64_t count = 0, rows = 0;
+    if (members_store_count(r->o.db, room, MEMBERS_CURRENT, &count) ||
+        members_store_count(r->o.db, room, MEMBERS_ALL, &rows))
         return rooms_decline(a, REFUSE_BUSY, "could not read the member list");
     if (count >= ROOM_MEMBERS_MAX)
         return rooms_decline(a, REFUSE_ROOM_FULL, "the room has its maximum number of members");
+    if (!known && rows >= ROOM_MEMBER_ROWS_MAX)
+        return rooms_decline(a, REFUSE_ROOM_FULL, "the room has had as many members as it keeps");
     return REFUSE_NONE;
 }
 
@@ -123,19 +126,22 @@ static rooms_refusal join_admit_locked(rooms *r, const char *peer, const char *r
 
 static void join_reply_locked(rooms *r, const char *peer, const char *room, const room_row *rm, rooms_answer *a)
 {
-    int64_t from_seq = rm->head, upto = 0;
+    int64_t from_seq = rm->head, from_epoch = rm->epoch, upto = 0;
     member_rec mr;
-    if (members_store_get(r->o.db, room, peer, &mr) == NT_OK)
+    if (members_store_get(r->o.db, room, peer, &mr) == NT_OK) {
         from_seq = mr.from_seq;
+        from_epoch = mr.from_epoch;
+    }
     /* the first page of the list; a joiner of a room with a long history
      * fetches the rest (GET members?since=members_ver) */
     bool more = false;
     json_t *members = rooms_members_since_json_locked(r, room, -1, ROOM_MEMBERS_PAGE, &upto, &more);
     if (more && members_store_set_seen(r->o.db, room, peer, upto))
         log_warn("rooms: cannot store the member list version %s holds", peer);
-    a->body = json_pack("{s:o,s:o,s:o,s:I,s:I,s:b}", "room", rooms_room_json_locked(r, rm), "keys",
+    a->body = json_pack("{s:o,s:o,s:o,s:I,s:I,s:I,s:b}", "room", rooms_room_json_locked(r, rm), "keys",
                        rooms_member_keys_locked(r, room, peer, 0, false, ROOM_KEYS_PAGE, NULL), "members", members, "from_seq",
-                       (json_int_t)from_seq, "members_ver", (json_int_t)upto, "members_more", more);
+                       (json_int_t)from_seq, "from_epoch", (json_int_t)from_epoch, "members_ver", (json_int_t)upto,
+                       "members_more", more);
 }
 
 /* The gate under the lock; a password is hashed with no lock held (it

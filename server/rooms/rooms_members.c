@@ -45,6 +45,34 @@ bool rooms_pub_matches(const uint8_t *der, size_t n, const char *peer)
     return strcmp(hex, peer) == 0;
 }
 
+/* The rows of room a host keeps are bounded (ROOM_MEMBER_ROWS_MAX), and
+ * a member's are a subset of its host's (rows are never removed, and every
+ * row a member holds came from its host), so an honest host's list always
+ * fits. A row counts as new unless its peer has one (a peer named twice
+ * counts twice: only a hostile host sends that). */
+nt_err rooms_members_fit_locked(rooms *r, const char *room, json_t *members)
+{
+    size_t i;
+    json_t *m;
+    int64_t rows = 0, added = 0;
+    if (!json_array_size(members))
+        return NT_OK;
+    if (members_store_count(r->o.db, room, MEMBERS_ALL, &rows))
+        return NT_ERR_DB;
+    json_array_foreach(members, i, m) {
+        const char *peer = json_string_value(json_object_get(m, "peer"));
+        member_rec old;
+        if (!rooms_valid_hex(peer, IDENTITY_ID_HEX_LEN))
+            continue; /* not stored */
+        nt_err rc = members_store_get(r->o.db, room, peer, &old);
+        if (rc == NT_ERR_NOT_FOUND)
+            added++;
+        else if (rc)
+            return NT_ERR_DB;
+    }
+    return added > 0 && rows + added > ROOM_MEMBER_ROWS_MAX ? NT_ERR_TOO_BIG : NT_OK;
+}
+
 nt_err rooms_store_members_locked(rooms *r, const char *room, json_t *members, int64_t ver, size_t cap)
 {
     size_t i;
@@ -52,6 +80,9 @@ nt_err rooms_store_members_locked(rooms *r, const char *room, json_t *members, i
     int64_t known = 0;
     if (json_array_size(members) > cap)
         return NT_ERR_TOO_BIG;
+    nt_err fit = rooms_members_fit_locked(r, room, members);
+    if (fit)
+        return fit;
     /* the first list (at join) is the starting point; later lists are
      * compared with what we knew, and changes become membership events */
     if (members_store_count(r->o.db, room, MEMBERS_ALL, &known))

@@ -14,6 +14,7 @@
  * the address the member listens on, not just the one its calls came
  * from. */
 #include <check.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -326,6 +327,109 @@ static void one_way_intro(const char *b_listen, const char *c_listen)
     stop_all();
 }
 
+/* Whether n's events after tok hold an event of the given type about our
+ * room, of peer (NULL: any) with membership (NULL: any). */
+static bool has_event(harness_node *n, const char *tok, const char *type, const char *peer, const char *membership)
+{
+    json_t *j = call(n, "GET", NULL, 200, "/v1/client/events?since=%s", tok);
+    size_t i;
+    json_t *e;
+    bool seen = false;
+    json_array_foreach(json_object_get(j, "events"), i, e) {
+        const char *t = json_string_value(json_object_get(e, "type"));
+        const char *r = json_string_value(json_object_get(e, "room"));
+        const char *p = json_string_value(json_object_get(e, "peer"));
+        const char *m = json_string_value(json_object_get(e, "membership"));
+        seen |= t && r && !strcmp(t, type) && !strcmp(r, room) && (!peer || (p && !strcmp(p, peer))) &&
+                (!membership || (m && !strcmp(m, membership)));
+    }
+    json_decref(j);
+    return seen;
+}
+
+/* Whether a request waits unread on a loopback TCP connection to *port
+ * (a stopped node's peer port: a call to it is on its way), from the
+ * receive queues in /proc/net/tcp. */
+static bool request_waits_at(void *arg)
+{
+    unsigned want = *(const uint16_t *)arg;
+    FILE *f = fopen("/proc/net/tcp", "r");
+    if (!f)
+        return false;
+    char line[512];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f)) {
+        unsigned port = 0, st = 0;
+        unsigned long tx = 0, rx = 0;
+        if (sscanf(line, " %*u: %*x:%x %*x:%*x %x %lx:%lx", &port, &st, &tx, &rx) == 4)
+            found = port == want && st == 1 /* ESTABLISHED */ && rx > 0;
+    }
+    fclose(f);
+    return found;
+}
+
+/* Whether the last message n holds of our room says text. */
+typedef struct {
+    harness_node *n;
+    const char *text;
+} text_arg;
+
+static bool last_text_is(void *arg)
+{
+    text_arg *a = arg;
+    json_t *j = call(a->n, "GET", NULL, 0, "/v1/client/rooms/%s/messages?after=0&limit=50", room);
+    json_t *msgs = json_object_get(j, "messages");
+    json_t *last = json_array_get(msgs, json_array_size(msgs) - 1);
+    bool ok = last && !strcmp(json_string_value(json_object_get(last, "text")) ?: "", a->text);
+    json_decref(j);
+    return ok;
+}
+
+/* B is kicked and invited again before A's next push reaches it: A's push
+ * round waits on C, which is stopped (SIGSTOP) with A's notify unread in
+ * its socket, while A takes both changes. B must end up invited, and its
+ * user told both that it was removed and that it is invited again. (A
+ * member kicked while it is down and invited before it comes back polls
+ * at its start, learns of the kick from the 403 and then takes the
+ * invitation: it is the push that meets a member still joined that lost
+ * the invitation.) */
+START_TEST(kick_then_invite_before_the_push_reaches_member)
+{
+    char tb[32], body[160];
+    start_nodes(3);
+    create_room();
+    invite_join(&B, "push");
+    invite_join(&C, "push");
+    events_now(&B, tb);
+    ck_assert_int_eq(kill(C.pid, SIGSTOP), 0);
+    json_decref(call(&A, "PUT", "{\"text\":\"one\"}", 200, "/v1/client/rooms/%s/messages/t1", room));
+    /* A's round is out and waits for C (up to its 5 s timeout) */
+    ck_assert_msg(harness_wait(request_waits_at, &C.peer_port, MEMBER_WAIT_MS), "A sent C nothing");
+    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", B.node_id);
+    json_decref(call(&A, "POST", body, 200, "/v1/client/rooms/%s/kick", room));
+    json_decref(call(&A, "POST", body, 200, "/v1/client/rooms/%s/invite", room));
+    ck_assert_int_eq(kill(C.pid, SIGCONT), 0);
+    if (!rooms_wait_state(&B, room, "invited", MEMBER_WAIT_MS)) {
+        harness_dump_log(&B);
+        harness_dump_log(&A);
+        json_t *j = call(&B, "GET", NULL, 200, "/v1/client/rooms/%s", room);
+        ck_abort_msg("B never saw its new invitation: its room is %s",
+                     json_string_value(json_object_get(j, "state")));
+    }
+    ck_assert_msg(has_event(&B, tb, "membership", B.node_id, "kicked"), "B's user was not told of the kick");
+    ck_assert_msg(has_event(&B, tb, "invite", NULL, NULL), "B's user was not told of the invitation");
+    /* the invitation is a real one: B joins and reads what A writes next */
+    snprintf(body, sizeof body, "{\"host\":\"%s\"}", A.node_id);
+    json_t *j = call(&B, "POST", body, 200, "/v1/client/rooms/%s/join", room);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "state")), "joined");
+    json_decref(j);
+    json_decref(call(&A, "PUT", "{\"text\":\"two\"}", 200, "/v1/client/rooms/%s/messages/t2", room));
+    text_arg two = {&B, "two"};
+    ck_assert_msg(harness_wait(last_text_is, &two, MEMBER_WAIT_MS), "B did not get A's message after its join");
+    stop_all();
+}
+END_TEST
+
 START_TEST(host_pushes_to_members_it_never_added)
 {
     one_way_intro("127.0.0.1:0", "127.0.0.1:0");
@@ -545,6 +649,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, membership_changes_reach_poll_mode_members);
     tcase_add_test(tc, host_pushes_to_members_it_never_added);
     tcase_add_test(tc, host_pushes_to_members_on_other_addresses);
+    tcase_add_test(tc, kick_then_invite_before_the_push_reaches_member);
     suite_add_tcase(s, tc);
     TCase *tj = tcase_create("join_budget");
     tcase_add_checked_fixture(tj, NULL, teardown);

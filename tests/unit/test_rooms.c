@@ -743,6 +743,111 @@ START_TEST(kick_withdraws_an_invitation)
 }
 END_TEST
 
+/* Whether node i's events hold one of the given type about room_id, of
+ * peer (NULL: any) with membership (NULL: any). */
+static bool has_event(int i, const char *type, const char *peer, const char *membership)
+{
+    json_t *j = NULL;
+    ck_assert_int_eq(api(i, "GET", "/v1/client/events?since=0&limit=500", NULL, &j), 200);
+    size_t k;
+    json_t *e;
+    bool seen = false;
+    json_array_foreach(json_object_get(j, "events"), k, e) {
+        const char *t = json_string_value(json_object_get(e, "type"));
+        const char *r = json_string_value(json_object_get(e, "room"));
+        const char *p = json_string_value(json_object_get(e, "peer"));
+        const char *m = json_string_value(json_object_get(e, "membership"));
+        seen |= t && r && !strcmp(t, type) && !strcmp(r, room_id) && (!peer || (p && !strcmp(p, peer))) &&
+                (!membership || (m && !strcmp(m, membership)));
+    }
+    json_decref(j);
+    return seen;
+}
+
+static void assert_state(int i, const char *want)
+{
+    json_t *j = NULL;
+    ck_assert_int_eq(apif(i, "GET", &j, NULL, "/v1/client/rooms/%s", room_id), 200);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "state")), want);
+    json_decref(j);
+}
+
+/* B is kicked while it cannot be reached and invited again before it
+ * hears from A: the host keeps both, and B learns of both in order (it
+ * is removed, then invited), rather than only of an invitation it would
+ * ignore as a member and then losing it to the 403 of its next poll. */
+START_TEST(kick_then_invite_while_away_both_delivered)
+{
+    make_room(NULL);
+    tick_all(2);
+    N[1].down = true;
+    char b[128];
+    snprintf(b, sizeof b, "{\"peer\":\"%s\"}", N[1].hex);
+    ck_assert_int_eq(apif(0, "POST", NULL, b, "/v1/client/rooms/%s/kick", room_id), 200);
+    tick_all(1);
+    ck_assert_int_eq(apif(0, "POST", NULL, b, "/v1/client/rooms/%s/invite", room_id), 200);
+    tick_all(1);
+    N[1].down = false;
+    N[1].notifies = 0;
+    tick_past_backoff(4);
+    assert_state(1, "invited");
+    ck_assert_int_eq(N[1].notifies, 2); /* the kick, then the invitation: each once */
+    ck_assert(has_event(1, "membership", N[1].hex, "kicked"));
+    ck_assert(has_event(1, "invite", NULL, NULL));
+    snprintf(b, sizeof b, "{\"host\":\"%s\"}", N[0].hex);
+    ck_assert_int_eq(apif(1, "POST", NULL, b, "/v1/client/rooms/%s/join", room_id), 200);
+    assert_state(1, "joined");
+    ck_assert_int_eq(send_text(0, "back", "welcome back"), 200);
+    tick_all(2);
+    json_t *j = messages_of(1);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "messages")), 1);
+    json_decref(j);
+}
+END_TEST
+
+/* The same while the kick is on its way: it is taken, and the invitation
+ * that came meanwhile is pushed after it. And no peer but the room's host
+ * moves a member out of a room it has joined: an invitation or a kick
+ * from another member changes nothing. */
+static void invite_while_kick_in_flight(tnode *from)
+{
+    (void)from;
+    during_call = NULL;
+    char b[128];
+    snprintf(b, sizeof b, "{\"peer\":\"%s\"}", N[1].hex);
+    ck_assert_int_eq(apif(0, "POST", NULL, b, "/v1/client/rooms/%s/invite", room_id), 200);
+}
+
+START_TEST(invite_during_the_kick_push_follows_it)
+{
+    make_room(NULL);
+    tick_all(2);
+    json_t *inv = json_pack("{s:I,s:I,s:s,s:{s:s,s:s,s:s,s:s}}", "head", (json_int_t)0, "epoch", (json_int_t)1,
+                            "event", "invite", "room", "id", room_id, "name", "lobby", "topic", "t", "access",
+                            "invite");
+    json_t *kick = json_pack("{s:I,s:I,s:s}", "head", (json_int_t)0, "epoch", (json_int_t)1, "event", "kicked");
+    char path[128];
+    snprintf(path, sizeof path, "/v1/peer/rooms/%s/notify", room_id);
+    ck_assert_int_eq(peer(2, 1, "POST", path, inv, NULL), 409);
+    ck_assert_int_eq(peer(2, 1, "POST", path, kick, NULL), 403);
+    json_decref(inv);
+    json_decref(kick);
+    assert_state(1, "joined");
+
+    char b[128];
+    snprintf(b, sizeof b, "{\"peer\":\"%s\"}", N[1].hex);
+    ck_assert_int_eq(apif(0, "POST", NULL, b, "/v1/client/rooms/%s/kick", room_id), 200);
+    N[1].notifies = 0;
+    during_call = invite_while_kick_in_flight;
+    rooms_tick(N[0].r);
+    ck_assert_ptr_null(during_call);
+    assert_state(1, "kicked");
+    tick_past_backoff(2);
+    assert_state(1, "invited");
+    ck_assert_int_eq(N[1].notifies, 2);
+}
+END_TEST
+
 /* A notice the member refuses for good is dropped, not pushed again and
  * again with backoff: a kick for a room it never heard of (the invitation
  * never reached it), an invitation to a room id it holds from another
@@ -1343,17 +1448,24 @@ static json_t *made_up_keys(size_t n, int64_t from)
     return arr;
 }
 
-/* n member rows of made-up invited peers (no pub). */
-static json_t *made_up_members(size_t n)
+/* n member rows of made-up peers (no pub) in state, the k-th peer id
+ * being first + k + 1 in hex. */
+static json_t *made_up_rows(size_t n, size_t first, const char *state)
 {
     json_t *arr = json_array();
     char hex[IDENTITY_ID_HEX_LEN + 1];
     for (size_t k = 0; k < n; k++) {
-        snprintf(hex, sizeof hex, "%064zx", k + 1);
-        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:i}", "peer", hex, "role", "member", "state",
-                                             "invited", "delivery", "push", "cursor", 0));
+        snprintf(hex, sizeof hex, "%064zx", first + k + 1);
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:i}", "peer", hex, "role", "member", "state", state,
+                                             "delivery", "push", "cursor", 0));
     }
     return arr;
+}
+
+/* n member rows of made-up invited peers (no pub). */
+static json_t *made_up_members(size_t n)
+{
+    return made_up_rows(n, 0, "invited");
 }
 
 /* What node i holds of the room: key epochs, member rows, its epoch and
@@ -1383,22 +1495,28 @@ static void assert_held_same(held a, held b)
     ck_assert_int_eq(a.events, b.events);
 }
 
-/* A notify from the host to B (node 1); *commits gets B's commits. */
-static int notify_b(json_t *body, int *commits)
+/* A notify from the host to node i; *commits gets its commits. */
+static int notify_to(int i, json_t *body, int *commits)
 {
     char path[128];
     snprintf(path, sizeof path, "/v1/peer/rooms/%s/notify", room_id);
-    sqlite3 *db = roomdb_sqlite(N[1].db);
+    sqlite3 *db = roomdb_sqlite(N[i].db);
     *commits = 0;
     sqlite3_commit_hook(db, commit_count, commits);
     json_t *reply = NULL;
-    int st = peer(0, 1, "POST", path, body, &reply);
+    int st = peer(0, i, "POST", path, body, &reply);
     sqlite3_commit_hook(db, NULL, NULL);
     if (st != 200)
         ck_assert_ptr_nonnull(json_object_get(reply, "error"));
     json_decref(reply);
     json_decref(body);
     return st;
+}
+
+/* A notify from the host to B (node 1). */
+static int notify_b(json_t *body, int *commits)
+{
+    return notify_to(1, body, commits);
 }
 
 /* A notify over the protocol's caps is refused as a whole and stores
@@ -1441,19 +1559,24 @@ START_TEST(hostile_notify_over_caps_refused)
 }
 END_TEST
 
-/* B fetches a page from a hostile host; *commits gets B's commits. */
-static nt_err fetch_b(port_op op, json_t *reply, int *commits)
+/* Node i fetches a page from a hostile host; *commits gets its commits. */
+static nt_err fetch_from(int i, port_op op, json_t *reply, int *commits)
 {
-    sqlite3 *db = roomdb_sqlite(N[1].db);
+    sqlite3 *db = roomdb_sqlite(N[i].db);
     json_decref(hostile_reply);
     hostile_op = op;
     hostile_reply = reply;
     *commits = 0;
     sqlite3_commit_hook(db, commit_count, commits);
-    nt_err rc = op == PORT_KEYS ? delivery_fetch_keys(N[1].r, room_id) : delivery_fetch_members(N[1].r, room_id);
+    nt_err rc = op == PORT_KEYS ? delivery_fetch_keys(N[i].r, room_id) : delivery_fetch_members(N[i].r, room_id);
     sqlite3_commit_hook(db, NULL, NULL);
     assert_clean();
     return rc;
+}
+
+static nt_err fetch_b(port_op op, json_t *reply, int *commits)
+{
+    return fetch_from(1, op, reply, commits);
 }
 
 /* Pages (GET keys, GET members) and a join reply over the caps are
@@ -1519,6 +1642,130 @@ START_TEST(hostile_pages_over_caps_refused)
 }
 END_TEST
 
+/* A host keeps a member to the rows a room keeps in all
+ * (ROOM_MEMBER_ROWS_MAX): departed members the room never had, a
+ * notify's worth at a time, are stored up to it and no further; a notify
+ * or a page beyond it is refused whole (409 room_full for a notify, its
+ * keys not kept either) and changes nothing. Rows of peers it holds
+ * still change. */
+START_TEST(hostile_member_rows_over_room_cap_refused)
+{
+    int commits = 0;
+    make_room(NULL);
+    tick_all(2);
+    size_t stored = (size_t)held_by(1).members, first = 0;
+    json_int_t ver = 1000;
+    while (stored + ROOM_MEMBERS_PUSH_MAX <= ROOM_MEMBER_ROWS_MAX) {
+        ck_assert_int_eq(notify_b(json_pack("{s:o,s:I}", "members", made_up_rows(ROOM_MEMBERS_PUSH_MAX, first, "left"),
+                                            "members_ver", ver++),
+                                  &commits),
+                         200);
+        first += ROOM_MEMBERS_PUSH_MAX;
+        stored += ROOM_MEMBERS_PUSH_MAX;
+    }
+    ck_assert_int_eq(held_by(1).members, (int64_t)stored);
+    held before = held_by(1);
+    ck_assert_int_eq(notify_b(json_pack("{s:o,s:o,s:I}", "keys", made_up_keys(1, 2), "members",
+                                        made_up_rows(ROOM_MEMBERS_PUSH_MAX, first, "left"), "members_ver", ver + 1),
+                              &commits),
+                     409);
+    ck_assert_int_eq(commits, 0);
+    assert_held_same(held_by(1), before);
+    size_t rest = ROOM_MEMBER_ROWS_MAX - stored;
+    ck_assert_int_eq(notify_b(json_pack("{s:o,s:I}", "members", made_up_rows(rest, first, "left"), "members_ver", ver++),
+                              &commits),
+                     200);
+    first += rest;
+    ck_assert_int_eq(held_by(1).members, ROOM_MEMBER_ROWS_MAX);
+    before = held_by(1);
+    ck_assert_int_eq(notify_b(json_pack("{s:o,s:I}", "members", made_up_rows(1, first, "invited"), "members_ver",
+                                        ver + 1),
+                              &commits),
+                     409);
+    ck_assert_int_eq(commits, 0);
+    assert_held_same(held_by(1), before);
+    ck_assert_int_ne(fetch_b(PORT_MEMBERS,
+                             json_pack("{s:o,s:I,s:b}", "members", made_up_rows(1, first, "invited"), "members_ver",
+                                       ver + 1, "more", false),
+                             &commits),
+                     NT_OK);
+    ck_assert_int_eq(commits, 0);
+    assert_held_same(held_by(1), before);
+    ck_assert_int_eq(notify_b(json_pack("{s:o,s:I}", "members", made_up_rows(3, 0, "kicked"), "members_ver", ver++),
+                              &commits),
+                     200);
+    ck_assert_int_eq(held_by(1).members, ROOM_MEMBER_ROWS_MAX);
+}
+END_TEST
+
+/* The host holds itself to the same: once a room keeps
+ * ROOM_MEMBER_ROWS_MAX rows, a peer it never had is neither invited nor
+ * let into an open room (409 room_full); a former member is invited
+ * again. */
+START_TEST(host_keeps_at_most_the_member_rows_a_member_takes)
+{
+    make_room(",\"access\":\"open\"");
+    int64_t rows = 0;
+    ck_assert_int_eq(roomdb_int(N[0].db, &rows, "SELECT count(*) FROM room_members WHERE room=?", "s", room_id),
+                     NT_OK);
+    char b[160];
+    for (size_t k = 0; rows < ROOM_MEMBER_ROWS_MAX; k++, rows++) {
+        snprintf(b, sizeof b, "{\"peer\":\"%064zx\"}", k + 1);
+        ck_assert_int_eq(apif(0, "POST", NULL, b, "/v1/client/rooms/%s/invite", room_id), 200);
+        ck_assert_int_eq(apif(0, "POST", NULL, b, "/v1/client/rooms/%s/kick", room_id), 200);
+    }
+    json_t *j = NULL;
+    snprintf(b, sizeof b, "{\"peer\":\"%s\"}", N[3].hex);
+    ck_assert_int_eq(apif(0, "POST", &j, b, "/v1/client/rooms/%s/invite", room_id), 409);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "code")), "room_full");
+    json_decref(j);
+    snprintf(b, sizeof b, "{\"host\":\"%s\"}", N[0].hex);
+    ck_assert_int_eq(apif(3, "POST", NULL, b, "/v1/client/rooms/%s/join", room_id), 409);
+    snprintf(b, sizeof b, "{\"peer\":\"%064zx\"}", (size_t)1);
+    ck_assert_int_eq(apif(0, "POST", NULL, b, "/v1/client/rooms/%s/invite", room_id), 200);
+    ck_assert_int_eq(roomdb_int(N[0].db, &rows, "SELECT count(*) FROM room_members WHERE room=?", "s", room_id),
+                     NT_OK);
+    ck_assert_int_eq(rows, ROOM_MEMBER_ROWS_MAX);
+}
+END_TEST
+
+/* A member that started at epoch 3 (invited after two rotations) never
+ * needs the keys of epochs 1 and 2: a host that sends them, in a notify
+ * or a page, has them skipped before anything is opened; a later epoch
+ * is kept. */
+START_TEST(hostile_keys_before_the_start_skipped)
+{
+    json_t *j = NULL;
+    ck_assert_int_eq(api(0, "POST", "/v1/client/rooms", "{\"name\":\"late\"}", &j), 201);
+    snprintf(room_id, sizeof room_id, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    for (int k = 0; k < 2; k++)
+        ck_assert_int_eq(apif(0, "POST", NULL, "{}", "/v1/client/rooms/%s/rekey", room_id), 200);
+    char b[160];
+    snprintf(b, sizeof b, "{\"peer\":\"%s\"}", N[3].hex);
+    ck_assert_int_eq(apif(0, "POST", NULL, b, "/v1/client/rooms/%s/invite", room_id), 200);
+    tick_all(1);
+    snprintf(b, sizeof b, "{\"host\":\"%s\"}", N[0].hex);
+    ck_assert_int_eq(apif(3, "POST", NULL, b, "/v1/client/rooms/%s/join", room_id), 200);
+    held before = held_by(3);
+    ck_assert_int_eq(before.keys, 1);
+    ck_assert_int_eq(before.epoch, 3);
+    int commits = 0;
+    ck_assert_int_eq(notify_to(3, json_pack("{s:o}", "keys", made_up_keys(2, 1)), &commits), 200);
+    assert_held_same(held_by(3), before);
+    ck_assert_int_eq(fetch_from(3, PORT_KEYS,
+                                json_pack("{s:o,s:I,s:b}", "keys", made_up_keys(2, 1), "epoch", (json_int_t)3, "more",
+                                          false),
+                                &commits),
+                     NT_OK);
+    assert_held_same(held_by(3), before);
+    ck_assert_int_eq(notify_to(3, json_pack("{s:o}", "keys", made_up_keys(1, 4)), &commits), 200);
+    held after = held_by(3);
+    ck_assert_int_eq(after.keys, 2);
+    ck_assert_int_eq(after.epoch, 4);
+}
+END_TEST
+
 /* The rooms' own connection and another (the peer store's) on one file:
  * a statement of the rooms' left stepped, then a commit on the other, then
  * BEGIN IMMEDIATE on the rooms': the BEGIN sweeps the leak (counted)
@@ -1575,6 +1822,8 @@ Suite *test_suite(void)
     tcase_add_test(tc, kick_rotates_and_excludes);
     tcase_add_test(tc, kick_withdraws_an_invitation);
     tcase_add_test(tc, notice_refused_for_good_is_dropped);
+    tcase_add_test(tc, kick_then_invite_while_away_both_delivered);
+    tcase_add_test(tc, invite_during_the_kick_push_follows_it);
     tcase_add_test(tc, rotation_after_n_messages);
     tcase_add_test(tc, password_and_open_rooms);
     tcase_add_test(tc, joins_budget_per_peer);
@@ -1589,6 +1838,9 @@ Suite *test_suite(void)
     tcase_add_test(tc, big_backlog_pushed_in_batches_a_member_takes);
     tcase_add_test(tc, hostile_notify_over_caps_refused);
     tcase_add_test(tc, hostile_pages_over_caps_refused);
+    tcase_add_test(tc, hostile_member_rows_over_room_cap_refused);
+    tcase_add_test(tc, host_keeps_at_most_the_member_rows_a_member_takes);
+    tcase_add_test(tc, hostile_keys_before_the_start_skipped);
     suite_add_tcase(s, tc);
     TCase *db = tcase_create("roomdb");
     tcase_add_test(db, roomdb_begin_survives_a_leak);

@@ -279,6 +279,44 @@ START_TEST(notice_done_clears_only_the_notice_delivered)
 }
 END_TEST
 
+/* An invitation after a kick not delivered yet keeps the kick before it
+ * ("reinvite"); the kick delivered, the invitation is owed, and then
+ * nothing. A kick again withdraws the invitation. */
+START_TEST(reinvite_keeps_the_kick_before_the_invitation)
+{
+    ck_assert_int_eq(rooms_store_set_state(db, room, ROOM_HOSTED), NT_OK);
+    ck_assert_int_eq(members_store_admit(db, room, peer, NULL, 0, ROOM_PUSH, 0, 1), NT_OK);
+    ck_assert_int_eq(members_store_kick(db, room, peer), NT_OK);
+    ck_assert_int_eq(members_store_invite(db, room, peer, 0, 1), NT_OK);
+    member_notice n = MEMBER_NOTICE_NONE;
+    ck_assert_int_eq(members_store_push_due(db, host, INT64_MAX, 8, note_push, &n), NT_OK);
+    ck_assert_int_eq(n, MEMBER_NOTICE_REINVITE);
+    ck_assert_int_eq(members_store_invite(db, room, peer, 0, 1), NT_OK); /* again: the same */
+    n = MEMBER_NOTICE_NONE;
+    ck_assert_int_eq(members_store_push_due(db, host, INT64_MAX, 8, note_push, &n), NT_OK);
+    ck_assert_int_eq(n, MEMBER_NOTICE_REINVITE);
+    ck_assert_int_eq(members_store_notice_done(db, room, peer, MEMBER_NOTICE_REINVITE), NT_OK);
+    n = MEMBER_NOTICE_NONE;
+    ck_assert_int_eq(members_store_push_due(db, host, INT64_MAX, 8, note_push, &n), NT_OK);
+    ck_assert_int_eq(n, MEMBER_NOTICE_INVITE);
+    /* withdrawn by a kick: the kick is owed, and an invitation after it keeps it first */
+    ck_assert_int_eq(members_store_kick(db, room, peer), NT_OK);
+    n = MEMBER_NOTICE_NONE;
+    ck_assert_int_eq(members_store_push_due(db, host, INT64_MAX, 8, note_push, &n), NT_OK);
+    ck_assert_int_eq(n, MEMBER_NOTICE_KICKED);
+    ck_assert_int_eq(members_store_invite(db, room, peer, 0, 1), NT_OK);
+    /* the plain kick was on its way when the invitation came: delivered, the invitation is owed */
+    ck_assert_int_eq(members_store_notice_done(db, room, peer, MEMBER_NOTICE_KICKED), NT_OK);
+    n = MEMBER_NOTICE_NONE;
+    ck_assert_int_eq(members_store_push_due(db, host, INT64_MAX, 8, note_push, &n), NT_OK);
+    ck_assert_int_eq(n, MEMBER_NOTICE_INVITE);
+    ck_assert_int_eq(members_store_notice_done(db, room, peer, MEMBER_NOTICE_INVITE), NT_OK);
+    n = MEMBER_NOTICE_NONE;
+    ck_assert_int_eq(members_store_push_due(db, host, INT64_MAX, 8, note_push, &n), NT_OK);
+    ck_assert_int_eq(n, MEMBER_NOTICE_NONE);
+}
+END_TEST
+
 /* An invitee reads from its invitation: the seq and epoch of it are kept
  * through its join and a repeated invitation; a departed member invited
  * again starts from the new invitation; a joiner never invited (an open
@@ -370,6 +408,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, enum_names_round_trip);
     tcase_add_test(tc, delivery_access_notice_names);
     tcase_add_test(tc, notice_done_clears_only_the_notice_delivered);
+    tcase_add_test(tc, reinvite_keeps_the_kick_before_the_invitation);
     tcase_add_test(tc, need_is_a_mask_stored_as_words);
     tcase_add_test(tc, a_row_with_an_unknown_state_is_an_error);
     tcase_add_test(tc, epoch_cause_stored_with_the_rotation);

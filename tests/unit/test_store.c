@@ -217,6 +217,33 @@ START_TEST(migration_5_flags_both_namesakes)
 }
 END_TEST
 
+/* Schema 6 gives each member room of an older database the oldest epoch
+ * it holds a key of as its first (a hosted room, and a room with no key,
+ * 0: not known). */
+START_TEST(migration_6_member_rooms_start_at_their_oldest_key)
+{
+    store *st;
+    ck_assert_int_eq(store_open_with(path, store_migrations, 5, &st), NT_OK);
+    store_lock(st);
+    ck_assert_int_eq(sqlite3_exec(store_db(st),
+                                  "INSERT INTO rooms (id, name, host, state, created) VALUES "
+                                  "('m', 'm', 'h', 'joined', 1), ('k', 'k', 'h', 'kicked', 1), "
+                                  "('i', 'i', 'h', 'invited', 1), ('o', 'o', 'me', 'hosted', 1);"
+                                  "INSERT INTO room_keys (room, epoch, key, created) VALUES "
+                                  "('m', 7, x'00', 1), ('m', 4, x'00', 1), ('k', 2, x'00', 1), ('o', 1, x'00', 1);",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    store_unlock(st);
+    store_close(st);
+    ck_assert_int_eq(store_open(path, &st), NT_OK);
+    ck_assert_int_eq(query_int(st, "SELECT from_epoch FROM rooms WHERE id = 'm'"), 4);
+    ck_assert_int_eq(query_int(st, "SELECT from_epoch FROM rooms WHERE id = 'k'"), 2);
+    ck_assert_int_eq(query_int(st, "SELECT from_epoch FROM rooms WHERE id = 'i'"), 0);
+    ck_assert_int_eq(query_int(st, "SELECT from_epoch FROM rooms WHERE id = 'o'"), 0);
+    store_close(st);
+}
+END_TEST
+
 /* A statement stepped to a row and never reset, then a write through a
  * second connection: the unlock resets it (counted) so the store's next
  * writes and BEGINs work; without that they failed with
@@ -274,6 +301,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, meta_and_stmt_cache);
     tcase_add_test(tc, leak_swept_at_unlock);
     tcase_add_test(tc, migration_5_flags_both_namesakes);
+    tcase_add_test(tc, migration_6_member_rooms_start_at_their_oldest_key);
     suite_add_tcase(s, tc);
     return s;
 }
