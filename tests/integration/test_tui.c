@@ -165,10 +165,13 @@ static void kill_tmux(void)
     sh("tmux -L %s kill-server >/dev/null 2>&1", sock);
 }
 
+/* A failed check ends the test's process with _exit: no atexit, no
+ * teardown. So the socket is the runner's (named in test_setup), a test
+ * starts by ending a server a failed one left, and the runner ends the
+ * last one after each case (unchecked teardown), with its clients. */
 static void setup_tmux(void)
 {
-    snprintf(sock, sizeof sock, "natter-test-%d", (int)getpid());
-    atexit(kill_tmux); /* a failed check exits the test process before teardown */
+    kill_tmux();
 }
 
 static void setup(void)
@@ -790,11 +793,13 @@ Suite *test_suite(void)
     Suite *s = suite_create("tui");
     TCase *tc = tcase_create("targets"); /* tmux alone, no nodes */
     tcase_add_checked_fixture(tc, setup_tmux, kill_tmux);
+    tcase_add_unchecked_fixture(tc, NULL, kill_tmux);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, keys_reach_the_named_session);
     suite_add_tcase(s, tc);
     tc = tcase_create("tmux");
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_unchecked_fixture(tc, NULL, kill_tmux);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, two_users_talk);
     tcase_add_test(tc, resize_and_node_restart);
@@ -811,6 +816,7 @@ Suite *test_suite(void)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tc = tcase_create(cases[i].name);
         tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_add_unchecked_fixture(tc, NULL, kill_tmux);
         tcase_set_timeout(tc, 300);
         tcase_add_test(tc, cases[i].test);
         suite_add_tcase(s, tc);
@@ -820,6 +826,7 @@ Suite *test_suite(void)
 
 int test_setup(void)
 {
+    snprintf(sock, sizeof sock, "natter-test-%d", (int)getpid());
     if (system("tmux -V >/dev/null 2>&1") != 0) {
         fprintf(stderr, "tmux is missing: install it (make deps)\n");
         return EXIT_FAILURE; /* a missing tool is a failure, not a skip */
