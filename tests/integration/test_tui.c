@@ -26,6 +26,12 @@
 #define POLL_MS 100
 #define OUTBOX_WAIT_MS 90000
 #define CMD_MAX 2048
+/* tmux target: the active pane of the session named exactly %s. A bare
+ * "-t b" is tried first as a window of the most recent session, by the
+ * start of its name too, and only then as a session; a new window is
+ * called "bash" until tmux renames it after the program its shell runs
+ * (at most every 500 ms), so keys meant for session b went to c. */
+#define PANE "=%s:"
 
 static harness_node a, b, c;
 static char sock[64];
@@ -47,7 +53,7 @@ static char *capture(const char *s)
 {
     char cmd[256], *buf = NULL;
     size_t len = 0;
-    snprintf(cmd, sizeof cmd, "tmux -L %s capture-pane -p -t %s 2>/dev/null", sock, s);
+    snprintf(cmd, sizeof cmd, "tmux -L %s capture-pane -p -t " PANE " 2>/dev/null", sock, s);
     FILE *p = popen(cmd, "r");
     FILE *m = open_memstream(&buf, &len);
     char chunk[4096];
@@ -124,16 +130,24 @@ static bool row_has(const char *s, int y, const char *text)
 static void type(const char *s, const char *text)
 {
     ck_assert_ptr_null(strchr(text, '\''));
-    ck_assert_int_eq(sh("tmux -L %s send-keys -t %s -l '%s'", sock, s, text), 0);
-    ck_assert_int_eq(sh("tmux -L %s send-keys -t %s Enter", sock, s), 0);
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t " PANE " -l '%s'", sock, s, text), 0);
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t " PANE " Enter", sock, s), 0);
+}
+
+/* A detached session s running cmd (no single quotes in it). */
+static void new_session(const char *s, const char *cmd)
+{
+    ck_assert_ptr_null(strchr(cmd, '\''));
+    ck_assert_int_eq(sh("tmux -L %s -f /dev/null new-session -d -s %s -x %d -y %d '%s'", sock, s, COLS_START,
+                        ROWS_START, cmd), 0);
 }
 
 static void start_client(const char *s, const harness_node *n)
 {
     const char *bin = getenv("NATTER") ? getenv("NATTER") : "build/natter";
-    ck_assert_int_eq(sh("tmux -L %s -f /dev/null new-session -d -s %s -x %d -y %d "
-                        "'env LANG=C.UTF-8 LC_ALL=C.UTF-8 %s --data-dir %s'",
-                        sock, s, COLS_START, ROWS_START, bin, n->data_dir), 0);
+    char cmd[PATH_MAX + 128];
+    snprintf(cmd, sizeof cmd, "env LANG=C.UTF-8 LC_ALL=C.UTF-8 %s --data-dir %s", bin, n->data_dir);
+    new_session(s, cmd);
 }
 
 static void add_peer(const harness_node *to, const harness_node *peer)
@@ -151,10 +165,18 @@ static void kill_tmux(void)
     sh("tmux -L %s kill-server >/dev/null 2>&1", sock);
 }
 
+/* A failed check ends the test's process with _exit: no atexit, no
+ * teardown. So the socket is the runner's (named in test_setup), a test
+ * starts by ending a server a failed one left, and the runner ends the
+ * last one after each case (unchecked teardown), with its clients. */
+static void setup_tmux(void)
+{
+    kill_tmux();
+}
+
 static void setup(void)
 {
-    snprintf(sock, sizeof sock, "natter-test-%d", (int)getpid());
-    atexit(kill_tmux); /* a failed check exits the test process before teardown */
+    setup_tmux();
     ck_assert_int_eq(harness_start(&a, "alice", quiet), 0);
     ck_assert_int_eq(harness_start(&b, "bob", quiet), 0);
     add_peer(&a, &b);
@@ -225,23 +247,23 @@ START_TEST(two_users_talk)
     see("b", "<bob> hi alice  [sent]");
 
     /* input line editing: Left twice, Backspace, then Home and a prefix */
-    ck_assert_int_eq(sh("tmux -L %s send-keys -t b -l 'typo'", sock), 0);
-    ck_assert_int_eq(sh("tmux -L %s send-keys -t b Left Left BSpace Home", sock), 0);
-    ck_assert_int_eq(sh("tmux -L %s send-keys -t b -l 'no '", sock), 0);
-    ck_assert_int_eq(sh("tmux -L %s send-keys -t b Enter", sock), 0);
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t =b: -l 'typo'", sock), 0);
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t =b: Left Left BSpace Home", sock), 0);
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t =b: -l 'no '", sock), 0);
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t =b: Enter", sock), 0);
     snprintf(line, sizeof line, "<?%s> no tpo", bob);
     see("a", line);
     /* history: Up brings the last line back */
-    ck_assert_int_eq(sh("tmux -L %s send-keys -t b Up", sock), 0);
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t =b: Up", sock), 0);
     see("b", "[lobby] no tpo");
-    ck_assert_int_eq(sh("tmux -L %s send-keys -t b C-u", sock), 0);
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t =b: C-u", sock), 0);
 
     /* unread counts and Alt+N: Bob looks at home while Alice writes */
-    ck_assert_int_eq(sh("tmux -L %s send-keys -t b M-0", sock), 0);
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t =b: M-0", sock), 0);
     see("b", "[home]");
     type("a", "while you were away");
     see("b", "1 lobby (1)");
-    ck_assert_int_eq(sh("tmux -L %s send-keys -t b M-1", sock), 0);
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t =b: M-1", sock), 0);
     snprintf(line, sizeof line, "<?%s> while you were away", alice);
     see("b", line);
     ck_assert(!screen_has("b", "lobby (1)"));
@@ -362,17 +384,17 @@ START_TEST(resize_and_node_restart)
     json_decref(rooms);
     see("a", "msg 40");
     ck_assert(!screen_has("a", "msg 05"));
-    ck_assert_int_eq(sh("tmux -L %s send-keys -t a PPage", sock), 0);
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t =a: PPage", sock), 0);
     see("a", "-- more");
     see("a", "msg 05");
     ck_assert(!screen_has("a", "msg 40"));
-    ck_assert_int_eq(sh("tmux -L %s send-keys -t a NPage", sock), 0);
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t =a: NPage", sock), 0);
     see("a", "msg 40");
     ck_assert(!screen_has("a", "-- more"));
     type("a", "a line long enough that a narrow terminal has to wrap it onto a second row");
     see("a", "second row  [sent]");
 
-    ck_assert_int_eq(sh("tmux -L %s resize-window -t a -x 60 -y 16", sock), 0);
+    ck_assert_int_eq(sh("tmux -L %s resize-window -t =a: -x 60 -y 16", sock), 0);
     bool ok = false;
     for (int w = 0; w <= SCREEN_WAIT_MS && !(ok = fits("a", 60, 16, "[connected]", "[lobby]")); w += POLL_MS)
         sleep_ms(POLL_MS);
@@ -380,7 +402,7 @@ START_TEST(resize_and_node_restart)
     ck_assert_msg(ok, "not redrawn at 60x16:\n%s", scr);
     free(scr);
     see("a", "<alice> a line long enough"); /* still there, rewrapped */
-    ck_assert_int_eq(sh("tmux -L %s resize-window -t a -x %d -y %d", sock, COLS_START, ROWS_START), 0);
+    ck_assert_int_eq(sh("tmux -L %s resize-window -t =a: -x %d -y %d", sock, COLS_START, ROWS_START), 0);
     ok = false;
     for (int w = 0; w <= SCREEN_WAIT_MS && !(ok = fits("a", COLS_START, ROWS_START, "[connected]", "[lobby]"));
          w += POLL_MS)
@@ -395,7 +417,7 @@ START_TEST(resize_and_node_restart)
     see("a", "DISCONNECTED: natterd is not running (data dir");
     type("a", "sent while the node is down");
     see("a", "[failed: natterd is not running");
-    ck_assert_int_eq(sh("tmux -L %s send-keys -t a -l 'kept'", sock), 0);
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t =a: -l 'kept'", sock), 0);
     see("a", "[lobby] kept");
     save_session("alice, node stopped", "a", false);
 
@@ -404,12 +426,12 @@ START_TEST(resize_and_node_restart)
     see("a", "connected to natterd again");
     see("a", "[connected]");
     see("a", "[lobby] kept");
-    ck_assert_int_eq(sh("tmux -L %s send-keys -t a Enter", sock), 0);
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t =a: Enter", sock), 0);
     see("a", "<alice> kept  [sent]");
     save_session("alice, node back", "a", false);
     type("a", "/quit");
     for (int w = 0; w <= SCREEN_WAIT_MS; w += POLL_MS) {
-        if (sh("tmux -L %s has-session -t a 2>/dev/null", sock) != 0)
+        if (sh("tmux -L %s has-session -t =a 2>/dev/null", sock) != 0)
             return; /* natter exited and took the session with it */
         sleep_ms(POLL_MS);
     }
@@ -439,7 +461,7 @@ START_TEST(hostile_text_shows_escaped)
     start_client("a", &a);
     see("a", "[connected]");
     see("a", "1 <U+202E>gen");
-    ck_assert_int_eq(sh("tmux -L %s send-keys -t a M-1", sock), 0);
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t =a: M-1", sock), 0);
     see("a", "<alice> hi^[]52;c;cm0gLXJmIH4=^G^[[2J<U+202E>evil");
     see("a", " <U+202E>gen  [invite, hosted");
     save_session("alice, hostile text escaped", "a", false);
@@ -491,7 +513,21 @@ static void join_room(harness_node *n, const char *rid)
 
 static void keys(const char *s, const char *k)
 {
-    ck_assert_int_eq(sh("tmux -L %s send-keys -t %s %s", sock, s, k), 0);
+    ck_assert_int_eq(sh("tmux -L %s send-keys -t " PANE " %s", sock, s, k), 0);
+}
+
+/* Show window n of session s (Alt+n), a room called name, once the room
+ * list has it: the client starts with the home window alone, so an Alt+n
+ * pressed before its first refresh comes back does nothing. */
+static void open_window(const char *s, int n, const char *name)
+{
+    char text[128];
+    snprintf(text, sizeof text, "%d %s", n, name);
+    see(s, text);
+    snprintf(text, sizeof text, "M-%d", n);
+    keys(s, text);
+    snprintf(text, sizeof text, "[%s]", name);
+    see(s, text);
 }
 
 /* Paste text into session s the way a terminal does: bracketed when the
@@ -504,7 +540,7 @@ static void paste(const char *s, const char *text, size_t len)
     ck_assert_ptr_nonnull(f);
     ck_assert_uint_eq(fwrite(text, 1, len, f), len);
     fclose(f);
-    ck_assert_int_eq(sh("tmux -L %s load-buffer -b p %s && tmux -L %s paste-buffer -p -d -b p -t %s",
+    ck_assert_int_eq(sh("tmux -L %s load-buffer -b p %s && tmux -L %s paste-buffer -p -d -b p -t " PANE,
                         sock, path, sock, s), 0);
     unlink(path);
 }
@@ -522,7 +558,7 @@ START_TEST(scrollback_reaches_the_start)
     }
     start_client("a", &a);
     see("a", "[connected]");
-    keys("a", "M-1");
+    open_window("a", 1, "general");
     see("a", "bulk 320 of 320");
     bool start = false;
     for (int i = 0; i < 80 && !start; i++) { /* ~19 rows a page: 17 pages and the fetches */
@@ -550,7 +586,7 @@ START_TEST(paste_and_long_input)
     create_room("{\"name\":\"lobby\",\"access\":\"invite\"}", rid);
     start_client("a", &a);
     see("a", "[connected]");
-    keys("a", "M-1");
+    open_window("a", 1, "lobby");
     see("a", "lobby  [invite, hosted, epoch 1");
     type("a", "/frob");
     see("a", "unknown command /frob");
@@ -618,8 +654,7 @@ START_TEST(own_lines_in_room_order)
     for (int i = 0; i < 3; i++) {
         start_client(names[i], nodes[i]);
         see(names[i], "[connected]");
-        keys(names[i], "M-1");
-        see(names[i], "[general]");
+        open_window(names[i], 1, "general");
     }
     for (int round = 1; round <= 5; round++)
         for (int i = 0; i < 3; i++) {
@@ -671,8 +706,7 @@ START_TEST(host_offline_shown)
     join_room(&b, rid);
     start_client("b", &b);
     see("b", "[connected]");
-    keys("b", "M-1");
-    see("b", "[general]");
+    open_window("b", 1, "general");
     ck_assert(!screen_has("b", "OFFLINE"));
     ck_assert_int_eq(harness_stop(&a), 0);
     snprintf(line, sizeof line, "alice~%.4s OFFLINE]", a.node_id);
@@ -717,7 +751,7 @@ START_TEST(rejoin_shows_the_gap)
     put_msg(&a, rid, "gap-before", "said before leaving");
     start_client("b", &b);
     see("b", "[connected]");
-    keys("b", "M-1");
+    open_window("b", 1, "lobby");
     see_within("b", "said before leaving", 20000);
     snprintf(path, sizeof path, "/v1/client/rooms/%s/leave", rid);
     ck_assert_int_eq(harness_post(&b, HARNESS_CLIENT, path, "{}", &r), 0);
@@ -738,11 +772,34 @@ START_TEST(rejoin_shows_the_gap)
 }
 END_TEST
 
+/* Keys and screens go to the session named, whatever its windows are
+ * called: here the newest session's window is "bash", as a client's is
+ * for a moment after its session starts. */
+START_TEST(keys_reach_the_named_session)
+{
+    new_session("a", "cat");
+    new_session("b", "cat");
+    new_session("c", "cat");
+    ck_assert_int_eq(sh("tmux -L %s rename-window -t =c: bash", sock), 0);
+    type("b", "meant for b");
+    see("b", "meant for b");
+    ck_assert(!screen_has("a", "meant for b"));
+    ck_assert(!screen_has("c", "meant for b"));
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("tui");
-    TCase *tc = tcase_create("tmux");
+    TCase *tc = tcase_create("targets"); /* tmux alone, no nodes */
+    tcase_add_checked_fixture(tc, setup_tmux, kill_tmux);
+    tcase_add_unchecked_fixture(tc, NULL, kill_tmux);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, keys_reach_the_named_session);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("tmux");
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_unchecked_fixture(tc, NULL, kill_tmux);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, two_users_talk);
     tcase_add_test(tc, resize_and_node_restart);
@@ -759,6 +816,7 @@ Suite *test_suite(void)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tc = tcase_create(cases[i].name);
         tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_add_unchecked_fixture(tc, NULL, kill_tmux);
         tcase_set_timeout(tc, 300);
         tcase_add_test(tc, cases[i].test);
         suite_add_tcase(s, tc);
@@ -768,6 +826,7 @@ Suite *test_suite(void)
 
 int test_setup(void)
 {
+    snprintf(sock, sizeof sock, "natter-test-%d", (int)getpid());
     if (system("tmux -V >/dev/null 2>&1") != 0) {
         fprintf(stderr, "tmux is missing: install it (make deps)\n");
         return EXIT_FAILURE; /* a missing tool is a failure, not a skip */
