@@ -42,6 +42,13 @@ const char *const store_migrations[] = {
     "CREATE INDEX peers_origin ON peers (origin, first_seen);"
     "UPDATE peers SET name_collision = (name <> '' AND EXISTS "
     "(SELECT 1 FROM peers o WHERE o.name = peers.name AND o.id <> peers.id));",
+    /* 6 (peers): names are compared folded (name_key: text_name_fold of
+     * name), and a label shows label_hex hex digits of the id, as many as
+     * set it apart from every other row of a name alike. Both are
+     * computed in C: peers_names_refresh fills them at start. */
+    "ALTER TABLE peers ADD COLUMN name_key TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE peers ADD COLUMN label_hex INTEGER NOT NULL DEFAULT 8;"
+    "CREATE INDEX peers_name_key ON peers (name_key);",
 };
 
 const size_t store_migrations_count = sizeof store_migrations / sizeof store_migrations[0];
