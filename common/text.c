@@ -103,22 +103,28 @@ static const struct {
     {0x51B, 'q'}, {0x51D, 'w'},
 };
 
-/* Simple lower case, the look-alikes as Latin. */
+static uint32_t latin_alike(uint32_t c)
+{
+    for (size_t i = 0; i < sizeof alike / sizeof alike[0]; i++)
+        if (alike[i].from == c)
+            return (uint32_t)alike[i].to;
+    return c;
+}
+
+/* Simple lower case, the look-alikes as Latin: upper case first (a
+ * capital may look Latin where its small letter does not), then the small
+ * letter, so that a folded character folds to itself. */
 static uint32_t fold_cp(uint32_t c)
 {
     if (c >= 0xFF01 && c <= 0xFF5E)
         c -= 0xFEE0; /* fullwidth ASCII */
-    if (c >= 'A' && c <= 'Z')
-        return c + 0x20;
-    for (size_t i = 0; i < sizeof alike / sizeof alike[0]; i++)
-        if (alike[i].from == c)
-            return (uint32_t)alike[i].to;
-    if ((c >= 0xC0 && c <= 0xDE && c != 0xD7) || (c >= 0x391 && c <= 0x3A9 && c != 0x3A2) ||
-        (c >= 0x410 && c <= 0x42F))
-        return c + 0x20;
-    if (c >= 0x400 && c <= 0x40F)
-        return c + 0x50;
-    return c;
+    c = latin_alike(c);
+    if ((c >= 'A' && c <= 'Z') || (c >= 0xC0 && c <= 0xDE && c != 0xD7) ||
+        (c >= 0x391 && c <= 0x3A9 && c != 0x3A2) || (c >= 0x410 && c <= 0x42F))
+        c += 0x20;
+    else if (c >= 0x400 && c <= 0x40F)
+        c += 0x50;
+    return latin_alike(c);
 }
 
 /* c as UTF-8 into out (room for 4). */
