@@ -455,11 +455,11 @@ static int reconnect(ctx *c, const char *rid, long long *last, char since[static
 /* A peer_renamed event while following: later lines name the peer anew. */
 static void renamed(const ctx *c, json_t *names, const json_t *ev)
 {
-    const char *old = field_str(ev, "old_name"), *label = field_str(ev, "label");
+    char ob[IDENT_LABEL_MAX], nb[IDENT_LABEL_MAX];
+    const char *old = ident_old_label(ev, ob), *now = ident_new_label(ev, nb);
     if (c->o->json)
         return;
-    term_printf(stdout, "-!- %s is now known as %s\n", old ? old : "?",
-                label ? label : field_str(ev, "name") ? field_str(ev, "name") : "?");
+    term_printf(stdout, "-!- %s is now known as %s\n", old ? old : "?", now ? now : "?");
     ident_renamed(names, ev);
 }
 

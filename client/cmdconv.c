@@ -401,7 +401,7 @@ int cmdconv_whois(ctx *c)
     whois_line("session", field_str(r, "session.state"));
     whois_line("last seen", fmt_ms(field_int(r, "last_seen", 0), t));
     if (field_bool(r, "name_collision", false))
-        whois_line("note", "another known peer has the same name");
+        whois_line("note", "another known peer or this node has a name alike");
     json_decref(r);
     return EXIT_OK;
 }

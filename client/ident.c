@@ -144,3 +144,26 @@ void ident_renamed(json_t *map, const json_t *ev)
     if (map_add(map, id, name, label, trust))
         return; /* out of memory: the next refresh has it */
 }
+
+/* ev's label_key, else the rule with its name_key as a shared name. */
+static const char *event_label(const json_t *ev, const char *label_key, const char *name_key,
+                               char buf[static IDENT_LABEL_MAX])
+{
+    const char *l = field_str(ev, label_key), *name = field_str(ev, name_key);
+    if (l && l[0])
+        return l;
+    if (!name || !name[0])
+        return NULL;
+    ident_label(name, field_str(ev, "peer"), "unknown", true, buf);
+    return buf;
+}
+
+const char *ident_old_label(const json_t *ev, char buf[static IDENT_LABEL_MAX])
+{
+    return event_label(ev, "old_label", "old_name", buf);
+}
+
+const char *ident_new_label(const json_t *ev, char buf[static IDENT_LABEL_MAX])
+{
+    return event_label(ev, "label", "name", buf);
+}

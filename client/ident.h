@@ -6,8 +6,12 @@
  *   trust: "self" (this node), "trusted", "untrusted" (a known peer not
  *          marked trusted), "unknown" (no peer row)
  *   label: the name for "self", and for "trusted" when no other known peer
- *          has the same name; otherwise name + "~" + the first 4 hex digits
- *          of the id ("bob~3fa2"), "~3fa2" when the name is empty.
+ *          has the same name; otherwise name + "~" + the first 8 hex digits
+ *          of the id ("bob~3fa2c9d1"), "~3fa2c9d1" when the name is empty.
+ * The node's label is the one to show whenever there is one: it also
+ * compares names folded (case, spaces, invisible characters), with this
+ * node's own name, and shows more digits while another peer of a name
+ * alike has an id that starts the same; ident_label is the fallback.
  * A names map (node_names in node.h) holds id -> {"name","label","trust"}
  * for this node and every peer. Labels and names are raw text: show them
  * through term.h. */
@@ -18,8 +22,8 @@
 #include <stdbool.h>
 #include "common/text.h"
 
-#define IDENT_LABEL_MAX (TEXT_NAME_MAX * 4 + 16) /* a long name from an older node, "~", 4 hex */
-#define IDENT_SUFFIX_HEX 4
+#define IDENT_LABEL_MAX (TEXT_NAME_MAX * 4 + 72) /* a long name from an older node, "~", up to 64 hex */
+#define IDENT_SUFFIX_HEX 8 /* as the node's PEERS_SUFFIX_MIN */
 
 /* The label rule. name and id may be NULL; trust one of the four words. */
 void ident_label(const char *name, const char *id, const char *trust, bool shared,
@@ -51,5 +55,12 @@ const char *ident_trust_of(const json_t *map, const char *id, const char *fallba
 
 /* Fold a peer_renamed event into map (name, label, trust of its peer). */
 void ident_renamed(json_t *map, const json_t *ev);
+
+/* How a peer_renamed event names the peer before: its "old_label" (the
+ * node's label then), else the rule with "old_name" as a name shared (an
+ * older node), else NULL. Returns the label (borrowed from ev, or buf). */
+const char *ident_old_label(const json_t *ev, char buf[static IDENT_LABEL_MAX]);
+/* ... and after: its "label", else the rule with "name" (NULL without). */
+const char *ident_new_label(const json_t *ev, char buf[static IDENT_LABEL_MAX]);
 
 #endif

@@ -108,13 +108,26 @@ static int p_label(const json_t *o, const json_t *peers, const char *q)
     return strcmp(ident_peer_label(o, peers, buf), q) == 0;
 }
 
+/* "name~hex": the peer's name is name (may be empty) and its id starts
+ * with hex (1..64 digits): a label typed with fewer digits than shown,
+ * or with digits where the label is the bare name. */
+static int p_name_id(const json_t *o, const json_t *peers, const char *q)
+{
+    const char *tilde = strrchr(q, '~'), *n = field_str(o, RESOLVE_NAME_KEYS), *id = field_str(o, RESOLVE_ID_KEYS);
+    size_t hl = tilde ? strlen(tilde + 1) : 0;
+    if (!tilde || !hl || hl > 64 || strspn(tilde + 1, "0123456789abcdefABCDEF") != hl || !id)
+        return 0;
+    return strlen(n ? n : "") == (size_t)(tilde - q) && !strncmp(n ? n : "", q, (size_t)(tilde - q)) &&
+           strncasecmp(id, tilde + 1, hl) == 0;
+}
+
 static bool is_trusted(const json_t *o)
 {
     const char *t = ident_trust(o);
     return !strcmp(t, "trusted") || !strcmp(t, "self");
 }
 
-/* "\"q\" fits N peers: bob~3fa2 (untrusted), ..." over the candidates. */
+/* "\"q\" fits N peers: bob~3fa2c9d1 (untrusted), ..." over the candidates. */
 static void list_candidates(const json_t *peers, const char *q, peer_match_fn *fn, bool trusted_only,
                             size_t hits, char err[static RESOLVE_ERR_MAX])
 {
@@ -164,7 +177,7 @@ static nt_err peer_pass(const json_t *peers, const char *q, peer_match_fn *fn, s
 
 nt_err resolve_peer(const json_t *peers, const char *query, size_t *index, char err[static RESOLVE_ERR_MAX])
 {
-    static peer_match_fn *const passes[] = {p_id, p_label, p_name, p_name_nocase, p_prefix};
+    static peer_match_fn *const passes[] = {p_id, p_label, p_name_id, p_name, p_name_nocase, p_prefix};
     err[0] = '\0';
     if (!json_is_array(peers) || !query || !query[0]) {
         snprintf(err, RESOLVE_ERR_MAX, "no peer named");

@@ -23,8 +23,10 @@ NT_MUST_USE nt_err resolve_find(const json_t *list, const char *query, const cha
                                 size_t *index, char err[static RESOLVE_ERR_MAX]);
 
 /* Find the peer query names in peers (a peer list): by exact id, exact
- * label ("bob~3fa2", ident.h), exact name (case-sensitive, then not), then
- * a unique prefix of an id or name. At each step trusted peers come
+ * label ("bob~3fa2c9d1", ident.h), name and leading hex digits of the id
+ * ("bob~3fa2": fewer digits than the label shows, or digits for a peer
+ * shown by its bare name), exact name (case-sensitive, then not), then a
+ * unique prefix of an id, name or label. At each step trusted peers come
  * first: if exactly one trusted peer fits, it is the one, whatever
  * untrusted peers fit too (a stranger who takes a friend's name does not
  * get their invitations); if none does, exactly one peer must fit. Else

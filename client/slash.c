@@ -269,7 +269,7 @@ static nt_err c_whois(sctx *s, int argc, char **argv)
     for (size_t i = 0; keys[i]; i++)
         say_field(s, keys[i], json_object_get(p, keys[i]));
     if (json_is_true(json_object_get(p, "name_collision")))
-        say(s, "%-14s %s", "note", "another peer uses the same name");
+        say(s, "%-14s %s", "note", "another peer or this node has a name alike");
     say_session(s, json_object_get(p, "session"));
     json_decref(r);
     return NT_OK;

@@ -5,13 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include "client/editline.h"
+#include "common/text.h"
 
 bool term_hidden(uint32_t c)
 {
-    return (c >= 0x80 && c < 0xA0) || c == 0xAD || c == 0x61C || c == 0x180E ||
-           c == 0x200B || c == 0x200E || c == 0x200F || (c >= 0x2028 && c <= 0x202E) ||
-           (c >= 0x2060 && c <= 0x2064) || (c >= 0x2066 && c <= 0x2069) || c == 0xFEFF ||
-           (c >= 0xFFF9 && c <= 0xFFFB) || (c >= 0xE0000 && c <= 0xE007F);
+    /* What names may not hold (text_invisible), but for what text in
+     * some scripts and emoji need: ZWJ/ZWNJ, Mongolian selectors, variation
+     * selectors, the braille blank. */
+    bool needed = c == 0x200C || c == 0x200D || (c >= 0x180B && c <= 0x180F && c != 0x180E) || c == 0x2800 ||
+                  (c >= 0xFE00 && c <= 0xFE0F) || (c >= 0xE0100 && c <= 0xE01EF);
+    return (c >= 0x80 && c < 0xA0) || (text_invisible(c) && !needed);
 }
 
 /* One character (or a bad byte) at s as it should be shown, into piece;

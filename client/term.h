@@ -8,13 +8,16 @@
  *   C0 controls and DEL  as caret notation: ESC -> "^[", LF -> "^J", DEL -> "^?"
  *                        (TAB becomes a space)
  *   C1 controls, bidi controls (U+061C, U+200E-200F, U+202A-202E,
- *   U+2066-2069), invisible and format characters (U+00AD, U+180E,
- *   U+200B, U+2028-2029, U+2060-2064, U+FEFF, U+FFF9-FFFB, tags
- *   U+E0000-E007F)      as "<U+XXXX>"
+ *   U+2066-2069), invisible and format characters and blanks that are
+ *   not spaces (U+00AD, U+034F, Hangul fillers U+115F-1160, U+3164,
+ *   U+FFA0, U+17B4-17B5, U+180E, U+200B, U+2028-2029, U+2060-206F,
+ *   U+FEFF, U+FFF0-FFFB, U+1BCA0-1BCA3, U+1D173-1D17A, tags
+ *   U+E0000-E0FFF)     as "<U+XXXX>"
  *   bytes that are not UTF-8 as "\xNN"
  * so an ESC ] 52 sequence (clipboard write), a cursor move or a right-to-
- * left override shows as text. ZWJ/ZWNJ (U+200C-200D) stay: emoji and
- * several scripts need them. --json output is not cleaned: it keeps the
+ * left override shows as text. ZWJ/ZWNJ (U+200C-200D), variation
+ * selectors, Mongolian selectors and the braille blank stay: emoji and
+ * several scripts need them (names cannot hold them: text_name_valid). --json output is not cleaned: it keeps the
  * exact text (JSON escapes C0 itself). */
 #ifndef NATTER_CLIENT_TERM_H
 #define NATTER_CLIENT_TERM_H

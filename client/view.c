@@ -631,9 +631,9 @@ bool view_event(view *v, const json_t *ev)
     if (!strcmp(type, "peer"))
         return true; /* a peer came or went: the next refresh shows it (a host's rooms say so) */
     if (!strcmp(type, "peer_renamed")) {
-        const char *old = field_str(ev, "old_name"), *now = field_str(ev, "label");
-        view_notice(v, NULL, false, "%s is now known as %s", old && old[0] ? old : view_name(v, peer, nb),
-                    now && now[0] ? now : field_str(ev, "name") ? field_str(ev, "name") : "?");
+        char ob[IDENT_LABEL_MAX], now_b[IDENT_LABEL_MAX];
+        const char *old = ident_old_label(ev, ob), *now = ident_new_label(ev, now_b);
+        view_notice(v, NULL, false, "%s is now known as %s", old ? old : view_name(v, peer, nb), now ? now : "?");
         ident_renamed(v->names, ev);
         return true;
     }

@@ -170,7 +170,8 @@ static nt_err validate(const config *cfg, char err[static CONFIG_ERR_MAX])
         return NT_ERR_INVALID;
     }
     if (cfg->name && !text_name_valid(cfg->name, strlen(cfg->name))) {
-        snprintf(err, CONFIG_ERR_MAX, "--name must be 1..%d bytes of UTF-8 without control characters",
+        snprintf(err, CONFIG_ERR_MAX,
+                 "--name must be 1..%d bytes of UTF-8 without control or invisible characters or surrounding space",
                  TEXT_NAME_MAX);
         return NT_ERR_INVALID;
     }

@@ -53,6 +53,13 @@ const char *const store_migrations[] = {
     /* 8 (rooms): a member's first epoch, so that it opens no key of an
      * epoch from before its membership. */
     ROOMDB_FROM_EPOCH,
+    /* 9 (peers): names are compared folded (name_key: text_name_fold of
+     * name), and a label shows label_hex hex digits of the id, as many as
+     * set it apart from every other row of a name alike. Both are
+     * computed in C: peers_names_refresh fills them at start. */
+    "ALTER TABLE peers ADD COLUMN name_key TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE peers ADD COLUMN label_hex INTEGER NOT NULL DEFAULT 8;"
+    "CREATE INDEX peers_name_key ON peers (name_key);",
 };
 
 const size_t store_migrations_count = sizeof store_migrations / sizeof store_migrations[0];

@@ -1,47 +1,23 @@
 /* peers.c - see peers.h. */
 #include "peers.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../common/text.h"
 #include "../crypto/encoding.h"
 
-#define PEER_COLUMNS                                                                                   \
-    "id, name, pub_der, first_seen, last_seen, trusted, delivery, source, instance_id, name_collision"
+static_assert(PEERS_NAME_MAX == TEXT_NAME_MAX, "a peer's name is a display name");
 
-/* Strict UTF-8 (no overlongs, no surrogates, <= U+10FFFF) without control
- * characters: names are shown on terminals. */
+#define PEER_COLUMNS                                                                                   \
+    "id, name, pub_der, first_seen, last_seen, trusted, delivery, source, instance_id, name_collision, label_hex"
+
+/* A name is shown to people: text_name_valid (no control or invisible
+ * characters, no surrounding space). */
 static bool name_ok(const char *s)
 {
-    size_t n = strlen(s);
-    if (n > PEERS_NAME_MAX)
-        return false;
-    const unsigned char *p = (const unsigned char *)s, *end = p + n;
-    while (p < end) {
-        unsigned c = *p, len, cp;
-        if (c < 0x80) {
-            if (c < 0x20 || c == 0x7f)
-                return false;
-            p++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) { len = 2; cp = c & 0x1f; }
-        else if (c >= 0xe0 && c <= 0xef) { len = 3; cp = c & 0x0f; }
-        else if (c >= 0xf0 && c <= 0xf4) { len = 4; cp = c & 0x07; }
-        else return false;
-        if ((size_t)(end - p) < len)
-            return false;
-        for (unsigned i = 1; i < len; i++) {
-            if ((p[i] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i] & 0x3f);
-        }
-        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        p += len;
-    }
-    return true;
+    return text_name_valid(s, strlen(s));
 }
 
 static bool source_ok(const char *s)
@@ -93,6 +69,11 @@ static void hex_of(const uint8_t id[static IDENTITY_ID_LEN], char out[static IDE
         out[0] = 0; /* cannot happen: the buffer is sized for it */
 }
 
+static void copy_text(char *dst, size_t cap, const unsigned char *src)
+{
+    snprintf(dst, cap, "%s", src ? (const char *)src : "");
+}
+
 /* Step a statement that returns no rows we need, and reset it. */
 static nt_err step_done(sqlite3_stmt *st)
 {
@@ -127,21 +108,137 @@ static nt_err add_address(store *s, const char *hex, const char *addr, int64_t n
     return step_done(st);
 }
 
-/* name_collision of every row named a or b (either may be NULL or ""): set
- * when another row has the same non-empty name, cleared otherwise (lock
- * held). */
-static nt_err recompute_collisions(store *s, const char *a, const char *b)
+/* ---- names alike: name_key, name_collision, label_hex ------------------- */
+
+typedef struct {
+    char id[IDENTITY_ID_HEX_LEN + 1];
+    char key[TEXT_FOLD_MAX];
+    bool collision;
+    unsigned hex;
+} name_row;
+
+static unsigned common_hex(const char *a, const char *b)
 {
-    sqlite3_stmt *st = store_stmt(s, "UPDATE peers SET name_collision = (name <> '' AND EXISTS "
-                                     "(SELECT 1 FROM peers o WHERE o.name = peers.name AND o.id <> peers.id)) "
-                                     "WHERE name IN (?1, ?2)");
+    unsigned n = 0;
+    while (n < IDENTITY_ID_HEX_LEN && a[n] && a[n] == b[n])
+        n++;
+    return n;
+}
+
+/* The rows whose name_key is key (every row when key is NULL), by key and
+ * id, into *out (malloc'd) (lock held). */
+static nt_err name_rows(store *s, const char *key, name_row **out, size_t *n)
+{
+    sqlite3_stmt *st = store_stmt(s, key ? "SELECT id, name_key, name_collision, label_hex FROM peers "
+                                           "WHERE name_key = ?1 ORDER BY name_key, id"
+                                         : "SELECT id, name_key, name_collision, label_hex FROM peers "
+                                           "ORDER BY name_key, id");
+    name_row *v = NULL;
+    size_t len = 0, cap = 0;
+    int r;
     if (!st)
         return NT_ERR_DB;
-    if (a && *a) /* unbound: NULL, which matches no row */
-        sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-    if (b && *b)
-        sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
+    if (key)
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) {
+            name_row *nv = realloc(v, (cap = cap ? 2 * cap : 8) * sizeof *v);
+            if (!nv)
+                break;
+            v = nv;
+        }
+        copy_text(v[len].id, sizeof v[len].id, sqlite3_column_text(st, 0));
+        copy_text(v[len].key, sizeof v[len].key, sqlite3_column_text(st, 1));
+        v[len].collision = sqlite3_column_int(st, 2) != 0;
+        v[len++].hex = (unsigned)sqlite3_column_int(st, 3);
+    }
+    sqlite3_reset(st);
+    if (r != SQLITE_DONE) {
+        free(v);
+        return r == SQLITE_ROW ? NT_ERR_NOMEM : NT_ERR_DB;
+    }
+    *out = v;
+    *n = len;
+    return NT_OK;
+}
+
+static nt_err write_name_row(store *s, const name_row *w)
+{
+    sqlite3_stmt *st = store_stmt(s, "UPDATE peers SET name_collision = ?2, label_hex = ?3 WHERE id = ?1");
+    if (!st)
+        return NT_ERR_DB;
+    sqlite3_bind_text(st, 1, w->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, w->collision);
+    sqlite3_bind_int(st, 3, (int)w->hex);
     return step_done(st);
+}
+
+/* name_collision and label_hex of the rows whose name folds to key (of
+ * every row when key is NULL) (lock held). Rows of one key are
+ * neighbours in id order, and the id that shares the most leading digits
+ * with a row's is one of its neighbours: the label shows one digit more
+ * than that. The empty key (no name) collides with nothing but still
+ * gets digits that set it apart. */
+static nt_err relabel(store *s, const char *key)
+{
+    name_row *v = NULL;
+    size_t n = 0;
+    nt_err rc = name_rows(s, key, &v, &n);
+    for (size_t i = 0; !rc && i < n; i++) {
+        bool before = i > 0 && !strcmp(v[i - 1].key, v[i].key);
+        bool after = i + 1 < n && !strcmp(v[i + 1].key, v[i].key);
+        unsigned hex = PEERS_SUFFIX_MIN, c;
+        if (before && (c = common_hex(v[i - 1].id, v[i].id) + 1) > hex)
+            hex = c;
+        if (after && (c = common_hex(v[i + 1].id, v[i].id) + 1) > hex)
+            hex = c;
+        name_row w = v[i];
+        w.collision = v[i].key[0] && (before || after);
+        w.hex = hex > IDENTITY_ID_HEX_LEN ? IDENTITY_ID_HEX_LEN : hex;
+        if (w.collision != v[i].collision || w.hex != v[i].hex)
+            rc = write_name_row(s, &w);
+    }
+    free(v);
+    return rc;
+}
+
+/* The row hex is named name now (NULL or "": none), was named old (NULL:
+ * a new row): its name_key, then the rows alike either (lock held). */
+static nt_err names_changed(store *s, const char *hex, const char *old, const char *name)
+{
+    char k_old[TEXT_FOLD_MAX], k_new[TEXT_FOLD_MAX];
+    text_name_fold(name, k_new, sizeof k_new);
+    sqlite3_stmt *st = store_stmt(s, "UPDATE peers SET name_key = ?2 WHERE id = ?1");
+    if (!st)
+        return NT_ERR_DB;
+    sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, k_new, -1, SQLITE_STATIC);
+    nt_err rc = step_done(st);
+    if (!rc && old && strcmp(text_name_fold(old, k_old, sizeof k_old), k_new))
+        rc = relabel(s, k_old);
+    return rc ? rc : relabel(s, k_new);
+}
+
+/* Fill out with the name, trust and label of the row hex; self_name: a
+ * name alike it is shared. Unknown when there is no row (lock held). */
+static void identify_locked(store *s, const char *hex, const char *self_name, peer_ident *out)
+{
+    bool collision = false;
+    unsigned digits = PEERS_SUFFIX_MIN;
+    sqlite3_stmt *st = store_stmt(s, "SELECT name, trusted, name_collision, label_hex FROM peers WHERE id = ?1");
+    out->trust = PEER_TRUST_UNKNOWN;
+    out->name[0] = 0;
+    if (st) {
+        sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            copy_text(out->name, sizeof out->name, sqlite3_column_text(st, 0));
+            out->trust = sqlite3_column_int(st, 1) ? PEER_TRUST_TRUSTED : PEER_TRUST_UNTRUSTED;
+            collision = sqlite3_column_int(st, 2) != 0 || peers_names_alike(out->name, self_name);
+            digits = (unsigned)sqlite3_column_int(st, 3);
+        }
+        sqlite3_reset(st);
+    }
+    peers_label(out->name, hex, out->trust, collision, digits, out->label);
 }
 
 /* Rows first learned from origin within the window; when there are cap of
@@ -262,10 +359,15 @@ static nt_err observe_locked(store *s, const sighting *g, peers_sighting *out)
         return rc;
     if (!known && !strcmp(g->source, "multicast") && (rc = multicast_make_room(s, g->now, out->multicast_cap)))
         return rc;
+    bool named = g->name && *g->name && (!known || strcmp(old, g->name));
+    if (known && named && old[0]) { /* the label it had, for the rename notice */
+        peer_ident was;
+        identify_locked(s, g->hex, out->self_name, &was);
+        memcpy(out->old_label, was.label, sizeof out->old_label);
+    }
     if ((rc = write_row(s, g, known, out->origin)))
         return rc;
-    bool named = g->name && *g->name && (!known || strcmp(old, g->name));
-    if (named && (rc = recompute_collisions(s, known ? old : NULL, g->name)))
+    if ((named || !known) && (rc = names_changed(s, g->hex, known ? old : NULL, g->name)))
         return rc;
     if (g->addr && (rc = add_address(s, g->hex, g->addr, g->now)))
         return rc;
@@ -284,7 +386,7 @@ nt_err peers_record(store *s, const identity *pub, const char *name, const char 
     sighting g = {.hex = hex, .name = name, .addr = addr, .source = source, .der = der,
                   .instance_id = instance_id, .now = now_unix};
     sg->is_new = sg->renamed = false;
-    sg->old_name[0] = 0;
+    sg->old_name[0] = sg->old_label[0] = 0;
     sg->retry_after = 0;
     if (!s || !pub || !source_ok(source) || (name && !name_ok(name)) || (addr && !addr_ok(addr)))
         return NT_ERR_INVALID;
@@ -335,11 +437,6 @@ nt_err peers_observe(store *s, const identity *pub, const char *name, const char
     return rc;
 }
 
-static void copy_text(char *dst, size_t cap, const unsigned char *src)
-{
-    snprintf(dst, cap, "%s", src ? (const char *)src : "");
-}
-
 /* Fill out from a row of PEER_COLUMNS, then its addresses (lock held). */
 static nt_err row_to_info(store *s, sqlite3_stmt *st, peer_info *out)
 {
@@ -364,6 +461,7 @@ static nt_err row_to_info(store *s, sqlite3_stmt *st, peer_info *out)
         memcpy(out->instance_id, sqlite3_column_blob(st, 8), PEERS_INSTANCE_LEN);
     }
     out->name_collision = sqlite3_column_int(st, 9) != 0;
+    out->label_hex = (unsigned)sqlite3_column_int(st, 10);
 
     sqlite3_stmt *a = store_stmt(s, "SELECT address FROM peer_addresses WHERE peer = ?1 "
                                     "ORDER BY last_seen DESC, address LIMIT ?2");
@@ -487,7 +585,7 @@ static nt_err exec_on(store *s, const char *sql, const uint8_t *id, const char *
 
 nt_err peers_delete(store *s, const uint8_t id[static IDENTITY_ID_LEN])
 {
-    char hex[IDENTITY_ID_HEX_LEN + 1], name[PEERS_NAME_MAX + 1] = "";
+    char hex[IDENTITY_ID_HEX_LEN + 1], name[PEERS_NAME_MAX + 1] = "", key[TEXT_FOLD_MAX];
     bool known = false, same = false;
     hex_of(id, hex);
     store_lock(s);
@@ -505,7 +603,7 @@ nt_err peers_delete(store *s, const uint8_t id[static IDENTITY_ID_LEN])
     }
     /* the peer it shared its name with may now stand alone */
     if (!rc)
-        rc = recompute_collisions(s, name, NULL);
+        rc = relabel(s, text_name_fold(name, key, sizeof key));
     if (rc)
         store_rollback(s);
     else
@@ -530,19 +628,38 @@ const char *peers_trust_name(peer_trust t)
     return t <= PEER_TRUST_UNKNOWN ? names[t] : "unknown";
 }
 
-void peers_label(const char *name, const char *id_hex, peer_trust trust, bool collision,
+void peers_label(const char *name, const char *id_hex, peer_trust trust, bool collision, unsigned hex_digits,
                  char out[static PEERS_LABEL_MAX])
 {
-    bool bare = name && *name && (trust == PEER_TRUST_SELF || (trust == PEER_TRUST_TRUSTED && !collision));
+    name = name ? name : "";
+    bool bare = name[0] && text_name_valid(name, strlen(name)) &&
+                (trust == PEER_TRUST_SELF || (trust == PEER_TRUST_TRUSTED && !collision));
+    int digits = hex_digits < PEERS_SUFFIX_MIN      ? PEERS_SUFFIX_MIN
+                 : hex_digits > IDENTITY_ID_HEX_LEN ? IDENTITY_ID_HEX_LEN
+                                                    : (int)hex_digits;
     if (bare)
         snprintf(out, PEERS_LABEL_MAX, "%s", name);
     else
-        snprintf(out, PEERS_LABEL_MAX, "%s~%.4s", name ? name : "", id_hex ? id_hex : "");
+        snprintf(out, PEERS_LABEL_MAX, "%s~%.*s", name, digits, id_hex ? id_hex : "");
+}
+
+bool peers_names_alike(const char *a, const char *b)
+{
+    char fa[TEXT_FOLD_MAX], fb[TEXT_FOLD_MAX];
+    if (!a || !b)
+        return false;
+    text_name_fold(a, fa, sizeof fa);
+    return fa[0] && !strcmp(fa, text_name_fold(b, fb, sizeof fb));
+}
+
+void peers_info_label(const peer_info *p, const char *self_name, char out[static PEERS_LABEL_MAX])
+{
+    peers_label(p->name, p->id_hex, p->trusted ? PEER_TRUST_TRUSTED : PEER_TRUST_UNTRUSTED,
+                p->name_collision || peers_names_alike(p->name, self_name), p->label_hex, out);
 }
 
 void peers_identify(store *s, const char *self_hex, const char *self_name, const char *id_hex, peer_ident *out)
 {
-    bool collision = false;
     memset(out, 0, sizeof *out);
     out->trust = PEER_TRUST_UNKNOWN;
     if (self_hex && id_hex && !strcmp(self_hex, id_hex)) {
@@ -550,17 +667,66 @@ void peers_identify(store *s, const char *self_hex, const char *self_name, const
         snprintf(out->name, sizeof out->name, "%s", self_name ? self_name : "");
     } else if (s && id_hex) {
         store_lock(s);
-        sqlite3_stmt *st = store_stmt(s, "SELECT name, trusted, name_collision FROM peers WHERE id = ?1");
-        if (st) {
-            sqlite3_bind_text(st, 1, id_hex, -1, SQLITE_STATIC);
-            if (sqlite3_step(st) == SQLITE_ROW) {
-                copy_text(out->name, sizeof out->name, sqlite3_column_text(st, 0));
-                out->trust = sqlite3_column_int(st, 1) ? PEER_TRUST_TRUSTED : PEER_TRUST_UNTRUSTED;
-                collision = sqlite3_column_int(st, 2) != 0;
-            }
-            sqlite3_reset(st);
-        }
+        identify_locked(s, id_hex, self_name, out);
         store_unlock(s);
+        return;
     }
-    peers_label(out->name, id_hex, out->trust, collision, out->label);
+    peers_label(out->name, id_hex, out->trust, false, PEERS_SUFFIX_MIN, out->label);
+}
+
+/* Every row's name_key as the fold gives it now (lock held). */
+static nt_err refold(store *s)
+{
+    sqlite3_stmt *st = store_stmt(s, "SELECT id, name, name_key FROM peers");
+    name_row *v = NULL;
+    size_t len = 0, cap = 0;
+    nt_err rc = NT_OK;
+    int r;
+    if (!st)
+        return NT_ERR_DB;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        char key[TEXT_FOLD_MAX];
+        const unsigned char *k = sqlite3_column_text(st, 2);
+        text_name_fold((const char *)sqlite3_column_text(st, 1), key, sizeof key);
+        if (k && !strcmp((const char *)k, key))
+            continue;
+        if (len == cap) {
+            name_row *nv = realloc(v, (cap = cap ? 2 * cap : 8) * sizeof *v);
+            if (!nv)
+                break;
+            v = nv;
+        }
+        copy_text(v[len].id, sizeof v[len].id, sqlite3_column_text(st, 0));
+        memcpy(v[len++].key, key, sizeof key);
+    }
+    sqlite3_reset(st);
+    if (r != SQLITE_DONE)
+        rc = r == SQLITE_ROW ? NT_ERR_NOMEM : NT_ERR_DB;
+    for (size_t i = 0; !rc && i < len; i++) {
+        if (!(st = store_stmt(s, "UPDATE peers SET name_key = ?2 WHERE id = ?1")))
+            rc = NT_ERR_DB;
+        else {
+            sqlite3_bind_text(st, 1, v[i].id, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 2, v[i].key, -1, SQLITE_STATIC);
+            rc = step_done(st);
+        }
+    }
+    free(v);
+    return rc;
+}
+
+nt_err peers_names_refresh(store *s)
+{
+    store_lock(s);
+    nt_err rc = store_begin(s);
+    if (!rc) {
+        if (!(rc = refold(s)))
+            rc = relabel(s, NULL);
+        if (rc)
+            store_rollback(s);
+        else
+            rc = store_commit(s);
+    }
+    store_unlock(s);
+    return rc;
 }

@@ -3,9 +3,14 @@
  * A peer is keyed by its node id (SHA-256 of its DER public key). The key
  * is pinned at first sight: a different key for a known id is refused
  * (NT_ERR_AUTH) and changes nothing. Every row whose name another row
- * also uses is flagged (name_collision), recomputed for every row a new
- * name, a rename or a delete touches, so the user can tell them apart.
- * Names are display text only: a peer is its id (see peers_label).
+ * also uses, alike (text_name_fold: case, spaces, invisible characters,
+ * look-alike letters), is flagged (name_collision), and each row keeps
+ * how many hex digits of its id set it apart from every other row of a
+ * name alike (label_hex: at least PEERS_SUFFIX_MIN, more while another
+ * such id starts with the same digits). Both are recomputed for every
+ * row a new name, a rename or a delete touches, and for every row by
+ * peers_names_refresh, so the user can tell them apart. Names are display
+ * text only: a peer is its id (see peers_label).
  * Every function takes the store lock itself; none does network I/O.
  *
  * Addresses are "host:port" of the peer's peer API; the most recent few
@@ -27,7 +32,11 @@
 #define PEERS_SOURCE_MAX 16
 #define PEERS_ORIGIN_CAP 16        /* new rows first learned from one source address ... */
 #define PEERS_ORIGIN_WINDOW_S 3600 /* ... per this many seconds */
-#define PEERS_LABEL_MAX (PEERS_NAME_MAX + 1 + 4 + 1) /* name "~" 4 hex NUL */
+/* A label shows at least this many hex digits of the id: 32 bits, so
+ * that a key whose id starts like another's costs ~2^32 RSA key
+ * generations rather than the 2^16 (seconds) of 4 digits. */
+#define PEERS_SUFFIX_MIN 8
+#define PEERS_LABEL_MAX (PEERS_NAME_MAX + 1 + IDENTITY_ID_HEX_LEN + 1) /* name "~" hex NUL */
 /* Rows known only from multicast (source "multicast", not trusted: a
  * handshake makes the source "handshake") cost an attacker nothing but a
  * key pair and a spoofed source address each, so there are at most this
@@ -55,6 +64,7 @@ typedef struct {
     bool has_instance;
     uint8_t instance_id[PEERS_INSTANCE_LEN];
     bool name_collision;
+    unsigned label_hex; /* hex digits of the id its label shows */
 } peer_info;
 
 /* Record a sighting of pub (a public identity; its id is identity_id(pub)).
@@ -64,8 +74,10 @@ typedef struct {
  * instance id (when non-NULL) and last_seen are refreshed; a peer added by
  * hand stays "manual", one first seen otherwise becomes "manual" when
  * source is "manual", and one known only from multicast becomes
- * "handshake" when source is "handshake". name: at most 100 bytes of UTF-8 (NT_ERR_INVALID
- * otherwise; NULL or "" for unknown). addr: "host:port" or NULL. source:
+ * "handshake" when source is "handshake". name: a display name
+ * (text_name_valid: at most 100 bytes of UTF-8, no control or invisible
+ * characters, no space at either end; NT_ERR_INVALID otherwise; NULL or ""
+ * for unknown). addr: "host:port" or NULL. source:
  * "multicast", "manual" or "handshake". instance_id: 16 bytes or NULL.
  * is_new may be NULL. */
 NT_MUST_USE nt_err peers_observe(store *s, const identity *pub, const char *name, const char *addr,
@@ -84,10 +96,12 @@ typedef struct {
      * multicast unseen for PEERS_MULTICAST_EXPIRY_S go, then the least
      * recently seen while there are multicast_cap (0: PEERS_MULTICAST_MAX). */
     unsigned multicast_cap;
+    const char *self_name; /* in: this node's name (old_label: a name alike it is shared); may be NULL */
     /* out */
     bool is_new;
     bool renamed;                      /* a known peer's non-empty name changed */
     char old_name[PEERS_NAME_MAX + 1]; /* its name before, when renamed */
+    char old_label[PEERS_LABEL_MAX];   /* its label before (peers_identify then), when renamed */
     int64_t retry_after;               /* with NT_ERR_BUSY: seconds until the origin may add one */
 } peers_sighting;
 
@@ -115,15 +129,25 @@ typedef struct peer_ident {
 } peer_ident;
 
 const char *peers_trust_name(peer_trust t);
-/* The label: the bare name for self, and for a trusted peer whose name no
- * other known peer uses; otherwise name "~" the first 4 hex digits of the
- * id ("~" and 4 hex when the name is empty). */
-void peers_label(const char *name, const char *id_hex, peer_trust trust, bool collision,
+/* The label: the bare name for self, and for a trusted peer whose name
+ * (a valid name: text_name_valid) no other known peer and not this node
+ * uses (collision false); otherwise name "~" the first hex_digits hex
+ * digits of the id (at least PEERS_SUFFIX_MIN; "~" and the digits when
+ * the name is empty): "bob~3fa2c9d1". hex_digits: a row's label_hex. */
+void peers_label(const char *name, const char *id_hex, peer_trust trust, bool collision, unsigned hex_digits,
                  char out[static PEERS_LABEL_MAX]);
+/* a and b (either may be NULL) fold alike (text_name_fold) and not to "". */
+bool peers_names_alike(const char *a, const char *b);
+/* The label of a row p (trust from p->trusted) as peers_identify gives
+ * it: shared also when its name is alike self_name (may be NULL). */
+void peers_info_label(const peer_info *p, const char *self_name, char out[static PEERS_LABEL_MAX]);
 /* name, trust and label of id_hex (64 hex): self when it is self_hex (then
  * self_name is its name), else from the peer table (unknown if no row,
- * or s is NULL). */
+ * or s is NULL; a name alike self_name is shared). */
 void peers_identify(store *s, const char *self_hex, const char *self_name, const char *id_hex, peer_ident *out);
+/* Recompute the folded name, name_collision and label_hex of every row
+ * (rows written by an older version, a changed fold). At start. */
+NT_MUST_USE nt_err peers_names_refresh(store *s);
 
 /* One peer. NT_ERR_NOT_FOUND when unknown. */
 NT_MUST_USE nt_err peers_get(store *s, const uint8_t id[static IDENTITY_ID_LEN], peer_info *out);

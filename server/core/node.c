@@ -16,6 +16,7 @@
 #include "crypto/encoding.h"
 #include "crypto/rng.h"
 #include "server/core/presence.h"
+#include "storage/peers.h"
 
 #define META_NODE_ID "node_id"
 #define META_NAME "name"
@@ -236,6 +237,9 @@ static nt_err open_store(node *nd, char err[static NODE_ERR_MAX])
                  nd->data_dir, NODE_KEY_FILE, nd->id_hex, stored);
         return NT_ERR_AUTH;
     }
+    /* rows written by an older natterd: names compared as this one folds them */
+    if (!rc)
+        rc = peers_names_refresh(nd->db);
     if (rc)
         seterr(err, "%s: database error (%s)", path, err_str(rc));
     return rc;

@@ -115,7 +115,9 @@ static void put_name(http_req *rq, node *nd)
     nt_err rc = json_get_str(body, "name", TEXT_NAME_MAX, &name);
     if (rc || !text_name_valid(name, strlen(name)))
         http_reply_error(rq, 400, "bad_request",
-                         "\"name\" must be 1..%d bytes of UTF-8 without control characters", TEXT_NAME_MAX);
+                         "\"name\" must be 1..%d bytes of UTF-8 without control or invisible characters, "
+                         "and without space at either end",
+                         TEXT_NAME_MAX);
     else if ((rc = node_set_name(nd, name)))
         http_reply_nt_err(rq, rc, NULL);
     else

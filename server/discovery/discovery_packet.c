@@ -6,6 +6,8 @@
 
 #include <mbedtls/sha256.h>
 
+#include "common/text.h"
+
 /* Offsets of the fixed header. */
 #define OFF_MAGIC 0
 #define OFF_VERSION 4
@@ -104,47 +106,11 @@ static const uint8_t *take(reader *r, size_t n)
 
 /* --- names ------------------------------------------------------------ */
 
-/* Strict UTF-8 (no overlongs, no surrogates, <= U+10FFFF) without C0/C1
- * control characters or DEL: a name ends up on people's terminals. */
+/* The one rule for display names (text_name_valid): a name ends up on
+ * people's terminals, and must not look like another. */
 bool discovery_packet_name_ok(const char *str, size_t len)
 {
-    const uint8_t *s = (const uint8_t *)str;
-    if (len == 0 || len > DISCOVERY_NAME_MAX)
-        return false;
-    for (size_t i = 0; i < len;) {
-        uint8_t c = s[i];
-        uint32_t cp;
-        size_t n;
-        if (c < 0x80) {
-            if (c < 0x20 || c == 0x7F)
-                return false;
-            i++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            n = 1, cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 2, cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 3, cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (len - i - 1 < n)
-            return false;
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return false;
-            cp = cp << 6 | (s[i + k] & 0x3F);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
-            return false; /* overlong or beyond Unicode */
-        if (cp >= 0xD800 && cp <= 0xDFFF)
-            return false; /* surrogate */
-        if (cp >= 0x80 && cp <= 0x9F)
-            return false; /* C1 control */
-        i += n + 1;
-    }
-    return true;
+    return str && len <= DISCOVERY_NAME_MAX && text_name_valid(str, len);
 }
 
 /* --- decode ----------------------------------------------------------- */

@@ -135,7 +135,8 @@ discovery_drop discovery_packet_verify(const discovery_packet *p, const identity
 discovery_drop discovery_packet_address(const discovery_packet *p, const uint8_t src[static DISCOVERY_ADDR_LEN],
                                         uint8_t out[static DISCOVERY_ADDR_LEN]);
 
-/* True if s[0..len) is a valid display name for a packet. */
+/* True if s[0..len) is a valid display name for a packet: at most
+ * DISCOVERY_NAME_MAX bytes and text_name_valid (common/text.h). */
 bool discovery_packet_name_ok(const char *s, size_t len);
 
 /* Encode a query into out (cap >= DISCOVERY_QUERY_LEN). */

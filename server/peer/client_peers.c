@@ -77,7 +77,7 @@ static json_t *peer_json(node *nd, const peer_info *p)
                           peers_delivery_name(p->delivery), "name_collision", p->name_collision, "session",
                           session_json(nd, p));
     if (o)
-        peer_names_json(p, o);
+        peer_names_json(nd, p, o);
     if (o && p->has_instance) { /* discovery: changes when the peer restarts */
         char inst[2 * PEERS_INSTANCE_LEN + 1];
         if (encoding_hex_encode(p->instance_id, PEERS_INSTANCE_LEN, inst, sizeof inst) == NT_OK)

@@ -17,7 +17,8 @@
 
 /* peers_record of a sighting from signed data, with origin (the source
  * IP; NULL for none) capped per the node's config; on a rename, a
- * peer_renamed event. NT_ERR_BUSY when the origin is at its cap
+ * peer_renamed event {peer, old_name, old_label (the label it had), name,
+ * label, trust}. NT_ERR_BUSY when the origin is at its cap
  * (sg->retry_after set). sg may be NULL. */
 NT_MUST_USE nt_err peer_names_record(node *nd, const identity *pub, const char *name, const char *addr,
                                      const char *source, const uint8_t *instance_id, const char *origin,
@@ -34,7 +35,8 @@ void peer_names_ident(void *arg, const char *peer, peer_ident *out);
 void peer_names_presence(node *nd, const uint8_t id[static IDENTITY_ID_LEN], bool up, bool always_hooks,
                          const char *why);
 
-/* Add "trust" and "label" of p to its JSON object o. */
-void peer_names_json(const peer_info *p, json_t *o);
+/* Set "trust", "label" and "name_collision" of p in its JSON object o (a
+ * name alike the node's own is shared too). */
+void peer_names_json(node *nd, const peer_info *p, json_t *o);
 
 #endif

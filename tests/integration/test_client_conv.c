@@ -124,8 +124,8 @@ START_TEST(room_and_peer_commands)
 {
     natter_out o;
     char alice[32], bob[32], rid[64];
-    snprintf(alice, sizeof alice, "alice~%.4s", a.node_id);
-    snprintf(bob, sizeof bob, "bob~%.4s", b.node_id);
+    snprintf(alice, sizeof alice, "alice~%.8s", a.node_id);
+    snprintf(bob, sizeof bob, "bob~%.8s", b.node_id);
     meet();
     check_run(&a, 0, NULL, NULL, "create", "general", "--topic", "plans for\x1b[2J friday", NULL);
     snprintf(rid, sizeof rid, "%s", room_id(&a, "general", NULL));
@@ -214,8 +214,8 @@ START_TEST(join_by_name_and_refusals)
     harness_node c;
     ck_assert_int_eq(harness_start(&c, "carol", quiet), 0);
     char alice[32], carol[32], line[96];
-    snprintf(alice, sizeof alice, "alice~%.4s", a.node_id);
-    snprintf(carol, sizeof carol, "carol~%.4s", c.node_id);
+    snprintf(alice, sizeof alice, "alice~%.8s", a.node_id);
+    snprintf(carol, sizeof carol, "carol~%.8s", c.node_id);
     meet();
     check_run(&a, 0, NULL, NULL, "create", "lobby", "--access", "open", NULL);
     check_run(&b, 0, "joined lobby", NULL, "join", "lobby", NULL, NULL, NULL);

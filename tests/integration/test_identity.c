@@ -109,8 +109,8 @@ START_TEST(twins_do_not_wedge_the_peer_table)
     hex_of(keys[0], h0);
     hex_of(keys[1], h1);
     hex_of(keys[2], h2);
-    snprintf(l0, sizeof l0, "twin~%.4s", h0);
-    snprintf(l1, sizeof l1, "twin~%.4s", h1);
+    snprintf(l0, sizeof l0, "twin~%.8s", h0);
+    snprintf(l1, sizeof l1, "twin~%.8s", h1);
     ck_assert_int_eq(handshake_as(&a, keys[0], "twin", NULL), 200);
     ck_assert_int_eq(handshake_as(&a, keys[1], "twin", NULL), 200);
     json_decref(call(&a, "POST", "{\"name\":\"lobby\"}", 201, "/v1/client/rooms"));
@@ -137,7 +137,7 @@ START_TEST(rename_is_an_event)
 {
     harness_node a;
     ck_assert_int_eq(harness_start(&a, "alice", NULL), 0);
-    char h0[65], label[80];
+    char h0[65], label[80], old_label[80];
     hex_of(keys[0], h0);
     ck_assert_int_eq(handshake_as(&a, keys[0], "bob", NULL), 200);
     json_t *ev = call(&a, "GET", NULL, 200, "/v1/client/events?since=now");
@@ -150,9 +150,13 @@ START_TEST(rename_is_an_event)
     ck_assert_uint_eq(json_array_size(json_object_get(ev, "events")), 1);
     json_t *e = harness_json_find(ev, "events", "type", "peer_renamed");
     ck_assert_ptr_nonnull(e);
-    snprintf(label, sizeof label, "robert~%.4s", h0);
+    snprintf(label, sizeof label, "robert~%.8s", h0);
+    snprintf(old_label, sizeof old_label, "bob~%.8s", h0);
     ck_assert_str_eq(json_string_value(json_object_get(e, "peer")), h0);
     ck_assert_str_eq(json_string_value(json_object_get(e, "old_name")), "bob");
+    /* the old name as it was shown: untrusted, so with the id */
+    ck_assert_ptr_nonnull(json_string_value(json_object_get(e, "old_label")));
+    ck_assert_str_eq(json_string_value(json_object_get(e, "old_label")), old_label);
     ck_assert_str_eq(json_string_value(json_object_get(e, "name")), "robert");
     ck_assert_str_eq(json_string_value(json_object_get(e, "label")), label);
     ck_assert_str_eq(json_string_value(json_object_get(e, "trust")), "untrusted");
@@ -229,7 +233,7 @@ START_TEST(messages_members_invites_labelled)
     json_decref(j);
     snprintf(body, sizeof body, "{\"address\":\"%s\"}", a.peer);
     json_decref(call(&b, "POST", body, 0, "/v1/client/peers"));
-    snprintf(bob_label, sizeof bob_label, "bob~%.4s", b.node_id);
+    snprintf(bob_label, sizeof bob_label, "bob~%.8s", b.node_id);
     json_t *ev = call(&b, "GET", NULL, 200, "/v1/client/events?since=now");
     char since[32];
     snprintf(since, sizeof since, "%s", json_string_value(json_object_get(ev, "next")));
@@ -278,6 +282,61 @@ START_TEST(messages_members_invites_labelled)
     expect_no_leaks(&b);
     harness_cleanup(&a);
     harness_cleanup(&b);
+}
+END_TEST
+
+static const char *peer_name(harness_node *n, const char *id, char out[static 128])
+{
+    json_t *p = peer_json(n, id);
+    snprintf(out, 128, "%s", json_string_value(json_object_get(p, "name")));
+    json_decref(p);
+    return out;
+}
+
+/* A peer named like this node, or like another peer but for case, shows
+ * its id even when trusted; a name that could pass for another one
+ * (surrounding space, an invisible character) is refused on the wire as
+ * names are (the handshake records no name, PUT /v1/client/name is 400)
+ * and changes nothing. */
+START_TEST(alike_names_show_the_id)
+{
+    harness_node a;
+    ck_assert_int_eq(harness_start(&a, "alice", NULL), 0);
+    char h0[65], h1[65], h2[65], l[80], l2[80], nm[128];
+    hex_of(keys[0], h0);
+    hex_of(keys[1], h1);
+    hex_of(keys[2], h2);
+    ck_assert_int_eq(handshake_as(&a, keys[0], "Alice", NULL), 200);
+    json_decref(call(&a, "POST", "{\"trusted\":true}", 200, "/v1/client/peers/%s/trust", h0));
+    snprintf(l, sizeof l, "Alice~%.8s", h0);
+    expect_peer(&a, h0, "trusted", l, true); /* this node is "alice" */
+
+    ck_assert_int_eq(handshake_as(&a, keys[1], "Bob", NULL), 200);
+    json_decref(call(&a, "POST", "{\"trusted\":true}", 200, "/v1/client/peers/%s/trust", h1));
+    expect_peer(&a, h1, "trusted", "Bob", false);
+    ck_assert_int_eq(handshake_as(&a, keys[2], "bob", NULL), 200);
+    snprintf(l, sizeof l, "Bob~%.8s", h1);
+    snprintf(l2, sizeof l2, "bob~%.8s", h2);
+    expect_peer(&a, h1, "trusted", l, true);
+    expect_peer(&a, h2, "untrusted", l2, true);
+
+    static const char *const refused[] = {"Bob ", " Bob", "Bob\xe2\x80\x8d", "Bob\xe3\x85\xa4", "\xe3\x85\xa4"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        ck_assert_int_eq(handshake_as(&a, keys[2], refused[i], NULL), 200);
+        ck_assert_str_eq(peer_name(&a, h2, nm), "bob");
+        harness_resp r;
+        char body[128];
+        snprintf(body, sizeof body, "{\"name\":\"%s\"}", refused[i]);
+        ck_assert_int_eq(harness_put(&a, HARNESS_CLIENT, "/v1/client/name", body, &r), 0);
+        ck_assert_int_eq(r.status, 400);
+        ck_assert_str_eq(harness_error_code(&r), "bad_request");
+        harness_resp_free(&r);
+    }
+    json_t *st = call(&a, "GET", NULL, 200, "/v1/client/status");
+    ck_assert_str_eq(json_string_value(json_object_get(st, "name")), "alice");
+    json_decref(st);
+    expect_no_leaks(&a);
+    harness_cleanup(&a);
 }
 END_TEST
 
@@ -343,6 +402,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, new_peers_capped_per_source);
     tcase_add_test(tc, messages_members_invites_labelled);
     tcase_add_test(tc, name_from_signed_handshake_not_node_info);
+    tcase_add_test(tc, alike_names_show_the_id);
     suite_add_tcase(s, tc);
     return s;
 }

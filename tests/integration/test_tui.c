@@ -210,8 +210,8 @@ static void save_session(const char *title, const char *s, bool fresh)
 START_TEST(two_users_talk)
 {
     char bob[96], alice[96], line[256];
-    snprintf(bob, sizeof bob, "bob~%.4s", b.node_id); /* neither trusts the other yet */
-    snprintf(alice, sizeof alice, "alice~%.4s", a.node_id);
+    snprintf(bob, sizeof bob, "bob~%.8s", b.node_id); /* neither trusts the other yet */
+    snprintf(alice, sizeof alice, "alice~%.8s", a.node_id);
     start_client("a", &a);
     start_client("b", &b);
     see("a", "[connected]");
@@ -709,7 +709,7 @@ START_TEST(host_offline_shown)
     open_window("b", 1, "general");
     ck_assert(!screen_has("b", "OFFLINE"));
     ck_assert_int_eq(harness_stop(&a), 0);
-    snprintf(line, sizeof line, "alice~%.4s OFFLINE]", a.node_id);
+    snprintf(line, sizeof line, "alice~%.8s OFFLINE]", a.node_id);
     see_within("b", line, 60000);
     see("b", "is offline: what you write waits here");
 }
@@ -731,9 +731,9 @@ START_TEST(direct_messages)
     type("b", "/msg alice hello again"); /* takes the invitation: bob reads from here on */
     see("b", "joined, epoch"); /* the title: the invitation was taken */
     see("b", "<bob> hello again");
-    snprintf(line, sizeof line, "<?bob~%.4s> hello again", b.node_id);
+    snprintf(line, sizeof line, "<?bob~%.8s> hello again", b.node_id);
     see("a", line);
-    snprintf(line, sizeof line, "1 bob~%.4s", b.node_id); /* the conversation is called by its peer */
+    snprintf(line, sizeof line, "1 bob~%.8s", b.node_id); /* the conversation is called by its peer */
     see("a", line);
     type("a", "/msg");
     see("a", "usage: /msg PEER TEXT");

@@ -227,6 +227,8 @@ static const struct {
     {"name DEL", O_NAME + 1, 0x7F, -2, DISC_BAD_NAME},
     {"name not utf8", O_NAME + 2, 0xFF, -2, DISC_BAD_NAME},
     {"name NUL", O_NAME, 0x00, -2, DISC_BAD_NAME},
+    {"name leading space", O_NAME, ' ', -2, DISC_BAD_NAME},
+    {"name trailing space", O_NAME + 4, ' ', -2, DISC_BAD_NAME},
     {"key_len 601", O_KEY_LEN, 0x02, 0x59, DISC_BAD_KEY_LEN},
     {"key_len 65535", O_KEY_LEN, 0xFF, 0xFF, DISC_BAD_KEY_LEN},
     {"sig_len 255", O_SIG_LEN, 0x00, 0xFF, DISC_BAD_SIG_LEN},
@@ -380,6 +382,14 @@ static const struct {
     {"\xe6\x97", false},
     {"\x80", false},
     {"\xff", false},
+    /* the rule of every name (text_name_valid): nothing that looks like another name */
+    {"   ", false},
+    {" alice", false},
+    {"alice ", false},
+    {"alice\xe2\x80\x8d", false},     /* ZWJ */
+    {"alice\xe2\x80\x8c", false},     /* ZWNJ */
+    {"alice\xe3\x85\xa4", false},     /* Hangul filler */
+    {"alice\xe2\x81\xa0", false},     /* word joiner */
 };
 
 START_TEST(name_rules)

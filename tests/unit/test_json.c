@@ -200,6 +200,29 @@ static const struct {
     {"\xf4\x90\x80\x80", false, false},   /* > U+10FFFF */
     {"\xe2\x82", false, false},           /* truncated */
     {"\x80", false, false},
+    /* look like another name: surrounding space, invisible and format characters */
+    {"Alice ", true, false},
+    {" Alice", true, false},
+    {"Alice\xc2\xa0", true, false},          /* trailing U+00A0 NBSP */
+    {"\xe3\x80\x80" "Alice", true, false},      /* leading U+3000 ideographic space */
+    {"Alice\xe2\x80\x8d", true, false},      /* U+200D ZWJ */
+    {"Al\xe2\x80\x8cice", true, false},      /* U+200C ZWNJ */
+    {"Alice\xe3\x85\xa4", true, false},      /* U+3164 Hangul filler */
+    {"\xe3\x85\xa4", true, false},
+    {"Alice\xef\xbe\xa0", true, false},      /* U+FFA0 halfwidth Hangul filler */
+    {"Al\xe1\x85\x9fice", true, false},      /* U+115F Hangul choseong filler */
+    {"Alice\xc2\xad", true, false},          /* U+00AD soft hyphen */
+    {"Alice\xcd\x8f", true, false},          /* U+034F combining grapheme joiner */
+    {"Alice\xe2\x80\x8b", true, false},      /* U+200B zero width space */
+    {"Alice\xe2\x81\xa0", true, false},      /* U+2060 word joiner */
+    {"Alice\xe2\x80\xae", true, false},      /* U+202E right-to-left override */
+    {"Alice\xef\xbb\xbf", true, false},      /* U+FEFF */
+    {"Alice\xe2\xa0\x80", true, false},      /* U+2800 braille blank */
+    {"Alice\xf3\xa0\x80\x81", true, false},  /* U+E0001 language tag */
+    {"Alice\xef\xb8\x8f", true, false},      /* U+FE0F after a Latin letter: shows nothing */
+    {"\xe2\x9d\xa4\xef\xb8\x8f Alice", true, true}, /* U+2764 U+FE0F: a red heart */
+    {"Alice\xc2\xa0" "Bob", true, true},        /* inner NBSP */
+    {"Alice  Bob", true, true},
 };
 
 START_TEST(text_checks)
@@ -207,6 +230,34 @@ START_TEST(text_checks)
     const char *s = text_cases[_i].s;
     ck_assert_msg(text_utf8_valid(s, strlen(s)) == text_cases[_i].utf8, "utf8 case %d", _i);
     ck_assert_msg(text_name_valid(s, strlen(s)) == text_cases[_i].name, "name case %d", _i);
+}
+END_TEST
+
+static const struct {
+    const char *in, *out;
+} fold_cases[] = {
+    {"Alice", "alice"},
+    {"  ALICE  ", "alice"},
+    {"Alice\xe2\x80\x8d", "alice"},                   /* ZWJ */
+    {"Al\xe3\x85\xa4ice", "alice"},                   /* Hangul filler */
+    {"Alice\xc2\xa0\xe2\x80\x83" "Bob", "alice bob"}, /* NBSP, em space */
+    {"\xd0\x90lice", "alice"},                        /* Cyrillic A */
+    {"\xd0\xa3\xd1\x83", "yy"},                        /* Cyrillic U, u: the small letter looks Latin */
+    {"\xef\xbc\xa1lice", "alice"},                    /* fullwidth A */
+    {"Zo\xc3\x8b", "zo\xc3\xab"},                     /* E with diaeresis */
+    {"\xd0\x96\xd0\xb5\xd0\xbd\xd1\x8f", "\xd0\xb6" "e\xd0\xbd\xd1\x8f"},
+    {"\xe2\x9d\xa4\xef\xb8\x8f", "\xe2\x9d\xa4"},     /* heart, selector dropped */
+    {"\xe3\x85\xa4", ""},
+    {"\xff" "A", "\xff" "a"},                         /* not UTF-8: kept */
+    {"", ""},
+};
+
+START_TEST(name_fold)
+{
+    char out[TEXT_FOLD_MAX], again[TEXT_FOLD_MAX];
+    ck_assert_str_eq(text_name_fold(fold_cases[_i].in, out, sizeof out), fold_cases[_i].out);
+    ck_assert_str_eq(text_name_fold(out, again, sizeof again), out); /* a folded name folds to itself */
+    ck_assert_str_eq(text_name_fold("abcdef", out, 4), "abc"); /* cut at cap */
 }
 END_TEST
 
@@ -297,6 +348,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, getters);
     tcase_add_loop_test(tc, text_checks, 0, sizeof text_cases / sizeof text_cases[0]);
     tcase_add_test(tc, name_length);
+    tcase_add_loop_test(tc, name_fold, 0, sizeof fold_cases / sizeof fold_cases[0]);
     tcase_add_loop_test(tc, check_fields_cases, 0, sizeof check_cases / sizeof check_cases[0]);
     tcase_add_test(tc, check_fields_long_name);
     suite_add_tcase(s, tc);

@@ -178,20 +178,24 @@ END_TEST
 
 START_TEST(labels)
 {
-    static const char id[] = "3fa2aaaabbbbccccddddeeeeffff00001111222233334444555566667777888";
+    static const char id[] = "3fa2c9d1bbbbccccddddeeeeffff00001111222233334444555566667777888";
     char l[PEERS_LABEL_MAX];
-    peers_label("bob", id, PEER_TRUST_TRUSTED, false, l);
+    peers_label("bob", id, PEER_TRUST_TRUSTED, false, 8, l);
     ck_assert_str_eq(l, "bob");
-    peers_label("bob", id, PEER_TRUST_TRUSTED, true, l);
-    ck_assert_str_eq(l, "bob~3fa2");
-    peers_label("bob", id, PEER_TRUST_UNTRUSTED, false, l);
-    ck_assert_str_eq(l, "bob~3fa2");
-    peers_label("bob", id, PEER_TRUST_UNKNOWN, false, l);
-    ck_assert_str_eq(l, "bob~3fa2");
-    peers_label("me", id, PEER_TRUST_SELF, true, l);
+    peers_label("bob", id, PEER_TRUST_TRUSTED, true, 8, l);
+    ck_assert_str_eq(l, "bob~3fa2c9d1");
+    peers_label("bob", id, PEER_TRUST_UNTRUSTED, false, 8, l);
+    ck_assert_str_eq(l, "bob~3fa2c9d1");
+    peers_label("bob", id, PEER_TRUST_UNKNOWN, false, 0, l); /* never fewer than 8 digits */
+    ck_assert_str_eq(l, "bob~3fa2c9d1");
+    peers_label("bob", id, PEER_TRUST_UNTRUSTED, true, 11, l);
+    ck_assert_str_eq(l, "bob~3fa2c9d1bbb");
+    peers_label("me", id, PEER_TRUST_SELF, true, 8, l);
     ck_assert_str_eq(l, "me");
-    peers_label("", id, PEER_TRUST_TRUSTED, false, l);
-    ck_assert_str_eq(l, "~3fa2");
+    peers_label("", id, PEER_TRUST_TRUSTED, false, 8, l);
+    ck_assert_str_eq(l, "~3fa2c9d1");
+    peers_label("bob\xe2\x80\x8d", id, PEER_TRUST_TRUSTED, false, 8, l); /* an old row's invisible character */
+    ck_assert_str_eq(l, "bob\xe2\x80\x8d~3fa2c9d1");
     ck_assert_str_eq(peers_trust_name(PEER_TRUST_UNTRUSTED), "untrusted");
 
     char ha[65], hb[65];
@@ -436,6 +440,135 @@ START_TEST(helpers)
 }
 END_TEST
 
+/* A row as another version of natterd wrote it (ids chosen: no key needed
+ * to read labels); peers_names_refresh (at start) folds its name. */
+static void put_row(const char *hex, const char *name)
+{
+    store_lock(st);
+    sqlite3_stmt *s = store_stmt(st, "INSERT INTO peers (id, name, pub_der, first_seen, last_seen, source) "
+                                     "VALUES (?1, ?2, x'00', 1, 1, 'multicast')");
+    ck_assert_ptr_nonnull(s);
+    sqlite3_bind_text(s, 1, hex, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_DONE);
+    sqlite3_reset(s);
+    store_unlock(st);
+}
+
+static const char *label_of(const char *hex, const char *self_name, peer_ident *pi)
+{
+    char hs[65];
+    identity_id_hex(kc, hs);
+    peers_identify(st, hs, self_name, hex, pi);
+    return pi->label;
+}
+
+#define ALICE_X "ec4a1111000000000000000000000000000000000000000000000000000000aa"
+#define ALICE_Y "ec4a2222000000000000000000000000000000000000000000000000000000bb"
+#define ALICE_Z "ec4a111100ab0000000000000000000000000000000000000000000000000000"
+#define BOB_W "ec4a111100ab0000000000000000000000000000000000000000000000000001"
+
+/* Ids that share their first 4 hex digits (12 s of grinding RSA keys) get
+ * labels that differ: at least 8 digits, more while another row of a name
+ * alike shares them. */
+START_TEST(labels_unique_among_alikes)
+{
+    peer_ident pi;
+    char ha[65], lb[80];
+    put_row(ALICE_X, "Alice");
+    put_row(ALICE_Y, "Alice");
+    put_row(ALICE_Z, "alice "); /* an old row: surrounding space was allowed */
+    put_row(BOB_W, "Bob");      /* shares 12 digits with Z, but not the name */
+    ck_assert_int_eq(peers_names_refresh(st), NT_OK);
+    ck_assert_str_eq(label_of(ALICE_Y, "me", &pi), "Alice~ec4a2222");
+    ck_assert_str_eq(label_of(ALICE_X, "me", &pi), "Alice~ec4a1111000");
+    ck_assert_str_eq(label_of(ALICE_Z, "me", &pi), "alice ~ec4a111100a");
+    ck_assert_str_eq(label_of(BOB_W, "me", &pi), "Bob~ec4a1111");
+    /* a new "Alice" joins the group, a delete leaves fewer digits */
+    identity_id_hex(ka, ha);
+    ck_assert_int_eq(peers_observe(st, ka, "Alice", NULL, "multicast", NULL, 2, NULL), NT_OK);
+    snprintf(lb, sizeof lb, "Alice~%.8s", ha);
+    ck_assert_str_eq(label_of(ha, "me", &pi), lb);
+    uint8_t z[IDENTITY_ID_LEN];
+    ck_assert_int_eq(peers_id_parse(ALICE_Z, z), NT_OK);
+    ck_assert_int_eq(peers_delete(st, z), NT_OK);
+    ck_assert_str_eq(label_of(ALICE_X, "me", &pi), "Alice~ec4a1111");
+    /* the same digits for a row in the list as for peers_identify */
+    peer_info *v = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(peers_list(st, &v, &n), NT_OK);
+    for (size_t i = 0; i < n; i++) {
+        char l[PEERS_LABEL_MAX];
+        peers_info_label(&v[i], "me", l);
+        ck_assert_str_eq(l, label_of(v[i].id_hex, "me", &pi));
+    }
+    free(v);
+}
+END_TEST
+
+/* Names alike (case, space, invisible characters, look-alike letters), or
+ * alike this node's own name, are shared: the label shows the id even
+ * when trusted; the flag follows renames. */
+START_TEST(labels_of_alike_names)
+{
+    char ha[65], lb[80];
+    peer_ident pi;
+    identity_id_hex(ka, ha);
+    snprintf(lb, sizeof lb, "Alice~%.8s", ha);
+    ck_assert_int_eq(peers_observe(st, ka, "Alice", NULL, "multicast", NULL, 1, NULL), NT_OK);
+    ck_assert_int_eq(peers_set_trusted(st, identity_id(ka), true), NT_OK);
+    ck_assert_str_eq(label_of(ha, "me", &pi), "Alice");
+    ck_assert_str_eq(label_of(ha, " alice", &pi), lb); /* this node's own name */
+    ck_assert_int_eq(peers_observe(st, kb, "ALICE", NULL, "multicast", NULL, 2, NULL), NT_OK);
+    ck_assert(collides(ka) && collides(kb));
+    ck_assert_str_eq(label_of(ha, "me", &pi), lb);
+    ck_assert_int_eq(peers_observe(st, kb, "\xd0\x90lice", NULL, "multicast", NULL, 3, NULL), NT_OK); /* Cyrillic A */
+    ck_assert(collides(ka) && collides(kb));
+    ck_assert_int_eq(peers_observe(st, kb, "Bob", NULL, "multicast", NULL, 4, NULL), NT_OK);
+    ck_assert(!collides(ka) && !collides(kb));
+    ck_assert_str_eq(label_of(ha, "me", &pi), "Alice");
+    /* the store refuses what the validators refuse */
+    ck_assert_int_eq(peers_observe(st, kb, "Alice ", NULL, "multicast", NULL, 5, NULL), NT_ERR_INVALID);
+    ck_assert_int_eq(peers_observe(st, kb, "Alice\xe2\x80\x8d", NULL, "multicast", NULL, 5, NULL), NT_ERR_INVALID);
+    ck_assert_int_eq(peers_observe(st, kb, "Alice\xe3\x85\xa4", NULL, "multicast", NULL, 5, NULL), NT_ERR_INVALID);
+    ck_assert(!collides(ka) && !collides(kb));
+    /* an old row with an invisible character is alike once refreshed */
+    put_row("ec4a1111000000000000000000000000000000000000000000000000000000aa", "Alice\xe2\x80\x8d");
+    ck_assert_int_eq(peers_names_refresh(st), NT_OK);
+    ck_assert(collides(ka));
+    ck_assert_str_eq(label_of(ha, "me", &pi), lb);
+    ck_assert_str_eq(label_of("ec4a1111000000000000000000000000000000000000000000000000000000aa", "me", &pi),
+                     "Alice\xe2\x80\x8d~ec4a1111");
+}
+END_TEST
+
+/* A rename reports the label the peer had, so a notice cannot show the
+ * old name bare. */
+START_TEST(rename_reports_old_label)
+{
+    char ha[65], lb[80];
+    identity_id_hex(ka, ha);
+    peers_sighting sg = {.self_name = "me"};
+    ck_assert_int_eq(peers_record(st, ka, "Alice", NULL, "handshake", NULL, 1, &sg), NT_OK);
+    ck_assert_int_eq(peers_record(st, ka, "Mallory", NULL, "handshake", NULL, 2, &sg), NT_OK);
+    ck_assert(sg.renamed);
+    snprintf(lb, sizeof lb, "Alice~%.8s", ha);
+    ck_assert_str_eq(sg.old_name, "Alice");
+    ck_assert_str_eq(sg.old_label, lb);
+    /* trusted and alone: the bare name; alike this node's name: shared */
+    ck_assert_int_eq(peers_set_trusted(st, identity_id(ka), true), NT_OK);
+    ck_assert_int_eq(peers_record(st, ka, "Bob", NULL, "handshake", NULL, 3, &sg), NT_OK);
+    ck_assert_str_eq(sg.old_label, "Mallory");
+    sg.self_name = "bob";
+    ck_assert_int_eq(peers_record(st, ka, "Carol", NULL, "handshake", NULL, 4, &sg), NT_OK);
+    snprintf(lb, sizeof lb, "Bob~%.8s", ha);
+    ck_assert_str_eq(sg.old_label, lb);
+    ck_assert_int_eq(peers_record(st, ka, "Carol", NULL, "handshake", NULL, 5, &sg), NT_OK);
+    ck_assert(!sg.renamed);
+    ck_assert_str_eq(sg.old_label, "");
+}
+END_TEST
+
 int test_setup(void)
 {
     if (rng_init() || !mkdtemp(dir) || identity_generate(&ka, 2048) || identity_generate(&kb, 2048) ||
@@ -455,6 +588,9 @@ Suite *test_suite(void)
     tcase_add_test(tc, name_collision_flagged);
     tcase_add_test(tc, rename_reported);
     tcase_add_test(tc, labels);
+    tcase_add_test(tc, labels_unique_among_alikes);
+    tcase_add_test(tc, labels_of_alike_names);
+    tcase_add_test(tc, rename_reports_old_label);
     tcase_add_test(tc, new_rows_capped_per_origin);
     tcase_add_test(tc, multicast_rows_expire);
     tcase_add_test(tc, handshake_upgrades_multicast_source);

@@ -106,11 +106,11 @@ static const char *peers_old =
 
 /* The same as a node with the identity fields lists them. */
 static const char *peers_new =
-    "[{\"id\":\"" ID_BOB "\",\"name\":\"bob\",\"trusted\":true,\"trust\":\"trusted\",\"label\":\"bob~3fa2\",\"name_collision\":true},"
-    " {\"id\":\"" ID_IMP "\",\"name\":\"bob\",\"trusted\":false,\"trust\":\"untrusted\",\"label\":\"bob~77bb\",\"name_collision\":true},"
-    " {\"id\":\"" ID_C1 "\",\"name\":\"carol\",\"trusted\":false,\"trust\":\"untrusted\",\"label\":\"carol~1111\",\"name_collision\":true},"
-    " {\"id\":\"" ID_C2 "\",\"name\":\"carol\",\"trusted\":false,\"trust\":\"untrusted\",\"label\":\"carol~2222\",\"name_collision\":true},"
-    " {\"id\":\"" ID_GRD "\",\"name\":\"bob\",\"trusted\":false,\"trust\":\"untrusted\",\"label\":\"bob~3fa2\",\"name_collision\":true},"
+    "[{\"id\":\"" ID_BOB "\",\"name\":\"bob\",\"trusted\":true,\"trust\":\"trusted\",\"label\":\"bob~3fa2aaaa\",\"name_collision\":true},"
+    " {\"id\":\"" ID_IMP "\",\"name\":\"bob\",\"trusted\":false,\"trust\":\"untrusted\",\"label\":\"bob~77bbcccc\",\"name_collision\":true},"
+    " {\"id\":\"" ID_C1 "\",\"name\":\"carol\",\"trusted\":false,\"trust\":\"untrusted\",\"label\":\"carol~11110000\",\"name_collision\":true},"
+    " {\"id\":\"" ID_C2 "\",\"name\":\"carol\",\"trusted\":false,\"trust\":\"untrusted\",\"label\":\"carol~22220000\",\"name_collision\":true},"
+    " {\"id\":\"" ID_GRD "\",\"name\":\"bob\",\"trusted\":false,\"trust\":\"untrusted\",\"label\":\"bob~3fa29999\",\"name_collision\":true},"
     " {\"id\":\"" ID_DAVE "\",\"name\":\"dave\",\"trusted\":true,\"trust\":\"trusted\",\"label\":\"dave\",\"name_collision\":false}]";
 
 static const struct {
@@ -120,8 +120,13 @@ static const struct {
     const char *in_err[2];
 } peer_cases[] = {
     {"bob", NT_OK, 0, {0}},              /* two untrusted bobs besides: the trusted one */
-    {"bob~77bb", NT_OK, 1, {0}},         /* a label names exactly one */
-    {"bob~3fa2", NT_OK, 0, {0}},         /* a stranger ground to the same label: trusted first */
+    {"bob~77bbcccc", NT_OK, 1, {0}},     /* a label names exactly one */
+    {"bob~3fa29999", NT_OK, 4, {0}},     /* the stranger's own label */
+    {"bob~77bb", NT_OK, 1, {0}},         /* fewer digits than the label (as 4-digit labels were typed) */
+    {"bob~3fa2", NT_OK, 0, {0}},         /* a stranger ground to the same 4 digits: trusted first */
+    {"bob~3fa29", NT_OK, 4, {0}},        /* a 5th digit sets them apart */
+    {"dave~4444", NT_OK, 5, {0}},        /* digits for a peer shown by its bare name */
+    {"dave~5", NT_ERR_NOT_FOUND, -1, {"no peer called"}},
     {"carol", NT_ERR_EXISTS, -1, {"carol~1111", "carol~2222"}},
     {"carol~2222", NT_OK, 3, {0}},
     {"carol~9999", NT_ERR_NOT_FOUND, -1, {"no peer called"}}, /* a label nobody has */
@@ -162,8 +167,8 @@ START_TEST(test_two_untrusted_bobs)
     size_t idx;
     char err[RESOLVE_ERR_MAX];
     ck_assert_int_eq(resolve_peer(list, "bob", &idx, err), NT_ERR_EXISTS);
-    ck_assert_ptr_nonnull(strstr(err, "bob~77bb (untrusted)"));
-    ck_assert_ptr_nonnull(strstr(err, "bob~3fa2 (untrusted)"));
+    ck_assert_ptr_nonnull(strstr(err, "bob~77bbcccc (untrusted)"));
+    ck_assert_ptr_nonnull(strstr(err, "bob~3fa29999 (untrusted)"));
     ck_assert_int_eq(resolve_peer(list, "bob~3fa2", &idx, err), NT_OK);
     ck_assert_int_eq((int)idx, 1);
     json_decref(list);
@@ -171,8 +176,8 @@ START_TEST(test_two_untrusted_bobs)
     list = json_loads("[{\"id\":\"" ID_BOB "\",\"name\":\"bob\",\"trusted\":true},"
                       " {\"id\":\"" ID_IMP "\",\"name\":\"bob\",\"trusted\":true}]", 0, NULL);
     ck_assert_int_eq(resolve_peer(list, "bob", &idx, err), NT_ERR_EXISTS);
-    ck_assert_ptr_nonnull(strstr(err, "bob~3fa2 (trusted)"));
-    ck_assert_ptr_nonnull(strstr(err, "bob~77bb (trusted)"));
+    ck_assert_ptr_nonnull(strstr(err, "bob~3fa2aaaa (trusted)"));
+    ck_assert_ptr_nonnull(strstr(err, "bob~77bbcccc (trusted)"));
     json_decref(list);
 }
 END_TEST
@@ -185,10 +190,10 @@ START_TEST(test_label_rule)
         bool shared;
         const char *label;
     } c[] = {
-        {"bob", "trusted", false, "bob"},      {"bob", "trusted", true, "bob~3fa2"},
-        {"bob", "untrusted", false, "bob~3fa2"}, {"bob", "unknown", false, "bob~3fa2"},
-        {"me", "self", true, "me"},            {"", "trusted", false, "~3fa2"},
-        {NULL, "untrusted", false, "~3fa2"},
+        {"bob", "trusted", false, "bob"},          {"bob", "trusted", true, "bob~3fa2aaaa"},
+        {"bob", "untrusted", false, "bob~3fa2aaaa"}, {"bob", "unknown", false, "bob~3fa2aaaa"},
+        {"me", "self", true, "me"},                {"", "trusted", false, "~3fa2aaaa"},
+        {NULL, "untrusted", false, "~3fa2aaaa"},
     };
     char out[IDENT_LABEL_MAX];
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
@@ -198,7 +203,7 @@ START_TEST(test_label_rule)
     /* the node's label wins over the rule; without one the list decides "shared" */
     json_t *l = json_loads(peers_old, 0, NULL);
     ck_assert_str_eq(ident_peer_label(json_array_get(l, 5), l, out), "dave");
-    ck_assert_str_eq(ident_peer_label(json_array_get(l, 0), l, out), "bob~3fa2");
+    ck_assert_str_eq(ident_peer_label(json_array_get(l, 0), l, out), "bob~3fa2aaaa");
     json_t *named = json_pack("{s:s, s:s, s:s}", "id", ID_BOB, "name", "bob", "label", "bob!");
     ck_assert_str_eq(ident_peer_label(named, NULL, out), "bob!");
     ck_assert_str_eq(out, "bob!"); /* always in buf */
@@ -207,7 +212,7 @@ START_TEST(test_label_rule)
     ck_assert_str_eq(ident_label_of(map, ID_DAVE, NULL, NULL, out), "dave-self"); /* self, not the peer row */
     ck_assert_str_eq(ident_trust_of(map, ID_DAVE, NULL), "self");
     ck_assert_str_eq(ident_trust_of(map, ID_IMP, NULL), "untrusted");
-    ck_assert_str_eq(ident_label_of(map, ID_C2, NULL, NULL, out), "carol~2222");
+    ck_assert_str_eq(ident_label_of(map, ID_C2, NULL, NULL, out), "carol~22220000");
     ck_assert_str_eq(ident_label_of(map, "9999", "eve", NULL, out), "eve~9999"); /* not a peer */
     ck_assert_str_eq(ident_trust_of(map, "9999", NULL), "unknown");
     ck_assert_str_eq(ident_label_of(map, "9999", "eve", "eve~9999ab", out), "eve~9999ab");

@@ -30,6 +30,16 @@ static const struct {
     {"line\xe2\x80\xa8sep", "line<U+2028>sep"},
     {"soft\xc2\xad" "hy", "soft<U+00AD>hy"},
     {"tag\xf3\xa0\x80\x81", "tag<U+E0001>"},
+    /* blanks that are not spaces: a name "Alice" + one of them looked like "Alice" */
+    {"Alice\xe3\x85\xa4", "Alice<U+3164>"},                     /* Hangul filler */
+    {"Alice\xef\xbe\xa0", "Alice<U+FFA0>"},                     /* halfwidth Hangul filler */
+    {"\xe1\x85\x9f\xe1\x85\xa0", "<U+115F><U+1160>"},         /* Hangul choseong/jungseong fillers */
+    {"Al\xcd\x8fice", "Al<U+034F>ice"},                         /* combining grapheme joiner */
+    {"\xe1\x9e\xb4\xe1\x9e\xb5", "<U+17B4><U+17B5>"},         /* Khmer inherent vowels */
+    {"\xe2\x81\xaa\xe2\x81\xaf", "<U+206A><U+206F>"},         /* deprecated format controls */
+    {"\xf0\x9b\xb2\xa0", "<U+1BCA0>"},                         /* shorthand format control */
+    {"\xf0\x9d\x85\xb3", "<U+1D173>"},                         /* musical format control */
+    {"\xe2\x80\x8d", "\xe2\x80\x8d"},                         /* ZWJ stays: emoji and scripts need it */
     {"\xe2\x80\x8d", "\xe2\x80\x8d"},                            /* ZWJ stays (emoji) */
     {"bad\xff\xfe", "bad\\xFF\\xFE"},
     {"\xc0\xaf", "\\xC0\\xAF"},                                  /* overlong '/' */

@@ -143,7 +143,7 @@ START_TEST(test_events)
                            "membership", "kicked", "ts", 1);
     ck_assert_ptr_nonnull(ev);
     ck_assert(view_event(v, ev)); /* membership: refetch the rooms */
-    ck_assert_ptr_nonnull(strstr(w->lines[w->n - 1].text, "bob~bbbb was kicked"));
+    ck_assert_ptr_nonnull(strstr(w->lines[w->n - 1].text, "bob~bbbb0000 was kicked"));
     json_decref(ev);
     ev = json_pack("{s:s,s:s,s:i,s:i}", "type", "key_rotation", "room", ROOM, "epoch", 5, "ts", 1);
     ck_assert(!view_event(v, ev));
@@ -217,8 +217,8 @@ START_TEST(test_who)
         bool doubtful;
     } c[] = {
         {ME, NULL, NULL, "alice", false},
-        {BOB, NULL, NULL, "bob~bbbb", false},     /* trusted, but eve took the name too */
-        {EVE, NULL, NULL, "?bob~ee11", true},
+        {BOB, NULL, NULL, "bob~bbbb0000", false},     /* trusted, but eve took the name too */
+        {EVE, NULL, NULL, "?bob~ee110000", true},
         {"cc00", NULL, NULL, "?~cc00", true},     /* a member we have no peer row for */
         {"cc00", "carl~cc00", "unknown", "?carl~cc00", true}, /* the node's own words */
     };
@@ -233,21 +233,24 @@ START_TEST(test_who)
         ck_assert_str_eq(view_who(v, &w->lines[w->n - 1], buf, &doubtful), c[i].who);
         ck_assert_int_eq(doubtful, c[i].doubtful);
     }
-    json_t *ev = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i}", "type", "peer_renamed", "peer", EVE,
-                           "old_name", "bob", "name", "robert", "label", "robert~ee11", "trust",
-                           "untrusted", "ts", 1);
+    /* the old name as the node labelled it then, not bare: a stranger who
+     * called itself "Alice" does not leave "Alice is now known as ..." */
+    json_t *ev = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i}", "type", "peer_renamed", "peer", EVE, "old_name",
+                           "bob", "old_label", "bob~ee11ee11", "name", "robert", "label", "robert~ee11ee11",
+                           "trust", "untrusted", "ts", 1);
     ck_assert(view_event(v, ev));
     json_decref(ev);
-    ck_assert_ptr_nonnull(strstr(v->wins[0].lines[v->wins[0].n - 1].text, "bob is now known as robert~ee11"));
-    ck_assert_str_eq(view_who(v, &w->lines[2], buf, &doubtful), "?robert~ee11");
-    /* an older node's event without a label: the rule gives one */
+    const char *notice = v->wins[0].lines[v->wins[0].n - 1].text;
+    ck_assert_msg(strstr(notice, "bob~ee11ee11 is now known as robert~ee11ee11"), "%s", notice);
+    ck_assert_str_eq(view_who(v, &w->lines[2], buf, &doubtful), "?robert~ee11ee11");
+    /* an older node's event without labels: the rule gives them */
     ev = json_pack("{s:s,s:s,s:s,s:s}", "type", "peer_renamed", "peer", BOB, "old_name", "bob", "name",
                    "\x1b]52;c;eA==\x07rob");
     ck_assert(view_event(v, ev));
     json_decref(ev);
-    const char *notice = v->wins[0].lines[v->wins[0].n - 1].text;
-    ck_assert_msg(strstr(notice, "bob is now known as ^[]52;c;eA==^Grob"), "%s", notice);
-    ck_assert_str_eq(view_who(v, &w->lines[1], buf, &doubtful), "\x1b]52;c;eA==\x07rob~bbbb"); /* raw: drawn through term.h */
+    notice = v->wins[0].lines[v->wins[0].n - 1].text;
+    ck_assert_msg(strstr(notice, "bob~bbbb0000 is now known as ^[]52;c;eA==^Grob~bbbb0000"), "%s", notice);
+    ck_assert_str_eq(view_who(v, &w->lines[1], buf, &doubtful), "\x1b]52;c;eA==\x07rob~bbbb0000"); /* raw: drawn through term.h */
 }
 END_TEST
 
