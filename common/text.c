@@ -67,6 +67,13 @@ bool text_invisible(uint32_t c)
            (c >= 0x1D173 && c <= 0x1D17A) || (c >= 0xE0000 && c <= 0xE0FFF);
 }
 
+/* A tilde, or a character drawn like one: a label is a name, "~" and
+ * digits of the id, so a name holding one could carry a fake suffix. */
+static bool is_tilde(uint32_t c)
+{
+    return c == '~' || c == 0x2DC || c == 0x2053 || c == 0x223C || c == 0x301C || c == 0xFF5E;
+}
+
 bool text_name_valid(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -75,7 +82,7 @@ bool text_name_valid(const char *s, size_t len)
         return false;
     for (size_t i = 0, k; i < len; i += k) {
         k = utf8_next(p + i, len - i, &cp);
-        if (!k || cp < 0x20 || (cp >= 0x7F && cp < 0xA0))
+        if (!k || cp < 0x20 || (cp >= 0x7F && cp < 0xA0) || is_tilde(cp))
             return false;
         /* a selector picks an emoji's look; after a Latin letter it shows nothing */
         if (is_selector(cp) ? prev < 0x80 || is_space(prev) || text_invisible(prev) : text_invisible(cp))

@@ -26,7 +26,8 @@ bool text_utf8_valid(const char *s, size_t len);
  * characters (C0, DEL, C1); no invisible or format character
  * (text_invisible); a variation selector only after a character that is
  * not ASCII (an emoji's presentation); no space (U+0020, U+00A0 and the
- * other Unicode spaces) first or last, so not only spaces either. */
+ * other Unicode spaces) first or last, so not only spaces either; no
+ * tilde nor a character drawn like one (a label is name "~" id digits). */
 bool text_name_valid(const char *s, size_t len);
 
 /* Code points that show as nothing, or as a blank that is not a space:

@@ -222,6 +222,14 @@ static const struct {
     {"Alice\xef\xb8\x8f", true, false},      /* U+FE0F after a Latin letter: shows nothing */
     {"\xe2\x9d\xa4\xef\xb8\x8f Alice", true, true}, /* U+2764 U+FE0F: a red heart */
     {"Alice\xc2\xa0" "Bob", true, true},        /* inner NBSP */
+    /* a tilde, or one alike, would let a name carry a fake label suffix */
+    {"Alice~ec4a1b19", true, false},
+    {"Alice\xcb\x9c" "ec4a1b19", true, false},   /* U+02DC small tilde */
+    {"Alice\xe2\x88\xbc" "ec4a1b19", true, false}, /* U+223C tilde operator */
+    {"Alice\xe3\x80\x9c" "ec4a1b19", true, false}, /* U+301C wave dash */
+    {"Alice\xef\xbd\x9e" "ec4a1b19", true, false}, /* U+FF5E fullwidth tilde */
+    {"Alice\xe2\x81\x93" "ec4a1b19", true, false}, /* U+2053 swung dash */
+    {"Jos\xc3\xa9 Mu\xc3\xb1oz", true, true},       /* precomposed letters with accents and a tilde */
     {"Alice  Bob", true, true},
 };
 
