@@ -71,7 +71,8 @@ bool text_invisible(uint32_t c)
  * digits of the id, so a name holding one could carry a fake suffix. */
 static bool is_tilde(uint32_t c)
 {
-    return c == '~' || c == 0x2DC || c == 0x2053 || c == 0x223C || c == 0x301C || c == 0xFF5E;
+    return c == '~' || c == 0x2DC || c == 0x2F7 || c == 0x1FC0 || c == 0x2053 || c == 0x223C || c == 0x301C ||
+           c == 0xFF5E;
 }
 
 bool text_name_valid(const char *s, size_t len)

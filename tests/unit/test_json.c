@@ -229,6 +229,8 @@ static const struct {
     {"Alice\xe3\x80\x9c" "ec4a1b19", true, false}, /* U+301C wave dash */
     {"Alice\xef\xbd\x9e" "ec4a1b19", true, false}, /* U+FF5E fullwidth tilde */
     {"Alice\xe2\x81\x93" "ec4a1b19", true, false}, /* U+2053 swung dash */
+    {"Alice\xe1\xbf\x80" "ec4a1b19", true, false}, /* U+1FC0 Greek perispomeni */
+    {"Alice\xcb\xb7" "ec4a1b19", true, false},     /* U+02F7 modifier letter low tilde */
     {"Jos\xc3\xa9 Mu\xc3\xb1oz", true, true},       /* precomposed letters with accents and a tilde */
     {"Alice  Bob", true, true},
 };
