@@ -151,12 +151,12 @@ nt_err members_store_leave(roomdb *db, const char *room, const char *peer)
 }
 
 nt_err members_store_put(roomdb *db, const char *room, const char *peer, member_role role, member_state state,
-                         const uint8_t *der, size_t der_len)
+                         const uint8_t *der, size_t der_len, int64_t ver)
 {
     return roomdb_exec(db,
-                       "INSERT INTO room_members(room,peer,role,state,pub) VALUES(?1,?2,?3,?4,?5) "
-                       "ON CONFLICT(room,peer) DO UPDATE SET role=?3, state=?4, pub=coalesce(?5,pub)",
-                       "ssssb", room, peer, member_role_name(role), member_state_name(state), der, der_len);
+                       "INSERT INTO room_members(room,peer,role,state,pub,mver) VALUES(?1,?2,?3,?4,?5,?6) "
+                       "ON CONFLICT(room,peer) DO UPDATE SET role=?3, state=?4, pub=coalesce(?5,pub), mver=?6",
+                       "ssssbi", room, peer, member_role_name(role), member_state_name(state), der, der_len, ver);
 }
 
 nt_err members_store_stamp(roomdb *db, const char *room, const char *peer)

@@ -2,8 +2,10 @@
  * peer invited to, joined, left or kicked from a room it hosts, with the
  * push state of each (cursor, key epoch, member-list version seen,
  * backoff, a notice to deliver). On a member: its copy of the host's list
- * (peer, role, state, public key). Each row keeps mver, the member-list
- * version at which it last changed (rooms_store.h: members_ver).
+ * (peer, role, state, public key). Each row keeps mver: on a host the
+ * member-list version at which it last changed (rooms_store.h:
+ * members_ver), on a member the version of the host's list it was last
+ * taken from.
  *
  * Threads: one thread at a time on the roomdb handle (the caller holds
  * the rooms lock). Ids are passed through unchecked. */
@@ -75,9 +77,10 @@ NT_MUST_USE nt_err members_store_invite(roomdb *db, const char *room, const char
 /* Host: peer is kicked (with its notice to push), or left. */
 NT_MUST_USE nt_err members_store_kick(roomdb *db, const char *room, const char *peer);
 NT_MUST_USE nt_err members_store_leave(roomdb *db, const char *room, const char *peer);
-/* Member: a row of the host's list (der may be NULL: the key held stays). */
+/* Member: a row of the host's list of version ver, which becomes the
+ * row's mver (der may be NULL: the key held stays). */
 NT_MUST_USE nt_err members_store_put(roomdb *db, const char *room, const char *peer, member_role role,
-                                     member_state state, const uint8_t *der, size_t der_len);
+                                     member_state state, const uint8_t *der, size_t der_len, int64_t ver);
 /* Host: peer's row changed at the room's current members_ver. */
 NT_MUST_USE nt_err members_store_stamp(roomdb *db, const char *room, const char *peer);
 /* Host: the member-list version peer holds: the room's current one, v,

@@ -286,10 +286,10 @@ static nt_err store_keys_reply(rooms *r, const char *room, json_t *reply, int64_
 static nt_err store_members_reply(rooms *r, const char *room, json_t *reply, int64_t *next)
 {
     json_int_t ver = json_integer_value(json_object_get(reply, "members_ver"));
-    nt_err rc = rooms_store_members_locked(r, room, json_object_get(reply, "members"), ver, ROOM_MEMBERS_PAGE);
+    nt_err rc = rooms_store_members_locked(r, room, json_object_get(reply, "members"), ver,
+                                           json_object_get(reply, "room"), ROOM_MEMBERS_PAGE);
     if (rc)
         return rc;
-    rooms_record_take_locked(r, room, json_object_get(reply, "room"));
     *next = json_is_true(json_object_get(reply, "more")) && ver > *next ? ver : -1;
     return NT_OK;
 }

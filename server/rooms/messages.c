@@ -655,11 +655,9 @@ static rooms_refusal notify_lists_locked(rooms *r, const char *room, json_t *bod
         rc = rooms_store_keys_locked(r, room, keys, ROOM_KEYS_PUSH_MAX);
     if (!rc && json_is_array(members)) { /* before the messages: new senders' keys */
         json_int_t v = json_integer_value(json_object_get(body, "members_ver"));
-        rc = rooms_store_members_locked(r, room, members, v, ROOM_MEMBERS_PUSH_MAX);
-        if (!rc) {
-            rooms_record_take_locked(r, room, json_object_get(body, "room"));
+        rc = rooms_store_members_locked(r, room, members, v, json_object_get(body, "room"), ROOM_MEMBERS_PUSH_MAX);
+        if (!rc)
             *mver = v > *mver ? v : *mver;
-        }
     }
     if (!rc)
         return REFUSE_NONE;

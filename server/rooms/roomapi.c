@@ -145,7 +145,7 @@ static rooms_refusal join(rooms *r, const char *room, json_t *body, rooms_answer
         drc = rooms_store_keys_locked(r, room, keys, ROOM_KEYS_PAGE);
     if (!drc)
         drc = rooms_store_members_locked(r, room, members, json_integer_value(json_object_get(hr, "members_ver")),
-                                         ROOM_MEMBERS_PAGE);
+                                         NULL, ROOM_MEMBERS_PAGE);
     if (!drc) {
         if (json_is_true(json_object_get(hr, "members_more"))) /* a long history: the rest by fetch */
             rooms_need_locked(r, room, ROOM_NEED_MEMBERS);

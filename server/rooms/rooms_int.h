@@ -248,11 +248,17 @@ bool rooms_pub_matches(const uint8_t *der, size_t n, const char *peer);
 /* Store a member list [{peer, role, state, pub}] from the host (the whole
  * list, or the rows that changed since the version we hold), checking each
  * pub hashes to its peer id; changes become membership events. ver is the
- * host's members_ver the list brings us to (0: not given). Inside the
- * caller's transaction if any (a fetched page: one commit). More than cap
- * rows, or rows that do not fit (rooms_members_fit_locked): NT_ERR_TOO_BIG
- * and nothing is done. */
-NT_MUST_USE nt_err rooms_store_members_locked(rooms *r, const char *room, json_t *members, int64_t ver, size_t cap);
+ * host's members_ver the list brings us to (0: not given); each row stored
+ * keeps it, and a row held from a list of a newer version is left as it
+ * is (lists come by push and by fetch, and an older one may arrive after
+ * a newer one). record is the room's record {topic} that came with the
+ * list (NULL: none): a topic that differs from ours is stored, and becomes
+ * a `room` event (change "topic"), when ver is above the version we held.
+ * Inside the caller's transaction if any (a fetched page: one commit).
+ * More than cap rows, or rows that do not fit (rooms_members_fit_locked):
+ * NT_ERR_TOO_BIG and nothing is done. */
+NT_MUST_USE nt_err rooms_store_members_locked(rooms *r, const char *room, json_t *members, int64_t ver,
+                                              json_t *record, size_t cap);
 /* Member: whether the room keeps the rows of members within
  * ROOM_MEMBER_ROWS_MAX once they are stored (rows of peers it holds
  * already always fit): NT_OK, NT_ERR_TOO_BIG, or NT_ERR_DB. */
@@ -282,10 +288,6 @@ NT_MUST_USE nt_err rooms_record_changed_locked(rooms *r, const char *room);
 /* Host: the room's record as members are told it {id, name, topic,
  * access} (NULL when it cannot be read). */
 json_t *rooms_record_json_locked(rooms *r, const char *room);
-/* Member: the record from the host (a Notify or a member-list reply
- * carries it with the version): a topic that differs from ours is stored
- * and becomes a `room` event (change "topic"). ri may be NULL. */
-void rooms_record_take_locked(rooms *r, const char *room, json_t *ri);
 
 json_t *rooms_b64_json(const void *p, size_t n);
 /* Decode a base64 JSON string into a malloc'd buffer of at most max bytes. */

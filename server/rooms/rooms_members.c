@@ -73,49 +73,83 @@ nt_err rooms_members_fit_locked(rooms *r, const char *room, json_t *members)
     return added > 0 && rows + added > ROOM_MEMBER_ROWS_MAX ? NT_ERR_TOO_BIG : NT_OK;
 }
 
-nt_err rooms_store_members_locked(rooms *r, const char *room, json_t *members, int64_t ver, size_t cap)
+/* One row of a host's list at version ver (known: rows held before the
+ * list). A list reaches a member by push and by fetch, each built when
+ * the host sent it, so an older one can arrive after a newer one. Every
+ * change of a row on the host has a version of its own, above the
+ * versions of all the lists sent before it, and a list's version is at
+ * least that of each row it carries: a row of an older list than the one
+ * that gave us ours is never newer than ours, and is not taken. */
+static void member_take_locked(rooms *r, const char *room, json_t *m, int64_t ver, int64_t known)
+{
+    const char *peer = json_string_value(json_object_get(m, "peer"));
+    member_role role;
+    member_state state;
+    member_rec old;
+    if (!rooms_valid_hex(peer, IDENTITY_ID_HEX_LEN) ||
+        member_role_parse(json_string_value(json_object_get(m, "role")), &role) ||
+        member_state_parse(json_string_value(json_object_get(m, "state")), &state))
+        return;
+    bool had = members_store_get(r->o.db, room, peer, &old) == NT_OK;
+    if (had && old.mver > ver)
+        return;
+    size_t n = 0;
+    uint8_t *der = rooms_b64_get(json_object_get(m, "pub"), IDENTITY_PUB_DER_MAX, &n);
+    if (der && !rooms_pub_matches(der, n, peer)) { /* a key that does not hash to the id is refused */
+        free(der);
+        return;
+    }
+    nt_err rc = members_store_put(r->o.db, room, peer, role, state, der, n, ver);
+    free(der);
+    if (rc) {
+        log_warn("rooms: cannot store a member of %s: %s", room, err_str(rc));
+        return;
+    }
+    /* a member we never knew of who has already gone is history (a
+     * joiner's later pages), not a change anyone saw */
+    bool news = had || state == MEMBER_JOINED || state == MEMBER_INVITED;
+    if (known > 0 && news && (!had || old.state != state) && strcmp(peer, r->me_hex))
+        rooms_event_locked(r, "membership", room,
+                           json_pack("{s:s,s:s}", "peer", peer, "membership", member_state_name(state)));
+}
+
+/* The record from the host: a topic that differs from ours is stored and
+ * becomes a `room` event (change "topic"). ri may be NULL. */
+static void record_take_locked(rooms *r, const char *room, json_t *ri)
+{
+    const char *topic = json_string_value(json_object_get(ri, "topic"));
+    room_row rm;
+    if (!topic || strlen(topic) > ROOM_TOPIC_MAX || rooms_load_locked(r, room, &rm) || !strcmp(rm.topic, topic))
+        return;
+    nt_err rc = rooms_store_set_topic(r->o.db, room, topic);
+    if (rc)
+        log_warn("rooms: cannot store the topic of %s: %s", room, err_str(rc));
+    else
+        rooms_event_locked(r, "room", room, json_pack("{s:s}", "change", "topic"));
+}
+
+nt_err rooms_store_members_locked(rooms *r, const char *room, json_t *members, int64_t ver, json_t *record,
+                                  size_t cap)
 {
     size_t i;
     json_t *m;
-    int64_t known = 0;
+    int64_t known = 0, held = 0;
     if (json_array_size(members) > cap)
         return NT_ERR_TOO_BIG;
     nt_err fit = rooms_members_fit_locked(r, room, members);
     if (fit)
         return fit;
+    if (ver < 0)
+        ver = 0; /* not a version: below every one */
     /* the first list (at join) is the starting point; later lists are
      * compared with what we knew, and changes become membership events */
     if (members_store_count(r->o.db, room, MEMBERS_ALL, &known))
         log_warn("rooms: cannot count the members of %s", room);
-    json_array_foreach(members, i, m) {
-        const char *peer = json_string_value(json_object_get(m, "peer"));
-        member_role role;
-        member_state state;
-        if (!rooms_valid_hex(peer, IDENTITY_ID_HEX_LEN) ||
-            member_role_parse(json_string_value(json_object_get(m, "role")), &role) ||
-            member_state_parse(json_string_value(json_object_get(m, "state")), &state))
-            continue;
-        size_t n = 0;
-        uint8_t *der = rooms_b64_get(json_object_get(m, "pub"), IDENTITY_PUB_DER_MAX, &n);
-        if (der && !rooms_pub_matches(der, n, peer)) { /* a key that does not hash to the id is refused */
-            free(der);
-            continue;
-        }
-        member_rec old;
-        bool had = members_store_get(r->o.db, room, peer, &old) == NT_OK;
-        nt_err rc = members_store_put(r->o.db, room, peer, role, state, der, n);
-        free(der);
-        if (rc) {
-            log_warn("rooms: cannot store a member of %s: %s", room, err_str(rc));
-            continue;
-        }
-        /* a member we never knew of who has already gone is history (a
-         * joiner's later pages), not a change anyone saw */
-        bool news = had || state == MEMBER_JOINED || state == MEMBER_INVITED;
-        if (known > 0 && news && (!had || old.state != state) && strcmp(peer, r->me_hex))
-            rooms_event_locked(r, "membership", room,
-                               json_pack("{s:s,s:s}", "peer", peer, "membership", member_state_name(state)));
-    }
+    json_array_foreach(members, i, m) member_take_locked(r, room, m, ver, known);
+    /* the record changes with no row stamped: only a list newer than the
+     * version we hold brings a newer one */
+    if (record && rooms_store_members_ver(r->o.db, room, &held) == NT_OK && ver > held)
+        record_take_locked(r, room, record);
     if (ver > 0)
         if (rooms_store_members_ver_raise(r->o.db, room, ver))
             log_warn("rooms: cannot store the member list version of %s", room);
@@ -157,19 +191,6 @@ json_t *rooms_record_json_locked(rooms *r, const char *room)
         return NULL;
     return json_pack("{s:s,s:s,s:s,s:s}", "id", rm.id, "name", rm.name, "topic", rm.topic, "access",
                      room_access_name(rm.access));
-}
-
-void rooms_record_take_locked(rooms *r, const char *room, json_t *ri)
-{
-    const char *topic = json_string_value(json_object_get(ri, "topic"));
-    room_row rm;
-    if (!topic || strlen(topic) > ROOM_TOPIC_MAX || rooms_load_locked(r, room, &rm) || !strcmp(rm.topic, topic))
-        return;
-    nt_err rc = rooms_store_set_topic(r->o.db, room, topic);
-    if (rc)
-        log_warn("rooms: cannot store the topic of %s: %s", room, err_str(rc));
-    else
-        rooms_event_locked(r, "room", room, json_pack("{s:s}", "change", "topic"));
 }
 
 typedef struct {

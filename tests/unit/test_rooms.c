@@ -1348,6 +1348,104 @@ START_TEST(member_list_fetched_in_pages)
 }
 END_TEST
 
+/* ---- a member list taken out of order ---------------------------------- */
+
+/* The state of node p in node i's members list of room_id ("" if not
+ * listed); asking fetches the changes from the host first. */
+static void listed_state(int i, int p, char out[static 16])
+{
+    json_t *j = NULL, *m, *found = NULL;
+    size_t k;
+    ck_assert_int_eq(apif(i, "GET", &j, NULL, "/v1/client/rooms/%s/members", room_id), 200);
+    json_array_foreach(json_object_get(j, "members"), k, m) if (!strcmp(
+        json_string_value(json_object_get(m, "peer")) ?: "", N[p].hex)) found = m;
+    snprintf(out, 16, "%s", found ? json_string_value(json_object_get(found, "state")) : "");
+    json_decref(j);
+}
+
+static void topic_is(int i, const char *want)
+{
+    json_t *j = NULL;
+    ck_assert_int_eq(apif(i, "GET", &j, NULL, "/v1/client/rooms/%s", room_id), 200);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "topic")), want);
+    json_decref(j);
+}
+
+/* While the host's push round is on its way (its notifies built), D joins
+ * and B fetches the list, as its catch-up poll does when it sees the
+ * host's newer members_ver: B holds D joined before the push reaches it. */
+static void join_and_fetch_during_the_push(tnode *from)
+{
+    char b[128], st[16];
+    if (from != &N[0])
+        return;
+    during_call = NULL;
+    snprintf(b, sizeof b, "{\"host\":\"%s\"}", N[0].hex);
+    ck_assert_int_eq(apif(3, "POST", NULL, b, "/v1/client/rooms/%s/join", room_id), 200);
+    listed_state(1, 3, st);
+    ck_assert_str_eq(st, "joined");
+}
+
+/* A member list reaches a member by push and by fetch, so an older one
+ * can arrive after a newer one: none of its rows is taken over a row of a
+ * newer version. B keeps D joined, and its user, told that D joined, is
+ * not told after it that D is invited; C, which fetched nothing, takes
+ * both in order. */
+START_TEST(older_member_list_after_a_newer_changes_nothing)
+{
+    char tb[24], tc[24], body[128], st[16];
+    make_room(NULL);
+    tick_all(2);
+    events_now(1, tb);
+    events_now(2, tc);
+    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", N[3].hex);
+    ck_assert_int_eq(apif(0, "POST", NULL, body, "/v1/client/rooms/%s/invite", room_id), 200);
+    during_call = join_and_fetch_during_the_push;
+    rooms_tick(N[0].r); /* the round built before D joined, taken after B's fetch */
+    ck_assert_ptr_null(during_call);
+    listed_state(1, 3, st);
+    ck_assert_str_eq(st, "joined");
+    ck_assert_int_eq(member_events(1, tb, N[3].hex, "joined"), 1);
+    ck_assert_int_eq(member_events(1, tb, N[3].hex, "invited"), 0);
+    tick_past_backoff(3);
+    listed_state(1, 3, st);
+    ck_assert_str_eq(st, "joined");
+    listed_state(2, 3, st);
+    ck_assert_str_eq(st, "joined");
+    ck_assert_int_eq(member_events(2, tc, N[3].hex, "invited"), 1);
+    ck_assert_int_eq(member_events(2, tc, N[3].hex, "joined"), 1);
+}
+END_TEST
+
+/* The same for the room's record, which travels with the version: a
+ * topic from an older list is not taken over a newer one. */
+static void topic_and_fetch_during_the_push(tnode *from)
+{
+    char st[16];
+    if (from != &N[0])
+        return;
+    during_call = NULL;
+    ck_assert_int_eq(apif(0, "PATCH", NULL, "{\"topic\":\"three\"}", "/v1/client/rooms/%s", room_id), 200);
+    listed_state(1, 0, st); /* B fetches the list, and the record with it */
+    topic_is(1, "three");
+}
+
+START_TEST(older_room_record_after_a_newer_changes_nothing)
+{
+    make_room(NULL);
+    tick_all(2);
+    ck_assert_int_eq(apif(0, "PATCH", NULL, "{\"topic\":\"two\"}", "/v1/client/rooms/%s", room_id), 200);
+    during_call = topic_and_fetch_during_the_push;
+    rooms_tick(N[0].r);
+    ck_assert_ptr_null(during_call);
+    topic_is(1, "three");
+    topic_is(2, "two"); /* C is a round behind */
+    tick_past_backoff(2);
+    topic_is(1, "three");
+    topic_is(2, "three");
+}
+END_TEST
+
 /* A member away through many rotations: its key sync comes in notifies a
  * member takes (one with every key would be over the cap), and GET keys
  * answers a page at a time. */
@@ -1556,6 +1654,42 @@ START_TEST(hostile_notify_over_caps_refused)
     /* the same keys again: all held, nothing new */
     ck_assert_int_eq(notify_b(json_pack("{s:o}", "keys", made_up_keys(ROOM_KEYS_PUSH_MAX, 2)), &commits), 200);
     assert_held_same(held_by(1), after);
+}
+END_TEST
+
+/* A row is taken only from a list of no lower version than the one it
+ * came from, whatever the order the lists arrive in; a list of a lower
+ * version changes nothing at all (no row, no event, no version). */
+START_TEST(member_row_from_an_older_list_not_taken)
+{
+    int commits = 0;
+    make_room(NULL);
+    tick_all(2);
+    ck_assert_int_eq(notify_b(json_pack("{s:o,s:I}", "members", made_up_rows(1, 0, "joined"), "members_ver",
+                                        (json_int_t)1000),
+                              &commits),
+                     200);
+    held before = held_by(1);
+    ck_assert_int_eq(notify_b(json_pack("{s:o,s:I}", "members", made_up_rows(1, 0, "invited"), "members_ver",
+                                        (json_int_t)999),
+                              &commits),
+                     200);
+    assert_held_same(held_by(1), before);
+    ck_assert_int_eq(notify_b(json_pack("{s:o}", "members", made_up_rows(1, 0, "kicked")), &commits), 200);
+    assert_held_same(held_by(1), before);
+    int64_t left = 0;
+    ck_assert_int_eq(roomdb_int(N[1].db, &left, "SELECT count(*) FROM room_members WHERE room=? AND state='joined' "
+                                "AND mver=1000 AND peer=printf('%064x', 1)", "s", room_id),
+                     NT_OK);
+    ck_assert_int_eq(left, 1);
+    /* a newer one is taken */
+    ck_assert_int_eq(notify_b(json_pack("{s:o,s:I}", "members", made_up_rows(1, 0, "kicked"), "members_ver",
+                                        (json_int_t)1001),
+                              &commits),
+                     200);
+    held after = held_by(1);
+    ck_assert_int_eq(after.events, before.events + 1);
+    ck_assert_int_eq(after.mver, 1001);
 }
 END_TEST
 
@@ -1834,9 +1968,12 @@ Suite *test_suite(void)
     tcase_add_test(tc, member_list_changes_pushed_or_polled);
     tcase_add_test(tc, member_list_push_in_capped_batches);
     tcase_add_test(tc, member_list_fetched_in_pages);
+    tcase_add_test(tc, older_member_list_after_a_newer_changes_nothing);
+    tcase_add_test(tc, older_room_record_after_a_newer_changes_nothing);
     tcase_add_test(tc, many_rotations_synced_in_batches);
     tcase_add_test(tc, big_backlog_pushed_in_batches_a_member_takes);
     tcase_add_test(tc, hostile_notify_over_caps_refused);
+    tcase_add_test(tc, member_row_from_an_older_list_not_taken);
     tcase_add_test(tc, hostile_pages_over_caps_refused);
     tcase_add_test(tc, hostile_member_rows_over_room_cap_refused);
     tcase_add_test(tc, host_keeps_at_most_the_member_rows_a_member_takes);

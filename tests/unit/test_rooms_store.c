@@ -238,7 +238,7 @@ START_TEST(members_and_keys_through_typed_rows)
 
     member_rec m;
     int n = 0;
-    ck_assert_int_eq(members_store_put(db, room, host, MEMBER_ROLE_MASTER, MEMBER_JOINED, NULL, 0), NT_OK);
+    ck_assert_int_eq(members_store_put(db, room, host, MEMBER_ROLE_MASTER, MEMBER_JOINED, NULL, 0, 0), NT_OK);
     ck_assert_int_eq(members_store_invite(db, room, peer, 0, 1), NT_OK);
     ck_assert_int_eq(members_store_get(db, room, peer, &m), NT_OK);
     ck_assert_int_eq(m.state, MEMBER_INVITED);
