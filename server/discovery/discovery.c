@@ -340,6 +340,7 @@ static discovery_drop accept_with_key(discovery *d, const discovery_packet *p, s
     inet_ntop(AF_INET, &at, ips, sizeof ips);
     snprintf(addr, sizeof addr, "%s:%u", ips, (unsigned)p->peer_port);
     bool is_new = false, new_peer = false, new_inst = false, bye = p->flags & DISCOVERY_FLAG_GOODBYE;
+    bool expendable = bye && discovery_seen_expendable(d->seen, p->node_id);
     /* A goodbye is recorded only for a node heard since start: one from a
      * stranger asks nothing of the peer table (and so of its cap of new
      * ids per source), so it must not take a slot either. */
@@ -349,13 +350,14 @@ static discovery_drop accept_with_key(discovery *d, const discovery_packet *p, s
     if (bye && d->h.goodbye)
         d->h.goodbye(d->h.ctx, p->node_id);
     else if (!bye && d->h.observe)
-        orc = d->h.observe(d->h.ctx, key, p->name, addr, p->instance_id, unix_ms() / 1000, maybe_replay, &is_new);
+        orc = d->h.observe(d->h.ctx, key, p->name, addr, p->instance_id, unix_ms() / 1000, maybe_replay, &is_new,
+                           &expendable);
     if (orc) {
         r = orc == NT_ERR_BUSY ? DISC_PEER_CAP : DISC_STORE;
         goto out;
     }
     pthread_mutex_lock(&d->mu);
-    if (keep && !discovery_seen_accept(d->seen, p, fresh, now, &new_peer, &new_inst))
+    if (keep && !discovery_seen_accept(d->seen, p, fresh, now, expendable, &new_peer, &new_inst))
         r = DISC_BUSY; /* cannot happen: seen_ok made sure of room on this thread */
     d->stats.announces++;
     d->stats.restarts += new_inst;
