@@ -376,15 +376,22 @@ out:
 }
 
 /* The seen table's verdict before any work: a replay, or a new id with no
- * room to remember it (then its replay state could not be kept). Only
- * the discovery thread changes the table, so the answer holds until
- * accept_with_key records p. */
+ * room to remember it (then its replay state could not be kept). A
+ * goodbye from a node not heard since start is not remembered (see
+ * accept_with_key), so nothing would stop its replays: one timestamped
+ * before our start may be an old one, and is taken for a replay (an
+ * announcement from then may not move a peer either). Only the discovery
+ * thread changes the table, so the answer holds until accept_with_key
+ * records p. */
 static discovery_drop seen_ok(discovery *d, const discovery_packet *p, int64_t now)
 {
     discovery_drop r = discovery_seen_check(d->seen, p);
-    if (r == DISC_OK && !(p->flags & DISCOVERY_FLAG_GOODBYE))
-        r = discovery_seen_room(d->seen, p->node_id, now);
-    return r;
+    if (r != DISC_OK)
+        return r;
+    if (!(p->flags & DISCOVERY_FLAG_GOODBYE))
+        return discovery_seen_room(d->seen, p->node_id, now);
+    bool heard = discovery_seen_get(d->seen, p->node_id, NULL, NULL);
+    return !heard && p->timestamp_ms < d->settled_unix_ms ? DISC_REPLAY : DISC_OK;
 }
 
 static discovery_drop accept_announce(discovery *d, const discovery_packet *p, struct in_addr src, int64_t now)
