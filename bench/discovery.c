@@ -280,9 +280,9 @@ out:
 /* --- 2. flood --------------------------------------------------------- */
 
 static nt_err count_observe(void *ctx, const identity *pub, const char *name, const char *addr, const uint8_t *inst,
-                            int64_t now_unix, bool maybe_replay, bool *is_new)
+                            int64_t now_unix, bool maybe_replay, bool *is_new, bool *expendable)
 {
-    (void)ctx, (void)pub, (void)name, (void)addr, (void)inst, (void)now_unix, (void)maybe_replay;
+    (void)ctx, (void)pub, (void)name, (void)addr, (void)inst, (void)now_unix, (void)maybe_replay, (void)expendable;
     *is_new = false;
     return NT_OK;
 }

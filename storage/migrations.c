@@ -60,6 +60,14 @@ const char *const store_migrations[] = {
     "ALTER TABLE peers ADD COLUMN name_key TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE peers ADD COLUMN label_hex INTEGER NOT NULL DEFAULT 8;"
     "CREATE INDEX peers_name_key ON peers (name_key);",
+    /* 10 (peers): when origin added the row or made it lasting (a
+     * handshake from it upgraded a row known only from multicast), for
+     * the cap of new rows per origin; first_seen stays when it was first
+     * seen. */
+    "ALTER TABLE peers ADD COLUMN origin_at INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE peers SET origin_at = first_seen;"
+    "DROP INDEX peers_origin;"
+    "CREATE INDEX peers_origin ON peers (origin, origin_at);",
 };
 
 const size_t store_migrations_count = sizeof store_migrations / sizeof store_migrations[0];

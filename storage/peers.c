@@ -125,21 +125,13 @@ static unsigned common_hex(const char *a, const char *b)
     return n;
 }
 
-/* The rows whose name_key is key (every row when key is NULL), by key and
- * id, into *out (malloc'd) (lock held). */
-static nt_err name_rows(store *s, const char *key, name_row **out, size_t *n)
+/* The rows st (SELECT id, name_key, name_collision, label_hex, bound)
+ * gives, into *out (malloc'd) (lock held). */
+static nt_err read_name_rows(sqlite3_stmt *st, name_row **out, size_t *n)
 {
-    sqlite3_stmt *st = store_stmt(s, key ? "SELECT id, name_key, name_collision, label_hex FROM peers "
-                                           "WHERE name_key = ?1 ORDER BY name_key, id"
-                                         : "SELECT id, name_key, name_collision, label_hex FROM peers "
-                                           "ORDER BY name_key, id");
     name_row *v = NULL;
     size_t len = 0, cap = 0;
     int r;
-    if (!st)
-        return NT_ERR_DB;
-    if (key)
-        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         if (len == cap) {
             name_row *nv = realloc(v, (cap = cap ? 2 * cap : 8) * sizeof *v);
@@ -160,6 +152,21 @@ static nt_err name_rows(store *s, const char *key, name_row **out, size_t *n)
     *out = v;
     *n = len;
     return NT_OK;
+}
+
+/* The rows whose name_key is key (every row when key is NULL), by key and
+ * id, into *out (malloc'd) (lock held). */
+static nt_err name_rows(store *s, const char *key, name_row **out, size_t *n)
+{
+    sqlite3_stmt *st = store_stmt(s, key ? "SELECT id, name_key, name_collision, label_hex FROM peers "
+                                           "WHERE name_key = ?1 ORDER BY name_key, id"
+                                         : "SELECT id, name_key, name_collision, label_hex FROM peers "
+                                           "ORDER BY name_key, id");
+    if (!st)
+        return NT_ERR_DB;
+    if (key)
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    return read_name_rows(st, out, n);
 }
 
 static nt_err write_name_row(store *s, const name_row *w)
@@ -241,17 +248,19 @@ static void identify_locked(store *s, const char *hex, const char *self_name, pe
     peers_label(out->name, hex, out->trust, collision, digits, out->label);
 }
 
-/* Rows first learned from origin within the window; when there are cap of
- * them, NT_ERR_BUSY and *retry_after the seconds until the oldest leaves
- * the window (lock held). */
-static nt_err origin_allows(store *s, const char *origin, unsigned cap, int64_t now, int64_t *retry_after)
+/* Rows origin added (or made lasting) within the window, other than the
+ * row hex; when there are cap of them, NT_ERR_BUSY and *retry_after the
+ * seconds until the oldest leaves the window (lock held). */
+static nt_err origin_allows(store *s, const char *origin, unsigned cap, const char *hex, int64_t now,
+                            int64_t *retry_after)
 {
-    sqlite3_stmt *st = store_stmt(s, "SELECT count(*), min(first_seen) FROM peers WHERE origin = ?1 AND "
-                                     "first_seen > ?2");
+    sqlite3_stmt *st = store_stmt(s, "SELECT count(*), min(origin_at) FROM peers WHERE origin = ?1 AND "
+                                     "origin_at > ?2 AND id <> ?3");
     if (!st)
         return NT_ERR_DB;
     sqlite3_bind_text(st, 1, origin, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, now - PEERS_ORIGIN_WINDOW_S);
+    sqlite3_bind_text(st, 3, hex, -1, SQLITE_STATIC);
     nt_err rc = NT_ERR_DB;
     if (sqlite3_step(st) == SQLITE_ROW) {
         int64_t n = sqlite3_column_int64(st, 0), oldest = sqlite3_column_int64(st, 1);
@@ -264,25 +273,43 @@ static nt_err origin_allows(store *s, const char *origin, unsigned cap, int64_t 
     return rc;
 }
 
-/* What the table holds for hex now (lock held): *known, and for a known
- * id whether its pinned key is der, and its name. */
-static nt_err lookup(store *s, const char *hex, const uint8_t *der, size_t der_len, bool *known, bool *same,
-                     char old_name[static PEERS_NAME_MAX + 1])
+/* What the table holds for an id (lookup). */
+typedef struct {
+    bool known;
+    bool same;      /* known, and its pinned key is the DER looked up with */
+    bool multicast; /* known, from multicast only (source "multicast") */
+    char name[PEERS_NAME_MAX + 1];
+} held_row;
+
+/* What the table holds for hex now, der (may be NULL) compared with its
+ * pinned key, into *out (lock held). */
+static nt_err lookup(store *s, const char *hex, const uint8_t *der, size_t der_len, held_row *out)
 {
-    sqlite3_stmt *st = store_stmt(s, "SELECT pub_der, name FROM peers WHERE id = ?1");
+    sqlite3_stmt *st = store_stmt(s, "SELECT pub_der, name, source FROM peers WHERE id = ?1");
+    memset(out, 0, sizeof *out);
     if (!st)
         return NT_ERR_DB;
     sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
     int r = sqlite3_step(st);
-    *known = r == SQLITE_ROW;
-    if (*known) {
+    out->known = r == SQLITE_ROW;
+    if (out->known) {
         size_t pinned_len = (size_t)sqlite3_column_bytes(st, 0);
-        *same = der && pinned_len == der_len && !memcmp(sqlite3_column_blob(st, 0), der, der_len);
-        const unsigned char *n = sqlite3_column_text(st, 1);
-        snprintf(old_name, PEERS_NAME_MAX + 1, "%s", n ? (const char *)n : "");
+        const unsigned char *src = sqlite3_column_text(st, 2);
+        out->same = der && pinned_len == der_len && !memcmp(sqlite3_column_blob(st, 0), der, der_len);
+        out->multicast = src && !strcmp((const char *)src, "multicast");
+        copy_text(out->name, sizeof out->name, sqlite3_column_text(st, 1));
     }
     sqlite3_reset(st);
     return r == SQLITE_ROW || r == SQLITE_DONE ? NT_OK : NT_ERR_DB;
+}
+
+/* Does a sighting from source add a lasting row for its origin's cap? A
+ * new id does; so does one known from multicast only (any source address
+ * can be spoofed, and such rows are capped and age out) that source makes
+ * "handshake" or "manual", which stay. */
+static bool adds_row(const held_row *h, const char *source)
+{
+    return !h->known || (h->multicast && strcmp(source, "multicast") != 0);
 }
 
 typedef struct {
@@ -303,7 +330,7 @@ static nt_err write_row(store *s, const sighting *g, bool known, const char *ori
                            "source = 'multicast' THEN 'handshake' ELSE source END WHERE id = ?1");
     else
         st = store_stmt(s, "INSERT INTO peers (id, name, last_seen, instance_id, source, pub_der, first_seen, "
-                           "origin) VALUES (?1, coalesce(?2, ''), ?3, ?4, ?5, ?6, ?3, ?7)");
+                           "origin, origin_at) VALUES (?1, coalesce(?2, ''), ?3, ?4, ?5, ?6, ?3, ?7, ?3)");
     if (!st)
         return NT_ERR_DB;
     sqlite3_bind_text(st, 1, g->hex, -1, SQLITE_STATIC);
@@ -320,61 +347,94 @@ static nt_err write_row(store *s, const sighting *g, bool known, const char *ori
     return step_done(st);
 }
 
+/* The rows multicast_make_room deletes (?1: now - PEERS_MULTICAST_EXPIRY_S,
+ * ?2: the cap): multicast only, untrusted, and unseen since ?1 or the
+ * least recently seen while there are ?2 or more of them. */
+#define MULTICAST_GOING                                                                                 \
+    "source = 'multicast' AND trusted = 0 AND (last_seen < ?1 OR id IN (SELECT id FROM peers WHERE "      \
+    "source = 'multicast' AND trusted = 0 ORDER BY last_seen, id LIMIT max(0, (SELECT count(*) FROM peers " \
+    "WHERE source = 'multicast' AND trusted = 0) - ?2 + 1)))"
+
+static sqlite3_stmt *going_stmt(store *s, const char *sql, int64_t now, unsigned cap)
+{
+    sqlite3_stmt *st = store_stmt(s, sql);
+    if (st) {
+        sqlite3_bind_int64(st, 1, now - PEERS_MULTICAST_EXPIRY_S);
+        sqlite3_bind_int64(st, 2, cap ? cap : PEERS_MULTICAST_MAX);
+    }
+    return st;
+}
+
 /* Rows known only from multicast: what an attacker can mint without a
  * handshake, so few and not for ever (lock held, in the caller's
  * transaction): those unseen for PEERS_MULTICAST_EXPIRY_S go, then the
  * least recently seen until one more fits under cap (0:
- * PEERS_MULTICAST_MAX). A deleted row's name may have been another's
- * collision: those flags are recomputed (a delete only clears them). */
+ * PEERS_MULTICAST_MAX). A row that goes may have shared its name, alike,
+ * with others: their flags and label digits are computed again. */
 static nt_err multicast_make_room(store *s, int64_t now, unsigned cap)
 {
-    sqlite3_stmt *st = store_stmt(s, "DELETE FROM peers WHERE source = 'multicast' AND trusted = 0 AND "
-                                     "(last_seen < ?1 OR id IN (SELECT id FROM peers WHERE source = 'multicast' "
-                                     "AND trusted = 0 ORDER BY last_seen, id LIMIT max(0, (SELECT count(*) "
-                                     "FROM peers WHERE source = 'multicast' AND trusted = 0) - ?2 + 1)))");
+    name_row *v = NULL;
+    size_t n = 0;
+    sqlite3_stmt *st = going_stmt(s, "SELECT id, name_key, name_collision, label_hex FROM peers WHERE "
+                                  MULTICAST_GOING " ORDER BY name_key", now, cap);
+    nt_err rc = st ? read_name_rows(st, &v, &n) : NT_ERR_DB;
+    if (!rc && n) {
+        st = going_stmt(s, "DELETE FROM peers WHERE " MULTICAST_GOING, now, cap);
+        rc = st ? step_done(st) : NT_ERR_DB;
+    }
+    for (size_t i = 0; !rc && i < n; i++)
+        if (i == 0 || strcmp(v[i - 1].key, v[i].key))
+            rc = relabel(s, v[i].key);
+    free(v);
+    return rc;
+}
+
+/* A row known only from multicast that a sighting from origin made
+ * lasting is origin's new row from now on (lock held). */
+static nt_err adopt_origin(store *s, const char *hex, const char *origin, int64_t now)
+{
+    sqlite3_stmt *st = store_stmt(s, "UPDATE peers SET origin = ?2, origin_at = ?3 WHERE id = ?1");
     if (!st)
         return NT_ERR_DB;
-    sqlite3_bind_int64(st, 1, now - PEERS_MULTICAST_EXPIRY_S);
-    sqlite3_bind_int64(st, 2, cap ? cap : PEERS_MULTICAST_MAX);
-    nt_err rc = step_done(st);
-    if (rc || sqlite3_changes(store_db(s)) == 0)
-        return rc;
-    st = store_stmt(s, "UPDATE peers SET name_collision = 0 WHERE name_collision = 1 AND NOT EXISTS "
-                       "(SELECT 1 FROM peers o WHERE o.name = peers.name AND o.id <> peers.id)");
-    return st ? step_done(st) : NT_ERR_DB;
+    sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, origin, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now);
+    return step_done(st);
 }
 
 static nt_err observe_locked(store *s, const sighting *g, peers_sighting *out)
 {
-    bool known = false, same = false;
-    char old[PEERS_NAME_MAX + 1] = "";
-    nt_err rc = lookup(s, g->hex, g->der, g->der_len, &known, &same, old);
+    held_row h;
+    nt_err rc = lookup(s, g->hex, g->der, g->der_len, &h);
     if (rc)
         return rc;
-    if (known && !same)
+    bool capped = out->origin && *out->origin, adds = adds_row(&h, g->source);
+    if (h.known && !h.same)
         return NT_ERR_AUTH; /* the pinned key stays */
-    if (!known && out->origin && *out->origin &&
-        (rc = origin_allows(s, out->origin, out->origin_cap ? out->origin_cap : PEERS_ORIGIN_CAP, g->now,
+    if (capped && adds &&
+        (rc = origin_allows(s, out->origin, out->origin_cap ? out->origin_cap : PEERS_ORIGIN_CAP, g->hex, g->now,
                             &out->retry_after)))
         return rc;
-    if (!known && !strcmp(g->source, "multicast") && (rc = multicast_make_room(s, g->now, out->multicast_cap)))
+    if (!h.known && !strcmp(g->source, "multicast") && (rc = multicast_make_room(s, g->now, out->multicast_cap)))
         return rc;
-    bool named = g->name && *g->name && (!known || strcmp(old, g->name));
-    if (known && named && old[0]) { /* the label it had, for the rename notice */
+    bool named = g->name && *g->name && (!h.known || strcmp(h.name, g->name));
+    if (h.known && named && h.name[0]) { /* the label it had, for the rename notice */
         peer_ident was;
         identify_locked(s, g->hex, out->self_name, &was);
         memcpy(out->old_label, was.label, sizeof out->old_label);
     }
-    if ((rc = write_row(s, g, known, out->origin)))
+    if ((rc = write_row(s, g, h.known, out->origin)))
         return rc;
-    if ((named || !known) && (rc = names_changed(s, g->hex, known ? old : NULL, g->name)))
+    if (h.known && adds && capped && (rc = adopt_origin(s, g->hex, out->origin, g->now)))
+        return rc;
+    if ((named || !h.known) && (rc = names_changed(s, g->hex, h.known ? h.name : NULL, g->name)))
         return rc;
     if (g->addr && (rc = add_address(s, g->hex, g->addr, g->now)))
         return rc;
-    out->is_new = !known;
-    out->renamed = known && named && old[0];
+    out->is_new = !h.known;
+    out->renamed = h.known && named && h.name[0];
     if (out->renamed)
-        memcpy(out->old_name, old, sizeof out->old_name);
+        memcpy(out->old_name, h.name, sizeof out->old_name);
     return NT_OK;
 }
 
@@ -413,16 +473,15 @@ nt_err peers_may_add(store *s, const uint8_t id[static IDENTITY_ID_LEN], const c
                      int64_t now_unix, int64_t *retry_after)
 {
     char hex[IDENTITY_ID_HEX_LEN + 1];
-    char old[PEERS_NAME_MAX + 1];
-    bool known = false, same = false;
+    held_row h;
     *retry_after = 0;
     if (!origin || !*origin)
         return NT_OK;
     hex_of(id, hex);
     store_lock(s);
-    nt_err rc = lookup(s, hex, NULL, 0, &known, &same, old);
-    if (!rc && !known)
-        rc = origin_allows(s, origin, origin_cap ? origin_cap : PEERS_ORIGIN_CAP, now_unix, retry_after);
+    nt_err rc = lookup(s, hex, NULL, 0, &h);
+    if (!rc && adds_row(&h, "handshake"))
+        rc = origin_allows(s, origin, origin_cap ? origin_cap : PEERS_ORIGIN_CAP, hex, now_unix, retry_after);
     store_unlock(s);
     return rc;
 }
@@ -585,14 +644,14 @@ static nt_err exec_on(store *s, const char *sql, const uint8_t *id, const char *
 
 nt_err peers_delete(store *s, const uint8_t id[static IDENTITY_ID_LEN])
 {
-    char hex[IDENTITY_ID_HEX_LEN + 1], name[PEERS_NAME_MAX + 1] = "", key[TEXT_FOLD_MAX];
-    bool known = false, same = false;
+    char hex[IDENTITY_ID_HEX_LEN + 1], key[TEXT_FOLD_MAX];
+    held_row h = {0};
     hex_of(id, hex);
     store_lock(s);
     nt_err rc = store_begin(s);
     if (!rc)
-        rc = lookup(s, hex, NULL, 0, &known, &same, name);
-    if (!rc && !known)
+        rc = lookup(s, hex, NULL, 0, &h);
+    if (!rc && !h.known)
         rc = NT_ERR_NOT_FOUND;
     sqlite3_stmt *st = rc ? NULL : store_stmt(s, "DELETE FROM peers WHERE id = ?1");
     if (!rc && !st)
@@ -603,7 +662,7 @@ nt_err peers_delete(store *s, const uint8_t id[static IDENTITY_ID_LEN])
     }
     /* the peer it shared its name with may now stand alone */
     if (!rc)
-        rc = relabel(s, text_name_fold(name, key, sizeof key));
+        rc = relabel(s, text_name_fold(h.name, key, sizeof key));
     if (rc)
         store_rollback(s);
     else

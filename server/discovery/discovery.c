@@ -340,6 +340,7 @@ static discovery_drop accept_with_key(discovery *d, const discovery_packet *p, s
     inet_ntop(AF_INET, &at, ips, sizeof ips);
     snprintf(addr, sizeof addr, "%s:%u", ips, (unsigned)p->peer_port);
     bool is_new = false, new_peer = false, new_inst = false, bye = p->flags & DISCOVERY_FLAG_GOODBYE;
+    bool expendable = bye && discovery_seen_expendable(d->seen, p->node_id);
     /* A goodbye is recorded only for a node heard since start: one from a
      * stranger asks nothing of the peer table (and so of its cap of new
      * ids per source), so it must not take a slot either. */
@@ -349,13 +350,14 @@ static discovery_drop accept_with_key(discovery *d, const discovery_packet *p, s
     if (bye && d->h.goodbye)
         d->h.goodbye(d->h.ctx, p->node_id);
     else if (!bye && d->h.observe)
-        orc = d->h.observe(d->h.ctx, key, p->name, addr, p->instance_id, unix_ms() / 1000, maybe_replay, &is_new);
+        orc = d->h.observe(d->h.ctx, key, p->name, addr, p->instance_id, unix_ms() / 1000, maybe_replay, &is_new,
+                           &expendable);
     if (orc) {
         r = orc == NT_ERR_BUSY ? DISC_PEER_CAP : DISC_STORE;
         goto out;
     }
     pthread_mutex_lock(&d->mu);
-    if (keep && !discovery_seen_accept(d->seen, p, fresh, now, &new_peer, &new_inst))
+    if (keep && !discovery_seen_accept(d->seen, p, fresh, now, expendable, &new_peer, &new_inst))
         r = DISC_BUSY; /* cannot happen: seen_ok made sure of room on this thread */
     d->stats.announces++;
     d->stats.restarts += new_inst;
@@ -374,15 +376,22 @@ out:
 }
 
 /* The seen table's verdict before any work: a replay, or a new id with no
- * room to remember it (then its replay state could not be kept). Only
- * the discovery thread changes the table, so the answer holds until
- * accept_with_key records p. */
+ * room to remember it (then its replay state could not be kept). A
+ * goodbye from a node not heard since start is not remembered (see
+ * accept_with_key), so nothing would stop its replays: one timestamped
+ * before our start may be an old one, and is taken for a replay (an
+ * announcement from then may not move a peer either). Only the discovery
+ * thread changes the table, so the answer holds until accept_with_key
+ * records p. */
 static discovery_drop seen_ok(discovery *d, const discovery_packet *p, int64_t now)
 {
     discovery_drop r = discovery_seen_check(d->seen, p);
-    if (r == DISC_OK && !(p->flags & DISCOVERY_FLAG_GOODBYE))
-        r = discovery_seen_room(d->seen, p->node_id, now);
-    return r;
+    if (r != DISC_OK)
+        return r;
+    if (!(p->flags & DISCOVERY_FLAG_GOODBYE))
+        return discovery_seen_room(d->seen, p->node_id, now);
+    bool heard = discovery_seen_get(d->seen, p->node_id, NULL, NULL);
+    return !heard && p->timestamp_ms < d->settled_unix_ms ? DISC_REPLAY : DISC_OK;
 }
 
 static discovery_drop accept_announce(discovery *d, const discovery_packet *p, struct in_addr src, int64_t now)

@@ -38,7 +38,10 @@
  *   "a.b.c.d:port" (source address of the packet, or the listen address
  *   it carries when plausible: discovery_packet_address; peer port from it),
  *   instance_id 16 bytes, now_unix wall-clock seconds; pub is borrowed for
- *   the call. Set *is_new if the id was not known.
+ *   the call. Set *is_new if the id was not known, and *expendable if
+ *   the peer is known from multicast only (untrusted, never handshaken:
+ *   anyone can mint such ids and announce them from spoofed sources), so
+ *   that discovery's memory of who it heard lets it go first.
  *   maybe_replay: the announcement is timestamped before discovery
  *   started (it remembers nothing across restarts), so it may be a replay
  *   from another address. It may add a peer not known yet, and shows a
@@ -53,7 +56,8 @@
 typedef struct {
     void *ctx;
     nt_err (*observe)(void *ctx, const identity *pub, const char *name, const char *addr,
-                      const uint8_t *instance_id, int64_t now_unix, bool maybe_replay, bool *is_new);
+                      const uint8_t *instance_id, int64_t now_unix, bool maybe_replay, bool *is_new,
+                      bool *expendable);
     void (*name)(void *ctx, char out[static DISCOVERY_NAME_MAX + 1]);
     identity *(*pinned_key)(void *ctx, const uint8_t id[static IDENTITY_ID_LEN]);
     void (*log)(void *ctx, int level, const char *msg);

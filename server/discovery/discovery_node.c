@@ -47,7 +47,7 @@ static bool row_fresh(const peer_info *p, const char *name, const char *addr, co
 }
 
 static nt_err observe(void *ctx, const identity *pub, const char *name, const char *addr, const uint8_t *instance_id,
-                      int64_t now_unix, bool maybe_replay, bool *is_new)
+                      int64_t now_unix, bool maybe_replay, bool *is_new, bool *expendable)
 {
     node *nd = ctx;
     char origin[PEERS_ADDR_MAX];
@@ -68,6 +68,8 @@ static nt_err observe(void *ctx, const identity *pub, const char *name, const ch
     }
     if (!rc)
         fresh = known && row_fresh(p, name, addr, instance_id, now_unix, refresh_s(nd->cfg));
+    /* a multicast sighting leaves the source as it is: new rows are "multicast" */
+    *expendable = !rc && (!known || (!strcmp(p->source, "multicast") && !p->trusted));
     free(p);
     if (!rc && !fresh)
         rc = peer_names_record(nd, pub, name, addr, "multicast", instance_id, origin, now_unix, &sg);

@@ -52,7 +52,7 @@ typedef enum {
     DISC_TRAILING,        /* bytes after the last field */
     DISC_OWN,             /* our own packet (not an error on loopback) */
     DISC_TIME_SKEW,       /* timestamp outside the window */
-    DISC_REPLAY,          /* seq/instance not newer than the last accepted */
+    DISC_REPLAY,          /* seq/instance not newer than the last accepted; a goodbye from before our start */
     DISC_ID_MISMATCH,     /* SHA-256(key) != node id */
     DISC_BAD_KEY,         /* key does not parse or size not allowed */
     DISC_KEY_UNAVAILABLE, /* no key in the packet, none cached, fetch failed */

@@ -8,6 +8,7 @@
 typedef struct {
     bool used;
     bool accepted; /* an announcement from this id was verified */
+    bool expendable; /* known from multicast only: may give way within the window */
     uint8_t id[IDENTITY_ID_LEN];
     uint8_t instance[DISCOVERY_INSTANCE_LEN];
     uint32_t seq;
@@ -58,27 +59,35 @@ static entry *find(const discovery_seen *t, const uint8_t *id)
     return NULL;
 }
 
-/* May c be replaced at now_ms? An id we only failed to fetch a key for
- * may; an accepted one once no packet of it can pass the time check. */
-static bool replaceable(const entry *c, int64_t now_ms)
+/* How readily slot c takes a new id at now_ms, highest first; 0: not at
+ * all. A free slot; an id we only failed to fetch a key for; a node no
+ * packet of which can pass the time check any more; a node known from
+ * multicast only (anyone can mint those: they must not crowd out the
+ * rest); never a node we handshook with or trust heard within the window. */
+static int readiness(const entry *c, int64_t now_ms)
 {
-    return !c->used || !c->accepted || now_ms - c->seen_ms > DISCOVERY_SEEN_KEEP_MS;
+    if (!c->used)
+        return 4;
+    if (!c->accepted)
+        return 3;
+    if (now_ms - c->seen_ms > DISCOVERY_SEEN_KEEP_MS)
+        return 2;
+    return c->expendable ? 1 : 0;
 }
 
-/* The slot a new id would take at now_ms, or NULL: a free one, else ids
- * we only failed to fetch a key for, then the stalest replaceable node. */
+/* The slot a new id would take at now_ms, or NULL: the readiest, and of
+ * those the one heard from longest ago. */
 static entry *victim_for(const discovery_seen *t, int64_t now_ms)
 {
     entry *victim = NULL;
-    for (size_t i = 0; i < t->cap; i++) {
+    int best = 0;
+    for (size_t i = 0; i < t->cap && best < 4; i++) {
         entry *c = &t->e[i];
-        if (!c->used)
-            return c;
-        if (!replaceable(c, now_ms))
-            continue;
-        if (!victim || (c->accepted < victim->accepted) ||
-            (c->accepted == victim->accepted && c->seen_ms < victim->seen_ms))
+        int r = readiness(c, now_ms);
+        if (r > best || (r && r == best && c->seen_ms < victim->seen_ms)) {
             victim = c;
+            best = r;
+        }
     }
     return victim;
 }
@@ -119,7 +128,7 @@ discovery_drop discovery_seen_check(const discovery_seen *t, const discovery_pac
 }
 
 bool discovery_seen_accept(discovery_seen *t, const discovery_packet *p, identity **key, int64_t now_ms,
-                           bool *new_peer, bool *new_instance)
+                           bool expendable, bool *new_peer, bool *new_instance)
 {
     bool added;
     entry *e = find_or_add(t, p->node_id, now_ms, &added);
@@ -132,6 +141,7 @@ bool discovery_seen_accept(discovery_seen *t, const discovery_packet *p, identit
     if (new_instance)
         *new_instance = was_accepted && changed;
     e->accepted = true;
+    e->expendable = expendable;
     memcpy(e->instance, p->instance_id, DISCOVERY_INSTANCE_LEN);
     e->seq = p->seq;
     e->timestamp_ms = p->timestamp_ms;
@@ -175,6 +185,12 @@ bool discovery_seen_get(const discovery_seen *t, const uint8_t id[static IDENTIT
     if (instance)
         memcpy(instance, e->instance, DISCOVERY_INSTANCE_LEN);
     return true;
+}
+
+bool discovery_seen_expendable(const discovery_seen *t, const uint8_t id[static IDENTITY_ID_LEN])
+{
+    const entry *e = find(t, id);
+    return e && e->accepted && e->expendable;
 }
 
 size_t discovery_seen_count(const discovery_seen *t)

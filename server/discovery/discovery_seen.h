@@ -14,8 +14,14 @@
  * is replaced first, then the node heard from longest ago, but never one
  * heard within DISCOVERY_SEEN_KEEP_MS: its replay state must outlive every
  * packet of it that could still pass the time check, or a flood of new ids
- * would let an old announcement of it be replayed. A new id that finds no
- * such entry is refused (DISC_BUSY) until one ages out. */
+ * would let an old announcement of it be replayed. Except a node known
+ * from multicast only (expendable: untrusted, never handshaken, what
+ * anyone can mint and announce from spoofed sources), or a flood of those
+ * would fill the table for that long and shut out every real peer: those
+ * give way next, the one heard from longest ago first, and lose their
+ * replay state (an old announcement of theirs can then move their row
+ * once more). A new id that finds no such entry is refused (DISC_BUSY)
+ * until one ages out. */
 #ifndef NATTER_DISCOVERY_SEEN_H
 #define NATTER_DISCOVERY_SEEN_H
 
@@ -50,14 +56,18 @@ discovery_drop discovery_seen_check(const discovery_seen *t, const discovery_pac
  * refuse to record. */
 discovery_drop discovery_seen_room(const discovery_seen *t, const uint8_t id[static IDENTITY_ID_LEN], int64_t now_ms);
 
-/* Record a verified announcement heard at now_ms (monotonic). If the id
- * has no cached key and *key is not NULL, the table takes *key and sets
- * it to NULL; otherwise *key is left to the caller. *new_peer is set when
- * the id was not in the table, *new_instance when its instance id changed
+/* Record a verified announcement heard at now_ms (monotonic). expendable:
+ * the node is known from multicast only (see above). If the id has no
+ * cached key and *key is not NULL, the table takes *key and sets it to
+ * NULL; otherwise *key is left to the caller. *new_peer is set when the
+ * id was not in the table, *new_instance when its instance id changed
  * (the node restarted). Either may be NULL. False, and nothing recorded,
  * when there is no room for a new id (discovery_seen_room). */
 bool discovery_seen_accept(discovery_seen *t, const discovery_packet *p, identity **key, int64_t now_ms,
-                           bool *new_peer, bool *new_instance);
+                           bool expendable, bool *new_peer, bool *new_instance);
+
+/* Was id's last accepted announcement recorded as expendable? */
+bool discovery_seen_expendable(const discovery_seen *t, const uint8_t id[static IDENTITY_ID_LEN]);
 
 /* The verified key for id, or NULL. Borrowed: valid until the next call
  * that changes the table. */

@@ -215,8 +215,9 @@ static bool handshake_rate_ok(struct peer_api *pa, http_req *rq)
 }
 
 /* The cap of new peers per source, looked at before the handshake's
- * signature is verified: an id this node does not know, from a source at
- * its cap, would be refused after the verify, the key agreement and the
+ * signature is verified: an id this node does not know (or knows from
+ * multicast only: the handshake would make its row lasting), from a source
+ * at its cap, would be refused after the verify, the key agreement and the
  * signature of the reply (record_peer), so it is refused before them.
  * The id is the request's claim; a request without a well-formed one is
  * left to handshake_serve to refuse. */

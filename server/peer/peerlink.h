@@ -16,8 +16,8 @@
  * it (peerlink_session_handshake_any).
  *
  * Thread-safe: any handler or service thread may call these. Calls block
- * (up to timeout_ms, plus a handshake when one is needed, one per address
- * tried).
+ * (up to timeout_ms, plus up to timeout_ms more for a handshake when one
+ * is needed, however many addresses it tries).
  *
  * Parts: peerlink.c (these calls, the sealed request path),
  * peerlink_session.{c,h} (a session towards one peer and the handshake that

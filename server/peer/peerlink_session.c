@@ -11,6 +11,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/text.h"
+#include "common/waitq.h"
 #include "crypto/encoding.h"
 #include "storage/peers.h"
 #include "server/channel/transcript.h"
@@ -217,6 +218,7 @@ nt_err peerlink_session_handshake(node *n, peerlink_wire *w, peerlink_session *l
     ecdh_curve c;
     hs_session s;
     memset(&s, 0, sizeof(s));
+    int64_t deadline = waitq_now_ms() + timeout_ms; /* for both exchanges */
     nt_err rc = peerlink_session_parse_mode(mode ? mode : n->cfg->handshake_mode, &m, &c);
     if (rc)
         goto out;
@@ -233,7 +235,13 @@ nt_err peerlink_session_handshake(node *n, peerlink_wire *w, peerlink_session *l
     int64_t now = now_s();
     if ((rc = handshake_start(n->id, our_name, our_port(n), l->id, m, c, now, &p, &req)))
         goto out;
-    if ((rc = handshake_post(w, l, addr, req, timeout_ms, &rb)))
+    int64_t left = deadline - waitq_now_ms();
+    if (left <= 0) {
+        rc = NT_ERR_TIMEOUT;
+        peerlink_session_error(l, "handshake with %s: %s", addr, err_str(rc));
+        goto out;
+    }
+    if ((rc = handshake_post(w, l, addr, req, (int)left, &rb)))
         goto out;
     rc = NT_ERR_AUTH;
     if (json_parse_object(rb.data ? rb.data : "", rb.len, JSON_DEPTH_DEFAULT, &reply)) {
@@ -278,8 +286,12 @@ nt_err peerlink_session_handshake_any(node *n, peerlink_wire *w, peerlink_sessio
                                       const identity *pinned, const char *mode, int timeout_ms)
 {
     nt_err rc = NT_ERR_STATE;
-    for (size_t i = 0; i < a->n && i < PEERS_ADDRS_KEPT; i++) {
-        rc = peerlink_session_handshake(n, w, l, a->v[i], pinned, mode, timeout_ms);
+    size_t count = a->n < PEERS_ADDRS_KEPT ? a->n : PEERS_ADDRS_KEPT;
+    int64_t deadline = waitq_now_ms() + timeout_ms, left;
+    /* Each try gets an equal share of what is left: one where nothing
+     * answers costs its share, and what a quick failure leaves goes on. */
+    for (size_t i = 0; i < count && (left = deadline - waitq_now_ms()) > 0; i++) {
+        rc = peerlink_session_handshake(n, w, l, a->v[i], pinned, mode, (int)(left / (int64_t)(count - i)) + 1);
         if (!rc || !try_next_address(rc))
             break;
     }

@@ -76,8 +76,9 @@ NT_MUST_USE nt_err peerlink_session_parse_mode(const char *mode, uint8_t *m, ecd
 /* hs_mu held. Run one handshake with the peer at addr, whose pinned key is
  * pinned (borrowed), install the new session and record addr as the
  * peer's newest address (it answered there as itself). mode as in
- * peerlink_connect (NULL: --handshake-mode). Failures are recorded in
- * last_error; errors as peerlink_call's. */
+ * peerlink_connect (NULL: --handshake-mode). timeout_ms bounds both of its
+ * exchanges together (GET /v1/node, POST /v1/handshake). Failures are
+ * recorded in last_error; errors as peerlink_call's. */
 NT_MUST_USE nt_err peerlink_session_handshake(node *n, peerlink_wire *w, peerlink_session *l, const char *addr,
                                               const identity *pinned, const char *mode, int timeout_ms);
 
@@ -87,8 +88,11 @@ NT_MUST_USE nt_err peerlink_session_handshake(node *n, peerlink_wire *w, peerlin
  * forged newest address (anyone can replay an announcement from anywhere)
  * then costs a try, not the peer. The handshake is what proves the peer is
  * at an address; the session keeps the one that worked (its requests go
- * there) and the peer table records it as the newest. Each try has its own
- * timeout_ms, so a call may take up to PEERS_ADDRS_KEPT of them. Errors:
+ * there) and the peer table records it as the newest. The tries share
+ * timeout_ms: each gets an equal share of what is left of it (the last
+ * all of it), so addresses that take a connection and never answer cost
+ * the caller (and the handshakes queued behind hs_mu) one timeout in all,
+ * not one each, and still leave the peer's other addresses a try. Errors:
  * the last try's; NT_ERR_STATE when a has no address. */
 NT_MUST_USE nt_err peerlink_session_handshake_any(node *n, peerlink_wire *w, peerlink_session *l,
                                                   const peerlink_addrs *a, const identity *pinned, const char *mode,

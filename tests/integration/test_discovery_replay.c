@@ -7,6 +7,8 @@
  *    peer there;
  *  - a signed goodbye from a node nobody knows takes no place in a node's
  *    memory of who it heard (it would push real peers out of it);
+ *  - nor can a known peer's goodbye from before a restart, replayed
+ *    after it, show the peer offline;
  *  - an announcement that says nothing new writes nothing (a commit);
  *  - a call to a peer whose newest address does not answer tries its other
  *    addresses (the handshake proves which one is the peer). */
@@ -188,6 +190,44 @@ START_TEST(goodbye_from_stranger_is_not_remembered)
 }
 END_TEST
 
+/* Bob's goodbye, signed before the node restarts (say, captured on the
+ * LAN), is replayed after it, before bob has been heard again: the node
+ * remembers nothing of bob's announcements, and a goodbye from a node not
+ * heard since start is not remembered either, so nothing would stop it
+ * being replayed over and over; it is ignored, as an announcement from
+ * before the start may not move a peer. A stranger's goodbye, sent after
+ * it, marks when it has been handled. */
+START_TEST(goodbye_from_before_restart_is_ignored)
+{
+    harness_node a;
+    identity *x = NULL;
+    ck_assert_int_eq(identity_generate(&x, 2048), NT_OK);
+    ck_assert_int_eq(harness_start(&a, "alice", disc_args), 0);
+    uint8_t ann[DISCOVERY_PACKET_MAX], bye[DISCOVERY_PACKET_MAX], mark[DISCOVERY_PACKET_MAX];
+    size_t len = announcement(bob, 1, unix_ms(), 0xB3, 0, 7711, ann);
+    send_from("127.0.0.2", ann, len);
+    wait_counter(&a, "announces", 1);
+    size_t bye_len = announcement(bob, 2, unix_ms(), 0xB3, DISCOVERY_FLAG_GOODBYE, 7711, bye);
+
+    ck_assert_int_eq(harness_stop(&a), 0);
+    ck_assert_int_eq(harness_restart(&a, disc_args), 0);
+    json_t *p = peer_row(&a, bob_hex);
+    ck_assert(json_is_true(json_object_get(p, "online"))); /* seen a moment ago */
+    json_decref(p);
+    send_from("127.0.0.2", bye, bye_len);
+    size_t mark_len = announcement(x, 1, unix_ms(), 0xEF, DISCOVERY_FLAG_GOODBYE, 7711, mark);
+    send_from("127.0.0.9", mark, mark_len);
+    wait_counter(&a, "announces", 1);
+    p = peer_row(&a, bob_hex);
+    ck_assert_msg(json_is_true(json_object_get(p, "online")), "a goodbye from before the restart showed bob offline");
+    json_decref(p);
+    ck_assert_int_eq(hd_counter(&a, "dropped.replay"), 1);
+    identity_free(x);
+    ck_assert_int_eq(harness_stop(&a), 0);
+    harness_cleanup(&a);
+}
+END_TEST
+
 /* The same peer, name, address and instance a moment later: no write, so
  * last_seen (seconds) stays where the first announcement put it. */
 START_TEST(unchanged_announcement_writes_nothing)
@@ -277,6 +317,7 @@ Suite *test_suite(void)
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_add_test(tc, replay_after_restart_does_not_move_address);
     tcase_add_test(tc, goodbye_from_stranger_is_not_remembered);
+    tcase_add_test(tc, goodbye_from_before_restart_is_ignored);
     tcase_add_test(tc, unchanged_announcement_writes_nothing);
     tcase_add_test(tc, connect_tries_other_addresses);
     suite_add_tcase(s, tc);

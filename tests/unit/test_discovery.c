@@ -40,9 +40,9 @@ static char group[32];
 static uint16_t port;
 
 static nt_err observe(void *ctx, const identity *pub, const char *name, const char *addr, const uint8_t *inst,
-                      int64_t now_unix, bool maybe_replay, bool *is_new)
+                      int64_t now_unix, bool maybe_replay, bool *is_new, bool *expendable)
 {
-    (void)inst, (void)now_unix;
+    (void)inst, (void)now_unix, (void)expendable;
     seen_log *l = ctx;
     pthread_mutex_lock(&l->mu);
     l->calls++;

@@ -32,7 +32,7 @@ START_TEST(first_then_replay_then_newer)
     discovery_packet p = pkt(1, 1, 5, 1000);
     bool new_peer = false, new_inst = true;
     ck_assert_int_eq(discovery_seen_check(t, &p), DISC_OK);
-    discovery_seen_accept(t, &p, NULL, 100, &new_peer, &new_inst);
+    discovery_seen_accept(t, &p, NULL, 100, false, &new_peer, &new_inst);
     ck_assert(new_peer);
     ck_assert(!new_inst);
     ck_assert_int_eq(discovery_seen_check(t, &p), DISC_REPLAY); /* same packet again */
@@ -40,7 +40,7 @@ START_TEST(first_then_replay_then_newer)
     ck_assert_int_eq(discovery_seen_check(t, &older), DISC_REPLAY);
     discovery_packet next = pkt(1, 1, 6, 1000);
     ck_assert_int_eq(discovery_seen_check(t, &next), DISC_OK);
-    discovery_seen_accept(t, &next, NULL, 200, &new_peer, &new_inst);
+    discovery_seen_accept(t, &next, NULL, 200, false, &new_peer, &new_inst);
     ck_assert(!new_peer);
     ck_assert(!new_inst);
     int64_t seen = 0;
@@ -55,11 +55,11 @@ START_TEST(restart_is_a_new_instance_and_old_instance_is_replay)
 {
     discovery_seen *t = table(8);
     discovery_packet a = pkt(2, 1, 40, 50000);
-    discovery_seen_accept(t, &a, NULL, 1, NULL, NULL);
+    discovery_seen_accept(t, &a, NULL, 1, false, NULL, NULL);
     discovery_packet restarted = pkt(2, 2, 1, 60000);
     ck_assert_int_eq(discovery_seen_check(t, &restarted), DISC_OK);
     bool new_peer = true, new_inst = false;
-    discovery_seen_accept(t, &restarted, NULL, 2, &new_peer, &new_inst);
+    discovery_seen_accept(t, &restarted, NULL, 2, false, &new_peer, &new_inst);
     ck_assert(!new_peer);
     ck_assert(new_inst);
     uint8_t inst[DISCOVERY_INSTANCE_LEN], want[DISCOVERY_INSTANCE_LEN];
@@ -95,13 +95,13 @@ START_TEST(bounded_evicts_stalest)
 {
     discovery_seen *t = table(2);
     discovery_packet a = pkt(1, 1, 1, 1), b = pkt(2, 1, 1, 1), c = pkt(3, 1, 1, 1);
-    discovery_seen_accept(t, &a, NULL, 10, NULL, NULL);
-    discovery_seen_accept(t, &b, NULL, 20, NULL, NULL);
+    discovery_seen_accept(t, &a, NULL, 10, false, NULL, NULL);
+    discovery_seen_accept(t, &b, NULL, 20, false, NULL, NULL);
     a.seq = 2;
-    discovery_seen_accept(t, &a, NULL, 30, NULL, NULL); /* a is fresher than b now */
+    discovery_seen_accept(t, &a, NULL, 30, false, NULL, NULL); /* a is fresher than b now */
     /* only nodes older than the window can go (full_table_keeps_recent_nodes) */
     const int64_t k = DISCOVERY_SEEN_KEEP_MS;
-    discovery_seen_accept(t, &c, NULL, k + 40, NULL, NULL);
+    discovery_seen_accept(t, &c, NULL, k + 40, false, NULL, NULL);
     ck_assert_uint_eq(discovery_seen_count(t), 2);
     ck_assert(discovery_seen_get(t, a.node_id, NULL, NULL));
     ck_assert(!discovery_seen_get(t, b.node_id, NULL, NULL));
@@ -112,7 +112,7 @@ START_TEST(bounded_evicts_stalest)
     discovery_seen_fetch_failed(t, id, k + 50);
     ck_assert_uint_eq(discovery_seen_count(t), 1);
     discovery_packet d = pkt(4, 1, 1, 1);
-    discovery_seen_accept(t, &d, NULL, k + 60, NULL, NULL);
+    discovery_seen_accept(t, &d, NULL, k + 60, false, NULL, NULL);
     ck_assert(discovery_seen_get(t, c.node_id, NULL, NULL));
     ck_assert(discovery_seen_get(t, d.node_id, NULL, NULL));
     discovery_seen_free(t);
@@ -126,10 +126,10 @@ START_TEST(full_table_keeps_recent_nodes)
 {
     discovery_seen *t = table(2);
     discovery_packet a = pkt(1, 1, 5, 1000), b = pkt(2, 1, 1, 1000), c = pkt(3, 1, 1, 1000);
-    discovery_seen_accept(t, &a, NULL, 1000, NULL, NULL);
-    discovery_seen_accept(t, &b, NULL, 2000, NULL, NULL);
+    discovery_seen_accept(t, &a, NULL, 1000, false, NULL, NULL);
+    discovery_seen_accept(t, &b, NULL, 2000, false, NULL, NULL);
     ck_assert_int_eq(discovery_seen_room(t, c.node_id, 3000), DISC_BUSY);
-    ck_assert(!discovery_seen_accept(t, &c, NULL, 3000, NULL, NULL));
+    ck_assert(!discovery_seen_accept(t, &c, NULL, 3000, false, NULL, NULL));
     ck_assert(!discovery_seen_get(t, c.node_id, NULL, NULL));
     ck_assert_int_eq(discovery_seen_check(t, &a), DISC_REPLAY); /* a's state is still there */
     ck_assert_int_eq(discovery_seen_check(t, &b), DISC_REPLAY);
@@ -138,7 +138,7 @@ START_TEST(full_table_keeps_recent_nodes)
     /* once a packet of a could no longer pass the time check, a may go */
     int64_t later = 1000 + DISCOVERY_SEEN_KEEP_MS + 1;
     ck_assert_int_eq(discovery_seen_room(t, c.node_id, later), DISC_OK);
-    ck_assert(discovery_seen_accept(t, &c, NULL, later, NULL, NULL));
+    ck_assert(discovery_seen_accept(t, &c, NULL, later, false, NULL, NULL));
     ck_assert(!discovery_seen_get(t, a.node_id, NULL, NULL));
     ck_assert(discovery_seen_get(t, b.node_id, NULL, NULL));
     ck_assert(discovery_seen_get(t, c.node_id, NULL, NULL));
@@ -152,13 +152,54 @@ START_TEST(flood_of_new_ids_does_not_forget_a_live_node)
 {
     discovery_seen *t = table(4);
     discovery_packet victim = pkt(0xB0, 1, 7, 1000);
-    discovery_seen_accept(t, &victim, NULL, 1000, NULL, NULL);
+    discovery_seen_accept(t, &victim, NULL, 1000, false, NULL, NULL);
     for (int i = 1; i <= 16; i++) {
         discovery_packet x = pkt((uint8_t)i, 0xEE, 1, 1000);
         if (discovery_seen_check(t, &x) == DISC_OK)
-            discovery_seen_accept(t, &x, NULL, 1000 + i, NULL, NULL);
+            discovery_seen_accept(t, &x, NULL, 1000 + i, false, NULL, NULL);
     }
     ck_assert_int_eq(discovery_seen_check(t, &victim), DISC_REPLAY);
+    discovery_seen_free(t);
+}
+END_TEST
+
+/* After a start the table is empty, and ids heard from multicast only
+ * (what anyone can mint and announce from spoofed sources) can fill it:
+ * they give way to a new id, the stalest first, while a peer this node
+ * handshook with or trusts keeps its place for the whole window. */
+START_TEST(multicast_only_entries_give_way)
+{
+    discovery_seen *t = table(3);
+    discovery_packet m[3], v[3];
+    for (int i = 0; i < 3; i++) {
+        m[i] = pkt((uint8_t)(0x10 + i), 1, 1, 1000);
+        v[i] = pkt((uint8_t)(0x20 + i), 1, 1, 1000);
+        ck_assert(discovery_seen_accept(t, &m[i], NULL, 1000 + i, true, NULL, NULL));
+    }
+    bool new_peer = false;
+    ck_assert_int_eq(discovery_seen_room(t, v[0].node_id, 2000), DISC_OK);
+    ck_assert(discovery_seen_accept(t, &v[0], NULL, 2000, false, &new_peer, NULL));
+    ck_assert(new_peer);
+    ck_assert(!discovery_seen_get(t, m[0].node_id, NULL, NULL)); /* the stalest went */
+    m[1].seq = 2;
+    ck_assert(discovery_seen_accept(t, &m[1], NULL, 2001, true, NULL, NULL)); /* m[1] fresher than m[2] */
+    ck_assert(discovery_seen_accept(t, &v[1], NULL, 2002, false, NULL, NULL));
+    ck_assert(!discovery_seen_get(t, m[2].node_id, NULL, NULL));
+    ck_assert(discovery_seen_get(t, m[1].node_id, NULL, NULL));
+    /* seen again as handshaken: it keeps its place from now on */
+    m[1].seq = 3;
+    ck_assert(discovery_seen_accept(t, &m[1], NULL, 2003, false, NULL, NULL));
+    ck_assert_int_eq(discovery_seen_room(t, v[2].node_id, 2004), DISC_BUSY);
+    ck_assert(!discovery_seen_accept(t, &v[2], NULL, 2004, false, NULL, NULL));
+    ck_assert_int_eq(discovery_seen_check(t, &v[0]), DISC_REPLAY);
+    /* and a stale one of them goes before an expendable one heard recently */
+    discovery_seen_free(t);
+    t = table(2);
+    ck_assert(discovery_seen_accept(t, &v[0], NULL, 1000, false, NULL, NULL));
+    ck_assert(discovery_seen_accept(t, &m[0], NULL, 1000 + DISCOVERY_SEEN_KEEP_MS, true, NULL, NULL));
+    ck_assert(discovery_seen_accept(t, &v[1], NULL, 1001 + DISCOVERY_SEEN_KEEP_MS, false, NULL, NULL));
+    ck_assert(!discovery_seen_get(t, v[0].node_id, NULL, NULL));
+    ck_assert(discovery_seen_get(t, m[0].node_id, NULL, NULL));
     discovery_seen_free(t);
 }
 END_TEST
@@ -182,6 +223,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, bounded_evicts_stalest);
     tcase_add_test(tc, full_table_keeps_recent_nodes);
     tcase_add_test(tc, flood_of_new_ids_does_not_forget_a_live_node);
+    tcase_add_test(tc, multicast_only_entries_give_way);
     tcase_add_test(tc, rejects_zero_capacity);
     suite_add_tcase(s, tc);
     return s;

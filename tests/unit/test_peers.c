@@ -442,17 +442,23 @@ END_TEST
 
 /* A row as another version of natterd wrote it (ids chosen: no key needed
  * to read labels); peers_names_refresh (at start) folds its name. */
-static void put_row(const char *hex, const char *name)
+static void put_row_from(const char *hex, const char *name, const char *source)
 {
     store_lock(st);
     sqlite3_stmt *s = store_stmt(st, "INSERT INTO peers (id, name, pub_der, first_seen, last_seen, source) "
-                                     "VALUES (?1, ?2, x'00', 1, 1, 'multicast')");
+                                     "VALUES (?1, ?2, x'00', 1, 1, ?3)");
     ck_assert_ptr_nonnull(s);
     sqlite3_bind_text(s, 1, hex, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, source, -1, SQLITE_STATIC);
     ck_assert_int_eq(sqlite3_step(s), SQLITE_DONE);
     sqlite3_reset(s);
     store_unlock(st);
+}
+
+static void put_row(const char *hex, const char *name)
+{
+    put_row_from(hex, name, "multicast");
 }
 
 static const char *label_of(const char *hex, const char *self_name, peer_ident *pi)
@@ -569,6 +575,82 @@ START_TEST(rename_reports_old_label)
 }
 END_TEST
 
+/* A multicast-only row pushed out (or aged out) was one of a group of
+ * names alike: the rest stay flagged while two of them remain, and their
+ * labels lose the digits only the gone row needed. */
+START_TEST(multicast_eviction_relabels_alikes)
+{
+    peer_ident pi;
+    uint8_t y[IDENTITY_ID_LEN];
+    put_row(ALICE_X, "Alice");                  /* multicast only: the one to go */
+    put_row_from(ALICE_Z, "alice", "handshake"); /* shares 10 digits with X */
+    put_row_from(ALICE_Y, "ALICE", "handshake");
+    ck_assert_int_eq(peers_names_refresh(st), NT_OK);
+    ck_assert_int_eq(peers_id_parse(ALICE_Y, y), NT_OK);
+    ck_assert_int_eq(peers_set_trusted(st, y, true), NT_OK);
+    ck_assert_str_eq(label_of(ALICE_Z, "me", &pi), "alice~ec4a111100a");
+    ck_assert_str_eq(label_of(ALICE_Y, "me", &pi), "ALICE~ec4a2222");
+    peers_sighting sg = {.multicast_cap = 1};
+    ck_assert_int_eq(peers_record(st, kc, "carol", "10.0.0.3:7711", "multicast", NULL, 200, &sg), NT_OK);
+    peer_info p;
+    ck_assert_str_eq(label_of(ALICE_X, "me", &pi), "~ec4a1111"); /* gone: unknown */
+    ck_assert_str_eq(label_of(ALICE_Y, "me", &pi), "ALICE~ec4a2222"); /* trusted, still shared */
+    ck_assert_str_eq(label_of(ALICE_Z, "me", &pi), "alice~ec4a1111");
+    /* one of three alike aged out: the two left are still flagged */
+    ck_assert_int_eq(peers_observe(st, ka, "Alice", "10.0.0.1:7711", "multicast", NULL, 300, NULL), NT_OK);
+    ck_assert_int_eq(peers_observe(st, kb, "b", "10.0.0.2:7711", "multicast", NULL,
+                                   300 + PEERS_MULTICAST_EXPIRY_S + 1, NULL), NT_OK);
+    ck_assert_int_eq(peers_get(st, identity_id(ka), &p), NT_ERR_NOT_FOUND);
+    ck_assert(peers_get(st, y, &p) == NT_OK && p.name_collision);
+}
+END_TEST
+
+/* A row known only from multicast (any source can be spoofed) that a
+ * handshake from a real address upgrades to "handshake" is one more
+ * lasting row from that address: it counts toward the address's cap of
+ * new rows, in peers_may_add too. */
+START_TEST(upgrade_from_multicast_counts_toward_origin_cap)
+{
+    peer_info p;
+    int64_t ra = 0;
+    peers_sighting sg = {.origin = "10.0.0.66", .origin_cap = 1};
+    ck_assert_int_eq(peers_record(st, kb, "b", NULL, "handshake", NULL, 1000, &sg), NT_OK);
+    peers_sighting sm = {.origin = "10.1.2.3", .origin_cap = 1};
+    ck_assert_int_eq(peers_record(st, ka, "a", "10.1.2.3:7711", "multicast", NULL, 1002, &sm), NT_OK);
+    /* at its cap: the multicast row stays multicast */
+    ck_assert_int_eq(peers_may_add(st, identity_id(ka), "10.0.0.66", 1, 1003, &ra), NT_ERR_BUSY);
+    ck_assert_int_eq(ra, 1000 + PEERS_ORIGIN_WINDOW_S - 1003);
+    ck_assert_int_eq(peers_record(st, ka, "a", NULL, "handshake", NULL, 1003, &sg), NT_ERR_BUSY);
+    ck_assert_int_eq(sg.retry_after, 1000 + PEERS_ORIGIN_WINDOW_S - 1003);
+    ck_assert_int_eq(peers_get(st, identity_id(ka), &p), NT_OK);
+    ck_assert_str_eq(p.source, "multicast");
+    /* multicast sightings of it are refreshes, not new rows */
+    ck_assert_int_eq(peers_record(st, ka, "a", "10.1.2.3:7711", "multicast", NULL, 1004, &sm), NT_OK);
+    /* another address may upgrade it, and then that address has used its one */
+    peers_sighting s2 = {.origin = "10.0.0.67", .origin_cap = 1};
+    ck_assert_int_eq(peers_may_add(st, identity_id(ka), "10.0.0.67", 1, 1005, &ra), NT_OK);
+    ck_assert_int_eq(peers_record(st, ka, "a", NULL, "handshake", NULL, 1005, &s2), NT_OK);
+    ck_assert(!s2.is_new);
+    ck_assert_int_eq(peers_get(st, identity_id(ka), &p), NT_OK);
+    ck_assert_str_eq(p.source, "handshake");
+    ck_assert_int_eq(p.first_seen, 1002); /* still when it was first seen */
+    ck_assert_int_eq(peers_may_add(st, identity_id(kc), "10.0.0.67", 1, 1006, &ra), NT_ERR_BUSY);
+    ck_assert_int_eq(ra, 1005 + PEERS_ORIGIN_WINDOW_S - 1006);
+    /* known and upgraded: a handshake refreshes it whatever its source */
+    ck_assert_int_eq(peers_may_add(st, identity_id(ka), "10.0.0.66", 1, 1007, &ra), NT_OK);
+    ck_assert_int_eq(peers_record(st, ka, "a", NULL, "handshake", NULL, 1007, &sg), NT_OK);
+    /* a row its own origin added, made lasting by it: not one more */
+    peers_sighting s3 = {.origin = "10.0.0.68", .origin_cap = 1};
+    ck_assert_int_eq(peers_record(st, kc, "c", "10.0.0.68:7711", "multicast", NULL, 1008, &s3), NT_OK);
+    ck_assert_int_eq(peers_may_add(st, identity_id(kc), "10.0.0.68", 1, 1009, &ra), NT_OK);
+    ck_assert_int_eq(peers_record(st, kc, "c", NULL, "handshake", NULL, 1009, &s3), NT_OK);
+    /* by hand (no origin): no cap */
+    ck_assert_int_eq(peers_delete(st, identity_id(kc)), NT_OK);
+    ck_assert_int_eq(peers_observe(st, kc, "c", "10.1.2.4:7711", "multicast", NULL, 1010, NULL), NT_OK);
+    ck_assert_int_eq(peers_observe(st, kc, NULL, NULL, "manual", NULL, 1011, NULL), NT_OK);
+}
+END_TEST
+
 int test_setup(void)
 {
     if (rng_init() || !mkdtemp(dir) || identity_generate(&ka, 2048) || identity_generate(&kb, 2048) ||
@@ -599,6 +681,8 @@ Suite *test_suite(void)
     tcase_add_test(tc, flags_list_delete);
     tcase_add_loop_test(tc, bad_input_refused, 0, (int)(sizeof(bad_inputs) / sizeof(bad_inputs[0])));
     tcase_add_test(tc, helpers);
+    tcase_add_test(tc, multicast_eviction_relabels_alikes);
+    tcase_add_test(tc, upgrade_from_multicast_counts_toward_origin_cap);
     suite_add_tcase(s, tc);
     return s;
 }

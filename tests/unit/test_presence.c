@@ -4,7 +4,9 @@
  * down or unknown, a completed handshake (on both sides), and a
  * successful call after the peer was down. Also: a clean discovery stop
  * sends a goodbye that marks the peer down, a forged one changes nothing,
- * and a call that cannot connect marks it down and names the address.
+ * and a call that cannot connect marks it down and names the address;
+ * a call whose peer's newest addresses take connections and never answer
+ * still reaches it at an older one, within its one timeout.
  * Waits are bounded polls. */
 #include <arpa/inet.h>
 #include <check.h>
@@ -371,6 +373,61 @@ START_TEST(announcement_brings_up_goodbye_takes_down)
 }
 END_TEST
 
+/* A socket on 127.0.0.1 that takes connections (the kernel completes
+ * them) and never answers; its "host:port" in addr. */
+static int silent_listener(char addr[static HTTP_ADDR_MAX])
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(listen(fd, 16), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    snprintf(addr, HTTP_ADDR_MAX, "127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
+    return fd;
+}
+
+/* b's three newest addresses take connections and never answer (a member
+ * that planted them would stall every call to it, and a push round with
+ * it, for a timeout per address): the tries share the call's one timeout,
+ * so the call still reaches b at its oldest address, and in less than two
+ * timeouts (each try used to get a whole one). */
+START_TEST(call_shares_its_timeout_among_addresses)
+{
+    enum { TIMEOUT_MS = 2000, SILENT = PEERS_ADDRS_KEPT - 1 };
+    tnode a, b;
+    int fd[SILENT];
+    char addr[HTTP_ADDR_MAX];
+    tnode_start(&a, "pa", false);
+    tnode_start(&b, "pb", false);
+    const uint8_t *bid = identity_id(b.nd->id);
+    int64_t t = (int64_t)time(NULL) - 100;
+    ck_assert_int_eq(peers_observe(a.nd->db, b.nd->id, "pb", b.nd->peer_addr, "manual", NULL, t, NULL), NT_OK);
+    for (int i = 0; i < SILENT; i++) {
+        fd[i] = silent_listener(addr);
+        ck_assert_int_eq(peers_observe(a.nd->db, b.nd->id, NULL, addr, "manual", NULL, t + 1 + i, NULL), NT_OK);
+    }
+    long long t0 = now_ms();
+    json_t *reply = NULL, *req = json_pack("{s:s}", "echo", "x");
+    int status = 0;
+    nt_err rc = peerlink_call(a.nd, bid, "POST", "/v1/peer/ping", req, &reply, &status, TIMEOUT_MS);
+    long long took = now_ms() - t0;
+    json_decref(req);
+    json_decref(reply);
+    ck_assert_msg(rc == NT_OK, "call: %s", err_str(rc));
+    ck_assert_msg(took < 2 * TIMEOUT_MS, "the call took %lld ms", took);
+    peer_info *p = malloc(sizeof *p);
+    ck_assert_int_eq(peers_get(a.nd->db, bid, p), NT_OK);
+    ck_assert_str_eq(p->address, b.nd->peer_addr); /* the one that answered is the newest now */
+    free(p);
+    for (int i = 0; i < SILENT; i++)
+        close(fd[i]);
+    tnode_stop(&b);
+    tnode_stop(&a);
+}
+END_TEST
+
 int test_setup(void)
 {
     uint8_t r[4];
@@ -393,6 +450,7 @@ Suite *test_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, handshake_and_call_bring_a_peer_up);
     tcase_add_test(tc, announcement_brings_up_goodbye_takes_down);
+    tcase_add_test(tc, call_shares_its_timeout_among_addresses);
     suite_add_tcase(s, tc);
     return s;
 }
