@@ -96,13 +96,14 @@ NT_MUST_USE nt_err members_store_polled(roomdb *db, const char *room, const char
 NT_MUST_USE nt_err members_store_wake(roomdb *db, const char *room);
 
 /* Host: one member a push round owes something (a notice, messages,
- * keys or the member list). Texts are borrowed for the callback. */
+ * keys or the member list). mver: the version its row last changed at
+ * (a notice's kick or invitation). Texts are borrowed for the callback. */
 typedef struct {
     const char *room, *peer;
     room_delivery delivery;
     member_notice notice;
     member_state state;
-    int64_t cursor, key_epoch, from_epoch, head, epoch, members_seen, members_ver;
+    int64_t cursor, key_epoch, from_epoch, head, epoch, members_seen, members_ver, mver;
 } member_push;
 typedef void members_store_push_fn(void *arg, const member_push *p);
 /* The members due a push at now (never `me`), at most max. */

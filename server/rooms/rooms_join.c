@@ -126,11 +126,12 @@ static rooms_refusal join_admit_locked(rooms *r, const char *peer, const char *r
 
 static void join_reply_locked(rooms *r, const char *peer, const char *room, const room_row *rm, rooms_answer *a)
 {
-    int64_t from_seq = rm->head, from_epoch = rm->epoch, upto = 0;
+    int64_t from_seq = rm->head, from_epoch = rm->epoch, upto = 0, joined_ver = rm->members_ver;
     member_rec mr;
     if (members_store_get(r->o.db, room, peer, &mr) == NT_OK) {
         from_seq = mr.from_seq;
         from_epoch = mr.from_epoch;
+        joined_ver = mr.mver;
     }
     /* the first page of the list; a joiner of a room with a long history
      * fetches the rest (GET members?since=members_ver) */
@@ -138,10 +139,12 @@ static void join_reply_locked(rooms *r, const char *peer, const char *room, cons
     json_t *members = rooms_members_since_json_locked(r, room, -1, ROOM_MEMBERS_PAGE, &upto, &more);
     if (more && members_store_set_seen(r->o.db, room, peer, upto))
         log_warn("rooms: cannot store the member list version %s holds", peer);
-    a->body = json_pack("{s:o,s:o,s:o,s:I,s:I,s:I,s:b}", "room", rooms_room_json_locked(r, rm), "keys",
+    /* membership_ver: the version the joiner's row changed at, its admission
+     * (a kick pushed to it is stale if recorded before) */
+    a->body = json_pack("{s:o,s:o,s:o,s:I,s:I,s:I,s:b,s:I}", "room", rooms_room_json_locked(r, rm), "keys",
                        rooms_member_keys_locked(r, room, peer, 0, false, ROOM_KEYS_PAGE, NULL), "members", members, "from_seq",
                        (json_int_t)from_seq, "from_epoch", (json_int_t)from_epoch, "members_ver", (json_int_t)upto,
-                       "members_more", more);
+                       "members_more", more, "membership_ver", (json_int_t)joined_ver);
 }
 
 /* The gate under the lock; a password is hashed with no lock held (it

@@ -848,6 +848,66 @@ START_TEST(invite_during_the_kick_push_follows_it)
 }
 END_TEST
 
+/* The same, but B comes back and joins again while the push of the kick
+ * owed to it is on its way: the join makes it a member again, and the
+ * kick, recorded before it, arrives after the join's reply. B stays
+ * joined (it ignores a kick older than its membership), its user is not
+ * told of a kick, and B takes the room's messages; the host counts it
+ * joined. A kick from the host that says no version is taken as before. */
+static void join_b_during_kick_push(tnode *from)
+{
+    if (from != &N[0])
+        return;
+    during_call = NULL;
+    char b[128];
+    snprintf(b, sizeof b, "{\"host\":\"%s\"}", N[0].hex);
+    ck_assert_int_eq(apif(1, "POST", NULL, b, "/v1/client/rooms/%s/join", room_id), 200);
+}
+
+START_TEST(stale_kick_after_a_join_ignored)
+{
+    make_room(NULL);
+    tick_all(2);
+    N[1].down = true;
+    char b[128];
+    snprintf(b, sizeof b, "{\"peer\":\"%s\"}", N[1].hex);
+    ck_assert_int_eq(apif(0, "POST", NULL, b, "/v1/client/rooms/%s/kick", room_id), 200);
+    tick_all(1);
+    ck_assert_int_eq(apif(0, "POST", NULL, b, "/v1/client/rooms/%s/invite", room_id), 200);
+    tick_all(1);
+    N[1].down = false;
+    clock_skew_ms += 61000;
+    N[1].notifies = 0;
+    during_call = join_b_during_kick_push;
+    rooms_tick(N[0].r);
+    ck_assert_ptr_null(during_call);
+    ck_assert_int_eq(N[1].notifies, 1); /* the kick, built before the join */
+    assert_state(1, "joined");
+    ck_assert(!has_event(1, "membership", N[1].hex, "kicked"));
+    ck_assert_int_eq(send_text(0, "after", "after the join"), 200);
+    tick_past_backoff(3);
+    json_t *j = messages_of(1);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "messages")), 1);
+    json_decref(j);
+    member_rec mr;
+    ck_assert_int_eq(members_store_get(N[0].db, room_id, N[1].hex, &mr), NT_OK);
+    ck_assert_int_eq(mr.state, MEMBER_JOINED);
+    ck_assert_int_eq(mr.cursor, host_head());
+
+    /* a kick with a version from before the join: ignored; without one: taken */
+    char path[128];
+    snprintf(path, sizeof path, "/v1/peer/rooms/%s/notify", room_id);
+    json_t *kick = json_pack("{s:I,s:I,s:s,s:I}", "head", (json_int_t)0, "epoch", (json_int_t)1, "event", "kicked",
+                             "members_ver", (json_int_t)1);
+    ck_assert_int_eq(peer(0, 1, "POST", path, kick, NULL), 200);
+    assert_state(1, "joined");
+    json_object_del(kick, "members_ver");
+    ck_assert_int_eq(peer(0, 1, "POST", path, kick, NULL), 200);
+    assert_state(1, "kicked");
+    json_decref(kick);
+}
+END_TEST
+
 /* A notice the member refuses for good is dropped, not pushed again and
  * again with backoff: a kick for a room it never heard of (the invitation
  * never reached it), an invitation to a room id it holds from another
@@ -1958,6 +2018,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, notice_refused_for_good_is_dropped);
     tcase_add_test(tc, kick_then_invite_while_away_both_delivered);
     tcase_add_test(tc, invite_during_the_kick_push_follows_it);
+    tcase_add_test(tc, stale_kick_after_a_join_ignored);
     tcase_add_test(tc, rotation_after_n_messages);
     tcase_add_test(tc, password_and_open_rooms);
     tcase_add_test(tc, joins_budget_per_peer);
