@@ -95,6 +95,11 @@ nt_err members_store_count(roomdb *db, const char *room, members_which which, in
     case MEMBERS_CURRENT:
         return roomdb_int(db, n, "SELECT count(*) FROM room_members WHERE room=? AND state IN ('joined','invited')",
                           "s", room);
+    case MEMBERS_LEFT:
+        return roomdb_int(db, n, "SELECT count(*) FROM room_members WHERE room=? AND state='left'", "s", room);
+    case MEMBERS_DEPARTED:
+        return roomdb_int(db, n, "SELECT count(*) FROM room_members WHERE room=? AND state IN ('left','kicked')",
+                          "s", room);
     default:
         return roomdb_int(db, n, "SELECT count(*) FROM room_members WHERE room=?", "s", room);
     }
@@ -157,6 +162,21 @@ nt_err members_store_put(roomdb *db, const char *room, const char *peer, member_
                        "INSERT INTO room_members(room,peer,role,state,pub,mver) VALUES(?1,?2,?3,?4,?5,?6) "
                        "ON CONFLICT(room,peer) DO UPDATE SET role=?3, state=?4, pub=coalesce(?5,pub), mver=?6",
                        "ssssbi", room, peer, member_role_name(role), member_state_name(state), der, der_len, ver);
+}
+
+nt_err members_store_drop_oldest(roomdb *db, const char *room, members_which which)
+{
+    int64_t row = 0;
+    nt_err rc;
+    if (which == MEMBERS_LEFT)
+        rc = roomdb_int(db, &row, "SELECT rowid FROM room_members WHERE room=? AND state='left' "
+                        "ORDER BY mver,rowid LIMIT 1", "s", room);
+    else if (which == MEMBERS_DEPARTED)
+        rc = roomdb_int(db, &row, "SELECT rowid FROM room_members WHERE room=? AND state IN ('left','kicked') "
+                        "ORDER BY mver,rowid LIMIT 1", "s", room);
+    else
+        return NT_ERR_INVALID;
+    return rc ? rc : roomdb_exec(db, "DELETE FROM room_members WHERE rowid=?", "i", row);
 }
 
 nt_err members_store_stamp(roomdb *db, const char *room, const char *peer)

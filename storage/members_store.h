@@ -39,7 +39,13 @@ const char *member_notice_name(member_notice n);
 NT_MUST_USE nt_err member_notice_parse(const char *s, member_notice *out);
 
 /* Which rows a count or listing takes. */
-typedef enum { MEMBERS_ALL, MEMBERS_JOINED, MEMBERS_CURRENT /* joined or invited */ } members_which;
+typedef enum {
+    MEMBERS_ALL,
+    MEMBERS_JOINED,
+    MEMBERS_CURRENT,  /* joined or invited */
+    MEMBERS_LEFT,     /* left */
+    MEMBERS_DEPARTED, /* left or kicked */
+} members_which;
 
 /* One member row. peer and the texts are copies. */
 typedef struct {
@@ -81,6 +87,11 @@ NT_MUST_USE nt_err members_store_leave(roomdb *db, const char *room, const char 
  * row's mver (der may be NULL: the key held stays). */
 NT_MUST_USE nt_err members_store_put(roomdb *db, const char *room, const char *peer, member_role role,
                                      member_state state, const uint8_t *der, size_t der_len, int64_t ver);
+/* Delete the row of room that changed longest ago (lowest mver, then the
+ * oldest row) among `which` (MEMBERS_LEFT or MEMBERS_DEPARTED), to make
+ * room for a new peer's; NT_ERR_NOT_FOUND when there is none
+ * (NT_ERR_INVALID for another `which`). */
+NT_MUST_USE nt_err members_store_drop_oldest(roomdb *db, const char *room, members_which which);
 /* Host: peer's row changed at the room's current members_ver. */
 NT_MUST_USE nt_err members_store_stamp(roomdb *db, const char *room, const char *peer);
 /* Host: the member-list version peer holds: the room's current one, v,

@@ -636,8 +636,8 @@ static rooms_refusal notify_invite_locked(rooms *r, const char *peer, const char
 /* A notify's keys and member-list changes (with the room's record); *mver
  * gets the version the member list is at. The caller has checked the
  * lists' sizes (at most ROOM_KEYS_PUSH_MAX keys and ROOM_MEMBERS_PUSH_MAX
- * rows); rows that would take the room past ROOM_MEMBER_ROWS_MAX refuse
- * it (409 room_full) with nothing stored. Row by row, not in one
+ * rows); rows that would take the room past ROOM_MEMBERS_MAX current
+ * members refuse it (409 room_full) with nothing stored. Row by row, not in one
  * transaction: one held the write lock through the key unwraps and the
  * fsync while pushes queued behind it, and put the push latency's p99
  * 10-15 ms higher (bench/rooms_latency). */

@@ -86,14 +86,17 @@ static rooms_refusal join_gate_locked(rooms *r, const char *peer, const char *ro
             return rooms_decline(a, REFUSE_FORBIDDEN, "the room's password is not set");
         *pw_needed = true;
     }
-    int64_t count = 0, rows = 0;
-    if (members_store_count(r->o.db, room, MEMBERS_CURRENT, &count) ||
-        members_store_count(r->o.db, room, MEMBERS_ALL, &rows))
+    int64_t count = 0;
+    if (members_store_count(r->o.db, room, MEMBERS_CURRENT, &count))
         return rooms_decline(a, REFUSE_BUSY, "could not read the member list");
     if (count >= ROOM_MEMBERS_MAX)
         return rooms_decline(a, REFUSE_ROOM_FULL, "the room has its maximum number of members");
-    if (!known && rows >= ROOM_MEMBER_ROWS_MAX)
-        return rooms_decline(a, REFUSE_ROOM_FULL, "the room has had as many members as it keeps");
+    /* a new peer's row: at the cap it replaces a departed peer's */
+    rc = known ? NT_OK : rooms_members_room_for_locked(r, rm);
+    if (rc == NT_ERR_TOO_BIG)
+        return rooms_decline(a, REFUSE_ROOM_FULL, "the room keeps as many member rows as it can, none replaceable");
+    if (rc)
+        return rooms_decline(a, REFUSE_BUSY, "could not read the member list");
     return REFUSE_NONE;
 }
 
@@ -102,9 +105,12 @@ static rooms_refusal join_admit_locked(rooms *r, const char *peer, const char *r
                                        const uint8_t *der, size_t n, room_delivery dl, rooms_answer *a)
 {
     member_state state;
-    if (member_state_locked(r, room, peer, &state) == NT_OK && state == MEMBER_JOINED)
+    nt_err had = member_state_locked(r, room, peer, &state);
+    if (had == NT_OK && state == MEMBER_JOINED)
         return REFUSE_NONE;
     nt_err rc = roomdb_begin(r->o.db);
+    if (!rc && had != NT_OK) /* a new row: the gate saw room for it, or a row to replace */
+        rc = rooms_members_make_room_locked(r, rm);
     if (!rc)
         rc = members_store_admit(r->o.db, room, peer, der, n, dl, rm->head, rm->epoch);
     if (!rc)
