@@ -95,6 +95,11 @@ nt_err members_store_count(roomdb *db, const char *room, members_which which, in
     case MEMBERS_CURRENT:
         return roomdb_int(db, n, "SELECT count(*) FROM room_members WHERE room=? AND state IN ('joined','invited')",
                           "s", room);
+    case MEMBERS_LEFT:
+        return roomdb_int(db, n, "SELECT count(*) FROM room_members WHERE room=? AND state='left'", "s", room);
+    case MEMBERS_DEPARTED:
+        return roomdb_int(db, n, "SELECT count(*) FROM room_members WHERE room=? AND state IN ('left','kicked')",
+                          "s", room);
     default:
         return roomdb_int(db, n, "SELECT count(*) FROM room_members WHERE room=?", "s", room);
     }
@@ -159,6 +164,21 @@ nt_err members_store_put(roomdb *db, const char *room, const char *peer, member_
                        "ssssbi", room, peer, member_role_name(role), member_state_name(state), der, der_len, ver);
 }
 
+nt_err members_store_drop_oldest(roomdb *db, const char *room, members_which which)
+{
+    int64_t row = 0;
+    nt_err rc;
+    if (which == MEMBERS_LEFT)
+        rc = roomdb_int(db, &row, "SELECT rowid FROM room_members WHERE room=? AND state='left' "
+                        "ORDER BY mver,rowid LIMIT 1", "s", room);
+    else if (which == MEMBERS_DEPARTED)
+        rc = roomdb_int(db, &row, "SELECT rowid FROM room_members WHERE room=? AND state IN ('left','kicked') "
+                        "ORDER BY mver,rowid LIMIT 1", "s", room);
+    else
+        return NT_ERR_INVALID;
+    return rc ? rc : roomdb_exec(db, "DELETE FROM room_members WHERE rowid=?", "i", row);
+}
+
 nt_err members_store_stamp(roomdb *db, const char *room, const char *peer)
 {
     return roomdb_exec(db, "UPDATE room_members SET mver=(SELECT members_ver FROM rooms WHERE id=?1) "
@@ -205,7 +225,7 @@ nt_err members_store_push_due(roomdb *db, const char *me, int64_t now, size_t ma
     sqlite3_stmt *st = roomdb_prep(
         db,
         "SELECT m.room,m.peer,m.state,m.delivery,m.cursor,m.key_epoch,m.from_epoch,m.notice,r.head,r.epoch,"
-        "m.members_seen,r.members_ver "
+        "m.members_seen,r.members_ver,m.mver "
         "FROM room_members m JOIN rooms r ON r.id=m.room WHERE r.state='hosted' AND m.peer!=? AND m.next_try<=? AND "
         "(m.notice!='' OR (m.state='joined' AND ((m.delivery='push' AND (m.cursor<r.head OR "
         "m.members_seen<r.members_ver)) OR m.key_epoch<r.epoch))) "
@@ -218,7 +238,8 @@ nt_err members_store_push_due(roomdb *db, const char *me, int64_t now, size_t ma
         member_push p = {.room = roomdb_text(st, 0), .peer = roomdb_text(st, 1), .cursor = sqlite3_column_int64(st, 4),
                          .key_epoch = sqlite3_column_int64(st, 5), .from_epoch = sqlite3_column_int64(st, 6),
                          .head = sqlite3_column_int64(st, 8), .epoch = sqlite3_column_int64(st, 9),
-                         .members_seen = sqlite3_column_int64(st, 10), .members_ver = sqlite3_column_int64(st, 11)};
+                         .members_seen = sqlite3_column_int64(st, 10), .members_ver = sqlite3_column_int64(st, 11),
+                         .mver = sqlite3_column_int64(st, 12)};
         if (member_state_parse(roomdb_text(st, 2), &p.state))
             p.state = MEMBER_LEFT; /* unreadable: offered no messages */
         if (room_delivery_parse(roomdb_text(st, 3), &p.delivery))

@@ -39,7 +39,13 @@ const char *member_notice_name(member_notice n);
 NT_MUST_USE nt_err member_notice_parse(const char *s, member_notice *out);
 
 /* Which rows a count or listing takes. */
-typedef enum { MEMBERS_ALL, MEMBERS_JOINED, MEMBERS_CURRENT /* joined or invited */ } members_which;
+typedef enum {
+    MEMBERS_ALL,
+    MEMBERS_JOINED,
+    MEMBERS_CURRENT,  /* joined or invited */
+    MEMBERS_LEFT,     /* left */
+    MEMBERS_DEPARTED, /* left or kicked */
+} members_which;
 
 /* One member row. peer and the texts are copies. */
 typedef struct {
@@ -81,6 +87,11 @@ NT_MUST_USE nt_err members_store_leave(roomdb *db, const char *room, const char 
  * row's mver (der may be NULL: the key held stays). */
 NT_MUST_USE nt_err members_store_put(roomdb *db, const char *room, const char *peer, member_role role,
                                      member_state state, const uint8_t *der, size_t der_len, int64_t ver);
+/* Delete the row of room that changed longest ago (lowest mver, then the
+ * oldest row) among `which` (MEMBERS_LEFT or MEMBERS_DEPARTED), to make
+ * room for a new peer's; NT_ERR_NOT_FOUND when there is none
+ * (NT_ERR_INVALID for another `which`). */
+NT_MUST_USE nt_err members_store_drop_oldest(roomdb *db, const char *room, members_which which);
 /* Host: peer's row changed at the room's current members_ver. */
 NT_MUST_USE nt_err members_store_stamp(roomdb *db, const char *room, const char *peer);
 /* Host: the member-list version peer holds: the room's current one, v,
@@ -96,13 +107,14 @@ NT_MUST_USE nt_err members_store_polled(roomdb *db, const char *room, const char
 NT_MUST_USE nt_err members_store_wake(roomdb *db, const char *room);
 
 /* Host: one member a push round owes something (a notice, messages,
- * keys or the member list). Texts are borrowed for the callback. */
+ * keys or the member list). mver: the version its row last changed at
+ * (a notice's kick or invitation). Texts are borrowed for the callback. */
 typedef struct {
     const char *room, *peer;
     room_delivery delivery;
     member_notice notice;
     member_state state;
-    int64_t cursor, key_epoch, from_epoch, head, epoch, members_seen, members_ver;
+    int64_t cursor, key_epoch, from_epoch, head, epoch, members_seen, members_ver, mver;
 } member_push;
 typedef void members_store_push_fn(void *arg, const member_push *p);
 /* The members due a push at now (never `me`), at most max. */

@@ -68,6 +68,10 @@ const char *const store_migrations[] = {
     "UPDATE peers SET origin_at = first_seen;"
     "DROP INDEX peers_origin;"
     "CREATE INDEX peers_origin ON peers (origin, origin_at);",
+    /* 11 (rooms): the member-list version at which a member's membership
+     * began, so that it ignores a kick the host recorded before it (one
+     * pushed while it joined again). */
+    ROOMDB_JOINED_VER,
 };
 
 const size_t store_migrations_count = sizeof store_migrations / sizeof store_migrations[0];

@@ -56,6 +56,7 @@ const char ROOMDB_FROM_EPOCH[] =
     "ALTER TABLE rooms ADD COLUMN from_epoch INTEGER NOT NULL DEFAULT 0;"
     "UPDATE rooms SET from_epoch = coalesce((SELECT min(k.epoch) FROM room_keys k WHERE k.room = rooms.id), 0) "
     "WHERE state <> 'hosted';";
+const char ROOMDB_JOINED_VER[] = "ALTER TABLE rooms ADD COLUMN joined_ver INTEGER NOT NULL DEFAULT 0;";
 
 /* Statement cache, one per handle: SQL texts are string literals, so
  * their address is the key. A statement in use (a nested use of the same
@@ -96,6 +97,10 @@ nt_err roomdb_migrate(roomdb *db)
     if (!rc)
         rc = roomdb_int(db, &n, "SELECT count(*) FROM pragma_table_info('rooms') WHERE name='from_epoch'", "");
     if (!rc && !n && sqlite3_exec(db->db, ROOMDB_FROM_EPOCH, NULL, NULL, NULL) != SQLITE_OK)
+        rc = NT_ERR_DB;
+    if (!rc)
+        rc = roomdb_int(db, &n, "SELECT count(*) FROM pragma_table_info('rooms') WHERE name='joined_ver'", "");
+    if (!rc && !n && sqlite3_exec(db->db, ROOMDB_JOINED_VER, NULL, NULL, NULL) != SQLITE_OK)
         rc = NT_ERR_DB;
     return rc;
 }

@@ -71,10 +71,15 @@ extern const char ROOMDB_EPOCH_CAUSE[];
  * known; a member room of an older database takes the oldest epoch it
  * holds a key of. Also a store migration; never edit it either. */
 extern const char ROOMDB_FROM_EPOCH[];
+/* The step after that: rooms.joined_ver, on a member the host's
+ * member-list version at which its membership began (its row's version
+ * in the host's join reply), 0 when not known; a kick the host recorded
+ * before it is stale. Also a store migration; never edit it either. */
+extern const char ROOMDB_JOINED_VER[];
 
 /* Apply ROOMDB_SCHEMA if the rooms tables are missing, then
- * ROOMDB_MEMBERS_VER, ROOMDB_EPOCH_CAUSE and ROOMDB_FROM_EPOCH if they are
- * not there yet (standalone use, tests). In natterd the store's migration list applies
+ * ROOMDB_MEMBERS_VER, ROOMDB_EPOCH_CAUSE, ROOMDB_FROM_EPOCH and
+ * ROOMDB_JOINED_VER if they are not there yet (standalone use, tests). In natterd the store's migration list applies
  * them. */
 NT_MUST_USE nt_err roomdb_migrate(roomdb *db);
 

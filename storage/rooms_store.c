@@ -122,6 +122,7 @@ static nt_err room_row(sqlite3_stmt *st, room_rec *out)
                     &out->from_epoch};
     for (int i = 0; i < 11; i++)
         *f[i] = sqlite3_column_int64(st, 8 + i);
+    out->joined_ver = sqlite3_column_int64(st, 20);
     if (room_state_parse(roomdb_text(st, 5), &out->state) || room_access_parse(roomdb_text(st, 4), &out->access) ||
         room_delivery_parse(roomdb_text(st, 6), &out->delivery) ||
         room_rotation_parse(roomdb_text(st, 19), &out->epoch_cause) ||
@@ -134,7 +135,8 @@ nt_err rooms_store_get(roomdb *db, const char *id, room_rec *out)
 {
     sqlite3_stmt *st = roomdb_prep(db,
                                    "SELECT id,name,topic,host,access,state,delivery,need,rot_msgs,rot_secs,epoch,"
-                                   "epoch_ts,since_rot,head,from_seq,dropped,created,members_ver,from_epoch,epoch_cause "
+                                   "epoch_ts,since_rot,head,from_seq,dropped,created,members_ver,from_epoch,epoch_cause,"
+                                   "joined_ver "
                                    "FROM rooms "
                                    "WHERE id=?",
                                    "s", id);
@@ -187,12 +189,12 @@ nt_err rooms_store_invite(roomdb *db, const char *id, const char *name, const ch
 nt_err rooms_store_join(roomdb *db, const room_joined *j)
 {
     return roomdb_exec(db,
-                       "INSERT INTO rooms(id,name,topic,host,access,state,delivery,head,from_seq,created,from_epoch) "
-                       "VALUES(?1,?2,?3,?4,?5,'joined',?6,?7,?7,?8,?9) ON CONFLICT(id) DO UPDATE SET name=?2, "
-                       "topic=?3, host=?4, access=?5, state='joined', delivery=?6, head=max(head,?7), need='', "
-                       "from_epoch=?9",
-                       "ssssssiii", j->id, j->name, j->topic, j->host, room_access_name(j->access),
-                       room_delivery_name(j->delivery), j->from_seq, j->created, j->from_epoch);
+                       "INSERT INTO rooms(id,name,topic,host,access,state,delivery,head,from_seq,created,from_epoch,"
+                       "joined_ver) VALUES(?1,?2,?3,?4,?5,'joined',?6,?7,?7,?8,?9,?10) ON CONFLICT(id) DO UPDATE "
+                       "SET name=?2, topic=?3, host=?4, access=?5, state='joined', delivery=?6, head=max(head,?7), "
+                       "need='', from_epoch=?9, joined_ver=?10",
+                       "ssssssiiii", j->id, j->name, j->topic, j->host, room_access_name(j->access),
+                       room_delivery_name(j->delivery), j->from_seq, j->created, j->from_epoch, j->joined_ver);
 }
 
 nt_err rooms_store_invited(roomdb *db, const char *host, int64_t *n)

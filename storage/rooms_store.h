@@ -78,6 +78,7 @@ typedef struct {
     int64_t rot_msgs, rot_secs, epoch, epoch_ts, since_rot, head, from_seq, dropped, created;
     int64_t members_ver;
     int64_t from_epoch; /* member: the first epoch of its membership (0: not known) */
+    int64_t joined_ver; /* member: the host's member-list version its membership began at (0: not known) */
 } room_rec;
 
 /* Load a room; NT_ERR_NOT_FOUND if this node has none (NT_ERR_DB for a
@@ -103,12 +104,13 @@ NT_MUST_USE nt_err rooms_store_invite(roomdb *db, const char *id, const char *na
                                       const char *host, room_access access, int64_t created);
 /* A join the host accepted: the room becomes joined with that delivery,
  * its head at least from_seq, from_epoch the first epoch of this
- * membership (0: not known), nothing needed. */
+ * membership and joined_ver the member-list version it began at (each 0:
+ * not known), nothing needed. */
 typedef struct {
     const char *id, *name, *topic, *host;
     room_access access;
     room_delivery delivery;
-    int64_t from_seq, from_epoch, created;
+    int64_t from_seq, from_epoch, joined_ver, created;
 } room_joined;
 NT_MUST_USE nt_err rooms_store_join(roomdb *db, const room_joined *j);
 /* Invitations pending, from host (NULL: from anyone). */

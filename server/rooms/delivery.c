@@ -64,6 +64,13 @@ static json_t *notify_json_locked(rooms *r, const member_push *p, push_job *j)
         /* a kick and an invitation after it: the kick goes first */
         member_notice ev = p->notice == MEMBER_NOTICE_REINVITE ? MEMBER_NOTICE_KICKED : p->notice;
         json_object_set_new(n, "event", json_string(member_notice_name(ev)));
+        /* the version the kick was recorded at (or a later invitation's):
+         * older than any join after it, which a member then holds it to.
+         * In members_ver, which a kick never carried otherwise: a member
+         * that does not know of it ignores it, and refuses a field it
+         * does not know */
+        if (ev == MEMBER_NOTICE_KICKED)
+            json_object_set_new(n, "members_ver", json_integer(p->mver));
         if (p->notice == MEMBER_NOTICE_INVITE) {
             room_row rm;
             if (rooms_load_locked(r, j->room, &rm) == NT_OK)

@@ -636,8 +636,8 @@ static rooms_refusal notify_invite_locked(rooms *r, const char *peer, const char
 /* A notify's keys and member-list changes (with the room's record); *mver
  * gets the version the member list is at. The caller has checked the
  * lists' sizes (at most ROOM_KEYS_PUSH_MAX keys and ROOM_MEMBERS_PUSH_MAX
- * rows); rows that would take the room past ROOM_MEMBER_ROWS_MAX refuse
- * it (409 room_full) with nothing stored. Row by row, not in one
+ * rows); rows that would take the room past ROOM_MEMBERS_MAX current
+ * members refuse it (409 room_full) with nothing stored. Row by row, not in one
  * transaction: one held the write lock through the key unwraps and the
  * fsync while pushes queued behind it, and put the push latency's p99
  * 10-15 ms higher (bench/rooms_latency). */
@@ -681,6 +681,14 @@ rooms_refusal messages_peer_notify(rooms *r, const char *peer, const char *room,
         return rooms_decline(a, REFUSE_BAD_REQUEST, "more keys or member rows than one notify carries");
     pthread_mutex_lock(&r->lock);
     bool have = rooms_load_locked(r, room, &rm) == NT_OK;
+    /* a kick's members_ver is the version it was recorded at: one from
+     * before this membership began (pushed while we joined again) is
+     * stale, and the notify is taken as one without it (it carries
+     * nothing else). A kick that says no version is taken. */
+    json_t *kick_ver = json_object_get(body, "members_ver");
+    if (have && ev == MEMBER_NOTICE_KICKED && rm.state == ROOM_JOINED && json_is_integer(kick_ver) &&
+        json_integer_value(kick_ver) < rm.joined_ver)
+        ev = MEMBER_NOTICE_NONE;
     if (ev == MEMBER_NOTICE_INVITE) {
         rooms_refusal why = notify_invite_locked(r, peer, room, have ? &rm : NULL, body, a);
         pthread_mutex_unlock(&r->lock);

@@ -135,8 +135,10 @@ static rooms_refusal join(rooms *r, const char *room, json_t *body, rooms_answer
     }
     if (room_access_parse(access_name, &access))
         access = ROOM_ACCESS_INVITE; /* an access this node does not know: as closed as any */
+    json_int_t joined_ver = json_integer_value(json_object_get(hr, "membership_ver")); /* 0: not said */
     room_joined rj = {.id = room, .name = name, .topic = topic, .host = host, .access = access, .delivery = mode,
-                      .from_seq = from, .from_epoch = join_from_epoch(hr), .created = rooms_now(r)};
+                      .from_seq = from, .from_epoch = join_from_epoch(hr), .joined_ver = joined_ver > 0 ? joined_ver : 0,
+                      .created = rooms_now(r)};
     pthread_mutex_lock(&r->lock);
     nt_err drc = roomdb_begin(r->o.db);
     if (!drc)

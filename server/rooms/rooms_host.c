@@ -182,14 +182,16 @@ rooms_refusal rooms_host_create(rooms *r, json_t *body, rooms_answer *a)
  * under a new epoch when the current one has sealed messages, which were
  * written while it was away, so its keys open nothing from then. */
 static nt_err member_op_commit_locked(rooms *r, room_row *rm, rooms_api_op op, const char *peer, bool joined,
-                                      bool former)
+                                      bool former, bool has_row)
 {
     const char *room = rm->id;
     nt_err rc = roomdb_begin(r->o.db);
     if (rc)
         return rc;
     if (op == ROOMS_API_INVITE) {
-        if (former && rm->since_rot > 0)
+        if (!has_row) /* at the cap, a departed peer's row makes way */
+            rc = rooms_members_make_room_locked(r, rm);
+        if (!rc && former && rm->since_rot > 0)
             rc = rooms_rotate_locked(r, rm, ROOM_ROT_REINVITE);
         if (!rc)
             rc = members_store_invite(r->o.db, room, peer, rm->head, rm->epoch);
@@ -255,21 +257,23 @@ rooms_refusal rooms_host_member_op(rooms *r, const char *room, rooms_api_op op, 
         a->body = json_pack("{s:s,s:s,s:s}", "peer", peer, "role", "member", "state", "joined");
         goto out;
     }
-    int64_t count = 0, rows = 0;
-    if ((rc = members_store_count(r->o.db, room, MEMBERS_CURRENT, &count)) ||
-        (rc = members_store_count(r->o.db, room, MEMBERS_ALL, &rows)))
+    int64_t count = 0;
+    if ((rc = members_store_count(r->o.db, room, MEMBERS_CURRENT, &count)))
         goto dberr;
     if (op == ROOMS_API_INVITE && !exists && count >= ROOM_MEMBERS_MAX) {
         why = rooms_decline(a, REFUSE_ROOM_FULL, "the room has its maximum number of members");
         goto out;
     }
-    /* a new peer adds a row for good: a room keeps no more than its
-     * members take (ROOM_MEMBER_ROWS_MAX) */
-    if (op == ROOMS_API_INVITE && !has_row && rows >= ROOM_MEMBER_ROWS_MAX) {
-        why = rooms_decline(a, REFUSE_ROOM_FULL, "the room has had as many members as it keeps");
+    /* a new peer adds a row: a room keeps no more than its members take
+     * (ROOM_MEMBER_ROWS_MAX), and at the cap the oldest row of a departed
+     * peer makes way for it */
+    if (op == ROOMS_API_INVITE && !has_row && (rc = rooms_members_room_for_locked(r, &rm))) {
+        if (rc != NT_ERR_TOO_BIG)
+            goto dberr;
+        why = rooms_decline(a, REFUSE_ROOM_FULL, "the room keeps as many member rows as it can, none replaceable");
         goto out;
     }
-    rc = member_op_commit_locked(r, &rm, op, peer, joined, former);
+    rc = member_op_commit_locked(r, &rm, op, peer, joined, former, has_row);
     if (rc)
         goto dberr;
     if (op == ROOMS_API_INVITE)

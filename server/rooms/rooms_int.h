@@ -28,8 +28,9 @@
 #define ROOM_PASSWORD_MAX 256
 #define ROOM_MEMBERS_MAX 256 /* members at once (joined or invited) */
 /* Member rows a room keeps in all, departed and kicked members included
- * (their messages must still verify): the host adds no row for a new
- * peer beyond it, and a member stores no more from its host. */
+ * (their messages must still verify) while there is room: beyond it a
+ * new peer's row replaces the oldest of a departed peer, on the host and
+ * on a member alike (rooms_members.c). */
 #define ROOM_MEMBER_ROWS_MAX (4 * ROOM_MEMBERS_MAX)
 #define ROOM_PUSH_BATCH 200
 #define ROOM_BATCH_BYTES (256 * 1024) /* log entries in one notify or poll reply */
@@ -259,10 +260,22 @@ bool rooms_pub_matches(const uint8_t *der, size_t n, const char *peer);
  * NT_ERR_TOO_BIG and nothing is done. */
 NT_MUST_USE nt_err rooms_store_members_locked(rooms *r, const char *room, json_t *members, int64_t ver,
                                               json_t *record, size_t cap);
-/* Member: whether the room keeps the rows of members within
- * ROOM_MEMBER_ROWS_MAX once they are stored (rows of peers it holds
- * already always fit): NT_OK, NT_ERR_TOO_BIG, or NT_ERR_DB. */
+/* Member: whether the room holds no more current members (joined or
+ * invited) than ROOM_MEMBERS_MAX once members are stored (or no more than
+ * it holds now): NT_OK, NT_ERR_TOO_BIG, or NT_ERR_DB. Its rows stay
+ * within ROOM_MEMBER_ROWS_MAX by themselves: at the cap a new row
+ * replaces the oldest departed (left or kicked) one. */
 NT_MUST_USE nt_err rooms_members_fit_locked(rooms *r, const char *room, json_t *members);
+/* Host: whether a peer with no row in rm may get one: the room keeps
+ * fewer than ROOM_MEMBER_ROWS_MAX rows, or one it may replace (a peer
+ * that left; in an invite-only room also one kicked, who comes back only
+ * by invitation anyway; in an open or password room a kicked peer's row
+ * keeps it out). NT_OK, NT_ERR_TOO_BIG, or NT_ERR_DB. */
+NT_MUST_USE nt_err rooms_members_room_for_locked(rooms *r, const room_row *rm);
+/* Host: before a new peer's row is added: at the cap, delete the oldest
+ * row rooms_members_room_for_locked may replace (in the caller's
+ * transaction). NT_ERR_TOO_BIG when there is none. */
+NT_MUST_USE nt_err rooms_members_make_room_locked(rooms *r, const room_row *rm);
 /* Set name, trust and label of peer (64 hex) on obj, each key after
  * prefix ("" or "sender_"): the identity contract of the client API. */
 void rooms_ident_set(rooms *r, const char *peer, const char *prefix, json_t *obj);

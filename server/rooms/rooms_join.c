@@ -86,14 +86,17 @@ static rooms_refusal join_gate_locked(rooms *r, const char *peer, const char *ro
             return rooms_decline(a, REFUSE_FORBIDDEN, "the room's password is not set");
         *pw_needed = true;
     }
-    int64_t count = 0, rows = 0;
-    if (members_store_count(r->o.db, room, MEMBERS_CURRENT, &count) ||
-        members_store_count(r->o.db, room, MEMBERS_ALL, &rows))
+    int64_t count = 0;
+    if (members_store_count(r->o.db, room, MEMBERS_CURRENT, &count))
         return rooms_decline(a, REFUSE_BUSY, "could not read the member list");
     if (count >= ROOM_MEMBERS_MAX)
         return rooms_decline(a, REFUSE_ROOM_FULL, "the room has its maximum number of members");
-    if (!known && rows >= ROOM_MEMBER_ROWS_MAX)
-        return rooms_decline(a, REFUSE_ROOM_FULL, "the room has had as many members as it keeps");
+    /* a new peer's row: at the cap it replaces a departed peer's */
+    rc = known ? NT_OK : rooms_members_room_for_locked(r, rm);
+    if (rc == NT_ERR_TOO_BIG)
+        return rooms_decline(a, REFUSE_ROOM_FULL, "the room keeps as many member rows as it can, none replaceable");
+    if (rc)
+        return rooms_decline(a, REFUSE_BUSY, "could not read the member list");
     return REFUSE_NONE;
 }
 
@@ -102,9 +105,12 @@ static rooms_refusal join_admit_locked(rooms *r, const char *peer, const char *r
                                        const uint8_t *der, size_t n, room_delivery dl, rooms_answer *a)
 {
     member_state state;
-    if (member_state_locked(r, room, peer, &state) == NT_OK && state == MEMBER_JOINED)
+    nt_err had = member_state_locked(r, room, peer, &state);
+    if (had == NT_OK && state == MEMBER_JOINED)
         return REFUSE_NONE;
     nt_err rc = roomdb_begin(r->o.db);
+    if (!rc && had != NT_OK) /* a new row: the gate saw room for it, or a row to replace */
+        rc = rooms_members_make_room_locked(r, rm);
     if (!rc)
         rc = members_store_admit(r->o.db, room, peer, der, n, dl, rm->head, rm->epoch);
     if (!rc)
@@ -126,11 +132,12 @@ static rooms_refusal join_admit_locked(rooms *r, const char *peer, const char *r
 
 static void join_reply_locked(rooms *r, const char *peer, const char *room, const room_row *rm, rooms_answer *a)
 {
-    int64_t from_seq = rm->head, from_epoch = rm->epoch, upto = 0;
+    int64_t from_seq = rm->head, from_epoch = rm->epoch, upto = 0, joined_ver = rm->members_ver;
     member_rec mr;
     if (members_store_get(r->o.db, room, peer, &mr) == NT_OK) {
         from_seq = mr.from_seq;
         from_epoch = mr.from_epoch;
+        joined_ver = mr.mver;
     }
     /* the first page of the list; a joiner of a room with a long history
      * fetches the rest (GET members?since=members_ver) */
@@ -138,10 +145,12 @@ static void join_reply_locked(rooms *r, const char *peer, const char *room, cons
     json_t *members = rooms_members_since_json_locked(r, room, -1, ROOM_MEMBERS_PAGE, &upto, &more);
     if (more && members_store_set_seen(r->o.db, room, peer, upto))
         log_warn("rooms: cannot store the member list version %s holds", peer);
-    a->body = json_pack("{s:o,s:o,s:o,s:I,s:I,s:I,s:b}", "room", rooms_room_json_locked(r, rm), "keys",
+    /* membership_ver: the version the joiner's row changed at, its admission
+     * (a kick pushed to it is stale if recorded before) */
+    a->body = json_pack("{s:o,s:o,s:o,s:I,s:I,s:I,s:b,s:I}", "room", rooms_room_json_locked(r, rm), "keys",
                        rooms_member_keys_locked(r, room, peer, 0, false, ROOM_KEYS_PAGE, NULL), "members", members, "from_seq",
                        (json_int_t)from_seq, "from_epoch", (json_int_t)from_epoch, "members_ver", (json_int_t)upto,
-                       "members_more", more);
+                       "members_more", more, "membership_ver", (json_int_t)joined_ver);
 }
 
 /* The gate under the lock; a password is hashed with no lock held (it

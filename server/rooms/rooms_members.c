@@ -45,42 +45,97 @@ bool rooms_pub_matches(const uint8_t *der, size_t n, const char *peer)
     return strcmp(hex, peer) == 0;
 }
 
-/* The rows of room a host keeps are bounded (ROOM_MEMBER_ROWS_MAX), and
- * a member's are a subset of its host's (rows are never removed, and every
- * row a member holds came from its host), so an honest host's list always
- * fits. A row counts as new unless its peer has one (a peer named twice
- * counts twice: only a hostile host sends that). */
+/* ---- the rows a room keeps ------------------------------------------------ */
+
+static bool state_current(member_state s)
+{
+    return s == MEMBER_JOINED || s == MEMBER_INVITED;
+}
+
+/* Host: the rows a new peer's may replace at the cap. A kicked peer's
+ * row is what keeps it out of an open or password room, so there only
+ * rows of peers that left go; a kicked peer of an invite-only room comes
+ * back only by invitation, row or not, so there kicked rows go too. */
+static members_which replaceable(const room_row *rm)
+{
+    return rm->access == ROOM_ACCESS_INVITE ? MEMBERS_DEPARTED : MEMBERS_LEFT;
+}
+
+nt_err rooms_members_room_for_locked(rooms *r, const room_row *rm)
+{
+    int64_t rows = 0, spare = 0;
+    if (members_store_count(r->o.db, rm->id, MEMBERS_ALL, &rows) ||
+        members_store_count(r->o.db, rm->id, replaceable(rm), &spare))
+        return NT_ERR_DB;
+    return rows < ROOM_MEMBER_ROWS_MAX || spare > 0 ? NT_OK : NT_ERR_TOO_BIG;
+}
+
+nt_err rooms_members_make_room_locked(rooms *r, const room_row *rm)
+{
+    int64_t rows = 0;
+    if (members_store_count(r->o.db, rm->id, MEMBERS_ALL, &rows))
+        return NT_ERR_DB;
+    if (rows < ROOM_MEMBER_ROWS_MAX)
+        return NT_OK;
+    nt_err rc = members_store_drop_oldest(r->o.db, rm->id, replaceable(rm));
+    return rc == NT_ERR_NOT_FOUND ? NT_ERR_TOO_BIG : rc;
+}
+
+/* A member's rows are bounded as its host's: at ROOM_MEMBER_ROWS_MAX a
+ * new row replaces the oldest departed one (rooms_store_members_locked),
+ * as on the host, whose replaced rows the member never hears of. What an
+ * honest host cannot send is more current members (joined or invited)
+ * than a room has at once: a list that would take the member past
+ * ROOM_MEMBERS_MAX, and further than it holds now, does not fit. A peer
+ * named twice counts twice (only a hostile host sends that). */
 nt_err rooms_members_fit_locked(rooms *r, const char *room, json_t *members)
 {
     size_t i;
     json_t *m;
-    int64_t rows = 0, added = 0;
+    int64_t before = 0, after = 0;
     if (!json_array_size(members))
         return NT_OK;
-    if (members_store_count(r->o.db, room, MEMBERS_ALL, &rows))
+    if (members_store_count(r->o.db, room, MEMBERS_CURRENT, &before))
         return NT_ERR_DB;
+    after = before;
     json_array_foreach(members, i, m) {
         const char *peer = json_string_value(json_object_get(m, "peer"));
+        member_state state;
         member_rec old;
-        if (!rooms_valid_hex(peer, IDENTITY_ID_HEX_LEN))
+        if (!rooms_valid_hex(peer, IDENTITY_ID_HEX_LEN) ||
+            member_state_parse(json_string_value(json_object_get(m, "state")), &state))
             continue; /* not stored */
         nt_err rc = members_store_get(r->o.db, room, peer, &old);
-        if (rc == NT_ERR_NOT_FOUND)
-            added++;
-        else if (rc)
+        if (rc && rc != NT_ERR_NOT_FOUND)
             return NT_ERR_DB;
+        after += (int64_t)state_current(state) - (rc == NT_OK && state_current(old.state));
     }
-    return added > 0 && rows + added > ROOM_MEMBER_ROWS_MAX ? NT_ERR_TOO_BIG : NT_OK;
+    return after > ROOM_MEMBERS_MAX && after > before ? NT_ERR_TOO_BIG : NT_OK;
+}
+
+/* Member: room for a row of a peer it has none of; *rows counts the
+ * room's rows. NT_ERR_TOO_BIG when no departed row is left to replace
+ * (only a hostile host's list gets there). */
+static nt_err member_row_room_locked(rooms *r, const char *room, int64_t *rows)
+{
+    if (*rows < ROOM_MEMBER_ROWS_MAX)
+        return NT_OK;
+    nt_err rc = members_store_drop_oldest(r->o.db, room, MEMBERS_DEPARTED);
+    if (rc)
+        return rc == NT_ERR_NOT_FOUND ? NT_ERR_TOO_BIG : rc;
+    (*rows)--;
+    return NT_OK;
 }
 
 /* One row of a host's list at version ver (known: rows held before the
- * list). A list reaches a member by push and by fetch, each built when
+ * list; *rows: rows held now, a new row replacing the oldest departed one
+ * at ROOM_MEMBER_ROWS_MAX). A list reaches a member by push and by fetch, each built when
  * the host sent it, so an older one can arrive after a newer one. Every
  * change of a row on the host has a version of its own, above the
  * versions of all the lists sent before it, and a list's version is at
  * least that of each row it carries: a row of an older list than the one
  * that gave us ours is never newer than ours, and is not taken. */
-static void member_take_locked(rooms *r, const char *room, json_t *m, int64_t ver, int64_t known)
+static void member_take_locked(rooms *r, const char *room, json_t *m, int64_t ver, int64_t known, int64_t *rows)
 {
     const char *peer = json_string_value(json_object_get(m, "peer"));
     member_role role;
@@ -99,8 +154,11 @@ static void member_take_locked(rooms *r, const char *room, json_t *m, int64_t ve
         free(der);
         return;
     }
-    nt_err rc = members_store_put(r->o.db, room, peer, role, state, der, n, ver);
+    nt_err rc = had ? NT_OK : member_row_room_locked(r, room, rows);
+    if (!rc)
+        rc = members_store_put(r->o.db, room, peer, role, state, der, n, ver);
     free(der);
+    *rows += !rc && !had;
     if (rc) {
         log_warn("rooms: cannot store a member of %s: %s", room, err_str(rc));
         return;
@@ -144,8 +202,9 @@ nt_err rooms_store_members_locked(rooms *r, const char *room, json_t *members, i
     /* the first list (at join) is the starting point; later lists are
      * compared with what we knew, and changes become membership events */
     if (members_store_count(r->o.db, room, MEMBERS_ALL, &known))
-        log_warn("rooms: cannot count the members of %s", room);
-    json_array_foreach(members, i, m) member_take_locked(r, room, m, ver, known);
+        return NT_ERR_DB;
+    int64_t rows = known;
+    json_array_foreach(members, i, m) member_take_locked(r, room, m, ver, known, &rows);
     /* the record changes with no row stamped: only a list newer than the
      * version we hold brings a newer one */
     if (record && rooms_store_members_ver(r->o.db, room, &held) == NT_OK && ver > held)

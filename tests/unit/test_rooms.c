@@ -848,6 +848,66 @@ START_TEST(invite_during_the_kick_push_follows_it)
 }
 END_TEST
 
+/* The same, but B comes back and joins again while the push of the kick
+ * owed to it is on its way: the join makes it a member again, and the
+ * kick, recorded before it, arrives after the join's reply. B stays
+ * joined (it ignores a kick older than its membership), its user is not
+ * told of a kick, and B takes the room's messages; the host counts it
+ * joined. A kick from the host that says no version is taken as before. */
+static void join_b_during_kick_push(tnode *from)
+{
+    if (from != &N[0])
+        return;
+    during_call = NULL;
+    char b[128];
+    snprintf(b, sizeof b, "{\"host\":\"%s\"}", N[0].hex);
+    ck_assert_int_eq(apif(1, "POST", NULL, b, "/v1/client/rooms/%s/join", room_id), 200);
+}
+
+START_TEST(stale_kick_after_a_join_ignored)
+{
+    make_room(NULL);
+    tick_all(2);
+    N[1].down = true;
+    char b[128];
+    snprintf(b, sizeof b, "{\"peer\":\"%s\"}", N[1].hex);
+    ck_assert_int_eq(apif(0, "POST", NULL, b, "/v1/client/rooms/%s/kick", room_id), 200);
+    tick_all(1);
+    ck_assert_int_eq(apif(0, "POST", NULL, b, "/v1/client/rooms/%s/invite", room_id), 200);
+    tick_all(1);
+    N[1].down = false;
+    clock_skew_ms += 61000;
+    N[1].notifies = 0;
+    during_call = join_b_during_kick_push;
+    rooms_tick(N[0].r);
+    ck_assert_ptr_null(during_call);
+    ck_assert_int_eq(N[1].notifies, 1); /* the kick, built before the join */
+    assert_state(1, "joined");
+    ck_assert(!has_event(1, "membership", N[1].hex, "kicked"));
+    ck_assert_int_eq(send_text(0, "after", "after the join"), 200);
+    tick_past_backoff(3);
+    json_t *j = messages_of(1);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "messages")), 1);
+    json_decref(j);
+    member_rec mr;
+    ck_assert_int_eq(members_store_get(N[0].db, room_id, N[1].hex, &mr), NT_OK);
+    ck_assert_int_eq(mr.state, MEMBER_JOINED);
+    ck_assert_int_eq(mr.cursor, host_head());
+
+    /* a kick with a version from before the join: ignored; without one: taken */
+    char path[128];
+    snprintf(path, sizeof path, "/v1/peer/rooms/%s/notify", room_id);
+    json_t *kick = json_pack("{s:I,s:I,s:s,s:I}", "head", (json_int_t)0, "epoch", (json_int_t)1, "event", "kicked",
+                             "members_ver", (json_int_t)1);
+    ck_assert_int_eq(peer(0, 1, "POST", path, kick, NULL), 200);
+    assert_state(1, "joined");
+    json_object_del(kick, "members_ver");
+    ck_assert_int_eq(peer(0, 1, "POST", path, kick, NULL), 200);
+    assert_state(1, "kicked");
+    json_decref(kick);
+}
+END_TEST
+
 /* A notice the member refuses for good is dropped, not pushed again and
  * again with backoff: a kick for a room it never heard of (the invitation
  * never reached it), an invitation to a room id it holds from another
@@ -1744,7 +1804,7 @@ START_TEST(hostile_pages_over_caps_refused)
                      NT_OK);
     ck_assert_int_eq(commits, 1);
     ck_assert_int_eq(fetch_b(PORT_MEMBERS,
-                             json_pack("{s:o,s:I,s:b}", "members", made_up_members(ROOM_MEMBERS_PAGE),
+                             json_pack("{s:o,s:I,s:b}", "members", made_up_rows(ROOM_MEMBERS_PAGE, 0, "left"),
                                        "members_ver", (json_int_t)1000, "more", false),
                              &commits),
                      NT_OK);
@@ -1776,61 +1836,131 @@ START_TEST(hostile_pages_over_caps_refused)
 }
 END_TEST
 
-/* A host keeps a member to the rows a room keeps in all
- * (ROOM_MEMBER_ROWS_MAX): departed members the room never had, a
- * notify's worth at a time, are stored up to it and no further; a notify
- * or a page beyond it is refused whole (409 room_full for a notify, its
- * keys not kept either) and changes nothing. Rows of peers it holds
- * still change. */
+/* Whether B holds a row of made-up peer k (made_up_rows: k from 1). */
+static bool b_has_row(size_t k)
+{
+    member_rec mr;
+    char hex[IDENTITY_ID_HEX_LEN + 1];
+    snprintf(hex, sizeof hex, "%064zx", k);
+    nt_err rc = members_store_get(N[1].db, room_id, hex, &mr);
+    ck_assert(rc == NT_OK || rc == NT_ERR_NOT_FOUND);
+    return rc == NT_OK;
+}
+
+/* A member keeps its host's rows within what a room keeps in all
+ * (ROOM_MEMBER_ROWS_MAX): departed members, a notify's worth at a time,
+ * are stored up to it, and beyond it each new row replaces the oldest
+ * departed one (as the host's do). What no honest host sends is more
+ * current members (joined or invited) than a room has at once
+ * (ROOM_MEMBERS_MAX): a notify or a page that would take the member past
+ * it is refused whole (409 room_full for a notify, its keys not kept
+ * either) and changes nothing. Rows of peers it holds still change. */
 START_TEST(hostile_member_rows_over_room_cap_refused)
 {
     int commits = 0;
     make_room(NULL);
     tick_all(2);
-    size_t stored = (size_t)held_by(1).members, first = 0;
+    size_t first = 0;
     json_int_t ver = 1000;
-    while (stored + ROOM_MEMBERS_PUSH_MAX <= ROOM_MEMBER_ROWS_MAX) {
+    while ((size_t)held_by(1).members + ROOM_MEMBERS_PUSH_MAX <= ROOM_MEMBER_ROWS_MAX) {
         ck_assert_int_eq(notify_b(json_pack("{s:o,s:I}", "members", made_up_rows(ROOM_MEMBERS_PUSH_MAX, first, "left"),
                                             "members_ver", ver++),
                                   &commits),
                          200);
         first += ROOM_MEMBERS_PUSH_MAX;
-        stored += ROOM_MEMBERS_PUSH_MAX;
     }
-    ck_assert_int_eq(held_by(1).members, (int64_t)stored);
-    held before = held_by(1);
-    ck_assert_int_eq(notify_b(json_pack("{s:o,s:o,s:I}", "keys", made_up_keys(1, 2), "members",
-                                        made_up_rows(ROOM_MEMBERS_PUSH_MAX, first, "left"), "members_ver", ver + 1),
-                              &commits),
-                     409);
-    ck_assert_int_eq(commits, 0);
-    assert_held_same(held_by(1), before);
-    size_t rest = ROOM_MEMBER_ROWS_MAX - stored;
+    size_t rest = ROOM_MEMBER_ROWS_MAX - (size_t)held_by(1).members;
     ck_assert_int_eq(notify_b(json_pack("{s:o,s:I}", "members", made_up_rows(rest, first, "left"), "members_ver", ver++),
                               &commits),
                      200);
     first += rest;
     ck_assert_int_eq(held_by(1).members, ROOM_MEMBER_ROWS_MAX);
-    before = held_by(1);
-    ck_assert_int_eq(notify_b(json_pack("{s:o,s:I}", "members", made_up_rows(1, first, "invited"), "members_ver",
-                                        ver + 1),
+    ck_assert(b_has_row(1));
+    /* at the cap: the oldest departed rows make way */
+    ck_assert_int_eq(notify_b(json_pack("{s:o,s:I}", "members", made_up_rows(2, first, "left"), "members_ver", ver++),
+                              &commits),
+                     200);
+    first += 2;
+    ck_assert_int_eq(held_by(1).members, ROOM_MEMBER_ROWS_MAX);
+    ck_assert(!b_has_row(1) && !b_has_row(2) && b_has_row(3) && b_has_row(first));
+    /* invited peers up to the members a room has at once, and not past it */
+    int64_t current = 0;
+    ck_assert_int_eq(members_store_count(N[1].db, room_id, MEMBERS_CURRENT, &current), NT_OK);
+    while (current + ROOM_MEMBERS_PUSH_MAX <= ROOM_MEMBERS_MAX) {
+        ck_assert_int_eq(notify_b(json_pack("{s:o,s:I}", "members",
+                                            made_up_rows(ROOM_MEMBERS_PUSH_MAX, first, "invited"), "members_ver", ver++),
+                                  &commits),
+                         200);
+        first += ROOM_MEMBERS_PUSH_MAX;
+        current += ROOM_MEMBERS_PUSH_MAX;
+    }
+    size_t room_left = (size_t)(ROOM_MEMBERS_MAX - current);
+    held before = held_by(1);
+    ck_assert_int_eq(before.members, ROOM_MEMBER_ROWS_MAX);
+    ck_assert_int_eq(notify_b(json_pack("{s:o,s:o,s:I}", "keys", made_up_keys(1, 2), "members",
+                                        made_up_rows(room_left + 1, first, "invited"), "members_ver", ver + 1),
                               &commits),
                      409);
     ck_assert_int_eq(commits, 0);
     assert_held_same(held_by(1), before);
     ck_assert_int_ne(fetch_b(PORT_MEMBERS,
-                             json_pack("{s:o,s:I,s:b}", "members", made_up_rows(1, first, "invited"), "members_ver",
-                                       ver + 1, "more", false),
+                             json_pack("{s:o,s:I,s:b}", "members", made_up_rows(room_left + 1, first, "invited"),
+                                       "members_ver", ver + 1, "more", false),
                              &commits),
                      NT_OK);
     ck_assert_int_eq(commits, 0);
     assert_held_same(held_by(1), before);
-    ck_assert_int_eq(notify_b(json_pack("{s:o,s:I}", "members", made_up_rows(3, 0, "kicked"), "members_ver", ver++),
+    ck_assert_int_eq(notify_b(json_pack("{s:o,s:I}", "members", made_up_rows(room_left, first, "invited"),
+                                        "members_ver", ver++),
+                              &commits),
+                     200);
+    first += room_left;
+    ck_assert_int_eq(members_store_count(N[1].db, room_id, MEMBERS_CURRENT, &current), NT_OK);
+    ck_assert_int_eq(current, ROOM_MEMBERS_MAX);
+    /* one invited peer leaves and another comes: taken */
+    json_t *rows = made_up_rows(1, first - 1, "left");
+    json_array_extend(rows, made_up_rows(1, first, "invited"));
+    ck_assert_int_eq(notify_b(json_pack("{s:o,s:I}", "members", rows, "members_ver", ver++), &commits), 200);
+    ck_assert_int_eq(held_by(1).members, ROOM_MEMBER_ROWS_MAX);
+    ck_assert(b_has_row(first + 1));
+    /* rows it holds change */
+    ck_assert_int_eq(notify_b(json_pack("{s:o,s:I}", "members", made_up_rows(3, 2, "kicked"), "members_ver", ver++),
                               &commits),
                      200);
     ck_assert_int_eq(held_by(1).members, ROOM_MEMBER_ROWS_MAX);
 }
 END_TEST
+
+/* Rows of departed peers the host A has, each at a version of its own,
+ * until it keeps ROOM_MEMBER_ROWS_MAX: ids 1, 2, ... (oldest first), in
+ * state `state`. Returns how many were added. */
+static size_t fill_departed_rows(member_state state)
+{
+    int64_t rows = 0;
+    size_t k = 0;
+    ck_assert_int_eq(members_store_count(N[0].db, room_id, MEMBERS_ALL, &rows), NT_OK);
+    for (; rows < ROOM_MEMBER_ROWS_MAX; k++, rows++) {
+        char hex[IDENTITY_ID_HEX_LEN + 1];
+        snprintf(hex, sizeof hex, "%064zx", k + 1);
+        ck_assert_int_eq(members_store_invite(N[0].db, room_id, hex, 0, 1), NT_OK);
+        ck_assert_int_eq(state == MEMBER_KICKED ? members_store_kick(N[0].db, room_id, hex)
+                                                : members_store_leave(N[0].db, room_id, hex),
+                         NT_OK);
+        ck_assert_int_eq(rooms_store_members_ver_bump(N[0].db, room_id), NT_OK);
+        ck_assert_int_eq(members_store_stamp(N[0].db, room_id, hex), NT_OK);
+    }
+    return k;
+}
+
+static bool host_has_row(size_t k)
+{
+    member_rec mr;
+    char hex[IDENTITY_ID_HEX_LEN + 1];
+    snprintf(hex, sizeof hex, "%064zx", k);
+    nt_err rc = members_store_get(N[0].db, room_id, hex, &mr);
+    ck_assert(rc == NT_OK || rc == NT_ERR_NOT_FOUND);
+    return rc == NT_OK;
+}
 
 /* The host holds itself to the same: once a room keeps
  * ROOM_MEMBER_ROWS_MAX rows, a peer it never had is neither invited nor
@@ -1860,6 +1990,61 @@ START_TEST(host_keeps_at_most_the_member_rows_a_member_takes)
     ck_assert_int_eq(roomdb_int(N[0].db, &rows, "SELECT count(*) FROM room_members WHERE room=?", "s", room_id),
                      NT_OK);
     ck_assert_int_eq(rows, ROOM_MEMBER_ROWS_MAX);
+    ck_assert(host_has_row(1) && host_has_row(2));
+
+    invite_only(2);
+    fill_departed_rows(MEMBER_KICKED);
+    snprintf(b, sizeof b, "{\"peer\":\"%s\"}", N[3].hex);
+    ck_assert_int_eq(apif(0, "POST", NULL, b, "/v1/client/rooms/%s/invite", room_id), 200);
+    ck_assert(!host_has_row(1) && host_has_row(2));
+    tick_all(1);
+    snprintf(b, sizeof b, "{\"host\":\"%s\"}", N[0].hex);
+    ck_assert_int_eq(apif(3, "POST", NULL, b, "/v1/client/rooms/%s/join", room_id), 200);
+    ck_assert_int_eq(members_store_count(N[0].db, room_id, MEMBERS_ALL, &rows), NT_OK);
+    ck_assert_int_eq(rows, ROOM_MEMBER_ROWS_MAX);
+}
+END_TEST
+
+/* Rows are never freed by themselves, so a node that joins and leaves an
+ * open room under one id after another would fill its ROOM_MEMBER_ROWS_MAX
+ * and close it to newcomers for good. At the cap the host replaces the
+ * oldest row of a departed peer: a newcomer joins, the members (who hold
+ * the cap's worth of rows too, and then drop their own oldest departed
+ * row) take its row, and its messages verify everywhere. */
+START_TEST(host_at_row_cap_replaces_a_departed_row)
+{
+    make_room(",\"access\":\"open\"");
+    size_t added = fill_departed_rows(MEMBER_LEFT);
+    tick_past_backoff(2); /* B and C take the rows too */
+    ck_assert_int_eq(held_by(1).members, ROOM_MEMBER_ROWS_MAX);
+    char b[160];
+    snprintf(b, sizeof b, "{\"host\":\"%s\"}", N[0].hex);
+    ck_assert_int_eq(apif(3, "POST", NULL, b, "/v1/client/rooms/%s/join", room_id), 200);
+    assert_state(3, "joined");
+    ck_assert(!host_has_row(1));
+    ck_assert(host_has_row(2) && host_has_row(added));
+    int64_t rows = 0;
+    ck_assert_int_eq(members_store_count(N[0].db, room_id, MEMBERS_ALL, &rows), NT_OK);
+    ck_assert_int_eq(rows, ROOM_MEMBER_ROWS_MAX);
+    ck_assert_int_eq(send_text(3, "d1", "hello from D"), 200);
+    tick_past_backoff(2);
+    ck_assert_int_eq(send_text(1, "b1", "hello from B"), 200);
+    tick_past_backoff(2);
+    for (int i = 0; i < 4; i++) {
+        json_t *j = messages_of(i);
+        json_t *msgs = json_object_get(j, "messages");
+        ck_assert_int_eq(json_array_size(msgs), 2);
+        for (size_t m = 0; m < 2; m++)
+            ck_assert_str_eq(json_string_value(json_object_get(json_array_get(msgs, m), "state")), "verified");
+        json_decref(j);
+        if (i > 0)
+            assert_state(i, "joined");
+        ck_assert_int_le(held_by(i).members, ROOM_MEMBER_ROWS_MAX);
+    }
+    /* a second newcomer replaces the next oldest */
+    snprintf(b, sizeof b, "{\"peer\":\"%064x\"}", 0xbeef);
+    ck_assert_int_eq(apif(0, "POST", NULL, b, "/v1/client/rooms/%s/invite", room_id), 200);
+    ck_assert(!host_has_row(2) && host_has_row(3));
 }
 END_TEST
 
@@ -1958,6 +2143,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, notice_refused_for_good_is_dropped);
     tcase_add_test(tc, kick_then_invite_while_away_both_delivered);
     tcase_add_test(tc, invite_during_the_kick_push_follows_it);
+    tcase_add_test(tc, stale_kick_after_a_join_ignored);
     tcase_add_test(tc, rotation_after_n_messages);
     tcase_add_test(tc, password_and_open_rooms);
     tcase_add_test(tc, joins_budget_per_peer);
@@ -1977,6 +2163,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, hostile_pages_over_caps_refused);
     tcase_add_test(tc, hostile_member_rows_over_room_cap_refused);
     tcase_add_test(tc, host_keeps_at_most_the_member_rows_a_member_takes);
+    tcase_add_test(tc, host_at_row_cap_replaces_a_departed_row);
     tcase_add_test(tc, hostile_keys_before_the_start_skipped);
     suite_add_tcase(s, tc);
     TCase *db = tcase_create("roomdb");
