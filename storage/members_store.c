@@ -164,18 +164,45 @@ nt_err members_store_put(roomdb *db, const char *room, const char *peer, member_
                        "ssssbi", room, peer, member_role_name(role), member_state_name(state), der, der_len, ver);
 }
 
+/* The rows drop_oldest may replace among `which`: never one with a
+ * notice still owed (a kick not yet delivered would be lost, and the peer
+ * would swallow a later invitation to a room it thinks it is in).
+ * Literals, one per `which` and use: roomdb caches statements by address. */
+#define REPLACEABLE_LEFT "room=? AND state='left' AND notice=''"
+#define REPLACEABLE_DEPARTED "room=? AND state IN ('left','kicked') AND notice=''"
+
+nt_err members_store_replaceable(roomdb *db, const char *room, members_which which, int64_t *n)
+{
+    *n = 0;
+    if (which == MEMBERS_LEFT)
+        return roomdb_int(db, n, "SELECT count(*) FROM room_members WHERE " REPLACEABLE_LEFT, "s", room);
+    if (which == MEMBERS_DEPARTED)
+        return roomdb_int(db, n, "SELECT count(*) FROM room_members WHERE " REPLACEABLE_DEPARTED, "s", room);
+    return NT_ERR_INVALID;
+}
+
 nt_err members_store_drop_oldest(roomdb *db, const char *room, members_which which)
 {
     int64_t row = 0;
     nt_err rc;
     if (which == MEMBERS_LEFT)
-        rc = roomdb_int(db, &row, "SELECT rowid FROM room_members WHERE room=? AND state='left' "
-                        "ORDER BY mver,rowid LIMIT 1", "s", room);
+        rc = roomdb_int(db, &row, "SELECT rowid FROM room_members WHERE " REPLACEABLE_LEFT
+                        " ORDER BY mver,rowid LIMIT 1", "s", room);
     else if (which == MEMBERS_DEPARTED)
-        rc = roomdb_int(db, &row, "SELECT rowid FROM room_members WHERE room=? AND state IN ('left','kicked') "
-                        "ORDER BY mver,rowid LIMIT 1", "s", room);
+        rc = roomdb_int(db, &row, "SELECT rowid FROM room_members WHERE " REPLACEABLE_DEPARTED
+                        " ORDER BY mver,rowid LIMIT 1", "s", room);
     else
         return NT_ERR_INVALID;
+    return rc ? rc : roomdb_exec(db, "DELETE FROM room_members WHERE rowid=?", "i", row);
+}
+
+nt_err members_store_drop_oldest_but(roomdb *db, const char *room, const char *keep, const char *keep2)
+{
+    int64_t row = 0;
+    nt_err rc = roomdb_int(db, &row,
+                           "SELECT rowid FROM room_members WHERE room=?1 AND peer NOT IN (?2,?3) AND notice='' "
+                           "ORDER BY state NOT IN ('left','kicked'),mver,rowid LIMIT 1",
+                           "sss", room, keep, keep2);
     return rc ? rc : roomdb_exec(db, "DELETE FROM room_members WHERE rowid=?", "i", row);
 }
 

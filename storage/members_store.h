@@ -88,10 +88,19 @@ NT_MUST_USE nt_err members_store_leave(roomdb *db, const char *room, const char 
 NT_MUST_USE nt_err members_store_put(roomdb *db, const char *room, const char *peer, member_role role,
                                      member_state state, const uint8_t *der, size_t der_len, int64_t ver);
 /* Delete the row of room that changed longest ago (lowest mver, then the
- * oldest row) among `which` (MEMBERS_LEFT or MEMBERS_DEPARTED), to make
- * room for a new peer's; NT_ERR_NOT_FOUND when there is none
- * (NT_ERR_INVALID for another `which`). */
+ * oldest row) among `which` (MEMBERS_LEFT or MEMBERS_DEPARTED) with no
+ * notice still owed, to make room for a new peer's; NT_ERR_NOT_FOUND
+ * when there is none (NT_ERR_INVALID for another `which`). */
 NT_MUST_USE nt_err members_store_drop_oldest(roomdb *db, const char *room, members_which which);
+/* How many rows of room members_store_drop_oldest may replace among
+ * `which` (as there). */
+NT_MUST_USE nt_err members_store_replaceable(roomdb *db, const char *room, members_which which, int64_t *n);
+/* Member: delete the row of room that changed longest ago, a departed
+ * (left or kicked) one if any is left, else one of any state, never
+ * keep's nor keep2's (the host's and this node's own) nor one with a
+ * notice owed; NT_ERR_NOT_FOUND when there is none. */
+NT_MUST_USE nt_err members_store_drop_oldest_but(roomdb *db, const char *room, const char *keep,
+                                                 const char *keep2);
 /* Host: peer's row changed at the room's current members_ver. */
 NT_MUST_USE nt_err members_store_stamp(roomdb *db, const char *room, const char *peer);
 /* Host: the member-list version peer holds: the room's current one, v,

@@ -249,18 +249,23 @@ static void identify_locked(store *s, const char *hex, const char *self_name, pe
 }
 
 /* Rows origin added (or made lasting) within the window, other than the
- * row hex; when there are cap of them, NT_ERR_BUSY and *retry_after the
- * seconds until the oldest leaves the window (lock held). */
-static nt_err origin_allows(store *s, const char *origin, unsigned cap, const char *hex, int64_t now,
+ * row hex, of one kind: lasting ones, or (lasting false) ones known from
+ * multicast only. The kinds are capped apart: a multicast source address
+ * can be spoofed, and rows announced under a victim's address must not
+ * refuse the victim's own handshakes. When there are cap of them,
+ * NT_ERR_BUSY and *retry_after the seconds until the oldest leaves the
+ * window (lock held). */
+static nt_err origin_allows(store *s, const char *origin, unsigned cap, const char *hex, bool lasting, int64_t now,
                             int64_t *retry_after)
 {
     sqlite3_stmt *st = store_stmt(s, "SELECT count(*), min(origin_at) FROM peers WHERE origin = ?1 AND "
-                                     "origin_at > ?2 AND id <> ?3");
+                                     "origin_at > ?2 AND id <> ?3 AND (source <> 'multicast') = ?4");
     if (!st)
         return NT_ERR_DB;
     sqlite3_bind_text(st, 1, origin, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, now - PEERS_ORIGIN_WINDOW_S);
     sqlite3_bind_text(st, 3, hex, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, lasting);
     nt_err rc = NT_ERR_DB;
     if (sqlite3_step(st) == SQLITE_ROW) {
         int64_t n = sqlite3_column_int64(st, 0), oldest = sqlite3_column_int64(st, 1);
@@ -278,6 +283,7 @@ typedef struct {
     bool known;
     bool same;      /* known, and its pinned key is the DER looked up with */
     bool multicast; /* known, from multicast only (source "multicast") */
+    bool trusted;   /* known and trusted */
     char name[PEERS_NAME_MAX + 1];
 } held_row;
 
@@ -285,7 +291,7 @@ typedef struct {
  * pinned key, into *out (lock held). */
 static nt_err lookup(store *s, const char *hex, const uint8_t *der, size_t der_len, held_row *out)
 {
-    sqlite3_stmt *st = store_stmt(s, "SELECT pub_der, name, source FROM peers WHERE id = ?1");
+    sqlite3_stmt *st = store_stmt(s, "SELECT pub_der, name, source, trusted FROM peers WHERE id = ?1");
     memset(out, 0, sizeof *out);
     if (!st)
         return NT_ERR_DB;
@@ -297,19 +303,21 @@ static nt_err lookup(store *s, const char *hex, const uint8_t *der, size_t der_l
         const unsigned char *src = sqlite3_column_text(st, 2);
         out->same = der && pinned_len == der_len && !memcmp(sqlite3_column_blob(st, 0), der, der_len);
         out->multicast = src && !strcmp((const char *)src, "multicast");
+        out->trusted = sqlite3_column_int(st, 3) != 0;
         copy_text(out->name, sizeof out->name, sqlite3_column_text(st, 1));
     }
     sqlite3_reset(st);
     return r == SQLITE_ROW || r == SQLITE_DONE ? NT_OK : NT_ERR_DB;
 }
 
-/* Does a sighting from source add a lasting row for its origin's cap? A
- * new id does; so does one known from multicast only (any source address
- * can be spoofed, and such rows are capped and age out) that source makes
- * "handshake" or "manual", which stay. */
+/* Does a sighting from source add a row for its origin's cap? A new id
+ * does; so does one known from multicast only (any source address can be
+ * spoofed, and such rows are capped and age out) that source makes
+ * "handshake" or "manual", which stay; not one trusted, which stays
+ * already. */
 static bool adds_row(const held_row *h, const char *source)
 {
-    return !h->known || (h->multicast && strcmp(source, "multicast") != 0);
+    return !h->known || (h->multicast && !h->trusted && strcmp(source, "multicast") != 0);
 }
 
 typedef struct {
@@ -412,8 +420,8 @@ static nt_err observe_locked(store *s, const sighting *g, peers_sighting *out)
     if (h.known && !h.same)
         return NT_ERR_AUTH; /* the pinned key stays */
     if (capped && adds &&
-        (rc = origin_allows(s, out->origin, out->origin_cap ? out->origin_cap : PEERS_ORIGIN_CAP, g->hex, g->now,
-                            &out->retry_after)))
+        (rc = origin_allows(s, out->origin, out->origin_cap ? out->origin_cap : PEERS_ORIGIN_CAP, g->hex,
+                            strcmp(g->source, "multicast") != 0, g->now, &out->retry_after)))
         return rc;
     if (!h.known && !strcmp(g->source, "multicast") && (rc = multicast_make_room(s, g->now, out->multicast_cap)))
         return rc;
@@ -481,7 +489,7 @@ nt_err peers_may_add(store *s, const uint8_t id[static IDENTITY_ID_LEN], const c
     store_lock(s);
     nt_err rc = lookup(s, hex, NULL, 0, &h);
     if (!rc && adds_row(&h, "handshake"))
-        rc = origin_allows(s, origin, origin_cap ? origin_cap : PEERS_ORIGIN_CAP, hex, now_unix, retry_after);
+        rc = origin_allows(s, origin, origin_cap ? origin_cap : PEERS_ORIGIN_CAP, hex, true, now_unix, retry_after);
     store_unlock(s);
     return rc;
 }

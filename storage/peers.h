@@ -87,13 +87,16 @@ NT_MUST_USE nt_err peers_observe(store *s, const identity *pub, const char *name
 typedef struct {
     /* in: the address (IP, no port) the sighting came from, or NULL (a
      * manual add: no cap). A NEW id is refused with NT_ERR_BUSY when
-     * origin_cap rows (0: PEERS_ORIGIN_CAP) were added by the same origin
-     * in the last PEERS_ORIGIN_WINDOW_S seconds: one machine minting
-     * identities cannot grow the table without bound. A row known only
-     * from multicast (its source address may have been spoofed) that a
-     * "handshake" or "manual" sighting would make lasting counts as new:
-     * refused the same way, and once upgraded it is this origin's row,
-     * added now. */
+     * origin_cap rows (0: PEERS_ORIGIN_CAP) of its kind were added by the
+     * same origin in the last PEERS_ORIGIN_WINDOW_S seconds: one machine
+     * minting identities cannot grow the table without bound. The kinds,
+     * capped apart: lasting rows ("handshake", "manual"), and rows known
+     * only from multicast, whose source address may have been spoofed
+     * (ids announced under a victim's address do not refuse the victim's
+     * handshakes). An untrusted row known only from multicast that a
+     * "handshake" or "manual" sighting would make lasting counts as a new
+     * lasting row: refused the same way, and once upgraded it is this
+     * origin's row, added now. */
     const char *origin;
     unsigned origin_cap;
     /* in: a NEW id from "multicast" first makes room: rows known only from
@@ -110,9 +113,10 @@ typedef struct {
 } peers_sighting;
 
 /* Would peers_record refuse a "handshake" sighting of the id as new from
- * origin now? NT_OK when the id is known (and not from multicast only: see
- * peers_sighting.origin), origin is NULL or empty, or origin is under its
- * cap (0: PEERS_ORIGIN_CAP); NT_ERR_BUSY with *retry_after in seconds
+ * origin now? NT_OK when the id is known (and not, untrusted, from
+ * multicast only: see peers_sighting.origin), origin is NULL or empty, or
+ * origin is under its cap of lasting rows (0: PEERS_ORIGIN_CAP);
+ * NT_ERR_BUSY with *retry_after in seconds
  * otherwise. Read only: the check a caller makes before work it would
  * throw away. */
 NT_MUST_USE nt_err peers_may_add(store *s, const uint8_t id[static IDENTITY_ID_LEN], const char *origin,

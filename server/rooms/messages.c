@@ -636,23 +636,16 @@ static rooms_refusal notify_invite_locked(rooms *r, const char *peer, const char
 /* A notify's keys and member-list changes (with the room's record); *mver
  * gets the version the member list is at. The caller has checked the
  * lists' sizes (at most ROOM_KEYS_PUSH_MAX keys and ROOM_MEMBERS_PUSH_MAX
- * rows); rows that would take the room past ROOM_MEMBERS_MAX current
- * members refuse it (409 room_full) with nothing stored. Row by row, not in one
- * transaction: one held the write lock through the key unwraps and the
- * fsync while pushes queued behind it, and put the push latency's p99
- * 10-15 ms higher (bench/rooms_latency). */
+ * rows). Row by row, not in one transaction: one held the write lock
+ * through the key unwraps and the fsync while pushes queued behind it,
+ * and put the push latency's p99 10-15 ms higher (bench/rooms_latency). */
 static rooms_refusal notify_lists_locked(rooms *r, const char *room, json_t *body, int64_t *mver,
                                          rooms_answer *a)
 {
     json_t *keys = json_object_get(body, "keys"), *members = json_object_get(body, "members");
     if (!json_array_size(keys) && !json_is_array(members))
         return REFUSE_NONE;
-    /* rows beyond what a room keeps refuse the notify before anything of it is stored */
-    nt_err rc = rooms_members_fit_locked(r, room, members);
-    if (rc == NT_ERR_TOO_BIG)
-        return rooms_decline(a, REFUSE_ROOM_FULL, "more member rows than a room keeps");
-    if (!rc)
-        rc = rooms_store_keys_locked(r, room, keys, ROOM_KEYS_PUSH_MAX);
+    nt_err rc = rooms_store_keys_locked(r, room, keys, ROOM_KEYS_PUSH_MAX);
     if (!rc && json_is_array(members)) { /* before the messages: new senders' keys */
         json_int_t v = json_integer_value(json_object_get(body, "members_ver"));
         rc = rooms_store_members_locked(r, room, members, v, json_object_get(body, "room"), ROOM_MEMBERS_PUSH_MAX);

@@ -30,7 +30,8 @@
 /* Member rows a room keeps in all, departed and kicked members included
  * (their messages must still verify) while there is room: beyond it a
  * new peer's row replaces the oldest of a departed peer, on the host and
- * on a member alike (rooms_members.c). */
+ * on a member alike; a member with none left replaces its oldest row but
+ * the host's and its own (rooms_members.c). */
 #define ROOM_MEMBER_ROWS_MAX (4 * ROOM_MEMBERS_MAX)
 #define ROOM_PUSH_BATCH 200
 #define ROOM_BATCH_BYTES (256 * 1024) /* log entries in one notify or poll reply */
@@ -256,21 +257,17 @@ bool rooms_pub_matches(const uint8_t *der, size_t n, const char *peer);
  * list (NULL: none): a topic that differs from ours is stored, and becomes
  * a `room` event (change "topic"), when ver is above the version we held.
  * Inside the caller's transaction if any (a fetched page: one commit).
- * More than cap rows, or rows that do not fit (rooms_members_fit_locked):
- * NT_ERR_TOO_BIG and nothing is done. */
+ * At ROOM_MEMBER_ROWS_MAX rows a new peer's row replaces an old one
+ * (the oldest departed, else the oldest of any state but the host's and
+ * ours). More than cap rows: NT_ERR_TOO_BIG and nothing is done. */
 NT_MUST_USE nt_err rooms_store_members_locked(rooms *r, const char *room, json_t *members, int64_t ver,
                                               json_t *record, size_t cap);
-/* Member: whether the room holds no more current members (joined or
- * invited) than ROOM_MEMBERS_MAX once members are stored (or no more than
- * it holds now): NT_OK, NT_ERR_TOO_BIG, or NT_ERR_DB. Its rows stay
- * within ROOM_MEMBER_ROWS_MAX by themselves: at the cap a new row
- * replaces the oldest departed (left or kicked) one. */
-NT_MUST_USE nt_err rooms_members_fit_locked(rooms *r, const char *room, json_t *members);
 /* Host: whether a peer with no row in rm may get one: the room keeps
  * fewer than ROOM_MEMBER_ROWS_MAX rows, or one it may replace (a peer
  * that left; in an invite-only room also one kicked, who comes back only
  * by invitation anyway; in an open or password room a kicked peer's row
- * keeps it out). NT_OK, NT_ERR_TOO_BIG, or NT_ERR_DB. */
+ * keeps it out; never one whose kick is still to be delivered). NT_OK,
+ * NT_ERR_TOO_BIG, or NT_ERR_DB. */
 NT_MUST_USE nt_err rooms_members_room_for_locked(rooms *r, const room_row *rm);
 /* Host: before a new peer's row is added: at the cap, delete the oldest
  * row rooms_members_room_for_locked may replace (in the caller's

@@ -47,11 +47,6 @@ bool rooms_pub_matches(const uint8_t *der, size_t n, const char *peer)
 
 /* ---- the rows a room keeps ------------------------------------------------ */
 
-static bool state_current(member_state s)
-{
-    return s == MEMBER_JOINED || s == MEMBER_INVITED;
-}
-
 /* Host: the rows a new peer's may replace at the cap. A kicked peer's
  * row is what keeps it out of an open or password room, so there only
  * rows of peers that left go; a kicked peer of an invite-only room comes
@@ -65,7 +60,7 @@ nt_err rooms_members_room_for_locked(rooms *r, const room_row *rm)
 {
     int64_t rows = 0, spare = 0;
     if (members_store_count(r->o.db, rm->id, MEMBERS_ALL, &rows) ||
-        members_store_count(r->o.db, rm->id, replaceable(rm), &spare))
+        members_store_replaceable(r->o.db, rm->id, replaceable(rm), &spare))
         return NT_ERR_DB;
     return rows < ROOM_MEMBER_ROWS_MAX || spare > 0 ? NT_OK : NT_ERR_TOO_BIG;
 }
@@ -81,46 +76,22 @@ nt_err rooms_members_make_room_locked(rooms *r, const room_row *rm)
     return rc == NT_ERR_NOT_FOUND ? NT_ERR_TOO_BIG : rc;
 }
 
-/* A member's rows are bounded as its host's: at ROOM_MEMBER_ROWS_MAX a
- * new row replaces the oldest departed one (rooms_store_members_locked),
- * as on the host, whose replaced rows the member never hears of. What an
- * honest host cannot send is more current members (joined or invited)
- * than a room has at once: a list that would take the member past
- * ROOM_MEMBERS_MAX, and further than it holds now, does not fit. A peer
- * named twice counts twice (only a hostile host sends that). */
-nt_err rooms_members_fit_locked(rooms *r, const char *room, json_t *members)
-{
-    size_t i;
-    json_t *m;
-    int64_t before = 0, after = 0;
-    if (!json_array_size(members))
-        return NT_OK;
-    if (members_store_count(r->o.db, room, MEMBERS_CURRENT, &before))
-        return NT_ERR_DB;
-    after = before;
-    json_array_foreach(members, i, m) {
-        const char *peer = json_string_value(json_object_get(m, "peer"));
-        member_state state;
-        member_rec old;
-        if (!rooms_valid_hex(peer, IDENTITY_ID_HEX_LEN) ||
-            member_state_parse(json_string_value(json_object_get(m, "state")), &state))
-            continue; /* not stored */
-        nt_err rc = members_store_get(r->o.db, room, peer, &old);
-        if (rc && rc != NT_ERR_NOT_FOUND)
-            return NT_ERR_DB;
-        after += (int64_t)state_current(state) - (rc == NT_OK && state_current(old.state));
-    }
-    return after > ROOM_MEMBERS_MAX && after > before ? NT_ERR_TOO_BIG : NT_OK;
-}
-
 /* Member: room for a row of a peer it has none of; *rows counts the
- * room's rows. NT_ERR_TOO_BIG when no departed row is left to replace
- * (only a hostile host's list gets there). */
+ * room's rows. Its rows are bounded as its host's, at ROOM_MEMBER_ROWS_MAX:
+ * there a new row replaces the oldest departed one, or when none is left
+ * the oldest row of any state but the host's and this node's own. No
+ * list is refused for the current members (joined or invited) it would
+ * make: the host replaces rows at its cap without a word to its members,
+ * so rows a member holds as current may be long gone on the host, and an
+ * honest host's lists would be refused for good. */
 static nt_err member_row_room_locked(rooms *r, const char *room, int64_t *rows)
 {
+    room_row rm;
     if (*rows < ROOM_MEMBER_ROWS_MAX)
         return NT_OK;
-    nt_err rc = members_store_drop_oldest(r->o.db, room, MEMBERS_DEPARTED);
+    nt_err rc = rooms_load_locked(r, room, &rm);
+    if (!rc)
+        rc = members_store_drop_oldest_but(r->o.db, room, rm.host, r->me_hex);
     if (rc)
         return rc == NT_ERR_NOT_FOUND ? NT_ERR_TOO_BIG : rc;
     (*rows)--;
@@ -128,9 +99,10 @@ static nt_err member_row_room_locked(rooms *r, const char *room, int64_t *rows)
 }
 
 /* One row of a host's list at version ver (known: rows held before the
- * list; *rows: rows held now, a new row replacing the oldest departed one
- * at ROOM_MEMBER_ROWS_MAX). A list reaches a member by push and by fetch, each built when
- * the host sent it, so an older one can arrive after a newer one. Every
+ * list; *rows: rows held now, a new row replacing an old one at
+ * ROOM_MEMBER_ROWS_MAX: member_row_room_locked). A list reaches a member
+ * by push and by fetch, each built when the host sent it, so an older one
+ * can arrive after a newer one. Every
  * change of a row on the host has a version of its own, above the
  * versions of all the lists sent before it, and a list's version is at
  * least that of each row it carries: a row of an older list than the one
@@ -194,9 +166,6 @@ nt_err rooms_store_members_locked(rooms *r, const char *room, json_t *members, i
     int64_t known = 0, held = 0;
     if (json_array_size(members) > cap)
         return NT_ERR_TOO_BIG;
-    nt_err fit = rooms_members_fit_locked(r, room, members);
-    if (fit)
-        return fit;
     if (ver < 0)
         ver = 0; /* not a version: below every one */
     /* the first list (at join) is the starting point; later lists are

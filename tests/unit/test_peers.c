@@ -222,7 +222,7 @@ START_TEST(new_rows_capped_per_origin)
 {
     peers_sighting sg = {.origin = "10.0.0.1", .origin_cap = 2};
     ck_assert_int_eq(peers_record(st, ka, "a", NULL, "handshake", NULL, 1000, &sg), NT_OK);
-    ck_assert_int_eq(peers_record(st, kb, "b", NULL, "multicast", NULL, 1100, &sg), NT_OK);
+    ck_assert_int_eq(peers_record(st, kb, "b", NULL, "manual", NULL, 1100, &sg), NT_OK);
     /* the read-only look ahead agrees, and writes nothing */
     int64_t ra = 0;
     ck_assert_int_eq(peers_may_add(st, identity_id(kc), "10.0.0.1", 2, 1200, &ra), NT_ERR_BUSY);
@@ -651,6 +651,39 @@ START_TEST(upgrade_from_multicast_counts_toward_origin_cap)
 }
 END_TEST
 
+/* Multicast sightings from an address (a spoofable UDP source) add rows
+ * that age out, and do not count toward the address's lasting rows: ids
+ * announced under a victim's address cannot refuse the victim's own
+ * handshakes. They are throttled among themselves per address. A trusted
+ * row known from multicast only is lasting already: a handshake from an
+ * address at its cap refreshes it. */
+START_TEST(multicast_rows_do_not_use_the_origin_lasting_cap)
+{
+    peer_info p;
+    int64_t ra = 0;
+    peers_sighting spoofed = {.origin = "10.0.0.9", .origin_cap = 1};
+    ck_assert_int_eq(peers_record(st, kb, "b", "10.0.0.9:7711", "multicast", NULL, 1000, &spoofed), NT_OK);
+    ck_assert_int_eq(peers_record(st, kc, "c", "10.0.0.9:7711", "multicast", NULL, 1001, &spoofed), NT_ERR_BUSY);
+    /* the victim's own handshake from that address */
+    peers_sighting own = {.origin = "10.0.0.9", .origin_cap = 1};
+    ck_assert_int_eq(peers_may_add(st, identity_id(ka), "10.0.0.9", 1, 1002, &ra), NT_OK);
+    ck_assert_int_eq(peers_record(st, ka, "a", NULL, "handshake", NULL, 1002, &own), NT_OK);
+    ck_assert(own.is_new);
+    /* and now the address has used its one lasting row */
+    ck_assert_int_eq(peers_may_add(st, identity_id(kc), "10.0.0.9", 1, 1003, &ra), NT_ERR_BUSY);
+    ck_assert_int_eq(ra, 1002 + PEERS_ORIGIN_WINDOW_S - 1003);
+    ck_assert_int_eq(peers_record(st, kc, "c", NULL, "handshake", NULL, 1003, &own), NT_ERR_BUSY);
+    /* a trusted row known from multicast only: a refresh, not one more */
+    peers_sighting other = {.origin = "10.0.0.10", .origin_cap = 1};
+    ck_assert_int_eq(peers_record(st, kc, "c", "10.0.0.10:7711", "multicast", NULL, 1004, &other), NT_OK);
+    ck_assert_int_eq(peers_set_trusted(st, identity_id(kc), true), NT_OK);
+    ck_assert_int_eq(peers_may_add(st, identity_id(kc), "10.0.0.9", 1, 1005, &ra), NT_OK);
+    ck_assert_int_eq(peers_record(st, kc, "c", NULL, "handshake", NULL, 1005, &own), NT_OK);
+    ck_assert_int_eq(peers_get(st, identity_id(kc), &p), NT_OK);
+    ck_assert_str_eq(p.source, "handshake");
+}
+END_TEST
+
 int test_setup(void)
 {
     if (rng_init() || !mkdtemp(dir) || identity_generate(&ka, 2048) || identity_generate(&kb, 2048) ||
@@ -683,6 +716,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, helpers);
     tcase_add_test(tc, multicast_eviction_relabels_alikes);
     tcase_add_test(tc, upgrade_from_multicast_counts_toward_origin_cap);
+    tcase_add_test(tc, multicast_rows_do_not_use_the_origin_lasting_cap);
     suite_add_tcase(s, tc);
     return s;
 }

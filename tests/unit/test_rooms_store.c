@@ -317,6 +317,60 @@ START_TEST(reinvite_keeps_the_kick_before_the_invitation)
 }
 END_TEST
 
+/* A departed row with a notice still owed (a kick not delivered) is never
+ * the one replaced at the row cap: the kick would be lost, and the peer,
+ * still joined as far as it knows, would swallow a later invitation.
+ * Delivered, the row may go. */
+START_TEST(a_row_owing_a_notice_is_not_replaced)
+{
+    static const char other[] = "ef00000000000000000000000000000000000000000000000000000000000000";
+    member_rec m;
+    int64_t n = -1;
+    ck_assert_int_eq(rooms_store_set_state(db, room, ROOM_HOSTED), NT_OK);
+    ck_assert_int_eq(members_store_admit(db, room, peer, NULL, 0, ROOM_PUSH, 0, 1), NT_OK);
+    ck_assert_int_eq(members_store_kick(db, room, peer), NT_OK);
+    ck_assert_int_eq(members_store_replaceable(db, room, MEMBERS_DEPARTED, &n), NT_OK);
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(members_store_drop_oldest(db, room, MEMBERS_DEPARTED), NT_ERR_NOT_FOUND);
+    ck_assert_int_eq(members_store_get(db, room, peer, &m), NT_OK);
+    ck_assert_int_eq(members_store_drop_oldest_but(db, room, host, other), NT_ERR_NOT_FOUND);
+    ck_assert_int_eq(members_store_get(db, room, peer, &m), NT_OK);
+    /* a departed row owing nothing goes first, though newer */
+    ck_assert_int_eq(members_store_admit(db, room, other, NULL, 0, ROOM_PUSH, 0, 1), NT_OK);
+    ck_assert_int_eq(members_store_leave(db, room, other), NT_OK);
+    ck_assert_int_eq(members_store_drop_oldest(db, room, MEMBERS_DEPARTED), NT_OK);
+    ck_assert_int_eq(members_store_get(db, room, other, &m), NT_ERR_NOT_FOUND);
+    ck_assert_int_eq(members_store_get(db, room, peer, &m), NT_OK);
+    ck_assert_int_eq(members_store_notice_done(db, room, peer, MEMBER_NOTICE_KICKED), NT_OK);
+    ck_assert_int_eq(members_store_replaceable(db, room, MEMBERS_DEPARTED, &n), NT_OK);
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(members_store_drop_oldest(db, room, MEMBERS_DEPARTED), NT_OK);
+    ck_assert_int_eq(members_store_get(db, room, peer, &m), NT_ERR_NOT_FOUND);
+}
+END_TEST
+
+/* A member's copy at its row cap: a departed row goes first, then the
+ * oldest of any state, never the two kept (the host's, its own). */
+START_TEST(member_drops_departed_first_and_keeps_two)
+{
+    static const char me[] = "ee00000000000000000000000000000000000000000000000000000000000000";
+    static const char a[] = "a100000000000000000000000000000000000000000000000000000000000000";
+    static const char b[] = "b100000000000000000000000000000000000000000000000000000000000000";
+    member_rec m;
+    ck_assert_int_eq(members_store_put(db, room, host, MEMBER_ROLE_MASTER, MEMBER_JOINED, NULL, 0, 1), NT_OK);
+    ck_assert_int_eq(members_store_put(db, room, me, MEMBER_ROLE_MEMBER, MEMBER_JOINED, NULL, 0, 1), NT_OK);
+    ck_assert_int_eq(members_store_put(db, room, a, MEMBER_ROLE_MEMBER, MEMBER_JOINED, NULL, 0, 2), NT_OK);
+    ck_assert_int_eq(members_store_put(db, room, b, MEMBER_ROLE_MEMBER, MEMBER_LEFT, NULL, 0, 3), NT_OK);
+    ck_assert_int_eq(members_store_drop_oldest_but(db, room, host, me), NT_OK);
+    ck_assert_int_eq(members_store_get(db, room, b, &m), NT_ERR_NOT_FOUND);
+    ck_assert_int_eq(members_store_drop_oldest_but(db, room, host, me), NT_OK);
+    ck_assert_int_eq(members_store_get(db, room, a, &m), NT_ERR_NOT_FOUND);
+    ck_assert_int_eq(members_store_drop_oldest_but(db, room, host, me), NT_ERR_NOT_FOUND);
+    ck_assert_int_eq(members_store_get(db, room, host, &m), NT_OK);
+    ck_assert_int_eq(members_store_get(db, room, me, &m), NT_OK);
+}
+END_TEST
+
 /* An invitee reads from its invitation: the seq and epoch of it are kept
  * through its join and a repeated invitation; a departed member invited
  * again starts from the new invitation; a joiner never invited (an open
@@ -416,6 +470,8 @@ Suite *test_suite(void)
     tcase_add_test(tc, outbox_states_change_once);
     tcase_add_test(tc, members_and_keys_through_typed_rows);
     tcase_add_test(tc, invitation_seq_and_epoch_carry_to_the_join);
+    tcase_add_test(tc, a_row_owing_a_notice_is_not_replaced);
+    tcase_add_test(tc, member_drops_departed_first_and_keeps_two);
     tcase_add_test(tc, log_and_events);
     tcase_add_test(tc, statement_caches_are_per_handle);
     suite_add_tcase(s, tc);
