@@ -258,6 +258,34 @@ void harness_kill(harness_node *n)
     n->pid = 0;
 }
 
+int harness_pause(harness_node *n)
+{
+    int st;
+    if (!n->pid || kill(n->pid, SIGSTOP) != 0)
+        return -1;
+    long end = now_ms() + HARNESS_STOP_TIMEOUT_MS;
+    for (;;) {
+        /* the stop is reported once every thread has stopped */
+        pid_t r = waitpid(n->pid, &st, WUNTRACED | WNOHANG);
+        if (r == n->pid && WIFSTOPPED(st))
+            return 0;
+        if (r == n->pid) { /* it died meanwhile */
+            n->pid = 0;
+            return -1;
+        }
+        if (r < 0 || now_ms() >= end)
+            break;
+        sleep_ms(1);
+    }
+    fprintf(stderr, "harness: natterd %d did not stop on SIGSTOP in %d ms\n", (int)n->pid, HARNESS_STOP_TIMEOUT_MS);
+    return -1;
+}
+
+int harness_resume(harness_node *n)
+{
+    return n->pid && kill(n->pid, SIGCONT) == 0 ? 0 : -1;
+}
+
 static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb, (void)flag, (void)ftw;

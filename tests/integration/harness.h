@@ -74,6 +74,13 @@ int harness_restart_args(harness_node *n, const char *const *args);
 int harness_stop(harness_node *n);
 /* SIGKILL and reap. */
 void harness_kill(harness_node *n);
+/* SIGSTOP, and wait (bounded by HARNESS_STOP_TIMEOUT_MS) until the kernel
+ * reports n stopped: kill() returns before that, and n's threads go on
+ * for a while (they may take and answer a request) until the thread the
+ * signal woke has stopped them all. 0 once stopped, -1 if not in time. */
+int harness_pause(harness_node *n);
+/* SIGCONT a paused node. 0 on success. */
+int harness_resume(harness_node *n);
 /* Kill if running, remove the temp dir. Safe to call twice. */
 void harness_cleanup(harness_node *n);
 
