@@ -1047,7 +1047,9 @@ START_TEST(joins_budget_per_peer)
     ck_assert_int_eq(join_open(1, 0, r2, &retry), 429); /* the budget is the peer's, not the room's */
     char path[128];
     snprintf(path, sizeof path, "/v1/peer/rooms/%s/join", r1);
-    ck_assert_int_eq(peer(1, 0, "POST", path, json_object(), NULL), 429); /* before the body is looked at */
+    json_t *empty = json_object();
+    ck_assert_int_eq(peer(1, 0, "POST", path, empty, NULL), 429); /* before the body is looked at */
+    json_decref(empty);
     ck_assert_int_eq(joins_limited(0), 3);
     /* nothing changed on the host */
     ck_assert_int_eq(hosted_epoch(0, r1), epoch);
