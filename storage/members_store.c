@@ -95,13 +95,10 @@ nt_err members_store_count(roomdb *db, const char *room, members_which which, in
     case MEMBERS_CURRENT:
         return roomdb_int(db, n, "SELECT count(*) FROM room_members WHERE room=? AND state IN ('joined','invited')",
                           "s", room);
-    case MEMBERS_LEFT:
-        return roomdb_int(db, n, "SELECT count(*) FROM room_members WHERE room=? AND state='left'", "s", room);
-    case MEMBERS_DEPARTED:
-        return roomdb_int(db, n, "SELECT count(*) FROM room_members WHERE room=? AND state IN ('left','kicked')",
-                          "s", room);
-    default:
+    case MEMBERS_ALL:
         return roomdb_int(db, n, "SELECT count(*) FROM room_members WHERE room=?", "s", room);
+    default: /* the departed are counted by members_store_replaceable */
+        return NT_ERR_INVALID;
     }
 }
 
@@ -181,6 +178,12 @@ nt_err members_store_replaceable(roomdb *db, const char *room, members_which whi
     return NT_ERR_INVALID;
 }
 
+/* Delete the row a lookup (rc) found. */
+static nt_err drop_row(roomdb *db, nt_err rc, int64_t row)
+{
+    return rc ? rc : roomdb_exec(db, "DELETE FROM room_members WHERE rowid=?", "i", row);
+}
+
 nt_err members_store_drop_oldest(roomdb *db, const char *room, members_which which)
 {
     int64_t row = 0;
@@ -193,7 +196,7 @@ nt_err members_store_drop_oldest(roomdb *db, const char *room, members_which whi
                         " ORDER BY mver,rowid LIMIT 1", "s", room);
     else
         return NT_ERR_INVALID;
-    return rc ? rc : roomdb_exec(db, "DELETE FROM room_members WHERE rowid=?", "i", row);
+    return drop_row(db, rc, row);
 }
 
 nt_err members_store_drop_oldest_but(roomdb *db, const char *room, const char *keep, const char *keep2)
@@ -203,7 +206,7 @@ nt_err members_store_drop_oldest_but(roomdb *db, const char *room, const char *k
                            "SELECT rowid FROM room_members WHERE room=?1 AND peer NOT IN (?2,?3) AND notice='' "
                            "ORDER BY state NOT IN ('left','kicked'),mver,rowid LIMIT 1",
                            "sss", room, keep, keep2);
-    return rc ? rc : roomdb_exec(db, "DELETE FROM room_members WHERE rowid=?", "i", row);
+    return drop_row(db, rc, row);
 }
 
 nt_err members_store_stamp(roomdb *db, const char *room, const char *peer)

@@ -60,7 +60,8 @@ typedef struct {
 
 /* peer's row in room; NT_ERR_NOT_FOUND if none. */
 NT_MUST_USE nt_err members_store_get(roomdb *db, const char *room, const char *peer, member_rec *out);
-/* How many rows of room `which` takes. */
+/* How many rows of room `which` (MEMBERS_ALL, _JOINED or _CURRENT;
+ * NT_ERR_INVALID for another) takes. */
 NT_MUST_USE nt_err members_store_count(roomdb *db, const char *room, members_which which, int64_t *n);
 
 /* Host: the master's own row of a room it creates (joined, epoch 1). */

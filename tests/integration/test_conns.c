@@ -587,6 +587,28 @@ static int flood_round(const identity *key, harness_node *n, bool one_address, i
     return busy;
 }
 
+/* The identity key of node a, read from its data dir (the caller frees it). */
+static identity *node_key(const harness_node *a)
+{
+    char path[PATH_MAX + 32];
+    identity *key = NULL;
+    snprintf(path, sizeof path, "%s/%s", a->data_dir, NODE_KEY_FILE);
+    ck_assert_int_eq(identity_load(&key, path), NT_OK);
+    return key;
+}
+
+/* A handshake signed with key, from src, that n must serve. */
+static void expect_handshake_served(identity *key, harness_node *n, const char *src)
+{
+    char *body = signed_handshake(key, n), url[128];
+    snprintf(url, sizeof url, "%s/v1/handshake", n->peer_url);
+    harness_resp r;
+    ck_assert_int_eq(harness_request_from(src, "POST", url, body, strlen(body), &r), 0);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    harness_resp_free(&r);
+    free(body);
+}
+
 START_TEST(handshake_flood_across_addresses_is_503)
 {
     harness_node a, n;
@@ -594,10 +616,7 @@ START_TEST(handshake_flood_across_addresses_is_503)
     ck_assert_int_eq(harness_start(&a, "flood", NULL), 0);
     ck_assert_int_eq(harness_start(&n, NULL, args), 0);
     ck_assert_int_eq(channel_counter(&n, "max_handshakes"), 1);
-    char path[PATH_MAX + 32];
-    identity *key = NULL;
-    snprintf(path, sizeof path, "%s/%s", a.data_dir, NODE_KEY_FILE);
-    ck_assert_int_eq(identity_load(&key, path), NT_OK);
+    identity *key = node_key(&a);
     int busy = 0, served = 0;
     for (int round = 0; round < FLOOD_ROUNDS && busy == 0; round++)
         busy += flood_round(key, &n, false, &served);
@@ -606,13 +625,7 @@ START_TEST(handshake_flood_across_addresses_is_503)
     ck_assert_int_eq(channel_counter(&n, "handshakes_busy"), busy);
     ck_assert_int_eq(channel_counter(&n, "handshakes_in_progress"), 0);
     /* the flood is over: another address is served */
-    char *body = signed_handshake(key, &n), url[128];
-    snprintf(url, sizeof url, "%s/v1/handshake", n.peer_url);
-    harness_resp r;
-    ck_assert_int_eq(harness_request_from("127.0.0.99", "POST", url, body, strlen(body), &r), 0);
-    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
-    harness_resp_free(&r);
-    free(body);
+    expect_handshake_served(key, &n, "127.0.0.99");
     identity_free(key);
     ck_assert_int_eq(harness_stop(&n), 0);
     harness_cleanup(&n);
@@ -631,10 +644,7 @@ START_TEST(jobs_per_source_cap_refuses_one_address)
                           "--max-sessions-per-peer", "100000", NULL};
     ck_assert_int_eq(harness_start(&a, "flood", NULL), 0);
     ck_assert_int_eq(harness_start(&n, NULL, args), 0);
-    char path[PATH_MAX + 32];
-    identity *key = NULL;
-    snprintf(path, sizeof path, "%s/%s", a.data_dir, NODE_KEY_FILE);
-    ck_assert_int_eq(identity_load(&key, path), NT_OK);
+    identity *key = node_key(&a);
     int busy = 0, served = 0;
     for (int round = 0; round < FLOOD_ROUNDS && busy == 0; round++)
         busy += flood_round(key, &n, true, &served);
@@ -642,13 +652,7 @@ START_TEST(jobs_per_source_cap_refuses_one_address)
     ck_assert_int_ge(served, 1);
     ck_assert_int_eq(shed_count(&n, "peer", "per_source_jobs"), busy);
     ck_assert_int_eq(channel_counter(&n, "handshakes_busy"), 0);
-    char *body = signed_handshake(key, &n), url[128];
-    snprintf(url, sizeof url, "%s/v1/handshake", n.peer_url);
-    harness_resp r;
-    ck_assert_int_eq(harness_request_from("127.0.0.11", "POST", url, body, strlen(body), &r), 0);
-    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
-    harness_resp_free(&r);
-    free(body);
+    expect_handshake_served(key, &n, "127.0.0.11");
     identity_free(key);
     ck_assert_int_eq(harness_stop(&n), 0);
     harness_cleanup(&n);

@@ -896,6 +896,26 @@ static void expect_busy(resp *r)
     expect_err(r, 503, "busy");
 }
 
+/* A GET from src that must be served. */
+static void expect_ok_from(const char *src, const char *path)
+{
+    resp r;
+    get_from(src, path, &r);
+    ck_assert_int_eq(r.status, 200);
+    json_decref(r.json);
+}
+
+/* Open the gate and collect n getters, each of which must be served. */
+static void release_getters(pthread_t *t, getter *g, int n)
+{
+    gate_set(true);
+    for (int i = 0; i < n; i++) {
+        pthread_join(t[i], NULL);
+        ck_assert_int_eq(g[i].r.status, 200);
+        json_decref(g[i].r.json);
+    }
+}
+
 /* Costly requests from several addresses, each with one in progress, fill
  * the server's cap: the next one, from yet another address, gets 503 busy
  * with Retry-After at once (queued or inline-first alike, and before its
@@ -922,27 +942,16 @@ START_TEST(costly_cap_is_503_across_sources)
     get_from("127.0.0.6", "/costly-inline?refuse=1", &r);
     expect_err(&r, 429, "rate_limited");
     /* requests that are not costly are not held back */
-    get_from("127.0.0.5", "/echo/x", &r);
-    ck_assert_int_eq(r.status, 200);
-    json_decref(r.json);
+    expect_ok_from("127.0.0.5", "/echo/x");
     http_stats s;
     http_stats_get(h, &s);
     ck_assert_uint_eq(s.shed_costly, 2);
     ck_assert_uint_eq(s.costly, 3);
     ck_assert_uint_eq(s.max_costly, 3);
-    gate_set(true);
-    for (int i = 0; i < 3; i++) {
-        pthread_join(t[i], NULL);
-        ck_assert_int_eq(g[i].r.status, 200);
-        json_decref(g[i].r.json);
-    }
+    release_getters(t, g, 3);
     wait_costly(h, 0);
-    get_from("127.0.0.5", "/costly", &r);
-    ck_assert_int_eq(r.status, 200);
-    json_decref(r.json);
-    get_from("127.0.0.6", "/costly-inline", &r);
-    ck_assert_int_eq(r.status, 200);
-    json_decref(r.json);
+    expect_ok_from("127.0.0.5", "/costly");
+    expect_ok_from("127.0.0.6", "/costly-inline");
     stop_small(h, saved);
 }
 END_TEST
@@ -962,23 +971,14 @@ START_TEST(jobs_per_source_cap_running)
     resp r;
     get_from("127.0.0.2", "/echo/x", &r);
     expect_busy(&r);
-    get_from("127.0.0.3", "/echo/x", &r);
-    ck_assert_int_eq(r.status, 200);
-    json_decref(r.json);
+    expect_ok_from("127.0.0.3", "/echo/x");
     http_stats s;
     http_stats_get(h, &s);
     ck_assert_uint_eq(s.shed_source_jobs, 1);
     ck_assert_uint_eq(s.max_jobs_per_source, 2);
-    gate_set(true);
-    for (int i = 0; i < 2; i++) {
-        pthread_join(t[i], NULL);
-        ck_assert_int_eq(g[i].r.status, 200);
-        json_decref(g[i].r.json);
-    }
+    release_getters(t, g, 2);
     /* given back: the address is served again */
-    get_from("127.0.0.2", "/echo/x", &r);
-    ck_assert_int_eq(r.status, 200);
-    json_decref(r.json);
+    expect_ok_from("127.0.0.2", "/echo/x");
     stop_small(h, saved);
 }
 END_TEST
@@ -1004,12 +1004,7 @@ START_TEST(jobs_per_source_cap_counts_queued)
     expect_busy(&r);
     ck_assert_int_eq(pthread_create(&t[2], NULL, get_thread, &g[2]), 0);
     wait_stats(h, 0, 1, 2);
-    gate_set(true);
-    for (int i = 0; i < 3; i++) {
-        pthread_join(t[i], NULL);
-        ck_assert_int_eq(g[i].r.status, 200);
-        json_decref(g[i].r.json);
-    }
+    release_getters(t, g, 3);
     stop_small(h, saved);
 }
 END_TEST
